@@ -1,0 +1,176 @@
+#include "tsdb/labels.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <algorithm>
+
+namespace kansoku::tsdb {
+
+namespace {
+void SortUnique(std::vector<Label>& v) {
+  std::stable_sort(v.begin(), v.end(),
+                   [](const Label& a, const Label& b) { return a.name < b.name; });
+  // Keep the last of equal names (later settings win).
+  std::vector<Label> out;
+  out.reserve(v.size());
+  for (auto& l : v) {
+    if (!out.empty() && out.back().name == l.name) out.back() = std::move(l);
+    else out.push_back(std::move(l));
+  }
+  std::erase_if(out, [](const Label& l) { return l.value.empty(); });
+  v = std::move(out);
+}
+
+bool ValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    if (c < 0x80) n = 0;
+    else if ((c >> 5) == 6) n = 1;
+    else if ((c >> 4) == 14) n = 2;
+    else if ((c >> 3) == 30) n = 3;
+    else return false;
+    if (i + n >= s.size() && n > 0) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+}  // namespace
+
+Labels::Labels(std::initializer_list<Label> labels) : labels_(labels) { SortUnique(labels_); }
+
+Labels Labels::FromVector(std::vector<Label> labels) {
+  Labels l;
+  l.labels_ = std::move(labels);
+  SortUnique(l.labels_);
+  return l;
+}
+
+Labels Labels::FromSortedUnchecked(std::vector<Label> labels) {
+  Labels l;
+  l.labels_ = std::move(labels);
+  return l;
+}
+
+std::string_view Labels::Get(std::string_view name) const {
+  for (const Label& l : labels_) {
+    if (l.name == name) return l.value;
+  }
+  return {};
+}
+
+bool Labels::Has(std::string_view name) const {
+  for (const Label& l : labels_) {
+    if (l.name == name) return true;
+  }
+  return false;
+}
+
+uint64_t Labels::Hash() const {
+  XXH3_state_t st;
+  XXH3_64bits_reset(&st);
+  static const char kSep = '\xff';
+  for (const Label& l : labels_) {
+    XXH3_64bits_update(&st, l.name.data(), l.name.size());
+    XXH3_64bits_update(&st, &kSep, 1);
+    XXH3_64bits_update(&st, l.value.data(), l.value.size());
+    XXH3_64bits_update(&st, &kSep, 1);
+  }
+  return XXH3_64bits_digest(&st);
+}
+
+std::string Labels::ToString() const {
+  std::string out;
+  std::string_view name = MetricName();
+  out += name;
+  out += '{';
+  bool first = true;
+  for (const Label& l : labels_) {
+    if (l.name == kMetricName) continue;
+    if (!first) out += ", ";
+    first = false;
+    out += l.name;
+    out += "=\"";
+    for (char c : l.value) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+LabelsBuilder::LabelsBuilder(const Labels& base) : labels_(base.items()) {}
+
+LabelsBuilder& LabelsBuilder::Set(std::string_view name, std::string_view value) {
+  for (Label& l : labels_) {
+    if (l.name == name) {
+      l.value = std::string(value);
+      return *this;
+    }
+  }
+  labels_.push_back({std::string(name), std::string(value)});
+  return *this;
+}
+
+LabelsBuilder& LabelsBuilder::Del(std::string_view name) {
+  std::erase_if(labels_, [&](const Label& l) { return l.name == name; });
+  return *this;
+}
+
+Labels LabelsBuilder::Build() const { return Labels::FromVector(labels_); }
+
+bool IsValidMetricName(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsValidLabelName(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status ValidateLabels(const Labels& labels) {
+  std::string_view name = labels.MetricName();
+  if (name.empty()) return Status::InvalidArgument("series has no metric name (__name__)");
+  if (!IsValidMetricName(name)) {
+    return Status::InvalidArgument("invalid metric name \"" + std::string(name) +
+                                   "\": must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+  }
+  for (const Label& l : labels) {
+    if (l.name == kMetricName) continue;
+    if (!IsValidLabelName(l.name)) {
+      return Status::InvalidArgument("invalid label name \"" + l.name + "\" in " +
+                                     labels.ToString() + ": must match [a-zA-Z_][a-zA-Z0-9_]*");
+    }
+    if (!ValidUtf8(l.value)) {
+      return Status::InvalidArgument("label \"" + l.name + "\" of metric \"" + std::string(name) +
+                                     "\" has a value that is not valid UTF-8");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace kansoku::tsdb

@@ -1,0 +1,161 @@
+#pragma once
+// The storage seam for metrics: what ingest writes through and what the query engine reads
+// through. The embedded TSDB implements it; a scale-out backend (ClickHouse) will implement it
+// too. Nothing here knows about wire protocols, PromQL or HTTP.
+//
+// Ownership: an Appendable/Queryable outlives every Appender/Querier it hands out.
+// Thread safety: Appendable::NewAppender and Queryable::NewQuerier are thread-safe; each Appender,
+// Querier, SeriesSet and SeriesIterator is used by one thread at a time.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "tsdb/labels.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace kansoku::tsdb {
+
+struct Sample {
+  int64_t t;  // milliseconds since the epoch
+  double v;
+};
+
+// Prometheus' staleness marker: a NaN with this exact bit pattern marks a series as gone.
+inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
+inline double StaleNaN() {
+  double d;
+  std::memcpy(&d, &kStaleNaNBits, sizeof d);
+  return d;
+}
+inline bool IsStaleNaN(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b == kStaleNaNBits;
+}
+
+enum class MetricType : unsigned char {
+  kUnknown, kCounter, kGauge, kHistogram, kGaugeHistogram, kSummary, kInfo, kStateSet
+};
+std::string_view MetricTypeName(MetricType t);  // "counter", ... as /api/v1/metadata prints
+MetricType ParseMetricType(std::string_view s);  // unknown strings -> kUnknown
+
+struct MetricMetadata {
+  MetricType type = MetricType::kUnknown;
+  std::string help;
+  std::string unit;
+  bool operator==(const MetricMetadata&) const = default;
+};
+
+// Appender: batched writes. Append/UpdateMetadata stage; Commit makes the whole batch durable
+// (in the WAL) and visible; Rollback discards it. Must not be reused after Commit or Rollback.
+// Not thread-safe.
+class Appender {
+ public:
+  virtual ~Appender() = default;
+  // Errors per sample (the batch goes on): InvalidArgument for bad labels; "out of order" or
+  // "out of bounds" (kInvalidArgument with a message naming the series and timestamps);
+  // ResourceExhausted when a series limit refuses a new series.
+  virtual Status Append(const Labels& labels, int64_t t, double v) = 0;
+  virtual Status UpdateMetadata(std::string_view metric_name, const MetricMetadata& md) = 0;
+  virtual Status Commit() = 0;
+  virtual void Rollback() = 0;
+};
+
+class Appendable {
+ public:
+  virtual ~Appendable() = default;
+  virtual std::unique_ptr<Appender> NewAppender() = 0;
+};
+
+enum class MatchType : unsigned char { kEqual, kNotEqual, kRegexMatch, kRegexNoMatch };
+
+// A label matcher as in PromQL: name="v", name!="v", name=~"re", name!~"re". Regexes are RE2,
+// fully anchored. A missing label matches as the empty string.
+class Matcher {
+ public:
+  static Result<Matcher> Create(MatchType type, std::string name, std::string value);
+  bool Matches(std::string_view value) const;
+  MatchType type() const { return type_; }
+  const std::string& name() const { return name_; }
+  const std::string& value() const { return value_; }
+  // True if the matcher matches the empty string (then series lacking the label match too).
+  bool MatchesEmpty() const { return Matches(""); }
+  std::string ToString() const;  // name="value" with Go-style quoting
+
+  Matcher(const Matcher&) = default;
+  Matcher& operator=(const Matcher&) = default;
+  Matcher(Matcher&&) noexcept = default;
+  Matcher& operator=(Matcher&&) noexcept = default;
+  ~Matcher();
+
+ private:
+  Matcher() = default;
+  MatchType type_ = MatchType::kEqual;
+  std::string name_, value_;
+  std::shared_ptr<const re2::RE2> re_;  // compiled once, shared by copies
+};
+
+// Iterates one series' samples in time order.
+class SeriesIterator {
+ public:
+  virtual ~SeriesIterator() = default;
+  // Advances to the next sample; false at the end.
+  virtual bool Next() = 0;
+  // Advances to the first sample with t >= target (no-op if already there); false if none.
+  virtual bool Seek(int64_t target) = 0;
+  virtual Sample At() const = 0;
+  // Non-OK if reading failed (corrupt chunk); checked after Next() returns false.
+  virtual Status status() const { return Status::Ok(); }
+};
+
+// The series a Select found, in label order.
+class SeriesSet {
+ public:
+  virtual ~SeriesSet() = default;
+  virtual bool Next() = 0;
+  virtual const Labels& labels() const = 0;
+  // A fresh iterator over the current series' samples within the querier's [mint, maxt].
+  virtual std::unique_ptr<SeriesIterator> Iterator() const = 0;
+  virtual Status status() const { return Status::Ok(); }
+};
+
+struct SelectHints {
+  int64_t start = 0;  // the data the caller needs; a backend may use rollups when step is large
+  int64_t end = 0;
+  int64_t step = 0;   // 0 for instant queries
+  std::string func;   // enclosing function name (e.g. "rate"), a hint for rollup choice
+  int64_t range = 0;  // range of a range vector selector, ms
+};
+
+// Reads data within [mint, maxt] (inclusive, ms). Not thread-safe.
+class Querier {
+ public:
+  virtual ~Querier() = default;
+  // Series matching all matchers (at least one must not match the empty string), sorted by labels.
+  virtual Result<std::unique_ptr<SeriesSet>> Select(const std::vector<Matcher>& matchers,
+                                                    const SelectHints& hints) = 0;
+  // Label names, sorted; restricted to series matching matchers when non-empty.
+  virtual Result<std::vector<std::string>> LabelNames(const std::vector<Matcher>& matchers) = 0;
+  virtual Result<std::vector<std::string>> LabelValues(std::string_view name,
+                                                       const std::vector<Matcher>& matchers) = 0;
+};
+
+class Queryable {
+ public:
+  virtual ~Queryable() = default;
+  virtual Result<std::unique_ptr<Querier>> NewQuerier(int64_t mint, int64_t maxt) = 0;
+  // Metadata per metric name (all names when metric is empty), at most limit (0 = no limit).
+  virtual std::vector<std::pair<std::string, MetricMetadata>> Metadata(std::string_view metric,
+                                                                        size_t limit) = 0;
+};
+
+}  // namespace kansoku::tsdb
