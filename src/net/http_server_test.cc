@@ -1,0 +1,305 @@
+#include "net/http_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "net/decode.h"
+
+namespace kansoku::net {
+namespace {
+
+class FixedAuth : public Authenticator {
+ public:
+  Result<Principal> Authenticate(std::string_view token) override {
+    if (token == "adm") return Principal{1, "admin-token", kScopeAdmin};
+    if (token == "ing") return Principal{2, "ingest-token", kScopeIngest};
+    return Status::Unauthenticated("unknown API token");
+  }
+};
+
+// Minimal blocking client: sends raw bytes, reads one response (Content-Length framed).
+class RawClient {
+ public:
+  explicit RawClient(const std::string& addr) {
+    size_t colon = addr.rfind(':');
+    int port = std::stoi(addr.substr(colon + 1));
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    timeval tv{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawClient() { close(fd_); }
+  void Send(const std::string& s) { ASSERT_EQ(write(fd_, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
+  struct Resp {
+    int status = 0;
+    std::string head, body;
+  };
+  Resp Read() {
+    Resp r;
+    while (buf_.find("\r\n\r\n") == std::string::npos) {
+      if (!Fill()) return r;
+    }
+    size_t end = buf_.find("\r\n\r\n");
+    r.head = buf_.substr(0, end);
+    buf_.erase(0, end + 4);
+    r.status = std::stoi(r.head.substr(9, 3));
+    size_t cl = r.head.find("Content-Length: ");
+    size_t n = cl == std::string::npos ? 0 : std::stoul(r.head.substr(cl + 16));
+    while (buf_.size() < n) {
+      if (!Fill()) break;
+    }
+    r.body = buf_.substr(0, n);
+    buf_.erase(0, n);
+    return r;
+  }
+  bool Closed() {
+    char c;
+    return read(fd_, &c, 1) == 0;
+  }
+
+ private:
+  bool Fill() {
+    char tmp[4096];
+    ssize_t n = read(fd_, tmp, sizeof tmp);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  int fd_;
+  std::string buf_;
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpServerOptions o;
+    o.listen = {"127.0.0.1:0"};
+    o.io_threads = 2;
+    o.worker_threads = 2;
+    o.authenticator = &auth_;
+    o.metrics = &registry_;
+    o.header_timeout_ms = 1000;
+    o.shutdown_grace_ms = 5000;
+    server_ = std::make_unique<HttpServer>(o);
+    Route echo;
+    echo.method = "POST";
+    echo.path = "/echo";
+    echo.scope = kScopeIngest;
+    echo.max_body_bytes = 1000;
+    echo.max_decoded_body_bytes = 5000;
+    echo.handler = [](Request& req, Response& resp) { resp.Text(200, "got " + req.body); };
+    server_->AddRoute(echo);
+    Route health;
+    health.method = "GET";
+    health.path = "/-/healthy";
+    health.scope = kScopeNone;
+    health.handler = [](Request&, Response& resp) { resp.Text(200, "OK"); };
+    server_->AddRoute(health);
+    Route admin;
+    admin.path = "/admin/";
+    admin.prefix = true;
+    admin.scope = kScopeAdmin;
+    admin.allow_query_token = true;
+    admin.handler = [](Request& req, Response& resp) { resp.Text(200, req.principal.token_name); };
+    server_->AddRoute(admin);
+    Route slow;
+    slow.method = "GET";
+    slow.path = "/slow";
+    slow.scope = kScopeNone;
+    slow.offload = true;
+    slow.handler = [this](Request&, Response& resp) {
+      slow_started_ = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      resp.Text(200, "slow done");
+    };
+    server_->AddRoute(slow);
+    ASSERT_TRUE(server_->Start().ok());
+    addr_ = server_->BoundAddresses().at(0);
+  }
+  void TearDown() override { server_->Stop(); }
+
+  FixedAuth auth_;
+  metrics::Registry registry_;
+  std::unique_ptr<HttpServer> server_;
+  std::string addr_;
+  std::atomic<bool> slow_started_{false};
+};
+
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequests) {
+  RawClient c(addr_);
+  for (int i = 0; i < 3; ++i) {
+    c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ing\r\nContent-Length: 2\r\n\r\nhi");
+    auto r = c.Read();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "got hi\n");
+  }
+  std::string m = registry_.Render();
+  EXPECT_NE(m.find("kansoku_http_requests_total{route=\"/echo\",code=\"200\"} 3"), std::string::npos) << m;
+}
+
+TEST_F(HttpServerTest, ChunkedBody) {
+  RawClient c(addr_);
+  c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "got abcde\n");
+}
+
+TEST_F(HttpServerTest, CompressedBodies) {
+  for (const char* enc : {"gzip", "deflate", "zstd", "br", "snappy"}) {
+    RawClient c(addr_);
+    std::string payload(300, 'z');
+    std::string body = *EncodeContent(enc, payload);
+    c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Encoding: " +
+           std::string(enc) + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    auto r = c.Read();
+    EXPECT_EQ(r.status, 200) << enc << " " << r.body;
+    EXPECT_EQ(r.body, "got " + payload + "\n") << enc;
+  }
+}
+
+TEST_F(HttpServerTest, BodyLimitsNameTheLimit) {
+  {
+    RawClient c(addr_);
+    c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Length: 5000\r\n\r\n");
+    auto r = c.Read();
+    EXPECT_EQ(r.status, 413);
+    EXPECT_NE(r.body.find("exceeds the limit of 1000 B (1000 bytes) for /echo"), std::string::npos) << r.body;
+  }
+  {
+    RawClient c(addr_);  // chunked, no length up front
+    std::string chunk(600, 'a');
+    c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "258\r\n" + chunk + "\r\n258\r\n" + chunk + "\r\n0\r\n\r\n");
+    auto r = c.Read();
+    EXPECT_EQ(r.status, 413);
+  }
+  {
+    RawClient c(addr_);  // a small gzip body that inflates beyond 5000 bytes
+    std::string body = *EncodeContent("gzip", std::string(20000, 'a'));
+    c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Encoding: gzip\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body);
+    auto r = c.Read();
+    EXPECT_EQ(r.status, 413);
+    EXPECT_NE(r.body.find("decoded body exceeds"), std::string::npos) << r.body;
+  }
+  {
+    RawClient c(addr_);
+    c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd");
+    auto r = c.Read();
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("cannot decode gzip body"), std::string::npos) << r.body;
+  }
+}
+
+TEST_F(HttpServerTest, AuthenticationAndScopes) {
+  struct Case {
+    std::string headers;
+    std::string path;
+    int status;
+    std::string body_has;
+  } cases[] = {
+      {"", "/admin/x", 401, "missing API token"},
+      {"Authorization: Bearer nope\r\n", "/admin/x", 401, "unknown API token"},
+      {"Authorization: Bearer ing\r\n", "/admin/x", 403, "lacks the 'admin' scope"},
+      {"Authorization: Bearer adm\r\n", "/admin/x", 200, "admin-token"},
+      {"Authorization: Basic dXNlcjphZG0=\r\n", "/admin/x", 200, "admin-token"},  // user:adm
+      {"X-Api-Key: adm\r\n", "/admin/x", 200, "admin-token"},
+      {"", "/admin/x?token=adm", 200, "admin-token"},
+      {"", "/-/healthy", 200, "OK"},
+      {"", "/nothing", 404, "no route for /nothing"},
+  };
+  for (const auto& tc : cases) {
+    RawClient c(addr_);
+    c.Send("GET " + tc.path + " HTTP/1.1\r\nHost: x\r\n" + tc.headers + "\r\n");
+    auto r = c.Read();
+    EXPECT_EQ(r.status, tc.status) << tc.headers << tc.path;
+    EXPECT_NE(r.body.find(tc.body_has), std::string::npos) << r.body;
+  }
+  // Query tokens only where the route allows them.
+  RawClient c(addr_);
+  c.Send("POST /echo?token=ing HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(c.Read().status, 401);
+}
+
+TEST_F(HttpServerTest, MethodNotAllowedAndMalformed) {
+  {
+    RawClient c(addr_);
+    c.Send("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(c.Read().status, 405);
+  }
+  {
+    RawClient c(addr_);
+    c.Send("THIS IS NOT HTTP\r\n\r\n");
+    auto r = c.Read();
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("malformed HTTP request"), std::string::npos);
+  }
+  {
+    RawClient c(addr_);
+    c.Send("GET / HTTP/1.1\r\nX-Big: " + std::string(70000, 'a') + "\r\n\r\n");
+    EXPECT_EQ(c.Read().status, 431);
+  }
+}
+
+TEST_F(HttpServerTest, ExpectContinue) {
+  RawClient c(addr_);
+  c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 100);
+  c.Send("abc");
+  auto r2 = c.Read();
+  EXPECT_EQ(r2.status, 200);
+  EXPECT_EQ(r2.body, "got abc\n");
+}
+
+TEST_F(HttpServerTest, SlowClientHeaderTimeout) {
+  RawClient c(addr_);
+  c.Send("GET /-/healthy HTTP/1.1\r\nHo");  // never finishes the header
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.Closed());
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(waited, std::chrono::seconds(4));
+}
+
+TEST_F(HttpServerTest, StopDrainsInFlightRequests) {
+  RawClient c(addr_);
+  c.Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  while (!slow_started_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  RawClient idle(addr_);  // connected, no request: closed at once on Stop
+  std::thread stopper([this] { server_->Stop(); });
+  auto r = c.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "slow done\n");
+  EXPECT_NE(r.head.find("Connection: close"), std::string::npos) << r.head;
+  stopper.join();
+}
+
+TEST(ParseHostPortTest, Forms) {
+  std::string h;
+  unsigned short p;
+  ASSERT_TRUE(ParseHostPort("127.0.0.1:9400", &h, &p).ok());
+  EXPECT_EQ(h, "127.0.0.1");
+  EXPECT_EQ(p, 9400);
+  ASSERT_TRUE(ParseHostPort("[::1]:80", &h, &p).ok());
+  EXPECT_EQ(h, "::1");
+  ASSERT_TRUE(ParseHostPort(":9", &h, &p).ok());
+  EXPECT_EQ(h, "0.0.0.0");
+  EXPECT_FALSE(ParseHostPort("nohost", &h, &p).ok());
+  EXPECT_FALSE(ParseHostPort("h:99999", &h, &p).ok());
+}
+
+}  // namespace
+}  // namespace kansoku::net
