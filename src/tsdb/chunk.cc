@@ -1,0 +1,246 @@
+#include "tsdb/chunk.h"
+
+#include <bit>
+#include <cstring>
+
+namespace kansoku::tsdb {
+namespace {
+
+uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t UnZigZag(uint64_t u) { return static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1); }
+
+uint64_t DoubleBits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+double BitsDouble(uint64_t b) {
+  double v;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
+
+// Sign-extends the low n bits of u.
+int64_t SignExtend(uint64_t u, int n) {
+  const int shift = 64 - n;
+  return static_cast<int64_t>(u << shift) >> shift;
+}
+
+struct DodBucket {
+  int prefix_len;   // number of prefix bits ("10" = 2, ...)
+  uint64_t prefix;  // prefix value
+  int payload;      // payload bits
+};
+constexpr DodBucket kDodBuckets[] = {{2, 0b10, 8}, {3, 0b110, 13}, {4, 0b1110, 20}};
+
+}  // namespace
+
+XorChunk::XorChunk() { bytes_.assign(2, '\0'); }
+
+void XorChunk::WriteBits(uint64_t bits, int n) {
+  while (n > 0) {
+    if (free_bits_ == 0) {
+      bytes_.push_back('\0');
+      free_bits_ = 8;
+    }
+    const int take = n < free_bits_ ? n : free_bits_;
+    const uint64_t chunk = (bits >> (n - take)) & ((uint64_t{1} << take) - 1);
+    auto& last = reinterpret_cast<unsigned char&>(bytes_.back());
+    last |= static_cast<unsigned char>(chunk << (free_bits_ - take));
+    free_bits_ -= take;
+    n -= take;
+  }
+}
+
+void XorChunk::WriteVarint(int64_t v) {
+  uint64_t u = ZigZag(v);
+  while (u >= 0x80) {
+    WriteBits((u & 0x7f) | 0x80, 8);
+    u >>= 7;
+  }
+  WriteBits(u, 8);
+}
+
+void XorChunk::Append(int64_t t, double v) {
+  KANSOKU_CHECK(num_samples_ < kMaxSamples, "BUG: XorChunk full; cut a new chunk first");
+  KANSOKU_CHECK(num_samples_ == 0 || t > t_, "BUG: XorChunk::Append out of order");
+  const uint64_t vb = DoubleBits(v);
+  if (num_samples_ == 0) {
+    WriteVarint(t);
+    WriteBits(vb, 64);
+    min_t_ = t;
+  } else {
+    const int64_t delta = t - t_;
+    if (num_samples_ == 1) {
+      WriteVarint(delta);
+    } else {
+      const int64_t dod = delta - t_delta_;
+      if (dod == 0) {
+        WriteBits(0, 1);
+      } else {
+        bool done = false;
+        for (const auto& b : kDodBuckets) {
+          const int64_t lo = -(int64_t{1} << (b.payload - 1));
+          const int64_t hi = (int64_t{1} << (b.payload - 1)) - 1;
+          if (dod >= lo && dod <= hi) {
+            WriteBits(b.prefix, b.prefix_len);
+            WriteBits(static_cast<uint64_t>(dod), b.payload);
+            done = true;
+            break;
+          }
+        }
+        if (!done) {
+          WriteBits(0b1111, 4);
+          WriteBits(static_cast<uint64_t>(dod), 64);
+        }
+      }
+    }
+    t_delta_ = delta;
+    const uint64_t x = vb ^ v_bits_;
+    if (x == 0) {
+      WriteBits(0, 1);
+    } else {
+      int lead = std::countl_zero(x);
+      const int trail = std::countr_zero(x);
+      if (lead > 31) lead = 31;
+      if (leading_ != 0xff && lead >= leading_ && trail >= trailing_) {
+        WriteBits(0b10, 2);
+        WriteBits(x >> trailing_, 64 - leading_ - trailing_);
+      } else {
+        const int len = 64 - lead - trail;
+        WriteBits(0b11, 2);
+        WriteBits(static_cast<uint64_t>(lead), 5);
+        WriteBits(static_cast<uint64_t>(len & 63), 6);
+        WriteBits(x >> trail, len);
+        leading_ = lead;
+        trailing_ = trail;
+      }
+    }
+  }
+  t_ = t;
+  v_bits_ = vb;
+  ++num_samples_;
+  bytes_[0] = static_cast<char>(num_samples_ >> 8);
+  bytes_[1] = static_cast<char>(num_samples_ & 0xff);
+}
+
+ChunkIterator::ChunkIterator(std::string_view bytes) {
+  if (bytes.size() < 2) {
+    Fail();
+    return;
+  }
+  data_ = reinterpret_cast<const uint8_t*>(bytes.data());
+  n_ = (uint32_t{data_[0]} << 8) | data_[1];
+  size_bits_ = bytes.size() * 8;
+  pos_ = 16;
+}
+
+bool ChunkIterator::Fail() {
+  if (status_.ok()) status_ = Status::Corruption("chunk: truncated or malformed bit stream");
+  read_ = n_;
+  return false;
+}
+
+bool ChunkIterator::ReadBits(int n, uint64_t* out) {
+  if (pos_ + static_cast<size_t>(n) > size_bits_) return Fail();
+  uint64_t r = 0;
+  while (n > 0) {
+    const size_t byte = pos_ >> 3;
+    const int off = static_cast<int>(pos_ & 7);
+    const int avail = 8 - off;
+    const int take = n < avail ? n : avail;
+    const uint64_t bits = (data_[byte] >> (avail - take)) & ((1u << take) - 1);
+    r = (r << take) | bits;
+    pos_ += take;
+    n -= take;
+  }
+  *out = r;
+  return true;
+}
+
+bool ChunkIterator::ReadBit(bool* out) {
+  if (pos_ >= size_bits_) return Fail();
+  *out = (data_[pos_ >> 3] >> (7 - (pos_ & 7))) & 1;
+  ++pos_;
+  return true;
+}
+
+bool ChunkIterator::ReadVarint(int64_t* out) {
+  uint64_t u = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    uint64_t b;
+    if (!ReadBits(8, &b)) return false;
+    u |= (b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *out = UnZigZag(u);
+      return true;
+    }
+  }
+  return Fail();
+}
+
+bool ChunkIterator::Next() {
+  if (read_ >= n_ || !status_.ok()) return false;
+  if (read_ == 0) {
+    if (!ReadVarint(&t_) || !ReadBits(64, &v_bits_)) return false;
+    v_ = BitsDouble(v_bits_);
+    ++read_;
+    return true;
+  }
+  if (read_ == 1) {
+    if (!ReadVarint(&t_delta_)) return false;
+  } else {
+    // Count leading one bits of the prefix (at most 4).
+    int ones = 0;
+    bool bit = true;
+    while (ones < 4) {
+      if (!ReadBit(&bit)) return false;
+      if (!bit) break;
+      ++ones;
+    }
+    int64_t dod = 0;
+    uint64_t raw;
+    if (ones == 0) {
+      dod = 0;
+    } else if (ones <= 3) {
+      const int payload = kDodBuckets[ones - 1].payload;
+      if (!ReadBits(payload, &raw)) return false;
+      dod = SignExtend(raw, payload);
+    } else {
+      if (!ReadBits(64, &raw)) return false;
+      dod = static_cast<int64_t>(raw);
+    }
+    t_delta_ += dod;
+  }
+  t_ += t_delta_;
+  bool bit = false;
+  if (!ReadBit(&bit)) return false;
+  if (bit) {
+    if (!ReadBit(&bit)) return false;
+    if (bit) {
+      uint64_t lead, len;
+      if (!ReadBits(5, &lead) || !ReadBits(6, &len)) return false;
+      if (len == 0) len = 64;
+      if (lead + len > 64) return Fail();
+      leading_ = static_cast<int>(lead);
+      trailing_ = 64 - leading_ - static_cast<int>(len);
+    }
+    const int len = 64 - leading_ - trailing_;
+    uint64_t x;
+    if (!ReadBits(len, &x)) return false;
+    v_bits_ ^= x << trailing_;
+  }
+  v_ = BitsDouble(v_bits_);
+  ++read_;
+  return true;
+}
+
+bool ChunkIterator::Seek(int64_t target) {
+  if (read_ > 0 && t_ >= target) return true;
+  while (Next()) {
+    if (t_ >= target) return true;
+  }
+  return false;
+}
+
+}  // namespace kansoku::tsdb

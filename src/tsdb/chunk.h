@@ -1,0 +1,86 @@
+#pragma once
+// XorChunk: a compressed run of one series' samples (delta-of-delta timestamps, XOR floats;
+// docs/design/tsdb-chunks.md is the byte format). ChunkIterator decodes a chunk's bytes.
+//
+// Contract:
+//   - Append requires t strictly greater than the last appended t and NumSamples() < kMaxSamples;
+//     violating either is a bug (KANSOKU_CHECK). Callers cut a new chunk before that.
+//   - Values are stored by bit pattern: every NaN (StaleNaN included) round-trips exactly.
+//   - ChunkIterator reads bytes it does not own; the caller keeps them alive and unchanged while
+//     it iterates. Truncated or malformed bytes end iteration with a Corruption status().
+// Thread safety: XorChunk is a plain value (external locking for concurrent use); a
+// ChunkIterator over immutable bytes may run on any one thread.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "tsdb/storage.h"
+
+namespace kansoku::tsdb {
+
+enum class ChunkEncoding : uint8_t { kXor = 1 };
+
+class XorChunk {
+ public:
+  static constexpr uint32_t kMaxSamples = 65535;
+
+  XorChunk();
+  void Append(int64_t t, double v);
+  uint32_t NumSamples() const { return num_samples_; }
+  bool empty() const { return num_samples_ == 0; }
+  int64_t MinTime() const { return min_t_; }
+  int64_t MaxTime() const { return t_; }
+  // The encoded bytes (header + bit stream); valid until the next Append.
+  std::string_view Bytes() const { return bytes_; }
+  size_t SizeBytes() const { return bytes_.size(); }
+
+ private:
+  void WriteBits(uint64_t bits, int n);
+  void WriteVarint(int64_t v);
+
+  std::string bytes_;
+  int free_bits_ = 0;  // unused low bits in bytes_.back()
+  uint32_t num_samples_ = 0;
+  int64_t min_t_ = 0;
+  int64_t t_ = 0;
+  int64_t t_delta_ = 0;
+  uint64_t v_bits_ = 0;
+  int leading_ = 0xff;  // 0xff: no XOR window yet
+  int trailing_ = 0;
+};
+
+class ChunkIterator {
+ public:
+  ChunkIterator() = default;
+  explicit ChunkIterator(std::string_view bytes);
+  // Number of samples the header announces (0 for malformed bytes).
+  uint32_t NumSamples() const { return n_; }
+  bool Next();
+  // First sample with t >= target at or after the current position.
+  bool Seek(int64_t target);
+  Sample At() const { return {t_, v_}; }
+  const Status& status() const { return status_; }
+
+ private:
+  bool ReadBits(int n, uint64_t* out);
+  bool ReadBit(bool* out);
+  bool ReadVarint(int64_t* out);
+  bool Fail();
+
+  const uint8_t* data_ = nullptr;
+  size_t size_bits_ = 0;
+  size_t pos_ = 0;  // bit position
+  uint32_t n_ = 0;
+  uint32_t read_ = 0;  // samples decoded so far
+  int64_t t_ = 0;
+  int64_t t_delta_ = 0;
+  uint64_t v_bits_ = 0;
+  double v_ = 0;
+  int leading_ = 0;
+  int trailing_ = 0;
+  Status status_;
+};
+
+}  // namespace kansoku::tsdb

@@ -1,0 +1,95 @@
+// chunk_bench: XOR chunk encode/decode speed and size on node_exporter-like data.
+//   build/tsdb/src/tsdb/chunk_bench
+// Counters report ns/sample (time per sample) and bytes/sample.
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "tsdb/chunk.h"
+
+namespace kansoku::tsdb {
+namespace {
+
+constexpr int kSamplesPerChunk = 120;
+constexpr int kSeries = 200;
+
+// kind 0: counter (bytes-like, integer increments); 1: gauge (load-like, 2 decimals);
+// 2: gauge with few distinct values (up, filesystem size); 3: float counter (cpu seconds).
+std::vector<std::vector<Sample>> MakeData(int kind, int jitter_ms) {
+  std::mt19937_64 rng(42 + kind);
+  std::vector<std::vector<Sample>> out(kSeries);
+  for (auto& series : out) {
+    int64_t t = 1700000000000 + static_cast<int64_t>(rng() % 15000);
+    double v = kind == 2 ? 1.0 : static_cast<double>(rng() % 100000);
+    for (int i = 0; i < kSamplesPerChunk; ++i) {
+      const int64_t j = jitter_ms == 0 ? 0 : static_cast<int64_t>(rng() % (2 * jitter_ms + 1)) - jitter_ms;
+      series.push_back({t + j, v});
+      t += 15000;
+      switch (kind) {
+        case 0: v += static_cast<double>(rng() % 50000); break;
+        case 1: v = std::round((1.5 + std::sin(i / 10.0) + (rng() % 100) / 100.0) * 100) / 100; break;
+        case 2: if (rng() % 50 == 0) v = static_cast<double>(rng() % 3); break;
+        case 3: v += 15.0 * (rng() % 1000) / 1000.0; break;
+      }
+    }
+  }
+  return out;
+}
+
+void Args(benchmark::internal::Benchmark* b) {
+  for (int kind : {0, 1, 2, 3}) {
+    for (int jitter : {0, 2, 50}) b->Args({kind, jitter});
+  }
+}
+
+void BM_Encode(benchmark::State& state) {
+  const auto data = MakeData(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
+  size_t bytes = 0, samples = 0;
+  for (auto _ : state) {
+    bytes = 0;
+    samples = 0;
+    for (const auto& series : data) {
+      XorChunk c;
+      for (const auto& s : series) c.Append(s.t, s.v);
+      bytes += c.SizeBytes();
+      samples += c.NumSamples();
+      benchmark::DoNotOptimize(c.Bytes().data());
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
+  state.counters["bytes/sample"] = static_cast<double>(bytes) / static_cast<double>(samples);
+  state.counters["ns/sample"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * samples),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_Encode)->Apply(Args)->ArgNames({"kind", "jitter_ms"});
+
+void BM_Decode(benchmark::State& state) {
+  const auto data = MakeData(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
+  std::vector<std::string> chunks;
+  size_t samples = 0;
+  for (const auto& series : data) {
+    XorChunk c;
+    for (const auto& s : series) c.Append(s.t, s.v);
+    chunks.emplace_back(c.Bytes());
+    samples += c.NumSamples();
+  }
+  for (auto _ : state) {
+    double sum = 0;
+    for (const auto& c : chunks) {
+      ChunkIterator it(c);
+      while (it.Next()) sum += it.At().v;
+    }
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
+  state.counters["ns/sample"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * samples),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_Decode)->Apply(Args)->ArgNames({"kind", "jitter_ms"});
+
+}  // namespace
+}  // namespace kansoku::tsdb
