@@ -1,0 +1,256 @@
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "base/log.h"
+#include "base/strings.h"
+
+namespace kansoku::config {
+namespace {
+
+// A mapping's schema: known keys, each with a setter that parses its node.
+class Schema {
+ public:
+  using Setter = std::function<Status(const YAML::Node&)>;
+  Schema& Field(std::string key, Setter set) {
+    fields_.push_back({std::move(key), std::move(set), nullptr});
+    return *this;
+  }
+  Schema& Section(std::string key, Schema* sub) {
+    fields_.push_back({std::move(key), nullptr, sub});
+    return *this;
+  }
+  Status Apply(const YAML::Node& node, const std::string& file, const std::string& path) const {
+    if (!node.IsMap()) {
+      return Error(file, node, path.empty() ? "(top level)" : path, "expected a mapping of keys");
+    }
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string key = it->first.as<std::string>();
+      std::string full = path.empty() ? key : path + "." + key;
+      const Entry* e = nullptr;
+      for (const auto& f : fields_) {
+        if (f.key == key) e = &f;
+      }
+      if (!e) {
+        std::string known;
+        for (const auto& f : fields_) known += (known.empty() ? "" : ", ") + f.key;
+        return Error(file, it->first, full, "unknown key (known here: " + known + ")");
+      }
+      if (it->second.IsNull()) continue;  // "key:" with no value keeps the default
+      Status st;
+      if (e->sub) {
+        st = e->sub->Apply(it->second, file, full);
+        if (!st.ok()) return st;
+        continue;
+      }
+      try {
+        st = e->set(it->second);
+      } catch (const YAML::Exception& ex) {
+        st = Status::InvalidArgument(ex.msg);
+      }
+      if (!st.ok()) return Error(file, it->second, full, st.message());
+    }
+    return Status::Ok();
+  }
+  static Status Error(const std::string& file, const YAML::Node& n, const std::string& key,
+                      const std::string& why) {
+    const YAML::Mark m = n.Mark();
+    return Status::InvalidArgument(file + ":" + std::to_string(m.line + 1) + ":" +
+                                   std::to_string(m.column + 1) + ": " + key + ": " + why);
+  }
+
+ private:
+  struct Entry {
+    std::string key;
+    Setter set;
+    const Schema* sub;
+  };
+  std::vector<Entry> fields_;
+};
+
+Schema::Setter Str(std::string* out) {
+  return [out](const YAML::Node& n) {
+    if (!n.IsScalar()) return Status::InvalidArgument("expected a string");
+    *out = n.as<std::string>();
+    return Status::Ok();
+  };
+}
+Schema::Setter Int(int* out, int min, int max) {
+  return [=](const YAML::Node& n) {
+    if (!n.IsScalar()) return Status::InvalidArgument("expected an integer");
+    long long v;
+    try {
+      v = n.as<long long>();
+    } catch (const YAML::Exception&) {
+      return Status::InvalidArgument("expected an integer, got \"" + n.as<std::string>() + "\"");
+    }
+    if (v < min || v > max) {
+      return Status::InvalidArgument("must be between " + std::to_string(min) + " and " +
+                                     std::to_string(max) + ", got " + std::to_string(v));
+    }
+    *out = static_cast<int>(v);
+    return Status::Ok();
+  };
+}
+Schema::Setter Duration(int64_t* out_ms) {
+  return [out_ms](const YAML::Node& n) {
+    if (!n.IsScalar()) return Status::InvalidArgument("expected a duration such as 15s");
+    auto r = ParseDurationMs(n.as<std::string>());
+    if (!r.ok()) return r.status();
+    *out_ms = *r;
+    return Status::Ok();
+  };
+}
+Schema::Setter Size(int64_t* out) {
+  return [out](const YAML::Node& n) {
+    if (!n.IsScalar()) return Status::InvalidArgument("expected a size such as 32MiB");
+    auto r = ParseByteSize(n.as<std::string>());
+    if (!r.ok()) return r.status();
+    *out = *r;
+    return Status::Ok();
+  };
+}
+Schema::Setter StrList(std::vector<std::string>* out) {
+  return [out](const YAML::Node& n) {
+    out->clear();
+    if (n.IsScalar()) {
+      out->push_back(n.as<std::string>());
+      return Status::Ok();
+    }
+    if (!n.IsSequence()) return Status::InvalidArgument("expected a list of strings");
+    for (const auto& item : n) {
+      if (!item.IsScalar()) return Status::InvalidArgument("expected a list of strings");
+      out->push_back(item.as<std::string>());
+    }
+    return Status::Ok();
+  };
+}
+
+}  // namespace
+
+Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::string& name) {
+  ServerConfig cfg;
+  Schema log_s, tls_s, http_s, listeners_s, top;
+  log_s.Field("level", Str(&cfg.log.level)).Field("format", Str(&cfg.log.format));
+  tls_s.Field("cert_file", Str(&cfg.tls.cert_file)).Field("key_file", Str(&cfg.tls.key_file));
+  http_s.Field("io_threads", Int(&cfg.http.io_threads, 0, 256))
+      .Field("worker_threads", Int(&cfg.http.worker_threads, 0, 256))
+      .Field("header_timeout", Duration(&cfg.http.header_timeout_ms))
+      .Field("body_timeout", Duration(&cfg.http.body_timeout_ms))
+      .Field("idle_timeout", Duration(&cfg.http.idle_timeout_ms))
+      .Field("write_timeout", Duration(&cfg.http.write_timeout_ms))
+      .Field("max_connections", Int(&cfg.http.max_connections, 1, 1000000))
+      .Field("max_queued_requests", Int(&cfg.http.max_queued_requests, 1, 1000000))
+      .Field("max_body_size", Size(&cfg.http.max_body_bytes))
+      .Field("max_decoded_body_size", Size(&cfg.http.max_decoded_body_bytes))
+      .Field("shutdown_grace", Duration(&cfg.http.shutdown_grace_ms));
+  listeners_s.Field("allow_cidrs", StrList(&cfg.listeners.allow_cidrs));
+  top.Field("data_dir", Str(&cfg.data_dir))
+      .Field("listen", StrList(&cfg.listen))
+      .Field("admin_token_file", Str(&cfg.admin_token_file))
+      .Field("web_dir", Str(&cfg.web_dir))
+      .Section("log", &log_s)
+      .Section("tls", &tls_s)
+      .Section("http", &http_s)
+      .Section("listeners", &listeners_s);
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    return Status::InvalidArgument(name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                   std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+  }
+  if (root.IsNull()) return cfg;  // empty file: all defaults
+  KANSOKU_RETURN_IF_ERROR(top.Apply(root, name, ""));
+  KANSOKU_RETURN_IF_ERROR(Validate(cfg).WithContext(name));
+  return cfg;
+}
+
+Result<ServerConfig> LoadServerConfig(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return Status::FromErrno("cannot read config file " + path, errno);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ParseServerConfig(ss.str(), path);
+}
+
+Status Validate(const ServerConfig& cfg) {
+  log::Level lvl;
+  if (!log::ParseLevel(cfg.log.level, &lvl)) {
+    return Status::InvalidArgument("log.level: \"" + cfg.log.level +
+                                   "\" is not one of debug, info, warn, error");
+  }
+  if (cfg.log.format != "logfmt" && cfg.log.format != "json") {
+    return Status::InvalidArgument("log.format: \"" + cfg.log.format + "\" is not logfmt or json");
+  }
+  if (cfg.tls.cert_file.empty() != cfg.tls.key_file.empty()) {
+    return Status::InvalidArgument("tls: cert_file and key_file must be set together");
+  }
+  if (cfg.listen.empty()) return Status::InvalidArgument("listen: at least one address is needed");
+  if (cfg.data_dir.empty()) return Status::InvalidArgument("data_dir: must not be empty");
+  for (const auto& c : cfg.listeners.allow_cidrs) {
+    auto r = ParseCidr(c);
+    if (!r.ok()) return r.status().WithContext("listeners.allow_cidrs");
+  }
+  if (cfg.http.max_body_bytes <= 0 || cfg.http.max_decoded_body_bytes < cfg.http.max_body_bytes) {
+    return Status::InvalidArgument(
+        "http: max_decoded_body_size must be >= max_body_size and both positive");
+  }
+  return Status::Ok();
+}
+
+Result<Cidr> ParseCidr(const std::string& s) {
+  Cidr c;
+  std::string addr = s;
+  int prefix = -1;
+  size_t slash = s.find('/');
+  if (slash != std::string::npos) {
+    addr = s.substr(0, slash);
+    std::string p = s.substr(slash + 1);
+    if (p.empty() || p.find_first_not_of("0123456789") != std::string::npos) {
+      return Status::InvalidArgument("cannot parse CIDR \"" + s + "\": bad prefix length");
+    }
+    prefix = std::stoi(p);
+  }
+  if (inet_pton(AF_INET, addr.c_str(), c.addr) == 1) {
+    c.v6 = false;
+    if (prefix < 0) prefix = 32;
+    if (prefix > 32) return Status::InvalidArgument("cannot parse CIDR \"" + s + "\": prefix > 32");
+  } else if (inet_pton(AF_INET6, addr.c_str(), c.addr) == 1) {
+    c.v6 = true;
+    if (prefix < 0) prefix = 128;
+    if (prefix > 128) return Status::InvalidArgument("cannot parse CIDR \"" + s + "\": prefix > 128");
+  } else {
+    return Status::InvalidArgument("cannot parse CIDR \"" + s + "\": not an IPv4 or IPv6 address");
+  }
+  c.prefix = prefix;
+  return c;
+}
+
+bool Cidr::Contains(const unsigned char* ip, bool is_v6) const {
+  unsigned char mapped[16];
+  if (v6 != is_v6) {
+    // An IPv4 network matches v4-mapped v6 addresses (::ffff:a.b.c.d).
+    if (!v6 && is_v6) {
+      static const unsigned char kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+      if (std::memcmp(ip, kPrefix, 12) != 0) return false;
+      std::memcpy(mapped, ip + 12, 4);
+      ip = mapped;
+    } else {
+      return false;
+    }
+  }
+  int full = prefix / 8, rem = prefix % 8;
+  if (std::memcmp(ip, addr, static_cast<size_t>(full)) != 0) return false;
+  if (rem == 0) return true;
+  unsigned char mask = static_cast<unsigned char>(0xff << (8 - rem));
+  return (ip[full] & mask) == (addr[full] & mask);
+}
+
+}  // namespace kansoku::config

@@ -1,0 +1,73 @@
+#pragma once
+// Server configuration: one YAML file plus flags (flags win). Every field's default is written at
+// the field. Unknown keys and bad values are startup errors naming file, line and key
+// ("kansoku.yml:7:3: http.idle_timeout: cannot parse duration \"ten\": ..."). `kansoku server
+// --check-config` only loads and validates. An example with every key is docs/kansoku.example.yml.
+//
+// Thread safety: a loaded ServerConfig is immutable and shared read-only by every subsystem.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace kansoku::config {
+
+struct HttpConfig {
+  int io_threads = 0;                    // 0 = one per core
+  int worker_threads = 0;                // for queries and heavy writes; 0 = one per core
+  int64_t header_timeout_ms = 10000;     // header_timeout: 10s (slow-client guard)
+  int64_t body_timeout_ms = 60000;       // body_timeout: 60s
+  int64_t idle_timeout_ms = 60000;       // idle_timeout: 60s (keep-alive)
+  int64_t write_timeout_ms = 60000;      // write_timeout: 60s
+  int max_connections = 4096;            // beyond: 503 and close
+  int max_queued_requests = 1024;        // offloaded requests waiting; beyond: 503
+  int64_t max_body_bytes = 32 << 20;     // max_body_size: 32MiB on the wire, ingest routes
+  int64_t max_decoded_body_bytes = 256 << 20;  // max_decoded_body_size: 256MiB after decoding
+  int64_t shutdown_grace_ms = 15000;     // shutdown_grace: 15s to finish in-flight requests
+};
+
+struct TlsConfig {
+  std::string cert_file;  // PEM certificate chain; with key_file, HTTP is served over TLS
+  std::string key_file;   // PEM private key
+};
+
+struct LogConfig {
+  std::string level = "info";     // debug | info | warn | error
+  std::string format = "logfmt";  // logfmt | json
+};
+
+// UDP/TCP listeners: each off unless given an address (flag --<protocol>-<udp|tcp> HOST:PORT).
+struct ListenersConfig {
+  // Source networks allowed to send to the UDP/TCP listeners.
+  std::vector<std::string> allow_cidrs = {"127.0.0.0/8", "::1/128"};
+};
+
+struct ServerConfig {
+  std::string data_dir = "./data";                    // embedded storage root
+  std::vector<std::string> listen = {"127.0.0.1:9400"};  // HTTP addresses (API, ingest, UI)
+  std::string admin_token_file;  // file holding the admin token to ensure at start (automation)
+  std::string web_dir;           // built UI assets; "" = next to the binary or ./web/dist
+  LogConfig log;
+  TlsConfig tls;
+  HttpConfig http;
+  ListenersConfig listeners;
+};
+
+// Loads path over the defaults. InvalidArgument with "file:line:col: key: why" on any problem.
+Result<ServerConfig> LoadServerConfig(const std::string& path);
+// Same, from YAML text (name used in messages).
+Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::string& name);
+// Checks cross-field rules (TLS pair, log level names, CIDRs...).
+Status Validate(const ServerConfig& cfg);
+
+// Parses a CIDR ("10.0.0.0/8", "::1/128", or a bare address as /32 or /128).
+struct Cidr {
+  bool v6 = false;
+  unsigned char addr[16] = {};
+  int prefix = 0;
+  bool Contains(const unsigned char* ip, bool is_v6) const;
+};
+Result<Cidr> ParseCidr(const std::string& s);
+
+}  // namespace kansoku::config

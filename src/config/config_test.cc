@@ -1,0 +1,73 @@
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+namespace kansoku::config {
+namespace {
+
+TEST(ConfigTest, EmptyIsDefaults) {
+  auto c = ParseServerConfig("", "k.yml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->data_dir, "./data");
+  EXPECT_EQ(c->listen, std::vector<std::string>{"127.0.0.1:9400"});
+  EXPECT_EQ(c->http.idle_timeout_ms, 60000);
+}
+
+TEST(ConfigTest, ParsesValues) {
+  auto c = ParseServerConfig(R"(
+data_dir: /var/lib/kansoku
+listen: ["127.0.0.1:1", "[::1]:1"]
+log: {level: debug, format: json}
+http:
+  idle_timeout: 2m
+  max_body_size: 8MiB
+)", "k.yml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->data_dir, "/var/lib/kansoku");
+  EXPECT_EQ(c->listen.size(), 2u);
+  EXPECT_EQ(c->log.format, "json");
+  EXPECT_EQ(c->http.idle_timeout_ms, 120000);
+  EXPECT_EQ(c->http.max_body_bytes, 8 << 20);
+}
+
+TEST(ConfigTest, ErrorsNameFileLineAndKey) {
+  struct Case {
+    const char* yaml;
+    const char* want;
+  } cases[] = {
+      {"data_dir: x\nhttp:\n  idel_timeout: 5s\n", "k.yml:3:3: http.idel_timeout: unknown key"},
+      {"http:\n  idle_timeout: ten\n", "k.yml:2:17: http.idle_timeout: cannot parse duration \"ten\""},
+      {"http:\n  max_connections: -1\n", "k.yml:2:20: http.max_connections: must be between 1"},
+      {"log:\n  level: loud\n", "log.level: \"loud\" is not one of"},
+      {"tls:\n  cert_file: a.pem\n", "cert_file and key_file must be set together"},
+      {"listen: [unclosed\n", "k.yml:2:1: invalid YAML"},
+      {"listeners:\n  allow_cidrs: [10.0.0.0/99]\n", "prefix > 32"},
+      {"- a\n- b\n", "(top level): expected a mapping"},
+  };
+  for (const auto& tc : cases) {
+    auto c = ParseServerConfig(tc.yaml, "k.yml");
+    ASSERT_FALSE(c.ok()) << tc.yaml;
+    EXPECT_NE(c.status().message().find(tc.want), std::string::npos)
+        << "got: " << c.status().message() << "\nwant: " << tc.want;
+  }
+}
+
+TEST(CidrTest, Contains) {
+  auto v4 = ParseCidr("127.0.0.0/8");
+  ASSERT_TRUE(v4.ok());
+  unsigned char ip[16];
+  inet_pton(AF_INET, "127.1.2.3", ip);
+  EXPECT_TRUE(v4->Contains(ip, false));
+  inet_pton(AF_INET, "10.1.2.3", ip);
+  EXPECT_FALSE(v4->Contains(ip, false));
+  inet_pton(AF_INET6, "::ffff:127.0.0.9", ip);
+  EXPECT_TRUE(v4->Contains(ip, true));
+  auto v6 = ParseCidr("::1");
+  inet_pton(AF_INET6, "::1", ip);
+  EXPECT_TRUE(v6->Contains(ip, true));
+  EXPECT_FALSE(ParseCidr("not-an-ip").ok());
+}
+
+}  // namespace
+}  // namespace kansoku::config
