@@ -1,0 +1,97 @@
+// `kansoku server`: flags + config -> Server, then wait for SIGTERM/SIGINT and drain.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "server/server.h"
+
+namespace kansoku::server {
+
+int RunServer(const ServerFlags& flags) {
+  config::ServerConfig cfg;
+  if (!flags.config_file.empty()) {
+    auto loaded = config::LoadServerConfig(flags.config_file);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "kansoku: config error: %s\n", loaded.status().message().c_str());
+      return 2;
+    }
+    cfg = std::move(loaded).value();
+  }
+  if (!flags.data_dir.empty()) cfg.data_dir = flags.data_dir;
+  if (!flags.listen.empty()) cfg.listen = flags.listen;
+  if (!flags.admin_token_file.empty()) cfg.admin_token_file = flags.admin_token_file;
+  if (!flags.tls_cert_file.empty()) cfg.tls.cert_file = flags.tls_cert_file;
+  if (!flags.tls_key_file.empty()) cfg.tls.key_file = flags.tls_key_file;
+  if (!flags.log_level.empty()) cfg.log.level = flags.log_level;
+  if (!flags.log_format.empty()) cfg.log.format = flags.log_format;
+  if (!flags.web_dir.empty()) cfg.web_dir = flags.web_dir;
+  Status valid = config::Validate(cfg);
+  if (!valid.ok()) {
+    std::fprintf(stderr, "kansoku: config error: %s\n", valid.message().c_str());
+    return 2;
+  }
+  if (flags.check_config) {
+    std::printf("config OK%s%s\n", flags.config_file.empty() ? "" : ": ",
+                flags.config_file.c_str());
+    return 0;
+  }
+  log::Level level = log::Level::kInfo;
+  log::ParseLevel(cfg.log.level, &level);
+  log::SetLevel(level);
+  log::SetFormat(cfg.log.format == "json" ? log::Format::kJson : log::Format::kLogfmt);
+
+  ServerOptions opts;
+  opts.config = cfg;
+  if (const char* env = std::getenv("KANSOKU_ADMIN_TOKEN"); env && *env) {
+    opts.admin_token = env;
+  } else if (!cfg.admin_token_file.empty()) {
+    std::ifstream f(cfg.admin_token_file);
+    if (!f) {
+      std::fprintf(stderr, "kansoku: cannot read admin token file %s\n", cfg.admin_token_file.c_str());
+      return 2;
+    }
+    std::stringstream ss;
+    ss << f.rdbuf();
+    opts.admin_token = std::string(TrimSpace(ss.str()));
+  }
+
+  // Signals are taken synchronously by this thread; every other thread inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Server server(opts);
+  Status st = server.Start();
+  if (!st.ok()) {
+    log::Error("cannot start", {{"err", st.ToString()}});
+    std::fprintf(stderr, "kansoku: cannot start: %s\n", st.message().c_str());
+    return 1;
+  }
+  std::string addrs;
+  for (const auto& a : server.BoundAddresses()) addrs += (addrs.empty() ? "" : ",") + a;
+  log::Info("kansoku server started", {{"listen", addrs}, {"data_dir", cfg.data_dir}});
+  if (!server.first_admin_token().empty()) {
+    std::printf(
+        "kansoku: first start: created the admin token below. It is shown once; keep it safe.\n"
+        "admin token: %s\n",
+        server.first_admin_token().c_str());
+    std::fflush(stdout);
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  server.Stop();
+  log::Info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace kansoku::server

@@ -1,0 +1,225 @@
+#include "server/server.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <simdjson.h>
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "meta/token_store.h"
+#include "net/http_server.h"
+#include "server/static_files.h"
+
+#ifndef KANSOKU_VERSION
+#define KANSOKU_VERSION "0.0.0"
+#endif
+
+namespace kansoku::server {
+namespace {
+
+// Adapts the token store to the HTTP server's Authenticator seam.
+class TokenAuthenticator : public net::Authenticator {
+ public:
+  explicit TokenAuthenticator(meta::TokenStore* store) : store_(store) {}
+  Result<net::Principal> Authenticate(std::string_view token) override {
+    auto t = store_->Authenticate(token);
+    if (!t.ok()) return t.status();
+    net::Principal p;
+    p.token_id = t->id;
+    p.token_name = t->name;
+    if (t->scopes & meta::kIngest) p.scopes |= net::kScopeIngest;
+    if (t->scopes & meta::kRead) p.scopes |= net::kScopeRead;
+    if (t->scopes & meta::kAdmin) p.scopes |= net::kScopeAdmin;
+    return p;
+  }
+
+ private:
+  meta::TokenStore* store_;
+};
+
+std::string TokenJson(const meta::TokenInfo& t) {
+  std::string j = "{\"id\":" + std::to_string(t.id) + ",\"name\":" + net::JsonString(t.name) +
+                  ",\"scopes\":[";
+  auto names = meta::ScopeNames(t.scopes);
+  for (size_t i = 0; i < names.size(); ++i) j += (i ? ",\"" : "\"") + names[i] + "\"";
+  j += "],\"created_at_ms\":" + std::to_string(t.created_at_ms);
+  j += ",\"revoked\":" + std::string(t.revoked_at_ms ? "true" : "false") + "}";
+  return j;
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options) : opts_(std::move(options)) {}
+
+Server::~Server() { Stop(); }
+
+Status Server::Start() {
+  const auto& cfg = opts_.config;
+  if (::mkdir(cfg.data_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::FromErrno("cannot create data directory " + cfg.data_dir, errno);
+  }
+  metrics::RegisterProcessMetrics(registry_);
+  registry_.Gauge("kansoku_build_info", "Build information; value 1.", {"version"})
+      .With({KANSOKU_VERSION})
+      ->Set(1);
+  // Families the ingest paths fill in: rows accepted and rejected by protocol and reason.
+  registry_.Counter("kansoku_rows_accepted_total", "Rows (samples, events, log lines) accepted, by protocol.",
+                    {"protocol"});
+  registry_.Counter("kansoku_rows_rejected_total", "Rows rejected, by protocol and reason.",
+                    {"protocol", "reason"});
+
+  // Meta store and tokens.
+  KANSOKU_ASSIGN_OR_RETURN(tokens_, meta::TokenStore::Open(cfg.data_dir));
+  if (!opts_.admin_token.empty()) {
+    auto t = tokens_->Ensure("admin", meta::kAdmin, opts_.admin_token);
+    if (!t.ok()) return t.status();
+  } else if (tokens_->Count() == 0) {
+    auto t = tokens_->Create("admin", meta::kAdmin, &first_admin_token_);
+    if (!t.ok()) return t.status();
+  }
+  registry_.GaugeFunc("kansoku_api_tokens", "Valid API tokens.",
+                      [this] { return static_cast<double>(tokens_->Count()); });
+
+  web_dir_ = ResolveWebDir(cfg.web_dir);
+
+  // HTTP last: it is what the outside world sees.
+  net::HttpServerOptions ho;
+  ho.listen = cfg.listen;
+  ho.io_threads = cfg.http.io_threads;
+  ho.worker_threads = cfg.http.worker_threads;
+  ho.max_queued_requests = cfg.http.max_queued_requests;
+  ho.tls_cert_file = cfg.tls.cert_file;
+  ho.tls_key_file = cfg.tls.key_file;
+  ho.header_timeout_ms = cfg.http.header_timeout_ms;
+  ho.body_timeout_ms = cfg.http.body_timeout_ms;
+  ho.idle_timeout_ms = cfg.http.idle_timeout_ms;
+  ho.write_timeout_ms = cfg.http.write_timeout_ms;
+  ho.max_connections = cfg.http.max_connections;
+  ho.shutdown_grace_ms = cfg.http.shutdown_grace_ms;
+  auth_ = std::make_unique<TokenAuthenticator>(tokens_.get());
+  ho.authenticator = auth_.get();
+  ho.metrics = &registry_;
+  http_ = std::make_unique<net::HttpServer>(ho);
+  AddRoutes();
+  KANSOKU_RETURN_IF_ERROR(http_->Start());
+  ready_ = true;
+  return Status::Ok();
+}
+
+void Server::AddRoutes() {
+  using net::Request;
+  using net::Response;
+  using net::Route;
+  auto add = [this](std::string method, std::string path, net::Scope scope, net::Handler h,
+                    bool prefix = false) {
+    Route r;
+    r.method = std::move(method);
+    r.path = std::move(path);
+    r.scope = scope;
+    r.prefix = prefix;
+    r.handler = std::move(h);
+    http_->AddRoute(std::move(r));
+  };
+
+  add("GET", "/-/healthy", net::kScopeNone,
+      [](Request&, Response& resp) { resp.Text(200, "kansoku is Healthy."); });
+  add("GET", "/-/ready", net::kScopeNone, [this](Request&, Response& resp) {
+    if (ready_) resp.Text(200, "kansoku is Ready.");
+    else resp.Text(503, "kansoku is not ready.");
+  });
+  add("GET", "/metrics", net::kScopeRead, [this](Request&, Response& resp) {
+    resp.status = 200;
+    resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp.body = registry_.Render();
+  });
+  add("GET", "/api/v1/whoami", net::kScopeRead, [](Request& req, Response& resp) {
+    std::string j = "{\"status\":\"success\",\"data\":{\"token_id\":" +
+                    std::to_string(req.principal.token_id) +
+                    ",\"name\":" + net::JsonString(req.principal.token_name) + "}}";
+    resp.Json(200, std::move(j));
+  });
+  add("GET", "/api/v1/status/buildinfo", net::kScopeRead, [](Request&, Response& resp) {
+    resp.Json(200, std::string("{\"status\":\"success\",\"data\":{\"version\":\"") + KANSOKU_VERSION +
+                       "\",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\",\"buildDate\":\"\","
+                       "\"goVersion\":\"\",\"application\":\"kansoku\"}}");
+  });
+
+  // Tokens (admin).
+  add("GET", "/api/v1/tokens", net::kScopeAdmin, [this](Request& req, Response& resp) {
+    std::string all;
+    bool include_revoked = req.QueryParam("all", &all) && (all.empty() || all == "true" || all == "1");
+    auto list = tokens_->List(include_revoked);
+    if (!list.ok()) return resp.Error(500, list.status().message());
+    std::string j = "{\"status\":\"success\",\"data\":[";
+    for (size_t i = 0; i < list->size(); ++i) j += (i ? "," : "") + TokenJson((*list)[i]);
+    j += "]}";
+    resp.Json(200, std::move(j));
+  });
+  add("POST", "/api/v1/tokens", net::kScopeAdmin, [this](Request& req, Response& resp) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+      return resp.Error(400, "cannot parse request body: expected a JSON object such as "
+                             "{\"name\":\"ci\",\"scopes\":[\"ingest\"]}");
+    }
+    std::string_view name;
+    if (doc["name"].get_string().get(name) != simdjson::SUCCESS || name.empty()) {
+      return resp.Error(400, "field \"name\": a non-empty string is required");
+    }
+    std::vector<std::string> scopes;
+    simdjson::dom::array arr;
+    if (doc["scopes"].get_array().get(arr) != simdjson::SUCCESS) {
+      return resp.Error(400, "field \"scopes\": a list of ingest, read, admin is required");
+    }
+    for (auto v : arr) {
+      std::string_view s;
+      if (v.get_string().get(s) != simdjson::SUCCESS) {
+        return resp.Error(400, "field \"scopes\": every entry must be a string");
+      }
+      scopes.emplace_back(s);
+    }
+    auto mask = meta::ParseScopes(scopes);
+    if (!mask.ok()) return resp.Error(400, "field \"scopes\": " + mask.status().message());
+    std::string secret;
+    auto t = tokens_->Create(std::string(name), *mask, &secret);
+    if (!t.ok()) return resp.Error(500, t.status().message());
+    std::string j = TokenJson(*t);
+    j.pop_back();
+    j += ",\"token\":" + net::JsonString(secret) + "}";
+    log::Info("token created", {{"id", static_cast<long long>(t->id)}, {"name", t->name},
+                                {"by", req.principal.token_name}});
+    resp.Json(201, "{\"status\":\"success\",\"data\":" + j + "}");
+  });
+  add("DELETE", "/api/v1/tokens/", net::kScopeAdmin, [this](Request& req, Response& resp) {
+    std::string id_s = req.path.substr(std::string("/api/v1/tokens/").size());
+    char* end = nullptr;
+    long long id = std::strtoll(id_s.c_str(), &end, 10);
+    if (id_s.empty() || *end != '\0') return resp.Error(400, "token id must be a number, got \"" + id_s + "\"");
+    Status st = tokens_->Revoke(id);
+    if (st.code() == Status::Code::kNotFound) return resp.Error(404, st.message());
+    if (!st.ok()) return resp.Error(500, st.message());
+    log::Info("token revoked", {{"id", id}, {"by", req.principal.token_name}});
+    resp.Json(200, "{\"status\":\"success\",\"data\":{\"id\":" + std::to_string(id) + ",\"revoked\":true}}");
+  }, /*prefix=*/true);
+
+  // The web UI's static files: no token (the UI asks for one at login).
+  add("GET", "/", net::kScopeNone, [this](Request& req, Response& resp) {
+    ServeStatic(web_dir_, req.path, &resp);
+  }, /*prefix=*/true);
+}
+
+void Server::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  ready_ = false;
+  if (http_) http_->Stop();
+  // Storage flushes go here, after ingest has drained.
+  tokens_.reset();
+}
+
+std::vector<std::string> Server::BoundAddresses() const {
+  return http_ ? http_->BoundAddresses() : std::vector<std::string>{};
+}
+
+}  // namespace kansoku::server

@@ -1,0 +1,75 @@
+#pragma once
+// Server: the composition root of `kansoku server`. The only place that knows every subsystem:
+// it opens storage, builds the HTTP routes of each subsystem, starts them in dependency order
+// and stops them in reverse (drain HTTP, then flush storage).
+//
+// Thread safety: Start and Stop are called from one thread (main). Ownership: owns everything.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/metrics.h"
+#include "base/status.h"
+#include "config/config.h"
+
+namespace kansoku::meta {
+class TokenStore;
+}
+namespace kansoku::net {
+class HttpServer;
+class Authenticator;
+}
+
+namespace kansoku::server {
+
+struct ServerOptions {
+  config::ServerConfig config;
+  // Admin token to ensure at start (from KANSOKU_ADMIN_TOKEN or the config's admin_token_file);
+  // empty = create and print one on first start when no token exists.
+  std::string admin_token;
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+
+  Status Start();
+  // Graceful: not ready, drain HTTP, flush and close storage. Idempotent.
+  void Stop();
+  std::vector<std::string> BoundAddresses() const;
+  // Set when Start created the first admin token (the caller prints it once).
+  const std::string& first_admin_token() const { return first_admin_token_; }
+
+ private:
+  void AddRoutes();
+
+  ServerOptions opts_;
+  metrics::Registry registry_;
+  std::unique_ptr<meta::TokenStore> tokens_;
+  std::unique_ptr<net::Authenticator> auth_;
+  std::unique_ptr<net::HttpServer> http_;
+  std::atomic<bool> ready_{false};
+  std::string first_admin_token_;
+  std::string web_dir_;
+  bool stopped_ = false;
+};
+
+// Command-line flags of `kansoku server`; set ones override the config file.
+struct ServerFlags {
+  std::string config_file;
+  std::string data_dir;
+  std::vector<std::string> listen;
+  std::string admin_token_file;
+  std::string tls_cert_file, tls_key_file;
+  std::string log_level, log_format;
+  std::string web_dir;
+  bool check_config = false;  // load and validate, print the result, exit
+};
+
+// `kansoku server`: runs until SIGTERM/SIGINT, drains, returns the process exit code
+// (0 after a clean shutdown, 1 on startup errors, 2 on config errors).
+int RunServer(const ServerFlags& flags);
+
+}  // namespace kansoku::server
