@@ -1,0 +1,47 @@
+# The two set-up commands: `make run` and `make test`. Everything else is a helper they call.
+PRESET ?= release
+BUILD  := build/$(PRESET)
+JOBS   ?= $(shell nproc)
+WERROR := $(if $(filter true,$(CI)),ON,OFF)
+
+.PHONY: all deps build run test unit web bench-http fuzz format tidy clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja: CMakeLists.txt CMakePresets.json
+	cmake --preset $(PRESET) -DKANSOKU_WERROR=$(WERROR) -DKANSOKU_SKIP= >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+web: deps
+	@scripts/build-web
+
+# Starts server (and, once it exists, a local agent) on ./data; prints the URL and admin token.
+run: build web
+	@scripts/run-local
+
+# Installs, builds and runs every test; in CI also the unit tests under ASan+UBSan and the fuzzers.
+test: build web
+	@scripts/test
+
+unit: build
+	ctest --test-dir $(BUILD) -L unit --output-on-failure -j $(JOBS)
+
+fuzz: deps
+	@scripts/fuzz 20
+
+bench-http: build
+	@bench/http/run.sh
+
+format:
+	find src tests -name '*.h' -o -name '*.cc' | xargs clang-format -i
+
+tidy: build
+	run-clang-tidy-14 -p $(BUILD) -quiet 'src/(base|config|meta)/.*\.cc$$'
+
+clean:
+	rm -rf build
