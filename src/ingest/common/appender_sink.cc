@@ -1,0 +1,148 @@
+#include "ingest/common/appender_sink.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <algorithm>
+
+namespace kansoku::ingest {
+
+namespace {
+
+// Hash of the non-empty labels in input order: one-shot XXH3 per string (fast for short
+// strings, unlike the streaming API), combined with a multiply-rotate mix.
+inline uint64_t Mix(uint64_t h, uint64_t x) {
+  h ^= x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return h;
+}
+uint64_t HashInput(const LabelView* l, uint32_t n) {
+  uint64_t h = 0x243f6a8885a308d3ULL;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (l[i].value.empty()) continue;
+    h = Mix(h, XXH3_64bits(l[i].name.data(), l[i].name.size()));
+    h = Mix(h, XXH3_64bits(l[i].value.data(), l[i].value.size()) * 0xff51afd7ed558ccdULL);
+  }
+  return h;
+}
+
+// True if the non-empty input labels are exactly `labels` (any order, no duplicates).
+bool Matches(const LabelView* l, uint32_t n, const tsdb::Labels& labels) {
+  size_t count = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (l[i].value.empty()) continue;
+    ++count;
+    if (count > labels.size()) return false;
+    bool found = false;
+    for (const tsdb::Label& x : labels) {
+      if (x.name == l[i].name) {
+        found = x.value == l[i].value;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return count == labels.size();
+}
+
+std::string Where(const RowBatch& batch, uint32_t line) {
+  return std::string(batch.location_unit()) + " " + std::to_string(line) + ": ";
+}
+}  // namespace
+
+const tsdb::Labels* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
+                                            uint64_t n_samples) {
+  if (series_bad_[idx]) return nullptr;
+  if (series_labels_[idx] != nullptr) return series_labels_[idx];
+  const SeriesRow& sr = batch.series()[idx];
+  const LabelView* l = batch.labels_of(sr);
+  uint64_t h = HashInput(l, sr.num_labels);
+  auto it = cache_->map_.find(h);
+  if (it != cache_->map_.end() && Matches(l, sr.num_labels, it->second)) {
+    return series_labels_[idx] = &it->second;
+  }
+  sorted_.clear();
+  for (uint32_t i = 0; i < sr.num_labels; ++i) {
+    if (!l[i].value.empty()) sorted_.push_back(l[i]);  // empty value = label absent
+  }
+  std::sort(sorted_.begin(), sorted_.end(),
+            [](const LabelView& a, const LabelView& b) { return a.name < b.name; });
+  for (size_t i = 1; i < sorted_.size(); ++i) {
+    if (sorted_[i].name == sorted_[i - 1].name) {
+      series_bad_[idx] = true;
+      report_.RejectN(RejectReason::kInvalidLabel, n_samples,
+                      Where(batch, sr.line) + "duplicate label name " + Quote(sorted_[i].name));
+      return nullptr;
+    }
+  }
+  std::vector<tsdb::Label> owned;
+  owned.reserve(sorted_.size());
+  for (const LabelView& v : sorted_) owned.push_back({std::string(v.name), std::string(v.value)});
+  tsdb::Labels built = tsdb::Labels::FromSortedUnchecked(std::move(owned));
+  if (it == cache_->map_.end()) {
+    auto ins = cache_->map_.emplace(h, std::move(built)).first;
+    return series_labels_[idx] = &ins->second;
+  }
+  // Hash collision with another series: keep the cached one, own this one for the batch.
+  collided_.push_back(std::move(built));
+  return series_labels_[idx] = &collided_.back();
+}
+
+void AppenderSink::Consume(const RowBatch& batch) {
+  KANSOKU_CHECK(!committed_, "BUG: AppenderSink::Consume after Commit");
+  if (cache_ == &local_cache_ || cache_->map_.size() > cache_->max_entries_) cache_->Clear();
+  collided_.clear();
+  series_labels_.assign(batch.series().size(), nullptr);
+  series_bad_.assign(batch.series().size(), false);
+  const auto& samples = batch.samples();
+  for (size_t i = 0; i < samples.size();) {
+    // Samples of one series are contiguous in every decoder; count the run for bulk rejects.
+    uint32_t series = samples[i].series;
+    size_t j = i + 1;
+    while (j < samples.size() && samples[j].series == series) ++j;
+    const tsdb::Labels* labels = LabelsFor(batch, series, j - i);
+    if (labels != nullptr) {
+      for (size_t k = i; k < j; ++k) {
+        Status st = appender_.Append(*labels, samples[k].timestamp_ms, samples[k].value);
+        if (st.ok()) {
+          ++accepted_here_;
+          report_.Accept();
+        } else {
+          report_.Reject(RejectReason::kStorage,
+                         Where(batch, batch.series()[series].line) + st.message());
+          // Storage overloaded or shutting down: the whole request should be retried.
+          if (st.code() == Status::Code::kUnavailable) report_.SetRequestError(st);
+        }
+      }
+    }
+    i = j;
+  }
+  for (const MetadataRow& m : batch.metadata()) {
+    tsdb::MetricMetadata md{m.type, std::string(m.help), std::string(m.unit)};
+    Status st = appender_.UpdateMetadata(m.metric_family, md);
+    if (st.ok()) {
+      report_.AcceptMetadata();
+    } else {
+      // Metadata is advisory: a refusal is counted as a skipped value, not a row error.
+      report_.Skip();
+    }
+  }
+}
+
+Status AppenderSink::Commit() {
+  KANSOKU_CHECK(!committed_, "BUG: AppenderSink::Commit called twice");
+  committed_ = true;
+  Status st = appender_.Commit();
+  if (!st.ok()) {
+    Status wrapped(st.code(), "cannot commit " + std::to_string(accepted_here_) +
+                                  " rows to storage: " + st.message());
+    // Nothing of this request is durable; a retry will resend it.
+    report_.RevertAccepted(wrapped.message());
+    report_.SetRequestError(wrapped.code() == Status::Code::kInvalidArgument
+                                ? Status::Internal(wrapped.message())
+                                : wrapped);
+    return wrapped;
+  }
+  return Status::Ok();
+}
+
+}  // namespace kansoku::ingest

@@ -1,0 +1,80 @@
+#pragma once
+// AppenderSink: writes decoded batches into a tsdb::Appender and records per-row outcomes.
+//
+// Use, per request:
+//   auto app = appendable.NewAppender();
+//   DecodeReport report;
+//   AppenderSink sink(*app, report);
+//   DecodeXxx(body, opts, sink, report);   // any decoder; calls sink.Consume per batch
+//   sink.Commit();                          // exactly once; fills report on failure
+//   respond(report.HttpStatus(), report.Summary());
+//
+// Per series in a batch the sink builds tsdb::Labels once (sorted, empty values dropped,
+// duplicate names rejected as kInvalidLabel); a series repeated inside one batch (same label
+// set) reuses the built Labels. Each sample is Append()ed; a non-OK Status rejects that row only
+// (reason kStorage, with the appender's message) and the batch goes
+// on; an Unavailable row also sets a request error (the response becomes retryable). Metadata
+// rows go to UpdateMetadata (failures are counted as skipped values: metadata is advisory).
+//
+// Commit(): calls Appender::Commit once. If it fails, nothing of this request is durable: the
+// accepted rows are moved to rejected (kStorage) and the report gets the error as a request
+// error, which classifies the response as retryable (503) unless it was InvalidArgument.
+//
+// Thread safety: one sink per request, one thread. The appender and report must outlive it.
+#include <cstdint>
+#include <string>
+#include <deque>
+#include <unordered_map>
+#include <vector>
+
+#include "ingest/common/report.h"
+#include "ingest/common/rows.h"
+#include "tsdb/storage.h"
+
+namespace kansoku::ingest {
+
+// SeriesCache: label views (in input order) -> built tsdb::Labels, so a series seen in an
+// earlier request costs a hash and a compare instead of allocations. Entries are verified on hit
+// (no false matches). When it holds more than max_entries at the start of a batch it is cleared.
+// Not thread-safe: a handler keeps one per worker thread (e.g. thread_local) and passes it to
+// each request's AppenderSink.
+class SeriesCache {
+ public:
+  explicit SeriesCache(size_t max_entries = 1 << 20) : max_entries_(max_entries) {}
+  size_t size() const { return map_.size(); }
+  void Clear() { map_.clear(); }
+
+ private:
+  friend class AppenderSink;
+  size_t max_entries_;
+  std::unordered_map<uint64_t, tsdb::Labels> map_;  // node-based: references stay valid
+};
+
+class AppenderSink : public RowSink {
+ public:
+  // `cache` may be null (then only series repeated within one batch share their Labels).
+  AppenderSink(tsdb::Appender& appender, DecodeReport& report, SeriesCache* cache = nullptr)
+      : appender_(appender), report_(report), cache_(cache != nullptr ? cache : &local_cache_) {}
+
+  void Consume(const RowBatch& batch) override;
+  // Commits the appender once. Must be called exactly once, after decoding.
+  Status Commit();
+
+ private:
+  // Builds (or reuses) Labels for series `idx` of the batch; nullptr + report entry if invalid.
+  const tsdb::Labels* LabelsFor(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
+
+  tsdb::Appender& appender_;
+  DecodeReport& report_;
+  bool committed_ = false;
+  uint64_t accepted_here_ = 0;
+  SeriesCache local_cache_{0};
+  SeriesCache* cache_;
+  // Scratch, reused across batches.
+  std::vector<LabelView> sorted_;
+  std::deque<tsdb::Labels> collided_;  // built labels whose hash slot holds another series
+  std::vector<const tsdb::Labels*> series_labels_;  // per batch series; null = not built yet
+  std::vector<bool> series_bad_;
+};
+
+}  // namespace kansoku::ingest

@@ -1,0 +1,240 @@
+#include <cmath>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "ingest/common/appender_sink.h"
+#include "ingest/common/report.h"
+#include "ingest/common/rows.h"
+#include "ingest/common/test_util.h"
+
+namespace kansoku::ingest {
+namespace {
+
+TEST(ParseFloatTest, Table) {
+  struct Case {
+    std::string_view in;
+    bool ok;
+    double want;
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  const Case cases[] = {
+      {"0", true, 0},       {"1.5", true, 1.5},       {"-2e3", true, -2000},
+      {"+3", true, 3},      {"8.359112704e+10", true, 8.359112704e10},
+      {"+Inf", true, inf},  {"-Inf", true, -inf},     {"Inf", true, inf},
+      {"inf", true, inf},   {".5", true, 0.5},        {"", false, 0},
+      {"+", false, 0},      {"1x", false, 0},         {"--1", false, 0},
+      {"+-1", false, 0},    {"nan(1)", false, 0},     {"1e400", false, 0},
+      {"0x10", false, 0},   {" 1", false, 0},
+  };
+  for (const Case& c : cases) {
+    double v = -12345;
+    EXPECT_EQ(ParseFloat(c.in, &v), c.ok) << c.in;
+    if (c.ok) {
+      EXPECT_EQ(v, c.want) << c.in;
+    }
+  }
+  double v;
+  ASSERT_TRUE(ParseFloat("NaN", &v));
+  EXPECT_TRUE(std::isnan(v));
+  ASSERT_TRUE(ParseFloat("nan", &v));
+  EXPECT_TRUE(std::isnan(v));
+}
+
+TEST(ParseInt64Test, Table) {
+  int64_t v;
+  EXPECT_TRUE(ParseInt64("1795671866473", &v));
+  EXPECT_EQ(v, 1795671866473);
+  EXPECT_TRUE(ParseInt64("-5", &v));
+  EXPECT_EQ(v, -5);
+  EXPECT_FALSE(ParseInt64("99999999999999999999", &v));
+  EXPECT_FALSE(ParseInt64("1.5", &v));
+  EXPECT_FALSE(ParseInt64("+-1", &v));
+  EXPECT_FALSE(ParseInt64("", &v));
+}
+
+TEST(SanitizeTest, Names) {
+  StringArena arena;
+  EXPECT_EQ(SanitizeMetricName("collectd.kansoku-test.load", arena), "collectd_kansoku_test_load");
+  EXPECT_EQ(SanitizeMetricName("ok:name_1", arena), "ok:name_1");
+  EXPECT_EQ(SanitizeMetricName("1abc", arena), "_1abc");
+  EXPECT_EQ(SanitizeLabelName("service.name", arena), "service_name");
+  EXPECT_EQ(SanitizeLabelName("a:b", arena), "a_b");
+  EXPECT_EQ(SanitizeLabelName("", arena), "");
+}
+
+TEST(FormatFloatLabelTest, GoStyle) {
+  StringArena arena;
+  EXPECT_EQ(FormatFloatLabel(0.005, arena), "0.005");
+  EXPECT_EQ(FormatFloatLabel(10, arena), "10");
+  EXPECT_EQ(FormatFloatLabel(1e6, arena), "1000000");
+  EXPECT_EQ(FormatFloatLabel(std::numeric_limits<double>::infinity(), arena), "+Inf");
+  EXPECT_EQ(FormatFloatLabel(0.99, arena), "0.99");
+}
+
+TEST(QuoteTest, EscapesAndCuts) {
+  EXPECT_EQ(Quote("a\"b\n"), "\"a\\\"b\\n\"");
+  EXPECT_EQ(Quote("abcdef", 3), "\"abc\"...");
+  EXPECT_EQ(Quote(std::string_view("\x01", 1)), "\"\\x01\"");
+}
+
+TEST(StringArenaTest, LargeAndReuse) {
+  StringArena a;
+  std::string big(200000, 'x');
+  std::string_view v = a.Copy(big);
+  EXPECT_EQ(v, big);
+  std::string_view w = a.Concat("foo", "_", "bar");
+  EXPECT_EQ(w, "foo_bar");
+  a.Clear();
+  EXPECT_EQ(a.Copy("abc"), "abc");
+}
+
+TEST(DecodeReportTest, OutcomeAndSummary) {
+  DecodeReport r;
+  EXPECT_EQ(r.HttpStatus(), 204);
+  r.Accept(3);
+  r.Reject(RejectReason::kSyntax, "line 2: cannot parse value \"x\": not a number");
+  r.RejectN(RejectReason::kTimestampOutOfRange, 2, "line 5: too old");
+  EXPECT_EQ(r.outcome(), Outcome::kBadData);
+  EXPECT_EQ(r.HttpStatus(), 400);
+  EXPECT_EQ(r.rows_rejected(), 3u);
+  EXPECT_EQ(r.Summary(),
+            "stored 3 rows, rejected 3 (syntax: 1, timestamp_out_of_range: 2); first errors: "
+            "line 2: cannot parse value \"x\": not a number; line 5: too old");
+  for (int i = 0; i < 10; ++i) r.Reject(RejectReason::kSyntax, "more");
+  EXPECT_EQ(r.errors().size(), DecodeReport::kMaxErrors);
+
+  DecodeReport r2;
+  r2.SetRequestError(Status::IOError("disk full"));
+  EXPECT_EQ(r2.HttpStatus(), 503);
+  DecodeReport r3;
+  r3.SetRequestError(Status::ResourceExhausted("too big"));
+  EXPECT_EQ(r3.HttpStatus(), 413);
+}
+
+// Builds a batch by hand: two series, one repeated, one with a duplicate label name.
+void FillBatch(RowBatch& b) {
+  b.BeginSeries(1);
+  b.AddLabel("__name__", "up");
+  b.AddLabel("job", "node");
+  b.AddSample(1000, 1);
+  b.BeginSeries(2);
+  b.AddLabel("job", "node");  // same set, other order
+  b.AddLabel("__name__", "up");
+  b.AddSample(2000, 0);
+  b.BeginSeries(3);
+  b.AddLabel("__name__", "x");
+  b.AddLabel("a", "1");
+  b.AddLabel("a", "2");
+  b.AddSample(3000, 5);
+  b.BeginSeries(4);
+  b.AddLabel("__name__", "bad-name");
+  b.AddSample(4000, 5);
+  b.BeginSeries(5);
+  b.AddLabel("__name__", "empty_value_dropped");
+  b.AddLabel("instance", "");
+  b.AddSample(5000, 7);
+  b.AddMetadata({"up", tsdb::MetricType::kGauge, "is up", ""});
+}
+
+TEST(AppenderSinkTest, AppendsValidRowsAndReportsBadOnes) {
+  testing::FakeAppender app;
+  DecodeReport report;
+  AppenderSink sink(app, report);
+  RowBatch b;
+  FillBatch(b);
+  sink.Consume(b);
+  ASSERT_TRUE(sink.Commit().ok());
+  ASSERT_EQ(app.rows.size(), 3u);
+  EXPECT_EQ(app.rows[0].labels, (tsdb::Labels{{"__name__", "up"}, {"job", "node"}}));
+  EXPECT_EQ(app.rows[1].labels, app.rows[0].labels);
+  EXPECT_EQ(app.rows[1].t, 2000);
+  EXPECT_EQ(app.rows[2].labels, (tsdb::Labels{{"__name__", "empty_value_dropped"}}));
+  EXPECT_EQ(report.rows_accepted(), 3u);
+  EXPECT_EQ(report.rejected(RejectReason::kInvalidLabel), 1u);
+  EXPECT_EQ(report.rejected(RejectReason::kStorage), 1u);
+  ASSERT_EQ(report.errors().size(), 2u);
+  EXPECT_EQ(report.errors()[0], "line 3: duplicate label name \"a\"");
+  EXPECT_EQ(report.errors()[1].rfind("line 4: invalid metric name \"bad-name\"", 0), 0u)
+      << report.errors()[1];
+  EXPECT_EQ(app.metadata.size(), 1u);
+  EXPECT_EQ(report.metadata_accepted(), 1u);
+  EXPECT_EQ(app.commits, 1);
+  EXPECT_EQ(report.HttpStatus(), 400);
+}
+
+TEST(AppenderSinkTest, SeriesCacheAcrossRequests) {
+  SeriesCache cache;
+  for (int round = 0; round < 3; ++round) {
+    testing::FakeAppender app;
+    DecodeReport report;
+    AppenderSink sink(app, report, &cache);
+    RowBatch b;
+    FillBatch(b);
+    sink.Consume(b);
+    ASSERT_TRUE(sink.Commit().ok());
+    ASSERT_EQ(app.rows.size(), 3u) << round;
+    EXPECT_EQ(app.rows[0].labels, (tsdb::Labels{{"__name__", "up"}, {"job", "node"}}));
+    EXPECT_EQ(app.rows[1].labels, app.rows[0].labels);
+    EXPECT_EQ(app.rows[2].labels, (tsdb::Labels{{"__name__", "empty_value_dropped"}}));
+    EXPECT_EQ(report.rejected(RejectReason::kInvalidLabel), 1u) << round;
+  }
+  // {up,job} in two orders, bad-name and empty_value_dropped; the duplicate set is not cached.
+  EXPECT_EQ(cache.size(), 4u);
+  // A cached series does not match a superset or subset of its labels.
+  testing::FakeAppender app;
+  DecodeReport report;
+  AppenderSink sink(app, report, &cache);
+  RowBatch b;
+  b.BeginSeries(1);
+  b.AddLabel("__name__", "up");
+  b.AddLabel("job", "node");
+  b.AddLabel("job", "node");
+  b.AddSample(1, 1);
+  sink.Consume(b);
+  EXPECT_EQ(report.rejected(RejectReason::kInvalidLabel), 1u);
+}
+
+TEST(AppenderSinkTest, CommitFailureIsRetryableAndRevertsAccepted) {
+  testing::FakeAppender app;
+  app.commit_error = Status::IOError("wal: disk full");
+  DecodeReport report;
+  AppenderSink sink(app, report);
+  RowBatch b;
+  b.BeginSeries(1);
+  b.AddLabel("__name__", "up");
+  b.AddSample(1, 1);
+  sink.Consume(b);
+  EXPECT_FALSE(sink.Commit().ok());
+  EXPECT_EQ(report.rows_accepted(), 0u);
+  EXPECT_EQ(report.rows_rejected(), 1u);
+  EXPECT_EQ(report.HttpStatus(), 503);
+  EXPECT_NE(report.Summary().find("cannot commit 1 rows to storage: wal: disk full"),
+            std::string::npos)
+      << report.Summary();
+}
+
+TEST(LimitsTest, SeriesAndTimestamp) {
+  RowBatch b;
+  DecodeReport report;
+  Limits limits;
+  limits.max_labels = 2;
+  b.BeginSeries(7);
+  b.AddLabel("__name__", "a");
+  b.AddLabel("b", "c");
+  b.AddLabel("d", "e");
+  EXPECT_FALSE(CheckSeriesLimits(b, limits, report));
+  EXPECT_TRUE(b.series().empty());
+  EXPECT_EQ(report.errors().at(0), "line 7: series has 3 labels, more than the limit of 2");
+
+  DecodeOptions opts;
+  opts.now_ms = 1700000000000;
+  std::string why;
+  EXPECT_TRUE(CheckTimestamp(opts.now_ms, opts, &why));
+  EXPECT_FALSE(CheckTimestamp(opts.now_ms + 3LL * 86400 * 1000, opts, &why));
+  EXPECT_EQ(why, "timestamp 1700259200000 ms is more than 172800s in the future");
+  EXPECT_FALSE(CheckTimestamp(0, opts, &why));
+}
+
+}  // namespace
+}  // namespace kansoku::ingest

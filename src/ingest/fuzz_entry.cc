@@ -1,0 +1,49 @@
+#include "ingest/fuzz_entry.h"
+
+#include <string>
+#include <string_view>
+
+#include "ingest/common/appender_sink.h"
+#include "ingest/prom_remote_write/parser.h"
+#include "ingest/prom_text/parser.h"
+
+namespace kansoku::ingest {
+
+namespace {
+std::string_view View(const uint8_t* data, size_t size) {
+  return {reinterpret_cast<const char*>(data), size};
+}
+DecodeOptions FuzzOptions() {
+  DecodeOptions o;
+  o.now_ms = 1795671866473;
+  o.flush_rows = 64;  // exercise the flush path
+  return o;
+}
+}  // namespace
+
+int FuzzPromRemoteWrite(const uint8_t* data, size_t size) {
+  DecodeOptions opts = FuzzOptions();
+  DiscardSink sink(true);
+  DecodeReport report;
+  (void)prom_remote_write::DecodeWriteRequest(View(data, size), opts, sink, report);
+  std::string decoded;
+  if (prom_remote_write::DecodeSnappyBlock(View(data, size), &decoded, 1 << 20).ok()) {
+    DecodeReport report2;
+    (void)prom_remote_write::DecodeWriteRequest(decoded, opts, sink, report2);
+  }
+  (void)report.Summary();
+  return 0;
+}
+
+int FuzzPromText(const uint8_t* data, size_t size) {
+  DecodeOptions opts = FuzzOptions();
+  DiscardSink sink(true);
+  for (auto f : {prom_text::Format::kPrometheusText, prom_text::Format::kOpenMetrics}) {
+    DecodeReport report;
+    prom_text::ParsePromText(View(data, size), f, opts, sink, report);
+    (void)report.Summary();
+  }
+  return 0;
+}
+
+}  // namespace kansoku::ingest

@@ -1,0 +1,47 @@
+// Smoke test for the fuzz entry points: a few seeds and random inputs must not crash. The real
+// fuzzing runs in the libFuzzer targets under fuzz/.
+#include "ingest/fuzz_entry.h"
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace kansoku::ingest {
+namespace {
+
+using FuzzFn = int (*)(const uint8_t*, size_t);
+
+void RunSeeds(FuzzFn fn, const std::vector<std::string>& seeds) {
+  std::mt19937 rng(42);
+  for (const std::string& seed : seeds) {
+    EXPECT_EQ(fn(reinterpret_cast<const uint8_t*>(seed.data()), seed.size()), 0);
+    // Mutations: truncations, byte flips, random bytes.
+    for (int i = 0; i < 300; ++i) {
+      std::string m = seed;
+      if (!m.empty()) {
+        switch (rng() % 3) {
+          case 0: m.resize(rng() % m.size()); break;
+          case 1: m[rng() % m.size()] = static_cast<char>(rng()); break;
+          case 2: m.insert(rng() % m.size(), 1, static_cast<char>(rng())); break;
+        }
+      }
+      fn(reinterpret_cast<const uint8_t*>(m.data()), m.size());
+    }
+  }
+}
+
+TEST(FuzzEntryTest, PromRemoteWrite) {
+  RunSeeds(FuzzPromRemoteWrite,
+      {"", std::string("\x0a\x0f\x0a\x0d\x0a\x08__name__\x12\x01x\x12\x00", 19),
+       std::string("\x1a\x05\x08\x01\x12\x01m", 7)});
+}
+
+TEST(FuzzEntryTest, PromText) {
+  RunSeeds(FuzzPromText, {"# HELP a b\n# TYPE a counter\na{b=\"c\\n\"} 1 2\n", "x 1 # {a=\"b\"} 1 2\n",
+                     "{\"q\", \"r\"=\"s\"} NaN\n# EOF\n"});
+}
+
+}  // namespace
+}  // namespace kansoku::ingest

@@ -1,0 +1,371 @@
+#include "ingest/prom_text/parser.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace kansoku::ingest::prom_text {
+
+Format FormatFromContentType(std::string_view ct) {
+  return ct.find("application/openmetrics-text") != std::string_view::npos
+             ? Format::kOpenMetrics
+             : Format::kPrometheusText;
+}
+
+namespace {
+
+inline bool IsSpace(char c) { return c == ' ' || c == '\t'; }
+inline bool IsNameStart(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+}
+inline bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
+
+// Cursor over one line.
+struct Cursor {
+  std::string_view s;
+  size_t i = 0;
+  bool done() const { return i >= s.size(); }
+  char peek() const { return s[i]; }
+  void SkipSpace() {
+    while (i < s.size() && IsSpace(s[i])) ++i;
+  }
+  std::string_view Token() {  // up to the next space
+    size_t b = i;
+    while (i < s.size() && !IsSpace(s[i])) ++i;
+    return s.substr(b, i - b);
+  }
+  std::string_view Rest() const { return i < s.size() ? s.substr(i) : std::string_view(); }
+};
+
+// Reads a double-quoted string at c (c.peek() == '"'); unescapes into the arena if needed.
+bool ReadQuoted(Cursor& c, StringArena& arena, std::string_view* out, std::string* why) {
+  size_t b = ++c.i;
+  bool escaped = false;
+  while (c.i < c.s.size() && c.s[c.i] != '"') {
+    if (c.s[c.i] == '\\') {
+      escaped = true;
+      ++c.i;
+    }
+    ++c.i;
+  }
+  if (c.i >= c.s.size()) {
+    *why = "unterminated quoted string";
+    return false;
+  }
+  std::string_view raw = c.s.substr(b, c.i - b);
+  ++c.i;  // closing quote
+  if (!escaped) {
+    *out = raw;
+    return true;
+  }
+  char* p = arena.Allocate(raw.size());
+  size_t n = 0;
+  for (size_t k = 0; k < raw.size(); ++k) {
+    char ch = raw[k];
+    if (ch == '\\' && k + 1 < raw.size()) {
+      char e = raw[++k];
+      if (e == 'n') p[n++] = '\n';
+      else if (e == '\\' || e == '"') p[n++] = e;
+      else {
+        p[n++] = '\\';
+        p[n++] = e;
+      }
+    } else {
+      p[n++] = ch;
+    }
+  }
+  *out = std::string_view(p, n);
+  return true;
+}
+
+std::string_view UnescapeHelp(std::string_view s, StringArena& arena) {
+  if (s.find('\\') == std::string_view::npos) return s;
+  char* p = arena.Allocate(s.size());
+  size_t n = 0;
+  for (size_t k = 0; k < s.size(); ++k) {
+    if (s[k] == '\\' && k + 1 < s.size() && (s[k + 1] == 'n' || s[k + 1] == '\\')) {
+      p[n++] = s[k + 1] == 'n' ? '\n' : '\\';
+      ++k;
+    } else {
+      p[n++] = s[k];
+    }
+  }
+  return {p, n};
+}
+
+std::string LineErr(uint32_t line) { return "line " + std::to_string(line) + ": "; }
+
+class LineParser {
+ public:
+  LineParser(RowBatch& batch, Format format, const DecodeOptions& opts, DecodeReport& report)
+      : batch_(batch), format_(format), opts_(opts), report_(report) {}
+
+  void Comment(std::string_view line, uint32_t line_no, bool* eof);
+  void Sample(std::string_view line, uint32_t line_no);
+  void FlushMetadata() {
+    if (pending_active_) {
+      batch_.AddMetadata(pending_);
+      pending_active_ = false;
+    }
+  }
+
+ private:
+  bool Labels(Cursor& c, std::string_view* name, std::string* why);
+
+  RowBatch& batch_;
+  Format format_;
+  const DecodeOptions& opts_;
+  DecodeReport& report_;
+  MetadataRow pending_;
+  bool pending_active_ = false;
+};
+
+void LineParser::Comment(std::string_view line, uint32_t line_no, bool* eof) {
+  Cursor c{line, 1};
+  c.SkipSpace();
+  std::string_view kw = c.Token();
+  if (kw == "EOF" && c.Rest().find_first_not_of(" \t") == std::string_view::npos) {
+    *eof = true;
+    return;
+  }
+  if (kw != "HELP" && kw != "TYPE" && kw != "UNIT") return;  // a plain comment
+  c.SkipSpace();
+  std::string_view name = c.Token();
+  if (name.empty()) {
+    report_.Reject(RejectReason::kSyntax, LineErr(line_no) + "cannot parse " + Quote(line) +
+                                              ": missing metric name after # " +
+                                              std::string(kw));
+    return;
+  }
+  if (c.i < c.s.size()) ++c.i;  // one separator; HELP text keeps further spaces
+  std::string_view rest = c.Rest();
+  if (kw != "HELP") rest = rest.substr(0, rest.find_last_not_of(" \t") + 1);
+  if (!pending_active_ || pending_.metric_family != name) {
+    FlushMetadata();
+    pending_ = MetadataRow{};
+    pending_.metric_family = name;
+    pending_active_ = true;
+  }
+  if (kw == "HELP") {
+    pending_.help = UnescapeHelp(rest, batch_.arena());
+  } else if (kw == "UNIT") {
+    pending_.unit = rest;
+  } else {
+    tsdb::MetricType t = tsdb::ParseMetricType(rest);
+    if (t == tsdb::MetricType::kUnknown && rest != "untyped" && rest != "unknown") {
+      report_.Reject(RejectReason::kSyntax, LineErr(line_no) + "cannot parse metric type " +
+                                                Quote(rest) + " of " + Quote(name) +
+                                                ": unknown type");
+      return;
+    }
+    pending_.type = t;
+  }
+}
+
+// Parses `{...}` at c (c.peek() == '{'), adding labels to the current series. A quoted item
+// without '=' is the metric name (UTF-8 form); it goes to *name.
+bool LineParser::Labels(Cursor& c, std::string_view* name, std::string* why) {
+  ++c.i;
+  for (;;) {
+    c.SkipSpace();
+    if (c.done()) {
+      *why = "missing '}'";
+      return false;
+    }
+    if (c.peek() == '}') {
+      ++c.i;
+      return true;
+    }
+    std::string_view lname;
+    if (c.peek() == '"') {
+      if (!ReadQuoted(c, batch_.arena(), &lname, why)) return false;
+      c.SkipSpace();
+      if (!c.done() && (c.peek() == ',' || c.peek() == '}')) {
+        if (!name->empty()) {
+          *why = "two metric names " + Quote(*name) + " and " + Quote(lname);
+          return false;
+        }
+        *name = lname;
+        if (c.peek() == ',') ++c.i;
+        continue;
+      }
+    } else {
+      size_t b = c.i;
+      if (!IsNameStart(c.peek()) || c.peek() == ':') {
+        *why = "invalid label name start " + Quote(c.s.substr(c.i, 1));
+        return false;
+      }
+      while (!c.done() && IsNameChar(c.peek()) && c.peek() != ':') ++c.i;
+      lname = c.s.substr(b, c.i - b);
+      c.SkipSpace();
+    }
+    if (c.done() || c.peek() != '=') {
+      *why = "missing '=' after label name " + Quote(lname);
+      return false;
+    }
+    ++c.i;
+    c.SkipSpace();
+    if (c.done() || c.peek() != '"') {
+      *why = "missing '\"' before the value of label " + Quote(lname);
+      return false;
+    }
+    std::string_view value;
+    if (!ReadQuoted(c, batch_.arena(), &value, why)) {
+      *why += " in the value of label " + Quote(lname);
+      return false;
+    }
+    batch_.AddLabel(lname, value);
+    c.SkipSpace();
+    if (c.done()) {
+      *why = "missing '}'";
+      return false;
+    }
+    if (c.peek() == ',') {
+      ++c.i;
+    } else if (c.peek() != '}') {
+      *why = "expected ',' or '}' after the value of label " + Quote(lname) + ", got " +
+             Quote(c.s.substr(c.i, 1));
+      return false;
+    }
+  }
+}
+
+void LineParser::Sample(std::string_view line, uint32_t line_no) {
+  Cursor c{line, 0};
+  std::string_view name;
+  if (IsNameStart(c.peek())) {
+    while (!c.done() && IsNameChar(c.peek())) ++c.i;
+    name = line.substr(0, c.i);
+  } else if (c.peek() != '{') {
+    report_.Reject(RejectReason::kSyntax, LineErr(line_no) + "cannot parse " + Quote(line) +
+                                              ": a sample must start with a metric name");
+    return;
+  }
+  batch_.BeginSeries(line_no);
+  const uint32_t name_label = batch_.series().back().first_label;
+  batch_.AddLabel(tsdb::kMetricName, name);
+  c.SkipSpace();
+  std::string why;
+  if (!c.done() && c.peek() == '{') {
+    std::string_view quoted_name;
+    if (!Labels(c, &quoted_name, &why)) {
+      batch_.CancelSeries();
+      report_.Reject(RejectReason::kSyntax, LineErr(line_no) + "cannot parse labels of " +
+                                                Quote(name.empty() ? line : name) + ": " + why);
+      return;
+    }
+    if (!quoted_name.empty()) {
+      if (!name.empty()) {
+        batch_.CancelSeries();
+        report_.Reject(RejectReason::kSyntax, LineErr(line_no) + "cannot parse " +
+                                                  Quote(line) + ": two metric names");
+        return;
+      }
+      name = quoted_name;
+      batch_.SetLabel(name_label, {tsdb::kMetricName, name});
+    }
+  }
+  if (name.empty()) {
+    batch_.CancelSeries();
+    report_.Reject(RejectReason::kSyntax,
+                   LineErr(line_no) + "cannot parse " + Quote(line) + ": missing metric name");
+    return;
+  }
+  c.SkipSpace();
+  std::string_view value_s = c.Token();
+  double value;
+  if (value_s.empty() || !ParseFloat(value_s, &value)) {
+    batch_.CancelSeries();
+    report_.Reject(RejectReason::kBadValue,
+                   LineErr(line_no) + "cannot parse value " + Quote(value_s) + " of metric " +
+                       Quote(name) + (value_s.empty() ? ": missing value" : ": not a number"));
+    return;
+  }
+  c.SkipSpace();
+  int64_t ts = opts_.now_ms;
+  if (!c.done() && c.peek() != '#') {
+    std::string_view ts_s = c.Token();
+    bool ok;
+    if (format_ == Format::kOpenMetrics) {
+      double secs;
+      ok = ParseFloat(ts_s, &secs) && std::isfinite(secs) && std::fabs(secs) < 9.2e15;
+      if (ok) ts = static_cast<int64_t>(std::llround(secs * 1000));
+    } else {
+      ok = ParseInt64(ts_s, &ts);
+    }
+    if (!ok) {
+      batch_.CancelSeries();
+      report_.Reject(RejectReason::kBadTimestamp,
+                     LineErr(line_no) + "cannot parse timestamp " + Quote(ts_s) + " of metric " +
+                         Quote(name) +
+                         (format_ == Format::kOpenMetrics ? ": want seconds since the epoch"
+                                                          : ": want integer milliseconds"));
+      return;
+    }
+    c.SkipSpace();
+  }
+  if (!c.done() && c.peek() != '#') {
+    batch_.CancelSeries();
+    report_.Reject(RejectReason::kSyntax, LineErr(line_no) + "cannot parse " + Quote(line) +
+                                              ": unexpected " + Quote(c.Rest()) +
+                                              " after the timestamp");
+    return;
+  }
+  // A '#' here starts an exemplar (OpenMetrics): skipped.
+  if (!CheckTimestamp(ts, opts_, &why)) {
+    batch_.CancelSeries();
+    report_.Reject(RejectReason::kTimestampOutOfRange,
+                   LineErr(line_no) + "metric " + Quote(name) + ": " + why);
+    return;
+  }
+  if (!CheckSeriesLimits(batch_, opts_.limits, report_)) return;
+  AddExtraLabels(batch_, opts_);
+  batch_.AddSample(ts, value);
+}
+
+}  // namespace
+
+void Parser::Parse(std::string_view body, Format format, const DecodeOptions& opts,
+                   RowSink& sink, DecodeReport& report) {
+  batch_.Clear();
+  batch_.set_location_unit("line");
+  LineParser lp(batch_, format, opts, report);
+  uint32_t line_no = 0;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    const char* nl = static_cast<const char*>(std::memchr(body.data() + pos, '\n',
+                                                          body.size() - pos));
+    size_t end = nl ? static_cast<size_t>(nl - body.data()) : body.size();
+    std::string_view line = body.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t b = 0;
+    while (b < line.size() && IsSpace(line[b])) ++b;
+    line.remove_prefix(b);
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      bool eof = false;
+      lp.Comment(line, line_no, &eof);
+      if (eof) break;
+      continue;
+    }
+    lp.Sample(line, line_no);
+    if (batch_.samples().size() >= opts.flush_rows) {
+      // Metadata stays pending across the flush: its views point into the body, not the arena,
+      // unless HELP had escapes; flush it now to be safe.
+      lp.FlushMetadata();
+      MaybeFlush(batch_, opts, sink);
+    }
+  }
+  lp.FlushMetadata();
+  Flush(batch_, sink);
+}
+
+void ParsePromText(std::string_view body, Format format, const DecodeOptions& opts,
+                   RowSink& sink, DecodeReport& report) {
+  Parser p;
+  p.Parse(body, format, opts, sink, report);
+}
+
+}  // namespace kansoku::ingest::prom_text

@@ -1,0 +1,40 @@
+// Benchmarks the text-format parser on a node_exporter-like body (1000 lines, a few labels).
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "ingest/prom_text/parser.h"
+
+namespace kansoku::ingest::prom_text {
+namespace {
+
+std::string MakeBody(int lines) {
+  std::string b = "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n"
+                  "# TYPE node_cpu_seconds_total counter\n";
+  for (int i = 0; i < lines; ++i) {
+    b += "node_cpu_seconds_total{cpu=\"" + std::to_string(i % 64) + "\",mode=\"idle\",instance=\"web-" +
+         std::to_string(i / 64) + ":9100\"} " + std::to_string(320.13 + i) + " 1795671866473\n";
+  }
+  return b;
+}
+
+void BM_ParsePromText(benchmark::State& state) {
+  std::string body = MakeBody(1000);
+  DecodeOptions opts;
+  opts.now_ms = 1795671866473;
+  Parser parser;
+  DiscardSink sink;
+  int64_t rows = 0;
+  for (auto _ : state) {
+    DecodeReport report;
+    parser.Parse(body, Format::kPrometheusText, opts, sink, report);
+    rows += 1000;
+  }
+  state.counters["rows/s"] =
+      benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsRate);
+  state.SetBytesProcessed(static_cast<int64_t>(body.size()) * state.iterations());
+}
+BENCHMARK(BM_ParsePromText);
+
+}  // namespace
+}  // namespace kansoku::ingest::prom_text

@@ -1,0 +1,187 @@
+#include "ingest/prom_text/parser.h"
+
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+namespace kansoku::ingest::prom_text {
+namespace {
+
+constexpr int64_t kNow = 1795671866473;
+
+DecodeOptions Opts() {
+  DecodeOptions o;
+  o.now_ms = kNow;
+  return o;
+}
+
+struct Parsed {
+  CollectingSink sink;
+  DecodeReport report;
+};
+
+std::unique_ptr<Parsed> Parse(std::string_view body, Format f = Format::kPrometheusText,
+                              DecodeOptions opts = Opts()) {
+  auto p = std::make_unique<Parsed>();
+  ParsePromText(body, f, opts, p->sink, p->report);
+  return p;
+}
+
+// Lines as node_exporter 1.5 serves them (shared/clients/README.md, summary table).
+TEST(PromTextTest, NodeExporterPayload) {
+  auto p = Parse(
+      "# HELP go_gc_duration_seconds A summary of the pause duration of garbage collection "
+      "cycles.\n"
+      "# TYPE go_gc_duration_seconds summary\n"
+      "go_gc_duration_seconds{quantile=\"0\"} 0\n"
+      "go_gc_duration_seconds_sum 0.001\n"
+      "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n"
+      "# TYPE node_cpu_seconds_total counter\n"
+      "node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 320.13\n"
+      "node_load1 1.02\n"
+      "node_filesystem_avail_bytes{device=\"/dev/vda\",fstype=\"ext4\",mountpoint=\"/\"} "
+      "8.359112704e+10\n");
+  ASSERT_EQ(p->report.rows_rejected(), 0u) << p->report.Summary();
+  ASSERT_EQ(p->sink.rows.size(), 5u);
+  EXPECT_EQ(p->sink.rows[0].labels,
+            (tsdb::Labels{{"__name__", "go_gc_duration_seconds"}, {"quantile", "0"}}));
+  EXPECT_EQ(p->sink.rows[0].timestamp_ms, kNow);
+  EXPECT_EQ(p->sink.rows[2].labels, (tsdb::Labels{{"__name__", "node_cpu_seconds_total"},
+                                                  {"cpu", "0"},
+                                                  {"mode", "idle"}}));
+  EXPECT_EQ(p->sink.rows[2].value, 320.13);
+  EXPECT_EQ(p->sink.rows[4].value, 8.359112704e+10);
+  EXPECT_EQ(p->sink.rows[4].line, 9u);
+  ASSERT_EQ(p->sink.metadata.size(), 2u);
+  EXPECT_EQ(p->sink.metadata[0].metric_family, "go_gc_duration_seconds");
+  EXPECT_EQ(p->sink.metadata[0].md.type, tsdb::MetricType::kSummary);
+  EXPECT_EQ(p->sink.metadata[0].md.help,
+            "A summary of the pause duration of garbage collection cycles.");
+  EXPECT_EQ(p->sink.metadata[1].md.type, tsdb::MetricType::kCounter);
+}
+
+TEST(PromTextTest, ValuesTimestampsEscapesAndWhitespace) {
+  auto p = Parse(
+      "  a 1 1795671000000\r\n"
+      "\n"
+      "b{x=\"q\\\"uo\\\\te\\nd\",y=\"\\t\",} +Inf\n"
+      "c -Inf\n"
+      "d NaN 1795671866000\n"
+      "e { x = \"1\" } 2\n"
+      "{\"my.metric\", \"my.label\"=\"v\"} 3\n"
+      "# a comment\n"
+      "# HELP f multi\\nline \\\\ help\n");
+  ASSERT_EQ(p->report.rows_rejected(), 0u) << p->report.Summary();
+  ASSERT_EQ(p->sink.rows.size(), 6u);
+  EXPECT_EQ(p->sink.rows[0].timestamp_ms, 1795671000000);
+  EXPECT_EQ(p->sink.rows[1].labels.Get("x"), "q\"uo\\te\nd");
+  EXPECT_EQ(p->sink.rows[1].labels.Get("y"), "\\t");
+  EXPECT_TRUE(std::isinf(p->sink.rows[1].value) && p->sink.rows[1].value > 0);
+  EXPECT_TRUE(std::isinf(p->sink.rows[2].value) && p->sink.rows[2].value < 0);
+  EXPECT_TRUE(std::isnan(p->sink.rows[3].value));
+  EXPECT_EQ(p->sink.rows[3].timestamp_ms, 1795671866000);
+  EXPECT_EQ(p->sink.rows[4].labels, (tsdb::Labels{{"__name__", "e"}, {"x", "1"}}));
+  EXPECT_EQ(p->sink.rows[5].labels, (tsdb::Labels{{"__name__", "my.metric"}, {"my.label", "v"}}));
+  ASSERT_EQ(p->sink.metadata.size(), 1u);
+  EXPECT_EQ(p->sink.metadata[0].md.help, "multi\nline \\ help");
+}
+
+TEST(PromTextTest, OpenMetrics) {
+  auto p = Parse(
+      "# TYPE foo counter\n"
+      "# UNIT foo seconds\n"
+      "# HELP foo Foo.\n"
+      "foo_total 17.0 1520879607.789 # {trace_id=\"KOO5S4vxi0o\"} 0.67\n"
+      "foo_created 1520430000.123\n"
+      "# EOF\n"
+      "ignored 1\n",
+      Format::kOpenMetrics);
+  ASSERT_EQ(p->report.rows_rejected(), 0u) << p->report.Summary();
+  ASSERT_EQ(p->sink.rows.size(), 2u);
+  EXPECT_EQ(p->sink.rows[0].timestamp_ms, 1520879607789);
+  EXPECT_EQ(p->sink.rows[0].value, 17);
+  ASSERT_EQ(p->sink.metadata.size(), 1u);
+  EXPECT_EQ(p->sink.metadata[0].md,
+            (tsdb::MetricMetadata{tsdb::MetricType::kCounter, "Foo.", "seconds"}));
+  EXPECT_EQ(FormatFromContentType("application/openmetrics-text; version=1.0.0"),
+            Format::kOpenMetrics);
+  EXPECT_EQ(FormatFromContentType("text/plain; version=0.0.4"), Format::kPrometheusText);
+}
+
+TEST(PromTextTest, BadLinesAreReportedAndGoodOnesKept) {
+  struct Case {
+    std::string_view line;
+    RejectReason reason;
+    std::string_view error;
+  };
+  const Case cases[] = {
+      {"x abc", RejectReason::kBadValue,
+       "line 2: cannot parse value \"abc\" of metric \"x\": not a number"},
+      {"x", RejectReason::kBadValue, "line 2: cannot parse value \"\" of metric \"x\": missing value"},
+      {"x 1 12.5", RejectReason::kBadTimestamp,
+       "line 2: cannot parse timestamp \"12.5\" of metric \"x\": want integer milliseconds"},
+      {"x{a=\"1\" 2", RejectReason::kSyntax,
+       "line 2: cannot parse labels of \"x\": expected ',' or '}' after the value of label "
+       "\"a\", got \"2\""},
+      {"x{a=\"1} 2", RejectReason::kSyntax,
+       "line 2: cannot parse labels of \"x\": unterminated quoted string in the value of label "
+       "\"a\""},
+      {"x{a} 2", RejectReason::kSyntax,
+       "line 2: cannot parse labels of \"x\": missing '=' after label name \"a\""},
+      {"x{1a=\"b\"} 2", RejectReason::kSyntax,
+       "line 2: cannot parse labels of \"x\": invalid label name start \"1\""},
+      {"9x 1", RejectReason::kSyntax,
+       "line 2: cannot parse \"9x 1\": a sample must start with a metric name"},
+      {"x 1 2 3", RejectReason::kSyntax,
+       "line 2: cannot parse \"x 1 2 3\": unexpected \"3\" after the timestamp"},
+      {"x 1 99999999999999", RejectReason::kTimestampOutOfRange,
+       "line 2: metric \"x\": timestamp 99999999999999 ms is more than 172800s in the future"},
+      {"# TYPE x countr", RejectReason::kSyntax,
+       "line 2: cannot parse metric type \"countr\" of \"x\": unknown type"},
+      {"{a=\"b\"} 1", RejectReason::kSyntax,
+       "line 2: cannot parse \"{a=\\\"b\\\"} 1\": missing metric name"},
+  };
+  for (const Case& c : cases) {
+    std::string body = "good 1\n" + std::string(c.line) + "\ngood 2\n";
+    auto p = Parse(body);
+    EXPECT_EQ(p->sink.rows.size(), 2u) << c.line;
+    EXPECT_EQ(p->report.rows_rejected(), 1u) << c.line;
+    EXPECT_EQ(p->report.rejected(c.reason), 1u) << c.line << " " << p->report.Summary();
+    ASSERT_EQ(p->report.errors().size(), 1u) << c.line;
+    EXPECT_EQ(p->report.errors()[0], c.error) << c.line;
+  }
+}
+
+TEST(PromTextTest, TooManyLabelsAndExtraLabels) {
+  DecodeOptions o = Opts();
+  o.limits.max_labels = 3;
+  o.extra_labels = {{"job", "import"}, {"a", "not-overridden"}};
+  auto p = Parse("x{a=\"1\",b=\"2\"} 1\nx{a=\"1\",b=\"2\",c=\"3\"} 1\n", Format::kPrometheusText, o);
+  ASSERT_EQ(p->sink.rows.size(), 1u);
+  EXPECT_EQ(p->sink.rows[0].labels,
+            (tsdb::Labels{{"__name__", "x"}, {"a", "1"}, {"b", "2"}, {"job", "import"}}));
+  ASSERT_EQ(p->report.errors().size(), 1u);
+  EXPECT_EQ(p->report.errors()[0], "line 2: series has 4 labels, more than the limit of 3");
+}
+
+TEST(PromTextTest, FlushesLargeBodiesInBatches) {
+  std::string body;
+  for (int i = 0; i < 1000; ++i) body += "m{i=\"" + std::to_string(i) + "\"} 1\n";
+  DecodeOptions o = Opts();
+  o.flush_rows = 100;
+  struct CountingSink : RowSink {
+    void Consume(const RowBatch& b) override {
+      ++calls;
+      rows += b.samples().size();
+    }
+    int calls = 0;
+    size_t rows = 0;
+  } sink;
+  DecodeReport report;
+  ParsePromText(body, Format::kPrometheusText, o, sink, report);
+  EXPECT_EQ(sink.rows, 1000u);
+  EXPECT_EQ(sink.calls, 10);
+}
+
+}  // namespace
+}  // namespace kansoku::ingest::prom_text
