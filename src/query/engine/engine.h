@@ -1,0 +1,61 @@
+#pragma once
+// PromQL engine: evaluates expressions against a tsdb::Queryable.
+//
+// What: Query (instant) and QueryRange (range) evaluate a PromQL expression as Prometheus 3.x
+// does for float samples (5 m lookback, staleness markers, delayed __name__ removal). Each
+// selector's series are fetched once for the whole range and evaluated step-wise in memory.
+// Errors: never thrown; QueryResult::error_kind tells bad_data (parse/type errors, bad
+// arguments), execution (runtime errors, the max-samples limit), timeout, canceled.
+// Limits: EngineOptions::max_samples caps samples held in memory (loaded and produced); the
+// query fails with a clear error instead of exhausting memory. timeout bounds wall time.
+// Thread safety: an Engine is immutable after construction; Query/QueryRange may be called
+// concurrently. The Queryable must be safe for concurrent NewQuerier calls (storage.h says so).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "query/engine/value.h"
+#include "query/parser/ast.h"
+#include "tsdb/storage.h"
+
+namespace kansoku::query {
+
+struct EngineOptions {
+  std::chrono::milliseconds timeout{std::chrono::minutes(2)};
+  int64_t max_samples = 50'000'000;           // samples in memory at once, per query
+  int64_t lookback_delta_ms = 5 * 60 * 1000;  // how far back an instant selector looks
+  int64_t default_subquery_step_ms = 60 * 1000;  // step of `x[5m:]` subqueries
+};
+
+// Optional per-call controls.
+struct QueryControl {
+  const std::atomic<bool>* cancel = nullptr;  // set to true to cancel a running query
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options = {});
+
+  // Instant query at time_ms (ms since epoch).
+  QueryResult Query(tsdb::Queryable& db, std::string_view query, int64_t time_ms,
+                    const QueryControl& control = {}) const;
+  QueryResult Query(tsdb::Queryable& db, const Expr& expr, int64_t time_ms,
+                    const QueryControl& control = {}) const;
+
+  // Range query over [start_ms, end_ms] every step_ms (> 0). Result type is kMatrix (or an
+  // error); a string expression is a bad_data error as in Prometheus.
+  QueryResult QueryRange(tsdb::Queryable& db, std::string_view query, int64_t start_ms,
+                         int64_t end_ms, int64_t step_ms, const QueryControl& control = {}) const;
+  QueryResult QueryRange(tsdb::Queryable& db, const Expr& expr, int64_t start_ms, int64_t end_ms,
+                         int64_t step_ms, const QueryControl& control = {}) const;
+
+  const EngineOptions& options() const { return options_; }
+
+ private:
+  QueryResult Run(tsdb::Queryable& db, const Expr& expr, int64_t start_ms, int64_t end_ms,
+                  int64_t step_ms, bool instant, const QueryControl& control) const;
+  EngineOptions options_;
+};
+
+}  // namespace kansoku::query

@@ -1,0 +1,83 @@
+#pragma once
+// Internal: the step-wise expression evaluator behind Engine. Not part of the public API.
+//
+// An Evaluator evaluates one AST over [start, end] every step against one Querier. Instant
+// vectors are represented as series with points at the step timestamps; range-vector
+// arguments are loaded once as raw samples and windowed per step.
+// Thread safety: one thread. Ownership: borrows the querier, options and annotation sinks.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "query/engine/engine.h"
+#include "query/engine/value.h"
+#include "query/parser/ast.h"
+#include "tsdb/storage.h"
+
+namespace kansoku::query::internal {
+
+struct EvalSeries {
+  tsdb::Labels labels;
+  std::vector<Point> points;
+  bool drop_name = false;  // delayed __name__ removal (done at the end of the query)
+};
+
+struct Val {
+  ValueType type = ValueType::kNone;
+  std::vector<EvalSeries> series;  // scalar: one series, one point per step
+  std::string str;
+  bool ordered = false;
+};
+
+// State shared by the top-level evaluator and the ones subqueries create.
+struct QueryState {
+  const EngineOptions* options = nullptr;
+  tsdb::Querier* querier = nullptr;
+  std::chrono::steady_clock::time_point deadline;
+  const std::atomic<bool>* cancel = nullptr;
+  int64_t samples = 0;  // samples currently accounted
+  int64_t query_start = 0;
+  int64_t query_end = 0;
+  std::set<std::string> warnings;
+  std::set<std::string> infos;
+};
+
+class Evaluator {
+ public:
+  Evaluator(QueryState* state, int64_t start, int64_t end, int64_t step)
+      : st_(state), start_(start), end_(end), step_(step) {}
+  Result<Val> Eval(const Expr& e);
+
+ private:
+  friend class EvaluatorAccess;
+  size_t NumSteps() const { return static_cast<size_t>((end_ - start_) / step_) + 1; }
+  int64_t Ts(size_t i) const { return start_ + static_cast<int64_t>(i) * step_; }
+  Status Check();
+  Status Account(int64_t n);
+  int64_t AtTime(const TimeModifiers& m) const;
+
+  Result<Val> EvalVectorSelector(const VectorSelector& vs, bool sample_ts);
+  Result<Val> EvalRangeAsMatrix(const Expr& e);
+  struct RangeSource;
+  Result<RangeSource> LoadRange(const Expr& e);
+  Result<Val> EvalCall(const Call& c);
+  Result<Val> EvalRangeFunction(const Call& c, int fn, const Expr& range_arg,
+                                const std::vector<const Val*>& params);
+  Result<Val> EvalAggregate(const AggregateExpr& a);
+  Result<Val> EvalBinary(const BinaryExpr& b);
+  Result<Val> EvalVectorBinary(const BinaryExpr& b, Val lhs, Val rhs);
+  Result<Val> EvalHistogramQuantile(const Val& q, Val in, bool fraction, const Val* upper);
+
+  QueryState* st_;
+  int64_t start_, end_, step_;
+};
+
+// Drops __name__ from series marked drop_name and merges/rejects series with equal labels.
+Status FinalizeSeries(std::vector<EvalSeries>* series);
+
+}  // namespace kansoku::query::internal
