@@ -259,7 +259,7 @@ class Runner {
       int lineno = static_cast<int>(i + 1);
       if (t == "clear") {
         store_ = factory_();
-        native_names_.clear();
+        native_series_.clear();
       } else if (StartsWith(t, "load")) {
         std::string err = Load(t, body);
         if (!err.empty()) {
@@ -301,13 +301,16 @@ class Runner {
       }
       std::string name(labels.MetricName());
       if (hist) {
-        native_names_.insert(name);
+        native_series_.push_back(labels);
         continue;
       }
       if (nhcb) {
         for (std::string_view suf : {"_bucket", "_count", "_sum"}) {
           if (name.size() > suf.size() && name.substr(name.size() - suf.size()) == suf) {
-            native_names_.insert(name.substr(0, name.size() - suf.size()));
+            native_series_.push_back(tsdb::LabelsBuilder(labels)
+                                         .Set(tsdb::kMetricName, name.substr(0, name.size() - suf.size()))
+                                         .Del("le")
+                                         .Build());
           }
         }
       }
@@ -428,18 +431,44 @@ class Runner {
     return true;
   }
 
+  // True if a selector in the query matches a series loaded as a native histogram.
   bool QueryReadsNative(const std::string& q) const {
-    for (const auto& n : native_names_) {
-      size_t pos = 0;
-      while ((pos = q.find(n, pos)) != std::string::npos) {
-        auto is_ident = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == ':'; };
-        bool left = pos == 0 || !is_ident(q[pos - 1]);
-        bool right = pos + n.size() >= q.size() || !is_ident(q[pos + n.size()]);
-        if (left && right) return true;
-        pos += n.size();
+    if (native_series_.empty()) return false;
+    auto expr = ParseExpr(q);
+    if (!expr.ok()) return false;
+    return ReadsNative(**expr);
+  }
+  bool ReadsNative(const Expr& e) const {
+    auto matches = [&](const VectorSelector& vs) {
+      for (const auto& ls : native_series_) {
+        bool all = true;
+        for (const auto& m : vs.matchers) {
+          if (!m.Matches(ls.Get(m.name()))) {
+            all = false;
+            break;
+          }
+        }
+        if (all) return true;
       }
+      return false;
+    };
+    switch (e.kind) {
+      case ExprKind::kVectorSelector: return matches(static_cast<const VectorSelector&>(e));
+      case ExprKind::kMatrixSelector: return matches(*static_cast<const MatrixSelector&>(e).vs);
+      case ExprKind::kSubquery: return ReadsNative(*static_cast<const SubqueryExpr&>(e).expr);
+      case ExprKind::kParen: return ReadsNative(*static_cast<const ParenExpr&>(e).expr);
+      case ExprKind::kUnary: return ReadsNative(*static_cast<const UnaryExpr&>(e).expr);
+      case ExprKind::kBinary:
+        return ReadsNative(*static_cast<const BinaryExpr&>(e).lhs) ||
+               ReadsNative(*static_cast<const BinaryExpr&>(e).rhs);
+      case ExprKind::kAggregate: return ReadsNative(*static_cast<const AggregateExpr&>(e).expr);
+      case ExprKind::kCall:
+        for (const auto& a : static_cast<const Call&>(e).args) {
+          if (ReadsNative(*a)) return true;
+        }
+        return false;
+      default: return false;
     }
-    return false;
   }
 
   EvalResult Eval(int lineno, const std::string& t, const std::vector<std::pair<int, std::string>>& body) {
@@ -597,7 +626,7 @@ class Runner {
   const StorageFactory& factory_;
   const Engine& engine_;
   std::unique_ptr<TestStorage> store_;
-  std::set<std::string> native_names_;
+  std::vector<tsdb::Labels> native_series_;  // loaded as native histograms (not stored)
 };
 
 }  // namespace

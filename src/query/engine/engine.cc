@@ -157,6 +157,8 @@ QueryResult Engine::Run(tsdb::Queryable& db, const Expr& expr, int64_t start, in
   st.cancel = control.cancel;
   st.query_start = start;
   st.query_end = end;
+  st.query_step = instant ? 0 : step;
+  st.range_query = !instant;
   internal::Evaluator ev(&st, start, end, step);
   auto val = ev.Eval(expr);
   if (!val.ok()) return ErrorResult(KindOf(val.status()), val.status().message());

@@ -772,7 +772,7 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
     for (size_t i = 0; i < n; ++i) {
       int64_t ts = Ts(i);
       double q = ScalarAt(param, i);
-      if (!std::isnan(q) && (q < 0 || q > 1)) {
+      if (std::isnan(q) || q < 0 || q > 1) {
         st_->warnings.insert("PromQL warning: quantile value should be between 0 and 1, got " +
                              fn::FormatFloatShortest(q));
       }
@@ -899,7 +899,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
   if (rf == fn::RangeFn::kQuantileOverTime) {
     for (size_t i = 0; i < n; ++i) {
       double q = ScalarAt(*params[0], i);
-      if (!std::isnan(q) && (q < 0 || q > 1)) {
+      if (std::isnan(q) || q < 0 || q > 1) {
         st_->warnings.insert("PromQL warning: quantile value should be between 0 and 1, got " +
                              fn::FormatFloatShortest(q));
       }
@@ -933,8 +933,8 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
     EvalSeries o;
     size_t lo = 0, hi = 0;
     for (size_t i = 0; i < n; ++i) {
-      int64_t eval_ts = src.has_at ? src.at : Ts(i);
-      int64_t ref = eval_ts - src.offset_ms;
+      int64_t eval_ts = Ts(i);
+      int64_t ref = (src.has_at ? src.at : Ts(i)) - src.offset_ms;
       int64_t rstart = ref - src.range_ms;
       while (hi < s.points.size() && s.points[hi].t <= ref) ++hi;
       while (lo < hi && s.points[lo].t <= rstart) ++lo;
@@ -1057,6 +1057,27 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
     v.series.resize(1);
     for (size_t i = 0; i < n; ++i) v.series[0].points.push_back({Ts(i), static_cast<double>(Ts(i)) / 1000});
     return v;
+  }
+  if (name == "step" || name == "range" || name == "start" || name == "end") {
+    double v = name == "step"    ? static_cast<double>(st_->query_step) / 1000
+               : name == "range" ? static_cast<double>(st_->query_end - st_->query_start) / 1000
+               : name == "start" ? static_cast<double>(st_->query_start) / 1000
+                                 : static_cast<double>(st_->query_end) / 1000;
+    Val out;
+    out.type = ValueType::kScalar;
+    out.series.resize(1);
+    for (size_t i = 0; i < n; ++i) out.series[0].points.push_back({Ts(i), v});
+    return out;
+  }
+  if (name == "min_of" || name == "max_of") {
+    KANSOKU_ASSIGN_OR_RETURN(Val a, Eval(*c.args[0]));
+    KANSOKU_ASSIGN_OR_RETURN(Val b, Eval(*c.args[1]));
+    for (size_t i = 0; i < n; ++i) {
+      double x = a.series[0].points[i].v, y = b.series[0].points[i].v;
+      double r = std::isnan(x) || std::isnan(y) ? kNaN : name == "min_of" ? std::min(x, y) : std::max(x, y);
+      a.series[0].points[i].v = r;
+    }
+    return a;
   }
   if (name == "pi") {
     Val v;
@@ -1208,6 +1229,9 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
   }
   if (name == "sort" || name == "sort_desc" || name == "sort_by_label" || name == "sort_by_label_desc") {
     KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[0]));
+    if (st_->range_query) {
+      st_->warnings.insert("PromQL warning: sort is ineffective for range queries since results are always ordered by labels");
+    }
     std::vector<std::string> labels;
     for (size_t k = 1; k < c.args.size(); ++k) labels.push_back(static_cast<const StringLiteral*>(UnwrapParens(c.args[k].get()))->value);
     if (n == 1) {
@@ -1284,15 +1308,28 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
     return in;
   }
   if (name == "histogram_quantile") {
-    KANSOKU_ASSIGN_OR_RETURN(Val q, Eval(*c.args[0]));
+    std::vector<Val> qs(1);
+    KANSOKU_ASSIGN_OR_RETURN(qs[0], Eval(*c.args[0]));
     KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[1]));
-    return EvalHistogramQuantile(q, std::move(in), false, nullptr);
+    return EvalHistogramQuantile(qs, std::move(in), false, nullptr, "");
+  }
+  if (name == "histogram_quantiles") {
+    KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[0]));
+    std::string label = static_cast<const StringLiteral*>(UnwrapParens(c.args[1].get()))->value;
+    if (!ValidLabelName(label)) return ExecError("invalid label name " + GoQuote(label));
+    std::vector<Val> qs;
+    for (size_t k = 2; k < c.args.size(); ++k) {
+      KANSOKU_ASSIGN_OR_RETURN(Val q, Eval(*c.args[k]));
+      qs.push_back(std::move(q));
+    }
+    return EvalHistogramQuantile(qs, std::move(in), false, nullptr, label);
   }
   if (name == "histogram_fraction") {
-    KANSOKU_ASSIGN_OR_RETURN(Val lo, Eval(*c.args[0]));
+    std::vector<Val> lo(1);
+    KANSOKU_ASSIGN_OR_RETURN(lo[0], Eval(*c.args[0]));
     KANSOKU_ASSIGN_OR_RETURN(Val hi, Eval(*c.args[1]));
     KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[2]));
-    return EvalHistogramQuantile(lo, std::move(in), true, &hi);
+    return EvalHistogramQuantile(lo, std::move(in), true, &hi, "");
   }
   if (name == "histogram_count" || name == "histogram_sum" || name == "histogram_avg" ||
       name == "histogram_stddev" || name == "histogram_stdvar") {
@@ -1305,7 +1342,8 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
   return Status::InvalidArgument("function \"" + std::string(name) + "\" is not supported");
 }
 
-Result<Val> Evaluator::EvalHistogramQuantile(const Val& q, Val in, bool fraction, const Val* upper) {
+Result<Val> Evaluator::EvalHistogramQuantile(const std::vector<Val>& qs, Val in, bool fraction,
+                                             const Val* upper, const std::string& q_label) {
   size_t n = NumSteps();
   // Group buckets by labels without "le" and __name__.
   std::unordered_map<std::string, size_t> groups;
@@ -1323,20 +1361,28 @@ Result<Val> Evaluator::EvalHistogramQuantile(const Val& q, Val in, bool fraction
       continue;
     }
     le_of[s] = ub;
-    Labels gl = LabelsBuilder(in.series[s].labels).Del("le").Del(tsdb::kMetricName).Build();
+    // Grouped with __name__ still present (delayed removal): buckets of different metrics
+    // stay apart and collide only when names are finally dropped, as in Prometheus.
+    Labels gl = LabelsBuilder(in.series[s].labels).Del("le").Build();
+    if (!q_label.empty() && gl.Has(q_label)) {
+      return ExecError("label " + GoQuote(q_label) + " already exists in the input series " + gl.ToString());
+    }
     auto [it, ins] = groups.emplace(LabelsKey(gl), group_labels.size());
     if (ins) group_labels.push_back(std::move(gl));
     group_of[s] = static_cast<int>(it->second);
   }
-  std::vector<EvalSeries> res(group_labels.size());
+  size_t nq = qs.size();
+  std::vector<EvalSeries> res(group_labels.size() * nq);
   std::vector<std::vector<fn::Bucket>> buckets(group_labels.size());
   std::vector<Cursor> cur(in.series.size());
   for (size_t i = 0; i < n; ++i) {
     int64_t ts = Ts(i);
-    double qv = ScalarAt(q, i);
-    if (!fraction && !std::isnan(qv) && (qv < 0 || qv > 1)) {
-      st_->warnings.insert("PromQL warning: quantile value should be between 0 and 1, got " +
-                           fn::FormatFloatShortest(qv));
+    for (size_t k = 0; k < nq; ++k) {
+      double qv = ScalarAt(qs[k], i);
+      if (!fraction && (std::isnan(qv) || qv < 0 || qv > 1)) {
+        st_->warnings.insert("PromQL warning: quantile value should be between 0 and 1, got " +
+                             fn::FormatFloatShortest(qv));
+      }
     }
     for (auto& b : buckets) b.clear();
     for (size_t s = 0; s < in.series.size(); ++s) {
@@ -1345,26 +1391,37 @@ Result<Val> Evaluator::EvalHistogramQuantile(const Val& q, Val in, bool fraction
     }
     for (size_t g = 0; g < buckets.size(); ++g) {
       if (buckets[g].empty()) continue;
-      double v;
-      if (fraction) {
-        v = fn::BucketFraction(qv, ScalarAt(*upper, i), buckets[g]);
-      } else {
-        bool forced = false;
-        v = fn::BucketQuantile(qv, buckets[g], &forced);
-        if (forced) {
-          st_->infos.insert("PromQL info: input to histogram_quantile needed to be fixed for monotonicity");
+      for (size_t k = 0; k < nq; ++k) {
+        double qv = ScalarAt(qs[k], i);
+        double v;
+        if (fraction) {
+          v = fn::BucketFraction(qv, ScalarAt(*upper, i), buckets[g]);
+        } else {
+          bool forced = false;
+          v = fn::BucketQuantile(qv, buckets[g], &forced);
+          if (forced) {
+            st_->infos.insert("PromQL info: input to histogram_quantile needed to be fixed for monotonicity");
+          }
         }
+        auto& r = res[g * nq + k];
+        if (r.points.empty() && !q_label.empty()) {
+          std::string qs_label = fn::FormatFloatShortest(qv);
+          if (std::isfinite(qv) && qs_label.find('.') == std::string::npos) qs_label += ".0";
+          r.labels = LabelsBuilder(group_labels[g]).Set(q_label, qs_label).Build();
+        } else if (r.points.empty()) {
+          r.labels = group_labels[g];
+        }
+        r.drop_name = true;
+        r.points.push_back({ts, v});
       }
-      res[g].points.push_back({ts, v});
     }
   }
   Val out;
   out.type = ValueType::kVector;
-  for (size_t g = 0; g < res.size(); ++g) {
-    if (res[g].points.empty()) continue;
-    res[g].labels = group_labels[g];
-    out.series.push_back(std::move(res[g]));
+  for (auto& r : res) {
+    if (!r.points.empty()) out.series.push_back(std::move(r));
   }
+  if (!q_label.empty()) KANSOKU_RETURN_IF_ERROR(CheckNoDuplicates(out.series));
   return out;
 }
 

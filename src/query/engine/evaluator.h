@@ -43,6 +43,8 @@ struct QueryState {
   int64_t samples = 0;  // samples currently accounted
   int64_t query_start = 0;
   int64_t query_end = 0;
+  int64_t query_step = 0;  // 0 for instant queries
+  bool range_query = false;
   std::set<std::string> warnings;
   std::set<std::string> infos;
 };
@@ -71,7 +73,10 @@ class Evaluator {
   Result<Val> EvalAggregate(const AggregateExpr& a);
   Result<Val> EvalBinary(const BinaryExpr& b);
   Result<Val> EvalVectorBinary(const BinaryExpr& b, Val lhs, Val rhs);
-  Result<Val> EvalHistogramQuantile(const Val& q, Val in, bool fraction, const Val* upper);
+  // histogram_quantile (one q), histogram_quantiles (qs, label) and histogram_fraction
+  // (qs[0] = lower, upper).
+  Result<Val> EvalHistogramQuantile(const std::vector<Val>& qs, Val in, bool fraction,
+                                    const Val* upper, const std::string& q_label);
 
   QueryState* st_;
   int64_t start_, end_, step_;

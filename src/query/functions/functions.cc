@@ -240,7 +240,10 @@ std::optional<double> EvalRange(RangeFn fn, std::span<const Point> s, const Rang
     case RangeFn::kStdvarOverTime: return Variance(s);
     case RangeFn::kMadOverTime: {
       std::vector<double> vals;
-      for (const auto& p : s) vals.push_back(p.v);
+      for (const auto& p : s) {
+        if (std::isnan(p.v)) return std::nan("");
+        vals.push_back(p.v);
+      }
       double median = Quantile(0.5, vals);
       for (auto& v : vals) v = std::fabs(v - median);
       return Quantile(0.5, std::move(vals));
@@ -465,7 +468,9 @@ double BucketFraction(double lower, double upper, std::vector<Bucket> buckets) {
     double ub = buckets[i].upper_bound;
     if (i == 0 && ub > 0) lb = 0;
     auto interp = [&](double v) {
-      if (std::isinf(lb) || std::isinf(ub)) return v <= lb ? rank : buckets[i].count;
+      // No interpolation in infinite buckets: (x, +Inf] lies above v, (-Inf, x] below it.
+      if (std::isinf(ub)) return rank;
+      if (std::isinf(lb)) return buckets[i].count;
       return rank + (buckets[i].count - rank) * (v - lb) / (ub - lb);
     };
     if (!lower_set && lb >= lower) {

@@ -98,6 +98,8 @@ const FunctionInfo* LookupFunction(std::string_view name) {
         {"sqrt", {V}}, {"stddev_over_time", {M}}, {"stdvar_over_time", {M}},
         {"sum_over_time", {M}}, {"tan", {V}}, {"tanh", {V}}, {"time", {}, 0, S},
         {"timestamp", {V}}, {"vector", {S}}, {"year", {V}, 1},
+        {"step", {}, 0, S}, {"range", {}, 0, S}, {"start", {}, 0, S}, {"end", {}, 0, S},
+        {"min_of", {S, S}, 0, S}, {"max_of", {S, S}, 0, S},
         {"ts_of_max_over_time", {M}}, {"ts_of_min_over_time", {M}},
         {"ts_of_last_over_time", {M}}, {"ts_of_first_over_time", {M}},
     };
