@@ -218,7 +218,9 @@ std::string Registry::Render() const {
   std::string out;
   out.reserve(16384);
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [name, e] : entries_) {
+  for (const auto& entry : entries_) {
+    const std::string& name = entry.first;  // not a structured binding: clang 14 can't capture those
+    const auto& e = entry.second;
     switch (e->kind) {
       case Entry::kCounter:
         AppendHelp(out, name, e->counter->help(), "counter");

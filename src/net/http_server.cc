@@ -90,6 +90,46 @@ std::string Base64Decode(std::string_view in) {
   return out;
 }
 
+template <class Fields>
+void FillRequest(const http::request_header<Fields>& hdr, Request* req) {
+  req->method = std::string(hdr.method_string());
+  req->target = std::string(hdr.target());
+  size_t q = req->target.find('?');
+  req->path = req->target.substr(0, q);
+  req->query.clear();
+  if (q != std::string::npos) req->query = req->target.substr(q + 1);
+  req->headers.clear();
+  req->headers.reserve(16);
+  for (const auto& f : hdr) {
+    req->headers.emplace_back(ToLower(f.name_string()), std::string(f.value()));
+  }
+}
+
+// The token a request presents: Bearer, Basic password (or user when no password), X-Api-Key,
+// and ?token= / ?api_key= only when allow_query. Empty when none. *scratch backs the view.
+std::string_view ExtractToken(const Request& req, bool allow_query, std::string* scratch) {
+  std::string_view auth = req.Header("authorization");
+  if (!auth.empty()) {
+    if (auth.size() > 7 && EqualsIgnoreCase(auth.substr(0, 7), "bearer ")) {
+      return TrimSpace(auth.substr(7));
+    }
+    if (auth.size() > 6 && EqualsIgnoreCase(auth.substr(0, 6), "basic ")) {
+      *scratch = Base64Decode(TrimSpace(auth.substr(6)));
+      std::string_view d(*scratch);
+      size_t colon = d.find(':');
+      if (colon == std::string_view::npos) return d;
+      std::string_view pass = d.substr(colon + 1);
+      return pass.empty() ? d.substr(0, colon) : pass;
+    }
+  }
+  std::string_view key = req.Header("x-api-key");
+  if (!key.empty()) return key;
+  if (allow_query && (req.QueryParam("token", scratch) || req.QueryParam("api_key", scratch))) {
+    return *scratch;
+  }
+  return {};
+}
+
 // Per-route state: the immutable Route plus its cached self-metric children.
 struct RouteState {
   Route route;
@@ -332,16 +372,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     auto& hdr = parser_->get();
     req_ = Request{};
-    req_.method = std::string(hdr.method_string());
-    req_.target = std::string(hdr.target());
-    size_t q = req_.target.find('?');
-    req_.path = req_.target.substr(0, q);
-    if (q != std::string::npos) req_.query = req_.target.substr(q + 1);
+    FillRequest(hdr, &req_);
     req_.remote_addr = remote_;
-    req_.headers.reserve(16);
-    for (const auto& f : hdr) {
-      req_.headers.emplace_back(ToLower(f.name_string()), std::string(f.value()));
-    }
     keep_alive_ = hdr.keep_alive();
     version_ = hdr.version();
 
@@ -394,26 +426,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   Status Authenticate(const Route& r) {
-    std::string_view token;
-    std::string decoded;
-    std::string_view auth = req_.Header("authorization");
-    if (!auth.empty()) {
-      if (auth.size() > 7 && EqualsIgnoreCase(auth.substr(0, 7), "bearer ")) {
-        token = TrimSpace(auth.substr(7));
-      } else if (auth.size() > 6 && EqualsIgnoreCase(auth.substr(0, 6), "basic ")) {
-        decoded = Base64Decode(TrimSpace(auth.substr(6)));
-        size_t colon = decoded.find(':');
-        // The token is the password; a user name alone (no colon) is accepted too.
-        token = colon == std::string::npos ? std::string_view(decoded)
-                                           : std::string_view(decoded).substr(colon + 1);
-        if (token.empty() && colon != std::string::npos) token = std::string_view(decoded).substr(0, colon);
-      }
-    }
-    if (token.empty()) token = req_.Header("x-api-key");
-    std::string qtoken;
-    if (token.empty() && r.allow_query_token) {
-      if (req_.QueryParam("token", &qtoken) || req_.QueryParam("api_key", &qtoken)) token = qtoken;
-    }
+    std::string scratch;
+    std::string_view token = ExtractToken(req_, r.allow_query_token, &scratch);
     if (token.empty()) {
       return Status::Unauthenticated(
           "missing API token: send it as 'Authorization: Bearer <token>', as the Basic auth "
@@ -564,10 +578,29 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         Lowest(self->stream_).close();
       });
     } else {
+      // Lingering close: half-close, then read and discard what the client is still sending
+      // (up to 2 s), so an early answer such as 413 is not destroyed by a TCP reset.
       beast::error_code ec;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      Lowest(stream_).expires_after(std::chrono::seconds(2));
+      Linger();
     }
   }
+
+  void Linger() {
+    if (!discard_) discard_ = std::make_unique<char[]>(kDiscardSize);
+    stream_.async_read_some(asio::buffer(discard_.get(), kDiscardSize),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) {
+                                beast::error_code ignored;
+                                self->stream_.socket().close(ignored);
+                                return;
+                              }
+                              self->Linger();
+                            });
+  }
+  static constexpr size_t kDiscardSize = 16384;
+  std::unique_ptr<char[]> discard_;
 
   HttpServer::Impl* srv_;
   Stream stream_;
@@ -711,5 +744,29 @@ void HttpServer::AddRoute(Route route) { impl_->AddRoute(std::move(route)); }
 Status HttpServer::Start() { return impl_->Start(); }
 std::vector<std::string> HttpServer::BoundAddresses() const { return impl_->Bound(); }
 void HttpServer::Stop() { impl_->Stop(); }
+
+int FuzzHttpRequest(const uint8_t* data, size_t size) {
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(64 * 1024);
+  parser.body_limit(1 << 20);
+  parser.eager(true);
+  beast::error_code ec;
+  size_t used = parser.put(asio::buffer(data, size), ec);
+  (void)used;
+  if (!parser.is_header_done()) return 0;
+  Request req;
+  FillRequest(parser.get().base(), &req);
+  std::string scratch;
+  (void)ExtractToken(req, true, &scratch);
+  (void)req.FormParams("match[]");
+  std::string v;
+  (void)req.FormParam("query", &v);
+  if (parser.is_done()) {
+    req.body = parser.get().body();
+    auto dec = DecodeContent(req.Header("content-encoding"), req.body, 1 << 20);
+    (void)dec;
+  }
+  return 0;
+}
 
 }  // namespace kansoku::net
