@@ -1,0 +1,121 @@
+#pragma once
+// Blocks: immutable, persisted time ranges of the TSDB (format: docs/design/tsdb-block.md).
+//
+// A block directory holds `meta` (text), `chunks` (encoded chunks, mmapped when read) and
+// `index` (series with their chunk references + postings). BlockWriter builds one in
+// "<name>.tmp" and Finish() fsyncs every file and renames it into place, so a block directory
+// either is complete or does not exist. Block::Open loads the index into memory and maps the
+// chunks file.
+//
+// Thread safety: a Block is immutable after Open and safe for concurrent readers. It must be
+// held by shared_ptr: the ChunkRefs it hands out keep it (and its mapping) alive, so a block can
+// be deleted from disk while queries still read it. BlockWriter is single-threaded.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "tsdb/index.h"
+#include "tsdb/labels.h"
+#include "tsdb/series_iter.h"
+
+namespace kansoku::tsdb {
+
+struct BlockMeta {
+  int64_t mint = 0;  // inclusive
+  int64_t maxt = 0;  // exclusive
+  uint64_t num_series = 0;
+  uint64_t num_samples = 0;
+  uint64_t num_chunks = 0;
+  int level = 1;  // 1: cut from the head; n: compacted from level n-1 blocks
+};
+
+class BlockWriter {
+ public:
+  static constexpr uint32_t kSamplesPerChunk = 120;
+  // Writes into parent/name.tmp (removed first if it exists).
+  static Result<std::unique_ptr<BlockWriter>> Create(std::string parent, std::string name);
+  ~BlockWriter();
+  // Adds a series with the samples `it` yields (time order); labels must be strictly increasing
+  // across calls. A series without samples is skipped.
+  Status AddSeries(const Labels& labels, SeriesIterator& it);
+  // Writes index and meta, fsyncs, renames parent/name.tmp -> parent/name. [mint, maxt).
+  Result<BlockMeta> Finish(int64_t mint, int64_t maxt, int level);
+
+ private:
+  struct ChunkMeta {
+    int64_t mint, maxt;
+    uint64_t offset;
+  };
+  struct Entry {
+    Labels labels;
+    std::vector<ChunkMeta> chunks;
+  };
+  BlockWriter(std::string parent, std::string name) : parent_(std::move(parent)), name_(std::move(name)) {}
+  Status FlushChunk(const XorChunk& c, std::vector<ChunkMeta>* metas);
+
+  std::string parent_, name_;
+  int chunks_fd_ = -1;
+  uint64_t chunks_off_ = 0;
+  std::string chunk_buf_;
+  std::vector<Entry> entries_;
+  uint64_t samples_ = 0, chunks_ = 0;
+  bool finished_ = false;
+};
+
+class Block : public IndexReader, public std::enable_shared_from_this<Block> {
+ public:
+  static Result<std::shared_ptr<Block>> Open(const std::string& dir);
+  ~Block() override;
+
+  const BlockMeta& meta() const { return meta_; }
+  const std::string& dir() const { return dir_; }
+  uint64_t SizeBytes() const { return size_bytes_; }
+
+  // Series matching the matchers (all series when matchers is empty) that have chunks
+  // overlapping [mint, maxt], sorted by labels.
+  Result<std::vector<SeriesData>> Select(const std::vector<Matcher>& matchers, int64_t mint,
+                                         int64_t maxt) const;
+  std::vector<std::string> LabelNames() const { return postings_.LabelNames(); }
+  std::vector<std::string> LabelValues(std::string_view name) const {
+    return postings_.LabelValues(name);
+  }
+
+  // IndexReader over block-local series ids (ordinals in label order).
+  void ForEachValue(std::string_view name,
+                    const std::function<void(std::string_view, const Postings&)>& fn)
+      const override {
+    postings_.ForEachValue(name, fn);
+  }
+  const Postings* Get(std::string_view name, std::string_view value) const override {
+    return postings_.Get(name, value);
+  }
+  const Postings& All() const override { return postings_.All(); }
+
+ private:
+  struct ChunkMeta {
+    int64_t mint, maxt;
+    uint64_t offset;
+  };
+  struct Series {
+    Labels labels;
+    std::vector<ChunkMeta> chunks;
+  };
+  Block() = default;
+  Status LoadIndex(std::string_view data);
+  Status ChunkAt(const ChunkMeta& m, ChunkRef* out) const;
+
+  std::string dir_;
+  BlockMeta meta_;
+  std::vector<Series> series_;
+  MemPostings postings_;
+  const char* map_ = nullptr;
+  size_t map_size_ = 0;
+  uint64_t size_bytes_ = 0;
+};
+
+Status WriteBlockMeta(const std::string& path, const BlockMeta& m);
+Result<BlockMeta> ReadBlockMeta(const std::string& path);
+
+}  // namespace kansoku::tsdb

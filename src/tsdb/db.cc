@@ -1,0 +1,699 @@
+#include "tsdb/db.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <unordered_map>
+
+#include "base/log.h"
+
+namespace kansoku::tsdb {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::string_view kBlockPrefix = "b-";
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+// Largest number of samples per WAL samples record (keeps records well under the frame limit).
+constexpr size_t kMaxSamplesPerRecord = 1 << 16;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Appender
+
+class DBAppender : public Appender {
+ public:
+  explicit DBAppender(DB* db) : db_(db) {}
+  ~DBAppender() override {
+    if (!done_) Rollback();
+  }
+
+  Status Append(const Labels& labels, int64_t t, double v) override {
+    KANSOKU_CHECK(!done_, "BUG: Appender used after Commit/Rollback");
+    auto res = db_->head_.GetOrCreatePinned(labels);
+    if (!res.ok()) {
+      db_->samples_rejected_.fetch_add(1);
+      return res.status();
+    }
+    std::shared_ptr<MemSeries> s = std::move(res).value();
+    Status st = db_->head_.Appendable(*s, t, v);
+    auto last = last_.find(s.get());
+    if (st.ok() && last != last_.end()) {
+      // Order within this batch: the head has not seen these samples yet.
+      const Sample prev = last->second;
+      if (t == prev.t) {
+        std::string a, b;
+        if (std::memcmp(&v, &prev.v, sizeof v) == 0) {
+          db_->head_.Unpin(s.get());
+          return Status::Ok();
+        }
+        st = Status::InvalidArgument("duplicate sample for timestamp: series " + labels.ToString() +
+                                     " at timestamp " + std::to_string(t) +
+                                     " already has a different value in this batch");
+      } else if (t < prev.t && (db_->options_.out_of_order_window_ms <= 0 ||
+                                t < prev.t - db_->options_.out_of_order_window_ms)) {
+        st = Status::InvalidArgument(
+            "out of order sample: series " + labels.ToString() + " at timestamp " +
+            std::to_string(t) + " is older than its newest sample at " + std::to_string(prev.t) +
+            " in this batch (out-of-order window " +
+            std::to_string(db_->options_.out_of_order_window_ms) + " ms)");
+      }
+    }
+    if (!st.ok()) {
+      db_->head_.Unpin(s.get());
+      db_->samples_rejected_.fetch_add(1);
+      return st;
+    }
+    if (last == last_.end()) {
+      last_.emplace(s.get(), Sample{t, v});
+    } else if (t > last->second.t) {
+      last->second = Sample{t, v};
+    }
+    staged_.push_back({std::move(s), t, v});
+    return Status::Ok();
+  }
+
+  Status UpdateMetadata(std::string_view metric_name, const MetricMetadata& md) override {
+    KANSOKU_CHECK(!done_, "BUG: Appender used after Commit/Rollback");
+    if (!IsValidMetricName(metric_name)) {
+      return Status::InvalidArgument("invalid metric name \"" + std::string(metric_name) + "\"");
+    }
+    metadata_.push_back({std::string(metric_name), md});
+    return Status::Ok();
+  }
+
+  Status Commit() override {
+    KANSOKU_CHECK(!done_, "BUG: Appender used after Commit/Rollback");
+    done_ = true;
+    if (staged_.empty() && metadata_.empty()) return Status::Ok();
+    std::shared_lock<std::shared_mutex> commit_lock(db_->commit_mu_);
+    std::string buf;
+    std::vector<MemSeries*> newly_logged;
+    {
+      std::vector<WalSeries> series;
+      for (const auto& st : staged_) {
+        if (!st.series->logged.load()) {
+          series.push_back({st.series->ref(), st.series->labels()});
+          st.series->logged.store(true);  // tentatively; reset below if the write fails
+          newly_logged.push_back(st.series.get());
+        }
+      }
+      if (!series.empty()) AppendWalRecord(&buf, WalRecordType::kSeries, EncodeWalSeries(series));
+      std::vector<WalSample> samples;
+      samples.reserve(std::min(staged_.size(), kMaxSamplesPerRecord));
+      for (const auto& st : staged_) {
+        samples.push_back({st.series->ref(), st.t, st.v});
+        if (samples.size() == kMaxSamplesPerRecord) {
+          AppendWalRecord(&buf, WalRecordType::kSamples, EncodeWalSamples(samples));
+          samples.clear();
+        }
+      }
+      if (!samples.empty()) {
+        AppendWalRecord(&buf, WalRecordType::kSamples, EncodeWalSamples(samples));
+      }
+      if (!metadata_.empty()) {
+        std::vector<WalMetadata> md;
+        for (const auto& [name, m] : metadata_) md.push_back({name, m});
+        AppendWalRecord(&buf, WalRecordType::kMetadata, EncodeWalMetadata(md));
+      }
+    }
+    Status st = db_->wal_->Write(buf, db_->options_.wal_fsync_interval_ms <= 0);
+    if (!st.ok()) {
+      for (MemSeries* s : newly_logged) s->logged.store(false);
+      db_->samples_rejected_.fetch_add(staged_.size());
+      UnpinAll();
+      return st;
+    }
+    size_t rejected = 0;
+    Status first_error;
+    for (const auto& sm : staged_) {
+      Status as = db_->head_.Append(*sm.series, sm.t, sm.v);
+      if (!as.ok()) {
+        ++rejected;
+        if (first_error.ok()) first_error = as;
+      }
+    }
+    if (!metadata_.empty()) {
+      std::lock_guard<std::mutex> l(db_->md_mu_);
+      for (auto& [name, m] : metadata_) db_->metadata_[name] = std::move(m);
+    }
+    commit_lock.unlock();
+    UnpinAll();
+    if (rejected > 0) {
+      db_->samples_rejected_.fetch_add(rejected);
+      return Status::InvalidArgument(std::to_string(rejected) +
+                                     " samples rejected at commit; first: " +
+                                     first_error.message());
+    }
+    return Status::Ok();
+  }
+
+  void Rollback() override {
+    done_ = true;
+    UnpinAll();
+  }
+
+ private:
+  struct Staged {
+    std::shared_ptr<MemSeries> series;
+    int64_t t;
+    double v;
+  };
+  void UnpinAll() {
+    for (const auto& st : staged_) db_->head_.Unpin(st.series.get());
+    staged_.clear();
+    last_.clear();
+    metadata_.clear();
+  }
+
+  DB* db_;
+  bool done_ = false;
+  std::vector<Staged> staged_;
+  std::unordered_map<MemSeries*, Sample> last_;
+  std::vector<std::pair<std::string, MetricMetadata>> metadata_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Querier
+
+class DBQuerier : public Querier {
+ public:
+  DBQuerier(DB* db, int64_t mint, int64_t maxt) : db_(db), mint_(mint), maxt_(maxt) {}
+
+  Result<std::unique_ptr<SeriesSet>> Select(const std::vector<Matcher>& matchers,
+                                            const SelectHints& /*hints*/) override {
+    KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers));
+    return std::unique_ptr<SeriesSet>(
+        std::make_unique<VectorSeriesSet>(std::move(series), mint_, maxt_));
+  }
+
+  Result<std::vector<std::string>> LabelNames(const std::vector<Matcher>& matchers) override {
+    std::vector<std::string> out;
+    if (matchers.empty()) {
+      std::shared_lock<std::shared_mutex> l(db_->blocks_mu_);
+      out = db_->head_.LabelNames();
+      for (const auto& b : BlocksLocked()) {
+        auto names = b->LabelNames();
+        out.insert(out.end(), names.begin(), names.end());
+      }
+    } else {
+      KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers));
+      for (const auto& s : series) {
+        for (const auto& l : s.labels) out.push_back(l.name);
+      }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+  Result<std::vector<std::string>> LabelValues(std::string_view name,
+                                               const std::vector<Matcher>& matchers) override {
+    std::vector<std::string> out;
+    if (matchers.empty()) {
+      std::shared_lock<std::shared_mutex> l(db_->blocks_mu_);
+      out = db_->head_.LabelValues(name);
+      for (const auto& b : BlocksLocked()) {
+        auto values = b->LabelValues(name);
+        out.insert(out.end(), values.begin(), values.end());
+      }
+    } else {
+      KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers));
+      for (const auto& s : series) {
+        std::string_view v = s.labels.Get(name);
+        if (!v.empty()) out.emplace_back(v);
+      }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+ private:
+  std::vector<std::shared_ptr<Block>> BlocksLocked() const {
+    std::vector<std::shared_ptr<Block>> out;
+    for (const auto& b : db_->blocks_) {
+      if (b->meta().maxt > mint_ && b->meta().mint <= maxt_) out.push_back(b);
+    }
+    return out;
+  }
+
+  Result<std::vector<SeriesData>> SelectData(const std::vector<Matcher>& matchers) {
+    bool any = false;
+    for (const auto& m : matchers) any |= !m.MatchesEmpty();
+    if (!any) {
+      // Same error text as the index gives.
+      MemPostings empty;
+      auto r = SelectPostings(empty, matchers);
+      return r.status();
+    }
+    std::vector<std::vector<SeriesData>> lists;
+    std::shared_lock<std::shared_mutex> l(db_->blocks_mu_);
+    // The head first: on duplicate timestamps its (newest) value wins.
+    KANSOKU_ASSIGN_OR_RETURN(auto head, db_->head_.Select(matchers, mint_, maxt_));
+    lists.push_back(std::move(head));
+    for (const auto& b : BlocksLocked()) {
+      KANSOKU_ASSIGN_OR_RETURN(auto bs, b->Select(matchers, mint_, maxt_));
+      lists.push_back(std::move(bs));
+    }
+    l.unlock();
+    if (lists.size() == 1) return std::move(lists[0]);
+    return MergeSeriesLists(std::move(lists));
+  }
+
+  DB* db_;
+  int64_t mint_, maxt_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// DB
+
+namespace {
+HeadOptions MakeHeadOptions(const DBOptions& o) {
+  HeadOptions h;
+  h.chunk_range_ms = o.block_range_ms;
+  h.ooo_window_ms = o.out_of_order_window_ms;
+  h.samples_per_chunk = o.samples_per_chunk;
+  h.max_series = o.max_series;
+  return h;
+}
+}  // namespace
+
+DB::DB(const DBOptions& options, std::string dir)
+    : options_(options),
+      dir_(std::move(dir)),
+      clock_(options.clock != nullptr ? *options.clock : Clock::Real()),
+      head_(MakeHeadOptions(options)) {}
+
+Result<std::unique_ptr<DB>> DB::Open(const DBOptions& options, std::string dir) {
+  if (options.block_range_ms <= 0) {
+    return Status::InvalidArgument("tsdb: block_range_ms must be > 0");
+  }
+  if (options.out_of_order_window_ms < 0) {
+    return Status::InvalidArgument("tsdb: out_of_order_window_ms must be >= 0");
+  }
+  if (options.samples_per_chunk == 0 || options.samples_per_chunk > XorChunk::kMaxSamples) {
+    return Status::InvalidArgument("tsdb: samples_per_chunk must be in [1, 65535]");
+  }
+  std::unique_ptr<DB> db(new DB(options, std::move(dir)));
+  KANSOKU_RETURN_IF_ERROR(db->Load());
+  if (options.background) db->bg_ = std::thread([d = db.get()] { d->BackgroundLoop(); });
+  return db;
+}
+
+DB::~DB() {
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_.joinable()) bg_.join();
+  if (wal_ != nullptr) {
+    Status st = wal_->Sync();
+    if (!st.ok()) log::Error("tsdb: final WAL fsync failed", {{"error", st.ToString()}});
+  }
+}
+
+Status DB::Load() {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return Status::IOError("cannot create tsdb directory " + dir_ + ": " + ec.message());
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.starts_with(kBlockPrefix) || !e.is_directory(ec)) continue;
+    if (name.ends_with(".tmp")) {
+      log::Warn("tsdb: removing incomplete block", {{"dir", e.path().string()}});
+      KANSOKU_RETURN_IF_ERROR(RemoveAll(e.path().string()));
+      continue;
+    }
+    names.push_back(name);
+  }
+  if (ec) return Status::IOError("cannot list " + dir_ + ": " + ec.message());
+  int64_t persisted_until = INT64_MIN;
+  for (const auto& name : names) {
+    KANSOKU_ASSIGN_OR_RETURN(auto block, Block::Open(dir_ + "/" + name));
+    persisted_until = std::max(persisted_until, block->meta().maxt);
+    blocks_.push_back(std::move(block));
+    next_block_seq_ = std::max(next_block_seq_, std::atoi(name.c_str() + kBlockPrefix.size()) + 1);
+  }
+  std::sort(blocks_.begin(), blocks_.end(),
+            [](const auto& a, const auto& b) { return a->meta().mint < b->meta().mint; });
+  head_.SetMinValidTime(persisted_until);
+
+  // Replay the WAL into the head.
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<WalSeries> series;
+  std::vector<WalSample> samples;
+  std::vector<WalMetadata> md;
+  uint64_t unknown_refs = 0;
+  std::vector<std::shared_ptr<MemSeries>> by_ref_cache;
+  Status st = ReplayWal(
+      dir_ + "/wal",
+      [&](WalRecordType type, std::string_view payload) -> Status {
+        switch (type) {
+          case WalRecordType::kSeries: {
+            series.clear();
+            KANSOKU_RETURN_IF_ERROR(DecodeWalSeries(payload, &series));
+            for (const auto& s : series) {
+              KANSOKU_ASSIGN_OR_RETURN(auto ms, head_.CreateWithRef(s.ref, s.labels));
+              ms->logged.store(true);
+            }
+            break;
+          }
+          case WalRecordType::kSamples: {
+            samples.clear();
+            KANSOKU_RETURN_IF_ERROR(DecodeWalSamples(payload, &samples));
+            std::shared_ptr<MemSeries> cur;
+            for (const auto& s : samples) {
+              if (cur == nullptr || cur->ref() != s.ref) cur = head_.GetByRef(s.ref);
+              if (cur == nullptr) {
+                ++unknown_refs;
+                continue;
+              }
+              if (s.t < head_.MinValidTime()) continue;  // already in a block
+              (void)head_.Append(*cur, s.t, s.v);  // same checks as at commit time
+            }
+            break;
+          }
+          case WalRecordType::kMetadata: {
+            md.clear();
+            KANSOKU_RETURN_IF_ERROR(DecodeWalMetadata(payload, &md));
+            for (auto& m : md) metadata_[m.metric] = std::move(m.md);
+            break;
+          }
+        }
+        return Status::Ok();
+      },
+      &replay_stats_);
+  KANSOKU_RETURN_IF_ERROR(st.WithContext("tsdb: WAL replay"));
+  replay_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (unknown_refs > 0) {
+    log::Warn("tsdb wal: samples for unknown series skipped",
+              {{"samples", static_cast<unsigned long long>(unknown_refs)}});
+  }
+  const HeadStats hs = head_.Stats();
+  log::Info("tsdb: opened",
+            {{"dir", dir_}, {"blocks", static_cast<unsigned long long>(blocks_.size())},
+             {"head_series", static_cast<unsigned long long>(hs.series)},
+             {"wal_records", static_cast<unsigned long long>(replay_stats_.records_replayed)},
+             {"replay_seconds", replay_seconds_}});
+  KANSOKU_ASSIGN_OR_RETURN(wal_, WalWriter::Open(dir_ + "/wal", options_.wal_segment_bytes));
+  return Status::Ok();
+}
+
+std::unique_ptr<Appender> DB::NewAppender() { return std::make_unique<DBAppender>(this); }
+
+Result<std::unique_ptr<Querier>> DB::NewQuerier(int64_t mint, int64_t maxt) {
+  if (maxt < mint) {
+    return Status::InvalidArgument("tsdb: querier range end " + std::to_string(maxt) +
+                                   " is before its start " + std::to_string(mint));
+  }
+  return std::unique_ptr<Querier>(std::make_unique<DBQuerier>(this, mint, maxt));
+}
+
+std::vector<std::pair<std::string, MetricMetadata>> DB::Metadata(std::string_view metric,
+                                                                  size_t limit) {
+  std::vector<std::pair<std::string, MetricMetadata>> out;
+  std::lock_guard<std::mutex> l(md_mu_);
+  if (!metric.empty()) {
+    auto it = metadata_.find(metric);
+    if (it != metadata_.end()) out.emplace_back(it->first, it->second);
+    return out;
+  }
+  for (const auto& [name, md] : metadata_) {
+    if (limit > 0 && out.size() >= limit) break;
+    out.emplace_back(name, md);
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<Block>> DB::BlocksSnapshot(int64_t mint, int64_t maxt) const {
+  std::shared_lock<std::shared_mutex> l(blocks_mu_);
+  std::vector<std::shared_ptr<Block>> out;
+  for (const auto& b : blocks_) {
+    if (b->meta().maxt > mint && b->meta().mint <= maxt) out.push_back(b);
+  }
+  return out;
+}
+
+std::vector<BlockMeta> DB::Blocks() const {
+  std::vector<BlockMeta> out;
+  for (const auto& b : BlocksSnapshot(INT64_MIN, INT64_MAX)) out.push_back(b->meta());
+  return out;
+}
+
+DBStats DB::Stats() const {
+  DBStats s;
+  const HeadStats h = head_.Stats();
+  s.head_series = h.series;
+  s.head_chunks = h.chunks;
+  s.samples_appended = h.samples_appended;
+  s.ooo_samples_appended = h.ooo_samples_appended;
+  s.series_created = h.series_created;
+  s.series_removed = h.series_removed;
+  s.head_min_time = h.min_time;
+  s.head_max_time = h.max_time;
+  s.samples_rejected = samples_rejected_.load();
+  for (const auto& b : BlocksSnapshot(INT64_MIN, INT64_MAX)) {
+    ++s.blocks;
+    s.block_bytes += b->SizeBytes();
+  }
+  s.wal_bytes = wal_->DiskBytes();
+  s.bytes_on_disk = s.block_bytes + s.wal_bytes;
+  s.head_compactions = head_compactions_.load();
+  s.block_compactions = block_compactions_.load();
+  s.blocks_deleted_by_retention = retention_deleted_.load();
+  s.wal_torn_tails_truncated = replay_stats_.torn_tails_truncated;
+  s.wal_replay_records = replay_stats_.records_replayed;
+  s.wal_replay_seconds = replay_seconds_;
+  return s;
+}
+
+Status DB::SyncWal() { return wal_->Sync(); }
+
+std::string DB::NextBlockName() {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%s%08d", std::string(kBlockPrefix).c_str(), next_block_seq_++);
+  return buf;
+}
+
+Result<int> DB::CompactHead() {
+  std::lock_guard<std::mutex> cl(compact_mu_);
+  const int64_t r = options_.block_range_ms;
+  int written = 0;
+  for (;;) {
+    const int64_t head_min = head_.MinTime();
+    const int64_t head_max = head_.MaxTime();
+    if (head_min == INT64_MAX || head_max == INT64_MIN) break;
+    const int64_t lo = FloorDiv(head_min, r) * r;
+    const int64_t hi = lo + r;
+    if (head_max - lo < r + r / 2) break;
+    KANSOKU_RETURN_IF_ERROR(PersistRange(lo, hi));
+    ++written;
+  }
+  return written;
+}
+
+Status DB::PersistRange(int64_t lo, int64_t hi) {
+  // Appends below hi are refused from here on, so the snapshot below is final for [lo, hi).
+  head_.SetMinValidTime(hi);
+  std::vector<SeriesData> data = head_.SnapshotAll(lo, hi - 1);
+  std::shared_ptr<Block> block;
+  if (!data.empty()) {
+    const std::string name = NextBlockName();
+    KANSOKU_ASSIGN_OR_RETURN(auto writer, BlockWriter::Create(dir_, name));
+    for (auto& s : data) {
+      MergedSeriesIterator it(std::move(s.chunks), lo, hi - 1);
+      KANSOKU_RETURN_IF_ERROR(writer->AddSeries(s.labels, it));
+    }
+    KANSOKU_ASSIGN_OR_RETURN(BlockMeta meta, writer->Finish(lo, hi, 1));
+    KANSOKU_ASSIGN_OR_RETURN(block, Block::Open(dir_ + "/" + name));
+    log::Info("tsdb: persisted head block",
+              {{"block", name}, {"mint", static_cast<long long>(lo)},
+               {"maxt", static_cast<long long>(hi)},
+               {"series", static_cast<unsigned long long>(meta.num_series)},
+               {"samples", static_cast<unsigned long long>(meta.num_samples)}});
+  }
+  {
+    std::unique_lock<std::shared_mutex> l(blocks_mu_);
+    if (block != nullptr) {
+      blocks_.push_back(std::move(block));
+      std::sort(blocks_.begin(), blocks_.end(),
+                [](const auto& a, const auto& b) { return a->meta().mint < b->meta().mint; });
+    }
+    head_.Truncate(hi);
+  }
+  head_compactions_.fetch_add(1);
+  return Checkpoint();
+}
+
+Status DB::Checkpoint() {
+  int upto;
+  {
+    std::unique_lock<std::shared_mutex> l(commit_mu_);
+    KANSOKU_ASSIGN_OR_RETURN(upto, wal_->Rotate());
+  }
+  // Every commit that wrote to a segment <= upto has applied to the head by now.
+  return wal_->Checkpoint(upto, [&](std::string* out) -> Status {
+    std::vector<std::shared_ptr<MemSeries>> all = head_.AllSeries();
+    std::vector<WalSeries> series;
+    for (const auto& s : all) {
+      series.push_back({s->ref(), s->labels()});
+      if (series.size() == 4096) {
+        AppendWalRecord(out, WalRecordType::kSeries, EncodeWalSeries(series));
+        series.clear();
+      }
+    }
+    if (!series.empty()) AppendWalRecord(out, WalRecordType::kSeries, EncodeWalSeries(series));
+    std::vector<WalSample> samples;
+    for (const auto& s : all) {
+      for (const Sample& smp : head_.SamplesOf(*s)) {
+        samples.push_back({s->ref(), smp.t, smp.v});
+        if (samples.size() == kMaxSamplesPerRecord) {
+          AppendWalRecord(out, WalRecordType::kSamples, EncodeWalSamples(samples));
+          samples.clear();
+        }
+      }
+    }
+    if (!samples.empty()) AppendWalRecord(out, WalRecordType::kSamples, EncodeWalSamples(samples));
+    std::vector<WalMetadata> md;
+    {
+      std::lock_guard<std::mutex> l(md_mu_);
+      for (const auto& [name, m] : metadata_) md.push_back({name, m});
+    }
+    if (!md.empty()) AppendWalRecord(out, WalRecordType::kMetadata, EncodeWalMetadata(md));
+    return Status::Ok();
+  });
+}
+
+Result<int> DB::ApplyRetention() {
+  std::lock_guard<std::mutex> cl(compact_mu_);
+  std::vector<std::shared_ptr<Block>> doomed;
+  {
+    std::unique_lock<std::shared_mutex> l(blocks_mu_);
+    if (blocks_.empty()) return 0;
+    if (options_.retention_ms > 0) {
+      int64_t newest = head_.MaxTime();
+      for (const auto& b : blocks_) newest = std::max(newest, b->meta().maxt);
+      const int64_t cutoff = newest - options_.retention_ms;
+      while (!blocks_.empty() && blocks_.front()->meta().maxt <= cutoff) {
+        doomed.push_back(blocks_.front());
+        blocks_.erase(blocks_.begin());
+      }
+    }
+    if (options_.retention_bytes > 0) {
+      uint64_t total = wal_->DiskBytes();
+      for (const auto& b : blocks_) total += b->SizeBytes();
+      while (!blocks_.empty() && total > options_.retention_bytes) {
+        total -= blocks_.front()->SizeBytes();
+        doomed.push_back(blocks_.front());
+        blocks_.erase(blocks_.begin());
+      }
+    }
+  }
+  for (const auto& b : doomed) {
+    log::Info("tsdb: deleting block beyond retention",
+              {{"dir", b->dir()}, {"mint", static_cast<long long>(b->meta().mint)},
+               {"maxt", static_cast<long long>(b->meta().maxt)}});
+    // Queries holding the block keep its mapping; the files go now.
+    KANSOKU_RETURN_IF_ERROR(RemoveAll(b->dir()));
+  }
+  retention_deleted_.fetch_add(doomed.size());
+  return static_cast<int>(doomed.size());
+}
+
+Result<int> DB::CompactBlocks() {
+  if (options_.max_block_range_ms <= options_.block_range_ms) return 0;
+  std::lock_guard<std::mutex> cl(compact_mu_);
+  int merged = 0;
+  for (int64_t range = options_.block_range_ms * 3; range <= options_.max_block_range_ms;
+       range *= 3) {
+    // Group blocks by aligned window of this width; merge a window once data exists past it.
+    std::vector<std::shared_ptr<Block>> all = BlocksSnapshot(INT64_MIN, INT64_MAX);
+    int64_t newest = head_.MinValidTime();
+    std::map<int64_t, std::vector<std::shared_ptr<Block>>> groups;
+    for (const auto& b : all) {
+      const int64_t w = FloorDiv(b->meta().mint, range);
+      if (FloorDiv(b->meta().maxt - 1, range) != w) continue;  // already wider than the window
+      groups[w].push_back(b);
+    }
+    for (auto& [w, group] : groups) {
+      if (group.size() < 2 || (w + 1) * range > newest) continue;
+      int64_t mint = INT64_MAX, maxt = INT64_MIN;
+      int level = 1;
+      std::vector<std::vector<SeriesData>> lists;
+      for (const auto& b : group) {
+        mint = std::min(mint, b->meta().mint);
+        maxt = std::max(maxt, b->meta().maxt);
+        level = std::max(level, b->meta().level + 1);
+        KANSOKU_ASSIGN_OR_RETURN(auto data, b->Select({}, INT64_MIN, INT64_MAX));
+        lists.push_back(std::move(data));
+      }
+      std::vector<SeriesData> series = MergeSeriesLists(std::move(lists));
+      const std::string name = NextBlockName();
+      KANSOKU_ASSIGN_OR_RETURN(auto writer, BlockWriter::Create(dir_, name));
+      for (auto& s : series) {
+        MergedSeriesIterator it(std::move(s.chunks), mint, maxt - 1);
+        KANSOKU_RETURN_IF_ERROR(writer->AddSeries(s.labels, it));
+      }
+      KANSOKU_ASSIGN_OR_RETURN(BlockMeta meta, writer->Finish(mint, maxt, level));
+      KANSOKU_ASSIGN_OR_RETURN(auto block, Block::Open(dir_ + "/" + name));
+      {
+        std::unique_lock<std::shared_mutex> l(blocks_mu_);
+        std::erase_if(blocks_, [&](const auto& b) {
+          return std::find(group.begin(), group.end(), b) != group.end();
+        });
+        blocks_.push_back(std::move(block));
+        std::sort(blocks_.begin(), blocks_.end(),
+                  [](const auto& a, const auto& b) { return a->meta().mint < b->meta().mint; });
+      }
+      // A crash before these removals leaves overlapping blocks; queries deduplicate them and
+      // the next compaction merges them again.
+      for (const auto& b : group) KANSOKU_RETURN_IF_ERROR(RemoveAll(b->dir()));
+      log::Info("tsdb: compacted blocks",
+                {{"block", name}, {"sources", static_cast<unsigned long long>(group.size())},
+                 {"level", meta.level}, {"series", static_cast<unsigned long long>(meta.num_series)}});
+      block_compactions_.fetch_add(1);
+      ++merged;
+    }
+  }
+  return merged;
+}
+
+void DB::BackgroundLoop() {
+  const int64_t fsync_ms = options_.wal_fsync_interval_ms;
+  const int64_t period_ms = options_.background_interval_ms > 0 ? options_.background_interval_ms : 30000;
+  const int64_t tick_ms = fsync_ms > 0 ? std::min(fsync_ms, period_ms) : period_ms;
+  auto next_maint = std::chrono::steady_clock::now() + std::chrono::milliseconds(period_ms);
+  log::RateLimited err_limit(60000);
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(bg_mu_);
+      bg_cv_.wait_for(l, std::chrono::milliseconds(tick_ms), [&] { return stop_; });
+      if (stop_) return;
+    }
+    Status st = wal_->Sync();
+    if (!st.ok() && err_limit.Allow()) {
+      log::Error("tsdb: WAL fsync failed", {{"error", st.ToString()}});
+    }
+    if (std::chrono::steady_clock::now() < next_maint) continue;
+    next_maint = std::chrono::steady_clock::now() + std::chrono::milliseconds(period_ms);
+    auto r1 = CompactHead();
+    if (!r1.ok()) log::Error("tsdb: head compaction failed", {{"error", r1.status().ToString()}});
+    auto r2 = CompactBlocks();
+    if (!r2.ok()) log::Error("tsdb: block compaction failed", {{"error", r2.status().ToString()}});
+    auto r3 = ApplyRetention();
+    if (!r3.ok()) log::Error("tsdb: retention failed", {{"error", r3.status().ToString()}});
+  }
+}
+
+}  // namespace kansoku::tsdb

@@ -1,0 +1,162 @@
+#pragma once
+// DB: the embedded TSDB. Implements Appendable (ingest writes) and Queryable (PromQL reads) on
+// top of a Head (recent data in memory), a WAL (durability of the head) and immutable Blocks
+// (older data on disk). Formats: docs/design/tsdb-{chunks,wal,block}.md.
+//
+// Directory layout: <dir>/wal/ (segments + checkpoint), <dir>/b-NNNNNNNN/ (blocks).
+//
+// Lifecycle: Open() loads blocks, replays the WAL into the head, and (unless
+// DBOptions::background is false) starts one background thread that fsyncs the WAL every
+// wal_fsync_interval_ms, persists the head's oldest complete block range once the head spans
+// 1.5 block ranges, compacts small blocks, and applies retention. The destructor stops that
+// thread and fsyncs the WAL. One process per directory (no lock file yet).
+//
+// Durability: Appender::Commit returns after the batch is written to the WAL with write(2): it
+// survives kill -9. Power loss can lose up to wal_fsync_interval_ms (0 = fsync on every Commit).
+//
+// Errors: Appender::Append returns per-sample InvalidArgument ("out of order sample", "out of
+// bounds", "duplicate sample for timestamp", bad labels) or ResourceExhausted (max_series);
+// the batch goes on without that sample. Commit returns IOError when the WAL write fails (nothing
+// of the batch is applied) and InvalidArgument when some samples lost a race at commit time
+// (e.g. a concurrent appender wrote newer samples); the others are committed.
+//
+// Thread safety: everything is thread-safe; each Appender/Querier is used by one thread at a time.
+// Queriers see a consistent view of blocks + head per Select call.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "tsdb/block.h"
+#include "tsdb/head.h"
+#include "tsdb/storage.h"
+#include "tsdb/wal.h"
+
+namespace kansoku::tsdb {
+
+struct DBOptions {
+  // Width of one block; chunks are cut at its multiples. 2 h, as Prometheus.
+  int64_t block_range_ms = 2 * 3600 * 1000;
+  // How far behind a series' newest sample an older sample is still accepted. 0 = reject all
+  // out-of-order samples.
+  int64_t out_of_order_window_ms = 0;
+  // fsync the WAL at most this often; 0 = fsync inside every Commit.
+  int64_t wal_fsync_interval_ms = 1000;
+  // A new WAL segment starts after this many bytes.
+  uint64_t wal_segment_bytes = 128ull << 20;
+  // Delete blocks whose end is older than the newest data minus this. 0 = keep forever.
+  int64_t retention_ms = 15LL * 24 * 3600 * 1000;
+  // Delete oldest blocks while blocks + WAL exceed this. 0 = no size limit.
+  uint64_t retention_bytes = 0;
+  // Refuse new series beyond this many in the head (ResourceExhausted). 0 = unlimited.
+  size_t max_series = 0;
+  uint32_t samples_per_chunk = 120;
+  // Merge blocks into ranges of block_range_ms * 3^k, up to this width. 0 = no compaction.
+  int64_t max_block_range_ms = 3LL * 24 * 3600 * 1000;  // ~31 h * 3 ~ 3 days
+  // Run the background thread (fsync, head compaction, retention). Tests may turn it off and
+  // call CompactHead()/ApplyRetention()/SyncWal() themselves.
+  bool background = true;
+  int64_t background_interval_ms = 30000;  // head compaction + retention check period
+  Clock* clock = nullptr;                  // nullptr = Clock::Real()
+};
+
+struct DBStats {
+  uint64_t head_series = 0;
+  uint64_t head_chunks = 0;
+  uint64_t samples_appended = 0;      // accepted into the head since Open (replay included)
+  uint64_t ooo_samples_appended = 0;
+  uint64_t samples_rejected = 0;      // refused by Append or at Commit
+  uint64_t series_created = 0;
+  uint64_t series_removed = 0;
+  int64_t head_min_time = INT64_MAX;  // INT64_MAX / INT64_MIN when the head is empty
+  int64_t head_max_time = INT64_MIN;
+  uint64_t blocks = 0;
+  uint64_t block_bytes = 0;
+  uint64_t wal_bytes = 0;
+  uint64_t bytes_on_disk = 0;         // blocks + WAL
+  uint64_t head_compactions = 0;
+  uint64_t block_compactions = 0;
+  uint64_t blocks_deleted_by_retention = 0;
+  uint64_t wal_torn_tails_truncated = 0;
+  uint64_t wal_replay_records = 0;
+  double wal_replay_seconds = 0;
+};
+
+class DB : public Appendable, public Queryable {
+ public:
+  static Result<std::unique_ptr<DB>> Open(const DBOptions& options, std::string dir);
+  ~DB() override;
+  DB(const DB&) = delete;
+  DB& operator=(const DB&) = delete;
+
+  // Appendable
+  std::unique_ptr<Appender> NewAppender() override;
+  // Queryable
+  Result<std::unique_ptr<Querier>> NewQuerier(int64_t mint, int64_t maxt) override;
+  std::vector<std::pair<std::string, MetricMetadata>> Metadata(std::string_view metric,
+                                                                size_t limit) override;
+
+  DBStats Stats() const;
+  std::vector<BlockMeta> Blocks() const;
+  // Persists complete block ranges while the head spans more than 1.5 block ranges; truncates
+  // the head and checkpoints the WAL after each. Returns the number of blocks written.
+  Result<int> CompactHead();
+  // Merges adjacent blocks into larger aligned ranges (see max_block_range_ms).
+  Result<int> CompactBlocks();
+  // Deletes whole blocks beyond retention_ms / retention_bytes. Returns how many.
+  Result<int> ApplyRetention();
+  Status SyncWal();
+  const std::string& dir() const { return dir_; }
+
+ private:
+  friend class DBAppender;
+  friend class DBQuerier;
+  DB(const DBOptions& options, std::string dir);
+  Status Load();
+  Status PersistRange(int64_t lo, int64_t hi);
+  Status Checkpoint();
+  std::string NextBlockName();
+  void BackgroundLoop();
+  std::vector<std::shared_ptr<Block>> BlocksSnapshot(int64_t mint, int64_t maxt) const;
+
+  const DBOptions options_;
+  const std::string dir_;
+  Clock& clock_;
+  Head head_;
+  std::unique_ptr<WalWriter> wal_;
+
+  // Held shared by a commit across WAL write + head apply; exclusively to rotate the WAL, so a
+  // checkpoint never misses a sample that is in an older segment but not yet in the head.
+  std::shared_mutex commit_mu_;
+  // Held shared by a Select across blocks + head; exclusively while a block is added and the
+  // head truncated (or blocks are swapped), so no Select sees data in neither.
+  mutable std::shared_mutex blocks_mu_;
+  std::vector<std::shared_ptr<Block>> blocks_;  // GUARDED_BY(blocks_mu_), by mint
+  std::mutex compact_mu_;                       // one compaction/retention run at a time
+  int next_block_seq_ = 1;                      // GUARDED_BY(compact_mu_)
+
+  mutable std::mutex md_mu_;
+  std::map<std::string, MetricMetadata, std::less<>> metadata_;  // GUARDED_BY(md_mu_)
+
+  std::atomic<uint64_t> samples_rejected_{0};
+  std::atomic<uint64_t> head_compactions_{0};
+  std::atomic<uint64_t> block_compactions_{0};
+  std::atomic<uint64_t> retention_deleted_{0};
+  WalStats replay_stats_;
+  double replay_seconds_ = 0;
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool stop_ = false;  // GUARDED_BY(bg_mu_)
+  std::thread bg_;
+};
+
+}  // namespace kansoku::tsdb

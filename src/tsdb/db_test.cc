@@ -1,0 +1,444 @@
+#include "tsdb/db.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "tsdb/test_util.h"
+
+namespace kansoku::tsdb {
+namespace {
+
+using testing::TempDir;
+
+Matcher M(MatchType t, std::string n, std::string v) {
+  return Matcher::Create(t, std::move(n), std::move(v)).value();
+}
+Matcher Eq(std::string n, std::string v) { return M(MatchType::kEqual, std::move(n), std::move(v)); }
+
+DBOptions TestOptions() {
+  DBOptions o;
+  o.background = false;
+  o.wal_fsync_interval_ms = 0;
+  return o;
+}
+
+// labels.ToString() -> samples, for everything matching.
+std::map<std::string, std::vector<Sample>> Query(DB& db, const std::vector<Matcher>& ms,
+                                                 int64_t mint = INT64_MIN,
+                                                 int64_t maxt = INT64_MAX) {
+  std::map<std::string, std::vector<Sample>> out;
+  auto q = db.NewQuerier(mint, maxt);
+  EXPECT_TRUE(q.ok());
+  auto set = (*q)->Select(ms, SelectHints{});
+  EXPECT_TRUE(set.ok()) << set.status().ToString();
+  if (!set.ok()) return out;
+  std::string prev;
+  while ((*set)->Next()) {
+    const std::string key = (*set)->labels().ToString();
+    EXPECT_LT(prev, key);  // sorted by labels (these test label sets sort like their strings)
+    prev = key;
+    auto it = (*set)->Iterator();
+    auto& v = out[key];
+    while (it->Next()) v.push_back(it->At());
+    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+  }
+  return out;
+}
+
+Labels L(const std::string& name, const std::string& inst) {
+  return Labels{{"__name__", name}, {"instance", inst}};
+}
+
+TEST(DBTest, AppendQueryAndErrors) {
+  TempDir dir;
+  auto db = DB::Open(TestOptions(), dir.path());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto app = (*db)->NewAppender();
+  ASSERT_TRUE(app->Append(L("up", "a"), 1000, 1).ok());
+  ASSERT_TRUE(app->Append(L("up", "b"), 1000, 0).ok());
+  ASSERT_TRUE(app->Append(L("up", "a"), 2000, 1).ok());
+  ASSERT_TRUE(app->Append(L("load", "a"), 1000, 0.5).ok());
+  EXPECT_FALSE(app->Append(Labels{{"__name__", "bad-name"}}, 1000, 1).ok());
+  Status ooo = app->Append(L("up", "a"), 1500, 1);
+  EXPECT_NE(ooo.message().find("out of order sample: series up{instance=\"a\"} at timestamp 1500 "
+                               "is older than its newest sample at 2000"),
+            std::string::npos)
+      << ooo.ToString();
+  ASSERT_TRUE(app->UpdateMetadata("up", {MetricType::kGauge, "target is up", ""}).ok());
+  ASSERT_TRUE(app->Commit().ok());
+
+  // Invisible before commit, visible after; rollback discards.
+  auto app2 = (*db)->NewAppender();
+  ASSERT_TRUE(app2->Append(L("up", "c"), 1000, 1).ok());
+  app2->Rollback();
+
+  auto got = Query(**db, {Eq("__name__", "up")});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got["up{instance=\"a\"}"].size(), 2u);
+  EXPECT_EQ(got["up{instance=\"b\"}"][0].v, 0);
+  EXPECT_EQ(Query(**db, {Eq("__name__", "up")}, 1500, 3000)["up{instance=\"a\"}"].size(), 1u);
+
+  auto q = (*db)->NewQuerier(0, 10000);
+  ASSERT_TRUE(q.ok());
+  auto names = (*q)->LabelValues("__name__", {});
+  ASSERT_TRUE(names.ok());
+  // "up{c}" exists in the index (created, rolled back) but has no samples.
+  EXPECT_EQ(*names, (std::vector<std::string>{"load", "up"}));
+  auto inst = (*q)->LabelValues("instance", {Eq("__name__", "up")});
+  EXPECT_EQ(*inst, (std::vector<std::string>{"a", "b"}));
+  auto all_empty = (*q)->Select({M(MatchType::kRegexMatch, "job", ".*")}, SelectHints{});
+  EXPECT_EQ(all_empty.status().code(), Status::Code::kInvalidArgument);
+
+  auto md = (*db)->Metadata("up", 0);
+  ASSERT_EQ(md.size(), 1u);
+  EXPECT_EQ(md[0].second.type, MetricType::kGauge);
+  const DBStats st = (*db)->Stats();
+  EXPECT_EQ(st.samples_appended, 4u);
+  EXPECT_EQ(st.samples_rejected, 2u);
+}
+
+TEST(DBTest, ReopenReplaysWal) {
+  TempDir dir;
+  {
+    auto db = DB::Open(TestOptions(), dir.path());
+    ASSERT_TRUE(db.ok());
+    for (int b = 0; b < 10; ++b) {
+      auto app = (*db)->NewAppender();
+      for (int s = 0; s < 20; ++s) {
+        ASSERT_TRUE(app->Append(L("m", std::to_string(s)), b * 15000, b + s).ok());
+      }
+      ASSERT_TRUE(app->UpdateMetadata("m", {MetricType::kCounter, "h", "bytes"}).ok());
+      ASSERT_TRUE(app->Commit().ok());
+    }
+    auto app = (*db)->NewAppender();
+    ASSERT_TRUE(app->Append(L("m", "stale"), 1000, StaleNaN()).ok());
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  auto db = DB::Open(TestOptions(), dir.path());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto got = Query(**db, {Eq("__name__", "m")});
+  ASSERT_EQ(got.size(), 21u);
+  for (int s = 0; s < 20; ++s) {
+    const auto& v = got["m{instance=\"" + std::to_string(s) + "\"}"];
+    ASSERT_EQ(v.size(), 10u);
+    EXPECT_EQ(v[9].t, 9 * 15000);
+    EXPECT_EQ(v[9].v, 9 + s);
+  }
+  EXPECT_TRUE(IsStaleNaN(got["m{instance=\"stale\"}"][0].v));
+  EXPECT_EQ((*db)->Metadata("m", 0)[0].second.unit, "bytes");
+  // New series after reopen get fresh refs, old ones keep theirs: appends keep working.
+  auto app = (*db)->NewAppender();
+  ASSERT_TRUE(app->Append(L("m", "0"), 10 * 15000, 1).ok());
+  ASSERT_TRUE(app->Append(L("m", "new"), 1, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(Query(**db, {Eq("__name__", "m")}).size(), 22u);
+}
+
+// The child appends and commits batches, reporting each acknowledged batch number through a
+// pipe; it is SIGKILLed mid-stream. Every acknowledged sample must be there after reopening.
+TEST(DBTest, KillNineLosesNothingAcknowledged) {
+  TempDir dir;
+  constexpr int kSeries = 50;
+  constexpr int64_t kStep = 1000;
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    DBOptions o;
+    o.background = false;
+    o.wal_fsync_interval_ms = 1000;  // kill -9 needs no fsync: write(2) is enough
+    o.block_range_ms = 20 * kStep;
+    auto db = DB::Open(o, dir.path());
+    if (!db.ok()) ::_exit(2);
+    for (int32_t b = 1;; ++b) {
+      auto app = (*db)->NewAppender();
+      for (int s = 0; s < kSeries; ++s) {
+        if (!app->Append(L("k", std::to_string(s)), b * kStep, b * 1000.0 + s).ok()) ::_exit(3);
+      }
+      if (!app->Commit().ok()) ::_exit(4);
+      if (::write(fds[1], &b, sizeof b) != sizeof b) ::_exit(5);
+      if (b % 25 == 0 && !(*db)->CompactHead().ok()) ::_exit(6);  // blocks + checkpoints too
+    }
+  }
+  ::close(fds[1]);
+  int32_t acked = 0, b;
+  while (acked < 300 && ::read(fds[0], &b, sizeof b) == sizeof b) acked = b;
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exited early with " << WEXITSTATUS(status);
+  while (::read(fds[0], &b, sizeof b) == sizeof b) acked = b;  // acks written before the kill
+  ::close(fds[0]);
+  ASSERT_GE(acked, 300);
+
+  DBOptions o = TestOptions();
+  o.block_range_ms = 20 * kStep;
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_GT((*db)->Stats().blocks, 0u);
+  auto got = Query(**db, {Eq("__name__", "k")});
+  ASSERT_EQ(got.size(), static_cast<size_t>(kSeries));
+  for (int s = 0; s < kSeries; ++s) {
+    const auto& v = got["k{instance=\"" + std::to_string(s) + "\"}"];
+    ASSERT_GE(v.size(), static_cast<size_t>(acked)) << s;
+    for (int i = 0; i < acked; ++i) {
+      ASSERT_EQ(v[i].t, (i + 1) * kStep) << s;
+      ASSERT_EQ(v[i].v, (i + 1) * 1000.0 + s) << s;
+    }
+  }
+  std::printf("kill -9 after %d acknowledged batches: all %d x %d samples present\n", acked,
+              acked, kSeries);
+}
+
+TEST(DBTest, HeadCompactionWritesBlocksThatSurviveReopen) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.block_range_ms = 10000;
+  auto write = [&](DB& db, int from, int to) {
+    for (int i = from; i < to; ++i) {
+      auto app = db.NewAppender();
+      for (int s = 0; s < 5; ++s) ASSERT_TRUE(app->Append(L("c", std::to_string(s)), i * 1000, i).ok());
+      ASSERT_TRUE(app->Commit().ok());
+    }
+  };
+  {
+    auto db = DB::Open(o, dir.path());
+    ASSERT_TRUE(db.ok());
+    write(**db, 0, 60);
+    auto n = (*db)->CompactHead();
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    EXPECT_EQ(*n, 5);  // [0,10s) .. [40s,50s); [50s,60s) stays in the head
+    const DBStats st = (*db)->Stats();
+    EXPECT_EQ(st.blocks, 5u);
+    EXPECT_EQ(st.head_min_time, 50000);
+    EXPECT_GT(st.block_bytes, 0u);
+    auto got = Query(**db, {Eq("__name__", "c")});
+    ASSERT_EQ(got.size(), 5u);
+    EXPECT_EQ(got["c{instance=\"3\"}"].size(), 60u);
+    Status oob = [&] {
+      auto app = (*db)->NewAppender();
+      return app->Append(L("c", "0"), 49000, 1);
+    }();
+    EXPECT_NE(oob.message().find("out of bounds"), std::string::npos) << oob.ToString();
+    write(**db, 60, 70);
+  }
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_EQ((*db)->Blocks().size(), 5u);
+  auto got = Query(**db, {Eq("__name__", "c")});
+  for (int s = 0; s < 5; ++s) {
+    const auto& v = got["c{instance=\"" + std::to_string(s) + "\"}"];
+    ASSERT_EQ(v.size(), 70u);
+    for (int i = 0; i < 70; ++i) ASSERT_EQ(v[i].t, i * 1000);
+  }
+  // Seek across the block/head boundary.
+  auto q = (*db)->NewQuerier(0, INT64_MAX);
+  auto set = (*q)->Select({Eq("instance", "2")}, SelectHints{});
+  ASSERT_TRUE(set.ok() && (*set)->Next());
+  auto it = (*set)->Iterator();
+  ASSERT_TRUE(it->Seek(48500));
+  EXPECT_EQ(it->At().t, 49000);
+  ASSERT_TRUE(it->Seek(50000));
+  EXPECT_EQ(it->At().t, 50000);
+  ASSERT_TRUE(it->Next());
+  EXPECT_EQ(it->At().t, 51000);
+
+  // Compaction of level-1 blocks into 30 s windows, then retention.
+  DBOptions o2 = o;
+  o2.max_block_range_ms = 30000;
+  o2.retention_ms = 25000;
+  db = Result<std::unique_ptr<DB>>(Status::Internal("closed"));
+  auto db2 = DB::Open(o2, dir.path());
+  ASSERT_TRUE(db2.ok());
+  auto merged = (*db2)->CompactBlocks();
+  ASSERT_TRUE(merged.ok()) << merged.status().ToString();
+  EXPECT_EQ(*merged, 1);
+  auto blocks = (*db2)->Blocks();
+  ASSERT_EQ(blocks.size(), 3u);  // [0,30s) level 2, [30s,40s), [40s,50s)
+  EXPECT_EQ(blocks[0].mint, 0);
+  EXPECT_EQ(blocks[0].maxt, 30000);
+  EXPECT_EQ(blocks[0].level, 2);
+  EXPECT_EQ(Query(**db2, {Eq("instance", "4")})["c{instance=\"4\"}"].size(), 70u);
+  auto deleted = (*db2)->ApplyRetention();
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 2);  // newest data 69 s: blocks ending at or before 44 s go
+  EXPECT_EQ((*db2)->Blocks().size(), 1u);
+  EXPECT_EQ(Query(**db2, {Eq("instance", "4")})["c{instance=\"4\"}"].front().t, 40000);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/b-00000006"));
+}
+
+TEST(DBTest, RetentionBySize) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.block_range_ms = 10000;
+  o.retention_ms = 0;
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok());
+  for (int i = 0; i < 60; ++i) {
+    auto app = (*db)->NewAppender();
+    for (int s = 0; s < 50; ++s) ASSERT_TRUE(app->Append(L("r", std::to_string(s)), i * 1000, i).ok());
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  ASSERT_EQ(*(*db)->CompactHead(), 5);
+  const DBStats before = (*db)->Stats();
+  const uint64_t one_block = before.block_bytes / before.blocks;
+  DBOptions o2 = o;
+  o2.retention_bytes = before.wal_bytes + 2 * one_block + one_block / 2;
+  db = Result<std::unique_ptr<DB>>(Status::Internal("closed"));
+  auto db2 = DB::Open(o2, dir.path());
+  ASSERT_TRUE(db2.ok());
+  auto deleted = (*db2)->ApplyRetention();
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_GE(*deleted, 3);
+  EXPECT_LE((*db2)->Stats().bytes_on_disk, o2.retention_bytes);
+  EXPECT_EQ((*db2)->Blocks().back().maxt, 50000);  // the newest blocks are kept
+}
+
+TEST(DBTest, OutOfOrderWindow) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.out_of_order_window_ms = 60000;
+  {
+    auto db = DB::Open(o, dir.path());
+    ASSERT_TRUE(db.ok());
+    auto app = (*db)->NewAppender();
+    ASSERT_TRUE(app->Append(L("o", "x"), 100000, 1).ok());
+    ASSERT_TRUE(app->Append(L("o", "x"), 70000, 2).ok());  // older, in the same batch
+    EXPECT_FALSE(app->Append(L("o", "x"), 30000, 3).ok());  // beyond the window
+    ASSERT_TRUE(app->Commit().ok());
+    auto app2 = (*db)->NewAppender();
+    ASSERT_TRUE(app2->Append(L("o", "x"), 90000, 4).ok());
+    ASSERT_TRUE(app2->Commit().ok());
+  }
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok());
+  auto got = Query(**db, {Eq("__name__", "o")})["o{instance=\"x\"}"];
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].t, 70000);
+  EXPECT_EQ(got[1].t, 90000);
+  EXPECT_EQ(got[2].v, 1);
+  EXPECT_EQ((*db)->Stats().ooo_samples_appended, 2u);
+}
+
+TEST(DBTest, MergedIteratorDeduplicatesOverlaps) {
+  auto chunk = [](std::vector<Sample> s) {
+    XorChunk c;
+    for (const auto& x : s) c.Append(x.t, x.v);
+    return MakeOwnedChunk(std::string(c.Bytes()), s.front().t, s.back().t);
+  };
+  std::vector<ChunkRef> chunks = {chunk({{10, 1}, {20, 1}, {30, 1}}), chunk({{5, 2}, {20, 2}, {25, 2}}),
+                                  chunk({{40, 3}}), chunk({{30, 4}, {50, 4}})};
+  MergedSeriesIterator it(chunks, 0, 45);
+  std::vector<Sample> got;
+  while (it.Next()) got.push_back(it.At());
+  const std::vector<std::pair<int64_t, double>> want = {{5, 2}, {10, 1}, {20, 1}, {25, 2}, {30, 1}, {40, 3}};
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i].t, want[i].first);
+    EXPECT_EQ(got[i].v, want[i].second) << got[i].t;  // the first chunk in list order wins
+  }
+  MergedSeriesIterator it2(chunks, 0, 100);
+  ASSERT_TRUE(it2.Seek(26));
+  EXPECT_EQ(it2.At().t, 30);
+  ASSERT_TRUE(it2.Seek(41));
+  EXPECT_EQ(it2.At().t, 50);
+  EXPECT_FALSE(it2.Next());
+}
+
+TEST(DBTest, ConcurrentAppendersQueriersAndCompaction) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.block_range_ms = 50000;
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok());
+  constexpr int kWriters = 3, kSeries = 30, kBatches = 200;
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      auto got = Query(**db, {M(MatchType::kRegexMatch, "__name__", "w.*")});
+      for (const auto& [k, v] : got) {
+        for (size_t i = 1; i < v.size(); ++i) {
+          if (v[i].t <= v[i - 1].t) failures.fetch_add(1);
+        }
+      }
+    }
+  });
+  std::thread compactor([&] {
+    while (!stop.load()) {
+      if (!(*db)->CompactHead().ok()) failures.fetch_add(1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int b = 0; b < kBatches; ++b) {
+        auto app = (*db)->NewAppender();
+        for (int s = 0; s < kSeries; ++s) {
+          if (!app->Append(L("w" + std::to_string(w), std::to_string(s)), b * 1000, b).ok()) {
+            failures.fetch_add(1);
+          }
+        }
+        if (!app->Commit().ok()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  stop = true;
+  reader.join();
+  compactor.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto got = Query(**db, {M(MatchType::kRegexMatch, "__name__", "w.*")});
+  ASSERT_EQ(got.size(), static_cast<size_t>(kWriters * kSeries));
+  for (const auto& [k, v] : got) EXPECT_EQ(v.size(), static_cast<size_t>(kBatches)) << k;
+}
+
+// Prints WAL replay speed; scale with KANSOKU_REPLAY_SERIES (default 50000).
+TEST(DBTest, ReplaySpeed) {
+  TempDir dir;
+  const char* env = std::getenv("KANSOKU_REPLAY_SERIES");
+  const int n = env != nullptr ? std::atoi(env) : 50000;
+  constexpr int kSamples = 10;
+  DBOptions o = TestOptions();
+  o.wal_fsync_interval_ms = 1000;
+  {
+    auto db = DB::Open(o, dir.path());
+    ASSERT_TRUE(db.ok());
+    for (int t = 0; t < kSamples; ++t) {
+      auto app = (*db)->NewAppender();
+      for (int s = 0; s < n; ++s) {
+        ASSERT_TRUE(app->Append(Labels{{"__name__", "node_cpu_seconds_total"},
+                                       {"instance", "host-" + std::to_string(s / 100) + ":9100"},
+                                       {"job", "node"},
+                                       {"cpu", std::to_string(s % 100)}},
+                                t * 15000, t * 1.5 + s)
+                        .ok());
+      }
+      ASSERT_TRUE(app->Commit().ok());
+    }
+  }
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok());
+  const DBStats st = (*db)->Stats();
+  EXPECT_EQ(st.head_series, static_cast<uint64_t>(n));
+  EXPECT_EQ(st.samples_appended, static_cast<uint64_t>(n) * kSamples);
+  std::printf("WAL replay: %d series x %d samples in %.3f s = %.2f s per million series "
+              "(%.0f samples/s, WAL %.1f MB)\n",
+              n, kSamples, st.wal_replay_seconds, st.wal_replay_seconds * 1e6 / n,
+              n * kSamples / st.wal_replay_seconds, st.wal_bytes / 1e6);
+}
+
+}  // namespace
+}  // namespace kansoku::tsdb

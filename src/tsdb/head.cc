@@ -1,0 +1,416 @@
+#include "tsdb/head.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace kansoku::tsdb {
+namespace {
+
+uint64_t Bits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+}  // namespace
+
+Head::Head(HeadOptions options) : options_(options) {
+  KANSOKU_CHECK(options_.chunk_range_ms > 0, "BUG: HeadOptions::chunk_range_ms must be > 0");
+  KANSOKU_CHECK(options_.samples_per_chunk > 0 &&
+                    options_.samples_per_chunk <= XorChunk::kMaxSamples,
+                "BUG: HeadOptions::samples_per_chunk out of range");
+}
+
+int64_t Head::RangeEnd(int64_t t) const {
+  return (FloorDiv(t, options_.chunk_range_ms) + 1) * options_.chunk_range_ms;
+}
+
+void Head::NoteTime(int64_t t) {
+  int64_t cur = min_time_.load();
+  while (t < cur && !min_time_.compare_exchange_weak(cur, t)) {
+  }
+  cur = max_time_.load();
+  while (t > cur && !max_time_.compare_exchange_weak(cur, t)) {
+  }
+}
+
+std::shared_ptr<MemSeries> Head::Insert(uint64_t hash, SeriesRef ref, const Labels& labels) {
+  // Caller holds shards_[hash % kShards].mu.
+  auto s = std::make_shared<MemSeries>(ref, labels);
+  shards_[hash % kShards].by_hash[hash].push_back(s);
+  {
+    std::lock_guard<std::mutex> l(ref_shards_[ref % kShards].mu);
+    ref_shards_[ref % kShards].by_ref[ref] = s;
+  }
+  num_series_.fetch_add(1);
+  series_created_.fetch_add(1);
+  return s;
+}
+
+Result<std::shared_ptr<MemSeries>> Head::GetOrCreatePinned(const Labels& labels) {
+  const uint64_t hash = HashOf(labels);
+  Shard& shard = shards_[hash % kShards];
+  std::lock_guard<std::mutex> l(shard.mu);
+  auto it = shard.by_hash.find(hash);
+  if (it != shard.by_hash.end()) {
+    for (const auto& s : it->second) {
+      if (s->labels() == labels) {
+        ++s->pins_;
+        return s;
+      }
+    }
+  }
+  KANSOKU_RETURN_IF_ERROR(ValidateLabels(labels));
+  if (options_.max_series > 0 && num_series_.load() >= options_.max_series) {
+    return Status::ResourceExhausted("series limit " + std::to_string(options_.max_series) +
+                                     " reached: refusing new series " + labels.ToString());
+  }
+  SeriesRef ref;
+  {
+    std::unique_lock<std::shared_mutex> il(index_mu_);
+    ref = next_ref_++;
+    postings_.Add(ref, labels);
+  }
+  auto s = Insert(hash, ref, labels);
+  s->pins_ = 1;
+  return s;
+}
+
+void Head::Unpin(MemSeries* series) {
+  const uint64_t hash = HashOf(series->labels());
+  std::lock_guard<std::mutex> l(shards_[hash % kShards].mu);
+  KANSOKU_CHECK(series->pins_ > 0, "BUG: Head::Unpin without a pin");
+  --series->pins_;
+}
+
+Result<std::shared_ptr<MemSeries>> Head::CreateWithRef(SeriesRef ref, const Labels& labels) {
+  const uint64_t hash = HashOf(labels);
+  Shard& shard = shards_[hash % kShards];
+  std::lock_guard<std::mutex> l(shard.mu);
+  if (auto existing = GetByRef(ref)) {
+    if (existing->labels() == labels) return existing;
+    return Status::Corruption("series ref " + std::to_string(ref) + " is both " +
+                              existing->labels().ToString() + " and " + labels.ToString());
+  }
+  auto it = shard.by_hash.find(hash);
+  if (it != shard.by_hash.end()) {
+    for (const auto& s : it->second) {
+      if (s->labels() == labels) {
+        // The same series logged again under a new ref (it was collected and re-created):
+        // alias the ref so both refs' samples land in one series.
+        {
+          std::lock_guard<std::mutex> rl(ref_shards_[ref % kShards].mu);
+          ref_shards_[ref % kShards].by_ref[ref] = s;
+        }
+        std::unique_lock<std::shared_mutex> il(index_mu_);
+        next_ref_ = std::max(next_ref_, ref + 1);
+        return s;
+      }
+    }
+  }
+  {
+    std::unique_lock<std::shared_mutex> il(index_mu_);
+    next_ref_ = std::max(next_ref_, ref + 1);
+    postings_.Add(ref, labels);
+  }
+  return Insert(hash, ref, labels);
+}
+
+std::shared_ptr<MemSeries> Head::GetByRef(SeriesRef ref) const {
+  const RefShard& rs = ref_shards_[ref % kShards];
+  std::lock_guard<std::mutex> l(rs.mu);
+  auto it = rs.by_ref.find(ref);
+  return it == rs.by_ref.end() ? nullptr : it->second;
+}
+
+bool Head::FindLocked(MemSeries& s, int64_t t, double* v) {
+  auto it = std::lower_bound(s.ooo_.begin(), s.ooo_.end(), t,
+                             [](const Sample& a, int64_t b) { return a.t < b; });
+  if (it != s.ooo_.end() && it->t == t) {
+    *v = it->v;
+    return true;
+  }
+  auto search = [&](std::string_view bytes) {
+    ChunkIterator ci(bytes);
+    if (ci.Seek(t) && ci.At().t == t) {
+      *v = ci.At().v;
+      return true;
+    }
+    return false;
+  };
+  for (const auto& c : s.chunks_) {
+    if (c->mint <= t && t <= c->maxt && search(c->bytes)) return true;
+  }
+  return !s.open_.empty() && s.open_.MinTime() <= t && t <= s.open_.MaxTime() &&
+         search(s.open_.Bytes());
+}
+
+Status Head::CheckLocked(MemSeries& s, int64_t t, double v, bool* noop, bool* in_order) {
+  *noop = false;
+  *in_order = false;
+  if (t < min_valid_.load()) {
+    return Status::InvalidArgument("out of bounds: sample for series " + s.labels().ToString() +
+                                   " at timestamp " + std::to_string(t) +
+                                   " is older than the head's lower bound " +
+                                   std::to_string(min_valid_.load()) +
+                                   " (that range is already persisted)");
+  }
+  if (t > s.max_t_) {
+    *in_order = true;
+    return Status::Ok();
+  }
+  double existing;
+  const bool found =
+      t == s.max_t_ ? (existing = s.last_v_, true) : FindLocked(s, t, &existing);
+  if (found) {
+    if (Bits(existing) == Bits(v)) {
+      *noop = true;
+      return Status::Ok();
+    }
+    return Status::InvalidArgument("duplicate sample for timestamp: series " +
+                                   s.labels().ToString() + " at timestamp " + std::to_string(t) +
+                                   " already has a different value");
+  }
+  if (options_.ooo_window_ms <= 0 || t < s.max_t_ - options_.ooo_window_ms) {
+    return Status::InvalidArgument(
+        "out of order sample: series " + s.labels().ToString() + " at timestamp " +
+        std::to_string(t) + " is older than its newest sample at " + std::to_string(s.max_t_) +
+        " (out-of-order window " + std::to_string(options_.ooo_window_ms) + " ms)");
+  }
+  return Status::Ok();
+}
+
+Status Head::Appendable(MemSeries& s, int64_t t, double v) {
+  std::lock_guard<std::mutex> l(s.mu_);
+  bool noop, in_order;
+  return CheckLocked(s, t, v, &noop, &in_order);
+}
+
+Status Head::Append(MemSeries& s, int64_t t, double v, bool* noop_out) {
+  std::lock_guard<std::mutex> l(s.mu_);
+  bool noop, in_order;
+  KANSOKU_RETURN_IF_ERROR(CheckLocked(s, t, v, &noop, &in_order));
+  if (noop_out != nullptr) *noop_out = noop;
+  if (noop) return Status::Ok();
+  if (in_order) {
+    if (!s.open_.empty() && (s.open_.NumSamples() >= options_.samples_per_chunk ||
+                             t >= RangeEnd(s.open_.MinTime()))) {
+      auto c = std::make_shared<ClosedChunk>();
+      c->bytes.assign(s.open_.Bytes());
+      c->mint = s.open_.MinTime();
+      c->maxt = s.open_.MaxTime();
+      c->samples = s.open_.NumSamples();
+      s.chunks_.push_back(std::move(c));
+      s.open_ = XorChunk();
+    }
+    if (s.open_.empty()) chunks_.fetch_add(1);
+    s.open_.Append(t, v);
+    s.max_t_ = t;
+    s.last_v_ = v;
+  } else {
+    auto it = std::lower_bound(s.ooo_.begin(), s.ooo_.end(), t,
+                               [](const Sample& a, int64_t b) { return a.t < b; });
+    s.ooo_.insert(it, Sample{t, v});
+    ooo_appended_.fetch_add(1);
+  }
+  samples_appended_.fetch_add(1);
+  NoteTime(t);
+  return Status::Ok();
+}
+
+void Head::SnapshotLocked(MemSeries& s, int64_t mint, int64_t maxt, std::vector<ChunkRef>* out) {
+  for (const auto& c : s.chunks_) {
+    if (c->maxt < mint || c->mint > maxt) continue;
+    ChunkRef r;
+    r.owner = c;
+    r.data = c->bytes;
+    r.mint = c->mint;
+    r.maxt = c->maxt;
+    out->push_back(std::move(r));
+  }
+  if (!s.open_.empty() && s.open_.MaxTime() >= mint && s.open_.MinTime() <= maxt) {
+    out->push_back(MakeOwnedChunk(std::string(s.open_.Bytes()), s.open_.MinTime(),
+                                  s.open_.MaxTime()));
+  }
+  if (!s.ooo_.empty()) {
+    XorChunk c;
+    for (const auto& smp : s.ooo_) {
+      if (smp.t < mint || smp.t > maxt) continue;
+      if (c.NumSamples() == XorChunk::kMaxSamples) {
+        out->push_back(MakeOwnedChunk(std::string(c.Bytes()), c.MinTime(), c.MaxTime()));
+        c = XorChunk();
+      }
+      c.Append(smp.t, smp.v);
+    }
+    if (!c.empty()) {
+      out->push_back(MakeOwnedChunk(std::string(c.Bytes()), c.MinTime(), c.MaxTime()));
+    }
+  }
+}
+
+Result<std::vector<SeriesData>> Head::Select(const std::vector<Matcher>& matchers, int64_t mint,
+                                             int64_t maxt) {
+  Postings refs;
+  {
+    std::shared_lock<std::shared_mutex> il(index_mu_);
+    KANSOKU_ASSIGN_OR_RETURN(refs, SelectPostings(postings_, matchers));
+  }
+  std::vector<SeriesData> out;
+  for (SeriesRef ref : refs) {
+    auto s = GetByRef(ref);
+    if (s == nullptr) continue;
+    SeriesData d;
+    {
+      std::lock_guard<std::mutex> l(s->mu_);
+      SnapshotLocked(*s, mint, maxt, &d.chunks);
+    }
+    if (d.chunks.empty()) continue;
+    d.labels = s->labels();
+    out.push_back(std::move(d));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SeriesData& a, const SeriesData& b) { return a.labels < b.labels; });
+  return out;
+}
+
+std::vector<SeriesData> Head::SnapshotAll(int64_t mint, int64_t maxt) {
+  std::vector<SeriesData> out;
+  for (const auto& s : AllSeries()) {
+    SeriesData d;
+    {
+      std::lock_guard<std::mutex> l(s->mu_);
+      SnapshotLocked(*s, mint, maxt, &d.chunks);
+    }
+    if (d.chunks.empty()) continue;
+    d.labels = s->labels();
+    out.push_back(std::move(d));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SeriesData& a, const SeriesData& b) { return a.labels < b.labels; });
+  return out;
+}
+
+std::vector<std::string> Head::LabelNames() const {
+  std::shared_lock<std::shared_mutex> il(index_mu_);
+  return postings_.LabelNames();
+}
+
+std::vector<std::string> Head::LabelValues(std::string_view name) const {
+  std::shared_lock<std::shared_mutex> il(index_mu_);
+  return postings_.LabelValues(name);
+}
+
+std::vector<std::shared_ptr<MemSeries>> Head::AllSeries() const {
+  std::vector<std::shared_ptr<MemSeries>> out;
+  for (const auto& rs : ref_shards_) {
+    std::lock_guard<std::mutex> l(rs.mu);
+    for (const auto& [ref, s] : rs.by_ref) {
+      if (s->ref() == ref) out.push_back(s);  // skip replay aliases
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a->ref() < b->ref(); });
+  return out;
+}
+
+std::vector<Sample> Head::SamplesOf(MemSeries& s) {
+  std::vector<ChunkRef> chunks;
+  {
+    std::lock_guard<std::mutex> l(s.mu_);
+    SnapshotLocked(s, INT64_MIN, INT64_MAX, &chunks);
+  }
+  std::vector<Sample> out;
+  MergedSeriesIterator it(std::move(chunks), INT64_MIN, INT64_MAX);
+  while (it.Next()) out.push_back(it.At());
+  return out;
+}
+
+void Head::SetMinValidTime(int64_t t) {
+  int64_t cur = min_valid_.load();
+  while (t > cur && !min_valid_.compare_exchange_weak(cur, t)) {
+  }
+}
+
+size_t Head::Truncate(int64_t mint) {
+  SetMinValidTime(mint);
+  std::vector<std::shared_ptr<MemSeries>> empty;
+  int64_t new_min = INT64_MAX;
+  for (const auto& s : AllSeries()) {
+    std::lock_guard<std::mutex> l(s->mu_);
+    const size_t before = s->chunks_.size();
+    std::erase_if(s->chunks_, [&](const auto& c) { return c->maxt < mint; });
+    int64_t removed = static_cast<int64_t>(before - s->chunks_.size());
+    if (!s->open_.empty() && s->open_.MaxTime() < mint) {
+      s->open_ = XorChunk();
+      ++removed;
+    }
+    chunks_.fetch_sub(removed);
+    std::erase_if(s->ooo_, [&](const Sample& x) { return x.t < mint; });
+    int64_t first = INT64_MAX;
+    if (!s->chunks_.empty()) first = s->chunks_.front()->mint;
+    if (!s->open_.empty()) first = std::min(first, s->open_.MinTime());
+    if (!s->ooo_.empty()) first = std::min(first, s->ooo_.front().t);
+    if (first == INT64_MAX) {
+      empty.push_back(s);
+    } else {
+      new_min = std::min(new_min, first);
+    }
+  }
+  min_time_.store(new_min);
+  if (new_min == INT64_MAX) max_time_.store(INT64_MIN);
+  size_t removed = 0;
+  for (const auto& s : empty) {
+    const uint64_t hash = HashOf(s->labels());
+    Shard& shard = shards_[hash % kShards];
+    {
+      std::lock_guard<std::mutex> l(shard.mu);
+      if (s->pins_ > 0) continue;
+      {
+        std::lock_guard<std::mutex> sl(s->mu_);
+        if (!s->chunks_.empty() || !s->open_.empty() || !s->ooo_.empty()) continue;
+      }
+      s->deleted_ = true;
+      auto it = shard.by_hash.find(hash);
+      if (it != shard.by_hash.end()) {
+        std::erase(it->second, s);
+        if (it->second.empty()) shard.by_hash.erase(it);
+      }
+      std::unique_lock<std::shared_mutex> il(index_mu_);
+      postings_.Delete(s->ref(), s->labels());
+    }
+    {
+      std::lock_guard<std::mutex> l(ref_shards_[s->ref() % kShards].mu);
+      ref_shards_[s->ref() % kShards].by_ref.erase(s->ref());
+    }
+    num_series_.fetch_sub(1);
+    series_removed_.fetch_add(1);
+    ++removed;
+  }
+  return removed;
+}
+
+HeadStats Head::Stats() const {
+  HeadStats st;
+  st.series = num_series_.load();
+  st.samples_appended = samples_appended_.load();
+  st.ooo_samples_appended = ooo_appended_.load();
+  st.chunks = static_cast<uint64_t>(std::max<int64_t>(0, chunks_.load()));
+  st.series_created = series_created_.load();
+  st.series_removed = series_removed_.load();
+  st.min_time = min_time_.load();
+  st.max_time = max_time_.load();
+  return st;
+}
+
+SeriesRef Head::LastRef() const {
+  std::shared_lock<std::shared_mutex> il(index_mu_);
+  return next_ref_ - 1;
+}
+
+}  // namespace kansoku::tsdb

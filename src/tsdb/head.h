@@ -1,0 +1,173 @@
+#pragma once
+// Head: the in-memory, writable part of the TSDB: series, their recent chunks, and the inverted
+// index over them.
+//
+// Series identity: a series is found by Labels::Hash() and then compared label by label, so hash
+// collisions are safe. Each series gets a SeriesRef, unique for the head's lifetime (and
+// preserved across restarts through the WAL).
+//
+// Samples: a series keeps closed, immutable chunks plus one open chunk. A chunk is cut at
+// HeadOptions::samples_per_chunk samples or when a sample crosses a multiple of chunk_range_ms
+// (the block range), so no chunk spans two blocks. A sample older than the series' newest one is
+// accepted when it is within ooo_window_ms of it; it goes to a small sorted per-series buffer
+// merged at read time. Re-appending the exact sample (same timestamp, same value bits) is a
+// no-op; the same timestamp with another value is an error. Samples below MinValidTime() (already
+// persisted into a block) are "out of bounds".
+//
+// Thread safety: every method is thread-safe. Series lookup is striped over kShards mutexes, each
+// series has its own mutex guarding its chunks, and the postings index has a reader/writer lock.
+// Lock order: hash shard -> index -> ref shard; a series mutex is never held while taking any of
+// those. Ownership: series are shared_ptr so that appenders can pin them (Pin/Unpin) across
+// a batch; a pinned series is never garbage-collected.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/status.h"
+#include "tsdb/chunk.h"
+#include "tsdb/index.h"
+#include "tsdb/labels.h"
+#include "tsdb/series_iter.h"
+
+namespace kansoku::tsdb {
+
+struct HeadOptions {
+  int64_t chunk_range_ms = 2 * 3600 * 1000;  // chunks never cross a multiple of this
+  int64_t ooo_window_ms = 0;                 // 0: reject every out-of-order sample
+  uint32_t samples_per_chunk = 120;
+  size_t max_series = 0;                     // 0: unlimited; else ResourceExhausted beyond it
+  // Series hash; nullptr = Labels::Hash(). Tests pass a colliding one.
+  uint64_t (*hash_fn)(const Labels&) = nullptr;
+};
+
+struct ClosedChunk {
+  std::string bytes;
+  int64_t mint, maxt;
+  uint32_t samples;
+};
+
+class MemSeries {
+ public:
+  MemSeries(SeriesRef ref, Labels labels) : ref_(ref), labels_(std::move(labels)) {}
+  SeriesRef ref() const { return ref_; }
+  const Labels& labels() const { return labels_; }
+  // Set once the series record is in the WAL (the DB's appender uses it).
+  std::atomic<bool> logged{false};
+
+ private:
+  friend class Head;
+  const SeriesRef ref_;
+  const Labels labels_;
+  std::mutex mu_;
+  std::vector<std::shared_ptr<const ClosedChunk>> chunks_;  // GUARDED_BY(mu_), by time
+  XorChunk open_;                                            // GUARDED_BY(mu_)
+  std::vector<Sample> ooo_;                                  // GUARDED_BY(mu_), sorted by t
+  int64_t max_t_ = INT64_MIN;                                // GUARDED_BY(mu_)
+  double last_v_ = 0;                                        // GUARDED_BY(mu_)
+  int pins_ = 0;                                             // GUARDED_BY(hash shard mutex)
+  bool deleted_ = false;                                     // GUARDED_BY(hash shard mutex)
+};
+
+struct HeadStats {
+  uint64_t series = 0;
+  uint64_t samples_appended = 0;
+  uint64_t ooo_samples_appended = 0;
+  uint64_t chunks = 0;  // closed + non-empty open chunks
+  uint64_t series_created = 0;
+  uint64_t series_removed = 0;
+  int64_t min_time = INT64_MAX;  // INT64_MAX/INT64_MIN when empty
+  int64_t max_time = INT64_MIN;
+};
+
+class Head {
+ public:
+  static constexpr size_t kShards = 64;
+
+  explicit Head(HeadOptions options);
+  Head(const Head&) = delete;
+  Head& operator=(const Head&) = delete;
+
+  // Finds or creates the series and pins it (Unpin when the batch is done). A new series' labels
+  // are checked with ValidateLabels (InvalidArgument); ResourceExhausted at max_series.
+  Result<std::shared_ptr<MemSeries>> GetOrCreatePinned(const Labels& labels);
+  void Unpin(MemSeries* series);
+  // WAL replay: creates the series with this ref (or returns the existing one when the labels
+  // match). Corruption when the ref is taken by other labels.
+  Result<std::shared_ptr<MemSeries>> CreateWithRef(SeriesRef ref, const Labels& labels);
+  std::shared_ptr<MemSeries> GetByRef(SeriesRef ref) const;
+
+  // Checks whether (t, v) could be appended now, without appending it.
+  Status Appendable(MemSeries& s, int64_t t, double v);
+  // Appends one sample (the checks of Appendable, then the write). *noop is set for an exact
+  // duplicate.
+  Status Append(MemSeries& s, int64_t t, double v, bool* noop = nullptr);
+
+  // Series matching the matchers with at least one chunk overlapping [mint, maxt], sorted by
+  // labels, with snapshots of those chunks.
+  Result<std::vector<SeriesData>> Select(const std::vector<Matcher>& matchers, int64_t mint,
+                                         int64_t maxt);
+  // Every series (sorted by labels) with a snapshot of its chunks overlapping [mint, maxt].
+  std::vector<SeriesData> SnapshotAll(int64_t mint, int64_t maxt);
+  std::vector<std::string> LabelNames() const;
+  std::vector<std::string> LabelValues(std::string_view name) const;
+  // Every live series; for checkpoints.
+  std::vector<std::shared_ptr<MemSeries>> AllSeries() const;
+  // All samples of a series in time order (closed, open and out-of-order merged).
+  std::vector<Sample> SamplesOf(MemSeries& s);
+
+  // Raises the lower bound for appends, then drops chunks and samples below it and removes
+  // series left without data (unless pinned). Returns the number of series removed.
+  size_t Truncate(int64_t mint);
+  void SetMinValidTime(int64_t t);
+  int64_t MinValidTime() const { return min_valid_.load(); }
+  // Oldest/newest sample time in the head (INT64_MAX/INT64_MIN when empty); MinTime is
+  // recomputed by Truncate.
+  int64_t MinTime() const { return min_time_.load(); }
+  int64_t MaxTime() const { return max_time_.load(); }
+  HeadStats Stats() const;
+  // Largest ref handed out so far.
+  SeriesRef LastRef() const;
+
+ private:
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<uint64_t, std::vector<std::shared_ptr<MemSeries>>> by_hash;
+  };
+  struct RefShard {
+    mutable std::mutex mu;
+    std::unordered_map<SeriesRef, std::shared_ptr<MemSeries>> by_ref;
+  };
+  Status CheckLocked(MemSeries& s, int64_t t, double v, bool* noop, bool* in_order);
+  bool FindLocked(MemSeries& s, int64_t t, double* v);
+  void SnapshotLocked(MemSeries& s, int64_t mint, int64_t maxt, std::vector<ChunkRef>* out);
+  std::shared_ptr<MemSeries> Insert(uint64_t hash, SeriesRef ref, const Labels& labels);
+  int64_t RangeEnd(int64_t t) const;
+  uint64_t HashOf(const Labels& l) const {
+    return options_.hash_fn != nullptr ? options_.hash_fn(l) : l.Hash();
+  }
+  void NoteTime(int64_t t);
+
+  const HeadOptions options_;
+  Shard shards_[kShards];
+  RefShard ref_shards_[kShards];
+  mutable std::shared_mutex index_mu_;
+  MemPostings postings_;  // GUARDED_BY(index_mu_)
+  SeriesRef next_ref_ = 1;  // GUARDED_BY(index_mu_)
+  std::atomic<int64_t> min_valid_{INT64_MIN};
+  std::atomic<int64_t> min_time_{INT64_MAX};
+  std::atomic<int64_t> max_time_{INT64_MIN};
+  std::atomic<uint64_t> num_series_{0};
+  std::atomic<uint64_t> samples_appended_{0};
+  std::atomic<uint64_t> ooo_appended_{0};
+  std::atomic<int64_t> chunks_{0};
+  std::atomic<uint64_t> series_created_{0};
+  std::atomic<uint64_t> series_removed_{0};
+};
+
+}  // namespace kansoku::tsdb

@@ -1,0 +1,172 @@
+#include "tsdb/head.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+namespace kansoku::tsdb {
+namespace {
+
+Matcher Eq(std::string n, std::string v) {
+  return Matcher::Create(MatchType::kEqual, std::move(n), std::move(v)).value();
+}
+
+std::vector<Sample> ReadAll(const SeriesData& d, int64_t mint = INT64_MIN,
+                            int64_t maxt = INT64_MAX) {
+  MergedSeriesIterator it(d.chunks, mint, maxt);
+  std::vector<Sample> out;
+  while (it.Next()) out.push_back(it.At());
+  EXPECT_TRUE(it.status().ok());
+  return out;
+}
+
+std::shared_ptr<MemSeries> Get(Head& h, const Labels& l) {
+  auto r = h.GetOrCreatePinned(l);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  h.Unpin(r->get());
+  return *r;
+}
+
+uint64_t ConstantHash(const Labels&) { return 42; }
+
+TEST(HeadTest, HashCollisionsKeepSeriesApart) {
+  HeadOptions o;
+  o.hash_fn = ConstantHash;
+  Head h(o);
+  Labels a{{"__name__", "m"}, {"i", "a"}}, b{{"__name__", "m"}, {"i", "b"}};
+  auto sa = Get(h, a), sb = Get(h, b);
+  EXPECT_NE(sa->ref(), sb->ref());
+  EXPECT_EQ(Get(h, a).get(), sa.get());
+  ASSERT_TRUE(h.Append(*sa, 1000, 1).ok());
+  ASSERT_TRUE(h.Append(*sb, 1000, 2).ok());
+  auto got = h.Select({Eq("i", "b")}, 0, 10000);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].labels, b);
+  EXPECT_EQ(ReadAll((*got)[0])[0].v, 2);
+}
+
+TEST(HeadTest, AppendRules) {
+  struct Step {
+    int64_t t;
+    double v;
+    bool ok;
+    const char* error_part;
+  };
+  struct Case {
+    const char* name;
+    int64_t window;
+    std::vector<Step> steps;
+    std::vector<int64_t> want_times;
+  };
+  const std::vector<Case> cases = {
+      {"in_order", 0, {{1000, 1, true, ""}, {2000, 2, true, ""}}, {1000, 2000}},
+      {"ooo_rejected",
+       0,
+       {{2000, 1, true, ""}, {1000, 2, false, "out of order sample: series m{i=\"x\"} at timestamp 1000"}},
+       {2000}},
+      {"dup_same_value_noop", 0, {{1000, 1, true, ""}, {1000, 1, true, ""}}, {1000}},
+      {"dup_other_value", 0, {{1000, 1, true, ""}, {1000, 2, false, "duplicate sample"}}, {1000}},
+      {"ooo_in_window",
+       5000,
+       {{10000, 1, true, ""}, {7000, 2, true, ""}, {4000, 3, false, "window 5000 ms"},
+        {8000, 4, true, ""}, {7000, 2, true, ""}, {7000, 9, false, "duplicate"}},
+       {7000, 8000, 10000}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    HeadOptions o;
+    o.ooo_window_ms = c.window;
+    Head h(o);
+    Labels l{{"__name__", "m"}, {"i", "x"}};
+    auto s = Get(h, l);
+    for (const auto& st : c.steps) {
+      Status got = h.Append(*s, st.t, st.v);
+      EXPECT_EQ(got.ok(), st.ok) << st.t << " " << got.ToString();
+      if (!st.ok) {
+        EXPECT_NE(got.message().find(st.error_part), std::string::npos) << got.message();
+      }
+    }
+    std::vector<int64_t> times;
+    for (const auto& smp : h.SamplesOf(*s)) times.push_back(smp.t);
+    EXPECT_EQ(times, c.want_times);
+  }
+}
+
+TEST(HeadTest, ChunksCutAtSampleCountAndRangeBoundary) {
+  HeadOptions o;
+  o.chunk_range_ms = 100000;
+  Head h(o);
+  auto s = Get(h, Labels{{"__name__", "m"}});
+  for (int i = 0; i < 250; ++i) ASSERT_TRUE(h.Append(*s, i * 10, i).ok());  // t < 2500
+  EXPECT_EQ(h.Stats().chunks, 3u);  // 120 + 120 + 10
+  ASSERT_TRUE(h.Append(*s, 100000, 1).ok());  // crosses the boundary: new chunk
+  EXPECT_EQ(h.Stats().chunks, 4u);
+  auto got = h.Select({Eq("__name__", "m")}, 0, 200000);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].chunks.size(), 4u);
+  EXPECT_EQ(ReadAll((*got)[0]).size(), 251u);
+  EXPECT_EQ(ReadAll((*got)[0], 995, 1005).size(), 1u);
+}
+
+TEST(HeadTest, TruncateDropsOldDataAndEmptySeries) {
+  HeadOptions o;
+  o.chunk_range_ms = 1000;
+  Head h(o);
+  auto old_s = Get(h, Labels{{"__name__", "old"}});
+  auto new_s = Get(h, Labels{{"__name__", "new"}});
+  ASSERT_TRUE(h.Append(*old_s, 100, 1).ok());
+  ASSERT_TRUE(h.Append(*new_s, 500, 1).ok());
+  ASSERT_TRUE(h.Append(*new_s, 1500, 2).ok());
+  EXPECT_EQ(h.Truncate(1000), 1u);
+  EXPECT_EQ(h.Stats().series, 1u);
+  EXPECT_EQ(h.MinTime(), 1500);
+  EXPECT_FALSE(h.Select({Eq("__name__", "old")}, 0, 5000)->size());
+  EXPECT_EQ(h.LabelValues("__name__"), std::vector<std::string>{"new"});
+  Status st = h.Append(*new_s, 900, 3);
+  EXPECT_NE(st.message().find("out of bounds"), std::string::npos) << st.ToString();
+  // Pinned series survive truncation.
+  auto pinned = h.GetOrCreatePinned(Labels{{"__name__", "pinned"}});
+  ASSERT_TRUE(pinned.ok());
+  EXPECT_EQ(h.Truncate(2000), 1u);  // "new" goes; "pinned" stays
+  EXPECT_EQ(h.Stats().series, 1u);
+  h.Unpin(pinned->get());
+}
+
+TEST(HeadTest, ConcurrentAppendersAndReaders) {
+  Head h(HeadOptions{});
+  constexpr int kThreads = 4, kSeries = 50, kSamples = 200;
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      auto r = h.Select({Eq("__name__", "c")}, 0, INT64_MAX);
+      ASSERT_TRUE(r.ok());
+      for (const auto& d : *r) {
+        auto samples = ReadAll(d);
+        for (size_t i = 1; i < samples.size(); ++i) ASSERT_LT(samples[i - 1].t, samples[i].t);
+      }
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kThreads; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < kSeries; ++i) {
+        auto s = h.GetOrCreatePinned(
+            Labels{{"__name__", "c"}, {"w", std::to_string(w)}, {"i", std::to_string(i)}});
+        ASSERT_TRUE(s.ok());
+        for (int t = 1; t <= kSamples; ++t) ASSERT_TRUE(h.Append(**s, t, t).ok());
+        h.Unpin(s->get());
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  stop = true;
+  reader.join();
+  EXPECT_EQ(h.Stats().series, static_cast<uint64_t>(kThreads * kSeries));
+  EXPECT_EQ(h.Stats().samples_appended, static_cast<uint64_t>(kThreads * kSeries * kSamples));
+}
+
+}  // namespace
+}  // namespace kansoku::tsdb

@@ -1,0 +1,168 @@
+#include "tsdb/index.h"
+
+#include <algorithm>
+
+namespace kansoku::tsdb {
+namespace {
+
+void InsertSorted(Postings* p, SeriesRef ref) {
+  if (p->empty() || p->back() < ref) {
+    p->push_back(ref);
+    return;
+  }
+  auto it = std::lower_bound(p->begin(), p->end(), ref);
+  if (it == p->end() || *it != ref) p->insert(it, ref);
+}
+
+void EraseSorted(Postings* p, SeriesRef ref) {
+  auto it = std::lower_bound(p->begin(), p->end(), ref);
+  if (it != p->end() && *it == ref) p->erase(it);
+}
+
+}  // namespace
+
+Postings IntersectPostings(const Postings& a, const Postings& b) {
+  Postings out;
+  out.reserve(std::min(a.size(), b.size()));
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+Postings SubtractPostings(const Postings& a, const Postings& b) {
+  Postings out;
+  out.reserve(a.size());
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+Postings UnionPostings(const std::vector<const Postings*>& lists) {
+  if (lists.empty()) return {};
+  if (lists.size() == 1) return *lists[0];
+  size_t total = 0;
+  for (const auto* l : lists) total += l->size();
+  Postings out;
+  out.reserve(total);
+  for (const auto* l : lists) out.insert(out.end(), l->begin(), l->end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Result<Postings> SelectPostings(const IndexReader& index, const std::vector<Matcher>& matchers) {
+  if (matchers.empty()) return Status::InvalidArgument("at least one label matcher is required");
+  bool any_non_empty = false;
+  for (const auto& m : matchers) any_non_empty |= !m.MatchesEmpty();
+  if (!any_non_empty) {
+    std::string sel;
+    for (const auto& m : matchers) sel += (sel.empty() ? "" : ", ") + m.ToString();
+    return Status::InvalidArgument("vector selector {" + sel +
+                                   "} must contain at least one matcher that does not match the "
+                                   "empty string");
+  }
+  // Positive matchers first (they shrink the set fastest), equality before regex.
+  std::vector<const Matcher*> order;
+  for (const auto& m : matchers) order.push_back(&m);
+  std::stable_sort(order.begin(), order.end(), [](const Matcher* a, const Matcher* b) {
+    auto rank = [](const Matcher* m) {
+      if (m->MatchesEmpty()) return 2;
+      return m->type() == MatchType::kEqual ? 0 : 1;
+    };
+    return rank(a) < rank(b);
+  });
+  bool have = false;
+  Postings result;
+  for (const Matcher* m : order) {
+    if (have && result.empty()) break;
+    if (!m->MatchesEmpty()) {
+      // Series that carry the label with a matching value.
+      Postings p;
+      if (m->type() == MatchType::kEqual) {
+        const Postings* got = index.Get(m->name(), m->value());
+        if (got != nullptr) p = *got;
+      } else {
+        std::vector<const Postings*> lists;
+        index.ForEachValue(m->name(), [&](std::string_view v, const Postings& l) {
+          if (m->Matches(v)) lists.push_back(&l);
+        });
+        p = UnionPostings(lists);
+      }
+      result = have ? IntersectPostings(result, p) : std::move(p);
+      have = true;
+    } else {
+      // Matches "": exclude series whose value for the label does not match.
+      std::vector<const Postings*> lists;
+      if (m->type() == MatchType::kNotEqual) {
+        const Postings* got = index.Get(m->name(), m->value());
+        if (got != nullptr) lists.push_back(got);
+      } else {
+        index.ForEachValue(m->name(), [&](std::string_view v, const Postings& l) {
+          if (!m->Matches(v)) lists.push_back(&l);
+        });
+      }
+      if (!lists.empty()) result = SubtractPostings(result, UnionPostings(lists));
+    }
+  }
+  return result;
+}
+
+void MemPostings::Add(SeriesRef ref, const Labels& labels) {
+  for (const auto& l : labels) {
+    auto& values = m_[l.name];
+    auto it = values.find(l.value);
+    if (it == values.end()) it = values.emplace(l.value, Postings{}).first;
+    InsertSorted(&it->second, ref);
+  }
+  InsertSorted(&all_, ref);
+}
+
+void MemPostings::Delete(SeriesRef ref, const Labels& labels) {
+  for (const auto& l : labels) {
+    auto nit = m_.find(l.name);
+    if (nit == m_.end()) continue;
+    auto vit = nit->second.find(l.value);
+    if (vit == nit->second.end()) continue;
+    EraseSorted(&vit->second, ref);
+    if (vit->second.empty()) nit->second.erase(vit);
+    if (nit->second.empty()) m_.erase(nit);
+  }
+  EraseSorted(&all_, ref);
+}
+
+std::vector<std::string> MemPostings::LabelNames() const {
+  std::vector<std::string> out;
+  out.reserve(m_.size());
+  for (const auto& [name, values] : m_) out.push_back(name);
+  return out;
+}
+
+std::vector<std::string> MemPostings::LabelValues(std::string_view name) const {
+  std::vector<std::string> out;
+  auto it = m_.find(name);
+  if (it == m_.end()) return out;
+  out.reserve(it->second.size());
+  for (const auto& [value, p] : it->second) out.push_back(value);
+  return out;
+}
+
+size_t MemPostings::NumLabelPairs() const {
+  size_t n = 0;
+  for (const auto& [name, values] : m_) n += values.size();
+  return n;
+}
+
+void MemPostings::ForEachValue(std::string_view name,
+                               const std::function<void(std::string_view, const Postings&)>& fn)
+    const {
+  auto it = m_.find(name);
+  if (it == m_.end()) return;
+  for (const auto& [value, p] : it->second) fn(value, p);
+}
+
+const Postings* MemPostings::Get(std::string_view name, std::string_view value) const {
+  auto it = m_.find(name);
+  if (it == m_.end()) return nullptr;
+  auto vit = it->second.find(value);
+  return vit == it->second.end() ? nullptr : &vit->second;
+}
+
+}  // namespace kansoku::tsdb

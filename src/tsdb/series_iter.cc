@@ -1,0 +1,177 @@
+#include "tsdb/series_iter.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <string>
+
+namespace kansoku::tsdb {
+namespace {
+
+struct OwnedBytes {
+  std::string bytes;
+};
+
+bool HeapLess(int64_t at, size_t ao, int64_t bt, size_t bo) {
+  return at != bt ? at < bt : ao < bo;
+}
+
+}  // namespace
+
+ChunkRef MakeOwnedChunk(std::string bytes, int64_t mint, int64_t maxt) {
+  auto owned = std::make_shared<OwnedBytes>();
+  owned->bytes = std::move(bytes);
+  ChunkRef c;
+  c.data = owned->bytes;
+  c.owner = std::move(owned);
+  c.mint = mint;
+  c.maxt = maxt;
+  return c;
+}
+
+MergedSeriesIterator::MergedSeriesIterator(std::vector<ChunkRef> chunks, int64_t mint,
+                                           int64_t maxt)
+    : chunks_(std::move(chunks)), mint_(mint), maxt_(maxt) {
+  // Stable: equal mints keep list order, which is the duplicate-resolution order.
+  std::vector<size_t> idx(chunks_.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::stable_sort(idx.begin(), idx.end(),
+                   [&](size_t a, size_t b) { return chunks_[a].mint < chunks_[b].mint; });
+  std::vector<ChunkRef> sorted;
+  sorted.reserve(chunks_.size());
+  for (size_t i : idx) {
+    if (chunks_[i].maxt < mint_ || chunks_[i].mint > maxt_) continue;
+    sorted.push_back(std::move(chunks_[i]));
+    order_.push_back(i);
+  }
+  chunks_ = std::move(sorted);
+}
+
+bool MergedSeriesIterator::Open(size_t i, int64_t seek_to) {
+  const ChunkRef& c = chunks_[i];
+  if (c.check_crc) {
+    const unsigned char enc = static_cast<unsigned char>(ChunkEncoding::kXor);
+    uLong crc = crc32(0L, &enc, 1);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(c.data.data()),
+                static_cast<uInt>(c.data.size()));
+    if (static_cast<uint32_t>(crc) != c.crc) {
+      status_ = Status::Corruption("chunk checksum mismatch");
+      return false;
+    }
+  }
+  Active a{ChunkIterator(c.data), order_[i]};
+  if (!a.it.Seek(seek_to)) {
+    if (!a.it.status().ok()) {
+      status_ = a.it.status();
+      return false;
+    }
+    return true;  // nothing at or after seek_to
+  }
+  heap_.push_back(std::move(a));
+  std::push_heap(heap_.begin(), heap_.end(), [](const Active& x, const Active& y) {
+    return HeapLess(y.it.At().t, y.order, x.it.At().t, x.order);
+  });
+  return true;
+}
+
+bool MergedSeriesIterator::AdmitUpTo(int64_t t) {
+  // Open every chunk that could hold a sample <= the current heap minimum.
+  while (next_ < chunks_.size()) {
+    const int64_t bound = heap_.empty() ? INT64_MAX : heap_.front().it.At().t;
+    if (!heap_.empty() && chunks_[next_].mint > bound) break;
+    if (!Open(next_++, t)) return false;
+  }
+  return true;
+}
+
+bool MergedSeriesIterator::Advance(int64_t lower) {
+  auto cmp = [](const Active& x, const Active& y) {
+    return HeapLess(y.it.At().t, y.order, x.it.At().t, x.order);
+  };
+  for (;;) {
+    if (!AdmitUpTo(lower)) return false;
+    if (heap_.empty()) return false;
+    std::pop_heap(heap_.begin(), heap_.end(), cmp);
+    Active& top = heap_.back();
+    const Sample s = top.it.At();
+    const bool fresh = (!started_ || s.t > cur_.t) && s.t >= lower;
+    if (top.it.Next()) {
+      std::push_heap(heap_.begin(), heap_.end(), cmp);
+    } else {
+      if (!top.it.status().ok()) {
+        status_ = top.it.status();
+        return false;
+      }
+      heap_.pop_back();
+    }
+    if (fresh) {
+      if (s.t > maxt_) return false;
+      cur_ = s;
+      started_ = true;
+      return true;
+    }
+  }
+}
+
+bool MergedSeriesIterator::Next() {
+  if (done_) return false;
+  if (!Advance(started_ ? cur_.t + 1 : mint_)) {
+    done_ = true;
+    return false;
+  }
+  return true;
+}
+
+bool MergedSeriesIterator::Seek(int64_t target) {
+  if (done_) return false;
+  if (started_ && cur_.t >= target) return true;
+  if (target < mint_) target = mint_;
+  // Re-seek every open iterator; chunks ending before target are skipped as they open.
+  std::vector<Active> old;
+  old.swap(heap_);
+  for (auto& a : old) {
+    if (a.it.Seek(target)) {
+      heap_.push_back(std::move(a));
+    } else if (!a.it.status().ok()) {
+      status_ = a.it.status();
+      done_ = true;
+      return false;
+    }
+  }
+  std::make_heap(heap_.begin(), heap_.end(), [](const Active& x, const Active& y) {
+    return HeapLess(y.it.At().t, y.order, x.it.At().t, x.order);
+  });
+  while (next_ < chunks_.size() && chunks_[next_].maxt < target) ++next_;
+  if (!Advance(target)) {
+    done_ = true;
+    return false;
+  }
+  return true;
+}
+
+std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> lists) {
+  std::vector<SeriesData> out;
+  std::vector<size_t> pos(lists.size(), 0);
+  for (;;) {
+    const Labels* min = nullptr;
+    for (size_t i = 0; i < lists.size(); ++i) {
+      if (pos[i] < lists[i].size() && (min == nullptr || lists[i][pos[i]].labels < *min)) {
+        min = &lists[i][pos[i]].labels;
+      }
+    }
+    if (min == nullptr) break;
+    SeriesData merged;
+    merged.labels = *min;
+    for (size_t i = 0; i < lists.size(); ++i) {
+      if (pos[i] < lists[i].size() && lists[i][pos[i]].labels == merged.labels) {
+        auto& chunks = lists[i][pos[i]].chunks;
+        for (auto& c : chunks) merged.chunks.push_back(std::move(c));
+        ++pos[i];
+      }
+    }
+    out.push_back(std::move(merged));
+  }
+  return out;
+}
+
+}  // namespace kansoku::tsdb

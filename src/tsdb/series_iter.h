@@ -1,0 +1,87 @@
+#pragma once
+// Read-side building blocks shared by the head, blocks and the DB querier.
+//
+// ChunkRef points at one encoded chunk (docs/design/tsdb-chunks.md) and keeps its owner alive
+// (a head chunk snapshot, or a block's mmap). SeriesData is one series as a querier sees it: its
+// labels and the chunks overlapping the query range, possibly overlapping each other (head
+// out-of-order data, a block and the head). MergedSeriesIterator walks such a chunk list in time
+// order, dropping samples outside [mint, maxt] and duplicate timestamps (the first chunk in list
+// order wins). Thread safety: values; iterators are single-threaded.
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "tsdb/chunk.h"
+#include "tsdb/labels.h"
+#include "tsdb/storage.h"
+
+namespace kansoku::tsdb {
+
+struct ChunkRef {
+  std::shared_ptr<const void> owner;  // keeps `data` valid
+  std::string_view data;              // chunk bytes (header + bit stream)
+  int64_t mint = 0;                   // inclusive
+  int64_t maxt = 0;                   // inclusive
+  bool check_crc = false;             // verify `crc` (zlib crc32 of 0x01 + data) before decoding
+  uint32_t crc = 0;
+};
+
+struct SeriesData {
+  Labels labels;
+  std::vector<ChunkRef> chunks;
+};
+
+// Owns an encoded copy of samples (sorted, unique t) as a ChunkRef; used for head snapshots.
+ChunkRef MakeOwnedChunk(std::string bytes, int64_t mint, int64_t maxt);
+
+class MergedSeriesIterator : public SeriesIterator {
+ public:
+  MergedSeriesIterator(std::vector<ChunkRef> chunks, int64_t mint, int64_t maxt);
+  bool Next() override;
+  bool Seek(int64_t target) override;
+  Sample At() const override { return cur_; }
+  Status status() const override { return status_; }
+
+ private:
+  struct Active {
+    ChunkIterator it;
+    size_t order;  // position in the caller's list: lower wins on equal timestamps
+  };
+  bool AdmitUpTo(int64_t t);  // opens chunks whose mint <= t
+  bool Open(size_t i, int64_t seek_to);
+  bool Advance(int64_t lower);  // moves to the first sample with t >= lower and t > cur_.t
+
+  std::vector<ChunkRef> chunks_;  // sorted by mint
+  std::vector<size_t> order_;     // chunks_[i]'s position in the caller's list
+  size_t next_ = 0;               // next chunk not yet opened
+  std::vector<Active> heap_;      // min-heap on (At().t, order)
+  int64_t mint_, maxt_;
+  Sample cur_{0, 0};
+  bool started_ = false;
+  bool done_ = false;
+  Status status_;
+};
+
+// A SeriesSet over series already sorted by labels.
+class VectorSeriesSet : public SeriesSet {
+ public:
+  VectorSeriesSet(std::vector<SeriesData> series, int64_t mint, int64_t maxt)
+      : series_(std::move(series)), mint_(mint), maxt_(maxt) {}
+  bool Next() override { return ++pos_ < series_.size(); }
+  const Labels& labels() const override { return series_[pos_].labels; }
+  std::unique_ptr<SeriesIterator> Iterator() const override {
+    return std::make_unique<MergedSeriesIterator>(series_[pos_].chunks, mint_, maxt_);
+  }
+
+ private:
+  std::vector<SeriesData> series_;
+  size_t pos_ = static_cast<size_t>(-1);
+  int64_t mint_, maxt_;
+};
+
+// Merges several label-sorted lists: series with equal labels become one SeriesData whose chunk
+// list is the concatenation in argument order (earlier lists win on equal timestamps).
+std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> lists);
+
+}  // namespace kansoku::tsdb

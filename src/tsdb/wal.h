@@ -1,0 +1,113 @@
+#pragma once
+// Write-ahead log for the head (format: docs/design/tsdb-wal.md).
+//
+// A WAL is a directory of numbered segment files ("00000001", ...) plus at most one checkpoint
+// file ("checkpoint.00000007": the head's state as of the end of segment 7). Each record is
+// framed as length + CRC32 + type + payload. WalWriter appends framed records to the newest
+// segment (a fresh segment is started on Open and whenever the current one exceeds
+// segment_bytes); ReplayWal reads the checkpoint and the later segments in order.
+//
+// Durability: Write() returns once the bytes are in the kernel (write(2)), which survives
+// kill -9 of this process; Sync() (fsync) makes them survive power loss. A torn or corrupt tail
+// of the newest segment is truncated on replay with a warning; corruption inside an older
+// segment skips the rest of that segment (error log) and replay continues with the next one.
+//
+// Thread safety: WalWriter is thread-safe (one mutex); ReplayWal is a free function used at
+// startup.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "tsdb/index.h"
+#include "tsdb/labels.h"
+#include "tsdb/storage.h"
+
+namespace kansoku::tsdb {
+
+enum class WalRecordType : uint8_t { kSeries = 1, kSamples = 2, kMetadata = 3 };
+
+struct WalSeries {
+  SeriesRef ref;
+  Labels labels;
+};
+struct WalSample {
+  SeriesRef ref;
+  int64_t t;
+  double v;
+};
+struct WalMetadata {
+  std::string metric;
+  MetricMetadata md;
+};
+
+// Appends one framed record (header + payload) to *out.
+void AppendWalRecord(std::string* out, WalRecordType type, std::string_view payload);
+std::string EncodeWalSeries(const std::vector<WalSeries>& series);
+std::string EncodeWalSamples(const std::vector<WalSample>& samples);
+std::string EncodeWalMetadata(const std::vector<WalMetadata>& md);
+Status DecodeWalSeries(std::string_view payload, std::vector<WalSeries>* out);
+Status DecodeWalSamples(std::string_view payload, std::vector<WalSample>* out);
+Status DecodeWalMetadata(std::string_view payload, std::vector<WalMetadata>* out);
+
+struct WalStats {
+  uint64_t records_replayed = 0;
+  uint64_t bytes_replayed = 0;
+  uint64_t torn_tails_truncated = 0;
+  uint64_t corrupt_segments = 0;
+};
+
+// Calls fn(type, payload) for every intact record of the checkpoint and the later segments.
+// A non-OK status from fn stops replay and is returned.
+Status ReplayWal(const std::string& dir,
+                 const std::function<Status(WalRecordType, std::string_view)>& fn,
+                 WalStats* stats = nullptr);
+
+class WalWriter {
+ public:
+  static constexpr uint64_t kDefaultSegmentBytes = 128ull << 20;
+  // Creates dir if needed and starts a new segment after the newest existing one.
+  static Result<std::unique_ptr<WalWriter>> Open(std::string dir,
+                                                 uint64_t segment_bytes = kDefaultSegmentBytes);
+  ~WalWriter();
+
+  // Appends already framed records (AppendWalRecord) in one write(2); sync=true fsyncs too.
+  Status Write(std::string_view framed, bool sync);
+  // fsyncs the current segment if anything was written since the last Sync.
+  Status Sync();
+  // Closes the current segment and starts the next; returns the closed segment's number.
+  Result<int> Rotate();
+  // Writes checkpoint.<upto> atomically (tmp file, fsync, rename) from the framed records
+  // `produce` emits, then deletes segments <= upto and older checkpoints.
+  Status Checkpoint(int upto, const std::function<Status(std::string* framed)>& produce);
+  uint64_t BytesWritten() const;
+  // Bytes of every segment and checkpoint in the directory.
+  uint64_t DiskBytes() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  WalWriter(std::string dir, uint64_t segment_bytes)
+      : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
+  Status OpenSegmentLocked(int n);
+
+  const std::string dir_;
+  const uint64_t segment_bytes_;
+  mutable std::mutex mu_;
+  int fd_ = -1;           // GUARDED_BY(mu_)
+  int segment_ = 0;       // GUARDED_BY(mu_)
+  uint64_t seg_size_ = 0;  // GUARDED_BY(mu_)
+  bool dirty_ = false;    // GUARDED_BY(mu_)
+  uint64_t written_ = 0;  // GUARDED_BY(mu_)
+};
+
+// File-system helpers shared with the block code.
+Status WriteAll(int fd, std::string_view data, const std::string& path);
+Status FsyncDir(const std::string& dir);
+Result<std::string> ReadFileToString(const std::string& path);
+Status RemoveAll(const std::string& path);
+
+}  // namespace kansoku::tsdb

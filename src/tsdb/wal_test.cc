@@ -1,0 +1,159 @@
+#include "tsdb/wal.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tsdb/test_util.h"
+
+namespace kansoku::tsdb {
+namespace {
+
+using testing::TempDir;
+
+std::string SamplesRecord(SeriesRef ref, int64_t t) {
+  std::string out;
+  AppendWalRecord(&out, WalRecordType::kSamples, EncodeWalSamples({{ref, t, 1.5}}));
+  return out;
+}
+
+// Replays dir and returns the timestamps of every sample record seen.
+std::vector<int64_t> ReplayTimes(const std::string& dir, WalStats* stats = nullptr) {
+  std::vector<int64_t> ts;
+  Status st = ReplayWal(
+      dir,
+      [&](WalRecordType type, std::string_view payload) {
+        if (type != WalRecordType::kSamples) return Status::Ok();
+        std::vector<WalSample> s;
+        KANSOKU_RETURN_IF_ERROR(DecodeWalSamples(payload, &s));
+        for (const auto& x : s) ts.push_back(x.t);
+        return Status::Ok();
+      },
+      stats);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return ts;
+}
+
+TEST(WalTest, RecordsRoundTrip) {
+  std::vector<WalSeries> series = {{1, Labels{{"__name__", "up"}, {"job", "x"}}},
+                                   {7, Labels{{"__name__", "m"}}}};
+  std::vector<WalSeries> s2;
+  ASSERT_TRUE(DecodeWalSeries(EncodeWalSeries(series), &s2).ok());
+  ASSERT_EQ(s2.size(), 2u);
+  EXPECT_EQ(s2[0].ref, 1u);
+  EXPECT_EQ(s2[0].labels, series[0].labels);
+  EXPECT_EQ(s2[1].ref, 7u);
+
+  std::vector<WalSample> samples = {{5, 1000, 1.0}, {3, -20, StaleNaN()}, {9, 1LL << 50, -2}};
+  std::vector<WalSample> x2;
+  ASSERT_TRUE(DecodeWalSamples(EncodeWalSamples(samples), &x2).ok());
+  ASSERT_EQ(x2.size(), 3u);
+  EXPECT_EQ(x2[1].ref, 3u);
+  EXPECT_EQ(x2[1].t, -20);
+  EXPECT_TRUE(IsStaleNaN(x2[1].v));
+  EXPECT_EQ(x2[2].t, 1LL << 50);
+
+  std::vector<WalMetadata> md = {{"up", {MetricType::kGauge, "help me", "seconds"}}};
+  std::vector<WalMetadata> m2;
+  ASSERT_TRUE(DecodeWalMetadata(EncodeWalMetadata(md), &m2).ok());
+  ASSERT_EQ(m2.size(), 1u);
+  EXPECT_EQ(m2[0].md, md[0].md);
+
+  std::string bad = EncodeWalSamples(samples);
+  bad.pop_back();
+  EXPECT_FALSE(DecodeWalSamples(bad, &x2).ok());
+}
+
+TEST(WalTest, TornTailIsTruncatedAndEarlierRecordsKept) {
+  struct Case {
+    const char* name;
+    int cut;              // bytes removed from the end of the last record (0: none)
+    std::string garbage;  // appended after the cut
+  };
+  const std::vector<Case> cases = {
+      {"cut_in_payload", 3, ""},
+      {"cut_in_header", 17, ""},
+      {"garbage_tail", 0, std::string("\x05\x00\x00\x00zzzzzzzzzzzz", 16)},
+      {"zero_fill", 0, std::string(64, '\0')},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    TempDir dir;
+    {
+      auto w = WalWriter::Open(dir.path());
+      ASSERT_TRUE(w.ok());
+      for (int i = 1; i <= 5; ++i) ASSERT_TRUE((*w)->Write(SamplesRecord(1, i), false).ok());
+    }
+    const std::string seg = dir.path() + "/00000001";
+    const auto size = std::filesystem::file_size(seg);
+    std::filesystem::resize_file(seg, size - c.cut);
+    {
+      std::ofstream f(seg, std::ios::app | std::ios::binary);
+      f << c.garbage;
+    }
+    WalStats stats;
+    auto ts = ReplayTimes(dir.path(), &stats);
+    const std::vector<int64_t> want =
+        c.cut > 0 ? std::vector<int64_t>{1, 2, 3, 4} : std::vector<int64_t>{1, 2, 3, 4, 5};
+    EXPECT_EQ(ts, want);
+    EXPECT_EQ(stats.torn_tails_truncated, 1u);
+    // The file was truncated to the last good record: appending after reopen works.
+    {
+      auto w = WalWriter::Open(dir.path());
+      ASSERT_TRUE(w.ok());
+      ASSERT_TRUE((*w)->Write(SamplesRecord(1, 100), true).ok());
+    }
+    auto again = ReplayTimes(dir.path(), &stats);
+    auto want2 = want;
+    want2.push_back(100);
+    EXPECT_EQ(again, want2);
+  }
+}
+
+TEST(WalTest, CorruptOlderSegmentSkipsOnlyItsRemainder) {
+  TempDir dir;
+  {
+    auto w = WalWriter::Open(dir.path());
+    ASSERT_TRUE(w.ok());
+    for (int i = 1; i <= 3; ++i) ASSERT_TRUE((*w)->Write(SamplesRecord(1, i), false).ok());
+    ASSERT_TRUE((*w)->Rotate().ok());
+    ASSERT_TRUE((*w)->Write(SamplesRecord(1, 10), false).ok());
+  }
+  // Flip a payload byte of the second record of segment 1.
+  const std::string seg = dir.path() + "/00000001";
+  std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+  const auto rec = SamplesRecord(1, 2).size();
+  f.seekp(static_cast<std::streamoff>(rec + 10));
+  f.put('\x7f');
+  f.close();
+  WalStats stats;
+  EXPECT_EQ(ReplayTimes(dir.path(), &stats), (std::vector<int64_t>{1, 10}));
+  EXPECT_EQ(stats.corrupt_segments, 1u);
+}
+
+TEST(WalTest, SegmentsRotateBySizeAndCheckpointReplacesThem) {
+  TempDir dir;
+  auto w = WalWriter::Open(dir.path(), /*segment_bytes=*/100);
+  ASSERT_TRUE(w.ok());
+  for (int i = 1; i <= 20; ++i) ASSERT_TRUE((*w)->Write(SamplesRecord(1, i), false).ok());
+  size_t segs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) (void)e, ++segs;
+  EXPECT_GT(segs, 3u);
+  auto upto = (*w)->Rotate();
+  ASSERT_TRUE(upto.ok());
+  ASSERT_TRUE((*w)->Write(SamplesRecord(1, 50), false).ok());
+  ASSERT_TRUE((*w)
+                  ->Checkpoint(*upto,
+                               [](std::string* out) {
+                                 *out += SamplesRecord(1, 19);
+                                 *out += SamplesRecord(1, 20);
+                                 return Status::Ok();
+                               })
+                  .ok());
+  EXPECT_EQ(ReplayTimes(dir.path()), (std::vector<int64_t>{19, 20, 50}));
+}
+
+}  // namespace
+}  // namespace kansoku::tsdb
