@@ -145,6 +145,10 @@ QueryResult Engine::QueryRange(tsdb::Queryable& db, const Expr& expr, int64_t st
 
 QueryResult Engine::Run(tsdb::Queryable& db, const Expr& expr, int64_t start, int64_t end,
                         int64_t step, bool instant, const QueryControl& control) const {
+  if ((end - start) / step >= options_.max_samples) {
+    return ErrorResult(QueryErrorKind::kExecution,
+                       "query processing would load too many samples into memory in query execution");
+  }
   Bounds b;
   CollectBounds(expr, start, end, options_, start, end, &b);
   if (b.mint > b.maxt) b.mint = b.maxt = start;

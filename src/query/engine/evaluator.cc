@@ -126,18 +126,6 @@ struct Cursor {
 
 double ScalarAt(const Val& v, size_t i) { return v.series[0].points[i].v; }
 
-Val MakeScalar(size_t n, int64_t start, int64_t step, double (*f)(int64_t, void*), void* ctx) {
-  Val v;
-  v.type = ValueType::kScalar;
-  v.series.resize(1);
-  v.series[0].points.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    int64_t ts = start + static_cast<int64_t>(i) * step;
-    v.series[0].points.push_back({ts, f(ts, ctx)});
-  }
-  return v;
-}
-
 double ElemBinop(BinOp op, double l, double r, bool* keep) {
   *keep = true;
   switch (op) {
@@ -345,6 +333,10 @@ Result<Evaluator::RangeSource> Evaluator::LoadRange(const Expr& e0) {
     if (new_start <= base) new_start += step;
     int64_t new_end = outer_end - src.offset_ms;
     if (new_start > new_end) return src;
+    if ((new_end - new_start) / step >= st_->options->max_samples) {
+      return Status::ResourceExhausted(
+          "query processing would load too many samples into memory in query execution");
+    }
     Evaluator inner(st_, new_start, new_end, step);
     KANSOKU_ASSIGN_OR_RETURN(Val v, inner.Eval(*sq.expr));
     if (v.type == ValueType::kScalar) {
@@ -507,7 +499,7 @@ Result<Val> Evaluator::EvalVectorBinary(const BinaryExpr& b, Val lhs, Val rhs) {
         bool want = b.op == BinOp::kAnd;
         for (size_t k = 0; k < lhs.series.size(); ++k) {
           if (const Point* p = lc[k].At(lhs.series[k].points, ts)) {
-            if (keys.count(lkeys[k]) > 0 == want) res[k].points.push_back(*p);
+            if ((keys.count(lkeys[k]) > 0) == want) res[k].points.push_back(*p);
           }
         }
       }

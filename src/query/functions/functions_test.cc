@@ -1,0 +1,87 @@
+#include "query/functions/functions.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+namespace kansoku::query::functions {
+namespace {
+
+TEST(FunctionsTest, QuantileInterpolates) {
+  struct Case {
+    double q;
+    std::vector<double> v;
+    double want;
+  };
+  const Case cases[] = {
+      {0.5, {1, 2, 3, 4}, 2.5}, {0, {3, 1, 2}, 1}, {1, {3, 1, 2}, 3}, {0.9, {10}, 10},
+      {-1, {1}, -HUGE_VAL},     {2, {1}, HUGE_VAL},
+  };
+  for (const auto& c : cases) EXPECT_DOUBLE_EQ(Quantile(c.q, c.v), c.want) << c.q;
+  EXPECT_TRUE(std::isnan(Quantile(0.5, {})));
+  EXPECT_TRUE(std::isnan(Quantile(NAN, {1})));
+}
+
+TEST(FunctionsTest, BucketQuantile) {
+  bool forced = false;
+  std::vector<Bucket> b = {{1, 10}, {2, 20}, {HUGE_VAL, 20}};
+  EXPECT_DOUBLE_EQ(BucketQuantile(0.5, b, &forced), 1);
+  EXPECT_DOUBLE_EQ(BucketQuantile(0.75, b, &forced), 1.5);
+  EXPECT_FALSE(forced);
+  // Non-monotonic counts are fixed and reported.
+  std::vector<Bucket> nm = {{1, 10}, {2, 5}, {HUGE_VAL, 20}};
+  BucketQuantile(0.5, nm, &forced);
+  EXPECT_TRUE(forced);
+  // Without a +Inf bucket the result is NaN.
+  EXPECT_TRUE(std::isnan(BucketQuantile(0.5, {{1, 1}, {2, 2}}, &forced)));
+}
+
+TEST(FunctionsTest, BucketFraction) {
+  std::vector<Bucket> b = {{1, 1}, {2, 3}, {3, 6}, {HUGE_VAL, 100}};
+  EXPECT_DOUBLE_EQ(BucketFraction(2, 5, b), 0.03);
+  EXPECT_DOUBLE_EQ(BucketFraction(400, HUGE_VAL, b), 0.94);
+  EXPECT_DOUBLE_EQ(BucketFraction(3, 2, b), 0);
+}
+
+TEST(FunctionsTest, RateExtrapolates) {
+  // A counter rising 1/s sampled every 10s over a 60s window ending at 60s.
+  std::vector<Point> pts;
+  for (int64_t t = 10'000; t <= 60'000; t += 10'000) pts.push_back({t, static_cast<double>(t / 1000)});
+  RangeWindow w{0, 60'000, 60'000, 60};
+  auto r = EvalRange(RangeFn::kRate, pts, w, {});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_NEAR(*r, 1.0, 1e-9);
+  // Counter resets are compensated.
+  std::vector<Point> reset = {{0, 5}, {10'000, 10}, {20'000, 2}};
+  auto inc = EvalRange(RangeFn::kIncrease, reset, RangeWindow{-1, 20'000, 20'000, 20}, {});
+  ASSERT_TRUE(inc.has_value());
+  EXPECT_GT(*inc, 6.9);
+  EXPECT_FALSE(EvalRange(RangeFn::kRate, std::vector<Point>{{0, 1}}, w, {}).has_value());
+}
+
+TEST(FunctionsTest, Dates) {
+  // 2024-02-29T13:45:00Z
+  double t = 1709214300;
+  EXPECT_EQ(ApplyDate("year", t), 2024);
+  EXPECT_EQ(ApplyDate("month", t), 2);
+  EXPECT_EQ(ApplyDate("day_of_month", t), 29);
+  EXPECT_EQ(ApplyDate("days_in_month", t), 29);
+  EXPECT_EQ(ApplyDate("day_of_week", t), 4);  // Thursday
+  EXPECT_EQ(ApplyDate("day_of_year", t), 60);
+  EXPECT_EQ(ApplyDate("hour", t), 13);
+  EXPECT_EQ(ApplyDate("minute", t), 45);
+}
+
+TEST(FunctionsTest, FormattingAndOrdering) {
+  EXPECT_EQ(FormatFloatShortest(1), "1");
+  EXPECT_EQ(FormatFloatShortest(0.25), "0.25");
+  EXPECT_EQ(FormatFloatShortest(1e21), "1000000000000000000000");
+  EXPECT_EQ(FormatFloatShortest(-HUGE_VAL), "-Inf");
+  EXPECT_TRUE(NaturalLess("a2", "a10"));
+  EXPECT_FALSE(NaturalLess("a10", "a2"));
+  EXPECT_TRUE(NaturalLess("abc", "abd"));
+}
+
+}  // namespace
+}  // namespace kansoku::query::functions
