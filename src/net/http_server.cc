@@ -169,7 +169,7 @@ class HttpServer::Impl {
     requests_ = &reg.Counter("kansoku_http_requests_total", "HTTP requests by route and status code.",
                              {"route", "code"});
     latency_ = &reg.Histogram("kansoku_http_request_duration_seconds",
-                              "Time from a request's header to its response written, by route.",
+                              "Time from a request's header to its response being ready to send, by route.",
                               {"route"});
     bytes_in_ = &reg.Counter("kansoku_http_request_bytes_total",
                              "Request body bytes received on the wire, by route.", {"route"});
@@ -551,19 +551,18 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       res->body() = std::move(resp_.body);
       res->prepare_payload();
     }
-    int code = resp_.status;
+    // Counted when the response is ready, so a client that has read it sees it counted.
+    route_->CodeCounter(resp_.status)->Inc();
+    route_->latency->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
     Lowest(stream_).expires_after(std::chrono::milliseconds(srv_->opts_.write_timeout_ms));
     http::async_write(stream_, *res,
-                      [self = this->shared_from_this(), res, close, code](beast::error_code ec,
-                                                                          size_t) {
-                        self->OnWrite(ec, close, code);
+                      [self = this->shared_from_this(), res, close](beast::error_code ec, size_t) {
+                        self->OnWrite(ec, close);
                       });
   }
 
-  void OnWrite(beast::error_code ec, bool close, int code) {
-    route_->CodeCounter(code)->Inc();
-    route_->latency->Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  void OnWrite(beast::error_code ec, bool close) {
     ++requests_served_;
     if (ec || close) return DoClose();
     // A request whose body we did not read leaves the stream unusable: close.
