@@ -4,6 +4,8 @@
 #include <string_view>
 
 #include "ingest/common/appender_sink.h"
+#include "ingest/graphite/parser.h"
+#include "ingest/influx_line/parser.h"
 #include "ingest/prom_remote_write/parser.h"
 #include "ingest/prom_text/parser.h"
 
@@ -43,6 +45,30 @@ int FuzzPromText(const uint8_t* data, size_t size) {
     prom_text::ParsePromText(View(data, size), f, opts, sink, report);
     (void)report.Summary();
   }
+  return 0;
+}
+
+int FuzzInfluxLine(const uint8_t* data, size_t size) {
+  DecodeOptions opts = FuzzOptions();
+  DiscardSink sink(true);
+  for (auto p : {influx_line::Precision::kNanoseconds, influx_line::Precision::kHours}) {
+    influx_line::Options o;
+    o.precision = p;
+    DecodeReport report;
+    influx_line::ParseInfluxLines(View(data, size), o, opts, sink, report);
+    (void)report.Summary();
+  }
+  return 0;
+}
+
+int FuzzGraphite(const uint8_t* data, size_t size) {
+  DecodeOptions opts = FuzzOptions();
+  DiscardSink sink(true);
+  DecodeReport report;
+  std::string_view body = View(data, size);
+  graphite::ParseGraphite(body.substr(0, graphite::CompleteLinesLength(body)), opts, sink,
+                          report);
+  (void)report.Summary();
   return 0;
 }
 

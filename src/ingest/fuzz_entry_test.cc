@@ -43,5 +43,16 @@ TEST(FuzzEntryTest, PromText) {
                      "{\"q\", \"r\"=\"s\"} NaN\n# EOF\n"});
 }
 
+TEST(FuzzEntryTest, InfluxLine) {
+  RunSeeds(FuzzInfluxLine,
+           {" cpu,host=web-1,region=eu usage_idle=91.5,cores=2i,healthy=true,label=\"a b\" "
+            "1700000000000000000\n",
+            "my\\ m\\,x,t\\ k=v\\,a f=1u,s=\"q\\\"\" -1\n"});
+}
+
+TEST(FuzzEntryTest, Graphite) {
+  RunSeeds(FuzzGraphite, {"collectd.h.load.load.shortterm 0.3 1795671991\r\na;b=c nan -1\n"});
+}
+
 }  // namespace
 }  // namespace kansoku::ingest
