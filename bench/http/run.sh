@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# bench/http: wrk against a trivial authenticated kansoku route and, in the same run, against
+# Debian nginx serving a small static file, both on loopback over keep-alive.
+# Usage: bench/http/run.sh [duration_seconds=10] [connections=64]
+# Goal (issue "Foundation"): kansoku >= 0.8x nginx requests/s on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DUR=${1:-10}
+CONNS=${2:-64}
+scripts/install-deps --bench
+BIN=build/release/kansoku
+[[ -x $BIN ]] || { echo "build first: make build" >&2; exit 1; }
+WORK=$(mktemp -d /tmp/kansoku-bench-http.XXXXXX)
+cleanup() { [[ -n ${KPID:-} ]] && kill "$KPID" 2>/dev/null; [[ -n ${NPID:-} ]] && kill "$NPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+TOKEN=ksk_bench_http_token_0123456789abcdef
+KPORT=$(port)
+KANSOKU_ADMIN_TOKEN=$TOKEN "$BIN" server --data "$WORK/data" --listen 127.0.0.1:$KPORT --log-level warn &
+KPID=$!
+
+NPORT=$(port)
+mkdir -p "$WORK/www" "$WORK/nginx"
+printf '{"status":"success","data":{"token_id":1,"name":"admin"}}' > "$WORK/www/whoami.json"
+cat > "$WORK/nginx/nginx.conf" <<NGINX
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
+  uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
+  server { listen 127.0.0.1:$NPORT; root $WORK/www; default_type application/json; }
+}
+NGINX
+nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+NPID=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$KPORT/-/ready" >/dev/null && curl -sf "http://127.0.0.1:$NPORT/whoami.json" >/dev/null && break; sleep 0.1; done
+
+rps() { awk '/Requests\/sec/ {print $2}'; }
+echo "== warm-up"
+wrk -t2 -c"$CONNS" -d2s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KPORT/api/v1/whoami" >/dev/null
+wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$NPORT/whoami.json" >/dev/null
+echo "== kansoku GET /api/v1/whoami (Bearer token, ${CONNS} keep-alive connections, ${DUR}s)"
+K=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KPORT/api/v1/whoami" | tee /dev/stderr | rps)
+echo "== nginx GET /whoami.json (static file, same load)"
+N=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$NPORT/whoami.json" | tee /dev/stderr | rps)
+KRSS=$(awk '/VmHWM/ {print $2}' /proc/$KPID/status)
+echo
+printf 'kansoku %s req/s (peak RSS %s kB)   nginx %s req/s   ratio %.2f (goal >= 0.80)\n' "$K" "$KRSS" "$N" \
+  "$(echo "$K / $N" | bc -l)"
