@@ -128,6 +128,9 @@ int main(int argc, char** argv) {
         } else if (known.count(id)) {
           fixed.push_back(id);
         }
+        if (e.outcome == Outcome::kSkip && verbose) {
+          std::printf("  SKIP %s: %s (%s)\n", id.c_str(), e.query.c_str(), e.message.c_str());
+        }
       }
     }
   }

@@ -534,8 +534,44 @@ class Runner {
       r.message = err;
       return r;
     }
+    err = CheckRangeConsistency(c, qr);
+    if (!err.empty()) {
+      r.message = err;
+      return r;
+    }
     r.outcome = Outcome::kPass;
     return r;
+  }
+
+  // As Prometheus' test runner does: an instant query's result must equal the last step of the
+  // same query run as a range query ending at the same time (exercises the range code path).
+  std::string CheckRangeConsistency(const EvalCmd& c, const QueryResult& instant) const {
+    if (c.range || (instant.type != ValueType::kVector && instant.type != ValueType::kScalar)) return "";
+    for (const char* kw : {"@", "start()", "end()", "range()", "step()"}) {
+      if (c.query.find(kw) != std::string::npos) return "";
+    }
+    QueryResult rr = engine_.QueryRange(store_->queryable(), c.query, c.start - 60'000, c.start, 60'000);
+    if (!rr.ok()) return "range-query form failed: " + rr.error;
+    std::map<std::string, double> got;
+    for (const auto& s : rr.matrix) {
+      if (!s.points.empty() && s.points.back().t == c.start) got[s.labels.ToString()] = s.points.back().v;
+    }
+    std::map<std::string, double> want;
+    if (instant.type == ValueType::kScalar) {
+      want["{}"] = instant.scalar;
+    } else {
+      for (const auto& s : instant.vector) want[s.labels.ToString()] = s.v;
+    }
+    if (got.size() != want.size()) {
+      return "range-query form returned " + std::to_string(got.size()) + " series at the end, instant " +
+             std::to_string(want.size());
+    }
+    for (const auto& [k, v] : want) {
+      auto it = got.find(k);
+      if (it == got.end()) return "range-query form lacks " + k;
+      if (!AlmostEqual(it->second, v)) return "range-query form differs for " + k;
+    }
+    return "";
   }
 
   static std::string Compare(const EvalCmd& c, const QueryResult& qr) {

@@ -523,16 +523,37 @@ bool NaturalLess(std::string_view a, std::string_view b) {
 std::string FormatFloatShortest(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[400];
+  if (v == 0) return std::signbit(v) ? "-0" : "0";
+  char buf[64];
   int prec = 1;
   for (; prec <= 17; ++prec) {
     std::snprintf(buf, sizeof buf, "%.*e", prec - 1, v);
     if (std::strtod(buf, nullptr) == v) break;
   }
-  int exp10 = std::atoi(std::strchr(buf, 'e') + 1);
-  int decimals = std::max(0, prec - 1 - exp10);
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
+  // buf is [-]d.ddde[+-]XX: rebuild it in positional notation from the shortest digits.
+  std::string s(buf);
+  std::string out;
+  size_t i = 0;
+  if (s[0] == '-') {
+    out = "-";
+    i = 1;
+  }
+  size_t e = s.find('e');
+  std::string digits;
+  for (size_t k = i; k < e; ++k) {
+    if (s[k] != '.') digits += s[k];
+  }
+  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+  int exp10 = std::atoi(s.c_str() + e + 1);
+  int nd = static_cast<int>(digits.size());
+  if (exp10 >= nd - 1) {
+    out += digits + std::string(static_cast<size_t>(exp10 - (nd - 1)), '0');
+  } else if (exp10 >= 0) {
+    out += digits.substr(0, static_cast<size_t>(exp10) + 1) + "." + digits.substr(static_cast<size_t>(exp10) + 1);
+  } else {
+    out += "0." + std::string(static_cast<size_t>(-exp10 - 1), '0') + digits;
+  }
+  return out;
 }
 
 }  // namespace kansoku::query::functions

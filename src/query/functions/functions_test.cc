@@ -78,6 +78,10 @@ TEST(FunctionsTest, FormattingAndOrdering) {
   EXPECT_EQ(FormatFloatShortest(0.25), "0.25");
   EXPECT_EQ(FormatFloatShortest(1e21), "1000000000000000000000");
   EXPECT_EQ(FormatFloatShortest(-HUGE_VAL), "-Inf");
+  EXPECT_EQ(FormatFloatShortest(1e23), "100000000000000000000000");
+  EXPECT_EQ(FormatFloatShortest(-0.000125), "-0.000125");
+  EXPECT_EQ(FormatFloatShortest(123.456), "123.456");
+  EXPECT_EQ(FormatFloatShortest(0.1 + 0.2), "0.30000000000000004");
   EXPECT_TRUE(NaturalLess("a2", "a10"));
   EXPECT_FALSE(NaturalLess("a10", "a2"));
   EXPECT_TRUE(NaturalLess("abc", "abd"));

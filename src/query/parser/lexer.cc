@@ -67,6 +67,11 @@ std::string DescribeToken(const Token& t) {
     case Tok::kNumber: return "number \"" + std::string(t.text) + "\"";
     case Tok::kDuration: return "duration \"" + std::string(t.text) + "\"";
     case Tok::kString: return "string " + std::string(t.text);
+    case Tok::kAdd: case Tok::kSub: case Tok::kMul: case Tok::kDiv: case Tok::kMod: case Tok::kPow:
+    case Tok::kEqlC: case Tok::kNeq: case Tok::kLss: case Tok::kLte: case Tok::kGtr: case Tok::kGte:
+    case Tok::kEqlRegex: case Tok::kNeqRegex: case Tok::kAssign:
+      return "<op:" + std::string(t.text) + ">";
+    case Tok::kRParen: return "right parenthesis ')'";
     default: return "\"" + std::string(t.text) + "\"";
   }
 }

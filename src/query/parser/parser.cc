@@ -93,6 +93,14 @@ class Parser {
     return t;
   }
   bool Expect(Tok type, const std::string& what) {
+    if (Peek().type == Tok::kEOF && type == Tok::kRParen) {
+      Fail(Peek().pos, "unclosed left parenthesis");
+      return false;
+    }
+    if (Peek().type == Tok::kEOF && type == Tok::kRBracket) {
+      Fail(Peek().pos, "unclosed left bracket");
+      return false;
+    }
     if (Peek().type != type) {
       Unexpected(Peek(), what);
       return false;
@@ -386,6 +394,10 @@ class Parser {
   bool ParseMatchers(VectorSelector* vs) {
     if (!Expect(Tok::kLBrace, "\"{\"")) return false;
     while (Peek().type != Tok::kRBrace) {
+      if (Peek().type == Tok::kEOF) {
+        Fail(Peek().pos, "unexpected end of input inside braces");
+        return false;
+      }
       const Token& lt = Next();
       std::string label;
       if (lt.type == Tok::kIdentifier) {
@@ -427,8 +439,12 @@ class Parser {
           return false;
       }
       const Token& vt = Next();
+      if (vt.type == Tok::kEOF) {
+        Fail(vt.pos, "unexpected end of input inside braces");
+        return false;
+      }
       if (vt.type != Tok::kString) {
-        Unexpected(vt, "label value");
+        Fail(vt.pos, "unexpected " + DescribeToken(vt) + " in label matching, expected string");
         return false;
       }
       std::string value, err;
@@ -444,6 +460,9 @@ class Parser {
       vs->matchers.push_back(std::move(m).value());
       if (Peek().type == Tok::kComma) {
         Next();
+      } else if (Peek().type == Tok::kEOF) {
+        Fail(Peek().pos, "unexpected end of input inside braces");
+        return false;
       } else if (Peek().type != Tok::kRBrace) {
         Unexpected(Peek(), "\",\" or \"}\"");
         return false;

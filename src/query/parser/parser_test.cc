@@ -85,6 +85,13 @@ TEST(ParserTest, Errors) {
       {"foo offset 1m offset 2m", "offset may not be set multiple times"},
       {"1 + on(a) 2", "vector matching only allowed between instant vectors"},
       {"foo\n  +", "2:4: parse error: unexpected end of input"},
+      {"sum(foo", "1:8: parse error: unclosed left parenthesis"},
+      {"foo{a=\"b\"", "1:10: parse error: unexpected end of input inside braces"},
+      {"foo{a=1}", "1:7: parse error: unexpected number \"1\" in label matching, expected string"},
+      {"foo[5m", "1:7: parse error: unclosed left bracket"},
+      {"(1))", "1:4: parse error: unexpected right parenthesis ')'"},
+      {"*1", "1:1: parse error: unexpected <op:*>"},
+      {"foo[5x]", "1:5: parse error: bad number or duration syntax"},
   };
   for (const auto& c : cases) {
     auto r = ParseExpr(c.input);
