@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/cidr.h"
 #include "base/status.h"
 
 namespace kansoku::config {
@@ -60,14 +61,5 @@ Result<ServerConfig> LoadServerConfig(const std::string& path);
 Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::string& name);
 // Checks cross-field rules (TLS pair, log level names, CIDRs...).
 Status Validate(const ServerConfig& cfg);
-
-// Parses a CIDR ("10.0.0.0/8", "::1/128", or a bare address as /32 or /128).
-struct Cidr {
-  bool v6 = false;
-  unsigned char addr[16] = {};
-  int prefix = 0;
-  bool Contains(const unsigned char* ip, bool is_v6) const;
-};
-Result<Cidr> ParseCidr(const std::string& s);
 
 }  // namespace kansoku::config
