@@ -350,8 +350,10 @@ bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 double ApplyDate(std::string_view name, double unix_seconds) {
   if (std::isnan(unix_seconds) || std::isinf(unix_seconds)) return unix_seconds;
+  if (std::fabs(unix_seconds) > 1e17) return std::nan("");  // beyond any calendar we model
   int64_t secs = static_cast<int64_t>(unix_seconds);
-  int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+  int64_t days = secs / 86400;
+  if (secs % 86400 < 0) --days;
   int64_t sod = secs - days * 86400;
   int64_t y;
   unsigned m, d;
