@@ -228,16 +228,59 @@ std::string JoinLabels(const std::vector<std::string>& ls) {
   return out;
 }
 
-std::string SelectorString(const VectorSelector& vs) {
-  std::string out = vs.name;
-  std::vector<std::string> ms;
-  for (const auto& m : vs.matchers) {
-    if (m.name() == tsdb::kMetricName && m.type() == tsdb::MatchType::kEqual && m.value() == vs.name)
-      continue;
-    ms.push_back(m.ToString());
+bool IsLegacyName(std::string_view s, bool allow_colon) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (allow_colon && c == ':') ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
   }
-  if (!ms.empty() || vs.name.empty()) out += "{" + JoinLabels(ms) + "}";
+  return true;
+}
+
+// Names that cannot be a bare metric name (aggregators and keywords, any case).
+bool IsKeyword(std::string_view name) {
+  if (LookupAggOp(name)) return true;
+  for (std::string_view kw : {"by", "without", "on", "ignoring", "group_left", "group_right", "bool",
+                              "offset", "and", "or", "unless", "atan2", "inf", "nan"}) {
+    if (EqualFold(name, kw)) return true;
+  }
+  return false;
+}
+
+// A label name as PromQL accepts it: bare if it is a legacy name and no keyword, else quoted.
+std::string LabelNameString(std::string_view name) {
+  return IsLegacyName(name, false) ? std::string(name) : QuoteString(name);
+}
+
+std::string MatcherString(const tsdb::Matcher& m) {
+  static constexpr std::string_view kOps[] = {"=", "!=", "=~", "!~"};
+  return LabelNameString(m.name()) + std::string(kOps[static_cast<int>(m.type())]) + QuoteString(m.value());
+}
+
+std::string SelectorString(const VectorSelector& vs) {
+  bool bare_name = !vs.name.empty() && IsLegacyName(vs.name, true) && !IsKeyword(vs.name);
+  std::string out = bare_name ? vs.name : "";
+  std::vector<std::string> ms;
+  bool name_done = false;
+  for (const auto& m : vs.matchers) {
+    if (!name_done && m.name() == tsdb::kMetricName && m.type() == tsdb::MatchType::kEqual &&
+        m.value() == vs.name && !vs.name.empty()) {
+      name_done = true;
+      if (!bare_name) ms.insert(ms.begin(), QuoteString(vs.name));
+      continue;
+    }
+    ms.push_back(MatcherString(m));
+  }
+  if (!ms.empty() || out.empty()) out += "{" + JoinLabels(ms) + "}";
   return out;
+}
+
+std::string JoinLabelNames(const std::vector<std::string>& ls) {
+  std::vector<std::string> q;
+  for (const auto& l : ls) q.push_back(LabelNameString(l));
+  return JoinLabels(q);
 }
 
 }  // namespace
@@ -272,11 +315,11 @@ std::string Expr::String() const {
       if (b->has_matching) {
         const auto& m = b->matching;
         if (m.on || !m.matching_labels.empty()) {
-          op += std::string(m.on ? " on" : " ignoring") + "(" + JoinLabels(m.matching_labels) + ")";
+          op += std::string(m.on ? " on" : " ignoring") + "(" + JoinLabelNames(m.matching_labels) + ")";
         }
         if (m.card == Cardinality::kManyToOne || m.card == Cardinality::kOneToMany) {
           op += m.card == Cardinality::kManyToOne ? " group_left" : " group_right";
-          op += "(" + JoinLabels(m.include) + ")";
+          op += "(" + JoinLabelNames(m.include) + ")";
         }
       }
       return b->lhs->String() + " " + op + " " + b->rhs->String();
@@ -285,7 +328,7 @@ std::string Expr::String() const {
       auto* a = static_cast<const AggregateExpr*>(this);
       std::string out(AggOpName(a->op));
       if (a->without || !a->grouping.empty() || a->has_grouping_clause) {
-        out += std::string(a->without ? " without" : " by") + " (" + JoinLabels(a->grouping) + ") ";
+        out += std::string(a->without ? " without" : " by") + " (" + JoinLabelNames(a->grouping) + ") ";
       }
       out += "(";
       if (a->param) out += a->param->String() + ", ";

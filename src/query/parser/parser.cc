@@ -795,9 +795,11 @@ int FuzzPromQLParser(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   auto r = ParseExpr(input);
   if (r.ok()) {
+    // Invariant: the printed form parses back to an expression that prints the same.
     std::string printed = (*r)->String();
     auto again = ParseExpr(printed);
-    (void)again.ok();
+    KANSOKU_CHECK(again.ok(), "BUG: printed PromQL does not parse back");
+    KANSOKU_CHECK((*again)->String() == printed, "BUG: printed PromQL is not stable");
   }
   return 0;
 }

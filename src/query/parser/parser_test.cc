@@ -39,6 +39,10 @@ TEST(ParserTest, PrintsCanonicalForm) {
       {"1e3", "1000"},
       {"foo offset -5m", "foo offset -5m"},
       {"foo[5]", "foo[5s]"},
+      {"{\"foo.bar\", a=\"b\"}", "{\"foo.bar\", a=\"b\"}"},
+      {"{\"sum\"}", "{\"sum\"}"},
+      {"sum by (\"a.b\") (x)", "sum by (\"a.b\") (x)"},
+      {"x{\"a b\"=\"c\"}", "x{\"a b\"=\"c\"}"},
   };
   for (const auto& c : cases) {
     auto r = ParseExpr(c.input);
