@@ -135,7 +135,7 @@ Schema::Setter StrList(std::vector<std::string>* out) {
 
 Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::string& name) {
   ServerConfig cfg;
-  Schema log_s, tls_s, http_s, listeners_s, top;
+  Schema log_s, tls_s, http_s, listeners_s, tsdb_s, query_s, top;
   log_s.Field("level", Str(&cfg.log.level)).Field("format", Str(&cfg.log.format));
   tls_s.Field("cert_file", Str(&cfg.tls.cert_file)).Field("key_file", Str(&cfg.tls.key_file));
   http_s.Field("io_threads", Int(&cfg.http.io_threads, 0, 256))
@@ -150,6 +150,16 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Field("max_decoded_body_size", Size(&cfg.http.max_decoded_body_bytes))
       .Field("shutdown_grace", Duration(&cfg.http.shutdown_grace_ms));
   listeners_s.Field("allow_cidrs", StrList(&cfg.listeners.allow_cidrs));
+  tsdb_s.Field("retention", Duration(&cfg.tsdb.retention_ms))
+      .Field("retention_size", Size(&cfg.tsdb.retention_bytes))
+      .Field("out_of_order_window", Duration(&cfg.tsdb.out_of_order_window_ms))
+      .Field("wal_fsync_interval", Duration(&cfg.tsdb.wal_fsync_interval_ms))
+      .Field("block_range", Duration(&cfg.tsdb.block_range_ms))
+      .Field("max_series", Size(&cfg.tsdb.max_series));
+  query_s.Field("timeout", Duration(&cfg.query.timeout_ms))
+      .Field("max_samples", Size(&cfg.query.max_samples))
+      .Field("lookback_delta", Duration(&cfg.query.lookback_delta_ms))
+      .Field("max_series_returned", Size(&cfg.query.max_series_returned));
   top.Field("data_dir", Str(&cfg.data_dir))
       .Field("listen", StrList(&cfg.listen))
       .Field("admin_token_file", Str(&cfg.admin_token_file))
@@ -157,7 +167,9 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Section("log", &log_s)
       .Section("tls", &tls_s)
       .Section("http", &http_s)
-      .Section("listeners", &listeners_s);
+      .Section("listeners", &listeners_s)
+      .Section("tsdb", &tsdb_s)
+      .Section("query", &query_s);
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -200,6 +212,12 @@ Status Validate(const ServerConfig& cfg) {
   if (cfg.http.max_body_bytes <= 0 || cfg.http.max_decoded_body_bytes < cfg.http.max_body_bytes) {
     return Status::InvalidArgument(
         "http: max_decoded_body_size must be >= max_body_size and both positive");
+  }
+  if (cfg.tsdb.block_range_ms < 60000) {
+    return Status::InvalidArgument("tsdb.block_range: must be at least 1m");
+  }
+  if (cfg.query.timeout_ms <= 0 || cfg.query.max_samples <= 0 || cfg.query.max_series_returned <= 0) {
+    return Status::InvalidArgument("query: timeout, max_samples and max_series_returned must be positive");
   }
   return Status::Ok();
 }

@@ -44,6 +44,24 @@ struct ListenersConfig {
   std::vector<std::string> allow_cidrs = {"127.0.0.0/8", "::1/128"};
 };
 
+// Embedded metrics storage (data_dir/tsdb).
+struct TsdbConfig {
+  int64_t retention_ms = 15LL * 24 * 3600 * 1000;  // retention: 15d; delete older blocks
+  int64_t retention_bytes = 0;                     // retention_size: 0 = no size bound
+  int64_t out_of_order_window_ms = 3600 * 1000;    // out_of_order_window: 1h accepted late
+  int64_t wal_fsync_interval_ms = 1000;            // wal_fsync_interval: 1s; 0 = every commit
+  int64_t block_range_ms = 2 * 3600 * 1000;        // block_range: 2h
+  int64_t max_series = 0;                          // max_series: 0 = unlimited
+};
+
+// PromQL engine and the Prometheus query API.
+struct QueryConfig {
+  int64_t timeout_ms = 120000;           // timeout: 2m per query (503 timeout beyond)
+  int64_t max_samples = 50000000;        // max_samples: samples in memory per query (422)
+  int64_t lookback_delta_ms = 300000;    // lookback_delta: 5m
+  int64_t max_series_returned = 100000;  // max_series_returned: per answer (422 beyond)
+};
+
 struct ServerConfig {
   std::string data_dir = "./data";                    // embedded storage root
   std::vector<std::string> listen = {"127.0.0.1:9400"};  // HTTP addresses (API, ingest, UI)
@@ -53,6 +71,8 @@ struct ServerConfig {
   TlsConfig tls;
   HttpConfig http;
   ListenersConfig listeners;
+  TsdbConfig tsdb;
+  QueryConfig query;
 };
 
 // Loads path over the defaults. InvalidArgument with "file:line:col: key: why" on any problem.

@@ -2,14 +2,18 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <fstream>
 #include <simdjson.h>
 
+#include "api/prom_api.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "meta/token_store.h"
 #include "net/http_server.h"
+#include "query/engine/engine.h"
 #include "server/static_files.h"
+#include "tsdb/db.h"
 
 #ifndef KANSOKU_VERSION
 #define KANSOKU_VERSION "0.0.0"
@@ -81,6 +85,7 @@ Status Server::Start() {
   registry_.GaugeFunc("kansoku_api_tokens", "Valid API tokens.",
                       [this] { return static_cast<double>(tokens_->Count()); });
 
+  KANSOKU_RETURN_IF_ERROR(OpenMetricsStorage());
   web_dir_ = ResolveWebDir(cfg.web_dir);
 
   // HTTP last: it is what the outside world sees.
@@ -104,6 +109,48 @@ Status Server::Start() {
   AddRoutes();
   KANSOKU_RETURN_IF_ERROR(http_->Start());
   ready_ = true;
+  return Status::Ok();
+}
+
+Status Server::OpenMetricsStorage() {
+  const auto& t = opts_.config.tsdb;
+  tsdb::DBOptions o;
+  o.retention_ms = t.retention_ms;
+  o.retention_bytes = static_cast<uint64_t>(t.retention_bytes);
+  o.out_of_order_window_ms = t.out_of_order_window_ms;
+  o.wal_fsync_interval_ms = t.wal_fsync_interval_ms;
+  o.block_range_ms = t.block_range_ms;
+  o.max_series = static_cast<size_t>(t.max_series);
+  auto start = std::chrono::steady_clock::now();
+  auto db = tsdb::DB::Open(o, opts_.config.data_dir + "/tsdb");
+  if (!db.ok()) return db.status().WithContext("cannot open metrics storage");
+  tsdb_ = std::move(db).value();
+  auto st = tsdb_->Stats();
+  log::Info("metrics storage open",
+            {{"series", static_cast<unsigned long long>(st.head_series)},
+             {"blocks", static_cast<unsigned long long>(st.blocks)},
+             {"wal_replay_records", static_cast<unsigned long long>(st.wal_replay_records)},
+             {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}});
+  tsdb::DB* dbp = tsdb_.get();
+  auto stat = [this, dbp](const char* name, const char* help, auto field, bool counter) {
+    auto fn = [dbp, field] { return static_cast<double>(dbp->Stats().*field); };
+    if (counter) registry_.CounterFunc(name, help, fn);
+    else registry_.GaugeFunc(name, help, fn);
+  };
+  stat("kansoku_tsdb_head_series", "Series in the in-memory head.", &tsdb::DBStats::head_series, false);
+  stat("kansoku_tsdb_head_chunks", "Chunks in the in-memory head.", &tsdb::DBStats::head_chunks, false);
+  stat("kansoku_tsdb_samples_appended_total", "Samples accepted into storage.", &tsdb::DBStats::samples_appended, true);
+  stat("kansoku_tsdb_samples_rejected_total", "Samples refused by storage.", &tsdb::DBStats::samples_rejected, true);
+  stat("kansoku_tsdb_series_created_total", "Series created.", &tsdb::DBStats::series_created, true);
+  stat("kansoku_tsdb_blocks", "Persisted blocks.", &tsdb::DBStats::blocks, false);
+  stat("kansoku_tsdb_bytes_on_disk", "Bytes of blocks plus WAL.", &tsdb::DBStats::bytes_on_disk, false);
+  stat("kansoku_tsdb_head_compactions_total", "Head ranges persisted as blocks.", &tsdb::DBStats::head_compactions, true);
+
+  query::EngineOptions eo;
+  eo.timeout = std::chrono::milliseconds(opts_.config.query.timeout_ms);
+  eo.max_samples = opts_.config.query.max_samples;
+  eo.lookback_delta_ms = opts_.config.query.lookback_delta_ms;
+  engine_ = std::make_unique<query::Engine>(eo);
   return Status::Ok();
 }
 
@@ -139,12 +186,6 @@ void Server::AddRoutes() {
                     ",\"name\":" + net::JsonString(req.principal.token_name) + "}}";
     resp.Json(200, std::move(j));
   });
-  add("GET", "/api/v1/status/buildinfo", net::kScopeRead, [](Request&, Response& resp) {
-    resp.Json(200, std::string("{\"status\":\"success\",\"data\":{\"version\":\"") + KANSOKU_VERSION +
-                       "\",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\",\"buildDate\":\"\","
-                       "\"goVersion\":\"\",\"application\":\"kansoku\"}}");
-  });
-
   // Tokens (admin).
   add("GET", "/api/v1/tokens", net::kScopeAdmin, [this](Request& req, Response& resp) {
     std::string all;
@@ -203,6 +244,14 @@ void Server::AddRoutes() {
     resp.Json(200, "{\"status\":\"success\",\"data\":{\"id\":" + std::to_string(id) + ",\"revoked\":true}}");
   }, /*prefix=*/true);
 
+  // Prometheus query API.
+  api::PromApiOptions pa;
+  pa.storage = tsdb_.get();
+  pa.engine = engine_.get();
+  pa.max_series_returned = static_cast<size_t>(opts_.config.query.max_series_returned);
+  pa.version = KANSOKU_VERSION;
+  api::RegisterPromApi(*http_, pa);
+
   // The web UI's static files: no token (the UI asks for one at login).
   add("GET", "/", net::kScopeNone, [this](Request& req, Response& resp) {
     ServeStatic(web_dir_, req.path, &resp);
@@ -214,7 +263,8 @@ void Server::Stop() {
   stopped_ = true;
   ready_ = false;
   if (http_) http_->Stop();
-  // Storage flushes go here, after ingest has drained.
+  // Storage is closed after ingest has drained: the WAL is fsynced on close.
+  tsdb_.reset();
   tokens_.reset();
 }
 

@@ -16,6 +16,12 @@
 namespace kansoku::meta {
 class TokenStore;
 }
+namespace kansoku::tsdb {
+class DB;
+}
+namespace kansoku::query {
+class Engine;
+}
 namespace kansoku::net {
 class HttpServer;
 class Authenticator;
@@ -44,10 +50,13 @@ class Server {
 
  private:
   void AddRoutes();
+  Status OpenMetricsStorage();
 
   ServerOptions opts_;
   metrics::Registry registry_;
   std::unique_ptr<meta::TokenStore> tokens_;
+  std::unique_ptr<tsdb::DB> tsdb_;
+  std::unique_ptr<query::Engine> engine_;
   std::unique_ptr<net::Authenticator> auth_;
   std::unique_ptr<net::HttpServer> http_;
   std::atomic<bool> ready_{false};

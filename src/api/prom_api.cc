@@ -1,0 +1,477 @@
+#include "api/prom_api.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "base/clock.h"
+#include "base/strings.h"
+#include "net/http.h"
+#include "net/http_server.h"
+#include "query/engine/engine.h"
+#include "query/functions/functions.h"
+#include "query/parser/parser.h"
+#include "tsdb/storage.h"
+
+namespace kansoku::api {
+
+namespace {
+constexpr int64_t kMinTime = std::numeric_limits<int64_t>::min() / 2;
+constexpr int64_t kMaxTime = std::numeric_limits<int64_t>::max() / 2;
+
+void ApiError(net::Response& resp, std::string_view type, int code, std::string_view msg) {
+  std::string j = "{\"status\":\"error\",\"errorType\":\"";
+  j += type;
+  j += "\",\"error\":";
+  j += net::JsonString(msg);
+  j += "}";
+  resp.Json(code, std::move(j));
+}
+
+void BadData(net::Response& resp, std::string_view msg) { ApiError(resp, "bad_data", 400, msg); }
+
+void AppendLabels(std::string& j, const tsdb::Labels& ls) {
+  j += '{';
+  bool first = true;
+  for (const auto& l : ls) {
+    if (!first) j += ',';
+    first = false;
+    j += '"';
+    net::AppendJsonEscaped(j, l.name);
+    j += "\":\"";
+    net::AppendJsonEscaped(j, l.value);
+    j += '"';
+  }
+  j += '}';
+}
+
+void AppendPoint(std::string& j, int64_t t, double v) {
+  j += '[';
+  j += FormatPromTime(t);
+  j += ",\"";
+  j += query::functions::FormatFloatShortest(v);
+  j += "\"]";
+}
+
+void AppendAnnotations(std::string& j, const query::QueryResult& r) {
+  auto list = [&](const char* key, const std::vector<std::string>& xs) {
+    if (xs.empty()) return;
+    j += ",\"";
+    j += key;
+    j += "\":[";
+    for (size_t i = 0; i < xs.size(); ++i) {
+      if (i) j += ',';
+      j += net::JsonString(xs[i]);
+    }
+    j += ']';
+  };
+  list("warnings", r.warnings);
+  list("infos", r.infos);
+}
+
+// Time range parameters with Prometheus' defaults (all of time).
+bool TimeRange(net::Request& req, net::Response& resp, int64_t* start, int64_t* end) {
+  std::string s;
+  *start = kMinTime;
+  *end = kMaxTime;
+  if (req.FormParam("start", &s) && !s.empty()) {
+    auto t = ParsePromTime(s);
+    if (!t.ok()) return BadData(resp, "invalid parameter \"start\": " + t.status().message()), false;
+    *start = *t;
+  }
+  if (req.FormParam("end", &s) && !s.empty()) {
+    auto t = ParsePromTime(s);
+    if (!t.ok()) return BadData(resp, "invalid parameter \"end\": " + t.status().message()), false;
+    *end = *t;
+  }
+  if (*end < *start) return BadData(resp, "end timestamp must not be before start time"), false;
+  return true;
+}
+
+bool ParseMatchers(net::Response& resp, const std::vector<std::string>& matches,
+                   std::vector<std::vector<tsdb::Matcher>>* out) {
+  for (const auto& m : matches) {
+    auto sel = query::ParseMetricSelector(m);
+    if (!sel.ok()) return BadData(resp, sel.status().message()), false;
+    bool all_empty = true;
+    for (const auto& x : *sel) all_empty &= x.MatchesEmpty();
+    if (all_empty) {
+      return BadData(resp, "match[] must contain at least one non-empty matcher"), false;
+    }
+    out->push_back(std::move(sel).value());
+  }
+  return true;
+}
+
+size_t LimitParam(net::Request& req, net::Response& resp, bool* ok) {
+  std::string s;
+  *ok = true;
+  if (!req.FormParam("limit", &s) || s.empty()) return 0;
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (*end != '\0' || v < 0) {
+    *ok = false;
+    BadData(resp, "limit must be a non-negative number, got \"" + s + "\"");
+    return 0;
+  }
+  return static_cast<size_t>(v);
+}
+
+class PromApi {
+ public:
+  explicit PromApi(const PromApiOptions& o) : o_(o) {}
+
+  void Query(net::Request& req, net::Response& resp, bool range) {
+    std::string q;
+    if (!req.FormParam("query", &q) || q.empty()) {
+      return BadData(resp, "invalid parameter \"query\": query must not be empty");
+    }
+    int64_t now = Clock::Real().NowMs();
+    query::QueryResult r;
+    if (!range) {
+      int64_t t = now;
+      std::string ts;
+      if (req.FormParam("time", &ts) && !ts.empty()) {
+        auto p = ParsePromTime(ts);
+        if (!p.ok()) return BadData(resp, "invalid parameter \"time\": " + p.status().message());
+        t = *p;
+      }
+      r = o_.engine->Query(*o_.storage, q, t);
+    } else {
+      std::string s, e, st;
+      if (!req.FormParam("start", &s)) return BadData(resp, "invalid parameter \"start\": missing");
+      if (!req.FormParam("end", &e)) return BadData(resp, "invalid parameter \"end\": missing");
+      if (!req.FormParam("step", &st)) return BadData(resp, "invalid parameter \"step\": missing");
+      auto start = ParsePromTime(s);
+      if (!start.ok()) return BadData(resp, "invalid parameter \"start\": " + start.status().message());
+      auto end = ParsePromTime(e);
+      if (!end.ok()) return BadData(resp, "invalid parameter \"end\": " + end.status().message());
+      if (*end < *start) return BadData(resp, "invalid parameter \"end\": end timestamp must not be before start time");
+      auto step = ParsePromDuration(st);
+      if (!step.ok()) return BadData(resp, "invalid parameter \"step\": " + step.status().message());
+      if (*step <= 0) {
+        return BadData(resp, "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer");
+      }
+      if ((*end - *start) / *step > 11000) {
+        return BadData(resp, "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)");
+      }
+      r = o_.engine->QueryRange(*o_.storage, q, *start, *end, *step);
+    }
+    if (!r.ok()) {
+      std::string kind(query::QueryErrorKindName(r.error_kind));
+      int code = kind == "bad_data" ? 400 : kind == "execution" ? 422 : kind == "timeout" ? 503
+                 : kind == "canceled" ? 499 : 500;
+      return ApiError(resp, kind, code, r.error);
+    }
+    std::string j;
+    j.reserve(4096);
+    j += "{\"status\":\"success\",\"data\":{\"resultType\":\"";
+    switch (r.type) {
+      case query::ValueType::kScalar:
+        j += "scalar\",\"result\":";
+        AppendPoint(j, r.scalar_t, r.scalar);
+        break;
+      case query::ValueType::kString:
+        j += "string\",\"result\":[" + FormatPromTime(r.scalar_t) + "," + net::JsonString(r.str) + "]";
+        break;
+      case query::ValueType::kVector: {
+        if (r.vector.size() > o_.max_series_returned) return TooMany(resp, r.vector.size());
+        j += "vector\",\"result\":[";
+        bool first = true;
+        for (const auto& s : r.vector) {
+          if (!first) j += ',';
+          first = false;
+          j += "{\"metric\":";
+          AppendLabels(j, s.labels);
+          j += ",\"value\":";
+          AppendPoint(j, s.t, s.v);
+          j += '}';
+        }
+        j += ']';
+        break;
+      }
+      case query::ValueType::kMatrix: {
+        if (r.matrix.size() > o_.max_series_returned) return TooMany(resp, r.matrix.size());
+        j += "matrix\",\"result\":[";
+        bool first = true;
+        for (const auto& s : r.matrix) {
+          if (!first) j += ',';
+          first = false;
+          j += "{\"metric\":";
+          AppendLabels(j, s.labels);
+          j += ",\"values\":[";
+          for (size_t i = 0; i < s.points.size(); ++i) {
+            if (i) j += ',';
+            AppendPoint(j, s.points[i].t, s.points[i].v);
+          }
+          j += "]}";
+        }
+        j += ']';
+        break;
+      }
+      default:
+        j += "vector\",\"result\":[";
+        j += ']';
+    }
+    j += '}';
+    AppendAnnotations(j, r);
+    j += '}';
+    resp.Json(200, std::move(j));
+  }
+
+  void TooMany(net::Response& resp, size_t n) {
+    ApiError(resp, "execution", 422,
+             "query returned " + std::to_string(n) + " series, more than the limit of " +
+                 std::to_string(o_.max_series_returned) + " (query.max_series_returned)");
+  }
+
+  void Series(net::Request& req, net::Response& resp) {
+    auto matches = req.FormParams("match[]");
+    if (matches.empty()) return BadData(resp, "no match[] parameter provided");
+    std::vector<std::vector<tsdb::Matcher>> sets;
+    if (!ParseMatchers(resp, matches, &sets)) return;
+    int64_t start, end;
+    if (!TimeRange(req, resp, &start, &end)) return;
+    bool ok;
+    size_t limit = LimitParam(req, resp, &ok);
+    if (!ok) return;
+    auto q = o_.storage->NewQuerier(start, end);
+    if (!q.ok()) return ApiError(resp, "internal", 500, q.status().message());
+    std::set<tsdb::Labels> all;
+    tsdb::SelectHints hints{start, end, 0, "series", 0};
+    for (const auto& ms : sets) {
+      auto ss = (*q)->Select(ms, hints);
+      if (!ss.ok()) return ApiError(resp, "execution", 422, ss.status().message());
+      while ((*ss)->Next()) {
+        all.insert((*ss)->labels());
+        if (all.size() > o_.max_series_returned) return TooMany(resp, all.size());
+      }
+    }
+    std::string j = "{\"status\":\"success\",\"data\":[";
+    size_t n = 0;
+    for (const auto& ls : all) {
+      if (limit && n == limit) break;
+      if (n++) j += ',';
+      AppendLabels(j, ls);
+    }
+    j += ']';
+    if (limit && all.size() > limit) j += ",\"warnings\":[\"results truncated due to limit\"]";
+    j += '}';
+    resp.Json(200, std::move(j));
+  }
+
+  void Labels(net::Request& req, net::Response& resp, const std::string* name) {
+    std::vector<std::vector<tsdb::Matcher>> sets;
+    if (!ParseMatchers(resp, req.FormParams("match[]"), &sets)) return;
+    int64_t start, end;
+    if (!TimeRange(req, resp, &start, &end)) return;
+    bool ok;
+    size_t limit = LimitParam(req, resp, &ok);
+    if (!ok) return;
+    auto q = o_.storage->NewQuerier(start, end);
+    if (!q.ok()) return ApiError(resp, "internal", 500, q.status().message());
+    if (sets.empty()) sets.emplace_back();
+    std::set<std::string> out;
+    for (const auto& ms : sets) {
+      auto r = name ? (*q)->LabelValues(*name, ms) : (*q)->LabelNames(ms);
+      if (!r.ok()) return ApiError(resp, "execution", 422, r.status().message());
+      out.insert(r->begin(), r->end());
+    }
+    std::string j = "{\"status\":\"success\",\"data\":[";
+    size_t n = 0;
+    for (const auto& v : out) {
+      if (limit && n == limit) break;
+      if (n++) j += ',';
+      j += net::JsonString(v);
+    }
+    j += ']';
+    if (limit && out.size() > limit) j += ",\"warnings\":[\"results truncated due to limit\"]";
+    j += '}';
+    resp.Json(200, std::move(j));
+  }
+
+  void Metadata(net::Request& req, net::Response& resp) {
+    std::string metric;
+    req.FormParam("metric", &metric);
+    bool ok;
+    size_t limit = LimitParam(req, resp, &ok);
+    if (!ok) return;
+    auto md = o_.storage->Metadata(metric, limit);
+    std::string j = "{\"status\":\"success\",\"data\":{";
+    bool first = true;
+    for (const auto& [name, m] : md) {
+      if (!first) j += ',';
+      first = false;
+      j += net::JsonString(name) + ":[{\"type\":\"" + std::string(tsdb::MetricTypeName(m.type)) +
+           "\",\"help\":" + net::JsonString(m.help) + ",\"unit\":" + net::JsonString(m.unit) + "}]";
+    }
+    j += "}}";
+    resp.Json(200, std::move(j));
+  }
+
+  void Exemplars(net::Request& req, net::Response& resp) {
+    std::string q;
+    if (!req.FormParam("query", &q) || q.empty()) {
+      return BadData(resp, "invalid parameter \"query\": query must not be empty");
+    }
+    auto parsed = query::ParseExpr(q);
+    if (!parsed.ok()) return BadData(resp, parsed.status().message());
+    int64_t start, end;
+    if (!TimeRange(req, resp, &start, &end)) return;
+    // Exemplars are not stored yet: a valid query has none.
+    resp.Json(200, "{\"status\":\"success\",\"data\":[]}");
+  }
+
+  void FormatQuery(net::Request& req, net::Response& resp) {
+    std::string q;
+    if (!req.FormParam("query", &q) || q.empty()) {
+      return BadData(resp, "invalid parameter \"query\": query must not be empty");
+    }
+    auto parsed = query::ParseExpr(q);
+    if (!parsed.ok()) return BadData(resp, parsed.status().message());
+    resp.Json(200, "{\"status\":\"success\",\"data\":" + net::JsonString((*parsed)->String()) + "}");
+  }
+
+ private:
+  PromApiOptions o_;
+};
+
+}  // namespace
+
+Result<int64_t> ParsePromTime(const std::string& s) {
+  // Go's min/max time as Prometheus formats them (clients send these back).
+  if (s == "-292273086-05-16T16:47:06Z") return kMinTime;
+  if (s == "292277025-08-18T07:12:54.999999999Z") return kMaxTime;
+  char* end = nullptr;
+  double f = std::strtod(s.c_str(), &end);
+  if (!s.empty() && *end == '\0') {
+    if (!std::isfinite(f)) return Status::InvalidArgument("cannot parse \"" + s + "\" to a valid timestamp");
+    return static_cast<int64_t>(std::llround(f * 1000.0));
+  }
+  // RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
+    return Status::InvalidArgument("cannot parse \"" + s + "\" to a valid timestamp");
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  int64_t ms = static_cast<int64_t>(timegm(&tm)) * 1000;
+  const char* p = s.c_str() + consumed;
+  if (*p == '.') {
+    ++p;
+    int64_t frac = 0, digits = 0;
+    while (*p >= '0' && *p <= '9') {
+      if (digits < 3) {
+        frac = frac * 10 + (*p - '0');
+        ++digits;
+      }
+      ++p;
+    }
+    while (digits < 3) {
+      frac *= 10;
+      ++digits;
+    }
+    ms += frac;
+  }
+  if (*p == 'Z' || *p == 'z') {
+    ++p;
+  } else if (*p == '+' || *p == '-') {
+    int hh = 0, mm = 0;
+    if (std::sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2) {
+      return Status::InvalidArgument("cannot parse \"" + s + "\" to a valid timestamp");
+    }
+    int64_t off = (hh * 60 + mm) * 60000LL;
+    ms += *p == '+' ? -off : off;
+    p += 6;
+  } else {
+    return Status::InvalidArgument("cannot parse \"" + s + "\" to a valid timestamp");
+  }
+  if (*p != '\0') return Status::InvalidArgument("cannot parse \"" + s + "\" to a valid timestamp");
+  return ms;
+}
+
+Result<int64_t> ParsePromDuration(const std::string& s) {
+  char* end = nullptr;
+  double f = std::strtod(s.c_str(), &end);
+  if (!s.empty() && *end == '\0') {
+    if (!std::isfinite(f) || f * 1000 > 9.2e18 || f * 1000 < -9.2e18) {
+      return Status::InvalidArgument("cannot parse \"" + s + "\" to a valid duration. It overflows int64");
+    }
+    return static_cast<int64_t>(std::llround(f * 1000.0));
+  }
+  auto d = ParseDurationMs(s);
+  if (!d.ok()) return Status::InvalidArgument("cannot parse \"" + s + "\" to a valid duration");
+  return *d;
+}
+
+std::string FormatPromTime(int64_t ms) {
+  std::string out;
+  if (ms < 0) {
+    out += '-';
+    ms = -ms;
+  }
+  out += std::to_string(ms / 1000);
+  int64_t frac = ms % 1000;
+  if (frac) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, ".%03lld", static_cast<long long>(frac));
+    std::string f(buf);
+    while (f.back() == '0') f.pop_back();
+    out += f;
+  }
+  return out;
+}
+
+void RegisterPromApi(net::HttpServer& http, const PromApiOptions& opts) {
+  auto api = std::make_shared<PromApi>(opts);
+  auto add = [&](std::string path, bool prefix, std::function<void(net::Request&, net::Response&)> h) {
+    net::Route r;
+    r.method = "";  // GET and form-encoded POST; others answer 405 below
+    r.path = std::move(path);
+    r.prefix = prefix;
+    r.scope = net::kScopeRead;
+    r.offload = true;
+    r.max_body_bytes = 1 << 20;
+    r.max_decoded_body_bytes = 8 << 20;
+    r.handler = [h = std::move(h)](net::Request& req, net::Response& resp) {
+      if (req.method != "GET" && req.method != "POST" && req.method != "HEAD") {
+        return ApiError(resp, "bad_data", 405, "method " + req.method + " not allowed");
+      }
+      h(req, resp);
+    };
+    http.AddRoute(std::move(r));
+  };
+  add("/api/v1/query", false, [api](auto& q, auto& r) { api->Query(q, r, false); });
+  add("/api/v1/query_range", false, [api](auto& q, auto& r) { api->Query(q, r, true); });
+  add("/api/v1/series", false, [api](auto& q, auto& r) { api->Series(q, r); });
+  add("/api/v1/labels", false, [api](auto& q, auto& r) { api->Labels(q, r, nullptr); });
+  add("/api/v1/label/", true, [api](net::Request& q, net::Response& r) {
+    // /api/v1/label/<name>/values
+    std::string rest = q.path.substr(std::string("/api/v1/label/").size());
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos || rest.substr(slash) != "/values") {
+      return ApiError(r, "not_found", 404, "no route for " + q.path);
+    }
+    std::string name = UrlDecode(rest.substr(0, slash));
+    if (!tsdb::IsValidLabelName(name) && name != "__name__") {
+      return BadData(r, "invalid label name: \"" + name + "\"");
+    }
+    api->Labels(q, r, &name);
+  });
+  add("/api/v1/metadata", false, [api](auto& q, auto& r) { api->Metadata(q, r); });
+  add("/api/v1/query_exemplars", false, [api](auto& q, auto& r) { api->Exemplars(q, r); });
+  add("/api/v1/format_query", false, [api](auto& q, auto& r) { api->FormatQuery(q, r); });
+  std::string version = opts.version;
+  add("/api/v1/status/buildinfo", false, [version](net::Request&, net::Response& r) {
+    r.Json(200, "{\"status\":\"success\",\"data\":{\"version\":\"" + version +
+                    "\",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\",\"buildDate\":\"\","
+                    "\"goVersion\":\"\",\"application\":\"kansoku\"}}");
+  });
+}
+
+}  // namespace kansoku::api
