@@ -4,8 +4,10 @@
 #include <string_view>
 
 #include "ingest/common/appender_sink.h"
+#include "ingest/collectd_json/parser.h"
 #include "ingest/graphite/parser.h"
 #include "ingest/influx_line/parser.h"
+#include "ingest/otlp_metrics/parser.h"
 #include "ingest/prom_remote_write/parser.h"
 #include "ingest/prom_text/parser.h"
 
@@ -71,5 +73,38 @@ int FuzzGraphite(const uint8_t* data, size_t size) {
   (void)report.Summary();
   return 0;
 }
+
+int FuzzCollectdJson(const uint8_t* data, size_t size) {
+  DecodeOptions opts = FuzzOptions();
+  DiscardSink sink(true);
+  DecodeReport report;
+  (void)collectd_json::ParseCollectdJson(View(data, size), opts, sink, report);
+  (void)report.Summary();
+  return 0;
+}
+
+namespace {
+int FuzzOtlp(const uint8_t* data, size_t size, bool json) {
+  DecodeOptions opts = FuzzOptions();
+  DiscardSink sink(true);
+  otlp_metrics::DeltaAccumulator acc(1000);
+  otlp_metrics::Parser parser;
+  for (bool with_delta : {false, true}) {
+    otlp_metrics::Options o;
+    o.delta = with_delta ? &acc : nullptr;
+    o.add_suffixes = with_delta;
+    o.promote_resource_attributes = {"host.name"};
+    DecodeReport report;
+    Status st = json ? parser.ParseJson(View(data, size), o, opts, sink, report)
+                     : parser.ParseProto(View(data, size), o, opts, sink, report);
+    (void)st;
+    (void)otlp_metrics::EncodeExportResponse(report, json);
+  }
+  return 0;
+}
+}  // namespace
+
+int FuzzOtlpProto(const uint8_t* data, size_t size) { return FuzzOtlp(data, size, false); }
+int FuzzOtlpJson(const uint8_t* data, size_t size) { return FuzzOtlp(data, size, true); }
 
 }  // namespace kansoku::ingest

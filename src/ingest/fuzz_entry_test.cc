@@ -54,5 +54,29 @@ TEST(FuzzEntryTest, Graphite) {
   RunSeeds(FuzzGraphite, {"collectd.h.load.load.shortterm 0.3 1795671991\r\na;b=c nan -1\n"});
 }
 
+TEST(FuzzEntryTest, CollectdJson) {
+  RunSeeds(FuzzCollectdJson,
+           {R"([{"values":[0.3,null],"dstypes":["gauge","derive"],"dsnames":["a","value"],)"
+            R"("time":1795671991.142,"host":"h","plugin":"load","plugin_instance":"","type":"load",)"
+            R"("type_instance":""}])"});
+}
+
+TEST(FuzzEntryTest, OtlpJson) {
+  RunSeeds(FuzzOtlpJson,
+           {R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":)"
+            R"({"stringValue":"s"}},{"key":"host.name","value":{"intValue":"3"}}]},"scopeMetrics":)"
+            R"([{"metrics":[{"name":"a.b","unit":"ms","histogram":{"aggregationTemporality":1,)"
+            R"("dataPoints":[{"timeUnixNano":"1795672203560000000","count":3,"sum":1,)"
+            R"("bucketCounts":[1,2],"explicitBounds":[5]}]}},{"name":"c","sum":{)"
+            R"("aggregationTemporality":2,"isMonotonic":true,"dataPoints":[{"asInt":"5"}]}}]}]}]})"});
+}
+
+TEST(FuzzEntryTest, OtlpProto) {
+  // resource_metrics { scope_metrics { metrics { name: "x" gauge { data_points { as_double } } } } }
+  std::string seed("\x0a\x1a\x12\x18\x12\x16\x0a\x01x\x2a\x11\x0a\x0f\x19"
+                   "\x00\x00\x00\x00\x00\x00\xf0\x3f\x21\x00\x00\x00\x00\x00\x00\x00\x00", 36);
+  RunSeeds(FuzzOtlpProto, {seed});
+}
+
 }  // namespace
 }  // namespace kansoku::ingest

@@ -36,6 +36,19 @@ void DecodeReport::RejectN(RejectReason reason, uint64_t n, std::string message)
   if (errors_.size() < kMaxErrors) errors_.push_back(std::move(message));
 }
 
+void DecodeReport::Merge(const DecodeReport& o) {
+  rows_accepted_ += o.rows_accepted_;
+  rows_rejected_ += o.rows_rejected_;
+  values_skipped_ += o.values_skipped_;
+  metadata_accepted_ += o.metadata_accepted_;
+  for (size_t i = 0; i < kNumRejectReasons; ++i) by_reason_[i] += o.by_reason_[i];
+  for (const std::string& e : o.errors_) {
+    if (errors_.size() >= kMaxErrors) break;
+    errors_.push_back(e);
+  }
+  SetRequestError(o.request_status_);
+}
+
 void DecodeReport::RevertAccepted(std::string message) {
   if (rows_accepted_ == 0) return;
   uint64_t n = rows_accepted_;

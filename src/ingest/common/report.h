@@ -78,6 +78,8 @@ class DecodeReport {
   void Accept(uint64_t n = 1) { rows_accepted_ += n; }
   void Skip(uint64_t n = 1) { values_skipped_ += n; }
   void AcceptMetadata(uint64_t n = 1) { metadata_accepted_ += n; }
+  // Adds another report's counters, errors (up to kMaxErrors) and request error to this one.
+  void Merge(const DecodeReport& other);
   // The commit failed: every accepted row becomes rejected (kStorage) with `message`.
   void RevertAccepted(std::string message);
   // A request-level failure. The first one wins. kInvalidArgument means the body is bad

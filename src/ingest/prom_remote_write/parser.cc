@@ -82,7 +82,7 @@ bool DecodeSample(std::string_view msg, size_t base, SampleView* out, std::strin
       r.ReadDouble(&out->value);
     } else if (r.field() == 2) {
       if (!r.Expect(WireType::kVarint)) break;
-      uint64_t u;
+      uint64_t u = 0;
       if (r.ReadVarint(&u)) out->t = static_cast<int64_t>(u);
     } else {
       r.Skip();
@@ -99,7 +99,7 @@ bool DecodeMetadata(std::string_view msg, size_t base, MetadataRow* out, std::st
     switch (r.field()) {
       case 1: {
         if (!r.Expect(WireType::kVarint)) break;
-        uint64_t t;
+        uint64_t t = 0;
         if (r.ReadVarint(&t)) out->type = FromProtoType(t);
         break;
       }
