@@ -143,6 +143,17 @@ bool ChunkIterator::Fail() {
 
 bool ChunkIterator::ReadBits(int n, uint64_t* out) {
   if (pos_ + static_cast<size_t>(n) > size_bits_) return Fail();
+  const size_t first = pos_ >> 3;
+  const int off = static_cast<int>(pos_ & 7);
+  if (n <= 56 && first + 8 <= (size_bits_ >> 3)) {
+    // Fast path: one unaligned big-endian 64-bit load covers off + n <= 63 bits.
+    uint64_t w;
+    std::memcpy(&w, data_ + first, sizeof w);
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+    *out = n == 0 ? 0 : (w << off) >> (64 - n);
+    pos_ += static_cast<size_t>(n);
+    return true;
+  }
   uint64_t r = 0;
   while (n > 0) {
     const size_t byte = pos_ >> 3;

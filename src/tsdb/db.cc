@@ -1,6 +1,11 @@
 #include "tsdb/db.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -49,7 +54,6 @@ class DBAppender : public Appender {
       // Order within this batch: the head has not seen these samples yet.
       const Sample prev = last->second;
       if (t == prev.t) {
-        std::string a, b;
         if (std::memcmp(&v, &prev.v, sizeof v) == 0) {
           db_->head_.Unpin(s.get());
           return Status::Ok();
@@ -319,12 +323,22 @@ DB::~DB() {
     Status st = wal_->Sync();
     if (!st.ok()) log::Error("tsdb: final WAL fsync failed", {{"error", st.ToString()}});
   }
+  wal_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
 Status DB::Load() {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return Status::IOError("cannot create tsdb directory " + dir_ + ": " + ec.message());
+  const std::string lock_path = dir_ + "/lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return Status::FromErrno("cannot open " + lock_path, errno);
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Status::Unavailable("tsdb directory " + dir_ +
+                               " is in use by another kansoku process (flock on " + lock_path +
+                               ")");
+  }
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir_, ec)) {
     const std::string name = e.path().filename().string();
@@ -543,34 +557,44 @@ Status DB::Checkpoint() {
     KANSOKU_ASSIGN_OR_RETURN(upto, wal_->Rotate());
   }
   // Every commit that wrote to a segment <= upto has applied to the head by now.
-  return wal_->Checkpoint(upto, [&](std::string* out) -> Status {
+  return wal_->Checkpoint(upto, [&](const WalWriter::Emit& emit) -> Status {
+    std::string rec;
+    auto flush = [&](WalRecordType type, std::string payload) {
+      rec.clear();
+      AppendWalRecord(&rec, type, payload);
+      return emit(rec);
+    };
     std::vector<std::shared_ptr<MemSeries>> all = head_.AllSeries();
     std::vector<WalSeries> series;
     for (const auto& s : all) {
       series.push_back({s->ref(), s->labels()});
       if (series.size() == 4096) {
-        AppendWalRecord(out, WalRecordType::kSeries, EncodeWalSeries(series));
+        KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kSeries, EncodeWalSeries(series)));
         series.clear();
       }
     }
-    if (!series.empty()) AppendWalRecord(out, WalRecordType::kSeries, EncodeWalSeries(series));
+    if (!series.empty()) {
+      KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kSeries, EncodeWalSeries(series)));
+    }
     std::vector<WalSample> samples;
     for (const auto& s : all) {
       for (const Sample& smp : head_.SamplesOf(*s)) {
         samples.push_back({s->ref(), smp.t, smp.v});
         if (samples.size() == kMaxSamplesPerRecord) {
-          AppendWalRecord(out, WalRecordType::kSamples, EncodeWalSamples(samples));
+          KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kSamples, EncodeWalSamples(samples)));
           samples.clear();
         }
       }
     }
-    if (!samples.empty()) AppendWalRecord(out, WalRecordType::kSamples, EncodeWalSamples(samples));
+    if (!samples.empty()) {
+      KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kSamples, EncodeWalSamples(samples)));
+    }
     std::vector<WalMetadata> md;
     {
       std::lock_guard<std::mutex> l(md_mu_);
       for (const auto& [name, m] : metadata_) md.push_back({name, m});
     }
-    if (!md.empty()) AppendWalRecord(out, WalRecordType::kMetadata, EncodeWalMetadata(md));
+    if (!md.empty()) KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kMetadata, EncodeWalMetadata(md)));
     return Status::Ok();
   });
 }

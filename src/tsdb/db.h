@@ -9,7 +9,8 @@
 // DBOptions::background is false) starts one background thread that fsyncs the WAL every
 // wal_fsync_interval_ms, persists the head's oldest complete block range once the head spans
 // 1.5 block ranges, compacts small blocks, and applies retention. The destructor stops that
-// thread and fsyncs the WAL. One process per directory (no lock file yet).
+// thread and fsyncs the WAL. One DB per directory: Open takes an flock on <dir>/lock and fails
+// with Unavailable while another DB (in any process) holds it.
 //
 // Durability: Appender::Commit returns after the batch is written to the WAL with write(2): it
 // survives kill -9. Power loss can lose up to wal_fsync_interval_ms (0 = fsync on every Commit).
@@ -129,6 +130,7 @@ class DB : public Appendable, public Queryable {
 
   const DBOptions options_;
   const std::string dir_;
+  int lock_fd_ = -1;
   Clock& clock_;
   Head head_;
   std::unique_ptr<WalWriter> wal_;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -104,6 +105,17 @@ TEST(DBTest, AppendQueryAndErrors) {
   const DBStats st = (*db)->Stats();
   EXPECT_EQ(st.samples_appended, 4u);
   EXPECT_EQ(st.samples_rejected, 2u);
+}
+
+TEST(DBTest, SecondOpenOfSameDirectoryIsRefused) {
+  TempDir dir;
+  auto db = DB::Open(TestOptions(), dir.path());
+  ASSERT_TRUE(db.ok());
+  auto second = DB::Open(TestOptions(), dir.path());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Status::Code::kUnavailable);
+  db = Result<std::unique_ptr<DB>>(Status::Internal("closed"));
+  EXPECT_TRUE(DB::Open(TestOptions(), dir.path()).ok());
 }
 
 TEST(DBTest, ReopenReplaysWal) {
@@ -381,10 +393,14 @@ TEST(DBTest, ConcurrentAppendersQueriersAndCompaction) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   });
+  // Writers stay within 10 s of each other, like scrapers sharing a clock: the head keeps
+  // 1.5 block ranges (75 s), so no writer falls below the persisted range.
+  std::barrier sync(kWriters);
   std::vector<std::thread> writers;
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       for (int b = 0; b < kBatches; ++b) {
+        if (b % 10 == 0) sync.arrive_and_wait();
         auto app = (*db)->NewAppender();
         for (int s = 0; s < kSeries; ++s) {
           if (!app->Append(L("w" + std::to_string(w), std::to_string(s)), b * 1000, b).ok()) {

@@ -42,7 +42,7 @@ void Head::NoteTime(int64_t t) {
 
 std::shared_ptr<MemSeries> Head::Insert(uint64_t hash, SeriesRef ref, const Labels& labels) {
   // Caller holds shards_[hash % kShards].mu.
-  auto s = std::make_shared<MemSeries>(ref, labels);
+  auto s = std::make_shared<MemSeries>(ref, labels, hash);
   shards_[hash % kShards].by_hash[hash].push_back(s);
   {
     std::lock_guard<std::mutex> l(ref_shards_[ref % kShards].mu);
@@ -83,7 +83,7 @@ Result<std::shared_ptr<MemSeries>> Head::GetOrCreatePinned(const Labels& labels)
 }
 
 void Head::Unpin(MemSeries* series) {
-  const uint64_t hash = HashOf(series->labels());
+  const uint64_t hash = series->hash_;
   std::lock_guard<std::mutex> l(shards_[hash % kShards].mu);
   KANSOKU_CHECK(series->pins_ > 0, "BUG: Head::Unpin without a pin");
   --series->pins_;
@@ -366,7 +366,7 @@ size_t Head::Truncate(int64_t mint) {
   if (new_min == INT64_MAX) max_time_.store(INT64_MIN);
   size_t removed = 0;
   for (const auto& s : empty) {
-    const uint64_t hash = HashOf(s->labels());
+    const uint64_t hash = s->hash_;
     Shard& shard = shards_[hash % kShards];
     {
       std::lock_guard<std::mutex> l(shard.mu);

@@ -54,7 +54,8 @@ struct ClosedChunk {
 
 class MemSeries {
  public:
-  MemSeries(SeriesRef ref, Labels labels) : ref_(ref), labels_(std::move(labels)) {}
+  MemSeries(SeriesRef ref, Labels labels, uint64_t hash)
+      : ref_(ref), hash_(hash), labels_(std::move(labels)) {}
   SeriesRef ref() const { return ref_; }
   const Labels& labels() const { return labels_; }
   // Set once the series record is in the WAL (the DB's appender uses it).
@@ -63,6 +64,7 @@ class MemSeries {
  private:
   friend class Head;
   const SeriesRef ref_;
+  const uint64_t hash_;  // HashOf(labels_), the shard key
   const Labels labels_;
   std::mutex mu_;
   std::vector<std::shared_ptr<const ClosedChunk>> chunks_;  // GUARDED_BY(mu_), by time

@@ -377,14 +377,19 @@ Result<int> WalWriter::Rotate() {
   return closed;
 }
 
-Status WalWriter::Checkpoint(int upto,
-                             const std::function<Status(std::string* framed)>& produce) {
+Status WalWriter::Checkpoint(int upto, const std::function<Status(const Emit& emit)>& produce) {
   const std::string final_path = dir_ + "/" + std::string(kCheckpointPrefix) + SegmentName(upto);
   const std::string tmp = final_path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno("cannot create " + tmp, errno);
   std::string buf;
-  Status st = produce(&buf);
+  Status st = produce([&](std::string_view framed) -> Status {
+    buf.append(framed);
+    if (buf.size() < (1u << 20)) return Status::Ok();
+    Status ws = WriteAll(fd, buf, tmp);
+    buf.clear();
+    return ws;
+  });
   if (st.ok()) st = WriteAll(fd, buf, tmp);
   if (st.ok() && ::fsync(fd) != 0) st = Status::FromErrno("cannot fsync " + tmp, errno);
   ::close(fd);

@@ -82,8 +82,10 @@ class WalWriter {
   // Closes the current segment and starts the next; returns the closed segment's number.
   Result<int> Rotate();
   // Writes checkpoint.<upto> atomically (tmp file, fsync, rename) from the framed records
-  // `produce` emits, then deletes segments <= upto and older checkpoints.
-  Status Checkpoint(int upto, const std::function<Status(std::string* framed)>& produce);
+  // `produce` passes to emit (streamed to the file, so the checkpoint need not fit in memory),
+  // then deletes segments <= upto and older checkpoints.
+  using Emit = std::function<Status(std::string_view framed)>;
+  Status Checkpoint(int upto, const std::function<Status(const Emit& emit)>& produce);
   uint64_t BytesWritten() const;
   // Bytes of every segment and checkpoint in the directory.
   uint64_t DiskBytes() const;

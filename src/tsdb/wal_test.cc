@@ -146,10 +146,9 @@ TEST(WalTest, SegmentsRotateBySizeAndCheckpointReplacesThem) {
   ASSERT_TRUE((*w)->Write(SamplesRecord(1, 50), false).ok());
   ASSERT_TRUE((*w)
                   ->Checkpoint(*upto,
-                               [](std::string* out) {
-                                 *out += SamplesRecord(1, 19);
-                                 *out += SamplesRecord(1, 20);
-                                 return Status::Ok();
+                               [](const WalWriter::Emit& emit) {
+                                 KANSOKU_RETURN_IF_ERROR(emit(SamplesRecord(1, 19)));
+                                 return emit(SamplesRecord(1, 20));
                                })
                   .ok());
   EXPECT_EQ(ReplayTimes(dir.path()), (std::vector<int64_t>{19, 20, 50}));
