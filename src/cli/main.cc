@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   server->add_option("--log-level", sf.log_level, "debug, info, warn or error");
   server->add_option("--log-format", sf.log_format, "logfmt or json");
   server->add_option("--web-dir", sf.web_dir, "directory of the built web UI");
+  server->add_option("--graphite-tcp", sf.graphite_tcp, "Graphite plaintext TCP listener HOST:PORT (off by default)");
   server->add_flag("--check-config", sf.check_config, "validate the configuration and exit");
   server->callback([&] { exit_code = kansoku::server::RunServer(sf); });
 

@@ -149,7 +149,8 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Field("max_body_size", Size(&cfg.http.max_body_bytes))
       .Field("max_decoded_body_size", Size(&cfg.http.max_decoded_body_bytes))
       .Field("shutdown_grace", Duration(&cfg.http.shutdown_grace_ms));
-  listeners_s.Field("allow_cidrs", StrList(&cfg.listeners.allow_cidrs));
+  listeners_s.Field("allow_cidrs", StrList(&cfg.listeners.allow_cidrs))
+      .Field("graphite_tcp", Str(&cfg.listeners.graphite_tcp));
   tsdb_s.Field("retention", Duration(&cfg.tsdb.retention_ms))
       .Field("retention_size", Size(&cfg.tsdb.retention_bytes))
       .Field("out_of_order_window", Duration(&cfg.tsdb.out_of_order_window_ms))

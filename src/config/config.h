@@ -42,6 +42,7 @@ struct LogConfig {
 struct ListenersConfig {
   // Source networks allowed to send to the UDP/TCP listeners.
   std::vector<std::string> allow_cidrs = {"127.0.0.0/8", "::1/128"};
+  std::string graphite_tcp;  // graphite_tcp: "" (off); Graphite plaintext, e.g. 127.0.0.1:2003
 };
 
 // Embedded metrics storage (data_dir/tsdb).

@@ -113,6 +113,9 @@ std::string_view ExtractToken(const Request& req, bool allow_query, std::string*
     if (auth.size() > 7 && EqualsIgnoreCase(auth.substr(0, 7), "bearer ")) {
       return TrimSpace(auth.substr(7));
     }
+    if (auth.size() > 6 && EqualsIgnoreCase(auth.substr(0, 6), "token ")) {
+      return TrimSpace(auth.substr(6));  // InfluxDB v2 clients (Telegraf, influx CLI 2.x)
+    }
     if (auth.size() > 6 && EqualsIgnoreCase(auth.substr(0, 6), "basic ")) {
       *scratch = Base64Decode(TrimSpace(auth.substr(6)));
       std::string_view d(*scratch);
@@ -124,7 +127,9 @@ std::string_view ExtractToken(const Request& req, bool allow_query, std::string*
   }
   std::string_view key = req.Header("x-api-key");
   if (!key.empty()) return key;
-  if (allow_query && (req.QueryParam("token", scratch) || req.QueryParam("api_key", scratch))) {
+  // ?p= is InfluxDB v1's password parameter (what influx clients send with -password).
+  if (allow_query && (req.QueryParam("token", scratch) || req.QueryParam("api_key", scratch) ||
+                      req.QueryParam("p", scratch))) {
     return *scratch;
   }
   return {};

@@ -31,6 +31,7 @@ int RunServer(const ServerFlags& flags) {
   if (!flags.log_level.empty()) cfg.log.level = flags.log_level;
   if (!flags.log_format.empty()) cfg.log.format = flags.log_format;
   if (!flags.web_dir.empty()) cfg.web_dir = flags.web_dir;
+  if (!flags.graphite_tcp.empty()) cfg.listeners.graphite_tcp = flags.graphite_tcp;
   Status valid = config::Validate(cfg);
   if (!valid.ok()) {
     std::fprintf(stderr, "kansoku: config error: %s\n", valid.message().c_str());

@@ -6,11 +6,13 @@
 #include <fstream>
 #include <simdjson.h>
 
+#include "api/ingest_api.h"
 #include "api/prom_api.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "meta/token_store.h"
 #include "net/http_server.h"
+#include "net/stream_listener.h"
 #include "query/engine/engine.h"
 #include "server/static_files.h"
 #include "tsdb/db.h"
@@ -108,6 +110,20 @@ Status Server::Start() {
   http_ = std::make_unique<net::HttpServer>(ho);
   AddRoutes();
   KANSOKU_RETURN_IF_ERROR(http_->Start());
+
+  // UDP/TCP listeners, each off unless configured.
+  if (!cfg.listeners.graphite_tcp.empty()) {
+    net::ListenerOptions lo;
+    lo.name = "graphite";
+    lo.address = cfg.listeners.graphite_tcp;
+    lo.allow_cidrs = cfg.listeners.allow_cidrs;
+    lo.framing = net::Framing::kLine;
+    lo.sink = api::MakeGraphiteSink(ingest_api_);
+    lo.metrics = &registry_;
+    graphite_tcp_ = std::make_unique<net::TcpStreamListener>(lo);
+    KANSOKU_RETURN_IF_ERROR(graphite_tcp_->Start());
+    log::Info("listening", {{"protocol", "graphite"}, {"tcp", graphite_tcp_->BoundAddress()}});
+  }
   ready_ = true;
   return Status::Ok();
 }
@@ -244,6 +260,14 @@ void Server::AddRoutes() {
     resp.Json(200, "{\"status\":\"success\",\"data\":{\"id\":" + std::to_string(id) + ",\"revoked\":true}}");
   }, /*prefix=*/true);
 
+  // Metrics ingest.
+  api::IngestApiOptions ia;
+  ia.storage = tsdb_.get();
+  ia.metrics = &registry_;
+  ia.max_body_bytes = opts_.config.http.max_body_bytes;
+  ia.max_decoded_body_bytes = opts_.config.http.max_decoded_body_bytes;
+  ingest_api_ = api::RegisterIngestApi(*http_, ia);
+
   // Prometheus query API.
   api::PromApiOptions pa;
   pa.storage = tsdb_.get();
@@ -263,6 +287,7 @@ void Server::Stop() {
   stopped_ = true;
   ready_ = false;
   if (http_) http_->Stop();
+  if (graphite_tcp_) graphite_tcp_->Stop();
   // Storage is closed after ingest has drained: the WAL is fsynced on close.
   tsdb_.reset();
   tokens_.reset();

@@ -22,8 +22,12 @@ class DB;
 namespace kansoku::query {
 class Engine;
 }
+namespace kansoku::api {
+class IngestApi;
+}
 namespace kansoku::net {
 class HttpServer;
+class TcpStreamListener;
 class Authenticator;
 }
 
@@ -59,6 +63,8 @@ class Server {
   std::unique_ptr<query::Engine> engine_;
   std::unique_ptr<net::Authenticator> auth_;
   std::unique_ptr<net::HttpServer> http_;
+  std::shared_ptr<api::IngestApi> ingest_api_;
+  std::unique_ptr<net::TcpStreamListener> graphite_tcp_;
   std::atomic<bool> ready_{false};
   std::string first_admin_token_;
   std::string web_dir_;
@@ -74,6 +80,7 @@ struct ServerFlags {
   std::string tls_cert_file, tls_key_file;
   std::string log_level, log_format;
   std::string web_dir;
+  std::string graphite_tcp;   // --graphite-tcp HOST:PORT
   bool check_config = false;  // load and validate, print the result, exit
 };
 

@@ -1,0 +1,49 @@
+#pragma once
+// HTTP ingest endpoints for metrics, one handler per protocol, all writing through
+// tsdb::Appendable via ingest::AppenderSink:
+//   POST /api/v1/write                 Prometheus remote_write 1.0 (protobuf + snappy)
+//   POST /api/v1/import/prometheus     Prometheus text / OpenMetrics (VictoriaMetrics' path)
+//   POST /write, /api/v2/write         InfluxDB line protocol (v1 and v2), GET/HEAD /ping
+//   POST /api/v1/import/collectd, /collectd   collectd write_http JSON
+//   POST /v1/metrics                   OTLP/HTTP metrics, JSON or protobuf
+// Valid rows are stored even when others are rejected; the answer names the first bad rows and
+// why. Status codes follow each protocol's rules (remote_write: 204, 400 do-not-retry, 503
+// retry). Every row accepted/rejected is counted in kansoku_rows_{accepted,rejected}_total.
+// Graphite plaintext arrives over TCP: MakeGraphiteSink builds the listener's sink.
+//
+// Thread safety: handlers run concurrently on worker threads; per-thread series caches.
+// Ownership: the Appendable and Registry must outlive the HTTP server and listeners.
+#include <cstdint>
+#include <memory>
+
+#include "net/stream_listener.h"
+
+namespace kansoku::net {
+class HttpServer;
+}
+namespace kansoku::tsdb {
+class Appendable;
+}
+namespace kansoku::metrics {
+class Registry;
+}
+
+namespace kansoku::api {
+
+struct IngestApiOptions {
+  tsdb::Appendable* storage = nullptr;
+  metrics::Registry* metrics = nullptr;
+  int64_t max_body_bytes = 32 << 20;
+  int64_t max_decoded_body_bytes = 256 << 20;
+};
+
+class IngestApi;
+
+// Registers the HTTP routes; the returned object owns shared state (OTLP delta totals) and must
+// outlive the server.
+std::shared_ptr<IngestApi> RegisterIngestApi(net::HttpServer& http, const IngestApiOptions& opts);
+
+// The sink for a Graphite TCP listener: each batch of lines is decoded and appended.
+net::FrameSink MakeGraphiteSink(const std::shared_ptr<IngestApi>& api);
+
+}  // namespace kansoku::api
