@@ -26,8 +26,14 @@ using kansoku::query::conformance::Outcome;
 
 // Files of features Prometheus keeps behind feature flags, and native histograms: skipped.
 const std::set<std::string> kSkippedFiles = {
-    "duration_expression.test", "extended_vectors.test", "fill-modifier.test", "info.test",
-    "limit.test", "start_timestamps.test", "type_and_unit.test", "native_histograms.test",
+    "duration_expression.test",
+    "extended_vectors.test",
+    "fill-modifier.test",
+    "info.test",
+    "limit.test",
+    "start_timestamps.test",
+    "type_and_unit.test",
+    "native_histograms.test",
 };
 
 class MemTestStorage : public kansoku::query::conformance::TestStorage {
@@ -113,7 +119,8 @@ int main(int argc, char** argv) {
         if (!known.count(id)) regressions.push_back(id + " script error: " + res.error);
         std::printf("%-28s SCRIPT ERROR: %s\n", name.c_str(), res.error.c_str());
       }
-      int p = res.Count(Outcome::kPass), f = res.Count(Outcome::kFail), s = res.Count(Outcome::kSkip);
+      int p = res.Count(Outcome::kPass), f = res.Count(Outcome::kFail),
+          s = res.Count(Outcome::kSkip);
       total_pass += p;
       total_fail += f;
       total_skip += s;
@@ -124,7 +131,8 @@ int main(int argc, char** argv) {
           failing.push_back(id);
           failing_msgs[id] = e.query + " -> " + e.message;
           if (!known.count(id)) regressions.push_back(id + ": " + e.query + " -> " + e.message);
-          if (verbose) std::printf("  FAIL %s: %s -> %s\n", id.c_str(), e.query.c_str(), e.message.c_str());
+          if (verbose)
+            std::printf("  FAIL %s: %s -> %s\n", id.c_str(), e.query.c_str(), e.message.c_str());
         } else if (known.count(id)) {
           fixed.push_back(id);
         }
@@ -134,8 +142,8 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::printf("TOTAL pass=%d fail=%d skip=%d (known failures listed: %zu)\n", total_pass, total_fail,
-              total_skip, known.size());
+  std::printf("TOTAL pass=%d fail=%d skip=%d (known failures listed: %zu)\n", total_pass,
+              total_fail, total_skip, known.size());
   if (!fixed.empty()) {
     std::printf("\n%zu listed known failures now pass; remove them from %s:\n", fixed.size(),
                 known_path.c_str());
@@ -143,7 +151,8 @@ int main(int argc, char** argv) {
   }
   if (write_baseline && !known_path.empty()) {
     std::ofstream out(known_path);
-    out << "# PromQL conformance evals that still fail (file:line). The runner fails on any failing\n"
+    out << "# PromQL conformance evals that still fail (file:line). The runner fails on any "
+           "failing\n"
            "# eval not listed here; fix evals and delete their lines (the list only shrinks).\n"
            "# Regenerate: promql_conformance --write-baseline\n";
     for (const auto& f : failing) out << f << "  # " << failing_msgs[f].substr(0, 150) << "\n";
@@ -151,7 +160,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!regressions.empty()) {
-    std::printf("\nREGRESSIONS (%zu failing evals not in the known-failures list):\n", regressions.size());
+    std::printf("\nREGRESSIONS (%zu failing evals not in the known-failures list):\n",
+                regressions.size());
     for (const auto& r : regressions) std::printf("  %s\n", r.c_str());
     return 1;
   }

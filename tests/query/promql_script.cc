@@ -219,6 +219,7 @@ struct EvalCmd {
   bool fail_is_regex = false;
   bool ordered = false;
   bool expect_warn = false, expect_no_warn = false, expect_info = false, expect_no_info = false;
+  std::vector<std::string> warn_msgs, info_msgs;  // exact texts required by `expect warn msg:`
   std::optional<std::string> expect_string;
   bool expect_range_vector = false;
   int64_t rv_start = 0, rv_end = 0, rv_step = 0;
@@ -230,7 +231,9 @@ struct EvalCmd {
 
 class Runner {
  public:
-  Runner(const StorageFactory& f, const Engine& e) : factory_(f), engine_(e) { store_ = factory_(); }
+  Runner(const StorageFactory& f, const Engine& e) : factory_(f), engine_(e) {
+    store_ = factory_();
+  }
 
   ScriptResult Run(const std::string& text) {
     std::vector<std::string> lines;
@@ -297,7 +300,8 @@ class Runner {
       Values vals;
       bool hist = false;
       for (const auto& tok : SplitValues(rest)) {
-        if (!ExpandValue(tok, &vals, &hist)) return "line " + std::to_string(ln) + ": bad value " + tok;
+        if (!ExpandValue(tok, &vals, &hist))
+          return "line " + std::to_string(ln) + ": bad value " + tok;
       }
       std::string name(labels.MetricName());
       if (hist) {
@@ -307,10 +311,11 @@ class Runner {
       if (nhcb) {
         for (std::string_view suf : {"_bucket", "_count", "_sum"}) {
           if (name.size() > suf.size() && name.substr(name.size() - suf.size()) == suf) {
-            native_series_.push_back(tsdb::LabelsBuilder(labels)
-                                         .Set(tsdb::kMetricName, name.substr(0, name.size() - suf.size()))
-                                         .Del("le")
-                                         .Build());
+            native_series_.push_back(
+                tsdb::LabelsBuilder(labels)
+                    .Set(tsdb::kMetricName, name.substr(0, name.size() - suf.size()))
+                    .Del("le")
+                    .Build());
           }
         }
       }
@@ -324,8 +329,8 @@ class Runner {
     return s.ok() ? "" : s.message();
   }
 
-  bool ParseEvalCmd(int lineno, const std::string& t, const std::vector<std::pair<int, std::string>>& body,
-                    EvalCmd* c) {
+  bool ParseEvalCmd(int lineno, const std::string& t,
+                    const std::vector<std::pair<int, std::string>>& body, EvalCmd* c) {
     c->line = lineno;
     std::string rest;
     std::string word = t.substr(0, t.find(' '));
@@ -374,8 +379,12 @@ class Runner {
           c->expect_no_info = true;
         } else if (StartsWith(e, "warn")) {
           c->expect_warn = true;
+          std::string r = Trim(e.substr(4));
+          if (StartsWith(r, "msg:")) c->warn_msgs.push_back(Trim(r.substr(4)));
         } else if (StartsWith(e, "info")) {
           c->expect_info = true;
+          std::string r = Trim(e.substr(4));
+          if (StartsWith(r, "msg:")) c->info_msgs.push_back(Trim(r.substr(4)));
         } else if (StartsWith(e, "string")) {
           std::string lit = Trim(e.substr(6)), out, err;
           if (!UnquoteString(lit, &out, &err)) {
@@ -453,25 +462,33 @@ class Runner {
       return false;
     };
     switch (e.kind) {
-      case ExprKind::kVectorSelector: return matches(static_cast<const VectorSelector&>(e));
-      case ExprKind::kMatrixSelector: return matches(*static_cast<const MatrixSelector&>(e).vs);
-      case ExprKind::kSubquery: return ReadsNative(*static_cast<const SubqueryExpr&>(e).expr);
-      case ExprKind::kParen: return ReadsNative(*static_cast<const ParenExpr&>(e).expr);
-      case ExprKind::kUnary: return ReadsNative(*static_cast<const UnaryExpr&>(e).expr);
+      case ExprKind::kVectorSelector:
+        return matches(static_cast<const VectorSelector&>(e));
+      case ExprKind::kMatrixSelector:
+        return matches(*static_cast<const MatrixSelector&>(e).vs);
+      case ExprKind::kSubquery:
+        return ReadsNative(*static_cast<const SubqueryExpr&>(e).expr);
+      case ExprKind::kParen:
+        return ReadsNative(*static_cast<const ParenExpr&>(e).expr);
+      case ExprKind::kUnary:
+        return ReadsNative(*static_cast<const UnaryExpr&>(e).expr);
       case ExprKind::kBinary:
         return ReadsNative(*static_cast<const BinaryExpr&>(e).lhs) ||
                ReadsNative(*static_cast<const BinaryExpr&>(e).rhs);
-      case ExprKind::kAggregate: return ReadsNative(*static_cast<const AggregateExpr&>(e).expr);
+      case ExprKind::kAggregate:
+        return ReadsNative(*static_cast<const AggregateExpr&>(e).expr);
       case ExprKind::kCall:
         for (const auto& a : static_cast<const Call&>(e).args) {
           if (ReadsNative(*a)) return true;
         }
         return false;
-      default: return false;
+      default:
+        return false;
     }
   }
 
-  EvalResult Eval(int lineno, const std::string& t, const std::vector<std::pair<int, std::string>>& body) {
+  EvalResult Eval(int lineno, const std::string& t,
+                  const std::vector<std::pair<int, std::string>>& body) {
     EvalResult r;
     r.line = lineno;
     EvalCmd c;
@@ -491,8 +508,9 @@ class Runner {
       r.message = "query reads native histogram data";
       return r;
     }
-    QueryResult qr = c.range ? engine_.QueryRange(store_->queryable(), c.query, c.start, c.end, c.step)
-                             : engine_.Query(store_->queryable(), c.query, c.start);
+    QueryResult qr = c.range
+                         ? engine_.QueryRange(store_->queryable(), c.query, c.start, c.end, c.step)
+                         : engine_.Query(store_->queryable(), c.query, c.start);
     r.outcome = Outcome::kFail;
     if (c.expect_fail) {
       if (qr.ok()) {
@@ -500,7 +518,8 @@ class Runner {
         return r;
       }
       if (!c.fail_msg.empty()) {
-        bool match = c.fail_is_regex ? RE2::PartialMatch(qr.error, RE2(c.fail_msg)) : qr.error == c.fail_msg;
+        bool match =
+            c.fail_is_regex ? RE2::PartialMatch(qr.error, RE2(c.fail_msg)) : qr.error == c.fail_msg;
         if (!match) {
           r.message = "expected error \"" + c.fail_msg + "\", got \"" + qr.error + "\"";
           return r;
@@ -520,6 +539,20 @@ class Runner {
     if (c.expect_no_warn && !qr.warnings.empty()) {
       r.message = "expected no warning, got: " + qr.warnings[0];
       return r;
+    }
+    for (const auto& m : c.warn_msgs) {
+      if (std::find(qr.warnings.begin(), qr.warnings.end(), m) == qr.warnings.end()) {
+        r.message = "expected warning \"" + m + "\"" +
+                    (qr.warnings.empty() ? "" : ", got \"" + qr.warnings[0] + "\"");
+        return r;
+      }
+    }
+    for (const auto& m : c.info_msgs) {
+      if (std::find(qr.infos.begin(), qr.infos.end(), m) == qr.infos.end()) {
+        r.message = "expected info \"" + m + "\"" +
+                    (qr.infos.empty() ? "" : ", got \"" + qr.infos[0] + "\"");
+        return r;
+      }
     }
     if (c.expect_info && qr.infos.empty()) {
       r.message = "expected an info annotation, got none";
@@ -546,15 +579,18 @@ class Runner {
   // As Prometheus' test runner does: an instant query's result must equal the last step of the
   // same query run as a range query ending at the same time (exercises the range code path).
   std::string CheckRangeConsistency(const EvalCmd& c, const QueryResult& instant) const {
-    if (c.range || (instant.type != ValueType::kVector && instant.type != ValueType::kScalar)) return "";
+    if (c.range || (instant.type != ValueType::kVector && instant.type != ValueType::kScalar))
+      return "";
     for (const char* kw : {"@", "start()", "end()", "range()", "step()"}) {
       if (c.query.find(kw) != std::string::npos) return "";
     }
-    QueryResult rr = engine_.QueryRange(store_->queryable(), c.query, c.start - 60'000, c.start, 60'000);
+    QueryResult rr =
+        engine_.QueryRange(store_->queryable(), c.query, c.start - 60'000, c.start, 60'000);
     if (!rr.ok()) return "range-query form failed: " + rr.error;
     std::map<std::string, double> got;
     for (const auto& s : rr.matrix) {
-      if (!s.points.empty() && s.points.back().t == c.start) got[s.labels.ToString()] = s.points.back().v;
+      if (!s.points.empty() && s.points.back().t == c.start)
+        got[s.labels.ToString()] = s.points.back().v;
     }
     std::map<std::string, double> want;
     if (instant.type == ValueType::kScalar) {
@@ -563,8 +599,8 @@ class Runner {
       for (const auto& s : instant.vector) want[s.labels.ToString()] = s.v;
     }
     if (got.size() != want.size()) {
-      return "range-query form returned " + std::to_string(got.size()) + " series at the end, instant " +
-             std::to_string(want.size());
+      return "range-query form returned " + std::to_string(got.size()) +
+             " series at the end, instant " + std::to_string(want.size());
     }
     for (const auto& [k, v] : want) {
       auto it = got.find(k);
@@ -576,8 +612,10 @@ class Runner {
 
   static std::string Compare(const EvalCmd& c, const QueryResult& qr) {
     if (c.expect_string) {
-      if (qr.type != ValueType::kString) return "expected string, got " + std::string(ValueTypeApiName(qr.type));
-      if (qr.str != *c.expect_string) return "expected string \"" + *c.expect_string + "\", got \"" + qr.str + "\"";
+      if (qr.type != ValueType::kString)
+        return "expected string, got " + std::string(ValueTypeApiName(qr.type));
+      if (qr.str != *c.expect_string)
+        return "expected string \"" + *c.expect_string + "\", got \"" + qr.str + "\"";
       return "";
     }
     if (c.expect_scalar) {
@@ -599,7 +637,8 @@ class Runner {
       if (qr.type == ValueType::kScalar) {
         return "expected vector, got scalar " + FormatV(qr.scalar);
       }
-      if (qr.type != ValueType::kVector) return "expected vector, got " + std::string(ValueTypeApiName(qr.type));
+      if (qr.type != ValueType::kVector)
+        return "expected vector, got " + std::string(ValueTypeApiName(qr.type));
       if (qr.vector.size() != c.series.size()) {
         std::string got;
         for (const auto& s : qr.vector) got += " " + s.labels.ToString() + "=" + FormatV(s.v);
@@ -615,15 +654,18 @@ class Runner {
           return "series " + es.labels.ToString() + " at position " +
                  std::to_string(it - qr.vector.begin()) + ", expected " + std::to_string(k);
         }
-        if (es.values.size() != 1 || !es.values[0]) return "bad expected value for " + es.labels.ToString();
+        if (es.values.size() != 1 || !es.values[0])
+          return "bad expected value for " + es.labels.ToString();
         if (!AlmostEqual(it->v, *es.values[0])) {
-          return "series " + es.labels.ToString() + ": expected " + FormatV(*es.values[0]) + ", got " + FormatV(it->v);
+          return "series " + es.labels.ToString() + ": expected " + FormatV(*es.values[0]) +
+                 ", got " + FormatV(it->v);
         }
       }
       return "";
     }
     // Matrix (range query or range-vector instant query).
-    if (qr.type != ValueType::kMatrix) return "expected matrix, got " + std::string(ValueTypeApiName(qr.type));
+    if (qr.type != ValueType::kMatrix)
+      return "expected matrix, got " + std::string(ValueTypeApiName(qr.type));
     int64_t start = c.expect_range_vector ? c.rv_start : c.start;
     int64_t step = c.expect_range_vector ? c.rv_step : c.step;
     std::vector<const Series*> got;
@@ -633,10 +675,12 @@ class Runner {
     if (got.size() != c.series.size()) {
       std::string g;
       for (const auto* s : got) g += " " + s->labels.ToString();
-      return "expected " + std::to_string(c.series.size()) + " series, got " + std::to_string(got.size()) + ":" + g;
+      return "expected " + std::to_string(c.series.size()) + " series, got " +
+             std::to_string(got.size()) + ":" + g;
     }
     for (const auto& es : c.series) {
-      auto it = std::find_if(got.begin(), got.end(), [&](const Series* s) { return s->labels == es.labels; });
+      auto it = std::find_if(got.begin(), got.end(),
+                             [&](const Series* s) { return s->labels == es.labels; });
       if (it == got.end()) return "missing series " + es.labels.ToString();
       std::vector<Point> want;
       for (size_t k = 0; k < es.values.size(); ++k) {
@@ -652,7 +696,8 @@ class Runner {
       for (size_t k = 0; k < want.size(); ++k) {
         if (pts[k].t != want[k].t || !AlmostEqual(pts[k].v, want[k].v)) {
           return "series " + es.labels.ToString() + ": expected " + FormatV(want[k].v) + "@" +
-                 std::to_string(want[k].t) + ", got " + FormatV(pts[k].v) + "@" + std::to_string(pts[k].t);
+                 std::to_string(want[k].t) + ", got " + FormatV(pts[k].v) + "@" +
+                 std::to_string(pts[k].t);
         }
       }
     }
@@ -667,7 +712,8 @@ class Runner {
 
 }  // namespace
 
-ScriptResult RunScript(const std::string& text, const StorageFactory& factory, const Engine& engine) {
+ScriptResult RunScript(const std::string& text, const StorageFactory& factory,
+                       const Engine& engine) {
   Runner r(factory, engine);
   return r.Run(text);
 }

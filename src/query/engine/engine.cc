@@ -10,11 +10,16 @@ namespace kansoku::query {
 
 std::string_view QueryErrorKindName(QueryErrorKind k) {
   switch (k) {
-    case QueryErrorKind::kNone: return "";
-    case QueryErrorKind::kBadData: return "bad_data";
-    case QueryErrorKind::kExecution: return "execution";
-    case QueryErrorKind::kTimeout: return "timeout";
-    case QueryErrorKind::kCanceled: return "canceled";
+    case QueryErrorKind::kNone:
+      return "";
+    case QueryErrorKind::kBadData:
+      return "bad_data";
+    case QueryErrorKind::kExecution:
+      return "execution";
+    case QueryErrorKind::kTimeout:
+      return "timeout";
+    case QueryErrorKind::kCanceled:
+      return "canceled";
   }
   return "";
 }
@@ -82,10 +87,12 @@ void CollectBounds(const Expr& e, int64_t start, int64_t end, const EngineOption
       return;
     }
     case ExprKind::kCall:
-      for (const auto& a : static_cast<const Call&>(e).args) CollectBounds(*a, start, end, o, qs, qe, b);
+      for (const auto& a : static_cast<const Call&>(e).args)
+        CollectBounds(*a, start, end, o, qs, qe, b);
       return;
     case ExprKind::kNumber:
-    case ExprKind::kString: return;
+    case ExprKind::kString:
+      return;
   }
 }
 
@@ -98,9 +105,12 @@ QueryResult ErrorResult(QueryErrorKind kind, std::string msg) {
 
 QueryErrorKind KindOf(const Status& s) {
   switch (s.code()) {
-    case Status::Code::kDeadlineExceeded: return QueryErrorKind::kTimeout;
-    case Status::Code::kUnavailable: return QueryErrorKind::kCanceled;
-    default: return QueryErrorKind::kExecution;
+    case Status::Code::kDeadlineExceeded:
+      return QueryErrorKind::kTimeout;
+    case Status::Code::kUnavailable:
+      return QueryErrorKind::kCanceled;
+    default:
+      return QueryErrorKind::kExecution;
   }
 }
 
@@ -130,10 +140,12 @@ QueryResult Engine::QueryRange(tsdb::Queryable& db, std::string_view query, int6
 QueryResult Engine::QueryRange(tsdb::Queryable& db, const Expr& expr, int64_t start_ms,
                                int64_t end_ms, int64_t step_ms, const QueryControl& control) const {
   if (step_ms <= 0) {
-    return ErrorResult(QueryErrorKind::kBadData,
-                       "zero or negative query resolution step widths are not accepted. Try a positive integer");
+    return ErrorResult(
+        QueryErrorKind::kBadData,
+        "zero or negative query resolution step widths are not accepted. Try a positive integer");
   }
-  if (end_ms < start_ms) return ErrorResult(QueryErrorKind::kBadData, "end timestamp must not be before start time");
+  if (end_ms < start_ms)
+    return ErrorResult(QueryErrorKind::kBadData, "end timestamp must not be before start time");
   ValueType t = expr.Type();
   if (t != ValueType::kScalar && t != ValueType::kVector) {
     return ErrorResult(QueryErrorKind::kBadData,
@@ -146,18 +158,22 @@ QueryResult Engine::QueryRange(tsdb::Queryable& db, const Expr& expr, int64_t st
 QueryResult Engine::Run(tsdb::Queryable& db, const Expr& expr, int64_t start, int64_t end,
                         int64_t step, bool instant, const QueryControl& control) const {
   if ((end - start) / step >= options_.max_samples) {
-    return ErrorResult(QueryErrorKind::kExecution,
-                       "query processing would load too many samples into memory in query execution");
+    return ErrorResult(
+        QueryErrorKind::kExecution,
+        "query processing would load too many samples into memory in query execution");
   }
+  EngineOptions opts = options_;
+  if (control.lookback_delta_ms > 0) opts.lookback_delta_ms = control.lookback_delta_ms;
+  if (control.timeout.count() > 0) opts.timeout = std::min(opts.timeout, control.timeout);
   Bounds b;
-  CollectBounds(expr, start, end, options_, start, end, &b);
+  CollectBounds(expr, start, end, opts, start, end, &b);
   if (b.mint > b.maxt) b.mint = b.maxt = start;
   auto querier = db.NewQuerier(b.mint, b.maxt);
   if (!querier.ok()) return ErrorResult(QueryErrorKind::kExecution, querier.status().message());
   internal::QueryState st;
-  st.options = &options_;
+  st.options = &opts;
   st.querier = querier->get();
-  st.deadline = std::chrono::steady_clock::now() + options_.timeout;
+  st.deadline = std::chrono::steady_clock::now() + opts.timeout;
   st.cancel = control.cancel;
   st.query_start = start;
   st.query_end = end;

@@ -23,14 +23,16 @@ namespace kansoku::query {
 
 struct EngineOptions {
   std::chrono::milliseconds timeout{std::chrono::minutes(2)};
-  int64_t max_samples = 50'000'000;           // samples in memory at once, per query
-  int64_t lookback_delta_ms = 5 * 60 * 1000;  // how far back an instant selector looks
+  int64_t max_samples = 50'000'000;              // samples in memory at once, per query
+  int64_t lookback_delta_ms = 5 * 60 * 1000;     // how far back an instant selector looks
   int64_t default_subquery_step_ms = 60 * 1000;  // step of `x[5m:]` subqueries
 };
 
-// Optional per-call controls.
+// Optional per-call controls (the HTTP API's timeout= and lookback_delta= parameters).
 struct QueryControl {
   const std::atomic<bool>* cancel = nullptr;  // set to true to cancel a running query
+  std::chrono::milliseconds timeout{0};       // > 0: min(this, EngineOptions::timeout)
+  int64_t lookback_delta_ms = 0;              // > 0: overrides EngineOptions::lookback_delta_ms
 };
 
 class Engine {

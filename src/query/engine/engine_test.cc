@@ -22,8 +22,10 @@ class EngineTest : public ::testing::Test {
       ASSERT_TRUE(app->Append(Labels{{"__name__", "up"}, {"job", "a"}}, t, 1).ok());
     }
     for (int64_t m = 0; m <= 10; ++m) {
-      ASSERT_TRUE(app->Append(Labels{{"__name__", "req_total"}, {"job", "a"}}, m * 60'000, m * 10.0).ok());
-      ASSERT_TRUE(app->Append(Labels{{"__name__", "req_total"}, {"job", "b"}}, m * 60'000, m * 20.0).ok());
+      ASSERT_TRUE(
+          app->Append(Labels{{"__name__", "req_total"}, {"job", "a"}}, m * 60'000, m * 10.0).ok());
+      ASSERT_TRUE(
+          app->Append(Labels{{"__name__", "req_total"}, {"job", "b"}}, m * 60'000, m * 20.0).ok());
     }
     ASSERT_TRUE(app->Commit().ok());
   }
@@ -100,7 +102,8 @@ TEST_F(EngineTest, ErrorKinds) {
       {"rate(up)", QueryErrorKind::kBadData, "expected type range vector"},
       {"label_replace(req_total, \"job\", \"x\", \"job\", \".*\")", QueryErrorKind::kExecution,
        "vector cannot contain metrics with the same labelset"},
-      {"req_total + on() req_total", QueryErrorKind::kExecution, "many-to-many matching not allowed"},
+      {"req_total + on() req_total", QueryErrorKind::kExecution,
+       "many-to-many matching not allowed"},
   };
   Engine engine;
   for (const auto& c : cases) {
@@ -154,6 +157,9 @@ TEST_F(EngineTest, LookbackDeltaOption) {
   // The last up sample is at 600s; 620s is beyond a 10s lookback but within the default 5m.
   EXPECT_EQ(engine.Query(db_, "up", 620'000).vector.size(), 0u);
   EXPECT_EQ(Engine().Query(db_, "up", 620'000).vector.size(), 1u);
+  QueryControl per_query;
+  per_query.lookback_delta_ms = 10'000;
+  EXPECT_EQ(Engine().Query(db_, "up", 620'000, per_query).vector.size(), 0u);
 }
 
 TEST_F(EngineTest, StalenessMarkerEndsSeries) {

@@ -129,20 +129,40 @@ double ScalarAt(const Val& v, size_t i) { return v.series[0].points[i].v; }
 double ElemBinop(BinOp op, double l, double r, bool* keep) {
   *keep = true;
   switch (op) {
-    case BinOp::kAdd: return l + r;
-    case BinOp::kSub: return l - r;
-    case BinOp::kMul: return l * r;
-    case BinOp::kDiv: return l / r;
-    case BinOp::kMod: return std::fmod(l, r);
-    case BinOp::kPow: return std::pow(l, r);
-    case BinOp::kAtan2: return std::atan2(l, r);
-    case BinOp::kEql: *keep = l == r; return l;
-    case BinOp::kNeq: *keep = l != r; return l;
-    case BinOp::kGtr: *keep = l > r; return l;
-    case BinOp::kLss: *keep = l < r; return l;
-    case BinOp::kGte: *keep = l >= r; return l;
-    case BinOp::kLte: *keep = l <= r; return l;
-    default: return kNaN;
+    case BinOp::kAdd:
+      return l + r;
+    case BinOp::kSub:
+      return l - r;
+    case BinOp::kMul:
+      return l * r;
+    case BinOp::kDiv:
+      return l / r;
+    case BinOp::kMod:
+      return std::fmod(l, r);
+    case BinOp::kPow:
+      return std::pow(l, r);
+    case BinOp::kAtan2:
+      return std::atan2(l, r);
+    case BinOp::kEql:
+      *keep = l == r;
+      return l;
+    case BinOp::kNeq:
+      *keep = l != r;
+      return l;
+    case BinOp::kGtr:
+      *keep = l > r;
+      return l;
+    case BinOp::kLss:
+      *keep = l < r;
+      return l;
+    case BinOp::kGte:
+      *keep = l >= r;
+      return l;
+    case BinOp::kLte:
+      *keep = l <= r;
+      return l;
+    default:
+      return kNaN;
   }
 }
 
@@ -171,7 +191,8 @@ Status FinalizeSeries(std::vector<EvalSeries>* series) {
     std::merge(dst.begin(), dst.end(), s.points.begin(), s.points.end(), std::back_inserter(m),
                [](const Point& a, const Point& b) { return a.t < b.t; });
     for (size_t i = 1; i < m.size(); ++i) {
-      if (m[i].t == m[i - 1].t) return ExecError("vector cannot contain metrics with the same labelset");
+      if (m[i].t == m[i - 1].t)
+        return ExecError("vector cannot contain metrics with the same labelset");
     }
     dst = std::move(m);
     merged = true;
@@ -202,10 +223,14 @@ Status Evaluator::Account(int64_t n) {
 
 int64_t Evaluator::AtTime(const TimeModifiers& m) const {
   switch (m.at) {
-    case AtKind::kTimestamp: return m.at_ms;
-    case AtKind::kStart: return st_->query_start;
-    case AtKind::kEnd: return st_->query_end;
-    case AtKind::kNone: break;
+    case AtKind::kTimestamp:
+      return m.at_ms;
+    case AtKind::kStart:
+      return st_->query_start;
+    case AtKind::kEnd:
+      return st_->query_end;
+    case AtKind::kNone:
+      break;
   }
   return 0;
 }
@@ -264,12 +289,13 @@ Result<Val> Evaluator::EvalVectorSelector(const VectorSelector& vs, bool sample_
   int64_t at = AtTime(vs.mods);
   int64_t min_ref = (has_at ? at : start_) - vs.mods.offset_ms;
   int64_t max_ref = (has_at ? at : end_) - vs.mods.offset_ms;
-  KANSOKU_ASSIGN_OR_RETURN(auto loaded, SelectSeries(st_, vs, min_ref - lookback + 1, max_ref, 0, "",
-                                                     step_, true));
+  KANSOKU_ASSIGN_OR_RETURN(
+      auto loaded, SelectSeries(st_, vs, min_ref - lookback + 1, max_ref, 0, "", step_, true));
   Val out;
   out.type = ValueType::kVector;
   size_t n = NumSteps();
   for (auto& l : loaded) {
+    KANSOKU_RETURN_IF_ERROR(Check());
     EvalSeries s;
     size_t j = 0;  // first point with t > ref
     for (size_t i = 0; i < n; ++i) {
@@ -385,11 +411,13 @@ Result<Val> Evaluator::Eval(const Expr& e) {
       out.str = static_cast<const StringLiteral&>(e).value;
       return out;
     }
-    case ExprKind::kParen: return Eval(*static_cast<const ParenExpr&>(e).expr);
+    case ExprKind::kParen:
+      return Eval(*static_cast<const ParenExpr&>(e).expr);
     case ExprKind::kVectorSelector:
       return EvalVectorSelector(static_cast<const VectorSelector&>(e), false);
     case ExprKind::kMatrixSelector:
-    case ExprKind::kSubquery: return EvalRangeAsMatrix(e);
+    case ExprKind::kSubquery:
+      return EvalRangeAsMatrix(e);
     case ExprKind::kUnary: {
       const auto& u = static_cast<const UnaryExpr&>(e);
       KANSOKU_ASSIGN_OR_RETURN(Val v, Eval(*u.expr));
@@ -401,9 +429,12 @@ Result<Val> Evaluator::Eval(const Expr& e) {
       }
       return v;
     }
-    case ExprKind::kBinary: return EvalBinary(static_cast<const BinaryExpr&>(e));
-    case ExprKind::kAggregate: return EvalAggregate(static_cast<const AggregateExpr&>(e));
-    case ExprKind::kCall: return EvalCall(static_cast<const Call&>(e));
+    case ExprKind::kBinary:
+      return EvalBinary(static_cast<const BinaryExpr&>(e));
+    case ExprKind::kAggregate:
+      return EvalAggregate(static_cast<const AggregateExpr&>(e));
+    case ExprKind::kCall:
+      return EvalCall(static_cast<const Call&>(e));
   }
   return Status::Internal("BUG: unknown expression kind");
 }
@@ -523,10 +554,10 @@ Result<Val> Evaluator::EvalVectorBinary(const BinaryExpr& b, Val lhs, Val rhs) {
   bool cmp = IsComparison(b.op);
   bool arith_or_bool = !cmp || b.return_bool;
   std::vector<Cursor> mc(many.series.size()), oc(one.series.size());
-  std::unordered_map<std::string, size_t> one_by_key;  // per step
+  std::unordered_map<std::string, size_t> one_by_key;    // per step
   std::map<std::pair<size_t, size_t>, size_t> pair_out;  // (many, one) -> out index
   std::unordered_map<std::string, size_t> out_by_labels;
-  std::vector<int64_t> last_written;  // per out series: last step ts written
+  std::vector<int64_t> last_written;                    // per out series: last step ts written
   std::unordered_map<std::string, size_t> matched_one;  // one-to-one: key -> many index at step
   for (size_t i = 0; i < n; ++i) {
     if ((i & 1023) == 0) KANSOKU_RETURN_IF_ERROR(Check());
@@ -538,20 +569,24 @@ Result<Val> Evaluator::EvalVectorBinary(const BinaryExpr& b, Val lhs, Val rhs) {
       auto [it, ins] = one_by_key.emplace(one_keys[k], k);
       if (!ins) {
         const auto& other = one.series[it->second].labels;
-        return ExecError("found duplicate series for the match group " +
-                         Labels::FromVector([&] {
-                           std::vector<Label> ls;
-                           for (const auto& l : one.series[k].labels) {
-                             bool in = m.on ? std::find(m.matching_labels.begin(), m.matching_labels.end(), l.name) != m.matching_labels.end()
-                                            : (l.name != tsdb::kMetricName && std::find(m.matching_labels.begin(), m.matching_labels.end(), l.name) == m.matching_labels.end());
-                             if (in) ls.push_back(l);
-                           }
-                           return ls;
-                         }()).ToString() +
-                         " on the " + (swap ? "left" : "right") +
-                         " hand-side of the operation: [" + one.series[k].labels.ToString() + ", " +
-                         other.ToString() +
-                         "];many-to-many matching not allowed: matching labels must be unique on one side");
+        return ExecError(
+            "found duplicate series for the match group " +
+            Labels::FromVector([&] {
+              std::vector<Label> ls;
+              for (const auto& l : one.series[k].labels) {
+                bool in = m.on ? std::find(m.matching_labels.begin(), m.matching_labels.end(),
+                                           l.name) != m.matching_labels.end()
+                               : (l.name != tsdb::kMetricName &&
+                                  std::find(m.matching_labels.begin(), m.matching_labels.end(),
+                                            l.name) == m.matching_labels.end());
+                if (in) ls.push_back(l);
+              }
+              return ls;
+            }())
+                .ToString() +
+            " on the " + (swap ? "left" : "right") + " hand-side of the operation: [" +
+            one.series[k].labels.ToString() + ", " + other.ToString() +
+            "];many-to-many matching not allowed: matching labels must be unique on one side");
       }
     }
     for (size_t k = 0; k < many.series.size(); ++k) {
@@ -564,7 +599,9 @@ Result<Val> Evaluator::EvalVectorBinary(const BinaryExpr& b, Val lhs, Val rhs) {
       if (m.card == Cardinality::kOneToOne) {
         auto [mit, ins] = matched_one.emplace(many_keys[k], k);
         if (!ins) {
-          return ExecError("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+          return ExecError(
+              "multiple matches for labels: many-to-one matching must be explicit "
+              "(group_left/group_right)");
         }
       }
       double lv = swap ? op->v : mp->v, rv = swap ? mp->v : op->v;
@@ -588,7 +625,8 @@ Result<Val> Evaluator::EvalVectorBinary(const BinaryExpr& b, Val lhs, Val rhs) {
           if (m.on) {
             std::vector<Label> keepl;
             for (const auto& l : ml) {
-              if (std::find(m.matching_labels.begin(), m.matching_labels.end(), l.name) != m.matching_labels.end())
+              if (std::find(m.matching_labels.begin(), m.matching_labels.end(), l.name) !=
+                  m.matching_labels.end())
                 keepl.push_back(l);
             }
             lb = LabelsBuilder(Labels::FromVector(keepl));
@@ -606,7 +644,8 @@ Result<Val> Evaluator::EvalVectorBinary(const BinaryExpr& b, Val lhs, Val rhs) {
         }
         Labels result = lb.Build();
         bool drop = arith_or_bool || many.series[k].drop_name;
-        if (m.card == Cardinality::kOneToOne && m.on && !arith_or_bool) drop = many.series[k].drop_name;
+        if (m.card == Cardinality::kOneToOne && m.on && !arith_or_bool)
+          drop = many.series[k].drop_name;
         std::string lk = LabelsKey(result) + (drop ? "\x01" : "\x00");
         auto [lit, lins] = out_by_labels.emplace(lk, out.series.size());
         if (lins) {
@@ -682,7 +721,8 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
       int64_t ts = Ts(i);
       double pv = ScalarAt(param, i);
       if (std::isnan(pv)) {
-        return ExecError(a.op == AggOp::kLimitRatio ? "Ratio value is NaN" : "Parameter value is NaN");
+        return ExecError(a.op == AggOp::kLimitRatio ? "Ratio value is NaN"
+                                                    : "Parameter value is NaN");
       }
       if (a.op == AggOp::kLimitRatio) {
         return ExecError("limit_ratio is not supported");
@@ -694,7 +734,8 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
       if (k < 1) continue;
       for (auto& mbr : members) mbr.clear();
       for (size_t s = 0; s < in.series.size(); ++s) {
-        if (const Point* p = cur[s].At(in.series[s].points, ts)) members[group_of[s]].push_back({p->v, s});
+        if (const Point* p = cur[s].At(in.series[s].points, ts))
+          members[group_of[s]].push_back({p->v, s});
       }
       for (auto& mbr : members) {
         if (a.op != AggOp::kLimitk) {
@@ -717,7 +758,8 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
     if (n == 1 && a.op != AggOp::kLimitk) {
       bool top = a.op == AggOp::kTopk;
       std::stable_sort(order.begin(), order.end(), [&](const auto& x, const auto& y) {
-        if (group_of[x.second] != group_of[y.second]) return group_of[x.second] < group_of[y.second];
+        if (group_of[x.second] != group_of[y.second])
+          return group_of[x.second] < group_of[y.second];
         if (std::isnan(x.first)) return false;
         if (std::isnan(y.first)) return true;
         return top ? x.first > y.first : x.first < y.first;
@@ -804,7 +846,9 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
       g.seen = true;
       g.count += 1;
       switch (a.op) {
-        case AggOp::kSum: g.value = fn::KahanSumInc(v, g.value, &g.c); break;
+        case AggOp::kSum:
+          g.value = fn::KahanSumInc(v, g.value, &g.c);
+          break;
         case AggOp::kAvg:
           if (first) {
             g.value = v;
@@ -836,7 +880,8 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
           if (first || v > g.value || std::isnan(g.value)) g.value = v;
           break;
         case AggOp::kCount:
-        case AggOp::kGroup: break;
+        case AggOp::kGroup:
+          break;
         case AggOp::kStddev:
         case AggOp::kStdvar: {
           double delta = v - (g.mean + g.cmean);
@@ -844,7 +889,8 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
           g.value = fn::KahanSumInc(delta * (v - (g.mean + g.cmean)), g.value, &g.c);
           break;
         }
-        default: break;
+        default:
+          break;
       }
     }
     for (size_t g = 0; g < ng; ++g) {
@@ -852,17 +898,31 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
       if (!x.seen) continue;
       double v = 0;
       switch (a.op) {
-        case AggOp::kSum: v = std::isinf(x.value) ? x.value : x.value + x.c; break;
+        case AggOp::kSum:
+          v = std::isinf(x.value) ? x.value : x.value + x.c;
+          break;
         case AggOp::kAvg:
-          v = x.incremental ? x.mean + x.cmean : (x.count == 1 ? x.value : (x.value + x.c) / x.count);
+          v = x.incremental ? x.mean + x.cmean
+                            : (x.count == 1 ? x.value : (x.value + x.c) / x.count);
           break;
         case AggOp::kMin:
-        case AggOp::kMax: v = x.value; break;
-        case AggOp::kCount: v = x.count; break;
-        case AggOp::kGroup: v = 1; break;
-        case AggOp::kStdvar: v = (x.value + x.c) / x.count; break;
-        case AggOp::kStddev: v = std::sqrt((x.value + x.c) / x.count); break;
-        default: break;
+        case AggOp::kMax:
+          v = x.value;
+          break;
+        case AggOp::kCount:
+          v = x.count;
+          break;
+        case AggOp::kGroup:
+          v = 1;
+          break;
+        case AggOp::kStdvar:
+          v = (x.value + x.c) / x.count;
+          break;
+        case AggOp::kStddev:
+          v = std::sqrt((x.value + x.c) / x.count);
+          break;
+        default:
+          break;
       }
       res[g].points.push_back({ts, v});
     }
@@ -901,10 +961,12 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
     for (size_t i = 0; i < n; ++i) {
       double sf = ScalarAt(*params[0], i), tf = ScalarAt(*params[1], i);
       if (!(sf > 0 && sf < 1)) {
-        return ExecError("invalid smoothing factor. Expected: 0 < sf < 1, got: " + fn::FormatFloatShortest(sf));
+        return ExecError("invalid smoothing factor. Expected: 0 < sf < 1, got: " +
+                         fn::FormatFloatShortest(sf));
       }
       if (!(tf > 0 && tf < 1)) {
-        return ExecError("invalid trend factor. Expected: 0 < tf < 1, got: " + fn::FormatFloatShortest(tf));
+        return ExecError("invalid trend factor. Expected: 0 < tf < 1, got: " +
+                         fn::FormatFloatShortest(tf));
       }
     }
   }
@@ -912,14 +974,18 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
   bool absent = rf == fn::RangeFn::kAbsentOverTime;
   std::vector<bool> any_at_step(absent ? n : 0, false);
   for (auto& s : src.series) {
+    KANSOKU_RETURN_IF_ERROR(Check());
     if ((fname == "rate" || fname == "increase") && !s.points.empty()) {
       std::string_view name = s.labels.MetricName();
       auto ends = [&](std::string_view suf) {
         return name.size() >= suf.size() && name.substr(name.size() - suf.size()) == suf;
       };
-      if (!name.empty() && !ends("_total") && !ends("_sum") && !ends("_count") && !ends("_bucket")) {
-        st_->infos.insert("PromQL info: metric might not be a counter, name does not end in "
-                          "_total/_sum/_count/_bucket: \"" + std::string(name) + "\"");
+      if (!name.empty() && !ends("_total") && !ends("_sum") && !ends("_count") &&
+          !ends("_bucket")) {
+        st_->infos.insert(
+            "PromQL info: metric might not be a counter, name does not end in "
+            "_total/_sum/_count/_bucket: \"" +
+            std::string(name) + "\"");
       }
     }
     EvalSeries o;
@@ -962,7 +1028,8 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
           if (m.name() != tsdb::kMetricName) seen[m.name()]++;
         }
         for (const auto& m : vs.matchers) {
-          if (m.type() == tsdb::MatchType::kEqual && m.name() != tsdb::kMetricName && seen[m.name()] == 1)
+          if (m.type() == tsdb::MatchType::kEqual && m.name() != tsdb::kMetricName &&
+              seen[m.name()] == 1)
             lb.Set(m.name(), m.value());
         }
         o.labels = lb.Build();
@@ -1001,7 +1068,9 @@ std::string ExpandTemplate(std::string_view tmpl, const re2::RE2& re,
       name = std::string(tmpl.substr(j + 1, close - j - 1));
       j = close + 1;
     } else {
-      while (j < tmpl.size() && (std::isalnum(static_cast<unsigned char>(tmpl[j])) || tmpl[j] == '_')) ++j;
+      while (j < tmpl.size() &&
+             (std::isalnum(static_cast<unsigned char>(tmpl[j])) || tmpl[j] == '_'))
+        ++j;
       name = std::string(tmpl.substr(i + 1, j - i - 1));
     }
     if (name.empty()) {
@@ -1009,13 +1078,15 @@ std::string ExpandTemplate(std::string_view tmpl, const re2::RE2& re,
       continue;
     }
     i = j - 1;
-    bool numeric = std::all_of(name.begin(), name.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    bool numeric =
+        std::all_of(name.begin(), name.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
     if (numeric) {
       size_t idx = name.size() > 9 ? groups.size() : std::stoul(name);
       if (idx < groups.size()) out.append(groups[idx].data(), groups[idx].size());
     } else {
       auto it = named.find(name);
-      if (it != named.end() && static_cast<size_t>(it->second) < groups.size()) out.append(groups[it->second].data(), groups[it->second].size());
+      if (it != named.end() && static_cast<size_t>(it->second) < groups.size())
+        out.append(groups[it->second].data(), groups[it->second].size());
     }
   }
   return out;
@@ -1047,7 +1118,8 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
     Val v;
     v.type = ValueType::kScalar;
     v.series.resize(1);
-    for (size_t i = 0; i < n; ++i) v.series[0].points.push_back({Ts(i), static_cast<double>(Ts(i)) / 1000});
+    for (size_t i = 0; i < n; ++i)
+      v.series[0].points.push_back({Ts(i), static_cast<double>(Ts(i)) / 1000});
     return v;
   }
   if (name == "step" || name == "range" || name == "start" || name == "end") {
@@ -1066,7 +1138,9 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
     KANSOKU_ASSIGN_OR_RETURN(Val b, Eval(*c.args[1]));
     for (size_t i = 0; i < n; ++i) {
       double x = a.series[0].points[i].v, y = b.series[0].points[i].v;
-      double r = std::isnan(x) || std::isnan(y) ? kNaN : name == "min_of" ? std::min(x, y) : std::max(x, y);
+      double r = std::isnan(x) || std::isnan(y) ? kNaN
+                 : name == "min_of"             ? std::min(x, y)
+                                                : std::max(x, y);
       a.series[0].points[i].v = r;
     }
     return a;
@@ -1082,7 +1156,8 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
     const Expr* arg = UnwrapParens(c.args[0].get());
     Val v;
     if (arg->kind == ExprKind::kVectorSelector) {
-      KANSOKU_ASSIGN_OR_RETURN(v, EvalVectorSelector(*static_cast<const VectorSelector*>(arg), true));
+      KANSOKU_ASSIGN_OR_RETURN(v,
+                               EvalVectorSelector(*static_cast<const VectorSelector*>(arg), true));
     } else {
       KANSOKU_ASSIGN_OR_RETURN(v, Eval(*arg));
       for (auto& s : v.series) {
@@ -1153,7 +1228,8 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
           if (m.name() != tsdb::kMetricName) seen[m.name()]++;
         }
         for (const auto& m : vs.matchers) {
-          if (m.type() == tsdb::MatchType::kEqual && m.name() != tsdb::kMetricName && seen[m.name()] == 1)
+          if (m.type() == tsdb::MatchType::kEqual && m.name() != tsdb::kMetricName &&
+              seen[m.name()] == 1)
             lb.Set(m.name(), m.value());
         }
         o.labels = lb.Build();
@@ -1185,7 +1261,8 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
         } else if (name == "clamp") {
           double lo = ScalarAt(ps[0], i), hi = ScalarAt(ps[1], i);
           if (hi < lo) continue;
-          v = std::isnan(v) || std::isnan(lo) || std::isnan(hi) ? kNaN : std::max(lo, std::min(hi, v));
+          v = std::isnan(v) || std::isnan(lo) || std::isnan(hi) ? kNaN
+                                                                : std::max(lo, std::min(hi, v));
         } else if (name == "clamp_min") {
           double lo = ScalarAt(ps[0], i);
           v = std::isnan(v) || std::isnan(lo) ? kNaN : std::max(lo, v);
@@ -1209,7 +1286,8 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
     if (c.args.empty()) {
       in.type = ValueType::kVector;
       in.series.resize(1);
-      for (size_t i = 0; i < n; ++i) in.series[0].points.push_back({Ts(i), static_cast<double>(Ts(i)) / 1000});
+      for (size_t i = 0; i < n; ++i)
+        in.series[0].points.push_back({Ts(i), static_cast<double>(Ts(i)) / 1000});
     } else {
       KANSOKU_ASSIGN_OR_RETURN(in, Eval(*c.args[0]));
     }
@@ -1219,33 +1297,39 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
     }
     return in;
   }
-  if (name == "sort" || name == "sort_desc" || name == "sort_by_label" || name == "sort_by_label_desc") {
+  if (name == "sort" || name == "sort_desc" || name == "sort_by_label" ||
+      name == "sort_by_label_desc") {
     KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[0]));
     if (st_->range_query) {
-      st_->warnings.insert("PromQL warning: sort is ineffective for range queries since results are always ordered by labels");
+      st_->warnings.insert(
+          "PromQL warning: sort is ineffective for range queries since results are always ordered "
+          "by labels");
     }
     std::vector<std::string> labels;
-    for (size_t k = 1; k < c.args.size(); ++k) labels.push_back(static_cast<const StringLiteral*>(UnwrapParens(c.args[k].get()))->value);
+    for (size_t k = 1; k < c.args.size(); ++k)
+      labels.push_back(static_cast<const StringLiteral*>(UnwrapParens(c.args[k].get()))->value);
     if (n == 1) {
       auto val = [](const EvalSeries& s) { return s.points.back().v; };
       if (name == "sort" || name == "sort_desc") {
         bool desc = name == "sort_desc";
-        std::stable_sort(in.series.begin(), in.series.end(), [&](const EvalSeries& a, const EvalSeries& b) {
-          double x = val(a), y = val(b);
-          if (std::isnan(x)) return !std::isnan(y);
-          if (std::isnan(y)) return false;
-          return desc ? x > y : x < y;
-        });
+        std::stable_sort(in.series.begin(), in.series.end(),
+                         [&](const EvalSeries& a, const EvalSeries& b) {
+                           double x = val(a), y = val(b);
+                           if (std::isnan(x)) return !std::isnan(y);
+                           if (std::isnan(y)) return false;
+                           return desc ? x > y : x < y;
+                         });
       } else {
         bool desc = name == "sort_by_label_desc";
-        std::stable_sort(in.series.begin(), in.series.end(), [&](const EvalSeries& a, const EvalSeries& b) {
-          for (const auto& l : labels) {
-            std::string_view x = a.labels.Get(l), y = b.labels.Get(l);
-            if (x == y) continue;
-            return desc ? fn::NaturalLess(y, x) : fn::NaturalLess(x, y);
-          }
-          return desc ? b.labels < a.labels : a.labels < b.labels;
-        });
+        std::stable_sort(in.series.begin(), in.series.end(),
+                         [&](const EvalSeries& a, const EvalSeries& b) {
+                           for (const auto& l : labels) {
+                             std::string_view x = a.labels.Get(l), y = b.labels.Get(l);
+                             if (x == y) continue;
+                             return desc ? fn::NaturalLess(y, x) : fn::NaturalLess(x, y);
+                           }
+                           return desc ? b.labels < a.labels : a.labels < b.labels;
+                         });
       }
       in.ordered = true;
     }
@@ -1273,18 +1357,23 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
       std::vector<re2::StringPiece> groups(ngroups);
       for (auto& s : in.series) {
         std::string_view sv = s.labels.Get(src);
-        if (!re.Match(re2::StringPiece(sv.data(), sv.size()), 0, sv.size(), RE2::UNANCHORED, groups.data(), ngroups)) continue;
+        if (!re.Match(re2::StringPiece(sv.data(), sv.size()), 0, sv.size(), RE2::UNANCHORED,
+                      groups.data(), ngroups))
+          continue;
         std::string res = ExpandTemplate(repl, re, groups);
         s.labels = LabelsBuilder(s.labels).Set(dst, res).Build();
         if (dst == tsdb::kMetricName) s.drop_name = false;
       }
     } else {
       std::string sep = str_arg(2);
-      if (!ValidLabelName(dst)) return Status::InvalidArgument("invalid destination label name in label_join(): " + dst);
+      if (!ValidLabelName(dst))
+        return Status::InvalidArgument("invalid destination label name in label_join(): " + dst);
       std::vector<std::string> srcs;
       for (size_t k = 3; k < c.args.size(); ++k) {
         srcs.push_back(str_arg(k));
-        if (!ValidLabelName(srcs.back())) return Status::InvalidArgument("invalid source label name in label_join(): " + srcs.back());
+        if (!ValidLabelName(srcs.back()))
+          return Status::InvalidArgument("invalid source label name in label_join(): " +
+                                         srcs.back());
       }
       for (auto& s : in.series) {
         std::string res;
@@ -1348,8 +1437,9 @@ Result<Val> Evaluator::EvalHistogramQuantile(const std::vector<Val>& qs, Val in,
     std::string les(le);
     double ub = std::strtod(les.c_str(), &end);
     if (le.empty() || end == les.c_str() || *end != '\0') {
-      st_->warnings.insert("PromQL warning: bucket label \"le\" is missing or has a malformed value of \"" +
-                           les + "\" for metric name \"" + std::string(in.series[s].labels.MetricName()) + "\"");
+      st_->warnings.insert(
+          "PromQL warning: bucket label \"le\" is missing or has a malformed value of \"" + les +
+          "\" for metric name \"" + std::string(in.series[s].labels.MetricName()) + "\"");
       continue;
     }
     le_of[s] = ub;
@@ -1357,7 +1447,8 @@ Result<Val> Evaluator::EvalHistogramQuantile(const std::vector<Val>& qs, Val in,
     // stay apart and collide only when names are finally dropped, as in Prometheus.
     Labels gl = LabelsBuilder(in.series[s].labels).Del("le").Build();
     if (!q_label.empty() && gl.Has(q_label)) {
-      return ExecError("label " + GoQuote(q_label) + " already exists in the input series " + gl.ToString());
+      return ExecError("label " + GoQuote(q_label) + " already exists in the input series " +
+                       gl.ToString());
     }
     auto [it, ins] = groups.emplace(LabelsKey(gl), group_labels.size());
     if (ins) group_labels.push_back(std::move(gl));
@@ -1379,7 +1470,8 @@ Result<Val> Evaluator::EvalHistogramQuantile(const std::vector<Val>& qs, Val in,
     for (auto& b : buckets) b.clear();
     for (size_t s = 0; s < in.series.size(); ++s) {
       if (group_of[s] < 0) continue;
-      if (const Point* p = cur[s].At(in.series[s].points, ts)) buckets[group_of[s]].push_back({le_of[s], p->v});
+      if (const Point* p = cur[s].At(in.series[s].points, ts))
+        buckets[group_of[s]].push_back({le_of[s], p->v});
     }
     for (size_t g = 0; g < buckets.size(); ++g) {
       if (buckets[g].empty()) continue;
@@ -1392,7 +1484,8 @@ Result<Val> Evaluator::EvalHistogramQuantile(const std::vector<Val>& qs, Val in,
           bool forced = false;
           v = fn::BucketQuantile(qv, buckets[g], &forced);
           if (forced) {
-            st_->infos.insert("PromQL info: input to histogram_quantile needed to be fixed for monotonicity");
+            st_->infos.insert(
+                "PromQL info: input to histogram_quantile needed to be fixed for monotonicity");
           }
         }
         auto& r = res[g * nq + k];

@@ -141,9 +141,12 @@ std::optional<double> EvalRange(RangeFn fn, std::span<const Point> s, const Rang
                                 std::span<const double> params) {
   if (s.empty()) return std::nullopt;
   switch (fn) {
-    case RangeFn::kRate: return ExtrapolatedRate(s, w, true, true);
-    case RangeFn::kIncrease: return ExtrapolatedRate(s, w, true, false);
-    case RangeFn::kDelta: return ExtrapolatedRate(s, w, false, false);
+    case RangeFn::kRate:
+      return ExtrapolatedRate(s, w, true, true);
+    case RangeFn::kIncrease:
+      return ExtrapolatedRate(s, w, true, false);
+    case RangeFn::kDelta:
+      return ExtrapolatedRate(s, w, false, false);
     case RangeFn::kIrate:
     case RangeFn::kIdelta: {
       if (s.size() < 2) return std::nullopt;
@@ -216,7 +219,8 @@ std::optional<double> EvalRange(RangeFn fn, std::span<const Point> s, const Rang
       if (std::isinf(sum)) return sum;
       return sum + c;
     }
-    case RangeFn::kCountOverTime: return static_cast<double>(s.size());
+    case RangeFn::kCountOverTime:
+      return static_cast<double>(s.size());
     case RangeFn::kMinOverTime:
     case RangeFn::kMaxOverTime: {
       double m = s.front().v;
@@ -226,18 +230,24 @@ std::optional<double> EvalRange(RangeFn fn, std::span<const Point> s, const Rang
       }
       return m;
     }
-    case RangeFn::kLastOverTime: return s.back().v;
-    case RangeFn::kFirstOverTime: return s.front().v;
-    case RangeFn::kPresentOverTime: return 1.0;
-    case RangeFn::kAbsentOverTime: return 1.0;
+    case RangeFn::kLastOverTime:
+      return s.back().v;
+    case RangeFn::kFirstOverTime:
+      return s.front().v;
+    case RangeFn::kPresentOverTime:
+      return 1.0;
+    case RangeFn::kAbsentOverTime:
+      return 1.0;
     case RangeFn::kQuantileOverTime: {
       std::vector<double> vals;
       vals.reserve(s.size());
       for (const auto& p : s) vals.push_back(p.v);
       return Quantile(params[0], std::move(vals));
     }
-    case RangeFn::kStddevOverTime: return std::sqrt(Variance(s));
-    case RangeFn::kStdvarOverTime: return Variance(s);
+    case RangeFn::kStddevOverTime:
+      return std::sqrt(Variance(s));
+    case RangeFn::kStdvarOverTime:
+      return Variance(s);
     case RangeFn::kMadOverTime: {
       std::vector<double> vals;
       for (const auto& p : s) {
@@ -274,8 +284,10 @@ std::optional<double> EvalRange(RangeFn fn, std::span<const Point> s, const Rang
       }
       return static_cast<double>(t) / 1000;
     }
-    case RangeFn::kTsOfLastOverTime: return static_cast<double>(s.back().t) / 1000;
-    case RangeFn::kTsOfFirstOverTime: return static_cast<double>(s.front().t) / 1000;
+    case RangeFn::kTsOfLastOverTime:
+      return static_cast<double>(s.back().t) / 1000;
+    case RangeFn::kTsOfFirstOverTime:
+      return static_cast<double>(s.front().t) / 1000;
   }
   return std::nullopt;
 }
@@ -364,7 +376,8 @@ double ApplyDate(std::string_view name, double unix_seconds) {
   if (name == "month") return m;
   if (name == "year") return static_cast<double>(y);
   if (name == "day_of_month") return d;
-  if (name == "day_of_week") return static_cast<double>(((days % 7) + 11) % 7);  // 1970-01-01 was Thursday
+  if (name == "day_of_week")
+    return static_cast<double>(((days % 7) + 11) % 7);  // 1970-01-01 was Thursday
   if (name == "days_in_month") return (m == 2 && IsLeap(y)) ? 29 : kDays[m - 1];
   if (name == "day_of_year") {
     int doy = static_cast<int>(d);
@@ -388,7 +401,8 @@ double Quantile(double q, std::vector<double> values) {
   double lower = std::max(0.0, std::floor(rank));
   double upper = std::min(n - 1, lower + 1);
   double weight = rank - std::floor(rank);
-  return values[static_cast<size_t>(lower)] * (1 - weight) + values[static_cast<size_t>(upper)] * weight;
+  return values[static_cast<size_t>(lower)] * (1 - weight) +
+         values[static_cast<size_t>(upper)] * weight;
 }
 
 namespace {
@@ -423,7 +437,8 @@ double BucketQuantile(double q, std::vector<Bucket> buckets, bool* forced_monoto
   if (q > 1) return HUGE_VAL;
   if (buckets.empty()) return std::nan("");
   SortAndCoalesce(&buckets);
-  if (!std::isinf(buckets.back().upper_bound) || buckets.back().upper_bound < 0) return std::nan("");
+  if (!std::isinf(buckets.back().upper_bound) || buckets.back().upper_bound < 0)
+    return std::nan("");
   double prev = buckets[0].count;
   for (size_t i = 1; i < buckets.size(); ++i) {
     double cur = buckets[i].count;
@@ -459,7 +474,8 @@ double BucketQuantile(double q, std::vector<Bucket> buckets, bool* forced_monoto
 double BucketFraction(double lower, double upper, std::vector<Bucket> buckets) {
   if (buckets.empty()) return std::nan("");
   SortAndCoalesce(&buckets);
-  if (!std::isinf(buckets.back().upper_bound) || buckets.back().upper_bound < 0) return std::nan("");
+  if (!std::isinf(buckets.back().upper_bound) || buckets.back().upper_bound < 0)
+    return std::nan("");
   double count = buckets.back().count;
   if (count == 0 || std::isnan(lower) || std::isnan(upper)) return std::nan("");
   if (lower >= upper) return 0;
@@ -551,7 +567,8 @@ std::string FormatFloatShortest(double v) {
   if (exp10 >= nd - 1) {
     out += digits + std::string(static_cast<size_t>(exp10 - (nd - 1)), '0');
   } else if (exp10 >= 0) {
-    out += digits.substr(0, static_cast<size_t>(exp10) + 1) + "." + digits.substr(static_cast<size_t>(exp10) + 1);
+    out += digits.substr(0, static_cast<size_t>(exp10) + 1) + "." +
+           digits.substr(static_cast<size_t>(exp10) + 1);
   } else {
     out += "0." + std::string(static_cast<size_t>(-exp10 - 1), '0') + digits;
   }

@@ -29,11 +29,33 @@ struct RangeWindow {
 };
 
 enum class RangeFn : unsigned char {
-  kRate, kIncrease, kDelta, kIrate, kIdelta, kDeriv, kPredictLinear, kChanges, kResets,
-  kAvgOverTime, kSumOverTime, kCountOverTime, kMinOverTime, kMaxOverTime, kLastOverTime,
-  kFirstOverTime, kPresentOverTime, kQuantileOverTime, kStddevOverTime, kStdvarOverTime,
-  kMadOverTime, kDoubleExponentialSmoothing, kTsOfMaxOverTime, kTsOfMinOverTime,
-  kTsOfLastOverTime, kTsOfFirstOverTime, kAbsentOverTime,
+  kRate,
+  kIncrease,
+  kDelta,
+  kIrate,
+  kIdelta,
+  kDeriv,
+  kPredictLinear,
+  kChanges,
+  kResets,
+  kAvgOverTime,
+  kSumOverTime,
+  kCountOverTime,
+  kMinOverTime,
+  kMaxOverTime,
+  kLastOverTime,
+  kFirstOverTime,
+  kPresentOverTime,
+  kQuantileOverTime,
+  kStddevOverTime,
+  kStdvarOverTime,
+  kMadOverTime,
+  kDoubleExponentialSmoothing,
+  kTsOfMaxOverTime,
+  kTsOfMinOverTime,
+  kTsOfLastOverTime,
+  kTsOfFirstOverTime,
+  kAbsentOverTime,
 };
 std::optional<RangeFn> LookupRangeFn(std::string_view name);
 // True for functions whose output keeps the input's __name__ (last/first_over_time).

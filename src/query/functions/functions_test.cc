@@ -15,8 +15,8 @@ TEST(FunctionsTest, QuantileInterpolates) {
     double want;
   };
   const Case cases[] = {
-      {0.5, {1, 2, 3, 4}, 2.5}, {0, {3, 1, 2}, 1}, {1, {3, 1, 2}, 3}, {0.9, {10}, 10},
-      {-1, {1}, -HUGE_VAL},     {2, {1}, HUGE_VAL},
+      {0.5, {1, 2, 3, 4}, 2.5}, {0, {3, 1, 2}, 1},    {1, {3, 1, 2}, 3},
+      {0.9, {10}, 10},          {-1, {1}, -HUGE_VAL}, {2, {1}, HUGE_VAL},
   };
   for (const auto& c : cases) EXPECT_DOUBLE_EQ(Quantile(c.q, c.v), c.want) << c.q;
   EXPECT_TRUE(std::isnan(Quantile(0.5, {})));
@@ -47,7 +47,8 @@ TEST(FunctionsTest, BucketFraction) {
 TEST(FunctionsTest, RateExtrapolates) {
   // A counter rising 1/s sampled every 10s over a 60s window ending at 60s.
   std::vector<Point> pts;
-  for (int64_t t = 10'000; t <= 60'000; t += 10'000) pts.push_back({t, static_cast<double>(t / 1000)});
+  for (int64_t t = 10'000; t <= 60'000; t += 10'000)
+    pts.push_back({t, static_cast<double>(t / 1000)});
   RangeWindow w{0, 60'000, 60'000, 60};
   auto r = EvalRange(RangeFn::kRate, pts, w, {});
   ASSERT_TRUE(r.has_value());

@@ -31,22 +31,55 @@ struct PosRange {
 };
 
 enum class ExprKind : unsigned char {
-  kNumber, kString, kVectorSelector, kMatrixSelector, kSubquery, kParen, kUnary, kBinary,
-  kAggregate, kCall,
+  kNumber,
+  kString,
+  kVectorSelector,
+  kMatrixSelector,
+  kSubquery,
+  kParen,
+  kUnary,
+  kBinary,
+  kAggregate,
+  kCall,
 };
 
 enum class BinOp : unsigned char {
-  kAdd, kSub, kMul, kDiv, kMod, kPow, kAtan2,
-  kEql, kNeq, kGtr, kLss, kGte, kLte,
-  kAnd, kOr, kUnless,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMod,
+  kPow,
+  kAtan2,
+  kEql,
+  kNeq,
+  kGtr,
+  kLss,
+  kGte,
+  kLte,
+  kAnd,
+  kOr,
+  kUnless,
 };
 std::string_view BinOpName(BinOp op);
 bool IsComparison(BinOp op);
 bool IsSetOp(BinOp op);
 
 enum class AggOp : unsigned char {
-  kSum, kAvg, kMin, kMax, kCount, kGroup, kStddev, kStdvar, kTopk, kBottomk, kQuantile,
-  kCountValues, kLimitk, kLimitRatio,
+  kSum,
+  kAvg,
+  kMin,
+  kMax,
+  kCount,
+  kGroup,
+  kStddev,
+  kStdvar,
+  kTopk,
+  kBottomk,
+  kQuantile,
+  kCountValues,
+  kLimitk,
+  kLimitRatio,
 };
 std::string_view AggOpName(AggOp op);
 // Parses an aggregation name case-insensitively.
@@ -88,7 +121,7 @@ struct TimeModifiers {
 
 struct VectorSelector : Expr {
   VectorSelector() : Expr(ExprKind::kVectorSelector) {}
-  std::string name;                       // metric name if given (also present as a matcher)
+  std::string name;  // metric name if given (also present as a matcher)
   std::vector<tsdb::Matcher> matchers;
   TimeModifiers mods;
 };
@@ -149,7 +182,8 @@ struct AggregateExpr : Expr {
 struct FunctionInfo {
   std::string_view name;
   std::vector<ValueType> arg_types;
-  int variadic = 0;  // 0: fixed; -1: any number of trailing args of the last type; n>0: up to n optional
+  int variadic =
+      0;  // 0: fixed; -1: any number of trailing args of the last type; n>0: up to n optional
   ValueType return_type = ValueType::kVector;
 };
 // nullptr for unknown names. Names are case-sensitive, as in Prometheus.

@@ -61,18 +61,38 @@ int HexVal(char c) {
 
 std::string DescribeToken(const Token& t) {
   switch (t.type) {
-    case Tok::kEOF: return "end of input";
-    case Tok::kError: return "error";
-    case Tok::kIdentifier: return "identifier \"" + std::string(t.text) + "\"";
-    case Tok::kNumber: return "number \"" + std::string(t.text) + "\"";
-    case Tok::kDuration: return "duration \"" + std::string(t.text) + "\"";
-    case Tok::kString: return "string " + std::string(t.text);
-    case Tok::kAdd: case Tok::kSub: case Tok::kMul: case Tok::kDiv: case Tok::kMod: case Tok::kPow:
-    case Tok::kEqlC: case Tok::kNeq: case Tok::kLss: case Tok::kLte: case Tok::kGtr: case Tok::kGte:
-    case Tok::kEqlRegex: case Tok::kNeqRegex: case Tok::kAssign:
+    case Tok::kEOF:
+      return "end of input";
+    case Tok::kError:
+      return "error";
+    case Tok::kIdentifier:
+      return "identifier \"" + std::string(t.text) + "\"";
+    case Tok::kNumber:
+      return "number \"" + std::string(t.text) + "\"";
+    case Tok::kDuration:
+      return "duration \"" + std::string(t.text) + "\"";
+    case Tok::kString:
+      return "string " + std::string(t.text);
+    case Tok::kAdd:
+    case Tok::kSub:
+    case Tok::kMul:
+    case Tok::kDiv:
+    case Tok::kMod:
+    case Tok::kPow:
+    case Tok::kEqlC:
+    case Tok::kNeq:
+    case Tok::kLss:
+    case Tok::kLte:
+    case Tok::kGtr:
+    case Tok::kGte:
+    case Tok::kEqlRegex:
+    case Tok::kNeqRegex:
+    case Tok::kAssign:
       return "<op:" + std::string(t.text) + ">";
-    case Tok::kRParen: return "right parenthesis ')'";
-    default: return "\"" + std::string(t.text) + "\"";
+    case Tok::kRParen:
+      return "right parenthesis ')'";
+    default:
+      return "\"" + std::string(t.text) + "\"";
   }
 }
 
@@ -101,13 +121,26 @@ bool ParseDurationMs(std::string_view s, int64_t* ms) {
     last_unit = idx;
     int64_t mult = 1;
     switch (unit) {
-      case 'y': mult = 365LL * 24 * 3600 * 1000; break;
-      case 'w': mult = 7LL * 24 * 3600 * 1000; break;
-      case 'd': mult = 24LL * 3600 * 1000; break;
-      case 'h': mult = 3600LL * 1000; break;
-      case 'm': mult = 60LL * 1000; break;
-      case 's': mult = 1000; break;
-      default: mult = 1;
+      case 'y':
+        mult = 365LL * 24 * 3600 * 1000;
+        break;
+      case 'w':
+        mult = 7LL * 24 * 3600 * 1000;
+        break;
+      case 'd':
+        mult = 24LL * 3600 * 1000;
+        break;
+      case 'h':
+        mult = 3600LL * 1000;
+        break;
+      case 'm':
+        mult = 60LL * 1000;
+        break;
+      case 's':
+        mult = 1000;
+        break;
+      default:
+        mult = 1;
     }
     if (n > std::numeric_limits<int64_t>::max() / mult) return false;
     total += n * mult;
@@ -140,14 +173,30 @@ bool UnquoteString(std::string_view q, std::string* out, std::string* error) {
     }
     char e = body[i];
     switch (e) {
-      case 'a': out->push_back('\a'); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
-      case 'v': out->push_back('\v'); break;
-      case '\\': out->push_back('\\'); break;
+      case 'a':
+        out->push_back('\a');
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
+      case 'v':
+        out->push_back('\v');
+        break;
+      case '\\':
+        out->push_back('\\');
+        break;
       case '"':
       case '\'':
         if (e != quote) {
@@ -272,7 +321,8 @@ std::vector<Token> Lex(std::string_view in) {
         }
       }
       if (i < in.size() && (IsAlnum(in[i]) || in[i] == '.')) {
-        fail(start, "bad number or duration syntax: \"" + std::string(in.substr(start, i + 1 - start)) + "\"");
+        fail(start, "bad number or duration syntax: \"" +
+                        std::string(in.substr(start, i + 1 - start)) + "\"");
         return toks;
       }
       emit(Tok::kNumber, start, i);
@@ -304,32 +354,82 @@ std::vector<Token> Lex(std::string_view in) {
     auto two = in.substr(i, 2);
     Tok t;
     size_t len = 1;
-    if (two == "==") { t = Tok::kEqlC; len = 2; }
-    else if (two == "!=") { t = Tok::kNeq; len = 2; }
-    else if (two == "<=") { t = Tok::kLte; len = 2; }
-    else if (two == ">=") { t = Tok::kGte; len = 2; }
-    else if (two == "=~") { t = Tok::kEqlRegex; len = 2; }
-    else if (two == "!~") { t = Tok::kNeqRegex; len = 2; }
-    else {
+    if (two == "==") {
+      t = Tok::kEqlC;
+      len = 2;
+    } else if (two == "!=") {
+      t = Tok::kNeq;
+      len = 2;
+    } else if (two == "<=") {
+      t = Tok::kLte;
+      len = 2;
+    } else if (two == ">=") {
+      t = Tok::kGte;
+      len = 2;
+    } else if (two == "=~") {
+      t = Tok::kEqlRegex;
+      len = 2;
+    } else if (two == "!~") {
+      t = Tok::kNeqRegex;
+      len = 2;
+    } else {
       switch (c) {
-        case '(': t = Tok::kLParen; break;
-        case ')': t = Tok::kRParen; break;
-        case '{': t = Tok::kLBrace; break;
-        case '}': t = Tok::kRBrace; break;
-        case '[': t = Tok::kLBracket; ++bracket_depth; break;
-        case ']': t = Tok::kRBracket; --bracket_depth; break;
-        case ',': t = Tok::kComma; break;
-        case ':': t = Tok::kColon; break;
-        case '@': t = Tok::kAt; break;
-        case '=': t = Tok::kAssign; break;
-        case '+': t = Tok::kAdd; break;
-        case '-': t = Tok::kSub; break;
-        case '*': t = Tok::kMul; break;
-        case '/': t = Tok::kDiv; break;
-        case '%': t = Tok::kMod; break;
-        case '^': t = Tok::kPow; break;
-        case '<': t = Tok::kLss; break;
-        case '>': t = Tok::kGtr; break;
+        case '(':
+          t = Tok::kLParen;
+          break;
+        case ')':
+          t = Tok::kRParen;
+          break;
+        case '{':
+          t = Tok::kLBrace;
+          break;
+        case '}':
+          t = Tok::kRBrace;
+          break;
+        case '[':
+          t = Tok::kLBracket;
+          ++bracket_depth;
+          break;
+        case ']':
+          t = Tok::kRBracket;
+          --bracket_depth;
+          break;
+        case ',':
+          t = Tok::kComma;
+          break;
+        case ':':
+          t = Tok::kColon;
+          break;
+        case '@':
+          t = Tok::kAt;
+          break;
+        case '=':
+          t = Tok::kAssign;
+          break;
+        case '+':
+          t = Tok::kAdd;
+          break;
+        case '-':
+          t = Tok::kSub;
+          break;
+        case '*':
+          t = Tok::kMul;
+          break;
+        case '/':
+          t = Tok::kDiv;
+          break;
+        case '%':
+          t = Tok::kMod;
+          break;
+        case '^':
+          t = Tok::kPow;
+          break;
+        case '<':
+          t = Tok::kLss;
+          break;
+        case '>':
+          t = Tok::kGtr;
+          break;
         default: {
           std::string ch(1, c);
           if (c == '!') {

@@ -11,11 +11,36 @@
 namespace kansoku::query {
 
 enum class Tok : unsigned char {
-  kEOF, kError, kIdentifier, kNumber, kDuration, kString,
-  kLParen, kRParen, kLBrace, kRBrace, kLBracket, kRBracket, kComma, kColon, kAt,
+  kEOF,
+  kError,
+  kIdentifier,
+  kNumber,
+  kDuration,
+  kString,
+  kLParen,
+  kRParen,
+  kLBrace,
+  kRBrace,
+  kLBracket,
+  kRBracket,
+  kComma,
+  kColon,
+  kAt,
   kAssign,  // =
-  kAdd, kSub, kMul, kDiv, kMod, kPow,
-  kEqlC, kNeq, kLss, kLte, kGtr, kGte, kEqlRegex, kNeqRegex,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMod,
+  kPow,
+  kEqlC,
+  kNeq,
+  kLss,
+  kLte,
+  kGtr,
+  kGte,
+  kEqlRegex,
+  kNeqRegex,
 };
 
 struct Token {

@@ -15,7 +15,8 @@ namespace {
 bool EqualFold(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
       return false;
   }
   return true;
@@ -120,25 +121,38 @@ class Parser {
   std::optional<OpInfo> PeekBinOp() const {
     const Token& t = Peek();
     switch (t.type) {
-      case Tok::kAdd: return OpInfo{BinOp::kAdd, 4};
-      case Tok::kSub: return OpInfo{BinOp::kSub, 4};
-      case Tok::kMul: return OpInfo{BinOp::kMul, 5};
-      case Tok::kDiv: return OpInfo{BinOp::kDiv, 5};
-      case Tok::kMod: return OpInfo{BinOp::kMod, 5};
-      case Tok::kPow: return OpInfo{BinOp::kPow, kPowPrec};
-      case Tok::kEqlC: return OpInfo{BinOp::kEql, 3};
-      case Tok::kNeq: return OpInfo{BinOp::kNeq, 3};
-      case Tok::kLss: return OpInfo{BinOp::kLss, 3};
-      case Tok::kLte: return OpInfo{BinOp::kLte, 3};
-      case Tok::kGtr: return OpInfo{BinOp::kGtr, 3};
-      case Tok::kGte: return OpInfo{BinOp::kGte, 3};
+      case Tok::kAdd:
+        return OpInfo{BinOp::kAdd, 4};
+      case Tok::kSub:
+        return OpInfo{BinOp::kSub, 4};
+      case Tok::kMul:
+        return OpInfo{BinOp::kMul, 5};
+      case Tok::kDiv:
+        return OpInfo{BinOp::kDiv, 5};
+      case Tok::kMod:
+        return OpInfo{BinOp::kMod, 5};
+      case Tok::kPow:
+        return OpInfo{BinOp::kPow, kPowPrec};
+      case Tok::kEqlC:
+        return OpInfo{BinOp::kEql, 3};
+      case Tok::kNeq:
+        return OpInfo{BinOp::kNeq, 3};
+      case Tok::kLss:
+        return OpInfo{BinOp::kLss, 3};
+      case Tok::kLte:
+        return OpInfo{BinOp::kLte, 3};
+      case Tok::kGtr:
+        return OpInfo{BinOp::kGtr, 3};
+      case Tok::kGte:
+        return OpInfo{BinOp::kGte, 3};
       case Tok::kIdentifier:
         if (EqualFold(t.text, "and")) return OpInfo{BinOp::kAnd, 2};
         if (EqualFold(t.text, "unless")) return OpInfo{BinOp::kUnless, 2};
         if (EqualFold(t.text, "or")) return OpInfo{BinOp::kOr, 1};
         if (EqualFold(t.text, "atan2")) return OpInfo{BinOp::kAtan2, 5};
         return std::nullopt;
-      default: return std::nullopt;
+      default:
+        return std::nullopt;
     }
   }
 
@@ -163,7 +177,7 @@ class Parser {
         if (!ParseLabelList(&b->matching.matching_labels)) return nullptr;
         if (PeekKeyword("group_left") || PeekKeyword("group_right")) {
           b->matching.card = EqualFold(Next().text, "group_left") ? Cardinality::kManyToOne
-                                                                   : Cardinality::kOneToMany;
+                                                                  : Cardinality::kOneToMany;
           if (Peek().type == Tok::kLParen) {
             if (!ParseLabelList(&b->matching.include)) return nullptr;
           }
@@ -208,7 +222,8 @@ class Parser {
                       "\" not allowed in binary scalar expression");
         return false;
       }
-      if (b->matching.card == Cardinality::kManyToOne || b->matching.card == Cardinality::kOneToMany) {
+      if (b->matching.card == Cardinality::kManyToOne ||
+          b->matching.card == Cardinality::kOneToMany) {
         Fail(pos, "no grouping allowed for \"" + std::string(BinOpName(b->op)) + "\" operation");
         return false;
       }
@@ -248,8 +263,10 @@ class Parser {
       }
       ValueType ot = operand->Type();
       if (ot != ValueType::kScalar && ot != ValueType::kVector) {
-        Fail(start, "unary expression only allowed on expressions of type scalar or instant vector, got \"" +
-                        std::string(ValueTypeName(ot)) + "\"");
+        Fail(start,
+             "unary expression only allowed on expressions of type scalar or instant vector, got "
+             "\"" +
+                 std::string(ValueTypeName(ot)) + "\"");
         return nullptr;
       }
       auto u = std::make_unique<UnaryExpr>();
@@ -320,7 +337,8 @@ class Parser {
         if (!FinishSelector(vs.get())) return nullptr;
         return vs;
       }
-      case Tok::kIdentifier: return ParseIdentifierExpr();
+      case Tok::kIdentifier:
+        return ParseIdentifierExpr();
       default:
         Unexpected(t, "");
         return nullptr;
@@ -359,7 +377,8 @@ class Parser {
     if (Peek().type == Tok::kLBrace) {
       if (!ParseMatchers(vs.get())) return nullptr;
     }
-    auto m = tsdb::Matcher::Create(tsdb::MatchType::kEqual, std::string(tsdb::kMetricName), vs->name);
+    auto m =
+        tsdb::Matcher::Create(tsdb::MatchType::kEqual, std::string(tsdb::kMetricName), vs->name);
     KANSOKU_CHECK(m.ok(), "BUG: equality matcher failed");
     vs->matchers.insert(vs->matchers.begin(), std::move(m).value());
     if (!FinishSelector(vs.get())) return nullptr;
@@ -373,8 +392,10 @@ class Parser {
     }
     if (!vs->name.empty() && name_matchers > 1) {
       for (const auto& m : vs->matchers) {
-        if (m.name() == tsdb::kMetricName && !(m.type() == tsdb::MatchType::kEqual && m.value() == vs->name)) {
-          Fail(vs->pos.start, "metric name must not be set twice: \"" + vs->name + "\" or \"" + m.value() + "\"");
+        if (m.name() == tsdb::kMetricName &&
+            !(m.type() == tsdb::MatchType::kEqual && m.value() == vs->name)) {
+          Fail(vs->pos.start,
+               "metric name must not be set twice: \"" + vs->name + "\" or \"" + m.value() + "\"");
           return false;
         }
       }
@@ -414,11 +435,13 @@ class Parser {
         }
         if (Peek().type == Tok::kComma || Peek().type == Tok::kRBrace) {
           if (!vs->name.empty()) {
-            Fail(lt.pos, "metric name must not be set twice: \"" + vs->name + "\" or \"" + label + "\"");
+            Fail(lt.pos,
+                 "metric name must not be set twice: \"" + vs->name + "\" or \"" + label + "\"");
             return false;
           }
           vs->name = label;
-          auto m = tsdb::Matcher::Create(tsdb::MatchType::kEqual, std::string(tsdb::kMetricName), label);
+          auto m =
+              tsdb::Matcher::Create(tsdb::MatchType::kEqual, std::string(tsdb::kMetricName), label);
           vs->matchers.push_back(std::move(m).value());
           if (Peek().type == Tok::kComma) Next();
           continue;
@@ -430,10 +453,18 @@ class Parser {
       const Token& op = Next();
       tsdb::MatchType mt;
       switch (op.type) {
-        case Tok::kAssign: mt = tsdb::MatchType::kEqual; break;
-        case Tok::kNeq: mt = tsdb::MatchType::kNotEqual; break;
-        case Tok::kEqlRegex: mt = tsdb::MatchType::kRegexMatch; break;
-        case Tok::kNeqRegex: mt = tsdb::MatchType::kRegexNoMatch; break;
+        case Tok::kAssign:
+          mt = tsdb::MatchType::kEqual;
+          break;
+        case Tok::kNeq:
+          mt = tsdb::MatchType::kNotEqual;
+          break;
+        case Tok::kEqlRegex:
+          mt = tsdb::MatchType::kRegexMatch;
+          break;
+        case Tok::kNeqRegex:
+          mt = tsdb::MatchType::kRegexNoMatch;
+          break;
         default:
           Unexpected(op, "label matching operator");
           return false;
@@ -587,13 +618,13 @@ class Parser {
     int fixed = static_cast<int>(f->arg_types.size());
     std::string fname(f->name);
     if (f->variadic == 0 && n != fixed) {
-      Fail(c->pos.start, "expected " + std::to_string(fixed) + " argument(s) in call to \"" + fname +
-                             "\", got " + std::to_string(n));
+      Fail(c->pos.start, "expected " + std::to_string(fixed) + " argument(s) in call to \"" +
+                             fname + "\", got " + std::to_string(n));
       return nullptr;
     }
     if (f->variadic > 0 && (n < fixed - f->variadic || n > fixed)) {
-      Fail(c->pos.start, "expected at most " + std::to_string(fixed) + " argument(s) in call to \"" +
-                             fname + "\", got " + std::to_string(n));
+      Fail(c->pos.start, "expected at most " + std::to_string(fixed) +
+                             " argument(s) in call to \"" + fname + "\", got " + std::to_string(n));
       return nullptr;
     }
     if (f->variadic < 0 && n < fixed - 1) {
@@ -643,10 +674,14 @@ class Parser {
 
   TimeModifiers* ModsOf(Expr* e) {
     switch (e->kind) {
-      case ExprKind::kVectorSelector: return &static_cast<VectorSelector*>(e)->mods;
-      case ExprKind::kMatrixSelector: return &static_cast<MatrixSelector*>(e)->vs->mods;
-      case ExprKind::kSubquery: return &static_cast<SubqueryExpr*>(e)->mods;
-      default: return nullptr;
+      case ExprKind::kVectorSelector:
+        return &static_cast<VectorSelector*>(e)->mods;
+      case ExprKind::kMatrixSelector:
+        return &static_cast<MatrixSelector*>(e)->vs->mods;
+      case ExprKind::kSubquery:
+        return &static_cast<SubqueryExpr*>(e)->mods;
+      default:
+        return nullptr;
     }
   }
 
@@ -712,7 +747,9 @@ class Parser {
         Next();
         TimeModifiers* mods = ModsOf(e.get());
         if (mods == nullptr) {
-          Fail(t.pos, "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery");
+          Fail(t.pos,
+               "offset modifier must be preceded by an instant vector selector or range vector "
+               "selector or a subquery");
           return nullptr;
         }
         if (has_offset) {
@@ -727,7 +764,9 @@ class Parser {
         Next();
         TimeModifiers* mods = ModsOf(e.get());
         if (mods == nullptr) {
-          Fail(t.pos, "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery");
+          Fail(t.pos,
+               "@ modifier must be preceded by an instant vector selector or range vector selector "
+               "or a subquery");
           return nullptr;
         }
         if (has_at) {
@@ -751,7 +790,8 @@ class Parser {
               return nullptr;
             }
             secs = static_cast<double>(ms) / 1000;
-          } else if (nt.type == Tok::kIdentifier && (EqualFold(nt.text, "inf") || EqualFold(nt.text, "nan"))) {
+          } else if (nt.type == Tok::kIdentifier &&
+                     (EqualFold(nt.text, "inf") || EqualFold(nt.text, "nan"))) {
             secs = HUGE_VAL;
           } else {
             Unexpected(nt, "number or \"start()\" or \"end()\"");
@@ -789,19 +829,6 @@ Result<ExprPtr> ParseExpr(std::string_view input) {
 Result<std::vector<tsdb::Matcher>> ParseMetricSelector(std::string_view input) {
   Parser p(input);
   return p.ParseSelectorOnly();
-}
-
-int FuzzPromQLParser(const uint8_t* data, size_t size) {
-  std::string_view input(reinterpret_cast<const char*>(data), size);
-  auto r = ParseExpr(input);
-  if (r.ok()) {
-    // Invariant: the printed form parses back to an expression that prints the same.
-    std::string printed = (*r)->String();
-    auto again = ParseExpr(printed);
-    KANSOKU_CHECK(again.ok(), "BUG: printed PromQL does not parse back");
-    KANSOKU_CHECK((*again)->String() == printed, "BUG: printed PromQL is not stable");
-  }
-  return 0;
 }
 
 }  // namespace kansoku::query

@@ -10,8 +10,6 @@
 // ("expected type range vector in call to function \"rate\", got instant vector") and
 // regexes that do not compile. Never aborts on any input.
 // Thread safety: stateless; call from any thread.
-#include <cstddef>
-#include <cstdint>
 #include <string_view>
 
 #include "base/status.h"
@@ -23,9 +21,5 @@ Result<ExprPtr> ParseExpr(std::string_view input);
 
 // Parses a label matcher set as used by the series/labels APIs ("up{job="x"}" or "{a=~"b"}").
 Result<std::vector<tsdb::Matcher>> ParseMetricSelector(std::string_view input);
-
-// libFuzzer-ready entry point: parses data as a query and, on success, checks that printing
-// and re-parsing the result succeeds. Always returns 0.
-int FuzzPromQLParser(const uint8_t* data, size_t size);
 
 }  // namespace kansoku::query

@@ -94,7 +94,8 @@ class MemQuerier : public tsdb::Querier {
     (void)hints;
     bool non_empty = std::any_of(matchers.begin(), matchers.end(),
                                  [](const tsdb::Matcher& m) { return !m.MatchesEmpty(); });
-    if (!non_empty) return Status::InvalidArgument("at least one matcher must not match the empty string");
+    if (!non_empty)
+      return Status::InvalidArgument("at least one matcher must not match the empty string");
     std::vector<SnapshotSeries> out;
     std::lock_guard<std::mutex> l(*mu_);
     for (const auto& [ls, samples] : *series_) {
@@ -117,8 +118,8 @@ class MemQuerier : public tsdb::Querier {
     }
     return std::vector<std::string>(names.begin(), names.end());
   }
-  Result<std::vector<std::string>> LabelValues(std::string_view name,
-                                               const std::vector<tsdb::Matcher>& matchers) override {
+  Result<std::vector<std::string>> LabelValues(
+      std::string_view name, const std::vector<tsdb::Matcher>& matchers) override {
     std::set<std::string> values;
     std::lock_guard<std::mutex> l(*mu_);
     for (const auto& [ls, samples] : *series_) {
@@ -137,14 +138,16 @@ class MemQuerier : public tsdb::Querier {
 
 }  // namespace
 
-std::unique_ptr<tsdb::Appender> MemStorage::NewAppender() { return std::make_unique<MemAppender>(this); }
+std::unique_ptr<tsdb::Appender> MemStorage::NewAppender() {
+  return std::make_unique<MemAppender>(this);
+}
 
 Result<std::unique_ptr<tsdb::Querier>> MemStorage::NewQuerier(int64_t mint, int64_t maxt) {
   return std::unique_ptr<tsdb::Querier>(new MemQuerier(this, &mu_, &series_, mint, maxt));
 }
 
-std::vector<std::pair<std::string, tsdb::MetricMetadata>> MemStorage::Metadata(std::string_view metric,
-                                                                                size_t limit) {
+std::vector<std::pair<std::string, tsdb::MetricMetadata>> MemStorage::Metadata(
+    std::string_view metric, size_t limit) {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<std::pair<std::string, tsdb::MetricMetadata>> out;
   for (const auto& [name, md] : metadata_) {

@@ -23,7 +23,7 @@ class MemStorage : public tsdb::Queryable, public tsdb::Appendable {
   std::unique_ptr<tsdb::Appender> NewAppender() override;
   Result<std::unique_ptr<tsdb::Querier>> NewQuerier(int64_t mint, int64_t maxt) override;
   std::vector<std::pair<std::string, tsdb::MetricMetadata>> Metadata(std::string_view metric,
-                                                                      size_t limit) override;
+                                                                     size_t limit) override;
 
   void Clear();
   size_t NumSeries() const;
