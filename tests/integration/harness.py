@@ -48,8 +48,9 @@ class Server:
         cmd += self.args
         self.stdout_path = os.path.join(self.tmp, "stdout.txt")
         self.stderr_path = os.path.join(self.tmp, "stderr.txt")
-        self.proc = subprocess.Popen(cmd, stdout=open(self.stdout_path, "w"), stderr=open(self.stderr_path, "w"),
-                                     env=self.env)
+        self._out = open(self.stdout_path, "w")
+        self._err = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=self._err, env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -117,6 +118,8 @@ class Server:
             if self.proc.poll() is None:
                 self.proc.kill()
         self.proc = None
+        self._out.close()
+        self._err.close()
         if expect_code is not None and code != expect_code:
             raise AssertionError("server exit code %d, want %d; stderr:\n%s" % (code, expect_code, self.stderr()))
         return code
@@ -125,11 +128,15 @@ class Server:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
         self.proc = None
+        self._out.close()
+        self._err.close()
 
     def cleanup(self):
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait()
+            self._out.close()
+            self._err.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
