@@ -3,6 +3,10 @@ PRESET ?= release
 BUILD  := build/$(PRESET)
 JOBS   ?= $(shell nproc)
 WERROR := $(if $(filter true,$(CI)),ON,OFF)
+# ccache hits across clones (CI builds a fresh clone on the same machine): paths relative to here.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
+export CCACHE_MAXSIZE ?= 5G
 
 .PHONY: all deps build run test unit web bench-http fuzz format tidy clean
 

@@ -2,6 +2,7 @@
 // `import`, `issues`, `logs`, `hosts`, `usage`.
 #include <CLI/CLI.hpp>
 
+#include "cli/query_cmd.h"
 #include "cli/token_cmd.h"
 #include "server/server.h"
 
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   server->callback([&] { exit_code = kansoku::server::RunServer(sf); });
 
   kansoku::cli::AddTokenCommand(&app, &exit_code);
+  kansoku::cli::AddQueryCommand(&app, &exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;
