@@ -3,9 +3,16 @@
 // engine over the in-memory test storage, prints pass/fail/skip per file and fails on any
 // regression: an eval that fails and is not listed in the known-failures baseline.
 //
-// Usage: promql_conformance [--dir D]... [--known-failures F] [--write-baseline] [-v]
+// Usage: promql_conformance [--dir D]... [--known-failures F] [--write-baseline]
+//                           [--storage mem|tsdb] [-v]
+// --storage tsdb runs the scripts against the embedded TSDB (a temporary directory per script
+// and per `clear`) instead of the in-memory test storage; the baseline applies to mem.
+#include <unistd.h>
+
 #include <algorithm>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -18,6 +25,7 @@
 #include "query/engine/engine.h"
 #include "query/testing/mem_storage.h"
 #include "tests/query/promql_script.h"
+#include "tsdb/db.h"
 
 namespace {
 
@@ -45,12 +53,49 @@ class MemTestStorage : public kansoku::query::conformance::TestStorage {
   kansoku::query::testing::MemStorage db_;
 };
 
+// The embedded TSDB in a fresh temporary directory (removed on destruction).
+class TsdbTestStorage : public kansoku::query::conformance::TestStorage {
+ public:
+  static std::unique_ptr<TsdbTestStorage> Create() {
+    static int counter = 0;
+    fs::path dir = fs::temp_directory_path() / ("kansoku-promql-" + std::to_string(::getpid()) +
+                                                "-" + std::to_string(counter++));
+    fs::remove_all(dir);
+    kansoku::tsdb::DBOptions o;
+    o.background = false;
+    o.retention_ms = 0;
+    o.out_of_order_window_ms = INT64_MAX / 4;  // loads may add older samples to a series
+    o.wal_fsync_interval_ms = 1'000'000;
+    auto db = kansoku::tsdb::DB::Open(o, dir.string());
+    if (!db.ok()) {
+      std::cerr << "cannot open tsdb in " << dir << ": " << db.status().ToString() << "\n";
+      std::exit(2);
+    }
+    auto s = std::unique_ptr<TsdbTestStorage>(new TsdbTestStorage());
+    s->dir_ = dir;
+    s->db_ = std::move(db).value();
+    return s;
+  }
+  ~TsdbTestStorage() override {
+    db_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  kansoku::tsdb::Queryable& queryable() override { return *db_; }
+  kansoku::tsdb::Appendable& appendable() override { return *db_; }
+
+ private:
+  TsdbTestStorage() = default;
+  fs::path dir_;
+  std::unique_ptr<kansoku::tsdb::DB> db_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> dirs;
   std::string known_path;
-  bool write_baseline = false, verbose = false;
+  bool write_baseline = false, verbose = false, use_tsdb = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--dir" && i + 1 < argc) {
@@ -59,6 +104,13 @@ int main(int argc, char** argv) {
       known_path = argv[++i];
     } else if (a == "--write-baseline") {
       write_baseline = true;
+    } else if (a == "--storage" && i + 1 < argc) {
+      std::string st = argv[++i];
+      if (st != "mem" && st != "tsdb") {
+        std::cerr << "--storage must be mem or tsdb\n";
+        return 2;
+      }
+      use_tsdb = st == "tsdb";
     } else if (a == "-v") {
       verbose = true;
     } else {
@@ -87,7 +139,9 @@ int main(int argc, char** argv) {
     }
   }
   kansoku::query::Engine engine;
-  kansoku::query::conformance::StorageFactory factory = [] {
+  kansoku::query::conformance::StorageFactory factory =
+      [use_tsdb]() -> std::unique_ptr<kansoku::query::conformance::TestStorage> {
+    if (use_tsdb) return TsdbTestStorage::Create();
     return std::make_unique<MemTestStorage>();
   };
   int total_pass = 0, total_fail = 0, total_skip = 0;

@@ -290,7 +290,8 @@ class Runner {
     bool nhcb = word == "load_with_nhcb";
     int64_t interval;
     if (!ParseTime(interval_s, &interval)) return "bad load interval: " + interval_s;
-    auto app = store_->appendable().NewAppender();
+    // A script may list a series twice; as in Prometheus the later value for a timestamp wins.
+    std::map<tsdb::Labels, std::map<int64_t, double>> samples;
     for (const auto& [ln, line] : body) {
       std::string sel, rest;
       if (!SplitSeriesLine(line, &sel, &rest)) return "bad series line " + std::to_string(ln);
@@ -320,8 +321,13 @@ class Runner {
         }
       }
       for (size_t k = 0; k < vals.size(); ++k) {
-        if (!vals[k]) continue;
-        Status s = app->Append(labels, static_cast<int64_t>(k) * interval, *vals[k]);
+        if (vals[k]) samples[labels][static_cast<int64_t>(k) * interval] = *vals[k];
+      }
+    }
+    auto app = store_->appendable().NewAppender();
+    for (const auto& [labels, points] : samples) {
+      for (const auto& [t, v] : points) {
+        Status s = app->Append(labels, t, v);
         if (!s.ok()) return s.message();
       }
     }

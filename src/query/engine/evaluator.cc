@@ -178,7 +178,6 @@ Status FinalizeSeries(std::vector<EvalSeries>* series) {
   std::unordered_map<std::string, size_t> seen;
   std::vector<EvalSeries> out;
   out.reserve(series->size());
-  bool merged = false;
   for (auto& s : *series) {
     auto [it, inserted] = seen.emplace(LabelsKey(s.labels), out.size());
     if (inserted) {
@@ -195,16 +194,14 @@ Status FinalizeSeries(std::vector<EvalSeries>* series) {
         return ExecError("vector cannot contain metrics with the same labelset");
     }
     dst = std::move(m);
-    merged = true;
   }
-  (void)merged;
   *series = std::move(out);
   return Status::Ok();
 }
 
 Status Evaluator::Check() {
   if (st_->cancel != nullptr && st_->cancel->load(std::memory_order_relaxed)) {
-    return Status::Unavailable("query was canceled");
+    return Status::Unavailable("query was canceled in query execution");
   }
   if (std::chrono::steady_clock::now() > st_->deadline) {
     return Status::DeadlineExceeded("query timed out in query execution");
@@ -778,7 +775,6 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
     const std::string& label = param.str;
     if (!ValidLabelName(label)) return ExecError("invalid label name " + GoQuote(label));
     std::map<std::pair<size_t, std::string>, size_t> idx;
-    std::vector<std::map<std::pair<size_t, std::string>, double>> dummy;
     for (size_t i = 0; i < n; ++i) {
       int64_t ts = Ts(i);
       std::map<std::pair<size_t, std::string>, double> counts;
