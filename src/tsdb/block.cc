@@ -126,8 +126,11 @@ Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
   Entry e;
   e.labels = labels;
   XorChunk c;
+  std::vector<RollupBuilder> rollups;
+  for (int64_t r : kRollupResolutions) rollups.emplace_back(r);
   while (it.Next()) {
     const Sample s = it.At();
+    for (auto& r : rollups) r.Add(s.t, s.v);
     if (c.NumSamples() >= kSamplesPerChunk) {
       KANSOKU_RETURN_IF_ERROR(FlushChunk(c, &e.chunks));
       c = XorChunk();
@@ -137,7 +140,9 @@ Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
   }
   KANSOKU_RETURN_IF_ERROR(it.status());
   if (!c.empty()) KANSOKU_RETURN_IF_ERROR(FlushChunk(c, &e.chunks));
-  if (!e.chunks.empty()) entries_.push_back(std::move(e));
+  if (e.chunks.empty()) return Status::Ok();
+  for (size_t i = 0; i < rollups.size(); ++i) e.rollups[i] = rollups[i].Finish();
+  entries_.push_back(std::move(e));
   return Status::Ok();
 }
 
@@ -188,6 +193,16 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
   enc::PutU32(&idx, Crc(idx));
   idx.append(kIndexMagic);
   KANSOKU_RETURN_IF_ERROR(WriteFileSync(tmp + "/index", idx));
+
+  for (size_t i = 0; i < std::size(kRollupResolutions); ++i) {
+    const int64_t r = kRollupResolutions[i];
+    if ((maxt - mint) / r > 60000) continue;  // too many points per chunk; read raw data
+    std::vector<RollupChunks> rs;
+    rs.reserve(entries_.size());
+    for (auto& e : entries_) rs.push_back(std::move(e.rollups[i]));
+    KANSOKU_RETURN_IF_ERROR(
+        WriteFileSync(tmp + "/rollup-" + std::to_string(r), EncodeRollupFile(r, rs)));
+  }
 
   BlockMeta m;
   m.mint = mint;
@@ -243,6 +258,17 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
     return Status::Corruption("block " + dir + ": bad chunks magic");
   }
   b->size_bytes_ = b->map_size_ + idx.size();
+  for (int64_t r : kRollupResolutions) {
+    const std::string path = dir + "/rollup-" + std::to_string(r);
+    std::error_code ec;
+    if (!fs::exists(path, ec)) continue;  // written by an older version, or too wide
+    KANSOKU_ASSIGN_OR_RETURN(std::string data, ReadFileToString(path));
+    auto table = RollupTable::Decode(std::move(data), b->series_.size());
+    if (!table.ok()) return table.status().WithContext("block " + dir);
+    if (table->resolution() != r) return Status::Corruption("block " + dir + ": " + path + " resolution mismatch");
+    b->size_bytes_ += table->SizeBytes();
+    b->rollups_.push_back(std::move(table).value());
+  }
   return b;
 }
 
@@ -332,8 +358,24 @@ Status Block::ChunkAt(const ChunkMeta& m, ChunkRef* out) const {
   return Status::Ok();
 }
 
+bool Block::HasRollup(int64_t resolution_ms) const {
+  for (const auto& t : rollups_) {
+    if (t.resolution() == resolution_ms) return true;
+  }
+  return false;
+}
+
 Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matchers, int64_t mint,
-                                              int64_t maxt) const {
+                                              int64_t maxt,
+                                              const std::optional<RollupChoice>& rollup,
+                                              bool* used) const {
+  const RollupTable* table = nullptr;
+  if (rollup) {
+    for (const auto& t : rollups_) {
+      if (t.resolution() == rollup->resolution_ms) table = &t;
+    }
+  }
+  if (used != nullptr) *used = table != nullptr;
   Postings ids;
   if (matchers.empty()) {
     ids = postings_.All();
@@ -344,6 +386,22 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
   for (SeriesRef id : ids) {
     const Series& s = series_[id];
     SeriesData d;
+    if (table != nullptr) {
+      const std::string_view bytes = table->Chunk(id, rollup->agg);
+      if (bytes.empty() || s.chunks.empty() || s.chunks.back().maxt < mint ||
+          s.chunks.front().mint > maxt) {
+        continue;
+      }
+      ChunkRef r;
+      r.owner = shared_from_this();
+      r.data = bytes;
+      r.mint = s.chunks.front().mint;  // rollup points lie within the raw data's span
+      r.maxt = s.chunks.back().maxt;
+      d.chunks.push_back(std::move(r));
+      d.labels = s.labels;
+      out.push_back(std::move(d));
+      continue;
+    }
     for (const auto& c : s.chunks) {
       if (c.maxt < mint || c.mint > maxt) continue;
       ChunkRef r;

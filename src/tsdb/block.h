@@ -11,13 +11,16 @@
 // held by shared_ptr: the ChunkRefs it hands out keep it (and its mapping) alive, so a block can
 // be deleted from disk while queries still read it. BlockWriter is single-threaded.
 #include <cstdint>
+#include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
 #include "tsdb/index.h"
 #include "tsdb/labels.h"
+#include "tsdb/rollup.h"
 #include "tsdb/series_iter.h"
 
 namespace kansoku::tsdb {
@@ -51,6 +54,7 @@ class BlockWriter {
   struct Entry {
     Labels labels;
     std::vector<ChunkMeta> chunks;
+    std::array<RollupChunks, std::size(kRollupResolutions)> rollups;
   };
   BlockWriter(std::string parent, std::string name) : parent_(std::move(parent)), name_(std::move(name)) {}
   Status FlushChunk(const XorChunk& c, std::vector<ChunkMeta>* metas);
@@ -76,7 +80,15 @@ class Block : public IndexReader, public std::enable_shared_from_this<Block> {
   // Series matching the matchers (all series when matchers is empty) that have chunks
   // overlapping [mint, maxt], sorted by labels.
   Result<std::vector<SeriesData>> Select(const std::vector<Matcher>& matchers, int64_t mint,
-                                         int64_t maxt) const;
+                                         int64_t maxt) const {
+    return Select(matchers, mint, maxt, std::nullopt);
+  }
+  // With a rollup choice, series come with the block's rollup chunk for that resolution and
+  // aggregate instead of raw chunks; *used (if given) tells whether the block had that rollup.
+  Result<std::vector<SeriesData>> Select(const std::vector<Matcher>& matchers, int64_t mint,
+                                         int64_t maxt, const std::optional<RollupChoice>& rollup,
+                                         bool* used = nullptr) const;
+  bool HasRollup(int64_t resolution_ms) const;
   std::vector<std::string> LabelNames() const { return postings_.LabelNames(); }
   std::vector<std::string> LabelValues(std::string_view name) const {
     return postings_.LabelValues(name);
@@ -110,6 +122,7 @@ class Block : public IndexReader, public std::enable_shared_from_this<Block> {
   BlockMeta meta_;
   std::vector<Series> series_;
   MemPostings postings_;
+  std::vector<RollupTable> rollups_;
   const char* map_ = nullptr;
   size_t map_size_ = 0;
   uint64_t size_bytes_ = 0;

@@ -192,8 +192,10 @@ class DBQuerier : public Querier {
   DBQuerier(DB* db, int64_t mint, int64_t maxt) : db_(db), mint_(mint), maxt_(maxt) {}
 
   Result<std::unique_ptr<SeriesSet>> Select(const std::vector<Matcher>& matchers,
-                                            const SelectHints& /*hints*/) override {
-    KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers));
+                                            const SelectHints& hints) override {
+    std::optional<RollupChoice> rollup;
+    if (db_->options_.use_rollups) rollup = ChooseRollup(hints);
+    KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers, rollup));
     return std::unique_ptr<SeriesSet>(
         std::make_unique<VectorSeriesSet>(std::move(series), mint_, maxt_));
   }
@@ -249,7 +251,8 @@ class DBQuerier : public Querier {
     return out;
   }
 
-  Result<std::vector<SeriesData>> SelectData(const std::vector<Matcher>& matchers) {
+  Result<std::vector<SeriesData>> SelectData(const std::vector<Matcher>& matchers,
+                                             const std::optional<RollupChoice>& rollup = {}) {
     bool any = false;
     for (const auto& m : matchers) any |= !m.MatchesEmpty();
     if (!any) {
@@ -264,7 +267,9 @@ class DBQuerier : public Querier {
     KANSOKU_ASSIGN_OR_RETURN(auto head, db_->head_.Select(matchers, mint_, maxt_));
     lists.push_back(std::move(head));
     for (const auto& b : BlocksLocked()) {
-      KANSOKU_ASSIGN_OR_RETURN(auto bs, b->Select(matchers, mint_, maxt_));
+      bool used = false;
+      KANSOKU_ASSIGN_OR_RETURN(auto bs, b->Select(matchers, mint_, maxt_, rollup, &used));
+      if (used) db_->rollup_reads_.fetch_add(1);
       lists.push_back(std::move(bs));
     }
     l.unlock();
@@ -488,6 +493,7 @@ DBStats DB::Stats() const {
   s.blocks_deleted_by_retention = retention_deleted_.load();
   s.wal_torn_tails_truncated = replay_stats_.torn_tails_truncated;
   s.wal_replay_records = replay_stats_.records_replayed;
+  s.rollup_block_reads = rollup_reads_.load();
   s.wal_replay_seconds = replay_seconds_;
   return s;
 }

@@ -62,6 +62,8 @@ struct DBOptions {
   uint32_t samples_per_chunk = 120;
   // Merge blocks into ranges of block_range_ms * 3^k, up to this width. 0 = no compaction.
   int64_t max_block_range_ms = 3LL * 24 * 3600 * 1000;  // ~31 h * 3 ~ 3 days
+  // Let range functions over large steps read the blocks' 5 m / 1 h rollups (rollup.h).
+  bool use_rollups = true;
   // Run the background thread (fsync, head compaction, retention). Tests may turn it off and
   // call CompactHead()/ApplyRetention()/SyncWal() themselves.
   bool background = true;
@@ -88,6 +90,7 @@ struct DBStats {
   uint64_t blocks_deleted_by_retention = 0;
   uint64_t wal_torn_tails_truncated = 0;
   uint64_t wal_replay_records = 0;
+  uint64_t rollup_block_reads = 0;   // block reads served from rollups instead of raw chunks
   double wal_replay_seconds = 0;
 };
 
@@ -152,6 +155,7 @@ class DB : public Appendable, public Queryable {
   std::atomic<uint64_t> head_compactions_{0};
   std::atomic<uint64_t> block_compactions_{0};
   std::atomic<uint64_t> retention_deleted_{0};
+  std::atomic<uint64_t> rollup_reads_{0};
   WalStats replay_stats_;
   double replay_seconds_ = 0;
 

@@ -290,6 +290,47 @@ TEST(DBTest, HeadCompactionWritesBlocksThatSurviveReopen) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/b-00000006"));
 }
 
+TEST(DBTest, LargeStepRangeFunctionsReadRollups) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.block_range_ms = 2 * 3600000;
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok());
+  // 7 hours of a 15 s counter: blocks [0,2h), [2h,4h) get written, the rest stays in the head.
+  for (int64_t t = 0; t < 7 * 3600000; t += 15000) {
+    auto app = (*db)->NewAppender();
+    ASSERT_TRUE(app->Append(L("ctr", "a"), t, static_cast<double>(t / 1000)).ok());
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  ASSERT_EQ(*(*db)->CompactHead(), 2);
+  auto read = [&](const SelectHints& h) {
+    auto q = (*db)->NewQuerier(0, 7 * 3600000);
+    auto set = (*q)->Select({Eq("__name__", "ctr")}, h);
+    EXPECT_TRUE(set.ok() && (*set)->Next());
+    std::vector<Sample> out;
+    auto it = (*set)->Iterator();
+    while (it->Next()) out.push_back(it->At());
+    return out;
+  };
+  const std::vector<Sample> raw = read(SelectHints{});
+  ASSERT_EQ(raw.size(), 7u * 240);
+  SelectHints h;
+  h.func = "rate";
+  h.step = 3600000;
+  h.range = 3600000;
+  const std::vector<Sample> rolled = read(h);
+  // Blocks: 4 h of 5 m "last" points (48); head: 3 h raw (720).
+  ASSERT_EQ(rolled.size(), 48u + 720u);
+  EXPECT_EQ(rolled[0].t, 285000);  // last raw sample of the first 5 m window
+  EXPECT_EQ(rolled[0].v, 285.0);
+  for (const auto& s : rolled) EXPECT_EQ(s.v, static_cast<double>(s.t / 1000));  // subset of raw
+  EXPECT_EQ((*db)->Stats().rollup_block_reads, 2u);
+  h.func = "max_over_time";
+  EXPECT_EQ(read(h)[1].v, 585.0);
+  h.func = "avg_over_time";
+  EXPECT_EQ(read(h).size(), raw.size());
+}
+
 TEST(DBTest, RetentionBySize) {
   TempDir dir;
   DBOptions o = TestOptions();
