@@ -72,12 +72,14 @@ class Parser {
   void Fail(int pos, const std::string& msg) {
     if (error_.ok()) error_ = Status::InvalidArgument(PosString(pos) + ": parse error: " + msg);
   }
-  void Unexpected(const Token& t, const std::string& expected) {
+  // "unexpected <token>[ in <context>][, expected <expected>]", as Prometheus words it.
+  void Unexpected(const Token& t, const std::string& expected, const std::string& context = "") {
     if (t.type == Tok::kError) {
       Fail(t.pos, t.error);
       return;
     }
     std::string msg = "unexpected " + DescribeToken(t);
+    if (!context.empty()) msg += " in " + context;
     if (!expected.empty()) msg += ", expected " + expected;
     Fail(t.pos, msg);
   }
@@ -423,7 +425,7 @@ class Parser {
       std::string label;
       if (lt.type == Tok::kIdentifier) {
         if (lt.text.find(':') != std::string_view::npos) {
-          Unexpected(lt, "label matching");
+          Unexpected(lt, "", "label matching");
           return false;
         }
         label = std::string(lt.text);
@@ -447,7 +449,7 @@ class Parser {
           continue;
         }
       } else {
-        Unexpected(lt, "label matching");
+        Unexpected(lt, "label name", "label matching");
         return false;
       }
       const Token& op = Next();
@@ -466,7 +468,7 @@ class Parser {
           mt = tsdb::MatchType::kRegexNoMatch;
           break;
         default:
-          Unexpected(op, "label matching operator");
+          Unexpected(op, "\"=\", \"!=\", \"=~\" or \"!~\"", "label matching");
           return false;
       }
       const Token& vt = Next();
@@ -495,7 +497,7 @@ class Parser {
         Fail(Peek().pos, "unexpected end of input inside braces");
         return false;
       } else if (Peek().type != Tok::kRBrace) {
-        Unexpected(Peek(), "\",\" or \"}\"");
+        Unexpected(Peek(), "\",\" or \"}\"", "label matching");
         return false;
       }
     }
@@ -519,13 +521,13 @@ class Parser {
         }
         out->push_back(std::move(s));
       } else {
-        Unexpected(t, "label");
+        Unexpected(t, "label", "grouping opts");
         return false;
       }
       if (Peek().type == Tok::kComma) {
         Next();
       } else if (Peek().type != Tok::kRParen) {
-        Unexpected(Peek(), "\",\" or \")\"");
+        Unexpected(Peek(), "\",\" or \")\"", "grouping opts");
         return false;
       }
     }

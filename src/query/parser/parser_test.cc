@@ -98,6 +98,11 @@ TEST(ParserTest, Errors) {
       {"(1))", "1:4: parse error: unexpected right parenthesis ')'"},
       {"*1", "1:1: parse error: unexpected <op:*>"},
       {"foo[5x]", "1:5: parse error: bad number or duration syntax"},
+      {"foo{a=\"b\" c=\"d\"}",
+       "1:11: parse error: unexpected identifier \"c\" in label matching, expected \",\" or \"}\""},
+      {"sum by (a b) (x)",
+       "1:11: parse error: unexpected identifier \"b\" in grouping opts, expected \",\" or \")\""},
+      {"foo{a>\"b\"}", "1:6: parse error: unexpected <op:>> in label matching"},
   };
   for (const auto& c : cases) {
     auto r = ParseExpr(c.input);
