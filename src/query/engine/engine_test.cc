@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cmath>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "query/testing/mem_storage.h"
 
@@ -201,6 +203,41 @@ TEST(EngineLimitsTest, HugeSubqueryFailsCleanly) {
   EXPECT_NE(r.error.find("too many samples"), std::string::npos) << r.error;
   r = engine.QueryRange(db, "1", 0, 1'000'000'000'000, 1);
   EXPECT_FALSE(r.ok());
+}
+}  // namespace
+}  // namespace kansoku::query
+
+namespace kansoku::query {
+namespace {
+// One Engine serves concurrent queries (run under the tsan preset to check for races).
+TEST(EngineConcurrencyTest, ParallelQueriesAgree) {
+  testing::MemStorage db;
+  auto app = db.NewAppender();
+  for (int s = 0; s < 20; ++s) {
+    for (int64_t t = 0; t <= 600'000; t += 15'000) {
+      ASSERT_TRUE(app->Append(tsdb::Labels{{"__name__", "c_total"}, {"i", std::to_string(s)}}, t,
+                              static_cast<double>(t / 1000 * (s + 1)))
+                      .ok());
+    }
+  }
+  ASSERT_TRUE(app->Commit().ok());
+  const Engine engine;
+  const double want = engine.Query(db, "sum(rate(c_total[5m]))", 600'000).vector.at(0).v;
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        QueryResult r = engine.Query(db, "sum(rate(c_total[5m]))", 600'000);
+        if (!r.ok() || r.vector.size() != 1 || r.vector[0].v != want) ++mismatches;
+        QueryResult rr = engine.QueryRange(db, "max by (i) (c_total)", 0, 600'000, 60'000);
+        if (!rr.ok() || rr.matrix.size() != 20) ++mismatches;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_NEAR(want, 210.0, 1e-9);  // sum over i of (i+1) per second
 }
 }  // namespace
 }  // namespace kansoku::query
