@@ -399,7 +399,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         srv_->errors_[unauth ? "unauthenticated" : "forbidden"]->Inc();
         resp_ = Response{};
         resp_.Error(unauth ? 401 : 403, st.message());
-        if (unauth) resp_.SetHeader("WWW-Authenticate", "Bearer realm=\"kansoku\"");
+        // Basic first: clients that negotiate (libcurl in collectd) then send user:token.
+        if (unauth) resp_.SetHeader("WWW-Authenticate", "Basic realm=\"kansoku\", Bearer realm=\"kansoku\"");
         keep_alive_ = false;  // the body (if any) was not read
         return Write();
       }
