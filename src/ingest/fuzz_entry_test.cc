@@ -2,6 +2,8 @@
 // fuzzing runs in the libFuzzer targets under fuzz/.
 #include "ingest/fuzz_entry.h"
 
+#include "ingest/common/test_util.h"
+
 #include <random>
 #include <string>
 #include <vector>
@@ -72,9 +74,15 @@ TEST(FuzzEntryTest, OtlpJson) {
 }
 
 TEST(FuzzEntryTest, OtlpProto) {
-  // resource_metrics { scope_metrics { metrics { name: "x" gauge { data_points { as_double } } } } }
-  std::string seed("\x0a\x1a\x12\x18\x12\x16\x0a\x01x\x2a\x11\x0a\x0f\x19"
-                   "\x00\x00\x00\x00\x00\x00\xf0\x3f\x21\x00\x00\x00\x00\x00\x00\x00\x00", 36);
+  // resource_metrics { scope_metrics { metrics { name: "x" gauge { data_points {...} } } } }
+  testing::ProtoWriter pt, gauge, metric, sm, rm, req;
+  pt.Fixed64(3, 1795672203560000000ULL).Double(4, 1.0);
+  gauge.Msg(1, pt);
+  metric.Str(1, "x").Msg(5, gauge);
+  sm.Msg(2, metric);
+  rm.Msg(2, sm);
+  req.Msg(1, rm);
+  std::string seed = req.data();
   RunSeeds(FuzzOtlpProto, {seed});
 }
 

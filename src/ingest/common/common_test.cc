@@ -85,6 +85,8 @@ TEST(StringArenaTest, LargeAndReuse) {
   EXPECT_EQ(v, big);
   std::string_view w = a.Concat("foo", "_", "bar");
   EXPECT_EQ(w, "foo_bar");
+  EXPECT_EQ(a.Concat(std::string_view(), "_", std::string_view()), "_");
+  EXPECT_EQ(a.Concat(std::string_view(), "", std::string_view()), "");
   a.Clear();
   EXPECT_EQ(a.Copy("abc"), "abc");
 }

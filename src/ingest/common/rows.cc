@@ -31,9 +31,10 @@ std::string_view StringArena::Concat(std::string_view a, std::string_view sep,
   size_t n = a.size() + sep.size() + b.size();
   if (n == 0) return {};
   char* p = Allocate(n);
-  std::memcpy(p, a.data(), a.size());
-  std::memcpy(p + a.size(), sep.data(), sep.size());
-  std::memcpy(p + a.size() + sep.size(), b.data(), b.size());
+  // Empty views may have a null data(): memcpy must not see them.
+  if (!a.empty()) std::memcpy(p, a.data(), a.size());
+  if (!sep.empty()) std::memcpy(p + a.size(), sep.data(), sep.size());
+  if (!b.empty()) std::memcpy(p + a.size() + sep.size(), b.data(), b.size());
   return {p, n};
 }
 

@@ -273,6 +273,11 @@ void Emitter::EmitPoint(const Point& p) {
                    Where() + "exponential histograms are not supported");
     return;
   }
+  if (metric_name_view_.empty()) {
+    report_.Reject(RejectReason::kInvalidLabel,
+                   Where() + "metric name is empty after normalization");
+    return;
+  }
   bool accumulate = false;
   if (metric_.kind == Kind::kSum || metric_.kind == Kind::kHistogram) {
     if (metric_.temporality == Temporality::kDelta) {

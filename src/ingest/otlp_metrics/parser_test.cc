@@ -239,6 +239,10 @@ TEST(OtlpJsonTest, BadPointsAreRejectedOthersKept) {
        RejectReason::kBadTimestamp,
        "data point 2 (metric \"g\"): cannot parse timeUnixNano: want an integer (string) of "
        "nanoseconds"},
+      // Regression (fuzzer, UBSan): an empty name reached memcpy(nullptr, 0) in Concat.
+      {R"({"name":"..","histogram":{"aggregationTemporality":2,"dataPoints":[{"count":1}]}})",
+       RejectReason::kInvalidLabel,
+       "data point 2 (metric \"..\"): metric name is empty after normalization"},
       {R"({"name":"g","gauge":{"dataPoints":[{"asDouble":"x"}]}})", RejectReason::kBadValue,
        "data point 2 (metric \"g\"): cannot parse asDouble: not a number"},
   };
