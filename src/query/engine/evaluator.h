@@ -56,7 +56,6 @@ class Evaluator {
   Result<Val> Eval(const Expr& e);
 
  private:
-  friend class EvaluatorAccess;
   size_t NumSteps() const { return static_cast<size_t>((end_ - start_) / step_) + 1; }
   int64_t Ts(size_t i) const { return start_ + static_cast<int64_t>(i) * step_; }
   Status Check();
@@ -65,7 +64,14 @@ class Evaluator {
 
   Result<Val> EvalVectorSelector(const VectorSelector& vs, bool sample_ts);
   Result<Val> EvalRangeAsMatrix(const Expr& e);
-  struct RangeSource;
+  // Raw samples of a matrix selector or subquery, windowed per step by the caller.
+  struct RangeSource {
+    std::vector<EvalSeries> series;  // raw points, no stale markers
+    int64_t range_ms = 0;
+    int64_t offset_ms = 0;
+    bool has_at = false;
+    int64_t at = 0;
+  };
   Result<RangeSource> LoadRange(const Expr& e);
   Result<Val> EvalCall(const Call& c);
   Result<Val> EvalRangeFunction(const Call& c, int fn, const Expr& range_arg,
@@ -83,6 +89,7 @@ class Evaluator {
 };
 
 // Drops __name__ from series marked drop_name and merges/rejects series with equal labels.
+// (Evaluator methods live in evaluator.cc, binary.cc, aggregate.cc and calls.cc.)
 Status FinalizeSeries(std::vector<EvalSeries>* series);
 
 }  // namespace kansoku::query::internal

@@ -1,0 +1,278 @@
+// Aggregation operators (sum, avg, min, max, count, group, stddev, stdvar, topk, bottomk,
+// limitk, quantile, count_values) with by/without grouping.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <unordered_map>
+
+#include "query/engine/eval_util.h"
+#include "query/functions/functions.h"
+
+namespace kansoku::query::internal {
+
+namespace fn = functions;
+using tsdb::Label;
+using tsdb::Labels;
+using tsdb::LabelsBuilder;
+
+// ---------------------------------------------------------------------------------------------
+// Aggregations
+
+Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
+  size_t n = NumSteps();
+  Val param;
+  if (a.param) {
+    KANSOKU_ASSIGN_OR_RETURN(param, Eval(*a.param));
+  }
+  KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*a.expr));
+  // Group key per input series.
+  std::vector<size_t> group_of(in.series.size());
+  std::vector<Labels> group_labels;
+  std::vector<bool> group_drop;
+  std::unordered_map<std::string, size_t> groups;
+  bool by_name = !a.without && std::find(a.grouping.begin(), a.grouping.end(),
+                                         std::string(tsdb::kMetricName)) != a.grouping.end();
+  for (size_t k = 0; k < in.series.size(); ++k) {
+    const Labels& ls = in.series[k].labels;
+    std::vector<Label> g;
+    for (const auto& l : ls) {
+      bool listed = std::find(a.grouping.begin(), a.grouping.end(), l.name) != a.grouping.end();
+      if (a.without ? (!listed && l.name != tsdb::kMetricName) : listed) g.push_back(l);
+    }
+    Labels gl = Labels::FromSortedUnchecked(std::move(g));
+    auto [it, ins] = groups.emplace(LabelsKey(gl), group_labels.size());
+    if (ins) {
+      group_labels.push_back(std::move(gl));
+      group_drop.push_back(false);
+    }
+    group_of[k] = it->second;
+    if (by_name && in.series[k].drop_name) group_drop[it->second] = true;
+  }
+  size_t ng = group_labels.size();
+  Val out;
+  out.type = ValueType::kVector;
+  std::vector<Cursor> cur(in.series.size());
+
+  if (a.op == AggOp::kTopk || a.op == AggOp::kBottomk || a.op == AggOp::kLimitk ||
+      a.op == AggOp::kLimitRatio) {
+    std::vector<EvalSeries> res(in.series.size());
+    std::vector<std::vector<std::pair<double, size_t>>> members(ng);
+    for (size_t i = 0; i < n; ++i) {
+      int64_t ts = Ts(i);
+      double pv = ScalarAt(param, i);
+      if (std::isnan(pv)) {
+        return ExecError(a.op == AggOp::kLimitRatio ? "Ratio value is NaN"
+                                                    : "Parameter value is NaN");
+      }
+      if (a.op == AggOp::kLimitRatio) {
+        return ExecError("limit_ratio is not supported");
+      }
+      if (pv >= 9.223372036854775807e18 || pv <= -9.223372036854775807e18) {
+        return ExecError("Scalar value " + std::to_string(pv) + " overflows int64");
+      }
+      int64_t k = static_cast<int64_t>(pv);
+      if (k < 1) continue;
+      for (auto& mbr : members) mbr.clear();
+      for (size_t s = 0; s < in.series.size(); ++s) {
+        if (const Point* p = cur[s].At(in.series[s].points, ts))
+          members[group_of[s]].push_back({p->v, s});
+      }
+      for (auto& mbr : members) {
+        if (a.op != AggOp::kLimitk) {
+          bool top = a.op == AggOp::kTopk;
+          std::stable_sort(mbr.begin(), mbr.end(), [top](const auto& x, const auto& y) {
+            if (std::isnan(x.first)) return false;
+            if (std::isnan(y.first)) return true;
+            return top ? x.first > y.first : x.first < y.first;
+          });
+        }
+        size_t take = std::min(mbr.size(), static_cast<size_t>(k));
+        for (size_t t = 0; t < take; ++t) res[mbr[t].second].points.push_back({ts, mbr[t].first});
+      }
+    }
+    // For instant queries order the output like Prometheus: by group, then by rank.
+    std::vector<std::pair<double, size_t>> order;
+    for (size_t s = 0; s < res.size(); ++s) {
+      if (!res[s].points.empty()) order.push_back({res[s].points.back().v, s});
+    }
+    if (n == 1 && a.op != AggOp::kLimitk) {
+      bool top = a.op == AggOp::kTopk;
+      std::stable_sort(order.begin(), order.end(), [&](const auto& x, const auto& y) {
+        if (group_of[x.second] != group_of[y.second])
+          return group_of[x.second] < group_of[y.second];
+        if (std::isnan(x.first)) return false;
+        if (std::isnan(y.first)) return true;
+        return top ? x.first > y.first : x.first < y.first;
+      });
+    }
+    for (const auto& [v, s] : order) {
+      res[s].labels = std::move(in.series[s].labels);
+      res[s].drop_name = in.series[s].drop_name;
+      out.series.push_back(std::move(res[s]));
+    }
+    out.ordered = true;
+    return out;
+  }
+
+  if (a.op == AggOp::kCountValues) {
+    const std::string& label = param.str;
+    if (!ValidLabelName(label)) return ExecError("invalid label name " + GoQuote(label));
+    std::map<std::pair<size_t, std::string>, size_t> idx;
+    for (size_t i = 0; i < n; ++i) {
+      int64_t ts = Ts(i);
+      std::map<std::pair<size_t, std::string>, double> counts;
+      for (size_t s = 0; s < in.series.size(); ++s) {
+        if (const Point* p = cur[s].At(in.series[s].points, ts)) {
+          counts[{group_of[s], fn::FormatFloatShortest(p->v)}] += 1;
+        }
+      }
+      for (const auto& [key, c] : counts) {
+        auto [it, ins] = idx.emplace(key, out.series.size());
+        if (ins) {
+          EvalSeries s;
+          s.labels = LabelsBuilder(group_labels[key.first]).Set(label, key.second).Build();
+          out.series.push_back(std::move(s));
+        }
+        out.series[it->second].points.push_back({ts, c});
+      }
+    }
+    return out;
+  }
+
+  if (a.op == AggOp::kQuantile) {
+    std::vector<std::vector<double>> vals(ng);
+    std::vector<EvalSeries> res(ng);
+    for (size_t i = 0; i < n; ++i) {
+      int64_t ts = Ts(i);
+      double q = ScalarAt(param, i);
+      if (std::isnan(q) || q < 0 || q > 1) {
+        st_->warnings.insert("PromQL warning: quantile value should be between 0 and 1, got " +
+                             fn::FormatFloatShortest(q));
+      }
+      for (auto& v : vals) v.clear();
+      for (size_t s = 0; s < in.series.size(); ++s) {
+        if (const Point* p = cur[s].At(in.series[s].points, ts)) vals[group_of[s]].push_back(p->v);
+      }
+      for (size_t g = 0; g < ng; ++g) {
+        if (!vals[g].empty()) res[g].points.push_back({ts, fn::Quantile(q, vals[g])});
+      }
+    }
+    for (size_t g = 0; g < ng; ++g) {
+      if (res[g].points.empty()) continue;
+      res[g].labels = group_labels[g];
+      res[g].drop_name = group_drop[g];
+      out.series.push_back(std::move(res[g]));
+    }
+    return out;
+  }
+
+  struct Acc {
+    double value = 0, c = 0, mean = 0, cmean = 0, count = 0;
+    bool seen = false, incremental = false;
+  };
+  std::vector<Acc> acc(ng);
+  std::vector<EvalSeries> res(ng);
+  for (size_t i = 0; i < n; ++i) {
+    if ((i & 1023) == 0) KANSOKU_RETURN_IF_ERROR(Check());
+    int64_t ts = Ts(i);
+    std::fill(acc.begin(), acc.end(), Acc{});
+    for (size_t s = 0; s < in.series.size(); ++s) {
+      const Point* p = cur[s].At(in.series[s].points, ts);
+      if (p == nullptr) continue;
+      Acc& g = acc[group_of[s]];
+      double v = p->v;
+      bool first = !g.seen;
+      g.seen = true;
+      g.count += 1;
+      switch (a.op) {
+        case AggOp::kSum:
+          g.value = fn::KahanSumInc(v, g.value, &g.c);
+          break;
+        case AggOp::kAvg:
+          if (first) {
+            g.value = v;
+            break;
+          }
+          if (!g.incremental) {
+            double nc = g.c;
+            double ns = fn::KahanSumInc(v, g.value, &nc);
+            if (!std::isinf(ns)) {
+              g.value = ns;
+              g.c = nc;
+              break;
+            }
+            g.incremental = true;
+            g.mean = g.value / (g.count - 1);
+            g.cmean = g.c / (g.count - 1);
+          }
+          {
+            double q = (g.count - 1) / g.count;
+            double qc = q * g.cmean;
+            g.mean = fn::KahanSumInc(v / g.count, q * g.mean, &qc);
+            g.cmean = qc;
+          }
+          break;
+        case AggOp::kMin:
+          if (first || v < g.value || std::isnan(g.value)) g.value = v;
+          break;
+        case AggOp::kMax:
+          if (first || v > g.value || std::isnan(g.value)) g.value = v;
+          break;
+        case AggOp::kCount:
+        case AggOp::kGroup:
+          break;
+        case AggOp::kStddev:
+        case AggOp::kStdvar: {
+          double delta = v - (g.mean + g.cmean);
+          g.mean = fn::KahanSumInc(delta / g.count, g.mean, &g.cmean);
+          g.value = fn::KahanSumInc(delta * (v - (g.mean + g.cmean)), g.value, &g.c);
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    for (size_t g = 0; g < ng; ++g) {
+      const Acc& x = acc[g];
+      if (!x.seen) continue;
+      double v = 0;
+      switch (a.op) {
+        case AggOp::kSum:
+          v = std::isinf(x.value) ? x.value : x.value + x.c;
+          break;
+        case AggOp::kAvg:
+          v = x.incremental ? x.mean + x.cmean
+                            : (x.count == 1 ? x.value : (x.value + x.c) / x.count);
+          break;
+        case AggOp::kMin:
+        case AggOp::kMax:
+          v = x.value;
+          break;
+        case AggOp::kCount:
+          v = x.count;
+          break;
+        case AggOp::kGroup:
+          v = 1;
+          break;
+        case AggOp::kStdvar:
+          v = (x.value + x.c) / x.count;
+          break;
+        case AggOp::kStddev:
+          v = std::sqrt((x.value + x.c) / x.count);
+          break;
+        default:
+          break;
+      }
+      res[g].points.push_back({ts, v});
+    }
+  }
+  for (size_t g = 0; g < ng; ++g) {
+    if (res[g].points.empty()) continue;
+    res[g].labels = group_labels[g];
+    res[g].drop_name = group_drop[g];
+    out.series.push_back(std::move(res[g]));
+  }
+  return out;
+}
+
+}  // namespace kansoku::query::internal

@@ -1,0 +1,577 @@
+// Function calls: range-vector functions, instant-vector functions, label functions,
+// classic-histogram functions.
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <unordered_map>
+
+#include "query/engine/eval_util.h"
+#include "query/functions/functions.h"
+
+namespace kansoku::query::internal {
+
+namespace fn = functions;
+using tsdb::Label;
+using tsdb::Labels;
+using tsdb::LabelsBuilder;
+
+// ---------------------------------------------------------------------------------------------
+// Functions
+
+Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& range_arg,
+                                         const std::vector<const Val*>& params) {
+  auto rf = static_cast<fn::RangeFn>(fn_id);
+  KANSOKU_ASSIGN_OR_RETURN(RangeSource src, LoadRange(range_arg));
+  size_t n = NumSteps();
+  Val out;
+  out.type = ValueType::kVector;
+  bool keeps_name = fn::RangeFnKeepsName(rf);
+  std::string_view fname = c.func->name;
+  if (rf == fn::RangeFn::kQuantileOverTime) {
+    for (size_t i = 0; i < n; ++i) {
+      double q = ScalarAt(*params[0], i);
+      if (std::isnan(q) || q < 0 || q > 1) {
+        st_->warnings.insert("PromQL warning: quantile value should be between 0 and 1, got " +
+                             fn::FormatFloatShortest(q));
+      }
+    }
+  }
+  if (rf == fn::RangeFn::kDoubleExponentialSmoothing) {
+    for (size_t i = 0; i < n; ++i) {
+      double sf = ScalarAt(*params[0], i), tf = ScalarAt(*params[1], i);
+      if (!(sf > 0 && sf < 1)) {
+        return ExecError("invalid smoothing factor. Expected: 0 < sf < 1, got: " +
+                         fn::FormatFloatShortest(sf));
+      }
+      if (!(tf > 0 && tf < 1)) {
+        return ExecError("invalid trend factor. Expected: 0 < tf < 1, got: " +
+                         fn::FormatFloatShortest(tf));
+      }
+    }
+  }
+  std::vector<double> pv(params.size());
+  bool absent = rf == fn::RangeFn::kAbsentOverTime;
+  std::vector<bool> any_at_step(absent ? n : 0, false);
+  for (auto& s : src.series) {
+    KANSOKU_RETURN_IF_ERROR(Check());
+    if ((fname == "rate" || fname == "increase") && !s.points.empty()) {
+      std::string_view name = s.labels.MetricName();
+      auto ends = [&](std::string_view suf) {
+        return name.size() >= suf.size() && name.substr(name.size() - suf.size()) == suf;
+      };
+      if (!name.empty() && !ends("_total") && !ends("_sum") && !ends("_count") &&
+          !ends("_bucket")) {
+        st_->infos.insert(
+            "PromQL info: metric might not be a counter, name does not end in "
+            "_total/_sum/_count/_bucket: \"" +
+            std::string(name) + "\"");
+      }
+    }
+    EvalSeries o;
+    size_t lo = 0, hi = 0;
+    for (size_t i = 0; i < n; ++i) {
+      int64_t eval_ts = Ts(i);
+      int64_t ref = (src.has_at ? src.at : Ts(i)) - src.offset_ms;
+      int64_t rstart = ref - src.range_ms;
+      while (hi < s.points.size() && s.points[hi].t <= ref) ++hi;
+      while (lo < hi && s.points[lo].t <= rstart) ++lo;
+      if (lo >= hi) continue;
+      if (absent) {
+        any_at_step[i] = true;
+        continue;
+      }
+      for (size_t k = 0; k < params.size(); ++k) pv[k] = ScalarAt(*params[k], i);
+      fn::RangeWindow w{rstart, ref, eval_ts, static_cast<double>(src.range_ms) / 1000};
+      auto v = fn::EvalRange(rf, std::span<const Point>(s.points.data() + lo, hi - lo), w, pv);
+      if (v) o.points.push_back({Ts(i), *v});
+    }
+    if (o.points.empty()) continue;
+    KANSOKU_RETURN_IF_ERROR(Account(static_cast<int64_t>(o.points.size())));
+    o.labels = std::move(s.labels);
+    o.drop_name = s.drop_name || !keeps_name;
+    out.series.push_back(std::move(o));
+  }
+  if (absent) {
+    EvalSeries o;
+    for (size_t i = 0; i < n; ++i) {
+      if (!any_at_step[i]) o.points.push_back({Ts(i), 1});
+    }
+    if (!o.points.empty()) {
+      // Labels from the equality matchers of a plain matrix selector.
+      const Expr* e = UnwrapParens(&range_arg);
+      if (e->kind == ExprKind::kMatrixSelector) {
+        const auto& vs = *static_cast<const MatrixSelector*>(e)->vs;
+        LabelsBuilder lb;
+        std::unordered_map<std::string, int> seen;
+        for (const auto& m : vs.matchers) {
+          if (m.name() != tsdb::kMetricName) seen[m.name()]++;
+        }
+        for (const auto& m : vs.matchers) {
+          if (m.type() == tsdb::MatchType::kEqual && m.name() != tsdb::kMetricName &&
+              seen[m.name()] == 1)
+            lb.Set(m.name(), m.value());
+        }
+        o.labels = lb.Build();
+      }
+      out.series.push_back(std::move(o));
+    }
+  }
+  return out;
+}
+
+namespace {
+// Go regexp Expand semantics for $1, ${1}, $name, ${name}.
+std::string ExpandTemplate(std::string_view tmpl, const re2::RE2& re,
+                           const std::vector<re2::StringPiece>& groups) {
+  std::string out;
+  const auto& named = re.NamedCapturingGroups();
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    char c = tmpl[i];
+    if (c != '$' || i + 1 >= tmpl.size()) {
+      out += c;
+      continue;
+    }
+    if (tmpl[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    std::string name;
+    size_t j = i + 1;
+    if (tmpl[j] == '{') {
+      size_t close = tmpl.find('}', j);
+      if (close == std::string_view::npos) {
+        out += c;
+        continue;
+      }
+      name = std::string(tmpl.substr(j + 1, close - j - 1));
+      j = close + 1;
+    } else {
+      while (j < tmpl.size() &&
+             (std::isalnum(static_cast<unsigned char>(tmpl[j])) || tmpl[j] == '_'))
+        ++j;
+      name = std::string(tmpl.substr(i + 1, j - i - 1));
+    }
+    if (name.empty()) {
+      out += c;
+      continue;
+    }
+    i = j - 1;
+    bool numeric =
+        std::all_of(name.begin(), name.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (numeric) {
+      size_t idx = name.size() > 9 ? groups.size() : std::stoul(name);
+      if (idx < groups.size()) out.append(groups[idx].data(), groups[idx].size());
+    } else {
+      auto it = named.find(name);
+      if (it != named.end() && static_cast<size_t>(it->second) < groups.size())
+        out.append(groups[it->second].data(), groups[it->second].size());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Val> Evaluator::EvalCall(const Call& c) {
+  std::string_view name = c.func->name;
+  size_t n = NumSteps();
+  if (name == "time") {
+    Val v;
+    v.type = ValueType::kScalar;
+    v.series.resize(1);
+    for (size_t i = 0; i < n; ++i)
+      v.series[0].points.push_back({Ts(i), static_cast<double>(Ts(i)) / 1000});
+    return v;
+  }
+  if (name == "step" || name == "range" || name == "start" || name == "end") {
+    double v = name == "step"    ? static_cast<double>(st_->query_step) / 1000
+               : name == "range" ? static_cast<double>(st_->query_end - st_->query_start) / 1000
+               : name == "start" ? static_cast<double>(st_->query_start) / 1000
+                                 : static_cast<double>(st_->query_end) / 1000;
+    Val out;
+    out.type = ValueType::kScalar;
+    out.series.resize(1);
+    for (size_t i = 0; i < n; ++i) out.series[0].points.push_back({Ts(i), v});
+    return out;
+  }
+  if (name == "min_of" || name == "max_of") {
+    KANSOKU_ASSIGN_OR_RETURN(Val a, Eval(*c.args[0]));
+    KANSOKU_ASSIGN_OR_RETURN(Val b, Eval(*c.args[1]));
+    for (size_t i = 0; i < n; ++i) {
+      double x = a.series[0].points[i].v, y = b.series[0].points[i].v;
+      double r = std::isnan(x) || std::isnan(y) ? kNaN
+                 : name == "min_of"             ? std::min(x, y)
+                                                : std::max(x, y);
+      a.series[0].points[i].v = r;
+    }
+    return a;
+  }
+  if (name == "pi") {
+    Val v;
+    v.type = ValueType::kScalar;
+    v.series.resize(1);
+    for (size_t i = 0; i < n; ++i) v.series[0].points.push_back({Ts(i), M_PI});
+    return v;
+  }
+  if (name == "timestamp") {
+    const Expr* arg = UnwrapParens(c.args[0].get());
+    Val v;
+    if (arg->kind == ExprKind::kVectorSelector) {
+      KANSOKU_ASSIGN_OR_RETURN(v,
+                               EvalVectorSelector(*static_cast<const VectorSelector*>(arg), true));
+    } else {
+      KANSOKU_ASSIGN_OR_RETURN(v, Eval(*arg));
+      for (auto& s : v.series) {
+        for (auto& p : s.points) p.v = static_cast<double>(p.t) / 1000;
+      }
+    }
+    for (auto& s : v.series) s.drop_name = true;
+    return v;
+  }
+  if (auto rf = fn::LookupRangeFn(name)) {
+    std::vector<Val> param_vals;
+    const Expr* range_arg = nullptr;
+    for (const auto& a : c.args) {
+      if (a->Type() == ValueType::kMatrix) {
+        range_arg = a.get();
+      } else {
+        KANSOKU_ASSIGN_OR_RETURN(Val pv, Eval(*a));
+        param_vals.push_back(std::move(pv));
+      }
+    }
+    std::vector<const Val*> params;
+    for (const auto& p : param_vals) params.push_back(&p);
+    return EvalRangeFunction(c, static_cast<int>(*rf), *range_arg, params);
+  }
+  if (name == "vector") {
+    KANSOKU_ASSIGN_OR_RETURN(Val s, Eval(*c.args[0]));
+    s.type = ValueType::kVector;
+    return s;
+  }
+  if (name == "scalar") {
+    KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[0]));
+    Val v;
+    v.type = ValueType::kScalar;
+    v.series.resize(1);
+    std::vector<Cursor> cur(in.series.size());
+    for (size_t i = 0; i < n; ++i) {
+      int count = 0;
+      double val = kNaN;
+      for (size_t s = 0; s < in.series.size(); ++s) {
+        if (const Point* p = cur[s].At(in.series[s].points, Ts(i))) {
+          ++count;
+          val = p->v;
+        }
+      }
+      v.series[0].points.push_back({Ts(i), count == 1 ? val : kNaN});
+    }
+    return v;
+  }
+  if (name == "absent") {
+    KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[0]));
+    std::vector<bool> present(n, false);
+    for (const auto& s : in.series) {
+      for (const auto& p : s.points) present[static_cast<size_t>((p.t - start_) / step_)] = true;
+    }
+    Val out;
+    out.type = ValueType::kVector;
+    EvalSeries o;
+    for (size_t i = 0; i < n; ++i) {
+      if (!present[i]) o.points.push_back({Ts(i), 1});
+    }
+    if (!o.points.empty()) {
+      const Expr* e = UnwrapParens(c.args[0].get());
+      if (e->kind == ExprKind::kVectorSelector) {
+        const auto& vs = *static_cast<const VectorSelector*>(e);
+        LabelsBuilder lb;
+        std::unordered_map<std::string, int> seen;
+        for (const auto& m : vs.matchers) {
+          if (m.name() != tsdb::kMetricName) seen[m.name()]++;
+        }
+        for (const auto& m : vs.matchers) {
+          if (m.type() == tsdb::MatchType::kEqual && m.name() != tsdb::kMetricName &&
+              seen[m.name()] == 1)
+            lb.Set(m.name(), m.value());
+        }
+        o.labels = lb.Build();
+      }
+      out.series.push_back(std::move(o));
+    }
+    return out;
+  }
+  // Instant-vector functions with optional scalar parameters.
+  if (fn::IsMathFunction(name) || name == "round" || name == "clamp" || name == "clamp_min" ||
+      name == "clamp_max") {
+    KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[0]));
+    std::vector<Val> ps;
+    for (size_t k = 1; k < c.args.size(); ++k) {
+      KANSOKU_ASSIGN_OR_RETURN(Val p, Eval(*c.args[k]));
+      ps.push_back(std::move(p));
+    }
+    Val out;
+    out.type = ValueType::kVector;
+    for (auto& s : in.series) {
+      EvalSeries o;
+      for (const auto& p : s.points) {
+        size_t i = static_cast<size_t>((p.t - start_) / step_);
+        double v = p.v;
+        if (name == "round") {
+          double to = ps.empty() ? 1 : ScalarAt(ps[0], i);
+          double inv = 1.0 / to;
+          v = std::floor(v * inv + 0.5) / inv;
+        } else if (name == "clamp") {
+          double lo = ScalarAt(ps[0], i), hi = ScalarAt(ps[1], i);
+          if (hi < lo) continue;
+          v = std::isnan(v) || std::isnan(lo) || std::isnan(hi) ? kNaN
+                                                                : std::max(lo, std::min(hi, v));
+        } else if (name == "clamp_min") {
+          double lo = ScalarAt(ps[0], i);
+          v = std::isnan(v) || std::isnan(lo) ? kNaN : std::max(lo, v);
+        } else if (name == "clamp_max") {
+          double hi = ScalarAt(ps[0], i);
+          v = std::isnan(v) || std::isnan(hi) ? kNaN : std::min(hi, v);
+        } else {
+          v = *fn::ApplyMath(name, v);
+        }
+        o.points.push_back({p.t, v});
+      }
+      if (o.points.empty()) continue;
+      o.labels = std::move(s.labels);
+      o.drop_name = true;
+      out.series.push_back(std::move(o));
+    }
+    return out;
+  }
+  if (fn::IsDateFunction(name)) {
+    Val in;
+    if (c.args.empty()) {
+      in.type = ValueType::kVector;
+      in.series.resize(1);
+      for (size_t i = 0; i < n; ++i)
+        in.series[0].points.push_back({Ts(i), static_cast<double>(Ts(i)) / 1000});
+    } else {
+      KANSOKU_ASSIGN_OR_RETURN(in, Eval(*c.args[0]));
+    }
+    for (auto& s : in.series) {
+      for (auto& p : s.points) p.v = fn::ApplyDate(name, p.v);
+      s.drop_name = true;
+    }
+    return in;
+  }
+  if (name == "sort" || name == "sort_desc" || name == "sort_by_label" ||
+      name == "sort_by_label_desc") {
+    KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[0]));
+    if (st_->range_query) {
+      st_->warnings.insert(
+          "PromQL warning: sort is ineffective for range queries since results are always ordered "
+          "by labels");
+    }
+    std::vector<std::string> labels;
+    for (size_t k = 1; k < c.args.size(); ++k)
+      labels.push_back(static_cast<const StringLiteral*>(UnwrapParens(c.args[k].get()))->value);
+    if (n == 1) {
+      auto val = [](const EvalSeries& s) { return s.points.back().v; };
+      if (name == "sort" || name == "sort_desc") {
+        bool desc = name == "sort_desc";
+        std::stable_sort(in.series.begin(), in.series.end(),
+                         [&](const EvalSeries& a, const EvalSeries& b) {
+                           double x = val(a), y = val(b);
+                           if (std::isnan(x)) return !std::isnan(y);
+                           if (std::isnan(y)) return false;
+                           return desc ? x > y : x < y;
+                         });
+      } else {
+        bool desc = name == "sort_by_label_desc";
+        std::stable_sort(in.series.begin(), in.series.end(),
+                         [&](const EvalSeries& a, const EvalSeries& b) {
+                           for (const auto& l : labels) {
+                             std::string_view x = a.labels.Get(l), y = b.labels.Get(l);
+                             if (x == y) continue;
+                             return desc ? fn::NaturalLess(y, x) : fn::NaturalLess(x, y);
+                           }
+                           return desc ? b.labels < a.labels : a.labels < b.labels;
+                         });
+      }
+      in.ordered = true;
+    }
+    return in;
+  }
+  if (name == "label_replace" || name == "label_join") {
+    KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[0]));
+    auto str_arg = [&](size_t k) {
+      return static_cast<const StringLiteral*>(UnwrapParens(c.args[k].get()))->value;
+    };
+    std::string dst = str_arg(1);
+    if (name == "label_replace") {
+      std::string repl = str_arg(2), src = str_arg(3), regex = str_arg(4);
+      RE2::Options opts;
+      opts.set_log_errors(false);
+      opts.set_dot_nl(true);
+      re2::RE2 re("^(?:" + regex + ")$", opts);
+      if (!re.ok()) {
+        return Status::InvalidArgument("invalid regular expression in label_replace(): " + regex);
+      }
+      if (!ValidLabelName(dst)) {
+        return Status::InvalidArgument("invalid destination label name in label_replace(): " + dst);
+      }
+      int ngroups = re.NumberOfCapturingGroups() + 1;
+      std::vector<re2::StringPiece> groups(ngroups);
+      for (auto& s : in.series) {
+        std::string_view sv = s.labels.Get(src);
+        if (!re.Match(re2::StringPiece(sv.data(), sv.size()), 0, sv.size(), RE2::UNANCHORED,
+                      groups.data(), ngroups))
+          continue;
+        std::string res = ExpandTemplate(repl, re, groups);
+        s.labels = LabelsBuilder(s.labels).Set(dst, res).Build();
+        if (dst == tsdb::kMetricName) s.drop_name = false;
+      }
+    } else {
+      std::string sep = str_arg(2);
+      if (!ValidLabelName(dst))
+        return Status::InvalidArgument("invalid destination label name in label_join(): " + dst);
+      std::vector<std::string> srcs;
+      for (size_t k = 3; k < c.args.size(); ++k) {
+        srcs.push_back(str_arg(k));
+        if (!ValidLabelName(srcs.back()))
+          return Status::InvalidArgument("invalid source label name in label_join(): " +
+                                         srcs.back());
+      }
+      for (auto& s : in.series) {
+        std::string res;
+        for (size_t k = 0; k < srcs.size(); ++k) {
+          if (k) res += sep;
+          res += s.labels.Get(srcs[k]);
+        }
+        s.labels = LabelsBuilder(s.labels).Set(dst, res).Build();
+        if (dst == tsdb::kMetricName) s.drop_name = false;
+      }
+    }
+    KANSOKU_RETURN_IF_ERROR(CheckNoDuplicates(in.series));
+    return in;
+  }
+  if (name == "histogram_quantile") {
+    std::vector<Val> qs(1);
+    KANSOKU_ASSIGN_OR_RETURN(qs[0], Eval(*c.args[0]));
+    KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[1]));
+    return EvalHistogramQuantile(qs, std::move(in), false, nullptr, "");
+  }
+  if (name == "histogram_quantiles") {
+    KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[0]));
+    std::string label = static_cast<const StringLiteral*>(UnwrapParens(c.args[1].get()))->value;
+    if (!ValidLabelName(label)) return ExecError("invalid label name " + GoQuote(label));
+    std::vector<Val> qs;
+    for (size_t k = 2; k < c.args.size(); ++k) {
+      KANSOKU_ASSIGN_OR_RETURN(Val q, Eval(*c.args[k]));
+      qs.push_back(std::move(q));
+    }
+    return EvalHistogramQuantile(qs, std::move(in), false, nullptr, label);
+  }
+  if (name == "histogram_fraction") {
+    std::vector<Val> lo(1);
+    KANSOKU_ASSIGN_OR_RETURN(lo[0], Eval(*c.args[0]));
+    KANSOKU_ASSIGN_OR_RETURN(Val hi, Eval(*c.args[1]));
+    KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[2]));
+    return EvalHistogramQuantile(lo, std::move(in), true, &hi, "");
+  }
+  if (name == "histogram_count" || name == "histogram_sum" || name == "histogram_avg" ||
+      name == "histogram_stddev" || name == "histogram_stdvar") {
+    // Native histograms only: float samples are ignored.
+    KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*c.args[0]));
+    Val out;
+    out.type = ValueType::kVector;
+    return out;
+  }
+  return Status::InvalidArgument("function \"" + std::string(name) + "\" is not supported");
+}
+
+Result<Val> Evaluator::EvalHistogramQuantile(const std::vector<Val>& qs, Val in, bool fraction,
+                                             const Val* upper, const std::string& q_label) {
+  size_t n = NumSteps();
+  // Group buckets by labels without "le" and __name__.
+  std::unordered_map<std::string, size_t> groups;
+  std::vector<Labels> group_labels;
+  std::vector<int> group_of(in.series.size(), -1);
+  std::vector<double> le_of(in.series.size());
+  for (size_t s = 0; s < in.series.size(); ++s) {
+    std::string_view le = in.series[s].labels.Get("le");
+    char* end = nullptr;
+    std::string les(le);
+    double ub = std::strtod(les.c_str(), &end);
+    if (le.empty() || end == les.c_str() || *end != '\0') {
+      st_->warnings.insert(
+          "PromQL warning: bucket label \"le\" is missing or has a malformed value of \"" + les +
+          "\" for metric name \"" + std::string(in.series[s].labels.MetricName()) + "\"");
+      continue;
+    }
+    le_of[s] = ub;
+    // Grouped with __name__ still present (delayed removal): buckets of different metrics
+    // stay apart and collide only when names are finally dropped, as in Prometheus.
+    Labels gl = LabelsBuilder(in.series[s].labels).Del("le").Build();
+    if (!q_label.empty() && gl.Has(q_label)) {
+      return ExecError("label " + GoQuote(q_label) + " already exists in the input series " +
+                       gl.ToString());
+    }
+    auto [it, ins] = groups.emplace(LabelsKey(gl), group_labels.size());
+    if (ins) group_labels.push_back(std::move(gl));
+    group_of[s] = static_cast<int>(it->second);
+  }
+  size_t nq = qs.size();
+  std::vector<EvalSeries> res(group_labels.size() * nq);
+  std::vector<std::vector<fn::Bucket>> buckets(group_labels.size());
+  std::vector<Cursor> cur(in.series.size());
+  for (size_t i = 0; i < n; ++i) {
+    int64_t ts = Ts(i);
+    for (size_t k = 0; k < nq; ++k) {
+      double qv = ScalarAt(qs[k], i);
+      if (!fraction && (std::isnan(qv) || qv < 0 || qv > 1)) {
+        st_->warnings.insert("PromQL warning: quantile value should be between 0 and 1, got " +
+                             fn::FormatFloatShortest(qv));
+      }
+    }
+    for (auto& b : buckets) b.clear();
+    for (size_t s = 0; s < in.series.size(); ++s) {
+      if (group_of[s] < 0) continue;
+      if (const Point* p = cur[s].At(in.series[s].points, ts))
+        buckets[group_of[s]].push_back({le_of[s], p->v});
+    }
+    for (size_t g = 0; g < buckets.size(); ++g) {
+      if (buckets[g].empty()) continue;
+      for (size_t k = 0; k < nq; ++k) {
+        double qv = ScalarAt(qs[k], i);
+        double v;
+        if (fraction) {
+          v = fn::BucketFraction(qv, ScalarAt(*upper, i), buckets[g]);
+        } else {
+          bool forced = false;
+          v = fn::BucketQuantile(qv, buckets[g], &forced);
+          if (forced) {
+            st_->infos.insert(
+                "PromQL info: input to histogram_quantile needed to be fixed for monotonicity");
+          }
+        }
+        auto& r = res[g * nq + k];
+        if (r.points.empty() && !q_label.empty()) {
+          std::string qs_label = fn::FormatFloatShortest(qv);
+          if (std::isfinite(qv) && qs_label.find('.') == std::string::npos) qs_label += ".0";
+          r.labels = LabelsBuilder(group_labels[g]).Set(q_label, qs_label).Build();
+        } else if (r.points.empty()) {
+          r.labels = group_labels[g];
+        }
+        r.drop_name = true;
+        r.points.push_back({ts, v});
+      }
+    }
+  }
+  Val out;
+  out.type = ValueType::kVector;
+  for (auto& r : res) {
+    if (!r.points.empty()) out.series.push_back(std::move(r));
+  }
+  if (!q_label.empty()) KANSOKU_RETURN_IF_ERROR(CheckNoDuplicates(out.series));
+  return out;
+}
+
+}  // namespace kansoku::query::internal
