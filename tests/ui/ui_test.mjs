@@ -78,6 +78,7 @@ const context = await chromium.launchPersistentContext(profile, {
   headless: true,
   timeout: 30000,
   viewport: { width: 1280, height: 800 },
+  colorScheme: "dark", // the UI follows the system's scheme until the user picks one
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
@@ -291,6 +292,7 @@ await check("a parse error is shown under the editor", async () => {
   await page.waitForSelector("[data-testid=query-error]:not([hidden])");
   const text = await page.textContent("[data-testid=query-error]");
   expect(/parse error/i.test(text), `error text: ${text}`);
+  expect(await page.isVisible(".state-box .state-empty"), "the previous graph is still shown");
   await shot("08-explore-parse-error");
 }, { allow: [/status of 400/] });
 
@@ -348,6 +350,7 @@ await check("auto-refresh is in the URL and re-queries", async () => {
 
 await check("theme toggle to light, kept after reload", async () => {
   const before = await page.getAttribute("html", "data-theme");
+  expect(before === "dark", `started in ${before}, the browser prefers dark`);
   await page.click("#theme-toggle");
   const after = await page.getAttribute("html", "data-theme");
   expect(before !== after, `theme stayed ${after}`);
@@ -373,7 +376,7 @@ await check("overview lists `up` targets by job with state and history", async (
   expect(rows.length === 3, `instances ${rows}`);
   const downCells = await page.$$eval("tr[data-instance='web-2:9100'] rect.h-down", (r) => r.length);
   expect(downCells > 0, "web-2's down period is not in its history");
-  await shot("13-overview-dark");
+  await shot("13-overview");
 });
 
 await check("placeholder pages say what is coming", async () => {

@@ -45,6 +45,19 @@ function stats(values: (number | null)[]): Stats {
   return { last, min, max };
 }
 
+// 24-hour clock and ISO dates on the time axis: [tick step, label, label when the year /
+// month / day / hour / minute / second changes, mode]; the date is added where it changes.
+const NL_DATE = "\n{YYYY}-{MM}-{DD}";
+const TIME_TICKS: uPlot.Axis.Values = [
+  [3600 * 24 * 365, "{YYYY}", null, null, null, null, null, null, 1],
+  [3600 * 24 * 28, "{MMM}", "\n{YYYY}", null, null, null, null, null, 1],
+  [3600 * 24, "{MM}-{DD}", "\n{YYYY}", null, null, null, null, null, 1],
+  [3600, "{HH}:{mm}", NL_DATE, null, NL_DATE, null, null, null, 1],
+  [60, "{HH}:{mm}", NL_DATE, null, NL_DATE, null, null, null, 1],
+  [1, "{HH}:{mm}:{ss}", NL_DATE, null, NL_DATE, null, null, null, 1],
+  [0.001, "{HH}:{mm}:{ss}.{fff}", NL_DATE, null, NL_DATE, null, null, null, 1],
+];
+
 export class TimeSeriesChart {
   readonly el: HTMLElement;
   private plotEl: HTMLElement;
@@ -151,7 +164,7 @@ export class TimeSeriesChart {
         y: d.stacked ? { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.05 : 1] } : {},
       },
       axes: [
-        { ...axis(), space: rem * 5 },
+        { ...axis(), space: rem * 5, values: TIME_TICKS },
         {
           ...axis(),
           values: (_u, splits) => splits.map((v) => formatValue(v)),

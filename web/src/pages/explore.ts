@@ -62,7 +62,8 @@ class ExplorePage implements Page {
     this.meta = h("div", { class: "result-meta muted small", "aria-live": "polite" });
     this.warnings = h("div", { class: "warnings", hidden: true });
     this.chart = new TimeSeriesChart({
-      height: () => Math.round(Math.max(16 * remPx(), Math.min(window.innerHeight * 0.45, 40 * remPx()))),
+      // A laptop keeps the legend in view; a wall screen gives most of its height to the graph.
+      height: () => Math.round(Math.max(16 * remPx(), window.innerHeight * (window.innerHeight > 1200 ? 0.58 : 0.45))),
       onZoom: (a, b) => setParams({ from: String(a), to: String(b) }),
     });
     this.graphBox = h("div", { class: "graph-box" }, this.chart.el);
@@ -158,8 +159,13 @@ class ExplorePage implements Page {
     } catch (e) {
       if (isAbort(e)) return;
       if (e instanceof ApiError && (e.status === 400 || e.status === 422)) {
+        // The message goes under the editor; the old result is not this query's, so it goes.
         this.showQueryError(e);
-        this.showState(null);
+        this.lastGraph = null;
+        this.chart.clear();
+        this.tableBox.replaceChildren();
+        this.setWarnings([]);
+        this.showState(empty("Nothing to show", "The query has an error, shown under the editor."));
       } else if (!(e instanceof ApiError && e.status === 401)) {
         this.showState(errorBox(e, () => this.refresh()));
       }
