@@ -64,8 +64,15 @@ class IngestApi {
     }
   }
 
+  // Exact counts for tools (kansoku import) even when the body is empty (204).
+  static void CountHeaders(const ingest::DecodeReport& r, net::Response& resp) {
+    resp.SetHeader("X-Kansoku-Rows-Stored", std::to_string(r.rows_accepted()));
+    resp.SetHeader("X-Kansoku-Rows-Rejected", std::to_string(r.rows_rejected()));
+  }
+
   // Plain-text answer for remote_write / import: 204 when all rows stored, else the summary.
   static void TextAnswer(const ingest::DecodeReport& r, net::Response& resp) {
+    CountHeaders(r, resp);
     int code = r.HttpStatus();
     if (code == 204) {
       resp.status = 204;
@@ -117,6 +124,7 @@ class IngestApi {
       thread_local ingest::influx_line::Parser parser;
       parser.Parse(req.body, io, opts, sink, report);
     }, extra);
+    CountHeaders(r, resp);
     int code = r.HttpStatus();
     if (code == 204) {
       resp.status = 204;

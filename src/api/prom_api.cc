@@ -325,6 +325,66 @@ class PromApi {
     resp.Json(200, "{\"status\":\"success\",\"data\":[]}");
   }
 
+  // Prometheus text with ms timestamps for every sample of the matching series in [start, end]:
+  // what `kansoku export` writes and /api/v1/import/prometheus reads back.
+  void Export(net::Request& req, net::Response& resp) {
+    auto matches = req.FormParams("match[]");
+    if (matches.empty()) return BadData(resp, "no match[] parameter provided");
+    std::vector<std::vector<tsdb::Matcher>> sets;
+    if (!ParseMatchers(resp, matches, &sets)) return;
+    int64_t start, end;
+    if (!TimeRange(req, resp, &start, &end)) return;
+    auto q = o_.storage->NewQuerier(start, end);
+    if (!q.ok()) return ApiError(resp, "internal", 500, q.status().message());
+    std::set<tsdb::Labels> seen;
+    std::string out;
+    tsdb::SelectHints hints{start, end, 0, "export", 0};
+    for (const auto& ms : sets) {
+      auto ss = (*q)->Select(ms, hints);
+      if (!ss.ok()) return ApiError(resp, "execution", 422, ss.status().message());
+      while ((*ss)->Next()) {
+        const tsdb::Labels& ls = (*ss)->labels();
+        if (!seen.insert(ls).second) continue;
+        if (seen.size() > o_.max_series_returned) return TooMany(resp, seen.size());
+        std::string prefix(ls.MetricName());
+        std::string lbl;
+        for (const auto& l : ls) {
+          if (l.name == tsdb::kMetricName) continue;
+          lbl += lbl.empty() ? "{" : ",";
+          lbl += l.name + "=\"";
+          for (char ch : l.value) {
+            if (ch == '\\' || ch == '"') lbl += '\\';
+            if (ch == '\n') {
+              lbl += "\\n";
+              continue;
+            }
+            lbl += ch;
+          }
+          lbl += '"';
+        }
+        if (!lbl.empty()) lbl += '}';
+        prefix += lbl;
+        prefix += ' ';
+        auto it = (*ss)->Iterator();
+        while (it->Next()) {
+          tsdb::Sample s = it->At();
+          if (tsdb::IsStaleNaN(s.v)) continue;
+          out += prefix;
+          out += query::functions::FormatFloatShortest(s.v);
+          out += ' ';
+          out += std::to_string(s.t);
+          out += '\n';
+        }
+        if (out.size() > (1u << 30)) {
+          return ApiError(resp, "execution", 422, "export larger than 1 GiB: narrow the selector or the time range");
+        }
+      }
+    }
+    resp.status = 200;
+    resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp.body = std::move(out);
+  }
+
   void FormatQuery(net::Request& req, net::Response& resp) {
     std::string q;
     if (!req.FormParam("query", &q) || q.empty()) {
@@ -465,6 +525,7 @@ void RegisterPromApi(net::HttpServer& http, const PromApiOptions& opts) {
   });
   add("/api/v1/metadata", false, [api](auto& q, auto& r) { api->Metadata(q, r); });
   add("/api/v1/query_exemplars", false, [api](auto& q, auto& r) { api->Exemplars(q, r); });
+  add("/api/v1/export/prometheus", false, [api](auto& q, auto& r) { api->Export(q, r); });
   add("/api/v1/format_query", false, [api](auto& q, auto& r) { api->FormatQuery(q, r); });
   std::string version = opts.version;
   add("/api/v1/status/buildinfo", false, [version](net::Request&, net::Response& r) {

@@ -2,6 +2,7 @@
 // `import`, `issues`, `logs`, `hosts`, `usage`.
 #include <CLI/CLI.hpp>
 
+#include "cli/import_cmd.h"
 #include "cli/query_cmd.h"
 #include "cli/token_cmd.h"
 #include "server/server.h"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
 
   kansoku::cli::AddTokenCommand(&app, &exit_code);
   kansoku::cli::AddQueryCommand(&app, &exit_code);
+  kansoku::cli::AddImportExportCommands(&app, &exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;
