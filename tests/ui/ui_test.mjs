@@ -99,9 +99,9 @@ function takeErrors(allowed = []) {
 const base = server.url;
 const q = (s) => encodeURIComponent(s);
 
-async function check(name, fn, { allow = [] } = {}) {
+async function check(name, fn, { allow = [], always = false } = {}) {
   const only = process.env.UI_ONLY;
-  if (only && !name.includes(only)) return;
+  if (only && !always && !name.includes(only)) return;
   const t0 = Date.now();
   try {
     await fn();
@@ -177,7 +177,7 @@ await check("unauthenticated visit goes to login", async () => {
   expect(param("next")?.startsWith("/explore?"), `next=${param("next")}`);
   await page.waitForSelector("#token");
   await shot("01-login");
-});
+}, { always: true });
 
 await check("wrong token is rejected on the login page", async () => {
   await page.fill("#token", "not-a-real-token-123456");
@@ -199,7 +199,7 @@ await check("login lands on the Explore link with its query and range", async ()
   const value = await page.inputValue("#query");
   expect(value === LOAD_Q, `editor holds ${JSON.stringify(value)}`);
   await shot("02-explore-graph-dark");
-});
+}, { always: true });
 
 await check("graph of a rate() over 6 series with legend values", async () => {
   await page.goto(`${base}/explore?q=${q(CPU_Q)}&from=now-1h&to=now`);
@@ -415,6 +415,19 @@ await check("no layout jump on refresh", async () => {
   const after = await page.locator(".chart").boundingBox();
   expect(Math.abs(before.y - after.y) < 1 && Math.abs(before.height - after.height) < 1,
     `chart moved: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
+  // A full reload: the browser's own layout-shift score (Layout Instability API) stays near 0.
+  await page.reload();
+  await waitChart(2);
+  await page.waitForTimeout(300);
+  const cls = await page.evaluate(() => new Promise((resolve) => {
+    let sum = 0;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (!e.hadRecentInput) sum += e.value;
+    }).observe({ type: "layout-shift", buffered: true });
+    setTimeout(() => resolve(sum), 200);
+  }));
+  expect(cls < 0.05, `cumulative layout shift ${cls.toFixed(3)} after a reload`);
+  log(`     layout shift after reload: ${cls.toFixed(4)}`);
 });
 
 await check("a 401 from the API sends you back to login with a message", async () => {

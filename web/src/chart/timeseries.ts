@@ -5,6 +5,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { cssVar, h, remPx } from "../dom";
 import { formatValue } from "../format";
+import { formatDateTime } from "../time";
 import { onThemeChange } from "../theme";
 import { color, withAlpha } from "./palette";
 
@@ -64,6 +65,7 @@ export class TimeSeriesChart {
   private legendBody: HTMLTableSectionElement;
   private legendEl: HTMLElement;
   private cursorCells: HTMLElement[] = [];
+  private cursorHead = h("th", { class: "num cursor-head", title: "Values under the mouse" }, "Cursor");
   private u: uPlot | null = null;
   private data: ChartData | null = null;
   private hidden = new Set<number>();
@@ -78,12 +80,13 @@ export class TimeSeriesChart {
         h("thead", null, h("tr", null,
           h("th", { class: "sw" }, h("span", { class: "sr-only" }, "Colour")),
           h("th", { class: "name" }, "Series"),
-          h("th", { class: "num" }, "Cursor"),
+          this.cursorHead,
           h("th", { class: "num" }, "Last"),
           h("th", { class: "num" }, "Min"),
           h("th", { class: "num" }, "Max"))),
         this.legendBody));
     this.el = h("div", { class: "chart" }, this.plotEl, this.legendEl);
+    this.reserveHeight();
     this.resizeObs = new ResizeObserver(() => this.resize());
     this.resizeObs.observe(this.plotEl);
     this.offTheme = onThemeChange(() => this.build());
@@ -239,13 +242,21 @@ export class TimeSeriesChart {
   private showCursor(idx: number | null): void {
     const d = this.data;
     if (!d) return;
+    const t = idx === null ? undefined : d.xs[idx];
+    this.cursorHead.textContent = t === undefined ? "Cursor" : formatDateTime(t * 1000, true);
     d.series.forEach((s, i) => {
       const cell = this.cursorCells[i];
       if (cell) cell.textContent = idx === null ? "" : formatValue(s.values[idx] ?? null);
     });
   }
 
+  /** The plot keeps its height before data arrives and between queries: no jump on load. */
+  private reserveHeight(): void {
+    this.plotEl.style.minHeight = `${this.opts.height()}px`;
+  }
+
   resize(): void {
+    this.reserveHeight();
     if (!this.u) return;
     const width = this.width();
     const height = this.opts.height();

@@ -62,13 +62,13 @@ class ExplorePage implements Page {
     this.meta = h("div", { class: "result-meta muted small", "aria-live": "polite" });
     this.warnings = h("div", { class: "warnings", hidden: true });
     this.chart = new TimeSeriesChart({
-      // A laptop keeps the legend in view; a wall screen gives most of its height to the graph.
-      height: () => Math.round(Math.max(16 * remPx(), window.innerHeight * (window.innerHeight > 1200 ? 0.58 : 0.45))),
+      height: () => this.plotHeight(),
       onZoom: (a, b) => setParams({ from: String(a), to: String(b) }),
     });
     this.graphBox = h("div", { class: "graph-box" }, this.chart.el);
     this.tableBox = h("div", { class: "table-box", hidden: true });
     this.stateBox = h("div", { class: "state-box", hidden: true });
+    this.stateBox.style.minHeight = `${this.plotHeight()}px`;
     this.body = h("section", { class: "result panel", "aria-label": "Result" },
       h("div", { class: "result-head" },
         h("div", { class: "seg", role: "group", "aria-label": "View" }, this.viewButtons.graph, this.viewButtons.table),
@@ -121,6 +121,12 @@ class ExplorePage implements Page {
     this.ctrl?.abort();
     clearTimeout(this.busyTimer);
     this.chart.destroy();
+  }
+
+  /** A laptop keeps the legend in view; a wall screen gives most of its height to the graph. */
+  private plotHeight(): number {
+    const vh = window.innerHeight;
+    return Math.round(Math.max(16 * remPx(), vh * (vh > 1200 ? 0.58 : 0.45)));
   }
 
   private view(loc: Loc): View {
