@@ -39,8 +39,10 @@ struct ScriptResult {
   int Count(Outcome o) const;
 };
 
-// Runs a script's text. skip_native_histograms: skip {{...}} series/expectations and evals
-// that read series loaded as native histograms (kansoku's engine is float-only).
+// Runs a script's text. Native histograms are out of scope (the engine is float-only): {{...}}
+// series are not loaded, and evals with {{...}} expectations or whose selectors match series
+// loaded as native histograms (including load_with_nhcb conversions) are skipped. Each instant
+// eval is also run as a range query ending at the same time and must agree.
 ScriptResult RunScript(const std::string& text, const StorageFactory& factory,
                        const Engine& engine);
 
