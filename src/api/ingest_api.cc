@@ -26,8 +26,9 @@ class IngestApi {
     accepted_ = &o.metrics->Counter("kansoku_rows_accepted_total",
                                     "Rows (samples, events, log lines) accepted, by protocol.",
                                     {"protocol"});
-    rejected_ = &o.metrics->Counter("kansoku_rows_rejected_total",
-                                    "Rows rejected, by protocol and reason.", {"protocol", "reason"});
+    rejected_ =
+        &o.metrics->Counter("kansoku_rows_rejected_total", "Rows rejected, by protocol and reason.",
+                            {"protocol", "reason"});
   }
 
   // Runs decode(opts, sink, report) into a fresh appender, commits, counts, logs (rate-limited).
@@ -46,7 +47,8 @@ class IngestApi {
     Count(protocol, report);
     if (report.rows_rejected() > 0 || !st.ok()) {
       if (bad_log_.Allow()) {
-        log::Warn("ingest rejected rows", {{"protocol", protocol}, {"summary", report.Summary()},
+        log::Warn("ingest rejected rows", {{"protocol", protocol},
+                                           {"summary", report.Summary()},
                                            {"suppressed_since_last", bad_log_.TakeSuppressed()}});
       }
     }
@@ -59,7 +61,8 @@ class IngestApi {
     for (size_t i = 0; i < ingest::kNumRejectReasons; ++i) {
       auto reason = static_cast<ingest::RejectReason>(i);
       if (uint64_t n = r.rejected(reason)) {
-        rejected_->With({p, std::string(ingest::RejectReasonName(reason))})->Inc(static_cast<double>(n));
+        rejected_->With({p, std::string(ingest::RejectReasonName(reason))})
+            ->Inc(static_cast<double>(n));
       }
     }
   }
@@ -101,10 +104,13 @@ class IngestApi {
       }
       extra.push_back({std::string_view(e).substr(0, eq), std::string_view(e).substr(eq + 1)});
     }
-    auto r = Ingest("prometheus_text", [&](auto& opts, auto& sink, auto& report) {
-      thread_local ingest::prom_text::Parser parser;
-      parser.Parse(req.body, format, opts, sink, report);
-    }, extra);
+    auto r = Ingest(
+        "prometheus_text",
+        [&](auto& opts, auto& sink, auto& report) {
+          thread_local ingest::prom_text::Parser parser;
+          parser.Parse(req.body, format, opts, sink, report);
+        },
+        extra);
     TextAnswer(r, resp);
   }
 
@@ -120,10 +126,13 @@ class IngestApi {
     if ((req.QueryParam("db", &db) || req.QueryParam("bucket", &db)) && !db.empty()) {
       extra.push_back({"db", db});
     }
-    auto r = Ingest("influx_line", [&](auto& opts, auto& sink, auto& report) {
-      thread_local ingest::influx_line::Parser parser;
-      parser.Parse(req.body, io, opts, sink, report);
-    }, extra);
+    auto r = Ingest(
+        "influx_line",
+        [&](auto& opts, auto& sink, auto& report) {
+          thread_local ingest::influx_line::Parser parser;
+          parser.Parse(req.body, io, opts, sink, report);
+        },
+        extra);
     CountHeaders(r, resp);
     int code = r.HttpStatus();
     if (code == 204) {
@@ -131,7 +140,8 @@ class IngestApi {
       resp.content_type.clear();
       return;
     }
-    InfluxError(resp, code, (code == 400 && r.rows_accepted() ? "partial write: " : "") + r.Summary());
+    InfluxError(resp, code,
+                (code == 400 && r.rows_accepted() ? "partial write: " : "") + r.Summary());
   }
 
   static void InfluxError(net::Response& resp, int code, const std::string& msg) {
@@ -159,8 +169,10 @@ class IngestApi {
     oo.delta = &delta_;
     auto r = Ingest("otlp_metrics", [&](auto& opts, auto& sink, auto& report) {
       thread_local ingest::otlp_metrics::Parser parser;
-      if (json) (void)parser.ParseJson(req.body, oo, opts, sink, report);
-      else (void)parser.ParseProto(req.body, oo, opts, sink, report);
+      if (json)
+        (void)parser.ParseJson(req.body, oo, opts, sink, report);
+      else
+        (void)parser.ParseProto(req.body, oo, opts, sink, report);
     });
     int code = r.HttpStatus();
     // OTLP: partial success is 200 with partial_success filled; a bad body is 400; retryable 503.
@@ -207,7 +219,8 @@ std::shared_ptr<IngestApi> RegisterIngestApi(net::HttpServer& http, const Ingest
     http.AddRoute(std::move(r));
   };
   add("POST", "/api/v1/write", false, [api](auto& q, auto& r) { api->RemoteWrite(q, r); });
-  add("POST", "/api/v1/import/prometheus", false, [api](auto& q, auto& r) { api->ImportPrometheus(q, r); });
+  add("POST", "/api/v1/import/prometheus", false,
+      [api](auto& q, auto& r) { api->ImportPrometheus(q, r); });
   add("POST", "/write", true, [api](auto& q, auto& r) { api->Influx(q, r); });
   add("POST", "/api/v2/write", true, [api](auto& q, auto& r) { api->Influx(q, r); });
   add("POST", "/api/v1/import/collectd", false, [api](auto& q, auto& r) { api->Collectd(q, r); });

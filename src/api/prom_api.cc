@@ -79,7 +79,8 @@ bool TimeRange(net::Request& req, net::Response& resp, int64_t* start, int64_t* 
   *end = kMaxTime;
   if (req.FormParam("start", &s) && !s.empty()) {
     auto t = ParsePromTime(s);
-    if (!t.ok()) return BadData(resp, "invalid parameter \"start\": " + t.status().message()), false;
+    if (!t.ok())
+      return BadData(resp, "invalid parameter \"start\": " + t.status().message()), false;
     *start = *t;
   }
   if (req.FormParam("end", &s) && !s.empty()) {
@@ -146,24 +147,35 @@ class PromApi {
       if (!req.FormParam("end", &e)) return BadData(resp, "invalid parameter \"end\": missing");
       if (!req.FormParam("step", &st)) return BadData(resp, "invalid parameter \"step\": missing");
       auto start = ParsePromTime(s);
-      if (!start.ok()) return BadData(resp, "invalid parameter \"start\": " + start.status().message());
+      if (!start.ok())
+        return BadData(resp, "invalid parameter \"start\": " + start.status().message());
       auto end = ParsePromTime(e);
       if (!end.ok()) return BadData(resp, "invalid parameter \"end\": " + end.status().message());
-      if (*end < *start) return BadData(resp, "invalid parameter \"end\": end timestamp must not be before start time");
+      if (*end < *start)
+        return BadData(resp,
+                       "invalid parameter \"end\": end timestamp must not be before start time");
       auto step = ParsePromDuration(st);
-      if (!step.ok()) return BadData(resp, "invalid parameter \"step\": " + step.status().message());
+      if (!step.ok())
+        return BadData(resp, "invalid parameter \"step\": " + step.status().message());
       if (*step <= 0) {
-        return BadData(resp, "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer");
+        return BadData(resp,
+                       "invalid parameter \"step\": zero or negative query resolution step widths "
+                       "are not accepted. Try a positive integer");
       }
       if ((*end - *start) / *step > 11000) {
-        return BadData(resp, "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)");
+        return BadData(resp,
+                       "exceeded maximum resolution of 11,000 points per timeseries. Try "
+                       "decreasing the query resolution (?step=XX)");
       }
       r = o_.engine->QueryRange(*o_.storage, q, *start, *end, *step);
     }
     if (!r.ok()) {
       std::string kind(query::QueryErrorKindName(r.error_kind));
-      int code = kind == "bad_data" ? 400 : kind == "execution" ? 422 : kind == "timeout" ? 503
-                 : kind == "canceled" ? 499 : 500;
+      int code = kind == "bad_data"    ? 400
+                 : kind == "execution" ? 422
+                 : kind == "timeout"   ? 503
+                 : kind == "canceled"  ? 499
+                                       : 500;
       return ApiError(resp, kind, code, r.error);
     }
     std::string j;
@@ -175,7 +187,8 @@ class PromApi {
         AppendPoint(j, r.scalar_t, r.scalar);
         break;
       case query::ValueType::kString:
-        j += "string\",\"result\":[" + FormatPromTime(r.scalar_t) + "," + net::JsonString(r.str) + "]";
+        j += "string\",\"result\":[" + FormatPromTime(r.scalar_t) + "," + net::JsonString(r.str) +
+             "]";
         break;
       case query::ValueType::kVector: {
         if (r.vector.size() > o_.max_series_returned) return TooMany(resp, r.vector.size());
@@ -376,7 +389,8 @@ class PromApi {
           out += '\n';
         }
         if (out.size() > (1u << 30)) {
-          return ApiError(resp, "execution", 422, "export larger than 1 GiB: narrow the selector or the time range");
+          return ApiError(resp, "execution", 422,
+                          "export larger than 1 GiB: narrow the selector or the time range");
         }
       }
     }
@@ -392,7 +406,8 @@ class PromApi {
     }
     auto parsed = query::ParseExpr(q);
     if (!parsed.ok()) return BadData(resp, parsed.status().message());
-    resp.Json(200, "{\"status\":\"success\",\"data\":" + net::JsonString((*parsed)->String()) + "}");
+    resp.Json(200,
+              "{\"status\":\"success\",\"data\":" + net::JsonString((*parsed)->String()) + "}");
   }
 
  private:
@@ -408,7 +423,8 @@ Result<int64_t> ParsePromTime(const std::string& s) {
   char* end = nullptr;
   double f = std::strtod(s.c_str(), &end);
   if (!s.empty() && *end == '\0') {
-    if (!std::isfinite(f)) return Status::InvalidArgument("cannot parse \"" + s + "\" to a valid timestamp");
+    if (!std::isfinite(f))
+      return Status::InvalidArgument("cannot parse \"" + s + "\" to a valid timestamp");
     return static_cast<int64_t>(std::llround(f * 1000.0));
   }
   // RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)
@@ -460,7 +476,8 @@ Result<int64_t> ParsePromDuration(const std::string& s) {
   double f = std::strtod(s.c_str(), &end);
   if (!s.empty() && *end == '\0') {
     if (!std::isfinite(f) || f * 1000 > 9.2e18 || f * 1000 < -9.2e18) {
-      return Status::InvalidArgument("cannot parse \"" + s + "\" to a valid duration. It overflows int64");
+      return Status::InvalidArgument("cannot parse \"" + s +
+                                     "\" to a valid duration. It overflows int64");
     }
     return static_cast<int64_t>(std::llround(f * 1000.0));
   }
@@ -489,7 +506,8 @@ std::string FormatPromTime(int64_t ms) {
 
 void RegisterPromApi(net::HttpServer& http, const PromApiOptions& opts) {
   auto api = std::make_shared<PromApi>(opts);
-  auto add = [&](std::string path, bool prefix, std::function<void(net::Request&, net::Response&)> h) {
+  auto add = [&](std::string path, bool prefix,
+                 std::function<void(net::Request&, net::Response&)> h) {
     net::Route r;
     r.method = "";  // GET and form-encoded POST; others answer 405 below
     r.path = std::move(path);

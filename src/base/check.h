@@ -6,8 +6,8 @@ namespace kansoku::internal {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* expr, const char* msg);
 }  // namespace kansoku::internal
 
-#define KANSOKU_CHECK(cond, msg)                                             \
-  do {                                                                       \
+#define KANSOKU_CHECK(cond, msg)                                                   \
+  do {                                                                             \
     if (!(cond)) ::kansoku::internal::CheckFailed(__FILE__, __LINE__, #cond, msg); \
   } while (0)
 

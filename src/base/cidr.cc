@@ -26,7 +26,8 @@ Result<Cidr> ParseCidr(const std::string& s) {
   } else if (inet_pton(AF_INET6, addr.c_str(), c.addr) == 1) {
     c.v6 = true;
     if (prefix < 0) prefix = 128;
-    if (prefix > 128) return Status::InvalidArgument("cannot parse CIDR \"" + s + "\": prefix > 128");
+    if (prefix > 128)
+      return Status::InvalidArgument("cannot parse CIDR \"" + s + "\": prefix > 128");
   } else {
     return Status::InvalidArgument("cannot parse CIDR \"" + s + "\": not an IPv4 or IPv6 address");
   }

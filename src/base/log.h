@@ -34,7 +34,8 @@ struct Field {
   Field(std::string_view k, long long v) : key(k), value(std::to_string(v)), quoted(false) {}
   Field(std::string_view k, unsigned v) : key(k), value(std::to_string(v)), quoted(false) {}
   Field(std::string_view k, unsigned long v) : key(k), value(std::to_string(v)), quoted(false) {}
-  Field(std::string_view k, unsigned long long v) : key(k), value(std::to_string(v)), quoted(false) {}
+  Field(std::string_view k, unsigned long long v)
+      : key(k), value(std::to_string(v)), quoted(false) {}
   Field(std::string_view k, double v);
   std::string_view key;
   std::string value;
@@ -45,8 +46,12 @@ void Write(Level level, std::string_view msg, std::initializer_list<Field> field
 inline void Debug(std::string_view m, std::initializer_list<Field> f = {}) {
   if (Enabled(Level::kDebug)) Write(Level::kDebug, m, f);
 }
-inline void Info(std::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kInfo, m, f); }
-inline void Warn(std::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kWarn, m, f); }
+inline void Info(std::string_view m, std::initializer_list<Field> f = {}) {
+  Write(Level::kInfo, m, f);
+}
+inline void Warn(std::string_view m, std::initializer_list<Field> f = {}) {
+  Write(Level::kWarn, m, f);
+}
 inline void Error(std::string_view m, std::initializer_list<Field> f = {}) {
   Write(Level::kError, m, f);
 }

@@ -166,10 +166,14 @@ std::string FormatValue(double v) {
 
 void AppendEscapedLabelValue(std::string& out, std::string_view v) {
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
 }
 
@@ -180,9 +184,12 @@ void AppendHelp(std::string& out, const std::string& name, const std::string& he
   out += name;
   out += ' ';
   for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   out += "\n# TYPE ";
   out += name;
@@ -219,7 +226,8 @@ std::string Registry::Render() const {
   out.reserve(16384);
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& entry : entries_) {
-    const std::string& name = entry.first;  // not a structured binding: clang 14 can't capture those
+    const std::string& name =
+        entry.first;  // not a structured binding: clang 14 can't capture those
     const auto& e = entry.second;
     switch (e->kind) {
       case Entry::kCounter:
@@ -320,7 +328,8 @@ void RegisterProcessMetrics(Registry& registry) {
                      [] { return ReadStatField(21) * kPage; });
   registry.GaugeFunc("process_virtual_memory_bytes", "Virtual memory size in bytes.",
                      [] { return ReadStatField(20); });
-  registry.GaugeFunc("process_open_fds", "Number of open file descriptors.", [] { return CountFds(); });
+  registry.GaugeFunc("process_open_fds", "Number of open file descriptors.",
+                     [] { return CountFds(); });
   registry.GaugeFunc("process_threads", "Number of OS threads.", [] { return ReadStatField(17); });
   registry.GaugeFunc("process_start_time_seconds", "Start time since the epoch in seconds.",
                      [] { return kStart; });

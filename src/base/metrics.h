@@ -64,7 +64,9 @@ class Family {
  public:
   Family(std::string name, std::string help, std::vector<std::string> label_names,
          std::function<std::unique_ptr<T>()> make)
-      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        label_names_(std::move(label_names)),
         make_(std::move(make)) {}
   // Child for these label values (same count as label names; extra/missing are a BUG).
   T* With(const std::vector<std::string>& values);
@@ -104,7 +106,7 @@ class Registry {
  private:
   struct Entry;
   mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Entry>> entries_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::unique_ptr<Entry>> entries_;     // GUARDED_BY(mu_)
   std::vector<std::unique_ptr<std::vector<double>>> bounds_;  // GUARDED_BY(mu_)
 };
 

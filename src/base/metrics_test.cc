@@ -21,7 +21,8 @@ TEST(MetricsTest, RendersCountersGaugesHistograms) {
   h->Observe(5);
   std::string out = r.Render();
   EXPECT_NE(out.find("# TYPE kansoku_http_requests_total counter\n"), std::string::npos);
-  EXPECT_NE(out.find("kansoku_http_requests_total{route=\"/a\",code=\"200\"} 3\n"), std::string::npos);
+  EXPECT_NE(out.find("kansoku_http_requests_total{route=\"/a\",code=\"200\"} 3\n"),
+            std::string::npos);
   EXPECT_NE(out.find("kansoku_http_requests_total{route=\"/b\\\"x\",code=\"500\"} 1\n"),
             std::string::npos);
   EXPECT_NE(out.find("kansoku_up 1\n"), std::string::npos);

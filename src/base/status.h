@@ -18,17 +18,17 @@ class [[nodiscard]] Status {
  public:
   enum class Code : unsigned char {
     kOk = 0,
-    kInvalidArgument,   // bad input from a client or a config file
+    kInvalidArgument,  // bad input from a client or a config file
     kNotFound,
     kAlreadyExists,
-    kPermissionDenied,  // authenticated, wrong scope
-    kUnauthenticated,   // no or unknown credentials
-    kResourceExhausted, // limit reached: body size, series, rate
-    kUnavailable,       // overloaded or shutting down: try again
+    kPermissionDenied,   // authenticated, wrong scope
+    kUnauthenticated,    // no or unknown credentials
+    kResourceExhausted,  // limit reached: body size, series, rate
+    kUnavailable,        // overloaded or shutting down: try again
     kDeadlineExceeded,
-    kCorruption,        // on-disk data does not parse
+    kCorruption,  // on-disk data does not parse
     kIOError,
-    kInternal,          // a bug; message starts with "BUG:"
+    kInternal,  // a bug; message starts with "BUG:"
   };
 
   Status() = default;
@@ -40,7 +40,9 @@ class [[nodiscard]] Status {
   static Status AlreadyExists(std::string m) { return {Code::kAlreadyExists, std::move(m)}; }
   static Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
   static Status Unauthenticated(std::string m) { return {Code::kUnauthenticated, std::move(m)}; }
-  static Status ResourceExhausted(std::string m) { return {Code::kResourceExhausted, std::move(m)}; }
+  static Status ResourceExhausted(std::string m) {
+    return {Code::kResourceExhausted, std::move(m)};
+  }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status DeadlineExceeded(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
   static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
@@ -67,7 +69,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     KANSOKU_CHECK(!std::get<Status>(v_).ok(), "BUG: Result constructed from an OK status");
   }
@@ -101,17 +103,16 @@ class [[nodiscard]] Result {
 }  // namespace kansoku
 
 // Propagates a non-OK Status from an expression returning Status.
-#define KANSOKU_RETURN_IF_ERROR(expr)        \
-  do {                                       \
-    ::kansoku::Status _st = (expr);          \
-    if (!_st.ok()) return _st;               \
+#define KANSOKU_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::kansoku::Status _st = (expr);   \
+    if (!_st.ok()) return _st;        \
   } while (0)
 
 #define KANSOKU_CONCAT_INNER_(a, b) a##b
 #define KANSOKU_CONCAT_(a, b) KANSOKU_CONCAT_INNER_(a, b)
 // KANSOKU_ASSIGN_OR_RETURN(auto x, Foo()): x = value, or return the error.
-#define KANSOKU_ASSIGN_OR_RETURN(lhs, expr)                               \
-  auto KANSOKU_CONCAT_(_res_, __LINE__) = (expr);                         \
-  if (!KANSOKU_CONCAT_(_res_, __LINE__).ok())                             \
-    return KANSOKU_CONCAT_(_res_, __LINE__).status();                     \
+#define KANSOKU_ASSIGN_OR_RETURN(lhs, expr)                                                     \
+  auto KANSOKU_CONCAT_(_res_, __LINE__) = (expr);                                               \
+  if (!KANSOKU_CONCAT_(_res_, __LINE__).ok()) return KANSOKU_CONCAT_(_res_, __LINE__).status(); \
   lhs = std::move(KANSOKU_CONCAT_(_res_, __LINE__)).value()

@@ -108,12 +108,18 @@ Result<int64_t> ParseDurationMs(std::string_view s) {
     std::string_view unit = rest.substr(0, j);
     rest.remove_prefix(j);
     double mult;
-    if (unit == "ms") mult = 1;
-    else if (unit == "s") mult = 1000;
-    else if (unit == "m") mult = 60000;
-    else if (unit == "h") mult = 3600000;
-    else if (unit == "d") mult = 86400000;
-    else if (unit == "w") mult = 7 * 86400000.0;
+    if (unit == "ms")
+      mult = 1;
+    else if (unit == "s")
+      mult = 1000;
+    else if (unit == "m")
+      mult = 60000;
+    else if (unit == "h")
+      mult = 3600000;
+    else if (unit == "d")
+      mult = 86400000;
+    else if (unit == "w")
+      mult = 7 * 86400000.0;
     else
       return Status::InvalidArgument("cannot parse duration \"" + std::string(in) +
                                      "\": unknown unit \"" + std::string(unit) +
@@ -134,13 +140,20 @@ Result<int64_t> ParseByteSize(std::string_view s) {
   double num = std::strtod(std::string(in.substr(0, i)).c_str(), nullptr);
   std::string unit = ToLower(TrimSpace(in.substr(i)));
   double mult;
-  if (unit.empty() || unit == "b") mult = 1;
-  else if (unit == "kb" || unit == "k") mult = 1e3;
-  else if (unit == "mb" || unit == "m") mult = 1e6;
-  else if (unit == "gb" || unit == "g") mult = 1e9;
-  else if (unit == "kib") mult = 1024;
-  else if (unit == "mib") mult = 1024.0 * 1024;
-  else if (unit == "gib") mult = 1024.0 * 1024 * 1024;
+  if (unit.empty() || unit == "b")
+    mult = 1;
+  else if (unit == "kb" || unit == "k")
+    mult = 1e3;
+  else if (unit == "mb" || unit == "m")
+    mult = 1e6;
+  else if (unit == "gb" || unit == "g")
+    mult = 1e9;
+  else if (unit == "kib")
+    mult = 1024;
+  else if (unit == "mib")
+    mult = 1024.0 * 1024;
+  else if (unit == "gib")
+    mult = 1024.0 * 1024 * 1024;
   else
     return Status::InvalidArgument("cannot parse size \"" + std::string(in) +
                                    "\": unknown unit (use B, KB, MB, GB, KiB, MiB, GiB)");
@@ -156,9 +169,12 @@ std::string FormatByteSize(int64_t bytes) {
     ++u;
   }
   char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
-  else if (v == static_cast<int64_t>(v)) std::snprintf(buf, sizeof buf, "%.0f %s", v, units[u]);
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
+  else if (v == static_cast<int64_t>(v))
+    std::snprintf(buf, sizeof buf, "%.0f %s", v, units[u]);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
   return buf;
 }
 

@@ -9,8 +9,8 @@ TEST(StringsTest, Durations) {
   struct Case {
     const char* in;
     int64_t ms;
-  } cases[] = {{"15s", 15000}, {"1m30s", 90000}, {"250ms", 250}, {"2h", 7200000}, {"30", 30000},
-               {"1d", 86400000}};
+  } cases[] = {{"15s", 15000},  {"1m30s", 90000}, {"250ms", 250},
+               {"2h", 7200000}, {"30", 30000},    {"1d", 86400000}};
   for (const auto& c : cases) {
     auto r = ParseDurationMs(c.in);
     ASSERT_TRUE(r.ok()) << c.in << ": " << r.status().ToString();

@@ -1,7 +1,7 @@
 #include "cli/client.h"
 
-#include <CLI/CLI.hpp>
 #include <simdjson.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -11,7 +11,8 @@
 namespace kansoku::cli {
 
 void ClientFlags::AddTo(CLI::App* app) {
-  app->add_option("--server", server, "kansoku server URL (env KANSOKU_SERVER; default http://127.0.0.1:9400)");
+  app->add_option("--server", server,
+                  "kansoku server URL (env KANSOKU_SERVER; default http://127.0.0.1:9400)");
   app->add_option("--token", token, "API token (env KANSOKU_TOKEN)");
   app->add_flag("--json", json, "print JSON instead of a table");
   app->add_flag("--insecure", insecure, "do not verify the server's TLS certificate");
@@ -43,10 +44,11 @@ Result<std::string> CallApi(const ClientFlags& f, const std::string& method,
   simdjson::dom::parser p;
   simdjson::dom::element doc;
   std::string_view err;
-  if (p.parse(r->body).get(doc) == simdjson::SUCCESS && doc["error"].get_string().get(err) == simdjson::SUCCESS) {
+  if (p.parse(r->body).get(doc) == simdjson::SUCCESS &&
+      doc["error"].get_string().get(err) == simdjson::SUCCESS) {
     msg = std::string(err);
   }
-  Status::Code code = r->status == 401 ? Status::Code::kUnauthenticated
+  Status::Code code = r->status == 401   ? Status::Code::kUnauthenticated
                       : r->status == 403 ? Status::Code::kPermissionDenied
                       : r->status == 404 ? Status::Code::kNotFound
                       : r->status < 500  ? Status::Code::kInvalidArgument

@@ -40,9 +40,9 @@ void Progress(double done, double total, uint64_t stored, bool tty) {
   int width = 30;
   double frac = total > 0 ? done / total : 0;
   int fill = static_cast<int>(frac * width);
-  std::fprintf(stderr, "\r[%s%s] %5.1f%%  %.1f/%.1f MB  %llu rows stored", std::string(fill, '=').c_str(),
-               std::string(width - fill, ' ').c_str(), frac * 100, done / 1e6, total / 1e6,
-               static_cast<unsigned long long>(stored));
+  std::fprintf(stderr, "\r[%s%s] %5.1f%%  %.1f/%.1f MB  %llu rows stored",
+               std::string(fill, '=').c_str(), std::string(width - fill, ' ').c_str(), frac * 100,
+               done / 1e6, total / 1e6, static_cast<unsigned long long>(stored));
   std::fflush(stderr);
 }
 
@@ -55,10 +55,13 @@ void AddImportExportCommands(CLI::App* app, int* exit_code) {
     int64_t chunk_mb = 8;
   };
   auto ia = std::make_shared<ImportArgs>();
-  CLI::App* imp = app->add_subcommand("import", "Import a Prometheus text or Influx line-protocol file");
+  CLI::App* imp =
+      app->add_subcommand("import", "Import a Prometheus text or Influx line-protocol file");
   imp->add_option("file", ia->file, "file to import, or - for stdin")->required();
-  imp->add_option("--format", ia->format, "prometheus or influx (default: detected from the first line)");
-  imp->add_option("--precision", ia->precision, "influx timestamp precision: ns, us, ms, s (default ns)");
+  imp->add_option("--format", ia->format,
+                  "prometheus or influx (default: detected from the first line)");
+  imp->add_option("--precision", ia->precision,
+                  "influx timestamp precision: ns, us, ms, s (default ns)");
   imp->add_option("--chunk-mb", ia->chunk_mb, "bytes per request in MB (default 8)");
   ia->flags.AddTo(imp);
   imp->callback([ia, exit_code] {
@@ -104,10 +107,12 @@ void AddImportExportCommands(CLI::App* app, int* exit_code) {
       }
       done += static_cast<double>(n);
       if (format.empty()) format = DetectFormat(buf.substr(0, 4096));
-      std::string path = format == "influx" ? "/write?precision=" + ia->precision : "/api/v1/import/prometheus";
+      std::string path =
+          format == "influx" ? "/write?precision=" + ia->precision : "/api/v1/import/prometheus";
       auto body = net::EncodeContent("gzip", buf);
       std::vector<std::pair<std::string, std::string>> headers = {
-          {"Authorization", "Bearer " + ia->flags.token}, {"Content-Encoding", "gzip"},
+          {"Authorization", "Bearer " + ia->flags.token},
+          {"Content-Encoding", "gzip"},
           {"Content-Type", "text/plain"}};
       net::ClientOptions co;
       co.insecure_tls = ia->flags.insecure;
@@ -150,7 +155,8 @@ void AddImportExportCommands(CLI::App* app, int* exit_code) {
   };
   auto ea = std::make_shared<ExportArgs>();
   CLI::App* exp = app->add_subcommand("export", "Export series as Prometheus text with timestamps");
-  exp->add_option("selector", ea->selectors, "series selector(s), e.g. 'node_load1{host=\"a\"}'")->required();
+  exp->add_option("selector", ea->selectors, "series selector(s), e.g. 'node_load1{host=\"a\"}'")
+      ->required();
   exp->add_option("--start", ea->start, "start (RFC 3339 or Unix seconds; default: all)");
   exp->add_option("--end", ea->end, "end (default: all)");
   exp->add_option("-o,--output", ea->out, "output file (default stdout)");
@@ -161,7 +167,8 @@ void AddImportExportCommands(CLI::App* app, int* exit_code) {
     auto enc = [](const std::string& s) {
       std::string o;
       for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.') o += static_cast<char>(c);
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.')
+          o += static_cast<char>(c);
         else {
           char b[4];
           std::snprintf(b, sizeof b, "%%%02X", c);

@@ -17,14 +17,17 @@ int main(int argc, char** argv) {
   CLI::App* server = app.add_subcommand("server", "Run the kansoku server");
   server->add_option("--config", sf.config_file, "YAML config file (flags override it)");
   server->add_option("--data", sf.data_dir, "data directory (default ./data)");
-  server->add_option("--listen", sf.listen, "HTTP address HOST:PORT or [V6]:PORT; repeatable (default 127.0.0.1:9400)");
-  server->add_option("--admin-token-file", sf.admin_token_file, "file with the admin token to ensure at start");
+  server->add_option("--listen", sf.listen,
+                     "HTTP address HOST:PORT or [V6]:PORT; repeatable (default 127.0.0.1:9400)");
+  server->add_option("--admin-token-file", sf.admin_token_file,
+                     "file with the admin token to ensure at start");
   server->add_option("--tls-cert", sf.tls_cert_file, "PEM certificate chain: serve HTTPS");
   server->add_option("--tls-key", sf.tls_key_file, "PEM private key for --tls-cert");
   server->add_option("--log-level", sf.log_level, "debug, info, warn or error");
   server->add_option("--log-format", sf.log_format, "logfmt or json");
   server->add_option("--web-dir", sf.web_dir, "directory of the built web UI");
-  server->add_option("--graphite-tcp", sf.graphite_tcp, "Graphite plaintext TCP listener HOST:PORT (off by default)");
+  server->add_option("--graphite-tcp", sf.graphite_tcp,
+                     "Graphite plaintext TCP listener HOST:PORT (off by default)");
   server->add_flag("--check-config", sf.check_config, "validate the configuration and exit");
   server->callback([&] { exit_code = kansoku::server::RunServer(sf); });
 

@@ -1,7 +1,7 @@
 #include "cli/query_cmd.h"
 
-#include <CLI/CLI.hpp>
 #include <simdjson.h>
+#include <CLI/CLI.hpp>
 
 #include <cmath>
 #include <ctime>
@@ -149,7 +149,8 @@ void AddQueryCommand(CLI::App* app, int* exit_code) {
     for (const char* key : {"warnings", "infos"}) {
       simdjson::dom::array arr;
       if (doc[key].get_array().get(arr) == simdjson::SUCCESS) {
-        for (auto w : arr) std::fprintf(stderr, "%s: %s\n", key, std::string(std::string_view(w)).c_str());
+        for (auto w : arr)
+          std::fprintf(stderr, "%s: %s\n", key, std::string(std::string_view(w)).c_str());
       }
     }
   });

@@ -1,7 +1,7 @@
 #include "cli/token_cmd.h"
 
-#include <CLI/CLI.hpp>
 #include <simdjson.h>
+#include <CLI/CLI.hpp>
 
 #include <ctime>
 #include <memory>
@@ -37,7 +37,8 @@ void AddTokenCommand(CLI::App* app, int* exit_code) {
   auto scopes = std::make_shared<std::vector<std::string>>();
   CLI::App* create = tok->add_subcommand("create", "Create a token; its secret is printed once");
   create->add_option("--name", *name, "token name")->required();
-  create->add_option("--scope", *scopes, "ingest, read or admin (repeat or comma-separate)")->required();
+  create->add_option("--scope", *scopes, "ingest, read or admin (repeat or comma-separate)")
+      ->required();
   flags->AddTo(create);
   create->callback([=] {
     flags->ResolveDefaults();
@@ -70,7 +71,8 @@ void AddTokenCommand(CLI::App* app, int* exit_code) {
     simdjson::dom::parser p;
     simdjson::dom::element d = p.parse(*r)["data"];
     std::printf("created token %lld \"%s\"\nsecret (shown once): %s\n",
-                static_cast<long long>(int64_t(d["id"])), std::string(std::string_view(d["name"])).c_str(),
+                static_cast<long long>(int64_t(d["id"])),
+                std::string(std::string_view(d["name"])).c_str(),
                 std::string(std::string_view(d["token"])).c_str());
   });
 
@@ -87,9 +89,11 @@ void AddTokenCommand(CLI::App* app, int* exit_code) {
     std::vector<std::vector<std::string>> rows;
     for (simdjson::dom::element t : p.parse(*r)["data"].get_array()) {
       std::string sc;
-      for (auto s : t["scopes"].get_array()) sc += (sc.empty() ? "" : ",") + std::string(std::string_view(s));
-      rows.push_back({std::to_string(int64_t(t["id"])), std::string(std::string_view(t["name"])), sc,
-                      FormatTime(int64_t(t["created_at_ms"])), bool(t["revoked"]) ? "revoked" : "valid"});
+      for (auto s : t["scopes"].get_array())
+        sc += (sc.empty() ? "" : ",") + std::string(std::string_view(s));
+      rows.push_back({std::to_string(int64_t(t["id"])), std::string(std::string_view(t["name"])),
+                      sc, FormatTime(int64_t(t["created_at_ms"])),
+                      bool(t["revoked"]) ? "revoked" : "valid"});
     }
     PrintTable({"ID", "NAME", "SCOPES", "CREATED", "STATE"}, rows);
   });

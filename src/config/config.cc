@@ -217,8 +217,10 @@ Status Validate(const ServerConfig& cfg) {
   if (cfg.tsdb.block_range_ms < 60000) {
     return Status::InvalidArgument("tsdb.block_range: must be at least 1m");
   }
-  if (cfg.query.timeout_ms <= 0 || cfg.query.max_samples <= 0 || cfg.query.max_series_returned <= 0) {
-    return Status::InvalidArgument("query: timeout, max_samples and max_series_returned must be positive");
+  if (cfg.query.timeout_ms <= 0 || cfg.query.max_samples <= 0 ||
+      cfg.query.max_series_returned <= 0) {
+    return Status::InvalidArgument(
+        "query: timeout, max_samples and max_series_returned must be positive");
   }
   return Status::Ok();
 }

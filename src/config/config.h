@@ -15,17 +15,17 @@
 namespace kansoku::config {
 
 struct HttpConfig {
-  int io_threads = 0;                    // 0 = one per core
-  int worker_threads = 0;                // for queries and heavy writes; 0 = one per core
-  int64_t header_timeout_ms = 10000;     // header_timeout: 10s (slow-client guard)
-  int64_t body_timeout_ms = 60000;       // body_timeout: 60s
-  int64_t idle_timeout_ms = 60000;       // idle_timeout: 60s (keep-alive)
-  int64_t write_timeout_ms = 60000;      // write_timeout: 60s
-  int max_connections = 4096;            // beyond: 503 and close
-  int max_queued_requests = 1024;        // offloaded requests waiting; beyond: 503
-  int64_t max_body_bytes = 32 << 20;     // max_body_size: 32MiB on the wire, ingest routes
+  int io_threads = 0;                          // 0 = one per core
+  int worker_threads = 0;                      // for queries and heavy writes; 0 = one per core
+  int64_t header_timeout_ms = 10000;           // header_timeout: 10s (slow-client guard)
+  int64_t body_timeout_ms = 60000;             // body_timeout: 60s
+  int64_t idle_timeout_ms = 60000;             // idle_timeout: 60s (keep-alive)
+  int64_t write_timeout_ms = 60000;            // write_timeout: 60s
+  int max_connections = 4096;                  // beyond: 503 and close
+  int max_queued_requests = 1024;              // offloaded requests waiting; beyond: 503
+  int64_t max_body_bytes = 32 << 20;           // max_body_size: 32MiB on the wire, ingest routes
   int64_t max_decoded_body_bytes = 256 << 20;  // max_decoded_body_size: 256MiB after decoding
-  int64_t shutdown_grace_ms = 15000;     // shutdown_grace: 15s to finish in-flight requests
+  int64_t shutdown_grace_ms = 15000;           // shutdown_grace: 15s to finish in-flight requests
 };
 
 struct TlsConfig {
@@ -64,7 +64,7 @@ struct QueryConfig {
 };
 
 struct ServerConfig {
-  std::string data_dir = "./data";                    // embedded storage root
+  std::string data_dir = "./data";                       // embedded storage root
   std::vector<std::string> listen = {"127.0.0.1:9400"};  // HTTP addresses (API, ingest, UI)
   std::string admin_token_file;  // file holding the admin token to ensure at start (automation)
   std::string web_dir;           // built UI assets; "" = next to the binary or ./web/dist

@@ -21,7 +21,8 @@ log: {level: debug, format: json}
 http:
   idle_timeout: 2m
   max_body_size: 8MiB
-)", "k.yml");
+)",
+                             "k.yml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->data_dir, "/var/lib/kansoku");
   EXPECT_EQ(c->listen.size(), 2u);
@@ -36,7 +37,8 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
     const char* want;
   } cases[] = {
       {"data_dir: x\nhttp:\n  idel_timeout: 5s\n", "k.yml:3:3: http.idel_timeout: unknown key"},
-      {"http:\n  idle_timeout: ten\n", "k.yml:2:17: http.idle_timeout: cannot parse duration \"ten\""},
+      {"http:\n  idle_timeout: ten\n",
+       "k.yml:2:17: http.idle_timeout: cannot parse duration \"ten\""},
       {"http:\n  max_connections: -1\n", "k.yml:2:20: http.max_connections: must be between 1"},
       {"log:\n  level: loud\n", "log.level: \"loud\" is not one of"},
       {"tls:\n  cert_file: a.pem\n", "cert_file and key_file must be set together"},

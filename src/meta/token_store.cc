@@ -41,15 +41,19 @@ Result<uint32_t> ParseScopes(const std::vector<std::string>& names) {
   for (const auto& raw : names) {
     for (std::string_view n : Split(raw, ',')) {
       n = TrimSpace(n);
-      if (n == "ingest") s |= kIngest;
-      else if (n == "read") s |= kRead;
-      else if (n == "admin") s |= kAdmin;
+      if (n == "ingest")
+        s |= kIngest;
+      else if (n == "read")
+        s |= kRead;
+      else if (n == "admin")
+        s |= kAdmin;
       else if (!n.empty())
         return Status::InvalidArgument("unknown scope \"" + std::string(n) +
                                        "\" (scopes are ingest, read, admin)");
     }
   }
-  if (s == 0) return Status::InvalidArgument("a token needs at least one scope: ingest, read, admin");
+  if (s == 0)
+    return Status::InvalidArgument("a token needs at least one scope: ingest, read, admin");
   return s;
 }
 
@@ -65,7 +69,8 @@ Result<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& data_dir
   ::mkdir(data_dir.c_str(), 0755);
   std::string path = data_dir + "/meta.db";
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     Status st = Status::IOError("cannot open " + path + ": " + (db ? sqlite3_errmsg(db) : "?"));
     sqlite3_close(db);
@@ -165,7 +170,8 @@ Status TokenStore::Revoke(int64_t id) {
   sqlite3_bind_int64(st.get(), 1, clock_.NowMs());
   sqlite3_bind_int64(st.get(), 2, id);
   if (sqlite3_step(st.get()) != SQLITE_DONE) return SqlError(db_, "revoke token");
-  if (sqlite3_changes(db_) == 0) return Status::NotFound("no valid token with id " + std::to_string(id));
+  if (sqlite3_changes(db_) == 0)
+    return Status::NotFound("no valid token with id " + std::to_string(id));
   std::unique_lock<std::shared_mutex> lock(mu_);
   std::erase_if(by_hash_, [id](const auto& kv) { return kv.second.id == id; });
   return Status::Ok();

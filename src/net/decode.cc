@@ -49,8 +49,8 @@ Result<std::string> Inflate(std::string_view in, size_t max, int window_bits, co
       break;
     }
     if (rc != Z_OK && rc != Z_BUF_ERROR) {
-      std::string msg = std::string("cannot decode ") + name + " body: " +
-                        (zs.msg ? zs.msg : "corrupt stream");
+      std::string msg =
+          std::string("cannot decode ") + name + " body: " + (zs.msg ? zs.msg : "corrupt stream");
       inflateEnd(&zs);
       return Status::InvalidArgument(msg);
     }
@@ -131,16 +131,19 @@ Result<std::string> SnappyFramed(std::string_view in, size_t max) {
   std::string out;
   size_t pos = 0;
   while (pos < in.size()) {
-    if (in.size() - pos < 4) return Status::InvalidArgument("cannot decode snappy stream: truncated chunk header");
+    if (in.size() - pos < 4)
+      return Status::InvalidArgument("cannot decode snappy stream: truncated chunk header");
     uint8_t type = static_cast<uint8_t>(in[pos]);
     size_t len = static_cast<uint8_t>(in[pos + 1]) | (static_cast<uint8_t>(in[pos + 2]) << 8) |
                  (static_cast<size_t>(static_cast<uint8_t>(in[pos + 3])) << 16);
     pos += 4;
-    if (in.size() - pos < len) return Status::InvalidArgument("cannot decode snappy stream: truncated chunk");
+    if (in.size() - pos < len)
+      return Status::InvalidArgument("cannot decode snappy stream: truncated chunk");
     std::string_view chunk = in.substr(pos, len);
     pos += len;
     if (type == 0x00 || type == 0x01) {
-      if (chunk.size() < 4) return Status::InvalidArgument("cannot decode snappy stream: short chunk");
+      if (chunk.size() < 4)
+        return Status::InvalidArgument("cannot decode snappy stream: short chunk");
       std::string_view data = chunk.substr(4);  // skip masked CRC-32C (not verified)
       if (type == 0x01) {
         if (out.size() + data.size() > max) return TooLarge(max);

@@ -7,7 +7,8 @@ namespace {
 
 std::string Sample() {
   std::string s;
-  for (int i = 0; i < 2000; ++i) s += "node_cpu_seconds_total{cpu=\"" + std::to_string(i % 8) + "\"} 1\n";
+  for (int i = 0; i < 2000; ++i)
+    s += "node_cpu_seconds_total{cpu=\"" + std::to_string(i % 8) + "\"} 1\n";
   return s;
 }
 
@@ -68,7 +69,8 @@ TEST(DecodeTest, RawDeflateAndChains) {
 TEST(DecodeTest, UnknownEncoding) {
   auto dec = DecodeContent("lzma", "x", 10);
   ASSERT_FALSE(dec.ok());
-  EXPECT_NE(dec.status().message().find("unsupported Content-Encoding \"lzma\""), std::string::npos);
+  EXPECT_NE(dec.status().message().find("unsupported Content-Encoding \"lzma\""),
+            std::string::npos);
 }
 
 TEST(DecodeTest, SnappyFramedFormat) {

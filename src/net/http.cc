@@ -8,10 +8,14 @@ namespace kansoku::net {
 
 std::string_view ScopeName(Scope s) {
   switch (s) {
-    case kScopeNone: return "none";
-    case kScopeIngest: return "ingest";
-    case kScopeRead: return "read";
-    case kScopeAdmin: return "admin";
+    case kScopeNone:
+      return "none";
+    case kScopeIngest:
+      return "ingest";
+    case kScopeRead:
+      return "read";
+    case kScopeAdmin:
+      return "admin";
   }
   return "none";
 }
@@ -94,11 +98,21 @@ void Response::Error(int code, std::string_view message) {
 void AppendJsonEscaped(std::string& out, std::string_view s) {
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];

@@ -16,10 +16,10 @@ namespace kansoku::net {
 
 // What a token may do. admin implies read and ingest.
 enum Scope : uint32_t {
-  kScopeNone = 0,     // health checks and static UI files: no token needed
-  kScopeIngest = 1,   // write data
-  kScopeRead = 2,     // query data
-  kScopeAdmin = 4,    // manage tokens, projects, settings
+  kScopeNone = 0,    // health checks and static UI files: no token needed
+  kScopeIngest = 1,  // write data
+  kScopeRead = 2,    // query data
+  kScopeAdmin = 4,   // manage tokens, projects, settings
 };
 std::string_view ScopeName(Scope s);
 // "ingest", "read", "admin" -> Scope; kScopeNone if unknown.
@@ -38,7 +38,7 @@ struct Request {
   std::string path;    // percent-decoded? no: raw path part of target
   std::string query;   // raw query string after '?', without '?'
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
-  std::string body;    // decoded body
+  std::string body;                                          // decoded body
   size_t wire_body_bytes = 0;  // body size as received (before Content-Encoding decoding)
   std::string remote_addr;     // "127.0.0.1:53412" or "[::1]:53412"
   Principal principal;         // filled by the auth middleware
@@ -76,15 +76,16 @@ using Handler = std::function<void(Request&, Response&)>;
 
 // Route: how one path is served. One immutable Route per registration, shared by all requests.
 struct Route {
-  std::string method;            // "GET", "POST", ... or "" for any method
-  std::string path;              // exact path, or a prefix when prefix is true
+  std::string method;  // "GET", "POST", ... or "" for any method
+  std::string path;    // exact path, or a prefix when prefix is true
   bool prefix = false;
-  Scope scope = kScopeRead;      // what the caller's token needs
-  bool allow_query_token = false;  // accept ?token= / ?api_key= (only for clients that can't send headers)
-  int64_t max_body_bytes = 1 << 20;          // on the wire, before decoding; 413 beyond
+  Scope scope = kScopeRead;  // what the caller's token needs
+  bool allow_query_token =
+      false;  // accept ?token= / ?api_key= (only for clients that can't send headers)
+  int64_t max_body_bytes = 1 << 20;           // on the wire, before decoding; 413 beyond
   int64_t max_decoded_body_bytes = 16 << 20;  // after Content-Encoding decoding; 413 beyond
-  bool offload = false;          // run on the worker pool (queries, heavy writes), not the io thread
-  std::string metric_name;       // route label in self-metrics; defaults to path
+  bool offload = false;     // run on the worker pool (queries, heavy writes), not the io thread
+  std::string metric_name;  // route label in self-metrics; defaults to path
   Handler handler;
 };
 

@@ -39,14 +39,16 @@ Result<Url> ParseUrl(const std::string& url) {
     u.tls = true;
     rest = url.substr(8);
   } else {
-    return Status::InvalidArgument("cannot parse URL \"" + url + "\": must start with http:// or https://");
+    return Status::InvalidArgument("cannot parse URL \"" + url +
+                                   "\": must start with http:// or https://");
   }
   size_t slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
   u.target = slash == std::string::npos ? "/" : rest.substr(slash);
   if (!hostport.empty() && hostport[0] == '[') {
     size_t close = hostport.find(']');
-    if (close == std::string::npos) return Status::InvalidArgument("cannot parse URL \"" + url + "\": bad IPv6 host");
+    if (close == std::string::npos)
+      return Status::InvalidArgument("cannot parse URL \"" + url + "\": bad IPv6 host");
     u.host = hostport.substr(1, close - 1);
     u.port = close + 2 <= hostport.size() ? hostport.substr(close + 2) : "";
   } else {
@@ -75,17 +77,23 @@ Result<ClientResponse> Exchange(Stream& stream, const Url& u, const std::string&
   req.prepare_payload();
   beast::error_code ec;
   http::write(stream, req, ec);
-  if (ec) return Status::Unavailable("cannot send request to " + u.host + ":" + u.port + ": " + ec.message());
+  if (ec)
+    return Status::Unavailable("cannot send request to " + u.host + ":" + u.port + ": " +
+                               ec.message());
   beast::flat_buffer buf;
   http::response_parser<http::string_body> parser;
   parser.body_limit(1ull << 30);
   http::read(stream, buf, parser, ec);
-  if (ec == beast::error::timeout) return Status::DeadlineExceeded("no answer from " + u.host + ":" + u.port + " in time");
-  if (ec) return Status::Unavailable("cannot read answer from " + u.host + ":" + u.port + ": " + ec.message());
+  if (ec == beast::error::timeout)
+    return Status::DeadlineExceeded("no answer from " + u.host + ":" + u.port + " in time");
+  if (ec)
+    return Status::Unavailable("cannot read answer from " + u.host + ":" + u.port + ": " +
+                               ec.message());
   ClientResponse out;
   auto& res = parser.get();
   out.status = static_cast<int>(res.result_int());
-  for (const auto& f : res) out.headers.emplace_back(ToLower(f.name_string()), std::string(f.value()));
+  for (const auto& f : res)
+    out.headers.emplace_back(ToLower(f.name_string()), std::string(f.value()));
   out.body = std::move(res.body());
   return out;
 }
@@ -106,7 +114,9 @@ Result<ClientResponse> HttpCall(const std::string& method, const std::string& ur
     beast::tcp_stream stream(ioc);
     stream.expires_after(timeout);
     stream.connect(results, ec);
-    if (ec) return Status::Unavailable("cannot connect to " + u.host + ":" + u.port + ": " + ec.message());
+    if (ec)
+      return Status::Unavailable("cannot connect to " + u.host + ":" + u.port + ": " +
+                                 ec.message());
     auto r = Exchange(stream, u, method, headers, body);
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     return r;
@@ -118,7 +128,8 @@ Result<ClientResponse> HttpCall(const std::string& method, const std::string& ur
   SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str());
   beast::get_lowest_layer(stream).expires_after(timeout);
   beast::get_lowest_layer(stream).connect(results, ec);
-  if (ec) return Status::Unavailable("cannot connect to " + u.host + ":" + u.port + ": " + ec.message());
+  if (ec)
+    return Status::Unavailable("cannot connect to " + u.host + ":" + u.port + ": " + ec.message());
   stream.handshake(asio::ssl::stream_base::client, ec);
   if (ec) return Status::Unavailable("TLS handshake with " + u.host + " failed: " + ec.message());
   auto r = Exchange(stream, u, method, headers, body);

@@ -48,8 +48,8 @@ Status ParseHostPort(std::string_view s, std::string* host, unsigned short* port
   }
   if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string_view::npos ||
       std::stoi(std::string(p)) > 65535) {
-    return Status::InvalidArgument("cannot parse address \"" + std::string(s) +
-                                   "\": bad port \"" + std::string(p) + "\"");
+    return Status::InvalidArgument("cannot parse address \"" + std::string(s) + "\": bad port \"" +
+                                   std::string(p) + "\"");
   }
   *host = h.empty() ? "0.0.0.0" : std::string(h);
   *port = static_cast<unsigned short>(std::stoi(std::string(p)));
@@ -171,18 +171,18 @@ class HttpServer::Impl {
     if (opts_.io_threads <= 0) opts_.io_threads = cores;
     if (opts_.worker_threads <= 0) opts_.worker_threads = cores;
     auto& reg = *opts_.metrics;
-    requests_ = &reg.Counter("kansoku_http_requests_total", "HTTP requests by route and status code.",
-                             {"route", "code"});
-    latency_ = &reg.Histogram("kansoku_http_request_duration_seconds",
-                              "Time from a request's header to its response being ready to send, by route.",
-                              {"route"});
+    requests_ = &reg.Counter("kansoku_http_requests_total",
+                             "HTTP requests by route and status code.", {"route", "code"});
+    latency_ = &reg.Histogram(
+        "kansoku_http_request_duration_seconds",
+        "Time from a request's header to its response being ready to send, by route.", {"route"});
     bytes_in_ = &reg.Counter("kansoku_http_request_bytes_total",
                              "Request body bytes received on the wire, by route.", {"route"});
     bytes_out_ = &reg.Counter("kansoku_http_response_bytes_total",
                               "Response body bytes sent, by route.", {"route"});
-    auto& errs = reg.Counter("kansoku_http_errors_total",
-                             "Requests or connections ended by a protocol error, by reason.",
-                             {"reason"});
+    auto& errs =
+        reg.Counter("kansoku_http_errors_total",
+                    "Requests or connections ended by a protocol error, by reason.", {"reason"});
     for (const char* r : {"bad_request", "header_too_large", "body_too_large", "bad_encoding",
                           "timeout", "tls_handshake", "too_many_connections", "overloaded",
                           "unauthenticated", "forbidden", "not_found"}) {
@@ -191,8 +191,8 @@ class HttpServer::Impl {
     connections_ = reg.Gauge("kansoku_http_connections", "Open HTTP connections.").With({});
     connections_total_ =
         reg.Counter("kansoku_http_connections_total", "HTTP connections accepted.").With({});
-    queued_ = reg.Gauge("kansoku_http_queued_requests",
-                        "Offloaded requests waiting for a worker.").With({});
+    queued_ = reg.Gauge("kansoku_http_queued_requests", "Offloaded requests waiting for a worker.")
+                  .With({});
     other_route_.route.metric_name = "other";
     InitRouteMetrics(other_route_);
   }
@@ -222,8 +222,7 @@ class HttpServer::Impl {
       const Route& r = rs->route;
       bool match = r.prefix ? StartsWith(path, r.path) : path == r.path;
       if (!match) continue;
-      if (!r.method.empty() && r.method != method &&
-          !(method == "HEAD" && r.method == "GET")) {
+      if (!r.method.empty() && r.method != method && !(method == "HEAD" && r.method == "GET")) {
         *method_mismatch = true;
         continue;
       }
@@ -313,16 +312,15 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     srv_->Register(this, this->weak_from_this());
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
       Lowest(stream_).expires_after(std::chrono::milliseconds(srv_->opts_.header_timeout_ms));
-      stream_.async_handshake(ssl::stream_base::server,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                if (ec) {
-                                  self->srv_->errors_["tls_handshake"]->Inc();
-                                  log::Debug("tls handshake failed", {{"remote", self->remote_},
-                                                                      {"err", ec.message()}});
-                                  return;
-                                }
-                                self->ReadHeader();
-                              });
+      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](
+                                                            beast::error_code ec) {
+        if (ec) {
+          self->srv_->errors_["tls_handshake"]->Inc();
+          log::Debug("tls handshake failed", {{"remote", self->remote_}, {"err", ec.message()}});
+          return;
+        }
+        self->ReadHeader();
+      });
     } else {
       asio::dispatch(stream_.get_executor(),
                      [self = this->shared_from_this()] { self->ReadHeader(); });
@@ -348,10 +346,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     parser_->body_limit(UINT64_MAX);  // the route's limit is set once the header is known
     int64_t t = requests_served_ == 0 ? srv_->opts_.header_timeout_ms : srv_->opts_.idle_timeout_ms;
     Lowest(stream_).expires_after(std::chrono::milliseconds(t));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -386,7 +383,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     RouteState* rs = srv_->Find(req_.path, req_.method, &method_mismatch);
     if (!rs) {
       srv_->errors_[method_mismatch ? "bad_request" : "not_found"]->Inc();
-      if (method_mismatch) return Fail(405, "method " + req_.method + " not allowed on " + req_.path);
+      if (method_mismatch)
+        return Fail(405, "method " + req_.method + " not allowed on " + req_.path);
       return Fail(404, "no route for " + req_.path);
     }
     route_ = rs;
@@ -400,7 +398,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         resp_ = Response{};
         resp_.Error(unauth ? 401 : 403, st.message());
         // Basic first: clients that negotiate (libcurl in collectd) then send user:token.
-        if (unauth) resp_.SetHeader("WWW-Authenticate", "Basic realm=\"kansoku\", Bearer realm=\"kansoku\"");
+        if (unauth)
+          resp_.SetHeader("WWW-Authenticate", "Basic realm=\"kansoku\", Bearer realm=\"kansoku\"");
         keep_alive_ = false;  // the body (if any) was not read
         return Write();
       }
@@ -415,13 +414,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
     if (parser_->is_done()) return OnBody({});
     if (beast::iequals(hdr[http::field::expect], "100-continue")) {
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, version_);
+      auto cont =
+          std::make_shared<http::response<http::empty_body>>(http::status::continue_, version_);
       Lowest(stream_).expires_after(std::chrono::milliseconds(srv_->opts_.write_timeout_ms));
-      return http::async_write(stream_, *cont,
-                               [self = this->shared_from_this(), cont](beast::error_code ec, size_t) {
-                                 if (ec) return self->DoClose();
-                                 self->ReadBody();
-                               });
+      return http::async_write(
+          stream_, *cont, [self = this->shared_from_this(), cont](beast::error_code ec, size_t) {
+            if (ec) return self->DoClose();
+            self->ReadBody();
+          });
     }
     ReadBody();
   }
@@ -453,10 +453,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void ReadBody() {
     Lowest(stream_).expires_after(std::chrono::milliseconds(srv_->opts_.body_timeout_ms));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnBody(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnBody(beast::error_code ec) {
@@ -579,9 +578,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void DoClose() {
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
       Lowest(stream_).expires_after(std::chrono::seconds(2));
-      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
-        Lowest(self->stream_).close();
-      });
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { Lowest(self->stream_).close(); });
     } else {
       // Lingering close: half-close, then read and discard what the client is still sending
       // (up to 2 s), so an early answer such as 413 is not destroyed by a TCP reset.
@@ -636,9 +634,13 @@ Status HttpServer::Impl::Start() {
                           ssl::context::no_tlsv1_1);
     beast::error_code ec;
     ssl_ctx_->use_certificate_chain_file(opts_.tls_cert_file, ec);
-    if (ec) return Status::InvalidArgument("cannot load TLS certificate " + opts_.tls_cert_file + ": " + ec.message());
+    if (ec)
+      return Status::InvalidArgument("cannot load TLS certificate " + opts_.tls_cert_file + ": " +
+                                     ec.message());
     ssl_ctx_->use_private_key_file(opts_.tls_key_file, ssl::context::pem, ec);
-    if (ec) return Status::InvalidArgument("cannot load TLS key " + opts_.tls_key_file + ": " + ec.message());
+    if (ec)
+      return Status::InvalidArgument("cannot load TLS key " + opts_.tls_key_file + ": " +
+                                     ec.message());
   }
   for (const std::string& addr : opts_.listen) {
     std::string host;
@@ -646,7 +648,9 @@ Status HttpServer::Impl::Start() {
     KANSOKU_RETURN_IF_ERROR(ParseHostPort(addr, &host, &port));
     beast::error_code ec;
     auto ip = asio::ip::make_address(host, ec);
-    if (ec) return Status::InvalidArgument("cannot listen on \"" + addr + "\": bad IP address \"" + host + "\"");
+    if (ec)
+      return Status::InvalidArgument("cannot listen on \"" + addr + "\": bad IP address \"" + host +
+                                     "\"");
     tcp::endpoint ep(ip, port);
     auto acc = std::make_unique<tcp::acceptor>(asio::make_strand(ioc_));
     acc->open(ep.protocol(), ec);
@@ -673,7 +677,7 @@ Status HttpServer::Impl::Start() {
 
 void HttpServer::Impl::Accept(size_t i) {
   acceptors_[i]->async_accept(asio::make_strand(ioc_), [this, i](beast::error_code ec,
-                                                                  tcp::socket sock) {
+                                                                 tcp::socket sock) {
     if (ec == asio::error::operation_aborted || draining_.load()) return;
     if (!ec) {
       connections_total_->Inc();
@@ -685,7 +689,8 @@ void HttpServer::Impl::Accept(size_t i) {
         errors_["too_many_connections"]->Inc();
         static const std::string kBusy =
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: "
-            "1\r\nConnection: close\r\nContent-Length: 72\r\n\r\n{\"status\":\"error\",\"error\":\"too "
+            "1\r\nConnection: close\r\nContent-Length: "
+            "72\r\n\r\n{\"status\":\"error\",\"error\":\"too "
             "many open connections, retry later\"}\n";
         asio::write(sock, asio::buffer(kBusy), ec2);
         sock.close(ec2);
@@ -743,7 +748,8 @@ void HttpServer::Impl::Stop() {
   workers_->join();
 }
 
-HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+HttpServer::HttpServer(HttpServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
 HttpServer::~HttpServer() { Stop(); }
 void HttpServer::AddRoute(Route route) { impl_->AddRoute(std::move(route)); }
 Status HttpServer::Start() { return impl_->Start(); }

@@ -40,7 +40,9 @@ class RawClient {
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
   ~RawClient() { close(fd_); }
-  void Send(const std::string& s) { ASSERT_EQ(write(fd_, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
+  void Send(const std::string& s) {
+    ASSERT_EQ(write(fd_, s.data(), s.size()), static_cast<ssize_t>(s.size()));
+  }
   struct Resp {
     int status = 0;
     std::string head, body;
@@ -139,19 +141,24 @@ class HttpServerTest : public ::testing::Test {
 TEST_F(HttpServerTest, KeepAliveServesSeveralRequests) {
   RawClient c(addr_);
   for (int i = 0; i < 3; ++i) {
-    c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ing\r\nContent-Length: 2\r\n\r\nhi");
+    c.Send(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ing\r\nContent-Length: "
+        "2\r\n\r\nhi");
     auto r = c.Read();
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, "got hi\n");
   }
   std::string m = registry_.Render();
-  EXPECT_NE(m.find("kansoku_http_requests_total{route=\"/echo\",code=\"200\"} 3"), std::string::npos) << m;
+  EXPECT_NE(m.find("kansoku_http_requests_total{route=\"/echo\",code=\"200\"} 3"),
+            std::string::npos)
+      << m;
 }
 
 TEST_F(HttpServerTest, ChunkedBody) {
   RawClient c(addr_);
-  c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  c.Send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
   auto r = c.Read();
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "got abcde\n");
@@ -163,7 +170,8 @@ TEST_F(HttpServerTest, CompressedBodies) {
     std::string payload(300, 'z');
     std::string body = *EncodeContent(enc, payload);
     c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Encoding: " +
-           std::string(enc) + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+           std::string(enc) + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+           body);
     auto r = c.Read();
     EXPECT_EQ(r.status, 200) << enc << " " << r.body;
     EXPECT_EQ(r.body, "got " + payload + "\n") << enc;
@@ -176,28 +184,35 @@ TEST_F(HttpServerTest, BodyLimitsNameTheLimit) {
     c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Length: 5000\r\n\r\n");
     auto r = c.Read();
     EXPECT_EQ(r.status, 413);
-    EXPECT_NE(r.body.find("exceeds the limit of 1000 B (1000 bytes) for /echo"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("exceeds the limit of 1000 B (1000 bytes) for /echo"), std::string::npos)
+        << r.body;
   }
   {
     RawClient c(addr_);  // chunked, no length up front
     std::string chunk(600, 'a');
-    c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nTransfer-Encoding: chunked\r\n\r\n"
-           "258\r\n" + chunk + "\r\n258\r\n" + chunk + "\r\n0\r\n\r\n");
+    c.Send(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "258\r\n" +
+        chunk + "\r\n258\r\n" + chunk + "\r\n0\r\n\r\n");
     auto r = c.Read();
     EXPECT_EQ(r.status, 413);
   }
   {
     RawClient c(addr_);  // a small gzip body that inflates beyond 5000 bytes
     std::string body = *EncodeContent("gzip", std::string(20000, 'a'));
-    c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Encoding: gzip\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body);
+    c.Send(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Encoding: "
+        "gzip\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
     auto r = c.Read();
     EXPECT_EQ(r.status, 413);
     EXPECT_NE(r.body.find("decoded body exceeds"), std::string::npos) << r.body;
   }
   {
     RawClient c(addr_);
-    c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd");
+    c.Send(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Encoding: "
+        "gzip\r\nContent-Length: 4\r\n\r\nabcd");
     auto r = c.Read();
     EXPECT_EQ(r.status, 400);
     EXPECT_NE(r.body.find("cannot decode gzip body"), std::string::npos) << r.body;
@@ -256,7 +271,9 @@ TEST_F(HttpServerTest, MethodNotAllowedAndMalformed) {
 
 TEST_F(HttpServerTest, ExpectContinue) {
   RawClient c(addr_);
-  c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+  c.Send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nX-Api-Key: ing\r\nContent-Length: 3\r\nExpect: "
+      "100-continue\r\n\r\n");
   auto r = c.Read();
   EXPECT_EQ(r.status, 100);
   c.Send("abc");

@@ -46,12 +46,14 @@ void Framer::Feed(std::string_view bytes, const std::function<void(std::string&&
       if (pos >= buf_.size()) break;
     }
     if (mode == Framing::kAuto) {
-      mode = std::isdigit(static_cast<unsigned char>(buf_[pos])) ? Framing::kOctetCounted : Framing::kLine;
+      mode = std::isdigit(static_cast<unsigned char>(buf_[pos])) ? Framing::kOctetCounted
+                                                                 : Framing::kLine;
     }
     if (mode == Framing::kOctetCounted) {
       size_t sp = buf_.find(' ', pos);
       size_t digits_end = pos;
-      while (digits_end < buf_.size() && std::isdigit(static_cast<unsigned char>(buf_[digits_end]))) ++digits_end;
+      while (digits_end < buf_.size() && std::isdigit(static_cast<unsigned char>(buf_[digits_end])))
+        ++digits_end;
       if (sp == std::string::npos || sp != digits_end) {
         if (digits_end < buf_.size() || digits_end - pos > 9) {
           // Not "LEN SP": a malformed frame; resynchronise at the next LF.
@@ -109,7 +111,8 @@ void Framer::Finish(const std::function<void(std::string&&)>& emit) {
   std::string rest = std::move(buf_);
   buf_.clear();
   while (!rest.empty() && (rest.back() == '\r' || rest.back() == '\n')) rest.pop_back();
-  if (!rest.empty() && rest.size() <= max_ && framing_ != Framing::kOctetCounted) emit(std::move(rest));
+  if (!rest.empty() && rest.size() <= max_ && framing_ != Framing::kOctetCounted)
+    emit(std::move(rest));
 }
 
 // ---- shared machinery ----
@@ -126,17 +129,21 @@ struct Common {
       : opts(std::move(o)), queue(opts.queue_capacity), transport_(transport_name) {
     auto& reg = *opts.metrics;
     frames = reg.Counter("kansoku_listener_frames_total", "Frames received by UDP/TCP listeners.",
-                         {"listener", "transport"}).With({opts.name, transport()});
+                         {"listener", "transport"})
+                 .With({opts.name, transport()});
     bytes = reg.Counter("kansoku_listener_bytes_total", "Bytes received by UDP/TCP listeners.",
-                        {"listener", "transport"}).With({opts.name, transport()});
+                        {"listener", "transport"})
+                .With({opts.name, transport()});
     auto& d = reg.Counter("kansoku_listener_dropped_total",
                           "Frames or connections dropped by UDP/TCP listeners, by reason.",
                           {"listener", "transport", "reason"});
-    for (const char* r : {"queue_full", "too_large", "bad_frame", "denied", "too_many_connections"}) {
+    for (const char* r :
+         {"queue_full", "too_large", "bad_frame", "denied", "too_many_connections"}) {
       dropped[r] = d.With({opts.name, transport(), r});
     }
     connections = reg.Gauge("kansoku_listener_connections", "Open TCP connections per listener.",
-                            {"listener"}).With({opts.name});
+                            {"listener"})
+                      .With({opts.name});
   }
   virtual ~Common() = default;
   const char* transport() const { return transport_; }
@@ -154,10 +161,12 @@ struct Common {
   bool Allowed(const asio::ip::address& a) const {
     if (a.is_v4()) {
       auto b = a.to_v4().to_bytes();
-      for (const auto& c : allow) if (c.Contains(b.data(), false)) return true;
+      for (const auto& c : allow)
+        if (c.Contains(b.data(), false)) return true;
     } else {
       auto b = a.to_v6().to_bytes();
-      for (const auto& c : allow) if (c.Contains(b.data(), true)) return true;
+      for (const auto& c : allow)
+        if (c.Contains(b.data(), true)) return true;
     }
     return false;
   }
@@ -165,7 +174,8 @@ struct Common {
   void Drop(const char* reason) {
     dropped[reason]->Inc();
     if (drop_log.Allow()) {
-      log::Warn("listener dropped input", {{"listener", opts.name}, {"transport", transport()},
+      log::Warn("listener dropped input", {{"listener", opts.name},
+                                           {"transport", transport()},
                                            {"reason", reason},
                                            {"suppressed_since_last", drop_log.TakeSuppressed()}});
     }
@@ -188,7 +198,8 @@ struct Common {
     KANSOKU_RETURN_IF_ERROR(ParseHostPort(opts.address, host, port));
     boost::system::error_code ec;
     *addr = asio::ip::make_address(*host, ec);
-    if (ec) return Status::InvalidArgument("cannot listen on \"" + opts.address + "\": bad IP address");
+    if (ec)
+      return Status::InvalidArgument("cannot listen on \"" + opts.address + "\": bad IP address");
     return Status::Ok();
   }
 
@@ -238,22 +249,25 @@ class UdpListener::Impl : public Common {
   }
 
   void Receive() {
-    socket.async_receive_from(asio::buffer(buf), peer, [this](boost::system::error_code ec, size_t n) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        bytes->Inc(static_cast<double>(n));
-        if (!Allowed(peer.address())) {
-          Drop("denied");
-        } else if (n > opts.max_frame_bytes) {
-          Drop("too_large");
-        } else {
-          Frame f{std::string(buf.data(), n), PeerString(peer.address(), peer.port())};
-          if (queue.TryPush(std::move(f))) frames->Inc();
-          else Drop("queue_full");
-        }
-      }
-      Receive();
-    });
+    socket.async_receive_from(
+        asio::buffer(buf), peer, [this](boost::system::error_code ec, size_t n) {
+          if (ec == asio::error::operation_aborted) return;
+          if (!ec) {
+            bytes->Inc(static_cast<double>(n));
+            if (!Allowed(peer.address())) {
+              Drop("denied");
+            } else if (n > opts.max_frame_bytes) {
+              Drop("too_large");
+            } else {
+              Frame f{std::string(buf.data(), n), PeerString(peer.address(), peer.port())};
+              if (queue.TryPush(std::move(f)))
+                frames->Inc();
+              else
+                Drop("queue_full");
+            }
+          }
+          Receive();
+        });
   }
 
   void Stop() {
@@ -349,7 +363,8 @@ class TcpStreamListener::Impl : public Common {
           Drop("too_many_connections");
           s.close(e2);
         } else {
-          auto c = std::make_shared<TcpConn>(this, std::move(s), PeerString(ep.address(), ep.port()));
+          auto c =
+              std::make_shared<TcpConn>(this, std::move(s), PeerString(ep.address(), ep.port()));
           std::erase_if(conns, [](const std::weak_ptr<TcpConn>& w) { return w.expired(); });
           conns.push_back(c);
           c->Read();
@@ -383,8 +398,11 @@ class TcpStreamListener::Impl : public Common {
 
 namespace {
 TcpConn::TcpConn(TcpStreamListener::Impl* l, tcp::socket s, std::string peer)
-    : l_(l), sock_(std::move(s)), peer_(std::move(peer)),
-      framer_(l->opts.framing, l->opts.max_frame_bytes), timer_(l->ioc) {
+    : l_(l),
+      sock_(std::move(s)),
+      peer_(std::move(peer)),
+      framer_(l->opts.framing, l->opts.max_frame_bytes),
+      timer_(l->ioc) {
   ++l_->open;
   l_->connections->Add(1);
   last_data_ = std::chrono::steady_clock::now();
@@ -405,9 +423,9 @@ void TcpConn::Read() {
       self->sock_.close(e);
     }
   });
-  sock_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-    self->OnRead(ec, n);
-  });
+  sock_.async_read_some(
+      asio::buffer(buf_),
+      [self = shared_from_this()](boost::system::error_code ec, size_t n) { self->OnRead(ec, n); });
 }
 
 void TcpConn::OnRead(boost::system::error_code ec, size_t n) {
@@ -443,7 +461,8 @@ void TcpConn::PushPending() {
 }
 }  // namespace
 
-TcpStreamListener::TcpStreamListener(ListenerOptions opts) : impl_(std::make_unique<Impl>(std::move(opts))) {}
+TcpStreamListener::TcpStreamListener(ListenerOptions opts)
+    : impl_(std::make_unique<Impl>(std::move(opts))) {}
 TcpStreamListener::~TcpStreamListener() { impl_->Stop(); }
 Status TcpStreamListener::Start() { return impl_->Start(); }
 void TcpStreamListener::Stop() { impl_->Stop(); }

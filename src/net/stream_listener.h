@@ -39,12 +39,12 @@ struct ListenerOptions {
   std::string name;     // the protocol, e.g. "graphite"; the listener label in self-metrics
   std::string address;  // "127.0.0.1:2003", "[::1]:514"
   std::vector<std::string> allow_cidrs = {"127.0.0.0/8", "::1/128"};
-  Framing framing = Framing::kLine;   // TCP only
+  Framing framing = Framing::kLine;  // TCP only
   size_t max_frame_bytes = 64 * 1024;
-  size_t queue_capacity = 65536;      // frames waiting for the consumer
-  size_t max_batch = 1024;            // frames per sink call
-  int max_connections = 1024;         // TCP only
-  int64_t idle_timeout_ms = 600000;   // TCP: a silent connection is closed after this
+  size_t queue_capacity = 65536;     // frames waiting for the consumer
+  size_t max_batch = 1024;           // frames per sink call
+  int max_connections = 1024;        // TCP only
+  int64_t idle_timeout_ms = 600000;  // TCP: a silent connection is closed after this
   FrameSink sink;
   metrics::Registry* metrics = nullptr;
 };
@@ -89,8 +89,8 @@ class Framer {
   Framing framing_;
   size_t max_;
   std::string buf_;
-  size_t skip_ = 0;          // octet-counted: bytes of an oversized frame still to discard
-  bool skip_line_ = false;   // LF: discarding an oversized line up to its LF
+  size_t skip_ = 0;         // octet-counted: bytes of an oversized frame still to discard
+  bool skip_line_ = false;  // LF: discarding an oversized line up to its LF
 };
 
 }  // namespace kansoku::net

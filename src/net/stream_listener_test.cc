@@ -18,8 +18,11 @@ std::vector<std::string> Cut(Framing f, const std::vector<std::string>& pieces, 
   Framer fr(f, max);
   std::vector<std::string> out;
   for (const auto& p : pieces) {
-    fr.Feed(p, [&](std::string&& s) { out.push_back(std::move(s)); },
-            [&](const char* r) { if (drops) drops->push_back(r); });
+    fr.Feed(
+        p, [&](std::string&& s) { out.push_back(std::move(s)); },
+        [&](const char* r) {
+          if (drops) drops->push_back(r);
+        });
   }
   fr.Finish([&](std::string&& s) { out.push_back(std::move(s)); });
   return out;
@@ -33,7 +36,8 @@ TEST(FramerTest, LineFramingStripsCrAndHandlesSplits) {
 TEST(FramerTest, OctetCountedWithAndWithoutTrailingLf) {
   using V = std::vector<std::string>;
   // rsyslog counts its trailing LF; logger --octet-count sends none.
-  EXPECT_EQ(Cut(Framing::kOctetCounted, {"6 <13>a\n5 <13>b", "3 <1>"}), (V{"<13>a", "<13>b", "<1>"}));
+  EXPECT_EQ(Cut(Framing::kOctetCounted, {"6 <13>a\n5 <13>b", "3 <1>"}),
+            (V{"<13>a", "<13>b", "<1>"}));
   EXPECT_EQ(Cut(Framing::kOctetCounted, {"1", "0 0123456789"}), (V{"0123456789"}));
 }
 
@@ -49,7 +53,8 @@ TEST(FramerTest, OversizedAndMalformedFramesAreDroppedThenResync) {
   EXPECT_EQ(Cut(Framing::kLine, {std::string(150, 'x'), "yyy\nok\n"}, 100, &drops), (V{"ok"}));
   EXPECT_EQ(drops, (V{"too_large"}));
   drops.clear();
-  EXPECT_EQ(Cut(Framing::kOctetCounted, {"200 " + std::string(200, 'x') + "2 ok"}, 100, &drops), (V{"ok"}));
+  EXPECT_EQ(Cut(Framing::kOctetCounted, {"200 " + std::string(200, 'x') + "2 ok"}, 100, &drops),
+            (V{"ok"}));
   EXPECT_EQ(drops, (V{"too_large"}));
   drops.clear();
   EXPECT_EQ(Cut(Framing::kOctetCounted, {"12x garbage\n2 ok"}, 100, &drops), (V{"ok"}));
@@ -113,8 +118,9 @@ TEST(ListenerTest, UdpDatagrams) {
   auto got = col.Wait(10);
   EXPECT_EQ(got.size(), 10u);
   l.Stop();
-  EXPECT_NE(reg.Render().find("kansoku_listener_frames_total{listener=\"statsd\",transport=\"udp\"} 10"),
-            std::string::npos);
+  EXPECT_NE(
+      reg.Render().find("kansoku_listener_frames_total{listener=\"statsd\",transport=\"udp\"} 10"),
+      std::string::npos);
 }
 
 TEST(ListenerTest, TcpBackpressureLosesNothing) {
@@ -139,7 +145,8 @@ TEST(ListenerTest, TcpBackpressureLosesNothing) {
   ASSERT_EQ(got.size(), static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], "a.b.c " + std::to_string(i) + " 1700000000");
   l.Stop();
-  EXPECT_NE(reg.Render().find("kansoku_listener_dropped_total{listener=\"graphite\",transport=\"tcp\",reason=\"queue_full\"} 0"),
+  EXPECT_NE(reg.Render().find("kansoku_listener_dropped_total{listener=\"graphite\",transport="
+                              "\"tcp\",reason=\"queue_full\"} 0"),
             std::string::npos);
 }
 
@@ -161,7 +168,8 @@ TEST(ListenerTest, DeniedPeersAreCounted) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   l.Stop();
-  EXPECT_NE(reg.Render().find("kansoku_listener_dropped_total{listener=\"syslog\",transport=\"udp\",reason=\"denied\"} 1"),
+  EXPECT_NE(reg.Render().find("kansoku_listener_dropped_total{listener=\"syslog\",transport="
+                              "\"udp\",reason=\"denied\"} 1"),
             std::string::npos);
   EXPECT_TRUE(col.Wait(0, 0).empty());
 }

@@ -54,7 +54,8 @@ int RunServer(const ServerFlags& flags) {
   } else if (!cfg.admin_token_file.empty()) {
     std::ifstream f(cfg.admin_token_file);
     if (!f) {
-      std::fprintf(stderr, "kansoku: cannot read admin token file %s\n", cfg.admin_token_file.c_str());
+      std::fprintf(stderr, "kansoku: cannot read admin token file %s\n",
+                   cfg.admin_token_file.c_str());
       return 2;
     }
     std::stringstream ss;

@@ -2,9 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <simdjson.h>
 #include <chrono>
 #include <fstream>
-#include <simdjson.h>
 
 #include "api/ingest_api.h"
 #include "api/prom_api.h"
@@ -45,8 +45,8 @@ class TokenAuthenticator : public net::Authenticator {
 };
 
 std::string TokenJson(const meta::TokenInfo& t) {
-  std::string j = "{\"id\":" + std::to_string(t.id) + ",\"name\":" + net::JsonString(t.name) +
-                  ",\"scopes\":[";
+  std::string j =
+      "{\"id\":" + std::to_string(t.id) + ",\"name\":" + net::JsonString(t.name) + ",\"scopes\":[";
   auto names = meta::ScopeNames(t.scopes);
   for (size_t i = 0; i < names.size(); ++i) j += (i ? ",\"" : "\"") + names[i] + "\"";
   j += "],\"created_at_ms\":" + std::to_string(t.created_at_ms);
@@ -70,8 +70,8 @@ Status Server::Start() {
       .With({KANSOKU_VERSION})
       ->Set(1);
   // Families the ingest paths fill in: rows accepted and rejected by protocol and reason.
-  registry_.Counter("kansoku_rows_accepted_total", "Rows (samples, events, log lines) accepted, by protocol.",
-                    {"protocol"});
+  registry_.Counter("kansoku_rows_accepted_total",
+                    "Rows (samples, events, log lines) accepted, by protocol.", {"protocol"});
   registry_.Counter("kansoku_rows_rejected_total", "Rows rejected, by protocol and reason.",
                     {"protocol", "reason"});
 
@@ -146,21 +146,31 @@ Status Server::OpenMetricsStorage() {
             {{"series", static_cast<unsigned long long>(st.head_series)},
              {"blocks", static_cast<unsigned long long>(st.blocks)},
              {"wal_replay_records", static_cast<unsigned long long>(st.wal_replay_records)},
-             {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}});
+             {"seconds",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}});
   tsdb::DB* dbp = tsdb_.get();
   auto stat = [this, dbp](const char* name, const char* help, auto field, bool counter) {
     auto fn = [dbp, field] { return static_cast<double>(dbp->Stats().*field); };
-    if (counter) registry_.CounterFunc(name, help, fn);
-    else registry_.GaugeFunc(name, help, fn);
+    if (counter)
+      registry_.CounterFunc(name, help, fn);
+    else
+      registry_.GaugeFunc(name, help, fn);
   };
-  stat("kansoku_tsdb_head_series", "Series in the in-memory head.", &tsdb::DBStats::head_series, false);
-  stat("kansoku_tsdb_head_chunks", "Chunks in the in-memory head.", &tsdb::DBStats::head_chunks, false);
-  stat("kansoku_tsdb_samples_appended_total", "Samples accepted into storage.", &tsdb::DBStats::samples_appended, true);
-  stat("kansoku_tsdb_samples_rejected_total", "Samples refused by storage.", &tsdb::DBStats::samples_rejected, true);
-  stat("kansoku_tsdb_series_created_total", "Series created.", &tsdb::DBStats::series_created, true);
+  stat("kansoku_tsdb_head_series", "Series in the in-memory head.", &tsdb::DBStats::head_series,
+       false);
+  stat("kansoku_tsdb_head_chunks", "Chunks in the in-memory head.", &tsdb::DBStats::head_chunks,
+       false);
+  stat("kansoku_tsdb_samples_appended_total", "Samples accepted into storage.",
+       &tsdb::DBStats::samples_appended, true);
+  stat("kansoku_tsdb_samples_rejected_total", "Samples refused by storage.",
+       &tsdb::DBStats::samples_rejected, true);
+  stat("kansoku_tsdb_series_created_total", "Series created.", &tsdb::DBStats::series_created,
+       true);
   stat("kansoku_tsdb_blocks", "Persisted blocks.", &tsdb::DBStats::blocks, false);
-  stat("kansoku_tsdb_bytes_on_disk", "Bytes of blocks plus WAL.", &tsdb::DBStats::bytes_on_disk, false);
-  stat("kansoku_tsdb_head_compactions_total", "Head ranges persisted as blocks.", &tsdb::DBStats::head_compactions, true);
+  stat("kansoku_tsdb_bytes_on_disk", "Bytes of blocks plus WAL.", &tsdb::DBStats::bytes_on_disk,
+       false);
+  stat("kansoku_tsdb_head_compactions_total", "Head ranges persisted as blocks.",
+       &tsdb::DBStats::head_compactions, true);
 
   query::EngineOptions eo;
   eo.timeout = std::chrono::milliseconds(opts_.config.query.timeout_ms);
@@ -188,8 +198,10 @@ void Server::AddRoutes() {
   add("GET", "/-/healthy", net::kScopeNone,
       [](Request&, Response& resp) { resp.Text(200, "kansoku is Healthy."); });
   add("GET", "/-/ready", net::kScopeNone, [this](Request&, Response& resp) {
-    if (ready_) resp.Text(200, "kansoku is Ready.");
-    else resp.Text(503, "kansoku is not ready.");
+    if (ready_)
+      resp.Text(200, "kansoku is Ready.");
+    else
+      resp.Text(503, "kansoku is not ready.");
   });
   add("GET", "/metrics", net::kScopeRead, [this](Request&, Response& resp) {
     resp.status = 200;
@@ -197,15 +209,16 @@ void Server::AddRoutes() {
     resp.body = registry_.Render();
   });
   add("GET", "/api/v1/whoami", net::kScopeRead, [](Request& req, Response& resp) {
-    std::string j = "{\"status\":\"success\",\"data\":{\"token_id\":" +
-                    std::to_string(req.principal.token_id) +
-                    ",\"name\":" + net::JsonString(req.principal.token_name) + "}}";
+    std::string j =
+        "{\"status\":\"success\",\"data\":{\"token_id\":" + std::to_string(req.principal.token_id) +
+        ",\"name\":" + net::JsonString(req.principal.token_name) + "}}";
     resp.Json(200, std::move(j));
   });
   // Tokens (admin).
   add("GET", "/api/v1/tokens", net::kScopeAdmin, [this](Request& req, Response& resp) {
     std::string all;
-    bool include_revoked = req.QueryParam("all", &all) && (all.empty() || all == "true" || all == "1");
+    bool include_revoked =
+        req.QueryParam("all", &all) && (all.empty() || all == "true" || all == "1");
     auto list = tokens_->List(include_revoked);
     if (!list.ok()) return resp.Error(500, list.status().message());
     std::string j = "{\"status\":\"success\",\"data\":[";
@@ -217,8 +230,9 @@ void Server::AddRoutes() {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
     if (parser.parse(req.body).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
-      return resp.Error(400, "cannot parse request body: expected a JSON object such as "
-                             "{\"name\":\"ci\",\"scopes\":[\"ingest\"]}");
+      return resp.Error(400,
+                        "cannot parse request body: expected a JSON object such as "
+                        "{\"name\":\"ci\",\"scopes\":[\"ingest\"]}");
     }
     std::string_view name;
     if (doc["name"].get_string().get(name) != simdjson::SUCCESS || name.empty()) {
@@ -244,21 +258,27 @@ void Server::AddRoutes() {
     std::string j = TokenJson(*t);
     j.pop_back();
     j += ",\"token\":" + net::JsonString(secret) + "}";
-    log::Info("token created", {{"id", static_cast<long long>(t->id)}, {"name", t->name},
+    log::Info("token created", {{"id", static_cast<long long>(t->id)},
+                                {"name", t->name},
                                 {"by", req.principal.token_name}});
     resp.Json(201, "{\"status\":\"success\",\"data\":" + j + "}");
   });
-  add("DELETE", "/api/v1/tokens/", net::kScopeAdmin, [this](Request& req, Response& resp) {
-    std::string id_s = req.path.substr(std::string("/api/v1/tokens/").size());
-    char* end = nullptr;
-    long long id = std::strtoll(id_s.c_str(), &end, 10);
-    if (id_s.empty() || *end != '\0') return resp.Error(400, "token id must be a number, got \"" + id_s + "\"");
-    Status st = tokens_->Revoke(id);
-    if (st.code() == Status::Code::kNotFound) return resp.Error(404, st.message());
-    if (!st.ok()) return resp.Error(500, st.message());
-    log::Info("token revoked", {{"id", id}, {"by", req.principal.token_name}});
-    resp.Json(200, "{\"status\":\"success\",\"data\":{\"id\":" + std::to_string(id) + ",\"revoked\":true}}");
-  }, /*prefix=*/true);
+  add(
+      "DELETE", "/api/v1/tokens/", net::kScopeAdmin,
+      [this](Request& req, Response& resp) {
+        std::string id_s = req.path.substr(std::string("/api/v1/tokens/").size());
+        char* end = nullptr;
+        long long id = std::strtoll(id_s.c_str(), &end, 10);
+        if (id_s.empty() || *end != '\0')
+          return resp.Error(400, "token id must be a number, got \"" + id_s + "\"");
+        Status st = tokens_->Revoke(id);
+        if (st.code() == Status::Code::kNotFound) return resp.Error(404, st.message());
+        if (!st.ok()) return resp.Error(500, st.message());
+        log::Info("token revoked", {{"id", id}, {"by", req.principal.token_name}});
+        resp.Json(200, "{\"status\":\"success\",\"data\":{\"id\":" + std::to_string(id) +
+                           ",\"revoked\":true}}");
+      },
+      /*prefix=*/true);
 
   // Metrics ingest.
   api::IngestApiOptions ia;
@@ -277,9 +297,10 @@ void Server::AddRoutes() {
   api::RegisterPromApi(*http_, pa);
 
   // The web UI's static files: no token (the UI asks for one at login).
-  add("GET", "/", net::kScopeNone, [this](Request& req, Response& resp) {
-    ServeStatic(web_dir_, req.path, &resp);
-  }, /*prefix=*/true);
+  add(
+      "GET", "/", net::kScopeNone,
+      [this](Request& req, Response& resp) { ServeStatic(web_dir_, req.path, &resp); },
+      /*prefix=*/true);
 }
 
 void Server::Stop() {

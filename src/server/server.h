@@ -29,7 +29,7 @@ namespace kansoku::net {
 class HttpServer;
 class TcpStreamListener;
 class Authenticator;
-}
+}  // namespace kansoku::net
 
 namespace kansoku::server {
 

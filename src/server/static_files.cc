@@ -81,8 +81,10 @@ void ServeStatic(const std::string& web_dir, const std::string& path, net::Respo
   resp->status = 200;
   resp->content_type = ContentType(file.extension().string());
   // Vite puts content hashes in asset names: cache them; never cache the shell.
-  if (StartsWith(rel, "assets/")) resp->SetHeader("Cache-Control", "public, max-age=31536000, immutable");
-  else resp->SetHeader("Cache-Control", "no-cache");
+  if (StartsWith(rel, "assets/"))
+    resp->SetHeader("Cache-Control", "public, max-age=31536000, immutable");
+  else
+    resp->SetHeader("Cache-Control", "no-cache");
   resp->body = std::move(body);
 }
 
