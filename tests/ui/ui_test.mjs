@@ -254,6 +254,14 @@ await check("table view from an instant query", async () => {
   expect(rows.length === 6, `${rows.length} rows`);
   expect(rows.some((r) => r.includes('instance="web-2:9100"') && r.includes('mode="idle"')), rows.join(" | "));
   await shot("06-explore-table");
+  // A range selector answers a matrix: one row per series with its samples.
+  await page.fill("#query", 'up{job="node"}[1m]');
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector(".result-meta")?.textContent.startsWith("matrix"));
+  const mrows = await page.$$eval("[data-testid=result-table] tbody tr", (r) => r.map((x) => x.textContent));
+  expect(mrows.length === 2 && mrows.every((r) => / @\d\d:\d\d:\d\d/.test(r)), mrows.join(" | "));
+  await page.goBack();
+  await page.waitForSelector("[data-testid=result-table]");
   await page.click("#view-graph");
   await waitChart(6);
 });
@@ -444,10 +452,22 @@ await check("a 401 from the API sends you back to login with a message", async (
   await waitChart(2);
 }, { allow: [/status of 401/] });
 
+let exitCode = null;
+await check("server gone: the error shows where the graph was, with Retry", async () => {
+  await page.goto(`${base}/explore?q=${q(LOAD_Q)}&from=now-1h&to=now`);
+  await waitChart(2);
+  exitCode = await server.stop();
+  await page.keyboard.press("r");
+  await page.waitForSelector(".state-box:not([hidden]) .state-error");
+  const t = await page.textContent(".state-error");
+  expect(t.includes("Server unreachable") && t.includes("Retry"), t);
+  await shot("18-explore-server-gone");
+}, { allow: [/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET/] });
+
 // ---------------------------------------------------------------------------------------------
 await context.close();
 rmSync(profile, { recursive: true, force: true });
-const exitCode = await server.stop();
+if (exitCode === null) exitCode = await server.stop();
 if (exitCode !== 0) {
   failed++;
   log(`FAIL server exit code ${exitCode}; log tail:\n${server.log().split("\n").slice(-15).join("\n")}`);
