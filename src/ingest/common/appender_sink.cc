@@ -27,6 +27,17 @@ uint64_t HashInput(const LabelView* l, uint32_t n) {
 
 // True if the non-empty input labels are exactly `labels` (any order, no duplicates).
 bool Matches(const LabelView* l, uint32_t n, const tsdb::Labels& labels) {
+  // Fast path: the input is already in label order (remote_write sends sorted labels, and a
+  // client's text lines repeat the same order), so compare position by position.
+  const auto& items = labels.items();
+  size_t j = 0;
+  bool positional = true;
+  for (uint32_t i = 0; i < n && positional; ++i) {
+    if (l[i].value.empty()) continue;
+    positional = j < items.size() && items[j].name == l[i].name && items[j].value == l[i].value;
+    ++j;
+  }
+  if (positional) return j == items.size();
   size_t count = 0;
   for (uint32_t i = 0; i < n; ++i) {
     if (l[i].value.empty()) continue;
@@ -53,6 +64,28 @@ const tsdb::Labels* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
                                             uint64_t n_samples) {
   if (series_bad_[idx]) return nullptr;
   if (series_labels_[idx] != nullptr) return series_labels_[idx];
+  const SeriesRow& sr = batch.series()[idx];
+  const bool use_raw = !sr.raw_key.empty() && batch.key_context() != 0;
+  uint64_t raw_h = 0;
+  if (use_raw) {
+    raw_h = XXH3_64bits(sr.raw_key.data(), sr.raw_key.size()) ^ batch.key_context();
+    auto rit = cache_->raw_.find(raw_h);
+    if (rit != cache_->raw_.end() && rit->second.context == batch.key_context() &&
+        rit->second.key == sr.raw_key) {
+      return series_labels_[idx] = &rit->second.labels;
+    }
+  }
+  const tsdb::Labels* found = LabelsFromViews(batch, idx, n_samples);
+  if (found != nullptr && use_raw && cache_->raw_.find(raw_h) == cache_->raw_.end()) {
+    auto ins = cache_->raw_.emplace(
+        raw_h, SeriesCache::RawEntry{batch.key_context(), std::string(sr.raw_key), *found});
+    found = &ins.first->second.labels;
+  }
+  return series_labels_[idx] = found;
+}
+
+const tsdb::Labels* AppenderSink::LabelsFromViews(const RowBatch& batch, uint32_t idx,
+                                                  uint64_t n_samples) {
   const SeriesRow& sr = batch.series()[idx];
   const LabelView* l = batch.labels_of(sr);
   uint64_t h = HashInput(l, sr.num_labels);
@@ -89,7 +122,7 @@ const tsdb::Labels* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
 
 void AppenderSink::Consume(const RowBatch& batch) {
   KANSOKU_CHECK(!committed_, "BUG: AppenderSink::Consume after Commit");
-  if (cache_ == &local_cache_ || cache_->map_.size() > cache_->max_entries_) cache_->Clear();
+  if (cache_ == &local_cache_ || cache_->size() > cache_->max_entries_) cache_->Clear();
   collided_.clear();
   series_labels_.assign(batch.series().size(), nullptr);
   series_bad_.assign(batch.series().size(), false);

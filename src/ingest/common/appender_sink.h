@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <string>
 #include <deque>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -41,13 +42,22 @@ namespace kansoku::ingest {
 class SeriesCache {
  public:
   explicit SeriesCache(size_t max_entries = 1 << 20) : max_entries_(max_entries) {}
-  size_t size() const { return map_.size(); }
-  void Clear() { map_.clear(); }
+  size_t size() const { return map_.size() + raw_.size(); }
+  void Clear() {
+    map_.clear();
+    raw_.clear();
+  }
 
  private:
   friend class AppenderSink;
+  struct RawEntry {
+    uint64_t context;
+    std::string key;
+    tsdb::Labels labels;
+  };
   size_t max_entries_;
   std::unordered_map<uint64_t, tsdb::Labels> map_;  // node-based: references stay valid
+  std::unordered_map<uint64_t, RawEntry> raw_;      // hash(raw key, context) -> entry
 };
 
 class AppenderSink : public RowSink {
@@ -63,6 +73,8 @@ class AppenderSink : public RowSink {
  private:
   // Builds (or reuses) Labels for series `idx` of the batch; nullptr + report entry if invalid.
   const tsdb::Labels* LabelsFor(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
+  // The same from the label views (hash of views, sort, build); no raw-key lookup.
+  const tsdb::Labels* LabelsFromViews(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
 
   tsdb::Appender& appender_;
   DecodeReport& report_;

@@ -197,6 +197,31 @@ TEST(AppenderSinkTest, SeriesCacheAcrossRequests) {
   EXPECT_EQ(report.rejected(RejectReason::kInvalidLabel), 1u);
 }
 
+TEST(AppenderSinkTest, RawKeysAreScopedByContext) {
+  SeriesCache cache;
+  auto run = [&](uint64_t context, std::string_view job) {
+    testing::FakeAppender app;
+    DecodeReport report;
+    AppenderSink sink(app, report, &cache);
+    RowBatch b;
+    b.set_key_context(context);
+    b.BeginSeries(1, "up{}");
+    b.AddLabel("__name__", "up");
+    b.AddLabel("job", job);
+    b.AddSample(1, 1);
+    sink.Consume(b);
+    EXPECT_TRUE(sink.Commit().ok());
+    return app.rows.at(0).labels;
+  };
+  EXPECT_EQ(run(11, "a").Get("job"), "a");
+  EXPECT_EQ(run(11, "a").Get("job"), "a");  // raw hit
+  EXPECT_EQ(run(12, "b").Get("job"), "b");  // same raw key, other context: not shared
+  DecodeOptions o1, o2;
+  o2.extra_labels = {{"db", "x"}};
+  EXPECT_NE(KeyContext("influx", o1), KeyContext("influx", o2));
+  EXPECT_NE(KeyContext("influx", o1), KeyContext("prom_text", o1));
+}
+
 TEST(AppenderSinkTest, CommitFailureIsRetryableAndRevertsAccepted) {
   testing::FakeAppender app;
   app.commit_error = Status::IOError("wal: disk full");

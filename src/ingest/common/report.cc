@@ -219,6 +219,22 @@ void AddExtraLabels(RowBatch& batch, const DecodeOptions& opts) {
   }
 }
 
+uint64_t KeyContext(std::string_view protocol, const DecodeOptions& opts) {
+  std::string k(protocol);
+  for (const LabelView& l : opts.extra_labels) {
+    k += '\xff';
+    k += l.name;
+    k += '\xfe';
+    k += l.value;
+  }
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: runs once per request
+  for (char c : k) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return h | 1;  // never 0 (0 = no context)
+}
+
 void Flush(RowBatch& batch, RowSink& sink) {
   if (!batch.empty()) sink.Consume(batch);
   batch.Clear();

@@ -124,6 +124,9 @@ bool CheckSeriesLimits(RowBatch& batch, const Limits& limits, DecodeReport& repo
 bool CheckTimestamp(int64_t t_ms, const DecodeOptions& opts, std::string* why);
 // Adds opts.extra_labels to the current series (skips names the series already has).
 void AddExtraLabels(RowBatch& batch, const DecodeOptions& opts);
+// The raw-key context for a decoder: a hash of the protocol name and opts.extra_labels (which
+// are added to every series), so cached raw keys never cross protocols or label settings.
+uint64_t KeyContext(std::string_view protocol, const DecodeOptions& opts);
 // Flushes the batch to the sink when it holds at least opts.flush_rows samples.
 inline void MaybeFlush(RowBatch& batch, const DecodeOptions& opts, RowSink& sink) {
   if (batch.samples().size() >= opts.flush_rows) {

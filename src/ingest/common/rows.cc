@@ -56,7 +56,7 @@ void RowBatch::Clear() {
   series_.clear();
   samples_.clear();
   metadata_.clear();
-  arena_.Clear();
+  arena_.Clear();  // key_context_ stays: a decoder sets it once per call
 }
 
 void CollectingSink::Consume(const RowBatch& batch) {

@@ -31,10 +31,16 @@ struct LabelView {
 // One series in a batch: labels_[first_label, first_label + num_labels). `line` is the input
 // position the series came from (1-based line, timeseries index, data point index: see
 // RowBatch::location_unit), used in error messages.
+//
+// raw_key (optional): input bytes that alone determine the series' labels within the batch's
+// key_context (e.g. the label fields of a remote_write TimeSeries, or `name{...}` of a text
+// line). AppenderSink's SeriesCache then finds the built Labels with one hash and one memcmp.
+// A decoder sets it only when the mapping from those bytes to labels is fixed by the context.
 struct SeriesRow {
   uint32_t first_label;
   uint32_t num_labels;
   uint32_t line;
+  std::string_view raw_key;
 };
 
 struct SampleRow {
@@ -82,8 +88,8 @@ class RowBatch {
   RowBatch& operator=(const RowBatch&) = delete;
 
   // Starts a new series; labels added next belong to it. Returns its index.
-  uint32_t BeginSeries(uint32_t line) {
-    series_.push_back({static_cast<uint32_t>(labels_.size()), 0, line});
+  uint32_t BeginSeries(uint32_t line, std::string_view raw_key = {}) {
+    series_.push_back({static_cast<uint32_t>(labels_.size()), 0, line, raw_key});
     return static_cast<uint32_t>(series_.size() - 1);
   }
   void AddLabel(std::string_view name, std::string_view value) {
@@ -113,11 +119,17 @@ class RowBatch {
   uint32_t current_series_labels() const { return series_.back().num_labels; }
   bool empty() const { return samples_.empty() && metadata_.empty(); }
 
+  // Identifies how raw keys map to labels (protocol, extra labels); see KeyContext().
+  uint64_t key_context() const { return key_context_; }
+  void set_key_context(uint64_t c) { key_context_ = c; }
+  // Sets the raw key of the current series (e.g. once its extent is known).
+  void SetRawKey(std::string_view k) { series_.back().raw_key = k; }
+
   // What SeriesRow::line counts, for messages: "line", "timeseries", "value list", "data point".
   std::string_view location_unit() const { return location_unit_; }
   void set_location_unit(std::string_view u) { location_unit_ = u; }
 
-  // Forgets all rows and arena strings; keeps capacity.
+  // Forgets all rows and arena strings; keeps capacity and the key context.
   void Clear();
 
  private:
@@ -127,6 +139,7 @@ class RowBatch {
   std::vector<MetadataRow> metadata_;
   StringArena arena_;
   std::string_view location_unit_ = "line";
+  uint64_t key_context_ = 0;
 };
 
 // Receives decoded batches. Consume is called zero or more times per decode call; the batch and

@@ -54,6 +54,19 @@ std::string Where(uint32_t idx, std::string_view name) {
 }
 
 bool DecodeLabel(std::string_view msg, size_t base, LabelView* out, std::string* err) {
+  // Fast path for the encoding every client produces: 0a <len> name 12 <len> value, with both
+  // lengths < 128 (one-byte varints).
+  const auto* b = reinterpret_cast<const uint8_t*>(msg.data());
+  size_t n = msg.size();
+  if (n >= 4 && b[0] == 0x0a && b[1] < 0x80 && size_t{b[1]} + 4 <= n && b[2 + b[1]] == 0x12) {
+    size_t nl = b[1];
+    size_t vl = b[3 + nl];
+    if (vl < 0x80 && 4 + nl + vl == n) {
+      out->name = msg.substr(2, nl);
+      out->value = msg.substr(4 + nl, vl);
+      return true;
+    }
+  }
   ProtoReader r(msg, base);
   *out = {};
   while (r.Next()) {
@@ -133,6 +146,7 @@ Status Decoder::Decode(std::string_view body, const DecodeOptions& opts, RowSink
                        DecodeReport& report) {
   batch_.Clear();
   batch_.set_location_unit("timeseries");
+  batch_.set_key_context(KeyContext("prom_remote_write", opts));
   std::vector<PendingReject> rejects;
   std::string err;
   uint32_t ts_index = 0;
@@ -156,15 +170,22 @@ Status Decoder::Decode(std::string_view body, const DecodeOptions& opts, RowSink
       batch_.BeginSeries(ts_index);
       std::string_view name;
       uint64_t n_samples = 0, n_histograms = 0;
+      // The label fields' bytes are the series' raw key when they come first (they always do
+      // from Prometheus): [0, labels_end).
+      size_t labels_end = 0;
+      bool other_seen = false, labels_contiguous = true;
       ProtoReader r(ts, base);
       while (r.Next()) {
+        if (r.field() != 1) other_seen = true;
         if (r.field() == 1) {
+          if (other_seen) labels_contiguous = false;
           std::string_view lm;
           if (!r.Expect(WireType::kLen) || !r.ReadBytes(&lm)) break;
           LabelView l;
           if (!DecodeLabel(lm, r.OffsetOf(lm), &l, &err)) return fail(err);
           if (l.name == tsdb::kMetricName) name = l.value;
           batch_.AddLabel(l.name, l.value);
+          labels_end = r.offset() - base;
         } else if (r.field() == 2) {
           ++n_samples;
           if (!r.Expect(WireType::kLen) || !r.Skip()) break;
@@ -220,6 +241,7 @@ Status Decoder::Decode(std::string_view body, const DecodeOptions& opts, RowSink
         continue;
       }
       AddExtraLabels(batch_, opts);
+      if (labels_contiguous) batch_.SetRawKey(ts.substr(0, labels_end));
       // Pass 2: samples.
       ProtoReader r2(ts, base);
       std::string why;

@@ -271,6 +271,8 @@ void LineParser::Sample(std::string_view line, uint32_t line_no) {
                    LineErr(line_no) + "cannot parse " + Quote(line) + ": missing metric name");
     return;
   }
+  // `name{...}` determines the labels (escapes decode the same way every time).
+  batch_.SetRawKey(line.substr(0, c.i));
   c.SkipSpace();
   std::string_view value_s = c.Token();
   double value;
@@ -329,6 +331,7 @@ void Parser::Parse(std::string_view body, Format format, const DecodeOptions& op
                    RowSink& sink, DecodeReport& report) {
   batch_.Clear();
   batch_.set_location_unit("line");
+  batch_.set_key_context(KeyContext("prom_text", opts));
   LineParser lp(batch_, format, opts, report);
   uint32_t line_no = 0;
   size_t pos = 0;

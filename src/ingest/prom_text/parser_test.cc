@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include "ingest/common/appender_sink.h"
+#include "ingest/common/test_util.h"
+
 namespace kansoku::ingest::prom_text {
 namespace {
 
@@ -162,6 +165,24 @@ TEST(PromTextTest, TooManyLabelsAndExtraLabels) {
             (tsdb::Labels{{"__name__", "x"}, {"a", "1"}, {"b", "2"}, {"job", "import"}}));
   ASSERT_EQ(p->report.errors().size(), 1u);
   EXPECT_EQ(p->report.errors()[0], "line 2: series has 4 labels, more than the limit of 3");
+}
+
+TEST(PromTextTest, SeriesCacheAcrossRequestsKeepsLabelsExact) {
+  SeriesCache cache;
+  for (int round = 0; round < 2; ++round) {
+    testing::FakeAppender app;
+    DecodeReport report;
+    AppenderSink sink(app, report, &cache);
+    DecodeOptions o = Opts();
+    if (round == 1) o.extra_labels = {{"job", "import"}};
+    ParsePromText("a{x=\"1\"} 1\na{x=\"1\"} 2\nb 3\n", Format::kPrometheusText, o, sink,
+                  report);
+    ASSERT_TRUE(sink.Commit().ok());
+    ASSERT_EQ(app.rows.size(), 3u);
+    EXPECT_EQ(app.rows[0].labels.Get("job"), round == 1 ? "import" : "");
+    EXPECT_EQ(app.rows[1].labels, app.rows[0].labels);
+    EXPECT_EQ(app.rows[2].labels.MetricName(), "b");
+  }
 }
 
 TEST(PromTextTest, FlushesLargeBodiesInBatches) {
