@@ -374,6 +374,7 @@ Status DB::Load() {
   std::vector<WalMetadata> md;
   uint64_t unknown_refs = 0;
   std::vector<std::shared_ptr<MemSeries>> by_ref_cache;
+  constexpr SeriesRef kDenseRefLimit = SeriesRef{1} << 28;
   Status st = ReplayWal(
       dir_ + "/wal",
       [&](WalRecordType type, std::string_view payload) -> Status {
@@ -384,15 +385,26 @@ Status DB::Load() {
             for (const auto& s : series) {
               KANSOKU_ASSIGN_OR_RETURN(auto ms, head_.CreateWithRef(s.ref, s.labels));
               ms->logged.store(true);
+              if (s.ref < kDenseRefLimit) {
+                if (s.ref >= by_ref_cache.size()) by_ref_cache.resize(s.ref + 1 + s.ref / 2);
+                by_ref_cache[s.ref] = std::move(ms);
+              }
             }
             break;
           }
           case WalRecordType::kSamples: {
             samples.clear();
             KANSOKU_RETURN_IF_ERROR(DecodeWalSamples(payload, &samples));
-            std::shared_ptr<MemSeries> cur;
             for (const auto& s : samples) {
-              if (cur == nullptr || cur->ref() != s.ref) cur = head_.GetByRef(s.ref);
+              // Refs are dense: a vector beats the head's locked hash maps during replay.
+              MemSeries* cur = nullptr;
+              std::shared_ptr<MemSeries> sparse;
+              if (s.ref < by_ref_cache.size()) {
+                cur = by_ref_cache[s.ref].get();
+              } else if (s.ref >= kDenseRefLimit) {
+                sparse = head_.GetByRef(s.ref);
+                cur = sparse.get();
+              }
               if (cur == nullptr) {
                 ++unknown_refs;
                 continue;

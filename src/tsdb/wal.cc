@@ -351,7 +351,14 @@ Status WalWriter::Write(std::string_view framed, bool sync) {
   if (seg_size_ > 0 && seg_size_ + framed.size() > segment_bytes_) {
     KANSOKU_RETURN_IF_ERROR(OpenSegmentLocked(segment_ + 1));
   }
-  KANSOKU_RETURN_IF_ERROR(WriteAll(fd_, framed, dir_ + "/" + SegmentName(segment_)));
+  Status st = WriteAll(fd_, framed, dir_ + "/" + SegmentName(segment_));
+  if (!st.ok()) {
+    // A partial record may now end this segment. Later records go to a fresh segment, so replay
+    // treats the damage as the end of an older segment and keeps everything written after it.
+    Status rotate = OpenSegmentLocked(segment_ + 1);
+    if (!rotate.ok()) return st.WithContext(rotate.ToString());
+    return st;
+  }
   seg_size_ += framed.size();
   written_ += framed.size();
   dirty_ = true;
