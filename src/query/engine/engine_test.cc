@@ -124,6 +124,12 @@ TEST_F(EngineTest, RangeQueryRejectsRangeVectors) {
   EXPECT_EQ(r.error_kind, QueryErrorKind::kBadData);
 }
 
+TEST_F(EngineTest, ReportsSamplesLoaded) {
+  QueryResult r = Engine().Query(db_, "count_over_time(up[10m])", 600'000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_GE(r.total_samples, 40);  // 40 raw samples in (0, 600s] plus the output point
+}
+
 TEST_F(EngineTest, MaxSamplesLimit) {
   EngineOptions o;
   o.max_samples = 10;

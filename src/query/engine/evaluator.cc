@@ -158,8 +158,6 @@ Result<Val> Evaluator::EvalVectorSelector(const VectorSelector& vs, bool sample_
   return out;
 }
 
-
-
 Result<Evaluator::RangeSource> Evaluator::LoadRange(const Expr& e0) {
   const Expr& e = *UnwrapParens(&e0);
   RangeSource src;

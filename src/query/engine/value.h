@@ -53,6 +53,9 @@ struct QueryResult {
   bool ordered = false;
   std::vector<std::string> warnings;
   std::vector<std::string> infos;
+  // Samples loaded from storage plus points produced by range functions/selectors
+  // (what EngineOptions::max_samples limits); for the API's stats.
+  int64_t total_samples = 0;
 
   QueryErrorKind error_kind = QueryErrorKind::kNone;
   std::string error;  // message when error_kind != kNone
