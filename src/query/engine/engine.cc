@@ -157,6 +157,11 @@ QueryResult Engine::QueryRange(tsdb::Queryable& db, const Expr& expr, int64_t st
 
 QueryResult Engine::Run(tsdb::Queryable& db, const Expr& expr, int64_t start, int64_t end,
                         int64_t step, bool instant, const QueryControl& control) const {
+  // Keeps all time arithmetic (offsets, ranges, lookback) far from int64 overflow.
+  constexpr int64_t kMaxTime = int64_t{1} << 62;
+  if (start < -kMaxTime || end > kMaxTime) {
+    return ErrorResult(QueryErrorKind::kBadData, "query time out of range");
+  }
   if ((end - start) / step >= options_.max_samples) {
     return ErrorResult(
         QueryErrorKind::kExecution,

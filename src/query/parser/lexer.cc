@@ -142,8 +142,11 @@ bool ParseDurationMs(std::string_view s, int64_t* ms) {
       default:
         mult = 1;
     }
-    if (n > std::numeric_limits<int64_t>::max() / mult) return false;
+    // Go's time.Duration (int64 ns, ~292 years) bounds PromQL durations.
+    constexpr int64_t kMaxMs = std::numeric_limits<int64_t>::max() / 1'000'000;
+    if (n > kMaxMs / mult) return false;
     total += n * mult;
+    if (total > kMaxMs) return false;
   }
   *ms = total;
   return true;

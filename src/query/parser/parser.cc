@@ -661,7 +661,7 @@ class Parser {
       }
     } else if (t.type == Tok::kNumber) {
       double secs = std::strtod(std::string(t.text).c_str(), nullptr);
-      if (!std::isfinite(secs) || std::fabs(secs) > 9.2e15) {
+      if (!std::isfinite(secs) || std::fabs(secs) > 9.2e9) {  // time.Duration range
         Fail(t.pos, "duration out of range");
         return false;
       }
@@ -800,7 +800,7 @@ class Parser {
             return nullptr;
           }
           if (neg) secs = -secs;
-          if (!std::isfinite(secs) || std::fabs(secs * 1000) > 9.2e18) {
+          if (!std::isfinite(secs) || std::fabs(secs * 1000) > 4.6e18) {
             Fail(nt.pos, "timestamp out of bounds for @ modifier: " + std::string(nt.text));
             return nullptr;
           }

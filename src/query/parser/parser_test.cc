@@ -98,6 +98,8 @@ TEST(ParserTest, Errors) {
       {"(1))", "1:4: parse error: unexpected right parenthesis ')'"},
       {"*1", "1:1: parse error: unexpected <op:*>"},
       {"foo[5x]", "1:5: parse error: bad number or duration syntax"},
+      {"foo offset 300y", "not a valid duration string"},
+      {"foo @ 1e300", "timestamp out of bounds for @ modifier"},
       {"foo{a=\"b\" c=\"d\"}",
        "1:11: parse error: unexpected identifier \"c\" in label matching, expected \",\" or \"}\""},
       {"sum by (a b) (x)",
