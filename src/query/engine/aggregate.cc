@@ -2,6 +2,7 @@
 // limitk, quantile, count_values) with by/without grouping.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <unordered_map>
 
@@ -65,7 +66,26 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
                                                     : "Parameter value is NaN");
       }
       if (a.op == AggOp::kLimitRatio) {
-        return ExecError("limit_ratio is not supported");
+        // Keeps a deterministic, label-hash-based share of the series: r in (0,1] keeps
+        // hash fractions below r, r in [-1,0) the complementary ones (>= 1 + r).
+        double ratio = pv;
+        if (ratio < -1 || ratio > 1) {
+          ratio = ratio < -1 ? -1 : 1;
+          st_->warnings.insert("PromQL warning: ratio value should be between -1 and 1, got " +
+                               fn::FormatFloatShortest(pv) + ", capping to " +
+                               fn::FormatFloatShortest(ratio));
+        }
+        if (ratio == 0) continue;
+        for (size_t s = 0; s < in.series.size(); ++s) {
+          const Point* p = cur[s].At(in.series[s].points, ts);
+          if (p == nullptr) continue;
+          double offset = static_cast<double>(in.series[s].labels.Hash()) /
+                          static_cast<double>(std::numeric_limits<uint64_t>::max());
+          if ((ratio >= 0 && offset < ratio) || (ratio < 0 && offset >= 1.0 + ratio)) {
+            res[s].points.push_back({ts, p->v});
+          }
+        }
+        continue;
       }
       if (pv >= 9.223372036854775807e18 || pv <= -9.223372036854775807e18) {
         return ExecError("Scalar value " + std::to_string(pv) + " overflows int64");
