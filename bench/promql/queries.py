@@ -6,7 +6,10 @@ connection each time; the script prints one JSON object: per query the first (co
 median wall time in ms, the HTTP status and a short summary of the answer (series, points) so the
 caller can check that every server answered the same thing.
 
-Usage: queries.py URL --start S --end E [--token T] [--runs 5]
+With --pid (the server's process id, on this machine) it also reports the server's CPU time per
+run (utime+stime from /proc/PID/stat), which a loaded machine distorts less than wall time.
+
+Usage: queries.py URL --start S --end E [--token T] [--runs 5] [--pid PID]
   URL     base URL, e.g. http://127.0.0.1:9400 (kansoku, Prometheus and VictoriaMetrics alike)
   S, E    unix seconds, multiples of 60 (VictoriaMetrics aligns range queries to the step)
 bench/tsdb/run.sh calls it for each server after loading the same data into each.
@@ -14,6 +17,7 @@ bench/tsdb/run.sh calls it for each server after loading the same data into each
 import argparse
 import http.client
 import json
+import os
 import statistics
 import time
 import urllib.parse
@@ -57,6 +61,14 @@ def summarize(body):
     return f"{len(result)} series, {points} points"
 
 
+def cpu_ms(pid):
+    if not pid:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("url")
@@ -64,6 +76,7 @@ def main():
     ap.add_argument("--end", type=int, required=True)
     ap.add_argument("--token", default="")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--pid", type=int, default=0)
     args = ap.parse_args()
     u = urllib.parse.urlsplit(args.url)
     headers = {"Authorization": "Bearer " + args.token} if args.token else {}
@@ -71,6 +84,7 @@ def main():
     for name, path, params in queries(args.start, args.end):
         target = path + "?" + urllib.parse.urlencode(params)
         times, status, summary = [], 0, ""
+        c0 = cpu_ms(args.pid)
         for _ in range(args.runs):
             conn = http.client.HTTPConnection(u.hostname, u.port, timeout=300)
             t0 = time.perf_counter()
@@ -80,7 +94,9 @@ def main():
             times.append((time.perf_counter() - t0) * 1000)
             conn.close()
             status, summary = resp.status, summarize(body)
+        cpu = (cpu_ms(args.pid) - c0) / args.runs
         out[name] = {"first_ms": round(times[0], 2), "min_ms": round(min(times), 2),
+                     "cpu_ms_per_run": round(cpu, 1) if args.pid else None,
                      "median_ms": round(statistics.median(times), 2), "status": status,
                      "answer": summary}
     print(json.dumps(out))

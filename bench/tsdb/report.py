@@ -69,9 +69,14 @@ def main():
     o.append(f"| send / flush, s | {fmt(num('kansoku_send_s'))} / {fmt(num('kansoku_flush_s'))} (SIGTERM) | "
              f"{fmt(num('vm_send_s'))} / {fmt(num('vm_flush_s'))} (force_flush) | "
              f"{fmt(num('prom_ingest_s'))} (promtool) | |")
+    cpu = {k: num(f"{k}_cpu_ingest_s") for k, _ in systems}
+    o.append(f"| server CPU during ingest, s (µs/sample) | "
+             + " | ".join(fmt(cpu[k]) + (f" ({cpu[k] / samples * 1e6:.2f})" if cpu[k] and samples else "")
+                          for k, _ in systems)
+             + f" | {fmt(ratio(cpu['kansoku'], cpu['vm']))} × VM's CPU |")
     o.append(f"| bytes/sample on disk | {fmt(bps['kansoku'], '{:.3f}')} | {fmt(bps['vm'], '{:.3f}')} "
-             f"(after force_merge; {fmt(num('vm_bytes_flushed') / samples if num('vm_bytes_flushed') and samples else None, '{:.3f}')} "
-             f"before) | {fmt(bps['prom'], '{:.3f}')} ({r.get('prom_blocks', '?')} blocks) | "
+             f"(after force_merge + stop; {fmt(num('vm_bytes_flushed') / samples if num('vm_bytes_flushed') and samples else None, '{:.3f}')} "
+             f"after force_flush) | {fmt(bps['prom'], '{:.3f}')} ({r.get('prom_blocks', '?')} blocks) | "
              f"{verdict(ratio(bps['kansoku'], bps['vm']), 0.8, False)} |")
     o.append(f"| peak RSS ingest, MB | {fmt(rss_i['kansoku'], '{:.0f}')} | {fmt(rss_i['vm'], '{:.0f}')} | "
              f"{fmt(rss_i['prom'], '{:.0f}')} (promtool) | {verdict(ratio(rss_i['kansoku'], rss_i['vm']), 1.0, False)} |")
@@ -96,8 +101,8 @@ def main():
 
     q = {s: load(os.path.join(work, f"{p}-q.json")) for s, p in (("kansoku", "k"), ("vm", "v"), ("prom", "p"))}
     names = list(next((v for v in q.values() if v), {}).keys())
-    o.append("Query latency, ms: min / median of 5 (first run in the answer column's notes); "
-             "range queries over the whole span at a 60 s step.\n")
+    o.append("Query latency, ms: min / median of 5 wall (cpu: the server's CPU ms per run, "
+             "utime+stime); range queries over the whole span at a 60 s step.\n")
     o.append("| query | kansoku | VictoriaMetrics | Prometheus | kansoku/VM median (goal ≤ 0.5) | "
              "kansoku/Prom median (goal ≤ 0.2) | answers (kansoku; VM; Prom) |")
     o.append("|---|---|---|---|---|---|---|")
@@ -110,7 +115,9 @@ def main():
                 ans.append("—")
                 continue
             bad = "" if e["status"] == 200 else f" **HTTP {e['status']}**"
-            cells.append(f"{e['min_ms']:.1f} / {e['median_ms']:.1f}{bad}")
+            c = e.get("cpu_ms_per_run")
+            cells.append(f"{e['min_ms']:.1f} / {e['median_ms']:.1f}{bad}"
+                         + (f" (cpu {c:.0f})" if c is not None else ""))
             ans.append(e["answer"])
         km = q["kansoku"].get(n, {}).get("median_ms")
         vm = q["vm"].get(n, {}).get("median_ms")

@@ -10,7 +10,7 @@
 #                     the final flush (kansoku: SIGTERM until exit; VM: /internal/force_flush).
 #                     Prometheus: `promtool tsdb create-blocks-from openmetrics` (backfill).
 #   bytes/sample      du --apparent-size of the data after the flush (kansoku: data/tsdb after
-#                     SIGTERM; VM: the storage dir after force_flush + force_merge; Prometheus:
+#                     SIGTERM; VM: the storage dir after force_flush + force_merge + stop; Prometheus:
 #                     the blocks promtool wrote), divided by the samples sent.
 #   peak RSS          VmHWM of the server process read just before it is stopped (ingest phase;
 #                     and the query phase for kansoku, which is restarted on its data), promtool's
@@ -20,6 +20,9 @@
 # kansoku is also restarted on its data after SIGTERM to check nothing was lost.
 #
 # Usage: bench/tsdb/run.sh [--hours 24] [--hosts 100] [--parallel 4] [--only kansoku,vm,prom]
+#                          [--promtool-max-block 2h]
+#   promtool parses the whole file once per block it writes (2 h by default: 13 passes over 24 h);
+#   --promtool-max-block 18h makes it 2-3 passes (bigger blocks, as Prometheus' compaction would).
 #   The issue's run is the default (24 h x 100 hosts, ~115 M samples; needs ~15 GB free under
 #   $TMPDIR (default /tmp) and ~10 min). Smoke: bench/tsdb/run.sh --hours 1 --hosts 10
 # Output: a table on stdout and in bench/tsdb/out/results-<UTC date-time>.md (git-ignored).
@@ -32,12 +35,14 @@ HOURS=24
 HOSTS=100
 PARALLEL=4
 ONLY=kansoku,vm,prom
+PROM_BLOCK=""  # promtool --max-block-duration; "" = promtool's default (2h blocks, one pass each)
 while (($#)); do
   case $1 in
     --hours) HOURS=$2; shift 2 ;;
     --hosts) HOSTS=$2; shift 2 ;;
     --parallel) PARALLEL=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
+    --promtool-max-block) PROM_BLOCK=$2; shift 2 ;;
     *) echo "usage: $0 [--hours H] [--hosts N] [--parallel P] [--only kansoku,vm,prom]" >&2; exit 2 ;;
   esac
 done
@@ -76,7 +81,8 @@ stop_pid() {  # PID: SIGTERM and wait for the exit (bounded: SIGKILL after 120 s
   kill -KILL "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
 }
-promql() { $PY bench/promql/queries.py "$1" --start "$QSTART" --end "$QEND" --token "$TOKEN"; }
+promql() { $PY bench/promql/queries.py "$1" --start "$QSTART" --end "$QEND" --token "$TOKEN" --pid "$2"; }
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat"; }
 
 # The binary is copied: other builds may replace build/release/kansoku during the run.
 cp build/release/kansoku "$WORK/kansoku"
@@ -128,6 +134,7 @@ if want kansoku; then
   $PY bench/tsdb/send.py "http://127.0.0.1:$KPORT/api/v1/import/prometheus" "$WORK/chunks" --token "$TOKEN" > "$WORK/k-send.json"
   send_s=$(elapsed "$t"); cat "$WORK/k-send.json"
   put kansoku_rss_ingest_kb "$(hwm_kb $KPID)"
+  put kansoku_cpu_ingest_s "$(cpu_s $KPID)"
   curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KPORT/metrics" | grep -E '^kansoku_(tsdb|rows)_' > "$WORK/k-metrics.txt" || true
   t2=$(now); stop_pid "$KPID"; stop_s=$(elapsed "$t2")
   put kansoku_send_s "$send_s"; put kansoku_flush_s "$stop_s"
@@ -143,7 +150,7 @@ if want kansoku; then
   wait_http "http://127.0.0.1:$KPORT/-/ready" 600
   put kansoku_restart_s "$(elapsed "$t")"
   checks "http://127.0.0.1:$KPORT" kansoku
-  promql "http://127.0.0.1:$KPORT" > "$WORK/k-q.json"; cat "$WORK/k-q.json"
+  promql "http://127.0.0.1:$KPORT" "$KPID" > "$WORK/k-q.json"; cat "$WORK/k-q.json"
   put kansoku_rss_query_kb "$(hwm_kb $KPID)"
   stop_pid "$KPID"
 fi
@@ -163,6 +170,7 @@ if want vm; then
   put vm_ingest_s "$(echo "$send_s + $flush_s" | bc -l)"
   put vm_send_json "$(cat "$WORK/v-send.json")"
   put vm_rss_ingest_kb "$(hwm_kb $VPID)"
+  put vm_cpu_ingest_s "$(cpu_s $VPID)"
   put vm_rows_inserted "$(curl -sf "http://127.0.0.1:$VPORT/metrics" | awk '/^vm_rows_inserted_total/ {s += $2} END {printf "%d", s}')"
   put vm_bytes_flushed "$(du_b "$WORK/vm-data")"
   echo "== VictoriaMetrics: force_merge (bounded: 10 min), queries"
@@ -176,11 +184,13 @@ if want vm; then
     sleep 1
   done
   put vm_merge_s "$(elapsed "$t")"
-  put vm_bytes "$(du_b "$WORK/vm-data")"
+  put vm_bytes_merged "$(du_b "$WORK/vm-data")"
   checks "http://127.0.0.1:$VPORT" vm
-  promql "http://127.0.0.1:$VPORT" > "$WORK/v-q.json"; cat "$WORK/v-q.json"
+  promql "http://127.0.0.1:$VPORT" "$VPID" > "$WORK/v-q.json"; cat "$WORK/v-q.json"
   put vm_rss_query_kb "$(hwm_kb $VPID)"
   stop_pid "$VPID"
+  # Merged-away parts may still be on disk while VM runs; after a clean stop they are gone.
+  put vm_bytes "$(du_b "$WORK/vm-data")"
   rm -rf "$WORK/vm-data"
 fi
 rm -rf "$WORK/chunks"
@@ -192,10 +202,12 @@ if want prom; then
   t=$(now)
   $PY -c 'import resource, subprocess, sys
 r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
-sys.exit(r.returncode)' promtool tsdb create-blocks-from openmetrics "$WORK/data.om" "$WORK/prom-data" 2> "$WORK/promtool.rss"
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(u.ru_utime + u.ru_stime, u.ru_maxrss, file=sys.stderr)
+sys.exit(r.returncode)' promtool tsdb create-blocks-from openmetrics ${PROM_BLOCK:+--max-block-duration=$PROM_BLOCK} "$WORK/data.om" "$WORK/prom-data" 2> "$WORK/promtool.rss"
   put prom_ingest_s "$(elapsed "$t")"
-  put prom_rss_ingest_kb "$(tail -1 "$WORK/promtool.rss")"
+  put prom_rss_ingest_kb "$(tail -1 "$WORK/promtool.rss" | cut -d' ' -f2)"
+  put prom_cpu_ingest_s "$(tail -1 "$WORK/promtool.rss" | cut -d' ' -f1)"
   rm -f "$WORK/data.om"
   put prom_bytes "$(du_b "$WORK/prom-data")"
   put prom_blocks "$(find "$WORK/prom-data" -name meta.json | wc -l)"
@@ -208,12 +220,12 @@ sys.exit(r.returncode)' promtool tsdb create-blocks-from openmetrics "$WORK/data
   PPID_=$!; PIDS+=("$PPID_")
   wait_http "http://127.0.0.1:$PPORT/-/ready" 300
   checks "http://127.0.0.1:$PPORT" prom
-  promql "http://127.0.0.1:$PPORT" > "$WORK/p-q.json"; cat "$WORK/p-q.json"
+  promql "http://127.0.0.1:$PPORT" "$PPID_" > "$WORK/p-q.json"; cat "$WORK/p-q.json"
   put prom_rss_query_kb "$(hwm_kb $PPID_)"
   stop_pid "$PPID_"
 fi
 
 put load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
-$PY bench/tsdb/report.py "$RES" "$WORK" "bench/tsdb/run.sh --hours $HOURS --hosts $HOSTS --parallel $PARALLEL --only $ONLY" | tee "$OUT"
+$PY bench/tsdb/report.py "$RES" "$WORK" "bench/tsdb/run.sh --hours $HOURS --hosts $HOSTS --parallel $PARALLEL --only $ONLY${PROM_BLOCK:+ --promtool-max-block $PROM_BLOCK}" | tee "$OUT"
 cp "$WORK"/k-metrics.txt "bench/tsdb/out/kansoku-metrics-$STAMP.txt" 2>/dev/null || true
 echo "written: $OUT"
