@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "query/parser/ast.h"
+#include "query/parser/fuzz_entry.h"  // FuzzPromQLParser (fuzz/promql_fuzz.cc includes this header)
 
 namespace kansoku::query {
 
