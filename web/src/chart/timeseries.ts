@@ -25,6 +25,8 @@ export interface ChartOptions {
   /** Plot height in CSS px. */
   height(): number;
   onZoom(startMs: number, endMs: number): void;
+  /** Double click on the plot. */
+  onZoomOut?(): void;
 }
 
 interface Stats {
@@ -89,6 +91,8 @@ export class TimeSeriesChart {
     this.reserveHeight();
     this.resizeObs = new ResizeObserver(() => this.resize());
     this.resizeObs.observe(this.plotEl);
+    window.addEventListener("resize", this.onWindowResize);
+    this.plotEl.addEventListener("dblclick", () => this.opts.onZoomOut?.());
     this.offTheme = onThemeChange(() => this.build());
   }
 
@@ -272,7 +276,10 @@ export class TimeSeriesChart {
     delete this.el.dataset["points"];
   }
 
+  private onWindowResize = () => this.resize();
+
   destroy(): void {
+    window.removeEventListener("resize", this.onWindowResize);
     this.resizeObs.disconnect();
     this.offTheme();
     this.u?.destroy();

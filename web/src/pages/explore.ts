@@ -9,6 +9,7 @@ import { labelApiSource } from "../explore/source";
 import { parseSampleValue, seriesName } from "../format";
 import { chooseStep, formatDateTime, formatDuration, resolveRange } from "../time";
 import { describe, empty, errorBox, setBusy } from "../ui/states";
+import { zoomOutRange } from "../ui/timepicker";
 import { current, rangeOf, setParams, type Loc } from "../url";
 import type { Page } from "./page";
 
@@ -62,8 +63,14 @@ class ExplorePage implements Page {
     this.meta = h("div", { class: "result-meta muted small", "aria-live": "polite" });
     this.warnings = h("div", { class: "warnings", hidden: true });
     this.chart = new TimeSeriesChart({
-      height: () => this.plotHeight(),
+      height: () => {
+        const px = this.plotHeight();
+        // The empty/error state takes the graph's place at the graph's height.
+        if (this.stateBox) this.stateBox.style.minHeight = `${px}px`;
+        return px;
+      },
       onZoom: (a, b) => setParams({ from: String(a), to: String(b) }),
+      onZoomOut: () => zoomOutRange(),
     });
     this.graphBox = h("div", { class: "graph-box" }, this.chart.el);
     this.tableBox = h("div", { class: "table-box", hidden: true });

@@ -10,7 +10,8 @@ export const SHORTCUTS: [string, string][] = [
   ["Ctrl+Enter / Enter", "Run the query (in the editor; Shift+Enter adds a line)"],
   ["Ctrl+Space", "Show completions (in the editor)"],
   ["↑ ↓  Tab  Esc", "Pick, accept, close completions"],
-  ["Drag on a graph", "Zoom into that time range; Zoom out button widens it"],
+  ["Drag on a graph", "Zoom into that time range"],
+  ["Double click a graph", "Zoom out (twice the range; also the ⤢ button)"],
   ["?", "Show this help"],
   ["Esc", "Close this help or a menu"],
 ];
