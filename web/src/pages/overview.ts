@@ -123,6 +123,7 @@ class OverviewPage implements Page {
           h("span", { class: `badge ${upCount === list.length ? "badge-ok" : "badge-bad"}` }, `${upCount}/${list.length} up`),
           h("a", { class: "small", href: href("/explore", globalParams({ q })) }, "Graph in Explore")),
         h("table", { class: "data-table targets" },
+          h("colgroup", null, h("col", { class: "c-instance" }), h("col", { class: "c-state" }), h("col", { class: "c-history" }), h("col", { class: "c-other" })),
           h("thead", null, h("tr", null, h("th", null, "Instance"), h("th", null, "State"), h("th", null, "History"), h("th", null, "Other labels"))),
           h("tbody", null, list.map((t) => targetRow(t)))));
     });
@@ -154,15 +155,22 @@ function historyBar(history: (number | null)[]): SVGSVGElement {
   const known = history.filter((v) => v !== null).length;
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", known ? `up in ${ups} of ${known} samples` : "no samples");
-  history.forEach((v, i) => {
-    if (v === null) return;
-    const r = document.createElementNS(ns, "rect");
-    r.setAttribute("x", String(i));
-    r.setAttribute("y", "0");
-    r.setAttribute("width", "1.02");
-    r.setAttribute("height", "1");
-    r.setAttribute("class", v === 1 ? "h-up" : "h-down");
-    svg.appendChild(r);
-  });
+  // One rect per run of equal state: no seams between cells.
+  const state = (v: number | null) => (v === null ? "" : v === 1 ? "h-up" : "h-down");
+  for (let i = 0; i < history.length; ) {
+    const cls = state(history[i]!);
+    let j = i + 1;
+    while (j < history.length && state(history[j]!) === cls) j++;
+    if (cls) {
+      const r = document.createElementNS(ns, "rect");
+      r.setAttribute("x", String(i));
+      r.setAttribute("y", "0");
+      r.setAttribute("width", String(j - i));
+      r.setAttribute("height", "1");
+      r.setAttribute("class", cls);
+      svg.appendChild(r);
+    }
+    i = j;
+  }
   return svg;
 }
