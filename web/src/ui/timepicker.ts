@@ -29,7 +29,7 @@ export class TimePicker {
       h("button", { class: "btn btn-primary", type: "submit" }, "Apply"));
     this.menu = h("div", { class: "menu tp-menu", hidden: true },
       h("ul", { class: "tp-presets", role: "menu" }, PRESETS.map((p) =>
-        h("li", null, h("button", {
+        h("li", { role: "none" }, h("button", {
           type: "button", role: "menuitem", class: "menu-item", "data-preset": p.key,
           onclick: () => { this.close(); setParams({ from: p.from, to: "now" }); },
         }, p.label)))),
