@@ -214,6 +214,14 @@ await check("graph of a rate() over 6 series with legend values", async () => {
   await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5);
   await page.waitForFunction(() => document.querySelector(".legend-table td.cursor")?.textContent !== "");
   await shot("03-explore-cpu-lines");
+  // A minimum step (e.g. the scrape interval) coarsens the auto step; it is in the URL.
+  await page.selectOption("#min-step", "1m");
+  await page.waitForFunction(() => /step 1m · 6\d points each/.test(document.querySelector(".result-meta")?.textContent ?? ""));
+  expect(param("step") === "1m", `step=${param("step")}`);
+  expect((await waitChart(6)).colored > 50, "no lines at step 1m");
+  await page.selectOption("#min-step", "");
+  await page.waitForFunction(() => !/step 1m/.test(document.querySelector(".result-meta")?.textContent ?? ""));
+  expect(param("step") === null, `step=${param("step")}`);
 });
 
 await check("stacked mode", async () => {

@@ -7,13 +7,14 @@ import { h, remPx, setChildren } from "../dom";
 import { QueryEditor } from "../explore/editor";
 import { labelApiSource } from "../explore/source";
 import { parseSampleValue, seriesName } from "../format";
-import { chooseStep, formatDateTime, formatDuration, resolveRange } from "../time";
+import { chooseStep, formatDateTime, formatDuration, parseDuration, resolveRange } from "../time";
 import { describe, empty, errorBox, setBusy } from "../ui/states";
 import { zoomOutRange } from "../ui/timepicker";
 import { current, rangeOf, setParams, type Loc } from "../url";
 import type { Page } from "./page";
 
 const MAX_GRAPH_SERIES = 500;
+const MIN_STEPS = ["", "15s", "30s", "1m", "5m", "15m", "1h"];
 
 type View = "graph" | "table";
 
@@ -39,6 +40,7 @@ class ExplorePage implements Page {
   private fetchedKey = "";
   private lastGraph: { xs: number[]; series: ChartSeries[] } | null = null;
   private busyTimer = 0;
+  private stepSelect: HTMLSelectElement;
 
   constructor() {
     const source = labelApiSource();
@@ -58,6 +60,10 @@ class ExplorePage implements Page {
     this.stackButtons.stacked.id = "mode-stacked";
     this.viewButtons.graph.id = "view-graph";
     this.viewButtons.table.id = "view-table";
+    this.stepSelect = h("select", {
+      id: "min-step", class: "select select-small", title: "Smallest step between points (auto: from the graph's width)",
+      onchange: () => setParams({ step: this.stepSelect.value || null }),
+    }, MIN_STEPS.map((v) => h("option", { value: v }, v || "auto")));
     const runButton = h("button", { class: "btn btn-primary", type: "button", id: "run", title: "Run (Ctrl+Enter)", onclick: () => this.run() }, "Run");
 
     this.meta = h("div", { class: "result-meta muted small", "aria-live": "polite" });
@@ -80,6 +86,8 @@ class ExplorePage implements Page {
       h("div", { class: "result-head" },
         h("div", { class: "seg", role: "group", "aria-label": "View" }, this.viewButtons.graph, this.viewButtons.table),
         h("div", { class: "seg", role: "group", "aria-label": "Graph mode" }, this.stackButtons.lines, this.stackButtons.stacked),
+        h("label", { class: "small muted", for: "min-step" }, "Min step"),
+        this.stepSelect,
         this.meta),
       this.warnings, this.stateBox, this.graphBox, this.tableBox,
       h("div", { class: "busy-overlay", "aria-hidden": "true" }, h("span", { class: "spinner" })));
@@ -102,11 +110,14 @@ class ExplorePage implements Page {
     this.stackButtons.lines.setAttribute("aria-pressed", String(!stacked));
     this.stackButtons.stacked.setAttribute("aria-pressed", String(stacked));
     for (const b of Object.values(this.stackButtons)) b.disabled = view !== "graph";
+    const minStep = loc.params.get("step") ?? "";
+    this.stepSelect.value = MIN_STEPS.includes(minStep) ? minStep : "";
+    this.stepSelect.disabled = view !== "graph";
     this.graphBox.hidden = view !== "graph";
     this.tableBox.hidden = view !== "table";
 
     const r = rangeOf(loc.params);
-    const key = [q, view, r.from, r.to].join("\u0000");
+    const key = [q, view, r.from, r.to, view === "graph" ? minStep : ""].join("\u0000");
     if (key !== this.fetchedKey) {
       this.fetchedKey = key;
       void this.load();
@@ -193,7 +204,9 @@ class ExplorePage implements Page {
 
   private async loadGraph(q: string, signal: AbortSignal, t0: number): Promise<void> {
     const { start, end } = resolveRange(rangeOf(current().params));
-    const step = chooseStep(start, end, this.chart.width());
+    // Auto step from the width; a chosen minimum (e.g. the scrape interval) only makes it coarser.
+    const minMs = parseDuration(current().params.get("step") ?? "") ?? 0;
+    const step = Math.max(chooseStep(start, end, this.chart.width()), Math.round(minMs / 1000));
     const s0 = Math.floor(start / 1000 / step) * step;
     const s1 = Math.floor(end / 1000);
     const r = await apiGet<QueryData>("/api/v1/query_range", { query: q, start: s0, end: s1, step }, { signal });
