@@ -401,6 +401,11 @@ await check("overview lists `up` targets by job with state and history", async (
   const downCells = await page.$$eval("tr[data-instance='web-2:9100'] rect.h-down", (r) => r.length);
   expect(downCells > 0, "web-2's down period is not in its history");
   await shot("13-overview");
+  // A range before any data: an empty state that says why, not an empty table.
+  await page.goto(`${base}/overview?from=now-7d&to=now-3d`);
+  await page.waitForSelector(".state-empty");
+  const t = await page.textContent(".state-empty");
+  expect(t.includes("No targets report `up`"), t);
 });
 
 await check("placeholder pages say what is coming", async () => {
