@@ -24,7 +24,7 @@ def main():
         for line in f:
             k, _, v = line.rstrip("\n").partition("=")
             r[k] = v
-    samples = int(r.get("samples", "0") or 0)
+    samples = int(float(r.get("samples", "0") or 0))
     systems = [("kansoku", "kansoku"), ("vm", "VictoriaMetrics"), ("prom", "Prometheus")]
 
     def num(k):
@@ -54,7 +54,7 @@ def main():
     o.append(f"# bench/tsdb + bench/promql — {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC\n")
     o.append(f"Command: `{command}`  ")
     o.append(f"Data: {r.get('hosts')} hosts × 200 series, 15 s interval, {r.get('hours')} h = "
-             f"**{samples:,} samples** ({int(r.get('chunk_bytes', '0') or 0) / 1e9:.2f} GB of Prometheus text); "
+             f"**{samples:,} samples** ({float(r.get('chunk_bytes', '0') or 0) / 1e9:.2f} GB of Prometheus text); "
              f"{r.get('parallel')} concurrent keep-alive connections (one per host group)  ")
     o.append(f"Machine: {r.get('machine')}; load average before {r.get('load_before')}, "
              f"after {r.get('load_after')}  ")
