@@ -17,6 +17,35 @@ namespace {
 std::string_view View(const uint8_t* data, size_t size) {
   return {reinterpret_cast<const char*>(data), size};
 }
+// Validates labels like the storage does and drops everything: lets the fuzzer reach
+// AppenderSink (labels building, raw-key cache, duplicate detection).
+class ValidatingNullAppender : public tsdb::Appender {
+ public:
+  Status Append(const tsdb::Labels& labels, int64_t, double) override {
+    return tsdb::ValidateLabels(labels);
+  }
+  Status UpdateMetadata(std::string_view, const tsdb::MetricMetadata&) override {
+    return Status::Ok();
+  }
+  Status Commit() override { return Status::Ok(); }
+  void Rollback() override {}
+};
+
+// Runs decode(sink, report) into an AppenderSink whose cache is shared by two runs, so the
+// second run takes the cache-hit paths.
+template <typename Decode>
+void ThroughAppender(Decode decode) {
+  SeriesCache cache(256);
+  for (int i = 0; i < 2; ++i) {
+    ValidatingNullAppender app;
+    DecodeReport report;
+    AppenderSink sink(app, report, &cache);
+    decode(static_cast<RowSink&>(sink), report);
+    (void)sink.Commit();
+    (void)report.Summary();
+  }
+}
+
 DecodeOptions FuzzOptions() {
   DecodeOptions o;
   o.now_ms = 1795671866473;
@@ -30,6 +59,9 @@ int FuzzPromRemoteWrite(const uint8_t* data, size_t size) {
   DiscardSink sink(true);
   DecodeReport report;
   (void)prom_remote_write::DecodeWriteRequest(View(data, size), opts, sink, report);
+  ThroughAppender([&](RowSink& s, DecodeReport& r) {
+    (void)prom_remote_write::DecodeWriteRequest(View(data, size), opts, s, r);
+  });
   std::string decoded;
   if (prom_remote_write::DecodeSnappyBlock(View(data, size), &decoded, 1 << 20).ok()) {
     DecodeReport report2;
@@ -47,6 +79,9 @@ int FuzzPromText(const uint8_t* data, size_t size) {
     prom_text::ParsePromText(View(data, size), f, opts, sink, report);
     (void)report.Summary();
   }
+  ThroughAppender([&](RowSink& s, DecodeReport& r) {
+    prom_text::ParsePromText(View(data, size), prom_text::Format::kPrometheusText, opts, s, r);
+  });
   return 0;
 }
 
@@ -60,6 +95,9 @@ int FuzzInfluxLine(const uint8_t* data, size_t size) {
     influx_line::ParseInfluxLines(View(data, size), o, opts, sink, report);
     (void)report.Summary();
   }
+  ThroughAppender([&](RowSink& s, DecodeReport& r) {
+    influx_line::ParseInfluxLines(View(data, size), influx_line::Options{}, opts, s, r);
+  });
   return 0;
 }
 
@@ -100,6 +138,11 @@ int FuzzOtlp(const uint8_t* data, size_t size, bool json) {
     (void)st;
     (void)otlp_metrics::EncodeExportResponse(report, json);
   }
+  ThroughAppender([&](RowSink& s, DecodeReport& r) {
+    otlp_metrics::Options o;
+    (void)(json ? parser.ParseJson(View(data, size), o, opts, s, r)
+                : parser.ParseProto(View(data, size), o, opts, s, r));
+  });
   return 0;
 }
 }  // namespace
