@@ -97,7 +97,13 @@ class DBAppender : public Appender {
     KANSOKU_CHECK(!done_, "BUG: Appender used after Commit/Rollback");
     done_ = true;
     if (staged_.empty() && metadata_.empty()) return Status::Ok();
-    std::shared_lock<std::shared_mutex> commit_lock(db_->commit_mu_);
+    std::shared_lock<std::shared_mutex> commit_lock(db_->commit_mu_, std::defer_lock);
+    {
+      // Through the gate first, so a waiting WAL rotation is not starved by a stream of commits
+      // (the rwlock itself prefers readers).
+      std::lock_guard<std::mutex> gate(db_->commit_gate_);
+      commit_lock.lock();
+    }
     std::string buf;
     std::vector<MemSeries*> newly_logged;
     {
@@ -571,6 +577,7 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
 Status DB::Checkpoint() {
   int upto;
   {
+    std::lock_guard<std::mutex> gate(commit_gate_);
     std::unique_lock<std::shared_mutex> l(commit_mu_);
     KANSOKU_ASSIGN_OR_RETURN(upto, wal_->Rotate());
   }

@@ -141,6 +141,7 @@ class DB : public Appendable, public Queryable {
   // Held shared by a commit across WAL write + head apply; exclusively to rotate the WAL, so a
   // checkpoint never misses a sample that is in an older segment but not yet in the head.
   std::shared_mutex commit_mu_;
+  std::mutex commit_gate_;  // taken before commit_mu_ by both sides: writer preference
   // Held shared by a Select across blocks + head; exclusively while a block is added and the
   // head truncated (or blocks are swapped), so no Select sees data in neither.
   mutable std::shared_mutex blocks_mu_;
