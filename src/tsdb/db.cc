@@ -675,7 +675,9 @@ Result<int> DB::CompactBlocks() {
       if (FloorDiv(b->meta().maxt - 1, range) != w) continue;  // already wider than the window
       groups[w].push_back(b);
     }
-    for (auto& [w, group] : groups) {
+    for (auto& entry : groups) {  // not a structured binding: clang 14 can't capture those
+      const int64_t w = entry.first;
+      auto& group = entry.second;
       if (group.size() < 2 || (w + 1) * range > newest) continue;
       int64_t mint = INT64_MAX, maxt = INT64_MIN;
       int level = 1;
