@@ -75,7 +75,7 @@ def main():
                           for k, _ in systems)
              + f" | {fmt(ratio(cpu['kansoku'], cpu['vm']))} × VM's CPU |")
     o.append(f"| bytes/sample on disk | {fmt(bps['kansoku'], '{:.3f}')} | {fmt(bps['vm'], '{:.3f}')} "
-             f"(after force_merge + stop; {fmt(num('vm_bytes_flushed') / samples if num('vm_bytes_flushed') and samples else None, '{:.3f}')} "
+             f"({'data+indexdb' if 'vm_bytes_all' in r else 'whole dir'} after force_merge + stop; {fmt(num('vm_bytes_flushed') / samples if num('vm_bytes_flushed') and samples else None, '{:.3f}')} "
              f"after force_flush) | {fmt(bps['prom'], '{:.3f}')} ({r.get('prom_blocks', '?')} blocks) | "
              f"{verdict(ratio(bps['kansoku'], bps['vm']), 0.8, False)} |")
     o.append(f"| peak RSS ingest, MB | {fmt(rss_i['kansoku'], '{:.0f}')} | {fmt(rss_i['vm'], '{:.0f}')} | "

@@ -10,7 +10,7 @@
 #                     the final flush (kansoku: SIGTERM until exit; VM: /internal/force_flush).
 #                     Prometheus: `promtool tsdb create-blocks-from openmetrics` (backfill).
 #   bytes/sample      du --apparent-size of the data after the flush (kansoku: data/tsdb after
-#                     SIGTERM; VM: the storage dir after force_flush + force_merge + stop; Prometheus:
+#                     SIGTERM; VM: data/ + indexdb/ after force_flush + force_merge + stop; Prometheus:
 #                     the blocks promtool wrote), divided by the samples sent.
 #   peak RSS          VmHWM of the server process read just before it is stopped (ingest phase;
 #                     and the query phase for kansoku, which is restarted on its data), promtool's
@@ -190,7 +190,9 @@ if want vm; then
   put vm_rss_query_kb "$(hwm_kb $VPID)"
   stop_pid "$VPID"
   # Merged-away parts may still be on disk while VM runs; after a clean stop they are gone.
-  put vm_bytes "$(du_b "$WORK/vm-data")"
+  # cache/ (written at stop) is a cache, not data: data/ + indexdb/ count.
+  put vm_bytes "$(du_b "$WORK/vm-data/data" "$WORK/vm-data/indexdb")"
+  put vm_bytes_all "$(du_b "$WORK/vm-data")"
   rm -rf "$WORK/vm-data"
 fi
 rm -rf "$WORK/chunks"
