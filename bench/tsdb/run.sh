@@ -70,7 +70,7 @@ port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); prin
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc -l; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-du_b() { du -sb "$@" | awk '{s += $1} END {printf "%d\n", s}'; }
+du_b() { du -sb "$@" | awk '{s += $1} END {printf "%.0f\n", s}'; }
 wait_http() {  # URL [seconds]
   for _ in $(seq $((${2:-60} * 10))); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
   echo "not ready: $1" >&2; return 1
