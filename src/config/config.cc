@@ -30,6 +30,10 @@ class Schema {
       return Error(file, node, path.empty() ? "(top level)" : path, "expected a mapping of keys");
     }
     for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        return Error(file, it->first, path.empty() ? "(top level)" : path,
+                     "keys must be plain names, not lists, mappings or nulls");
+      }
       std::string key = it->first.as<std::string>();
       std::string full = path.empty() ? key : path + "." + key;
       const Entry* e = nullptr;
@@ -174,12 +178,17 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
-  } catch (const YAML::ParserException& e) {
+  } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(name + ":" + std::to_string(e.mark.line + 1) + ":" +
                                    std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
   }
   if (root.IsNull()) return cfg;  // empty file: all defaults
-  KANSOKU_RETURN_IF_ERROR(top.Apply(root, name, ""));
+  try {
+    KANSOKU_RETURN_IF_ERROR(top.Apply(root, name, ""));
+  } catch (const YAML::Exception& e) {  // anything yaml-cpp throws on odd documents
+    return Status::InvalidArgument(name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                   std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+  }
   KANSOKU_RETURN_IF_ERROR(Validate(cfg).WithContext(name));
   return cfg;
 }

@@ -45,6 +45,9 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
       {"listen: [unclosed\n", "k.yml:2:1: invalid YAML"},
       {"listeners:\n  allow_cidrs: [10.0.0.0/99]\n", "prefix > 32"},
       {"- a\n- b\n", "(top level): expected a mapping"},
+      // Found by fuzz_config: a null/complex key used to escape as a yaml-cpp exception.
+      {"?\n:\nA\x1c\x1c~:\n", "k.yml:"},
+      {"? [a, b]\n: 1\n", "keys must be plain names"},
   };
   for (const auto& tc : cases) {
     auto c = ParseServerConfig(tc.yaml, "k.yml");
