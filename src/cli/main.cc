@@ -2,6 +2,8 @@
 // `import`, `issues`, `logs`, `hosts`, `usage`.
 #include <CLI/CLI.hpp>
 
+#include "cli/agent_cmd.h"
+#include "cli/hosts_cmd.h"
 #include "cli/import_cmd.h"
 #include "cli/query_cmd.h"
 #include "cli/token_cmd.h"
@@ -34,6 +36,8 @@ int main(int argc, char** argv) {
   kansoku::cli::AddTokenCommand(&app, &exit_code);
   kansoku::cli::AddQueryCommand(&app, &exit_code);
   kansoku::cli::AddImportExportCommands(&app, &exit_code);
+  kansoku::cli::AddHostsCommand(&app, &exit_code);
+  kansoku::cli::AddAgentCommand(&app, &exit_code, KANSOKU_VERSION);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <fstream>
 
+#include "api/hosts_api.h"
 #include "api/ingest_api.h"
 #include "api/prom_api.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "meta/host_store.h"
 #include "meta/token_store.h"
 #include "net/http_server.h"
 #include "net/stream_listener.h"
@@ -86,6 +88,14 @@ Status Server::Start() {
   }
   registry_.GaugeFunc("kansoku_api_tokens", "Valid API tokens.",
                       [this] { return static_cast<double>(tokens_->Count()); });
+
+  // Hosts registry (agents' inventory and heartbeats).
+  KANSOKU_ASSIGN_OR_RETURN(hosts_, meta::HostStore::Open(cfg.data_dir));
+  registry_.GaugeFunc("kansoku_hosts", "Registered hosts, not retired.",
+                      [this] { return static_cast<double>(hosts_->List().size()); });
+  registry_.GaugeFunc("kansoku_hosts_unreachable_alerting",
+                      "Working or standby hosts whose heartbeats stopped.",
+                      [this] { return static_cast<double>(hosts_->Unreachable().size()); });
 
   KANSOKU_RETURN_IF_ERROR(OpenMetricsStorage());
   web_dir_ = ResolveWebDir(cfg.web_dir);
@@ -288,6 +298,8 @@ void Server::AddRoutes() {
   ia.max_decoded_body_bytes = opts_.config.http.max_decoded_body_bytes;
   ingest_api_ = api::RegisterIngestApi(*http_, ia);
 
+  api::RegisterHostsApi(*http_, hosts_.get());
+
   // Prometheus query API.
   api::PromApiOptions pa;
   pa.storage = tsdb_.get();
@@ -311,6 +323,7 @@ void Server::Stop() {
   if (graphite_tcp_) graphite_tcp_->Stop();
   // Storage is closed after ingest has drained: the WAL is fsynced on close.
   tsdb_.reset();
+  hosts_.reset();
   tokens_.reset();
 }
 

@@ -15,7 +15,8 @@
 
 namespace kansoku::meta {
 class TokenStore;
-}
+class HostStore;
+}  // namespace kansoku::meta
 namespace kansoku::tsdb {
 class DB;
 }
@@ -51,6 +52,8 @@ class Server {
   std::vector<std::string> BoundAddresses() const;
   // Set when Start created the first admin token (the caller prints it once).
   const std::string& first_admin_token() const { return first_admin_token_; }
+  // The hosts registry (inventory, unreachable hosts); valid between Start and Stop.
+  meta::HostStore* hosts() const { return hosts_.get(); }
 
  private:
   void AddRoutes();
@@ -59,6 +62,7 @@ class Server {
   ServerOptions opts_;
   metrics::Registry registry_;
   std::unique_ptr<meta::TokenStore> tokens_;
+  std::unique_ptr<meta::HostStore> hosts_;
   std::unique_ptr<tsdb::DB> tsdb_;
   std::unique_ptr<query::Engine> engine_;
   std::unique_ptr<net::Authenticator> auth_;

@@ -1,0 +1,54 @@
+#pragma once
+// CgroupCollector: per-container / per-unit metrics from the cgroup v2 unified hierarchy
+// (docs/design/agent.md §2): CPU, memory (with OOM kills), I/O and PIDs, with Docker,
+// containerd/Kubernetes (kubepods) and systemd units recognised from the cgroup path and
+// labelled (runtime, container_id, pod_uid, qos, unit, slice, cgroup).
+//
+// The root is `cgroup_root` when set, else the first cgroup2 mount in <root>/proc/self/mounts
+// (/sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on hybrid ones). Missing files (a
+// controller not enabled) skip their metrics. The walk is bounded (max_depth, max_cgroups).
+//
+// Thread safety: Collect() from one thread at a time.
+#include <string>
+#include <vector>
+
+#include "agent/sample.h"
+
+namespace kansoku::agent {
+
+struct CgroupCollectorOptions {
+  std::string root = "/";    // prefix for /proc/self/mounts (tests)
+  std::string cgroup_root;   // explicit cgroup2 mount point; "" = discover
+  bool all_cgroups = false;  // also report leaf cgroups no rule recognises
+  int max_depth = 12;
+  int max_cgroups = 5000;
+};
+
+// What the path of a cgroup says about it. kind is "" when unrecognised.
+struct CgroupIdentity {
+  std::string kind;  // "container", "pod", "unit"
+  LabelSet labels;   // runtime, container_id, pod_uid, qos, unit, slice
+};
+// `rel` is the path relative to the cgroup root, without leading '/'.
+CgroupIdentity ClassifyCgroup(const std::string& rel);
+
+class CgroupCollector {
+ public:
+  explicit CgroupCollector(CgroupCollectorOptions options);
+  void Collect(SampleBatch* batch);
+  // The cgroup2 root in use ("" when none was found).
+  const std::string& cgroup_root() const { return root_; }
+  size_t last_cgroups() const { return last_cgroups_; }
+
+ private:
+  void Walk(const std::string& dir, const std::string& rel, int depth, SampleBatch* b);
+  void CollectOne(const std::string& dir, const std::string& rel, LabelSet labels, SampleBatch* b);
+
+  CgroupCollectorOptions opts_;
+  std::string root_;
+  int visited_ = 0;
+  size_t last_cgroups_ = 0;
+  std::string buf_;
+};
+
+}  // namespace kansoku::agent
