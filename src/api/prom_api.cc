@@ -1,5 +1,6 @@
 #include "api/prom_api.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -48,11 +49,31 @@ void AppendLabels(std::string& j, const tsdb::Labels& ls) {
   j += '}';
 }
 
+// Appends FormatPromTime(ms) without a temporary string.
+void AppendPromTime(std::string& j, int64_t ms) {
+  uint64_t u = static_cast<uint64_t>(ms);
+  if (ms < 0) {
+    j += '-';
+    u = 0 - u;
+  }
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, u / 1000);
+  j.append(buf, r.ptr);
+  unsigned frac = static_cast<unsigned>(u % 1000);
+  if (frac != 0) {
+    char f[4] = {'.', static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                 static_cast<char>('0' + frac % 10)};
+    size_t n = 4;
+    while (f[n - 1] == '0') --n;
+    j.append(f, n);
+  }
+}
+
 void AppendPoint(std::string& j, int64_t t, double v) {
   j += '[';
-  j += FormatPromTime(t);
+  AppendPromTime(j, t);
   j += ",\"";
-  j += query::functions::FormatFloatShortest(v);
+  query::functions::AppendFloatShortest(&j, v);
   j += "\"]";
 }
 
@@ -383,7 +404,7 @@ class PromApi {
           tsdb::Sample s = it->At();
           if (tsdb::IsStaleNaN(s.v)) continue;
           out += prefix;
-          out += query::functions::FormatFloatShortest(s.v);
+          query::functions::AppendFloatShortest(&out, s.v);
           out += ' ';
           out += std::to_string(s.t);
           out += '\n';
@@ -488,19 +509,7 @@ Result<int64_t> ParsePromDuration(const std::string& s) {
 
 std::string FormatPromTime(int64_t ms) {
   std::string out;
-  if (ms < 0) {
-    out += '-';
-    ms = -ms;
-  }
-  out += std::to_string(ms / 1000);
-  int64_t frac = ms % 1000;
-  if (frac) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, ".%03lld", static_cast<long long>(frac));
-    std::string f(buf);
-    while (f.back() == '0') f.pop_back();
-    out += f;
-  }
+  AppendPromTime(out, ms);
   return out;
 }
 

@@ -37,6 +37,10 @@ TEST(PromApiTest, FormatTime) {
   EXPECT_EQ(FormatPromTime(1435781451000), "1435781451");
   EXPECT_EQ(FormatPromTime(1435781451500), "1435781451.5");
   EXPECT_EQ(FormatPromTime(-1500), "-1.5");
+  EXPECT_EQ(FormatPromTime(0), "0");
+  EXPECT_EQ(FormatPromTime(1050), "1.05");
+  EXPECT_EQ(FormatPromTime(-1), "-0.001");
+  EXPECT_EQ(FormatPromTime(INT64_MIN), "-9223372036854775.808");
 }
 
 }  // namespace

@@ -12,9 +12,7 @@ struct OwnedBytes {
   std::string bytes;
 };
 
-bool HeapLess(int64_t at, size_t ao, int64_t bt, size_t bo) {
-  return at != bt ? at < bt : ao < bo;
-}
+bool HeapLess(int64_t at, size_t ao, int64_t bt, size_t bo) { return at != bt ? at < bt : ao < bo; }
 
 }  // namespace
 
@@ -29,8 +27,7 @@ ChunkRef MakeOwnedChunk(std::string bytes, int64_t mint, int64_t maxt) {
   return c;
 }
 
-MergedSeriesIterator::MergedSeriesIterator(std::vector<ChunkRef> chunks, int64_t mint,
-                                           int64_t maxt)
+MergedSeriesIterator::MergedSeriesIterator(std::vector<ChunkRef> chunks, int64_t mint, int64_t maxt)
     : chunks_(std::move(chunks)), mint_(mint), maxt_(maxt) {
   // Stable: equal mints keep list order, which is the duplicate-resolution order.
   std::vector<size_t> idx(chunks_.size());
@@ -47,18 +44,21 @@ MergedSeriesIterator::MergedSeriesIterator(std::vector<ChunkRef> chunks, int64_t
   chunks_ = std::move(sorted);
 }
 
+bool MergedSeriesIterator::CheckCrc(const ChunkRef& c) {
+  if (!c.check_crc) return true;
+  const unsigned char enc = static_cast<unsigned char>(ChunkEncoding::kXor);
+  uLong crc = crc32(0L, &enc, 1);
+  crc = crc32(crc, reinterpret_cast<const Bytef*>(c.data.data()), static_cast<uInt>(c.data.size()));
+  if (static_cast<uint32_t>(crc) != c.crc) {
+    status_ = Status::Corruption("chunk checksum mismatch");
+    return false;
+  }
+  return true;
+}
+
 bool MergedSeriesIterator::Open(size_t i, int64_t seek_to) {
   const ChunkRef& c = chunks_[i];
-  if (c.check_crc) {
-    const unsigned char enc = static_cast<unsigned char>(ChunkEncoding::kXor);
-    uLong crc = crc32(0L, &enc, 1);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(c.data.data()),
-                static_cast<uInt>(c.data.size()));
-    if (static_cast<uint32_t>(crc) != c.crc) {
-      status_ = Status::Corruption("chunk checksum mismatch");
-      return false;
-    }
-  }
+  if (!CheckCrc(c)) return false;
   Active a{ChunkIterator(c.data), order_[i]};
   if (!a.it.Seek(seek_to)) {
     if (!a.it.status().ok()) {
@@ -147,6 +147,46 @@ bool MergedSeriesIterator::Seek(int64_t target) {
     return false;
   }
   return true;
+}
+
+Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out) {
+  KANSOKU_CHECK(!started_ && !done_ && heap_.empty(), "BUG: ReadRange on a used iterator");
+  bool disjoint = true;
+  for (size_t i = 1; i < chunks_.size() && disjoint; ++i) {
+    disjoint = chunks_[i - 1].maxt < chunks_[i].mint;
+  }
+  if (!disjoint) return SeriesIterator::ReadRange(mint, maxt, out);
+  done_ = true;
+  const int64_t lo = std::max(mint, mint_);
+  const int64_t hi = std::min(maxt, maxt_);
+  size_t expect = 0;
+  for (const ChunkRef& c : chunks_) {
+    if (c.maxt >= lo && c.mint <= hi && c.data.size() >= 2) {
+      expect += (size_t{static_cast<uint8_t>(c.data[0])} << 8) | static_cast<uint8_t>(c.data[1]);
+    }
+  }
+  out->reserve(out->size() + expect);
+  int64_t last = INT64_MIN;
+  bool first = true;
+  for (const ChunkRef& c : chunks_) {
+    if (c.maxt < lo) continue;
+    if (c.mint > hi) break;
+    if (!CheckCrc(c)) return status_;
+    ChunkIterator it(c.data);
+    while (it.Next()) {
+      const Sample s = it.At();
+      if (s.t < lo || (!first && s.t <= last)) continue;  // t <= last only in corrupt data
+      if (s.t > hi) return Status::Ok();
+      out->push_back(s);
+      last = s.t;
+      first = false;
+    }
+    if (!it.status().ok()) {
+      status_ = it.status();
+      return status_;
+    }
+  }
+  return Status::Ok();
 }
 
 std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> lists) {

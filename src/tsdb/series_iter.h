@@ -42,6 +42,9 @@ class MergedSeriesIterator : public SeriesIterator {
   bool Seek(int64_t target) override;
   Sample At() const override { return cur_; }
   Status status() const override { return status_; }
+  // Chunks that do not overlap each other (the usual case) are decoded one after the other
+  // straight into *out; overlapping ones go through the merge.
+  Status ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out) override;
 
  private:
   struct Active {
@@ -51,6 +54,7 @@ class MergedSeriesIterator : public SeriesIterator {
   bool AdmitUpTo(int64_t t);  // opens chunks whose mint <= t
   bool Open(size_t i, int64_t seek_to);
   bool Advance(int64_t lower);  // moves to the first sample with t >= lower and t > cur_.t
+  bool CheckCrc(const ChunkRef& c);
 
   std::vector<ChunkRef> chunks_;  // sorted by mint
   std::vector<size_t> order_;     // chunks_[i]'s position in the caller's list

@@ -18,6 +18,17 @@ std::string_view MetricTypeName(MetricType t) {
   return "unknown";
 }
 
+Status SeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out) {
+  if (Seek(mint)) {
+    do {
+      const Sample s = At();
+      if (s.t > maxt) break;
+      out->push_back(s);
+    } while (Next());
+  }
+  return status();
+}
+
 MetricType ParseMetricType(std::string_view s) {
   if (s == "counter") return MetricType::kCounter;
   if (s == "gauge") return MetricType::kGauge;

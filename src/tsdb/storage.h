@@ -115,6 +115,11 @@ class SeriesIterator {
   virtual Sample At() const = 0;
   // Non-OK if reading failed (corrupt chunk); checked after Next() returns false.
   virtual Status status() const { return Status::Ok(); }
+  // Bulk read for a fresh iterator (no Next/Seek called yet): appends every sample with
+  // mint <= t <= maxt to *out, in time order, exactly what Seek(mint) and Next() up to maxt
+  // would yield, and returns status(). Do not use the iterator afterwards. The default does
+  // that loop; implementations override it to decode without a virtual call per sample.
+  virtual Status ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out);
 };
 
 // The series a Select found, in label order.

@@ -23,7 +23,6 @@ using tsdb::LabelsBuilder;
 Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& range_arg,
                                          const std::vector<const Val*>& params) {
   auto rf = static_cast<fn::RangeFn>(fn_id);
-  KANSOKU_ASSIGN_OR_RETURN(RangeSource src, LoadRange(range_arg));
   size_t n = NumSteps();
   Val out;
   out.type = ValueType::kVector;
@@ -54,10 +53,15 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
   std::vector<double> pv(params.size());
   bool absent = rf == fn::RangeFn::kAbsentOverTime;
   std::vector<bool> any_at_step(absent ? n : 0, false);
-  for (auto& s : src.series) {
+  const bool counter_fn = rf == fn::RangeFn::kRate || rf == fn::RangeFn::kIncrease;
+  std::vector<uint32_t> resets;  // rate/increase: resets[k] = decreases among points[0..k]
+  // The range window of each step over one series' raw points (two pointers), the kernel per
+  // window; keeps the series if any step produced a value.
+  RangeSource src;  // range/offset/@ of the argument (and its series when it is a subquery)
+  auto process = [&](Labels& labels, bool drop_name, const std::vector<Point>& points) -> Status {
     KANSOKU_RETURN_IF_ERROR(Check());
-    if ((fname == "rate" || fname == "increase") && !s.points.empty()) {
-      std::string_view name = s.labels.MetricName();
+    if ((fname == "rate" || fname == "increase") && !points.empty()) {
+      std::string_view name = labels.MetricName();
       auto ends = [&](std::string_view suf) {
         return name.size() >= suf.size() && name.substr(name.size() - suf.size()) == suf;
       };
@@ -69,14 +73,22 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
             std::string(name) + "\"");
       }
     }
+    if (counter_fn) {
+      resets.resize(points.size());
+      uint32_t r = 0;
+      for (size_t k = 0; k < points.size(); ++k) {
+        if (k > 0 && points[k].v < points[k - 1].v) ++r;
+        resets[k] = r;
+      }
+    }
     EvalSeries o;
     size_t lo = 0, hi = 0;
     for (size_t i = 0; i < n; ++i) {
       int64_t eval_ts = Ts(i);
       int64_t ref = (src.has_at ? src.at : Ts(i)) - src.offset_ms;
       int64_t rstart = ref - src.range_ms;
-      while (hi < s.points.size() && s.points[hi].t <= ref) ++hi;
-      while (lo < hi && s.points[lo].t <= rstart) ++lo;
+      while (hi < points.size() && points[hi].t <= ref) ++hi;
+      while (lo < hi && points[lo].t <= rstart) ++lo;
       if (lo >= hi) continue;
       if (absent) {
         any_at_step[i] = true;
@@ -84,14 +96,36 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       }
       for (size_t k = 0; k < params.size(); ++k) pv[k] = ScalarAt(*params[k], i);
       fn::RangeWindow w{rstart, ref, eval_ts, static_cast<double>(src.range_ms) / 1000};
-      auto v = fn::EvalRange(rf, std::span<const Point>(s.points.data() + lo, hi - lo), w, pv);
+      w.no_counter_resets = counter_fn && resets[hi - 1] == resets[lo];
+      auto v = fn::EvalRange(rf, std::span<const Point>(points.data() + lo, hi - lo), w, pv);
       if (v) o.points.push_back({Ts(i), *v});
     }
-    if (o.points.empty()) continue;
+    if (o.points.empty()) return Status::Ok();
     KANSOKU_RETURN_IF_ERROR(Account(static_cast<int64_t>(o.points.size())));
-    o.labels = std::move(s.labels);
-    o.drop_name = s.drop_name || !keeps_name;
+    o.labels = std::move(labels);
+    o.drop_name = drop_name || !keeps_name;
     out.series.push_back(std::move(o));
+    return Status::Ok();
+  };
+  const Expr& range_expr = *UnwrapParens(&range_arg);
+  if (range_expr.kind == ExprKind::kMatrixSelector) {
+    // Streamed: one series' raw samples in memory at a time.
+    const auto& ms = static_cast<const MatrixSelector&>(range_expr);
+    const auto& vs = *ms.vs;
+    src.range_ms = ms.range_ms;
+    src.offset_ms = vs.mods.offset_ms;
+    src.has_at = vs.mods.at != AtKind::kNone;
+    src.at = AtTime(vs.mods);
+    int64_t min_ref = (src.has_at ? src.at : start_) - src.offset_ms;
+    int64_t max_ref = (src.has_at ? src.at : end_) - src.offset_ms;
+    KANSOKU_RETURN_IF_ERROR(ForEachSeries(st_, vs, min_ref - src.range_ms + 1, max_ref,
+                                          src.range_ms, "", step_, false,
+                                          [&](Labels& labels, std::vector<Point>& points) {
+                                            return process(labels, false, points);
+                                          }));
+  } else {
+    KANSOKU_ASSIGN_OR_RETURN(src, LoadRange(range_arg));
+    for (auto& s : src.series) KANSOKU_RETURN_IF_ERROR(process(s.labels, s.drop_name, s.points));
   }
   if (absent) {
     EvalSeries o;

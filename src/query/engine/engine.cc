@@ -191,7 +191,7 @@ QueryResult Engine::Run(tsdb::Queryable& db, const Expr& expr, int64_t start, in
   r.warnings.assign(st.warnings.begin(), st.warnings.end());
   r.infos.assign(st.infos.begin(), st.infos.end());
   r.ordered = val->ordered;
-  r.total_samples = st.samples;
+  r.total_samples = st.samples + st.streamed;
   internal::Val& v = *val;
   if (v.type == ValueType::kString) {
     r.type = ValueType::kString;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <unordered_map>
 
@@ -79,18 +80,9 @@ int64_t Evaluator::AtTime(const TimeModifiers& m) const {
   return 0;
 }
 
-namespace {
-struct Loaded {
-  Labels labels;
-  std::vector<Point> points;
-};
-}  // namespace
-
-// Loads all series matching vs with samples in [mint, maxt].
-static Result<std::vector<Loaded>> SelectSeries(QueryState* st, const VectorSelector& vs,
-                                                int64_t mint, int64_t maxt, int64_t range,
-                                                std::string_view func, int64_t step,
-                                                bool keep_stale) {
+Status ForEachSeries(QueryState* st, const VectorSelector& vs, int64_t mint, int64_t maxt,
+                     int64_t range, std::string_view func, int64_t step, bool keep_stale,
+                     const SeriesFn& fn) {
   tsdb::SelectHints hints;
   hints.start = mint;
   hints.end = maxt;
@@ -100,30 +92,58 @@ static Result<std::vector<Loaded>> SelectSeries(QueryState* st, const VectorSele
   auto set_r = st->querier->Select(vs.matchers, hints);
   if (!set_r.ok()) return set_r.status();
   auto& set = *set_r;
-  std::vector<Loaded> out;
-  int64_t total = 0;
+  std::vector<Point> points;
+  Labels labels;
   while (set->Next()) {
-    Loaded l;
-    l.labels = set->labels();
+    labels = set->labels();
+    points.clear();
     auto it = set->Iterator();
-    if (it->Seek(mint)) {
-      do {
-        tsdb::Sample s = it->At();
-        if (s.t > maxt) break;
-        if (!keep_stale && tsdb::IsStaleNaN(s.v)) continue;
-        l.points.push_back({s.t, s.v});
-      } while (it->Next());
+    KANSOKU_RETURN_IF_ERROR(it->ReadRange(mint, maxt, &points));
+    if (!keep_stale) {
+      std::erase_if(points, [](const Point& p) { return tsdb::IsStaleNaN(p.v); });
     }
-    KANSOKU_RETURN_IF_ERROR(it->status());
-    total += static_cast<int64_t>(l.points.size());
-    if (st->samples + total > st->options->max_samples) {
+    const auto n = static_cast<int64_t>(points.size());
+    if (st->samples + n > st->options->max_samples) {
       return Status::ResourceExhausted(
           "query processing would load too many samples into memory in query execution");
     }
-    out.push_back(std::move(l));
+    st->samples += n;
+    Status s = fn(labels, points);
+    st->samples -= n;
+    st->streamed += n;
+    KANSOKU_RETURN_IF_ERROR(s);
   }
-  KANSOKU_RETURN_IF_ERROR(set->status());
+  return set->status();
+}
+
+namespace {
+struct Loaded {
+  Labels labels;
+  std::vector<Point> points;
+};
+}  // namespace
+
+// Loads all series matching vs with samples in [mint, maxt] (all held in memory, accounted).
+static Result<std::vector<Loaded>> SelectSeries(QueryState* st, const VectorSelector& vs,
+                                                int64_t mint, int64_t maxt, int64_t range,
+                                                std::string_view func, int64_t step,
+                                                bool keep_stale) {
+  std::vector<Loaded> out;
+  int64_t total = 0;
+  KANSOKU_RETURN_IF_ERROR(ForEachSeries(
+      st, vs, mint, maxt, range, func, step, keep_stale,
+      [&](Labels& labels, std::vector<Point>& points) -> Status {
+        // st->samples counts this series while we run; total the ones loaded before it.
+        if (st->samples + total > st->options->max_samples) {
+          return Status::ResourceExhausted(
+              "query processing would load too many samples into memory in query execution");
+        }
+        total += static_cast<int64_t>(points.size());
+        out.push_back({std::move(labels), std::move(points)});
+        return Status::Ok();
+      }));
   st->samples += total;
+  st->streamed -= total;  // still held: counted in st->samples
   return out;
 }
 

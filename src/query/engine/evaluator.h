@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -40,7 +41,8 @@ struct QueryState {
   tsdb::Querier* querier = nullptr;
   std::chrono::steady_clock::time_point deadline;
   const std::atomic<bool>* cancel = nullptr;
-  int64_t samples = 0;  // samples currently accounted
+  int64_t samples = 0;   // samples currently accounted
+  int64_t streamed = 0;  // samples loaded and released again (ForEachSeries), for the stats
   int64_t query_start = 0;
   int64_t query_end = 0;
   int64_t query_step = 0;  // 0 for instant queries
@@ -87,6 +89,14 @@ class Evaluator {
   QueryState* st_;
   int64_t start_, end_, step_;
 };
+
+// Streams every series matching vs with samples in [mint, maxt] through fn, one at a time (its
+// labels and points, stale markers dropped unless keep_stale; fn may move from both, the buffers
+// are reused). The points count against max_samples while fn runs; fn accounts for what it keeps.
+using SeriesFn = std::function<Status(tsdb::Labels&, std::vector<Point>&)>;
+Status ForEachSeries(QueryState* st, const VectorSelector& vs, int64_t mint, int64_t maxt,
+                     int64_t range, std::string_view func, int64_t step, bool keep_stale,
+                     const SeriesFn& fn);
 
 // Drops __name__ from series marked drop_name and merges/rejects series with equal labels.
 // (Evaluator methods live in evaluator.cc, binary.cc, aggregate.cc and calls.cc.)

@@ -10,13 +10,12 @@
 
 #include "query/parser/ast.h"
 #include "tsdb/labels.h"
+#include "tsdb/storage.h"
 
 namespace kansoku::query {
 
-struct Point {
-  int64_t t;  // ms
-  double v;
-};
+// One point: t in ms, v. The storage's sample type, so series are read without conversion.
+using Point = tsdb::Sample;
 
 struct Sample {
   tsdb::Labels labels;

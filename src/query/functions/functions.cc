@@ -1,6 +1,7 @@
 #include "query/functions/functions.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -66,7 +67,7 @@ std::optional<double> ExtrapolatedRate(std::span<const Point> s, const RangeWind
                                        bool is_counter, bool is_rate) {
   if (s.size() < 2) return std::nullopt;
   double result = s.back().v - s.front().v;
-  if (is_counter) {
+  if (is_counter && !w.no_counter_resets) {
     double prev = s.front().v;
     for (size_t i = 1; i < s.size(); ++i) {
       if (s[i].v < prev) result += prev;
@@ -538,40 +539,55 @@ bool NaturalLess(std::string_view a, std::string_view b) {
   return a.size() - i < b.size() - j;
 }
 
-std::string FormatFloatShortest(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  if (v == 0) return std::signbit(v) ? "-0" : "0";
-  char buf[64];
-  int prec = 1;
-  for (; prec <= 17; ++prec) {
-    std::snprintf(buf, sizeof buf, "%.*e", prec - 1, v);
-    if (std::strtod(buf, nullptr) == v) break;
+void AppendFloatShortest(std::string* out, double v) {
+  if (std::isnan(v)) {
+    *out += "NaN";
+    return;
   }
-  // buf is [-]d.ddde[+-]XX: rebuild it in positional notation from the shortest digits.
-  std::string s(buf);
-  std::string out;
-  size_t i = 0;
-  if (s[0] == '-') {
-    out = "-";
-    i = 1;
+  if (std::isinf(v)) {
+    *out += v > 0 ? "+Inf" : "-Inf";
+    return;
   }
-  size_t e = s.find('e');
-  std::string digits;
-  for (size_t k = i; k < e; ++k) {
-    if (s[k] != '.') digits += s[k];
+  if (v == 0) {
+    *out += std::signbit(v) ? "-0" : "0";
+    return;
   }
-  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
-  int exp10 = std::atoi(s.c_str() + e + 1);
-  int nd = static_cast<int>(digits.size());
+  // The shortest round-tripping digits in scientific form ([-]d[.ddd]e[+-]XX), then rebuilt in
+  // positional notation as Go's 'f' format does (1e23 prints as 1 followed by 23 zeros, not as
+  // the exact binary value that chars_format::fixed would give).
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  const char* p = buf;
+  if (*p == '-') {
+    out->push_back('-');
+    ++p;
+  }
+  const char* end = r.ptr;
+  const char* e = std::find(p, end, 'e');
+  char digits[20];
+  int nd = 0;
+  for (const char* k = p; k < e; ++k) {
+    if (*k != '.') digits[nd++] = *k;
+  }
+  int exp10 = 0;
+  std::from_chars(e + 1 + (e[1] == '+' ? 1 : 0), end, exp10);
   if (exp10 >= nd - 1) {
-    out += digits + std::string(static_cast<size_t>(exp10 - (nd - 1)), '0');
+    out->append(digits, static_cast<size_t>(nd));
+    out->append(static_cast<size_t>(exp10 - (nd - 1)), '0');
   } else if (exp10 >= 0) {
-    out += digits.substr(0, static_cast<size_t>(exp10) + 1) + "." +
-           digits.substr(static_cast<size_t>(exp10) + 1);
+    out->append(digits, static_cast<size_t>(exp10) + 1);
+    out->push_back('.');
+    out->append(digits + exp10 + 1, static_cast<size_t>(nd - exp10 - 1));
   } else {
-    out += "0." + std::string(static_cast<size_t>(-exp10 - 1), '0') + digits;
+    out->append("0.");
+    out->append(static_cast<size_t>(-exp10 - 1), '0');
+    out->append(digits, static_cast<size_t>(nd));
   }
+}
+
+std::string FormatFloatShortest(double v) {
+  std::string out;
+  AppendFloatShortest(&out, v);
   return out;
 }
 

@@ -26,6 +26,9 @@ struct RangeWindow {
   int64_t range_end = 0;
   int64_t eval_ts = 0;
   double range_seconds = 0;
+  // Set by a caller that knows the window's values never decrease (no counter reset): rate,
+  // increase skip their reset scan. Only a shortcut; the result is the same.
+  bool no_counter_resets = false;
 };
 
 enum class RangeFn : unsigned char {
@@ -89,7 +92,10 @@ double BucketFraction(double lower, double upper, std::vector<Bucket> buckets);
 // Natural ordering ("a2" < "a10"), used by sort_by_label.
 bool NaturalLess(std::string_view a, std::string_view b);
 
-// Go's strconv.FormatFloat(v, 'f', -1, 64), used by count_values and histogram labels.
+// Go's strconv.FormatFloat(v, 'f', -1, 64) (NaN, +Inf, -Inf as Prometheus prints them), used for
+// sample values in JSON, count_values and histogram labels. AppendFloatShortest appends the same
+// text to *out without a temporary string (the API's hot path).
 std::string FormatFloatShortest(double v);
+void AppendFloatShortest(std::string* out, double v);
 
 }  // namespace kansoku::query::functions

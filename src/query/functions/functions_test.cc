@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
 #include <vector>
 
 namespace kansoku::query::functions {
@@ -83,9 +88,51 @@ TEST(FunctionsTest, FormattingAndOrdering) {
   EXPECT_EQ(FormatFloatShortest(-0.000125), "-0.000125");
   EXPECT_EQ(FormatFloatShortest(123.456), "123.456");
   EXPECT_EQ(FormatFloatShortest(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(FormatFloatShortest(5e-324), "0." + std::string(323, '0') + "5");
+  EXPECT_EQ(FormatFloatShortest(-0.0), "-0");
+  EXPECT_EQ(FormatFloatShortest(1.7976931348623157e308).size(), 309u);
+  EXPECT_EQ(FormatFloatShortest(100), "100");
+  EXPECT_EQ(FormatFloatShortest(1.5e-7), "0.00000015");
+  std::string appended = "x";
+  AppendFloatShortest(&appended, 2.5);
+  EXPECT_EQ(appended, "x2.5");
   EXPECT_TRUE(NaturalLess("a2", "a10"));
   EXPECT_FALSE(NaturalLess("a10", "a2"));
   EXPECT_TRUE(NaturalLess("abc", "abd"));
+}
+
+// Random doubles (every exponent): the text parses back to the same value and has no more
+// significant digits than the shortest "%.*e" that round-trips.
+TEST(FunctionsTest, FormatFloatShortestRoundTripsRandomBits) {
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 200000; ++i) {
+    uint64_t bits = rng();
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    if (!std::isfinite(v) || v == 0) continue;
+    if (i % 2 == 0) v = std::round(v * 1e3) / 1e3;  // also short decimals, as metrics are
+    if (!std::isfinite(v) || v == 0) continue;
+    const std::string s = FormatFloatShortest(v);
+    ASSERT_EQ(std::strtod(s.c_str(), nullptr), v) << s;
+    int digits = 0;
+    bool leading = true;
+    for (char c : s) {
+      if (c < '0' || c > '9') continue;
+      if (leading && c == '0') continue;
+      leading = false;
+      ++digits;
+    }
+    int prec = 1;
+    char buf[64];
+    for (; prec <= 17; ++prec) {
+      std::snprintf(buf, sizeof buf, "%.*e", prec - 1, v);
+      if (std::strtod(buf, nullptr) == v) break;
+    }
+    if (s.find('.') != std::string::npos) {
+      // Positional with a fraction: every digit after the leading zeros is significant.
+      ASSERT_LE(digits, prec) << s;
+    }
+  }
 }
 
 }  // namespace
