@@ -139,7 +139,7 @@ Schema::Setter StrList(std::vector<std::string>* out) {
 
 Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::string& name) {
   ServerConfig cfg;
-  Schema log_s, tls_s, http_s, listeners_s, tsdb_s, query_s, top;
+  Schema log_s, tls_s, http_s, listeners_s, tsdb_s, query_s, logs_s, top;
   log_s.Field("level", Str(&cfg.log.level)).Field("format", Str(&cfg.log.format));
   tls_s.Field("cert_file", Str(&cfg.tls.cert_file)).Field("key_file", Str(&cfg.tls.key_file));
   http_s.Field("io_threads", Int(&cfg.http.io_threads, 0, 256))
@@ -165,6 +165,17 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Field("max_samples", Size(&cfg.query.max_samples))
       .Field("lookback_delta", Duration(&cfg.query.lookback_delta_ms))
       .Field("max_series_returned", Size(&cfg.query.max_series_returned));
+  logs_s.Field("retention", Duration(&cfg.logs.retention_ms))
+      .Field("retention_size", Size(&cfg.logs.retention_bytes))
+      .Field("wal_fsync_interval", Duration(&cfg.logs.wal_fsync_interval_ms))
+      .Field("flush_interval", Duration(&cfg.logs.flush_interval_ms))
+      .Field("head_max_rows", Size(&cfg.logs.head_max_rows))
+      .Field("max_line_size", Size(&cfg.logs.max_line_bytes))
+      .Field("max_query_rows", Size(&cfg.logs.max_query_rows))
+      .Field("stream_fields", StrList(&cfg.logs.stream_fields))
+      .Field("syslog_udp", Str(&cfg.logs.syslog_udp))
+      .Field("syslog_tcp", Str(&cfg.logs.syslog_tcp))
+      .Field("json_tcp", Str(&cfg.logs.json_tcp));
   top.Field("data_dir", Str(&cfg.data_dir))
       .Field("listen", StrList(&cfg.listen))
       .Field("admin_token_file", Str(&cfg.admin_token_file))
@@ -174,7 +185,8 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Section("http", &http_s)
       .Section("listeners", &listeners_s)
       .Section("tsdb", &tsdb_s)
-      .Section("query", &query_s);
+      .Section("query", &query_s)
+      .Section("logs", &logs_s);
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -222,6 +234,11 @@ Status Validate(const ServerConfig& cfg) {
   if (cfg.http.max_body_bytes <= 0 || cfg.http.max_decoded_body_bytes < cfg.http.max_body_bytes) {
     return Status::InvalidArgument(
         "http: max_decoded_body_size must be >= max_body_size and both positive");
+  }
+  if (cfg.logs.head_max_rows < 1000 || cfg.logs.max_line_bytes < 1024 ||
+      cfg.logs.max_query_rows < 1000) {
+    return Status::InvalidArgument(
+        "logs: head_max_rows and max_query_rows must be >= 1000, max_line_size >= 1KiB");
   }
   if (cfg.tsdb.block_range_ms < 60000) {
     return Status::InvalidArgument("tsdb.block_range: must be at least 1m");

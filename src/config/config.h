@@ -55,6 +55,21 @@ struct TsdbConfig {
   int64_t max_series = 0;                          // max_series: 0 = unlimited
 };
 
+// Embedded log storage (data_dir/logs) and log listeners; docs/design/logs-storage.md.
+struct LogsConfig {
+  int64_t retention_ms = 30LL * 24 * 3600 * 1000;  // retention: 30d; delete older blocks
+  int64_t retention_bytes = 0;                     // retention_size: 0 = no size bound
+  int64_t wal_fsync_interval_ms = 1000;            // wal_fsync_interval: 1s; 0 = every append
+  int64_t flush_interval_ms = 5 * 60 * 1000;       // flush_interval: 5m head -> block at most
+  int64_t head_max_rows = 500000;                  // head_max_rows: flush beyond this
+  int64_t max_line_bytes = 1 << 20;                // max_line_size: 1MiB; longer is cut, flagged
+  int64_t max_query_rows = 1000000;                // max_query_rows: rows held by sort/stats
+  std::vector<std::string> stream_fields;  // stream_fields: [] extra label names (env, ...)
+  std::string syslog_udp;  // syslog_udp: "" (off); RFC 5424/3164 datagrams, e.g. 127.0.0.1:514
+  std::string syslog_tcp;  // syslog_tcp: "" (off); octet-counted or LF-framed (auto per frame)
+  std::string json_tcp;    // json_tcp: "" (off); JSON lines over TCP (logstash-logback-encoder)
+};
+
 // PromQL engine and the Prometheus query API.
 struct QueryConfig {
   int64_t timeout_ms = 120000;           // timeout: 2m per query (503 timeout beyond)
@@ -74,6 +89,7 @@ struct ServerConfig {
   ListenersConfig listeners;
   TsdbConfig tsdb;
   QueryConfig query;
+  LogsConfig logs;
 };
 
 // Loads path over the defaults. InvalidArgument with "file:line:col: key: why" on any problem.

@@ -16,6 +16,7 @@
 #include "net/http_server.h"
 #include "net/stream_listener.h"
 #include "query/engine/engine.h"
+#include "server/logs_wiring.h"
 #include "server/static_files.h"
 #include "tsdb/db.h"
 
@@ -98,6 +99,8 @@ Status Server::Start() {
                       [this] { return static_cast<double>(hosts_->Unreachable().size()); });
 
   KANSOKU_RETURN_IF_ERROR(OpenMetricsStorage());
+  logs_ = std::make_unique<LogsSubsystem>(opts_.config, &registry_);
+  KANSOKU_RETURN_IF_ERROR(logs_->Open());
   web_dir_ = ResolveWebDir(cfg.web_dir);
 
   // HTTP last: it is what the outside world sees.
@@ -120,6 +123,7 @@ Status Server::Start() {
   http_ = std::make_unique<net::HttpServer>(ho);
   AddRoutes();
   KANSOKU_RETURN_IF_ERROR(http_->Start());
+  KANSOKU_RETURN_IF_ERROR(logs_->StartListeners());
 
   // UDP/TCP listeners, each off unless configured.
   if (!cfg.listeners.graphite_tcp.empty()) {
@@ -308,6 +312,9 @@ void Server::AddRoutes() {
   pa.version = KANSOKU_VERSION;
   api::RegisterPromApi(*http_, pa);
 
+  // Logs: ingest protocols and the log query API.
+  logs_->AddRoutes(*http_);
+
   // The web UI's static files: no token (the UI asks for one at login).
   add(
       "GET", "/", net::kScopeNone,
@@ -321,9 +328,11 @@ void Server::Stop() {
   ready_ = false;
   if (http_) http_->Stop();
   if (graphite_tcp_) graphite_tcp_->Stop();
+  if (logs_) logs_->StopListeners();
   // Storage is closed after ingest has drained: the WAL is fsynced on close.
   tsdb_.reset();
   hosts_.reset();
+  logs_.reset();  // flushes the log head to blocks, fsyncs the WAL
   tokens_.reset();
 }
 

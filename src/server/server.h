@@ -34,6 +34,8 @@ class Authenticator;
 
 namespace kansoku::server {
 
+class LogsSubsystem;
+
 struct ServerOptions {
   config::ServerConfig config;
   // Admin token to ensure at start (from KANSOKU_ADMIN_TOKEN or the config's admin_token_file);
@@ -69,6 +71,7 @@ class Server {
   std::unique_ptr<net::HttpServer> http_;
   std::shared_ptr<api::IngestApi> ingest_api_;
   std::unique_ptr<net::TcpStreamListener> graphite_tcp_;
+  std::unique_ptr<LogsSubsystem> logs_;  // log storage, routes and listeners (logs_wiring.h)
   std::atomic<bool> ready_{false};
   std::string first_admin_token_;
   std::string web_dir_;

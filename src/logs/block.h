@@ -1,0 +1,91 @@
+#pragma once
+// Immutable log blocks (docs/design/logs-storage.md, "Blocks"): zstd-compressed columns of one
+// UTC day's rows sorted by (stream, ts), a footer with per-stream row ranges and time bounds, and
+// a token bloom filter.
+//
+// WriteBlock writes a complete file under a temporary name, fsyncs and renames it into place.
+// Block::Open reads and verifies the footer and keeps the descriptor open for column reads, so a
+// block unlinked by retention stays readable by scans that still hold it.
+//
+// Thread safety: a Block is immutable after Open; every method is const and thread-safe.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "logs/record.h"
+
+namespace kansoku::logs {
+
+// One row as the head keeps it.
+struct RowData {
+  int64_t ts = 0;
+  uint64_t seq = 0;
+  uint8_t flags = 0;
+  std::string msg;
+  std::vector<KV> fields;
+};
+
+struct BlockStreamInput {
+  const std::vector<KV>* labels = nullptr;
+  std::vector<const RowData*> rows;  // sorted by ts ascending
+};
+
+// Writes streams (in the given order) as one block file at path. Bytes written in *file_bytes.
+Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& streams,
+                  uint64_t wal_seq_end, int zstd_level, uint64_t* file_bytes);
+
+// Token hashing shared by the writer and the query side.
+uint64_t TokenHash(std::string_view token);
+
+enum class ColumnKind : uint8_t { kTime = 1, kFlags = 2, kMsg = 3, kField = 4 };
+
+class Block {
+ public:
+  struct StreamInfo {
+    std::vector<KV> labels;
+    uint64_t first_row = 0;
+    uint64_t n_rows = 0;
+    int64_t min_ts = 0;
+    int64_t max_ts = 0;
+  };
+  struct ColumnInfo {
+    std::string name;
+    ColumnKind kind;
+    uint64_t offset = 0;
+    uint64_t compressed_len = 0;
+    uint64_t raw_len = 0;
+  };
+
+  static Result<std::shared_ptr<Block>> Open(const std::string& path);
+  ~Block();
+
+  const std::string& path() const { return path_; }
+  int64_t min_ts() const { return min_ts_; }
+  int64_t max_ts() const { return max_ts_; }
+  uint64_t rows() const { return rows_; }
+  uint64_t wal_seq_end() const { return wal_seq_end_; }
+  uint64_t file_bytes() const { return file_bytes_; }
+  const std::vector<StreamInfo>& streams() const { return streams_; }
+  const std::vector<ColumnInfo>& columns() const { return columns_; }
+
+  // False when the token is certainly absent from every message, field and label of the block.
+  bool MayContainHash(uint64_t token_hash) const;
+  // Decompresses one column (raw encoding as in the format doc). NotFound if absent.
+  Status ReadColumn(std::string_view name, ColumnKind kind, std::string* raw) const;
+
+ private:
+  Block() = default;
+  std::string path_;
+  int fd_ = -1;
+  int64_t min_ts_ = 0, max_ts_ = 0;
+  uint64_t rows_ = 0, wal_seq_end_ = 0, file_bytes_ = 0;
+  std::vector<StreamInfo> streams_;
+  std::vector<ColumnInfo> columns_;
+  std::vector<uint64_t> bloom_;  // n_bits = bloom_.size() * 64
+  uint8_t bloom_k_ = 7;
+};
+
+}  // namespace kansoku::logs

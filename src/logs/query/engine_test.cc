@@ -1,0 +1,162 @@
+#include "logs/query/engine.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "logs/query/parser.h"
+
+namespace kansoku::logs::query {
+namespace {
+
+constexpr int64_t kSec = 1000000000LL;
+constexpr int64_t kT0 = 1795672203LL * kSec;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char t[] = "/tmp/logs_engine_test.XXXXXX";
+    dir_ = mkdtemp(t);
+    StoreOptions o;
+    o.dir = dir_;
+    o.background = false;
+    o.retention_ms = 0;
+    o.now_ns = [] { return kT0 + 100 * kSec; };
+    store_ = std::move(Store::Open(o)).value();
+    // 60 rows, one per second: services api/db alternate, levels cycle info/warn/error.
+    const char* levels[] = {"info", "warn", "error"};
+    LogBatch b;
+    for (int i = 0; i < 60; ++i) {
+      LogRecord r;
+      r.ts_ns = kT0 + i * kSec;
+      r.labels = {{"service", i % 2 ? "api" : "db"}, {"level", levels[i % 3]}};
+      r.msg = "request " + std::to_string(i) + (i % 10 == 0 ? " timeout after 5s" : " ok");
+      r.fields = {{"status", std::to_string(200 + (i % 4) * 100)},
+                  {"host", "web-" + std::to_string(i % 3)}};
+      if (i == 42) r.fields.push_back({"trace_id", "f00dfacecafe4b1d8e2a9c7b3d5e6f01"});
+      b.push_back(std::move(r));
+    }
+    ASSERT_TRUE(store_->Append(std::move(b)).ok());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  ExecResult Run(const std::string& q, size_t limit = 100, std::string cursor = "") {
+    auto p = ParseLogQuery(q);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    ExecOptions o;
+    o.now_ns = kT0 + 100 * kSec;
+    o.limit = limit;
+    o.cursor = std::move(cursor);
+    auto r = Execute(*store_, *p, o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : ExecResult{};
+  }
+  void BothWays(const std::function<void()>& check) {
+    check();  // head
+    ASSERT_TRUE(store_->Flush().ok());
+    check();  // blocks
+  }
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(EngineTest, FiltersCountExactly) {
+  BothWays([&] {
+    EXPECT_EQ(Run("timeout").rows.size(), 6u);
+    EXPECT_EQ(Run("timeout service:api").rows.size(), 0u);  // i%10==0 are even -> db
+    EXPECT_EQ(Run("\"timeout after\"").rows.size(), 6u);
+    EXPECT_EQ(Run("\"imeout after\"").rows.size(), 0u);  // token-aligned phrases
+    EXPECT_EQ(Run("time*").rows.size(), 6u);
+    EXPECT_EQ(Run("-timeout").rows.size(), 54u);
+    EXPECT_EQ(Run("level:error").rows.size(), 20u);
+    EXPECT_EQ(Run("{level=~\"warn|error\"}").rows.size(), 40u);
+    EXPECT_EQ(Run("{service!=\"api\"}").rows.size(), 30u);
+    EXPECT_EQ(Run("status:>=400").rows.size(), 30u);
+    EXPECT_EQ(Run("host:~\"web-[12]\"").rows.size(), 40u);
+    EXPECT_EQ(Run("trace_id:=\"f00dfacecafe4b1d8e2a9c7b3d5e6f01\"").rows.size(), 1u);
+    EXPECT_EQ(Run("f00dfacecafe4b1d8e2a9c7b3d5e6f01").rows.size(), 0u);  // words search _msg
+    EXPECT_EQ(Run("trace_id:*").rows.size(), 1u);
+    EXPECT_EQ(Run("timeout or level:warn").rows.size(), 6u + 20u - 2u);
+    EXPECT_EQ(Run("_time:50s").rows.size(), 10u);  // now = T0+100s -> rows 50..59
+    EXPECT_EQ(Run("~\"request [0-9]+ ok$\"").rows.size(), 54u);
+  });
+}
+
+TEST_F(EngineTest, NewestFirstWithPaging) {
+  BothWays([&] {
+    auto p1 = Run("*", 25);
+    ASSERT_EQ(p1.rows.size(), 25u);
+    EXPECT_EQ(p1.rows[0].msg, "request 59 ok");
+    ASSERT_FALSE(p1.next_cursor.empty());
+    auto p2 = Run("*", 25, p1.next_cursor);
+    ASSERT_EQ(p2.rows.size(), 25u);
+    EXPECT_EQ(p2.rows[0].msg, "request 34 ok");
+    auto p3 = Run("*", 25, p2.next_cursor);
+    EXPECT_EQ(p3.rows.size(), 10u);
+    EXPECT_TRUE(p3.next_cursor.empty());
+    EXPECT_EQ(Run("* | limit 3").rows.size(), 3u);
+  });
+}
+
+TEST_F(EngineTest, StatsSortFields) {
+  BothWays([&] {
+    auto r = Run("* | stats count() as n by (service, level) | sort by (service, level)");
+    ASSERT_TRUE(r.is_table);
+    ASSERT_EQ(r.columns, (std::vector<std::string>{"service", "level", "n"}));
+    ASSERT_EQ(r.table.size(), 6u);
+    EXPECT_EQ(r.table[0], (std::vector<std::string>{"api", "error", "10"}));
+    auto t = Run("timeout | stats count()");
+    ASSERT_EQ(t.table.size(), 1u);
+    EXPECT_EQ(t.table[0][0], "6");
+    auto u =
+        Run("* | stats by (service) count_uniq(host) as h, max(status) as m | sort by (service)");
+    EXPECT_EQ(u.table[0], (std::vector<std::string>{"api", "3", "500"}));
+    auto s = Run("* | sort by (status desc, _time) | limit 2");
+    ASSERT_EQ(s.rows.size(), 2u);
+    EXPECT_EQ(s.rows[0].msg, "request 3 ok");
+  });
+}
+
+TEST_F(EngineTest, HitsContextTail) {
+  BothWays([&] {
+    auto q = ParseLogQuery("timeout").value();
+    auto h = Hits(*store_, q, kT0, kT0, kT0 + 60 * kSec, 20 * kSec);
+    ASSERT_TRUE(h.ok());
+    ASSERT_EQ(h->size(), 3u);
+    EXPECT_EQ((*h)[0].count, 2u);
+    EXPECT_EQ((*h)[1].count, 2u);
+    auto c = Context(*store_, {{"service", "db"}, {"level", "info"}, {"host", "web-0"}},
+                     kT0 + 30 * kSec, 2, 2);
+    ASSERT_TRUE(c.ok());
+    // db+info rows are i % 6 == 0: 18, 24, [30], 36, 42
+    ASSERT_EQ(c->size(), 5u);
+    EXPECT_EQ((*c)[0].msg, "request 18 ok");
+    EXPECT_EQ((*c)[2].msg, "request 30 timeout after 5s");
+    EXPECT_EQ((*c)[4].msg, "request 42 ok");
+  });
+  uint64_t last = 0;
+  auto q = ParseLogQuery("level:error").value();
+  auto t = Tail(*store_, q, kT0, store_->LastSeq(), 100, &last);
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t->empty());
+  LogBatch b(2);
+  b[0].ts_ns = kT0 + 1000 * kSec;
+  b[0].labels = {{"level", "error"}};
+  b[0].msg = "live one";
+  b[1].ts_ns = kT0 + 1001 * kSec;
+  b[1].labels = {{"level", "info"}};
+  b[1].msg = "not matching";
+  uint64_t from = last;
+  ASSERT_TRUE(store_->Append(std::move(b)).ok());
+  t = Tail(*store_, q, kT0, from, 100, &last);
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->size(), 1u);
+  EXPECT_EQ((*t)[0].msg, "live one");
+  EXPECT_EQ(last, store_->LastSeq());
+}
+
+}  // namespace
+}  // namespace kansoku::logs::query

@@ -1,0 +1,75 @@
+#pragma once
+// Log records as every ingest protocol produces them and the store keeps them
+// (docs/design/logs-storage.md, "Model").
+//
+// A LogRecord owns its strings; a LogBatch is what one request / one listener batch appends.
+// Thread safety: plain values.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kansoku::logs {
+
+// name=value; used for stream labels and for free-form fields.
+struct KV {
+  std::string name;
+  std::string value;
+  bool operator==(const KV& o) const { return name == o.name && value == o.value; }
+  bool operator<(const KV& o) const { return name < o.name || (name == o.name && value < o.value); }
+};
+
+enum RecordFlags : uint8_t {
+  kFlagParseError = 1,  // the protocol parser could not parse the line; raw line kept as msg
+  kFlagTruncated = 2,   // msg was longer than the store's max_line_bytes and was cut
+};
+
+struct LogRecord {
+  int64_t ts_ns = 0;       // nanoseconds since the Unix epoch, UTC
+  std::vector<KV> labels;  // stream labels; any order, the store sorts and dedups them
+  std::string msg;         // the message
+  std::vector<KV> fields;  // free-form fields (trace_id, stack_trace, SD params, ...)
+  uint8_t flags = 0;       // RecordFlags
+
+  // Marks the record as not fully parsed: sets kFlagParseError and the field _parse_error.
+  void SetParseError(std::string_view why);
+  // Value of a field (or "" when absent).
+  std::string_view Field(std::string_view name) const;
+};
+
+using LogBatch = std::vector<LogRecord>;
+
+// The canonical stream key of sorted labels: `{a="x",b="y"}` (Loki/Prometheus style).
+std::string StreamKey(const std::vector<KV>& sorted_labels);
+
+inline bool IsTokenByte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c >= 0x80;
+}
+
+// Tokenizer shared by ingest (bloom filters) and query (word matching): calls fn(token) for
+// every maximal run of [A-Za-z0-9_] and bytes >= 0x80.
+template <typename Fn>
+inline void ForEachToken(std::string_view s, Fn&& fn) {
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    while (i < n && !IsTokenByte(static_cast<unsigned char>(s[i]))) ++i;
+    size_t b = i;
+    while (i < n && IsTokenByte(static_cast<unsigned char>(s[i]))) ++i;
+    if (i > b) fn(s.substr(b, i - b));
+  }
+}
+
+// Severity names every protocol maps to (the `level` label): "trace", "debug", "info",
+// "notice", "warn", "error", "critical", "alert", "emergency", "fatal".
+// Maps common spellings ("ERR", "warning", "Information", "E") to these; "" stays "".
+std::string NormalizeLevel(std::string_view level);
+
+// Parses RFC 3339 / ISO 8601 ("2026-11-26T05:47:34.663470+00:00", "...Z", with or without
+// fraction up to ns) into ns since the epoch. False when it does not parse.
+bool ParseRfc3339Nanos(std::string_view s, int64_t* ns);
+// Formats ns since the epoch as RFC 3339 with 9 fraction digits and "Z".
+std::string FormatRfc3339Nanos(int64_t ns);
+
+}  // namespace kansoku::logs

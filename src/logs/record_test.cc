@@ -1,0 +1,63 @@
+#include "logs/record.h"
+
+#include <gtest/gtest.h>
+
+#include "logs/wal.h"
+
+namespace kansoku::logs {
+namespace {
+
+TEST(Rfc3339, ParsesOffsetsAndFractions) {
+  int64_t ns;
+  ASSERT_TRUE(ParseRfc3339Nanos("1970-01-01T00:00:01Z", &ns));
+  EXPECT_EQ(ns, 1000000000);
+  ASSERT_TRUE(ParseRfc3339Nanos("2026-11-26T05:47:34.663470+00:00", &ns));
+  EXPECT_EQ(FormatRfc3339Nanos(ns), "2026-11-26T05:47:34.663470000Z");
+  ASSERT_TRUE(ParseRfc3339Nanos("2026-11-26T06:47:34.5+01:00", &ns));
+  EXPECT_EQ(FormatRfc3339Nanos(ns), "2026-11-26T05:47:34.500000000Z");
+  ASSERT_TRUE(ParseRfc3339Nanos("2026-11-26T05:47:34.123456789123Z", &ns));
+  EXPECT_EQ(ns % 1000000000, 123456789);
+  EXPECT_FALSE(ParseRfc3339Nanos("2026-13-26T05:47:34Z", &ns));
+  EXPECT_FALSE(ParseRfc3339Nanos("yesterday", &ns));
+  EXPECT_FALSE(ParseRfc3339Nanos("2026-11-26T05:47:34Zjunk", &ns));
+}
+
+TEST(Level, Normalizes) {
+  EXPECT_EQ(NormalizeLevel("ERR"), "error");
+  EXPECT_EQ(NormalizeLevel("Warning"), "warn");
+  EXPECT_EQ(NormalizeLevel("information"), "info");
+  EXPECT_EQ(NormalizeLevel("custom"), "custom");
+}
+
+TEST(Tokens, SplitsOnNonWordBytes) {
+  std::vector<std::string> t;
+  ForEachToken("GET /api/v1?x=1 \"timeout\" trace_id=f00d",
+               [&](std::string_view s) { t.emplace_back(s); });
+  EXPECT_EQ(
+      t, (std::vector<std::string>{"GET", "api", "v1", "x", "1", "timeout", "trace_id", "f00d"}));
+}
+
+TEST(Wal, BatchRoundTrips) {
+  LogBatch b(2);
+  b[0].ts_ns = -5;
+  b[0].labels = {{"service", "api"}};
+  b[0].msg = std::string("bin\0ary", 7);
+  b[0].fields = {{"k", "v"}};
+  b[1].ts_ns = 1795672203671000000;
+  b[1].SetParseError("bad header");
+  std::string enc = EncodeBatch(b);
+  LogBatch out;
+  ASSERT_TRUE(DecodeBatch(enc, &out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].msg, b[0].msg);
+  EXPECT_EQ(out[0].ts_ns, -5);
+  EXPECT_EQ(out[1].Field("_parse_error"), "bad header");
+  EXPECT_EQ(out[1].flags, kFlagParseError);
+  for (size_t cut = 0; cut < enc.size(); ++cut) {
+    LogBatch tmp;
+    EXPECT_FALSE(DecodeBatch(std::string_view(enc).substr(0, cut), &tmp).ok()) << cut;
+  }
+}
+
+}  // namespace
+}  // namespace kansoku::logs

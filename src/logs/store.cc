@@ -1,0 +1,765 @@
+#include "logs/store.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "base/log.h"
+#include "logs/block.h"
+#include "logs/codec.h"
+#include "logs/wal.h"
+
+namespace kansoku::logs {
+
+std::string_view RowView::Get(std::string_view name, bool* found) const {
+  if (labels) {
+    for (const auto& kv : *labels) {
+      if (kv.name == name) {
+        *found = true;
+        return kv.value;
+      }
+    }
+  }
+  for (const auto& [k, v] : fields) {
+    if (k == name) {
+      *found = true;
+      return v;
+    }
+  }
+  *found = false;
+  return {};
+}
+
+namespace {
+
+constexpr int64_t kDayNs = 86400LL * 1000000000LL;
+
+int64_t DayOf(int64_t ts) { return ts >= 0 ? ts / kDayNs : (ts - kDayNs + 1) / kDayNs; }
+
+std::string DayDir(int64_t day) {
+  time_t t = static_cast<time_t>(day * 86400);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char b[32];
+  snprintf(b, sizeof b, "%04d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  return b;
+}
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+struct HeadStream {
+  std::vector<KV> labels;
+  std::vector<RowData> rows;
+  int64_t min_ts = INT64_MAX;
+  int64_t max_ts = INT64_MIN;
+};
+
+struct Head {
+  std::unordered_map<std::string, size_t> index;  // StreamKey -> streams index
+  std::vector<std::unique_ptr<HeadStream>> streams;
+  size_t rows = 0;
+  size_t bytes = 0;
+  int64_t first_append_ns = 0;
+  uint64_t wal_seq_end = 0;  // set when frozen
+};
+
+// A part of a scan: a block or one head stream.
+struct Part {
+  int64_t min_ts, max_ts;
+  size_t rows;
+  std::shared_ptr<Block> block;  // or:
+  std::shared_ptr<Head> head;
+  HeadStream* stream = nullptr;
+  size_t stream_rows = 0;  // rows of the head stream at snapshot time
+};
+
+class StoreImpl : public Store {
+ public:
+  explicit StoreImpl(StoreOptions o) : opts_(std::move(o)) {
+    if (!opts_.now_ns) {
+      opts_.now_ns = [] {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+      };
+    }
+    label_names_ = {"service", "host", "level", "source"};
+    for (const auto& f : opts_.stream_fields) label_names_.push_back(f);
+    head_ = std::make_shared<Head>();
+  }
+  ~StoreImpl() override { Close(); }
+
+  Status OpenFiles();
+  Status Append(LogBatch&& batch) override;
+  Status Scan(const ScanRequest& req, ScanVisitor& visitor) const override;
+  uint64_t LastSeq() const override { return last_seq_.load(); }
+  uint64_t WaitForAppend(uint64_t after_seq, int64_t timeout_ms) const override;
+  Status Flush() override;
+  void ApplyRetention() override;
+  StoreStats Stats() const override;
+  void Close() override;
+
+ private:
+  void Normalize(LogRecord& r, int64_t now) const;
+  void InsertLocked(Head& h, LogRecord&& r, uint64_t seq);
+  Status WriteFrozen(const std::shared_ptr<Head>& f);
+  void BackgroundLoop();
+  Status ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor& v, bool* stop) const;
+  Status ScanHeadStream(const Part& p, const ScanRequest& req, ScanVisitor& v, bool* stop) const;
+
+  StoreOptions opts_;
+  std::vector<std::string> label_names_;
+  std::unique_ptr<LogWal> wal_;
+
+  std::mutex flush_mu_;   // one flush at a time
+  std::mutex append_mu_;  // WAL write + head insert are atomic with respect to rotation
+  mutable std::shared_mutex mu_;
+  std::shared_ptr<Head> head_;                  // GUARDED_BY(mu_)
+  std::vector<std::shared_ptr<Head>> frozen_;   // GUARDED_BY(mu_)
+  std::vector<std::shared_ptr<Block>> blocks_;  // GUARDED_BY(mu_)
+  uint64_t next_block_id_ = 1;                  // GUARDED_BY(flush_mu_)
+
+  std::atomic<uint64_t> last_seq_{0};
+  mutable std::mutex seq_mu_;
+  mutable std::condition_variable seq_cv_;
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool stop_ = false;  // GUARDED_BY(bg_mu_)
+  bool flush_wanted_ = false;
+  std::thread bg_;
+  std::atomic<bool> closed_{false};
+
+  mutable std::atomic<uint64_t> rows_appended_{0}, batches_appended_{0}, flushes_{0},
+      flush_errors_{0}, blocks_deleted_{0}, blocks_pruned_{0}, blocks_scanned_{0},
+      wal_replayed_rows_{0}, corrupt_blocks_{0};
+};
+
+void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
+  if (r.ts_ns == 0) r.ts_ns = now;
+  // Promote label-named fields.
+  for (size_t i = 0; i < r.fields.size();) {
+    bool is_label = false;
+    for (const auto& n : label_names_) {
+      if (r.fields[i].name == n) {
+        is_label = true;
+        break;
+      }
+    }
+    if (is_label) {
+      bool have = false;
+      for (const auto& l : r.labels) have |= l.name == r.fields[i].name && !l.value.empty();
+      if (!have) r.labels.push_back(std::move(r.fields[i]));
+      r.fields.erase(r.fields.begin() + static_cast<long>(i));
+    } else {
+      ++i;
+    }
+  }
+  r.labels.erase(std::remove_if(r.labels.begin(), r.labels.end(),
+                                [](const KV& kv) { return kv.value.empty() || kv.name.empty(); }),
+                 r.labels.end());
+  std::stable_sort(r.labels.begin(), r.labels.end(),
+                   [](const KV& a, const KV& b) { return a.name < b.name; });
+  r.labels.erase(std::unique(r.labels.begin(), r.labels.end(),
+                             [](const KV& a, const KV& b) { return a.name == b.name; }),
+                 r.labels.end());
+  for (auto& l : r.labels) {
+    if (l.name == "level") l.value = NormalizeLevel(l.value);
+  }
+  if (r.msg.size() > opts_.max_line_bytes) {
+    r.fields.push_back(KV{"_truncated", std::to_string(r.msg.size())});
+    r.msg.resize(opts_.max_line_bytes);
+    r.flags |= kFlagTruncated;
+  }
+}
+
+void StoreImpl::InsertLocked(Head& h, LogRecord&& r, uint64_t seq) {
+  std::string key = StreamKey(r.labels);
+  auto it = h.index.find(key);
+  HeadStream* s;
+  if (it == h.index.end()) {
+    h.streams.push_back(std::make_unique<HeadStream>());
+    s = h.streams.back().get();
+    s->labels = std::move(r.labels);
+    h.index.emplace(std::move(key), h.streams.size() - 1);
+  } else {
+    s = h.streams[it->second].get();
+  }
+  s->min_ts = std::min(s->min_ts, r.ts_ns);
+  s->max_ts = std::max(s->max_ts, r.ts_ns);
+  size_t bytes = r.msg.size() + 48;
+  for (const auto& f : r.fields) bytes += f.name.size() + f.value.size() + 64;
+  h.bytes += bytes;
+  h.rows++;
+  RowData row;
+  row.ts = r.ts_ns;
+  row.seq = seq;
+  row.flags = r.flags;
+  row.msg = std::move(r.msg);
+  row.fields = std::move(r.fields);
+  s->rows.push_back(std::move(row));
+}
+
+Status StoreImpl::OpenFiles() {
+  const std::string& dir = opts_.dir;
+  for (const std::string& d : {dir, dir + "/partitions", dir + "/wal"}) {
+    if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::FromErrno("cannot create " + d, errno);
+    }
+  }
+  uint64_t wal_end = 0;
+  for (const auto& day : ListDir(dir + "/partitions")) {
+    std::string ddir = dir + "/partitions/" + day;
+    for (const auto& f : ListDir(ddir)) {
+      std::string path = ddir + "/" + f;
+      if (f.size() > 4 && f.substr(f.size() - 4) == ".tmp") {
+        ::unlink(path.c_str());
+        continue;
+      }
+      if (f.size() < 4 || f.substr(f.size() - 4) != ".blk") continue;
+      auto b = Block::Open(path);
+      if (!b.ok()) {
+        log::Error("log block is corrupt; moved aside",
+                   {{"path", path}, {"error", b.status().message()}});
+        corrupt_blocks_++;
+        if (::rename(path.c_str(), (path + ".corrupt").c_str()) != 0) {
+          log::Error("cannot rename corrupt block", {{"path", path}});
+        }
+        continue;
+      }
+      wal_end = std::max(wal_end, (*b)->wal_seq_end());
+      unsigned long long id = strtoull(f.c_str(), nullptr, 10);
+      next_block_id_ = std::max<uint64_t>(next_block_id_, id + 1);
+      blocks_.push_back(std::move(b).value());
+    }
+  }
+  // Segments already covered by blocks: delete before replay (no duplicates after a crash
+  // between writing a block and dropping its segments).
+  std::string wdir = dir + "/wal";
+  for (const auto& f : ListDir(wdir)) {
+    unsigned long long s = strtoull(f.c_str(), nullptr, 10);
+    if (f.size() == 12 && s < wal_end) ::unlink((wdir + "/" + f).c_str());
+  }
+  WalReplayStats rs;
+  uint64_t seq = 0;
+  int64_t now = opts_.now_ns();
+  auto last = ReplayLogWal(
+      wdir, wal_end,
+      [&](LogBatch&& batch) {
+        if (head_->rows == 0) head_->first_append_ns = now;
+        for (auto& r : batch) InsertLocked(*head_, std::move(r), ++seq);
+      },
+      &rs);
+  if (!last.ok()) return last.status();
+  wal_replayed_rows_ = rs.rows;
+  last_seq_ = seq;
+  KANSOKU_ASSIGN_OR_RETURN(wal_, LogWal::Open(wdir, std::max(*last, wal_end) + 1));
+  if (opts_.background) bg_ = std::thread([this] { BackgroundLoop(); });
+  return Status::Ok();
+}
+
+Status StoreImpl::Append(LogBatch&& batch) {
+  if (batch.empty()) return Status::Ok();
+  if (closed_) return Status::Unavailable("log store is closed");
+  int64_t now = opts_.now_ns();
+  for (auto& r : batch) Normalize(r, now);
+  std::string payload = EncodeBatch(batch);
+  bool want_flush = false;
+  {
+    std::lock_guard<std::mutex> al(append_mu_);
+    {
+      std::shared_lock<std::shared_mutex> l(mu_);
+      if (head_->rows > 4 * opts_.head_max_rows || head_->bytes > 4 * opts_.head_max_bytes) {
+        return Status::Unavailable("log head is full: flushing to disk is behind; retry later");
+      }
+    }
+    KANSOKU_RETURN_IF_ERROR(wal_->Write(payload));
+    if (opts_.wal_fsync_interval_ms == 0) KANSOKU_RETURN_IF_ERROR(wal_->Sync());
+    std::unique_lock<std::shared_mutex> l(mu_);
+    if (head_->rows == 0) head_->first_append_ns = now;
+    uint64_t seq = last_seq_.load();
+    for (auto& r : batch) InsertLocked(*head_, std::move(r), ++seq);
+    last_seq_.store(seq);
+    want_flush = head_->rows >= opts_.head_max_rows || head_->bytes >= opts_.head_max_bytes;
+  }
+  rows_appended_ += batch.size();
+  batches_appended_++;
+  { std::lock_guard<std::mutex> l(seq_mu_); }
+  seq_cv_.notify_all();
+  if (want_flush) {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    flush_wanted_ = true;
+    bg_cv_.notify_one();
+  }
+  return Status::Ok();
+}
+
+uint64_t StoreImpl::WaitForAppend(uint64_t after_seq, int64_t timeout_ms) const {
+  std::unique_lock<std::mutex> l(seq_mu_);
+  seq_cv_.wait_for(l, std::chrono::milliseconds(timeout_ms),
+                   [&] { return last_seq_.load() > after_seq || closed_.load(); });
+  return last_seq_.load();
+}
+
+Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
+  // Group rows by UTC day, then stream; rows sorted by ts within a stream.
+  std::map<int64_t, std::vector<BlockStreamInput>> days;
+  for (const auto& s : f->streams) {
+    std::map<int64_t, std::vector<const RowData*>> by_day;
+    for (const auto& r : s->rows) by_day[DayOf(r.ts)].push_back(&r);
+    for (auto& [day, rows] : by_day) {
+      std::stable_sort(rows.begin(), rows.end(),
+                       [](const RowData* a, const RowData* b) { return a->ts < b->ts; });
+      BlockStreamInput in;
+      in.labels = &s->labels;
+      in.rows = std::move(rows);
+      days[day].push_back(std::move(in));
+    }
+  }
+  std::vector<std::shared_ptr<Block>> written;
+  for (auto& [day, streams] : days) {
+    std::string ddir = opts_.dir + "/partitions/" + DayDir(day);
+    if (::mkdir(ddir.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::FromErrno("cannot create " + ddir, errno);
+    }
+    char name[32];
+    snprintf(name, sizeof name, "/%08llu.blk", static_cast<unsigned long long>(next_block_id_++));
+    std::string path = ddir + name;
+    uint64_t bytes = 0;
+    KANSOKU_RETURN_IF_ERROR(WriteBlock(path, streams, f->wal_seq_end, opts_.zstd_level, &bytes));
+    KANSOKU_ASSIGN_OR_RETURN(auto b, Block::Open(path));
+    written.push_back(std::move(b));
+  }
+  std::unique_lock<std::shared_mutex> l(mu_);
+  for (auto& b : written) blocks_.push_back(std::move(b));
+  frozen_.erase(std::remove(frozen_.begin(), frozen_.end(), f), frozen_.end());
+  return Status::Ok();
+}
+
+Status StoreImpl::Flush() {
+  std::lock_guard<std::mutex> fl(flush_mu_);
+  if (!wal_) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> al(append_mu_);
+    bool empty;
+    {
+      std::shared_lock<std::shared_mutex> l(mu_);
+      empty = head_->rows == 0;
+    }
+    if (!empty) {
+      KANSOKU_ASSIGN_OR_RETURN(uint64_t new_seq, wal_->Rotate());
+      std::unique_lock<std::shared_mutex> l(mu_);
+      head_->wal_seq_end = new_seq;
+      frozen_.push_back(std::move(head_));
+      head_ = std::make_shared<Head>();
+    }
+  }
+  std::vector<std::shared_ptr<Head>> todo;
+  {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    todo = frozen_;
+  }
+  uint64_t drop_before = 0;
+  for (const auto& f : todo) {
+    Status st = WriteFrozen(f);
+    if (!st.ok()) {
+      flush_errors_++;
+      log::Error("log flush failed; rows stay in memory and WAL", {{"error", st.message()}});
+      return st;
+    }
+    flushes_++;
+    drop_before = std::max(drop_before, f->wal_seq_end);
+  }
+  if (drop_before) wal_->DropBefore(drop_before);
+  return Status::Ok();
+}
+
+void StoreImpl::ApplyRetention() {
+  int64_t now = opts_.now_ns();
+  std::vector<std::shared_ptr<Block>> doomed;
+  {
+    std::unique_lock<std::shared_mutex> l(mu_);
+    std::sort(blocks_.begin(), blocks_.end(),
+              [](const auto& a, const auto& b) { return a->max_ts() < b->max_ts(); });
+    size_t cut = 0;
+    if (opts_.retention_ms > 0) {
+      int64_t horizon = now - opts_.retention_ms * 1000000LL;
+      while (cut < blocks_.size() && blocks_[cut]->max_ts() < horizon) ++cut;
+    }
+    if (opts_.retention_bytes > 0) {
+      uint64_t total = wal_ ? wal_->bytes() : 0;
+      for (size_t i = cut; i < blocks_.size(); ++i) total += blocks_[i]->file_bytes();
+      while (cut < blocks_.size() && total > static_cast<uint64_t>(opts_.retention_bytes)) {
+        total -= blocks_[cut]->file_bytes();
+        ++cut;
+      }
+    }
+    doomed.assign(blocks_.begin(), blocks_.begin() + static_cast<long>(cut));
+    blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<long>(cut));
+  }
+  for (const auto& b : doomed) {
+    ::unlink(b->path().c_str());
+    std::string ddir = b->path().substr(0, b->path().rfind('/'));
+    ::rmdir(ddir.c_str());  // only succeeds when empty
+    blocks_deleted_++;
+  }
+  if (!doomed.empty()) {
+    log::Info("log retention deleted blocks",
+              {{"blocks", static_cast<unsigned long long>(doomed.size())}});
+  }
+}
+
+void StoreImpl::BackgroundLoop() {
+  auto last_sync = std::chrono::steady_clock::now();
+  auto last_retention = last_sync;
+  std::unique_lock<std::mutex> l(bg_mu_);
+  while (!stop_) {
+    int64_t wait_ms = opts_.wal_fsync_interval_ms > 0
+                          ? std::min<int64_t>(opts_.wal_fsync_interval_ms, 1000)
+                          : 1000;
+    bg_cv_.wait_for(l, std::chrono::milliseconds(wait_ms), [&] { return stop_ || flush_wanted_; });
+    if (stop_) break;
+    bool flush = flush_wanted_;
+    flush_wanted_ = false;
+    l.unlock();
+    auto now = std::chrono::steady_clock::now();
+    if (opts_.wal_fsync_interval_ms > 0 &&
+        now - last_sync >= std::chrono::milliseconds(opts_.wal_fsync_interval_ms)) {
+      Status st = wal_->Sync();
+      if (!st.ok()) log::Error("log WAL fsync failed", {{"error", st.message()}});
+      last_sync = now;
+    }
+    {
+      std::shared_lock<std::shared_mutex> sl(mu_);
+      if (head_->rows > 0 &&
+          opts_.now_ns() - head_->first_append_ns >= opts_.flush_interval_ms * 1000000LL) {
+        flush = true;
+      }
+      if (!frozen_.empty()) flush = true;  // retry a failed flush
+    }
+    if (flush) {
+      Status st = Flush();
+      (void)st;  // logged and counted inside
+      ApplyRetention();
+      last_retention = now;
+    } else if (now - last_retention >= std::chrono::seconds(60)) {
+      ApplyRetention();
+      last_retention = now;
+    }
+    l.lock();
+  }
+}
+
+void StoreImpl::Close() {
+  if (closed_.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_.joinable()) bg_.join();
+  seq_cv_.notify_all();
+  if (wal_) {
+    Status st = Flush();
+    if (!st.ok()) log::Error("log store: flush at close failed", {{"error", st.message()}});
+    st = wal_->Sync();
+    (void)st;
+  }
+}
+
+StoreStats StoreImpl::Stats() const {
+  StoreStats s;
+  s.rows_appended = rows_appended_;
+  s.batches_appended = batches_appended_;
+  s.flushes = flushes_;
+  s.flush_errors = flush_errors_;
+  s.blocks_deleted = blocks_deleted_;
+  s.blocks_pruned = blocks_pruned_;
+  s.blocks_scanned = blocks_scanned_;
+  s.wal_replayed_rows = wal_replayed_rows_;
+  s.corrupt_blocks = corrupt_blocks_;
+  s.last_seq = last_seq_;
+  std::shared_lock<std::shared_mutex> l(mu_);
+  s.head_rows = head_->rows;
+  s.head_streams = head_->streams.size();
+  for (const auto& f : frozen_) {
+    s.head_rows += f->rows;
+    s.head_streams += f->streams.size();
+  }
+  s.blocks = blocks_.size();
+  for (const auto& b : blocks_) {
+    s.block_rows += b->rows();
+    s.bytes_on_disk += b->file_bytes();
+  }
+  s.wal_bytes = wal_ ? wal_->bytes() : 0;
+  s.bytes_on_disk += s.wal_bytes;
+  return s;
+}
+
+// ---- Scan ----
+
+bool BloomPasses(const Block& b, const std::vector<std::vector<uint64_t>>& cnf) {
+  for (const auto& clause : cnf) {
+    bool any = false;
+    for (uint64_t h : clause) {
+      if (b.MayContainHash(h)) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return false;
+  }
+  return true;
+}
+
+Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
+  std::vector<Part> parts;
+  std::vector<std::vector<uint64_t>> cnf;
+  for (const auto& clause : req.token_cnf) {
+    std::vector<uint64_t> hs;
+    for (const auto& t : clause) hs.push_back(TokenHash(t));
+    cnf.push_back(std::move(hs));
+  }
+  {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    if (req.after_seq == 0) {
+      for (const auto& b : blocks_) {
+        if (b->max_ts() < req.min_ts || b->min_ts() > req.max_ts) {
+          blocks_pruned_++;
+          continue;
+        }
+        bool any_stream = !req.stream_filter;
+        if (!any_stream) {
+          for (const auto& s : b->streams()) {
+            if (req.stream_filter(s.labels)) {
+              any_stream = true;
+              break;
+            }
+          }
+        }
+        if (!any_stream || !BloomPasses(*b, cnf)) {
+          blocks_pruned_++;
+          continue;
+        }
+        parts.push_back(Part{b->min_ts(), b->max_ts(), b->rows(), b, nullptr, nullptr, 0});
+      }
+    }
+    auto add_head = [&](const std::shared_ptr<Head>& h) {
+      for (const auto& s : h->streams) {
+        if (s->rows.empty() || s->max_ts < req.min_ts || s->min_ts > req.max_ts) continue;
+        if (req.stream_filter && !req.stream_filter(s->labels)) continue;
+        parts.push_back(
+            Part{s->min_ts, s->max_ts, s->rows.size(), nullptr, h, s.get(), s->rows.size()});
+      }
+    };
+    for (const auto& f : frozen_) add_head(f);
+    add_head(head_);
+  }
+  if (req.newest_first) {
+    std::stable_sort(parts.begin(), parts.end(),
+                     [](const Part& a, const Part& b) { return a.max_ts > b.max_ts; });
+  } else {
+    std::stable_sort(parts.begin(), parts.end(),
+                     [](const Part& a, const Part& b) { return a.min_ts < b.min_ts; });
+  }
+  bool stop = false;
+  for (const auto& p : parts) {
+    PartDecision d = visitor.BeginPart(p.min_ts, p.max_ts, p.rows);
+    if (d == PartDecision::kStop) break;
+    if (d == PartDecision::kSkip) continue;
+    if (p.block) {
+      blocks_scanned_++;
+      KANSOKU_RETURN_IF_ERROR(ScanBlock(*p.block, req, visitor, &stop));
+    } else {
+      KANSOKU_RETURN_IF_ERROR(ScanHeadStream(p, req, visitor, &stop));
+    }
+    if (stop) break;
+  }
+  return Status::Ok();
+}
+
+Status StoreImpl::ScanHeadStream(const Part& p, const ScanRequest& req, ScanVisitor& v,
+                                 bool* stop) const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  const auto& rows = p.stream->rows;
+  size_t n = std::min(p.stream_rows, rows.size());
+  std::vector<uint32_t> idx;
+  idx.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const RowData& r = rows[i];
+    if (r.ts < req.min_ts || r.ts > req.max_ts || r.seq <= req.after_seq) continue;
+    idx.push_back(static_cast<uint32_t>(i));
+  }
+  if (req.newest_first) {
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](uint32_t a, uint32_t b) { return rows[a].ts > rows[b].ts; });
+  } else {
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](uint32_t a, uint32_t b) { return rows[a].ts < rows[b].ts; });
+  }
+  RowView rv;
+  rv.labels = &p.stream->labels;
+  for (uint32_t i : idx) {
+    const RowData& r = rows[i];
+    rv.ts_ns = r.ts;
+    rv.seq = r.seq;
+    rv.flags = r.flags;
+    rv.msg = r.msg;
+    rv.fields.clear();
+    for (const auto& f : r.fields) {
+      if (!req.all_fields &&
+          std::find(req.fields.begin(), req.fields.end(), f.name) == req.fields.end()) {
+        continue;
+      }
+      rv.fields.emplace_back(f.name, f.value);
+    }
+    if (!v.Row(rv)) {
+      *stop = true;
+      return Status::Ok();
+    }
+  }
+  return Status::Ok();
+}
+
+// A decoded variable-length column: per row (offset, len+1), 0 = absent.
+struct VarColumn {
+  std::string raw;
+  std::vector<std::pair<uint32_t, uint32_t>> rows;  // (offset into raw, len + 1)
+};
+
+Status DecodeVar(const Block& b, std::string_view name, ColumnKind kind, uint64_t n_rows,
+                 VarColumn* out) {
+  KANSOKU_RETURN_IF_ERROR(b.ReadColumn(name, kind, &out->raw));
+  Decoder d(out->raw);
+  out->rows.resize(n_rows);
+  std::vector<uint64_t> lens(n_rows);
+  for (uint64_t i = 0; i < n_rows; ++i) {
+    if (!d.Varint(&lens[i]))
+      return Status::Corruption("block " + b.path() + ": column " + std::string(name) +
+                                " truncated");
+  }
+  uint64_t off = out->raw.size() - d.remaining();
+  for (uint64_t i = 0; i < n_rows; ++i) {
+    uint64_t l = lens[i];
+    if (kind == ColumnKind::kMsg) l += 1;  // msg lengths are not offset by one
+    uint64_t len = l ? l - 1 : 0;
+    if (off + len > out->raw.size()) {
+      return Status::Corruption("block " + b.path() + ": column " + std::string(name) +
+                                " values out of range");
+    }
+    out->rows[i] = {static_cast<uint32_t>(off), static_cast<uint32_t>(l)};
+    off += len;
+  }
+  return Status::Ok();
+}
+
+Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor& v,
+                            bool* stop) const {
+  uint64_t n = b.rows();
+  // Which rows: matching streams within the time range.
+  std::string time_raw;
+  KANSOKU_RETURN_IF_ERROR(b.ReadColumn("_time", ColumnKind::kTime, &time_raw));
+  std::vector<int64_t> ts(n);
+  std::vector<uint32_t> stream_of(n);
+  {
+    Decoder d(time_raw);
+    uint32_t si = 0;
+    for (const auto& s : b.streams()) {
+      int64_t prev = 0;
+      for (uint64_t i = s.first_row; i < s.first_row + s.n_rows; ++i) {
+        uint64_t u;
+        if (!d.Varint(&u)) return Status::Corruption("block " + b.path() + ": _time truncated");
+        prev += UnZigZag(u);
+        ts[i] = prev;
+        stream_of[i] = si;
+      }
+      ++si;
+    }
+  }
+  std::vector<uint32_t> idx;
+  idx.reserve(n);
+  uint32_t si = 0;
+  for (const auto& s : b.streams()) {
+    bool ok = !req.stream_filter || req.stream_filter(s.labels);
+    if (ok && s.max_ts >= req.min_ts && s.min_ts <= req.max_ts) {
+      for (uint64_t i = s.first_row; i < s.first_row + s.n_rows; ++i) {
+        if (ts[i] >= req.min_ts && ts[i] <= req.max_ts) idx.push_back(static_cast<uint32_t>(i));
+      }
+    }
+    ++si;
+  }
+  if (idx.empty()) return Status::Ok();
+  if (req.newest_first) {
+    std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t c) { return ts[a] > ts[c]; });
+  } else {
+    std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t c) { return ts[a] < ts[c]; });
+  }
+  std::string flags;
+  KANSOKU_RETURN_IF_ERROR(b.ReadColumn("_flags", ColumnKind::kFlags, &flags));
+  if (flags.size() != n) return Status::Corruption("block " + b.path() + ": _flags size");
+  VarColumn msg;
+  if (req.need_msg) KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, n, &msg));
+  std::vector<std::pair<const std::string*, VarColumn>> fcols;
+  for (const auto& c : b.columns()) {
+    if (c.kind != ColumnKind::kField) continue;
+    if (!req.all_fields &&
+        std::find(req.fields.begin(), req.fields.end(), c.name) == req.fields.end()) {
+      continue;
+    }
+    fcols.emplace_back(&c.name, VarColumn{});
+    KANSOKU_RETURN_IF_ERROR(DecodeVar(b, c.name, ColumnKind::kField, n, &fcols.back().second));
+  }
+  RowView rv;
+  for (uint32_t i : idx) {
+    rv.ts_ns = ts[i];
+    rv.seq = 0;
+    rv.flags = static_cast<uint8_t>(flags[i]);
+    rv.labels = &b.streams()[stream_of[i]].labels;
+    rv.msg = req.need_msg
+                 ? std::string_view(msg.raw.data() + msg.rows[i].first, msg.rows[i].second - 1)
+                 : std::string_view();
+    rv.fields.clear();
+    for (const auto& [name, col] : fcols) {
+      auto [off, l] = col.rows[i];
+      if (l == 0) continue;
+      rv.fields.emplace_back(*name, std::string_view(col.raw.data() + off, l - 1));
+    }
+    if (!v.Row(rv)) {
+      *stop = true;
+      return Status::Ok();
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(StoreOptions opts) {
+  auto s = std::make_unique<StoreImpl>(std::move(opts));
+  KANSOKU_RETURN_IF_ERROR(s->OpenFiles());
+  return std::unique_ptr<Store>(std::move(s));
+}
+
+}  // namespace kansoku::logs

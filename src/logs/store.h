@@ -1,0 +1,136 @@
+#pragma once
+// logs::Store: the embedded log store (format: docs/design/logs-storage.md).
+//
+//   auto store = logs::Store::Open(opts);            // replays the WAL, loads block footers
+//   logs::LogBatch batch = ...;                      // from any ingest protocol
+//   Status st = (*store)->Append(std::move(batch));  // durable (in the WAL) when OK
+//   (*store)->Scan(request, visitor);                // what the log query engine reads through
+//
+// In-process producers (ingest decoders, the Sentry-compatible error tracker for envelope `log`
+// items, the agent's shipper) all call Append(); it is the one write path.
+//
+// Append: normalises each record (labels sorted and deduplicated, empty label values dropped,
+// fields named in StoreOptions::stream_fields promoted to labels, level normalised, a message
+// longer than max_line_bytes cut and flagged kFlagTruncated with its original length in the
+// field _truncated, ts_ns 0 replaced by the arrival
+// time), writes the whole batch to the WAL with one write(2), then adds it to the in-memory head.
+// Returns OK only when the batch is in the WAL: an acknowledged batch survives kill -9 (power
+// loss loses at most wal_fsync_interval_ms). Errors: IOError when the WAL write fails (nothing
+// of the batch is acknowledged or visible), Unavailable after Close().
+//
+// Scan: visits "parts" (a block, or the head's rows of one stream) in order of max_ts
+// descending (newest_first) or min_ts ascending, pruned by time range, label filter and the
+// per-block token bloom filter; within a part rows come in the requested time order.
+// Scan never blocks appends for long: it snapshots the block list and copies the matching head
+// rows of each stream under a shared lock.
+//
+// Thread safety: every method is thread-safe. A background thread flushes the head and applies
+// retention. Ownership: the Store owns its files; destroy it (or Close()) before the directory
+// goes away. Close() flushes the head to blocks and fsyncs.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "logs/record.h"
+
+namespace kansoku::logs {
+
+struct StoreOptions {
+  std::string dir;                                 // data_dir/logs
+  int64_t retention_ms = 30LL * 24 * 3600 * 1000;  // retention: 30d by age (0 = keep forever)
+  int64_t retention_bytes = 0;                     // retention_size: 0 = no size bound
+  int64_t wal_fsync_interval_ms = 1000;            // 0 = fsync on every append
+  size_t head_max_rows = 500000;                   // flush the head beyond this many rows
+  size_t head_max_bytes = 128 << 20;               // ... or beyond this many bytes
+  int64_t flush_interval_ms = 5 * 60 * 1000;       // ... or when its oldest row is this old
+  int zstd_level = 3;                              // block columns
+  size_t max_line_bytes = 1 << 20;                 // longer messages are cut and flagged
+  // Label names beyond the defaults (service, host, level, source): a field with one of these
+  // names becomes a stream label.
+  std::vector<std::string> stream_fields;
+  bool background = true;           // run the flush/retention thread (tests drive Flush() by hand)
+  std::function<int64_t()> now_ns;  // clock; default: system clock
+};
+
+// One row as a Scan visitor sees it. Views are valid only during the Row() call.
+struct RowView {
+  int64_t ts_ns = 0;
+  uint64_t seq = 0;  // head rows: append sequence (live tail); block rows: 0
+  uint8_t flags = 0;
+  const std::vector<KV>* labels = nullptr;  // the stream's labels, sorted
+  std::string_view msg;
+  std::vector<std::pair<std::string_view, std::string_view>> fields;  // present fields only
+  // Field value by name: labels first, then fields; nullptr-free: found=false when absent.
+  std::string_view Get(std::string_view name, bool* found) const;
+};
+
+struct ScanRequest {
+  int64_t min_ts = INT64_MIN;  // inclusive
+  int64_t max_ts = INT64_MAX;  // inclusive
+  bool newest_first = true;
+  // Bloom pruning in conjunctive normal form: a block is read only if, for every clause, at
+  // least one of the clause's tokens may be in it. Empty = no pruning.
+  std::vector<std::vector<std::string>> token_cnf;
+  // Stream filter on the sorted labels; empty = every stream.
+  std::function<bool(const std::vector<KV>& labels)> stream_filter;
+  bool need_msg = true;
+  bool all_fields = true;           // decode every field column
+  std::vector<std::string> fields;  // else only these
+  uint64_t after_seq = 0;           // > 0: only head rows appended after this seq (live tail)
+};
+
+enum class PartDecision { kScan, kSkip, kStop };
+
+class ScanVisitor {
+ public:
+  virtual ~ScanVisitor() = default;
+  // Called before each part with its time bounds and row count; kStop ends the scan.
+  virtual PartDecision BeginPart(int64_t min_ts, int64_t max_ts, size_t rows) = 0;
+  // False ends the scan.
+  virtual bool Row(const RowView& row) = 0;
+};
+
+struct StoreStats {
+  uint64_t rows_appended = 0;
+  uint64_t batches_appended = 0;
+  uint64_t head_rows = 0;
+  uint64_t head_streams = 0;
+  uint64_t blocks = 0;
+  uint64_t block_rows = 0;
+  uint64_t bytes_on_disk = 0;  // blocks + WAL
+  uint64_t wal_bytes = 0;
+  uint64_t flushes = 0;
+  uint64_t flush_errors = 0;
+  uint64_t blocks_deleted = 0;  // by retention
+  uint64_t blocks_pruned = 0;   // skipped by time/bloom/labels in scans
+  uint64_t blocks_scanned = 0;
+  uint64_t wal_replayed_rows = 0;
+  uint64_t corrupt_blocks = 0;
+  uint64_t last_seq = 0;
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(StoreOptions opts);
+  virtual ~Store() = default;
+
+  [[nodiscard]] virtual Status Append(LogBatch&& batch) = 0;
+  [[nodiscard]] virtual Status Scan(const ScanRequest& req, ScanVisitor& visitor) const = 0;
+  // Sequence number of the newest appended row (0 when none).
+  virtual uint64_t LastSeq() const = 0;
+  // Blocks until a row with seq > after_seq exists or timeout_ms passes; returns LastSeq().
+  virtual uint64_t WaitForAppend(uint64_t after_seq, int64_t timeout_ms) const = 0;
+  // Freezes the head and writes it as blocks (one per UTC day). Used at close and by tests.
+  [[nodiscard]] virtual Status Flush() = 0;
+  // Applies retention by age and size now.
+  virtual void ApplyRetention() = 0;
+  virtual StoreStats Stats() const = 0;
+  // Flushes, fsyncs and stops the background thread. Appends after Close are Unavailable.
+  virtual void Close() = 0;
+};
+
+}  // namespace kansoku::logs

@@ -1,0 +1,265 @@
+#include "logs/wal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <vector>
+
+#include "base/log.h"
+#include "logs/codec.h"
+
+namespace kansoku::logs {
+
+std::string EncodeBatch(const LogBatch& batch) {
+  std::string out;
+  size_t est = 8;
+  for (const auto& r : batch) est += r.msg.size() + 32 + r.fields.size() * 16;
+  out.reserve(est);
+  PutVarint(&out, batch.size());
+  for (const auto& r : batch) {
+    PutVarint(&out, ZigZag(r.ts_ns));
+    out.push_back(static_cast<char>(r.flags));
+    PutKVs(&out, r.labels);
+    PutString(&out, r.msg);
+    PutKVs(&out, r.fields);
+  }
+  return out;
+}
+
+Status DecodeBatch(std::string_view payload, LogBatch* out) {
+  Decoder d(payload);
+  uint64_t n;
+  if (!d.Varint(&n) || n > payload.size()) return Status::Corruption("bad batch row count");
+  out->clear();
+  out->reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    LogRecord r;
+    std::string_view msg;
+    if (!d.SVarint(&r.ts_ns) || !d.Byte(&r.flags) || !d.KVs(&r.labels) || !d.String(&msg) ||
+        !d.KVs(&r.fields)) {
+      return Status::Corruption("truncated record " + std::to_string(i) + " in WAL batch");
+    }
+    r.msg.assign(msg);
+    out->push_back(std::move(r));
+  }
+  if (!d.done()) return Status::Corruption("trailing bytes after WAL batch");
+  return Status::Ok();
+}
+
+std::string WalSegmentName(uint64_t seq) {
+  char b[32];
+  snprintf(b, sizeof b, "%08llu.wal", static_cast<unsigned long long>(seq));
+  return b;
+}
+
+namespace {
+std::vector<uint64_t> ListSegments(const std::string& dir) {
+  std::vector<uint64_t> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() == 12 && n.substr(8) == ".wal") {
+      char* end = nullptr;
+      unsigned long long v = strtoull(n.c_str(), &end, 10);
+      if (end == n.c_str() + 8) out.push_back(v);
+    }
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("cannot open " + path, errno);
+  std::string data;
+  struct stat st;
+  if (fstat(fd, &st) == 0) data.reserve(st.st_size);
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return Status::FromErrno("cannot read " + path, e);
+    }
+    if (n == 0) break;
+    data.append(buf, n);
+  }
+  ::close(fd);
+  return data;
+}
+}  // namespace
+
+Result<uint64_t> ReplayLogWal(const std::string& dir, uint64_t first_seq,
+                              const std::function<void(LogBatch&&)>& fn, WalReplayStats* stats) {
+  auto segs = ListSegments(dir);
+  uint64_t last = 0;
+  for (size_t si = 0; si < segs.size(); ++si) {
+    uint64_t seq = segs[si];
+    last = std::max(last, seq);
+    if (seq < first_seq) continue;
+    std::string path = dir + "/" + WalSegmentName(seq);
+    KANSOKU_ASSIGN_OR_RETURN(std::string data, ReadFile(path));
+    size_t pos = 0;
+    bool newest = si + 1 == segs.size();
+    while (pos < data.size()) {
+      std::string why;
+      if (data.size() - pos < 8) {
+        why = "short frame header";
+      } else {
+        uint32_t len, sum;
+        std::memcpy(&len, data.data() + pos, 4);
+        std::memcpy(&sum, data.data() + pos + 4, 4);
+        if (len > data.size() - pos - 8) {
+          why = "frame longer than the segment";
+        } else if (XXH32(data.data() + pos + 8, len, 0) != sum) {
+          why = "checksum mismatch";
+        } else {
+          LogBatch batch;
+          Status st = DecodeBatch(std::string_view(data.data() + pos + 8, len), &batch);
+          if (!st.ok()) {
+            why = st.message();
+          } else {
+            stats->frames++;
+            stats->rows += batch.size();
+            fn(std::move(batch));
+            pos += 8 + len;
+            continue;
+          }
+        }
+      }
+      if (newest) {
+        log::Warn(
+            "log WAL: truncating torn tail",
+            {{"segment", path}, {"offset", static_cast<unsigned long long>(pos)}, {"reason", why}});
+        stats->torn_tails++;
+        if (::truncate(path.c_str(), static_cast<off_t>(pos)) != 0) {
+          return Status::FromErrno("cannot truncate " + path, errno);
+        }
+      } else {
+        log::Error(
+            "log WAL: corrupt segment, skipping its rest",
+            {{"segment", path}, {"offset", static_cast<unsigned long long>(pos)}, {"reason", why}});
+        stats->corrupt_segments++;
+      }
+      break;
+    }
+  }
+  return last;
+}
+
+Result<std::unique_ptr<LogWal>> LogWal::Open(const std::string& dir, uint64_t seq) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::FromErrno("cannot create " + dir, errno);
+  }
+  std::unique_ptr<LogWal> w(new LogWal(dir));
+  for (uint64_t s : ListSegments(dir)) {
+    struct stat st;
+    if (::stat((dir + "/" + WalSegmentName(s)).c_str(), &st) == 0) w->older_bytes_ += st.st_size;
+  }
+  std::lock_guard<std::mutex> l(w->mu_);
+  KANSOKU_RETURN_IF_ERROR(w->OpenSegment(seq));
+  return w;
+}
+
+LogWal::~LogWal() {
+  if (fd_ >= 0) {
+    ::fsync(fd_);
+    ::close(fd_);
+  }
+}
+
+Status LogWal::OpenSegment(uint64_t seq) {
+  std::string path = dir_ + "/" + WalSegmentName(seq);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno("cannot open WAL segment " + path, errno);
+  if (fd_ >= 0) {
+    ::fsync(fd_);
+    ::close(fd_);
+    older_bytes_ += seg_bytes_;
+  }
+  struct stat st;
+  seg_bytes_ = (fstat(fd, &st) == 0) ? st.st_size : 0;
+  if (seg_bytes_ && older_bytes_ >= seg_bytes_) older_bytes_ -= seg_bytes_;  // counted at Open
+  fd_ = fd;
+  seq_ = seq;
+  // Make the new file's directory entry durable.
+  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::Ok();
+}
+
+Status LogWal::Write(std::string_view payload) {
+  std::string frame;
+  frame.reserve(payload.size() + 8);
+  PutU32(&frame, static_cast<uint32_t>(payload.size()));
+  PutU32(&frame, XXH32(payload.data(), payload.size(), 0));
+  frame.append(payload);
+  std::lock_guard<std::mutex> l(mu_);
+  if (fd_ < 0) return Status::Unavailable("log WAL is closed");
+  size_t off = 0;
+  while (off < frame.size()) {
+    ssize_t n = ::write(fd_, frame.data() + off, frame.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      if (::ftruncate(fd_, static_cast<off_t>(seg_bytes_)) != 0) {
+        log::Error("log WAL: cannot truncate after a failed write", {{"dir", dir_}});
+      }
+      return Status::FromErrno("cannot write log WAL", e);
+    }
+    off += static_cast<size_t>(n);
+  }
+  seg_bytes_ += frame.size();
+  dirty_ = true;
+  return Status::Ok();
+}
+
+Status LogWal::Sync() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (fd_ < 0 || !dirty_) return Status::Ok();
+  if (::fdatasync(fd_) != 0) return Status::FromErrno("cannot fsync log WAL", errno);
+  dirty_ = false;
+  return Status::Ok();
+}
+
+Result<uint64_t> LogWal::Rotate() {
+  std::lock_guard<std::mutex> l(mu_);
+  KANSOKU_RETURN_IF_ERROR(OpenSegment(seq_ + 1));
+  return seq_;
+}
+
+void LogWal::DropBefore(uint64_t seq) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (uint64_t s : ListSegments(dir_)) {
+    if (s >= seq || s == seq_) continue;
+    std::string path = dir_ + "/" + WalSegmentName(s);
+    struct stat st;
+    uint64_t sz = ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
+    if (::unlink(path.c_str()) == 0) older_bytes_ -= std::min(older_bytes_, sz);
+  }
+}
+
+uint64_t LogWal::current_seq() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return seq_;
+}
+
+uint64_t LogWal::bytes() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return older_bytes_ + seg_bytes_;
+}
+
+}  // namespace kansoku::logs

@@ -1,0 +1,50 @@
+#pragma once
+// Wiring of the log subsystem into `kansoku server`: opens data_dir/logs, registers the log
+// HTTP routes, starts the syslog / JSON-over-TCP listeners, and stops in reverse.
+// Order used by Server: Open (after metrics storage) -> AddRoutes (before HTTP starts) ->
+// StartListeners (after HTTP) ... StopListeners (after HTTP stopped) -> Close.
+// Thread safety: called from the server's main thread only. Ownership: owns the store.
+#include <memory>
+#include <vector>
+
+#include "base/metrics.h"
+#include "base/status.h"
+#include "config/config.h"
+
+namespace kansoku::net {
+class HttpServer;
+class UdpListener;
+class TcpStreamListener;
+}  // namespace kansoku::net
+namespace kansoku::logs {
+class Store;
+namespace api {
+class LogsApi;
+}
+}  // namespace kansoku::logs
+
+namespace kansoku::server {
+
+class LogsSubsystem {
+ public:
+  LogsSubsystem(const config::ServerConfig& cfg, metrics::Registry* registry);
+  ~LogsSubsystem();
+  Status Open();
+  void AddRoutes(net::HttpServer& http);
+  Status StartListeners();
+  void StopListeners();
+  void Close();
+  // The in-process append seam (errors subsystem: Sentry `log` items). Null before Open.
+  logs::Store* store() const { return store_.get(); }
+
+ private:
+  const config::ServerConfig& cfg_;
+  metrics::Registry* registry_;
+  std::unique_ptr<logs::Store> store_;
+  std::shared_ptr<logs::api::LogsApi> api_;
+  std::unique_ptr<net::UdpListener> syslog_udp_;
+  std::unique_ptr<net::TcpStreamListener> syslog_tcp_;
+  std::unique_ptr<net::TcpStreamListener> json_tcp_;
+};
+
+}  // namespace kansoku::server
