@@ -24,6 +24,7 @@
 #include "agent/shipper.h"
 #include "agent/statsd.h"
 #include "base/status.h"
+#include "scrape/scrape.h"
 
 namespace kansoku::agent {
 
@@ -45,8 +46,9 @@ struct AgentOptions {
   CgroupCollectorOptions cgroup;
   std::string statsd_listen;  // StatsD/DogStatsD UDP HOST:PORT, "" = off
   std::vector<double> statsd_quantiles = {0.5, 0.9, 0.99};
-  std::vector<PluginConfig> plugins;  // Mackerel-style metric and check plugins
-  ShipperOptions shipper;             // url/token/spool_dir filled from the fields above when empty
+  std::vector<PluginConfig> plugins;            // Mackerel-style metric and check plugins
+  std::vector<scrape::ScrapeJobConfig> scrape;  // Prometheus targets, scraped every interval
+  ShipperOptions shipper;  // url/token/spool_dir filled from the fields above when empty
   std::string version = "0.0.0";
 };
 
@@ -70,6 +72,7 @@ class Agent {
  private:
   void CollectLoop();
   void InventoryLoop();
+  void ScrapeLoop();
   void AddSelfMetrics(SampleBatch* b);
   void UpdateKeyMetrics(const SampleBatch& b);
 
@@ -82,6 +85,9 @@ class Agent {
   std::unique_ptr<StatsdAggregator> statsd_agg_;
   std::unique_ptr<StatsdServer> statsd_;
   std::unique_ptr<PluginRunner> plugins_;
+  std::vector<std::unique_ptr<scrape::ScrapeJob>> scrape_jobs_;
+  std::map<std::string, bool> target_up_;  // scrape thread only: last state, to log changes
+  std::thread scrape_thread_;
   std::vector<CheckResult> pending_checks_;  // GUARDED_BY(mu_): to report to the server
   HostFacts facts_;
 

@@ -11,6 +11,10 @@
 //   interfaces: {ignore: [lo]}          disks: {ignore: [loop*, ram*]}
 //   containers: {enabled: true, all_cgroups: false, cgroup_root: ""}
 //   statsd: {listen: "127.0.0.1:8125", quantiles: [0.5, 0.9, 0.99]}   # off unless listen is set
+//   scrape:   # Prometheus targets, every interval
+//     - {job: node, targets: ["127.0.0.1:9100"], labels: {}, file_sd: ["/etc/sd/*.json"],
+//        metrics_path: /metrics, scheme: http, timeout: 10s, honor_labels: false,
+//        metric_keep: "", metric_drop: "go_.*", max_samples: 200000}
 //   plugins:
 //     metrics: {<name>: {command: "...", interval: 60s, timeout: 30s}}
 //     checks:  {<name>: {command: "...", interval: 60s, timeout: 30s}}
