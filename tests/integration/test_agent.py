@@ -279,8 +279,11 @@ class AgentTest(unittest.TestCase):
         sock.close()
         for rnd in ("1", "2"):
             sel = '{env="test",service="checkout",host="e2e-statsd",round="%s"' % rnd
-            r = harness.wait_until(lambda: self.query(s, 'kansoku_orders_created_total%s,region="eu"}' % sel),
-                                   timeout=30, what="statsd counter round " + rnd)
+            # The service check is the last line hot-shots sends: once it is in, everything is
+            # (the lines of one run may straddle two flush intervals).
+            harness.wait_until(lambda: self.query(s, 'statsd_service_check_status%s}' % sel),
+                               timeout=30, what="last line of round " + rnd)
+            r = self.query(s, 'kansoku_orders_created_total%s,region="eu"}' % sel)
             self.assertEqual(float(r[0]["value"][1]), 7.0)
             self.assertEqual(float(self.query(s, "kansoku_inventory_reserved_total%s}" % sel)[0]["value"][1]), -2)
             self.assertEqual(float(self.query(s, 'kansoku_queue_depth%s,queue="email"}' % sel)[0]["value"][1]), 17)
