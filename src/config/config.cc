@@ -139,7 +139,7 @@ Schema::Setter StrList(std::vector<std::string>* out) {
 
 Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::string& name) {
   ServerConfig cfg;
-  Schema log_s, tls_s, http_s, listeners_s, tsdb_s, query_s, logs_s, top;
+  Schema log_s, tls_s, http_s, listeners_s, tsdb_s, query_s, logs_s, errors_s, top;
   log_s.Field("level", Str(&cfg.log.level)).Field("format", Str(&cfg.log.format));
   tls_s.Field("cert_file", Str(&cfg.tls.cert_file)).Field("key_file", Str(&cfg.tls.key_file));
   http_s.Field("io_threads", Int(&cfg.http.io_threads, 0, 256))
@@ -176,6 +176,10 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Field("syslog_udp", Str(&cfg.logs.syslog_udp))
       .Field("syslog_tcp", Str(&cfg.logs.syslog_tcp))
       .Field("json_tcp", Str(&cfg.logs.json_tcp));
+  errors_s.Field("fsync_interval", Duration(&cfg.errors.fsync_interval_ms))
+      .Field("tsdb_flush_interval", Duration(&cfg.errors.tsdb_flush_interval_ms))
+      .Field("max_body_size", Size(&cfg.errors.max_body_bytes))
+      .Field("max_decoded_body_size", Size(&cfg.errors.max_decoded_body_bytes));
   top.Field("data_dir", Str(&cfg.data_dir))
       .Field("listen", StrList(&cfg.listen))
       .Field("admin_token_file", Str(&cfg.admin_token_file))
@@ -186,7 +190,8 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Section("listeners", &listeners_s)
       .Section("tsdb", &tsdb_s)
       .Section("query", &query_s)
-      .Section("logs", &logs_s);
+      .Section("logs", &logs_s)
+      .Section("errors", &errors_s);
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);

@@ -78,6 +78,14 @@ struct QueryConfig {
   int64_t max_series_returned = 100000;  // max_series_returned: per answer (422 beyond)
 };
 
+// Sentry-compatible error tracking (data_dir/errors; docs/design/errors.md).
+struct ErrorsConfig {
+  int64_t fsync_interval_ms = 1000;           // fsync_interval: 1s; 0 = fsync before every answer
+  int64_t tsdb_flush_interval_ms = 10000;     // tsdb_flush_interval: 10s, issue counters to TSDB
+  int64_t max_body_bytes = 20 << 20;          // max_body_size: 20MiB on the wire
+  int64_t max_decoded_body_bytes = 100 << 20;  // max_decoded_body_size: 100MiB decoded
+};
+
 struct ServerConfig {
   std::string data_dir = "./data";                       // embedded storage root
   std::vector<std::string> listen = {"127.0.0.1:9400"};  // HTTP addresses (API, ingest, UI)
@@ -90,6 +98,7 @@ struct ServerConfig {
   TsdbConfig tsdb;
   QueryConfig query;
   LogsConfig logs;
+  ErrorsConfig errors;
 };
 
 // Loads path over the defaults. InvalidArgument with "file:line:col: key: why" on any problem.

@@ -28,6 +28,7 @@ namespace {
 struct Url {
   bool tls = false;
   std::string host, port, target;
+  std::string authority;  // host[:port] as written in the URL: the Host header (RFC 9110 7.2)
 };
 
 Result<Url> ParseUrl(const std::string& url) {
@@ -44,6 +45,7 @@ Result<Url> ParseUrl(const std::string& url) {
   }
   size_t slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
+  u.authority = hostport;
   u.target = slash == std::string::npos ? "/" : rest.substr(slash);
   if (!hostport.empty() && hostport[0] == '[') {
     size_t close = hostport.find(']');
@@ -69,7 +71,7 @@ Result<ClientResponse> Exchange(Stream& stream, const Url& u, const std::string&
   req.method_string(method);
   req.target(u.target);
   req.version(11);
-  req.set(http::field::host, u.host);
+  req.set(http::field::host, u.authority);
   req.set(http::field::user_agent, "kansoku/0.1");
   for (const auto& [k, v] : headers) req.set(k, v);
   req.body() = body;

@@ -88,6 +88,13 @@ int RunServer(const ServerFlags& flags) {
         server.first_admin_token().c_str());
     std::fflush(stdout);
   }
+  if (std::string dsn = server.FirstProjectDsn(); !dsn.empty()) {
+    std::printf(
+        "kansoku: first start: created project 1 \"default\" for Sentry SDKs; `kansoku projects` "
+        "shows it again.\nsentry dsn: %s\n",
+        dsn.c_str());
+    std::fflush(stdout);
+  }
   int sig = 0;
   sigwait(&set, &sig);
   log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

@@ -6,12 +6,16 @@
 #include <chrono>
 #include <fstream>
 
+#include "api/errors_api.h"
 #include "api/hosts_api.h"
 #include "api/ingest_api.h"
 #include "api/prom_api.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "errors/quota.h"
+#include "errors/store.h"
 #include "meta/host_store.h"
+#include "meta/project_store.h"
 #include "meta/token_store.h"
 #include "net/http_server.h"
 #include "net/stream_listener.h"
@@ -101,6 +105,7 @@ Status Server::Start() {
   KANSOKU_RETURN_IF_ERROR(OpenMetricsStorage());
   logs_ = std::make_unique<LogsSubsystem>(opts_.config, &registry_);
   KANSOKU_RETURN_IF_ERROR(logs_->Open());
+  KANSOKU_RETURN_IF_ERROR(OpenErrors());
   web_dir_ = ResolveWebDir(cfg.web_dir);
 
   // HTTP last: it is what the outside world sees.
@@ -303,6 +308,7 @@ void Server::AddRoutes() {
   ingest_api_ = api::RegisterIngestApi(*http_, ia);
 
   api::RegisterHostsApi(*http_, hosts_.get());
+  AddErrorsRoutes();
 
   // Prometheus query API.
   api::PromApiOptions pa;
@@ -330,6 +336,7 @@ void Server::Stop() {
   if (graphite_tcp_) graphite_tcp_->Stop();
   if (logs_) logs_->StopListeners();
   // Storage is closed after ingest has drained: the WAL is fsynced on close.
+  CloseErrors();  // before the TSDB: it flushes its issue counters into it
   tsdb_.reset();
   hosts_.reset();
   logs_.reset();  // flushes the log head to blocks, fsyncs the WAL

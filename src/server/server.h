@@ -16,7 +16,12 @@
 namespace kansoku::meta {
 class TokenStore;
 class HostStore;
+class ProjectStore;
 }  // namespace kansoku::meta
+namespace kansoku::errors {
+class ErrorStore;
+class RateLimiter;
+}  // namespace kansoku::errors
 namespace kansoku::tsdb {
 class DB;
 }
@@ -25,7 +30,8 @@ class Engine;
 }
 namespace kansoku::api {
 class IngestApi;
-}
+class ErrorsApi;
+}  // namespace kansoku::api
 namespace kansoku::net {
 class HttpServer;
 class TcpStreamListener;
@@ -56,10 +62,16 @@ class Server {
   const std::string& first_admin_token() const { return first_admin_token_; }
   // The hosts registry (inventory, unreachable hosts); valid between Start and Stop.
   meta::HostStore* hosts() const { return hosts_.get(); }
+  // The first project's DSN when Start created it (printed once with the admin token), else "".
+  std::string FirstProjectDsn() const;
 
  private:
   void AddRoutes();
   Status OpenMetricsStorage();
+  // Error tracking (server/errors_wiring.cc): projects, event store, Sentry and issues routes.
+  Status OpenErrors();
+  void AddErrorsRoutes();
+  void CloseErrors();
 
   ServerOptions opts_;
   metrics::Registry registry_;
@@ -70,6 +82,11 @@ class Server {
   std::unique_ptr<net::Authenticator> auth_;
   std::unique_ptr<net::HttpServer> http_;
   std::shared_ptr<api::IngestApi> ingest_api_;
+  std::unique_ptr<meta::ProjectStore> projects_;
+  std::unique_ptr<errors::RateLimiter> error_limiter_;
+  std::unique_ptr<errors::ErrorStore> error_store_;
+  std::shared_ptr<api::ErrorsApi> errors_api_;
+  std::string first_project_key_;  // public key of the project created at this start
   std::unique_ptr<net::TcpStreamListener> graphite_tcp_;
   std::unique_ptr<LogsSubsystem> logs_;  // log storage, routes and listeners (logs_wiring.h)
   std::atomic<bool> ready_{false};

@@ -1,0 +1,272 @@
+#include "errors/store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tsdb/storage.h"
+
+namespace kansoku::errors {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/errors_store_test.XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Collects what the store appends to the TSDB.
+class FakeAppendable : public tsdb::Appendable {
+ public:
+  struct App : tsdb::Appender {
+    FakeAppendable* owner;
+    std::vector<std::pair<std::string, double>> staged;
+    Status Append(const tsdb::Labels& l, int64_t, double v) override {
+      staged.emplace_back(std::string(l.Get("issue")), v);
+      return Status::Ok();
+    }
+    Status UpdateMetadata(std::string_view, const tsdb::MetricMetadata&) override {
+      return Status::Ok();
+    }
+    Status Commit() override {
+      for (auto& s : staged) owner->samples.push_back(s);
+      return Status::Ok();
+    }
+    void Rollback() override {}
+  };
+  std::unique_ptr<tsdb::Appender> NewAppender() override {
+    auto a = std::make_unique<App>();
+    a->owner = this;
+    return a;
+  }
+  std::vector<std::pair<std::string, double>> samples;
+};
+
+struct Fixture {
+  TempDir dir;
+  FakeClock clock{1700000000000};
+  FakeAppendable tsdb;
+  std::vector<std::string> jsons;  // keep payloads alive
+
+  std::unique_ptr<ErrorStore> Open() {
+    StoreOptions o;
+    o.dir = dir.path();
+    o.clock = &clock;
+    o.tsdb = &tsdb;
+    o.tsdb_flush_interval_ms = 3600000;
+    auto s = ErrorStore::Open(o);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return std::move(s).value();
+  }
+
+  IncomingEvent Ev(const std::string& json, int64_t project = 1) {
+    jsons.push_back(json);
+    IncomingEvent e;
+    e.project = project;
+    e.key_id = 1;
+    e.json = jsons.back();
+    EXPECT_TRUE(ParseEvent(e.json, &e.event).ok());
+    e.event_id = e.event.event_id.empty() ? std::string(32, 'a') : e.event.event_id;
+    e.grouping = GroupEvent(e.event);
+    return e;
+  }
+
+  uint64_t Put(ErrorStore& s, const std::string& json, int64_t project = 1) {
+    WriteBatch b;
+    b.events.push_back(Ev(json, project));
+    std::vector<uint64_t> ids;
+    EXPECT_TRUE(s.Write(b, &ids).ok());
+    return ids.at(0);
+  }
+};
+
+const std::string kA = R"({"exception":[{"type":"KeyError","value":"id 1"}],"release":"r1",
+  "environment":"prod","user":{"id":"u1"},"tags":{"component":"checkout"}})";
+const std::string kA2 = R"({"exception":[{"type":"KeyError","value":"id 2"}],"release":"r1",
+  "environment":"prod","user":{"id":"u2"},"tags":{"component":"billing"}})";
+const std::string kB = R"({"message":"disk almost full","level":"warning","release":"r2"})";
+
+TEST(ErrorStore, GroupsCountsAndSurvivesReopen) {
+  Fixture f;
+  uint64_t a1, a2, b;
+  {
+    auto s = f.Open();
+    a1 = f.Put(*s, kA);
+    f.clock.AdvanceMs(1000);
+    a2 = f.Put(*s, kA2);
+    b = f.Put(*s, kB);
+    EXPECT_EQ(a1, a2);
+    EXPECT_NE(a1, b);
+    auto is = s->GetIssue(a1);
+    ASSERT_TRUE(is.ok());
+    EXPECT_EQ(is->count, 2u);
+    EXPECT_EQ(is->users, 2u);
+    EXPECT_EQ(is->tags["component"]["billing"], 1u);
+    EXPECT_EQ(is->releases["r1"], 2u);
+    EXPECT_EQ(is->last_seen_ms - is->first_seen_ms, 1000);
+    ASSERT_TRUE(s->FlushToTsdb().ok());
+    EXPECT_EQ(f.tsdb.samples.size(), 2u);
+  }
+  auto s = f.Open();  // replay
+  auto is = s->GetIssue(a1);
+  ASSERT_TRUE(is.ok());
+  EXPECT_EQ(is->count, 2u);
+  EXPECT_EQ(is->users, 2u);
+  EXPECT_EQ(is->title, "KeyError: id 1");
+  auto ev = s->IssueEvents(a1, 10);
+  ASSERT_TRUE(ev.ok());
+  ASSERT_EQ(ev->size(), 2u);
+  EXPECT_EQ((*ev)[0].second, kA2);  // newest first, byte-exact
+  // New events still join the replayed issue; new issue ids continue after the old ones.
+  EXPECT_EQ(f.Put(*s, kA), a1);
+  uint64_t c = f.Put(*s, R"({"message":"another"})");
+  EXPECT_GT(c, b);
+  size_t total = 0;
+  auto list = s->ListIssues(IssueQuery{}, &total);
+  EXPECT_EQ(total, 3u);
+}
+
+TEST(ErrorStore, StatusRegressionAndArchive) {
+  Fixture f;
+  auto s = f.Open();
+  uint64_t a = f.Put(*s, kA);
+  ASSERT_TRUE(s->SetStatus(a, IssueStatus::kResolved).ok());
+  EXPECT_EQ(s->GetIssue(a)->status, IssueStatus::kResolved);
+  f.Put(*s, kA);
+  EXPECT_EQ(s->GetIssue(a)->status, IssueStatus::kRegressed);
+
+  ASSERT_TRUE(s->SetStatus(a, IssueStatus::kResolvedInNextRelease).ok());
+  f.Put(*s, kA);  // same release r1: stays resolved
+  EXPECT_EQ(s->GetIssue(a)->status, IssueStatus::kResolvedInNextRelease);
+  std::string r3 = kA;
+  r3.replace(r3.find("\"r1\""), 4, "\"r3\"");
+  f.Put(*s, r3);
+  EXPECT_EQ(s->GetIssue(a)->status, IssueStatus::kRegressed);
+
+  ASSERT_TRUE(s->SetStatus(a, IssueStatus::kArchived, 0, 2).ok());
+  f.Put(*s, kA);
+  EXPECT_EQ(s->GetIssue(a)->status, IssueStatus::kArchived);
+  f.Put(*s, kA);
+  EXPECT_EQ(s->GetIssue(a)->status, IssueStatus::kUnresolved);
+  ASSERT_TRUE(s->SetStatus(a, IssueStatus::kResolved).ok());
+  s.reset();
+  s = f.Open();
+  EXPECT_EQ(s->GetIssue(a)->status, IssueStatus::kResolved);
+  EXPECT_EQ(s->SetStatus(999, IssueStatus::kResolved).code(), Status::Code::kNotFound);
+
+  IssueQuery q;
+  q.status = "unresolved";
+  EXPECT_TRUE(s->ListIssues(q).empty());
+  q.status = "resolved";
+  EXPECT_EQ(s->ListIssues(q).size(), 1u);
+
+  ASSERT_TRUE(s->DeleteIssue(a).ok());
+  EXPECT_FALSE(s->GetIssue(a).ok());
+  uint64_t again = f.Put(*s, kA);
+  EXPECT_NE(again, a);
+  s.reset();
+  s = f.Open();
+  EXPECT_FALSE(s->GetIssue(a).ok());
+  EXPECT_EQ(s->GetIssue(again)->count, 1u);
+}
+
+TEST(ErrorStore, SearchAndSort) {
+  Fixture f;
+  auto s = f.Open();
+  uint64_t a = f.Put(*s, kA);
+  f.Put(*s, kA);
+  uint64_t b = f.Put(*s, kB);
+  f.Put(*s, kB, 2);
+  IssueQuery q;
+  q.sort = "events";
+  auto l = s->ListIssues(q);
+  ASSERT_EQ(l.size(), 3u);
+  EXPECT_EQ(l[0].id, a);
+  q.text = "level:warning";
+  EXPECT_EQ(s->ListIssues(q).size(), 2u);
+  q.project = 1;
+  ASSERT_EQ(s->ListIssues(q).size(), 1u);
+  EXPECT_EQ(s->ListIssues(q)[0].id, b);
+  q.text = "DISK";
+  EXPECT_EQ(s->ListIssues(q).size(), 1u);
+  q.text = "component:checkout";
+  q.project = 0;
+  EXPECT_EQ(s->ListIssues(q).size(), 1u);
+}
+
+TEST(ErrorStore, ItemsAggregates) {
+  Fixture f;
+  std::string sess1 = R"({"sid":"s1","did":"u1","init":true,"status":"ok","errors":0,
+     "attrs":{"release":"r1","environment":"prod"}})";
+  std::string sess1b = R"({"sid":"s1","did":"u1","status":"crashed","errors":1,
+     "attrs":{"release":"r1","environment":"prod"}})";
+  std::string aggs = R"({"attrs":{"release":"r1","environment":"prod"},
+     "aggregates":[{"started":"2026-11-26T05:00:00Z","exited":3,"errored":1}]})";
+  std::string report = R"({"timestamp":1,"discarded_events":[
+     {"reason":"ratelimit_backoff","category":"error","quantity":14}]})";
+  std::string txn = R"({"type":"transaction","transaction":"GET /a","start_timestamp":10.0,
+     "timestamp":10.25})";
+  std::string checkin = R"({"check_in_id":"c1","monitor_slug":"nightly","status":"error"})";
+  {
+    auto s = f.Open();
+    WriteBatch b;
+    b.items.push_back({1, ItemKind::kSession, sess1});
+    b.items.push_back({1, ItemKind::kSession, sess1b});
+    b.items.push_back({1, ItemKind::kSessions, aggs});
+    b.items.push_back({1, ItemKind::kClientReport, report});
+    b.items.push_back({1, ItemKind::kTransaction, txn});
+    b.items.push_back({1, ItemKind::kCheckIn, checkin});
+    b.items.push_back({1, ItemKind::kLog, "{\"items\":[]}"});
+    std::vector<uint64_t> ids;
+    ASSERT_TRUE(s->Write(b, &ids).ok());
+  }
+  auto s = f.Open();
+  auto h = s->ReleaseHealthOf(1);
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].sessions, 5u);
+  EXPECT_EQ(h[0].crashed, 1u);
+  EXPECT_EQ(h[0].errored, 2u);
+  EXPECT_DOUBLE_EQ(h[0].CrashFreeSessions(), 0.8);
+  auto r = s->ClientReportsOf(1);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].quantity, 14u);
+  EXPECT_EQ(r[0].reason, "ratelimit_backoff");
+  auto t = s->TransactionsOf(1);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_DOUBLE_EQ(t[0].p50_ms, 250.0);
+  auto m = s->MonitorsOf(1);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].last_status, "error");
+  EXPECT_EQ(s->Stats().items_by_type["log"], 1u);
+}
+
+TEST(ErrorStore, TornTailIsTruncated) {
+  Fixture f;
+  uint64_t a;
+  {
+    auto s = f.Open();
+    a = f.Put(*s, kA);
+    f.Put(*s, kA);
+  }
+  std::string seg = f.dir.path() + "/log/00000001";
+  auto size = std::filesystem::file_size(seg);
+  std::filesystem::resize_file(seg, size - 5);  // cut into the last record
+  auto s = f.Open();
+  EXPECT_EQ(s->GetIssue(a)->count, 1u);
+  f.Put(*s, kA);
+  s.reset();
+  s = f.Open();
+  EXPECT_EQ(s->GetIssue(a)->count, 2u);
+}
+
+}  // namespace
+}  // namespace kansoku::errors
