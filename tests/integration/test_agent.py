@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -215,7 +216,10 @@ class AgentTest(unittest.TestCase):
         # During the outage the agent keeps collecting; beyond 2 batches in memory they go to disk.
         harness.wait_until(lambda: len([f for f in os.listdir(spool) if f.endswith(".rw")]) >= 3,
                            timeout=30, what="spooled batches")
-        time.sleep(max(0, OUTAGE_S - (time.time() - t_down)))
+        max_spooled = [0]
+        while time.time() - t_down < OUTAGE_S:
+            max_spooled[0] = max(max_spooled[0], len([f for f in os.listdir(spool) if f.endswith(".rw")]))
+            time.sleep(0.5)
         t_up = time.time()
         s.start()
         # The queue drains, oldest first.
@@ -232,6 +236,9 @@ class AgentTest(unittest.TestCase):
         # One sample per second of the outage (allowing for a loaded machine's late cycles).
         self.assertGreaterEqual(len(inside), int(OUTAGE_S * 0.8), (len(inside), OUTAGE_S))
         gaps = [b - a for a, b in zip(ts, ts[1:])]
+        print("\noutage %.1f s: %d samples inside it, %d in the %d s window, max gap %.2f s, "
+              "spooled batches at most %d" % (t_up - t_down, len(inside), len(ts), window, max(gaps),
+                                              max_spooled[0]), file=sys.stderr)
         self.assertLess(max(gaps), 3.5, "gap in the data: %r" % max(gaps))
         self.assertTrue(all(g > 0 for g in gaps))
         # Nothing was dropped.
