@@ -412,10 +412,13 @@ class AgentTest(unittest.TestCase):
             r = harness.wait_until(lambda: self.query(s, 'node_load1{job="node",instance="%s",env="static"}' % inst),
                                    timeout=60, what="node_exporter series")
             self.assertEqual(r[0]["metric"]["host"], "e2e-scrape")
-            self.assertTrue(self.query(s, 'node_cpu_seconds_total{job="node",mode="idle"}'))
+            harness.wait_until(lambda: self.query(s, 'node_cpu_seconds_total{job="node",mode="idle"}'),
+                               timeout=30, what="node_cpu_seconds_total")
             self.assertEqual(self.query(s, 'go_goroutines{job="node"}'), [])  # metric_drop
             self.assertTrue(self.query(s, 'go_goroutines{job="node_sd"}') == [])  # not in keep
-            self.assertTrue(self.query(s, 'node_memory_MemTotal_bytes{job="node_sd",env="sd"}'))
+            # Jobs are scraped one after the other: the file_sd job may land a moment later.
+            harness.wait_until(lambda: self.query(s, 'node_memory_MemTotal_bytes{job="node_sd",env="sd"}'),
+                               timeout=30, what="file_sd target series")
             up = harness.wait_until(lambda: {(x["metric"]["job"], x["metric"].get("env", "")): float(x["value"][1])
                                              for x in self.query(s, "up")} if len(self.query(s, "up")) >= 4 else None,
                                     timeout=60, what="up series")
