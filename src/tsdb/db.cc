@@ -33,6 +33,10 @@ constexpr size_t kMaxSamplesPerRecord = 1 << 16;
 // ---------------------------------------------------------------------------------------------
 // Appender
 
+// Appender handles: the DB's tag in the high bits, the series ref in the low kHandleRefBits.
+constexpr int kHandleRefBits = 40;
+constexpr uint64_t kHandleRefMask = (uint64_t{1} << kHandleRefBits) - 1;
+
 class DBAppender : public Appender {
  public:
   explicit DBAppender(DB* db) : db_(db) {}
@@ -41,23 +45,49 @@ class DBAppender : public Appender {
   }
 
   Status Append(const Labels& labels, int64_t t, double v) override {
+    uint64_t handle = 0;
+    return AppendWithHandle(&handle, labels, t, v);
+  }
+
+  Status AppendWithHandle(uint64_t* handle, const Labels& labels, int64_t t, double v) override {
     KANSOKU_CHECK(!done_, "BUG: Appender used after Commit/Rollback");
-    auto res = db_->head_.GetOrCreatePinned(labels);
-    if (!res.ok()) {
-      db_->samples_rejected_.fetch_add(1);
-      return res.status();
+    // Each series is pinned once per batch; index_ finds it again by ref.
+    uint32_t idx = UINT32_MAX;
+    if (*handle != 0 && (*handle >> kHandleRefBits) == db_->handle_tag_) {
+      const SeriesRef ref = *handle & kHandleRefMask;
+      auto it = index_.find(ref);
+      if (it != index_.end()) {
+        idx = it->second;
+      } else if (auto s = db_->head_.PinByRef(ref); s != nullptr) {
+        idx = AddPinned(std::move(s));
+        index_.emplace(ref, idx);
+      }
     }
-    std::shared_ptr<MemSeries> s = std::move(res).value();
-    Status st = db_->head_.Appendable(*s, t, v);
-    auto last = last_.find(s.get());
-    if (st.ok() && last != last_.end()) {
+    if (idx == UINT32_MAX) {
+      auto res = db_->head_.GetOrCreatePinned(labels);
+      if (!res.ok()) {
+        db_->samples_rejected_.fetch_add(1);
+        return res.status();
+      }
+      std::shared_ptr<MemSeries> s = std::move(res).value();
+      const SeriesRef ref = s->ref();
+      auto it = index_.find(ref);
+      if (it != index_.end()) {
+        db_->head_.Unpin(s.get());  // pinned already for this batch
+        idx = it->second;
+      } else {
+        idx = AddPinned(std::move(s));
+        index_.emplace(ref, idx);
+      }
+      *handle = ref <= kHandleRefMask ? (db_->handle_tag_ << kHandleRefBits) | ref : 0;
+    }
+    Batched& b = batch_[idx];
+    Status st = db_->head_.Appendable(*b.series, t, v);
+    if (st.ok() && b.staged) {
       // Order within this batch: the head has not seen these samples yet.
-      const Sample prev = last->second;
+      const Sample prev = b.last;
       if (t == prev.t) {
-        if (std::memcmp(&v, &prev.v, sizeof v) == 0) {
-          db_->head_.Unpin(s.get());
-          return Status::Ok();
-        }
+        if (std::memcmp(&v, &prev.v, sizeof v) == 0) return Status::Ok();
         st = Status::InvalidArgument("duplicate sample for timestamp: series " + labels.ToString() +
                                      " at timestamp " + std::to_string(t) +
                                      " already has a different value in this batch");
@@ -71,16 +101,16 @@ class DBAppender : public Appender {
       }
     }
     if (!st.ok()) {
-      db_->head_.Unpin(s.get());
       db_->samples_rejected_.fetch_add(1);
       return st;
     }
-    if (last == last_.end()) {
-      last_.emplace(s.get(), Sample{t, v});
-    } else if (t > last->second.t) {
-      last->second = Sample{t, v};
+    if (!b.staged) {
+      b.staged = true;
+      b.last = Sample{t, v};
+    } else if (t > b.last.t) {
+      b.last = Sample{t, v};
     }
-    staged_.push_back({std::move(s), t, v});
+    staged_.push_back({b.series.get(), t, v});
     return Status::Ok();
   }
 
@@ -108,11 +138,11 @@ class DBAppender : public Appender {
     std::vector<MemSeries*> newly_logged;
     {
       std::vector<WalSeries> series;
-      for (const auto& st : staged_) {
-        if (!st.series->logged.load()) {
-          series.push_back({st.series->ref(), st.series->labels()});
-          st.series->logged.store(true);  // tentatively; reset below if the write fails
-          newly_logged.push_back(st.series.get());
+      for (const auto& b : batch_) {
+        if (b.staged && !b.series->logged.load()) {
+          series.push_back({b.series->ref(), b.series->labels()});
+          b.series->logged.store(true);  // tentatively; reset below if the write fails
+          newly_logged.push_back(b.series.get());
         }
       }
       if (!series.empty()) AppendWalRecord(&buf, WalRecordType::kSeries, EncodeWalSeries(series));
@@ -172,21 +202,32 @@ class DBAppender : public Appender {
 
  private:
   struct Staged {
-    std::shared_ptr<MemSeries> series;
+    MemSeries* series;  // pinned through batch_
     int64_t t;
     double v;
   };
+  struct Batched {
+    std::shared_ptr<MemSeries> series;  // pinned until the batch ends
+    bool staged = false;                // some sample of it is in staged_
+    Sample last{0, 0};                  // its newest staged sample
+  };
+  uint32_t AddPinned(std::shared_ptr<MemSeries> s) {
+    batch_.push_back({std::move(s), false, Sample{0, 0}});
+    return static_cast<uint32_t>(batch_.size() - 1);
+  }
   void UnpinAll() {
-    for (const auto& st : staged_) db_->head_.Unpin(st.series.get());
+    for (const auto& b : batch_) db_->head_.Unpin(b.series.get());
+    batch_.clear();
+    index_.clear();
     staged_.clear();
-    last_.clear();
     metadata_.clear();
   }
 
   DB* db_;
   bool done_ = false;
   std::vector<Staged> staged_;
-  std::unordered_map<MemSeries*, Sample> last_;
+  std::vector<Batched> batch_;                     // series pinned by this batch
+  std::unordered_map<SeriesRef, uint32_t> index_;  // ref -> position in batch_
   std::vector<std::pair<std::string, MetricMetadata>> metadata_;
 };
 
@@ -301,9 +342,17 @@ HeadOptions MakeHeadOptions(const DBOptions& o) {
 }
 }  // namespace
 
+namespace {
+uint64_t NextHandleTag() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1) & ((uint64_t{1} << (64 - kHandleRefBits)) - 1);
+}
+}  // namespace
+
 DB::DB(const DBOptions& options, std::string dir)
     : options_(options),
       dir_(std::move(dir)),
+      handle_tag_(NextHandleTag()),
       clock_(options.clock != nullptr ? *options.clock : Clock::Real()),
       head_(MakeHeadOptions(options)) {}
 

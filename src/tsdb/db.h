@@ -133,6 +133,8 @@ class DB : public Appendable, public Queryable {
 
   const DBOptions options_;
   const std::string dir_;
+  // Distinguishes this DB's appender handles (high bits) from other DBs' in the process.
+  const uint64_t handle_tag_;
   int lock_fd_ = -1;
   Clock& clock_;
   Head head_;

@@ -213,6 +213,78 @@ TEST(DBTest, KillNineLosesNothingAcknowledged) {
               acked, kSeries);
 }
 
+// AppendWithHandle: the handle names the series after the first append; a handle of another
+// DB, a garbage one, or one whose series was collected falls back to the labels.
+TEST(DBTest, AppendWithHandleFallsBackToLabels) {
+  TempDir dir1, dir2;
+  DBOptions o = TestOptions();
+  o.block_range_ms = 10000;
+  auto db1 = DB::Open(o, dir1.path());
+  auto db2 = DB::Open(o, dir2.path());
+  ASSERT_TRUE(db1.ok() && db2.ok());
+  uint64_t ha = 0, hb = 0;
+  {
+    auto app = (*db1)->NewAppender();
+    ASSERT_TRUE(app->AppendWithHandle(&ha, L("up", "a"), 1000, 1).ok());
+    ASSERT_TRUE(app->AppendWithHandle(&hb, L("up", "b"), 1000, 2).ok());
+    EXPECT_NE(ha, 0u);
+    EXPECT_NE(ha, hb);
+    // Same batch, by handle: the batch's order checks still apply.
+    EXPECT_FALSE(app->AppendWithHandle(&ha, L("up", "a"), 500, 1).ok());
+    EXPECT_TRUE(app->AppendWithHandle(&ha, L("up", "a"), 1000, 1).ok());  // exact duplicate
+    ASSERT_TRUE(app->AppendWithHandle(&ha, L("up", "a"), 2000, 3).ok());
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  const uint64_t ha1 = ha;
+  {
+    auto app = (*db1)->NewAppender();
+    ASSERT_TRUE(app->AppendWithHandle(&ha, L("up", "a"), 3000, 4).ok());
+    EXPECT_EQ(ha, ha1);  // still valid: not looked up again
+    uint64_t garbage = ha ^ 0xffff;  // this DB's tag, a ref that does not exist
+    ASSERT_TRUE(app->AppendWithHandle(&garbage, L("up", "b"), 3000, 5).ok());
+    EXPECT_EQ(garbage, hb);
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  {
+    // db1's handle on db2: db2 finds the series by its labels and hands out its own handle.
+    auto app = (*db2)->NewAppender();
+    uint64_t h = ha;
+    ASSERT_TRUE(app->AppendWithHandle(&h, L("up", "z"), 1000, 9).ok());
+    EXPECT_NE(h, ha);
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  auto got1 = Query(**db1, {Eq("__name__", "up")});
+  ASSERT_EQ(got1.size(), 2u);
+  ASSERT_EQ(got1["up{instance=\"a\"}"].size(), 3u);
+  EXPECT_EQ(got1["up{instance=\"a\"}"][2].v, 4);
+  ASSERT_EQ(got1["up{instance=\"b\"}"].size(), 2u);
+  EXPECT_EQ(got1["up{instance=\"b\"}"][1].v, 5);
+  auto got2 = Query(**db2, {Eq("__name__", "up")});
+  ASSERT_EQ(got2.size(), 1u);
+  EXPECT_EQ(got2.count("up{instance=\"z\"}"), 1u);
+
+  // Series "b" goes idle and is collected with its head data; its handle must not resurrect a
+  // dead series: the append falls back to the labels and creates a fresh one.
+  {
+    auto app = (*db1)->NewAppender();
+    for (int64_t t = 4000; t <= 40000; t += 1000) {
+      ASSERT_TRUE(app->AppendWithHandle(&ha, L("up", "a"), t, 5).ok());
+    }
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  ASSERT_TRUE((*db1)->CompactHead().ok());
+  EXPECT_GE((*db1)->Stats().series_removed, 1u);
+  {
+    auto app = (*db1)->NewAppender();
+    ASSERT_TRUE(app->AppendWithHandle(&hb, L("up", "b"), 41000, 6).ok());
+    EXPECT_NE(hb, 0u);
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  auto got3 = Query(**db1, {Eq("__name__", "up"), Eq("instance", "b")}, 41000, INT64_MAX);
+  ASSERT_EQ(got3["up{instance=\"b\"}"].size(), 1u);
+  EXPECT_EQ(got3["up{instance=\"b\"}"][0].v, 6);
+}
+
 TEST(DBTest, HeadCompactionWritesBlocksThatSurviveReopen) {
   TempDir dir;
   DBOptions o = TestOptions();

@@ -82,6 +82,15 @@ Result<std::shared_ptr<MemSeries>> Head::GetOrCreatePinned(const Labels& labels)
   return s;
 }
 
+std::shared_ptr<MemSeries> Head::PinByRef(SeriesRef ref) {
+  std::shared_ptr<MemSeries> s = GetByRef(ref);  // ref shard lock, released before the next
+  if (s == nullptr || s->ref() != ref) return nullptr;  // none, or a WAL-replay alias
+  std::lock_guard<std::mutex> l(shards_[s->hash_ % kShards].mu);
+  if (s->deleted_) return nullptr;  // collected after GetByRef
+  ++s->pins_;
+  return s;
+}
+
 void Head::Unpin(MemSeries* series) {
   const uint64_t hash = series->hash_;
   std::lock_guard<std::mutex> l(shards_[hash % kShards].mu);

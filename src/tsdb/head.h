@@ -98,6 +98,9 @@ class Head {
   // Finds or creates the series and pins it (Unpin when the batch is done). A new series' labels
   // are checked with ValidateLabels (InvalidArgument); ResourceExhausted at max_series.
   Result<std::shared_ptr<MemSeries>> GetOrCreatePinned(const Labels& labels);
+  // The live series whose own ref this is, pinned; nullptr if there is none (never created,
+  // garbage-collected, or a replay alias). No label hashing: the appenders' fast path.
+  std::shared_ptr<MemSeries> PinByRef(SeriesRef ref);
   void Unpin(MemSeries* series);
   // WAL replay: creates the series with this ref (or returns the existing one when the labels
   // match). Corruption when the ref is taken by other labels.

@@ -65,6 +65,17 @@ class Appender {
   // "out of bounds" (kInvalidArgument with a message naming the series and timestamps);
   // ResourceExhausted when a series limit refuses a new series.
   virtual Status Append(const Labels& labels, int64_t t, double v) = 0;
+  // The same, for callers that append the same series again and again and keep a handle per
+  // series (ingest's SeriesCache). *handle == 0: the series is found by its labels, and
+  // *handle may be set to a non-zero value naming it. *handle != 0 (set by an earlier call on
+  // an appender of the same Appendable, for these same labels): the label lookup is skipped.
+  // A handle the storage no longer knows (series collected, another storage) falls back to the
+  // labels and is replaced, so a stale handle costs time, never correctness. The default
+  // ignores the handle.
+  virtual Status AppendWithHandle(uint64_t* handle, const Labels& labels, int64_t t, double v) {
+    (void)handle;
+    return Append(labels, t, v);
+  }
   virtual Status UpdateMetadata(std::string_view metric_name, const MetricMetadata& md) = 0;
   virtual Status Commit() = 0;
   virtual void Rollback() = 0;

@@ -60,7 +60,7 @@ std::string Where(const RowBatch& batch, uint32_t line) {
 }
 }  // namespace
 
-const tsdb::Labels* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
+SeriesCache::Entry* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
                                             uint64_t n_samples) {
   if (series_bad_[idx]) return nullptr;
   if (series_labels_[idx] != nullptr) return series_labels_[idx];
@@ -72,25 +72,25 @@ const tsdb::Labels* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
     auto rit = cache_->raw_.find(raw_h);
     if (rit != cache_->raw_.end() && rit->second.context == batch.key_context() &&
         rit->second.key == sr.raw_key) {
-      return series_labels_[idx] = &rit->second.labels;
+      return series_labels_[idx] = &rit->second.entry;
     }
   }
-  const tsdb::Labels* found = LabelsFromViews(batch, idx, n_samples);
+  SeriesCache::Entry* found = LabelsFromViews(batch, idx, n_samples);
   if (found != nullptr && use_raw && cache_->raw_.find(raw_h) == cache_->raw_.end()) {
     auto ins = cache_->raw_.emplace(
         raw_h, SeriesCache::RawEntry{batch.key_context(), std::string(sr.raw_key), *found});
-    found = &ins.first->second.labels;
+    found = &ins.first->second.entry;
   }
   return series_labels_[idx] = found;
 }
 
-const tsdb::Labels* AppenderSink::LabelsFromViews(const RowBatch& batch, uint32_t idx,
+SeriesCache::Entry* AppenderSink::LabelsFromViews(const RowBatch& batch, uint32_t idx,
                                                   uint64_t n_samples) {
   const SeriesRow& sr = batch.series()[idx];
   const LabelView* l = batch.labels_of(sr);
   uint64_t h = HashInput(l, sr.num_labels);
   auto it = cache_->map_.find(h);
-  if (it != cache_->map_.end() && Matches(l, sr.num_labels, it->second)) {
+  if (it != cache_->map_.end() && Matches(l, sr.num_labels, it->second.labels)) {
     return series_labels_[idx] = &it->second;
   }
   sorted_.clear();
@@ -112,11 +112,11 @@ const tsdb::Labels* AppenderSink::LabelsFromViews(const RowBatch& batch, uint32_
   for (const LabelView& v : sorted_) owned.push_back({std::string(v.name), std::string(v.value)});
   tsdb::Labels built = tsdb::Labels::FromSortedUnchecked(std::move(owned));
   if (it == cache_->map_.end()) {
-    auto ins = cache_->map_.emplace(h, std::move(built)).first;
+    auto ins = cache_->map_.emplace(h, SeriesCache::Entry{std::move(built), 0}).first;
     return series_labels_[idx] = &ins->second;
   }
   // Hash collision with another series: keep the cached one, own this one for the batch.
-  collided_.push_back(std::move(built));
+  collided_.push_back(SeriesCache::Entry{std::move(built), 0});
   return series_labels_[idx] = &collided_.back();
 }
 
@@ -132,10 +132,11 @@ void AppenderSink::Consume(const RowBatch& batch) {
     uint32_t series = samples[i].series;
     size_t j = i + 1;
     while (j < samples.size() && samples[j].series == series) ++j;
-    const tsdb::Labels* labels = LabelsFor(batch, series, j - i);
-    if (labels != nullptr) {
+    SeriesCache::Entry* entry = LabelsFor(batch, series, j - i);
+    if (entry != nullptr) {
       for (size_t k = i; k < j; ++k) {
-        Status st = appender_.Append(*labels, samples[k].timestamp_ms, samples[k].value);
+        Status st = appender_.AppendWithHandle(&entry->handle, entry->labels,
+                                               samples[k].timestamp_ms, samples[k].value);
         if (st.ok()) {
           ++accepted_here_;
           report_.Accept();

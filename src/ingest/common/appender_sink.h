@@ -22,7 +22,6 @@
 //
 // Thread safety: one sink per request, one thread. The appender and report must outlive it.
 #include <cstdint>
-#include <string>
 #include <deque>
 #include <string>
 #include <unordered_map>
@@ -34,8 +33,9 @@
 
 namespace kansoku::ingest {
 
-// SeriesCache: label views (in input order) -> built tsdb::Labels, so a series seen in an
-// earlier request costs a hash and a compare instead of allocations. Entries are verified on hit
+// SeriesCache: label views (in input order) -> built tsdb::Labels and the storage's appender
+// handle (Appender::AppendWithHandle), so a series seen in an earlier request costs a hash and a
+// compare instead of allocations and the storage's own label lookup. Entries are verified on hit
 // (no false matches). When it holds more than max_entries at the start of a batch it is cleared.
 // Not thread-safe: a handler keeps one per worker thread (e.g. thread_local) and passes it to
 // each request's AppenderSink.
@@ -50,14 +50,18 @@ class SeriesCache {
 
  private:
   friend class AppenderSink;
+  struct Entry {
+    tsdb::Labels labels;
+    uint64_t handle = 0;  // Appender::AppendWithHandle's, 0 = none yet
+  };
   struct RawEntry {
     uint64_t context;
     std::string key;
-    tsdb::Labels labels;
+    Entry entry;
   };
   size_t max_entries_;
-  std::unordered_map<uint64_t, tsdb::Labels> map_;  // node-based: references stay valid
-  std::unordered_map<uint64_t, RawEntry> raw_;      // hash(raw key, context) -> entry
+  std::unordered_map<uint64_t, Entry> map_;     // node-based: references stay valid
+  std::unordered_map<uint64_t, RawEntry> raw_;  // hash(raw key, context) -> entry
 };
 
 class AppenderSink : public RowSink {
@@ -72,9 +76,9 @@ class AppenderSink : public RowSink {
 
  private:
   // Builds (or reuses) Labels for series `idx` of the batch; nullptr + report entry if invalid.
-  const tsdb::Labels* LabelsFor(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
+  SeriesCache::Entry* LabelsFor(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
   // The same from the label views (hash of views, sort, build); no raw-key lookup.
-  const tsdb::Labels* LabelsFromViews(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
+  SeriesCache::Entry* LabelsFromViews(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
 
   tsdb::Appender& appender_;
   DecodeReport& report_;
@@ -84,8 +88,8 @@ class AppenderSink : public RowSink {
   SeriesCache* cache_;
   // Scratch, reused across batches.
   std::vector<LabelView> sorted_;
-  std::deque<tsdb::Labels> collided_;  // built labels whose hash slot holds another series
-  std::vector<const tsdb::Labels*> series_labels_;  // per batch series; null = not built yet
+  std::deque<SeriesCache::Entry> collided_;  // built labels whose hash slot holds another series
+  std::vector<SeriesCache::Entry*> series_labels_;  // per batch series; null = not built yet
   std::vector<bool> series_bad_;
 };
 
