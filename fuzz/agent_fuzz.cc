@@ -8,7 +8,7 @@
 
 namespace {
 
-void FuzzStatsd(const std::string& s) {
+[[maybe_unused]] void FuzzStatsd(const std::string& s) {
   kansoku::agent::StatsdAggregator agg({0.5, 0.99}, 1000);
   agg.AddDatagram(s);
   kansoku::agent::SampleBatch b(1000);
@@ -16,14 +16,14 @@ void FuzzStatsd(const std::string& s) {
   (void)agg.TakeFirstError();
 }
 
-void FuzzPluginOutput(const std::string& s) {
+[[maybe_unused]] void FuzzPluginOutput(const std::string& s) {
   kansoku::agent::SampleBatch b(1000);
   uint64_t rejected = 0;
   std::string err;
   kansoku::agent::ParseMetricPluginOutput("fuzz", s, &b, &rejected, &err);
 }
 
-void FuzzAgentConfig(const std::string& s) {
+[[maybe_unused]] void FuzzAgentConfig(const std::string& s) {
   kansoku::agent::AgentOptions o;
   (void)kansoku::agent::ParseAgentConfig(s, "fuzz.yml", &o);
 }
