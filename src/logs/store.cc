@@ -325,17 +325,37 @@ uint64_t StoreImpl::WaitForAppend(uint64_t after_seq, int64_t timeout_ms) const 
 
 Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
   // Group rows by UTC day, then stream; rows sorted by ts within a stream.
-  std::map<int64_t, std::vector<BlockStreamInput>> days;
-  for (const auto& s : f->streams) {
-    std::map<int64_t, std::vector<const RowData*>> by_day;
-    for (const auto& r : s->rows) by_day[DayOf(r.ts)].push_back(&r);
-    for (auto& [day, rows] : by_day) {
-      std::stable_sort(rows.begin(), rows.end(),
-                       [](const RowData* a, const RowData* b) { return a->ts < b->ts; });
-      BlockStreamInput in;
-      in.labels = &s->labels;
-      in.rows = std::move(rows);
-      days[day].push_back(std::move(in));
+  // Rows by UTC day, sorted by time, cut into time slices of at most block_max_rows: small
+  // time-sliced blocks keep the bloom filters selective and let time ranges skip blocks. Within
+  // a block, rows are grouped by stream (in head order) and sorted by ts.
+  struct Ref {
+    int64_t ts;
+    uint32_t stream;
+    const RowData* row;
+  };
+  std::map<int64_t, std::vector<Ref>> by_day;
+  for (size_t si = 0; si < f->streams.size(); ++si) {
+    for (const auto& r : f->streams[si]->rows) {
+      by_day[DayOf(r.ts)].push_back(Ref{r.ts, static_cast<uint32_t>(si), &r});
+    }
+  }
+  std::vector<std::pair<int64_t, std::vector<BlockStreamInput>>> days;
+  const size_t cap = std::max<size_t>(1, opts_.block_max_rows);
+  for (auto& [day, refs] : by_day) {
+    std::stable_sort(refs.begin(), refs.end(),
+                     [](const Ref& a, const Ref& b) { return a.ts < b.ts; });
+    for (size_t b = 0; b < refs.size(); b += cap) {
+      size_t e = std::min(refs.size(), b + cap);
+      std::map<uint32_t, std::vector<const RowData*>> per_stream;
+      for (size_t i = b; i < e; ++i) per_stream[refs[i].stream].push_back(refs[i].row);
+      std::vector<BlockStreamInput> streams;
+      for (auto& [si, rows] : per_stream) {
+        BlockStreamInput in;
+        in.labels = &f->streams[si]->labels;
+        in.rows = std::move(rows);
+        streams.push_back(std::move(in));
+      }
+      days.emplace_back(day, std::move(streams));
     }
   }
   std::vector<std::shared_ptr<Block>> written;

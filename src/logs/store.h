@@ -48,7 +48,8 @@ struct StoreOptions {
   size_t head_max_bytes = 128 << 20;               // ... or beyond this many bytes
   int64_t flush_interval_ms = 5 * 60 * 1000;       // ... or when its oldest row is this old
   int zstd_level = 3;                              // block columns
-  size_t max_line_bytes = 1 << 20;                 // longer messages are cut and flagged
+  size_t block_max_rows = 65536;    // a flush cuts each day's rows into time slices of this size
+  size_t max_line_bytes = 1 << 20;  // longer messages are cut and flagged
   // Label names beyond the defaults (service, host, level, source): a field with one of these
   // names becomes a stream label.
   std::vector<std::string> stream_fields;

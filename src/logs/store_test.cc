@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -125,6 +126,29 @@ TEST(Store, BloomPrunesBlocksAndLabelsPruneStreams) {
     return false;
   };
   EXPECT_EQ(ScanMsgs(**s, r2).size(), 200u);
+}
+
+TEST(Store, FlushCutsTimeSlicedBlocks) {
+  TmpDir dir;
+  auto o = Opts(dir.path());
+  o.block_max_rows = 100;
+  auto s = Store::Open(o);
+  ASSERT_TRUE(s.ok());
+  LogBatch b;
+  for (int i = 0; i < 250; ++i) b.push_back(Rec(kT0 + (250 - i) * kSec, i % 2 ? "a" : "b", "m"));
+  ASSERT_TRUE((*s)->Append(std::move(b)).ok());
+  ASSERT_TRUE((*s)->Flush().ok());
+  EXPECT_EQ((*s)->Stats().blocks, 3u);
+  Collect c;
+  ASSERT_TRUE((*s)->Scan(ScanRequest{}, c).ok());
+  ASSERT_EQ(c.ts.size(), 250u);
+  EXPECT_TRUE(std::is_sorted(c.ts.rbegin(), c.ts.rend()));
+  // A time range inside the newest slice reads one block.
+  ScanRequest r;
+  r.min_ts = kT0 + 201 * kSec;
+  uint64_t pruned = (*s)->Stats().blocks_pruned;
+  EXPECT_EQ(ScanMsgs(**s, r).size(), 50u);
+  EXPECT_EQ((*s)->Stats().blocks_pruned - pruned, 2u);
 }
 
 TEST(Store, PromotesFieldsToLabelsAndTruncates) {
