@@ -731,6 +731,42 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor&
     ++si;
   }
   if (idx.empty()) return Status::Ok();
+  VarColumn msg;
+  bool msg_done = false;
+  std::map<std::string, VarColumn, std::less<>> decoded;  // field columns decoded so far
+  if (req.prefilter) {
+    // Phase 1: decode only what the filter needs and drop non-matching rows before the other
+    // columns are decompressed (a needle touches few rows of the blocks its bloom admits).
+    if (req.prefilter_msg) {
+      KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, n, &msg));
+      msg_done = true;
+    }
+    for (const auto& c : b.columns()) {
+      if (c.kind != ColumnKind::kField ||
+          std::find(req.prefilter_fields.begin(), req.prefilter_fields.end(), c.name) ==
+              req.prefilter_fields.end()) {
+        continue;
+      }
+      KANSOKU_RETURN_IF_ERROR(DecodeVar(b, c.name, ColumnKind::kField, n, &decoded[c.name]));
+    }
+    RowView pv;
+    size_t keep = 0;
+    for (uint32_t i : idx) {
+      pv.ts_ns = ts[i];
+      pv.labels = &b.streams()[stream_of[i]].labels;
+      pv.msg = msg_done
+                   ? std::string_view(msg.raw.data() + msg.rows[i].first, msg.rows[i].second - 1)
+                   : std::string_view();
+      pv.fields.clear();
+      for (const auto& [name, col] : decoded) {
+        auto [off, l] = col.rows[i];
+        if (l) pv.fields.emplace_back(name, std::string_view(col.raw.data() + off, l - 1));
+      }
+      if (req.prefilter(pv)) idx[keep++] = i;
+    }
+    idx.resize(keep);
+    if (idx.empty()) return Status::Ok();
+  }
   if (req.newest_first) {
     std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t c) { return ts[a] > ts[c]; });
   } else {
@@ -739,13 +775,19 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor&
   std::string flags;
   KANSOKU_RETURN_IF_ERROR(b.ReadColumn("_flags", ColumnKind::kFlags, &flags));
   if (flags.size() != n) return Status::Corruption("block " + b.path() + ": _flags size");
-  VarColumn msg;
-  if (req.need_msg) KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, n, &msg));
+  if (req.need_msg && !msg_done) {
+    KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, n, &msg));
+  }
   std::vector<std::pair<const std::string*, VarColumn>> fcols;
   for (const auto& c : b.columns()) {
     if (c.kind != ColumnKind::kField) continue;
     if (!req.all_fields &&
         std::find(req.fields.begin(), req.fields.end(), c.name) == req.fields.end()) {
+      continue;
+    }
+    auto it = decoded.find(c.name);
+    if (it != decoded.end()) {
+      fcols.emplace_back(&c.name, std::move(it->second));
       continue;
     }
     fcols.emplace_back(&c.name, VarColumn{});

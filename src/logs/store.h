@@ -82,6 +82,12 @@ struct ScanRequest {
   bool all_fields = true;           // decode every field column
   std::vector<std::string> fields;  // else only these
   uint64_t after_seq = 0;           // > 0: only head rows appended after this seq (live tail)
+  // Optional block row pre-filter: only _msg (when prefilter_msg) and prefilter_fields are
+  // decompressed first and rows it rejects are dropped before any other column is read. It sees
+  // labels, ts and those columns only. The visitor still gets every row that passes.
+  std::function<bool(const RowView&)> prefilter;
+  std::vector<std::string> prefilter_fields;
+  bool prefilter_msg = false;
 };
 
 enum class PartDecision { kScan, kSkip, kStop };

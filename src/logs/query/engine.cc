@@ -178,6 +178,13 @@ Plan MakePlan(const Query& q, int64_t now_ns, int64_t start_ns, int64_t end_ns) 
   if (q.rel_ns > 0) p.req.min_ts = std::max(p.req.min_ts, now_ns - q.rel_ns);
   p.req.token_cnf = TokenCnf(*q.filter);
   p.req.stream_filter = StreamFilter(q.filter);
+  if (q.filter->kind != FilterKind::kAll) {
+    std::set<std::string> fields;
+    CollectFields(*q.filter, &fields, &p.req.prefilter_msg);
+    p.req.prefilter_fields.assign(fields.begin(), fields.end());
+    std::shared_ptr<Filter> f = q.filter;
+    p.req.prefilter = [f](const RowView& row) { return Matches(*f, row); };
+  }
   return p;
 }
 
