@@ -47,13 +47,15 @@ Result<uint32_t> ParseScopes(const std::vector<std::string>& names) {
         s |= kRead;
       else if (n == "admin")
         s |= kAdmin;
+      else if (n == "edit")
+        s |= kEdit;
       else if (!n.empty())
         return Status::InvalidArgument("unknown scope \"" + std::string(n) +
-                                       "\" (scopes are ingest, read, admin)");
+                                       "\" (scopes are ingest, read, edit, admin)");
     }
   }
   if (s == 0)
-    return Status::InvalidArgument("a token needs at least one scope: ingest, read, admin");
+    return Status::InvalidArgument("a token needs at least one scope: ingest, read, edit, admin");
   return s;
 }
 
@@ -61,6 +63,7 @@ std::vector<std::string> ScopeNames(uint32_t scopes) {
   std::vector<std::string> out;
   if (scopes & kIngest) out.emplace_back("ingest");
   if (scopes & kRead) out.emplace_back("read");
+  if (scopes & kEdit) out.emplace_back("edit");
   if (scopes & kAdmin) out.emplace_back("admin");
   return out;
 }

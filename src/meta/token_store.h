@@ -1,6 +1,6 @@
 #pragma once
 // TokenStore: API tokens in the SQLite meta.db, stored as SHA-256 hashes (the secret is shown
-// once, at creation). Scopes: ingest, read, admin (admin implies the others).
+// once, at creation). Scopes: ingest, read, edit (dashboards), admin (admin implies the others).
 //
 // Token format: "ksk_" + 40 lowercase hex characters (160 random bits from OpenSSL).
 // Authenticate() is served from an in-memory map (no SQLite on the request path); Create and
@@ -21,7 +21,7 @@ struct sqlite3;
 
 namespace kansoku::meta {
 
-enum TokenScope : uint32_t { kIngest = 1, kRead = 2, kAdmin = 4 };
+enum TokenScope : uint32_t { kIngest = 1, kRead = 2, kAdmin = 4, kEdit = 8 };
 
 struct TokenInfo {
   int64_t id = 0;

@@ -16,6 +16,8 @@ std::string_view ScopeName(Scope s) {
       return "read";
     case kScopeAdmin:
       return "admin";
+    case kScopeEdit:
+      return "edit";
   }
   return "none";
 }
@@ -24,6 +26,7 @@ Scope ParseScope(std::string_view s) {
   if (s == "ingest") return kScopeIngest;
   if (s == "read") return kScopeRead;
   if (s == "admin") return kScopeAdmin;
+  if (s == "edit") return kScopeEdit;
   return kScopeNone;
 }
 

@@ -20,6 +20,7 @@ enum Scope : uint32_t {
   kScopeIngest = 1,  // write data
   kScopeRead = 2,    // query data
   kScopeAdmin = 4,   // manage tokens, projects, settings
+  kScopeEdit = 8,    // change shared configuration objects (dashboards) without being admin
 };
 std::string_view ScopeName(Scope s);
 // "ingest", "read", "admin" -> Scope; kScopeNone if unknown.

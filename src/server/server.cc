@@ -6,6 +6,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "api/dashboards_api.h"
 #include "api/errors_api.h"
 #include "api/hosts_api.h"
 #include "api/ingest_api.h"
@@ -14,6 +15,7 @@
 #include "base/strings.h"
 #include "errors/quota.h"
 #include "errors/store.h"
+#include "meta/dashboard_store.h"
 #include "meta/host_store.h"
 #include "meta/project_store.h"
 #include "meta/token_store.h"
@@ -44,6 +46,7 @@ class TokenAuthenticator : public net::Authenticator {
     if (t->scopes & meta::kIngest) p.scopes |= net::kScopeIngest;
     if (t->scopes & meta::kRead) p.scopes |= net::kScopeRead;
     if (t->scopes & meta::kAdmin) p.scopes |= net::kScopeAdmin;
+    if (t->scopes & meta::kEdit) p.scopes |= net::kScopeEdit;
     return p;
   }
 
@@ -93,6 +96,7 @@ Status Server::Start() {
   }
   registry_.GaugeFunc("kansoku_api_tokens", "Valid API tokens.",
                       [this] { return static_cast<double>(tokens_->Count()); });
+  KANSOKU_ASSIGN_OR_RETURN(dashboards_, meta::DashboardStore::Open(cfg.data_dir));
 
   // Hosts registry (agents' inventory and heartbeats).
   KANSOKU_ASSIGN_OR_RETURN(hosts_, meta::HostStore::Open(cfg.data_dir));
@@ -260,7 +264,7 @@ void Server::AddRoutes() {
     std::vector<std::string> scopes;
     simdjson::dom::array arr;
     if (doc["scopes"].get_array().get(arr) != simdjson::SUCCESS) {
-      return resp.Error(400, "field \"scopes\": a list of ingest, read, admin is required");
+      return resp.Error(400, "field \"scopes\": a list of ingest, read, edit, admin is required");
     }
     for (auto v : arr) {
       std::string_view s;
@@ -321,6 +325,9 @@ void Server::AddRoutes() {
   // Logs: ingest protocols and the log query API.
   logs_->AddRoutes(*http_);
 
+  // Dashboards (docs/design/dashboards.md).
+  api::RegisterDashboardsApi(*http_, {.store = dashboards_.get()});
+
   // The web UI's static files: no token (the UI asks for one at login).
   add(
       "GET", "/", net::kScopeNone,
@@ -340,6 +347,7 @@ void Server::Stop() {
   tsdb_.reset();
   hosts_.reset();
   logs_.reset();  // flushes the log head to blocks, fsyncs the WAL
+  dashboards_.reset();
   tokens_.reset();
 }
 

@@ -17,6 +17,7 @@ namespace kansoku::meta {
 class TokenStore;
 class HostStore;
 class ProjectStore;
+class DashboardStore;
 }  // namespace kansoku::meta
 namespace kansoku::errors {
 class ErrorStore;
@@ -77,6 +78,7 @@ class Server {
   metrics::Registry registry_;
   std::unique_ptr<meta::TokenStore> tokens_;
   std::unique_ptr<meta::HostStore> hosts_;
+  std::unique_ptr<meta::DashboardStore> dashboards_;
   std::unique_ptr<tsdb::DB> tsdb_;
   std::unique_ptr<query::Engine> engine_;
   std::unique_ptr<net::Authenticator> auth_;

@@ -57,6 +57,15 @@ export interface CallOptions {
 }
 
 export async function apiGet<T>(path: string, params: Params = {}, opts: CallOptions = {}): Promise<Envelope<T>> {
+  return apiCall<T>("GET", path, params, undefined, opts);
+}
+
+/** PUT/POST/DELETE with a JSON body (kansoku's own APIs: dashboards). */
+export async function apiSend<T>(method: "POST" | "PUT" | "DELETE", path: string, body?: unknown, opts: CallOptions = {}): Promise<Envelope<T>> {
+  return apiCall<T>(method, path, {}, body === undefined ? undefined : JSON.stringify(body), opts);
+}
+
+async function apiCall<T>(method: string, path: string, params: Params, body: string | undefined, opts: CallOptions): Promise<Envelope<T>> {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
     if (v === undefined) continue;
@@ -67,33 +76,34 @@ export async function apiGet<T>(path: string, params: Params = {}, opts: CallOpt
   const token = opts.token ?? getToken();
   const headers: Record<string, string> = { Accept: "application/json" };
   if (token) headers["Authorization"] = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   let resp: Response;
   try {
     // credentials "omit": the server's 401 offers Basic auth (for collectd and friends); with
     // credentials the browser would answer that challenge with its own login prompt.
-    resp = await fetch(url, { headers, signal: opts.signal ?? null, cache: "no-store", credentials: "omit" });
+    resp = await fetch(url, { method, headers, body: body ?? null, signal: opts.signal ?? null, cache: "no-store", credentials: "omit" });
   } catch (e) {
     if (isAbort(e)) throw e;
     throw new ApiError(0, `Cannot reach the kansoku server (${e instanceof Error ? e.message : String(e)}).`);
   }
   const text = await resp.text();
-  let body: Envelope<T> | null = null;
+  let parsed: Envelope<T> | null = null;
   try {
-    body = JSON.parse(text) as Envelope<T>;
+    parsed = JSON.parse(text) as Envelope<T>;
   } catch {
-    body = null;
+    parsed = null;
   }
   if (resp.status === 401) {
-    const msg = body?.error || "The API token was not accepted.";
+    const msg = parsed?.error || "The API token was not accepted.";
     if (opts.token === undefined) {
       clearToken();
       unauthorizedHandler(msg);
     }
-    throw new ApiError(401, msg, body?.errorType ?? "unauthorized");
+    throw new ApiError(401, msg, parsed?.errorType ?? "unauthorized");
   }
-  if (!resp.ok || !body || body.status !== "success") {
-    const msg = body?.error || `${resp.status} ${resp.statusText}: ${text.slice(0, 200) || "empty answer"}`;
-    throw new ApiError(resp.status, msg, body?.errorType ?? "");
+  if (!resp.ok || !parsed || parsed.status !== "success") {
+    const msg = parsed?.error || `${resp.status} ${resp.statusText}: ${text.slice(0, 200) || "empty answer"}`;
+    throw new ApiError(resp.status, msg, parsed?.errorType ?? "");
   }
-  return body;
+  return parsed;
 }

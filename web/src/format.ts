@@ -52,3 +52,44 @@ export function parseSampleValue(s: string): number {
   if (s === "-Inf") return -Infinity;
   return parseFloat(s);
 }
+
+const BYTES = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+/** A value in a panel's unit: 12.5%, 1.2 GiB, 350 ms, 3.4k ops/s. */
+export function formatUnit(v: number | null | undefined, unit: string | undefined, decimals?: number): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return formatValue(v);
+  const fixed = (x: number, d: number) => (decimals === undefined ? Number(x.toFixed(d)).toString() : x.toFixed(decimals));
+  switch (unit) {
+    case "percent":
+      return `${fixed(v, Math.abs(v) < 10 ? 2 : 1)}%`;
+    case "percentunit":
+      return `${fixed(v * 100, Math.abs(v) < 0.1 ? 2 : 1)}%`;
+    case "bytes":
+    case "bytes/s": {
+      let x = Math.abs(v);
+      let i = 0;
+      while (x >= 1024 && i < BYTES.length - 1) {
+        x /= 1024;
+        i++;
+      }
+      const s = `${v < 0 ? "-" : ""}${fixed(x, x >= 100 || i === 0 ? 0 : 1)} ${BYTES[i]}`;
+      return unit === "bytes/s" ? `${s}/s` : s;
+    }
+    case "s": {
+      const a = Math.abs(v);
+      if (a === 0) return "0 s";
+      if (a < 1e-3) return `${fixed(v * 1e6, 0)} µs`;
+      if (a < 1) return `${fixed(v * 1e3, 1)} ms`;
+      if (a < 120) return `${fixed(v, 2)} s`;
+      if (a < 7200) return `${fixed(v / 60, 1)} min`;
+      if (a < 172800) return `${fixed(v / 3600, 1)} h`;
+      return `${fixed(v / 86400, 1)} d`;
+    }
+    case "ms":
+      return formatUnit(v / 1000, "s", decimals);
+    case "ops/s":
+      return `${decimals === undefined ? formatValue(v) : v.toFixed(decimals)} ops/s`;
+    default:
+      return decimals === undefined ? formatValue(v) : v.toFixed(decimals);
+  }
+}

@@ -4,11 +4,14 @@ import "./styles.css";
 import { onUnauthorized } from "./api";
 import { clearToken, getToken } from "./auth";
 import { h } from "./dom";
+import { dashboardPage } from "./pages/dashboard";
+import { dashboardsPage } from "./pages/dashboards";
 import { explorePage } from "./pages/explore";
 import { loginPage } from "./pages/login";
 import { overviewPage } from "./pages/overview";
 import type { Page } from "./pages/page";
 import { COMING, placeholderPage } from "./pages/placeholder";
+import { tvPage } from "./pages/tv";
 import { installShortcuts } from "./shortcuts";
 import { parseDuration } from "./time";
 import { TopBar, type NavItem } from "./ui/topbar";
@@ -28,6 +31,10 @@ const NAV: NavItem[] = [
 function pageFor(path: string): Page | null {
   if (path === "/overview") return overviewPage();
   if (path === "/explore") return explorePage();
+  if (path === "/dashboards") return dashboardsPage();
+  const d = /^\/d\/([a-z0-9][a-z0-9_-]{0,63})$/.exec(path);
+  if (d) return dashboardPage(d[1]!);
+  if (path === "/tv") return tvPage();
   if (path in COMING) return placeholderPage(path);
   return null;
 }
@@ -76,7 +83,8 @@ class App {
     }
     if (loc.path !== this.pagePath) {
       const page = pageFor(loc.path) ?? notFound(loc.path);
-      this.mount(loc.path, page, true);
+      // TV mode has no chrome: no top bar, the page fills the screen.
+      this.mount(loc.path, page, loc.path !== "/tv");
     }
     this.topbar.update(loc);
     this.page?.update(loc);
@@ -102,7 +110,8 @@ class App {
     this.refreshEvery = every;
     clearInterval(this.refreshTimer);
     const ms = every ? parseDuration(every) : null;
-    if (ms && ms >= 1000) this.refreshTimer = window.setInterval(() => {
+    // Under a second is accepted from the URL (TV soak tests); the menu offers 10s and up.
+    if (ms && ms >= 100) this.refreshTimer = window.setInterval(() => {
       if (!document.hidden) this.refresh();
     }, ms);
   }

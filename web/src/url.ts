@@ -87,3 +87,11 @@ export function interceptLinks(root: HTMLElement): void {
     go(url.pathname, url.searchParams);
   });
 }
+
+/** Sets a repeated query parameter (var-host=a&var-host=b); an empty list removes it. */
+export function setParamValues(name: string, values: string[], opts: NavOptions = {}): void {
+  const p = new URLSearchParams(location.search);
+  p.delete(name);
+  for (const v of values) p.append(name, v);
+  go(location.pathname, p, opts);
+}

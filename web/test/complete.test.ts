@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { analyze, escapeForQuote, rank } from "../src/explore/complete";
+import { analyze, completeMatchers, escapeForQuote, rank, selectorOf } from "../src/explore/complete";
 
 /** The cursor is where "|" is. */
 function at(s: string) {
@@ -78,4 +78,19 @@ test("values are escaped for the quote they go into", () => {
   assert.equal(escapeForQuote('a"b\\c', '"'), 'a\\"b\\\\c');
   assert.equal(escapeForQuote("it's", "'"), "it\\'s");
   assert.equal(escapeForQuote('raw"\\', "`"), 'raw"\\');
+});
+
+test("the selector's other matchers narrow label names and values", () => {
+  const v = at('up{job="node", env!~"dev.*", instance="web|');
+  assert.equal(v.kind, "value");
+  assert.equal(v.label, "instance");
+  assert.equal(v.metric, "up");
+  assert.equal(v.matchers, 'job="node", env!~"dev.*"');
+  const l = at('{job="node",|}');
+  assert.equal(l.kind, "label");
+  assert.equal(l.matchers, 'job="node"');
+  assert.equal(selectorOf(l.metric, l.matchers), '{job="node"}');
+  assert.equal(selectorOf("up", undefined), "up");
+  assert.equal(selectorOf(undefined, undefined), undefined);
+  assert.equal(completeMatchers('a="x\\"y", b=~`z`, c'), 'a="x\\"y", b=~`z`');
 });

@@ -13,3 +13,11 @@ export function withAlpha(hex: string, alpha: number): string {
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
 }
+
+/** `fg` over `bg` at `alpha`, as an opaque colour (both "#rrggbb"). */
+export function blend(fg: string, bg: string, alpha: number): string {
+  const a = parseInt(fg.slice(1), 16);
+  const b = /^#[0-9a-f]{6}$/i.test(bg) ? parseInt(bg.slice(1), 16) : 0x161b22;
+  const ch = (shift: number) => Math.round(((a >> shift) & 255) * alpha + ((b >> shift) & 255) * (1 - alpha));
+  return `rgb(${ch(16)}, ${ch(8)}, ${ch(0)})`;
+}

@@ -4,10 +4,10 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { cssVar, h, remPx } from "../dom";
-import { formatValue } from "../format";
+import { formatUnit, formatValue } from "../format";
 import { formatDateTime } from "../time";
 import { onThemeChange } from "../theme";
-import { color, withAlpha } from "./palette";
+import { blend, color } from "./palette";
 
 export interface ChartSeries {
   name: string;
@@ -24,9 +24,18 @@ export interface ChartData {
 export interface ChartOptions {
   /** Plot height in CSS px. */
   height(): number;
-  onZoom(startMs: number, endMs: number): void;
+  onZoom?(startMs: number, endMs: number): void;
   /** Double click on the plot. */
   onZoomOut?(): void;
+  /** Value unit for the axis and legend (dashboards: percent, bytes, s...). */
+  unit?: string;
+  /** Legend: a table with cursor/last/min/max (default), a compact list, or none. */
+  legend?: "table" | "list" | "none";
+  /** Fixed y range ends (dashboards). */
+  min?: number;
+  max?: number;
+  /** Another element whose size changes resize the plot (a dashboard panel's body). */
+  observe?: HTMLElement;
 }
 
 interface Stats {
@@ -87,10 +96,14 @@ export class TimeSeriesChart {
           h("th", { class: "num" }, "Min"),
           h("th", { class: "num" }, "Max"))),
         this.legendBody));
+    const mode = opts.legend ?? "table";
+    this.legendEl.hidden = mode === "none";
+    this.legendEl.classList.toggle("legend-list", mode === "list");
     this.el = h("div", { class: "chart" }, this.plotEl, this.legendEl);
     this.reserveHeight();
     this.resizeObs = new ResizeObserver(() => this.resize());
     this.resizeObs.observe(this.plotEl);
+    if (opts.observe) this.resizeObs.observe(opts.observe);
     window.addEventListener("resize", this.onWindowResize);
     this.plotEl.addEventListener("dblclick", () => this.opts.onZoomOut?.());
     this.offTheme = onThemeChange(() => this.build());
@@ -101,12 +114,59 @@ export class TimeSeriesChart {
     return this.plotEl.clientWidth || this.el.clientWidth || 800;
   }
 
+  /**
+   * New data. With the same series (names, order) and mode the uPlot instance is kept and only
+   * its data and the legend's numbers change: no new canvas, no layout change (dashboards and
+   * TV mode refresh this way for days).
+   */
   setData(data: ChartData): void {
-    const sameSeries = this.data && this.data.series.length === data.series.length &&
+    const sameSeries = !!this.data && this.data.series.length === data.series.length &&
       this.data.series.every((s, i) => s.name === data.series[i]!.name);
     if (!sameSeries) this.hidden.clear();
+    const inPlace = sameSeries && !!this.u && this.data!.stacked === data.stacked;
     this.data = data;
-    this.build();
+    if (inPlace) this.updateInPlace();
+    else this.build();
+  }
+
+  /** How many times a uPlot instance was created (tests check that refreshes reuse it). */
+  builds = 0;
+
+  private plotted(d: ChartData): (number | null)[][] {
+    if (!d.stacked) return d.series.map((s) => s.values);
+    const acc = new Array<number>(d.xs.length).fill(0);
+    return d.series.map((s, i) => {
+      if (this.hidden.has(i)) return s.values.map(() => null);
+      return s.values.map((v, j) => (acc[j]! += v === null || Number.isNaN(v) ? 0 : v));
+    });
+  }
+
+  /** uPlot series order: as given for lines, topmost first when stacked. */
+  private drawOrder(d: ChartData): number[] {
+    const idx = d.series.map((_, i) => i);
+    return d.stacked ? idx.reverse() : idx;
+  }
+
+  private updateInPlace(): void {
+    const d = this.data!;
+    const plotted = this.plotted(d);
+    this.u!.setData([d.xs, ...this.drawOrder(d).map((i) => plotted[i]!)] as uPlot.AlignedData);
+    this.updateLegendNumbers();
+    this.setDataset();
+  }
+
+  private setDataset(): void {
+    const d = this.data!;
+    let points = 0;
+    for (const s of d.series) for (const v of s.values) if (v !== null) points++;
+    this.el.dataset["series"] = String(d.series.length);
+    this.el.dataset["points"] = String(points);
+    this.el.dataset["mode"] = d.stacked ? "stacked" : "lines";
+    this.el.dataset["builds"] = String(this.builds);
+  }
+
+  private fmt(v: number | null): string {
+    return this.opts.unit ? formatUnit(v, this.opts.unit) : formatValue(v);
   }
 
   private build(): void {
@@ -114,36 +174,28 @@ export class TimeSeriesChart {
     this.u = null;
     const d = this.data;
     if (!d) return;
+    this.renderLegend();
     const rem = remPx();
     const fg = cssVar("--fg-muted") || "#888";
     const grid = cssVar("--grid") || "rgba(128,128,128,0.15)";
     const font = `${Math.round(rem * 0.75)}px ${cssVar("--font-ui") || "system-ui, sans-serif"}`;
     const many = d.series.length > 20;
 
-    // Stacked: each series drawn at the running sum; bands fill only between neighbours.
-    let plotted: (number | null)[][] = d.series.map((s) => s.values);
-    const bands: uPlot.Band[] = [];
-    if (d.stacked) {
-      const acc = new Array<number>(d.xs.length).fill(0);
-      plotted = d.series.map((s, i) => {
-        if (this.hidden.has(i)) return s.values.map(() => null);
-        return s.values.map((v, j) => (acc[j]! += v === null || Number.isNaN(v) ? 0 : v));
-      });
-      let below = -1;
-      d.series.forEach((_, i) => {
-        if (this.hidden.has(i)) return;
-        if (below >= 0) bands.push({ series: [i + 1, below + 1] });
-        below = i;
-      });
-    }
-
+    // Stacked: each series drawn at the running sum, filled down to zero with an opaque colour
+    // (the series colour blended into the background), topmost first, so each lower area paints
+    // over the part of the one above that is not its own. No bands, no clipping: with 100
+    // series this is several times cheaper to draw.
+    const plotted = this.plotted(d);
+    const order = this.drawOrder(d);
+    const bg = cssVar("--bg-elev") || "#161b22";
     const series: uPlot.Series[] = [
       {},
-      ...d.series.map((s, i): uPlot.Series => ({
-        label: s.name,
+      ...order.map((i): uPlot.Series => ({
+        label: d.series[i]!.name,
         stroke: color(i),
         width: many ? 1 : 1.5,
-        fill: d.stacked ? withAlpha(color(i), 0.45) : undefined,
+        fill: d.stacked ? blend(color(i), bg, 0.45) : undefined,
+        fillTo: 0,
         show: !this.hidden.has(i),
         points: { show: d.xs.length < 40, size: 4 },
         spanGaps: false,
@@ -159,22 +211,33 @@ export class TimeSeriesChart {
       width: this.width(),
       height: this.opts.height(),
       series,
-      bands,
       legend: { show: false },
       padding: [Math.round(rem * 0.6), Math.round(rem * 0.8), 0, 0],
       cursor: {
-        drag: { x: true, y: false, setScale: false },
+        drag: { x: !!this.opts.onZoom, y: false, setScale: false },
         points: { size: Math.round(rem * 0.45) },
       },
       scales: {
         x: { time: true },
-        y: d.stacked ? { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.05 : 1] } : {},
+        y: {
+          range: (_u, min, max): uPlot.Range.MinMax => {
+            let lo = d.stacked ? Math.min(0, min) : min;
+            let hi = d.stacked ? (max > 0 ? max * 1.05 : 1) : max;
+            if (!d.stacked) {
+              if (lo === hi) { lo -= Math.abs(lo) * 0.1 || 1; hi += Math.abs(hi) * 0.1 || 1; }
+              const pad = (hi - lo) * 0.05;
+              lo = lo >= 0 && lo - pad < 0 ? 0 : lo - pad;
+              hi += pad;
+            }
+            return [this.opts.min ?? lo, this.opts.max ?? hi];
+          },
+        },
       },
       axes: [
         { ...axis(), space: rem * 5, values: TIME_TICKS },
         {
           ...axis(),
-          values: (_u, splits) => splits.map((v) => formatValue(v)),
+          values: (_u, splits) => splits.map((v) => this.fmt(v)),
           size: (_u, values) => {
             const longest = values ? Math.max(3, ...values.map((v) => String(v).length)) : 4;
             return Math.ceil(longest * rem * 0.5 + rem * 1.2);
@@ -188,28 +251,46 @@ export class TimeSeriesChart {
             const a = u.posToVal(u.select.left, "x");
             const b = u.posToVal(u.select.left + u.select.width, "x");
             u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-            this.opts.onZoom(Math.round(a * 1000), Math.round(b * 1000));
+            this.opts.onZoom?.(Math.round(a * 1000), Math.round(b * 1000));
           },
         ],
         setCursor: [(u) => this.showCursor(u.cursor.idx ?? null)],
       },
     };
-    this.u = new uPlot(opts, [d.xs, ...plotted] as uPlot.AlignedData, this.plotEl);
-    this.renderLegend();
-    let points = 0;
-    for (const s of d.series) for (const v of s.values) if (v !== null) points++;
-    this.el.dataset["series"] = String(d.series.length);
-    this.el.dataset["points"] = String(points);
-    this.el.dataset["mode"] = d.stacked ? "stacked" : "lines";
+    this.u = new uPlot(opts, [d.xs, ...order.map((i) => plotted[i]!)] as uPlot.AlignedData, this.plotEl);
+    this.builds++;
+    this.setDataset();
   }
+
+  private updateLegendNumbers(): void {
+    const d = this.data!;
+    d.series.forEach((s, i) => {
+      const cells = this.statCells[i];
+      if (!cells) return;
+      const st = stats(s.values);
+      cells[0].textContent = this.fmt(st.last);
+      cells[1].textContent = this.fmt(st.min);
+      cells[2].textContent = this.fmt(st.max);
+    });
+  }
+
+  private statCells: [HTMLElement, HTMLElement, HTMLElement][] = [];
 
   private renderLegend(): void {
     const d = this.data!;
     this.cursorCells = [];
+    this.statCells = [];
+    if (this.opts.legend === "none") return;
     const rows = d.series.map((s, i) => {
       const st = stats(s.values);
       const cur = h("td", { class: "num cursor" }, "");
       this.cursorCells.push(cur);
+      const cells: [HTMLElement, HTMLElement, HTMLElement] = [
+        h("td", { class: "num" }, this.fmt(st.last)),
+        h("td", { class: "num" }, this.fmt(st.min)),
+        h("td", { class: "num" }, this.fmt(st.max)),
+      ];
+      this.statCells.push(cells);
       const row = h("tr", {
         class: this.hidden.has(i) ? "off" : "", tabindex: 0, title: "Click to hide or show",
         "aria-pressed": this.hidden.has(i) ? "false" : "true",
@@ -217,9 +298,7 @@ export class TimeSeriesChart {
         h("td", { class: "sw" }, h("span", { class: "swatch", style: `background:${color(i)}` })),
         h("td", { class: "name" }, s.name),
         cur,
-        h("td", { class: "num" }, formatValue(st.last)),
-        h("td", { class: "num" }, formatValue(st.min)),
-        h("td", { class: "num" }, formatValue(st.max)));
+        ...cells);
       const toggle = () => this.toggleSeries(i);
       row.addEventListener("click", toggle);
       row.addEventListener("keydown", (ev) => {
@@ -250,7 +329,7 @@ export class TimeSeriesChart {
     this.cursorHead.textContent = t === undefined ? "Cursor" : formatDateTime(t * 1000, true);
     d.series.forEach((s, i) => {
       const cell = this.cursorCells[i];
-      if (cell) cell.textContent = idx === null ? "" : formatValue(s.values[idx] ?? null);
+      if (cell) cell.textContent = idx === null ? "" : this.fmt(s.values[idx] ?? null);
     });
   }
 
@@ -271,6 +350,8 @@ export class TimeSeriesChart {
     this.u?.destroy();
     this.u = null;
     this.data = null;
+    this.cursorCells = [];
+    this.statCells = [];
     this.legendBody.replaceChildren();
     delete this.el.dataset["series"];
     delete this.el.dataset["points"];
@@ -284,5 +365,9 @@ export class TimeSeriesChart {
     this.offTheme();
     this.u?.destroy();
     this.u = null;
+    this.data = null;
+    this.cursorCells = [];
+    this.statCells = [];
+    this.legendBody.replaceChildren();
   }
 }

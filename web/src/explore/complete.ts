@@ -16,6 +16,23 @@ export interface CompletionContext {
   label?: string;
   /** For values: the quote character to close with, when the closing quote is missing. */
   closeQuote?: string;
+  /** The selector's other complete matchers before the cursor ('job="node", env!="dev"'). */
+  matchers?: string;
+}
+
+const MATCHER = /([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)/g;
+
+/** Complete matchers in a piece of selector text, joined with ", ". */
+export function completeMatchers(text: string): string {
+  const out: string[] = [];
+  for (const m of text.matchAll(MATCHER)) out.push(`${m[1]}${m[2]}${m[3]}`);
+  return out.join(", ");
+}
+
+/** A series selector for the completion APIs: metric{matchers}, or {matchers}, or undefined. */
+export function selectorOf(metric: string | undefined, matchers: string | undefined): string | undefined {
+  if (matchers) return `${metric ?? ""}{${matchers}}`;
+  return metric;
 }
 
 const IDENT_TAIL = /[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -53,8 +70,10 @@ export function analyze(text: string, cursor: number): CompletionContext {
 
   if (quote) {
     if (brace < 0 || quoteStart < brace) return none(cursor);
-    const m = /([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*$/.exec(text.slice(brace + 1, quoteStart));
+    const inside = text.slice(brace + 1, quoteStart);
+    const m = /([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*$/.exec(inside);
     if (!m) return none(cursor);
+    const others = completeMatchers(inside.slice(0, m.index));
     const after = text.slice(cursor);
     const close = after.search(new RegExp(`[${quote === "`" ? "`" : quote}]`));
     const stop = after.search(/[,}\n]/);
@@ -67,6 +86,7 @@ export function analyze(text: string, cursor: number): CompletionContext {
       label: m[1]!,
       metric: metricBefore(text, brace),
       closeQuote: hasClose ? "" : quote,
+      ...(others ? { matchers: others } : {}),
     };
   }
   if (brackets > 0) return none(cursor);
@@ -80,7 +100,10 @@ export function analyze(text: string, cursor: number): CompletionContext {
   const lastParen = parens.length ? parens[parens.length - 1]! : -1;
   if (brace >= 0 && brace > lastParen) {
     const prev = before.slice(0, from).trimEnd().slice(-1);
-    if (prev === "{" || prev === ",") return { kind: "label", prefix: word, from, to, metric: metricBefore(text, brace) };
+    if (prev === "{" || prev === ",") {
+      const others = completeMatchers(text.slice(brace + 1, from));
+      return { kind: "label", prefix: word, from, to, metric: metricBefore(text, brace), ...(others ? { matchers: others } : {}) };
+    }
     return none(cursor);
   }
   if (lastParen >= 0 && GROUPING.test(text.slice(0, lastParen))) {
@@ -124,6 +147,8 @@ export const KEYWORDS = [
 export interface Candidate {
   text: string;
   kind: "metric" | "function" | "aggregation" | "keyword" | "label" | "value";
+  /** Shown beside the kind, e.g. how many series carry a label value. */
+  detail?: string;
 }
 
 /** Prefix matches first, then substring matches; at most `limit`. */

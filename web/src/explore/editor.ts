@@ -2,14 +2,17 @@
 
 import { h } from "../dom";
 import {
-  AGGREGATIONS, analyze, escapeForQuote, FUNCTIONS, KEYWORDS, rank,
+  AGGREGATIONS, analyze, escapeForQuote, FUNCTIONS, KEYWORDS, rank, selectorOf,
   type Candidate, type CompletionContext,
 } from "./complete";
 
+/** Where completions come from; `selector` narrows to series matching it (metric{matchers}). */
 export interface CompletionSource {
   metricNames(): Promise<string[]>;
-  labelNames(metric?: string): Promise<string[]>;
-  labelValues(label: string, metric?: string): Promise<string[]>;
+  labelNames(selector?: string): Promise<string[]>;
+  labelValues(label: string, selector?: string): Promise<string[]>;
+  /** How many series carry each value of `label` among those matching `selector`; null if unknown. */
+  valueCounts?(label: string, selector?: string): Promise<Map<string, number> | null>;
 }
 
 let nextId = 0;
@@ -24,15 +27,15 @@ export class QueryEditor {
   private seq = 0;
   private listId = `completions-${++nextId}`;
 
-  constructor(private source: CompletionSource, private onRun: () => void) {
+  constructor(private source: CompletionSource, private onRun: () => void, id = "query") {
     this.textarea = h("textarea", {
-      id: "query", class: "query-input", rows: 1, spellcheck: "false", autocomplete: "off",
+      id, class: "query-input", rows: 1, spellcheck: "false", autocomplete: "off",
       autocapitalize: "off", placeholder: "PromQL, e.g. rate(kansoku_http_requests_total[5m])   — Enter runs, Shift+Enter new line",
       role: "combobox", "aria-autocomplete": "list", "aria-expanded": "false", "aria-controls": this.listId,
     });
     this.list = h("ul", { id: this.listId, class: "completions", role: "listbox", hidden: true, "aria-label": "Completions" });
     this.el = h("div", { class: "editor" },
-      h("label", { for: "query", class: "sr-only" }, "PromQL query"),
+      h("label", { for: id, class: "sr-only" }, "PromQL query"),
       this.textarea, this.list);
 
     this.textarea.addEventListener("input", () => {
@@ -133,11 +136,20 @@ export class QueryEditor {
         ];
       }
       case "label":
-        return (await this.source.labelNames(ctx.metric))
+        return (await this.source.labelNames(selectorOf(ctx.metric, ctx.matchers)))
           .filter((n) => n !== "__name__")
           .map((text) => ({ text, kind: "label" }));
-      case "value":
-        return (await this.source.labelValues(ctx.label!, ctx.metric)).map((text) => ({ text, kind: "value" }));
+      case "value": {
+        const sel = selectorOf(ctx.metric, ctx.matchers);
+        const [values, counts] = await Promise.all([
+          this.source.labelValues(ctx.label!, sel),
+          this.source.valueCounts?.(ctx.label!, sel) ?? Promise.resolve(null),
+        ]);
+        return values.map((text): Candidate => {
+          const n = counts?.get(text);
+          return n === undefined ? { text, kind: "value" } : { text, kind: "value", detail: `${n} series` };
+        });
+      }
       default:
         return [];
     }
@@ -150,7 +162,7 @@ export class QueryEditor {
       h("li", { id: `${this.listId}-${i}`, role: "option", class: "completion", "aria-selected": i === 0 ? "true" : "false",
         onclick: () => this.accept(i) },
         h("span", { class: "completion-text" }, c.text),
-        h("span", { class: `completion-kind kind-${c.kind}` }, c.kind))));
+        h("span", { class: `completion-kind kind-${c.kind}` }, c.detail ? `${c.detail} · ${c.kind}` : c.kind))));
     this.list.hidden = false;
     this.textarea.setAttribute("aria-expanded", "true");
     this.setActive(0);

@@ -16,11 +16,6 @@ export const COMING: Record<string, Coming> = {
     what: "One page per host: CPU, memory, disk, network and processes from the kansoku agent, with its logs and issues beside the graphs.",
     needs: "the kansoku agent and the hosts API",
   },
-  "/dashboards": {
-    title: "Dashboards",
-    what: "Saved grids of graphs with variables, shared by link, and a TV mode for wall screens that cycles dashboards full-screen.",
-    needs: "the dashboards API (stored in meta.db)",
-  },
   "/issues": {
     title: "Issues",
     what: "Errors from Sentry SDKs grouped into issues: counts, first and last seen, stack traces, releases, resolve and ignore.",

@@ -62,7 +62,7 @@ export class TopBar {
     for (const a of this.links) {
       const path = a.dataset["path"]!;
       a.href = href(path, carry);
-      const active = loc.path === path || loc.path.startsWith(path + "/");
+      const active = loc.path === path || loc.path.startsWith(path + "/") || (path === "/dashboards" && loc.path.startsWith("/d/"));
       a.classList.toggle("active", active);
       if (active) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");

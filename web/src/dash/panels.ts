@@ -1,0 +1,343 @@
+// Panel views: each turns its queries into data (fetch) and data into pixels (render), and keeps
+// its DOM and chart between refreshes so a refresh changes numbers, not layout.
+
+import { ApiError, apiGet, type QueryData } from "../api";
+import { TimeSeriesChart, type ChartSeries } from "../chart/timeseries";
+import { color as paletteColor } from "../chart/palette";
+import { h } from "../dom";
+import { formatUnit, parseSampleValue, seriesName, type Labels } from "../format";
+import { chooseStep } from "../time";
+import { empty } from "../ui/states";
+import { markdownToHtml } from "./markdown";
+import { legendText, PANEL_TYPES, substitute, type Panel, type VarValue } from "./model";
+
+const MAX_SERIES = 500;
+
+export interface PanelContext {
+  start: number; // ms
+  end: number; // ms
+  vars: Map<string, VarValue>;
+  signal: AbortSignal;
+}
+
+export interface PanelView {
+  /** The panel's body content. */
+  readonly el: HTMLElement;
+  /** Fetches what the panel shows; null when it has nothing to fetch. */
+  fetch(ctx: PanelContext): Promise<unknown>;
+  /** Draws fetched data (synchronous; the dashboard measures it). */
+  render(data: unknown): void;
+  destroy(): void;
+}
+
+export function makePanelView(p: Panel, body: HTMLElement): PanelView {
+  switch (p.type) {
+    case "timeseries":
+      return new TimeSeriesPanel(p, body);
+    case "stat":
+      return new StatPanel(p);
+    case "table":
+      return new TablePanel(p);
+    case "markdown":
+      return new MarkdownPanel(p);
+    default:
+      return new NoSourcePanel(p);
+  }
+}
+
+function activeQueries(p: Panel, vars: Map<string, VarValue>): { expr: string; legend?: string }[] {
+  return (p.queries ?? [])
+    .filter((q) => q.expr && q.expr.trim())
+    .map((q) => ({ expr: substitute(q.expr, vars), legend: q.legend ?? "" }));
+}
+
+class NoQueryError extends Error {}
+
+interface RangeResult {
+  xs: number[];
+  series: { name: string; labels: Labels; values: (number | null)[] }[];
+  total: number;
+}
+
+async function fetchRange(p: Panel, ctx: PanelContext, widthPx: number): Promise<RangeResult> {
+  const qs = activeQueries(p, ctx.vars);
+  if (!qs.length) throw new NoQueryError("This panel has no query yet. Edit it to add one.");
+  const step = chooseStep(ctx.start, ctx.end, widthPx);
+  const s0 = Math.floor(ctx.start / 1000 / step) * step;
+  const s1 = Math.floor(ctx.end / 1000);
+  const answers = await Promise.all(qs.map((q) =>
+    apiGet<QueryData>("/api/v1/query_range", { query: q.expr, start: s0, end: s1, step }, { signal: ctx.signal })));
+  const xs: number[] = [];
+  for (let t = s0; t <= s1; t += step) xs.push(t);
+  const out: RangeResult = { xs, series: [], total: 0 };
+  answers.forEach((r, qi) => {
+    const d = r.data;
+    if (d.resultType !== "matrix") throw new ApiError(0, `query_range answered ${d.resultType}, expected a matrix`);
+    out.total += d.result.length;
+    for (const m of d.result) {
+      if (out.series.length >= MAX_SERIES) break;
+      const values = new Array<number | null>(xs.length).fill(null);
+      for (const [ts, v] of m.values) {
+        const i = Math.round((ts - s0) / step);
+        if (i >= 0 && i < xs.length) values[i] = parseSampleValue(v);
+      }
+      out.series.push({ name: legendText(qs[qi]!.legend, m.metric, seriesName(m.metric)), labels: m.metric, values });
+    }
+  });
+  return out;
+}
+
+/** A message inside the panel body (no data, no query, no source). */
+function message(title: string, detail?: string): HTMLElement {
+  const el = empty(title, detail);
+  el.classList.add("panel-message");
+  return el;
+}
+
+class TimeSeriesPanel implements PanelView {
+  readonly el: HTMLElement;
+  private chart: TimeSeriesChart;
+  private msg = h("div", { class: "panel-msg-box", hidden: true });
+
+  constructor(private p: Panel, body: HTMLElement) {
+    const o = p.options ?? {};
+    this.chart = new TimeSeriesChart({
+      height: () => this.plotHeight(body),
+      unit: o.unit,
+      legend: o.legend ?? "table",
+      ...(typeof o.min === "number" ? { min: o.min } : {}),
+      ...(typeof o.max === "number" ? { max: o.max } : {}),
+      observe: body,
+    });
+    this.chart.el.classList.add("chart-panel");
+    this.el = h("div", { class: "panel-ts" }, this.chart.el, this.msg);
+  }
+
+  private plotHeight(body: HTMLElement): number {
+    const total = body.clientHeight || 200;
+    const legend = this.chart?.el.querySelector<HTMLElement>(".legend");
+    const lh = legend && !legend.hidden ? legend.offsetHeight + 6 : 0;
+    return Math.max(60, total - lh);
+  }
+
+  fetch(ctx: PanelContext): Promise<unknown> {
+    return fetchRange(this.p, ctx, this.chart.width());
+  }
+
+  render(data: unknown): void {
+    const r = data as RangeResult;
+    if (!r.series.length) {
+      this.chart.clear();
+      this.chart.el.hidden = true;
+      this.msg.hidden = false;
+      this.msg.replaceChildren(message("No data", "The query returned no series in this time range."));
+      return;
+    }
+    this.msg.hidden = true;
+    this.chart.el.hidden = false;
+    const series: ChartSeries[] = r.series.map((s) => ({ name: s.name, values: s.values }));
+    this.chart.setData({ xs: r.xs, series, stacked: !!this.p.options?.stacked });
+  }
+
+  destroy(): void {
+    this.chart.destroy();
+  }
+}
+
+const NAMED_COLORS: Record<string, string> = {
+  green: "var(--ok)", red: "var(--danger)", yellow: "var(--warn)", orange: "#ff7a30",
+  blue: "var(--accent)", gray: "var(--fg-muted)", grey: "var(--fg-muted)",
+};
+
+export function thresholdColor(v: number | null, p: Panel): string | null {
+  const ts = [...(p.options?.thresholds ?? [])].sort((a, b) => a.value - b.value);
+  if (v === null || !ts.length) return null;
+  let c: string | null = null;
+  for (const t of ts) if (v >= t.value) c = t.color;
+  if (c === null) return null;
+  return NAMED_COLORS[c] ?? c;
+}
+
+interface StatTile {
+  el: HTMLElement;
+  value: HTMLElement;
+  label: HTMLElement;
+  path: SVGPathElement;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+class StatPanel implements PanelView {
+  readonly el: HTMLElement;
+  private tiles: StatTile[] = [];
+
+  constructor(private p: Panel) {
+    this.el = h("div", { class: "panel-stat" });
+  }
+
+  fetch(ctx: PanelContext): Promise<unknown> {
+    return fetchRange(this.p, ctx, 120);
+  }
+
+  private tile(): StatTile {
+    const value = h("div", { class: "stat-value" });
+    const label = h("div", { class: "stat-label" });
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "stat-spark");
+    svg.setAttribute("viewBox", "0 0 100 30");
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS(SVG, "path");
+    svg.appendChild(path);
+    const el = h("div", { class: "stat-tile" }, svg, value, label);
+    return { el, value, label, path };
+  }
+
+  render(data: unknown): void {
+    const r = data as RangeResult;
+    if (!r.series.length) {
+      this.tiles = [];
+      this.el.replaceChildren(message("No data"));
+      return;
+    }
+    const n = Math.min(r.series.length, 24);
+    if (this.tiles.length !== n) {
+      this.tiles = Array.from({ length: n }, () => this.tile());
+      this.el.replaceChildren(...this.tiles.map((t) => t.el));
+    }
+    this.el.dataset["tiles"] = String(n);
+    const o = this.p.options ?? {};
+    const spark = o.sparkline !== false;
+    r.series.slice(0, n).forEach((s, i) => {
+      const t = this.tiles[i]!;
+      let last: number | null = null;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const v of s.values) {
+        if (v === null || !Number.isFinite(v)) continue;
+        last = v;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      t.value.textContent = formatUnit(last, o.unit, o.decimals);
+      t.label.textContent = n > 1 ? s.name : "";
+      t.label.hidden = n === 1;
+      const c = thresholdColor(last, this.p) ?? (n > 1 ? paletteColor(i) : "var(--fg)");
+      t.value.style.color = c;
+      t.el.style.setProperty("--stat-color", c);
+      let d = "";
+      if (spark && hi >= lo) {
+        const span = hi - lo || 1;
+        const len = s.values.length;
+        let pen = false;
+        s.values.forEach((v, j) => {
+          if (v === null || !Number.isFinite(v)) {
+            pen = false;
+            return;
+          }
+          const x = len > 1 ? (j / (len - 1)) * 100 : 50;
+          const y = 28 - ((v - lo) / span) * 26;
+          d += `${pen ? "L" : "M"}${x.toFixed(2)},${y.toFixed(2)}`;
+          pen = true;
+        });
+      }
+      t.path.setAttribute("d", d);
+    });
+  }
+
+  destroy(): void {
+    this.tiles = [];
+    this.el.replaceChildren();
+  }
+}
+
+interface TableData {
+  rows: { labels: Labels; value: string }[];
+}
+
+class TablePanel implements PanelView {
+  readonly el: HTMLElement;
+  private thead = h("thead");
+  private tbody = h("tbody");
+  private table: HTMLElement;
+
+  constructor(private p: Panel) {
+    this.table = h("table", { class: "data-table panel-table" }, this.thead, this.tbody);
+    this.el = h("div", { class: "table-scroll panel-table-box" }, this.table);
+  }
+
+  async fetch(ctx: PanelContext): Promise<unknown> {
+    const qs = activeQueries(this.p, ctx.vars);
+    if (!qs.length) throw new NoQueryError("This panel has no query yet. Edit it to add one.");
+    const answers = await Promise.all(qs.map((q) =>
+      apiGet<QueryData>("/api/v1/query", { query: q.expr, time: (ctx.end / 1000).toFixed(3) }, { signal: ctx.signal })));
+    const rows: TableData["rows"] = [];
+    for (const r of answers) {
+      const d = r.data;
+      if (d.resultType === "vector") for (const s of d.result) rows.push({ labels: s.metric, value: s.value[1] });
+      else if (d.resultType === "scalar") rows.push({ labels: {}, value: d.result[1] });
+      else throw new ApiError(0, `A table panel shows instant vectors; the query answered a ${d.resultType}.`);
+    }
+    return { rows } satisfies TableData;
+  }
+
+  render(data: unknown): void {
+    const { rows } = data as TableData;
+    if (!rows.length) {
+      this.thead.replaceChildren();
+      this.tbody.replaceChildren(h("tr", null, h("td", { class: "muted" }, "No data")));
+      return;
+    }
+    const keys = new Set<string>();
+    const names = new Set<string>();
+    for (const r of rows) for (const k of Object.keys(r.labels)) (k === "__name__" ? names : keys).add(k);
+    const cols = [...(names.size > 1 || (names.size === 1 && rows.some((r) => !r.labels["__name__"])) ? ["__name__"] : []), ...[...keys].sort()];
+    const unit = this.p.options?.unit;
+    const dec = this.p.options?.decimals;
+    this.thead.replaceChildren(h("tr", null, cols.map((c) => h("th", null, c === "__name__" ? "name" : c)), h("th", { class: "num" }, "Value")));
+    const sorted = [...rows].sort((a, b) => parseSampleValue(b.value) - parseSampleValue(a.value));
+    this.tbody.replaceChildren(...sorted.slice(0, 1000).map((r) => {
+      const v = parseSampleValue(r.value);
+      const c = thresholdColor(v, this.p);
+      return h("tr", null, cols.map((k) => h("td", { class: "mono" }, r.labels[k] ?? "")),
+        h("td", { class: "num mono", style: c ? `color:${c}` : null }, formatUnit(v, unit, dec)));
+    }));
+  }
+
+  destroy(): void {
+    this.tbody.replaceChildren();
+  }
+}
+
+class MarkdownPanel implements PanelView {
+  readonly el: HTMLElement;
+  constructor(p: Panel) {
+    this.el = h("div", { class: "panel-markdown" });
+    const text = typeof p.options?.text === "string" ? p.options.text : "";
+    if (text.trim()) this.el.innerHTML = markdownToHtml(text); // escaped by markdownToHtml
+    else this.el.append(message("Empty text", "Edit the panel to write Markdown."));
+  }
+  fetch(): Promise<unknown> {
+    return Promise.resolve(null);
+  }
+  render(): void {}
+  destroy(): void {}
+}
+
+class NoSourcePanel implements PanelView {
+  readonly el: HTMLElement;
+  constructor(p: Panel) {
+    const t = PANEL_TYPES.find((x) => x.type === p.type);
+    this.el = h("div", { class: "panel-nosource" },
+      message("No data source yet", `${t?.label ?? p.type} panels show data once the server has ${t?.needs ?? "its API"}.`));
+  }
+  fetch(): Promise<unknown> {
+    return Promise.resolve(null);
+  }
+  render(): void {}
+  destroy(): void {}
+}
+
+export function isNoQuery(e: unknown): boolean {
+  return e instanceof NoQueryError;
+}
