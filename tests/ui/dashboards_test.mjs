@@ -27,6 +27,14 @@ const PERF_SERIES = 100;
     }
   }
   t.importProm(lines.join("\n") + "\n", "perf");
+  // Logs, sent as JSON lines by curl (a real client) to the jsonline endpoint.
+  const now = Date.now();
+  const logLines = [];
+  for (let i = 0; i < 30; i++) {
+    logLines.push(JSON.stringify({ _time: new Date(now - (30 - i) * 20000).toISOString(), service: "web", host: "web-1",
+      level: i % 10 === 0 ? "error" : "info", _msg: i % 10 === 0 ? `payment failed for order ${i}` : `GET /item/${i} 200` }));
+  }
+  t.postLogs(logLines.join("\n") + "\n");
   log(`curl imported ${data.samples} node samples and ${lines.length - 1} perf samples (${PERF_SERIES} series x 24 h)`);
 }
 
@@ -87,10 +95,18 @@ await t.check("edit: settings with a variable, a time series, a stat and a markd
   await page.waitForSelector(".dash-panel[data-type=markdown] strong");
   expect(await page.$(".panel-markdown script") === null, "markdown let a <script> through");
 
-  // A panel type whose API is not on this server yet renders a clean notice.
+  // A log stream panel on the logs curl sent.
   await page.selectOption("#dash-add-panel", "logs");
-  await page.waitForSelector(".dash-panel[data-type=logs] .panel-nosource");
-  expect((await page.textContent(".dash-panel[data-type=logs]")).includes("No data source yet"), "no notice");
+  await page.fill("#pe-log-query", '{service="web"} level:error');
+  await page.click("#panel-editor-apply");
+  await page.waitForFunction(() => document.querySelector(".dash-panel[data-type=logs] .panel-logs")?.dataset.rows === "3");
+  const msgs = await page.$$eval(".dash-panel[data-type=logs] .log-msg", (e) => e.map((x) => x.textContent));
+  expect(msgs[0] === "payment failed for order 20", `newest first: ${msgs}`);
+
+  // A panel type whose API is not on this server yet renders a clean notice.
+  await page.selectOption("#dash-add-panel", "alerts");
+  await page.waitForSelector(".dash-panel[data-type=alerts] .panel-nosource");
+  expect((await page.textContent(".dash-panel[data-type=alerts]")).includes("No data source yet"), "no notice");
 
   expect((await page.textContent(".save-status")).includes("Unsaved"), "no unsaved marker");
   await t.shot("d03-dashboard-editing");
@@ -115,13 +131,14 @@ await t.check("save/reload round trip: the server has what the UI showed", async
   expect(JSON.stringify(d.tags) === '["node","test"]', `tags ${JSON.stringify(d.tags)}`);
   expect(d.variables.length === 1 && d.variables[0].name === "instance" && d.variables[0].multi === true, JSON.stringify(d.variables));
   const types = d.panels.map((p) => p.type).join(",");
-  expect(types === "timeseries,stat,markdown,logs", `panel types ${types}`);
+  expect(types === "timeseries,stat,markdown,logs,alerts", `panel types ${types}`);
+  expect(d.panels[3].options.query === '{service="web"} level:error', JSON.stringify(d.panels[3].options));
   expect(d.panels[0].queries[0].expr === 'node_load1{instance=~"$instance"}', `expr ${d.panels[0].queries[0].expr}`);
   expect(d.panels[1].options.thresholds.length === 2, JSON.stringify(d.panels[1].options));
   await page.reload();
   await page.waitForFunction(() => document.querySelector(".dash-grid")?.dataset.loaded === "1");
   const titles = await page.$$eval(".dash-panel .panel-title", (e) => e.map((x) => x.textContent));
-  expect(titles.join("|") === "Load by instance|Targets up|Notes|Log stream", `titles ${titles}`);
+  expect(titles.join("|") === "Load by instance|Targets up|Notes|Log stream|Alert status", `titles ${titles}`);
   expect((await page.textContent("h1.page-title")) === "Node overview", "title not shown");
   const st = await panelChart(page, ".dash-panel[data-type=timeseries]");
   expect(st.series === 2 && st.colored > 50, JSON.stringify(st));
@@ -164,7 +181,7 @@ await t.check("export JSON and import it back (as a copy when the id exists)", a
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#dash-export")]);
   const file = await download.path();
   const exported = JSON.parse(readFileSync(file, "utf8"));
-  expect(exported.id === dashId && exported.panels.length === 4, `exported ${JSON.stringify(exported).slice(0, 200)}`);
+  expect(exported.id === dashId && exported.panels.length === 5, `exported ${JSON.stringify(exported).slice(0, 200)}`);
   await page.goto(`${base}/dashboards`);
   await page.waitForSelector(`tr[data-id='${dashId}']`);
   await page.click("#dash-paste");
@@ -176,7 +193,7 @@ await t.check("export JSON and import it back (as a copy when the id exists)", a
   await page.waitForFunction(() => document.querySelector(".dash-grid")?.dataset.loaded === "1");
   const copyId = new URL(page.url()).pathname.split("/")[2];
   const copy = t.api("GET", `/api/v1/dashboards/${copyId}`).json.data;
-  expect(copy.panels.length === 4 && copy.title === "Changed elsewhere" && copy.version === 1, JSON.stringify(copy).slice(0, 300));
+  expect(copy.panels.length === 5 && copy.title === "Changed elsewhere" && copy.version === 1, JSON.stringify(copy).slice(0, 300));
   // Bad JSON is refused where it was pasted, with the reason.
   await page.goto(`${base}/dashboards`);
   await page.click("#dash-paste");

@@ -17,7 +17,7 @@ import { startServer } from "./server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = resolve(here, "../..");
-const BIN = process.env.KANSOKU_BIN || join(repo, "build/release/kansoku");
+export const BIN = process.env.KANSOKU_BIN || join(repo, "build/release/kansoku");
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 export const SHOTS = resolve(process.env.UI_SCREENSHOTS || join(repo, "build/ui-screenshots"));
 const WEB_DIR = join(repo, "web/dist");
@@ -69,6 +69,17 @@ export async function setup({ name, deadlineMs = 240_000, viewport = { width: 12
       `${t.base}/api/v1/import/prometheus`,
     ]).toString();
     if (code !== "204") fatal(`import ${label} answered ${code}, want 204`);
+  };
+
+  /** POSTs JSON lines with curl to the logs ingest endpoint. */
+  t.postLogs = (body) => {
+    const file = join(t.tmp, "logs.jsonl");
+    writeFileSync(file, body);
+    const code = execFileSync("curl", [
+      "-sS", "-o", join(t.tmp, "logs.out"), "-w", "%{http_code}", "-H", `Authorization: Bearer ${TOKEN}`,
+      "-H", "Content-Type: application/x-ndjson", "--data-binary", `@${file}`, `${t.base}/insert/jsonline`,
+    ]).toString();
+    if (code !== "200") fatal(`log ingest answered ${code}, want 200`);
   };
 
   /** The API with curl, for set-up and for checking what the UI stored. */

@@ -87,6 +87,8 @@ export function editPanel(panel: Panel, onApply: (p: Panel) => void): void {
   const max = h("input", { id: "pe-max", type: "text", value: o.max ?? "", placeholder: "auto", class: "input-narrow" });
   const decimals = h("input", { id: "pe-decimals", type: "text", value: o.decimals ?? "", placeholder: "auto", class: "input-narrow" });
   const thresholds = h("input", { id: "pe-thresholds", type: "text", value: formatThresholds(o.thresholds), placeholder: "0:green, 80:yellow, 90:red" });
+  const logQuery = h("input", { id: "pe-log-query", type: "text", value: typeof o["query"] === "string" ? o["query"] : "", placeholder: '{service="api"} error  (empty: every record)' });
+  const logLimit = h("input", { id: "pe-log-limit", type: "number", class: "input-narrow", value: typeof o["limit"] === "number" ? o["limit"] : 50, min: 1, max: 1000 });
   const text = h("textarea", { id: "pe-text", class: "pe-text", rows: 10, spellcheck: "false" });
   text.value = typeof o.text === "string" ? o.text : "";
   const gridFields = (["x", "y", "w", "h"] as const).map((k) =>
@@ -99,6 +101,7 @@ export function editPanel(panel: Panel, onApply: (p: Panel) => void): void {
     stat: h("div", { class: "pe-row" }, field("Decimals", decimals), field("Thresholds", thresholds, "value:color, colour of the value from that value up")),
     unit: h("div", { class: "pe-row" }, field("Unit", unit)),
     text: h("div", { class: "pe-section" }, field("Markdown", text, "# heading, **bold**, *italic*, `code`, - lists, [links](https://…)")),
+    logs: h("div", { class: "pe-row" }, h("div", { class: "field grow" }, h("label", { for: "pe-log-query" }, "Log query"), logQuery), field("Records", logLimit)),
     none: h("div", { class: "notice" }, "This panel type has no data source on this server yet; it renders a notice until the API exists."),
   };
   const sync = () => {
@@ -109,13 +112,14 @@ export function editPanel(panel: Panel, onApply: (p: Panel) => void): void {
     sections.ts.hidden = t !== "timeseries";
     sections.stat.hidden = t !== "stat" && t !== "table";
     sections.text.hidden = t !== "markdown";
-    sections.none.hidden = q || t === "markdown";
+    sections.logs.hidden = t !== "logs";
+    sections.none.hidden = q || t === "markdown" || t === "logs";
   };
   typeSel.addEventListener("change", sync);
   sync();
   const body = h("div", { class: "pe" },
     h("div", { class: "pe-row" }, field("Type", typeSel), h("div", { class: "field grow" }, h("label", { for: "pe-title" }, "Title"), title)),
-    sections.queries, sections.unit, sections.ts, sections.stat, sections.text, sections.none,
+    sections.queries, sections.unit, sections.ts, sections.stat, sections.text, sections.logs, sections.none,
     h("div", { class: "pe-row" }, ...gridFields.map((f, i) => field(["Column (0–23)", "Row", "Width (1–24)", "Height"][i]!, f))));
 
   openDialog("panel-editor", panel.title ? `Edit panel: ${panel.title}` : "Edit panel", body, () => {
@@ -154,6 +158,12 @@ export function editPanel(panel: Panel, onApply: (p: Panel) => void): void {
       opts["thresholds"] = th;
     }
     if (t === "markdown") opts["text"] = text.value;
+    if (t === "logs") {
+      opts["query"] = logQuery.value.trim();
+      const n = Math.round(Number(logLimit.value));
+      if (!Number.isFinite(n) || n < 1 || n > 1000) return "Records: a number 1–1000.";
+      opts["limit"] = n;
+    }
     out.options = opts;
     const [x, y, w, hh] = gridFields.map((f) => Math.round(Number(f.value)));
     if (![x, y, w, hh].every((v) => Number.isFinite(v))) return "Position and size must be numbers.";

@@ -10,7 +10,7 @@ export const PANEL_TYPES: { type: PanelType; label: string; needs?: string }[] =
   { type: "markdown", label: "Markdown" },
   { type: "alerts", label: "Alert status", needs: "the alerting API" },
   { type: "issues", label: "Issue list", needs: "the issues API" },
-  { type: "logs", label: "Log stream", needs: "the logs API" },
+  { type: "logs", label: "Log stream" },
 ];
 
 export const UNITS = ["none", "percent", "percentunit", "bytes", "bytes/s", "s", "ms", "ops/s"] as const;

@@ -40,6 +40,8 @@ export function makePanelView(p: Panel, body: HTMLElement): PanelView {
       return new TablePanel(p);
     case "markdown":
       return new MarkdownPanel(p);
+    case "logs":
+      return new LogsPanel(p);
     default:
       return new NoSourcePanel(p);
   }
@@ -322,6 +324,67 @@ class MarkdownPanel implements PanelView {
   }
   render(): void {}
   destroy(): void {}
+}
+
+interface LogRow {
+  _time: string;
+  _msg: string;
+  [k: string]: unknown;
+}
+
+interface LogAnswer {
+  type: "rows" | "table";
+  rows: LogRow[];
+}
+
+const LEVELS: Record<string, string> = {
+  error: "bad", err: "bad", fatal: "bad", critical: "bad", crit: "bad", panic: "bad", emerg: "bad", alert: "bad",
+  warn: "warn", warning: "warn",
+};
+
+/** Newest log records matching the panel's log query in the range (GET /api/v1/logs/query). */
+class LogsPanel implements PanelView {
+  readonly el: HTMLElement;
+  private tbody = h("tbody");
+
+  constructor(private p: Panel) {
+    this.el = h("div", { class: "table-scroll panel-logs" }, h("table", { class: "data-table log-table" }, this.tbody));
+  }
+
+  async fetch(ctx: PanelContext): Promise<unknown> {
+    const o = this.p.options ?? {};
+    const q = typeof o["query"] === "string" && o["query"].trim() ? substitute(o["query"], ctx.vars) : "*";
+    const limit = typeof o["limit"] === "number" ? Math.max(1, Math.min(1000, o["limit"])) : 50;
+    const r = await apiGet<LogAnswer>("/api/v1/logs/query",
+      { query: q, start: Math.floor(ctx.start), end: Math.ceil(ctx.end), limit }, { signal: ctx.signal });
+    if (r.data.type !== "rows") throw new ApiError(0, "A log stream panel shows records; this query ends in | stats (use a table in Logs).");
+    return r.data.rows ?? [];
+  }
+
+  render(data: unknown): void {
+    const rows = data as LogRow[];
+    this.el.dataset["rows"] = String(rows.length);
+    if (!rows.length) {
+      this.tbody.replaceChildren(h("tr", null, h("td", { class: "muted" }, "No log records in this time range.")));
+      return;
+    }
+    this.tbody.replaceChildren(...rows.map((r) => {
+      const t = new Date(r._time);
+      const pad = (n: number) => String(n).padStart(2, "0");
+      const time = Number.isNaN(t.getTime()) ? r._time : `${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}`;
+      const level = typeof r["level"] === "string" ? (r["level"] as string) : "";
+      const who = [r["service"], r["host"]].filter((x) => typeof x === "string" && x).join(" · ");
+      return h("tr", { class: `log-row ${LEVELS[level.toLowerCase()] ? `lvl-${LEVELS[level.toLowerCase()]}` : ""}` },
+        h("td", { class: "mono muted log-time", title: r._time }, time),
+        h("td", { class: "log-level" }, level),
+        h("td", { class: "muted small log-who" }, who),
+        h("td", { class: "mono log-msg", title: r._msg }, r._msg));
+    }));
+  }
+
+  destroy(): void {
+    this.tbody.replaceChildren();
+  }
 }
 
 class NoSourcePanel implements PanelView {

@@ -205,7 +205,7 @@ class DashboardPage implements Page {
     p.title = PANEL_TYPES.find((t) => t.type === type)!.label;
     doc.panels.push(p);
     this.changed(true);
-    if (type !== "alerts" && type !== "issues" && type !== "logs") editPanel(p, (np) => this.applyPanel(np));
+    if (type !== "alerts" && type !== "issues") editPanel(p, (np) => this.applyPanel(np));
   }
 
   private cancel(): void {
