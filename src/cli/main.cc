@@ -32,6 +32,12 @@ int main(int argc, char** argv) {
   server->add_option("--web-dir", sf.web_dir, "directory of the built web UI");
   server->add_option("--graphite-tcp", sf.graphite_tcp,
                      "Graphite plaintext TCP listener HOST:PORT (off by default)");
+  server->add_option("--rules", sf.rule_files,
+                     "Prometheus rule files (glob); repeatable, added to alerting.rule_files");
+  server->add_option("--alertmanager-url", sf.alertmanager_urls,
+                     "forward alerts to this Alertmanager (its /api/v2/alerts); repeatable");
+  server->add_option("--notifications", sf.notifications_file,
+                     "notification routes/receivers YAML (alerting.notifications_file)");
   server->add_flag("--check-config", sf.check_config, "validate the configuration and exit");
   server->callback([&] { exit_code = kansoku::server::RunServer(sf); });
 

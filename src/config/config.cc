@@ -139,7 +139,8 @@ Schema::Setter StrList(std::vector<std::string>* out) {
 
 Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::string& name) {
   ServerConfig cfg;
-  Schema log_s, tls_s, http_s, listeners_s, tsdb_s, query_s, logs_s, errors_s, top;
+  Schema log_s, tls_s, http_s, listeners_s, tsdb_s, query_s, logs_s, errors_s, alerting_s,
+      flapping_s, top;
   log_s.Field("level", Str(&cfg.log.level)).Field("format", Str(&cfg.log.format));
   tls_s.Field("cert_file", Str(&cfg.tls.cert_file)).Field("key_file", Str(&cfg.tls.key_file));
   http_s.Field("io_threads", Int(&cfg.http.io_threads, 0, 256))
@@ -180,6 +181,17 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Field("tsdb_flush_interval", Duration(&cfg.errors.tsdb_flush_interval_ms))
       .Field("max_body_size", Size(&cfg.errors.max_body_bytes))
       .Field("max_decoded_body_size", Size(&cfg.errors.max_decoded_body_bytes));
+  flapping_s.Field("threshold", Int(&cfg.alerting.flapping_threshold, 0, 1000))
+      .Field("window", Duration(&cfg.alerting.flapping_window_ms))
+      .Field("hold", Duration(&cfg.alerting.flapping_hold_ms));
+  alerting_s.Field("rule_files", StrList(&cfg.alerting.rule_files))
+      .Field("evaluation_interval", Duration(&cfg.alerting.evaluation_interval_ms))
+      .Field("eval_threads", Int(&cfg.alerting.eval_threads, 1, 256))
+      .Field("resend_delay", Duration(&cfg.alerting.resend_delay_ms))
+      .Field("alertmanager_urls", StrList(&cfg.alerting.alertmanager_urls))
+      .Field("notifications_file", Str(&cfg.alerting.notifications_file))
+      .Field("external_url", Str(&cfg.alerting.external_url))
+      .Section("flapping", &flapping_s);
   top.Field("data_dir", Str(&cfg.data_dir))
       .Field("listen", StrList(&cfg.listen))
       .Field("admin_token_file", Str(&cfg.admin_token_file))
@@ -191,7 +203,8 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Section("tsdb", &tsdb_s)
       .Section("query", &query_s)
       .Section("logs", &logs_s)
-      .Section("errors", &errors_s);
+      .Section("errors", &errors_s)
+      .Section("alerting", &alerting_s);
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -252,6 +265,9 @@ Status Validate(const ServerConfig& cfg) {
       cfg.query.max_series_returned <= 0) {
     return Status::InvalidArgument(
         "query: timeout, max_samples and max_series_returned must be positive");
+  }
+  if (cfg.alerting.evaluation_interval_ms < 1000) {
+    return Status::InvalidArgument("alerting.evaluation_interval: must be at least 1s");
   }
   return Status::Ok();
 }

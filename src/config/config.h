@@ -86,6 +86,20 @@ struct ErrorsConfig {
   int64_t max_decoded_body_bytes = 100 << 20;  // max_decoded_body_size: 100MiB decoded
 };
 
+// Alerting (docs/design/alerting.md): rule files, evaluation, notifications.
+struct AlertingConfig {
+  std::vector<std::string> rule_files;          // rule_files: globs of Prometheus rule files
+  int64_t evaluation_interval_ms = 60000;       // evaluation_interval: 1m (groups without interval)
+  int eval_threads = 2;                         // eval_threads: groups evaluated in parallel
+  int64_t resend_delay_ms = 60000;              // resend_delay: 1m between re-sends of a firing alert
+  std::vector<std::string> alertmanager_urls;   // alertmanager_urls: forward to these Alertmanagers
+  std::string notifications_file;               // notifications_file: routes/receivers YAML, "" = none
+  std::string external_url;                     // external_url: used in generatorURL and payloads
+  int flapping_threshold = 4;                   // flapping.threshold: toggles that mean flapping; 0 = off
+  int64_t flapping_window_ms = 30 * 60000;      // flapping.window: 30m
+  int64_t flapping_hold_ms = 15 * 60000;        // flapping.hold: 15m stable before resolving
+};
+
 struct ServerConfig {
   std::string data_dir = "./data";                       // embedded storage root
   std::vector<std::string> listen = {"127.0.0.1:9400"};  // HTTP addresses (API, ingest, UI)
@@ -99,6 +113,7 @@ struct ServerConfig {
   QueryConfig query;
   LogsConfig logs;
   ErrorsConfig errors;
+  AlertingConfig alerting;
 };
 
 // Loads path over the defaults. InvalidArgument with "file:line:col: key: why" on any problem.

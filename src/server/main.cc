@@ -32,6 +32,9 @@ int RunServer(const ServerFlags& flags) {
   if (!flags.log_format.empty()) cfg.log.format = flags.log_format;
   if (!flags.web_dir.empty()) cfg.web_dir = flags.web_dir;
   if (!flags.graphite_tcp.empty()) cfg.listeners.graphite_tcp = flags.graphite_tcp;
+  for (const auto& r : flags.rule_files) cfg.alerting.rule_files.push_back(r);
+  for (const auto& u : flags.alertmanager_urls) cfg.alerting.alertmanager_urls.push_back(u);
+  if (!flags.notifications_file.empty()) cfg.alerting.notifications_file = flags.notifications_file;
   Status valid = config::Validate(cfg);
   if (!valid.ok()) {
     std::fprintf(stderr, "kansoku: config error: %s\n", valid.message().c_str());
@@ -68,6 +71,7 @@ int RunServer(const ServerFlags& flags) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -96,7 +100,12 @@ int RunServer(const ServerFlags& flags) {
     std::fflush(stdout);
   }
   int sig = 0;
-  sigwait(&set, &sig);
+  for (;;) {
+    sigwait(&set, &sig);
+    if (sig != SIGHUP) break;
+    Status rs = server.Reload();
+    if (!rs.ok()) log::Error("reload failed; previous configuration stays", {{"err", rs.message()}});
+  }
   log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.Stop();
   log::Info("stopped cleanly");

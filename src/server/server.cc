@@ -22,6 +22,7 @@
 #include "net/http_server.h"
 #include "net/stream_listener.h"
 #include "query/engine/engine.h"
+#include "server/alert_wiring.h"
 #include "server/logs_wiring.h"
 #include "server/static_files.h"
 #include "tsdb/db.h"
@@ -110,6 +111,8 @@ Status Server::Start() {
   logs_ = std::make_unique<LogsSubsystem>(opts_.config, &registry_);
   KANSOKU_RETURN_IF_ERROR(logs_->Open());
   KANSOKU_RETURN_IF_ERROR(OpenErrors());
+  alerting_ = std::make_unique<AlertingWiring>(opts_.config, tsdb_.get(), engine_.get(), &registry_);
+  KANSOKU_RETURN_IF_ERROR(alerting_->Start());
   web_dir_ = ResolveWebDir(cfg.web_dir);
 
   // HTTP last: it is what the outside world sees.
@@ -321,6 +324,7 @@ void Server::AddRoutes() {
   pa.max_series_returned = static_cast<size_t>(opts_.config.query.max_series_returned);
   pa.version = KANSOKU_VERSION;
   api::RegisterPromApi(*http_, pa);
+  alerting_->RegisterRoutes(*http_);
 
   // Logs: ingest protocols and the log query API.
   logs_->AddRoutes(*http_);
@@ -342,6 +346,7 @@ void Server::Stop() {
   if (http_) http_->Stop();
   if (graphite_tcp_) graphite_tcp_->Stop();
   if (logs_) logs_->StopListeners();
+  if (alerting_) alerting_->Stop();  // before storage: it writes rule results
   // Storage is closed after ingest has drained: the WAL is fsynced on close.
   CloseErrors();  // before the TSDB: it flushes its issue counters into it
   tsdb_.reset();
@@ -349,6 +354,11 @@ void Server::Stop() {
   logs_.reset();  // flushes the log head to blocks, fsyncs the WAL
   dashboards_.reset();
   tokens_.reset();
+}
+
+Status Server::Reload() {
+  if (!alerting_) return Status::Unavailable("server not started");
+  return alerting_->Reload();
 }
 
 std::vector<std::string> Server::BoundAddresses() const {

@@ -42,6 +42,7 @@ class Authenticator;
 namespace kansoku::server {
 
 class LogsSubsystem;
+class AlertingWiring;
 
 struct ServerOptions {
   config::ServerConfig config;
@@ -58,6 +59,9 @@ class Server {
   Status Start();
   // Graceful: not ready, drain HTTP, flush and close storage. Idempotent.
   void Stop();
+  // SIGHUP: re-reads rule files (and validates the notifications file). Errors leave the
+  // running configuration in place.
+  Status Reload();
   std::vector<std::string> BoundAddresses() const;
   // Set when Start created the first admin token (the caller prints it once).
   const std::string& first_admin_token() const { return first_admin_token_; }
@@ -91,6 +95,7 @@ class Server {
   std::string first_project_key_;  // public key of the project created at this start
   std::unique_ptr<net::TcpStreamListener> graphite_tcp_;
   std::unique_ptr<LogsSubsystem> logs_;  // log storage, routes and listeners (logs_wiring.h)
+  std::unique_ptr<AlertingWiring> alerting_;
   std::atomic<bool> ready_{false};
   std::string first_admin_token_;
   std::string web_dir_;
@@ -107,6 +112,9 @@ struct ServerFlags {
   std::string log_level, log_format;
   std::string web_dir;
   std::string graphite_tcp;   // --graphite-tcp HOST:PORT
+  std::vector<std::string> rule_files;         // --rules GLOB (repeatable)
+  std::vector<std::string> alertmanager_urls;  // --alertmanager-url URL (repeatable)
+  std::string notifications_file;              // --notifications FILE
   bool check_config = false;  // load and validate, print the result, exit
 };
 

@@ -1,0 +1,56 @@
+#pragma once
+// Alerting wiring for the composition root: builds Silences, the Dispatcher (when a
+// notifications file is configured), the Alertmanager forwarder (when URLs are configured) and
+// the RuleManager, registers the alerting HTTP API, and reloads on SIGHUP / the API.
+// Start order: silences -> dispatcher -> forwarder -> rule manager; Stop in reverse, before
+// storage closes. Thread safety: Start/Stop from the main thread; Reload is thread-safe.
+#include <memory>
+#include <string>
+
+#include "base/metrics.h"
+#include "base/status.h"
+#include "config/config.h"
+
+namespace kansoku::tsdb {
+class DB;
+}
+namespace kansoku::query {
+class Engine;
+}
+namespace kansoku::net {
+class HttpServer;
+}
+namespace kansoku::alert {
+class RuleManager;
+class Dispatcher;
+class Silences;
+class AlertmanagerForwarder;
+}  // namespace kansoku::alert
+
+namespace kansoku::server {
+
+class AlertingWiring {
+ public:
+  AlertingWiring(const config::ServerConfig& cfg, tsdb::DB* db, const query::Engine* engine,
+                 metrics::Registry* registry);
+  ~AlertingWiring();
+  Status Start();
+  void RegisterRoutes(net::HttpServer& http);
+  // Re-reads rule files and the notifications file; on error nothing changes.
+  Status Reload();
+  void Stop();
+  alert::RuleManager* rules() { return rules_.get(); }
+
+ private:
+  const config::ServerConfig& cfg_;
+  tsdb::DB* db_;
+  const query::Engine* engine_;
+  metrics::Registry* registry_;
+  std::unique_ptr<alert::Silences> silences_;
+  std::unique_ptr<alert::Dispatcher> dispatcher_;
+  std::unique_ptr<alert::AlertmanagerForwarder> forwarder_;
+  std::unique_ptr<alert::RuleManager> rules_;
+  bool stopped_ = false;
+};
+
+}  // namespace kansoku::server
