@@ -4,6 +4,7 @@
 
 #include "cli/agent_cmd.h"
 #include "cli/hosts_cmd.h"
+#include "cli/alert_cmd.h"
 #include "cli/errors_cmd.h"
 #include "cli/import_cmd.h"
 #include "cli/logs_cmd.h"
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   kansoku::cli::AddAgentCommand(&app, &exit_code, KANSOKU_VERSION);
   kansoku::cli::AddLogsCommand(&app, &exit_code);
   kansoku::cli::AddErrorsCommands(&app, &exit_code);
+  kansoku::cli::AddAlertCommands(&app, &exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;
