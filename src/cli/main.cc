@@ -3,9 +3,9 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/agent_cmd.h"
-#include "cli/hosts_cmd.h"
 #include "cli/alert_cmd.h"
 #include "cli/errors_cmd.h"
+#include "cli/hosts_cmd.h"
 #include "cli/import_cmd.h"
 #include "cli/logs_cmd.h"
 #include "cli/query_cmd.h"
