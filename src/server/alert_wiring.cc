@@ -2,12 +2,15 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "alert/dispatcher.h"
 #include "alert/integrations.h"
 #include "alert/manager.h"
 #include "alert/silences.h"
 #include "api/alert_api.h"
 #include "base/log.h"
+#include "server/alert_sources.h"
 #include "tsdb/db.h"
 
 namespace kansoku::server {
@@ -67,7 +70,14 @@ Status AlertingWiring::Start() {
                    : cfg_.listen.empty()   ? std::string("http://localhost:9400")
                                            : "http://" + cfg_.listen[0];
   rules_ = std::make_unique<alert::RuleManager>(std::move(m));
-  return rules_->Start();
+  KANSOKU_RETURN_IF_ERROR(rules_->Start());
+  // After Start, so the sources claim their persisted alert state.
+  if (hosts_) {
+    int64_t every = std::min<int64_t>(15000, a.evaluation_interval_ms);
+    rules_->AddSource(MakeHostConnectivitySource(hosts_, every));
+    rules_->AddSource(MakeHostChecksSource(hosts_, every));
+  }
+  return Status::Ok();
 }
 
 void AlertingWiring::RegisterRoutes(net::HttpServer& http) {

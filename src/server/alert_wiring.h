@@ -20,6 +20,9 @@ class Engine;
 namespace kansoku::net {
 class HttpServer;
 }
+namespace kansoku::meta {
+class HostStore;
+}
 namespace kansoku::alert {
 class RuleManager;
 class Dispatcher;
@@ -34,6 +37,8 @@ class AlertingWiring {
   AlertingWiring(const config::ServerConfig& cfg, tsdb::DB* db, const query::Engine* engine,
                  metrics::Registry* registry);
   ~AlertingWiring();
+  // Built-in host monitors (HostDown, CheckFailed) over the hosts registry; call before Start.
+  void SetHostStore(meta::HostStore* hosts) { hosts_ = hosts; }
   Status Start();
   void RegisterRoutes(net::HttpServer& http);
   // Re-reads rule files and the notifications file; on error nothing changes.
@@ -46,6 +51,7 @@ class AlertingWiring {
   tsdb::DB* db_;
   const query::Engine* engine_;
   metrics::Registry* registry_;
+  meta::HostStore* hosts_ = nullptr;
   std::unique_ptr<alert::Silences> silences_;
   std::unique_ptr<alert::Dispatcher> dispatcher_;
   std::unique_ptr<alert::AlertmanagerForwarder> forwarder_;

@@ -112,6 +112,7 @@ Status Server::Start() {
   KANSOKU_RETURN_IF_ERROR(logs_->Open());
   KANSOKU_RETURN_IF_ERROR(OpenErrors());
   alerting_ = std::make_unique<AlertingWiring>(opts_.config, tsdb_.get(), engine_.get(), &registry_);
+  alerting_->SetHostStore(hosts_.get());
   KANSOKU_RETURN_IF_ERROR(alerting_->Start());
   web_dir_ = ResolveWebDir(cfg.web_dir);
 

@@ -252,7 +252,7 @@ class AlertingTest(unittest.TestCase):
         self.s.proc.send_signal(signal.SIGHUP)
         harness.wait_until(lambda: "broken.yml:5:15" in self.s.stderr(), timeout=30, what="reload error in log")
         st, body = self.s.json("GET", "/api/v1/rules")
-        self.assertEqual([g["name"] for g in body["data"]["groups"]], ["e2e"])
+        self.assertEqual([g["name"] for g in body["data"]["groups"] if g["file"] != "(built-in)"], ["e2e"])
         # The API says the same.
         st, body = self.s.json("POST", "/api/v1/rules/reload")
         self.assertEqual(st, 400)
@@ -267,9 +267,61 @@ class AlertingTest(unittest.TestCase):
                                "groups:\n  - name: from-api\n    rules:\n      - alert: Always\n        expr: vector(1)\n")
         self.assertEqual(st, 200, body)
         st, body = self.s.json("GET", "/api/v1/rules")
-        self.assertEqual(sorted(g["name"] for g in body["data"]["groups"]), ["e2e", "from-api"])
+        self.assertEqual(sorted(g["name"] for g in body["data"]["groups"] if g["file"] != "(built-in)"),
+                         ["e2e", "from-api"])
         harness.wait_until(lambda: any(a["labels"]["alertname"] == "Always" for a in self.alerts()), timeout=30,
                            what="API rule fires")
+
+
+class HostMonitorTest(unittest.TestCase):
+    """Built-in connectivity monitor: a killed agent gives exactly one HostDown notification; an
+    agent stopped cleanly (status poweroff) gives none."""
+
+    def test_killed_agent_one_connectivity_alert(self):
+        hook = Sink()
+        s = harness.Server(config_text="alerting:\n  evaluation_interval: 1s\n  resend_delay: 1s\n")
+        agents = []
+        try:
+            os.makedirs(s.tmp, exist_ok=True)
+            notify = os.path.join(s.tmp, "notify.yml")
+            with open(notify, "w") as f:
+                f.write("route:\n  receiver: ops\n  group_by: [alertname]\n  group_wait: 1s\n"
+                        "  group_interval: 2s\nreceivers:\n  - name: ops\n    webhook_configs:\n"
+                        "      - url: 'http://127.0.0.1:%d/hook'\n" % hook.port)
+            s.args += ["--notifications", notify]
+            s.start()
+            for name in ("e2e-killed", "e2e-clean"):
+                cmd = [harness.BIN, "agent", "--server", s.url, "--token", s.token, "--state-dir",
+                       os.path.join(s.tmp, name), "--hostname", name, "--interval", "1s"]
+                err = open(os.path.join(s.tmp, name + ".log"), "w")
+                agents.append((subprocess.Popen(cmd, stdout=err, stderr=err), err))
+
+            def registered():
+                st, body = s.json("GET", "/api/v1/hosts")
+                return len(body["data"]) == 2
+            harness.wait_until(registered, timeout=30, what="both agents registered")
+            agents[1][0].send_signal(signal.SIGTERM)  # clean stop: poweroff, no alert
+            agents[1][0].wait(timeout=60)
+            agents[0][0].send_signal(signal.SIGKILL)  # heartbeats just stop
+            agents[0][0].wait(timeout=60)
+            bodies = harness.wait_until(lambda: hook.get(), timeout=60, what="HostDown notification")
+            time.sleep(5)  # more heartbeat checks: still exactly one notification
+            bodies = hook.get()
+            self.assertEqual(len(bodies), 1, bodies)
+            alerts = bodies[0]["alerts"]
+            self.assertEqual([(a["labels"]["alertname"], a["labels"]["host"]) for a in alerts],
+                             [("HostDown", "e2e-killed")])
+            self.assertIn("no heartbeat", alerts[0]["annotations"]["summary"])
+            st, body = s.json("GET", "/api/v1/rules")
+            self.assertIn("source:host_connectivity", [g["name"] for g in body["data"]["groups"]])
+        finally:
+            for p, err in agents:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                err.close()
+            s.cleanup()
+            hook.close()
 
 
 class AlertmanagerTest(unittest.TestCase):
