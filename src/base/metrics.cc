@@ -80,12 +80,15 @@ template class Family<metrics::Gauge>;
 template class Family<metrics::Histogram>;
 
 struct Registry::Entry {
-  enum Kind { kCounter, kGauge, kHistogram, kGaugeFunc, kCounterFunc } kind;
+  enum Kind { kCounter, kGauge, kHistogram, kGaugeFunc, kCounterFunc, kCollector } kind;
   std::unique_ptr<Family<metrics::Counter>> counter;
   std::unique_ptr<Family<metrics::Gauge>> gauge;
   std::unique_ptr<Family<metrics::Histogram>> histogram;
   std::string help;
   std::function<double()> fn;
+  std::vector<std::string> label_names;  // kCollector
+  CollectFn collect;                     // kCollector
+  const char* type = "gauge";            // kCollector
 };
 
 Registry::Registry() = default;
@@ -154,6 +157,18 @@ void Registry::CounterFunc(const std::string& name, const std::string& help,
   e->kind = Entry::kCounterFunc;
   e->help = help;
   e->fn = std::move(fn);
+}
+
+void Registry::Collector(const std::string& name, const std::string& help, const char* type,
+                         std::vector<std::string> labels, CollectFn fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& e = entries_[name];
+  e = std::make_unique<Entry>();
+  e->kind = Entry::kCollector;
+  e->help = help;
+  e->type = type;
+  e->label_names = std::move(labels);
+  e->collect = std::move(fn);
 }
 
 std::string FormatValue(double v) {
@@ -288,6 +303,21 @@ std::string Registry::Render() const {
         AppendHelp(out, name, e->help, "counter");
         out += name + ' ' + FormatValue(e->fn()) + '\n';
         break;
+      case Entry::kCollector: {
+        AppendHelp(out, name, e->help, e->type);
+        std::vector<std::pair<std::vector<std::string>, double>> children;
+        e->collect(&children);
+        for (const auto& child : children) {
+          KANSOKU_CHECK(child.first.size() == e->label_names.size(),
+                        "BUG: collector child with the wrong number of label values");
+          out += name;
+          AppendLabels(out, e->label_names, child.first);
+          out += ' ';
+          out += FormatValue(child.second);
+          out += '\n';
+        }
+        break;
+      }
     }
   }
   return out;

@@ -99,6 +99,14 @@ class Registry {
   // A gauge whose value is read at render time (process RSS, queue depth...).
   void GaugeFunc(const std::string& name, const std::string& help, std::function<double()> fn);
   void CounterFunc(const std::string& name, const std::string& help, std::function<double()> fn);
+  // A family whose children are produced at render time: `fn` appends (label values, value)
+  // pairs, each with as many values as `labels` has names. For sets that come and go (top-N
+  // offenders): a child not produced is simply absent from that scrape. `type` is "gauge" or
+  // "counter" (then the values must only grow).
+  using CollectFn =
+      std::function<void(std::vector<std::pair<std::vector<std::string>, double>>* out)>;
+  void Collector(const std::string& name, const std::string& help, const char* type,
+                 std::vector<std::string> labels, CollectFn fn);
 
   // Prometheus text format 0.0.4, families sorted by name.
   std::string Render() const;

@@ -33,6 +33,23 @@ TEST(MetricsTest, RendersCountersGaugesHistograms) {
   EXPECT_NE(out.find("lat_seconds_count{route=\"/a\"} 3\n"), std::string::npos);
 }
 
+TEST(MetricsTest, GaugeCollectorRendersWhatItProducesAtEachScrape) {
+  Registry r;
+  int scrape = 0;
+  r.Collector("kansoku_top", "Top offenders.", "gauge", {"metric"}, [&](auto* out) {
+    ++scrape;
+    out->push_back({{"a"}, 3});
+    if (scrape == 1) out->push_back({{"b\"x"}, 2});
+  });
+  std::string first = r.Render();
+  EXPECT_NE(first.find("# TYPE kansoku_top gauge\n"), std::string::npos);
+  EXPECT_NE(first.find("kansoku_top{metric=\"a\"} 3\n"), std::string::npos);
+  EXPECT_NE(first.find("kansoku_top{metric=\"b\\\"x\"} 2\n"), std::string::npos);
+  std::string second = r.Render();
+  EXPECT_NE(second.find("kansoku_top{metric=\"a\"} 3\n"), std::string::npos);
+  EXPECT_EQ(second.find("metric=\"b"), std::string::npos);  // gone when not produced
+}
+
 TEST(MetricsTest, ConcurrentIncrementsAreNotLost) {
   Registry r;
   Counter* c = r.Counter("c_total", "c").With({});
