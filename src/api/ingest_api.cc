@@ -17,6 +17,7 @@
 #include "net/http.h"
 #include "net/http_server.h"
 #include "tsdb/storage.h"
+#include "usage/guard.h"
 
 namespace kansoku::api {
 
@@ -32,8 +33,9 @@ class IngestApi {
   }
 
   // Runs decode(opts, sink, report) into a fresh appender, commits, counts, logs (rate-limited).
+  // `tenant` is the token's name: the usage guard's accounting and limits are per tenant.
   template <class Fn>
-  ingest::DecodeReport Ingest(std::string_view protocol, Fn&& decode,
+  ingest::DecodeReport Ingest(std::string_view protocol, std::string_view tenant, Fn&& decode,
                               std::vector<ingest::LabelView> extra = {}) {
     thread_local ingest::SeriesCache cache;
     ingest::DecodeReport report;
@@ -41,9 +43,23 @@ class IngestApi {
     opts.now_ms = Clock::Real().NowMs();
     opts.extra_labels = std::move(extra);
     auto app = o_.storage->NewAppender();
+    if (o_.guard != nullptr) app = o_.guard->Wrap(std::move(app), tenant, protocol);
     ingest::AppenderSink sink(*app, report, &cache);
     decode(opts, sink, report);
-    Status st = sink.Commit();
+    Status st;
+    int retry_after_s = 0;
+    Status admit = o_.guard != nullptr
+                       ? o_.guard->AdmitSamples(tenant, report.rows_accepted(), &retry_after_s)
+                       : Status::Ok();
+    if (!admit.ok()) {
+      // Over the token's samples/s budget: nothing of this request is stored; 429 + Retry-After.
+      app->Rollback();
+      report.RevertAccepted(admit.message(), ingest::RejectReason::kLimit);
+      report.SetRateLimited(admit, retry_after_s);
+      st = admit;
+    } else {
+      st = sink.Commit();
+    }
     Count(protocol, report);
     if (report.rows_rejected() > 0 || !st.ok()) {
       if (bad_log_.Allow()) {
@@ -71,6 +87,12 @@ class IngestApi {
   static void CountHeaders(const ingest::DecodeReport& r, net::Response& resp) {
     resp.SetHeader("X-Kansoku-Rows-Stored", std::to_string(r.rows_accepted()));
     resp.SetHeader("X-Kansoku-Rows-Rejected", std::to_string(r.rows_rejected()));
+    if (r.retry_after_s() > 0) resp.SetHeader("Retry-After", std::to_string(r.retry_after_s()));
+  }
+
+  static std::string_view Tenant(const net::Request& req) {
+    return req.principal.token_name.empty() ? std::string_view("anonymous")
+                                            : std::string_view(req.principal.token_name);
   }
 
   // Plain-text answer for remote_write / import: 204 when all rows stored, else the summary.
@@ -86,9 +108,10 @@ class IngestApi {
   }
 
   void RemoteWrite(net::Request& req, net::Response& resp) {
-    auto r = Ingest("prometheus_remote_write", [&](auto& opts, auto& sink, auto& report) {
-      (void)ingest::prom_remote_write::DecodeWriteRequest(req.body, opts, sink, report);
-    });
+    auto r =
+        Ingest("prometheus_remote_write", Tenant(req), [&](auto& opts, auto& sink, auto& report) {
+          (void)ingest::prom_remote_write::DecodeWriteRequest(req.body, opts, sink, report);
+        });
     TextAnswer(r, resp);
   }
 
@@ -105,7 +128,7 @@ class IngestApi {
       extra.push_back({std::string_view(e).substr(0, eq), std::string_view(e).substr(eq + 1)});
     }
     auto r = Ingest(
-        "prometheus_text",
+        "prometheus_text", Tenant(req),
         [&](auto& opts, auto& sink, auto& report) {
           thread_local ingest::prom_text::Parser parser;
           parser.Parse(req.body, format, opts, sink, report);
@@ -127,7 +150,7 @@ class IngestApi {
       extra.push_back({"db", db});
     }
     auto r = Ingest(
-        "influx_line",
+        "influx_line", Tenant(req),
         [&](auto& opts, auto& sink, auto& report) {
           thread_local ingest::influx_line::Parser parser;
           parser.Parse(req.body, io, opts, sink, report);
@@ -150,10 +173,11 @@ class IngestApi {
   }
 
   void Collectd(net::Request& req, net::Response& resp) {
-    auto r = Ingest("collectd_json", [&](auto& opts, auto& sink, auto& report) {
+    auto r = Ingest("collectd_json", Tenant(req), [&](auto& opts, auto& sink, auto& report) {
       thread_local ingest::collectd_json::Parser parser;
       (void)parser.Parse(req.body, opts, sink, report);
     });
+    CountHeaders(r, resp);
     if (r.HttpStatus() == 204) return resp.Text(200, "");
     resp.Text(r.HttpStatus(), r.Summary());
   }
@@ -167,7 +191,7 @@ class IngestApi {
     }
     ingest::otlp_metrics::Options oo;
     oo.delta = &delta_;
-    auto r = Ingest("otlp_metrics", [&](auto& opts, auto& sink, auto& report) {
+    auto r = Ingest("otlp_metrics", Tenant(req), [&](auto& opts, auto& sink, auto& report) {
       thread_local ingest::otlp_metrics::Parser parser;
       if (json)
         (void)parser.ParseJson(req.body, oo, opts, sink, report);
@@ -178,6 +202,7 @@ class IngestApi {
     // OTLP: partial success is 200 with partial_success filled; a bad body is 400; retryable 503.
     if (code == 400 && r.rows_accepted() > 0 && r.request_status().ok()) code = 200;
     if (code == 204) code = 200;
+    CountHeaders(r, resp);
     resp.status = code;
     resp.content_type = json ? "application/json" : "application/x-protobuf";
     resp.body = ingest::otlp_metrics::EncodeExportResponse(r, json);
@@ -189,7 +214,7 @@ class IngestApi {
       body += f.data;
       body += '\n';
     }
-    (void)Ingest("graphite", [&](auto& opts, auto& sink, auto& report) {
+    (void)Ingest("graphite", "listener:graphite", [&](auto& opts, auto& sink, auto& report) {
       thread_local ingest::graphite::Parser parser;
       parser.Parse(body, opts, sink, report);
     });

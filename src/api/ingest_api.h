@@ -27,12 +27,18 @@ class Appendable;
 namespace kansoku::metrics {
 class Registry;
 }
+namespace kansoku::usage {
+class Guard;
+}
 
 namespace kansoku::api {
 
 struct IngestApiOptions {
   tsdb::Appendable* storage = nullptr;
   metrics::Registry* metrics = nullptr;
+  // When set, every request's appender is wrapped by the usage guard (limits, accounting) under
+  // the request's token name; listener traffic uses "listener:<protocol>".
+  usage::Guard* guard = nullptr;
   int64_t max_body_bytes = 32 << 20;
   int64_t max_decoded_body_bytes = 256 << 20;
 };

@@ -10,6 +10,7 @@
 #include "cli/logs_cmd.h"
 #include "cli/query_cmd.h"
 #include "cli/token_cmd.h"
+#include "cli/usage_cmd.h"
 #include "server/server.h"
 
 int main(int argc, char** argv) {
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   kansoku::cli::AddLogsCommand(&app, &exit_code);
   kansoku::cli::AddErrorsCommands(&app, &exit_code);
   kansoku::cli::AddAlertCommands(&app, &exit_code);
+  kansoku::cli::AddUsageCommand(&app, &exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -18,11 +19,18 @@ class Schema {
  public:
   using Setter = std::function<Status(const YAML::Node&)>;
   Schema& Field(std::string key, Setter set) {
-    fields_.push_back({std::move(key), std::move(set), nullptr});
+    fields_.push_back({std::move(key), std::move(set), nullptr, nullptr});
     return *this;
   }
   Schema& Section(std::string key, Schema* sub) {
     fields_.push_back({std::move(key), nullptr, sub});
+    return *this;
+  }
+  // A mapping of user-chosen names (e.g. token names), each value checked by make(name)'s
+  // schema. `make` returns a schema that stays valid while Apply runs.
+  using MakeSchema = std::function<Schema*(const std::string& name)>;
+  Schema& Map(std::string key, MakeSchema make) {
+    fields_.push_back({std::move(key), nullptr, nullptr, std::move(make)});
     return *this;
   }
   Status Apply(const YAML::Node& node, const std::string& file, const std::string& path) const {
@@ -47,6 +55,19 @@ class Schema {
       }
       if (it->second.IsNull()) continue;  // "key:" with no value keeps the default
       Status st;
+      if (e->make) {
+        if (!it->second.IsMap())
+          return Error(file, it->second, full, "expected a mapping of names");
+        for (auto m = it->second.begin(); m != it->second.end(); ++m) {
+          if (!m->first.IsScalar()) {
+            return Error(file, m->first, full, "keys must be plain names");
+          }
+          std::string name = m->first.as<std::string>();
+          st = e->make(name)->Apply(m->second, file, full + "." + name);
+          if (!st.ok()) return st;
+        }
+        continue;
+      }
       if (e->sub) {
         st = e->sub->Apply(it->second, file, full);
         if (!st.ok()) return st;
@@ -73,6 +94,7 @@ class Schema {
     std::string key;
     Setter set;
     const Schema* sub;
+    MakeSchema make;
   };
   std::vector<Entry> fields_;
 };
@@ -119,6 +141,29 @@ Schema::Setter Size(int64_t* out) {
     return Status::Ok();
   };
 }
+Schema::Setter Count(int64_t* out) {
+  return [out](const YAML::Node& n) {
+    if (!n.IsScalar()) return Status::InvalidArgument("expected a non-negative integer");
+    long long v;
+    try {
+      v = n.as<long long>();
+    } catch (const YAML::Exception&) {
+      return Status::InvalidArgument("expected a non-negative integer, got \"" +
+                                     n.as<std::string>() + "\"");
+    }
+    if (v < 0) return Status::InvalidArgument("must not be negative, got " + std::to_string(v));
+    *out = v;
+    return Status::Ok();
+  };
+}
+void TenantLimitsSchema(Schema* s, TenantLimitsConfig* l) {
+  s->Field("max_active_series", Count(&l->max_active_series))
+      .Field("max_new_series_per_hour", Count(&l->max_new_series_per_hour))
+      .Field("max_series_per_metric", Count(&l->max_series_per_metric))
+      .Field("max_label_values_per_name", Count(&l->max_label_values_per_name))
+      .Field("max_samples_per_second", Count(&l->max_samples_per_second));
+}
+
 Schema::Setter StrList(std::vector<std::string>* out) {
   return [out](const YAML::Node& n) {
     out->clear();
@@ -140,7 +185,18 @@ Schema::Setter StrList(std::vector<std::string>* out) {
 Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::string& name) {
   ServerConfig cfg;
   Schema log_s, tls_s, http_s, listeners_s, tsdb_s, query_s, logs_s, errors_s, alerting_s,
-      flapping_s, top;
+      flapping_s, limits_s, limits_default_s, usage_s, top;
+  std::deque<Schema> token_limit_schemas;  // one per limits.tokens entry; stable addresses
+  TenantLimitsSchema(&limits_default_s, &cfg.limits.default_limits);
+  limits_s.Section("default", &limits_default_s).Map("tokens", [&](const std::string& token) {
+    token_limit_schemas.emplace_back();
+    TenantLimitsSchema(&token_limit_schemas.back(), &cfg.limits.tokens[token]);
+    return &token_limit_schemas.back();
+  });
+  usage_s.Field("active_window", Duration(&cfg.usage.active_window_ms))
+      .Field("accounting_labels", StrList(&cfg.usage.accounting_labels))
+      .Field("top_n", Int(&cfg.usage.top_n, 1, 1000))
+      .Field("self_scrape_interval", Duration(&cfg.usage.self_scrape_interval_ms));
   log_s.Field("level", Str(&cfg.log.level)).Field("format", Str(&cfg.log.format));
   tls_s.Field("cert_file", Str(&cfg.tls.cert_file)).Field("key_file", Str(&cfg.tls.key_file));
   http_s.Field("io_threads", Int(&cfg.http.io_threads, 0, 256))
@@ -204,7 +260,9 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Section("query", &query_s)
       .Section("logs", &logs_s)
       .Section("errors", &errors_s)
-      .Section("alerting", &alerting_s);
+      .Section("alerting", &alerting_s)
+      .Section("limits", &limits_s)
+      .Section("usage", &usage_s);
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -257,6 +315,15 @@ Status Validate(const ServerConfig& cfg) {
       cfg.logs.max_query_rows < 1000) {
     return Status::InvalidArgument(
         "logs: head_max_rows and max_query_rows must be >= 1000, max_line_size >= 1KiB");
+  }
+  if (cfg.usage.accounting_labels.size() > 4) {
+    return Status::InvalidArgument("usage.accounting_labels: at most 4 label names");
+  }
+  if (cfg.usage.self_scrape_interval_ms < 1000) {
+    return Status::InvalidArgument("usage.self_scrape_interval: must be at least 1s");
+  }
+  if (cfg.usage.active_window_ms < 60000) {
+    return Status::InvalidArgument("usage.active_window: must be at least 1m");
   }
   if (cfg.tsdb.block_range_ms < 60000) {
     return Status::InvalidArgument("tsdb.block_range: must be at least 1m");

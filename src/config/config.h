@@ -6,6 +6,7 @@
 //
 // Thread safety: a loaded ServerConfig is immutable and shared read-only by every subsystem.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,26 @@ struct AlertingConfig {
   int64_t flapping_hold_ms = 15 * 60000;        // flapping.hold: 15m stable before resolving
 };
 
+// limits: per API token (tenant); 0 = no limit. docs/design/usage.md.
+struct TenantLimitsConfig {
+  int64_t max_active_series = 0;          // series written within usage.active_window
+  int64_t max_new_series_per_hour = 0;    // series created in the last hour
+  int64_t max_series_per_metric = 0;      // active series of one metric name
+  int64_t max_label_values_per_name = 0;  // distinct active values of one label name
+  int64_t max_samples_per_second = 0;     // token bucket, 10 s burst; beyond: 429 + Retry-After
+};
+struct LimitsConfig {
+  TenantLimitsConfig default_limits;                 // limits.default
+  std::map<std::string, TenantLimitsConfig> tokens;  // limits.tokens.<token name>
+};
+// usage: the guard's accounting.
+struct UsageConfig {
+  int64_t active_window_ms = 3600 * 1000;  // active_window: 1h; older series stop counting
+  std::vector<std::string> accounting_labels = {"service", "host", "instance", "job"};  // <= 4
+  int top_n = 20;                           // top_n: offenders exported as kansoku_usage_* metrics
+  int64_t self_scrape_interval_ms = 15000;  // self_scrape_interval: 15s; usage metrics -> TSDB
+};
+
 struct ServerConfig {
   std::string data_dir = "./data";                       // embedded storage root
   std::vector<std::string> listen = {"127.0.0.1:9400"};  // HTTP addresses (API, ingest, UI)
@@ -114,6 +135,8 @@ struct ServerConfig {
   LogsConfig logs;
   ErrorsConfig errors;
   AlertingConfig alerting;
+  LimitsConfig limits;
+  UsageConfig usage;
 };
 
 // Loads path over the defaults. InvalidArgument with "file:line:col: key: why" on any problem.

@@ -31,6 +31,22 @@ http:
   EXPECT_EQ(c->http.max_body_bytes, 8 << 20);
 }
 
+TEST(ConfigTest, PerTokenLimits) {
+  auto c = ParseServerConfig(
+      "limits:\n  default:\n    max_active_series: 100\n  tokens:\n    ci:\n"
+      "      max_active_series: 5\n      max_samples_per_second: 1000\n    bulk: {}\n"
+      "usage:\n  active_window: 30m\n  accounting_labels: [team]\n",
+      "k.yml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->limits.default_limits.max_active_series, 100);
+  ASSERT_EQ(c->limits.tokens.size(), 2u);
+  EXPECT_EQ(c->limits.tokens.at("ci").max_active_series, 5);
+  EXPECT_EQ(c->limits.tokens.at("ci").max_samples_per_second, 1000);
+  EXPECT_EQ(c->limits.tokens.at("bulk").max_active_series, 0);
+  EXPECT_EQ(c->usage.active_window_ms, 30 * 60 * 1000);
+  EXPECT_EQ(c->usage.accounting_labels, std::vector<std::string>{"team"});
+}
+
 TEST(ConfigTest, ErrorsNameFileLineAndKey) {
   struct Case {
     const char* yaml;
@@ -48,6 +64,11 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
       // Found by fuzz_config: a null/complex key used to escape as a yaml-cpp exception.
       {"?\n:\nA\x1c\x1c~:\n", "k.yml:"},
       {"? [a, b]\n: 1\n", "keys must be plain names"},
+      {"limits:\n  tokens:\n    ci:\n      max_active_series: -5\n",
+       "k.yml:4:26: limits.tokens.ci.max_active_series: must not be negative"},
+      {"limits:\n  tokens:\n    ci:\n      max_series: 5\n",
+       "k.yml:4:7: limits.tokens.ci.max_series: unknown key"},
+      {"usage:\n  accounting_labels: [a, b, c, d, e]\n", "at most 4 label names"},
   };
   for (const auto& tc : cases) {
     auto c = ParseServerConfig(tc.yaml, "k.yml");

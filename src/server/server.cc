@@ -11,6 +11,7 @@
 #include "api/hosts_api.h"
 #include "api/ingest_api.h"
 #include "api/prom_api.h"
+#include "api/usage_api.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "errors/quota.h"
@@ -25,6 +26,7 @@
 #include "server/alert_wiring.h"
 #include "server/logs_wiring.h"
 #include "server/static_files.h"
+#include "server/usage_wiring.h"
 #include "tsdb/db.h"
 
 #ifndef KANSOKU_VERSION
@@ -114,6 +116,8 @@ Status Server::Start() {
   alerting_ = std::make_unique<AlertingWiring>(opts_.config, tsdb_.get(), engine_.get(), &registry_);
   alerting_->SetHostStore(hosts_.get());
   KANSOKU_RETURN_IF_ERROR(alerting_->Start());
+  usage_ = std::make_unique<UsageService>(cfg, registry_, tsdb_.get());
+  usage_->Start();
   web_dir_ = ResolveWebDir(cfg.web_dir);
 
   // HTTP last: it is what the outside world sees.
@@ -311,6 +315,7 @@ void Server::AddRoutes() {
   api::IngestApiOptions ia;
   ia.storage = tsdb_.get();
   ia.metrics = &registry_;
+  ia.guard = usage_->guard();
   ia.max_body_bytes = opts_.config.http.max_body_bytes;
   ia.max_decoded_body_bytes = opts_.config.http.max_decoded_body_bytes;
   ingest_api_ = api::RegisterIngestApi(*http_, ia);
@@ -326,6 +331,7 @@ void Server::AddRoutes() {
   pa.version = KANSOKU_VERSION;
   api::RegisterPromApi(*http_, pa);
   alerting_->RegisterRoutes(*http_);
+  api::RegisterUsageApi(*http_, usage_->guard());
 
   // Logs: ingest protocols and the log query API.
   logs_->AddRoutes(*http_);
@@ -348,6 +354,7 @@ void Server::Stop() {
   if (graphite_tcp_) graphite_tcp_->Stop();
   if (logs_) logs_->StopListeners();
   if (alerting_) alerting_->Stop();  // before storage: it writes rule results
+  if (usage_) usage_->Stop();
   // Storage is closed after ingest has drained: the WAL is fsynced on close.
   CloseErrors();  // before the TSDB: it flushes its issue counters into it
   tsdb_.reset();

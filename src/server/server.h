@@ -43,6 +43,7 @@ namespace kansoku::server {
 
 class LogsSubsystem;
 class AlertingWiring;
+class UsageService;
 
 struct ServerOptions {
   config::ServerConfig config;
@@ -85,6 +86,7 @@ class Server {
   std::unique_ptr<meta::DashboardStore> dashboards_;
   std::unique_ptr<tsdb::DB> tsdb_;
   std::unique_ptr<query::Engine> engine_;
+  std::unique_ptr<UsageService> usage_;
   std::unique_ptr<net::Authenticator> auth_;
   std::unique_ptr<net::HttpServer> http_;
   std::shared_ptr<api::IngestApi> ingest_api_;

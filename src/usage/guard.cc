@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
@@ -680,29 +681,67 @@ CardinalityReport Guard::Cardinality(std::string_view tenant, size_t top) const 
   return r;
 }
 
+namespace {
+using FamilyFn = std::function<void(const char* name, const char* help, const char* type,
+                                    std::vector<std::string> labels, metrics::Registry::CollectFn)>;
+}  // namespace
+
+static void ForEachFamily(Guard* g, size_t top_n, const FamilyFn& registry_collector);
+
 void Guard::RegisterMetrics(metrics::Registry& registry) {
-  Guard* g = this;
+  ForEachFamily(this, impl_->opts_.top_n,
+                [&](const char* name, const char* help, const char* type,
+                    std::vector<std::string> labels, metrics::Registry::CollectFn fn) {
+                  registry.Collector(name, help, type, std::move(labels), std::move(fn));
+                });
+}
+
+void Guard::Collect(std::vector<std::pair<tsdb::Labels, double>>* out) {
+  ForEachFamily(this, impl_->opts_.top_n,
+                [&](const char* name, const char*, const char*, std::vector<std::string> labels,
+                    const metrics::Registry::CollectFn& fn) {
+                  std::vector<std::pair<std::vector<std::string>, double>> children;
+                  fn(&children);
+                  for (const auto& [values, v] : children) {
+                    tsdb::LabelsBuilder b;
+                    b.Set(tsdb::kMetricName, name);
+                    for (size_t i = 0; i < labels.size() && i < values.size(); ++i) {
+                      b.Set(labels[i], values[i]);
+                    }
+                    out->emplace_back(b.Build(), v);
+                  }
+                });
+}
+
+static void ForEachFamily(Guard* g, size_t top_n, const FamilyFn& registry_collector) {
+  struct Adapter {
+    const FamilyFn& f;
+    void Collector(const char* name, const char* help, const char* type,
+                   std::vector<std::string> labels, metrics::Registry::CollectFn fn) const {
+      f(name, help, type, std::move(labels), std::move(fn));
+    }
+  } registry{registry_collector};
   registry.Collector("kansoku_usage_active_series",
                      "Series written within the active window, per token.", "gauge", {"tenant"},
-                     [g](auto* out) {
+                     [=](auto* out) {
                        for (const auto& t : g->Tenants())
                          out->push_back({{t.name}, static_cast<double>(t.active_series)});
                      });
   registry.Collector("kansoku_usage_new_series_last_hour",
                      "Series created in the last hour, per token.", "gauge", {"tenant"},
-                     [g](auto* out) {
+                     [=](auto* out) {
                        for (const auto& t : g->Tenants())
                          out->push_back({{t.name}, static_cast<double>(t.new_series_last_hour)});
                      });
   registry.Collector("kansoku_usage_samples_per_second",
                      "Samples per second over the last sweep interval, per token.", "gauge",
-                     {"tenant"}, [g](auto* out) {
+                     {"tenant"}, [=](auto* out) {
                        for (const auto& t : g->Tenants())
                          out->push_back({{t.name}, t.samples_per_second});
                      });
   registry.Collector(
       "kansoku_usage_limit", "Configured per-token limits (0 = none).", "gauge",
-      {"tenant", "limit"}, [g](auto* out) {
+      {"tenant", "limit"}, [=](auto* out) {
         for (const auto& t : g->Tenants()) {
           const TenantLimits& l = t.limits;
           out->push_back({{t.name, "max_active_series"}, static_cast<double>(l.max_active_series)});
@@ -717,41 +756,41 @@ void Guard::RegisterMetrics(metrics::Registry& registry) {
       });
   registry.Collector("kansoku_usage_refusals_total",
                      "Series or requests refused by a limit, per token and limit.", "counter",
-                     {"tenant", "limit"}, [g](auto* out) {
+                     {"tenant", "limit"}, [=](auto* out) {
                        for (const auto& t : g->Tenants())
                          for (const auto& [limit, n] : t.refusals)
                            out->push_back({{t.name, limit}, static_cast<double>(n)});
                      });
   registry.Collector("kansoku_usage_metric_series",
                      "Active series of the top metric names, per token.", "gauge",
-                     {"tenant", "metric"}, [g](auto* out) {
+                     {"tenant", "metric"}, [=](auto* out) {
                        for (const auto& t : g->Tenants()) {
-                         auto c = g->Cardinality(t.name, g->impl_->opts_.top_n);
+                         auto c = g->Cardinality(t.name, top_n);
                          for (const auto& m : c.top_metrics)
                            out->push_back({{t.name, m.name}, static_cast<double>(m.count)});
                        }
                      });
   registry.Collector("kansoku_usage_label_values",
                      "Distinct active values of the label names with the most values, per token.",
-                     "gauge", {"tenant", "label"}, [g](auto* out) {
+                     "gauge", {"tenant", "label"}, [=](auto* out) {
                        for (const auto& t : g->Tenants()) {
-                         auto c = g->Cardinality(t.name, g->impl_->opts_.top_n);
+                         auto c = g->Cardinality(t.name, top_n);
                          for (const auto& m : c.top_labels)
                            out->push_back({{t.name, m.name}, static_cast<double>(m.count)});
                        }
                      });
   registry.Collector("kansoku_usage_sources", "Known sources per kind.", "gauge", {"kind"},
-                     [g](auto* out) {
+                     [=](auto* out) {
                        std::map<std::string, double> n;
                        for (const auto& s : g->Sources()) n[s.kind] += 1;
                        for (const auto& [k, v] : n) out->push_back({{k}, v});
                      });
   registry.Collector("kansoku_usage_source_series",
                      "Active series of the biggest sources, per kind.", "gauge", {"kind", "source"},
-                     [g](auto* out) {
+                     [=](auto* out) {
                        std::map<std::string, size_t> per_kind;
                        for (const auto& s : g->Sources()) {
-                         if (per_kind[s.kind]++ >= g->impl_->opts_.top_n) continue;
+                         if (per_kind[s.kind]++ >= top_n) continue;
                          out->push_back({{s.kind, s.name}, static_cast<double>(s.active_series)});
                        }
                      });

@@ -116,6 +116,9 @@ class Guard {
 
   // kansoku_usage_* families (docs/design/usage.md) on `registry`.
   void RegisterMetrics(metrics::Registry& registry);
+  // The same families as samples (one Labels with __name__ per child), for writing them into
+  // the TSDB so PromQL, dashboards and alert rules see them like any metric.
+  void Collect(std::vector<std::pair<tsdb::Labels, double>>* out);
 
   // The limits of a tenant (its own entry, else the default).
   const TenantLimits& LimitsFor(std::string_view tenant) const;

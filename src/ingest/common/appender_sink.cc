@@ -141,7 +141,8 @@ void AppenderSink::Consume(const RowBatch& batch) {
           ++accepted_here_;
           report_.Accept();
         } else {
-          report_.Reject(RejectReason::kStorage,
+          report_.Reject(st.code() == Status::Code::kResourceExhausted ? RejectReason::kLimit
+                                                                       : RejectReason::kStorage,
                          Where(batch, batch.series()[series].line) + st.message());
           // Storage overloaded or shutting down: the whole request should be retried.
           if (st.code() == Status::Code::kUnavailable) report_.SetRequestError(st);

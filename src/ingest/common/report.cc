@@ -11,16 +11,28 @@ namespace kansoku::ingest {
 
 std::string_view RejectReasonName(RejectReason r) {
   switch (r) {
-    case RejectReason::kSyntax: return "syntax";
-    case RejectReason::kBadValue: return "bad_value";
-    case RejectReason::kBadTimestamp: return "bad_timestamp";
-    case RejectReason::kTimestampOutOfRange: return "timestamp_out_of_range";
-    case RejectReason::kTooManyLabels: return "too_many_labels";
-    case RejectReason::kLabelTooLong: return "label_too_long";
-    case RejectReason::kInvalidLabel: return "invalid_label";
-    case RejectReason::kUnsupported: return "unsupported";
-    case RejectReason::kStorage: return "storage";
-    case RejectReason::kCount_: break;
+    case RejectReason::kSyntax:
+      return "syntax";
+    case RejectReason::kBadValue:
+      return "bad_value";
+    case RejectReason::kBadTimestamp:
+      return "bad_timestamp";
+    case RejectReason::kTimestampOutOfRange:
+      return "timestamp_out_of_range";
+    case RejectReason::kTooManyLabels:
+      return "too_many_labels";
+    case RejectReason::kLabelTooLong:
+      return "label_too_long";
+    case RejectReason::kInvalidLabel:
+      return "invalid_label";
+    case RejectReason::kUnsupported:
+      return "unsupported";
+    case RejectReason::kStorage:
+      return "storage";
+    case RejectReason::kLimit:
+      return "limit";
+    case RejectReason::kCount_:
+      break;
   }
   return "unknown";
 }
@@ -49,11 +61,16 @@ void DecodeReport::Merge(const DecodeReport& o) {
   SetRequestError(o.request_status_);
 }
 
-void DecodeReport::RevertAccepted(std::string message) {
+void DecodeReport::RevertAccepted(std::string message, RejectReason reason) {
   if (rows_accepted_ == 0) return;
   uint64_t n = rows_accepted_;
   rows_accepted_ = 0;
-  RejectN(RejectReason::kStorage, n, std::move(message));
+  RejectN(reason, n, std::move(message));
+}
+
+void DecodeReport::SetRateLimited(Status st, int retry_after_s) {
+  request_status_ = std::move(st);
+  retry_after_s_ = retry_after_s > 0 ? retry_after_s : 1;
 }
 
 void DecodeReport::SetRequestError(Status st) {
@@ -62,6 +79,7 @@ void DecodeReport::SetRequestError(Status st) {
 }
 
 Outcome DecodeReport::outcome() const {
+  if (retry_after_s_ > 0) return Outcome::kRateLimited;
   if (!request_status_.ok()) {
     Status::Code c = request_status_.code();
     return c == Status::Code::kInvalidArgument || c == Status::Code::kResourceExhausted
@@ -73,10 +91,14 @@ Outcome DecodeReport::outcome() const {
 
 int DecodeReport::HttpStatus() const {
   switch (outcome()) {
-    case Outcome::kOk: return 204;
+    case Outcome::kOk:
+      return 204;
     case Outcome::kBadData:
       return request_status_.code() == Status::Code::kResourceExhausted ? 413 : 400;
-    case Outcome::kRetryable: return 503;
+    case Outcome::kRetryable:
+      return 503;
+    case Outcome::kRateLimited:
+      return 429;
   }
   return 500;
 }
@@ -123,11 +145,21 @@ std::string Quote(std::string_view s, size_t max_bytes) {
   for (char ch : s) {
     unsigned char c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out += "\\x";
@@ -155,9 +187,9 @@ std::string Where(const RowBatch& batch, uint32_t line) {
 
 bool CheckSeriesLimits(RowBatch& batch, const Limits& limits, DecodeReport& report) {
   const SeriesRow& sr = batch.series().back();
-  KANSOKU_DCHECK(batch.samples().empty() ||
-                     batch.samples().back().series + 1 < batch.series().size(),
-                 "BUG: CheckSeriesLimits after samples were added");
+  KANSOKU_DCHECK(
+      batch.samples().empty() || batch.samples().back().series + 1 < batch.series().size(),
+      "BUG: CheckSeriesLimits after samples were added");
   if (limits.max_labels > 0 && sr.num_labels > limits.max_labels) {
     report.Reject(RejectReason::kTooManyLabels,
                   Where(batch, sr.line) + "series has " + std::to_string(sr.num_labels) +
@@ -242,8 +274,8 @@ void Flush(RowBatch& batch, RowSink& sink) {
 
 namespace {
 inline bool IsNameChar(char c, bool allow_colon) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || (allow_colon && c == ':');
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         (allow_colon && c == ':');
 }
 
 std::string_view Sanitize(std::string_view s, StringArena& arena, bool allow_colon) {

@@ -23,15 +23,16 @@ namespace kansoku::ingest {
 // Why a row (or a whole request) was rejected. The names are stable: handlers export them as
 // kansoku_ingest_rows_invalid_total{protocol="...",reason="<name>"}.
 enum class RejectReason : unsigned char {
-  kSyntax,              // "syntax": the line or message does not parse
-  kBadValue,            // "bad_value": the value is not a number / wrong type
-  kBadTimestamp,        // "bad_timestamp": the timestamp does not parse
-  kTimestampOutOfRange, // "timestamp_out_of_range": too far in the past or the future
-  kTooManyLabels,       // "too_many_labels"
-  kLabelTooLong,        // "label_too_long": a name or value over the limit
-  kInvalidLabel,        // "invalid_label": empty/invalid name, duplicate name, no metric name
-  kUnsupported,         // "unsupported": e.g. native or exponential histograms, delta without state
-  kStorage,             // "storage": the appender refused the row (out of order, series limit, ...)
+  kSyntax,               // "syntax": the line or message does not parse
+  kBadValue,             // "bad_value": the value is not a number / wrong type
+  kBadTimestamp,         // "bad_timestamp": the timestamp does not parse
+  kTimestampOutOfRange,  // "timestamp_out_of_range": too far in the past or the future
+  kTooManyLabels,        // "too_many_labels"
+  kLabelTooLong,         // "label_too_long": a name or value over the limit
+  kInvalidLabel,         // "invalid_label": empty/invalid name, duplicate name, no metric name
+  kUnsupported,  // "unsupported": e.g. native or exponential histograms, delta without state
+  kStorage,      // "storage": the appender refused the row (out of order, ...)
+  kLimit,        // "limit": a series / cardinality / rate limit refused it (usage guard)
   kCount_,
 };
 inline constexpr size_t kNumRejectReasons = static_cast<size_t>(RejectReason::kCount_);
@@ -39,9 +40,10 @@ std::string_view RejectReasonName(RejectReason r);
 
 // How the HTTP layer should answer (remote-write 1.0 spec: senders retry on 5xx and 429 only).
 enum class Outcome : unsigned char {
-  kOk,         // 2xx (204 for remote_write / influx): every row stored
-  kBadData,    // 400: some or all rows were invalid; valid rows are stored; do not retry
-  kRetryable,  // 503: storage could not commit (or is shutting down); the sender should retry
+  kOk,           // 2xx (204 for remote_write / influx): every row stored
+  kBadData,      // 400: some or all rows were invalid; valid rows are stored; do not retry
+  kRetryable,    // 503: storage could not commit (or is shutting down); the sender should retry
+  kRateLimited,  // 429 + Retry-After: the token's samples/s limit; nothing stored; retry later
 };
 
 // Limits on one row; defaults are generous, the handler may tighten them from the config.
@@ -80,8 +82,11 @@ class DecodeReport {
   void AcceptMetadata(uint64_t n = 1) { metadata_accepted_ += n; }
   // Adds another report's counters, errors (up to kMaxErrors) and request error to this one.
   void Merge(const DecodeReport& other);
-  // The commit failed: every accepted row becomes rejected (kStorage) with `message`.
-  void RevertAccepted(std::string message);
+  // The commit failed (or was refused): every accepted row becomes rejected with `message`.
+  void RevertAccepted(std::string message, RejectReason reason = RejectReason::kStorage);
+  // A rate limit refused the whole request: 429 with Retry-After: retry_after_s.
+  void SetRateLimited(Status st, int retry_after_s);
+  int retry_after_s() const { return retry_after_s_; }
   // A request-level failure. The first one wins. kInvalidArgument means the body is bad
   // (400), kResourceExhausted that it is too large (413); both must not be retried. Any other
   // code is treated as retryable (503).
@@ -96,7 +101,7 @@ class DecodeReport {
   const Status& request_status() const { return request_status_; }
 
   Outcome outcome() const;
-  // 204, 400, 413 or 503 (2xx/4xx/5xx as remote-write 1.0 wants).
+  // 204, 400, 413, 429 or 503 (2xx/4xx/5xx as remote-write 1.0 wants).
   int HttpStatus() const;
   // One human line for a response body or a log line, e.g.
   // "stored 10 rows, rejected 2 (syntax: 1, timestamp_out_of_range: 1); first errors: line 3:
@@ -111,6 +116,7 @@ class DecodeReport {
   std::array<uint64_t, kNumRejectReasons> by_reason_{};
   std::vector<std::string> errors_;
   Status request_status_;
+  int retry_after_s_ = 0;
 };
 
 // "cannot parse <what> \"<input>\": <why>" with the input quoted and cut to 64 bytes, as Go's %q

@@ -1,0 +1,185 @@
+"""End to end: a cardinality explosion from a real client is held by the usage guard.
+
+Debian's `prometheus` scrapes a target whose `req_total` has a `user` label fed by a counter
+(ten new users per scrape) next to five steady series, and remote-writes everything to kansoku
+with the token "exploder", whose limit is 60 active series. The test shows: the limit holds
+exactly, prometheus is told why (its log carries kansoku's answer naming the limit), the steady
+series keep flowing after the refusals start, and `/api/v1/usage`, `/metrics`, the TSDB (PromQL)
+and `kansoku usage` all name the offender.
+"""
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import unittest
+import urllib.parse
+
+import harness
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+LIMIT = 60
+
+CONFIG = """
+limits:
+  tokens:
+    exploder:
+      max_active_series: %d
+usage:
+  self_scrape_interval: 2s
+""" % LIMIT
+
+
+class ExplodingTarget(http.server.BaseHTTPRequestHandler):
+    scrapes = 0
+    lock = threading.Lock()
+
+    def do_GET(self):
+        with ExplodingTarget.lock:
+            ExplodingTarget.scrapes += 1
+            n = ExplodingTarget.scrapes
+        lines = ["# TYPE steady gauge"]
+        lines += ['steady{i="%d"} %d' % (i, n) for i in range(5)]
+        lines.append("# TYPE req_total counter")
+        # Every scrape adds ten users: the label is fed by a counter.
+        lines += ['req_total{user="u%d"} 1' % u for u in range(n * 10)]
+        body = ("\n".join(lines) + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class UsageGuardTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = harness.Server(config_text=CONFIG).start()
+        st, created = cls.s.json("POST", "/api/v1/tokens", json.dumps({"name": "exploder", "scopes": ["ingest"]}))
+        assert st == 201, created
+        cls.token = created["data"]["token"]
+        cls.target = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ExplodingTarget)
+        threading.Thread(target=cls.target.serve_forever, daemon=True).start()
+        cls.prom_port = harness.free_port()
+        cfg = os.path.join(cls.s.tmp, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("""global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: app
+    static_configs: [{targets: ["127.0.0.1:%d"]}]
+remote_write:
+  - url: http://%s/api/v1/write
+    authorization: {type: Bearer, credentials: "%s"}
+    queue_config: {batch_send_deadline: 1s, max_samples_per_send: 2000}
+""" % (cls.target.server_address[1], cls.s.addr, cls.token))
+        cls.prom_log_path = os.path.join(cls.s.tmp, "prometheus.log")
+        cls.prom_log = open(cls.prom_log_path, "w")
+        cls.prom = subprocess.Popen([PROMETHEUS, "--config.file", cfg, "--storage.tsdb.path",
+                                     os.path.join(cls.s.tmp, "prom-data"),
+                                     "--web.listen-address", "127.0.0.1:%d" % cls.prom_port],
+                                    stdout=cls.prom_log, stderr=subprocess.STDOUT)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.prom.terminate()
+        cls.prom.wait(timeout=30)
+        cls.target.shutdown()
+        cls.s.stop()
+        cls.s.cleanup()
+
+    def usage(self):
+        st, body = self.s.json("GET", "/api/v1/usage")
+        self.assertEqual(st, 200)
+        return {t["name"]: t for t in body["data"]["tenants"]}
+
+    def query(self, q):
+        st, body = self.s.json("GET", "/api/v1/query?" + urllib.parse.urlencode({"query": q}))
+        self.assertEqual(st, 200, body)
+        return body["data"]["result"]
+
+    def test_explosion_is_held_explained_and_visible(self):
+        # Wait until the guard has refused series for a while (several scrapes past the limit).
+        def refused():
+            t = self.usage().get("exploder")
+            return t if t and t["refusals"].get("max_active_series", 0) >= 30 else None
+        t = harness.wait_until(refused, timeout=120, interval=0.5, what="refusals by the series limit")
+        refusal_started = time.time()
+
+        # 1. The limit holds exactly: 5 steady + up/scrape_* series + users up to the limit.
+        self.assertEqual(t["active_series"], LIMIT)
+        self.assertEqual(t["limits"]["max_active_series"], LIMIT)
+        self.assertEqual(int(self.query('count({__name__=~"req_total|steady|up|scrape_.*"})')[0]["value"][1]), LIMIT)
+
+        # 2. The client was told why: prometheus logs kansoku's 400 answer naming the limit.
+        def told():
+            with open(self.prom_log_path) as f:
+                log = f.read()
+            return "limit max_active_series=%d reached for token" % LIMIT in log and log
+        log = harness.wait_until(told, timeout=30, what="prometheus to log the refusal")
+        self.assertIn('new series req_total{', log)
+
+        # 3. Existing series are unharmed: the steady series keep getting fresh samples.
+        def fresh():
+            res = self.query("min(timestamp(steady))")
+            return res and float(res[0]["value"][1]) > refusal_started + 2 and res
+        harness.wait_until(fresh, timeout=60, interval=0.5, what="steady series to keep flowing")
+        self.assertEqual(len(self.query("steady")), 5)
+
+        # 4. Visible everywhere: cardinality API, /metrics, PromQL (self-scraped), the CLI.
+        st, card = self.s.json("GET", "/api/v1/usage/cardinality?tenant=exploder&top=3")
+        self.assertEqual(st, 200)
+        self.assertEqual(card["data"]["top_metrics"][0]["name"], "req_total")
+        self.assertEqual(card["data"]["top_labels"][0]["name"], "user")
+        self.assertEqual(card["data"]["biggest_label"], "user")
+        st, _, metrics = self.s.request("GET", "/metrics")
+        self.assertIn('kansoku_usage_active_series{tenant="exploder"} %d' % LIMIT, metrics.decode())
+        self.assertIn('kansoku_usage_refusals_total{tenant="exploder",limit="max_active_series"}',
+                      metrics.decode())
+
+        def in_tsdb():
+            res = self.query('kansoku_usage_active_series{tenant="exploder"}')
+            return res and float(res[0]["value"][1]) == LIMIT
+        harness.wait_until(in_tsdb, timeout=30, what="usage metrics in the TSDB")
+
+        out = subprocess.run([harness.BIN, "usage", "--server", "http://" + self.s.addr, "--token",
+                              harness.ADMIN_TOKEN, "--top", "3"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        lines = out.stdout.splitlines()
+        row = next(l for l in lines if l.startswith("exploder"))
+        self.assertEqual(row.split()[1:3], [str(LIMIT), str(LIMIT)])
+        self.assertIn("max_active_series=", row)
+        self.assertTrue(any(l.split()[:1] == ["req_total"] for l in lines), out.stdout)
+        self.assertTrue(any(l.split()[:1] == ["user"] for l in lines), out.stdout)
+        self.assertIn("recent values of user: u", out.stdout)
+
+    def test_samples_rate_limit_answers_429_with_retry_after(self):
+        body = "".join('m{i="%d"} 1\n' % i for i in range(800)).encode()
+        s2 = harness.Server(config_text="limits:\n  tokens:\n    slow:\n      max_samples_per_second: 100\n").start()
+        try:
+            st, created = s2.json("POST", "/api/v1/tokens", json.dumps({"name": "slow", "scopes": ["ingest"]}))
+            tok = created["data"]["token"]
+            st, hdrs, resp = s2.request("POST", "/api/v1/import/prometheus", body, token=tok)
+            self.assertEqual(st, 204, resp)  # 800 fit in the 1000-sample burst
+            st, hdrs, resp = s2.request("POST", "/api/v1/import/prometheus", body, token=tok)
+            self.assertEqual(st, 429, resp)
+            self.assertIn("limit max_samples_per_second=100 reached for token \"slow\"", resp.decode())
+            self.assertGreaterEqual(int(hdrs["retry-after"]), 1)
+            self.assertEqual(hdrs["x-kansoku-rows-stored"], "0")
+            # Nothing of the refused request was stored; the first one was.
+            st, q = s2.json("GET", "/api/v1/query?query=count(m)")
+            self.assertEqual(q["data"]["result"][0]["value"][1], "800")
+        finally:
+            s2.stop()
+            s2.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
