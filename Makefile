@@ -8,7 +8,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 export CCACHE_MAXSIZE ?= 5G
 
-.PHONY: all deps build run test unit web bench-http fuzz format tidy clean
+.PHONY: all deps build run test unit web bench-http fuzz format tidy tidy-all clean
 
 all: build
 
@@ -45,7 +45,10 @@ format:
 	find src tests -name '*.h' -o -name '*.cc' | xargs clang-format -i
 
 tidy: build
-	run-clang-tidy-14 -p $(BUILD) -quiet 'src/(base|config|meta)/.*\.cc$$'
+	scripts/tidy $(BUILD) light
+
+tidy-all: build
+	scripts/tidy $(BUILD) all
 
 clean:
 	rm -rf build

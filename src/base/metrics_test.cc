@@ -35,7 +35,7 @@ TEST(MetricsTest, RendersCountersGaugesHistograms) {
 
 TEST(MetricsTest, GaugeCollectorRendersWhatItProducesAtEachScrape) {
   Registry r;
-  int scrape = 0;
+  int scrape = 0;  // collectors run at each Render
   r.Collector("kansoku_top", "Top offenders.", "gauge", {"metric"}, [&](auto* out) {
     ++scrape;
     out->push_back({{"a"}, 3});
@@ -54,6 +54,7 @@ TEST(MetricsTest, ConcurrentIncrementsAreNotLost) {
   Registry r;
   Counter* c = r.Counter("c_total", "c").With({});
   std::vector<std::thread> ts;
+  ts.reserve(4);
   for (int t = 0; t < 4; ++t)
     ts.emplace_back([c] {
       for (int i = 0; i < 10000; ++i) c->Inc();

@@ -533,7 +533,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
   }
 
-  void Fail(int code, std::string message) {
+  void Fail(int code, const std::string& message) {
     resp_ = Response{};
     resp_.Error(code, message);
     keep_alive_ = false;  // the connection state is unknown after a protocol error

@@ -87,6 +87,8 @@ class DBAppender : public Appender {
       // Order within this batch: the head has not seen these samples yet.
       const Sample prev = b.last;
       if (t == prev.t) {
+        // Bitwise on purpose: a repeated NaN (or staleness marker) is the same sample.
+        // NOLINTNEXTLINE(bugprone-suspicious-memory-comparison)
         if (std::memcmp(&v, &prev.v, sizeof v) == 0) return Status::Ok();
         st = Status::InvalidArgument("duplicate sample for timestamp: series " + labels.ToString() +
                                      " at timestamp " + std::to_string(t) +
@@ -633,7 +635,7 @@ Status DB::Checkpoint() {
   // Every commit that wrote to a segment <= upto has applied to the head by now.
   return wal_->Checkpoint(upto, [&](const WalWriter::Emit& emit) -> Status {
     std::string rec;
-    auto flush = [&](WalRecordType type, std::string payload) {
+    auto flush = [&](WalRecordType type, const std::string& payload) {
       rec.clear();
       AppendWalRecord(&rec, type, payload);
       return emit(rec);

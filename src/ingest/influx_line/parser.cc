@@ -126,7 +126,7 @@ class LineParser {
   void Line(std::string_view line, uint32_t line_no);
 
  private:
-  void Fail(RejectReason r, uint32_t line_no, std::string why) {
+  void Fail(RejectReason r, uint32_t line_no, const std::string& why) {
     report_.Reject(r, LineErr(line_no) + why);
   }
 

@@ -67,7 +67,7 @@ class Emitter {
   // One data point of the current metric (kind from BeginMetric).
   void EmitPoint(const Point& p);
   // A data point that could not be decoded (JSON type errors): rejected with `why`.
-  void RejectPoint(RejectReason reason, std::string why);
+  void RejectPoint(RejectReason reason, const std::string& why);
 
   StringArena& arena() { return batch_.arena(); }
 

@@ -239,7 +239,7 @@ void Emitter::BeginMetric(const MetricInfo& m) {
   metric_name_view_ = batch_.arena().Copy(metric_name_);
 }
 
-void Emitter::RejectPoint(RejectReason reason, std::string why) {
+void Emitter::RejectPoint(RejectReason reason, const std::string& why) {
   ++point_no_;
   report_.Reject(reason, Where() + why);
 }

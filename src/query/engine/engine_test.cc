@@ -222,7 +222,7 @@ TEST(EngineConcurrencyTest, ParallelQueriesAgree) {
   for (int s = 0; s < 20; ++s) {
     for (int64_t t = 0; t <= 600'000; t += 15'000) {
       ASSERT_TRUE(app->Append(tsdb::Labels{{"__name__", "c_total"}, {"i", std::to_string(s)}}, t,
-                              static_cast<double>(t / 1000 * (s + 1)))
+                              static_cast<double>(t) / 1000 * (s + 1))
                       .ok());
     }
   }
