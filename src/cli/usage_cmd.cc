@@ -27,7 +27,7 @@ std::string Str(simdjson::dom::element e) {
 
 std::string Rate(simdjson::dom::element e) {
   double d = 0;
-  (void)e.get_double().get(d);
+  if (e.get_double().get(d) != simdjson::SUCCESS) d = 0;
   char buf[32];
   std::snprintf(buf, sizeof buf, d >= 100 ? "%.0f" : "%.2f", d);
   return buf;
