@@ -153,7 +153,7 @@ class FileParser {
     }
     for (auto it = n.begin(); it != n.end(); ++it) {
       std::string k = it->first.Scalar();
-      const YAML::Node& v = it->second;
+      const YAML::Node v = it->second;  // a copy: it-> yields a temporary proxy
       if (k == "record" || k == "alert") {
         continue;
       } else if (k == "expr") {
@@ -276,7 +276,7 @@ class FileParser {
       for (auto it = g.begin(); it != g.end(); ++it) {
         if (!it->first.IsScalar()) return Err(it->first, "group", "keys must be strings");
         std::string k = it->first.Scalar();
-        const YAML::Node& v = it->second;
+        const YAML::Node v = it->second;  // a copy: it-> yields a temporary proxy
         std::string ctx = "group \"" + spec.name + "\"";
         if (k == "name") {
           KANSOKU_RETURN_IF_ERROR(Scalar(v, "group", k, &spec.name));
