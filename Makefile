@@ -2,7 +2,9 @@
 PRESET ?= release
 BUILD  := build/$(PRESET)
 JOBS   ?= $(shell nproc)
-WERROR := $(if $(filter true,$(CI)),ON,OFF)
+# Warnings are errors in dev builds too: CI uses the same flags, so its compiles hit the same ccache
+# entries (WERROR=OFF to relax locally).
+WERROR ?= ON
 # ccache hits across clones (CI builds a fresh clone on the same machine): paths relative to here.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
