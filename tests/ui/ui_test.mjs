@@ -409,7 +409,7 @@ await check("overview lists `up` targets by job with state and history", async (
 });
 
 await check("placeholder pages say what is coming", async () => {
-  for (const [path, title] of [["/hosts", "Hosts"], ["/issues", "Issues"],
+  for (const [path, title] of [["/issues", "Issues"],
     ["/logs", "Logs"], ["/alerts", "Alerts"], ["/usage", "Usage"]]) {
     await page.click(`a.nav-link[data-path='${path}']`);
     await page.waitForURL((u) => u.pathname === path);

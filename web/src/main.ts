@@ -7,6 +7,7 @@ import { h } from "./dom";
 import { dashboardPage } from "./pages/dashboard";
 import { dashboardsPage } from "./pages/dashboards";
 import { explorePage } from "./pages/explore";
+import { hostPage, hostsPage } from "./pages/hosts";
 import { loginPage } from "./pages/login";
 import { overviewPage } from "./pages/overview";
 import type { Page } from "./pages/page";
@@ -32,6 +33,9 @@ function pageFor(path: string): Page | null {
   if (path === "/overview") return overviewPage();
   if (path === "/explore") return explorePage();
   if (path === "/dashboards") return dashboardsPage();
+  if (path === "/hosts") return hostsPage();
+  const hp = /^\/hosts\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+  if (hp) return hostPage(hp[1]!);
   const d = /^\/d\/([a-z0-9][a-z0-9_-]{0,63})$/.exec(path);
   if (d) return dashboardPage(d[1]!);
   if (path === "/tv") return tvPage();

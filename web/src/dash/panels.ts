@@ -18,6 +18,20 @@ export interface PanelContext {
   end: number; // ms
   vars: Map<string, VarValue>;
   signal: AbortSignal;
+  /** Seconds between samples of the data (for $__rate_interval); 15 when unknown. */
+  scrapeInterval?: number;
+}
+
+/**
+ * The built-in $__rate_interval: a rate() window that always holds several samples, whatever the
+ * step (max(step + scrape interval, 4 × scrape interval), as Grafana computes it).
+ */
+export function rateInterval(stepSec: number, scrapeSec = 15): string {
+  return `${Math.ceil(Math.max(stepSec + scrapeSec, 4 * scrapeSec))}s`;
+}
+
+function withBuiltins(expr: string, stepSec: number, ctx: PanelContext): string {
+  return expr.includes("$__rate_interval") ? expr.replace(/\$__rate_interval\b|\$\{__rate_interval\}/g, rateInterval(stepSec, ctx.scrapeInterval)) : expr;
 }
 
 export interface PanelView {
@@ -68,7 +82,7 @@ async function fetchRange(p: Panel, ctx: PanelContext, widthPx: number): Promise
   const s0 = Math.floor(ctx.start / 1000 / step) * step;
   const s1 = Math.floor(ctx.end / 1000);
   const answers = await Promise.all(qs.map((q) =>
-    apiGet<QueryData>("/api/v1/query_range", { query: q.expr, start: s0, end: s1, step }, { signal: ctx.signal })));
+    apiGet<QueryData>("/api/v1/query_range", { query: withBuiltins(q.expr, step, ctx), start: s0, end: s1, step }, { signal: ctx.signal })));
   const xs: number[] = [];
   for (let t = s0; t <= s1; t += step) xs.push(t);
   const out: RangeResult = { xs, series: [], total: 0 };
@@ -272,7 +286,7 @@ class TablePanel implements PanelView {
     const qs = activeQueries(this.p, ctx.vars);
     if (!qs.length) throw new NoQueryError("This panel has no query yet. Edit it to add one.");
     const answers = await Promise.all(qs.map((q) =>
-      apiGet<QueryData>("/api/v1/query", { query: q.expr, time: (ctx.end / 1000).toFixed(3) }, { signal: ctx.signal })));
+      apiGet<QueryData>("/api/v1/query", { query: withBuiltins(q.expr, Math.max(1, (ctx.end - ctx.start) / 1000 / 100), ctx), time: (ctx.end / 1000).toFixed(3) }, { signal: ctx.signal })));
     const rows: TableData["rows"] = [];
     for (const r of answers) {
       const d = r.data;

@@ -20,6 +20,8 @@ export interface ViewOptions {
   onRemovePanel?(p: Panel): void;
   /** A panel was moved or resized (edit mode). */
   onLayout?(): void;
+  /** Seconds between samples (for $__rate_interval); 15 when unknown. */
+  scrapeInterval?: number;
 }
 
 class PanelFrame {
@@ -188,7 +190,7 @@ export class DashboardView {
       if (isAbort(e)) return;
     }
     if (ctrl.signal.aborted) return;
-    const ctx = { start, end, vars: this.varValues, signal: ctrl.signal };
+    const ctx = { start, end, vars: this.varValues, signal: ctrl.signal, scrapeInterval: this.opts.scrapeInterval ?? 15 };
     const frames = this.frames;
     const spin = window.setTimeout(() => frames.forEach((f) => f.busy(true)), 200);
     const results = await Promise.all(frames.map((f) => f.view.fetch(ctx).then(

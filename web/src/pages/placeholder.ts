@@ -11,11 +11,6 @@ export interface Coming {
 }
 
 export const COMING: Record<string, Coming> = {
-  "/hosts": {
-    title: "Hosts",
-    what: "One page per host: CPU, memory, disk, network and processes from the kansoku agent, with its logs and issues beside the graphs.",
-    needs: "the kansoku agent and the hosts API",
-  },
   "/issues": {
     title: "Issues",
     what: "Errors from Sentry SDKs grouped into issues: counts, first and last seen, stack traces, releases, resolve and ignore.",
