@@ -28,7 +28,7 @@ export function expect(cond, msg) {
 }
 
 /** Starts server + browser; returns the harness. */
-export async function setup({ name, deadlineMs = 240_000, viewport = { width: 1280, height: 800 } }) {
+export async function setup({ name, deadlineMs = 240_000, viewport = { width: 1280, height: 800 }, config }) {
   const started = Date.now();
   const log = (...a) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s]`, ...a);
   const t = { passed: 0, failed: 0, log };
@@ -55,7 +55,12 @@ export async function setup({ name, deadlineMs = 240_000, viewport = { width: 12
   if (!existsSync(join(WEB_DIR, "index.html"))) fatal(`no ${WEB_DIR}/index.html after scripts/build-web`);
   mkdirSync(SHOTS, { recursive: true });
   t.tmp = mkdtempSync(join(tmpdir(), `kansoku-${name}-`));
-  t.server = await startServer({ bin: BIN, dataDir: join(t.tmp, "data"), webDir: WEB_DIR, token: TOKEN }).catch((e) => fatal(e.message));
+  let configPath;
+  if (config) {
+    configPath = join(t.tmp, "kansoku.yml");
+    writeFileSync(configPath, config);
+  }
+  t.server = await startServer({ bin: BIN, dataDir: join(t.tmp, "data"), webDir: WEB_DIR, token: TOKEN, config: configPath }).catch((e) => fatal(e.message));
   t.base = t.server.url;
   log(`server at ${t.base}, data in ${t.tmp}, screenshots in ${SHOTS}`);
 

@@ -2,8 +2,9 @@
 // reads the bound address from its "kansoku server started" log line.
 import { spawn } from "node:child_process";
 
-export async function startServer({ bin, dataDir, webDir, token, timeoutMs = 20000 }) {
+export async function startServer({ bin, dataDir, webDir, token, config, timeoutMs = 20000 }) {
   const args = ["server", "--data", dataDir, "--listen", "127.0.0.1:0", "--web-dir", webDir, "--log-level", "info"];
+  if (config) args.push("--config", config);
   const child = spawn(bin, args, {
     env: { ...process.env, KANSOKU_ADMIN_TOKEN: token },
     stdio: ["ignore", "pipe", "pipe"],

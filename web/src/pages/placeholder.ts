@@ -11,16 +11,6 @@ export interface Coming {
 }
 
 export const COMING: Record<string, Coming> = {
-  "/issues": {
-    title: "Issues",
-    what: "Errors from Sentry SDKs grouped into issues: counts, first and last seen, stack traces, releases, resolve and ignore.",
-    needs: "the Sentry ingest endpoints and the issues store",
-  },
-  "/logs": {
-    title: "Logs",
-    what: "Search and live tail of logs from syslog, OTLP, Loki push and the agent, with a histogram of matches over the time range.",
-    needs: "the log store and its query API",
-  },
   "/alerts": {
     title: "Alerts",
     what: "Prometheus alerting rules and host monitors: firing and pending alerts, silences, and the notification history.",

