@@ -16,6 +16,7 @@
 #include "errors/fingerprint_rules.h"
 #include "errors/grouping.h"
 #include "errors/quota.h"
+#include "usage/guard.h"
 #include "errors/store.h"
 #include "meta/project_store.h"
 #include "net/http.h"
@@ -310,6 +311,34 @@ class ErrorsApi {
           Cors(resp);
           return;
         }
+      }
+    }
+
+    // Usage guard: events per project, against the tenant's max_events_per_minute.
+    if (!batch.events.empty() && o_.guard != nullptr) {
+      uint64_t bytes = 0;
+      for (const auto& e : batch.events) bytes += e.json.size();
+      std::vector<usage::VolumeItem> items{
+          {"sentry_project", look->project_name, batch.events.size(), bytes}};
+      int retry_after_s = 0;
+      Status admit = o_.guard->AdmitVolume(usage::Signal::kErrorEvents,
+                                           "sentry:" + look->project_name, "sentry", items,
+                                           &retry_after_s);
+      if (!admit.ok()) {
+        Reject("usage_limit", batch.events.size());
+        batch.events.clear();
+        batch.attachments.clear();
+        std::string header = std::to_string(retry_after_s) +
+                             ":error;default;security:project:usage_limit";
+        if (batch.empty()) {
+          resp.Json(429, "{\"detail\":" + net::JsonString(admit.message()) + "}");
+          resp.SetHeader("Retry-After", std::to_string(retry_after_s));
+          resp.SetHeader("X-Sentry-Rate-Limits", header);
+          resp.SetHeader("X-Sentry-Error", admit.message());
+          Cors(resp);
+          return;
+        }
+        limit_header = limit_header.empty() ? header : limit_header + "," + header;
       }
     }
 

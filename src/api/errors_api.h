@@ -21,6 +21,9 @@ namespace kansoku::errors {
 class ErrorStore;
 class RateLimiter;
 }  // namespace kansoku::errors
+namespace kansoku::usage {
+class Guard;
+}
 namespace kansoku::metrics {
 class Registry;
 }
@@ -31,6 +34,9 @@ struct ErrorsApiOptions {
   meta::ProjectStore* projects = nullptr;
   errors::ErrorStore* store = nullptr;
   errors::RateLimiter* limiter = nullptr;
+  // Optional: accounts error events per project (tenant "sentry:<project name>") and applies the
+  // tenant's max_events_per_minute (docs/design/usage.md).
+  usage::Guard* guard = nullptr;
   metrics::Registry* metrics = nullptr;
   int64_t max_body_bytes = 20 << 20;           // Sentry ingest, on the wire
   int64_t max_decoded_body_bytes = 100 << 20;  // after Content-Encoding decoding

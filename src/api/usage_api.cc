@@ -19,7 +19,9 @@ std::string LimitsJson(const usage::TenantLimits& l) {
          ",\"max_new_series_per_hour\":" + std::to_string(l.max_new_series_per_hour) +
          ",\"max_series_per_metric\":" + std::to_string(l.max_series_per_metric) +
          ",\"max_label_values_per_name\":" + std::to_string(l.max_label_values_per_name) +
-         ",\"max_samples_per_second\":" + Num(l.max_samples_per_second) + "}";
+         ",\"max_samples_per_second\":" + Num(l.max_samples_per_second) +
+         ",\"max_events_per_minute\":" + Num(l.max_events_per_minute) +
+         ",\"max_log_bytes_per_second\":" + Num(l.max_log_bytes_per_second) + "}";
 }
 
 std::string CountsJson(const std::vector<usage::NamedCount>& v) {
@@ -34,6 +36,15 @@ std::string CountsJson(const std::vector<usage::NamedCount>& v) {
 std::string SourceJson(const usage::SourceInfo& s) {
   std::string j = "{\"kind\":" + net::JsonString(s.kind) + ",\"name\":" + net::JsonString(s.name);
   if (!s.detail.empty()) j += ",\"detail\":" + net::JsonString(s.detail);
+  if (!s.status.empty()) j += ",\"status\":" + net::JsonString(s.status);
+  if (s.events_total != 0) {
+    j += ",\"events_total\":" + std::to_string(s.events_total) +
+         ",\"events_per_minute\":" + Num(s.events_per_minute);
+  }
+  if (s.log_bytes_total != 0) {
+    j += ",\"log_bytes_total\":" + std::to_string(s.log_bytes_total) +
+         ",\"log_bytes_per_second\":" + Num(s.log_bytes_per_second);
+  }
   j += ",\"first_seen_ms\":" + std::to_string(s.first_seen_ms) +
        ",\"last_seen_ms\":" + std::to_string(s.last_seen_ms) +
        ",\"active_series\":" + std::to_string(s.active_series) +
@@ -73,6 +84,10 @@ void RegisterUsageApi(net::HttpServer& http, usage::Guard* guard) {
            ",\"new_series_last_hour\":" + std::to_string(t.new_series_last_hour) +
            ",\"samples_per_second\":" + Num(t.samples_per_second) +
            ",\"samples_total\":" + std::to_string(t.samples_total) +
+           ",\"events_total\":" + std::to_string(t.events_total) +
+           ",\"events_per_minute\":" + Num(t.events_per_minute) +
+           ",\"log_bytes_total\":" + std::to_string(t.log_bytes_total) +
+           ",\"log_bytes_per_second\":" + Num(t.log_bytes_per_second) +
            ",\"limits\":" + LimitsJson(t.limits) + ",\"refusals\":{";
       bool rf = true;
       for (const auto& [limit, n] : t.refusals) {

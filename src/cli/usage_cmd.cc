@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <memory>
 
 #include "base/metrics.h"
@@ -63,10 +64,14 @@ void AddUsageCommand(CLI::App* app, int* exit_code) {
   auto flags = std::make_shared<ClientFlags>();
   auto tenant = std::make_shared<std::string>();
   auto top = std::make_shared<int>(10);
+  auto kind = std::make_shared<std::string>();
   CLI::App* cmd = app->add_subcommand(
       "usage", "What is monitored: tokens, cardinality top offenders, sources, limits");
   cmd->add_option("--tenant", *tenant, "only this token's cardinality (default: all)");
-  cmd->add_option("--top", *top, "rows per table (default 10)");
+  cmd->add_option("--top", *top, "rows per table (default 10; sources: per kind)");
+  cmd->add_option("--kind", *kind,
+                  "only sources of this kind (token, host, service, instance, job, container_id, "
+                  "sentry_project, sentry_key, log_stream, scrape_target)");
   flags->AddTo(cmd);
   cmd->callback([=] {
     flags->ResolveDefaults();
@@ -80,7 +85,9 @@ void AddUsageCommand(CLI::App* app, int* exit_code) {
     if (!usage.ok()) return fail(usage.status());
     auto card = CallApi(*flags, "GET", "/api/v1/usage/cardinality" + q);
     if (!card.ok()) return fail(card.status());
-    auto sources = CallApi(*flags, "GET", "/api/v1/usage/sources?limit=" + std::to_string(*top));
+    std::string sq = "/api/v1/usage/sources?limit=10000";
+    if (!kind->empty()) sq += "&kind=" + UrlEscape(*kind);
+    auto sources = CallApi(*flags, "GET", sq);
     if (!sources.ok()) return fail(sources.status());
     if (flags->json) {
       std::printf("{\"usage\":%s,\"cardinality\":%s,\"sources\":%s}\n", usage->c_str(),
@@ -106,9 +113,12 @@ void AddUsageCommand(CLI::App* app, int* exit_code) {
       std::string limit = Str(t["limits"]["max_active_series"]);
       rows.push_back({Str(t["name"]), Str(t["active_series"]), limit == "0" ? "-" : limit,
                       Str(t["new_series_last_hour"]), Rate(t["samples_per_second"]),
+                      Rate(t["events_per_minute"]), Rate(t["log_bytes_per_second"]),
                       refusals.empty() ? "-" : refusals});
     }
-    PrintTable({"TOKEN", "ACTIVE SERIES", "LIMIT", "NEW/1H", "SAMPLES/S", "REFUSED"}, rows);
+    PrintTable({"TOKEN", "ACTIVE SERIES", "LIMIT", "NEW/1H", "SAMPLES/S", "EVENTS/MIN",
+                "LOG BYTES/S", "REFUSED"},
+               rows);
 
     std::printf("\nTOP METRICS BY ACTIVE SERIES%s\n",
                 tenant->empty() ? "" : (" (token " + *tenant + ")").c_str());
@@ -133,18 +143,30 @@ void AddUsageCommand(CLI::App* app, int* exit_code) {
     if (!recent.empty())
       std::printf("recent values of %s: %s\n", Str(c["biggest_label"]).c_str(), recent.c_str());
 
-    std::printf("\nSOURCES\n");
+    std::printf("\nSOURCES (top %d per kind)\n", *top);
     rows.clear();
+    std::map<std::string, int> per_kind;
     for (simdjson::dom::element x : s.get_array()) {
-      std::string detail;
-      simdjson::dom::element d;
-      if (x["detail"].get(d) == simdjson::SUCCESS) detail = Str(d);
-      rows.push_back({Str(x["kind"]), Str(x["name"]), Str(x["active_series"]),
-                      Rate(x["samples_per_second"]), Ago(int64_t(x["first_seen_ms"])),
-                      Ago(int64_t(x["last_seen_ms"])), detail});
+      std::string k = Str(x["kind"]);
+      if (per_kind[k]++ >= *top) continue;
+      auto opt = [&](const char* field) {
+        simdjson::dom::element d;
+        return x[field].get(d) == simdjson::SUCCESS ? Str(d) : std::string();
+      };
+      std::string volume = Rate(x["samples_per_second"]) + " samples/s";
+      if (!opt("events_total").empty()) volume = Rate(x["events_per_minute"]) + " events/min";
+      if (!opt("log_bytes_total").empty()) volume = Rate(x["log_bytes_per_second"]) + " B/s";
+      std::string status = opt("status");
+      rows.push_back({k, Str(x["name"]), status.empty() ? "-" : status, Str(x["active_series"]),
+                      volume, Ago(int64_t(x["first_seen_ms"])), Ago(int64_t(x["last_seen_ms"])),
+                      opt("detail")});
     }
-    PrintTable({"KIND", "NAME", "ACTIVE SERIES", "SAMPLES/S", "FIRST SEEN", "LAST SEEN", "VIA"},
-               rows);
+    PrintTable(
+        {"KIND", "NAME", "STATUS", "ACTIVE SERIES", "VOLUME", "FIRST SEEN", "LAST SEEN", "DETAIL"},
+        rows);
+    for (const auto& [k, n] : per_kind) {
+      if (n > *top) std::printf("(%d more %s sources: --kind %s --top N)\n", n - *top, k.c_str(), k.c_str());
+    }
   });
 }
 

@@ -161,7 +161,9 @@ void TenantLimitsSchema(Schema* s, TenantLimitsConfig* l) {
       .Field("max_new_series_per_hour", Count(&l->max_new_series_per_hour))
       .Field("max_series_per_metric", Count(&l->max_series_per_metric))
       .Field("max_label_values_per_name", Count(&l->max_label_values_per_name))
-      .Field("max_samples_per_second", Count(&l->max_samples_per_second));
+      .Field("max_samples_per_second", Count(&l->max_samples_per_second))
+      .Field("max_events_per_minute", Count(&l->max_events_per_minute))
+      .Field("max_log_bytes_per_second", Count(&l->max_log_bytes_per_second));
 }
 
 Schema::Setter StrList(std::vector<std::string>* out) {
@@ -316,8 +318,8 @@ Status Validate(const ServerConfig& cfg) {
     return Status::InvalidArgument(
         "logs: head_max_rows and max_query_rows must be >= 1000, max_line_size >= 1KiB");
   }
-  if (cfg.usage.accounting_labels.size() > 4) {
-    return Status::InvalidArgument("usage.accounting_labels: at most 4 label names");
+  if (cfg.usage.accounting_labels.size() > 6) {
+    return Status::InvalidArgument("usage.accounting_labels: at most 6 label names");
   }
   if (cfg.usage.self_scrape_interval_ms < 1000) {
     return Status::InvalidArgument("usage.self_scrape_interval: must be at least 1s");

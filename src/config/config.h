@@ -108,15 +108,21 @@ struct TenantLimitsConfig {
   int64_t max_series_per_metric = 0;      // active series of one metric name
   int64_t max_label_values_per_name = 0;  // distinct active values of one label name
   int64_t max_samples_per_second = 0;     // token bucket, 10 s burst; beyond: 429 + Retry-After
+  int64_t max_events_per_minute = 0;      // error events (Sentry, logback); 1 min burst; 429
+  int64_t max_log_bytes_per_second = 0;   // log message + field bytes; 10 s burst; 429
 };
 struct LimitsConfig {
   TenantLimitsConfig default_limits;                 // limits.default
   std::map<std::string, TenantLimitsConfig> tokens;  // limits.tokens.<token name>
+  // Sentry ingest has no kansoku token: its events are accounted to the tenant
+  // "sentry:<project slug>", whose limits are limits.tokens."sentry:<slug>" (else the default).
 };
 // usage: the guard's accounting.
 struct UsageConfig {
   int64_t active_window_ms = 3600 * 1000;  // active_window: 1h; older series stop counting
-  std::vector<std::string> accounting_labels = {"service", "host", "instance", "job"};  // <= 4
+  // accounting_labels: label names whose values are sources (at most 6).
+  std::vector<std::string> accounting_labels = {"service", "host", "instance", "job",
+                                                "container_id"};
   int top_n = 20;                           // top_n: offenders exported as kansoku_usage_* metrics
   int64_t self_scrape_interval_ms = 15000;  // self_scrape_interval: 15s; usage metrics -> TSDB
 };

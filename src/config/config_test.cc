@@ -68,7 +68,7 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
        "k.yml:4:26: limits.tokens.ci.max_active_series: must not be negative"},
       {"limits:\n  tokens:\n    ci:\n      max_series: 5\n",
        "k.yml:4:7: limits.tokens.ci.max_series: unknown key"},
-      {"usage:\n  accounting_labels: [a, b, c, d, e]\n", "at most 4 label names"},
+      {"usage:\n  accounting_labels: [a, b, c, d, e, f, g]\n", "at most 6 label names"},
   };
   for (const auto& tc : cases) {
     auto c = ParseServerConfig(tc.yaml, "k.yml");

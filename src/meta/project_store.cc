@@ -336,6 +336,7 @@ Result<ProjectStore::KeyLookup> ProjectStore::Lookup(std::string_view public_key
   out.key = it->second;
   auto p = projects_.find(it->second.project_id);
   if (p != projects_.end()) {
+    out.project_name = p->second.name;
     out.project_events_per_minute = p->second.events_per_minute;
     out.project_events_per_day = p->second.events_per_day;
   }

@@ -75,6 +75,7 @@ class ProjectStore {
   // The ingest path: key (enabled or not) and its project's limits. NotFound if unknown.
   struct KeyLookup {
     ProjectKey key;
+    std::string project_name;
     int64_t project_events_per_minute = 0;
     int64_t project_events_per_day = 0;
   };

@@ -9,6 +9,7 @@
 #include "meta/project_store.h"
 #include "net/http_server.h"
 #include "server/server.h"
+#include "server/usage_wiring.h"
 #include "tsdb/db.h"
 
 namespace kansoku::server {
@@ -53,6 +54,7 @@ void Server::AddErrorsRoutes() {
   eo.projects = projects_.get();
   eo.store = error_store_.get();
   eo.limiter = error_limiter_.get();
+  eo.guard = usage_->guard();
   eo.metrics = &registry_;
   eo.max_body_bytes = opts_.config.errors.max_body_bytes;
   eo.max_decoded_body_bytes = opts_.config.errors.max_decoded_body_bytes;

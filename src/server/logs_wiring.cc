@@ -68,8 +68,9 @@ Status LogsSubsystem::Open() {
   return Status::Ok();
 }
 
-void LogsSubsystem::AddRoutes(net::HttpServer& http) {
+void LogsSubsystem::AddRoutes(net::HttpServer& http, usage::Guard* guard) {
   logs::api::LogsApiOptions ao;
+  ao.guard = guard;
   ao.store = store_.get();
   ao.metrics = registry_;
   ao.max_body_bytes = cfg_.http.max_body_bytes;

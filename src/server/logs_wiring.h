@@ -16,6 +16,9 @@ class HttpServer;
 class UdpListener;
 class TcpStreamListener;
 }  // namespace kansoku::net
+namespace kansoku::usage {
+class Guard;
+}
 namespace kansoku::logs {
 class Store;
 namespace api {
@@ -30,7 +33,8 @@ class LogsSubsystem {
   LogsSubsystem(const config::ServerConfig& cfg, metrics::Registry* registry);
   ~LogsSubsystem();
   Status Open();
-  void AddRoutes(net::HttpServer& http);
+  // `guard` (may be null) accounts and limits log bytes per token (usage guard).
+  void AddRoutes(net::HttpServer& http, usage::Guard* guard = nullptr);
   Status StartListeners();
   void StopListeners();
   void Close();

@@ -117,6 +117,7 @@ Status Server::Start() {
   alerting_->SetHostStore(hosts_.get());
   KANSOKU_RETURN_IF_ERROR(alerting_->Start());
   usage_ = std::make_unique<UsageService>(cfg, registry_, tsdb_.get());
+  usage_->AddInventory(hosts_.get(), projects_.get());
   usage_->Start();
   web_dir_ = ResolveWebDir(cfg.web_dir);
 
@@ -334,7 +335,7 @@ void Server::AddRoutes() {
   api::RegisterUsageApi(*http_, usage_->guard());
 
   // Logs: ingest protocols and the log query API.
-  logs_->AddRoutes(*http_);
+  logs_->AddRoutes(*http_, usage_->guard());
 
   // Dashboards (docs/design/dashboards.md).
   api::RegisterDashboardsApi(*http_, {.store = dashboards_.get()});

@@ -2,6 +2,8 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "meta/host_store.h"
+#include "meta/project_store.h"
 #include "tsdb/storage.h"
 #include "usage/guard.h"
 
@@ -15,6 +17,8 @@ usage::TenantLimits ToLimits(const config::TenantLimitsConfig& c) {
   l.max_series_per_metric = static_cast<uint64_t>(c.max_series_per_metric);
   l.max_label_values_per_name = static_cast<uint64_t>(c.max_label_values_per_name);
   l.max_samples_per_second = static_cast<double>(c.max_samples_per_second);
+  l.max_events_per_minute = static_cast<double>(c.max_events_per_minute);
+  l.max_log_bytes_per_second = static_cast<double>(c.max_log_bytes_per_second);
   return l;
 }
 
@@ -34,6 +38,67 @@ UsageService::UsageService(const config::ServerConfig& cfg, metrics::Registry& r
 }
 
 UsageService::~UsageService() { Stop(); }
+
+void UsageService::AddInventory(meta::HostStore* hosts, meta::ProjectStore* projects) {
+  if (hosts != nullptr) {
+    guard_->AddInventory("host", [hosts] {
+      std::vector<usage::SourceInfo> out;
+      meta::HostFilter f;
+      f.include_retired = true;
+      for (const auto& h : hosts->List(f)) {
+        usage::SourceInfo s;
+        s.name = h.name;
+        s.first_seen_ms = h.registered_at_ms;
+        s.last_seen_ms = h.last_heartbeat_ms;
+        s.status = h.retired() ? "retired" : h.unreachable ? "unreachable" : h.status;
+        std::string roles;
+        for (const auto& r : h.roles) roles += (roles.empty() ? "" : ",") + r;
+        s.detail = "agent " + h.id + ", service " + h.service + ", roles " + roles;
+        out.push_back(std::move(s));
+      }
+      return out;
+    });
+  }
+  if (projects != nullptr) {
+    auto list = [projects] {
+      auto r = projects->List();
+      return r.ok() ? std::move(r).value() : std::vector<meta::Project>{};
+    };
+    guard_->AddInventory("sentry_project", [list] {
+      std::vector<usage::SourceInfo> out;
+      for (const auto& p : list()) {
+        usage::SourceInfo s;
+        s.name = p.name;
+        s.first_seen_ms = p.created_at_ms;
+        size_t enabled = 0;
+        for (const auto& k : p.keys) enabled += k.enabled() ? 1 : 0;
+        s.detail = "project " + std::to_string(p.id) + ", " + std::to_string(p.keys.size()) +
+                   " keys (" + std::to_string(enabled) + " enabled), quota " +
+                   (p.events_per_minute != 0 ? std::to_string(p.events_per_minute) + "/min"
+                                             : std::string("none"));
+        out.push_back(std::move(s));
+      }
+      return out;
+    });
+    guard_->AddInventory("sentry_key", [list] {
+      std::vector<usage::SourceInfo> out;
+      for (const auto& p : list()) {
+        for (const auto& k : p.keys) {
+          usage::SourceInfo s;
+          s.name = k.public_key;
+          s.first_seen_ms = k.created_at_ms;
+          s.status = k.enabled() ? "enabled" : "disabled";
+          s.detail = "project " + p.name + (k.label.empty() ? "" : ", " + k.label) +
+                     (k.events_per_minute != 0
+                          ? ", quota " + std::to_string(k.events_per_minute) + "/min"
+                          : "");
+          out.push_back(std::move(s));
+        }
+      }
+      return out;
+    });
+  }
+}
 
 void UsageService::Start() {
   sweeper_ = std::thread([this] {

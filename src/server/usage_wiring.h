@@ -16,6 +16,10 @@ class Registry;
 namespace kansoku::usage {
 class Guard;
 }
+namespace kansoku::meta {
+class HostStore;
+class ProjectStore;
+}
 namespace kansoku::tsdb {
 class Appendable;
 }
@@ -31,6 +35,10 @@ class UsageService {
   void Start();
   void Stop();  // idempotent
   usage::Guard* guard() { return guard_.get(); }
+  // Inventory providers (docs/design/usage.md §Inventory): registered hosts (kind "host", merged
+  // with the hosts seen in series labels) and Sentry projects and keys ("sentry_project",
+  // "sentry_key"). The stores must outlive this service's guard users (the HTTP server).
+  void AddInventory(meta::HostStore* hosts, meta::ProjectStore* projects);
 
  private:
   void WriteUsageMetrics();

@@ -17,7 +17,7 @@ namespace kansoku::usage {
 namespace {
 
 constexpr size_t kShards = 16;
-constexpr size_t kMaxAccountingLabels = 4;
+constexpr size_t kMaxAccountingLabels = 6;
 constexpr uint32_t kNoSource = 0xffffffffU;
 constexpr double kBurstSeconds = 10;
 // Sources are an inventory, not a cardinality sink: beyond this many per kind, new ones are
@@ -67,7 +67,8 @@ struct Entry {
   uint32_t tenant = 0;
   uint32_t metric = 0;
   uint32_t samples = 0;  // since the last sweep
-  std::array<uint32_t, kMaxAccountingLabels> src{kNoSource, kNoSource, kNoSource, kNoSource};
+  std::array<uint32_t, kMaxAccountingLabels> src{kNoSource, kNoSource, kNoSource,
+                                                  kNoSource, kNoSource, kNoSource};
 };
 
 struct Shard {
@@ -83,6 +84,40 @@ struct Source {
   uint64_t active_series = 0;
   uint64_t samples_last_sweep = 0;  // accumulated during a sweep
   double samples_per_second = 0;
+};
+
+// A token bucket; tokens < 0 means "not started" (full).
+struct Bucket {
+  double tokens = -1;
+  int64_t ns = 0;
+  // Takes n tokens if they fit; else *wait_s is how long until they would.
+  bool Take(double n, double rate, double burst, int64_t now_ns, double* wait_s) {
+    if (tokens < 0) {
+      tokens = burst;
+    } else {
+      double add = static_cast<double>(now_ns - ns) / 1e9 * rate;
+      tokens = std::min(burst, tokens + std::max(0.0, add));
+    }
+    ns = now_ns;
+    if (n <= tokens) {
+      tokens -= n;
+      return true;
+    }
+    *wait_s = n > burst ? burst / rate : (n - tokens) / rate;
+    return false;
+  }
+};
+
+// A source of a volume signal (a Sentry project, a log stream).
+struct VolumeSource {
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+  uint64_t count_total = 0;
+  uint64_t bytes_total = 0;
+  uint64_t count_sweep = 0;
+  uint64_t bytes_sweep = 0;
+  double count_per_second = 0;
+  double bytes_per_second = 0;
 };
 
 }  // namespace
@@ -102,9 +137,17 @@ struct Tenant {
   std::array<uint32_t, 60> new_minute_stamp{};
   std::map<std::string, uint64_t> refusals;
   std::set<std::string> protocols;
-  double bucket_tokens = -1;  // -1: not started (full)
-  int64_t bucket_ns = 0;
+  Bucket samples_bucket;
+  Bucket events_bucket;
+  Bucket log_bytes_bucket;
   uint64_t sweep_samples = 0;
+  // Volume signals.
+  uint64_t events_total = 0;
+  uint64_t log_bytes_total = 0;
+  uint64_t events_sweep = 0;
+  uint64_t log_bytes_sweep = 0;
+  double events_per_minute = 0;
+  double log_bytes_per_second = 0;
 
   uint64_t NewLastHour(uint32_t now_min) const {
     uint64_t n = 0;
@@ -119,7 +162,7 @@ class Guard::Impl {
  public:
   explicit Impl(GuardOptions o) : opts_(std::move(o)) {
     KANSOKU_CHECK(opts_.accounting_labels.size() <= kMaxAccountingLabels,
-                  "BUG: at most 4 accounting labels");
+                  "BUG: at most 6 accounting labels");
     window_min_ = static_cast<uint32_t>(std::max<int64_t>(1, opts_.active_window_ms / 60000));
     last_sweep_ms_ = opts_.clock->NowMs();
     sources_.resize(opts_.accounting_labels.size());
@@ -150,6 +193,14 @@ class Guard::Impl {
   };
   mutable std::mutex sources_mu_;
   std::vector<SourceKind> sources_;  // GUARDED_BY(sources_mu_)
+
+  // Volume sources: kind -> name -> source.
+  mutable std::mutex volume_mu_;
+  std::map<std::string, std::unordered_map<std::string, VolumeSource>, std::less<>>
+      volumes_;  // GUARDED_BY(volume_mu_)
+
+  mutable std::mutex providers_mu_;
+  std::vector<std::pair<std::string, InventoryFn>> providers_;  // GUARDED_BY(providers_mu_)
 
   std::mutex sweep_mu_;
   int64_t last_sweep_ms_;
@@ -439,10 +490,64 @@ class Guard::Impl {
         }
       }
     }
+    {
+      std::lock_guard lock(volume_mu_);
+      for (auto& [kind, by_name] : volumes_) {
+        for (auto& [name, v] : by_name) {
+          v.count_per_second = static_cast<double>(v.count_sweep) / elapsed_s;
+          v.bytes_per_second = static_cast<double>(v.bytes_sweep) / elapsed_s;
+          v.count_sweep = v.bytes_sweep = 0;
+        }
+      }
+    }
     std::lock_guard lock(tenants_mu_);
     for (size_t i = 0; i < tenants_.size(); ++i) {
       uint64_t n = i < tenant_samples.size() ? tenant_samples[i] : 0;
-      tenants_[i]->samples_per_second = static_cast<double>(n) / elapsed_s;
+      Tenant& t = *tenants_[i];
+      t.samples_per_second = static_cast<double>(n) / elapsed_s;
+      std::lock_guard tlock(t.mu);
+      t.events_per_minute = static_cast<double>(t.events_sweep) * 60.0 / elapsed_s;
+      t.log_bytes_per_second = static_cast<double>(t.log_bytes_sweep) / elapsed_s;
+      t.events_sweep = t.log_bytes_sweep = 0;
+    }
+  }
+
+  // Counts one admitted request's items. Caller holds no lock.
+  void Account(Signal signal, Tenant* t, const std::vector<VolumeItem>& items, int64_t now_ms) {
+    uint64_t count = 0, bytes = 0;
+    for (const auto& it : items) {
+      count += it.count;
+      bytes += it.bytes;
+    }
+    {
+      std::lock_guard lock(t->mu);
+      if (signal == Signal::kErrorEvents) {
+        t->events_total += count;
+        t->events_sweep += count;
+      } else {
+        t->log_bytes_total += bytes;
+        t->log_bytes_sweep += bytes;
+      }
+    }
+    t->last_seen_ms = now_ms;
+    std::lock_guard lock(volume_mu_);
+    for (const auto& it : items) {
+      auto k = volumes_.find(it.kind);
+      if (k == volumes_.end()) k = volumes_.emplace(std::string(it.kind), decltype(k->second)()).first;
+      auto& by_name = k->second;
+      auto v = by_name.find(std::string(it.name));
+      if (v == by_name.end()) {
+        std::string name(it.name);
+        if (by_name.size() >= kMaxSourcesPerKind) name = "(other)";
+        v = by_name.try_emplace(std::move(name)).first;
+        if (v->second.first_seen_ms == 0) v->second.first_seen_ms = now_ms;
+      }
+      VolumeSource& src = v->second;
+      src.last_seen_ms = now_ms;
+      src.count_total += it.count;
+      src.bytes_total += it.bytes;
+      src.count_sweep += it.count;
+      src.bytes_sweep += it.bytes;
     }
   }
 };
@@ -524,32 +629,83 @@ Status Guard::AdmitSamples(std::string_view tenant, uint64_t samples, int* retry
   const double rate = t->limits->max_samples_per_second;
   if (rate <= 0 || samples == 0) return Status::Ok();
   const double burst = rate * kBurstSeconds;
-  int64_t now_ns = impl_->opts_.clock->MonotonicNs();
-  std::lock_guard lock(t->mu);
-  if (t->bucket_tokens < 0) {
-    t->bucket_tokens = burst;
-  } else {
-    double add = static_cast<double>(now_ns - t->bucket_ns) / 1e9 * rate;
-    t->bucket_tokens = std::min(burst, t->bucket_tokens + std::max(0.0, add));
-  }
-  t->bucket_ns = now_ns;
   const auto n = static_cast<double>(samples);
-  if (n <= t->bucket_tokens) {
-    t->bucket_tokens -= n;
+  double wait = 0;
+  std::lock_guard lock(t->mu);
+  if (t->samples_bucket.Take(n, rate, burst, impl_->opts_.clock->MonotonicNs(), &wait)) {
     return Status::Ok();
   }
   ++t->refusals["max_samples_per_second"];
-  double wait = n > burst ? kBurstSeconds : (n - t->bucket_tokens) / rate;
   *retry_after_s = std::max(1, static_cast<int>(std::ceil(wait)));
   std::string msg = "limit max_samples_per_second=" + metrics::FormatValue(rate) +
                     " reached for token \"" + t->name + "\": this request carries " +
                     std::to_string(samples) + " samples, " +
-                    std::to_string(static_cast<uint64_t>(t->bucket_tokens)) +
+                    std::to_string(static_cast<uint64_t>(t->samples_bucket.tokens)) +
                     " fit now; retry after " + std::to_string(*retry_after_s) + " s";
   if (n > burst)
     msg += " (the request is larger than the " + std::to_string(static_cast<uint64_t>(burst)) +
            "-sample burst: split it)";
   return Status::ResourceExhausted(msg);
+}
+
+Status Guard::AdmitVolume(Signal signal, std::string_view tenant, std::string_view protocol,
+                          const std::vector<VolumeItem>& items, int* retry_after_s) {
+  *retry_after_s = 0;
+  Tenant* t = impl_->TenantFor(tenant);
+  const int64_t now_ms = impl_->opts_.clock->NowMs();
+  uint64_t count = 0, bytes = 0;
+  const VolumeItem* biggest = nullptr;
+  for (const auto& it : items) {
+    count += it.count;
+    bytes += it.bytes;
+    uint64_t size = signal == Signal::kErrorEvents ? it.count : it.bytes;
+    if (biggest == nullptr || size > (signal == Signal::kErrorEvents ? biggest->count
+                                                                      : biggest->bytes)) {
+      biggest = &it;
+    }
+  }
+  const bool events = signal == Signal::kErrorEvents;
+  // Rates per second; bursts: one minute of events, 10 s of log bytes.
+  const double rate =
+      events ? t->limits->max_events_per_minute / 60.0 : t->limits->max_log_bytes_per_second;
+  const double burst = events ? t->limits->max_events_per_minute : rate * kBurstSeconds;
+  const auto n = static_cast<double>(events ? count : bytes);
+  {
+    std::lock_guard lock(t->mu);
+    if (t->protocols.size() < 32) t->protocols.emplace(protocol);
+    if (rate > 0 && n > 0) {
+      Bucket& b = events ? t->events_bucket : t->log_bytes_bucket;
+      double wait = 0;
+      if (!b.Take(n, rate, burst, impl_->opts_.clock->MonotonicNs(), &wait)) {
+        const char* limit = events ? "max_events_per_minute" : "max_log_bytes_per_second";
+        ++t->refusals[limit];
+        *retry_after_s = std::max(1, static_cast<int>(std::ceil(wait)));
+        std::string current =
+            events ? metrics::FormatValue(t->events_per_minute) + " events/min"
+                   : metrics::FormatValue(t->log_bytes_per_second) + " bytes/s";
+        std::string msg = std::string("limit ") + limit + "=" +
+                          metrics::FormatValue(events ? t->limits->max_events_per_minute : rate) +
+                          " reached for token \"" + t->name + "\" (currently " + current +
+                          "): this request carries " +
+                          (events ? std::to_string(count) + " events"
+                                  : std::to_string(bytes) + " bytes in " + std::to_string(count) +
+                                        " records");
+        if (biggest != nullptr) {
+          msg += ", most from " + std::string(biggest->kind) + " " + std::string(biggest->name);
+        }
+        msg += "; retry after " + std::to_string(*retry_after_s) + " s";
+        if (n > burst) msg += " (the request is larger than the burst: split it)";
+        return Status::ResourceExhausted(msg);
+      }
+    }
+  }
+  impl_->Account(signal, t, items, now_ms);
+  return Status::Ok();
+}
+
+void Guard::AddInventory(std::string kind, InventoryFn fn) {
+  std::lock_guard lock(impl_->providers_mu_);
+  impl_->providers_.emplace_back(std::move(kind), std::move(fn));
 }
 
 void Guard::Sweep() { impl_->Sweep(); }
@@ -568,6 +724,10 @@ std::vector<TenantInfo> Guard::Tenants() const {
     std::lock_guard tlock(t->mu);
     ti.new_series_last_hour = t->NewLastHour(now_min);
     ti.refusals = t->refusals;
+    ti.events_total = t->events_total;
+    ti.log_bytes_total = t->log_bytes_total;
+    ti.events_per_minute = t->events_per_minute;
+    ti.log_bytes_per_second = t->log_bytes_per_second;
     out.push_back(std::move(ti));
   }
   std::sort(out.begin(), out.end(), [](const TenantInfo& a, const TenantInfo& b) {
@@ -591,7 +751,34 @@ std::vector<SourceInfo> Guard::Sources(std::string_view kind, size_t limit) cons
       s.samples_per_second = t->samples_per_second.load();
       std::lock_guard tlock(t->mu);
       for (const auto& p : t->protocols) s.detail += (s.detail.empty() ? "" : ",") + p;
+      s.events_total = t->events_total;
+      s.log_bytes_total = t->log_bytes_total;
+      s.events_per_minute = t->events_per_minute;
+      s.log_bytes_per_second = t->log_bytes_per_second;
       out.push_back(std::move(s));
+    }
+  }
+  {
+    std::lock_guard lock(impl_->volume_mu_);
+    for (const auto& [k, by_name] : impl_->volumes_) {
+      if (!kind.empty() && kind != k) continue;
+      for (const auto& [name, v] : by_name) {
+        SourceInfo s;
+        s.kind = k;
+        s.name = name;
+        s.first_seen_ms = v.first_seen_ms;
+        s.last_seen_ms = v.last_seen_ms;
+        s.events_total = v.count_total;
+        s.log_bytes_total = v.bytes_total;
+        if (k.rfind("log", 0) == 0) {
+          s.log_bytes_per_second = v.bytes_per_second;
+          s.events_total = 0;
+        } else {
+          s.events_per_minute = v.count_per_second * 60.0;
+          s.log_bytes_total = 0;
+        }
+        out.push_back(std::move(s));
+      }
     }
   }
   {
@@ -610,8 +797,36 @@ std::vector<SourceInfo> Guard::Sources(std::string_view kind, size_t limit) cons
       }
     }
   }
+  std::vector<std::pair<std::string, InventoryFn>> providers;
+  {
+    std::lock_guard lock(impl_->providers_mu_);
+    providers = impl_->providers_;
+  }
+  for (const auto& [k, fn] : providers) {
+    if (!kind.empty() && kind != k) continue;
+    std::map<std::string, size_t> have;  // name -> index in out, for this kind
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (out[i].kind == k) have.emplace(out[i].name, i);
+    }
+    for (auto& p : fn()) {
+      p.kind = k;
+      auto it = have.find(p.name);
+      if (it == have.end()) {
+        out.push_back(std::move(p));
+        continue;
+      }
+      SourceInfo& s = out[it->second];
+      if (p.first_seen_ms != 0) s.first_seen_ms = p.first_seen_ms;
+      s.last_seen_ms = std::max(s.last_seen_ms, p.last_seen_ms);
+      if (!p.detail.empty()) s.detail = p.detail;
+      if (!p.status.empty()) s.status = p.status;
+    }
+  }
   std::stable_sort(out.begin(), out.end(), [](const SourceInfo& a, const SourceInfo& b) {
-    return a.active_series > b.active_series;
+    if (a.active_series != b.active_series) return a.active_series > b.active_series;
+    if (a.events_per_minute != b.events_per_minute)
+      return a.events_per_minute > b.events_per_minute;
+    return a.log_bytes_per_second > b.log_bytes_per_second;
   });
   if (limit != 0 && out.size() > limit) out.resize(limit);
   return out;
@@ -752,8 +967,53 @@ static void ForEachFamily(Guard* g, size_t top_n, const FamilyFn& registry_colle
           out->push_back({{t.name, "max_label_values_per_name"},
                           static_cast<double>(l.max_label_values_per_name)});
           out->push_back({{t.name, "max_samples_per_second"}, l.max_samples_per_second});
+          out->push_back({{t.name, "max_events_per_minute"}, l.max_events_per_minute});
+          out->push_back({{t.name, "max_log_bytes_per_second"}, l.max_log_bytes_per_second});
         }
       });
+  registry.Collector("kansoku_usage_error_events_total",
+                     "Error events admitted (Sentry, logback), per token.", "counter", {"tenant"},
+                     [=](auto* out) {
+                       for (const auto& t : g->Tenants())
+                         if (t.events_total != 0)
+                           out->push_back({{t.name}, static_cast<double>(t.events_total)});
+                     });
+  registry.Collector("kansoku_usage_error_events_per_minute",
+                     "Error events per minute over the last sweep interval, per token.", "gauge",
+                     {"tenant"}, [=](auto* out) {
+                       for (const auto& t : g->Tenants())
+                         if (t.events_total != 0) out->push_back({{t.name}, t.events_per_minute});
+                     });
+  registry.Collector("kansoku_usage_log_bytes_total",
+                     "Log bytes (message and fields) admitted, per token.", "counter", {"tenant"},
+                     [=](auto* out) {
+                       for (const auto& t : g->Tenants())
+                         if (t.log_bytes_total != 0)
+                           out->push_back({{t.name}, static_cast<double>(t.log_bytes_total)});
+                     });
+  registry.Collector("kansoku_usage_log_bytes_per_second",
+                     "Log bytes per second over the last sweep interval, per token.", "gauge",
+                     {"tenant"}, [=](auto* out) {
+                       for (const auto& t : g->Tenants())
+                         if (t.log_bytes_total != 0)
+                           out->push_back({{t.name}, t.log_bytes_per_second});
+                     });
+  registry.Collector("kansoku_usage_source_volume",
+                     "Error events per minute (unit=events_per_minute) or log bytes per second "
+                     "(unit=bytes_per_second) of the biggest volume sources, per kind.",
+                     "gauge", {"kind", "source", "unit"}, [=](auto* out) {
+                       std::map<std::string, size_t> per_kind;
+                       for (const auto& s : g->Sources()) {
+                         if (s.events_total == 0 && s.log_bytes_total == 0) continue;
+                         if (s.kind == "token" || per_kind[s.kind]++ >= top_n) continue;
+                         if (s.events_total != 0)
+                           out->push_back({{s.kind, s.name, "events_per_minute"},
+                                           s.events_per_minute});
+                         if (s.log_bytes_total != 0)
+                           out->push_back({{s.kind, s.name, "bytes_per_second"},
+                                           s.log_bytes_per_second});
+                       }
+                     });
   registry.Collector("kansoku_usage_refusals_total",
                      "Series or requests refused by a limit, per token and limit.", "counter",
                      {"tenant", "limit"}, [=](auto* out) {
@@ -790,7 +1050,7 @@ static void ForEachFamily(Guard* g, size_t top_n, const FamilyFn& registry_colle
                      [=](auto* out) {
                        std::map<std::string, size_t> per_kind;
                        for (const auto& s : g->Sources()) {
-                         if (per_kind[s.kind]++ >= top_n) continue;
+                         if (s.active_series == 0 || per_kind[s.kind]++ >= top_n) continue;
                          out->push_back({{s.kind, s.name}, static_cast<double>(s.active_series)});
                        }
                      });

@@ -255,5 +255,93 @@ TEST_F(GuardTest, MetricsExposeTopOffendersOnly) {
       << out;  // 10 samples over the 60 s since the guard started
 }
 
+TEST_F(GuardTest, EventsPerMinuteRefusesWholeRequestsAndNamesTheBiggestSource) {
+  auto g = Make({}, {{"sentry:shop", TenantLimits{.max_events_per_minute = 10}}});
+  int retry = -1;
+  std::vector<VolumeItem> six{{"sentry_project", "shop", 6, 6000}};
+  std::vector<VolumeItem> five{{"sentry_project", "shop", 5, 5000}};
+  EXPECT_TRUE(g->AdmitVolume(Signal::kErrorEvents, "sentry:shop", "sentry", six, &retry).ok());
+  Status st = g->AdmitVolume(Signal::kErrorEvents, "sentry:shop", "sentry", five, &retry);
+  ASSERT_EQ(st.code(), Status::Code::kResourceExhausted);
+  EXPECT_NE(st.message().find("limit max_events_per_minute=10 reached for token \"sentry:shop\""),
+            std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("most from sentry_project shop"), std::string::npos);
+  EXPECT_EQ(retry, 6);  // one event per 6 s; 4 left, 1 more needed
+  clock_.AdvanceMs(6000);
+  EXPECT_TRUE(g->AdmitVolume(Signal::kErrorEvents, "sentry:shop", "sentry", five, &retry).ok());
+  // Only admitted events count.
+  clock_.AdvanceMs(54000);
+  g->Sweep();
+  auto sources = g->Sources("sentry_project");
+  ASSERT_EQ(sources.size(), 1u);
+  EXPECT_EQ(sources[0].events_total, 11u);
+  EXPECT_DOUBLE_EQ(sources[0].events_per_minute, 11.0);
+  auto tenants = g->Tenants();
+  ASSERT_EQ(tenants.size(), 1u);
+  EXPECT_EQ(tenants[0].events_total, 11u);
+  EXPECT_EQ(tenants[0].refusals.at("max_events_per_minute"), 1u);
+}
+
+TEST_F(GuardTest, LogBytesPerSecondAccountsPerStream) {
+  auto g = Make(TenantLimits{.max_log_bytes_per_second = 1000});  // burst 10,000 bytes
+  int retry = -1;
+  std::vector<VolumeItem> batch{{"log_stream", "{service=\"api\"}", 10, 6000},
+                                {"log_stream", "{service=\"db\"}", 2, 1000}};
+  EXPECT_TRUE(g->AdmitVolume(Signal::kLogBytes, "shipper", "loki", batch, &retry).ok());
+  Status st = g->AdmitVolume(Signal::kLogBytes, "shipper", "loki", batch, &retry);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("limit max_log_bytes_per_second=1000"), std::string::npos);
+  EXPECT_NE(st.message().find("7000 bytes in 12 records"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("most from log_stream {service=\"api\"}"), std::string::npos);
+  EXPECT_EQ(retry, 4);  // 3000 left, 4000 more needed at 1000/s
+  clock_.AdvanceMs(10000);
+  g->Sweep();
+  auto sources = g->Sources("log_stream");
+  ASSERT_EQ(sources.size(), 2u);
+  EXPECT_EQ(sources[0].name, "{service=\"api\"}");  // the biggest first
+  EXPECT_EQ(sources[0].log_bytes_total, 6000u);
+  EXPECT_DOUBLE_EQ(sources[0].log_bytes_per_second, 600.0);
+  EXPECT_EQ(sources[0].events_total, 0u);
+  metrics::Registry r;
+  g->RegisterMetrics(r);
+  std::string out = r.Render();
+  EXPECT_NE(out.find("kansoku_usage_log_bytes_total{tenant=\"shipper\"} 7000\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("kansoku_usage_source_volume{kind=\"log_stream\",source=\"{service=\\\"db\\\"}\","
+                     "unit=\"bytes_per_second\"} 100\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("kansoku_usage_refusals_total{tenant=\"shipper\",limit=\"max_log_bytes_per_second\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(GuardTest, InventoryProvidersMergeWithAccountedSources) {
+  auto g = Make({});
+  Write(*g, "ci", {L({{"__name__", "up"}, {"host", "web-1"}})});
+  g->AddInventory("host", [] {
+    std::vector<SourceInfo> v(2);
+    v[0].name = "web-1";
+    v[0].status = "working";
+    v[0].first_seen_ms = 5;
+    v[0].detail = "agent 1";
+    v[1].name = "db-1";  // registered, sends no series yet
+    v[1].status = "unreachable";
+    return v;
+  });
+  auto hosts = g->Sources("host");
+  ASSERT_EQ(hosts.size(), 2u);
+  EXPECT_EQ(hosts[0].name, "web-1");
+  EXPECT_EQ(hosts[0].active_series, 1u);  // the guard's count is kept
+  EXPECT_EQ(hosts[0].status, "working");
+  EXPECT_EQ(hosts[0].first_seen_ms, 5);
+  EXPECT_EQ(hosts[0].detail, "agent 1");
+  EXPECT_EQ(hosts[1].name, "db-1");
+  EXPECT_EQ(hosts[1].kind, "host");
+  EXPECT_EQ(hosts[1].status, "unreachable");
+  EXPECT_TRUE(g->Sources("job").empty());  // providers of other kinds are not asked
+}
+
 }  // namespace
 }  // namespace kansoku::usage

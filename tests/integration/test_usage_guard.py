@@ -181,5 +181,115 @@ remote_write:
             s2.cleanup()
 
 
+CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients")
+
+VOLUME_CONFIG = """
+limits:
+  tokens:
+    "sentry:default":
+      max_events_per_minute: 5
+    shipper:
+      max_log_bytes_per_second: 1500
+usage:
+  self_scrape_interval: 2s
+"""
+
+
+class VolumeLimitsTest(unittest.TestCase):
+    """Error events and log bytes: counted per source, limited per tenant, with real clients."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = harness.Server(config_text=VOLUME_CONFIG).start()
+        st, created = cls.s.json("POST", "/api/v1/tokens", json.dumps({"name": "shipper", "scopes": ["ingest"]}))
+        assert st == 201, created
+        cls.shipper = created["data"]["token"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.stop()
+        cls.s.cleanup()
+
+    def sources(self, kind):
+        st, body = self.s.json("GET", "/api/v1/usage/sources?kind=" + kind)
+        self.assertEqual(st, 200, body)
+        return {x["name"]: x for x in body["data"]}
+
+    def tenant(self, name):
+        st, body = self.s.json("GET", "/api/v1/usage")
+        return next((t for t in body["data"]["tenants"] if t["name"] == name), None)
+
+    def test_sentry_sdk_events_per_minute_limit(self):
+        st, projects = self.s.json("GET", "/api/v1/projects")
+        self.assertEqual(st, 200, projects)
+        project = projects["data"][0]
+        dsn = project["keys"][0]["dsn"]
+        # @sentry/node raises 20 errors, flushing after each; the tenant "sentry:default" may
+        # send 5 per minute (a one-minute burst), so the 6th gets a 429 and the SDK backs off.
+        r = subprocess.run(["node", os.path.join(CLIENTS, "sentry_node_client.mjs")],
+                           env=dict(os.environ, SENTRY_DSN=dsn, MODE="quota"), cwd=CLIENTS,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        t = harness.wait_until(lambda: self.tenant("sentry:default"), timeout=30, what="sentry tenant")
+        self.assertEqual(t["events_total"], 5)
+        self.assertEqual(t["limits"]["max_events_per_minute"], 5)
+        self.assertGreaterEqual(t["refusals"].get("max_events_per_minute", 0), 1)
+        src = self.sources("sentry_project")["default"]
+        self.assertEqual(src["events_total"], 5)
+        self.assertIn("keys (1 enabled)", src["detail"])  # merged with the project inventory
+        keys = self.sources("sentry_key")
+        self.assertEqual(keys[project["keys"][0]["public_key"]]["status"], "enabled")
+        # Exactly 5 events were stored; the SDK reported the rest as dropped by rate limiting.
+        st, issues = self.s.json("GET", "/api/v1/issues?project=%d" % project["id"])
+        self.assertEqual(sum(i["count"] for i in issues["data"]), 5, issues)
+        def reported():
+            st, body = self.s.json("GET", "/api/v1/projects/%d/client_reports" % project["id"])
+            return [r for r in body["data"] if r["reason"] == "ratelimit_backoff"] or None
+        harness.wait_until(reported, timeout=30, what="the SDK's client_report")
+        st, _, metrics = self.s.request("GET", "/metrics")
+        self.assertIn('kansoku_usage_refusals_total{tenant="sentry:default",limit="max_events_per_minute"}',
+                      metrics.decode())
+
+    def test_otel_logs_bytes_per_second_limit(self):
+        # The OpenTelemetry JS exporter sends 300 records (message and attributes, ~100 bytes
+        # each) in batches of 100: the token "shipper" may send 1500 bytes/s (a 15,000-byte
+        # burst), so the first batch fits and the next ones are answered 429 naming the limit
+        # and the stream (the exporter retries them with backoff).
+        env = dict(os.environ, KANSOKU_URL="http://" + self.s.addr, KANSOKU_TOKEN=self.shipper,
+                   COUNT="300", MARKER="volume", SERVICE="billing")
+        started = time.time()
+        r = subprocess.run(["node", os.path.join(CLIENTS, "otel_logs.mjs")], env=env, cwd=CLIENTS,
+                           capture_output=True, text=True, timeout=120)
+        elapsed = time.time() - started
+        t = harness.wait_until(lambda: self.tenant("shipper"), timeout=30, what="shipper tenant")
+        self.assertGreaterEqual(t["refusals"].get("max_log_bytes_per_second", 0), 1, t)
+        self.assertGreater(t["log_bytes_total"], 0)
+        self.assertLessEqual(t["log_bytes_total"], 15000 + 1500 * elapsed)  # burst + rate
+        streams = self.sources("log_stream")
+        billing = [v for k, v in streams.items() if 'service="billing"' in k]
+        self.assertEqual(len(billing), 2, streams)  # level is a stream label: INFO and ERROR
+        self.assertEqual(sum(b["log_bytes_total"] for b in billing), t["log_bytes_total"])
+        # What was admitted is stored and what was refused is not: counts agree.
+        st, body = self.s.json("GET", "/api/v1/logs/query?" + urllib.parse.urlencode(
+            {"query": "volume | stats count() as n", "start": "now-1h"}))
+        self.assertEqual(st, 200, body)
+        stored = int(body["data"]["rows"][0][0])
+        # The exporter retries refused batches with backoff, so all may arrive in the end; the
+        # limit paced them (the refusals above) and nothing was stored twice.
+        self.assertGreater(stored, 0, body)
+        self.assertLessEqual(stored, 300, body)
+        st, _, metrics = self.s.request("GET", "/metrics")
+        text = metrics.decode()
+        self.assertRegex(text, r'kansoku_rows_rejected_total\{protocol="otlp",reason="limit"\} [1-9]')
+        self.assertIn('kansoku_usage_log_bytes_total{tenant="shipper"}', text)
+        out = subprocess.run([harness.BIN, "usage", "--server", "http://" + self.s.addr, "--token",
+                              harness.ADMIN_TOKEN, "--kind", "log_stream"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn('service="billing"', out.stdout)
+        self.assertIn("B/s", out.stdout)
+        self.assertIn("max_log_bytes_per_second=", out.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "base/log.h"
 #include "base/metrics.h"
@@ -19,6 +20,7 @@
 #include "net/decode.h"
 #include "net/http.h"
 #include "net/http_server.h"
+#include "usage/guard.h"
 
 namespace kansoku::logs::api {
 namespace {
@@ -122,9 +124,60 @@ class LogsApi {
 
   // ---- ingest ----
 
-  // Appends, counts and answers the error if any. True when stored.
-  bool Store(const char* proto, LogBatch&& batch, const ingest::Report& rep, net::Response& resp) {
+  // The usage guard's view of a batch: records and bytes (message + fields) per stream, against
+  // the tenant's max_log_bytes_per_second. OK when there is no guard.
+  Status Admit(std::string_view tenant, const char* proto, const LogBatch& batch,
+               int* retry_after_s) {
+    *retry_after_s = 0;
+    if (o_.guard == nullptr || batch.empty()) return Status::Ok();
+    std::vector<std::string> keys;
+    std::vector<std::pair<uint64_t, uint64_t>> sums;  // records, bytes
+    std::unordered_map<std::string, size_t> index;
+    const std::vector<KV>* prev = nullptr;
+    size_t cur = 0;
+    for (const auto& r : batch) {
+      if (prev == nullptr || *prev != r.labels) {  // consecutive records mostly share a stream
+        std::vector<KV> sorted = r.labels;
+        std::sort(sorted.begin(), sorted.end());
+        std::string key = StreamKey(sorted);
+        auto [it, inserted] = index.try_emplace(key, keys.size());
+        if (inserted) {
+          keys.push_back(std::move(key));
+          sums.emplace_back(0, 0);
+        }
+        cur = it->second;
+        prev = &r.labels;
+      }
+      uint64_t bytes = r.msg.size();
+      for (const auto& f : r.fields) bytes += f.name.size() + f.value.size();
+      ++sums[cur].first;
+      sums[cur].second += bytes;
+    }
+    std::vector<usage::VolumeItem> items;
+    items.reserve(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      items.push_back({"log_stream", keys[i], sums[i].first, sums[i].second});
+    }
+    return o_.guard->AdmitVolume(usage::Signal::kLogBytes, tenant, proto, items, retry_after_s);
+  }
+
+  static std::string_view TenantOf(const net::Request& req) {
+    return req.principal.token_name.empty() ? std::string_view("anonymous")
+                                            : std::string_view(req.principal.token_name);
+  }
+
+  // Admits (usage guard), appends, counts and answers the error if any. True when stored.
+  bool Store(const char* proto, std::string_view tenant, LogBatch&& batch,
+             const ingest::Report& rep, net::Response& resp) {
     size_t n = batch.size();
+    int retry_after_s = 0;
+    Status admit = Admit(tenant, proto, batch, &retry_after_s);
+    if (!admit.ok()) {
+      rejected_->With({proto, "limit"})->Inc(static_cast<double>(n));
+      resp.SetHeader("Retry-After", std::to_string(retry_after_s));
+      resp.Error(429, admit.message());
+      return false;
+    }
     Status st = o_.store->Append(std::move(batch));
     if (!st.ok()) {
       Dropped(proto, n, st);
@@ -183,7 +236,7 @@ class LogsApi {
     ingest::Report rep;
     thread_local ingest::jsonline::Parser parser;
     parser.ParseLines(req.body, jo, &batch, &rep);
-    if (!Store("jsonline", std::move(batch), rep, resp)) return;
+    if (!Store("jsonline", TenantOf(req), std::move(batch), rep, resp)) return;
     resp.Json(200, Answer(rep));
   }
 
@@ -213,7 +266,7 @@ class LogsApi {
       rejected_->With({"loki", "invalid"})->Inc();
       return resp.Error(400, st.message());
     }
-    if (!Store("loki", std::move(batch), rep, resp)) return;
+    if (!Store("loki", TenantOf(req), std::move(batch), rep, resp)) return;
     resp.status = 204;
     resp.content_type.clear();
   }
@@ -233,7 +286,7 @@ class LogsApi {
       if (!last.empty() && last != "elasticsearch") index = last;
     }
     parser.Parse(req.body, index, &batch, &items, &rep);
-    if (!Store("elasticsearch", std::move(batch), rep, resp)) return;
+    if (!Store("elasticsearch", TenantOf(req), std::move(batch), rep, resp)) return;
     int64_t took = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now() - start)
                        .count();
@@ -250,7 +303,7 @@ class LogsApi {
       rejected_->With({"otlp", "invalid"})->Inc();
       return resp.Error(400, st.message());
     }
-    if (!Store("otlp", std::move(batch), rep, resp)) return;
+    if (!Store("otlp", TenantOf(req), std::move(batch), rep, resp)) return;
     if (json) {
       resp.Json(200, "{}");
     } else {
@@ -277,6 +330,11 @@ class LogsApi {
       batch.push_back(std::move(r));
     }
     Count("syslog", 0, rep);
+    int retry_after_s = 0;
+    if (!Admit("listener:syslog", "syslog", batch, &retry_after_s).ok()) {
+      rejected_->With({"syslog", "limit"})->Inc(static_cast<double>(batch.size()));
+      return;
+    }
     accepted_->With({"syslog"})->Inc(static_cast<double>(batch.size()));
     joiner_->Add(std::move(batch));
   }
@@ -298,6 +356,11 @@ class LogsApi {
       batch.push_back(std::move(r));
     }
     size_t n = batch.size();
+    int retry_after_s = 0;
+    if (!Admit("listener:json_tcp", "json_tcp", batch, &retry_after_s).ok()) {
+      rejected_->With({"json_tcp", "limit"})->Inc(static_cast<double>(n));
+      return;
+    }
     Status st = o_.store->Append(std::move(batch));
     if (!st.ok()) return Dropped("json_tcp", n, st);
     Count("json_tcp", n, rep);

@@ -32,6 +32,9 @@ class Registry;
 namespace kansoku::logs {
 class Store;
 }
+namespace kansoku::usage {
+class Guard;
+}
 
 namespace kansoku::logs::api {
 
@@ -42,6 +45,9 @@ struct LogsApiOptions {
   int64_t max_decoded_body_bytes = 256 << 20;
   size_t max_query_rows = 1000000;
   int64_t max_tail_wait_ms = 5000;  // a /tail request waits at most this for new rows
+  // Optional: accounts log bytes per stream (tenant = the token's name; "listener:<proto>" for
+  // the syslog/JSON TCP listeners) and applies max_log_bytes_per_second (docs/design/usage.md).
+  usage::Guard* guard = nullptr;
 };
 
 class LogsApi;
