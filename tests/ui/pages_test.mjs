@@ -10,12 +10,35 @@
 // Every page is checked for console errors; screenshots go to UI_SCREENSHOTS for review.
 
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BIN, expect, panelChart, setup, TOKEN } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
+// A webhook receiver for the notification history (what a chat hook would get).
+const hooks = [];
+const sink = createServer((req, res) => {
+  let body = "";
+  req.on("data", (c) => { body += c; });
+  req.on("end", () => { hooks.push(body); res.writeHead(200).end("ok"); });
+});
+await new Promise((r) => sink.listen(0, "127.0.0.1", r));
+const tmpConf = mkdtempSync(join(tmpdir(), "kansoku-pages-conf-"));
+const NOTIFY = join(tmpConf, "notify.yml");
+writeFileSync(NOTIFY, `route:
+  receiver: team
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: team
+    webhook_configs:
+      - url: "http://127.0.0.1:${sink.address().port}/hook"
+`);
 const CONFIG = `
 logs:
   syslog_udp: "127.0.0.1:0"
@@ -23,6 +46,9 @@ errors:
   tsdb_flush_interval: 1s
 alerting:
   evaluation_interval: 1s
+  notifications_file: "${NOTIFY}"
+usage:
+  self_scrape_interval: 1s
 `;
 
 const t = await setup({ name: "pages", deadlineMs: 300_000, config: CONFIG });
@@ -53,6 +79,36 @@ function logger(msg, { tag = "shop-api", prio = "user.info", sd = {} } = {}) {
     for (const [k, v] of entries) args.push("--sd-param", `${k}="${v}"`);
   }
   execFileSync("logger", [...args, msg]);
+}
+
+// The real agent ships this machine's host metrics every second (for alerts and usage).
+const agentState = join(t.tmp, "agent");
+mkdirSync(agentState, { recursive: true });
+const agent = spawn(BIN, ["agent", "--server", base, "--token", TOKEN, "--state-dir", agentState, "--hostname", "ui-pages-1",
+  "--service", "shop", "--role", "web", "--interval", "1s"], { stdio: ["ignore", "ignore", "ignore"] });
+process.on("exit", () => { try { agent.kill("SIGKILL"); } catch { /* gone */ } });
+
+// Rules over the agent's series: one firing at once, one pending for an hour, one recording.
+const RULES = `groups:
+  - name: ui-hosts
+    interval: 1s
+    rules:
+      - alert: HostLoadHigh
+        expr: host_load1{host="ui-pages-1"} >= 0
+        labels:
+          severity: warn
+        annotations:
+          summary: "load {{ $value }} on {{ $labels.host }}"
+      - alert: HostMemoryWatch
+        expr: host_memory_total_bytes{host="ui-pages-1"} > 0
+        for: 1h
+      - record: host:load1:max
+        expr: max by (host) (host_load1)
+`;
+{
+  const r = execFileSync("curl", ["-sS", "-X", "PUT", "-w", "%{http_code}", "-o", "/dev/null", "-H", `Authorization: Bearer ${TOKEN}`,
+    "--data-binary", RULES, `${base}/api/v1/rules/files/ui.yml`]).toString();
+  if (r !== "200") t.fatal(`PUT rule file answered ${r}`);
 }
 
 const dsn = t.api("GET", "/api/v1/projects").json?.data?.[0]?.keys?.[0]?.dsn;
@@ -228,4 +284,81 @@ await t.check("logs: live tail shows new lines as logger sends them", async () =
   await page.waitForSelector(".live-btn:not(.live-on)");
 });
 
+// ---- Alerts ----
+
+await until("a firing and a pending alert, and a notification", () => {
+  const a = t.api("GET", "/api/v1/alerts").json?.data?.alerts ?? [];
+  return a.some((x) => x.state === "firing") && a.some((x) => x.state === "pending") && hooks.length > 0;
+});
+
+await t.check("alerts: firing first, pending, counts", async () => {
+  await page.goto(`${base}/alerts`);
+  await page.waitForSelector("tr.alert-row.state-firing[data-alertname='HostLoadHigh']");
+  expect(await page.$("tr.alert-row.state-pending[data-alertname='HostMemoryWatch']"), "no pending row");
+  const first = await page.$eval("tr.alert-row", (r) => r.dataset.alertname);
+  expect(first === "HostLoadHigh", `first row ${first}`);
+  expect((await page.textContent(".count-pill[data-count='firing'] strong")) === "1", "firing count");
+  await t.shot("p06-alerts");
+});
+
+await t.check("a click from an alert reaches its graph", async () => {
+  await page.click("tr.alert-row[data-alertname='HostLoadHigh'] a.graph-link");
+  await page.waitForURL(/\/explore\?/);
+  expect(new URL(page.url()).searchParams.get("q") === 'host_load1{host="ui-pages-1"} >= 0', `q ${page.url()}`);
+  await page.waitForFunction(() => Number(document.querySelector(".chart")?.dataset.points) > 3);
+  const st = await panelChart(page, ".page-explore");
+  expect(st.ready && st.series === 1 && st.colored > 10, `graph ${JSON.stringify(st)}`);
+  await t.shot("p07-alert-graph");
+});
+
+await t.check("silence created from an alert, then expired", async () => {
+  await page.goto(`${base}/alerts`);
+  await page.click("tr.alert-row[data-alertname='HostLoadHigh'] button[data-action='silence']");
+  await page.waitForURL(/tab=silences/);
+  const m = await page.inputValue("textarea.silence-matchers");
+  expect(m.split("\n")[0] === 'alertname="HostLoadHigh"' && m.includes('host="ui-pages-1"'), `matchers ${m}`);
+  await page.waitForFunction(() => /Matches 1 of/.test(document.querySelector(".silence-preview")?.textContent ?? ""));
+  await page.fill("input[name='comment']", "deploying a fix");
+  await page.click(".silence-form button[type=submit]");
+  await page.waitForSelector("tr.silence-active");
+  const sil = t.api("GET", "/api/v1/silences").json.data;
+  expect(sil.length === 1 && sil[0].comment === "deploying a fix" && sil[0].status.state === "active", JSON.stringify(sil));
+  await t.shot("p08-silence");
+  await page.click("button.seg-btn[data-tab='alerts']");
+  await page.waitForSelector("tr.alert-row.silenced[data-alertname='HostLoadHigh']");
+  await page.click("button.seg-btn[data-tab='silences']");
+  await page.click("tr.silence-active button[data-action='expire']");
+  await page.waitForSelector("tr.silence-expired");
+});
+
+await t.check("alerts: rules with health, notification history", async () => {
+  await page.goto(`${base}/alerts?tab=rules`);
+  await page.waitForSelector("tr[data-rule='host:load1:max']");
+  const health = await page.$$eval(".rule-group[data-group='ui-hosts'] .rules-table tbody tr td:nth-child(4) .badge", (b) => b.map((x) => x.textContent));
+  expect(health.join() === "ok,ok,ok", `health ${health}`);
+  await page.click("button.seg-btn[data-tab='history']");
+  await page.waitForSelector(".history-table tbody tr");
+  const row = await page.textContent(".history-table tbody tr");
+  expect(/HostLoadHigh/.test(row) && /ok/.test(row), `history ${row}`);
+  await t.shot("p09-notifications");
+});
+
+// ---- Usage ----
+
+await t.check("usage: tokens against limits, cardinality, sources, volume graphs", async () => {
+  await page.goto(`${base}/usage?from=now-5m&to=now`);
+  await page.waitForSelector(".tenants-table tbody tr");
+  const active = await page.$$eval(".tenants-table tbody tr td:nth-child(2) .gauge-text", (g) => g.map((x) => x.textContent));
+  expect(active.length >= 1 && active.some((x) => parseFloat(x) > 0), `active series ${active}`);
+  const metrics = await page.$$eval(".rank-list li", (l) => l.map((x) => x.dataset.name));
+  expect(metrics.includes("host_cpu_seconds_total"), `top metrics ${metrics.slice(0, 20)}`);
+  expect((await page.$$eval(".sources-table tbody tr", (r) => r.length)) >= 1, "no sources");
+  await page.waitForFunction(() => Number(document.querySelector(".dash-panel[data-panel-id='1'] .chart")?.dataset.points) > 1, null, { timeout: 30000 });
+  await page.waitForFunction(() => Number(document.querySelector(".logs-total")?.textContent) > 40);
+  await t.shot("p10-usage");
+});
+
+agent.kill("SIGTERM");
+sink.close();
+rmSync(tmpConf, { recursive: true, force: true });
 await t.finish();

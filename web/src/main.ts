@@ -4,6 +4,7 @@ import "./styles.css";
 import { onUnauthorized } from "./api";
 import { clearToken, getToken } from "./auth";
 import { h } from "./dom";
+import { alertsPage } from "./pages/alerts";
 import { dashboardPage } from "./pages/dashboard";
 import { dashboardsPage } from "./pages/dashboards";
 import { explorePage } from "./pages/explore";
@@ -13,8 +14,8 @@ import { loginPage } from "./pages/login";
 import { logsPage } from "./pages/logs";
 import { overviewPage } from "./pages/overview";
 import type { Page } from "./pages/page";
-import { COMING, placeholderPage } from "./pages/placeholder";
 import { tvPage } from "./pages/tv";
+import { usagePage } from "./pages/usage";
 import { installShortcuts } from "./shortcuts";
 import { parseDuration } from "./time";
 import { TopBar, type NavItem } from "./ui/topbar";
@@ -40,12 +41,13 @@ function pageFor(path: string): Page | null {
   if (hp) return hostPage(hp[1]!);
   if (path === "/issues") return issuesPage();
   if (path === "/logs") return logsPage();
+  if (path === "/alerts") return alertsPage();
+  if (path === "/usage") return usagePage();
   const ip = /^\/issues\/(\d{1,18})$/.exec(path);
   if (ip) return issuePage(ip[1]!);
   const d = /^\/d\/([a-z0-9][a-z0-9_-]{0,63})$/.exec(path);
   if (d) return dashboardPage(d[1]!);
   if (path === "/tv") return tvPage();
-  if (path in COMING) return placeholderPage(path);
   return null;
 }
 
