@@ -358,6 +358,50 @@ await t.check("usage: tokens against limits, cardinality, sources, volume graphs
   await t.shot("p10-usage");
 });
 
+// ---- Overview and dashboard panels ----
+
+await t.check("overview: the firing alert on top, then services -> roles -> hosts", async () => {
+  await page.goto(`${base}/overview?from=now-5m&to=now`);
+  await page.waitForSelector(".attn-bad[data-kind='alerts'] li[data-alertname='HostLoadHigh']");
+  await page.waitForSelector("section.service[data-service='shop'] .role[data-role='web'] tr[data-host='ui-pages-1'] .badge");
+  expect((await page.textContent("tr[data-host='ui-pages-1'] .badge")) === "working", "host status");
+  await page.waitForFunction(() => document.querySelector("tr[data-host='ui-pages-1'] .spark path")?.getAttribute("d")?.includes("L"));
+  await t.shot("p11-overview");
+});
+
+await t.check("dashboard panels: alert status and issue list", async () => {
+  const r = t.api("POST", "/api/v1/dashboards", { title: "Desk", panels: [
+    { id: 1, type: "alerts", title: "Warnings", grid: { x: 0, y: 0, w: 12, h: 6 }, options: { filter: 'severity="warn"' } },
+    { id: 2, type: "issues", title: "Newest issues", grid: { x: 12, y: 0, w: 12, h: 6 }, options: { limit: 5, sort: "events" } },
+    { id: 3, type: "alerts", title: "Database", grid: { x: 0, y: 6, w: 12, h: 4 }, options: { filter: 'role="db"', pending: false } },
+  ] });
+  expect(r.status === 201 || r.status === 200, `create ${r.status} ${JSON.stringify(r.json)}`);
+  const id = r.json.data.id;
+  await page.goto(`${base}/d/${id}`);
+  await page.waitForFunction(() => document.querySelector(".dash-grid")?.dataset.loaded === "1");
+  await page.waitForSelector(".dash-panel[data-panel-id='1'] .panel-alert.state-firing[data-alertname='HostLoadHigh']");
+  expect(!(await page.$(".dash-panel[data-panel-id='1'] [data-alertname='HostMemoryWatch']")), "unlabelled alert passed the filter");
+  await page.waitForSelector(".dash-panel[data-panel-id='3'] .alerts-clear");
+  const issues = await page.$$eval(".dash-panel[data-panel-id='2'] tr.panel-issue", (x) => x.map((e) => e.dataset.issue));
+  expect(issues[0] === String(declined.id) && !issues.includes(String(parse.id)), `issue rows ${issues} (the archived one must not show)`);
+  await t.shot("p12-dashboard-panels");
+  await page.click(`.dash-panel[data-panel-id='2'] tr[data-issue='${declined.id}'] a`);
+  await page.waitForURL(new RegExp(`/issues/${declined.id}`));
+});
+
+await t.check("light theme and a 4K wall screen", async () => {
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.evaluate(() => localStorage.setItem("kansoku.theme", "light"));
+  await page.goto(`${base}/issues/${declined.id}`);
+  await page.waitForSelector(".exceptions");
+  await t.shot("p13-issue-light");
+  await page.setViewportSize({ width: 3840, height: 2160 });
+  await page.goto(`${base}/alerts`);
+  await page.waitForSelector("tr.alert-row");
+  await t.shot("p14-alerts-4k");
+  await page.setViewportSize({ width: 1280, height: 800 });
+});
+
 agent.kill("SIGTERM");
 sink.close();
 rmSync(tmpConf, { recursive: true, force: true });

@@ -4,6 +4,7 @@
 import { h } from "../dom";
 import { QueryEditor } from "../explore/editor";
 import { labelApiSource } from "../explore/source";
+import { parseAlertFilter } from "./panels";
 import { PANEL_TYPES, UNITS, type Dashboard, type Panel, type PanelType, type Threshold, type Variable } from "./model";
 
 function field(label: string, input: HTMLElement, hint?: string): HTMLElement {
@@ -89,6 +90,13 @@ export function editPanel(panel: Panel, onApply: (p: Panel) => void): void {
   const thresholds = h("input", { id: "pe-thresholds", type: "text", value: formatThresholds(o.thresholds), placeholder: "0:green, 80:yellow, 90:red" });
   const logQuery = h("input", { id: "pe-log-query", type: "text", value: typeof o["query"] === "string" ? o["query"] : "", placeholder: '{service="api"} error  (empty: every record)' });
   const logLimit = h("input", { id: "pe-log-limit", type: "number", class: "input-narrow", value: typeof o["limit"] === "number" ? o["limit"] : 50, min: 1, max: 1000 });
+  const alertFilter = h("input", { id: "pe-alert-filter", type: "text", value: typeof o["filter"] === "string" ? o["filter"] : "", placeholder: 'severity="page", team=~"db|web"  (empty: every alert)' });
+  const alertPending = h("input", { id: "pe-alert-pending", type: "checkbox", checked: o["pending"] !== false });
+  const issueProject = h("input", { id: "pe-issue-project", type: "text", class: "input-narrow", value: o["project"] !== undefined ? String(o["project"]) : "", placeholder: "all" });
+  const issueQuery = h("input", { id: "pe-issue-query", type: "text", value: typeof o["query"] === "string" ? o["query"] : "", placeholder: "search, or key:value for tags (environment:production)" });
+  const issueLimit = h("input", { id: "pe-issue-limit", type: "number", class: "input-narrow", value: typeof o["limit"] === "number" ? o["limit"] : 10, min: 1, max: 100 });
+  const issueSort = h("select", { id: "pe-issue-sort", class: "select" },
+    (["last_seen", "first_seen", "events", "users"] as const).map((m) => h("option", { value: m, selected: (o["sort"] ?? "last_seen") === m }, m.replace("_", " "))));
   const text = h("textarea", { id: "pe-text", class: "pe-text", rows: 10, spellcheck: "false" });
   text.value = typeof o.text === "string" ? o.text : "";
   const gridFields = (["x", "y", "w", "h"] as const).map((k) =>
@@ -102,6 +110,8 @@ export function editPanel(panel: Panel, onApply: (p: Panel) => void): void {
     unit: h("div", { class: "pe-row" }, field("Unit", unit)),
     text: h("div", { class: "pe-section" }, field("Markdown", text, "# heading, **bold**, *italic*, `code`, - lists, [links](https://…)")),
     logs: h("div", { class: "pe-row" }, h("div", { class: "field grow" }, h("label", { for: "pe-log-query" }, "Log query"), logQuery), field("Records", logLimit)),
+    alerts: h("div", { class: "pe-row" }, h("div", { class: "field grow" }, h("label", { for: "pe-alert-filter" }, "Alert label filter"), alertFilter), field("Pending too", alertPending)),
+    issues: h("div", { class: "pe-row" }, field("Project id", issueProject), h("div", { class: "field grow" }, h("label", { for: "pe-issue-query" }, "Issue search"), issueQuery), field("Sort", issueSort), field("Rows", issueLimit)),
     none: h("div", { class: "notice" }, "This panel type has no data source on this server yet; it renders a notice until the API exists."),
   };
   const sync = () => {
@@ -113,13 +123,15 @@ export function editPanel(panel: Panel, onApply: (p: Panel) => void): void {
     sections.stat.hidden = t !== "stat" && t !== "table";
     sections.text.hidden = t !== "markdown";
     sections.logs.hidden = t !== "logs";
-    sections.none.hidden = q || t === "markdown" || t === "logs";
+    sections.alerts.hidden = t !== "alerts";
+    sections.issues.hidden = t !== "issues";
+    sections.none.hidden = q || t === "markdown" || t === "logs" || t === "alerts" || t === "issues";
   };
   typeSel.addEventListener("change", sync);
   sync();
   const body = h("div", { class: "pe" },
     h("div", { class: "pe-row" }, field("Type", typeSel), h("div", { class: "field grow" }, h("label", { for: "pe-title" }, "Title"), title)),
-    sections.queries, sections.unit, sections.ts, sections.stat, sections.text, sections.logs, sections.none,
+    sections.queries, sections.unit, sections.ts, sections.stat, sections.text, sections.logs, sections.alerts, sections.issues, sections.none,
     h("div", { class: "pe-row" }, ...gridFields.map((f, i) => field(["Column (0–23)", "Row", "Width (1–24)", "Height"][i]!, f))));
 
   openDialog("panel-editor", panel.title ? `Edit panel: ${panel.title}` : "Edit panel", body, () => {
@@ -162,6 +174,24 @@ export function editPanel(panel: Panel, onApply: (p: Panel) => void): void {
       opts["query"] = logQuery.value.trim();
       const n = Math.round(Number(logLimit.value));
       if (!Number.isFinite(n) || n < 1 || n > 1000) return "Records: a number 1–1000.";
+      opts["limit"] = n;
+    }
+    if (t === "alerts") {
+      const f = alertFilter.value.trim();
+      const parsed = parseAlertFilter(f);
+      if (typeof parsed === "string") return parsed;
+      opts["filter"] = f;
+      opts["pending"] = alertPending.checked;
+    }
+    if (t === "issues") {
+      const pr = issueProject.value.trim();
+      if (pr && !/^\d+$/.test(pr)) return "Project id: a number (see Issues → project), or empty for all.";
+      if (pr) opts["project"] = Number(pr);
+      else delete opts["project"];
+      opts["query"] = issueQuery.value.trim();
+      opts["sort"] = issueSort.value;
+      const n = Math.round(Number(issueLimit.value));
+      if (!Number.isFinite(n) || n < 1 || n > 100) return "Rows: a number 1–100.";
       opts["limit"] = n;
     }
     out.options = opts;

@@ -8,8 +8,8 @@ export const PANEL_TYPES: { type: PanelType; label: string; needs?: string }[] =
   { type: "stat", label: "Stat" },
   { type: "table", label: "Table" },
   { type: "markdown", label: "Markdown" },
-  { type: "alerts", label: "Alert status", needs: "the alerting API" },
-  { type: "issues", label: "Issue list", needs: "the issues API" },
+  { type: "alerts", label: "Alert status" },
+  { type: "issues", label: "Issue list" },
   { type: "logs", label: "Log stream" },
 ];
 

@@ -56,6 +56,10 @@ export function makePanelView(p: Panel, body: HTMLElement): PanelView {
       return new MarkdownPanel(p);
     case "logs":
       return new LogsPanel(p);
+    case "alerts":
+      return new AlertsPanel(p);
+    case "issues":
+      return new IssuesPanel(p);
     default:
       return new NoSourcePanel(p);
   }
@@ -394,6 +398,140 @@ class LogsPanel implements PanelView {
         h("td", { class: "muted small log-who" }, who),
         h("td", { class: "mono log-msg", title: r._msg }, r._msg));
     }));
+  }
+
+  destroy(): void {
+    this.tbody.replaceChildren();
+  }
+}
+
+interface PanelAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  state: string;
+  activeAt: string;
+  value: string;
+}
+
+function sinceText(iso: string): string {
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return "";
+  const s = Math.max(0, Math.round((Date.now() - t) / 1000));
+  return s < 90 ? `${s}s` : s < 5400 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`;
+}
+
+/** Label matchers of an alerts panel's filter: `severity="page", team=~"db|web"`. */
+export function parseAlertFilter(filter: string): { name: string; op: string; value: string }[] | string {
+  const out: { name: string; op: string; value: string }[] = [];
+  const re = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$)/y;
+  let pos = 0;
+  const s = filter.trim();
+  while (pos < s.length) {
+    re.lastIndex = pos;
+    const m = re.exec(s);
+    if (!m) return `Alert filter: cannot parse at "${s.slice(pos, pos + 20)}" (want name="value", name=~"regex", separated by commas).`;
+    out.push({ name: m[1]!, op: m[2]!, value: m[3]!.replace(/\\(.)/g, "$1") });
+    pos = re.lastIndex;
+  }
+  return out;
+}
+
+function matchAll(ms: { name: string; op: string; value: string }[], labels: Record<string, string>): boolean {
+  return ms.every(({ name, op, value }) => {
+    const have = labels[name] ?? "";
+    if (op === "=") return have === value;
+    if (op === "!=") return have !== value;
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:${value})$`);
+    } catch {
+      return false;
+    }
+    return op === "=~" ? re.test(have) : !re.test(have);
+  });
+}
+
+/** Firing and pending alerts (GET /api/v1/alerts), firing first; option `filter` narrows by labels. */
+class AlertsPanel implements PanelView {
+  readonly el: HTMLElement;
+
+  constructor(private p: Panel) {
+    this.el = h("div", { class: "panel-alerts" });
+  }
+
+  async fetch(ctx: PanelContext): Promise<unknown> {
+    const o = this.p.options ?? {};
+    const f = typeof o["filter"] === "string" ? substitute(o["filter"], ctx.vars) : "";
+    const ms = parseAlertFilter(f);
+    if (typeof ms === "string") throw new ApiError(0, ms);
+    const r = await apiGet<{ alerts: PanelAlert[] }>("/api/v1/alerts", {}, { signal: ctx.signal });
+    const pendingToo = o["pending"] !== false;
+    return (r.data.alerts ?? []).filter((a) => (a.state === "firing" || (pendingToo && a.state === "pending")) && matchAll(ms, a.labels))
+      .sort((a, b) => (a.state === b.state ? Date.parse(a.activeAt) - Date.parse(b.activeAt) : a.state === "firing" ? -1 : 1));
+  }
+
+  render(data: unknown): void {
+    const list = data as PanelAlert[];
+    const firing = list.filter((a) => a.state === "firing").length;
+    this.el.dataset["firing"] = String(firing);
+    this.el.dataset["alerts"] = String(list.length);
+    this.el.classList.toggle("all-clear", !firing);
+    if (!list.length) {
+      this.el.replaceChildren(h("div", { class: "alerts-clear" }, h("span", { class: "alerts-clear-mark" }, "✓"), h("span", null, "No alert firing")));
+      return;
+    }
+    this.el.replaceChildren(h("ul", { class: "panel-alert-list" }, list.map((a) => h("li", { class: `panel-alert state-${a.state}`, "data-alertname": a.labels["alertname"] ?? "" },
+      h("span", { class: `badge ${a.state === "firing" ? "badge-bad" : "badge-warn"}` }, a.state),
+      h("a", { class: "panel-alert-name", href: "/alerts" }, a.labels["alertname"] ?? "(no name)"),
+      h("span", { class: "muted small panel-alert-what" }, a.annotations["summary"] ?? Object.entries(a.labels).filter(([k]) => k !== "alertname").map(([k, v]) => `${k}=${v}`).join(" ")),
+      h("span", { class: "muted small panel-alert-since" }, sinceText(a.activeAt))))));
+  }
+
+  destroy(): void {
+    this.el.replaceChildren();
+  }
+}
+
+interface PanelIssue {
+  id: number;
+  title: string;
+  culprit: string;
+  level: string;
+  count: number;
+  users: number;
+  last_seen: string;
+}
+
+/** Unresolved issues (GET /api/v1/issues); options `project` (id), `query`, `limit`, `sort`. */
+class IssuesPanel implements PanelView {
+  readonly el: HTMLElement;
+  private tbody = h("tbody");
+
+  constructor(private p: Panel) {
+    this.el = h("div", { class: "table-scroll panel-issues" }, h("table", { class: "data-table issue-list-table" }, this.tbody));
+  }
+
+  async fetch(ctx: PanelContext): Promise<unknown> {
+    const o = this.p.options ?? {};
+    const limit = typeof o["limit"] === "number" ? Math.max(1, Math.min(100, o["limit"])) : 10;
+    const project = o["project"] !== undefined && o["project"] !== "" ? String(o["project"]) : undefined;
+    const query = typeof o["query"] === "string" && o["query"].trim() ? substitute(o["query"], ctx.vars) : undefined;
+    const sort = typeof o["sort"] === "string" && o["sort"] ? o["sort"] : "last_seen";
+    const r = await apiGet<PanelIssue[]>("/api/v1/issues", { status: "unresolved", project, query, sort, limit }, { signal: ctx.signal });
+    return r.data ?? [];
+  }
+
+  render(data: unknown): void {
+    const list = data as PanelIssue[];
+    this.el.dataset["rows"] = String(list.length);
+    if (!list.length) {
+      this.tbody.replaceChildren(h("tr", null, h("td", { class: "muted" }, "No unresolved issues.")));
+      return;
+    }
+    this.tbody.replaceChildren(...list.map((i) => h("tr", { class: `panel-issue lvl-${i.level}`, "data-issue": String(i.id) },
+      h("td", { class: "panel-issue-title" }, h("a", { href: `/issues/${i.id}` }, i.title || "(no title)"), h("div", { class: "muted small mono" }, i.culprit)),
+      h("td", { class: "num" }, String(i.count)),
+      h("td", { class: "num muted small" }, sinceText(i.last_seen)))));
   }
 
   destroy(): void {

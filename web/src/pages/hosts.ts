@@ -91,6 +91,79 @@ function sparkline(values: (number | null)[]): SVGSVGElement {
   return svg;
 }
 
+/**
+ * Services -> roles -> hosts with status, key metrics and a CPU sparkline over the URL's range
+ * (one query for all hosts; the list stands without sparklines if it fails).
+ */
+export async function hostSections(hosts: Host[], signal: AbortSignal): Promise<HTMLElement[]> {
+  // CPU busy ratio per host over the range, for the sparklines (one query for all hosts).
+  const spark = new Map<string, (number | null)[]>();
+  try {
+    const { start, end } = resolveRange(rangeOf(current().params));
+    // About 100 points across the cell whatever the range (a 5-minute range steps 3 s, so a
+    // host that started a minute ago already has a line).
+    const step = Math.max(1, Math.ceil((end - start) / 1000 / 100));
+    const s0 = Math.floor(start / 1000 / step) * step;
+    const r = await apiGet<QueryData>("/api/v1/query_range", { query: CPU_BUSY('host!=""').replaceAll("$__rate_interval", rateInterval(step, scrapeOf(hosts))), start: s0, end: Math.floor(end / 1000), step }, { signal });
+    if (r.data.resultType === "matrix") {
+      const n = Math.floor((end / 1000 - s0) / step) + 1;
+      for (const m of r.data.result) {
+        const vals = new Array<number | null>(n).fill(null);
+        for (const [t, v] of m.values) vals[Math.round((t - s0) / step)] = parseSampleValue(v);
+        spark.set(m.metric["host"] ?? "", vals);
+      }
+    }
+  } catch (e) {
+    if (isAbort(e)) throw e;
+    // Sparklines are extra: the list stands without them.
+  }
+  const byService = new Map<string, Map<string, Host[]>>();
+  for (const host of hosts) {
+    const svc = host.service || "(no service)";
+    if (!byService.has(svc)) byService.set(svc, new Map());
+    const roles = host.roles.length ? host.roles : ["(no role)"];
+    for (const r of roles) {
+      const m = byService.get(svc)!;
+      if (!m.has(r)) m.set(r, []);
+      m.get(r)!.push(host);
+    }
+  }
+  const carry = globalParams();
+  const sections = [...byService.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([svc, roles]) =>
+    h("section", { class: "panel service", "data-service": svc },
+      h("h2", { class: "service-name" }, svc),
+      [...roles.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([role, list]) => {
+        const bad = list.filter((x) => x.unreachable && !x.retired).length;
+        return h("div", { class: "role", "data-role": role },
+          h("div", { class: "role-head" },
+            h("h3", null, role),
+            h("span", { class: "muted small" }, `${list.length} host${list.length === 1 ? "" : "s"}`),
+            bad ? h("span", { class: "badge badge-bad" }, `${bad} unreachable`) : null,
+            role !== "(no role)" && svc !== "(no service)"
+              ? h("a", { class: "small role-link", href: href("/hosts", globalParams({ service: svc, role })) }, "Role graphs →") : null),
+          h("table", { class: "data-table hosts-table" },
+            h("thead", null, h("tr", null, ["Host", "Status", "CPU", "", "Memory", "Disk (fullest)", "Load", "Checks", "Heartbeat"].map((c, i) =>
+              h("th", { class: i >= 2 && i !== 3 && i < 7 ? "num" : "" }, c)))),
+            h("tbody", null, [...list].sort((a, b) => a.name.localeCompare(b.name)).map((x) => {
+              const m = x.metrics ?? {};
+              const crit = (x.checks ?? []).filter((c) => c.status === "CRITICAL").length;
+              const warn = (x.checks ?? []).filter((c) => c.status === "WARNING").length;
+              return h("tr", { class: x.unreachable && !x.retired ? "host-down" : "", "data-host": x.name },
+                h("td", null, h("a", { href: href(`/hosts/${x.id}`, carry) }, x.name)),
+                h("td", null, statusBadge(x)),
+                h("td", { class: "num" }, formatUnit(m["cpu_used_ratio"], "percentunit")),
+                h("td", { class: "spark-cell" }, sparkline(spark.get(x.name) ?? [])),
+                h("td", { class: "num" }, formatUnit(m["memory_used_ratio"], "percentunit")),
+                h("td", { class: "num" }, formatUnit(m["fs_max_used_ratio"], "percentunit")),
+                h("td", { class: "num" }, formatUnit(m["load1"], "none")),
+                h("td", null, crit ? h("span", { class: "badge badge-bad" }, `${crit} critical`) : warn ? h("span", { class: "badge badge-warn" }, `${warn} warning`)
+                  : (x.checks ?? []).length ? h("span", { class: "badge badge-ok" }, "OK") : h("span", { class: "muted small" }, "–")),
+                h("td", { class: "muted small", title: formatDateTime(x.last_heartbeat_ms) }, ago(x.last_heartbeat_ms)));
+            }))));
+      })));
+  return sections;
+}
+
 export function hostsPage(): Page {
   return new HostsPage();
 }
@@ -165,72 +238,7 @@ class HostsPage implements Page {
         "Hosts appear here when a kansoku agent registers: kansoku agent --server URL --token TOKEN --service SERVICE --role ROLE."));
       return;
     }
-    // CPU busy ratio per host over the range, for the sparklines (one query for all hosts).
-    const spark = new Map<string, (number | null)[]>();
-    try {
-      const { start, end } = resolveRange(rangeOf(current().params));
-      // About 100 points across the cell whatever the range (a 5-minute range steps 3 s, so a
-      // host that started a minute ago already has a line).
-      const step = Math.max(1, Math.ceil((end - start) / 1000 / 100));
-      const s0 = Math.floor(start / 1000 / step) * step;
-      const r = await apiGet<QueryData>("/api/v1/query_range", { query: CPU_BUSY('host!=""').replaceAll("$__rate_interval", rateInterval(step, scrapeOf(hosts))), start: s0, end: Math.floor(end / 1000), step }, { signal });
-      if (r.data.resultType === "matrix") {
-        const n = Math.floor((end / 1000 - s0) / step) + 1;
-        for (const m of r.data.result) {
-          const vals = new Array<number | null>(n).fill(null);
-          for (const [t, v] of m.values) vals[Math.round((t - s0) / step)] = parseSampleValue(v);
-          spark.set(m.metric["host"] ?? "", vals);
-        }
-      }
-    } catch (e) {
-      if (isAbort(e)) throw e;
-      // Sparklines are extra: the list stands without them.
-    }
-    const byService = new Map<string, Map<string, Host[]>>();
-    for (const host of hosts) {
-      const svc = host.service || "(no service)";
-      if (!byService.has(svc)) byService.set(svc, new Map());
-      const roles = host.roles.length ? host.roles : ["(no role)"];
-      for (const r of roles) {
-        const m = byService.get(svc)!;
-        if (!m.has(r)) m.set(r, []);
-        m.get(r)!.push(host);
-      }
-    }
-    const carry = globalParams();
-    const sections = [...byService.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([svc, roles]) =>
-      h("section", { class: "panel service", "data-service": svc },
-        h("h2", { class: "service-name" }, svc),
-        [...roles.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([role, list]) => {
-          const bad = list.filter((x) => x.unreachable && !x.retired).length;
-          return h("div", { class: "role", "data-role": role },
-            h("div", { class: "role-head" },
-              h("h3", null, role),
-              h("span", { class: "muted small" }, `${list.length} host${list.length === 1 ? "" : "s"}`),
-              bad ? h("span", { class: "badge badge-bad" }, `${bad} unreachable`) : null,
-              role !== "(no role)" && svc !== "(no service)"
-                ? h("a", { class: "small role-link", href: href("/hosts", globalParams({ service: svc, role })) }, "Role graphs →") : null),
-            h("table", { class: "data-table hosts-table" },
-              h("thead", null, h("tr", null, ["Host", "Status", "CPU", "", "Memory", "Disk (fullest)", "Load", "Checks", "Heartbeat"].map((c, i) =>
-                h("th", { class: i >= 2 && i !== 3 && i < 7 ? "num" : "" }, c)))),
-              h("tbody", null, [...list].sort((a, b) => a.name.localeCompare(b.name)).map((x) => {
-                const m = x.metrics ?? {};
-                const crit = (x.checks ?? []).filter((c) => c.status === "CRITICAL").length;
-                const warn = (x.checks ?? []).filter((c) => c.status === "WARNING").length;
-                return h("tr", { class: x.unreachable && !x.retired ? "host-down" : "", "data-host": x.name },
-                  h("td", null, h("a", { href: href(`/hosts/${x.id}`, carry) }, x.name)),
-                  h("td", null, statusBadge(x)),
-                  h("td", { class: "num" }, formatUnit(m["cpu_used_ratio"], "percentunit")),
-                  h("td", { class: "spark-cell" }, sparkline(spark.get(x.name) ?? [])),
-                  h("td", { class: "num" }, formatUnit(m["memory_used_ratio"], "percentunit")),
-                  h("td", { class: "num" }, formatUnit(m["fs_max_used_ratio"], "percentunit")),
-                  h("td", { class: "num" }, formatUnit(m["load1"], "none")),
-                  h("td", null, crit ? h("span", { class: "badge badge-bad" }, `${crit} critical`) : warn ? h("span", { class: "badge badge-warn" }, `${warn} warning`)
-                    : (x.checks ?? []).length ? h("span", { class: "badge badge-ok" }, "OK") : h("span", { class: "muted small" }, "–")),
-                  h("td", { class: "muted small", title: formatDateTime(x.last_heartbeat_ms) }, ago(x.last_heartbeat_ms)));
-              }))));
-        })));
-    this.content.replaceChildren(...sections);
+    this.content.replaceChildren(...(await hostSections(hosts, signal)));
   }
 
   private showRole(hosts: Host[], service: string, role: string): void {

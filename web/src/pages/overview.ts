@@ -1,6 +1,10 @@
-// Overview: every scrape target that reports `up`, grouped by job, with its history over the range.
+// Overview: what needs attention first — firing alerts (red, on top) and unreachable hosts —
+// then services -> roles -> hosts with status and sparklines (the agent's registry), then every
+// scrape target that reports `up`, grouped by job, with its history over the range.
 
 import { apiGet, isAbort, type QueryData } from "../api";
+import type { Alert } from "./alerts";
+import { hostSections, type Host } from "./hosts";
 import { h, setChildren } from "../dom";
 import { parseSampleValue, seriesName, type Labels } from "../format";
 import { formatDateTime, formatDuration, resolveRange } from "../time";
@@ -28,13 +32,15 @@ class OverviewPage implements Page {
   private ctrl: AbortController | null = null;
   private key = "";
   private loadedOnce = false;
+  private attention = h("section", { class: "attention", "aria-live": "polite" });
+  private hosts = h("div", { class: "overview-hosts" });
 
   constructor() {
     this.summary = h("div", { class: "muted small", "aria-live": "polite" });
     this.content = h("div", { class: "overview-content" }, loading("Loading targets…"));
     this.el = h("main", { class: "page page-overview" },
       h("div", { class: "page-head" }, h("h1", { class: "page-title" }, "Overview"), this.summary),
-      this.content);
+      this.attention, this.hosts, this.content);
   }
 
   update(loc: Loc): void {
@@ -62,6 +68,7 @@ class OverviewPage implements Page {
     const s0 = Math.floor(start / 1000 / step) * step;
     const s1 = Math.floor(end / 1000);
     if (this.loadedOnce) setBusy(this.el, true);
+    void this.loadAttention(ctrl.signal);
     try {
       const [now, range] = await Promise.all([
         apiGet<QueryData>("/api/v1/query", { query: "up", time: s1 }, { signal: ctrl.signal }),
@@ -94,6 +101,54 @@ class OverviewPage implements Page {
       setChildren(this.content, errorBox(e, () => this.refresh()));
     } finally {
       if (this.ctrl === ctrl) setBusy(this.el, false);
+    }
+  }
+
+  /** Firing alerts and unreachable hosts on top, then the hosts tree; each part fails alone. */
+  private async loadAttention(signal: AbortSignal): Promise<void> {
+    const [al, ho] = await Promise.allSettled([
+      apiGet<{ alerts: Alert[] }>("/api/v1/alerts", {}, { signal }),
+      apiGet<Host[]>("/api/v1/hosts", {}, { signal }),
+    ]);
+    if (signal.aborted) return;
+    const items: HTMLElement[] = [];
+    if (al.status === "fulfilled") {
+      const firing = (al.value.data.alerts ?? []).filter((a) => a.state === "firing");
+      const pending = (al.value.data.alerts ?? []).filter((a) => a.state === "pending").length;
+      if (firing.length) {
+        items.push(h("div", { class: "attn attn-bad", "data-kind": "alerts" },
+          h("a", { class: "attn-title", href: href("/alerts", globalParams()) }, `${firing.length} alert${firing.length === 1 ? "" : "s"} firing`),
+          h("ul", { class: "attn-list" }, firing.slice(0, 8).map((a) => h("li", { "data-alertname": a.labels["alertname"] ?? "" },
+            h("strong", null, a.labels["alertname"] ?? "(no name)"), " ",
+            h("span", { class: "muted" }, a.annotations["summary"] ?? Object.entries(a.labels).filter(([k]) => k !== "alertname").map(([k, v]) => `${k}=${v}`).join(" "))))),
+          firing.length > 8 ? h("a", { class: "small", href: href("/alerts", globalParams()) }, `and ${firing.length - 8} more`) : null));
+      } else {
+        items.push(h("div", { class: "attn attn-ok", "data-kind": "alerts" }, h("a", { href: href("/alerts", globalParams()) }, "No alert firing"),
+          pending ? h("span", { class: "muted small" }, ` · ${pending} pending`) : null));
+      }
+    } else if (!isAbort(al.reason)) {
+      items.push(h("div", { class: "attn attn-warn" }, `Alerts unavailable: ${al.reason instanceof Error ? al.reason.message : String(al.reason)}`));
+    }
+    let hosts: Host[] = [];
+    if (ho.status === "fulfilled") {
+      hosts = ho.value.data ?? [];
+      const down = hosts.filter((x) => x.unreachable && !x.retired);
+      if (down.length) {
+        items.push(h("div", { class: "attn attn-bad", "data-kind": "hosts" },
+          h("a", { class: "attn-title", href: href("/hosts", globalParams()) }, `${down.length} host${down.length === 1 ? "" : "s"} unreachable`),
+          h("ul", { class: "attn-list" }, down.slice(0, 8).map((x) => h("li", { "data-host": x.name },
+            h("a", { href: href(`/hosts/${x.id}`, globalParams()) }, x.name), h("span", { class: "muted" }, ` ${x.service}${x.roles.length ? ` / ${x.roles.join(", ")}` : ""}`))))));
+      }
+    }
+    this.attention.replaceChildren(...items);
+    if (hosts.length) {
+      try {
+        this.hosts.replaceChildren(...(await hostSections(hosts, signal)));
+      } catch (e) {
+        if (!isAbort(e)) this.hosts.replaceChildren(errorBox(e));
+      }
+    } else {
+      this.hosts.replaceChildren();
     }
   }
 

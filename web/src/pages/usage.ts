@@ -21,6 +21,8 @@ interface Limits {
   max_series_per_metric: number;
   max_label_values_per_name: number;
   max_samples_per_second: number;
+  max_events_per_minute?: number;
+  max_log_bytes_per_second?: number;
 }
 
 interface Tenant {
@@ -29,6 +31,10 @@ interface Tenant {
   new_series_last_hour: number;
   samples_per_second: number;
   samples_total: number;
+  events_total?: number;
+  events_per_minute?: number;
+  log_bytes_total?: number;
+  log_bytes_per_second?: number;
   limits: Limits;
   refusals: Record<string, number>;
 }
@@ -48,6 +54,11 @@ interface Source {
   kind: string;
   name: string;
   detail?: string;
+  status?: string;
+  events_total?: number;
+  events_per_minute?: number;
+  log_bytes_total?: number;
+  log_bytes_per_second?: number;
   first_seen_ms: number;
   last_seen_ms: number;
   active_series: number;
@@ -208,7 +219,7 @@ class UsagePage implements Page {
     this.tenants.replaceChildren(h("h2", { class: "section-title" }, "Tokens: usage against limits"),
       h("table", { class: "data-table tenants-table" },
         h("thead", null, h("tr", null, h("th", null, "Token"), h("th", null, "Active series"), h("th", null, "New series (last hour)"),
-          h("th", null, "Samples/s"), h("th", { class: "num" }, "Samples total"), h("th", null, "Refusals"))),
+          h("th", null, "Samples/s"), h("th", { class: "num" }, "Samples total"), h("th", null, "Error events/min"), h("th", null, "Log bytes/s"), h("th", null, "Refusals"))),
         h("tbody", null, u.tenants.map((t) => {
           const refusals = Object.entries(t.refusals).filter(([, n]) => n > 0);
           const p = carry();
@@ -219,6 +230,8 @@ class UsagePage implements Page {
             h("td", null, gauge(t.new_series_last_hour, t.limits.max_new_series_per_hour)),
             h("td", null, gauge(t.samples_per_second, t.limits.max_samples_per_second)),
             h("td", { class: "num" }, num(t.samples_total)),
+            h("td", { title: `${num(t.events_total ?? 0)} events in all` }, gauge(t.events_per_minute ?? 0, t.limits.max_events_per_minute ?? 0)),
+            h("td", { title: `${formatUnit(t.log_bytes_total ?? 0, "bytes")} in all` }, gauge(t.log_bytes_per_second ?? 0, t.limits.max_log_bytes_per_second ?? 0, (n) => formatUnit(n, "bytes/s"))),
             h("td", null, refusals.length
               ? refusals.map(([k, n]) => h("span", { class: "badge badge-bad", "data-limit": k, title: `refused by ${k}` }, `${k}: ${num(n)}`))
               : h("span", { class: "muted small" }, "none"),
@@ -248,11 +261,15 @@ class UsagePage implements Page {
     this.sources.replaceChildren(h("div", { class: "job-head" }, h("h2", { class: "section-title" }, "Sources"), seg),
       list.length ? h("div", { class: "table-scroll" }, h("table", { class: "data-table sources-table" },
         h("thead", null, h("tr", null, h("th", null, "Kind"), h("th", null, "Source"), h("th", { class: "num" }, "Active series"), h("th", { class: "num" }, "Samples/s"),
+          h("th", { class: "num" }, "Events"), h("th", { class: "num" }, "Log bytes"),
           h("th", null, "First seen"), h("th", null, "Last seen"))),
-        h("tbody", null, [...list].sort((a, b) => b.active_series - a.active_series).map((s) => h("tr", { "data-source": s.name },
+        h("tbody", null, [...list].sort((a, b) => b.active_series - a.active_series || (b.log_bytes_total ?? 0) - (a.log_bytes_total ?? 0) || (b.events_total ?? 0) - (a.events_total ?? 0)).map((s) => h("tr", { "data-source": s.name },
           h("td", null, h("span", { class: "tag" }, s.kind)),
-          h("td", { class: "mono" }, s.name, s.detail ? h("div", { class: "muted small" }, s.detail) : null),
+          h("td", { class: "mono" }, s.name, s.detail ? h("div", { class: "muted small" }, s.detail) : null,
+            s.status ? h("span", { class: `badge ${/refus|limit|block/.test(s.status) ? "badge-bad" : "badge-muted"}` }, s.status) : null),
           h("td", { class: "num" }, num(s.active_series)), h("td", { class: "num" }, num(s.samples_per_second)),
+          h("td", { class: "num", title: s.events_per_minute ? `${num(s.events_per_minute)}/min` : "" }, s.events_total ? num(s.events_total) : "–"),
+          h("td", { class: "num", title: s.log_bytes_per_second ? formatUnit(s.log_bytes_per_second, "bytes/s") : "" }, s.log_bytes_total ? formatUnit(s.log_bytes_total, "bytes") : "–"),
           h("td", { class: "small", title: formatDateTime(s.first_seen_ms) }, ago(s.first_seen_ms)),
           h("td", { class: "small", title: formatDateTime(s.last_seen_ms) }, ago(s.last_seen_ms)))))))
         : empty("No sources", kind ? `No source of kind ${kind}.` : "Sources appear as clients write."));
