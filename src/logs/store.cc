@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -82,7 +83,15 @@ struct Head {
   size_t rows = 0;
   size_t bytes = 0;
   int64_t first_append_ns = 0;
+  uint64_t first_seq = 0;    // seq of the first row (0 when empty)
   uint64_t wal_seq_end = 0;  // set when frozen
+};
+
+// One appended batch kept for live tail: its WAL payload (normalised records).
+struct TailEntry {
+  uint64_t first_seq = 0;
+  uint64_t rows = 0;
+  std::shared_ptr<const std::string> payload;
 };
 
 // A part of a scan: a block or one head stream.
@@ -127,7 +136,9 @@ class StoreImpl : public Store {
   Status WriteFrozen(const std::shared_ptr<Head>& f);
   void BackgroundLoop();
   Status ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor& v, bool* stop) const;
-  Status ScanHeadStream(const Part& p, const ScanRequest& req, ScanVisitor& v, bool* stop) const;
+  Status ScanHeadStream(const Part& p, const ScanRequest& req, uint64_t seq_end, ScanVisitor& v,
+                        bool* stop) const;
+  Status ScanTail(const ScanRequest& req, ScanVisitor& v) const;
 
   StoreOptions opts_;
   std::vector<std::string> label_names_;
@@ -141,6 +152,10 @@ class StoreImpl : public Store {
   std::vector<std::shared_ptr<Block>> blocks_;  // GUARDED_BY(mu_)
   uint64_t next_block_id_ = 1;                  // GUARDED_BY(flush_mu_)
 
+  mutable std::mutex tail_mu_;
+  std::deque<TailEntry> tail_;  // GUARDED_BY(tail_mu_) oldest first, contiguous seqs
+  size_t tail_bytes_ = 0;       // GUARDED_BY(tail_mu_)
+
   std::atomic<uint64_t> last_seq_{0};
   mutable std::mutex seq_mu_;
   mutable std::condition_variable seq_cv_;
@@ -153,8 +168,8 @@ class StoreImpl : public Store {
   std::atomic<bool> closed_{false};
 
   mutable std::atomic<uint64_t> rows_appended_{0}, batches_appended_{0}, flushes_{0},
-      flush_errors_{0}, blocks_deleted_{0}, blocks_pruned_{0}, blocks_scanned_{0},
-      wal_replayed_rows_{0}, corrupt_blocks_{0};
+      flush_errors_{0}, blocks_deleted_{0}, blocks_pruned_{0}, blocks_scanned_{0}, rows_counted_{0},
+      columns_read_{0}, wal_replayed_rows_{0}, corrupt_blocks_{0}, tail_rows_missed_{0};
 };
 
 void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
@@ -212,6 +227,7 @@ void StoreImpl::InsertLocked(Head& h, LogRecord&& r, uint64_t seq) {
   size_t bytes = r.msg.size() + 48;
   for (const auto& f : r.fields) bytes += f.name.size() + f.value.size() + 64;
   h.bytes += bytes;
+  if (h.rows == 0) h.first_seq = seq;
   h.rows++;
   RowData row;
   row.ts = r.ts_ns;
@@ -297,6 +313,17 @@ Status StoreImpl::Append(LogBatch&& batch) {
     }
     KANSOKU_RETURN_IF_ERROR(wal_->Write(payload));
     if (opts_.wal_fsync_interval_ms == 0) KANSOKU_RETURN_IF_ERROR(wal_->Sync());
+    if (opts_.tail_buffer_bytes > 0) {
+      // Before last_seq_ moves: every seq a tail reader can see is in the buffer or the head.
+      std::lock_guard<std::mutex> tl(tail_mu_);
+      tail_bytes_ += payload.size();
+      tail_.push_back(TailEntry{last_seq_.load() + 1, batch.size(),
+                                std::make_shared<const std::string>(std::move(payload))});
+      while (tail_.size() > 1 && tail_bytes_ > opts_.tail_buffer_bytes) {
+        tail_bytes_ -= tail_.front().payload->size();
+        tail_.pop_front();
+      }
+    }
     std::unique_lock<std::shared_mutex> l(mu_);
     if (head_->rows == 0) head_->first_append_ns = now;
     uint64_t seq = last_seq_.load();
@@ -518,9 +545,16 @@ StoreStats StoreImpl::Stats() const {
   s.blocks_deleted = blocks_deleted_;
   s.blocks_pruned = blocks_pruned_;
   s.blocks_scanned = blocks_scanned_;
+  s.rows_counted = rows_counted_;
+  s.columns_read = columns_read_;
   s.wal_replayed_rows = wal_replayed_rows_;
   s.corrupt_blocks = corrupt_blocks_;
   s.last_seq = last_seq_;
+  s.tail_rows_missed = tail_rows_missed_;
+  {
+    std::lock_guard<std::mutex> tl(tail_mu_);
+    s.tail_buffer_bytes = tail_bytes_;
+  }
   std::shared_lock<std::shared_mutex> l(mu_);
   s.head_rows = head_->rows;
   s.head_streams = head_->streams.size();
@@ -555,6 +589,7 @@ bool BloomPasses(const Block& b, const std::vector<std::vector<uint64_t>>& cnf) 
 }
 
 Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
+  if (req.after_seq > 0) return ScanTail(req, visitor);
   std::vector<Part> parts;
   std::vector<std::vector<uint64_t>> cnf;
   for (const auto& clause : req.token_cnf) {
@@ -564,7 +599,7 @@ Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
   }
   {
     std::shared_lock<std::shared_mutex> l(mu_);
-    if (req.after_seq == 0) {
+    {
       for (const auto& b : blocks_) {
         if (b->max_ts() < req.min_ts || b->min_ts() > req.max_ts) {
           blocks_pruned_++;
@@ -613,15 +648,92 @@ Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
       blocks_scanned_++;
       KANSOKU_RETURN_IF_ERROR(ScanBlock(*p.block, req, visitor, &stop));
     } else {
-      KANSOKU_RETURN_IF_ERROR(ScanHeadStream(p, req, visitor, &stop));
+      KANSOKU_RETURN_IF_ERROR(ScanHeadStream(p, req, UINT64_MAX, visitor, &stop));
     }
     if (stop) break;
   }
   return Status::Ok();
 }
 
-Status StoreImpl::ScanHeadStream(const Part& p, const ScanRequest& req, ScanVisitor& v,
-                                 bool* stop) const {
+Status StoreImpl::ScanTail(const ScanRequest& req, ScanVisitor& v) const {
+  // Rows after req.after_seq: from the recent-append buffer, and from the head for the seqs
+  // before the buffer's first one (a reader that fell behind the buffer).
+  std::vector<TailEntry> entries;
+  uint64_t buf_first = last_seq_.load() + 1;
+  {
+    std::lock_guard<std::mutex> tl(tail_mu_);
+    if (!tail_.empty()) buf_first = tail_.front().first_seq;
+    for (const auto& e : tail_) {
+      if (e.first_seq + e.rows - 1 > req.after_seq) entries.push_back(e);
+    }
+  }
+  if (req.after_seq + 1 < buf_first) {
+    std::vector<Part> parts;
+    uint64_t head_first = buf_first;
+    {
+      std::shared_lock<std::shared_mutex> l(mu_);
+      auto add_head = [&](const std::shared_ptr<Head>& h) {
+        if (h->rows > 0) head_first = std::min(head_first, h->first_seq);
+        for (const auto& s : h->streams) {
+          if (s->rows.empty() || s->max_ts < req.min_ts || s->min_ts > req.max_ts) continue;
+          if (req.stream_filter && !req.stream_filter(s->labels)) continue;
+          parts.push_back(
+              Part{s->min_ts, s->max_ts, s->rows.size(), nullptr, h, s.get(), s->rows.size()});
+        }
+      };
+      for (const auto& f : frozen_) add_head(f);
+      add_head(head_);
+    }
+    if (req.after_seq + 1 < head_first) tail_rows_missed_ += head_first - req.after_seq - 1;
+    bool stop = false;
+    for (const auto& p : parts) {
+      PartDecision d = v.BeginPart(p.min_ts, p.max_ts, p.rows);
+      if (d == PartDecision::kStop) return Status::Ok();
+      if (d == PartDecision::kSkip) continue;
+      KANSOKU_RETURN_IF_ERROR(ScanHeadStream(p, req, buf_first, v, &stop));
+      if (stop) return Status::Ok();
+    }
+  }
+  LogBatch batch;
+  RowView rv;
+  for (const auto& e : entries) {
+    batch.clear();
+    Status st = DecodeBatch(*e.payload, &batch);
+    if (!st.ok()) return Status::Internal("BUG: tail buffer: " + st.message());
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (const auto& r : batch) {
+      lo = std::min(lo, r.ts_ns);
+      hi = std::max(hi, r.ts_ns);
+    }
+    PartDecision d = v.BeginPart(lo, hi, batch.size());
+    if (d == PartDecision::kStop) return Status::Ok();
+    if (d == PartDecision::kSkip) continue;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const LogRecord& r = batch[i];
+      uint64_t seq = e.first_seq + i;
+      if (seq <= req.after_seq || r.ts_ns < req.min_ts || r.ts_ns > req.max_ts) continue;
+      if (req.stream_filter && !req.stream_filter(r.labels)) continue;
+      rv.ts_ns = r.ts_ns;
+      rv.seq = seq;
+      rv.flags = r.flags;
+      rv.labels = &r.labels;
+      rv.msg = r.msg;
+      rv.fields.clear();
+      for (const auto& f : r.fields) {
+        if (!req.all_fields &&
+            std::find(req.fields.begin(), req.fields.end(), f.name) == req.fields.end()) {
+          continue;
+        }
+        rv.fields.emplace_back(f.name, f.value);
+      }
+      if (!v.Row(rv)) return Status::Ok();
+    }
+  }
+  return Status::Ok();
+}
+
+Status StoreImpl::ScanHeadStream(const Part& p, const ScanRequest& req, uint64_t seq_end,
+                                 ScanVisitor& v, bool* stop) const {
   std::shared_lock<std::shared_mutex> l(mu_);
   const auto& rows = p.stream->rows;
   size_t n = std::min(p.stream_rows, rows.size());
@@ -629,8 +741,33 @@ Status StoreImpl::ScanHeadStream(const Part& p, const ScanRequest& req, ScanVisi
   idx.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     const RowData& r = rows[i];
-    if (r.ts < req.min_ts || r.ts > req.max_ts || r.seq <= req.after_seq) continue;
+    if (r.ts < req.min_ts || r.ts > req.max_ts || r.seq <= req.after_seq || r.seq >= seq_end) {
+      continue;
+    }
     idx.push_back(static_cast<uint32_t>(i));
+  }
+  if (req.count_rows && !idx.empty()) {
+    uint64_t cnt = idx.size();
+    if (req.prefilter) {
+      RowView pv;
+      pv.labels = &p.stream->labels;
+      cnt = 0;
+      for (uint32_t i : idx) {
+        const RowData& r = rows[i];
+        pv.ts_ns = r.ts;
+        pv.seq = r.seq;
+        pv.flags = r.flags;
+        pv.msg = r.msg;
+        pv.fields.clear();
+        for (const auto& f : r.fields) pv.fields.emplace_back(f.name, f.value);
+        cnt += req.prefilter(pv) ? 1 : 0;
+      }
+    }
+    if (cnt == 0) return Status::Ok();
+    if (v.CountRows(p.stream->labels, cnt)) {
+      rows_counted_ += cnt;
+      return Status::Ok();
+    }
   }
   if (req.newest_first) {
     std::stable_sort(idx.begin(), idx.end(),
@@ -670,7 +807,8 @@ struct VarColumn {
 };
 
 Status DecodeVar(const Block& b, std::string_view name, ColumnKind kind, uint64_t n_rows,
-                 VarColumn* out) {
+                 VarColumn* out, std::atomic<uint64_t>* columns_read) {
+  (*columns_read)++;
   KANSOKU_RETURN_IF_ERROR(b.ReadColumn(name, kind, &out->raw));
   Decoder d(out->raw);
   out->rows.resize(n_rows);
@@ -698,15 +836,35 @@ Status DecodeVar(const Block& b, std::string_view name, ColumnKind kind, uint64_
 Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor& v,
                             bool* stop) const {
   uint64_t n = b.rows();
-  // Which rows: matching streams within the time range.
+  const auto& streams = b.streams();
+  // Streams to read: matching labels and overlapping the time range.
+  std::vector<char> want(streams.size(), 0);
+  bool any = false;
+  for (size_t si = 0; si < streams.size(); ++si) {
+    const auto& s = streams[si];
+    if (s.max_ts < req.min_ts || s.min_ts > req.max_ts) continue;
+    if (req.stream_filter && !req.stream_filter(s.labels)) continue;
+    // Aggregation fast path: a stream wholly inside the time range with no row filter is
+    // answered from the footer.
+    if (req.count_rows && !req.prefilter && s.min_ts >= req.min_ts && s.max_ts <= req.max_ts &&
+        v.CountRows(s.labels, s.n_rows)) {
+      rows_counted_ += s.n_rows;
+      continue;
+    }
+    want[si] = 1;
+    any = true;
+  }
+  if (!any) return Status::Ok();
+  // Which rows: wanted streams within the time range.
   std::string time_raw;
+  columns_read_++;
   KANSOKU_RETURN_IF_ERROR(b.ReadColumn("_time", ColumnKind::kTime, &time_raw));
   std::vector<int64_t> ts(n);
   std::vector<uint32_t> stream_of(n);
   {
     Decoder d(time_raw);
     uint32_t si = 0;
-    for (const auto& s : b.streams()) {
+    for (const auto& s : streams) {
       int64_t prev = 0;
       for (uint64_t i = s.first_row; i < s.first_row + s.n_rows; ++i) {
         uint64_t u;
@@ -720,15 +878,12 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor&
   }
   std::vector<uint32_t> idx;
   idx.reserve(n);
-  uint32_t si = 0;
-  for (const auto& s : b.streams()) {
-    bool ok = !req.stream_filter || req.stream_filter(s.labels);
-    if (ok && s.max_ts >= req.min_ts && s.min_ts <= req.max_ts) {
-      for (uint64_t i = s.first_row; i < s.first_row + s.n_rows; ++i) {
-        if (ts[i] >= req.min_ts && ts[i] <= req.max_ts) idx.push_back(static_cast<uint32_t>(i));
-      }
+  for (size_t si = 0; si < streams.size(); ++si) {
+    if (!want[si]) continue;
+    const auto& s = streams[si];
+    for (uint64_t i = s.first_row; i < s.first_row + s.n_rows; ++i) {
+      if (ts[i] >= req.min_ts && ts[i] <= req.max_ts) idx.push_back(static_cast<uint32_t>(i));
     }
-    ++si;
   }
   if (idx.empty()) return Status::Ok();
   VarColumn msg;
@@ -738,7 +893,7 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor&
     // Phase 1: decode only what the filter needs and drop non-matching rows before the other
     // columns are decompressed (a needle touches few rows of the blocks its bloom admits).
     if (req.prefilter_msg) {
-      KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, n, &msg));
+      KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, n, &msg, &columns_read_));
       msg_done = true;
     }
     for (const auto& c : b.columns()) {
@@ -747,7 +902,8 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor&
               req.prefilter_fields.end()) {
         continue;
       }
-      KANSOKU_RETURN_IF_ERROR(DecodeVar(b, c.name, ColumnKind::kField, n, &decoded[c.name]));
+      KANSOKU_RETURN_IF_ERROR(
+          DecodeVar(b, c.name, ColumnKind::kField, n, &decoded[c.name], &columns_read_));
     }
     RowView pv;
     size_t keep = 0;
@@ -767,16 +923,35 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor&
     idx.resize(keep);
     if (idx.empty()) return Status::Ok();
   }
+  if (req.count_rows) {
+    // idx is grouped by stream (built stream by stream, the prefilter keeps the order): offer
+    // each stream's count; the rows of declined streams go on to Row().
+    size_t keep = 0;
+    for (size_t a = 0; a < idx.size();) {
+      size_t e = a;
+      uint32_t si = stream_of[idx[a]];
+      while (e < idx.size() && stream_of[idx[e]] == si) ++e;
+      if (!v.CountRows(streams[si].labels, e - a)) {
+        for (size_t i = a; i < e; ++i) idx[keep++] = idx[i];
+      } else {
+        rows_counted_ += e - a;
+      }
+      a = e;
+    }
+    idx.resize(keep);
+    if (idx.empty()) return Status::Ok();
+  }
   if (req.newest_first) {
     std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t c) { return ts[a] > ts[c]; });
   } else {
     std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t c) { return ts[a] < ts[c]; });
   }
   std::string flags;
+  columns_read_++;
   KANSOKU_RETURN_IF_ERROR(b.ReadColumn("_flags", ColumnKind::kFlags, &flags));
   if (flags.size() != n) return Status::Corruption("block " + b.path() + ": _flags size");
   if (req.need_msg && !msg_done) {
-    KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, n, &msg));
+    KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, n, &msg, &columns_read_));
   }
   std::vector<std::pair<const std::string*, VarColumn>> fcols;
   for (const auto& c : b.columns()) {
@@ -791,7 +966,8 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor&
       continue;
     }
     fcols.emplace_back(&c.name, VarColumn{});
-    KANSOKU_RETURN_IF_ERROR(DecodeVar(b, c.name, ColumnKind::kField, n, &fcols.back().second));
+    KANSOKU_RETURN_IF_ERROR(
+        DecodeVar(b, c.name, ColumnKind::kField, n, &fcols.back().second, &columns_read_));
   }
   RowView rv;
   for (uint32_t i : idx) {

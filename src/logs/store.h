@@ -50,6 +50,9 @@ struct StoreOptions {
   int zstd_level = 3;                              // block columns
   size_t block_max_rows = 65536;    // a flush cuts each day's rows into time slices of this size
   size_t max_line_bytes = 1 << 20;  // longer messages are cut and flagged
+  // Live tail: the most recent appended batches (their WAL payloads, shared, not copied) are kept
+  // up to this many bytes so a tail reader finds rows even after the head was flushed to blocks.
+  size_t tail_buffer_bytes = 64 << 20;
   // Label names beyond the defaults (service, host, level, source): a field with one of these
   // names becomes a stream label.
   std::vector<std::string> stream_fields;
@@ -81,13 +84,20 @@ struct ScanRequest {
   bool need_msg = true;
   bool all_fields = true;           // decode every field column
   std::vector<std::string> fields;  // else only these
-  uint64_t after_seq = 0;           // > 0: only head rows appended after this seq (live tail)
+  // > 0: live tail. Only rows appended after this seq, read from the recent-append buffer
+  // (StoreOptions::tail_buffer_bytes) and the head, never from blocks. Rows that left both
+  // before the tail read them (a reader further behind than the buffer while the head was
+  // flushed) are counted in StoreStats::tail_rows_missed.
+  uint64_t after_seq = 0;
   // Optional block row pre-filter: only _msg (when prefilter_msg) and prefilter_fields are
   // decompressed first and rows it rejects are dropped before any other column is read. It sees
   // labels, ts and those columns only. The visitor still gets every row that passes.
   std::function<bool(const RowView&)> prefilter;
   std::vector<std::string> prefilter_fields;
   bool prefilter_msg = false;
+  // Aggregation fast path: the visitor wants per-stream row counts where it can (see
+  // ScanVisitor::CountRows). Requires that the prefilter, when set, is the complete row filter.
+  bool count_rows = false;
 };
 
 enum class PartDecision { kScan, kSkip, kStop };
@@ -99,6 +109,17 @@ class ScanVisitor {
   virtual PartDecision BeginPart(int64_t min_ts, int64_t max_ts, size_t rows) = 0;
   // False ends the scan.
   virtual bool Row(const RowView& row) = 0;
+  // Only with ScanRequest::count_rows: `n` rows of the stream with these labels were selected
+  // (time range, stream_filter, after_seq and the prefilter). Return true when the visitor
+  // accounted for them from the labels alone: they are then not passed to Row(). Return false
+  // (and change nothing) to receive them one by one through Row() instead. A block whose streams
+  // are all accounted for this way is answered from its footer without reading any column when
+  // it lies wholly inside the time range and there is no prefilter.
+  virtual bool CountRows(const std::vector<KV>& labels, uint64_t n) {
+    (void)labels;
+    (void)n;
+    return false;
+  }
 };
 
 struct StoreStats {
@@ -115,9 +136,13 @@ struct StoreStats {
   uint64_t blocks_deleted = 0;  // by retention
   uint64_t blocks_pruned = 0;   // skipped by time/bloom/labels in scans
   uint64_t blocks_scanned = 0;
+  uint64_t rows_counted = 0;  // rows aggregated by CountRows() without being materialised
+  uint64_t columns_read = 0;  // block columns decompressed by scans
   uint64_t wal_replayed_rows = 0;
   uint64_t corrupt_blocks = 0;
   uint64_t last_seq = 0;
+  uint64_t tail_buffer_bytes = 0;
+  uint64_t tail_rows_missed = 0;
 };
 
 class Store {

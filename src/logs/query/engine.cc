@@ -349,9 +349,54 @@ class StatsVisitor : public ScanVisitor {
     }
     return true;
   }
+  // Counts that need only labels: every by() field is a label of the stream (or _stream) and
+  // every function is count() or count(label).
+  bool CountRows(const std::vector<KV>& labels, uint64_t n) override {
+    if (!countable_) return false;
+    key_.clear();
+    for (const auto& b : p_.by) {
+      if (b == "_stream") {
+        key_.push_back(StreamKey(labels));
+        continue;
+      }
+      const KV* kv = FindLabel(labels, b);
+      if (!kv) return false;  // may be a field of the rows
+      key_.push_back(kv->value);
+    }
+    std::vector<uint64_t> add(p_.funcs.size(), n);
+    for (size_t i = 0; i < p_.funcs.size(); ++i) {
+      const std::string& f = p_.funcs[i].field;
+      if (f.empty()) continue;
+      if (!FindLabel(labels, f)) return false;
+    }
+    auto it = groups_.find(key_);
+    if (it == groups_.end()) {
+      if (groups_.size() >= max_) return false;  // Row() reports the overflow
+      it = groups_.emplace(key_, std::vector<Acc>(p_.funcs.size())).first;
+    }
+    for (size_t i = 0; i < p_.funcs.size(); ++i) it->second[i].count += add[i];
+    examined_ += n;
+    return true;
+  }
+  static const KV* FindLabel(const std::vector<KV>& labels, const std::string& name) {
+    for (const auto& kv : labels) {
+      if (kv.name == name) return &kv;
+    }
+    return nullptr;
+  }
+  bool Countable() const {
+    for (const auto& fn : p_.funcs) {
+      if (fn.func != "count" || fn.field == "_msg" || fn.field == "_time") return false;
+    }
+    for (const auto& b : p_.by) {
+      if (b == "_msg" || b == "_time") return false;
+    }
+    return true;
+  }
   const Filter& f_;
   const Pipe& p_;
   size_t max_;
+  bool countable_ = Countable();
   bool overflow_ = false;
   uint64_t examined_ = 0;
   std::vector<std::string> key_;
@@ -482,6 +527,8 @@ Result<ExecResult> Execute(const Store& store, const Query& q, const ExecOptions
     plan.req.all_fields = false;
     plan.req.fields.assign(need.begin(), need.end());
     StatsVisitor v(*q.filter, sp, o.max_rows);
+    // The plan's prefilter is the whole filter, so the store's per-stream counts are exact.
+    plan.req.count_rows = v.countable_;
     KANSOKU_RETURN_IF_ERROR(store.Scan(plan.req, v));
     if (v.overflow_) {
       return Status::ResourceExhausted("| stats has more than " + std::to_string(o.max_rows) +
