@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/logs (issue 7): kansoku vs ripgrep vs ClickHouse (Debian 18.16, MergeTree, zstd) in one run.
 
-  bench/logs/run.sh [--events 7200000] [--seed 42] [--reps 5] [--only kansoku,rg,clickhouse]
+  bench/logs/run.sh [--events 7200000] [--seed 42] [--reps 5] [--only kansoku,rg,clickhouse] [--data DIR]
 
 1. gen_logs.py writes access.log + app.jsonl (the raw files ripgrep searches), ingest.jsonl (the
    same events, normalised, what kansoku and ClickHouse load) and manifest.json (exact counts).
@@ -132,6 +132,18 @@ class Kansoku:
         self.proc.wait(timeout=600)
         self.err.close()
 
+    def cpu_seconds(self):
+        f = open("/proc/%d/stat" % self.proc.pid).read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop_cpu(self):
+        """SIGTERM, wait, and return the server's total CPU seconds (user + system)."""
+        self.proc.send_signal(signal.SIGTERM)
+        _, _, ru = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = 0
+        self.err.close()
+        return ru.ru_utime + ru.ru_stime
+
     def peak_rss(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
             return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1)) * 1024
@@ -213,16 +225,23 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--only", default="kansoku,rg,clickhouse")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--data", help="reuse the files gen_logs.py wrote to this directory (same --events)")
     a = ap.parse_args()
     only = a.only.split(",")
     work = tempfile.mkdtemp(prefix="kansoku-bench-logs-")
     rows = []  # (system, metric, value)
     try:
         t0 = time.time()
-        subprocess.run([sys.executable, os.path.join(ROOT, "bench", "logs", "gen_logs.py"), str(a.events),
-                        str(a.seed), work], check=True)
-        print("generated %d events in %.0fs" % (a.events, time.time() - t0), file=sys.stderr)
+        if a.data:
+            for f in ("access.log", "app.jsonl", "ingest.jsonl", "manifest.json"):
+                os.symlink(os.path.join(os.path.abspath(a.data), f), os.path.join(work, f))
+        else:
+            subprocess.run([sys.executable, os.path.join(ROOT, "bench", "logs", "gen_logs.py"), str(a.events),
+                            str(a.seed), work], check=True)
+            print("generated %d events in %.0fs" % (a.events, time.time() - t0), file=sys.stderr)
         m = json.load(open(os.path.join(work, "manifest.json")))
+        if m["events"] != a.events:
+            raise SystemExit("--data holds %d events, not --events %d" % (m["events"], a.events))
         raw = m["raw_bytes"]
         bodies = chunks(os.path.join(work, "ingest.jsonl"))
         n = a.events
@@ -232,16 +251,24 @@ def main():
         if "kansoku" in only:
             k = Kansoku(work)
             k.start()
+            c0 = k.cpu_seconds()
+            load0 = os.getloadavg()[0]
             t0 = time.perf_counter()
             post_all("127.0.0.1", k.port, "/insert/jsonline", bodies,
                      {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/x-ndjson"})
             t_ack = time.perf_counter() - t0
+            c_ack = k.cpu_seconds() - c0
             rss = k.peak_rss()
-            k.stop()
+            c_all = k.stop_cpu() - c0
             t_all = time.perf_counter() - t0
             disk = du(os.path.join(k.data, "logs"))
+            # The machine is shared: CPU time per line is the figure that does not depend on load.
             rows += [("kansoku", "ingest lines/s (acked)", "%.0f" % (n / t_ack)),
                      ("kansoku", "ingest lines/s (incl. final flush)", "%.0f" % (n / t_all)),
+                     ("kansoku", "ingest server CPU us/line (acked / incl. final flush)",
+                      "%.2f / %.2f" % (c_ack / n * 1e6, c_all / n * 1e6)),
+                     ("kansoku", "ingest lines per server CPU-second (incl. flush)", "%.0f" % (n / c_all)),
+                     ("kansoku", "load average at ingest start", "%.1f" % load0),
                      ("kansoku", "bytes on disk / event", "%.1f" % (disk / n)),
                      ("kansoku", "peak RSS during ingest (MiB)", "%.0f" % (rss / 2**20))]
             k.start()

@@ -3,13 +3,14 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_INLINE_ALL  // the same XXH3 values, inlined: one hash per token at ingest
 #include <xxhash.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <map>
-#include <unordered_set>
+#include <memory>
 
 #include "logs/codec.h"
 
@@ -33,11 +34,65 @@ inline void BloomSet(std::vector<uint64_t>& bits, uint64_t h) {
   }
 }
 
+// Distinct 64-bit token hashes of one block: open addressing, linear probing (the hashes are
+// uniformly distributed already).
+class HashSet64 {
+ public:
+  HashSet64() : slots_(1 << 14, 0), mask_((1 << 14) - 1) {}
+  void Insert(uint64_t h) {
+    if (h == 0) {
+      has_zero_ = true;
+      return;
+    }
+    size_t i = h & mask_;
+    while (slots_[i] != 0) {
+      if (slots_[i] == h) return;
+      i = (i + 1) & mask_;
+    }
+    slots_[i] = h;
+    if (++n_ * 2 > slots_.size()) Grow();
+  }
+  size_t size() const { return n_ + (has_zero_ ? 1 : 0); }
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    if (has_zero_) fn(uint64_t{0});
+    for (uint64_t h : slots_) {
+      if (h != 0) fn(h);
+    }
+  }
+
+ private:
+  void Grow() {
+    std::vector<uint64_t> old(slots_.size() * 2, 0);
+    old.swap(slots_);
+    mask_ = slots_.size() - 1;
+    for (uint64_t h : old) {
+      if (h == 0) continue;
+      size_t i = h & mask_;
+      while (slots_[i] != 0) i = (i + 1) & mask_;
+      slots_[i] = h;
+    }
+  }
+  std::vector<uint64_t> slots_;
+  size_t mask_;
+  size_t n_ = 0;
+  bool has_zero_ = false;
+};
+
+struct CCtxDeleter {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct DCtxDeleter {
+  void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
+};
+
 Status Compress(std::string_view raw, int level, std::string* out) {
+  // One context per thread: ZSTD_compress would allocate and clear its tables on every call.
+  thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> cctx(ZSTD_createCCtx());
   size_t bound = ZSTD_compressBound(raw.size());
   size_t at = out->size();
   out->resize(at + bound);
-  size_t n = ZSTD_compress(out->data() + at, bound, raw.data(), raw.size(), level);
+  size_t n = ZSTD_compressCCtx(cctx.get(), out->data() + at, bound, raw.data(), raw.size(), level);
   if (ZSTD_isError(n)) {
     out->resize(at);
     return Status::Internal(std::string("BUG: zstd compress: ") + ZSTD_getErrorName(n));
@@ -69,14 +124,16 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
     std::string lens, bytes;
     uint64_t rows_before = 0;  // rows already accounted (absent rows are padded lazily)
   };
-  std::map<std::string, FieldCol, std::less<>> field_cols;
-  std::unordered_set<uint64_t> tokens;
+  // Field columns in order of first appearance (rows usually list fields in the same order, so
+  // the column of a row's j-th field is found at position j first).
+  std::vector<std::pair<std::string, FieldCol>> field_cols;
+  HashSet64 tokens;
   uint64_t row = 0;
   int64_t min_ts = INT64_MAX, max_ts = INT64_MIN;
   std::string footer;
   PutVarint(&footer, streams.size());
   auto add_tokens = [&tokens](std::string_view s) {
-    ForEachToken(s, [&tokens](std::string_view t) { tokens.insert(TokenHash(t)); });
+    ForEachToken(s, [&tokens](std::string_view t) { tokens.Insert(TokenHash(t)); });
   };
   for (const auto& s : streams) {
     PutKVs(&footer, *s.labels);
@@ -97,10 +154,15 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
       PutVarint(&msg_lens, r->msg.size());
       msg_bytes.append(r->msg);
       add_tokens(r->msg);
-      for (const auto& f : r->fields) {
-        auto it = field_cols.find(f.name);
-        if (it == field_cols.end()) it = field_cols.emplace(f.name, FieldCol{}).first;
-        FieldCol& c = it->second;
+      for (size_t j = 0; j < r->fields.size(); ++j) {
+        const KV& f = r->fields[j];
+        size_t ci = j;
+        if (ci >= field_cols.size() || field_cols[ci].first != f.name) {
+          ci = 0;
+          while (ci < field_cols.size() && field_cols[ci].first != f.name) ++ci;
+          if (ci == field_cols.size()) field_cols.emplace_back(f.name, FieldCol{});
+        }
+        FieldCol& c = field_cols[ci].second;
         if (c.rows_before > row) continue;  // duplicate field name in one row: first wins
         while (c.rows_before < row) {
           c.lens.push_back(0);
@@ -134,6 +196,8 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   KANSOKU_RETURN_IF_ERROR(add_col("_flags", ColumnKind::kFlags, flags_col));
   msg_lens.append(msg_bytes);
   KANSOKU_RETURN_IF_ERROR(add_col("_msg", ColumnKind::kMsg, msg_lens));
+  std::sort(field_cols.begin(), field_cols.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [name, c] : field_cols) {
     while (c.rows_before < row) {
       c.lens.push_back(0);
@@ -155,7 +219,7 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   uint64_t n_bits = std::max<uint64_t>(1024, tokens.size() * 10);
   n_bits = (n_bits + 63) / 64 * 64;
   std::vector<uint64_t> bits(n_bits / 64);
-  for (uint64_t h : tokens) BloomSet(bits, h);
+  tokens.ForEach([&bits](uint64_t h) { BloomSet(bits, h); });
   PutVarint(&meta, n_bits);
   meta.push_back(static_cast<char>(kBloomK));
   meta.append(reinterpret_cast<const char*>(bits.data()), bits.size() * 8);
@@ -290,7 +354,8 @@ Status Block::ReadColumn(std::string_view name, ColumnKind kind, std::string* ra
     }
     if (c.raw_len > (1ULL << 34)) return Status::Corruption("block " + path_ + ": column too big");
     raw->resize(c.raw_len);
-    size_t n = ZSTD_decompress(raw->data(), raw->size(), z.data(), z.size());
+    thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx(ZSTD_createDCtx());
+    size_t n = ZSTD_decompressDCtx(dctx.get(), raw->data(), raw->size(), z.data(), z.size());
     if (ZSTD_isError(n) || n != c.raw_len) {
       return Status::Corruption("block " + path_ + ": cannot decompress column " + c.name);
     }

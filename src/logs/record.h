@@ -43,21 +43,31 @@ using LogBatch = std::vector<LogRecord>;
 // The canonical stream key of sorted labels: `{a="x",b="y"}` (Loki/Prometheus style).
 std::string StreamKey(const std::vector<KV>& sorted_labels);
 
-inline bool IsTokenByte(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c >= 0x80;
-}
+// [A-Za-z0-9_] and bytes >= 0x80, as a table (the tokenizer is on the ingest hot path).
+struct TokenByteTable {
+  bool is[256];
+  constexpr TokenByteTable() : is() {
+    for (int c = 0; c < 256; ++c) {
+      is[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c >= 0x80;
+    }
+  }
+};
+inline constexpr TokenByteTable kTokenBytes{};
+
+inline bool IsTokenByte(unsigned char c) { return kTokenBytes.is[c]; }
 
 // Tokenizer shared by ingest (bloom filters) and query (word matching): calls fn(token) for
 // every maximal run of [A-Za-z0-9_] and bytes >= 0x80.
 template <typename Fn>
 inline void ForEachToken(std::string_view s, Fn&& fn) {
-  size_t i = 0, n = s.size();
-  while (i < n) {
-    while (i < n && !IsTokenByte(static_cast<unsigned char>(s[i]))) ++i;
-    size_t b = i;
-    while (i < n && IsTokenByte(static_cast<unsigned char>(s[i]))) ++i;
-    if (i > b) fn(s.substr(b, i - b));
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
+  const unsigned char* end = p + s.size();
+  while (p < end) {
+    while (p < end && !kTokenBytes.is[*p]) ++p;
+    const unsigned char* b = p;
+    while (p < end && kTokenBytes.is[*p]) ++p;
+    if (p > b) fn(std::string_view(reinterpret_cast<const char*>(b), static_cast<size_t>(p - b)));
   }
 }
 

@@ -9,12 +9,16 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "base/log.h"
 #include "logs/block.h"
@@ -78,7 +82,7 @@ struct HeadStream {
 };
 
 struct Head {
-  std::unordered_map<std::string, size_t> index;  // StreamKey -> streams index
+  std::unordered_multimap<uint64_t, size_t> index;  // LabelsHash -> streams index
   std::vector<std::unique_ptr<HeadStream>> streams;
   size_t rows = 0;
   size_t bytes = 0;
@@ -174,8 +178,9 @@ class StoreImpl : public Store {
 
 void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
   if (r.ts_ns == 0) r.ts_ns = now;
-  // Promote label-named fields.
-  for (size_t i = 0; i < r.fields.size();) {
+  // Promote label-named fields (one compaction pass; the fields keep their order).
+  size_t keep = 0;
+  for (size_t i = 0; i < r.fields.size(); ++i) {
     bool is_label = false;
     for (const auto& n : label_names_) {
       if (r.fields[i].name == n) {
@@ -187,21 +192,29 @@ void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
       bool have = false;
       for (const auto& l : r.labels) have |= l.name == r.fields[i].name && !l.value.empty();
       if (!have) r.labels.push_back(std::move(r.fields[i]));
-      r.fields.erase(r.fields.begin() + static_cast<long>(i));
     } else {
-      ++i;
+      if (keep != i) r.fields[keep] = std::move(r.fields[i]);
+      ++keep;
     }
   }
+  r.fields.resize(keep);
   r.labels.erase(std::remove_if(r.labels.begin(), r.labels.end(),
                                 [](const KV& kv) { return kv.value.empty() || kv.name.empty(); }),
                  r.labels.end());
-  std::stable_sort(r.labels.begin(), r.labels.end(),
-                   [](const KV& a, const KV& b) { return a.name < b.name; });
+  // Stable insertion sort by name (a handful of labels; std::stable_sort would allocate).
+  for (size_t i = 1; i < r.labels.size(); ++i) {
+    for (size_t j = i; j > 0 && r.labels[j].name < r.labels[j - 1].name; --j) {
+      std::swap(r.labels[j], r.labels[j - 1]);
+    }
+  }
   r.labels.erase(std::unique(r.labels.begin(), r.labels.end(),
                              [](const KV& a, const KV& b) { return a.name == b.name; }),
                  r.labels.end());
   for (auto& l : r.labels) {
-    if (l.name == "level") l.value = NormalizeLevel(l.value);
+    if (l.name == "level") {
+      std::string v = NormalizeLevel(l.value);
+      if (v != l.value) l.value = std::move(v);
+    }
   }
   if (r.msg.size() > opts_.max_line_bytes) {
     r.fields.push_back(KV{"_truncated", std::to_string(r.msg.size())});
@@ -210,17 +223,30 @@ void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
   }
 }
 
+uint64_t LabelsHash(const std::vector<KV>& labels) {
+  uint64_t h = 0x9E3779B97F4A7C15ULL;
+  for (const auto& kv : labels) {
+    h = XXH3_64bits_withSeed(kv.name.data(), kv.name.size(), h);
+    h = XXH3_64bits_withSeed(kv.value.data(), kv.value.size(), h ^ 0x5bd1e9955bd1e995ULL);
+  }
+  return h;
+}
+
 void StoreImpl::InsertLocked(Head& h, LogRecord&& r, uint64_t seq) {
-  std::string key = StreamKey(r.labels);
-  auto it = h.index.find(key);
-  HeadStream* s;
-  if (it == h.index.end()) {
+  uint64_t key = LabelsHash(r.labels);
+  HeadStream* s = nullptr;
+  auto [lo, hi] = h.index.equal_range(key);
+  for (auto it = lo; it != hi; ++it) {
+    if (h.streams[it->second]->labels == r.labels) {
+      s = h.streams[it->second].get();
+      break;
+    }
+  }
+  if (!s) {
     h.streams.push_back(std::make_unique<HeadStream>());
     s = h.streams.back().get();
     s->labels = std::move(r.labels);
-    h.index.emplace(std::move(key), h.streams.size() - 1);
-  } else {
-    s = h.streams[it->second].get();
+    h.index.emplace(key, h.streams.size() - 1);
   }
   s->min_ts = std::min(s->min_ts, r.ts_ns);
   s->max_ts = std::max(s->max_ts, r.ts_ns);
@@ -833,6 +859,31 @@ Status DecodeVar(const Block& b, std::string_view name, ColumnKind kind, uint64_
   return Status::Ok();
 }
 
+// Sets hit[r] for every row r whose value contains needle (one memmem pass over the column's
+// contiguous bytes; a match across a row boundary does not count).
+void MarkContaining(const VarColumn& c, std::string_view needle, std::vector<char>* hit) {
+  size_t n = c.rows.size();
+  if (n == 0 || needle.empty()) return;
+  const char* base = c.raw.data();
+  size_t pos = c.rows[0].first, end = c.raw.size(), r = 0;
+  while (pos < end) {
+    const void* p = memmem(base + pos, end - pos, needle.data(), needle.size());
+    if (!p) break;
+    size_t at = static_cast<size_t>(static_cast<const char*>(p) - base);
+    auto row_end = [&c](size_t i) {
+      return c.rows[i].first + (c.rows[i].second ? c.rows[i].second - 1 : 0);
+    };
+    while (r < n && row_end(r) <= at) ++r;
+    if (r == n) break;
+    if (c.rows[r].first <= at && at + needle.size() <= row_end(r)) {
+      (*hit)[r] = 1;
+      pos = row_end(r);
+    } else {
+      pos = at + 1;
+    }
+  }
+}
+
 Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor& v,
                             bool* stop) const {
   uint64_t n = b.rows();
@@ -905,9 +956,43 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor&
       KANSOKU_RETURN_IF_ERROR(
           DecodeVar(b, c.name, ColumnKind::kField, n, &decoded[c.name], &columns_read_));
     }
+    // Candidate rows from the necessary substrings (memmem over contiguous column bytes).
+    std::vector<char> cand;
+    for (const auto& [col, needle] : req.must_contain) {
+      const VarColumn* vc = nullptr;
+      if (col.empty()) {
+        if (!msg_done) continue;  // not decoded: no pruning from it
+        vc = &msg;
+      } else {
+        auto it = decoded.find(col);
+        if (it == decoded.end()) {
+          bool asked = std::find(req.prefilter_fields.begin(), req.prefilter_fields.end(), col) !=
+                       req.prefilter_fields.end();
+          if (!asked) continue;
+        } else {
+          vc = &it->second;
+        }
+      }
+      std::vector<char> hit(n, 0);
+      if (vc) MarkContaining(*vc, needle, &hit);  // else: no row of this block has the field
+      if (!col.empty()) {
+        for (const auto& s : streams) {
+          bool labelled = false;
+          for (const auto& kv : s.labels) labelled |= kv.name == col;
+          if (labelled)
+            std::fill(hit.begin() + s.first_row, hit.begin() + s.first_row + s.n_rows, 1);
+        }
+      }
+      if (cand.empty()) {
+        cand = std::move(hit);
+      } else {
+        for (uint64_t i = 0; i < n; ++i) cand[i] &= hit[i];
+      }
+    }
     RowView pv;
     size_t keep = 0;
     for (uint32_t i : idx) {
+      if (!cand.empty() && !cand[i]) continue;
       pv.ts_ns = ts[i];
       pv.labels = &b.streams()[stream_of[i]].labels;
       pv.msg = msg_done

@@ -95,6 +95,12 @@ struct ScanRequest {
   std::function<bool(const RowView&)> prefilter;
   std::vector<std::string> prefilter_fields;
   bool prefilter_msg = false;
+  // Necessary conditions of the prefilter (the query's top-level conjunction): a row can pass
+  // only if its column (field name, "" = _msg; one of prefilter_fields / prefilter_msg) contains
+  // these bytes. The store finds the candidate rows with memmem over the column's contiguous
+  // bytes and runs the prefilter only on them. Streams with a label of that name are left to the
+  // prefilter (a label shadows a field).
+  std::vector<std::pair<std::string, std::string>> must_contain;
   // Aggregation fast path: the visitor wants per-stream row counts where it can (see
   // ScanVisitor::CountRows). Requires that the prefilter, when set, is the complete row filter.
   bool count_rows = false;

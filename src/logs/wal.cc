@@ -19,7 +19,11 @@ namespace kansoku::logs {
 std::string EncodeBatch(const LogBatch& batch) {
   std::string out;
   size_t est = 8;
-  for (const auto& r : batch) est += r.msg.size() + 32 + r.fields.size() * 16;
+  for (const auto& r : batch) {
+    est += r.msg.size() + 16;
+    for (const auto& kv : r.labels) est += kv.name.size() + kv.value.size() + 4;
+    for (const auto& kv : r.fields) est += kv.name.size() + kv.value.size() + 4;
+  }
   out.reserve(est);
   PutVarint(&out, batch.size());
   for (const auto& r : batch) {

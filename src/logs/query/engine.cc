@@ -167,6 +167,19 @@ std::function<bool(const std::vector<KV>&)> StreamFilter(const std::shared_ptr<F
   };
 }
 
+// Substrings every matching row must contain (leaves of the top-level conjunction).
+void MustContain(const Filter& f, std::vector<std::pair<std::string, std::string>>* out) {
+  if (f.kind == FilterKind::kAnd) {
+    for (const auto& k : f.kids) MustContain(*k, out);
+    return;
+  }
+  if ((f.kind == FilterKind::kPhrase || f.kind == FilterKind::kPrefix ||
+       f.kind == FilterKind::kExact) &&
+      !f.value.empty() && f.field != "_stream") {
+    out->emplace_back(f.field, f.value);
+  }
+}
+
 struct Plan {
   ScanRequest req;
 };
@@ -184,6 +197,7 @@ Plan MakePlan(const Query& q, int64_t now_ns, int64_t start_ns, int64_t end_ns) 
     p.req.prefilter_fields.assign(fields.begin(), fields.end());
     std::shared_ptr<Filter> f = q.filter;
     p.req.prefilter = [f](const RowView& row) { return Matches(*f, row); };
+    MustContain(*q.filter, &p.req.must_contain);
   }
   return p;
 }

@@ -9,6 +9,11 @@ namespace kansoku::logs::ingest::jsonline {
 
 struct Parser::Impl {
   simdjson::dom::parser parser;
+  struct Item {
+    std::string name;  // flattened key
+    simdjson::dom::element value;
+  };
+  std::vector<Item> items;  // reused between documents
 };
 
 Parser::Parser() : impl_(std::make_unique<Impl>()) {}
@@ -43,7 +48,8 @@ std::string Scalar(simdjson::dom::element v) {
   }
 }
 
-void Flatten(simdjson::dom::object obj, const std::string& prefix, std::vector<KV>* out,
+template <typename Item>
+void Flatten(simdjson::dom::object obj, const std::string& prefix, std::vector<Item>* out,
              int depth) {
   for (auto [k, v] : obj) {
     std::string name = prefix.empty() ? std::string(k) : prefix + "." + std::string(k);
@@ -52,7 +58,7 @@ void Flatten(simdjson::dom::object obj, const std::string& prefix, std::vector<K
       continue;
     }
     if (v.type() == simdjson::dom::element_type::NULL_VALUE) continue;
-    out->push_back(KV{std::move(name), Scalar(v)});
+    out->push_back(Item{std::move(name), v});
   }
 }
 
@@ -70,48 +76,63 @@ bool Parser::ParseObject(std::string_view doc, const Options& o, LogRecord* rec,
     rec->SetParseError(*why);
     return false;
   }
-  std::vector<KV> fields;
-  Flatten(root.get_object().value(), "", &fields, 0);
+  // Keys with their values still in the DOM: only what is kept is copied out.
+  auto& items = impl_->items;
+  items.clear();
+  Flatten(root.get_object().value(), "", &items, 0);
+  auto find = [&items](const std::vector<std::string>& names, size_t skip) -> size_t {
+    for (const auto& name : names) {
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i != skip && items[i].name == name) return i;
+      }
+    }
+    return SIZE_MAX;
+  };
   // Message.
-  bool have_msg = false;
-  for (const auto& name : o.msg_fields) {
-    auto it =
-        std::find_if(fields.begin(), fields.end(), [&](const KV& kv) { return kv.name == name; });
-    if (it != fields.end()) {
-      rec->msg = std::move(it->value);
-      fields.erase(it);
-      have_msg = true;
-      break;
+  size_t msg_i = find(o.msg_fields, SIZE_MAX);
+  if (msg_i != SIZE_MAX) {
+    const auto& v = items[msg_i].value;
+    if (v.type() == simdjson::dom::element_type::STRING) {
+      rec->msg.assign(v.get_string().value());
+    } else {
+      rec->msg = Scalar(v);
     }
+  } else {
+    rec->msg.assign(doc);
   }
-  if (!have_msg) rec->msg.assign(doc);
   // Time.
-  for (const auto& name : o.time_fields) {
-    auto it =
-        std::find_if(fields.begin(), fields.end(), [&](const KV& kv) { return kv.name == name; });
-    if (it == fields.end()) continue;
+  size_t time_i = find(o.time_fields, msg_i);
+  if (time_i != SIZE_MAX) {
+    const auto& v = items[time_i].value;
     int64_t ns = 0;
-    char* end = nullptr;
-    double d = std::strtod(it->value.c_str(), &end);
-    if (ParseRfc3339Nanos(it->value, &ns)) {
+    if (v.type() == simdjson::dom::element_type::STRING &&
+        ParseRfc3339Nanos(v.get_string().value(), &ns)) {
       rec->ts_ns = ns;
-    } else if (!it->value.empty() && *end == '\0') {
-      rec->ts_ns = NumberToNanos(d);
     } else {
-      rec->SetParseError("cannot parse time field " + name + " \"" + it->value.substr(0, 64) +
-                         "\"; used the arrival time");
-      *why = rec->Field("_parse_error");
-      break;  // keep the field as it was sent
+      std::string text = Scalar(v);
+      char* end = nullptr;
+      double d = std::strtod(text.c_str(), &end);
+      if (ParseRfc3339Nanos(text, &ns)) {
+        rec->ts_ns = ns;
+      } else if (!text.empty() && *end == '\0') {
+        rec->ts_ns = NumberToNanos(d);
+      } else {
+        rec->SetParseError("cannot parse time field " + items[time_i].name + " \"" +
+                           text.substr(0, 64) + "\"; used the arrival time");
+        *why = rec->Field("_parse_error");
+        time_i = SIZE_MAX;  // keep the field as it was sent
+      }
     }
-    fields.erase(it);
-    break;
   }
-  for (auto& f : fields) {
-    if (std::find(o.stream_fields.begin(), o.stream_fields.end(), f.name) !=
-        o.stream_fields.end()) {
-      rec->labels.push_back(std::move(f));
+  rec->fields.reserve(rec->fields.size() + items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i == msg_i || i == time_i) continue;
+    KV kv{std::move(items[i].name), Scalar(items[i].value)};
+    if (!o.stream_fields.empty() && std::find(o.stream_fields.begin(), o.stream_fields.end(),
+                                              kv.name) != o.stream_fields.end()) {
+      rec->labels.push_back(std::move(kv));
     } else {
-      rec->fields.push_back(std::move(f));
+      rec->fields.push_back(std::move(kv));
     }
   }
   rec->labels.insert(rec->labels.end(), o.extra_labels.begin(), o.extra_labels.end());
