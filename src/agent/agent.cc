@@ -58,10 +58,20 @@ Status Agent::Start() {
   if (opts_.containers) cgroup_ = std::make_unique<CgroupCollector>(opts_.cgroup);
   shipper_ = std::make_unique<Shipper>(opts_.shipper);
   KANSOKU_RETURN_IF_ERROR(shipper_->Start());
-  for (const auto& jc : opts_.scrape) {
-    auto job = scrape::ScrapeJob::Create(jc);
-    if (!job.ok()) return job.status();
-    scrape_jobs_.push_back(std::move(job).value());
+  if (!opts_.scrape.empty()) {
+    scrape::ScraperOptions so;
+    so.jobs = opts_.scrape;
+    so.default_interval_ms = opts_.interval_ms;
+    so.workers = 1;  // footprint: one scrape at a time
+    if (!opts_.state_dir.empty()) so.state_file = opts_.state_dir + "/scrape-targets.json";
+    so.sink = [this](const std::string&, std::vector<scrape::ScrapedSample>& samples) {
+      SampleBatch b(Clock::Real().NowMs());
+      for (auto& s : samples) b.Append({std::move(s.labels), s.timestamp_ms, s.value});
+      b.Finalize(common_);
+      shipper_->Enqueue(b);
+      return std::string();
+    };
+    KANSOKU_ASSIGN_OR_RETURN(scraper_, scrape::Scraper::Create(std::move(so)));
   }
   if (!opts_.plugins.empty()) {
     plugins_ = std::make_unique<PluginRunner>(opts_.plugins);
@@ -82,13 +92,14 @@ Status Agent::Start() {
     io.service = opts_.service;
     io.roles = opts_.roles;
     io.interval_ms = opts_.interval_ms;
+    io.unreachable_after = opts_.unreachable_after;
     io.status = opts_.start_status;
     inventory_ = std::make_unique<InventoryClient>(io);
   }
   started_ = true;
   collect_thread_ = std::thread([this] { CollectLoop(); });
   if (inventory_) inventory_thread_ = std::thread([this] { InventoryLoop(); });
-  if (!scrape_jobs_.empty()) scrape_thread_ = std::thread([this] { ScrapeLoop(); });
+  if (scraper_) scraper_->Start();
   log::Info("kansoku agent started",
             {{"server", opts_.server},
              {"host", facts_.name},
@@ -142,45 +153,6 @@ void Agent::CollectLoop() {
   while (!stopping_) {
     lk.unlock();
     CollectOnce();
-    lk.lock();
-    int64_t now = Clock::Real().NowMs();
-    int64_t next = (now / opts_.interval_ms + 1) * opts_.interval_ms;
-    cv_.wait_for(lk, std::chrono::milliseconds(next - now), [&] { return stopping_; });
-  }
-}
-
-void Agent::ScrapeLoop() {
-  std::unique_lock<std::mutex> lk(mu_);
-  while (!stopping_) {
-    lk.unlock();
-    int64_t now_ms = Clock::Real().NowMs();
-    for (const auto& job : scrape_jobs_) {
-      std::vector<std::string> sd_errors;
-      for (const auto& group : job->Targets(&sd_errors)) {
-        for (const auto& target : group.targets) {
-          scrape::ScrapeOutcome o = job->Scrape(target, group.labels, now_ms);
-          std::string key = job->config().job + "/" + target;
-          auto it = target_up_.find(key);
-          if (it == target_up_.end() || it->second != o.up) {
-            if (o.up) {
-              log::Info("scrape target up", {{"job", job->config().job}, {"target", target}});
-            } else {
-              log::Warn("scrape target down",
-                        {{"job", job->config().job}, {"target", target}, {"err", o.error}});
-            }
-            target_up_[key] = o.up;
-          }
-          SampleBatch b(now_ms);
-          for (auto& s : o.samples) b.Append({std::move(s.labels), s.timestamp_ms, s.value});
-          b.Finalize(common_);
-          shipper_->Enqueue(b);
-        }
-      }
-      static log::RateLimited sd_log(60000);
-      if (!sd_errors.empty() && sd_log.Allow()) {
-        log::Warn("file_sd file skipped", {{"job", job->config().job}, {"err", sd_errors[0]}});
-      }
-    }
     lk.lock();
     int64_t now = Clock::Real().NowMs();
     int64_t next = (now / opts_.interval_ms + 1) * opts_.interval_ms;
@@ -318,7 +290,7 @@ void Agent::Stop() {
   if (plugins_) plugins_->Stop();
   if (collect_thread_.joinable()) collect_thread_.join();
   if (inventory_thread_.joinable()) inventory_thread_.join();
-  if (scrape_thread_.joinable()) scrape_thread_.join();
+  if (scraper_) scraper_->Stop();
   shipper_->Stop(5000);
   if (inventory_ && !inventory_->host_id().empty()) {
     Status st;

@@ -25,6 +25,7 @@
 #include "agent/statsd.h"
 #include "base/status.h"
 #include "scrape/scrape.h"
+#include "scrape/scraper.h"
 
 namespace kansoku::agent {
 
@@ -34,8 +35,9 @@ struct AgentOptions {
   bool insecure_tls = false;
   std::string service;
   std::vector<std::string> roles;
-  std::string hostname;                       // "" = gethostname(2)
-  int64_t interval_ms = 15000;                // collection and heartbeat interval
+  std::string hostname;         // "" = gethostname(2)
+  int64_t interval_ms = 15000;  // collection and heartbeat interval
+  int unreachable_after = 0;    // missed intervals before unreachable; 0 = the server's default
   std::string state_dir = "./kansoku-agent";  // host_id, spool/
   std::string start_status = "working";       // status at registration
   std::string stop_status = "poweroff";       // status sent on a clean stop ("" = none)
@@ -68,11 +70,12 @@ class Agent {
   const std::string& host_id() const;
   // The bound StatsD UDP port (0 when off).
   int statsd_port() const { return statsd_ ? statsd_->port() : 0; }
+  // The scraper (null without scrape jobs); valid between Start and Stop.
+  scrape::Scraper* scraper() const { return scraper_.get(); }
 
  private:
   void CollectLoop();
   void InventoryLoop();
-  void ScrapeLoop();
   void AddSelfMetrics(SampleBatch* b);
   void UpdateKeyMetrics(const SampleBatch& b);
 
@@ -85,10 +88,8 @@ class Agent {
   std::unique_ptr<StatsdAggregator> statsd_agg_;
   std::unique_ptr<StatsdServer> statsd_;
   std::unique_ptr<PluginRunner> plugins_;
-  std::vector<std::unique_ptr<scrape::ScrapeJob>> scrape_jobs_;
-  std::map<std::string, bool> target_up_;  // scrape thread only: last state, to log changes
-  std::thread scrape_thread_;
-  std::vector<CheckResult> pending_checks_;  // GUARDED_BY(mu_): to report to the server
+  std::unique_ptr<scrape::Scraper> scraper_;  // Prometheus targets (docs/design/scrape.md)
+  std::vector<CheckResult> pending_checks_;   // GUARDED_BY(mu_): to report to the server
   HostFacts facts_;
 
   std::mutex mu_;

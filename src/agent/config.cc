@@ -2,11 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "base/strings.h"
+#include "scrape/config.h"
 
 namespace kansoku::agent {
 namespace {
@@ -92,12 +94,15 @@ Status Int(const Ctx& c, const YAML::Node& n, const std::string& key, size_t* ou
 
 Status Apply(const Ctx& c, const YAML::Node& root, AgentOptions* o) {
   if (!root || root.IsNull()) return Status::Ok();
-  KANSOKU_RETURN_IF_ERROR(CheckKeys(
-      c, root, "",
-      {"server",      "token",      "insecure_tls", "service",     "roles",          "hostname",
-       "interval",    "state_dir",  "start_status", "stop_status", "retire_on_stop", "root",
-       "filesystems", "interfaces", "disks",        "containers",  "shipping",       "inventory",
-       "statsd",      "plugins",    "scrape"}));
+  KANSOKU_RETURN_IF_ERROR(
+      CheckKeys(c, root, "", {"server",           "token",          "insecure_tls",
+                              "service",          "roles",          "hostname",
+                              "interval",         "state_dir",      "start_status",
+                              "stop_status",      "retire_on_stop", "root",
+                              "filesystems",      "interfaces",     "disks",
+                              "containers",       "shipping",       "inventory",
+                              "statsd",           "plugins",        "scrape",
+                              "unreachable_after"}));
   KANSOKU_RETURN_IF_ERROR(Str(c, root, "server", &o->server));
   KANSOKU_RETURN_IF_ERROR(Str(c, root, "token", &o->token));
   KANSOKU_RETURN_IF_ERROR(Bool(c, root, "insecure_tls", &o->insecure_tls));
@@ -105,6 +110,11 @@ Status Apply(const Ctx& c, const YAML::Node& root, AgentOptions* o) {
   KANSOKU_RETURN_IF_ERROR(List(c, root, "roles", &o->roles));
   KANSOKU_RETURN_IF_ERROR(Str(c, root, "hostname", &o->hostname));
   KANSOKU_RETURN_IF_ERROR(Duration(c, root, "interval", &o->interval_ms));
+  if (root["unreachable_after"]) {
+    size_t n = 0;
+    KANSOKU_RETURN_IF_ERROR(Int(c, root, "unreachable_after", &n));
+    o->unreachable_after = static_cast<int>(std::min<size_t>(n, 10000));
+  }
   KANSOKU_RETURN_IF_ERROR(Str(c, root, "state_dir", &o->state_dir));
   KANSOKU_RETURN_IF_ERROR(Str(c, root, "start_status", &o->start_status));
   KANSOKU_RETURN_IF_ERROR(Str(c, root, "stop_status", &o->stop_status));
@@ -147,37 +157,7 @@ Status Apply(const Ctx& c, const YAML::Node& root, AgentOptions* o) {
       }
     }
   }
-  if (auto n = root["scrape"]) {
-    if (!n.IsSequence()) return c.Err(n, "scrape", "expected a list of jobs");
-    for (const auto& j : n) {
-      KANSOKU_RETURN_IF_ERROR(
-          CheckKeys(c, j, "scrape[]",
-                    {"job", "targets", "labels", "file_sd", "metrics_path", "scheme", "timeout",
-                     "honor_labels", "metric_keep", "metric_drop", "max_samples"}));
-      scrape::ScrapeJobConfig sc;
-      KANSOKU_RETURN_IF_ERROR(Str(c, j, "job", &sc.job));
-      if (sc.job.empty()) return c.Err(j, "scrape[].job", "a job name is required");
-      KANSOKU_RETURN_IF_ERROR(List(c, j, "targets", &sc.static_targets));
-      KANSOKU_RETURN_IF_ERROR(List(c, j, "file_sd", &sc.file_sd));
-      KANSOKU_RETURN_IF_ERROR(Str(c, j, "metrics_path", &sc.metrics_path));
-      KANSOKU_RETURN_IF_ERROR(Str(c, j, "scheme", &sc.scheme));
-      KANSOKU_RETURN_IF_ERROR(Duration(c, j, "timeout", &sc.timeout_ms));
-      KANSOKU_RETURN_IF_ERROR(Bool(c, j, "honor_labels", &sc.honor_labels));
-      KANSOKU_RETURN_IF_ERROR(Str(c, j, "metric_keep", &sc.metric_keep));
-      KANSOKU_RETURN_IF_ERROR(Str(c, j, "metric_drop", &sc.metric_drop));
-      KANSOKU_RETURN_IF_ERROR(Int(c, j, "max_samples", &sc.max_samples));
-      if (auto l = j["labels"]) {
-        if (!l.IsMap()) return c.Err(l, "scrape[].labels", "expected a mapping");
-        for (auto it = l.begin(); it != l.end(); ++it) {
-          sc.labels.emplace_back(it->first.as<std::string>(), it->second.as<std::string>());
-        }
-      }
-      if (sc.scheme != "http" && sc.scheme != "https") {
-        return c.Err(j, "scrape[].scheme", "http or https");
-      }
-      o->scrape.push_back(std::move(sc));
-    }
-  }
+  KANSOKU_RETURN_IF_ERROR(scrape::ParseJobs(root["scrape"], c.file, "scrape", &o->scrape));
   if (auto n = root["plugins"]) {
     KANSOKU_RETURN_IF_ERROR(CheckKeys(c, n, "plugins", {"metrics", "checks"}));
     for (const char* kind : {"metrics", "checks"}) {

@@ -111,6 +111,7 @@ std::string RegisterBody(const HostFacts& f, const InventoryOptions& o, const st
   for (size_t i = 0; i < o.roles.size(); ++i) j += (i ? "," : "") + JsonString(o.roles[i]);
   j += "],\"interval_seconds\":" + std::to_string(o.interval_ms / 1000.0);
   j += ",\"status\":" + JsonString(o.status);
+  if (o.unreachable_after > 0) j += ",\"unreachable_after\":" + std::to_string(o.unreachable_after);
   j += ",\"meta\":{\"os\":" + JsonString(f.os) + ",\"kernel\":" + JsonString(f.kernel) +
        ",\"arch\":" + JsonString(f.arch) + ",\"cpus\":" + std::to_string(f.cpus) +
        ",\"memory_bytes\":" + std::to_string(f.memory_bytes) + ",\"ips\":[";

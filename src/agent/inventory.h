@@ -42,6 +42,7 @@ struct InventoryOptions {
   std::string service;
   std::vector<std::string> roles;
   int64_t interval_ms = 15000;
+  int unreachable_after = 0;       // sent when > 0: this host's threshold in missed intervals
   std::string status = "working";  // status sent at registration
   int64_t timeout_ms = 10000;
 };

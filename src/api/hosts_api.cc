@@ -68,6 +68,14 @@ void HandleRegister(meta::HostStore* hosts, Request& req, Response& resp) {
     }
     r.interval_ms = static_cast<int64_t>(std::llround(interval * 1000));
   }
+  int64_t after = 0;
+  if (doc["unreachable_after"].get_int64().get(after) == simdjson::SUCCESS) {
+    if (after < 0 || after > 10000) {
+      return resp.Error(
+          400, "field \"unreachable_after\": missed intervals, 0 (server default) to 10000");
+    }
+    r.unreachable_after = static_cast<int>(after);
+  }
   simdjson::dom::element meta;
   if (doc["meta"].get(meta) == simdjson::SUCCESS && !MinifyObject(meta, &r.meta_json)) {
     return resp.Error(400, "field \"meta\": must be a JSON object");
@@ -161,6 +169,7 @@ std::string HostJson(const meta::HostInfo& h) {
   j += ",\"registered_at_ms\":" + std::to_string(h.registered_at_ms);
   j += ",\"last_heartbeat_ms\":" + std::to_string(h.last_heartbeat_ms);
   j += ",\"interval_seconds\":" + std::to_string(h.interval_ms / 1000.0);
+  j += ",\"unreachable_after\":" + std::to_string(h.unreachable_after_effective);
   j += ",\"meta\":" + (h.meta_json.empty() ? std::string("{}") : h.meta_json);
   j += ",\"metrics\":" + (h.metrics_json.empty() ? std::string("{}") : h.metrics_json);
   j += ",\"checks\":[";

@@ -268,6 +268,17 @@ std::shared_ptr<IngestApi> RegisterIngestApi(net::HttpServer& http, const Ingest
   return api;
 }
 
+InternalIngestResult IngestInternal(IngestApi& api, std::string_view protocol,
+                                    std::string_view tenant,
+                                    const std::function<void(ingest::RowSink&, int64_t)>& fill) {
+  auto r = api.Ingest(protocol, tenant, [&](auto& opts, auto& sink, auto&) { fill(sink, opts.now_ms); });
+  InternalIngestResult out;
+  out.accepted = r.rows_accepted();
+  out.rejected = r.rows_rejected();
+  if (out.rejected > 0 || !r.request_status().ok()) out.summary = r.Summary();
+  return out;
+}
+
 net::FrameSink MakeGraphiteSink(const std::shared_ptr<IngestApi>& api) {
   return [api](std::vector<net::Frame>& frames) { api->Graphite(frames); };
 }

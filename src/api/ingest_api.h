@@ -14,7 +14,10 @@
 // Thread safety: handlers run concurrently on worker threads; per-thread series caches.
 // Ownership: the Appendable and Registry must outlive the HTTP server and listeners.
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "net/stream_listener.h"
 
@@ -29,6 +32,9 @@ class Registry;
 }
 namespace kansoku::usage {
 class Guard;
+}
+namespace kansoku::ingest {
+class RowSink;
 }
 
 namespace kansoku::api {
@@ -48,6 +54,18 @@ class IngestApi;
 // Registers the HTTP routes; the returned object owns shared state (OTLP delta totals) and must
 // outlive the server.
 std::shared_ptr<IngestApi> RegisterIngestApi(net::HttpServer& http, const IngestApiOptions& opts);
+
+// Rows produced inside the server (server-side scraping) take the same path as an HTTP request:
+// the usage guard under `tenant` (accounting, limits, samples/s admission), one commit, the
+// kansoku_rows_{accepted,rejected}_total counters under `protocol`. `fill` hands its rows to the
+// sink; `now_ms` is the time rows without a timestamp should get.
+struct InternalIngestResult {
+  uint64_t accepted = 0, rejected = 0;
+  std::string summary;  // the report's summary when something was rejected
+};
+InternalIngestResult IngestInternal(IngestApi& api, std::string_view protocol,
+                                    std::string_view tenant,
+                                    const std::function<void(ingest::RowSink&, int64_t now_ms)>& fill);
 
 // The sink for a Graphite TCP listener: each batch of lines is decoded and appended.
 net::FrameSink MakeGraphiteSink(const std::shared_ptr<IngestApi>& api);

@@ -21,6 +21,7 @@ struct AgentFlags {
       statsd;
   std::vector<std::string> roles;
   bool insecure = false, retire_on_stop = false, no_inventory = false;
+  int unreachable_after = 0;
 };
 
 // Config file, then flags, then environment for server/token.
@@ -41,6 +42,7 @@ Status Resolve(const AgentFlags& f, agent::AgentOptions* o) {
   if (f.retire_on_stop) o->retire_on_stop = true;
   if (f.no_inventory) o->inventory = false;
   if (!f.statsd.empty()) o->statsd_listen = f.statsd;
+  if (f.unreachable_after > 0) o->unreachable_after = f.unreachable_after;
   if (!f.interval.empty()) {
     auto ms = ParseDurationMs(f.interval);
     if (!ms.ok()) return Status::InvalidArgument("--interval: " + ms.status().message());
@@ -105,6 +107,9 @@ void AddAgentCommand(CLI::App* app, int* exit_code, const char* version) {
   cmd->add_option("--role", f->roles, "role of this host in the service (repeatable)");
   cmd->add_option("--hostname", f->hostname, "host name to report (default: gethostname)");
   cmd->add_option("--interval", f->interval, "collection and heartbeat interval (default 15s)");
+  cmd->add_option("--unreachable-after", f->unreachable_after,
+                  "missed heartbeat intervals before the server marks this host unreachable "
+                  "(default: the server's hosts.unreachable_after)");
   cmd->add_option("--state-dir", f->state_dir,
                   "host id and disk spool directory (default ./kansoku-agent)");
   cmd->add_option("--status", f->status,

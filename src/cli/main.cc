@@ -6,6 +6,7 @@
 #include "cli/alert_cmd.h"
 #include "cli/errors_cmd.h"
 #include "cli/hosts_cmd.h"
+#include "cli/targets_cmd.h"
 #include "cli/import_cmd.h"
 #include "cli/logs_cmd.h"
 #include "cli/query_cmd.h"
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   kansoku::cli::AddErrorsCommands(&app, &exit_code);
   kansoku::cli::AddAlertCommands(&app, &exit_code);
   kansoku::cli::AddUsageCommand(&app, &exit_code);
+  kansoku::cli::AddTargetsCommand(&app, &exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

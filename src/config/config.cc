@@ -187,7 +187,7 @@ Schema::Setter StrList(std::vector<std::string>* out) {
 Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::string& name) {
   ServerConfig cfg;
   Schema log_s, tls_s, http_s, listeners_s, tsdb_s, query_s, logs_s, errors_s, alerting_s,
-      flapping_s, limits_s, limits_default_s, usage_s, top;
+      flapping_s, limits_s, limits_default_s, usage_s, hosts_s, top;
   std::deque<Schema> token_limit_schemas;  // one per limits.tokens entry; stable addresses
   TenantLimitsSchema(&limits_default_s, &cfg.limits.default_limits);
   limits_s.Section("default", &limits_default_s).Map("tokens", [&](const std::string& token) {
@@ -264,7 +264,19 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Section("errors", &errors_s)
       .Section("alerting", &alerting_s)
       .Section("limits", &limits_s)
-      .Section("usage", &usage_s);
+      .Section("usage", &usage_s)
+      .Section("hosts", &hosts_s)
+      .Field("scrape", [&](const YAML::Node& n) {
+        if (!n.IsMap()) return Status::InvalidArgument("expected a mapping (interval, timeout, workers)");
+        cfg.scrape.present = true;
+        return Status::Ok();
+      })
+      .Field("scrape_configs", [&](const YAML::Node& n) {
+        if (!n.IsSequence()) return Status::InvalidArgument("expected a list of scrape jobs");
+        cfg.scrape.present = true;
+        return Status::Ok();
+      });
+  hosts_s.Field("unreachable_after", Int(&cfg.hosts.unreachable_after, 1, 10000));
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -280,6 +292,10 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
                                    std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
   }
   KANSOKU_RETURN_IF_ERROR(Validate(cfg).WithContext(name));
+  if (cfg.scrape.present) {
+    cfg.scrape.yaml_text = yaml_text;
+    cfg.scrape.file = name;
+  }
   return cfg;
 }
 

@@ -127,6 +127,19 @@ struct UsageConfig {
   int64_t self_scrape_interval_ms = 15000;  // self_scrape_interval: 15s; usage metrics -> TSDB
 };
 
+// hosts: the agents' registry (docs/design/agent.md §4).
+struct HostsConfig {
+  int unreachable_after = 3;  // unreachable_after: missed heartbeat intervals (an agent may override)
+};
+
+// scrape / scrape_configs: server-side scrape targets (docs/design/scrape.md). The scrape library
+// parses them (server/scrape_wiring.cc) from the file's text so messages name the file's lines.
+struct ScrapeSourceConfig {
+  bool present = false;    // either key was given
+  std::string yaml_text;   // the whole config file
+  std::string file;        // its name, for messages
+};
+
 struct ServerConfig {
   std::string data_dir = "./data";                       // embedded storage root
   std::vector<std::string> listen = {"127.0.0.1:9400"};  // HTTP addresses (API, ingest, UI)
@@ -143,6 +156,8 @@ struct ServerConfig {
   AlertingConfig alerting;
   LimitsConfig limits;
   UsageConfig usage;
+  HostsConfig hosts;
+  ScrapeSourceConfig scrape;
 };
 
 // Loads path over the defaults. InvalidArgument with "file:line:col: key: why" on any problem.

@@ -95,6 +95,9 @@ Result<std::unique_ptr<HostStore>> HostStore::Open(const std::string& data_dir,
     sqlite3_close(db);
     return st;
   }
+  // Added after the first release: ignore "duplicate column" on databases that have it.
+  sqlite3_exec(db, "ALTER TABLE hosts ADD COLUMN unreachable_after INTEGER NOT NULL DEFAULT 0",
+               nullptr, nullptr, nullptr);
   if (options.unreachable_after_intervals < 1) options.unreachable_after_intervals = 1;
   std::unique_ptr<HostStore> store(new HostStore(db, options, clock));
   KANSOKU_RETURN_IF_ERROR(store->Load());
@@ -110,7 +113,7 @@ Status HostStore::Load() {
   std::lock_guard<std::mutex> lk(mu_);
   Stmt st(db_,
           "SELECT id, name, service, roles, status, registered_at_ms, last_heartbeat_ms, "
-          "interval_ms, retired_at_ms, meta_json, metrics_json FROM hosts");
+          "interval_ms, retired_at_ms, meta_json, metrics_json, unreachable_after FROM hosts");
   if (!st.ok()) return SqlError(db_, "load hosts");
   while (sqlite3_step(st.get()) == SQLITE_ROW) {
     HostInfo h;
@@ -125,6 +128,7 @@ Status HostStore::Load() {
     h.retired_at_ms = sqlite3_column_int64(st.get(), 8);
     h.meta_json = Col(st.get(), 9);
     h.metrics_json = Col(st.get(), 10);
+    h.unreachable_after = sqlite3_column_int(st.get(), 11);
     persisted_hb_[h.id] = h.last_heartbeat_ms;
     hosts_[h.id] = std::move(h);
   }
@@ -144,8 +148,8 @@ Status HostStore::Load() {
 Status HostStore::Save(const HostInfo& h) {
   Stmt st(db_,
           "INSERT OR REPLACE INTO hosts(id, name, service, roles, status, registered_at_ms, "
-          "last_heartbeat_ms, interval_ms, retired_at_ms, meta_json, metrics_json) "
-          "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+          "last_heartbeat_ms, interval_ms, retired_at_ms, meta_json, metrics_json, "
+          "unreachable_after) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!st.ok()) return SqlError(db_, "save host");
   std::string roles = JoinRoles(h.roles);
   sqlite3_bind_text(st.get(), 1, h.id.c_str(), -1, SQLITE_TRANSIENT);
@@ -159,13 +163,16 @@ Status HostStore::Save(const HostInfo& h) {
   sqlite3_bind_int64(st.get(), 9, h.retired_at_ms);
   sqlite3_bind_text(st.get(), 10, h.meta_json.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.get(), 11, h.metrics_json.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st.get(), 12, h.unreachable_after);
   if (sqlite3_step(st.get()) != SQLITE_DONE) return SqlError(db_, "save host");
   persisted_hb_[h.id] = h.last_heartbeat_ms;
   return Status::Ok();
 }
 
 void HostStore::Annotate(HostInfo* h, int64_t now) const {
-  int64_t limit = h->interval_ms * opts_.unreachable_after_intervals;
+  h->unreachable_after_effective =
+      h->unreachable_after > 0 ? h->unreachable_after : opts_.unreachable_after_intervals;
+  int64_t limit = h->interval_ms * h->unreachable_after_effective;
   h->unreachable = !h->retired() && now - h->last_heartbeat_ms > limit;
 }
 
@@ -200,6 +207,7 @@ Result<HostInfo> HostStore::Register(const HostRegistration& r) {
   h.roles = r.roles;
   if (!r.status.empty()) h.status = r.status;
   h.interval_ms = r.interval_ms > 0 ? r.interval_ms : 15000;
+  h.unreachable_after = r.unreachable_after > 0 ? r.unreachable_after : 0;
   h.meta_json = r.meta_json.empty() ? "{}" : r.meta_json;
   h.last_heartbeat_ms = now;
   KANSOKU_RETURN_IF_ERROR(Save(h));

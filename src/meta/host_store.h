@@ -2,8 +2,9 @@
 // HostStore: the hosts registry (Mackerel-style inventory) in the SQLite meta.db, table `hosts`
 // (docs/design/agent.md §4). Agents register their host, heartbeat every interval, set a status
 // (working, standby, maintenance, poweroff) and may retire it. A host is *unreachable* when no
-// heartbeat arrived for `unreachable_after_intervals` times its interval; this is computed at
-// read time from the clock.
+// heartbeat arrived for N times its interval, N = the host's own `unreachable_after` (sent by
+// its agent at registration) or else the server's `unreachable_after_intervals` (config
+// hosts.unreachable_after, default 3); this is computed at read time from the clock.
 //
 // For alerting (connectivity alerts): Unreachable() lists the hosts that deserve one (status
 // working or standby, not retired, heartbeats missing); maintenance, poweroff and retired hosts
@@ -53,8 +54,10 @@ struct HostInfo {
   int64_t retired_at_ms = 0;        // 0 = not retired
   std::string meta_json = "{}";     // facts sent by the agent (a JSON object, validated by caller)
   std::string metrics_json = "{}";  // key metrics of the last heartbeat (a JSON object)
+  int unreachable_after = 0;        // missed intervals before unreachable; 0 = server default
   bool unreachable = false;         // computed at read time
-  std::vector<HostCheck> checks;    // last result per check, by name
+  int unreachable_after_effective = 0;  // computed at read time: the threshold that applies
+  std::vector<HostCheck> checks;        // last result per check, by name
   bool retired() const { return retired_at_ms != 0; }
 };
 
@@ -64,6 +67,7 @@ struct HostRegistration {
   std::vector<std::string> roles;
   std::string status;  // "" = keep (new hosts: working)
   int64_t interval_ms = 15000;
+  int unreachable_after = 0;  // 0 = the server's unreachable_after_intervals
   std::string meta_json = "{}";
 };
 

@@ -57,6 +57,35 @@ TEST(HostStore, RegisterHeartbeatUnreachable) {
   EXPECT_TRUE((*s)->Unreachable().empty());
 }
 
+TEST(HostStore, UnreachableThresholdServerDefaultAndPerHost) {
+  TempDir d;
+  FakeClock clock(1000000);
+  HostStoreOptions o;
+  o.unreachable_after_intervals = 5;  // server config hosts.unreachable_after
+  std::string strict_id;
+  {
+    auto s = HostStore::Open(d.path, o, clock);
+    ASSERT_TRUE(s.ok());
+    auto lax = (*s)->Register(Reg("lax"));
+    HostRegistration r = Reg("strict");
+    r.unreachable_after = 1;  // sent by its agent
+    auto strict = (*s)->Register(r);
+    ASSERT_TRUE(lax.ok() && strict.ok());
+    strict_id = strict->id;
+    EXPECT_EQ(lax->unreachable_after_effective, 5);
+    EXPECT_EQ(strict->unreachable_after_effective, 1);
+    clock.AdvanceMs(10001);  // one interval missed
+    EXPECT_FALSE((*s)->Get(lax->id)->unreachable);
+    EXPECT_TRUE((*s)->Get(strict->id)->unreachable);
+    clock.AdvanceMs(40000);  // five missed
+    EXPECT_TRUE((*s)->Get(lax->id)->unreachable);
+  }
+  // The per-host threshold is persisted.
+  auto s = HostStore::Open(d.path, o, clock);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->Get(strict_id)->unreachable_after, 1);
+}
+
 TEST(HostStore, RetireIsFinal) {
   TempDir d;
   FakeClock clock;

@@ -194,6 +194,13 @@ Result<std::vector<TargetGroup>> LoadFileSd(const std::string& path) {
   }
 }
 
+struct ScrapeJob::CompiledRule {
+  std::vector<std::string> source_labels;
+  std::string separator;
+  std::shared_ptr<re2::RE2> re;
+  bool keep;
+};
+
 ScrapeJob::ScrapeJob(ScrapeJobConfig c) : cfg_(std::move(c)) {}
 ScrapeJob::~ScrapeJob() = default;
 
@@ -210,12 +217,71 @@ Result<std::unique_ptr<ScrapeJob>> ScrapeJob::Create(ScrapeJobConfig config) {
     }
     *dst = std::move(re);
   }
+  for (auto [rules, out] : {std::pair{&j->cfg_.target_relabel, &j->target_rules_},
+                            std::pair{&j->cfg_.metric_relabel, &j->metric_rules_}}) {
+    for (const auto& r : *rules) {
+      auto re = std::make_shared<re2::RE2>(r.regex, re2::RE2::Quiet);
+      if (!re->ok()) {
+        return Status::InvalidArgument("job " + j->cfg_.job + ": bad relabel regex \"" + r.regex +
+                                       "\": " + re->error());
+      }
+      if (r.source_labels.empty()) {
+        return Status::InvalidArgument("job " + j->cfg_.job +
+                                       ": relabel rule without source_labels");
+      }
+      out->push_back({r.source_labels, r.separator, std::move(re), r.keep});
+    }
+  }
   return j;
+}
+
+bool ScrapeJob::Apply(const std::vector<CompiledRule>& rules, const LabelSet& labels) {
+  std::string joined;
+  for (const auto& r : rules) {
+    joined.clear();
+    for (size_t i = 0; i < r.source_labels.size(); ++i) {
+      if (i) joined += r.separator;
+      for (const auto& l : labels) {
+        if (l.first == r.source_labels[i]) {
+          joined += l.second;
+          break;
+        }
+      }
+    }
+    if (re2::RE2::FullMatch(joined, *r.re) != r.keep) return false;
+  }
+  return true;
+}
+
+LabelSet ScrapeJob::TargetLabels(const std::string& target, const LabelSet& group_labels) const {
+  LabelSet out = {{"__address__", target},
+                  {"job", cfg_.job},
+                  {"__scheme__", cfg_.scheme},
+                  {"__metrics_path__", cfg_.metrics_path}};
+  for (const auto& l : group_labels) {
+    if (l.first != "job" && l.first != "__address__") out.push_back(l);
+  }
+  return out;
+}
+
+bool ScrapeJob::KeepTarget(const LabelSet& target_labels) const {
+  return Apply(target_rules_, target_labels);
 }
 
 std::vector<TargetGroup> ScrapeJob::Targets(std::vector<std::string>* sd_errors) const {
   std::vector<TargetGroup> out;
+  auto add_job_labels = [this](TargetGroup* tg) {
+    for (const auto& l : cfg_.labels) {
+      bool have = false;
+      for (const auto& x : tg->labels) have |= x.first == l.first;
+      if (!have) tg->labels.push_back(l);
+    }
+  };
   if (!cfg_.static_targets.empty()) out.push_back({cfg_.static_targets, cfg_.labels});
+  for (TargetGroup tg : cfg_.static_groups) {
+    add_job_labels(&tg);
+    out.push_back(std::move(tg));
+  }
   for (const auto& pattern : cfg_.file_sd) {
     glob_t g{};
     if (::glob(pattern.c_str(), 0, nullptr, &g) == 0) {
@@ -226,11 +292,7 @@ std::vector<TargetGroup> ScrapeJob::Targets(std::vector<std::string>* sd_errors)
           continue;
         }
         for (auto& tg : *groups) {
-          for (const auto& l : cfg_.labels) {
-            bool have = false;
-            for (const auto& x : tg.labels) have |= x.first == l.first;
-            if (!have) tg.labels.push_back(l);
-          }
+          add_job_labels(&tg);
           out.push_back(std::move(tg));
         }
       }
@@ -311,6 +373,7 @@ ScrapeOutcome ScrapeJob::Scrape(const std::string& target, const LabelSet& group
         s.labels.emplace_back("exported_" + t.first, std::move(exported_value));
       }
     }
+    if (!metric_rules_.empty() && !Apply(metric_rules_, s.labels)) continue;
     if (s.timestamp_ms == 0) s.timestamp_ms = now_ms;
     o.samples.push_back(std::move(s));
   }

@@ -52,16 +52,35 @@ struct TargetGroup {
 // name on a bad file.
 Result<std::vector<TargetGroup>> LoadFileSd(const std::string& path);
 
+// A keep/drop rule (Prometheus relabel_config restricted to these two actions): the values of
+// source_labels joined by separator, RE2 full match on regex.
+struct RelabelRule {
+  std::vector<std::string> source_labels = {"__name__"};
+  std::string separator = ";";
+  std::string regex;
+  bool keep = true;  // false = drop
+};
+
 struct ScrapeJobConfig {
   std::string job;
+  int64_t interval_ms = 0;  // 0 = the runner's default (agent: its interval)
   std::string scheme = "http";
   std::string metrics_path = "/metrics";
   int64_t timeout_ms = 10000;
   bool honor_labels = false;
   std::vector<std::string> static_targets;
-  LabelSet labels;                       // added to every static target
-  std::vector<std::string> file_sd;      // files (glob patterns) re-read every scrape
-  std::string metric_keep, metric_drop;  // RE2 on __name__ ("" = off)
+  LabelSet labels;                          // added to every target (group labels win)
+  std::vector<TargetGroup> static_groups;   // Prometheus static_configs
+  std::vector<std::string> file_sd;         // files (glob patterns) re-read every scrape
+  std::string metric_keep, metric_drop;     // RE2 on __name__ ("" = off)
+  std::vector<RelabelRule> target_relabel;  // on target labels (docs/design/scrape.md §2)
+  std::vector<RelabelRule> metric_relabel;  // on scraped samples, after metric_keep/drop
+  // Enrollment (docs/design/scrape.md §2-3): label selector on target labels ("" = all), and the
+  // growth hold (max_growth 0 = off).
+  std::string selector;
+  double max_growth = 0;
+  size_t min_targets = 0;
+  int64_t growth_window_ms = 3600 * 1000;
   size_t max_samples = 200000;
   size_t max_body_bytes = 64u << 20;
 };
@@ -82,6 +101,11 @@ class ScrapeJob {
   // Static targets plus the current file_sd targets (errors of bad files are returned in
   // *sd_errors; the other targets still count).
   std::vector<TargetGroup> Targets(std::vector<std::string>* sd_errors) const;
+  // The labels enrollment looks at: __address__, job, __scheme__, __metrics_path__ and the
+  // group's labels.
+  LabelSet TargetLabels(const std::string& target, const LabelSet& group_labels) const;
+  // False when target_relabel drops the target.
+  bool KeepTarget(const LabelSet& target_labels) const;
   // Scrapes one target now; now_ms stamps samples without a timestamp.
   ScrapeOutcome Scrape(const std::string& target, const LabelSet& group_labels,
                        int64_t now_ms) const;
@@ -90,7 +114,10 @@ class ScrapeJob {
  private:
   explicit ScrapeJob(ScrapeJobConfig c);
   ScrapeJobConfig cfg_;
+  struct CompiledRule;
+  static bool Apply(const std::vector<CompiledRule>& rules, const LabelSet& labels);
   std::unique_ptr<re2::RE2> keep_, drop_;
+  std::vector<CompiledRule> target_rules_, metric_rules_;
 };
 
 }  // namespace kansoku::scrape

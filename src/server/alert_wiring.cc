@@ -21,6 +21,10 @@ AlertingWiring::AlertingWiring(const config::ServerConfig& cfg, tsdb::DB* db,
 
 AlertingWiring::~AlertingWiring() { Stop(); }
 
+void AlertingWiring::AddSource(std::unique_ptr<alert::Source> source) {
+  extra_sources_.push_back(std::move(source));
+}
+
 Status AlertingWiring::Start() {
   const auto& a = cfg_.alerting;
   std::string state_dir = cfg_.data_dir + "/alerts";
@@ -77,6 +81,8 @@ Status AlertingWiring::Start() {
     rules_->AddSource(MakeHostConnectivitySource(hosts_, every));
     rules_->AddSource(MakeHostChecksSource(hosts_, every));
   }
+  for (auto& src : extra_sources_) rules_->AddSource(std::move(src));
+  extra_sources_.clear();
   return Status::Ok();
 }
 

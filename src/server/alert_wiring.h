@@ -6,6 +6,7 @@
 // storage closes. Thread safety: Start/Stop from the main thread; Reload is thread-safe.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/metrics.h"
 #include "base/status.h"
@@ -28,6 +29,7 @@ class RuleManager;
 class Dispatcher;
 class Silences;
 class AlertmanagerForwarder;
+class Source;
 }  // namespace kansoku::alert
 
 namespace kansoku::server {
@@ -39,6 +41,8 @@ class AlertingWiring {
   ~AlertingWiring();
   // Built-in host monitors (HostDown, CheckFailed) over the hosts registry; call before Start.
   void SetHostStore(meta::HostStore* hosts) { hosts_ = hosts; }
+  // Another built-in monitor (e.g. TargetSetHeld), registered with the host ones; before Start.
+  void AddSource(std::unique_ptr<alert::Source> source);
   Status Start();
   void RegisterRoutes(net::HttpServer& http);
   // Re-reads rule files and the notifications file; on error nothing changes.
@@ -52,6 +56,7 @@ class AlertingWiring {
   const query::Engine* engine_;
   metrics::Registry* registry_;
   meta::HostStore* hosts_ = nullptr;
+  std::vector<std::unique_ptr<alert::Source>> extra_sources_;
   std::unique_ptr<alert::Silences> silences_;
   std::unique_ptr<alert::Dispatcher> dispatcher_;
   std::unique_ptr<alert::AlertmanagerForwarder> forwarder_;

@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "server/scrape_wiring.h"
 #include "server/server.h"
 
 namespace kansoku::server {
@@ -38,6 +39,10 @@ int RunServer(const ServerFlags& flags) {
   Status valid = config::Validate(cfg);
   if (!valid.ok()) {
     std::fprintf(stderr, "kansoku: config error: %s\n", valid.message().c_str());
+    return 2;
+  }
+  if (Status sc = CheckScrapeConfig(cfg); !sc.ok()) {
+    std::fprintf(stderr, "kansoku: config error: %s\n", sc.message().c_str());
     return 2;
   }
   if (flags.check_config) {

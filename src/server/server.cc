@@ -25,6 +25,7 @@
 #include "query/engine/engine.h"
 #include "server/alert_wiring.h"
 #include "server/logs_wiring.h"
+#include "server/scrape_wiring.h"
 #include "server/static_files.h"
 #include "server/usage_wiring.h"
 #include "tsdb/db.h"
@@ -102,7 +103,9 @@ Status Server::Start() {
   KANSOKU_ASSIGN_OR_RETURN(dashboards_, meta::DashboardStore::Open(cfg.data_dir));
 
   // Hosts registry (agents' inventory and heartbeats).
-  KANSOKU_ASSIGN_OR_RETURN(hosts_, meta::HostStore::Open(cfg.data_dir));
+  meta::HostStoreOptions host_opts;
+  host_opts.unreachable_after_intervals = cfg.hosts.unreachable_after;
+  KANSOKU_ASSIGN_OR_RETURN(hosts_, meta::HostStore::Open(cfg.data_dir, host_opts));
   registry_.GaugeFunc("kansoku_hosts", "Registered hosts, not retired.",
                       [this] { return static_cast<double>(hosts_->List().size()); });
   registry_.GaugeFunc("kansoku_hosts_unreachable_alerting",
@@ -115,6 +118,9 @@ Status Server::Start() {
   KANSOKU_RETURN_IF_ERROR(OpenErrors());
   alerting_ = std::make_unique<AlertingWiring>(opts_.config, tsdb_.get(), engine_.get(), &registry_);
   alerting_->SetHostStore(hosts_.get());
+  scrape_ = std::make_unique<ScrapeService>(opts_.config);
+  KANSOKU_RETURN_IF_ERROR(scrape_->Open());
+  scrape_->AddAlertSource(alerting_.get());
   KANSOKU_RETURN_IF_ERROR(alerting_->Start());
   usage_ = std::make_unique<UsageService>(cfg, registry_, tsdb_.get());
   usage_->AddInventory(hosts_.get(), projects_.get());
@@ -142,6 +148,7 @@ Status Server::Start() {
   AddRoutes();
   KANSOKU_RETURN_IF_ERROR(http_->Start());
   KANSOKU_RETURN_IF_ERROR(logs_->StartListeners());
+  scrape_->Start(ingest_api_);
 
   // UDP/TCP listeners, each off unless configured.
   if (!cfg.listeners.graphite_tcp.empty()) {
@@ -322,6 +329,7 @@ void Server::AddRoutes() {
   ingest_api_ = api::RegisterIngestApi(*http_, ia);
 
   api::RegisterHostsApi(*http_, hosts_.get());
+  scrape_->RegisterRoutes(*http_);
   AddErrorsRoutes();
 
   // Prometheus query API.
@@ -354,6 +362,7 @@ void Server::Stop() {
   if (http_) http_->Stop();
   if (graphite_tcp_) graphite_tcp_->Stop();
   if (logs_) logs_->StopListeners();
+  if (scrape_) scrape_->Stop();  // before alerting (its source reads it) and storage
   if (alerting_) alerting_->Stop();  // before storage: it writes rule results
   if (usage_) usage_->Stop();
   // Storage is closed after ingest has drained: the WAL is fsynced on close.

@@ -44,6 +44,7 @@ namespace kansoku::server {
 class LogsSubsystem;
 class AlertingWiring;
 class UsageService;
+class ScrapeService;
 
 struct ServerOptions {
   config::ServerConfig config;
@@ -68,6 +69,8 @@ class Server {
   const std::string& first_admin_token() const { return first_admin_token_; }
   // The hosts registry (inventory, unreachable hosts); valid between Start and Stop.
   meta::HostStore* hosts() const { return hosts_.get(); }
+  // Server-side scrape targets (server/scrape_wiring.h); valid between Start and Stop.
+  ScrapeService* scrape() const { return scrape_.get(); }
   // The first project's DSN when Start created it (printed once with the admin token), else "".
   std::string FirstProjectDsn() const;
 
@@ -98,6 +101,7 @@ class Server {
   std::unique_ptr<net::TcpStreamListener> graphite_tcp_;
   std::unique_ptr<LogsSubsystem> logs_;  // log storage, routes and listeners (logs_wiring.h)
   std::unique_ptr<AlertingWiring> alerting_;
+  std::unique_ptr<ScrapeService> scrape_;  // server-side scrape targets (scrape_wiring.h)
   std::atomic<bool> ready_{false};
   std::string first_admin_token_;
   std::string web_dir_;

@@ -1,0 +1,161 @@
+#include "api/targets_api.h"
+
+#include <simdjson.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "base/log.h"
+#include "net/http.h"
+#include "net/http_server.h"
+#include "scrape/scraper.h"
+
+namespace kansoku::api {
+namespace {
+
+using net::JsonString;
+using net::Request;
+using net::Response;
+
+std::string Rfc3339(int64_t ms) {
+  if (ms <= 0) return "\"0001-01-01T00:00:00Z\"";  // Prometheus' zero time: never scraped
+  time_t t = static_cast<time_t>(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return std::string("\"") + buf + "\"";
+}
+
+std::string Labels(const scrape::LabelSet& ls) {
+  std::string j = "{";
+  for (size_t i = 0; i < ls.size(); ++i) {
+    j += (i ? "," : "") + JsonString(ls[i].first) + ":" + JsonString(ls[i].second);
+  }
+  return j + "}";
+}
+
+std::string Seconds(int64_t ms) {
+  char b[32];
+  std::snprintf(b, sizeof b, "\"%llds\"", static_cast<long long>(ms / 1000));
+  return b;
+}
+
+std::string TargetJson(const scrape::TargetStatus& t) {
+  char dur[32];
+  std::snprintf(dur, sizeof dur, "%.6f", t.last_duration_s);
+  std::string j = "{\"discoveredLabels\":" + Labels(t.discovered_labels) +
+                  ",\"labels\":" + Labels(t.labels) + ",\"scrapePool\":" + JsonString(t.job) +
+                  ",\"scrapeUrl\":" + JsonString(t.url) + ",\"globalUrl\":" + JsonString(t.url) +
+                  ",\"state\":" + JsonString(scrape::TargetStateName(t.state));
+  if (t.state == scrape::TargetState::kActive) {
+    j += ",\"health\":" + JsonString(t.health) + ",\"lastError\":" + JsonString(t.last_error) +
+         ",\"lastScrape\":" + Rfc3339(t.last_scrape_ms) + ",\"lastScrapeDuration\":" + dur +
+         ",\"samplesPerScrape\":" + std::to_string(t.samples_per_scrape);
+  } else {
+    j += ",\"reason\":" + JsonString(t.reason);
+  }
+  j += ",\"firstSeen\":" + Rfc3339(t.first_seen_ms) +
+       ",\"scrapeInterval\":" + Seconds(t.interval_ms) +
+       ",\"scrapeTimeout\":" + Seconds(t.timeout_ms) + "}";
+  return j;
+}
+
+std::string JobJson(const scrape::JobStatus& s) {
+  char g[32];
+  std::snprintf(g, sizeof g, "%g", s.max_growth);
+  std::string j = "{\"job\":" + JsonString(s.job) + ",\"selector\":" + JsonString(s.selector) +
+                  ",\"active\":" + std::to_string(s.active) +
+                  ",\"held\":" + std::to_string(s.held) +
+                  ",\"notSelected\":" + std::to_string(s.not_selected) +
+                  ",\"dropped\":" + std::to_string(s.dropped) + ",\"maxGrowth\":" + g +
+                  ",\"minTargets\":" + std::to_string(s.min_targets) +
+                  ",\"growthWindow\":" + Seconds(s.growth_window_ms);
+  if (s.held > 0) {
+    j += ",\"heldSince\":" + Rfc3339(s.held_since_ms) +
+         ",\"holdBase\":" + std::to_string(s.hold_base) +
+         ",\"holdLimit\":" + std::to_string(s.hold_limit);
+  }
+  j += ",\"sdErrors\":[";
+  for (size_t i = 0; i < s.sd_errors.size(); ++i) j += (i ? "," : "") + JsonString(s.sd_errors[i]);
+  return j + "]}";
+}
+
+void HandleList(scrape::Scraper* scraper, Request& req, Response& resp) {
+  std::string state = "any";
+  req.QueryParam("state", &state);
+  if (state != "any" && state != "active" && state != "held" && state != "dropped") {
+    return resp.Error(400, "state must be active, held, dropped or any, got \"" + state + "\"");
+  }
+  std::vector<scrape::TargetStatus> targets;
+  std::vector<scrape::JobStatus> jobs;
+  if (scraper != nullptr) {
+    targets = scraper->Targets();
+    jobs = scraper->Jobs();
+  }
+  std::string active, held, dropped;
+  for (const auto& t : targets) {
+    std::string* out = t.state == scrape::TargetState::kActive ? &active
+                       : t.state == scrape::TargetState::kHeld ? &held
+                                                               : &dropped;
+    *out += (out->empty() ? "" : ",") + TargetJson(t);
+  }
+  bool all = state == "any";
+  std::string j = "{\"status\":\"success\",\"data\":{\"activeTargets\":[" +
+                  (all || state == "active" ? active : "") + "],\"heldTargets\":[" +
+                  (all || state == "held" ? held : "") + "],\"droppedTargets\":[" +
+                  (all || state == "dropped" ? dropped : "") + "],\"jobs\":[";
+  for (size_t i = 0; i < jobs.size(); ++i) j += (i ? "," : "") + JobJson(jobs[i]);
+  j += "]}}";
+  resp.Json(200, std::move(j));
+}
+
+void HandleApprove(scrape::Scraper* scraper, Request& req, Response& resp) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string job, target;
+  if (!req.body.empty()) {
+    if (parser.parse(req.body).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+      return resp.Error(400,
+                        "cannot parse request body: expected {\"job\":\"J\"} or "
+                        "{\"job\":\"J\",\"target\":\"host:port\"}");
+    }
+    std::string_view s;
+    if (doc["job"].get_string().get(s) == simdjson::SUCCESS) job = std::string(s);
+    if (doc["target"].get_string().get(s) == simdjson::SUCCESS) target = std::string(s);
+  } else {
+    req.QueryParam("job", &job);
+    req.QueryParam("target", &target);
+  }
+  if (job.empty()) return resp.Error(400, "field \"job\": the scrape job to approve is required");
+  if (scraper == nullptr) return resp.Error(404, "no scrape jobs are configured");
+  auto n = scraper->Approve(job, target);
+  if (!n.ok()) {
+    return resp.Error(n.status().code() == Status::Code::kNotFound ? 404 : 500,
+                      n.status().message());
+  }
+  log::Info("scrape targets approved via API",
+            {{"job", job}, {"target", target}, {"by", req.principal.token_name}});
+  resp.Json(200, "{\"status\":\"success\",\"data\":{\"job\":" + JsonString(job) +
+                     ",\"approved\":" + std::to_string(*n) + "}}");
+}
+
+}  // namespace
+
+void RegisterTargetsApi(net::HttpServer& http, scrape::Scraper* scraper) {
+  net::Route list;
+  list.method = "GET";
+  list.path = "/api/v1/targets";
+  list.scope = net::kScopeRead;
+  list.handler = [scraper](Request& req, Response& resp) { HandleList(scraper, req, resp); };
+  http.AddRoute(std::move(list));
+  net::Route approve;
+  approve.method = "POST";
+  approve.path = "/api/v1/targets/approve";
+  approve.scope = net::kScopeAdmin;
+  approve.handler = [scraper](Request& req, Response& resp) { HandleApprove(scraper, req, resp); };
+  http.AddRoute(std::move(approve));
+}
+
+}  // namespace kansoku::api
