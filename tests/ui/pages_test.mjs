@@ -220,11 +220,12 @@ await t.check("resolve and archive from the issue page", async () => {
 
 await t.check("from an issue to its logs", async () => {
   await page.goto(`${base}/issues/${declined.id}`);
-  await page.waitForSelector("a.logs-link");
-  await page.click("a.logs-link");
+  await page.waitForSelector("a.logs-link-best");
+  await page.click("a.logs-link-best");
   await page.waitForURL(/\/logs\?/);
+  // The best link is by trace id (the server's logs_links when it sends them, else the UI's own).
   const q = new URL(page.url()).searchParams.get("q");
-  expect(q === `trace_id:="${prodTraces.declined}"`, `logs query ${q}`);
+  expect(q.startsWith(`trace_id:="${prodTraces.declined}"`), `logs query ${q}`);
   // The request's three lines, found by its trace id, with the histogram counting them.
   await page.waitForFunction(() => document.querySelectorAll("tr.log-line").length === 3);
   await page.waitForFunction(() => document.querySelector(".hits-total")?.textContent === "3");
@@ -387,6 +388,27 @@ await t.check("dashboard panels: alert status and issue list", async () => {
   await t.shot("p12-dashboard-panels");
   await page.click(`.dash-panel[data-panel-id='2'] tr[data-issue='${declined.id}'] a`);
   await page.waitForURL(new RegExp(`/issues/${declined.id}`));
+});
+
+await t.check("keyboard: / focuses the page's search, t changes the range; a refresh keeps the layout", async () => {
+  await page.goto(`${base}/issues?from=now-15m&to=now`);
+  await page.waitForSelector(`tr[data-issue='${declined.id}']`);
+  await page.keyboard.press("/");
+  expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")) === "Search issues", "/ did not focus the issue search");
+  await page.keyboard.press("Escape");
+  const before = await page.locator(".issues-table").boundingBox();
+  await page.keyboard.press("r");
+  await page.waitForFunction(() => document.querySelector(".page-issues")?.getAttribute("aria-busy") === "false");
+  const after = await page.locator(".issues-table").boundingBox();
+  expect(Math.abs(before.y - after.y) < 1 && Math.abs(before.height - after.height) < 1, `table moved: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
+  await page.goto(`${base}/logs?from=now-15m&to=now`);
+  await page.waitForSelector("tr.log-line");
+  await page.keyboard.press("/");
+  expect(await page.evaluate(() => document.activeElement?.classList.contains("logs-query")), "/ did not focus the log query");
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("t");
+  await page.waitForURL((u) => u.searchParams.get("from") !== "now-15m");
+  await page.waitForSelector("tr.log-line");
 });
 
 await t.check("light theme and a 4K wall screen", async () => {

@@ -4,7 +4,7 @@
 import { h } from "../dom";
 import { QueryEditor } from "../explore/editor";
 import { labelApiSource } from "../explore/source";
-import { parseAlertFilter } from "./panels";
+import { parseAlertFilter } from "../alert/matchers";
 import { PANEL_TYPES, UNITS, type Dashboard, type Panel, type PanelType, type Threshold, type Variable } from "./model";
 
 function field(label: string, input: HTMLElement, hint?: string): HTMLElement {

@@ -221,3 +221,11 @@ export function parseDashboard(text: string): Dashboard {
   });
   return o;
 }
+
+/**
+ * The built-in $__rate_interval: a rate() window that always holds several samples, whatever the
+ * step (max(step + scrape interval, 4 × scrape interval), as Grafana computes it).
+ */
+export function rateInterval(stepSec: number, scrapeSec = 15): string {
+  return `${Math.ceil(Math.max(stepSec + scrapeSec, 4 * scrapeSec))}s`;
+}

@@ -6,10 +6,11 @@ import { TimeSeriesChart, type ChartSeries } from "../chart/timeseries";
 import { color as paletteColor } from "../chart/palette";
 import { h } from "../dom";
 import { formatUnit, parseSampleValue, seriesName, type Labels } from "../format";
+import { matchAll, parseAlertFilter } from "../alert/matchers";
 import { chooseStep } from "../time";
 import { empty } from "../ui/states";
 import { markdownToHtml } from "./markdown";
-import { legendText, PANEL_TYPES, substitute, type Panel, type VarValue } from "./model";
+import { legendText, PANEL_TYPES, rateInterval, substitute, type Panel, type VarValue } from "./model";
 
 const MAX_SERIES = 500;
 
@@ -22,13 +23,6 @@ export interface PanelContext {
   scrapeInterval?: number;
 }
 
-/**
- * The built-in $__rate_interval: a rate() window that always holds several samples, whatever the
- * step (max(step + scrape interval, 4 × scrape interval), as Grafana computes it).
- */
-export function rateInterval(stepSec: number, scrapeSec = 15): string {
-  return `${Math.ceil(Math.max(stepSec + scrapeSec, 4 * scrapeSec))}s`;
-}
 
 function withBuiltins(expr: string, stepSec: number, ctx: PanelContext): string {
   return expr.includes("$__rate_interval") ? expr.replace(/\$__rate_interval\b|\$\{__rate_interval\}/g, rateInterval(stepSec, ctx.scrapeInterval)) : expr;
@@ -420,36 +414,7 @@ function sinceText(iso: string): string {
   return s < 90 ? `${s}s` : s < 5400 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`;
 }
 
-/** Label matchers of an alerts panel's filter: `severity="page", team=~"db|web"`. */
-export function parseAlertFilter(filter: string): { name: string; op: string; value: string }[] | string {
-  const out: { name: string; op: string; value: string }[] = [];
-  const re = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$)/y;
-  let pos = 0;
-  const s = filter.trim();
-  while (pos < s.length) {
-    re.lastIndex = pos;
-    const m = re.exec(s);
-    if (!m) return `Alert filter: cannot parse at "${s.slice(pos, pos + 20)}" (want name="value", name=~"regex", separated by commas).`;
-    out.push({ name: m[1]!, op: m[2]!, value: m[3]!.replace(/\\(.)/g, "$1") });
-    pos = re.lastIndex;
-  }
-  return out;
-}
 
-function matchAll(ms: { name: string; op: string; value: string }[], labels: Record<string, string>): boolean {
-  return ms.every(({ name, op, value }) => {
-    const have = labels[name] ?? "";
-    if (op === "=") return have === value;
-    if (op === "!=") return have !== value;
-    let re: RegExp;
-    try {
-      re = new RegExp(`^(?:${value})$`);
-    } catch {
-      return false;
-    }
-    return op === "=~" ? re.test(have) : !re.test(have);
-  });
-}
 
 /** Firing and pending alerts (GET /api/v1/alerts), firing first; option `filter` narrows by labels. */
 class AlertsPanel implements PanelView {

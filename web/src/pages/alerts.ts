@@ -9,6 +9,7 @@ import { h, setChildren } from "../dom";
 import { formatDateTime, parseDuration } from "../time";
 import { describe, empty, errorBox, loading, setBusy } from "../ui/states";
 import { current, globalParams, href, setParams, type Loc } from "../url";
+import { matcherMatches } from "../alert/matchers";
 import type { Page } from "./page";
 
 export interface Alert {
@@ -112,29 +113,6 @@ function quote(v: string): string {
   return `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
-/** Does a silence matcher (name="v", name!="v", name=~"re", name!~"re") match these labels? */
-export function matcherMatches(m: string, labels: Record<string, string>): boolean {
-  const x = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$/.exec(m);
-  if (!x) return false;
-  const [, name, op, raw] = x;
-  const want = raw!.replace(/\\(.)/g, "$1");
-  const have = labels[name!] ?? "";
-  switch (op) {
-    case "=":
-      return have === want;
-    case "!=":
-      return have !== want;
-    default: {
-      let re: RegExp;
-      try {
-        re = new RegExp(`^(?:${want})$`);
-      } catch {
-        return false;
-      }
-      return op === "=~" ? re.test(have) : !re.test(have);
-    }
-  }
-}
 
 export function silencedBy(labels: Record<string, string>, silences: Silence[]): Silence | undefined {
   return silences.find((s) => s.status.state === "active" && s.matchers.length > 0 && s.matchers.every((m) => matcherMatches(m, labels)));

@@ -7,7 +7,7 @@ import { ApiError, apiGet, isAbort, type QueryData } from "../api";
 import { h } from "../dom";
 import { formatUnit, parseSampleValue } from "../format";
 import type { Dashboard, Panel } from "../dash/model";
-import { rateInterval } from "../dash/panels";
+import { rateInterval } from "../dash/model";
 import { DashboardView } from "../dash/view";
 import { formatDateTime, resolveRange } from "../time";
 import { empty, errorBox, loading, setBusy } from "../ui/states";

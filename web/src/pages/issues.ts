@@ -37,9 +37,20 @@ export interface Issue {
   tags?: { key: string; total: number; distinct: number; top_values: { value: string; count: number }[] }[];
 }
 
+/** Where the server says an event's logs are (errors API `logs_links`, best first). */
+interface LogsLink {
+  basis: string;
+  query: string;
+  start_ns: string;
+  end_ns: string;
+  trace_id?: string;
+  host?: string;
+}
+
 interface StoredEvent {
   event_id: string;
   received: string;
+  logs_links?: LogsLink[];
   attachments: { filename: string; content_type: string; size: number }[];
   event: SentryEvent;
 }
@@ -384,6 +395,16 @@ function quote(s: string): string {
  * The logs of an event: the lines with its trace id, or else its host's lines around the time
  * it happened (docs/logs-query.md). Returns the query and the time range to open.
  */
+export function logsLinksFor(sel: { event: SentryEvent; received: string; logs_links?: LogsLink[] }): { q: string; from: number; to: number; why: string }[] {
+  const server = (sel.logs_links ?? []).filter((l) => l.query && l.start_ns && l.end_ns).map((l) => ({
+    q: l.query,
+    from: Math.floor(Number(BigInt(l.start_ns) / 1000000n)),
+    to: Math.ceil(Number(BigInt(l.end_ns) / 1000000n)),
+    why: l.basis === "trace_id" ? `lines of trace ${(l.trace_id ?? "").slice(0, 12)}…` : l.basis === "host" ? `lines of ${l.host ?? "the host"} around it` : l.basis,
+  }));
+  return server.length ? server : [logsLinkFor(sel.event ?? {}, isoMs(sel.received))];
+}
+
 export function logsLinkFor(ev: SentryEvent, receivedMs: number): { q: string; from: number; to: number; why: string } {
   const at = Number.isFinite(isoMs(ev.timestamp)) ? isoMs(ev.timestamp) : receivedMs;
   const trace = traceIdOf(ev);
@@ -547,7 +568,7 @@ class IssuePage implements Page {
     const idx = this.events.indexOf(sel);
     const ev = sel.event ?? {};
     const received = isoMs(sel.received);
-    const logs = logsLinkFor(ev, received);
+    const links = logsLinksFor(sel);
     const nav = h("div", { class: "event-nav" },
       h("span", { class: "small muted" }, `Event ${idx + 1} of ${this.events.length} stored · `, h("span", { class: "mono" }, sel.event_id.slice(0, 12)),
         ` · ${formatDateTime(Number.isFinite(isoMs(ev.timestamp)) ? isoMs(ev.timestamp) : received)}`),
@@ -555,7 +576,7 @@ class IssuePage implements Page {
         onclick: () => setParams({ event: this.events[idx + 1]!.event_id }) }, "← Older"),
       h("button", { class: "btn btn-small", type: "button", disabled: idx <= 0, "data-action": "newer",
         onclick: () => setParams({ event: this.events[idx - 1]!.event_id }) }, "Newer →"),
-      h("a", { class: "btn btn-small logs-link", href: href("/logs", { q: logs.q, from: String(logs.from), to: String(logs.to) }), title: logs.q }, `Logs: ${logs.why}`));
+      links.map((l, i) => h("a", { class: `btn btn-small logs-link${i ? "" : " logs-link-best"}`, href: href("/logs", { q: l.q, from: String(l.from), to: String(l.to) }), title: l.q }, `Logs: ${l.why}`)));
     const parts: Node[] = [nav];
     const msg = messageOf(ev);
     const exs = exceptions(ev);

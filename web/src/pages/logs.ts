@@ -10,6 +10,7 @@ import { formatDateTime, resolveRange } from "../time";
 import { barsSvg } from "../ui/bars";
 import { describe, empty, errorBox, loading, setBusy } from "../ui/states";
 import { current, rangeOf, setParams, type Loc } from "../url";
+import { addTerm, fieldFilter, filterPart, streamLabels } from "../logs/terms";
 import type { Page } from "./page";
 
 export type LogRow = Record<string, string> & { _time: string; _time_ns: string; _stream: string; _msg: string };
@@ -37,29 +38,8 @@ const TAIL_MAX = 1000;
 const FACET_FIELDS = 6;
 const HIDDEN = new Set(["_time", "_time_ns", "_stream", "_msg"]);
 
-/** Stream labels of a row, from its `_stream` ({a="x",b="y"}). */
-export function streamLabels(stream: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const re = /([A-Za-z_][A-Za-z0-9_.\-]*)="((?:[^"\\]|\\.)*)"/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(stream))) out[m[1]!] = m[2]!.replace(/\\(.)/g, "$1");
-  return out;
-}
 
-/** A filter term for field = value (docs/logs-query.md: field:="exact value"). */
-export function fieldFilter(field: string, value: string, negate = false): string {
-  const name = /^[A-Za-z_][A-Za-z0-9_.]*$/.test(field) ? field : `"${field.replace(/"/g, '\\"')}"`;
-  return `${negate ? "-" : ""}${name}:="${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
-}
 
-/** Adds a term to a query (AND); a pipe stays at the end. */
-export function addTerm(q: string, term: string): string {
-  const s = q.trim();
-  if (!s || s === "*") return term;
-  const pipe = s.indexOf("|");
-  if (pipe < 0) return `${s} ${term}`;
-  return `${s.slice(0, pipe).trim()} ${term} ${s.slice(pipe)}`;
-}
 
 function levelClass(l: string | undefined): string {
   const v = (l ?? "").toLowerCase();
@@ -131,7 +111,7 @@ class LogsPage implements Page {
       h("table", { class: "data-table syntax-table" }, h("tbody", null, SYNTAX.map(([ex, what]) => h("tr", null,
         h("td", { class: "mono" }, h("a", { href: "#", onclick: (ev: Event) => {
           ev.preventDefault();
-          this.input.value = ex.replace(/^… /, `${this.input.value.split("|")[0]!.trim() || "*"} `);
+          this.input.value = ex.replace(/^… /, `${filterPart(this.input.value)} `);
           this.input.focus();
         } }, ex)), h("td", null, what))))));
     this.el = h("main", { class: "page page-logs" },
@@ -192,7 +172,7 @@ class LogsPage implements Page {
       this.hist.replaceChildren(loading("Counting…"));
     }
     const range = { start: String(start), end: String(end) };
-    const hitsP = apiGet<HitsAnswer>("/api/v1/logs/hits", { query: q.split("|")[0]!.trim() || "*", ...range, step: `${Math.max(1, Math.ceil((end - start) / 1000 / 60))}s` }, { signal: ctrl.signal });
+    const hitsP = apiGet<HitsAnswer>("/api/v1/logs/hits", { query: filterPart(q), ...range, step: `${Math.max(1, Math.ceil((end - start) / 1000 / 60))}s` }, { signal: ctrl.signal });
     try {
       const r = await apiGet<RowsAnswer | TableAnswer>("/api/v1/logs/query", { query: q, ...range, limit: PAGE }, { signal: ctrl.signal });
       this.loadedOnce = true;
@@ -375,7 +355,7 @@ class LogsPage implements Page {
       return;
     }
     this.facets.replaceChildren(h("h2", { class: "small" }, "Fields"), loading("Counting values…"));
-    const base = q.split("|")[0]!.trim() || "*";
+    const base = filterPart(q);
     const answers = await Promise.all(fields.map((f) =>
       apiGet<TableAnswer>("/api/v1/logs/query", { query: `${base} | stats count() as n by (${f}) | sort by (n desc) | limit 8`, ...range }, { signal })
         .then((r) => ({ f, rows: r.data.rows ?? [], err: null as unknown }))
@@ -411,7 +391,7 @@ class LogsPage implements Page {
         h("colgroup", null, h("col", { class: "c-time" }), h("col", { class: "c-level" }), h("col", { class: "c-svc" }), h("col", null)),
         h("thead", null, h("tr", null, h("th", null, "Time"), h("th", null, "Level"), h("th", null, "Service / host"), h("th", null, "Message"))), this.table));
     }
-    const url = `/api/v1/logs/tail?${new URLSearchParams({ query: q.split("|")[0]!.trim() || "*", wait: "5s", token: getToken() ?? "" })}`;
+    const url = `/api/v1/logs/tail?${new URLSearchParams({ query: filterPart(q), wait: "5s", token: getToken() ?? "" })}`;
     const es = new EventSource(url);
     this.tail = es;
     this.meta.textContent = "Live: following new lines…";
