@@ -124,6 +124,7 @@ Status Server::Start() {
   KANSOKU_RETURN_IF_ERROR(alerting_->Start());
   usage_ = std::make_unique<UsageService>(cfg, registry_, tsdb_.get());
   usage_->AddInventory(hosts_.get(), projects_.get());
+  usage_->AddScrapeInventory(scrape_.get());
   usage_->Start();
   web_dir_ = ResolveWebDir(cfg.web_dir);
 

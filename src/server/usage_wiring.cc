@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "meta/host_store.h"
 #include "meta/project_store.h"
+#include "server/scrape_wiring.h"
 #include "tsdb/storage.h"
 #include "usage/guard.h"
 
@@ -38,6 +39,30 @@ UsageService::UsageService(const config::ServerConfig& cfg, metrics::Registry& r
 }
 
 UsageService::~UsageService() { Stop(); }
+
+void UsageService::AddScrapeInventory(const ScrapeService* scrape) {
+  if (scrape == nullptr) return;
+  guard_->AddInventory("scrape_target", [scrape] {
+    std::vector<usage::SourceInfo> out;
+    for (const auto& t : scrape->Targets()) {
+      usage::SourceInfo s;
+      s.name = t.url;
+      s.first_seen_ms = t.first_seen_ms;
+      s.last_seen_ms = t.last_scrape_ms;
+      std::string state(scrape::TargetStateName(t.state));
+      s.status = t.state == scrape::TargetState::kActive ? t.health : state;
+      s.detail = "job " + t.job + ", " + std::to_string(t.samples_per_scrape) +
+                 " samples/scrape every " + std::to_string(t.interval_ms / 1000) + "s";
+      if (!t.reason.empty()) s.detail += " (" + t.reason + ")";
+      if (t.interval_ms > 0) {
+        s.samples_per_second =
+            static_cast<double>(t.samples_per_scrape) * 1000.0 / static_cast<double>(t.interval_ms);
+      }
+      out.push_back(std::move(s));
+    }
+    return out;
+  });
+}
 
 void UsageService::AddInventory(meta::HostStore* hosts, meta::ProjectStore* projects) {
   if (hosts != nullptr) {

@@ -26,6 +26,8 @@ class Appendable;
 
 namespace kansoku::server {
 
+class ScrapeService;
+
 class UsageService {
  public:
   // `storage` (may be null) receives the usage metrics; it must outlive Stop().
@@ -39,6 +41,9 @@ class UsageService {
   // with the hosts seen in series labels) and Sentry projects and keys ("sentry_project",
   // "sentry_key"). The stores must outlive this service's guard users (the HTTP server).
   void AddInventory(meta::HostStore* hosts, meta::ProjectStore* projects);
+  // Server-side scrape targets (kind "scrape_target": every discovered target with its state —
+  // active, held, not_selected, dropped — health, last scrape and samples per scrape).
+  void AddScrapeInventory(const ScrapeService* scrape);
 
  private:
   void WriteUsageMetrics();

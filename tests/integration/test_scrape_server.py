@@ -214,6 +214,12 @@ scrape_configs:
         self.assertEqual(len(self.query(s, 'up{job="fleet"}')), 4)
         out = self.cli(s, "targets", "--state", "held")
         self.assertIn("kansoku targets approve fleet", out)
+        # The usage inventory lists every target with its state (#9: what is monitored).
+        st, body = s.json("GET", "/api/v1/usage/sources?kind=scrape_target")
+        self.assertEqual(st, 200, body)
+        states = [x.get("status") for x in body["data"]]
+        self.assertEqual((states.count("held"), len(states)), (36, 40), body["data"][:3])
+        self.assertIn("job fleet", body["data"][0]["detail"])
 
         # The hold survives a restart.
         s.stop()
