@@ -23,6 +23,9 @@ KPID=$!
 NPORT=$(port)
 mkdir -p "$WORK/www" "$WORK/nginx"
 printf '{"status":"success","data":{"token_id":1,"name":"admin"}}' > "$WORK/www/whoami.json"
+# nginx workers run as "nobody" when started by root: the docroot must be readable to them (a
+# mktemp dir is 0700, which made every nginx answer a cheap 403 in earlier runs).
+chmod 755 "$WORK" "$WORK/www" && chmod 644 "$WORK/www/whoami.json"
 cat > "$WORK/nginx/nginx.conf" <<NGINX
 worker_processes 2;
 pid $WORK/nginx/nginx.pid;
@@ -40,7 +43,8 @@ nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
 NPID=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$KPORT/-/ready" >/dev/null && curl -sf "http://127.0.0.1:$NPORT/whoami.json" >/dev/null && break; sleep 0.1; done
 
-rps() { awk '/Requests\/sec/ {print $2}'; }
+# Requests/sec of a wrk report; a run with any non-2xx answer is not a measurement.
+rps() { awk '/Non-2xx or 3xx/ {bad=1} /Requests\/sec/ {r=$2} END {if (bad) {print "invalid-non-2xx"; exit 1} print r}'; }
 echo "== warm-up"
 wrk -t2 -c"$CONNS" -d2s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KPORT/api/v1/whoami" >/dev/null
 wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$NPORT/whoami.json" >/dev/null
