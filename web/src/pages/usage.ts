@@ -219,7 +219,8 @@ class UsagePage implements Page {
     this.tenants.replaceChildren(h("h2", { class: "section-title" }, "Tokens: usage against limits"),
       h("table", { class: "data-table tenants-table" },
         h("thead", null, h("tr", null, h("th", null, "Token"), h("th", null, "Active series"), h("th", null, "New series (last hour)"),
-          h("th", null, "Samples/s"), h("th", { class: "num" }, "Samples total"), h("th", null, "Error events/min"), h("th", null, "Log bytes/s"), h("th", null, "Refusals"))),
+          h("th", { title: "Rates are averaged over the last minute (the guard measures them once a minute)" }, "Samples/s"), h("th", { class: "num" }, "Samples total"),
+          h("th", { title: "Averaged over the last minute" }, "Error events/min"), h("th", { title: "Averaged over the last minute" }, "Log bytes/s"), h("th", null, "Refusals"))),
         h("tbody", null, u.tenants.map((t) => {
           const refusals = Object.entries(t.refusals).filter(([, n]) => n > 0);
           const p = carry();
