@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <map>
 #include <memory>
+#include <numeric>
 
 #include "logs/codec.h"
 
@@ -21,7 +22,7 @@ uint64_t TokenHash(std::string_view token) { return XXH3_64bits(token.data(), to
 namespace {
 
 constexpr char kMagic[4] = {'K', 'L', 'B', '1'};
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;  // 1: one page per column, one bloom filter (still read)
 constexpr uint8_t kBloomK = 7;
 
 inline void BloomSet(std::vector<uint64_t>& bits, uint64_t h) {
@@ -53,6 +54,11 @@ class HashSet64 {
     if (++n_ * 2 > slots_.size()) Grow();
   }
   size_t size() const { return n_ + (has_zero_ ? 1 : 0); }
+  void Clear() {
+    std::fill(slots_.begin(), slots_.end(), 0);
+    n_ = 0;
+    has_zero_ = false;
+  }
   template <typename Fn>
   void ForEach(Fn&& fn) const {
     if (has_zero_) fn(uint64_t{0});
@@ -117,112 +123,162 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
 }  // namespace
 
 Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& streams,
-                  uint64_t wal_seq_end, int zstd_level, uint64_t* file_bytes) {
-  // Column raw encodings.
-  std::string time_col, flags_col, msg_lens, msg_bytes;
-  struct FieldCol {
-    std::string lens, bytes;
-    uint64_t rows_before = 0;  // rows already accounted (absent rows are padded lazily)
-  };
-  // Field columns in order of first appearance (rows usually list fields in the same order, so
-  // the column of a row's j-th field is found at position j first).
-  std::vector<std::pair<std::string, FieldCol>> field_cols;
-  HashSet64 tokens;
-  uint64_t row = 0;
+                  uint64_t wal_seq_end, int zstd_level, uint64_t page_rows, uint64_t* file_bytes) {
+  // Rows in block order (stream by stream), with their stream.
+  std::vector<std::pair<uint32_t, const RowData*>> rows;
+  std::string stream_table;
+  PutVarint(&stream_table, streams.size());
   int64_t min_ts = INT64_MAX, max_ts = INT64_MIN;
-  std::string footer;
-  PutVarint(&footer, streams.size());
+  for (size_t si = 0; si < streams.size(); ++si) {
+    const auto& s = streams[si];
+    PutKVs(&stream_table, *s.labels);
+    PutVarint(&stream_table, rows.size());
+    PutVarint(&stream_table, s.rows.size());
+    int64_t smin = s.rows.empty() ? 0 : s.rows.front()->ts;
+    int64_t smax = s.rows.empty() ? 0 : s.rows.back()->ts;
+    PutVarint(&stream_table, ZigZag(smin));
+    PutVarint(&stream_table, ZigZag(smax));
+    min_ts = std::min(min_ts, smin);
+    max_ts = std::max(max_ts, smax);
+    for (const RowData* r : s.rows) rows.emplace_back(static_cast<uint32_t>(si), r);
+  }
+  const uint64_t n = rows.size();
+  if (n == 0) return Status::InvalidArgument("BUG: empty block");
+  if (page_rows == 0) page_rows = n;
+  const size_t n_pages = static_cast<size_t>((n + page_rows - 1) / page_rows);
+
+  // Field names in order of first appearance (rows usually list fields in the same order, so the
+  // column of a row's j-th field is found at position j first); columns are written sorted.
+  std::vector<std::string> names;
+  auto column_of = [&names](size_t j, const std::string& name) -> size_t {
+    if (j < names.size() && names[j] == name) return j;
+    for (size_t c = 0; c < names.size(); ++c) {
+      if (names[c] == name) return c;
+    }
+    return SIZE_MAX;
+  };
+  for (const auto& [si, r] : rows) {
+    for (size_t j = 0; j < r->fields.size(); ++j) {
+      if (column_of(j, r->fields[j].name) == SIZE_MAX) names.push_back(r->fields[j].name);
+    }
+  }
+  std::vector<size_t> order(names.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return names[a] < names[b]; });
+
+  struct Col {
+    std::string name;
+    ColumnKind kind;
+    std::string lens, bytes;  // current page (var columns: lens then bytes; others: lens only)
+    uint64_t rows_before = 0;
+    std::string pages_footer;  // per page: offset, compressed_len, raw_len
+  };
+  std::vector<Col> cols(3 + names.size());
+  cols[0].name = "_time";
+  cols[0].kind = ColumnKind::kTime;
+  cols[1].name = "_flags";
+  cols[1].kind = ColumnKind::kFlags;
+  cols[2].name = "_msg";
+  cols[2].kind = ColumnKind::kMsg;
+  for (size_t c = 0; c < names.size(); ++c) {
+    cols[3 + c].name = names[c];
+    cols[3 + c].kind = ColumnKind::kField;
+  }
+
+  std::string file(kMagic, 4);
+  std::string blooms;
+  HashSet64 tokens;
   auto add_tokens = [&tokens](std::string_view s) {
     ForEachToken(s, [&tokens](std::string_view t) { tokens.Insert(TokenHash(t)); });
   };
-  for (const auto& s : streams) {
-    PutKVs(&footer, *s.labels);
-    for (const auto& kv : *s.labels) add_tokens(kv.value);
-    PutVarint(&footer, row);
-    PutVarint(&footer, s.rows.size());
-    int64_t smin = s.rows.empty() ? 0 : s.rows.front()->ts;
-    int64_t smax = s.rows.empty() ? 0 : s.rows.back()->ts;
-    PutVarint(&footer, ZigZag(smin));
-    PutVarint(&footer, ZigZag(smax));
-    min_ts = std::min(min_ts, smin);
-    max_ts = std::max(max_ts, smax);
+  auto flush_col = [&](Col& c) -> Status {
+    uint64_t off = file.size();
+    c.lens.append(c.bytes);
+    KANSOKU_RETURN_IF_ERROR(Compress(c.lens, zstd_level, &file));
+    PutVarint(&c.pages_footer, off);
+    PutVarint(&c.pages_footer, file.size() - off);
+    PutVarint(&c.pages_footer, c.lens.size());
+    c.lens.clear();
+    c.bytes.clear();
+    c.rows_before = 0;
+    return Status::Ok();
+  };
+  std::vector<int64_t> deltas;
+  for (size_t p = 0; p < n_pages; ++p) {
+    uint64_t begin = p * page_rows, end = std::min(n, begin + page_rows);
+    tokens.Clear();
+    uint32_t last_stream = UINT32_MAX;
     int64_t prev = 0;
-    for (const RowData* r : s.rows) {
-      PutVarint(&time_col, ZigZag(r->ts - prev));
+    for (uint64_t i = begin; i < end; ++i) {
+      const auto& [si, r] = rows[i];
+      if (si != last_stream) {  // time deltas restart at every stream and page start
+        last_stream = si;
+        prev = 0;
+        for (const auto& kv : *streams[si].labels) add_tokens(kv.value);
+      }
+      uint64_t row = i - begin;
+      deltas.push_back(r->ts - prev);
       prev = r->ts;
-      flags_col.push_back(static_cast<char>(r->flags));
-      PutVarint(&msg_lens, r->msg.size());
-      msg_bytes.append(r->msg);
+      cols[1].lens.push_back(static_cast<char>(r->flags));
+      PutVarint(&cols[2].lens, r->msg.size());
+      cols[2].bytes.append(r->msg);
       add_tokens(r->msg);
       for (size_t j = 0; j < r->fields.size(); ++j) {
         const KV& f = r->fields[j];
-        size_t ci = j;
-        if (ci >= field_cols.size() || field_cols[ci].first != f.name) {
-          ci = 0;
-          while (ci < field_cols.size() && field_cols[ci].first != f.name) ++ci;
-          if (ci == field_cols.size()) field_cols.emplace_back(f.name, FieldCol{});
-        }
-        FieldCol& c = field_cols[ci].second;
+        Col& c = cols[3 + column_of(j, f.name)];
         if (c.rows_before > row) continue;  // duplicate field name in one row: first wins
-        while (c.rows_before < row) {
-          c.lens.push_back(0);
-          c.rows_before++;
-        }
+        c.lens.append(row - c.rows_before, '\0');
         PutVarint(&c.lens, f.value.size() + 1);
         c.bytes.append(f.value);
-        c.rows_before++;
+        c.rows_before = row + 1;
         add_tokens(f.value);
       }
-      ++row;
     }
-  }
-  if (row == 0) return Status::InvalidArgument("BUG: empty block");
-
-  std::string file(kMagic, 4);
-  std::string cols_footer;
-  uint64_t n_cols = 0;
-  auto add_col = [&](std::string_view name, ColumnKind kind, std::string_view raw) -> Status {
-    uint64_t off = file.size();
-    KANSOKU_RETURN_IF_ERROR(Compress(raw, zstd_level, &file));
-    PutString(&cols_footer, name);
-    cols_footer.push_back(static_cast<char>(kind));
-    PutVarint(&cols_footer, off);
-    PutVarint(&cols_footer, file.size() - off);
-    PutVarint(&cols_footer, raw.size());
-    ++n_cols;
-    return Status::Ok();
-  };
-  KANSOKU_RETURN_IF_ERROR(add_col("_time", ColumnKind::kTime, time_col));
-  KANSOKU_RETURN_IF_ERROR(add_col("_flags", ColumnKind::kFlags, flags_col));
-  msg_lens.append(msg_bytes);
-  KANSOKU_RETURN_IF_ERROR(add_col("_msg", ColumnKind::kMsg, msg_lens));
-  std::sort(field_cols.begin(), field_cols.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [name, c] : field_cols) {
-    while (c.rows_before < row) {
-      c.lens.push_back(0);
-      c.rows_before++;
+    // _time: the page's common divisor of the deltas first (timestamps in us or ms give deltas
+    // that are multiples of 1000 or 10^6), then the scaled deltas.
+    uint64_t scale = 0;
+    for (int64_t d : deltas) {
+      if (d == 0) continue;
+      uint64_t a = d < 0 ? 0 - static_cast<uint64_t>(d) : static_cast<uint64_t>(d);
+      scale = std::gcd(scale, a);
+      if (scale == 1) break;
     }
-    c.lens.append(c.bytes);
-    KANSOKU_RETURN_IF_ERROR(add_col(name, ColumnKind::kField, c.lens));
+    if (scale == 0) scale = 1;
+    PutVarint(&cols[0].lens, scale);
+    for (int64_t d : deltas) PutVarint(&cols[0].lens, ZigZag(d / static_cast<int64_t>(scale)));
+    deltas.clear();
+    for (size_t c = 0; c < cols.size(); ++c) {
+      if (cols[c].kind == ColumnKind::kField) {
+        cols[c].lens.append(end - begin - cols[c].rows_before, '\0');
+      }
+      KANSOKU_RETURN_IF_ERROR(flush_col(cols[c]));
+    }
+    uint64_t n_bits = std::max<uint64_t>(1024, tokens.size() * 10);
+    n_bits = (n_bits + 63) / 64 * 64;
+    std::vector<uint64_t> bits(n_bits / 64);
+    tokens.ForEach([&bits](uint64_t h) { BloomSet(bits, h); });
+    PutVarint(&blooms, n_bits);
+    blooms.append(reinterpret_cast<const char*>(bits.data()), bits.size() * 8);
   }
 
   std::string meta;
   meta.push_back(static_cast<char>(kVersion));
   PutVarint(&meta, ZigZag(min_ts));
   PutVarint(&meta, ZigZag(max_ts));
-  PutVarint(&meta, row);
+  PutVarint(&meta, n);
   PutVarint(&meta, wal_seq_end);
-  meta.append(footer);
-  PutVarint(&meta, n_cols);
-  meta.append(cols_footer);
-  uint64_t n_bits = std::max<uint64_t>(1024, tokens.size() * 10);
-  n_bits = (n_bits + 63) / 64 * 64;
-  std::vector<uint64_t> bits(n_bits / 64);
-  tokens.ForEach([&bits](uint64_t h) { BloomSet(bits, h); });
-  PutVarint(&meta, n_bits);
+  PutVarint(&meta, page_rows);
+  meta.append(stream_table);
+  PutVarint(&meta, cols.size());
+  auto put_col = [&meta](const Col& c) {
+    PutString(&meta, c.name);
+    meta.push_back(static_cast<char>(c.kind));
+    meta.append(c.pages_footer);
+  };
+  for (size_t c = 0; c < 3; ++c) put_col(cols[c]);
+  for (size_t i : order) put_col(cols[3 + i]);
   meta.push_back(static_cast<char>(kBloomK));
-  meta.append(reinterpret_cast<const char*>(bits.data()), bits.size() * 8);
+  meta.append(blooms);
 
   std::string zfooter;
   KANSOKU_RETURN_IF_ERROR(Compress(meta, zstd_level, &zfooter));
@@ -290,9 +346,21 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& path) {
   Decoder d(meta);
   uint8_t version;
   uint64_t n_streams, n_cols, n_bits;
-  if (!d.Byte(&version) || version != kVersion) return corrupt("unknown version");
+  if (!d.Byte(&version) || (version != 1 && version != kVersion)) {
+    return corrupt("unknown version");
+  }
   if (!d.SVarint(&b->min_ts_) || !d.SVarint(&b->max_ts_) || !d.Varint(&b->rows_) ||
-      !d.Varint(&b->wal_seq_end_) || !d.Varint(&n_streams) || n_streams > meta.size()) {
+      !d.Varint(&b->wal_seq_end_)) {
+    return corrupt("truncated header");
+  }
+  b->version_ = version;
+  b->page_rows_ = b->rows_;
+  if (version >= 2 && (!d.Varint(&b->page_rows_) || b->page_rows_ == 0)) {
+    return corrupt("bad page size");
+  }
+  if (b->rows_ == 0 || b->page_rows_ == 0) return corrupt("empty block");
+  uint64_t n_pages = (b->rows_ + b->page_rows_ - 1) / b->page_rows_;
+  if (!d.Varint(&n_streams) || n_streams > meta.size() || n_pages > meta.size()) {
     return corrupt("truncated header");
   }
   for (uint64_t i = 0; i < n_streams; ++i) {
@@ -301,32 +369,59 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& path) {
         !d.SVarint(&s.min_ts) || !d.SVarint(&s.max_ts)) {
       return corrupt("truncated stream table");
     }
-    if (s.first_row + s.n_rows > b->rows_) return corrupt("stream rows out of range");
+    // Streams cover the rows in order, without gaps (scans rely on it).
+    uint64_t expect =
+        b->streams_.empty() ? 0 : b->streams_.back().first_row + b->streams_.back().n_rows;
+    if (s.first_row != expect || s.n_rows > b->rows_ - s.first_row) {
+      return corrupt("stream rows out of range");
+    }
     b->streams_.push_back(std::move(s));
+  }
+  if (b->streams_.empty() || b->streams_.back().first_row + b->streams_.back().n_rows != b->rows_) {
+    return corrupt("streams do not cover the rows");
   }
   if (!d.Varint(&n_cols) || n_cols > meta.size()) return corrupt("truncated column table");
   for (uint64_t i = 0; i < n_cols; ++i) {
     ColumnInfo c;
     std::string_view name;
     uint8_t kind;
-    if (!d.String(&name) || !d.Byte(&kind) || !d.Varint(&c.offset) ||
-        !d.Varint(&c.compressed_len) || !d.Varint(&c.raw_len)) {
-      return corrupt("truncated column table");
-    }
+    if (!d.String(&name) || !d.Byte(&kind)) return corrupt("truncated column table");
     c.name = std::string(name);
     c.kind = static_cast<ColumnKind>(kind);
-    if (c.offset + c.compressed_len > static_cast<uint64_t>(st.st_size)) {
-      return corrupt("column " + c.name + " out of range");
+    c.pages.resize(n_pages);
+    for (auto& pg : c.pages) {
+      if (!d.Varint(&pg.offset) || !d.Varint(&pg.compressed_len) || !d.Varint(&pg.raw_len)) {
+        return corrupt("truncated column table");
+      }
+      if (pg.offset > static_cast<uint64_t>(st.st_size) ||
+          pg.compressed_len > static_cast<uint64_t>(st.st_size) - pg.offset) {
+        return corrupt("column " + c.name + " out of range");
+      }
     }
     b->columns_.push_back(std::move(c));
   }
-  std::string_view bits;
-  if (!d.Varint(&n_bits) || n_bits % 64 != 0 || n_bits == 0 || !d.Byte(&b->bloom_k_) ||
-      !d.Bytes(n_bits / 8, &bits)) {
-    return corrupt("truncated bloom filter");
+  // v1: n_bits, k, bits; v2: k once, then n_bits, bits per page.
+  auto read_bloom = [&](std::vector<uint64_t>* out, bool with_k) -> bool {
+    std::string_view bits;
+    if (!d.Varint(&n_bits) || n_bits % 64 != 0 || n_bits == 0 ||
+        (with_k && !d.Byte(&b->bloom_k_)) || n_bits / 8 > d.remaining() ||
+        !d.Bytes(n_bits / 8, &bits)) {
+      return false;
+    }
+    out->resize(n_bits / 64);
+    std::memcpy(out->data(), bits.data(), bits.size());
+    return true;
+  };
+  b->blooms_.resize(n_pages);
+  if (version == 1) {
+    if (!read_bloom(&b->blooms_[0], true)) return corrupt("truncated bloom filter");
+  } else {
+    if (!d.Byte(&b->bloom_k_)) return corrupt("truncated bloom filter");
+    for (auto& bl : b->blooms_) {
+      if (!read_bloom(&bl, false)) return corrupt("truncated bloom filter");
+    }
   }
-  b->bloom_.resize(n_bits / 64);
-  std::memcpy(b->bloom_.data(), bits.data(), bits.size());
+  if (b->bloom_k_ == 0 || b->bloom_k_ > 32) return corrupt("bad bloom filter");
   return b;
 }
 
@@ -334,34 +429,43 @@ Block::~Block() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool Block::MayContainHash(uint64_t h) const {
-  uint64_t n = bloom_.size() * 64;
+bool Block::PageMayContainHash(size_t page, uint64_t h) const {
+  const auto& bloom = blooms_[page];
+  uint64_t n = bloom.size() * 64;
   uint64_t h1 = h, h2 = ((h >> 32) | (h << 32)) | 1;
   for (int i = 0; i < bloom_k_; ++i) {
     uint64_t b = (h1 + static_cast<uint64_t>(i) * h2) % n;
-    if (!(bloom_[b >> 6] & (1ULL << (b & 63)))) return false;
+    if (!(bloom[b >> 6] & (1ULL << (b & 63)))) return false;
   }
   return true;
 }
 
-Status Block::ReadColumn(std::string_view name, ColumnKind kind, std::string* raw) const {
+const Block::ColumnInfo* Block::FindColumn(std::string_view name, ColumnKind kind) const {
   for (const auto& c : columns_) {
-    if (c.kind != kind || c.name != name) continue;
-    std::string z(c.compressed_len, '\0');
-    if (::pread(fd_, z.data(), z.size(), static_cast<off_t>(c.offset)) !=
-        static_cast<ssize_t>(z.size())) {
-      return Status::IOError("block " + path_ + ": cannot read column " + c.name);
-    }
-    if (c.raw_len > (1ULL << 34)) return Status::Corruption("block " + path_ + ": column too big");
-    raw->resize(c.raw_len);
-    thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx(ZSTD_createDCtx());
-    size_t n = ZSTD_decompressDCtx(dctx.get(), raw->data(), raw->size(), z.data(), z.size());
-    if (ZSTD_isError(n) || n != c.raw_len) {
-      return Status::Corruption("block " + path_ + ": cannot decompress column " + c.name);
-    }
-    return Status::Ok();
+    if (c.kind == kind && c.name == name) return &c;
   }
-  return Status::NotFound("no column " + std::string(name));
+  return nullptr;
+}
+
+Status Block::ReadPage(const ColumnInfo& c, size_t page, std::string* raw) const {
+  if (page >= c.pages.size()) return Status::Internal("BUG: page out of range");
+  const PageInfo& pg = c.pages[page];
+  if (pg.raw_len > (1ULL << 34)) return Status::Corruption("block " + path_ + ": page too big");
+  thread_local std::string z;
+  z.resize(pg.compressed_len);
+  if (::pread(fd_, z.data(), z.size(), static_cast<off_t>(pg.offset)) !=
+      static_cast<ssize_t>(z.size())) {
+    return Status::IOError("block " + path_ + ": cannot read column " + c.name);
+  }
+  size_t at = raw->size();
+  raw->resize(at + pg.raw_len);
+  thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx(ZSTD_createDCtx());
+  size_t n = ZSTD_decompressDCtx(dctx.get(), raw->data() + at, pg.raw_len, z.data(), z.size());
+  if (ZSTD_isError(n) || n != pg.raw_len) {
+    raw->resize(at);
+    return Status::Corruption("block " + path_ + ": cannot decompress column " + c.name);
+  }
+  return Status::Ok();
 }
 
 }  // namespace kansoku::logs

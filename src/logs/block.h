@@ -1,13 +1,15 @@
 #pragma once
 // Immutable log blocks (docs/design/logs-storage.md, "Blocks"): zstd-compressed columns of one
-// UTC day's rows sorted by (stream, ts), a footer with per-stream row ranges and time bounds, and
-// a token bloom filter.
+// UTC day's rows sorted by (stream, ts), cut into pages of a fixed number of rows (each column's
+// page is its own zstd frame, so reading a few rows decompresses a few pages), a footer with
+// per-stream row ranges and time bounds, and a token bloom filter per page.
 //
 // WriteBlock writes a complete file under a temporary name, fsyncs and renames it into place.
 // Block::Open reads and verifies the footer and keeps the descriptor open for column reads, so a
 // block unlinked by retention stays readable by scans that still hold it.
 //
 // Thread safety: a Block is immutable after Open; every method is const and thread-safe.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,9 +35,11 @@ struct BlockStreamInput {
   std::vector<const RowData*> rows;  // sorted by ts ascending
 };
 
-// Writes streams (in the given order) as one block file at path. Bytes written in *file_bytes.
+// Writes streams (in the given order) as one block file at path: format version 2, every column
+// cut into pages of page_rows rows (the last page may hold fewer), one token bloom filter per
+// page. Bytes written in *file_bytes.
 Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& streams,
-                  uint64_t wal_seq_end, int zstd_level, uint64_t* file_bytes);
+                  uint64_t wal_seq_end, int zstd_level, uint64_t page_rows, uint64_t* file_bytes);
 
 // Token hashing shared by the writer and the query side.
 uint64_t TokenHash(std::string_view token);
@@ -51,14 +55,18 @@ class Block {
     int64_t min_ts = 0;
     int64_t max_ts = 0;
   };
-  struct ColumnInfo {
-    std::string name;
-    ColumnKind kind;
+  struct PageInfo {
     uint64_t offset = 0;
     uint64_t compressed_len = 0;
     uint64_t raw_len = 0;
   };
+  struct ColumnInfo {
+    std::string name;
+    ColumnKind kind;
+    std::vector<PageInfo> pages;  // one per page of the block
+  };
 
+  // Reads format versions 1 (one page, one bloom filter) and 2.
   static Result<std::shared_ptr<Block>> Open(const std::string& path);
   ~Block();
 
@@ -70,22 +78,32 @@ class Block {
   uint64_t file_bytes() const { return file_bytes_; }
   const std::vector<StreamInfo>& streams() const { return streams_; }
   const std::vector<ColumnInfo>& columns() const { return columns_; }
+  // Rows per page; page p holds rows [p * page_rows, min(rows, (p + 1) * page_rows)).
+  uint64_t page_rows() const { return page_rows_; }
+  // Format version (1 or 2); version 2 _time pages start with a varint scale.
+  int version() const { return version_; }
+  size_t pages() const { return blooms_.size(); }
+  uint64_t PageBegin(size_t p) const { return p * page_rows_; }
+  uint64_t PageEnd(size_t p) const { return std::min(rows_, (p + 1) * page_rows_); }
 
-  // False when the token is certainly absent from every message, field and label of the block.
-  bool MayContainHash(uint64_t token_hash) const;
-  // Decompresses one column (raw encoding as in the format doc). NotFound if absent.
-  Status ReadColumn(std::string_view name, ColumnKind kind, std::string* raw) const;
+  // False when the token is certainly absent from every message, field and label of page p.
+  bool PageMayContainHash(size_t page, uint64_t token_hash) const;
+  // The column with this name and kind, or nullptr.
+  const ColumnInfo* FindColumn(std::string_view name, ColumnKind kind) const;
+  // Decompresses page p of column c and appends its raw encoding (format doc) to *raw.
+  Status ReadPage(const ColumnInfo& c, size_t page, std::string* raw) const;
 
  private:
   Block() = default;
   std::string path_;
   int fd_ = -1;
   int64_t min_ts_ = 0, max_ts_ = 0;
-  uint64_t rows_ = 0, wal_seq_end_ = 0, file_bytes_ = 0;
+  uint64_t rows_ = 0, wal_seq_end_ = 0, file_bytes_ = 0, page_rows_ = 0;
   std::vector<StreamInfo> streams_;
   std::vector<ColumnInfo> columns_;
-  std::vector<uint64_t> bloom_;  // n_bits = bloom_.size() * 64
+  std::vector<std::vector<uint64_t>> blooms_;  // per page; n_bits = size() * 64
   uint8_t bloom_k_ = 7;
+  int version_ = 2;
 };
 
 }  // namespace kansoku::logs

@@ -139,7 +139,8 @@ class StoreImpl : public Store {
   void InsertLocked(Head& h, LogRecord&& r, uint64_t seq);
   Status WriteFrozen(const std::shared_ptr<Head>& f);
   void BackgroundLoop();
-  Status ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor& v, bool* stop) const;
+  Status ScanBlock(const Block& b, const ScanRequest& req,
+                   const std::vector<std::vector<uint64_t>>& cnf, ScanVisitor& v, bool* stop) const;
   Status ScanHeadStream(const Part& p, const ScanRequest& req, uint64_t seq_end, ScanVisitor& v,
                         bool* stop) const;
   Status ScanTail(const ScanRequest& req, ScanVisitor& v) const;
@@ -421,7 +422,8 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
     snprintf(name, sizeof name, "/%08llu.blk", static_cast<unsigned long long>(next_block_id_++));
     std::string path = ddir + name;
     uint64_t bytes = 0;
-    KANSOKU_RETURN_IF_ERROR(WriteBlock(path, streams, f->wal_seq_end, opts_.zstd_level, &bytes));
+    KANSOKU_RETURN_IF_ERROR(
+        WriteBlock(path, streams, f->wal_seq_end, opts_.zstd_level, opts_.block_page_rows, &bytes));
     KANSOKU_ASSIGN_OR_RETURN(auto b, Block::Open(path));
     written.push_back(std::move(b));
   }
@@ -600,11 +602,11 @@ StoreStats StoreImpl::Stats() const {
 
 // ---- Scan ----
 
-bool BloomPasses(const Block& b, const std::vector<std::vector<uint64_t>>& cnf) {
+bool PagePasses(const Block& b, size_t page, const std::vector<std::vector<uint64_t>>& cnf) {
   for (const auto& clause : cnf) {
     bool any = false;
     for (uint64_t h : clause) {
-      if (b.MayContainHash(h)) {
+      if (b.PageMayContainHash(page, h)) {
         any = true;
         break;
       }
@@ -612,6 +614,14 @@ bool BloomPasses(const Block& b, const std::vector<std::vector<uint64_t>>& cnf) 
     if (!any) return false;
   }
   return true;
+}
+
+bool BloomPasses(const Block& b, const std::vector<std::vector<uint64_t>>& cnf) {
+  if (cnf.empty()) return true;
+  for (size_t p = 0; p < b.pages(); ++p) {
+    if (PagePasses(b, p, cnf)) return true;
+  }
+  return false;
 }
 
 Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
@@ -672,7 +682,7 @@ Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
     if (d == PartDecision::kSkip) continue;
     if (p.block) {
       blocks_scanned_++;
-      KANSOKU_RETURN_IF_ERROR(ScanBlock(*p.block, req, visitor, &stop));
+      KANSOKU_RETURN_IF_ERROR(ScanBlock(*p.block, req, cnf, visitor, &stop));
     } else {
       KANSOKU_RETURN_IF_ERROR(ScanHeadStream(p, req, UINT64_MAX, visitor, &stop));
     }
@@ -826,65 +836,116 @@ Status StoreImpl::ScanHeadStream(const Part& p, const ScanRequest& req, uint64_t
   return Status::Ok();
 }
 
-// A decoded variable-length column: per row (offset, len+1), 0 = absent.
+// A decoded variable-length column, possibly only some of its pages: per row (offset into raw,
+// len + 1), {0, 0} = absent or not decoded; spans lists the decoded pages' value bytes.
 struct VarColumn {
+  using Entry = std::pair<uint32_t, uint32_t>;
   std::string raw;
-  std::vector<std::pair<uint32_t, uint32_t>> rows;  // (offset into raw, len + 1)
+  // Per row of a decoded page (offset into raw, len + 1; 0 = absent); rows of other pages are
+  // uninitialised and never read.
+  std::unique_ptr<Entry[]> rows;
+  bool missing = false;  // the block has no such column: every row is absent
+  struct Span {
+    uint64_t row_begin, row_end;    // rows of the page
+    size_t bytes_begin, bytes_end;  // its value bytes in raw
+  };
+  std::vector<Span> spans;
+  std::vector<char> have;  // per page: decoded
+  bool Present(uint32_t i) const { return !missing && rows[i].second != 0; }
+  std::string_view Value(uint32_t i) const {
+    if (missing) return {};
+    auto [off, l] = rows[i];
+    return l ? std::string_view(raw.data() + off, l - 1) : std::string_view();
+  }
 };
 
-Status DecodeVar(const Block& b, std::string_view name, ColumnKind kind, uint64_t n_rows,
-                 VarColumn* out, std::atomic<uint64_t>* columns_read) {
-  (*columns_read)++;
-  KANSOKU_RETURN_IF_ERROR(b.ReadColumn(name, kind, &out->raw));
-  Decoder d(out->raw);
-  out->rows.resize(n_rows);
-  std::vector<uint64_t> lens(n_rows);
-  for (uint64_t i = 0; i < n_rows; ++i) {
-    if (!d.Varint(&lens[i]))
-      return Status::Corruption("block " + b.path() + ": column " + std::string(name) +
-                                " truncated");
+// The pages of a block that hold any of the rows in idx.
+std::vector<char> PagesOf(const Block& b, const std::vector<uint32_t>& idx) {
+  std::vector<char> pages(b.pages(), 0);
+  for (uint32_t i : idx) pages[i / b.page_rows()] = 1;
+  return pages;
+}
+
+// Decodes the pages of a var column (kMsg or kField) marked in `pages` that are not decoded yet.
+// A column absent from the block leaves every row absent.
+Status DecodeVar(const Block& b, std::string_view name, ColumnKind kind,
+                 const std::vector<char>& pages, VarColumn* out,
+                 std::atomic<uint64_t>* columns_read) {
+  const Block::ColumnInfo* c = b.FindColumn(name, kind);
+  if (!c) {
+    out->missing = true;
+    return Status::Ok();
   }
-  uint64_t off = out->raw.size() - d.remaining();
-  for (uint64_t i = 0; i < n_rows; ++i) {
-    uint64_t l = lens[i];
-    if (kind == ColumnKind::kMsg) l += 1;  // msg lengths are not offset by one
-    uint64_t len = l ? l - 1 : 0;
-    if (off + len > out->raw.size()) {
-      return Status::Corruption("block " + b.path() + ": column " + std::string(name) +
-                                " values out of range");
+  if (!out->rows) {
+    out->rows.reset(new VarColumn::Entry[b.rows()]);
+    out->have.assign(b.pages(), 0);
+  }
+  size_t want = out->raw.size();
+  for (size_t p = 0; p < pages.size(); ++p) {
+    if (pages[p] && !out->have[p]) want += c->pages[p].raw_len;
+  }
+  out->raw.reserve(want);
+  auto corrupt = [&](const char* why) {
+    return Status::Corruption("block " + b.path() + ": column " + std::string(name) + " " + why);
+  };
+  for (size_t p = 0; p < pages.size(); ++p) {
+    if (!pages[p] || out->have[p]) continue;
+    out->have[p] = 1;
+    (*columns_read)++;
+    size_t base = out->raw.size();
+    KANSOKU_RETURN_IF_ERROR(b.ReadPage(*c, p, &out->raw));
+    if (out->raw.size() > UINT32_MAX) return corrupt("too big to decode");
+    uint64_t begin = b.PageBegin(p), end = b.PageEnd(p);
+    Decoder d(std::string_view(out->raw).substr(base));
+    thread_local std::vector<uint64_t> lens;
+    lens.resize(end - begin);
+    for (auto& l : lens) {
+      if (!d.Varint(&l)) return corrupt("truncated");
     }
-    out->rows[i] = {static_cast<uint32_t>(off), static_cast<uint32_t>(l)};
-    off += len;
+    size_t off = out->raw.size() - d.remaining();
+    size_t bytes_begin = off;
+    for (uint64_t i = begin; i < end; ++i) {
+      uint64_t l = lens[i - begin];
+      if (kind == ColumnKind::kMsg) l += 1;  // msg lengths are not offset by one
+      uint64_t len = l ? l - 1 : 0;
+      if (len > out->raw.size() - off) return corrupt("values out of range");
+      out->rows[i] = {static_cast<uint32_t>(off), static_cast<uint32_t>(l)};
+      off += len;
+    }
+    out->spans.push_back(VarColumn::Span{begin, end, bytes_begin, off});
   }
   return Status::Ok();
 }
 
-// Sets hit[r] for every row r whose value contains needle (one memmem pass over the column's
-// contiguous bytes; a match across a row boundary does not count).
+// Sets hit[r] for every decoded row r whose value contains needle (one memmem pass over each
+// decoded page's contiguous value bytes; a match across a row boundary does not count).
 void MarkContaining(const VarColumn& c, std::string_view needle, std::vector<char>* hit) {
-  size_t n = c.rows.size();
-  if (n == 0 || needle.empty()) return;
+  if (needle.empty()) return;
   const char* base = c.raw.data();
-  size_t pos = c.rows[0].first, end = c.raw.size(), r = 0;
-  while (pos < end) {
-    const void* p = memmem(base + pos, end - pos, needle.data(), needle.size());
-    if (!p) break;
-    size_t at = static_cast<size_t>(static_cast<const char*>(p) - base);
-    auto row_end = [&c](size_t i) {
-      return c.rows[i].first + (c.rows[i].second ? c.rows[i].second - 1 : 0);
-    };
-    while (r < n && row_end(r) <= at) ++r;
-    if (r == n) break;
-    if (c.rows[r].first <= at && at + needle.size() <= row_end(r)) {
-      (*hit)[r] = 1;
-      pos = row_end(r);
-    } else {
-      pos = at + 1;
+  auto row_end = [&c](uint64_t i) {
+    return c.rows[i].first + (c.rows[i].second ? c.rows[i].second - 1 : 0);
+  };
+  for (const auto& sp : c.spans) {
+    size_t pos = sp.bytes_begin, end = sp.bytes_end;
+    uint64_t r = sp.row_begin;
+    while (pos < end) {
+      const void* p = memmem(base + pos, end - pos, needle.data(), needle.size());
+      if (!p) break;
+      size_t at = static_cast<size_t>(static_cast<const char*>(p) - base);
+      while (r < sp.row_end && row_end(r) <= at) ++r;
+      if (r == sp.row_end) break;
+      if (c.rows[r].first <= at && at + needle.size() <= row_end(r)) {
+        (*hit)[r] = 1;
+        pos = row_end(r);
+      } else {
+        pos = at + 1;
+      }
     }
   }
 }
 
-Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor& v,
+Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req,
+                            const std::vector<std::vector<uint64_t>>& cnf, ScanVisitor& v,
                             bool* stop) const {
   uint64_t n = b.rows();
   const auto& streams = b.streams();
@@ -906,81 +967,96 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor&
     any = true;
   }
   if (!any) return Status::Ok();
-  // Which rows: wanted streams within the time range.
-  std::string time_raw;
-  columns_read_++;
-  KANSOKU_RETURN_IF_ERROR(b.ReadColumn("_time", ColumnKind::kTime, &time_raw));
-  std::vector<int64_t> ts(n);
-  std::vector<uint32_t> stream_of(n);
-  {
-    Decoder d(time_raw);
-    uint32_t si = 0;
-    for (const auto& s : streams) {
-      int64_t prev = 0;
-      for (uint64_t i = s.first_row; i < s.first_row + s.n_rows; ++i) {
-        uint64_t u;
-        if (!d.Varint(&u)) return Status::Corruption("block " + b.path() + ": _time truncated");
-        prev += UnZigZag(u);
-        ts[i] = prev;
-        stream_of[i] = si;
-      }
-      ++si;
-    }
-  }
-  std::vector<uint32_t> idx;
-  idx.reserve(n);
+  // Pages to read: holding rows of wanted streams and admitted by their bloom filter.
+  const uint64_t P = b.page_rows();
+  std::vector<char> page_ok(b.pages(), 0);
   for (size_t si = 0; si < streams.size(); ++si) {
-    if (!want[si]) continue;
     const auto& s = streams[si];
-    for (uint64_t i = s.first_row; i < s.first_row + s.n_rows; ++i) {
-      if (ts[i] >= req.min_ts && ts[i] <= req.max_ts) idx.push_back(static_cast<uint32_t>(i));
+    if (!want[si] || s.n_rows == 0) continue;
+    for (uint64_t p = s.first_row / P; p <= (s.first_row + s.n_rows - 1) / P; ++p) page_ok[p] = 1;
+  }
+  bool any_page = false;
+  for (size_t p = 0; p < b.pages(); ++p) {
+    if (page_ok[p] && !cnf.empty() && !PagePasses(b, p, cnf)) page_ok[p] = 0;
+    any_page |= page_ok[p] != 0;
+  }
+  if (!any_page) return Status::Ok();
+  // Stream and time of the rows of those pages only (other rows stay uninitialised and are never
+  // read). Streams cover the rows in order (checked at open); time deltas restart at every stream
+  // and page start.
+  std::unique_ptr<uint32_t[]> stream_of(new uint32_t[n]);
+  std::unique_ptr<int64_t[]> ts(new int64_t[n]);
+  const Block::ColumnInfo* tcol = b.FindColumn("_time", ColumnKind::kTime);
+  if (!tcol) return Status::Corruption("block " + b.path() + ": no _time column");
+  std::string raw;
+  std::vector<uint32_t> idx;
+  size_t si = 0;
+  for (size_t p = 0; p < b.pages(); ++p) {
+    if (!page_ok[p]) continue;
+    raw.clear();
+    columns_read_++;
+    KANSOKU_RETURN_IF_ERROR(b.ReadPage(*tcol, p, &raw));
+    Decoder d(raw);
+    uint64_t scale = 1;
+    if (b.version() >= 2 && (!d.Varint(&scale) || scale == 0 || scale > INT64_MAX)) {
+      return Status::Corruption("block " + b.path() + ": bad _time scale");
+    }
+    int64_t prev = 0;
+    for (uint64_t i = b.PageBegin(p); i < b.PageEnd(p); ++i) {
+      while (streams[si].first_row + streams[si].n_rows <= i) ++si;
+      if (i == b.PageBegin(p) || streams[si].first_row == i) prev = 0;
+      uint64_t u;
+      if (!d.Varint(&u)) return Status::Corruption("block " + b.path() + ": _time truncated");
+      // Wrapping arithmetic: a corrupt page gives wrong times, never undefined behaviour.
+      prev = static_cast<int64_t>(static_cast<uint64_t>(prev) +
+                                  static_cast<uint64_t>(UnZigZag(u)) * scale);
+      ts[i] = prev;
+      stream_of[i] = static_cast<uint32_t>(si);
+      // Block rows are in stream order, so idx comes out grouped by stream.
+      if (want[si] && prev >= req.min_ts && prev <= req.max_ts) {
+        idx.push_back(static_cast<uint32_t>(i));
+      }
     }
   }
   if (idx.empty()) return Status::Ok();
   VarColumn msg;
-  bool msg_done = false;
   std::map<std::string, VarColumn, std::less<>> decoded;  // field columns decoded so far
   if (req.prefilter) {
     // Phase 1: decode only what the filter needs and drop non-matching rows before the other
-    // columns are decompressed (a needle touches few rows of the blocks its bloom admits).
+    // columns are decompressed (a needle touches few rows of the pages its bloom admits).
+    std::vector<char> pages = PagesOf(b, idx);
     if (req.prefilter_msg) {
-      KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, n, &msg, &columns_read_));
-      msg_done = true;
+      KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, pages, &msg, &columns_read_));
     }
-    for (const auto& c : b.columns()) {
-      if (c.kind != ColumnKind::kField ||
-          std::find(req.prefilter_fields.begin(), req.prefilter_fields.end(), c.name) ==
-              req.prefilter_fields.end()) {
-        continue;
-      }
+    for (const auto& name : req.prefilter_fields) {
+      if (!b.FindColumn(name, ColumnKind::kField)) continue;
       KANSOKU_RETURN_IF_ERROR(
-          DecodeVar(b, c.name, ColumnKind::kField, n, &decoded[c.name], &columns_read_));
+          DecodeVar(b, name, ColumnKind::kField, pages, &decoded[name], &columns_read_));
     }
     // Candidate rows from the necessary substrings (memmem over contiguous column bytes).
     std::vector<char> cand;
     for (const auto& [col, needle] : req.must_contain) {
       const VarColumn* vc = nullptr;
       if (col.empty()) {
-        if (!msg_done) continue;  // not decoded: no pruning from it
+        if (!req.prefilter_msg) continue;  // not decoded: no pruning from it
         vc = &msg;
       } else {
-        auto it = decoded.find(col);
-        if (it == decoded.end()) {
-          bool asked = std::find(req.prefilter_fields.begin(), req.prefilter_fields.end(), col) !=
-                       req.prefilter_fields.end();
-          if (!asked) continue;
-        } else {
-          vc = &it->second;
+        if (std::find(req.prefilter_fields.begin(), req.prefilter_fields.end(), col) ==
+            req.prefilter_fields.end()) {
+          continue;
         }
+        auto it = decoded.find(col);
+        if (it != decoded.end()) vc = &it->second;  // else no row of this block has the field
       }
       std::vector<char> hit(n, 0);
-      if (vc) MarkContaining(*vc, needle, &hit);  // else: no row of this block has the field
+      if (vc) MarkContaining(*vc, needle, &hit);
       if (!col.empty()) {
         for (const auto& s : streams) {
           bool labelled = false;
           for (const auto& kv : s.labels) labelled |= kv.name == col;
-          if (labelled)
+          if (labelled) {
             std::fill(hit.begin() + s.first_row, hit.begin() + s.first_row + s.n_rows, 1);
+          }
         }
       }
       if (cand.empty()) {
@@ -994,14 +1070,11 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor&
     for (uint32_t i : idx) {
       if (!cand.empty() && !cand[i]) continue;
       pv.ts_ns = ts[i];
-      pv.labels = &b.streams()[stream_of[i]].labels;
-      pv.msg = msg_done
-                   ? std::string_view(msg.raw.data() + msg.rows[i].first, msg.rows[i].second - 1)
-                   : std::string_view();
+      pv.labels = &streams[stream_of[i]].labels;
+      pv.msg = req.prefilter_msg ? msg.Value(i) : std::string_view();
       pv.fields.clear();
       for (const auto& [name, col] : decoded) {
-        auto [off, l] = col.rows[i];
-        if (l) pv.fields.emplace_back(name, std::string_view(col.raw.data() + off, l - 1));
+        if (col.Present(i)) pv.fields.emplace_back(name, col.Value(i));
       }
       if (req.prefilter(pv)) idx[keep++] = i;
     }
@@ -1031,12 +1104,23 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor&
   } else {
     std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t c) { return ts[a] < ts[c]; });
   }
-  std::string flags;
-  columns_read_++;
-  KANSOKU_RETURN_IF_ERROR(b.ReadColumn("_flags", ColumnKind::kFlags, &flags));
-  if (flags.size() != n) return Status::Corruption("block " + b.path() + ": _flags size");
-  if (req.need_msg && !msg_done) {
-    KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, n, &msg, &columns_read_));
+  // Phase 2: only the pages holding the rows that remain.
+  std::vector<char> pages = PagesOf(b, idx);
+  std::unique_ptr<uint8_t[]> flags(new uint8_t[n]);
+  const Block::ColumnInfo* fcol = b.FindColumn("_flags", ColumnKind::kFlags);
+  if (!fcol) return Status::Corruption("block " + b.path() + ": no _flags column");
+  for (size_t p = 0; p < b.pages(); ++p) {
+    if (!pages[p]) continue;
+    raw.clear();
+    columns_read_++;
+    KANSOKU_RETURN_IF_ERROR(b.ReadPage(*fcol, p, &raw));
+    if (raw.size() != b.PageEnd(p) - b.PageBegin(p)) {
+      return Status::Corruption("block " + b.path() + ": _flags size");
+    }
+    std::memcpy(flags.get() + b.PageBegin(p), raw.data(), raw.size());
+  }
+  if (req.need_msg) {
+    KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, pages, &msg, &columns_read_));
   }
   std::vector<std::pair<const std::string*, VarColumn>> fcols;
   for (const auto& c : b.columns()) {
@@ -1048,26 +1132,22 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req, ScanVisitor&
     auto it = decoded.find(c.name);
     if (it != decoded.end()) {
       fcols.emplace_back(&c.name, std::move(it->second));
-      continue;
+    } else {
+      fcols.emplace_back(&c.name, VarColumn{});
     }
-    fcols.emplace_back(&c.name, VarColumn{});
     KANSOKU_RETURN_IF_ERROR(
-        DecodeVar(b, c.name, ColumnKind::kField, n, &fcols.back().second, &columns_read_));
+        DecodeVar(b, c.name, ColumnKind::kField, pages, &fcols.back().second, &columns_read_));
   }
   RowView rv;
   for (uint32_t i : idx) {
     rv.ts_ns = ts[i];
     rv.seq = 0;
-    rv.flags = static_cast<uint8_t>(flags[i]);
-    rv.labels = &b.streams()[stream_of[i]].labels;
-    rv.msg = req.need_msg
-                 ? std::string_view(msg.raw.data() + msg.rows[i].first, msg.rows[i].second - 1)
-                 : std::string_view();
+    rv.flags = flags[i];
+    rv.labels = &streams[stream_of[i]].labels;
+    rv.msg = req.need_msg ? msg.Value(i) : std::string_view();
     rv.fields.clear();
     for (const auto& [name, col] : fcols) {
-      auto [off, l] = col.rows[i];
-      if (l == 0) continue;
-      rv.fields.emplace_back(*name, std::string_view(col.raw.data() + off, l - 1));
+      if (col.Present(i)) rv.fields.emplace_back(*name, col.Value(i));
     }
     if (!v.Row(rv)) {
       *stop = true;

@@ -49,6 +49,7 @@ struct StoreOptions {
   int64_t flush_interval_ms = 5 * 60 * 1000;       // ... or when its oldest row is this old
   int zstd_level = 3;                              // block columns
   size_t block_max_rows = 65536;    // a flush cuts each day's rows into time slices of this size
+  size_t block_page_rows = 8192;    // rows per column page and per bloom filter within a block
   size_t max_line_bytes = 1 << 20;  // longer messages are cut and flagged
   // Live tail: the most recent appended batches (their WAL payloads, shared, not copied) are kept
   // up to this many bytes so a tail reader finds rows even after the head was flushed to blocks.

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "logs/query/parser.h"
+#include "logs/v1_block_test_data.h"
 
 namespace kansoku::logs::query {
 namespace {
@@ -24,6 +25,7 @@ class EngineTest : public ::testing::Test {
     o.background = false;
     o.retention_ms = 0;
     o.now_ns = [] { return kT0 + 100 * kSec; };
+    o.block_page_rows = 7;  // many pages per block: page pruning and partial decoding
     store_ = std::move(Store::Open(o)).value();
     // 60 rows, one per second: services api/db alternate, levels cycle info/warn/error.
     const char* levels[] = {"info", "warn", "error"};
@@ -202,6 +204,10 @@ TEST_F(EngineTest, StatsCountsEqualRowCounts) {
   more[1].ts_ns = kT0 + 500 * kSec;
   ASSERT_TRUE(store_->Append(std::move(more)).ok());
   check("blocks and head");
+  // A needle decodes only the pages its bloom filters admit (7-row pages here).
+  uint64_t before = store_->Stats().columns_read;
+  EXPECT_EQ(Run("trace_id:=\"f00dfacecafe4b1d8e2a9c7b3d5e6f01\"").rows.size(), 1u);
+  EXPECT_LE(store_->Stats().columns_read - before, 8u);
   // A full-range count by labels every stream has reads no column of any block.
   uint64_t cols = store_->Stats().columns_read;
   auto t = Run("* | stats count() by (level)");
@@ -329,6 +335,80 @@ TEST(EngineTail, RowsFlushedBetweenPollsAreNotMissed) {
     (void)before_b;
     store->Close();
   }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kansoku::logs::query
+
+namespace kansoku::logs::query {
+namespace {
+
+// Blocks of format version 1 (before pages) written by an earlier kansoku stay readable, next
+// to version 2 blocks.
+TEST(EngineV1Block, IsStillRead) {
+  char t[] = "/tmp/logs_v1_test.XXXXXX";
+  std::string dir = mkdtemp(t);
+  std::filesystem::create_directories(dir + "/partitions/20261125");
+  {
+    std::string hex = kV1BlockHex, bytes;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+      bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    }
+    FILE* f = fopen((dir + "/partitions/20261125/00000001.blk").c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+    fclose(f);
+  }
+  StoreOptions o;
+  o.dir = dir;
+  o.background = false;
+  o.retention_ms = 0;
+  o.block_page_rows = 16;
+  auto store = std::move(Store::Open(o)).value();
+  ASSERT_EQ(store->Stats().blocks, 1u);
+  ASSERT_EQ(store->Stats().corrupt_blocks, 0u);
+  auto run = [&](const std::string& q) {
+    auto p = ParseLogQuery(q);
+    EXPECT_TRUE(p.ok());
+    ExecOptions eo;
+    eo.now_ns = kT0;
+    eo.limit = 1000;
+    auto r = Execute(*store, *p, eo);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : ExecResult{};
+  };
+  auto check = [&](uint64_t per) {
+    EXPECT_EQ(run("timeout | stats count()").table.at(0).at(0), std::to_string(30 * per));
+    EXPECT_EQ(run("status:500").rows.size(), 75u * per);
+    auto needle = run("trace_id:=\"f00dfacecafe4b1d8e2a9c7b3d5e6f01\"").rows;
+    ASSERT_EQ(needle.size(), per);
+    EXPECT_EQ(needle[0].msg, "request 42 ok");
+    auto by = run("* | stats count() by (service) | sort by (service)");
+    ASSERT_EQ(by.table.size(), 2u);
+    EXPECT_EQ(by.table[0], (std::vector<std::string>{"api", std::to_string(150 * per)}));
+    EXPECT_EQ(run("* | stats count()").table.at(0).at(0), std::to_string(300 * per));
+  };
+  check(1);
+  // The same rows again, flushed as a version 2 block with 16-row pages.
+  LogBatch b;
+  const char* levels[] = {"info", "warn", "error"};
+  for (int i = 0; i < 300; ++i) {
+    LogRecord r;
+    char ts[64];
+    snprintf(ts, sizeof ts, "2026-11-25T10:00:%02d.%06dZ", i % 60, i);
+    ASSERT_TRUE(ParseRfc3339Nanos(ts, &r.ts_ns));
+    r.labels = {{"service", i % 2 ? "api" : "db"}, {"level", levels[i % 3]}};
+    r.msg = "request " + std::to_string(i) + (i % 10 == 0 ? " timeout after 5s" : " ok");
+    r.fields = {{"status", std::to_string(200 + (i % 4) * 100)}};
+    if (i == 42) r.fields.push_back({"trace_id", "f00dfacecafe4b1d8e2a9c7b3d5e6f01"});
+    b.push_back(std::move(r));
+  }
+  ASSERT_TRUE(store->Append(std::move(b)).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(store->Stats().blocks, 2u);
+  check(2);
+  store->Close();
   std::filesystem::remove_all(dir);
 }
 
