@@ -226,7 +226,9 @@ def main():
     ap.add_argument("--only", default="kansoku,rg,clickhouse")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--data", help="reuse the files gen_logs.py wrote to this directory (same --events)")
+    ap.add_argument("--bin", default=BIN, help="kansoku binary (default build/release/kansoku)")
     a = ap.parse_args()
+    globals()["BIN"] = a.bin
     only = a.only.split(",")
     work = tempfile.mkdtemp(prefix="kansoku-bench-logs-")
     rows = []  # (system, metric, value)
