@@ -625,7 +625,7 @@ bool BloomPasses(const Block& b, const std::vector<std::vector<uint64_t>>& cnf) 
 }
 
 Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
-  if (req.after_seq > 0) return ScanTail(req, visitor);
+  if (req.tail || req.after_seq > 0) return ScanTail(req, visitor);
   std::vector<Part> parts;
   std::vector<std::vector<uint64_t>> cnf;
   for (const auto& clause : req.token_cnf) {

@@ -85,11 +85,13 @@ struct ScanRequest {
   bool need_msg = true;
   bool all_fields = true;           // decode every field column
   std::vector<std::string> fields;  // else only these
-  // > 0: live tail. Only rows appended after this seq, read from the recent-append buffer
+  // Live tail (tail set, or after_seq > 0). Only rows appended after after_seq (which may be 0:
+  // from the very first row), read from the recent-append buffer
   // (StoreOptions::tail_buffer_bytes) and the head, never from blocks. Rows that left both
   // before the tail read them (a reader further behind than the buffer while the head was
   // flushed) are counted in StoreStats::tail_rows_missed.
   uint64_t after_seq = 0;
+  bool tail = false;
   // Optional block row pre-filter: only _msg (when prefilter_msg) and prefilter_fields are
   // decompressed first and rows it rejects are dropped before any other column is read. It sees
   // labels, ts and those columns only. The visitor still gets every row that passes.

@@ -392,6 +392,32 @@ ruleset(name="fwd") {
             f.wait(timeout=30)
             f.stdout.close()
 
+    def test_tail_keeps_rows_flushed_between_polls(self):
+        # A small head is flushed to blocks (by the background thread) while the tail reader is
+        # away; the next poll from its cursor must still get every matching row, in order.
+        self.s.stop()
+        self.s.cleanup()
+        self.s = start(config=CONFIG + "  head_max_rows: 1000\n")
+        st, _, first = self.s.request("GET", "/api/v1/logs/tail?wait=0s&query=flushtail")
+        self.assertEqual(st, 200)
+        cur = re.search(rb"id: (\d+)", first).group(1).decode()
+        for b in range(5):
+            self.post_lines([{"_msg": "flushtail %d" % (b * 1000 + i), "service": "t%d" % (i % 4)} for i in range(1000)]
+                            + [{"_msg": "unrelated %d" % i} for i in range(200)])
+        logs_dir = os.path.join(self.s.data, "logs")
+        harness.wait_until(lambda: sum(f.endswith(".blk") for _, _, fs in os.walk(logs_dir) for f in fs) >= 3,
+                           timeout=60, what="the head flushed to blocks")
+        got = []
+        deadline = time.time() + 60
+        while len(got) < 5000 and time.time() < deadline:
+            st, _, body = self.s.request("GET", "/api/v1/logs/tail?wait=1s&query=flushtail",
+                                         headers={"Last-Event-ID": cur})
+            self.assertEqual(st, 200)
+            text = body.decode()
+            got += [json.loads(l[6:])["_msg"] for l in text.splitlines() if l.startswith("data: ")]
+            cur = re.search(r"id: (\d+)", text).group(1)
+        self.assertEqual(got, ["flushtail %d" % i for i in range(5000)])
+
     def test_self_metrics_count_flagged_and_accepted(self):
         self.post_lines([{"_msg": "m%d" % i} for i in range(7)])
         st, _, data = self.s.request("POST", "/insert/jsonline", "not json\n{\"_msg\":\"ok\"}")

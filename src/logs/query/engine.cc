@@ -732,6 +732,7 @@ Result<std::vector<OutRow>> Tail(const Store& store, const Query& q, int64_t now
   if (upto <= after_seq) return std::vector<OutRow>{};
   Plan plan = MakePlan(q, now_ns, INT64_MIN, INT64_MAX);
   plan.req.after_seq = after_seq;
+  plan.req.tail = true;
   plan.req.newest_first = false;
   AllVisitor v(*q.filter, 1000000);
   KANSOKU_RETURN_IF_ERROR(store.Scan(plan.req, v));
