@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <unordered_map>
 
+#include "base/flat_map64.h"
 #include "base/log.h"
 
 namespace kansoku::tsdb {
@@ -53,14 +54,15 @@ class DBAppender : public Appender {
     KANSOKU_CHECK(!done_, "BUG: Appender used after Commit/Rollback");
     // Each series is pinned once per batch; index_ finds it again by ref.
     uint32_t idx = UINT32_MAX;
-    if (*handle != 0 && (*handle >> kHandleRefBits) == db_->handle_tag_) {
+    if (*handle != 0 && *handle == last_handle_) {
+      idx = last_idx_;  // the same series as the previous call: decoders send runs
+    } else if (*handle != 0 && (*handle >> kHandleRefBits) == db_->handle_tag_) {
       const SeriesRef ref = *handle & kHandleRefMask;
-      auto it = index_.find(ref);
-      if (it != index_.end()) {
-        idx = it->second;
+      if (const uint32_t* found = index_.Find(ref)) {
+        idx = *found;
       } else if (auto s = db_->head_.PinByRef(ref); s != nullptr) {
         idx = AddPinned(std::move(s));
-        index_.emplace(ref, idx);
+        index_.Insert(ref, idx);
       }
     }
     if (idx == UINT32_MAX) {
@@ -71,16 +73,17 @@ class DBAppender : public Appender {
       }
       std::shared_ptr<MemSeries> s = std::move(res).value();
       const SeriesRef ref = s->ref();
-      auto it = index_.find(ref);
-      if (it != index_.end()) {
+      if (const uint32_t* found = index_.Find(ref)) {
         db_->head_.Unpin(s.get());  // pinned already for this batch
-        idx = it->second;
+        idx = *found;
       } else {
         idx = AddPinned(std::move(s));
-        index_.emplace(ref, idx);
+        index_.Insert(ref, idx);
       }
       *handle = ref <= kHandleRefMask ? (db_->handle_tag_ << kHandleRefBits) | ref : 0;
     }
+    last_handle_ = *handle;
+    last_idx_ = idx;
     Batched& b = batch_[idx];
     Status st = db_->head_.Appendable(*b.series, t, v);
     if (st.ok() && b.staged) {
@@ -190,9 +193,9 @@ class DBAppender : public Appender {
     UnpinAll();
     if (rejected > 0) {
       db_->samples_rejected_.fetch_add(rejected);
-      return Status::InvalidArgument(std::to_string(rejected) +
-                                     " samples rejected at commit; first: " +
-                                     first_error.message());
+      return Status::InvalidArgument(
+          std::to_string(rejected) +
+          " samples rejected at commit; first: " + first_error.message());
     }
     return Status::Ok();
   }
@@ -220,7 +223,8 @@ class DBAppender : public Appender {
   void UnpinAll() {
     for (const auto& b : batch_) db_->head_.Unpin(b.series.get());
     batch_.clear();
-    index_.clear();
+    index_.Clear();
+    last_handle_ = 0;
     staged_.clear();
     metadata_.clear();
   }
@@ -228,8 +232,10 @@ class DBAppender : public Appender {
   DB* db_;
   bool done_ = false;
   std::vector<Staged> staged_;
-  std::vector<Batched> batch_;                     // series pinned by this batch
-  std::unordered_map<SeriesRef, uint32_t> index_;  // ref -> position in batch_
+  std::vector<Batched> batch_;  // series pinned by this batch
+  FlatMap64 index_;             // ref -> position in batch_
+  uint64_t last_handle_ = 0;    // the previous call's series (0 = none)
+  uint32_t last_idx_ = 0;       // and its position in batch_
   std::vector<std::pair<std::string, MetricMetadata>> metadata_;
 };
 
@@ -467,7 +473,7 @@ Status DB::Load() {
                 continue;
               }
               if (s.t < head_.MinValidTime()) continue;  // already in a block
-              (void)head_.Append(*cur, s.t, s.v);  // same checks as at commit time
+              (void)head_.Append(*cur, s.t, s.v);        // same checks as at commit time
             }
             break;
           }
@@ -482,15 +488,15 @@ Status DB::Load() {
       },
       &replay_stats_);
   KANSOKU_RETURN_IF_ERROR(st.WithContext("tsdb: WAL replay"));
-  replay_seconds_ =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  replay_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (unknown_refs > 0) {
     log::Warn("tsdb wal: samples for unknown series skipped",
               {{"samples", static_cast<unsigned long long>(unknown_refs)}});
   }
   const HeadStats hs = head_.Stats();
   log::Info("tsdb: opened",
-            {{"dir", dir_}, {"blocks", static_cast<unsigned long long>(blocks_.size())},
+            {{"dir", dir_},
+             {"blocks", static_cast<unsigned long long>(blocks_.size())},
              {"head_series", static_cast<unsigned long long>(hs.series)},
              {"wal_records", static_cast<unsigned long long>(replay_stats_.records_replayed)},
              {"replay_seconds", replay_seconds_}});
@@ -509,7 +515,7 @@ Result<std::unique_ptr<Querier>> DB::NewQuerier(int64_t mint, int64_t maxt) {
 }
 
 std::vector<std::pair<std::string, MetricMetadata>> DB::Metadata(std::string_view metric,
-                                                                  size_t limit) {
+                                                                 size_t limit) {
   std::vector<std::pair<std::string, MetricMetadata>> out;
   std::lock_guard<std::mutex> l(md_mu_);
   if (!metric.empty()) {
@@ -607,7 +613,8 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
     KANSOKU_ASSIGN_OR_RETURN(BlockMeta meta, writer->Finish(lo, hi, 1));
     KANSOKU_ASSIGN_OR_RETURN(block, Block::Open(dir_ + "/" + name));
     log::Info("tsdb: persisted head block",
-              {{"block", name}, {"mint", static_cast<long long>(lo)},
+              {{"block", name},
+               {"mint", static_cast<long long>(lo)},
                {"maxt", static_cast<long long>(hi)},
                {"series", static_cast<unsigned long long>(meta.num_series)},
                {"samples", static_cast<unsigned long long>(meta.num_samples)}});
@@ -670,7 +677,8 @@ Status DB::Checkpoint() {
       std::lock_guard<std::mutex> l(md_mu_);
       for (const auto& [name, m] : metadata_) md.push_back({name, m});
     }
-    if (!md.empty()) KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kMetadata, EncodeWalMetadata(md)));
+    if (!md.empty())
+      KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kMetadata, EncodeWalMetadata(md)));
     return Status::Ok();
   });
 }
@@ -702,7 +710,8 @@ Result<int> DB::ApplyRetention() {
   }
   for (const auto& b : doomed) {
     log::Info("tsdb: deleting block beyond retention",
-              {{"dir", b->dir()}, {"mint", static_cast<long long>(b->meta().mint)},
+              {{"dir", b->dir()},
+               {"mint", static_cast<long long>(b->meta().mint)},
                {"maxt", static_cast<long long>(b->meta().maxt)}});
     // Queries holding the block keep its mapping; the files go now.
     KANSOKU_RETURN_IF_ERROR(RemoveAll(b->dir()));
@@ -762,8 +771,10 @@ Result<int> DB::CompactBlocks() {
       // the next compaction merges them again.
       for (const auto& b : group) KANSOKU_RETURN_IF_ERROR(RemoveAll(b->dir()));
       log::Info("tsdb: compacted blocks",
-                {{"block", name}, {"sources", static_cast<unsigned long long>(group.size())},
-                 {"level", meta.level}, {"series", static_cast<unsigned long long>(meta.num_series)}});
+                {{"block", name},
+                 {"sources", static_cast<unsigned long long>(group.size())},
+                 {"level", meta.level},
+                 {"series", static_cast<unsigned long long>(meta.num_series)}});
       block_compactions_.fetch_add(1);
       ++merged;
     }
@@ -773,7 +784,8 @@ Result<int> DB::CompactBlocks() {
 
 void DB::BackgroundLoop() {
   const int64_t fsync_ms = options_.wal_fsync_interval_ms;
-  const int64_t period_ms = options_.background_interval_ms > 0 ? options_.background_interval_ms : 30000;
+  const int64_t period_ms =
+      options_.background_interval_ms > 0 ? options_.background_interval_ms : 30000;
   const int64_t tick_ms = fsync_ms > 0 ? std::min(fsync_ms, period_ms) : period_ms;
   auto next_maint = std::chrono::steady_clock::now() + std::chrono::milliseconds(period_ms);
   log::RateLimited err_limit(60000);

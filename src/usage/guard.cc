@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "base/check.h"
+#include "base/flat_map64.h"
 #include "base/metrics.h"
 
 namespace kansoku::usage {
@@ -422,6 +423,14 @@ class Guard::Impl {
     return st;
   }
 
+  // Counts n more samples for an existing entry (a run of one series' samples).
+  void AddSamples(uint64_t key, uint64_t n) {
+    Shard& shard = shards_[key % kShards];
+    std::lock_guard lock(shard.mu);
+    auto it = shard.entries.find(key);
+    if (it != shard.entries.end()) it->second.samples += n;
+  }
+
   void Forget(uint64_t key) {
     Shard& shard = shards_[key % kShards];
     std::lock_guard lock(shard.mu);
@@ -563,19 +572,40 @@ class GuardedAppender : public tsdb::Appender {
   }
 
   Status Append(const tsdb::Labels& labels, int64_t t, double v) override {
+    uint64_t handle = 0;
+    return AppendWithHandle(&handle, labels, t, v);
+  }
+  // The handle goes through to the storage (its fast path) and names the series for the guard
+  // too: a series seen earlier in this batch is accounted by a counter in runs_, added to its
+  // entry at Commit, instead of a label hash and a locked lookup per sample.
+  Status AppendWithHandle(uint64_t* handle, const tsdb::Labels& labels, int64_t t,
+                          double v) override {
+    if (*handle != 0) {
+      if (const uint32_t* run = seen_.Find(*handle)) {
+        ++runs_[*run].extra;
+        ++samples_;
+        return inner_->AppendWithHandle(handle, labels, t, v);
+      }
+    }
     uint64_t key;
     bool created;
     Status st = g_->Touch(t_, labels, g_->opts_.clock->NowMs(), &key, &created);
     if (!st.ok()) return st;
     if (created) created_.push_back(key);
     ++samples_;
-    return inner_->Append(labels, t, v);
+    Status as = inner_->AppendWithHandle(handle, labels, t, v);
+    if (*handle != 0 && seen_.Find(*handle) == nullptr) {
+      seen_.Insert(*handle, static_cast<uint32_t>(runs_.size()));
+      runs_.push_back({key, 0});
+    }
+    return as;
   }
   Status UpdateMetadata(std::string_view metric_name, const tsdb::MetricMetadata& md) override {
     return inner_->UpdateMetadata(metric_name, md);
   }
   Status Commit() override {
     done_ = true;
+    FlushRuns();
     Status st = inner_->Commit();
     if (!st.ok()) {
       ReleaseCreated();
@@ -592,6 +622,14 @@ class GuardedAppender : public tsdb::Appender {
   }
 
  private:
+  // Adds the samples counted in runs_ to their entries (Touch counted each series' first).
+  void FlushRuns() {
+    for (const Run& r : runs_) {
+      if (r.extra > 0) g_->AddSamples(r.key, r.extra);
+    }
+    runs_.clear();
+    seen_.Clear();
+  }
   void ReleaseCreated() {
     for (uint64_t key : created_) g_->Forget(key);
     created_.clear();
@@ -601,6 +639,12 @@ class GuardedAppender : public tsdb::Appender {
   std::unique_ptr<tsdb::Appender> inner_;
   std::vector<uint64_t> created_;
   uint64_t samples_ = 0;
+  struct Run {
+    uint64_t key;    // the series' guard entry
+    uint64_t extra;  // samples after its first in this batch
+  };
+  FlatMap64 seen_;  // storage handle -> index in runs_
+  std::vector<Run> runs_;
   bool done_ = false;
 };
 

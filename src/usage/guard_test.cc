@@ -33,6 +33,23 @@ class RecordingAppender : public tsdb::Appender {
   std::vector<std::string> staged_;
 };
 
+// Hands out a handle per distinct series, as the TSDB does.
+class HandleAppender : public RecordingAppender {
+ public:
+  using RecordingAppender::RecordingAppender;
+  Status AppendWithHandle(uint64_t* handle, const tsdb::Labels& labels, int64_t t,
+                          double v) override {
+    if (*handle == 0) {
+      auto [it, inserted] = ids_.try_emplace(labels.ToString(), ids_.size() + 1);
+      *handle = it->second;
+    }
+    return Append(labels, t, v);
+  }
+
+ private:
+  std::map<std::string, uint64_t> ids_;
+};
+
 tsdb::Labels L(std::vector<std::pair<std::string, std::string>> kv) {
   tsdb::LabelsBuilder b;
   for (auto& [k, v] : kv) b.Set(k, v);
@@ -225,6 +242,34 @@ TEST_F(GuardTest, SamplesPerSecondIsATokenBucketWithRetryAfter) {
   EXPECT_TRUE(g->AdmitSamples("other", 1000000, &retry).ok());  // no limit
   EXPECT_FALSE(g->AdmitSamples("ci", 5000, &retry).ok());       // larger than the burst
   EXPECT_EQ(g->Tenants()[0].refusals.at("max_samples_per_second"), 2u);
+}
+
+TEST_F(GuardTest, SamplesOfSeriesSeenEarlierInTheBatchAreCountedThroughTheHandle) {
+  auto g = Make({});
+  std::vector<tsdb::Labels> series = {L({{"__name__", "up"}, {"host", "a"}}),
+                                      L({{"__name__", "up"}, {"host", "b"}})};
+  for (int round = 0; round < 2; ++round) {
+    auto app = g->Wrap(std::make_unique<HandleAppender>(&stored_), "ci", "test");
+    uint64_t handles[2] = {0, 0};
+    // Interleaved, as a text body with many scrapes sends them: a, b, a, b, a, b.
+    for (int i = 0; i < 3; ++i) {
+      for (int s = 0; s < 2; ++s) {
+        ASSERT_TRUE(app->AppendWithHandle(&handles[s], series[s], i, 1).ok());
+      }
+    }
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  EXPECT_EQ(stored_.size(), 12u);
+  auto tenants = g->Tenants();
+  ASSERT_EQ(tenants.size(), 1u);
+  EXPECT_EQ(tenants[0].active_series, 2u);
+  EXPECT_EQ(tenants[0].samples_total, 12u);
+  clock_.AdvanceMs(60000);
+  g->Sweep();
+  auto hosts = g->Sources("host");
+  ASSERT_EQ(hosts.size(), 2u);
+  EXPECT_DOUBLE_EQ(hosts[0].samples_per_second, 6.0 / 60);  // every sample counted, not 2
+  EXPECT_DOUBLE_EQ(hosts[1].samples_per_second, 6.0 / 60);
 }
 
 TEST_F(GuardTest, MetricsExposeTopOffendersOnly) {

@@ -69,17 +69,20 @@ SeriesCache::Entry* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
   uint64_t raw_h = 0;
   if (use_raw) {
     raw_h = XXH3_64bits(sr.raw_key.data(), sr.raw_key.size()) ^ batch.key_context();
-    auto rit = cache_->raw_.find(raw_h);
-    if (rit != cache_->raw_.end() && rit->second.context == batch.key_context() &&
-        rit->second.key == sr.raw_key) {
-      return series_labels_[idx] = &rit->second.entry;
+    raw_h |= static_cast<uint64_t>(raw_h == 0);  // FlatMap64 reserves key 0
+    if (const uint32_t* i = cache_->raw_index_.Find(raw_h)) {
+      SeriesCache::RawEntry& r = cache_->raw_entries_[*i];
+      if (r.context == batch.key_context() && r.key == sr.raw_key) {
+        return series_labels_[idx] = &r.entry;
+      }
     }
   }
   SeriesCache::Entry* found = LabelsFromViews(batch, idx, n_samples);
-  if (found != nullptr && use_raw && cache_->raw_.find(raw_h) == cache_->raw_.end()) {
-    auto ins = cache_->raw_.emplace(
-        raw_h, SeriesCache::RawEntry{batch.key_context(), std::string(sr.raw_key), *found});
-    found = &ins.first->second.entry;
+  if (found != nullptr && use_raw && cache_->raw_index_.Find(raw_h) == nullptr) {
+    cache_->raw_entries_.push_back(
+        SeriesCache::RawEntry{batch.key_context(), std::string(sr.raw_key), *found});
+    cache_->raw_index_.Insert(raw_h, static_cast<uint32_t>(cache_->raw_entries_.size() - 1));
+    found = &cache_->raw_entries_.back().entry;
   }
   return series_labels_[idx] = found;
 }

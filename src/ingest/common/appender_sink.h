@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/flat_map64.h"
 #include "ingest/common/report.h"
 #include "ingest/common/rows.h"
 #include "tsdb/storage.h"
@@ -42,10 +43,11 @@ namespace kansoku::ingest {
 class SeriesCache {
  public:
   explicit SeriesCache(size_t max_entries = 1 << 20) : max_entries_(max_entries) {}
-  size_t size() const { return map_.size() + raw_.size(); }
+  size_t size() const { return map_.size() + raw_entries_.size(); }
   void Clear() {
     map_.clear();
-    raw_.clear();
+    raw_index_.Clear();
+    raw_entries_.clear();
   }
 
  private:
@@ -60,8 +62,11 @@ class SeriesCache {
     Entry entry;
   };
   size_t max_entries_;
-  std::unordered_map<uint64_t, Entry> map_;     // node-based: references stay valid
-  std::unordered_map<uint64_t, RawEntry> raw_;  // hash(raw key, context) -> entry
+  std::unordered_map<uint64_t, Entry> map_;  // node-based: references stay valid
+  // hash(raw key, context) (0 written as 1) -> index in raw_entries_; a flat table: this
+  // lookup runs once per row.
+  FlatMap64 raw_index_;
+  std::deque<RawEntry> raw_entries_;  // references stay valid
 };
 
 class AppenderSink : public RowSink {
