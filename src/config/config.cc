@@ -238,7 +238,9 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
   errors_s.Field("fsync_interval", Duration(&cfg.errors.fsync_interval_ms))
       .Field("tsdb_flush_interval", Duration(&cfg.errors.tsdb_flush_interval_ms))
       .Field("max_body_size", Size(&cfg.errors.max_body_bytes))
-      .Field("max_decoded_body_size", Size(&cfg.errors.max_decoded_body_bytes));
+      .Field("max_decoded_body_size", Size(&cfg.errors.max_decoded_body_bytes))
+      .Field("retention", Duration(&cfg.errors.retention_ms))
+      .Field("retention_size", Size(&cfg.errors.retention_bytes));
   flapping_s.Field("threshold", Int(&cfg.alerting.flapping_threshold, 0, 1000))
       .Field("window", Duration(&cfg.alerting.flapping_window_ms))
       .Field("hold", Duration(&cfg.alerting.flapping_hold_ms));

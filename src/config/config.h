@@ -85,6 +85,8 @@ struct ErrorsConfig {
   int64_t tsdb_flush_interval_ms = 10000;     // tsdb_flush_interval: 10s, issue counters to TSDB
   int64_t max_body_bytes = 20 << 20;          // max_body_size: 20MiB on the wire
   int64_t max_decoded_body_bytes = 100 << 20;  // max_decoded_body_size: 100MiB decoded
+  int64_t retention_ms = 90LL * 24 * 3600 * 1000;  // retention: 90d (whole log segments)
+  int64_t retention_bytes = 0;                     // retention_size: 0 = no size bound
 };
 
 // Alerting (docs/design/alerting.md): rule files, evaluation, notifications.

@@ -291,6 +291,73 @@ Result<std::string> EventLog::Read(const RecordRef& ref) const {
   return out;
 }
 
+std::vector<EventLog::SegmentInfo> EventLog::ClosedSegments() const {
+  uint32_t current;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    current = segment_;
+  }
+  std::vector<SegmentInfo> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.size() != 8 || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    uint32_t n = static_cast<uint32_t>(std::stoul(name));
+    if (n >= current) continue;
+    struct stat st {};
+    if (::stat(e.path().c_str(), &st) != 0) continue;
+    out.push_back({n, static_cast<uint64_t>(st.st_size),
+                   static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SegmentInfo& a, const SegmentInfo& b) { return a.number < b.number; });
+  return out;
+}
+
+Status EventLog::ScanSegment(
+    uint32_t number,
+    const std::function<Status(RecordType, std::string_view, const RecordRef&)>& fn) const {
+  std::string path = SegmentPath(number);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("cannot open " + path, errno);
+  struct stat st {};
+  ::fstat(fd, &st);
+  std::string data(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < data.size()) {
+    ssize_t r = ::pread(fd, data.data() + got, data.size() - got, static_cast<off_t>(got));
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+  }
+  ::close(fd);
+  data.resize(got);
+  size_t pos = 0;
+  while (data.size() - pos >= kRecordHeaderBytes) {
+    uint32_t len = LoadU32(data.data() + pos);
+    uint32_t crc = LoadU32(data.data() + pos + 4);
+    if (len == 0 || len > data.size() - pos - 8) break;
+    uint8_t type = static_cast<uint8_t>(data[pos + 8]);
+    std::string_view payload(data.data() + pos + 9, len - 1);
+    if (Crc(type, payload) != crc) break;
+    KANSOKU_RETURN_IF_ERROR(fn(static_cast<RecordType>(type), payload, {number, pos, len - 1}));
+    pos += 8 + len;
+  }
+  return Status::Ok();
+}
+
+Status EventLog::DeleteSegment(uint32_t number) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (number >= segment_) {
+    return Status::InvalidArgument("BUG: cannot delete the segment being appended to");
+  }
+  std::string path = SegmentPath(number);
+  struct stat st {};
+  uint64_t bytes = ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  if (::unlink(path.c_str()) != 0) return Status::FromErrno("cannot delete " + path, errno);
+  closed_bytes_ -= std::min(closed_bytes_, bytes);
+  return Status::Ok();
+}
+
 uint64_t EventLog::BytesOnDisk() const {
   std::lock_guard<std::mutex> lock(mu_);
   return closed_bytes_ + size_;

@@ -92,6 +92,20 @@ class EventLog {
   // Reads the payload of a record written earlier. NotFound if its segment is gone.
   Result<std::string> Read(const RecordRef& ref) const;
 
+  struct SegmentInfo {
+    uint32_t number = 0;
+    uint64_t bytes = 0;
+    int64_t mtime_ms = 0;  // time of the last write
+  };
+  // Segments no longer appended to, oldest first.
+  std::vector<SegmentInfo> ClosedSegments() const;
+  // Calls fn for every intact record of one closed segment.
+  Status ScanSegment(
+      uint32_t number,
+      const std::function<Status(RecordType, std::string_view, const RecordRef&)>& fn) const;
+  // Removes a closed segment (InvalidArgument for the one being appended to).
+  Status DeleteSegment(uint32_t number);
+
   uint64_t BytesOnDisk() const;
   const EventLogStats& stats() const { return stats_; }
 

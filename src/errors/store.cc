@@ -183,6 +183,7 @@ Status ErrorStore::Replay() {
 void ErrorStore::BackgroundLoop() {
   auto last_sync = std::chrono::steady_clock::now();
   auto last_flush = last_sync;
+  auto last_retention = last_sync;
   std::unique_lock<std::mutex> lock(bg_mu_);
   while (!stop_) {
     bg_cv_.wait_for(lock, std::chrono::milliseconds(100));
@@ -195,6 +196,12 @@ void ErrorStore::BackgroundLoop() {
       if (!s.ok()) log::Error("cannot fsync the error event log", {{"err", s.message()}});
       last_sync = now;
     }
+    if ((o_.retention_ms > 0 || o_.retention_bytes > 0) &&
+        now - last_retention >= std::chrono::milliseconds(o_.retention_check_interval_ms)) {
+      auto r = EnforceRetention();
+      if (!r.ok()) log::Error("error log retention failed", {{"err", r.status().message()}});
+      last_retention = now;
+    }
     if (o_.tsdb && now - last_flush >= std::chrono::milliseconds(o_.tsdb_flush_interval_ms)) {
       Status s = FlushToTsdb();
       if (!s.ok()) log::Warn("cannot append issue counters to the TSDB", {{"err", s.message()}});
@@ -202,6 +209,84 @@ void ErrorStore::BackgroundLoop() {
     }
     lock.lock();
   }
+}
+
+Result<size_t> ErrorStore::EnforceRetention() {
+  int64_t now = o_.clock->NowMs();
+  auto segs = log_->ClosedSegments();
+  uint64_t total = log_->BytesOnDisk();
+  std::vector<uint32_t> doomed;
+  for (const auto& seg : segs) {
+    bool old = o_.retention_ms > 0 && seg.mtime_ms < now - o_.retention_ms;
+    bool big = o_.retention_bytes > 0 && total > static_cast<uint64_t>(o_.retention_bytes);
+    if (!old && !big) break;
+    doomed.push_back(seg.number);
+    total -= std::min(total, seg.bytes);
+  }
+  if (doomed.empty()) return size_t{0};
+  std::lock_guard<std::mutex> lock(mu_);
+  // 1. Events of the doomed segments leave the counts and the served event lists.
+  for (uint32_t n : doomed) {
+    Status st = log_->ScanSegment(n, [&](RecordType t, std::string_view p, const RecordRef&) {
+      if (t != RecordType::kEvent) return Status::Ok();
+      Reader r(p);
+      uint64_t project, key, received, issue_id;
+      if (!r.U64(&project) || !r.U64(&key) || !r.U64(&received) || !r.U64(&issue_id)) {
+        return Status::Ok();
+      }
+      auto it = issues_.find(issue_id);
+      if (it == issues_.end()) return Status::Ok();
+      IssueInfo& in = it->second->info;
+      if (in.count > 0) {
+        --in.count;
+        if (stats_.events > 0) --stats_.events;
+        if (in.archived_until_count > 0) --in.archived_until_count;
+      }
+      return Status::Ok();
+    });
+    KANSOKU_RETURN_IF_ERROR(st);
+    for (auto& [id, is] : issues_) {
+      auto& rec = is->info.recent;
+      std::erase_if(rec, [n](const EventRef& r) { return r.record.segment == n; });
+    }
+  }
+  // 2. Status and deletions are carried into the live log: replay without the doomed segments
+  // must end in the same state.
+  std::string buf, payload;
+  for (const auto& [id, is] : issues_) {
+    const IssueInfo& in = is->info;
+    payload.clear();
+    if (is->deleted) {
+      PutU64(&payload, static_cast<uint64_t>(in.project));
+      PutU64(&payload, id);
+      PutU64(&payload, static_cast<uint64_t>(now));
+      AppendRecord(&buf, RecordType::kIssueDeleted, payload);
+    } else if (in.status != IssueStatus::kUnresolved) {
+      PutU64(&payload, static_cast<uint64_t>(in.project));
+      PutU64(&payload, id);
+      PutU64(&payload, static_cast<uint64_t>(in.status_changed_ms));
+      PutU8(&payload, static_cast<uint8_t>(in.status));
+      PutU64(&payload, static_cast<uint64_t>(in.archived_until_ms));
+      PutU64(&payload, in.archived_until_count > in.count ? in.archived_until_count - in.count : 0);
+      PutBytes16(&payload, in.resolved_release);
+      AppendRecord(&buf, RecordType::kIssueStatus, payload);
+    }
+  }
+  if (!buf.empty()) {
+    uint32_t seg;
+    uint64_t off;
+    KANSOKU_RETURN_IF_ERROR(log_->Append(buf, &seg, &off));
+    KANSOKU_RETURN_IF_ERROR(log_->Sync());
+  }
+  // 3. Only now the segments go.
+  for (uint32_t n : doomed) {
+    KANSOKU_RETURN_IF_ERROR(log_->DeleteSegment(n));
+    ++stats_.segments_deleted;
+  }
+  log::Info("error log retention",
+            {{"segments_deleted", static_cast<unsigned long long>(doomed.size())},
+             {"log_bytes", static_cast<unsigned long long>(log_->BytesOnDisk())}});
+  return doomed.size();
 }
 
 Status ErrorStore::FlushToTsdb() {

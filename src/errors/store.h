@@ -58,6 +58,11 @@ struct StoreOptions {
   size_t events_kept_per_issue = 50;  // newest event locations kept in memory per issue
   size_t max_tag_values = 1000;       // distinct values counted per tag key per issue
   uint64_t segment_bytes = EventLog::kDefaultSegmentBytes;
+  // Retention: whole log segments are deleted once their newest record is older than
+  // retention_ms, or (oldest first) while the log is larger than retention_bytes. 0 = no bound.
+  int64_t retention_ms = 90LL * 24 * 3600 * 1000;
+  int64_t retention_bytes = 0;
+  int64_t retention_check_interval_ms = 60000;
 };
 
 // One accepted event, parsed and grouped by the caller (outside the store's lock).
@@ -171,6 +176,7 @@ struct StoreStats {
   uint64_t events = 0, issues = 0, attachments = 0, items = 0;
   uint64_t log_bytes = 0;
   uint64_t replayed_records = 0;
+  uint64_t segments_deleted = 0;
   std::map<std::string, uint64_t> items_by_type;
 };
 
@@ -205,6 +211,10 @@ class ErrorStore {
 
   // Appends the changed issues' counters to the TSDB now (also done periodically).
   Status FlushToTsdb();
+  // Deletes the log segments retention no longer keeps (also done periodically). Issue event
+  // counts and the served events shrink at once; status and deletions are carried into the
+  // live log first, so they survive the next start. Returns the number of segments deleted.
+  Result<size_t> EnforceRetention();
 
  private:
   struct Issue;

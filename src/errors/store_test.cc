@@ -270,3 +270,61 @@ TEST(ErrorStore, TornTailIsTruncated) {
 
 }  // namespace
 }  // namespace kansoku::errors
+
+namespace kansoku::errors {
+namespace {
+
+TEST(ErrorStore, RetentionBySizeKeepsStatusAndCounts) {
+  Fixture f;
+  StoreOptions o;
+  o.dir = f.dir.path();
+  o.clock = &f.clock;
+  o.segment_bytes = 200;  // one record per segment
+  o.retention_ms = 0;
+  o.retention_bytes = 1;  // keep only the live segment
+  o.retention_check_interval_ms = 3600000;
+  auto open = [&] {
+    auto s = ErrorStore::Open(o);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return std::move(s).value();
+  };
+  uint64_t a, b;
+  {
+    auto s = open();
+    a = f.Put(*s, kA);
+    f.Put(*s, kA);
+    b = f.Put(*s, kB);
+    ASSERT_TRUE(s->SetStatus(a, IssueStatus::kResolved).ok());
+    ASSERT_TRUE(s->DeleteIssue(b).ok());
+    uint64_t c = f.Put(*s, R"({"message":"older"})");
+    f.Put(*s, kA2);  // regresses a; the only record of the live segment
+    EXPECT_EQ(s->GetIssue(a)->count, 3u);
+    auto n = s->EnforceRetention();
+    ASSERT_TRUE(n.ok()) << n.status().message();
+    EXPECT_EQ(*n, 5u);  // a, a, b, {resolve, delete}, c
+    // Only the events of the live segment remain counted and served.
+    auto ia = s->GetIssue(a);
+    ASSERT_TRUE(ia.ok());
+    EXPECT_EQ(ia->count, 1u);
+    EXPECT_EQ(ia->status, IssueStatus::kRegressed);
+    auto ev = s->IssueEvents(a, 10);
+    ASSERT_TRUE(ev.ok());
+    ASSERT_EQ(ev->size(), 1u);
+    EXPECT_EQ((*ev)[0].second, kA2);
+    EXPECT_FALSE(s->GetIssue(c).ok());  // all its events are gone
+    EXPECT_EQ(s->Stats().segments_deleted, 5u);
+  }
+  auto s = open();
+  auto ia = s->GetIssue(a);
+  ASSERT_TRUE(ia.ok());
+  EXPECT_EQ(ia->count, 1u);
+  EXPECT_EQ(ia->status, IssueStatus::kRegressed);
+  EXPECT_FALSE(s->GetIssue(b).ok());
+  size_t total = 0;
+  s->ListIssues(IssueQuery{}, &total);
+  EXPECT_EQ(total, 1u);
+  EXPECT_FALSE(std::filesystem::exists(f.dir.path() + "/log/00000001"));
+}
+
+}  // namespace
+}  // namespace kansoku::errors

@@ -27,6 +27,8 @@ Status Server::OpenErrors() {
   so.tsdb = tsdb_.get();
   so.fsync_interval_ms = cfg.errors.fsync_interval_ms;
   so.tsdb_flush_interval_ms = cfg.errors.tsdb_flush_interval_ms;
+  so.retention_ms = cfg.errors.retention_ms;
+  so.retention_bytes = cfg.errors.retention_bytes;
   auto start = std::chrono::steady_clock::now();
   auto store = errors::ErrorStore::Open(so);
   if (!store.ok()) return store.status().WithContext("cannot open error storage");
