@@ -27,7 +27,11 @@ N=$(ls "$WORK/bodies" | wc -l)
 
 TOKEN=ksk_bench_errors_token_0123456789abcdef
 KPORT=$(port)
-KANSOKU_ADMIN_TOKEN=$TOKEN "$BIN" server --data "$WORK/data" --listen 127.0.0.1:$KPORT --log-level warn >/dev/null &
+# Spike protection off: a bench that starts at full rate from no history is exactly the spike it
+# would refuse (floor 10,000 events/minute by default).
+printf 'errors:\n  spike_protection:\n    enabled: false\n' > "$WORK/kansoku.yml"
+KANSOKU_ADMIN_TOKEN=$TOKEN "$BIN" server --config "$WORK/kansoku.yml" --data "$WORK/data" \
+  --listen 127.0.0.1:$KPORT --log-level warn >/dev/null &
 KPID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$KPORT/-/ready" >/dev/null && break; sleep 0.1; done
 KEY=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KPORT/api/v1/projects" |

@@ -2,12 +2,16 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <map>
 #include <mutex>
 #include <random>
 
+#include "api/sentry_logs.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/strings.h"
@@ -18,6 +22,8 @@
 #include "errors/quota.h"
 #include "usage/guard.h"
 #include "errors/store.h"
+#include "logs/record.h"
+#include "logs/store.h"
 #include "meta/project_store.h"
 #include "net/http.h"
 #include "net/http_server.h"
@@ -108,6 +114,33 @@ void SentryError(Response& resp, int code, const std::string& detail) {
   Cors(resp);
 }
 
+// RFC 3986 unreserved characters stay; everything else is %XX.
+std::string UrlEncode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+// A query-language string literal: "..." with \ and " escaped.
+std::string QueryString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
 bool ParseId(std::string_view s, int64_t* out) {
   if (s.empty() || s.size() > 18) return false;
   int64_t v = 0;
@@ -128,6 +161,11 @@ class ErrorsApi {
                                  "Sentry envelope items accepted, by item type.", {"type"});
     rejected_ = &o.metrics->Counter("kansoku_errors_rejected_total",
                                     "Sentry requests or items rejected, by reason.", {"reason"});
+    log_records_ =
+        o.metrics
+            ->Counter("kansoku_rows_accepted_total",
+                      "Rows (samples, events, log lines) accepted, by protocol.", {"protocol"})
+            .With({"sentry_log"});
     accepted_ =
         o.metrics
             ->Counter("kansoku_rows_accepted_total",
@@ -157,6 +195,96 @@ class ErrorsApi {
 
   void Reject(const char* reason, uint64_t n = 1) {
     rejected_->With({reason})->Inc(static_cast<double>(n));
+  }
+
+  // Spike protection, then the fixed quotas of the project and the key (n event items).
+  errors::QuotaDecision Admit(int64_t project, const errors::Limits& pl, int64_t key_id,
+                              const errors::Limits& kl, int64_t n) {
+    if (o_.spike) {
+      auto d = o_.spike->TryAcquire(project, n);
+      if (!d.allowed) return d;
+    }
+    return o_.limiter->TryAcquire(project, pl, key_id, kl, n);
+  }
+  static const char* RejectReason(const errors::QuotaDecision& d) {
+    return d.reason == "spike_protection" ? "spike_protection" : "ratelimited";
+  }
+
+  // With a log store, takes the `log` items out of the batch and appends their records there
+  // (a bad item or a failed append sets *problem: the answer is then 400 / the SDK may retry).
+  void LogItemsToLogStore(int64_t project, errors::WriteBatch* batch, std::string* problem) {
+    if (!o_.log_store) return;
+    logs::LogBatch records;
+    size_t n_items = 0;
+    std::string name;
+    auto p = o_.projects->Get(project);
+    name = p.ok() ? p->name : std::to_string(project);
+    api::SentryLogContext ctx;
+    ctx.project = project;
+    ctx.project_name = name;
+    ctx.now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+    std::erase_if(batch->items, [&](const errors::IncomingItem& it) {
+      if (it.kind != errors::ItemKind::kLog) return false;
+      ++n_items;
+      Status st = api::SentryLogItemToRecords(it.payload, ctx, &records);
+      if (!st.ok()) {
+        Reject("invalid_log");
+        if (problem->empty()) *problem = st.message();
+      }
+      return true;
+    });
+    if (n_items == 0 || records.empty()) return;
+    size_t n = records.size();
+    Status st = o_.log_store->Append(std::move(records));
+    if (!st.ok()) {
+      Reject("log_storage_error", n);
+      if (problem->empty()) *problem = "cannot store log items: " + st.message();
+      return;
+    }
+    items_->With({"log"})->Inc(static_cast<double>(n_items));
+    log_records_->Inc(static_cast<double>(n));
+  }
+
+  // In-process ingest (IngestEventJson).
+  Result<std::string> IngestJson(int64_t project, std::string_view json) {
+    auto p = o_.projects->Get(project);
+    if (!p.ok()) return p.status();
+    errors::IncomingEvent e;
+    KANSOKU_RETURN_IF_ERROR(errors::ParseEvent(json, &e.event));
+    e.project = project;
+    e.json = json;
+    e.event_id = !e.event.event_id.empty() ? e.event.event_id : RandomEventId();
+    auto rules = RulesFor(project);
+    e.grouping = errors::GroupEvent(e.event, rules.get());
+    errors::Limits pl{p->events_per_minute, p->events_per_day};
+    auto d = Admit(project, pl, 0, errors::Limits{}, 1);
+    if (!d.allowed) {
+      Reject(RejectReason(d));
+      return Status::ResourceExhausted("event refused: " + d.reason);
+    }
+    if (o_.guard != nullptr) {  // the usage guard, as for SDK events of the project
+      std::vector<usage::VolumeItem> items{{"sentry_project", p->name, 1, json.size()}};
+      int retry_after_s = 0;
+      Status admit = o_.guard->AdmitVolume(usage::Signal::kErrorEvents, "sentry:" + p->name,
+                                           "sentry", items, &retry_after_s);
+      if (!admit.ok()) {
+        Reject("usage_limit");
+        return Status::ResourceExhausted(admit.message());
+      }
+    }
+    errors::WriteBatch batch;
+    std::string id = e.event_id;
+    batch.events.push_back(std::move(e));
+    std::vector<uint64_t> issue_ids;
+    Status st = o_.store->Write(batch, &issue_ids);
+    if (!st.ok()) {
+      Reject("storage_error");
+      return st;
+    }
+    items_->With({"event"})->Inc();
+    return id;
   }
 
   // ---- Sentry ingest ----
@@ -296,10 +424,9 @@ class ErrorsApi {
     if (!batch.events.empty()) {
       errors::Limits pl{look->project_events_per_minute, look->project_events_per_day};
       errors::Limits kl{look->key.events_per_minute, look->key.events_per_day};
-      auto d = o_.limiter->TryAcquire(project, pl, look->key.id, kl,
-                                      static_cast<int64_t>(batch.events.size()));
+      auto d = Admit(project, pl, look->key.id, kl, static_cast<int64_t>(batch.events.size()));
       if (!d.allowed) {
-        Reject("ratelimited", batch.events.size());
+        Reject(RejectReason(d), batch.events.size());
         limit_header = d.Header();
         batch.events.clear();
         batch.attachments.clear();  // they belong to the dropped event
@@ -342,6 +469,7 @@ class ErrorsApi {
       }
     }
 
+    LogItemsToLogStore(project, &batch, &problem);
     std::vector<uint64_t> issue_ids;
     Status st = o_.store->Write(batch, &issue_ids);
     if (!st.ok()) {
@@ -726,7 +854,56 @@ class ErrorsApi {
            ",\"content_type\":" + JsonString(std::get<1>(atts[i])) +
            ",\"size\":" + std::to_string(std::get<2>(atts[i])) + "}";
     }
-    return j + "],\"event\":" + raw + "}";
+    j += "],\"logs_links\":" + LogsLinks(ref, raw);
+    return j + ",\"event\":" + raw + "}";
+  }
+
+  // Where the logs around an event are (docs/design/errors.md section 7): the same trace id,
+  // then the same host, within the event's time +- logs_link_window_ms. Best first.
+  std::string LogsLinks(const errors::EventRef& ref, const std::string& raw) {
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    std::string_view trace, host;
+    double ts = 0;
+    if (parser.parse(raw).get(doc) == simdjson::SUCCESS) {
+      if (doc.at_pointer("/contexts/trace/trace_id").get_string().get(trace)) trace = {};
+      if (doc["server_name"].get_string().get(host)) host = {};
+      simdjson::dom::element t;
+      if (doc["timestamp"].get(t) == simdjson::SUCCESS) {
+        std::string_view ts_s;
+        if (t.get_double().get(ts) != simdjson::SUCCESS &&
+            t.get_string().get(ts_s) == simdjson::SUCCESS) {
+          ts = errors::ParseSentryTimestamp(ts_s);
+        }
+      }
+    }
+    int64_t at_ns = ts > 0 ? static_cast<int64_t>(ts * 1e9) : ref.received_ms * 1000000;
+    int64_t w = o_.logs_link_window_ms * 1000000;
+    int64_t start = at_ns - w, end = at_ns + w;
+    std::string range = ",\"start\":" + JsonString(logs::FormatRfc3339Nanos(start)) +
+                        ",\"end\":" + JsonString(logs::FormatRfc3339Nanos(end)) +
+                        ",\"start_ns\":\"" + std::to_string(start) + "\",\"end_ns\":\"" +
+                        std::to_string(end) + "\"";
+    auto link = [&](const char* basis, const char* key, std::string_view value,
+                    const std::string& q) {
+      std::string path = "/api/v1/logs/query?query=" + UrlEncode(q) +
+                         "&start=" + std::to_string(start) + "&end=" + std::to_string(end);
+      return "{\"basis\":\"" + std::string(basis) + "\",\"" + key + "\":" + JsonString(value) +
+             ",\"query\":" + JsonString(q) + range + ",\"path\":" + JsonString(path) + "}";
+    };
+    std::string j = "[";
+    bool hex = trace.size() >= 16 && trace.size() <= 64 &&
+               std::all_of(trace.begin(), trace.end(), [](char c) { return std::isxdigit(c); });
+    if (hex) {
+      std::string q = "trace_id:=" + QueryString(trace) + " or traceId:=" + QueryString(trace) +
+                      " or " + std::string(trace);
+      j += link("trace_id", "trace_id", trace, q);
+    }
+    if (!host.empty() && host.size() < 256) {
+      if (hex) j += ",";
+      j += link("host", "host", host, "host:=" + QueryString(host));
+    }
+    return j + "]";
   }
 
   void IssueSub(Request& req, Response& resp) {
@@ -818,10 +995,15 @@ class ErrorsApi {
   metrics::Family<metrics::Counter>* items_;
   metrics::Family<metrics::Counter>* rejected_;
   metrics::Counter* accepted_;
+  metrics::Counter* log_records_;
   log::RateLimited log_;
   std::mutex rules_mu_;
   std::map<int64_t, std::shared_ptr<const errors::FingerprintRules>> rules_;  // GUARDED_BY
 };
+
+Result<std::string> IngestEventJson(ErrorsApi& api, int64_t project, std::string_view json) {
+  return api.IngestJson(project, json);
+}
 
 std::shared_ptr<ErrorsApi> RegisterErrorsApi(net::HttpServer& http, const ErrorsApiOptions& o) {
   auto api = std::make_shared<ErrorsApi>(o);

@@ -10,6 +10,10 @@
 // RateLimiter. Ownership: borrows everything in ErrorsApiOptions; it must outlive the server.
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
 
 namespace kansoku::net {
 class HttpServer;
@@ -20,9 +24,13 @@ class ProjectStore;
 namespace kansoku::errors {
 class ErrorStore;
 class RateLimiter;
+class SpikeProtector;
 }  // namespace kansoku::errors
 namespace kansoku::usage {
 class Guard;
+}
+namespace kansoku::logs {
+class Store;
 }
 namespace kansoku::metrics {
 class Registry;
@@ -41,11 +49,22 @@ struct ErrorsApiOptions {
   int64_t max_body_bytes = 20 << 20;           // Sentry ingest, on the wire
   int64_t max_decoded_body_bytes = 100 << 20;  // after Content-Encoding decoding
   bool tls = false;                            // DSNs shown as https://
+  errors::SpikeProtector* spike = nullptr;     // optional: spike protection of event items
+  // Optional: `log` envelope items go to the log store (else they are kept in the event log).
+  logs::Store* log_store = nullptr;
+  // An event's logs_links cover its time +- this (docs/design/errors.md section 7).
+  int64_t logs_link_window_ms = 5 * 60000;
 };
 
 class ErrorsApi;
 
 // Registers every route above; the returned object must outlive the server.
 std::shared_ptr<ErrorsApi> RegisterErrorsApi(net::HttpServer& http, const ErrorsApiOptions& opts);
+
+// In-process ingest of one Sentry event JSON into a project (the logback bridge): parsed, grouped
+// with the project's fingerprint rules, admitted by the project's quotas and spike protection,
+// stored durably, counted like SDK events. Returns the event id. Errors: NotFound (no such
+// project), InvalidArgument (not an event), ResourceExhausted (a limit refused it), IOError.
+Result<std::string> IngestEventJson(ErrorsApi& api, int64_t project, std::string_view json);
 
 }  // namespace kansoku::api

@@ -182,12 +182,42 @@ Schema::Setter StrList(std::vector<std::string>* out) {
   };
 }
 
+Schema::Setter Bool(bool* out) {
+  return [out](const YAML::Node& n) {
+    if (!n.IsScalar()) return Status::InvalidArgument("expected true or false");
+    std::string v = n.as<std::string>();
+    if (v == "true" || v == "yes" || v == "on") {
+      *out = true;
+    } else if (v == "false" || v == "no" || v == "off") {
+      *out = false;
+    } else {
+      return Status::InvalidArgument("expected true or false, got \"" + v + "\"");
+    }
+    return Status::Ok();
+  };
+}
+Schema::Setter Positive(double* out) {
+  return [out](const YAML::Node& n) {
+    if (!n.IsScalar()) return Status::InvalidArgument("expected a number");
+    double v;
+    try {
+      v = n.as<double>();
+    } catch (const YAML::Exception&) {
+      return Status::InvalidArgument("expected a number, got \"" + n.as<std::string>() + "\"");
+    }
+    if (!(v > 0)) return Status::InvalidArgument("must be positive, got " + n.as<std::string>());
+    *out = v;
+    return Status::Ok();
+  };
+}
+
 }  // namespace
 
 Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::string& name) {
   ServerConfig cfg;
   Schema log_s, tls_s, http_s, listeners_s, tsdb_s, query_s, logs_s, errors_s, alerting_s,
       flapping_s, limits_s, limits_default_s, usage_s, hosts_s, top;
+  Schema errors_logback_s, errors_spike_s;
   std::deque<Schema> token_limit_schemas;  // one per limits.tokens entry; stable addresses
   TenantLimitsSchema(&limits_default_s, &cfg.limits.default_limits);
   limits_s.Section("default", &limits_default_s).Map("tokens", [&](const std::string& token) {
@@ -240,7 +270,18 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Field("max_body_size", Size(&cfg.errors.max_body_bytes))
       .Field("max_decoded_body_size", Size(&cfg.errors.max_decoded_body_bytes))
       .Field("retention", Duration(&cfg.errors.retention_ms))
-      .Field("retention_size", Size(&cfg.errors.retention_bytes));
+      .Field("retention_size", Size(&cfg.errors.retention_bytes))
+      .Field("logs_link_window", Duration(&cfg.errors.logs_link_window_ms))
+      .Section("logback", &errors_logback_s)
+      .Section("spike_protection", &errors_spike_s);
+  errors_logback_s.Field("enabled", Bool(&cfg.errors.logback_enabled))
+      .Field("project", Count(&cfg.errors.logback_project))
+      .Field("in_app_include", StrList(&cfg.errors.logback_in_app_include))
+      .Field("in_app_exclude", StrList(&cfg.errors.logback_in_app_exclude));
+  errors_spike_s.Field("enabled", Bool(&cfg.errors.spike_enabled))
+      .Field("window", Duration(&cfg.errors.spike_window_ms))
+      .Field("multiplier", Positive(&cfg.errors.spike_multiplier))
+      .Field("floor_per_minute", Count(&cfg.errors.spike_floor_per_minute));
   flapping_s.Field("threshold", Int(&cfg.alerting.flapping_threshold, 0, 1000))
       .Field("window", Duration(&cfg.alerting.flapping_window_ms))
       .Field("hold", Duration(&cfg.alerting.flapping_hold_ms));

@@ -87,6 +87,17 @@ struct ErrorsConfig {
   int64_t max_decoded_body_bytes = 100 << 20;  // max_decoded_body_size: 100MiB decoded
   int64_t retention_ms = 90LL * 24 * 3600 * 1000;  // retention: 90d (whole log segments)
   int64_t retention_bytes = 0;                     // retention_size: 0 = no size bound
+  // logback: ERROR records with a Java stack trace from the log listeners become error events.
+  bool logback_enabled = true;                      // logback.enabled
+  int64_t logback_project = 0;                      // logback.project: 0 = the first project
+  std::vector<std::string> logback_in_app_include;  // logback.in_app_include: package prefixes
+  std::vector<std::string> logback_in_app_exclude;  // logback.in_app_exclude: "" = JDK etc.
+  // spike_protection: per-project limit per minute from the recent baseline.
+  bool spike_enabled = true;                         // spike_protection.enabled
+  int64_t spike_window_ms = 7LL * 24 * 3600 * 1000;  // spike_protection.window: 7d
+  double spike_multiplier = 10;                      // spike_protection.multiplier
+  int64_t spike_floor_per_minute = 10000;            // spike_protection.floor_per_minute
+  int64_t logs_link_window_ms = 5 * 60000;  // logs_link_window: +-5m around an event's time
 };
 
 // Alerting (docs/design/alerting.md): rule files, evaluation, notifications.

@@ -1,10 +1,12 @@
 #include "errors/fuzz_entry.h"
 
+#include <string>
 #include <string_view>
 
 #include "errors/envelope.h"
 #include "errors/event.h"
 #include "errors/grouping.h"
+#include "errors/logback.h"
 
 namespace kansoku::errors {
 
@@ -31,6 +33,10 @@ int FuzzSentryEvent(const uint8_t* data, size_t size) {
   (void)NormalizeMessage(body);
   (void)NormalizeFilename(body);
   (void)ParseSentryTimestamp(body);
+  JavaInAppRules rules;
+  (void)ParseJavaStackTrace(body, rules);
+  std::string t, l, m;
+  (void)SplitLogbackSyslogLine(body, &t, &l, &m);
   return 0;
 }
 

@@ -8,6 +8,7 @@
 namespace kansoku::errors {
 // Envelope parse, then every event item through ParseEvent + GroupEvent.
 int FuzzSentryEnvelope(const uint8_t* data, size_t size);
-// One event (the /store/ body) through ParseEvent + GroupEvent, and the message normaliser.
+// One event (the /store/ body) through ParseEvent + GroupEvent, the message normaliser and
+// the Java stack trace parser (logback).
 int FuzzSentryEvent(const uint8_t* data, size_t size);
 }  // namespace kansoku::errors

@@ -1,5 +1,7 @@
 #include "errors/quota.h"
 
+#include <algorithm>
+
 namespace kansoku::errors {
 
 std::string QuotaDecision::Header() const {
@@ -55,6 +57,57 @@ QuotaDecision RateLimiter::TryAcquire(int64_t project_id, const Limits& project,
     c.w->day_count += n;
   }
   return d;
+}
+
+SpikeProtector::SpikeProtector(Clock& clock, const SpikeOptions& o)
+    : clock_(clock), o_(o), bucket_ms_(std::max<int64_t>(60000, o.window_ms / 168)) {}
+
+int64_t SpikeProtector::Limit(Project& p, int64_t bucket) {
+  // Drop buckets that left the window; the current bucket is not part of the baseline.
+  int64_t oldest = bucket - o_.window_ms / bucket_ms_;
+  while (!p.buckets.empty() && p.buckets.front().first < oldest) p.buckets.pop_front();
+  int64_t total = 0;
+  for (const auto& [b, n] : p.buckets) {
+    if (b < bucket) total += n;
+  }
+  // Minutes of history: since the project's first event, at most the window.
+  int64_t since = std::max(p.first_bucket, oldest);
+  double minutes = p.first_bucket < 0 || since >= bucket
+                       ? 0
+                       : static_cast<double>((bucket - since) * bucket_ms_) / 60000.0;
+  double baseline = minutes > 0 ? static_cast<double>(total) / minutes : 0;
+  auto dynamic = static_cast<int64_t>(o_.multiplier * baseline);
+  return std::max(o_.floor_per_minute, dynamic);
+}
+
+QuotaDecision SpikeProtector::TryAcquire(int64_t project_id, int64_t n) {
+  QuotaDecision d;
+  if (!o_.enabled) return d;
+  int64_t now = clock_.NowMs();
+  int64_t minute = now / 60000, bucket = now / bucket_ms_;
+  std::lock_guard<std::mutex> lock(mu_);
+  Project& p = projects_[project_id];
+  if (p.minute != minute) {
+    p.minute = minute;
+    p.minute_count = 0;
+  }
+  if (p.minute_count + n > Limit(p, bucket)) {
+    d.allowed = false;
+    d.retry_after_s = std::max<int64_t>(1, ((minute + 1) * 60000 - now + 999) / 1000);
+    d.scope = "project";
+    d.reason = "spike_protection";
+    return d;
+  }
+  p.minute_count += n;
+  if (p.first_bucket < 0) p.first_bucket = bucket;
+  if (p.buckets.empty() || p.buckets.back().first != bucket) p.buckets.emplace_back(bucket, 0);
+  p.buckets.back().second += n;
+  return d;
+}
+
+int64_t SpikeProtector::LimitPerMinute(int64_t project_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Limit(projects_[project_id], clock_.NowMs() / bucket_ms_);
 }
 
 }  // namespace kansoku::errors

@@ -5,6 +5,7 @@
 //
 // Thread safety: thread-safe (one mutex; the map holds one small entry per project and key).
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -44,6 +45,44 @@ class RateLimiter {
   Clock& clock_;
   std::mutex mu_;
   std::map<std::pair<int, int64_t>, Window> windows_;  // GUARDED_BY(mu_); (0 project|1 key, id)
+};
+
+// Spike protection (docs/design/errors.md section 6): a per-project limit per minute derived
+// from the project's own recent volume, as Sentry's spike protection does. The baseline is the
+// mean events per minute the project had accepted over `window_ms` before the current bucket
+// (buckets of max(1 min, window/168)); the limit for the current minute is
+// max(floor_per_minute, multiplier * baseline). A refusal is answered like a quota (429,
+// Retry-After to the end of the minute, X-Sentry-Rate-Limits with reason spike_protection).
+// The baseline is kept in memory: after a restart it grows again from zero (the floor holds).
+struct SpikeOptions {
+  bool enabled = true;
+  int64_t window_ms = 7LL * 24 * 3600 * 1000;
+  double multiplier = 10;
+  int64_t floor_per_minute = 10000;
+};
+
+// Thread safety: thread-safe (one mutex).
+class SpikeProtector {
+ public:
+  SpikeProtector(Clock& clock, const SpikeOptions& o);
+  // Counts n events of the project if they fit this minute's limit; else refuses and counts
+  // nothing.
+  QuotaDecision TryAcquire(int64_t project_id, int64_t n = 1);
+  // The current per-minute limit of the project (for the API and tests).
+  int64_t LimitPerMinute(int64_t project_id);
+
+ private:
+  struct Project {
+    int64_t first_bucket = -1;
+    std::deque<std::pair<int64_t, int64_t>> buckets;  // (bucket index, events), oldest first
+    int64_t minute = -1, minute_count = 0;
+  };
+  int64_t Limit(Project& p, int64_t bucket);  // mu_ held
+  Clock& clock_;
+  const SpikeOptions o_;
+  const int64_t bucket_ms_;
+  std::mutex mu_;
+  std::map<int64_t, Project> projects_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace kansoku::errors

@@ -1,5 +1,6 @@
 // Error tracking in the composition root: the project store (meta.db), the event store
 // (data_dir/errors), the rate limiter, and the Sentry ingest + issues API routes.
+#include <algorithm>
 #include <chrono>
 
 #include "api/errors_api.h"
@@ -8,6 +9,8 @@
 #include "errors/store.h"
 #include "meta/project_store.h"
 #include "net/http_server.h"
+#include "server/errors_logback.h"
+#include "server/logs_wiring.h"
 #include "server/server.h"
 #include "server/usage_wiring.h"
 #include "tsdb/db.h"
@@ -41,6 +44,12 @@ Status Server::OpenErrors() {
              {"seconds",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}});
   error_limiter_ = std::make_unique<errors::RateLimiter>(Clock::Real());
+  errors::SpikeOptions spike;
+  spike.enabled = cfg.errors.spike_enabled;
+  spike.window_ms = cfg.errors.spike_window_ms;
+  spike.multiplier = cfg.errors.spike_multiplier;
+  spike.floor_per_minute = cfg.errors.spike_floor_per_minute;
+  error_spike_ = std::make_unique<errors::SpikeProtector>(Clock::Real(), spike);
   errors::ErrorStore* es = error_store_.get();
   registry_.GaugeFunc("kansoku_errors_issues", "Issues (groups of error events).",
                       [es] { return static_cast<double>(es->Stats().issues); });
@@ -61,7 +70,26 @@ void Server::AddErrorsRoutes() {
   eo.max_body_bytes = opts_.config.errors.max_body_bytes;
   eo.max_decoded_body_bytes = opts_.config.errors.max_decoded_body_bytes;
   eo.tls = !opts_.config.tls.cert_file.empty();
+  eo.spike = error_spike_.get();
+  eo.log_store = logs_ ? logs_->store() : nullptr;
+  eo.logs_link_window_ms = opts_.config.errors.logs_link_window_ms;
   errors_api_ = api::RegisterErrorsApi(*http_, eo);
+
+  // logback: ERROR records with stack traces from the log listeners become error events.
+  const auto& ec = opts_.config.errors;
+  if (ec.logback_enabled && logs_) {
+    int64_t project = ec.logback_project;
+    if (project == 0) {  // the first project
+      auto list = projects_->List();
+      if (list.ok()) {
+        for (const auto& p : *list) project = project == 0 ? p.id : std::min(project, p.id);
+      }
+    } else if (!projects_->Get(project).ok()) {
+      log::Warn("errors.logback.project does not exist (yet); its events are refused until it does",
+                {{"project", static_cast<long long>(project)}});
+    }
+    logs_->SetListenerObserver(MakeLogbackBridge(errors_api_, ec, project, &registry_));
+  }
 }
 
 void Server::CloseErrors() {

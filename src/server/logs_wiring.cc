@@ -76,6 +76,7 @@ void LogsSubsystem::AddRoutes(net::HttpServer& http, usage::Guard* guard) {
   ao.max_body_bytes = cfg_.http.max_body_bytes;
   ao.max_decoded_body_bytes = cfg_.http.max_decoded_body_bytes;
   ao.max_query_rows = static_cast<size_t>(cfg_.logs.max_query_rows);
+  ao.on_listener_batch = listener_observer_;
   api_ = logs::api::RegisterLogsApi(http, ao);
 }
 

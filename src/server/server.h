@@ -22,6 +22,7 @@ class DashboardStore;
 namespace kansoku::errors {
 class ErrorStore;
 class RateLimiter;
+class SpikeProtector;
 }  // namespace kansoku::errors
 namespace kansoku::tsdb {
 class DB;
@@ -95,6 +96,7 @@ class Server {
   std::shared_ptr<api::IngestApi> ingest_api_;
   std::unique_ptr<meta::ProjectStore> projects_;
   std::unique_ptr<errors::RateLimiter> error_limiter_;
+  std::unique_ptr<errors::SpikeProtector> error_spike_;
   std::unique_ptr<errors::ErrorStore> error_store_;
   std::shared_ptr<api::ErrorsApi> errors_api_;
   std::string first_project_key_;  // public key of the project created at this start

@@ -95,6 +95,7 @@ class LogsApi {
                                    "Log records stored with a parse-error flag (raw line kept).",
                                    {"protocol"});
     joiner_ = std::make_unique<ingest::syslog::MultilineJoiner>([this](LogBatch&& b) {
+      if (o_.on_listener_batch) o_.on_listener_batch(b);
       size_t n = b.size();
       Status st = o_.store->Append(std::move(b));
       if (!st.ok()) Dropped("syslog", n, st);
@@ -355,6 +356,7 @@ class LogsApi {
       rep.records++;
       batch.push_back(std::move(r));
     }
+    if (o_.on_listener_batch) o_.on_listener_batch(batch);
     size_t n = batch.size();
     int retry_after_s = 0;
     if (!Admit("listener:json_tcp", "json_tcp", batch, &retry_after_s).ok()) {

@@ -18,8 +18,10 @@
 // consumer thread. Ownership: the Store and Registry must outlive the HTTP server and the
 // listeners; the returned LogsApi must too.
 #include <cstdint>
+#include <functional>
 #include <memory>
 
+#include "logs/record.h"
 #include "net/stream_listener.h"
 
 namespace kansoku::net {
@@ -48,6 +50,10 @@ struct LogsApiOptions {
   // Optional: accounts log bytes per stream (tenant = the token's name; "listener:<proto>" for
   // the syslog/JSON TCP listeners) and applies max_log_bytes_per_second (docs/design/usage.md).
   usage::Guard* guard = nullptr;
+  // Optional: sees every batch of the syslog (after joining stack-trace lines) and JSON-over-TCP
+  // sinks before it is appended, on the sink's thread (the errors subsystem turns logback ERROR
+  // records with stack traces into error events). Must not block for long.
+  std::function<void(const LogBatch&)> on_listener_batch;
 };
 
 class LogsApi;
