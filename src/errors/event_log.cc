@@ -1,9 +1,9 @@
 #include "errors/event_log.h"
 
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,10 +16,10 @@
 namespace kansoku::errors {
 namespace {
 
+// CRC-32 (the zlib / gzip polynomial; libdeflate's is PCLMUL-accelerated, same values).
 uint32_t Crc(uint8_t type, std::string_view payload) {
-  uLong c = crc32(0L, &type, 1);
-  c = crc32(c, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()));
-  return static_cast<uint32_t>(c);
+  uint32_t c = libdeflate_crc32(0, &type, 1);
+  return libdeflate_crc32(c, payload.data(), payload.size());
 }
 
 uint32_t LoadU32(const char* p) {

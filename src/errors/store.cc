@@ -1,10 +1,12 @@
 #include "errors/store.h"
 
+#include <libdeflate.h>
 #include <simdjson.h>
 #include <xxhash.h>
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include "base/log.h"
 #include "base/strings.h"
@@ -92,6 +94,64 @@ bool ItemKindFromType(std::string_view t, ItemKind* out) {
 }
 
 namespace {
+
+// Stored event JSON is either the JSON itself or one or more gzip members (RFC 1952, first bytes
+// 1f 8b): JSON never starts with those bytes.
+bool IsGzip(std::string_view b) {
+  return b.size() >= 18 && static_cast<uint8_t>(b[0]) == 0x1f && static_cast<uint8_t>(b[1]) == 0x8b;
+}
+
+struct DecompressorFree {
+  void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
+};
+struct CompressorFree {
+  void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
+};
+
+// The JSON of a stored event (decompressed when it is gzip). Corruption when it does not decode.
+Status StoredJson(std::string_view stored, std::string* out) {
+  if (!IsGzip(stored)) {
+    out->assign(stored);
+    return Status::Ok();
+  }
+  thread_local std::unique_ptr<libdeflate_decompressor, DecompressorFree> d(
+      libdeflate_alloc_decompressor());
+  out->clear();
+  size_t pos = 0;
+  while (pos < stored.size()) {
+    std::string_view m = stored.substr(pos);
+    const auto* t = reinterpret_cast<const uint8_t*>(stored.data() + stored.size() - 4);
+    size_t cap = t[0] | (t[1] << 8) | (t[2] << 16) | (static_cast<size_t>(t[3]) << 24);
+    cap = std::clamp<size_t>(cap, 64, std::min<size_t>(m.size() * 1032 + 64, 256u << 20));
+    for (;;) {
+      size_t base = out->size(), used = 0, got = 0;
+      out->resize(base + cap);
+      auto r = libdeflate_gzip_decompress_ex(d.get(), m.data(), m.size(), out->data() + base, cap,
+                                             &used, &got);
+      if (r == LIBDEFLATE_SUCCESS) {
+        out->resize(base + got);
+        pos += used;
+        break;
+      }
+      out->resize(base);
+      if (r != LIBDEFLATE_INSUFFICIENT_SPACE || cap >= (256u << 20)) {
+        return Status::Corruption("stored event does not decompress");
+      }
+      cap *= 2;
+    }
+  }
+  return Status::Ok();
+}
+
+// gzip (libdeflate level 1) of an event's JSON.
+std::string GzipJson(std::string_view json) {
+  thread_local std::unique_ptr<libdeflate_compressor, CompressorFree> c(
+      libdeflate_alloc_compressor(1));
+  std::string out(libdeflate_gzip_compress_bound(c.get(), json.size()), '\0');
+  size_t n = libdeflate_gzip_compress(c.get(), json.data(), json.size(), out.data(), out.size());
+  out.resize(n);  // 0 (cannot happen with the bound) leaves it empty: stored uncompressed
+  return out;
+}
 
 std::string_view ItemKindName(ItemKind k) {
   switch (k) {
@@ -582,8 +642,10 @@ Status ErrorStore::ApplyRecord(RecordType type, std::string_view payload, const 
           !r.U8(&version) || !r.Bytes16(&hash) || !r.Bytes16(&event_id) || !r.Bytes32(&json)) {
         return Status::Ok();  // short record: skipped (CRC matched, so written by a newer build)
       }
+      std::string plain;
+      if (!StoredJson(json, &plain).ok()) return Status::Ok();
       Event e;
-      if (!ParseEvent(json, &e).ok()) return Status::Ok();
+      if (!ParseEvent(plain, &e).ok()) return Status::Ok();
       Grouping g = GroupEvent(e);
       g.version = version;
       Issue* is = IssueFor(static_cast<int64_t>(project), std::string(hash), issue_id);
@@ -657,12 +719,27 @@ Status ErrorStore::Write(const WriteBatch& batch, std::vector<uint64_t>* issue_i
   std::string payload;
   std::vector<uint64_t> event_offsets;
   std::vector<uint32_t> event_lengths;
+  // What is stored of each event's JSON: the caller's gzip form, our own, or the JSON (outside
+  // the lock: compression is the costly part).
+  std::vector<std::string> compressed(batch.events.size());
+  std::vector<std::string_view> stored(batch.events.size());
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const auto& e = batch.events[i];
+    stored[i] = e.json;
+    if (IsGzip(e.json_gzip)) {
+      stored[i] = e.json_gzip;
+    } else if (o_.compress_min_bytes > 0 && e.json.size() >= o_.compress_min_bytes) {
+      compressed[i] = GzipJson(e.json);
+      if (!compressed[i].empty() && compressed[i].size() < e.json.size()) stored[i] = compressed[i];
+    }
+  }
 
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<bool> fresh;
   uint64_t next = next_issue_id_;
   std::unordered_map<std::string, uint64_t> new_in_batch;
-  for (const auto& e : batch.events) {
+  for (size_t ei = 0; ei < batch.events.size(); ++ei) {
+    const auto& e = batch.events[ei];
     std::string key = HashKey(e.project, e.grouping.hash);
     uint64_t id;
     auto it = by_hash_.find(key);
@@ -683,7 +760,7 @@ Status ErrorStore::Write(const WriteBatch& batch, std::vector<uint64_t>* issue_i
     PutU8(&payload, e.grouping.version);
     PutBytes16(&payload, e.grouping.hash);
     PutBytes16(&payload, e.event_id);
-    PutBytes32(&payload, e.json);
+    PutBytes32(&payload, stored[ei]);
     event_offsets.push_back(buf.size());
     event_lengths.push_back(static_cast<uint32_t>(payload.size()));
     AppendRecord(&buf, RecordType::kEvent, payload);
@@ -902,7 +979,9 @@ Result<std::vector<std::pair<EventRef, std::string>>> ErrorStore::IssueEvents(ui
         !r.Bytes16(&hash) || !r.Bytes16(&eid) || !r.Bytes32(&json)) {
       return Status::Corruption("event record of " + ref.event_id + " is truncated");
     }
-    out.emplace_back(ref, std::string(json));
+    std::string plain;
+    KANSOKU_RETURN_IF_ERROR(StoredJson(json, &plain).WithContext("event " + ref.event_id));
+    out.emplace_back(ref, std::move(plain));
   }
   return out;
 }

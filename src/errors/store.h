@@ -63,6 +63,9 @@ struct StoreOptions {
   int64_t retention_ms = 90LL * 24 * 3600 * 1000;
   int64_t retention_bytes = 0;
   int64_t retention_check_interval_ms = 60000;
+  // Event JSON of at least this many bytes is stored gzip-compressed (libdeflate level 1) unless
+  // the caller hands over its gzip form; 0 = never compress.
+  size_t compress_min_bytes = 1024;
 };
 
 // One accepted event, parsed and grouped by the caller (outside the store's lock).
@@ -70,7 +73,10 @@ struct IncomingEvent {
   int64_t project = 0;
   int64_t key_id = 0;
   std::string event_id;   // 32 hex
-  std::string_view json;  // raw event JSON, stored as is
+  std::string_view json;  // raw event JSON, as received
+  // Optional: the same JSON as gzip (the SDK's /store/ body as it came over the wire); stored
+  // instead of compressing json again.
+  std::string_view json_gzip;
   Event event;
   Grouping grouping;
 };

@@ -1,6 +1,7 @@
 #include "errors/store.h"
 
 #include <gtest/gtest.h>
+#include <libdeflate.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -133,6 +134,44 @@ TEST(ErrorStore, GroupsCountsAndSurvivesReopen) {
   size_t total = 0;
   auto list = s->ListIssues(IssueQuery{}, &total);
   EXPECT_EQ(total, 3u);
+}
+
+TEST(ErrorStore, LargeEventsAreStoredCompressedAndReadBackExactly) {
+  Fixture f;
+  std::string pad(20000, 'x');
+  std::string big1 = R"({"message":"big one","extra":{"pad":")" + pad + R"("}})";
+  std::string big2 = R"({"message":"big two","extra":{"pad":")" + pad + R"("}})";
+  // big2 arrives with its gzip form (an SDK's /store/ body): stored as handed over.
+  libdeflate_compressor* c = libdeflate_alloc_compressor(6);
+  std::string gz(libdeflate_gzip_compress_bound(c, big2.size()), '\0');
+  gz.resize(libdeflate_gzip_compress(c, big2.data(), big2.size(), gz.data(), gz.size()));
+  libdeflate_free_compressor(c);
+  ASSERT_GT(gz.size(), 0u);
+  uint64_t i1, i2;
+  {
+    auto s = f.Open();
+    i1 = f.Put(*s, big1);
+    WriteBatch b;
+    b.events.push_back(f.Ev(big2));
+    b.events.back().json_gzip = gz;
+    std::vector<uint64_t> ids;
+    ASSERT_TRUE(s->Write(b, &ids).ok());
+    i2 = ids[0];
+    EXPECT_LT(s->Stats().log_bytes, 4000u);  // 40 KB of JSON
+    auto ev = s->IssueEvents(i1, 1);
+    ASSERT_TRUE(ev.ok());
+    EXPECT_EQ((*ev)[0].second, big1);
+  }
+  auto s = f.Open();  // replay decompresses too
+  auto is = s->GetIssue(i2);
+  ASSERT_TRUE(is.ok());
+  EXPECT_EQ(is->title, "big two");
+  auto ev = s->IssueEvents(i2, 1);
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ((*ev)[0].second, big2);
+  ev = s->IssueEvents(i1, 1);
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ((*ev)[0].second, big1);
 }
 
 TEST(ErrorStore, StatusRegressionAndArchive) {
