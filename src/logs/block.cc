@@ -243,7 +243,7 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
       scale = std::gcd(scale, a);
       if (scale == 1) break;
     }
-    if (scale == 0) scale = 1;
+    if (scale == 0 || scale > INT64_MAX) scale = 1;  // > INT64_MAX: only deltas of INT64_MIN
     PutVarint(&cols[0].lens, scale);
     for (int64_t d : deltas) PutVarint(&cols[0].lens, ZigZag(d / static_cast<int64_t>(scale)));
     deltas.clear();

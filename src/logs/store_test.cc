@@ -250,3 +250,35 @@ TEST(Store, CorruptBlockIsMovedAside) {
 
 }  // namespace
 }  // namespace kansoku::logs
+
+namespace kansoku::logs {
+namespace {
+
+// Extreme timestamps survive the _time page encoding (deltas, their common divisor) exactly.
+TEST(Store, ExtremeTimestampsRoundTrip) {
+  TmpDir dir;
+  auto s = Store::Open(Opts(dir.path()));
+  ASSERT_TRUE(s.ok());
+  std::vector<int64_t> want = {INT64_MIN, INT64_MIN + 1, -1000, 1, 1000, 1000000000, INT64_MAX};
+  // A block whose only delta is INT64_MIN (no common divisor that fits), then the others.
+  LogBatch alone;
+  alone.push_back(Rec(INT64_MIN, "alone", "min"));
+  ASSERT_TRUE((*s)->Append(std::move(alone)).ok());
+  ASSERT_TRUE((*s)->Flush().ok());
+  LogBatch b;
+  for (int64_t t : want) b.push_back(Rec(t, "edge", "t " + std::to_string(t)));
+  ASSERT_TRUE((*s)->Append(std::move(b)).ok());
+  ASSERT_TRUE((*s)->Flush().ok());
+  Collect c;
+  ScanRequest r;
+  r.newest_first = false;
+  ASSERT_TRUE((*s)->Scan(r, c).ok());
+  std::vector<int64_t> got = c.ts;
+  std::sort(got.begin(), got.end());
+  want.push_back(INT64_MIN);
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+}
+
+}  // namespace
+}  // namespace kansoku::logs
