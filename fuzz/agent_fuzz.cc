@@ -1,10 +1,13 @@
 // libFuzzer: the agent's parsers of untrusted input never crash: StatsD datagrams (aggregated and
-// flushed), Mackerel plugin output, the agent YAML config (KANSOKU_FUZZ_FN picks one).
+// flushed), Mackerel plugin output and graph definitions, the agent YAML config, scrape label
+// selectors (KANSOKU_FUZZ_FN picks one).
 #include <string>
 
 #include "agent/config.h"
 #include "agent/plugin.h"
+#include "agent/plugin_meta.h"
 #include "agent/statsd.h"
+#include "scrape/enrollment.h"
 
 namespace {
 
@@ -26,6 +29,21 @@ namespace {
 [[maybe_unused]] void FuzzAgentConfig(const std::string& s) {
   kansoku::agent::AgentOptions o;
   (void)kansoku::agent::ParseAgentConfig(s, "fuzz.yml", &o);
+}
+
+[[maybe_unused]] void FuzzPluginMeta(const std::string& s) {
+  auto defs = kansoku::agent::ParsePluginMeta(s);
+  if (!defs.ok()) return;
+  std::string prom;
+  kansoku::agent::LabelSet labels;
+  double scale;
+  (void)kansoku::agent::ApplyGraphDefs(*defs, "a.b.c", &prom, &labels, &scale);
+  (void)kansoku::agent::GraphDefsJson(*defs);
+}
+
+[[maybe_unused]] void FuzzScrapeSelector(const std::string& s) {
+  auto sel = kansoku::scrape::Selector::Parse(s);
+  if (sel.ok()) (void)sel->Matches({{"env", "prod"}, {"a", s}});
 }
 
 }  // namespace

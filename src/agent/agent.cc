@@ -162,16 +162,27 @@ void Agent::CollectLoop() {
 
 void Agent::InventoryLoop() {
   std::unique_lock<std::mutex> lk(mu_);
-  bool registered = false;
+  bool registered = false, ever_registered = false;
+  uint64_t graphs_sent = 0;
   log::RateLimited err_log(60000);
   while (!stopping_) {
     auto metrics = key_metrics_;
     lk.unlock();
     Status st;
+    if (plugins_) {
+      // New plugin graph definitions: re-register so the server stores them in the host's meta.
+      uint64_t v = 0;
+      std::string graphs = plugins_->GraphsJson(&v);
+      if (v != graphs_sent) {
+        facts_.plugin_graphs_json = graphs;
+        graphs_sent = v;
+        registered = false;
+      }
+    }
     if (!registered) {
-      st = inventory_->Register(facts_);
+      st = inventory_->Register(facts_, /*send_status=*/!ever_registered);
       if (st.ok()) {
-        registered = true;
+        registered = ever_registered = true;
         log::Info("host registered", {{"host_id", inventory_->host_id()}});
       }
     } else {

@@ -103,14 +103,15 @@ HostFacts GatherFacts(const std::string& root, const std::string& hostname_overr
   return f;
 }
 
-std::string RegisterBody(const HostFacts& f, const InventoryOptions& o, const std::string& id) {
+std::string RegisterBody(const HostFacts& f, const InventoryOptions& o, const std::string& id,
+                         bool send_status) {
   using net::JsonString;
   std::string j = "{";
   if (!id.empty()) j += "\"id\":" + JsonString(id) + ",";
   j += "\"name\":" + JsonString(f.name) + ",\"service\":" + JsonString(o.service) + ",\"roles\":[";
   for (size_t i = 0; i < o.roles.size(); ++i) j += (i ? "," : "") + JsonString(o.roles[i]);
   j += "],\"interval_seconds\":" + std::to_string(o.interval_ms / 1000.0);
-  j += ",\"status\":" + JsonString(o.status);
+  if (send_status) j += ",\"status\":" + JsonString(o.status);
   if (o.unreachable_after > 0) j += ",\"unreachable_after\":" + std::to_string(o.unreachable_after);
   j += ",\"meta\":{\"os\":" + JsonString(f.os) + ",\"kernel\":" + JsonString(f.kernel) +
        ",\"arch\":" + JsonString(f.arch) + ",\"cpus\":" + std::to_string(f.cpus) +
@@ -118,7 +119,9 @@ std::string RegisterBody(const HostFacts& f, const InventoryOptions& o, const st
   for (size_t i = 0; i < f.ips.size(); ++i) j += (i ? "," : "") + JsonString(f.ips[i]);
   j += "],\"machine_id\":" + JsonString(f.machine_id) +
        ",\"cloud_instance_id\":" + JsonString(f.cloud_instance_id) +
-       ",\"agent_version\":" + JsonString(f.agent_version) + "}}";
+       ",\"agent_version\":" + JsonString(f.agent_version);
+  if (!f.plugin_graphs_json.empty()) j += ",\"plugin_graphs\":" + f.plugin_graphs_json;
+  j += "}}";
   return j;
 }
 
@@ -145,10 +148,11 @@ Result<std::string> InventoryClient::Post(const std::string& path, const std::st
   return r->body;
 }
 
-Status InventoryClient::Register(const HostFacts& facts) {
+Status InventoryClient::Register(const HostFacts& facts, bool send_status) {
   for (int round = 0; round < 2; ++round) {
     int code = 0;
-    auto r = Post("/api/v1/hosts", RegisterBody(facts, opts_, host_id_), &code);
+    auto r = Post("/api/v1/hosts",
+                  RegisterBody(facts, opts_, host_id_, send_status || host_id_.empty()), &code);
     if (!r.ok()) return r.status();
     if (code == 404 && !host_id_.empty()) {
       host_id_.clear();  // the server forgot us (new data dir): register afresh

@@ -28,6 +28,7 @@ struct HostFacts {
   std::string machine_id;         // /etc/machine-id
   std::string cloud_instance_id;  // cloud-init's instance-id, when the file exists
   std::string agent_version;
+  std::string plugin_graphs_json;  // PluginRunner::GraphsJson, "" = none (sent in meta)
 };
 
 // Gathers facts; `root` prefixes /proc, /sys and /etc (tests), hostname_override wins over
@@ -53,7 +54,8 @@ class InventoryClient {
 
   // Registers (or updates) the host; stores the id. A stored id the server no longer knows is
   // forgotten and the host registered afresh.
-  Status Register(const HostFacts& facts);
+  // send_status false: only facts/meta are updated (the host keeps the status set on the server).
+  Status Register(const HostFacts& facts, bool send_status = true);
   // Heartbeat with key metrics for the host list. NotFound: unknown id (call Register again);
   // a retired host answers 410 -> PermissionDenied "host is retired".
   Status Heartbeat(const std::map<std::string, double>& key_metrics);
@@ -75,6 +77,7 @@ class InventoryClient {
 };
 
 // The JSON body of POST /api/v1/hosts.
-std::string RegisterBody(const HostFacts& f, const InventoryOptions& o, const std::string& id);
+std::string RegisterBody(const HostFacts& f, const InventoryOptions& o, const std::string& id,
+                         bool send_status = true);
 
 }  // namespace kansoku::agent

@@ -138,7 +138,8 @@ const char* CheckStatusName(int status) {
 }
 
 void ParseMetricPluginOutput(const std::string& plugin, const std::string& output, SampleBatch* b,
-                             uint64_t* rejected, std::string* first_error) {
+                             uint64_t* rejected, std::string* first_error,
+                             const std::vector<GraphDef>* defs) {
   int line_no = 0;
   ForEachLine(output, [&](std::string_view line) {
     ++line_no;
@@ -166,9 +167,14 @@ void ParseMetricPluginOutput(const std::string& plugin, const std::string& outpu
     char* end = nullptr;
     double v = std::strtod(tmp, &end);
     if (end != tmp + value.size()) return bad("invalid value");
-    std::string prom = "custom_";
-    for (char c : name) prom.push_back(c == '.' || c == '-' ? '_' : c);
-    b->Add(std::move(prom), v, {{"plugin", plugin}});
+    std::string prom;
+    LabelSet labels = {{"plugin", plugin}};
+    double scale = 1;
+    if (defs == nullptr || !ApplyGraphDefs(*defs, name, &prom, &labels, &scale)) {
+      prom = "custom_";
+      for (char c : name) prom.push_back(c == '.' || c == '-' ? '_' : c);
+    }
+    b->Add(std::move(prom), v * scale, std::move(labels));
   });
 }
 
@@ -186,6 +192,18 @@ CheckResult CheckFromCommand(const std::string& name, const CommandResult& r) {
 
 PluginRunner::~PluginRunner() { Stop(); }
 
+std::string PluginRunner::GraphsJson(uint64_t* version) {
+  std::lock_guard<std::mutex> lk(mu_);
+  *version = graphs_version_;
+  std::string j = "{";
+  bool first = true;
+  for (const auto& [name, defs] : graphs_) {
+    j += (first ? "\"" : ",\"") + name + "\":" + GraphDefsJson(defs);
+    first = false;
+  }
+  return j + "}";
+}
+
 void PluginRunner::Start() {
   if (plugins_.empty()) return;
   thread_ = std::thread([this] { Loop(); });
@@ -201,6 +219,32 @@ void PluginRunner::Stop() {
 }
 
 void PluginRunner::RunOne(const PluginConfig& p) {
+  bool fetch_meta = false;
+  if (!p.check) {
+    std::lock_guard<std::mutex> lk(mu_);
+    fetch_meta = !meta_fetched_[p.name];
+    meta_fetched_[p.name] = true;
+  }
+  if (fetch_meta) {
+    // Mackerel's contract: with MACKEREL_AGENT_PLUGIN_META=1 the plugin prints its graphs.
+    auto m =
+        RunCommand("MACKEREL_AGENT_PLUGIN_META=1; export MACKEREL_AGENT_PLUGIN_META; " + p.command,
+                   p.timeout_ms);
+    if (m.ok() && m->exit_code == 0 && !m->timed_out) {
+      auto defs = ParsePluginMeta(m->output);
+      if (defs.ok()) {
+        std::lock_guard<std::mutex> lk(mu_);
+        graphs_[p.name] = std::move(defs).value();
+        ++graphs_version_;
+        log::Info("plugin graph definitions",
+                  {{"plugin", p.name},
+                   {"graphs", static_cast<unsigned long long>(graphs_[p.name].size())}});
+      } else if (m->output.rfind("# mackerel-agent-plugin", 0) == 0) {
+        log::Warn("plugin graph definitions ignored",
+                  {{"plugin", p.name}, {"err", defs.status().message()}});
+      }
+    }
+  }
   auto r = RunCommand(p.command, p.timeout_ms);
   std::lock_guard<std::mutex> lk(mu_);
   if (!r.ok()) {
@@ -252,9 +296,14 @@ void PluginRunner::Loop() {
 
 void PluginRunner::Collect(SampleBatch* b, std::vector<CheckResult>* checks) {
   std::map<std::string, std::string> outs;
+  std::map<std::string, std::vector<GraphDef>> graphs;
   {
     std::lock_guard<std::mutex> lk(mu_);
     outs.swap(pending_out_);
+    for (const auto& [name, out] : outs) {
+      auto g = graphs_.find(name);
+      if (g != graphs_.end()) graphs[name] = g->second;
+    }
     for (const auto& [name, c] : last_checks_) {
       b->Add("kansoku_check_status", c.status, {{"check", name}});
     }
@@ -267,8 +316,11 @@ void PluginRunner::Collect(SampleBatch* b, std::vector<CheckResult>* checks) {
   }
   uint64_t rejected = 0;
   std::string first_error;
-  for (const auto& [name, out] : outs)
-    ParseMetricPluginOutput(name, out, b, &rejected, &first_error);
+  for (const auto& [name, out] : outs) {
+    auto g = graphs.find(name);
+    ParseMetricPluginOutput(name, out, b, &rejected, &first_error,
+                            g == graphs.end() ? nullptr : &g->second);
+  }
   std::lock_guard<std::mutex> lk(mu_);
   rejected_lines_ += rejected;
   b->Add("kansoku_agent_plugin_lines_rejected_total", static_cast<double>(rejected_lines_));

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/plugin_meta.h"
 #include "agent/sample.h"
 #include "base/status.h"
 
@@ -53,9 +54,10 @@ struct CheckResult {
 const char* CheckStatusName(int status);
 
 // Parses metric plugin output; bad lines are counted in *rejected and the first is described in
-// *first_error.
+// *first_error. With graph definitions (plugin_meta.h), matching names are named from them.
 void ParseMetricPluginOutput(const std::string& plugin, const std::string& output, SampleBatch* b,
-                             uint64_t* rejected, std::string* first_error);
+                             uint64_t* rejected, std::string* first_error,
+                             const std::vector<GraphDef>* defs = nullptr);
 CheckResult CheckFromCommand(const std::string& name, const CommandResult& r);
 
 class PluginRunner {
@@ -67,6 +69,9 @@ class PluginRunner {
   // Appends the latest metric plugin samples (each plugin's last run, once) and the check
   // statuses; moves new check results to *checks for reporting.
   void Collect(SampleBatch* b, std::vector<CheckResult>* checks);
+  // {"<plugin>": <GraphDefsJson>} of the plugins that gave graph definitions; *version changes
+  // whenever that set changes (the inventory re-sends the host's meta then).
+  std::string GraphsJson(uint64_t* version);
 
  private:
   void Loop();
@@ -75,12 +80,15 @@ class PluginRunner {
   std::vector<PluginConfig> plugins_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;                               // GUARDED_BY(mu_)
-  std::map<std::string, std::string> pending_out_;  // GUARDED_BY(mu_) metric plugin outputs
-  std::map<std::string, CheckResult> last_checks_;  // GUARDED_BY(mu_)
-  std::vector<CheckResult> new_checks_;             // GUARDED_BY(mu_)
-  std::map<std::string, uint64_t> failures_;        // GUARDED_BY(mu_) per plugin
-  uint64_t rejected_lines_ = 0;                     // GUARDED_BY(mu_)
+  bool stop_ = false;                                    // GUARDED_BY(mu_)
+  std::map<std::string, std::string> pending_out_;       // GUARDED_BY(mu_) metric plugin outputs
+  std::map<std::string, CheckResult> last_checks_;       // GUARDED_BY(mu_)
+  std::vector<CheckResult> new_checks_;                  // GUARDED_BY(mu_)
+  std::map<std::string, uint64_t> failures_;             // GUARDED_BY(mu_) per plugin
+  uint64_t rejected_lines_ = 0;                          // GUARDED_BY(mu_)
+  std::map<std::string, std::vector<GraphDef>> graphs_;  // GUARDED_BY(mu_) per metric plugin
+  std::map<std::string, bool> meta_fetched_;             // GUARDED_BY(mu_)
+  uint64_t graphs_version_ = 0;                          // GUARDED_BY(mu_)
   std::thread thread_;
 };
 

@@ -4,7 +4,10 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -131,6 +134,81 @@ TEST(PluginRunner, RunsOnScheduleAndCollects) {
   EXPECT_EQ(v, 1);
   EXPECT_TRUE(b2.Find("kansoku_agent_plugin_failures_total", {{"plugin", "broken"}}, &v));
   EXPECT_GE(v, 1);
+}
+
+TEST(PluginMeta, ParseAndApply) {
+  auto defs = ParsePluginMeta(
+      "# mackerel-agent-plugin\n"
+      "{\"graphs\":{\"memcached.connections\":{\"label\":\"Memcached Connections\","
+      "\"unit\":\"integer\",\"metrics\":[{\"name\":\"curr_connections\",\"label\":\"Current\"}]},"
+      "\"disk.#\":{\"label\":\"Disk\",\"unit\":\"bytes/sec\",\"metrics\":[{\"name\":\"read\","
+      "\"label\":\"Read\",\"stacked\":true}]},"
+      "\"lat\":{\"label\":\"Latency\",\"unit\":\"milliseconds\",\"metrics\":[{\"name\":\"*\","
+      "\"label\":\"%1\"}]}}}\n");
+  ASSERT_TRUE(defs.ok()) << defs.status().message();
+  ASSERT_EQ(defs->size(), 3u);
+  std::string prom;
+  LabelSet labels;
+  double scale = 0;
+  ASSERT_TRUE(
+      ApplyGraphDefs(*defs, "memcached.connections.curr_connections", &prom, &labels, &scale));
+  EXPECT_EQ(prom, "custom_memcached_connections_curr_connections");
+  EXPECT_EQ(labels, (LabelSet{{"graph", "memcached.connections"}}));
+  EXPECT_EQ(scale, 1);
+  labels.clear();
+  ASSERT_TRUE(ApplyGraphDefs(*defs, "disk.sda.read", &prom, &labels, &scale));
+  EXPECT_EQ(prom, "custom_disk_read_bytes_per_second");
+  EXPECT_EQ(labels, (LabelSet{{"graph", "disk.#"}, {"wildcard", "sda"}}));
+  labels.clear();
+  ASSERT_TRUE(ApplyGraphDefs(*defs, "lat.p99", &prom, &labels, &scale));
+  EXPECT_EQ(prom, "custom_lat_seconds");
+  EXPECT_EQ(scale, 0.001);
+  EXPECT_EQ(labels, (LabelSet{{"graph", "lat"}, {"metric", "p99"}}));
+  EXPECT_FALSE(ApplyGraphDefs(*defs, "other.thing", &prom, &labels, &scale));
+  EXPECT_FALSE(ApplyGraphDefs(*defs, "disk.sda.write", &prom, &labels, &scale));
+  std::string json = GraphDefsJson(*defs);
+  EXPECT_NE(json.find("\"series\":\"custom_disk_read_bytes_per_second\""), std::string::npos);
+  EXPECT_NE(json.find("\"stacked\":true"), std::string::npos);
+  for (const char* bad : {"memcached.x\t1\t0\n", "# mackerel-agent-plugin\n{\"graphs\":[]}",
+                          "# mackerel-agent-plugin\n{{{", "# mackerel-agent-plugin"}) {
+    EXPECT_FALSE(ParsePluginMeta(bad).ok()) << bad;
+  }
+}
+
+TEST(PluginRunner, FetchesGraphDefinitionsAndNamesSeriesFromThem) {
+  // A fixture plugin in Mackerel's style: graphs with MACKEREL_AGENT_PLUGIN_META=1, else values.
+  char dir[] = "/tmp/kansoku-plugin-meta-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string script = std::string(dir) + "/plugin.sh";
+  std::ofstream(script)
+      << "#!/bin/sh\n"
+         "if [ \"$MACKEREL_AGENT_PLUGIN_META\" = 1 ]; then\n"
+         "  echo '# mackerel-agent-plugin'\n"
+         "  echo '{\"graphs\":{\"queue.#\":{\"label\":\"Queue\",\"unit\":\"bytes\","
+         "\"metrics\":[{\"name\":\"size\",\"label\":\"Size\"}]}}}'\n"
+         "  exit 0\n"
+         "fi\n"
+         "printf 'queue.mail.size\\t42\\t0\\nplain.value\\t1\\t0\\n'\n";
+  PluginRunner runner({{"q", "sh " + script, false, 100, 5000}});
+  runner.Start();
+  SampleBatch b;
+  std::vector<CheckResult> checks;
+  double v = 0;
+  for (int i = 0; i < 500 && !b.Find("custom_queue_size_bytes", {}, &v); ++i) {
+    runner.Collect(&b, &checks);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  runner.Stop();
+  EXPECT_TRUE(b.Find("custom_queue_size_bytes",
+                     {{"plugin", "q"}, {"graph", "queue.#"}, {"wildcard", "mail"}}, &v));
+  EXPECT_EQ(v, 42);
+  EXPECT_TRUE(b.Find("custom_plain_value", {{"plugin", "q"}}, &v));  // no definition: as before
+  uint64_t version = 0;
+  std::string json = runner.GraphsJson(&version);
+  EXPECT_EQ(version, 1u);
+  EXPECT_NE(json.find("\"q\":{\"queue.#\""), std::string::npos) << json;
+  std::remove(script.c_str());
+  rmdir(dir);
 }
 
 }  // namespace

@@ -200,6 +200,43 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(st, 400)
         self.assertIn("cannot parse", body["error"])
 
+    def test_unreachable_threshold_config_per_host_and_plugin_graphs(self):
+        # Server default 30 missed intervals (hosts.unreachable_after); one agent asks for 1.
+        s = self.server(config_text="hosts:\n  unreachable_after: 30\n")
+        plugin = os.path.join(self.tmp, "queue-plugin.sh")
+        with open(plugin, "w") as f:
+            f.write("#!/bin/sh\n"
+                    "if [ \"$MACKEREL_AGENT_PLUGIN_META\" = 1 ]; then\n"
+                    "  echo '# mackerel-agent-plugin'\n"
+                    "  echo '{\"graphs\":{\"queue.#\":{\"label\":\"Queue\",\"unit\":\"bytes\","
+                    "\"metrics\":[{\"name\":\"size\",\"label\":\"Size\"}]}}}'\n"
+                    "  exit 0\n"
+                    "fi\n"
+                    "printf 'queue.mail.size\\t42\\t%s\\n' \"$(date +%s)\"\n")
+        cfg = "plugins:\n  metrics:\n    queue:\n      command: sh %s\n      interval: 1s\n" % plugin
+        strict = self.agent(s, "a-strict", ["--hostname", "e2e-strict", "--interval", "1s",
+                                            "--unreachable-after", "1"], config_text=cfg)
+        lax = self.agent(s, "a-lax", ["--hostname", "e2e-lax", "--interval", "1s"])
+        hosts = harness.wait_until(
+            lambda: (lambda hs: hs if len(hs) == 2 and "plugin_graphs" in hs["e2e-strict"]["meta"] else None)(
+                {x["name"]: x for x in self.hosts(s)}), timeout=30, what="both hosts and the plugin graphs")
+        self.assertEqual(hosts["e2e-strict"]["unreachable_after"], 1)
+        self.assertEqual(hosts["e2e-lax"]["unreachable_after"], 30)
+        graph = hosts["e2e-strict"]["meta"]["plugin_graphs"]["queue"]["queue.#"]
+        self.assertEqual(graph["label"], "Queue")
+        self.assertEqual(graph["metrics"][0]["series"], "custom_queue_size_bytes")
+        r = harness.wait_until(lambda: self.query(s, 'custom_queue_size_bytes{host="e2e-strict"}'),
+                               timeout=30, what="series named from the graph definition")
+        self.assertEqual(r[0]["metric"]["wildcard"], "mail")
+        self.assertEqual(r[0]["metric"]["graph"], "queue.#")
+        self.assertEqual(float(r[0]["value"][1]), 42)
+        strict.stop(signal.SIGKILL)
+        lax.stop(signal.SIGKILL)
+        harness.wait_until(lambda: [x for x in self.hosts(s, "?status=unreachable") if x["name"] == "e2e-strict"],
+                           timeout=30, what="strict host unreachable")
+        lax_now = [x for x in self.hosts(s) if x["name"] == "e2e-lax"][0]
+        self.assertFalse(lax_now["unreachable"])
+
     def test_server_outage_no_gap(self):
         port = harness.free_port()
         data = os.path.join(self.tmp, "server-data")

@@ -162,7 +162,75 @@ void CgroupCollector::Collect(SampleBatch* batch) {
   visited_ = 0;
   last_cgroups_ = 0;
   if (root_.empty()) return;
+  RefreshNames();
   Walk(root_, "", 0, batch);
+}
+
+void CgroupCollector::RefreshNames() {
+  std::string prefix = opts_.root == "/" || opts_.root.empty() ? "" : opts_.root;
+  pods_.clear();
+  k8s_containers_.clear();
+  // /var/log/pods/<namespace>_<pod>_<uid> (names cannot contain '_'; the uid has none).
+  ListDir(prefix + "/var/log/pods", [&](const char* name, bool) {
+    std::string_view n(name);
+    size_t a = n.find('_'), b = n.rfind('_');
+    if (a == std::string_view::npos || b == a) return;
+    pods_[std::string(n.substr(b + 1))] = {std::string(n.substr(0, a)),
+                                           std::string(n.substr(a + 1, b - a - 1))};
+  });
+  // /var/log/containers/<pod>_<namespace>_<container>-<64 hex id>.log
+  ListDir(prefix + "/var/log/containers", [&](const char* name, bool) {
+    std::string_view n(name);
+    if (!EndsWith(n, ".log") || n.size() < 4 + 65) return;
+    n.remove_suffix(4);
+    std::string_view id = n.substr(n.size() - 64);
+    if (!IsHexId(id) || n[n.size() - 65] != '-') return;
+    std::string_view rest = n.substr(0, n.size() - 65);
+    size_t b = rest.rfind('_');
+    if (b == std::string_view::npos) return;
+    k8s_containers_[std::string(id)] = std::string(rest.substr(b + 1));
+  });
+  if (docker_names_.size() > 10000) docker_names_.clear();  // bounded
+}
+
+void CgroupCollector::AddNames(LabelSet* labels) {
+  std::string uid, cid, runtime;
+  for (const auto& [k, v] : *labels) {
+    if (k == "pod_uid") uid = v;
+    if (k == "container_id") cid = v;
+    if (k == "runtime") runtime = v;
+  }
+  if (!uid.empty()) {
+    auto p = pods_.find(uid);
+    if (p != pods_.end()) {
+      labels->emplace_back("namespace", p->second.first);
+      labels->emplace_back("pod", p->second.second);
+    }
+  }
+  if (cid.empty()) return;
+  auto k = k8s_containers_.find(cid);
+  if (k != k8s_containers_.end()) {
+    labels->emplace_back("container", k->second);
+    return;
+  }
+  if (runtime != "docker") return;
+  auto d = docker_names_.find(cid);
+  if (d == docker_names_.end()) {
+    std::string prefix = opts_.root == "/" || opts_.root.empty() ? "" : opts_.root;
+    std::string name, cfg;
+    if (ReadSmallFile(prefix + "/var/lib/docker/containers/" + cid + "/config.v2.json", &cfg)
+            .ok()) {
+      size_t at = cfg.find("\"Name\":\"");
+      if (at != std::string::npos) {
+        at += 8;
+        if (at < cfg.size() && cfg[at] == '/') ++at;
+        size_t end = cfg.find('"', at);
+        if (end != std::string::npos && end - at < 256) name = cfg.substr(at, end - at);
+      }
+    }
+    d = docker_names_.emplace(cid, name).first;
+  }
+  if (!d->second.empty()) labels->emplace_back("container", d->second);
 }
 
 void CgroupCollector::Walk(const std::string& dir, const std::string& rel, int depth,
@@ -177,6 +245,7 @@ void CgroupCollector::Walk(const std::string& dir, const std::string& rel, int d
     CgroupIdentity id = ClassifyCgroup(rel);
     if (!id.kind.empty() || (opts_.all_cgroups && children.empty())) {
       id.labels.emplace_back("cgroup", rel);
+      AddNames(&id.labels);
       CollectOne(dir, rel, std::move(id.labels), b);
     }
     // A container's own sub-cgroups (e.g. init.scope inside a systemd container) are part of

@@ -155,6 +155,44 @@ TEST(CgroupCollector, ReadsCpuMemoryIoPidsOfRecognisedCgroups) {
   EXPECT_TRUE(b2.Find("container_cpu_usage_seconds_total", {{"cgroup", "unknown"}}, &v));
 }
 
+TEST(CgroupCollector, PodNamespaceAndContainerNamesFromLocalFiles) {
+  CgroupTree t;
+  const std::string uid = "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d";
+  std::string pod =
+      "sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice/"
+      "kubepods-burstable-pod1a2b3c4d_5e6f_7a8b_9c0d_1e2f3a4b5c6d.slice/";
+  t.Write(pod + "cpu.stat", "usage_usec 1000000\n");
+  t.Write(pod + "cri-containerd-" + kDockerId + ".scope/cpu.stat", "usage_usec 2000000\n");
+  std::string other = std::string(64, 'a');
+  t.Write("sys/fs/cgroup/system.slice/docker-" + other + ".scope/cpu.stat", "usage_usec 3000000\n");
+  t.Write("proc/self/mounts", "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n");
+  // What the kubelet and Docker leave on the node.
+  t.Write("var/log/pods/shop_web-7d9f_" + uid + "/nginx/0.log", "");
+  t.Write("var/log/containers/web-7d9f_shop_nginx-" + kDockerId + ".log", "");
+  t.Write("var/lib/docker/containers/" + other + "/config.v2.json",
+          R"({"ID":"x","Name":"/redis-cache","State":{}})");
+  CgroupCollectorOptions o;
+  o.root = t.dir();
+  CgroupCollector col(o);
+  SampleBatch b;
+  col.Collect(&b);
+  EXPECT_EQ(Get(b, "container_cpu_usage_seconds_total",
+                {{"pod_uid", uid},
+                 {"namespace", "shop"},
+                 {"pod", "web-7d9f"},
+                 {"cgroup", pod.substr(14, pod.size() - 15)}}),
+            1.0);
+  EXPECT_EQ(Get(b, "container_cpu_usage_seconds_total",
+                {{"container_id", kDockerId},
+                 {"namespace", "shop"},
+                 {"pod", "web-7d9f"},
+                 {"container", "nginx"}}),
+            2.0);
+  EXPECT_EQ(Get(b, "container_cpu_usage_seconds_total",
+                {{"container_id", other}, {"runtime", "docker"}, {"container", "redis-cache"}}),
+            3.0);
+}
+
 TEST(CgroupCollector, NoCgroup2MountMeansNoSamples) {
   CgroupTree t;
   t.Write("proc/self/mounts", "sysfs /sys sysfs rw 0 0\n");
