@@ -1,6 +1,7 @@
 #include "alert/dispatcher.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <simdjson.h>
@@ -80,13 +81,151 @@ struct Job {
   int64_t deadline_mono_ms = 0;
 };
 
+// The history entry of a notification (result fields are filled by the caller).
+HistoryEntry EntryFor(const Notification& n) {
+  HistoryEntry e;
+  e.group_key = n.group_key;
+  e.group_labels = n.group_labels;
+  e.status = n.StatusText();
+  for (const auto& a : n.alerts) {
+    bool resolved = a.Resolved(n.now_ms);
+    ++(resolved ? e.resolved : e.firing);
+    std::string name(a.labels.Get("alertname"));
+    if (std::find(e.alertnames.begin(), e.alertnames.end(), name) == e.alertnames.end()) {
+      e.alertnames.push_back(name);
+    }
+    if (e.alerts.size() >= kHistoryAlerts) {
+      ++e.truncated_alerts;
+      continue;
+    }
+    HistoryAlert h;
+    h.labels = a.labels;
+    h.status = resolved ? "resolved" : "firing";
+    auto it = a.annotations.find("summary");
+    if (it != a.annotations.end()) h.summary = it->second;
+    h.starts_at_ms = a.starts_at_ms;
+    e.alerts.push_back(std::move(h));
+  }
+  return e;
+}
+
+std::string LabelsJson(const tsdb::Labels& ls) {
+  std::string j = "{";
+  bool first = true;
+  for (const auto& l : ls) {
+    if (!first) j += ',';
+    first = false;
+    j += net::JsonString(l.name) + ":" + net::JsonString(l.value);
+  }
+  return j + "}";
+}
+
+tsdb::Labels LabelsFrom(simdjson::dom::element e) {
+  std::vector<tsdb::Label> out;
+  simdjson::dom::object o;
+  if (e.get_object().get(o) != simdjson::SUCCESS) return {};
+  for (auto kv : o) {
+    std::string_view v;
+    if (kv.value.get_string().get(v) == simdjson::SUCCESS) {
+      out.push_back({std::string(kv.key), std::string(v)});
+    }
+  }
+  return tsdb::Labels::FromVector(std::move(out));
+}
+
 }  // namespace
+
+std::string HistoryEntryJson(const HistoryEntry& h) {
+  std::string j = "{\"time\":\"" + FormatRfc3339(h.time_ms) +
+                  "\",\"groupKey\":" + net::JsonString(h.group_key) +
+                  ",\"receiver\":" + net::JsonString(h.receiver) +
+                  ",\"integration\":" + net::JsonString(h.integration) +
+                  ",\"target\":" + net::JsonString(h.target) +
+                  ",\"status\":" + net::JsonString(h.status) +
+                  ",\"firing\":" + std::to_string(h.firing) +
+                  ",\"resolved\":" + std::to_string(h.resolved) + ",\"alertnames\":[";
+  for (size_t i = 0; i < h.alertnames.size(); ++i) {
+    if (i) j += ',';
+    j += net::JsonString(h.alertnames[i]);
+  }
+  j += "],\"result\":" + net::JsonString(h.result) + ",\"attempts\":" + std::to_string(h.attempts);
+  if (!h.error.empty()) j += ",\"error\":" + net::JsonString(h.error);
+  j += ",\"groupLabels\":" + LabelsJson(h.group_labels) + ",\"alerts\":[";
+  for (size_t i = 0; i < h.alerts.size(); ++i) {
+    const auto& a = h.alerts[i];
+    if (i) j += ',';
+    j += "{\"labels\":" + LabelsJson(a.labels) + ",\"status\":" + net::JsonString(a.status) +
+         ",\"startsAt\":\"" + FormatRfc3339(a.starts_at_ms) + "\"";
+    if (!a.summary.empty()) j += ",\"summary\":" + net::JsonString(a.summary);
+    j += "}";
+  }
+  return j + "],\"truncatedAlerts\":" + std::to_string(h.truncated_alerts) + "}";
+}
+
+bool ParseHistoryEntryJson(std::string_view json, HistoryEntry* out) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element d;
+  if (parser.parse(json.data(), json.size()).get(d) != simdjson::SUCCESS || !d.is_object()) {
+    return false;
+  }
+  auto str = [&](simdjson::dom::element e, const char* k) {
+    std::string_view v;
+    return e[k].get_string().get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+  };
+  auto num = [&](simdjson::dom::element e, const char* k) {
+    int64_t v = 0;
+    return e[k].get_int64().get(v) == simdjson::SUCCESS ? v : 0;
+  };
+  HistoryEntry h;
+  auto t = ParseRfc3339(str(d, "time"));
+  if (!t.ok()) return false;
+  h.time_ms = *t;
+  h.group_key = str(d, "groupKey");
+  h.receiver = str(d, "receiver");
+  h.integration = str(d, "integration");
+  h.target = str(d, "target");
+  h.status = str(d, "status");
+  h.firing = static_cast<size_t>(num(d, "firing"));
+  h.resolved = static_cast<size_t>(num(d, "resolved"));
+  h.result = str(d, "result");
+  h.error = str(d, "error");
+  h.attempts = static_cast<int>(num(d, "attempts"));
+  h.truncated_alerts = static_cast<size_t>(num(d, "truncatedAlerts"));
+  simdjson::dom::element gl;
+  if (d["groupLabels"].get(gl) == simdjson::SUCCESS) h.group_labels = LabelsFrom(gl);
+  simdjson::dom::array arr;
+  if (d["alertnames"].get_array().get(arr) == simdjson::SUCCESS) {
+    for (auto x : arr) {
+      std::string_view v;
+      if (x.get_string().get(v) == simdjson::SUCCESS) h.alertnames.emplace_back(v);
+    }
+  }
+  if (d["alerts"].get_array().get(arr) == simdjson::SUCCESS) {
+    for (auto x : arr) {
+      HistoryAlert a;
+      simdjson::dom::element ls;
+      if (x["labels"].get(ls) == simdjson::SUCCESS) a.labels = LabelsFrom(ls);
+      a.status = str(x, "status");
+      a.summary = str(x, "summary");
+      auto st = ParseRfc3339(str(x, "startsAt"));
+      a.starts_at_ms = st.ok() ? *st : 0;
+      h.alerts.push_back(std::move(a));
+    }
+  }
+  if (h.receiver.empty() || h.result.empty()) return false;
+  *out = std::move(h);
+  return true;
+}
 
 // One integration's delivery queue and thread.
 class Delivery {
  public:
-  Delivery(std::string receiver, std::unique_ptr<Integration> integ, Dispatcher::Impl* d)
-      : receiver_(std::move(receiver)), integ_(std::move(integ)), d_(d) {
+  Delivery(std::string receiver, std::unique_ptr<Integration> integ, Dispatcher::Impl* d,
+           int64_t attempt_timeout_ms)
+      : receiver_(std::move(receiver)),
+        integ_(std::move(integ)),
+        d_(d),
+        attempt_timeout_ms_(attempt_timeout_ms) {
     health_.receiver = receiver_;
     health_.integration = integ_->kind();
     health_.target = integ_->target();
@@ -117,6 +256,7 @@ class Delivery {
   std::string receiver_;
   std::unique_ptr<Integration> integ_;
   Dispatcher::Impl* d_;
+  const int64_t attempt_timeout_ms_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;
@@ -140,11 +280,7 @@ class Dispatcher::Impl {
   explicit Impl(DispatcherOptions o) : o_(std::move(o)) {
     root_ = Build(o_.config.route, nullptr, "0");
     if (!o_.make_integrations) o_.make_integrations = MakeIntegrations;
-    for (const auto& r : o_.config.receivers) {
-      for (auto& integ : o_.make_integrations(r)) {
-        deliveries_[r.name].push_back(std::make_unique<Delivery>(r.name, std::move(integ), this));
-      }
-    }
+    deliveries_ = MakeDeliveries(o_.config);
     if (o_.metrics) {
       auto& m = *o_.metrics;
       notif_ = &m.Counter("kansoku_alert_notifications_total",
@@ -170,9 +306,21 @@ class Dispatcher::Impl {
     }
   }
 
-  DispatcherOptions o_;
+  using Deliveries = std::map<std::string, std::vector<std::unique_ptr<Delivery>>>;
+  Deliveries MakeDeliveries(const NotifyConfig& c) {
+    Deliveries out;
+    for (const auto& r : c.receivers) {
+      for (auto& integ : o_.make_integrations(r)) {
+        out[r.name].push_back(
+            std::make_unique<Delivery>(r.name, std::move(integ), this, c.attempt_timeout_ms));
+      }
+    }
+    return out;
+  }
+
+  DispatcherOptions o_;  // o_.config, root_ and deliveries_ are guarded by mu_ (Reconfigure)
   RouteNode root_;
-  std::map<std::string, std::vector<std::unique_ptr<Delivery>>> deliveries_;
+  Deliveries deliveries_;
 
   mutable std::mutex mu_;  // guards groups_, persisted_, dirty_
   std::map<std::string, std::unique_ptr<AggrGroup>> groups_;
@@ -181,7 +329,9 @@ class Dispatcher::Impl {
   int64_t last_save_ms_ = 0;
 
   mutable std::mutex hist_mu_;
-  std::deque<HistoryEntry> history_;
+  std::deque<HistoryEntry> history_;  // newest first
+  FILE* history_file_ = nullptr;      // history.jsonl, appended; GUARDED_BY(hist_mu_)
+  size_t history_file_lines_ = 0;
 
   std::thread flusher_;
   std::mutex stop_mu_;
@@ -196,8 +346,69 @@ class Dispatcher::Impl {
 
   void Record(HistoryEntry e) {
     std::lock_guard<std::mutex> l(hist_mu_);
+    if (history_file_) {
+      std::string line = HistoryEntryJson(e) + "\n";
+      if (std::fwrite(line.data(), 1, line.size(), history_file_) != line.size() ||
+          std::fflush(history_file_) != 0) {
+        log::Warn("cannot append to the notification history", {{"dir", o_.state_dir}});
+      }
+      ++history_file_lines_;
+    }
     history_.push_front(std::move(e));
     while (history_.size() > o_.history_size) history_.pop_back();
+    if (history_file_ && history_file_lines_ > 2 * o_.history_size) RewriteHistoryLocked();
+  }
+
+  // history.jsonl: one entry per line, oldest first. Rewritten (tmp + rename) from memory when
+  // it holds twice the entries kept, so it stays bounded.
+  void RewriteHistoryLocked() {
+    std::string path = o_.state_dir + "/history.jsonl", tmp = path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (!f) return;
+    bool ok = true;
+    for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
+      std::string line = HistoryEntryJson(*it) + "\n";
+      ok &= std::fwrite(line.data(), 1, line.size(), f) == line.size();
+    }
+    ok &= std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    std::fclose(f);
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+      log::Warn("cannot rewrite the notification history", {{"path", path}});
+      return;
+    }
+    if (history_file_) std::fclose(history_file_);
+    history_file_ = std::fopen(path.c_str(), "a");
+    history_file_lines_ = history_.size();
+  }
+
+  void LoadHistory() {
+    if (o_.state_dir.empty()) return;
+    std::string path = o_.state_dir + "/history.jsonl";
+    std::lock_guard<std::mutex> l(hist_mu_);
+    std::ifstream in(path, std::ios::binary);
+    std::string line;
+    size_t bad = 0;
+    while (std::getline(in, line)) {
+      HistoryEntry e;
+      if (line.empty()) continue;
+      if (!ParseHistoryEntryJson(line, &e)) {
+        ++bad;  // a torn last line after a crash, or garbage: skipped
+        continue;
+      }
+      history_.push_front(std::move(e));
+      while (history_.size() > o_.history_size) history_.pop_back();
+    }
+    if (bad)
+      log::Warn("notification history: unreadable lines skipped",
+                {{"lines", static_cast<unsigned long long>(bad)}});
+    RewriteHistoryLocked();  // drops what was skipped and trims to history_size
+    if (!history_file_) history_file_ = std::fopen(path.c_str(), "a");
+    if (!history_file_) log::Warn("notification history is not persisted", {{"path", path}});
+  }
+  void CloseHistory() {
+    std::lock_guard<std::mutex> l(hist_mu_);
+    if (history_file_) std::fclose(history_file_);
+    history_file_ = nullptr;
   }
   void Count(metrics::Family<metrics::Counter>* f, const std::string& r, const std::string& i) {
     if (f) f->With({r, i})->Inc();
@@ -430,13 +641,11 @@ bool Delivery::Enqueue(Job j, size_t max) {
     ++health_.dropped;
   }
   d_->Count(d_->dropped_, receiver_, integ_->kind());
-  HistoryEntry e;
+  HistoryEntry e = EntryFor(j.n);
   e.time_ms = j.n.now_ms;
-  e.group_key = j.n.group_key;
   e.receiver = receiver_;
   e.integration = integ_->kind();
   e.target = integ_->target();
-  e.status = j.n.StatusText();
   e.result = "dropped";
   e.error = "queue full (" + std::to_string(max) + " notifications waiting)";
   d_->Record(std::move(e));
@@ -458,7 +667,7 @@ void Delivery::Run() {
     int64_t backoff = d_->o_.min_backoff_ms;
     for (;;) {
       ++attempts;
-      st = integ_->Notify(j.n, d_->o_.config.attempt_timeout_ms);
+      st = integ_->Notify(j.n, attempt_timeout_ms_);
       if (st.ok()) break;
       bool give_up = attempts >= d_->o_.min_attempts && MonoMs() + backoff > j.deadline_mono_ms;
       if (give_up) break;
@@ -467,24 +676,11 @@ void Delivery::Run() {
       if (cv_.wait_for(l, std::chrono::milliseconds(backoff), [&] { return stop_; })) return;
       backoff = std::min(backoff * 2, d_->o_.max_backoff_ms);
     }
-    HistoryEntry e;
+    HistoryEntry e = EntryFor(j.n);
     e.time_ms = d_->o_.clock->NowMs();
-    e.group_key = j.n.group_key;
     e.receiver = receiver_;
     e.integration = integ_->kind();
     e.target = integ_->target();
-    e.status = j.n.StatusText();
-    for (const auto& a : j.n.alerts) {
-      if (a.Resolved(j.n.now_ms)) {
-        ++e.resolved;
-      } else {
-        ++e.firing;
-      }
-      std::string name(a.labels.Get("alertname"));
-      if (std::find(e.alertnames.begin(), e.alertnames.end(), name) == e.alertnames.end()) {
-        e.alertnames.push_back(name);
-      }
-    }
     e.attempts = attempts;
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -522,6 +718,7 @@ Dispatcher::~Dispatcher() { Stop(); }
 
 Status Dispatcher::Start() {
   impl_->Load();
+  impl_->LoadHistory();
   for (auto& [name, ds] : impl_->deliveries_) {
     for (auto& d : ds) d->Start();
   }
@@ -548,11 +745,45 @@ void Dispatcher::Stop() {
   }
   impl_->stop_cv_.notify_all();
   if (impl_->flusher_.joinable()) impl_->flusher_.join();
-  for (auto& [name, ds] : impl_->deliveries_) {
+  Impl::Deliveries ds;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu_);
+    ds.swap(impl_->deliveries_);
+  }
+  for (auto& [name, list] : ds) {
+    for (auto& d : list) d->Stop();
+  }
+  {
+    std::lock_guard<std::mutex> l(impl_->mu_);
+    impl_->SaveLocked();
+  }
+  impl_->CloseHistory();
+}
+
+void Dispatcher::Reconfigure(NotifyConfig config) {
+  Impl::Deliveries fresh = impl_->MakeDeliveries(config);
+  for (auto& [name, ds] : fresh) {
+    for (auto& d : ds) d->Start();
+  }
+  std::vector<Alert> alerts;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu_);
+    std::set<uint64_t> seen;
+    for (auto& [key, g] : impl_->groups_) {
+      if (!g->last_firing.empty()) impl_->persisted_[key] = {g->last_firing, g->last_sent_ms};
+      for (auto& [fp, a] : g->alerts) {
+        if (seen.insert(fp).second) alerts.push_back(a);
+      }
+    }
+    impl_->groups_.clear();
+    impl_->o_.config = std::move(config);
+    impl_->root_ = Build(impl_->o_.config.route, nullptr, "0");
+    fresh.swap(impl_->deliveries_);  // fresh now holds the old integrations
+  }
+  impl_->Put(alerts);
+  for (auto& [name, ds] : fresh) {
     for (auto& d : ds) d->Stop();
   }
-  std::lock_guard<std::mutex> l(impl_->mu_);
-  impl_->SaveLocked();
 }
 
 void Dispatcher::Send(const std::vector<Alert>& alerts) { impl_->Put(alerts); }
@@ -565,6 +796,7 @@ std::vector<HistoryEntry> Dispatcher::History() const {
 }
 
 std::vector<IntegrationHealth> Dispatcher::Health() const {
+  std::lock_guard<std::mutex> l(impl_->mu_);
   std::vector<IntegrationHealth> out;
   for (const auto& [name, ds] : impl_->deliveries_) {
     for (const auto& d : ds) out.push_back(d->Health());

@@ -27,7 +27,7 @@ struct DispatcherOptions {
   Clock* clock = &Clock::Real();
   metrics::Registry* metrics = nullptr;
   Silences* silences = nullptr;  // optional
-  std::string state_dir;         // notify_state.json; "" = memory only
+  std::string state_dir;         // notify_state.json, history.jsonl; "" = memory only
   std::string external_url;
   size_t history_size = 1000;
   size_t queue_size = 64;         // per integration; beyond: dropped + counted
@@ -39,6 +39,14 @@ struct DispatcherOptions {
   std::function<std::vector<std::unique_ptr<Integration>>(const ReceiverConfig&)> make_integrations;
 };
 
+// One notification attempt as the history keeps it (in memory and in
+// data/alerts/history.jsonl, one HistoryEntryJson per line; alerting.md §5.5).
+struct HistoryAlert {
+  tsdb::Labels labels;
+  std::string status;   // firing | resolved
+  std::string summary;  // the summary annotation, if any
+  int64_t starts_at_ms = 0;
+};
 struct HistoryEntry {
   int64_t time_ms = 0;
   std::string group_key, receiver, integration, target;
@@ -48,7 +56,15 @@ struct HistoryEntry {
   std::string result;  // ok | failed | dropped
   std::string error;
   int attempts = 0;
+  tsdb::Labels group_labels;
+  std::vector<HistoryAlert> alerts;  // at most kHistoryAlerts, firing first
+  size_t truncated_alerts = 0;       // alerts beyond them
 };
+constexpr size_t kHistoryAlerts = 20;
+// The JSON object of an entry, as GET /api/v1/notifications and history.jsonl carry it.
+std::string HistoryEntryJson(const HistoryEntry& e);
+// Parses what HistoryEntryJson wrote; false for anything else.
+bool ParseHistoryEntryJson(std::string_view json, HistoryEntry* out);
 
 struct IntegrationHealth {
   std::string receiver, integration, target;
@@ -73,9 +89,15 @@ class Dispatcher : public AlertSink {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // Loads notify_state.json and starts the threads.
+  // Loads notify_state.json and history.jsonl and starts the threads.
   Status Start();
   void Stop();  // idempotent; pending deliveries are abandoned
+
+  // Applies a new routes/receivers/maintenance config without a restart: new integrations
+  // start, the old ones stop (their queued notifications are abandoned), alerts held in groups
+  // are routed again; a group whose key stays the same keeps what it last notified, so nothing
+  // is sent twice. The config must be valid (ParseNotifyConfig checked it).
+  void Reconfigure(NotifyConfig config);
 
   // AlertSink: routes alerts into groups (never blocks on the network).
   void Send(const std::vector<Alert>& alerts) override;

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 namespace kansoku::alert {
@@ -63,7 +67,7 @@ struct Fixture {
   Sent ops, pager;
   std::unique_ptr<Silences> silences;
   std::unique_ptr<Dispatcher> d;
-  explicit Fixture(const char* yaml = kConfig) {
+  explicit Fixture(const char* yaml = kConfig, const std::string& state_dir = "") {
     auto cfg = ParseNotifyConfig(yaml, "n.yml");
     EXPECT_TRUE(cfg.ok()) << cfg.status().message();
     silences = std::make_unique<Silences>("", &clock);
@@ -72,6 +76,7 @@ struct Fixture {
     o.clock = &clock;
     o.silences = silences.get();
     o.tick_ms = 1000000;  // ticks by hand
+    o.state_dir = state_dir;
     o.min_backoff_ms = 1;
     o.make_integrations = [this](const ReceiverConfig& r) {
       std::vector<std::unique_ptr<Integration>> v;
@@ -217,6 +222,76 @@ TEST(DispatcherTest, HungReceiverDoesNotBlockOthers) {
   EXPECT_EQ(f.Wait(f.pager, 1), 1u);
   f.ops.hang = false;
   EXPECT_EQ(f.Wait(f.ops, 1), 1u);
+}
+
+TEST(DispatcherTest, ReconfigureAppliesNewRoutesWithoutRenotifying) {
+  Fixture f;
+  f.d->Send({f.A("Down", "a"), f.A("Disk", "x", false, "page")});
+  f.Advance(30000);
+  ASSERT_EQ(f.Wait(f.ops, 1), 1u);
+  ASSERT_EQ(f.Wait(f.pager, 1), 1u);
+  // New file: pages go to ops as well (no child route any more).
+  auto cfg = ParseNotifyConfig(R"(route:
+  receiver: ops
+  group_by: [alertname]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 1h
+receivers:
+  - name: ops
+    webhook_configs: [{url: "http://127.0.0.1:1/ops"}]
+)",
+                               "n.yml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  f.d->Reconfigure(std::move(cfg).value());
+  f.Advance(30000);  // the re-routed groups wait group_wait again
+  // "Down" keeps its group key: not notified again. "Disk" moved to a new group: notified once.
+  ASSERT_EQ(f.Wait(f.ops, 2), 2u);
+  EXPECT_EQ(f.Wait(f.ops, 3, 60), 2u);
+  {
+    std::lock_guard<std::mutex> l(f.ops.mu);
+    EXPECT_EQ(f.ops.got[1].alerts[0].labels.Get("alertname"), "Disk");
+  }
+  ASSERT_EQ(f.d->Health().size(), 1u);
+  EXPECT_EQ(f.d->Health()[0].receiver, "ops");
+}
+
+TEST(DispatcherTest, HistoryIsPersistedAndBounded) {
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("kansoku-disp-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    Fixture f(kConfig, dir);
+    f.d->Send({f.A("Down", "a")});
+    f.Advance(30000);
+    ASSERT_EQ(f.Wait(f.ops, 1), 1u);
+    for (int i = 0; i < 200 && f.d->History().empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_EQ(f.d->History().size(), 1u);
+    f.d->Stop();
+  }
+  // A torn line (crash mid-append) is skipped.
+  {
+    FILE* fp = std::fopen((dir + "/history.jsonl").c_str(), "a");
+    std::fputs("{\"time\":\"2026-", fp);
+    std::fclose(fp);
+  }
+  Fixture g(kConfig, dir);
+  auto h = g.d->History();
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].receiver, "ops");
+  EXPECT_EQ(h[0].result, "ok");
+  EXPECT_EQ(h[0].status, "firing");
+  EXPECT_EQ(h[0].group_labels.Get("alertname"), "Down");
+  ASSERT_EQ(h[0].alerts.size(), 1u);
+  EXPECT_EQ(h[0].alerts[0].labels.Get("instance"), "a");
+  HistoryEntry back;
+  ASSERT_TRUE(ParseHistoryEntryJson(HistoryEntryJson(h[0]), &back));
+  EXPECT_EQ(HistoryEntryJson(back), HistoryEntryJson(h[0]));
+  g.d->Stop();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

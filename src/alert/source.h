@@ -7,11 +7,9 @@
 // writes ALERTS / ALERTS_FOR_STATE, persists the state and sends the alerts to the sinks, so
 // routing, grouping, silences and maintenance windows apply unchanged.
 //
-// Planned sources (other subsystems own them; each is a class implementing this interface,
-// registered by server/alert_wiring.cc): hosts registry heartbeat ("HostDown": no heartbeat for
-// N intervals, hosts in maintenance/poweroff or retired are not reported), check-plugin status,
-// error issues (new / regression / > N events in a window), cron check-ins, log match counts,
-// usage budgets.
+// Implementations (registered by server/alert_wiring.cc): server/alert_sources.h (HostDown,
+// CheckFailed over the hosts registry) and server/monitor_sources.h (error issues, cron
+// check-ins, log query matches, usage budgets).
 //
 // Thread safety: Collect is called from one evaluation thread at a time (never concurrently
 // with itself) but on different threads over time. Ownership: the RuleManager owns its sources.

@@ -417,19 +417,7 @@ void RegisterAlertApi(net::HttpServer& http, const AlertApiOptions& o) {
           for (const auto& h : disp->History()) {
             if (n >= limit) break;
             if (n++) j += ',';
-            j += "{\"time\":\"" + alert::FormatRfc3339(h.time_ms) +
-                 "\",\"groupKey\":" + net::JsonString(h.group_key) +
-                 ",\"receiver\":" + net::JsonString(h.receiver) + ",\"integration\":\"" +
-                 h.integration + "\",\"target\":" + net::JsonString(h.target) + ",\"status\":\"" +
-                 h.status + "\",\"firing\":" + std::to_string(h.firing) +
-                 ",\"resolved\":" + std::to_string(h.resolved) + ",\"alertnames\":[";
-            for (size_t i = 0; i < h.alertnames.size(); ++i) {
-              if (i) j += ',';
-              j += net::JsonString(h.alertnames[i]);
-            }
-            j += "],\"result\":\"" + h.result + "\",\"attempts\":" + std::to_string(h.attempts);
-            if (!h.error.empty()) j += ",\"error\":" + net::JsonString(h.error);
-            j += "}";
+            j += alert::HistoryEntryJson(h);
           }
         }
         Success(resp, j + "]");

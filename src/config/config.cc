@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "config/monitors_yaml.h"
 
 namespace kansoku::config {
 namespace {
@@ -318,7 +319,9 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
         if (!n.IsSequence()) return Status::InvalidArgument("expected a list of scrape jobs");
         cfg.scrape.present = true;
         return Status::Ok();
-      });
+      })
+      .Field("monitors", [&](const YAML::Node& n) { return ParseMonitorsYaml(n, &cfg.monitors); })
+      .Field("budgets", [&](const YAML::Node& n) { return ParseBudgetsYaml(n, &cfg.budgets); });
   hosts_s.Field("unreachable_after", Int(&cfg.hosts.unreachable_after, 1, 10000));
   YAML::Node root;
   try {

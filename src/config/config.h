@@ -12,6 +12,7 @@
 
 #include "base/cidr.h"
 #include "base/status.h"
+#include "config/monitors.h"
 
 namespace kansoku::config {
 
@@ -171,6 +172,8 @@ struct ServerConfig {
   UsageConfig usage;
   HostsConfig hosts;
   ScrapeSourceConfig scrape;
+  MonitorsConfig monitors;            // monitors: built-in alert monitors (config/monitors.h)
+  std::vector<BudgetConfig> budgets;  // budgets: usage budget alerts (config/monitors.h)
 };
 
 // Loads path over the defaults. InvalidArgument with "file:line:col: key: why" on any problem.

@@ -624,6 +624,39 @@ void ErrorStore::IndexItem(int64_t project, ItemKind kind, std::string_view payl
       m.last_status = Str(doc, "status");
       m.last_checkin_ms = received_ms;
       ++m.by_status[m.last_status];
+      std::string id = Str(doc, "check_in_id");
+      if (std::string env = Str(doc, "environment"); !env.empty()) m.environment = env;
+      if (m.last_status == "in_progress") {
+        m.open_checkin_id = id;
+        m.open_since_ms = m.last_start_ms = received_ms;
+      } else {
+        bool closes = !m.open_checkin_id.empty() && id == m.open_checkin_id;
+        if (closes) {
+          m.open_checkin_id.clear();
+        } else {
+          m.last_start_ms = received_ms;  // heartbeat: a run of its own
+        }
+        m.last_result = m.last_status;
+        m.last_result_ms = received_ms;
+      }
+      simdjson::dom::element mc, sched, v;
+      if (doc["monitor_config"].get(mc) == simdjson::SUCCESS && mc.is_object()) {
+        if (mc["schedule"].get(sched) == simdjson::SUCCESS && sched.is_object()) {
+          m.schedule_type = Str(sched, "type");
+          m.schedule_unit = Str(sched, "unit");
+          std::string_view sv;
+          if (sched["value"].get(v) == simdjson::SUCCESS) {
+            m.schedule = v.get_string().get(sv) == simdjson::SUCCESS
+                             ? std::string(sv)
+                             : std::to_string(static_cast<int64_t>(Num(v)));
+          }
+        }
+        m.checkin_margin_min =
+            mc["checkin_margin"].get(v) == simdjson::SUCCESS && !v.is_null() ? Num(v) : -1;
+        m.max_runtime_min =
+            mc["max_runtime"].get(v) == simdjson::SUCCESS && !v.is_null() ? Num(v) : -1;
+        m.timezone = Str(mc, "timezone");
+      }
       return;
     }
     case ItemKind::kLog:
@@ -1020,7 +1053,7 @@ std::vector<MonitorState> ErrorStore::MonitorsOf(int64_t project) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<MonitorState> out;
   for (const auto& [k, m] : monitors_)
-    if (k.first == project) out.push_back(m);
+    if (project == 0 || k.first == project) out.push_back(m);
   return out;
 }
 

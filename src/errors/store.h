@@ -170,6 +170,21 @@ struct MonitorState {
   std::string last_status;
   int64_t last_checkin_ms = 0;
   std::map<std::string, uint64_t> by_status;
+  // Crons (alerting.md §3.6). A run starts with an in_progress check-in, or is a single ok/error
+  // check-in (heartbeat) whose check_in_id matches no open run.
+  int64_t last_start_ms = 0;    // start of the newest run
+  std::string open_checkin_id;  // in_progress without its closing check-in ("" = none)
+  int64_t open_since_ms = 0;
+  std::string last_result;  // ok | error of the newest finished run ("" = none yet)
+  int64_t last_result_ms = 0;
+  std::string environment;
+  // monitor_config of the newest check-in that carried one (Sentry: upsert on check-in).
+  std::string schedule_type;       // "crontab" | "interval" | "" (never sent)
+  std::string schedule;            // crontab text, or the interval's value
+  std::string schedule_unit;       // interval unit (minute, hour, ...)
+  double checkin_margin_min = -1;  // minutes; -1 = not sent
+  double max_runtime_min = -1;     // minutes; -1 = not sent
+  std::string timezone;
 };
 
 struct ClientReportCount {
@@ -211,7 +226,7 @@ class ErrorStore {
 
   std::vector<ReleaseHealth> ReleaseHealthOf(int64_t project) const;
   std::vector<TransactionStats> TransactionsOf(int64_t project) const;
-  std::vector<MonitorState> MonitorsOf(int64_t project) const;
+  std::vector<MonitorState> MonitorsOf(int64_t project) const;  // 0 = every project
   std::vector<ClientReportCount> ClientReportsOf(int64_t project) const;
   StoreStats Stats() const;
 

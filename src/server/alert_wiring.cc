@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "alert/dispatcher.h"
 #include "alert/integrations.h"
@@ -11,6 +12,7 @@
 #include "api/alert_api.h"
 #include "base/log.h"
 #include "server/alert_sources.h"
+#include "server/monitor_sources.h"
 #include "tsdb/db.h"
 
 namespace kansoku::server {
@@ -86,6 +88,34 @@ Status AlertingWiring::Start() {
   return Status::Ok();
 }
 
+Status AlertingWiring::AddMonitors(const MonitorStores& st) {
+  const auto& m = cfg_.monitors;
+  int64_t every = std::min(m.interval_ms, cfg_.alerting.evaluation_interval_ms);
+  std::vector<std::unique_ptr<alert::Source>> sources;
+  if (st.errors &&
+      (m.errors.new_issue || m.errors.regression || !m.errors.event_thresholds.empty())) {
+    sources.push_back(MakeIssueSource(st.errors, m.errors, every));
+  }
+  if (st.errors && m.cron.enabled) {
+    KANSOKU_ASSIGN_OR_RETURN(auto s,
+                             MakeCronSource(st.errors, m.cron, every, Clock::Real().NowMs()));
+    sources.push_back(std::move(s));
+  }
+  for (const auto& q : m.log_queries) {
+    if (!st.logs) return Status::InvalidArgument("monitors.log_queries: the log store is off");
+    KANSOKU_ASSIGN_OR_RETURN(auto s, MakeLogQuerySource(st.logs, q, every));
+    sources.push_back(std::move(s));
+  }
+  if (!cfg_.budgets.empty() || (st.guard && m.limit_warn_at > 0)) {
+    BudgetDeps d{hosts_, st.guard, st.errors, st.logs};
+    KANSOKU_ASSIGN_OR_RETURN(auto s, MakeBudgetSource(d, cfg_.budgets, m.limit_warn_at, every));
+    sources.push_back(std::move(s));
+  }
+  // Everything validated: now they start.
+  for (auto& s : sources) rules_->AddSource(std::move(s));
+  return Status::Ok();
+}
+
 void AlertingWiring::RegisterRoutes(net::HttpServer& http) {
   api::AlertApiOptions o;
   o.rules = rules_.get();
@@ -97,13 +127,27 @@ void AlertingWiring::RegisterRoutes(net::HttpServer& http) {
 }
 
 Status AlertingWiring::Reload() {
-  if (!cfg_.alerting.notifications_file.empty()) {
-    // The notifications file is validated on reload; applying a changed route tree needs a
-    // restart for now (it is reported, not silently ignored).
-    auto nc = alert::LoadNotifyConfig(cfg_.alerting.notifications_file);
-    if (!nc.ok()) return nc.status();
+  // All or nothing: the notifications file is parsed first, then the rules reload; only when
+  // both are good does the dispatcher take the new routes and receivers.
+  std::optional<alert::NotifyConfig> nc;
+  if (!cfg_.alerting.notifications_file.empty() && dispatcher_) {
+    auto r = alert::LoadNotifyConfig(cfg_.alerting.notifications_file);
+    if (!r.ok()) {
+      log::Warn("notifications file not reloaded; the previous routes stay",
+                {{"err", r.status().message()}});
+      return r.status();
+    }
+    nc = std::move(r).value();
   }
-  return rules_->Reload();
+  KANSOKU_RETURN_IF_ERROR(rules_->Reload());
+  if (nc) {
+    size_t receivers = nc->receivers.size();
+    dispatcher_->Reconfigure(std::move(*nc));
+    log::Info("notifications reloaded",
+              {{"file", cfg_.alerting.notifications_file},
+               {"receivers", static_cast<unsigned long long>(receivers)}});
+  }
+  return Status::Ok();
 }
 
 void AlertingWiring::Stop() {

@@ -24,6 +24,15 @@ class HttpServer;
 namespace kansoku::meta {
 class HostStore;
 }
+namespace kansoku::errors {
+class ErrorStore;
+}
+namespace kansoku::logs {
+class Store;
+}
+namespace kansoku::usage {
+class Guard;
+}
 namespace kansoku::alert {
 class RuleManager;
 class Dispatcher;
@@ -44,6 +53,15 @@ class AlertingWiring {
   // Another built-in monitor (e.g. TargetSetHeld), registered with the host ones; before Start.
   void AddSource(std::unique_ptr<alert::Source> source);
   Status Start();
+  // Built-in monitors of the `monitors:` and `budgets:` config (error issues, cron check-ins,
+  // log queries, usage budgets; server/monitor_sources.h); after Start. Null stores turn their
+  // monitors off. A bad schedule, query or budget is returned (the server refuses to start).
+  struct MonitorStores {
+    errors::ErrorStore* errors = nullptr;
+    logs::Store* logs = nullptr;
+    usage::Guard* guard = nullptr;
+  };
+  Status AddMonitors(const MonitorStores& stores);
   void RegisterRoutes(net::HttpServer& http);
   // Re-reads rule files and the notifications file; on error nothing changes.
   Status Reload();

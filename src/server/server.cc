@@ -126,6 +126,8 @@ Status Server::Start() {
   usage_->AddInventory(hosts_.get(), projects_.get());
   usage_->AddScrapeInventory(scrape_.get());
   usage_->Start();
+  KANSOKU_RETURN_IF_ERROR(
+      alerting_->AddMonitors({error_store_.get(), logs_->store(), usage_->guard()}));
   web_dir_ = ResolveWebDir(cfg.web_dir);
 
   // HTTP last: it is what the outside world sees.
