@@ -102,7 +102,11 @@ class P {
     return Map(n, path,
                [&](const std::string& k, const YAML::Node& v, const std::string& p,
                    bool* known) -> Status {
-                 if (k == "receiver") return Str(v, p, &r->receiver);
+                 if (k == "receiver") {
+                   r->receiver_line = v.Mark().line + 1;
+                   r->receiver_col = v.Mark().column + 1;
+                   return Str(v, p, &r->receiver);
+                 }
                  if (k == "group_by") {
                    if (!v.IsSequence()) return Err(v, p, "must be a list of label names");
                    r->group_by_set = true;
@@ -380,7 +384,10 @@ Result<NotifyConfig> ParseNotifyConfig(const std::string& yaml_text, const std::
   std::function<Status(const RouteConfig&, const std::string&)> check =
       [&](const RouteConfig& r, const std::string& path) -> Status {
     if (!r.receiver.empty() && !names.count(r.receiver)) {
-      return Status::InvalidArgument(name + ": " + path + ".receiver: undefined receiver \"" +
+      std::string at = r.receiver_line ? ":" + std::to_string(r.receiver_line) + ":" +
+                                             std::to_string(r.receiver_col)
+                                       : "";
+      return Status::InvalidArgument(name + at + ": " + path + ".receiver: undefined receiver \"" +
                                      r.receiver + "\"");
     }
     for (size_t i = 0; i < r.routes.size(); ++i) {

@@ -16,8 +16,9 @@
 namespace kansoku::alert {
 
 struct RouteConfig {
-  std::string receiver;               // inherited when empty
-  std::vector<std::string> group_by;  // labels; {"..."} = every label
+  std::string receiver;                     // inherited when empty
+  int receiver_line = 0, receiver_col = 0;  // where `receiver:` is (1-based; 0 = unset)
+  std::vector<std::string> group_by;        // labels; {"..."} = every label
   bool group_by_set = false;
   int64_t group_wait_ms = -1;       // -1 = inherit (root default 30s)
   int64_t group_interval_ms = -1;   // root default 5m

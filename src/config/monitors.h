@@ -67,7 +67,8 @@ struct MonitorsConfig {
   CronMonitorsConfig cron;
   std::vector<LogQueryMonitorConfig> log_queries;
   // limit_warn_at: for every per-token hard limit (limits.*.max_active_series,
-  // max_new_series_per_hour) a budget alert fires at this fraction of it; 0 = off.
+  // max_new_series_per_hour, max_samples_per_second, max_events_per_minute,
+  // max_log_bytes_per_second) a budget alert fires at this fraction of it; 0 = off.
   double limit_warn_at = 0.8;
 };
 

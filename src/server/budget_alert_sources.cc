@@ -62,23 +62,29 @@ class BudgetSource : public alert::Source {
       for (const auto& t : d_.guard->Tenants()) {
         struct L {
           const char* name;
-          uint64_t limit;
-          uint64_t value;
+          double limit;
+          double value;
           const char* what;
-        } ls[] = {
-            {"max_active_series", t.limits.max_active_series, t.active_series, "active series"},
-            {"max_new_series_per_hour", t.limits.max_new_series_per_hour, t.new_series_last_hour,
-             "new series in the last hour"}};
+        } ls[] = {{"max_active_series", static_cast<double>(t.limits.max_active_series),
+                   static_cast<double>(t.active_series), "active series"},
+                  {"max_new_series_per_hour", static_cast<double>(t.limits.max_new_series_per_hour),
+                   static_cast<double>(t.new_series_last_hour), "new series in the last hour"},
+                  {"max_samples_per_second", t.limits.max_samples_per_second, t.samples_per_second,
+                   "samples/s"},
+                  {"max_events_per_minute", t.limits.max_events_per_minute, t.events_per_minute,
+                   "error events/min"},
+                  {"max_log_bytes_per_second", t.limits.max_log_bytes_per_second,
+                   t.log_bytes_per_second, "log bytes/s"}};
         for (const auto& l : ls) {
-          if (!l.limit) continue;
+          if (!(l.limit > 0)) continue;
           config::BudgetConfig c;
           c.name = "limit:" + t.name + ":" + l.name;
           c.kind = l.name;
           c.selector["token"] = t.name;
-          c.limit = static_cast<double>(l.limit);
+          c.limit = l.limit;
           c.warn_at = limit_warn_at_;
           c.critical_at = 0;  // at 100% the hard limit refuses (and counts) by itself
-          Emit(c, static_cast<double>(l.value),
+          Emit(c, l.value,
                std::string(l.what) + " of token " + t.name + " (hard limit " + Num(c.limit) + ")",
                &out);
         }

@@ -63,7 +63,8 @@ struct BudgetDeps {
   logs::Store* logs = nullptr;           // log_lines budgets
 };
 // Configured budgets plus, when limit_warn_at > 0, one implicit budget per per-token hard
-// limit (max_active_series, max_new_series_per_hour) that warns at limit_warn_at of it.
+// limit (series, new series/h, samples/s, events/min, log bytes/s) that warns at
+// limit_warn_at of it.
 // InvalidArgument when a budget needs a store that is missing.
 Result<std::unique_ptr<alert::Source>> MakeBudgetSource(const BudgetDeps& deps,
                                                         const std::vector<config::BudgetConfig>& b,
