@@ -50,7 +50,11 @@ namespace {
 
 constexpr int64_t kDayNs = 86400LL * 1000000000LL;
 
-int64_t DayOf(int64_t ts) { return ts >= 0 ? ts / kDayNs : (ts - kDayNs + 1) / kDayNs; }
+// Floor division (days before 1970 are negative) without overflow at INT64_MIN.
+int64_t DayOf(int64_t ts) {
+  int64_t q = ts / kDayNs;
+  return ts % kDayNs < 0 ? q - 1 : q;
+}
 
 std::string DayDir(int64_t day) {
   time_t t = static_cast<time_t>(day * 86400);
