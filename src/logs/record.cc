@@ -1,5 +1,7 @@
 #include "logs/record.h"
 
+#include <cstdint>
+
 #include <cctype>
 #include <cstdio>
 #include <ctime>
@@ -150,6 +152,9 @@ bool ParseRfc3339Nanos(std::string_view s, int64_t* ns) {
   int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   int64_t days = era * 146097 + doe - 719468;
   int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - offset_s;
+  // Nanoseconds since 1970 fit int64 only between the years 1677 and 2262.
+  constexpr int64_t kMaxSecs = INT64_MAX / 1000000000LL - 1;
+  if (secs > kMaxSecs || secs < -kMaxSecs) return false;
   *ns = secs * 1000000000LL + frac;
   return true;
 }

@@ -1,5 +1,7 @@
 #include "logs/ingest/syslog/parser.h"
 
+#include <algorithm>
+
 #include <ctime>
 
 namespace kansoku::logs::ingest::syslog {
@@ -13,6 +15,7 @@ const char* kFacility[] = {"kern",   "user",     "mail",    "daemon",       "aut
                            "local2", "local3",   "local4",  "local5",       "local6",   "local7"};
 
 std::string_view NextToken(std::string_view s, size_t* pos) {
+  if (*pos > s.size()) *pos = s.size();
   size_t b = *pos;
   while (*pos < s.size() && s[*pos] != ' ') ++*pos;
   std::string_view t = s.substr(b, *pos - b);
@@ -182,7 +185,7 @@ bool Parse(std::string_view msg, const Options& o, LogRecord* rec) {
     // RFC 3164.
     size_t p = 0;
     if (Bsd3164Time(rest, o, &r.ts_ns)) {
-      p = 16;
+      p = std::min<size_t>(16, rest.size());  // "Mmm dd hh:mm:ss " (the space may be missing)
     } else {
       size_t sp = rest.find(' ');
       int64_t ns;
