@@ -50,9 +50,9 @@ class HandleAppender : public RecordingAppender {
   std::map<std::string, uint64_t> ids_;
 };
 
-tsdb::Labels L(std::vector<std::pair<std::string, std::string>> kv) {
+tsdb::Labels L(const std::vector<std::pair<std::string, std::string>>& kv) {
   tsdb::LabelsBuilder b;
-  for (auto& [k, v] : kv) b.Set(k, v);
+  for (const auto& [k, v] : kv) b.Set(k, v);
   return b.Build();
 }
 
@@ -72,6 +72,7 @@ class GuardTest : public ::testing::Test {
                             const std::vector<tsdb::Labels>& series) {
     auto app = g.Wrap(std::make_unique<RecordingAppender>(&stored_), tenant, "test");
     std::vector<Status> out;
+    out.reserve(series.size());
     for (const auto& l : series) out.push_back(app->Append(l, clock_.NowMs(), 1));
     EXPECT_TRUE(app->Commit().ok());
     return out;
@@ -136,6 +137,7 @@ TEST_F(GuardTest, ActiveSeriesLimitRefusesOnlyNewSeriesAndNamesTheLimit) {
 TEST_F(GuardTest, LabelValuesLimitNamesTheLabelAndValue) {
   auto g = Make(TenantLimits{.max_label_values_per_name = 3});
   std::vector<tsdb::Labels> series;
+  series.reserve(5);
   for (int i = 0; i < 5; ++i)
     series.push_back(L({{"__name__", "req"}, {"path", "/u/" + std::to_string(i)}}));
   auto st = Write(*g, "ci", series);
@@ -208,6 +210,7 @@ TEST_F(GuardTest, RollbackAndFailedCommitGiveReservationsBack) {
 TEST_F(GuardTest, ConcurrentWritersCannotOvershootTheLimit) {
   auto g = Make(TenantLimits{.max_active_series = 1000});
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::atomic<int> ok{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
