@@ -559,25 +559,39 @@ class ProtoFrontend {
     return Check(d, "metric data");
   }
 
-  // Common fields: attributes (field attr_field), start (2), time (3), flags (flags_field).
+  // The fields every kind of data point has: attributes (attrs_field), time_unix_nano (3) and
+  // flags (flags_field); start_time_unix_nano (2) is not used. *handled tells whether r's field
+  // was one of them; false is returned only for bad attributes (err_ says why).
+  bool CommonPointField(ProtoReader& r, uint32_t attrs_field, uint32_t flags_field, bool* handled) {
+    *handled = true;
+    const uint32_t field = r.field();
+    if (field == attrs_field) {
+      std::string_view kv;
+      return !(r.Expect(WireType::kLen) && r.ReadBytes(&kv) && !Attrs(kv, point_.attrs));
+    }
+    if (field == 3) {
+      uint64_t t = 0;
+      if (r.Expect(WireType::kFixed64) && r.ReadFixed64(&t)) {
+        point_.time_ns = static_cast<int64_t>(t);
+      }
+      return true;
+    }
+    if (field == flags_field) {
+      uint64_t f = 0;
+      if (r.Expect(WireType::kVarint) && r.ReadVarint(&f)) point_.flags = static_cast<uint32_t>(f);
+      return true;
+    }
+    *handled = false;
+    return true;
+  }
+
   bool NumberPoint(std::string_view msg) {
     ProtoReader r(msg);
     while (r.Next()) {
+      bool handled = false;
+      if (!CommonPointField(r, 7, 8, &handled)) return false;
+      if (handled) continue;
       switch (r.field()) {
-        case 7: {
-          std::string_view kv;
-          if (r.Expect(WireType::kLen) && r.ReadBytes(&kv) && !Attrs(kv, point_.attrs)) {
-            return false;
-          }
-          break;
-        }
-        case 3: {
-          uint64_t t = 0;
-          if (r.Expect(WireType::kFixed64) && r.ReadFixed64(&t)) {
-            point_.time_ns = static_cast<int64_t>(t);
-          }
-          break;
-        }
         case 4:
           if (r.Expect(WireType::kFixed64)) r.ReadDouble(&point_.value);
           break;
@@ -585,13 +599,6 @@ class ProtoFrontend {
           uint64_t v = 0;
           if (r.Expect(WireType::kFixed64) && r.ReadFixed64(&v)) {
             point_.value = static_cast<double>(static_cast<int64_t>(v));
-          }
-          break;
-        }
-        case 8: {
-          uint64_t f = 0;
-          if (r.Expect(WireType::kVarint) && r.ReadVarint(&f)) {
-            point_.flags = static_cast<uint32_t>(f);
           }
           break;
         }
@@ -605,21 +612,10 @@ class ProtoFrontend {
   bool HistogramPoint(std::string_view msg) {
     ProtoReader r(msg);
     while (r.Next()) {
+      bool handled = false;
+      if (!CommonPointField(r, 9, 10, &handled)) return false;
+      if (handled) continue;
       switch (r.field()) {
-        case 9: {
-          std::string_view kv;
-          if (r.Expect(WireType::kLen) && r.ReadBytes(&kv) && !Attrs(kv, point_.attrs)) {
-            return false;
-          }
-          break;
-        }
-        case 3: {
-          uint64_t t = 0;
-          if (r.Expect(WireType::kFixed64) && r.ReadFixed64(&t)) {
-            point_.time_ns = static_cast<int64_t>(t);
-          }
-          break;
-        }
         case 4:
           if (r.Expect(WireType::kFixed64)) r.ReadFixed64(&point_.count);
           break;
@@ -640,13 +636,6 @@ class ProtoFrontend {
             return false;
           }
           break;
-        case 10: {
-          uint64_t f = 0;
-          if (r.Expect(WireType::kVarint) && r.ReadVarint(&f)) {
-            point_.flags = static_cast<uint32_t>(f);
-          }
-          break;
-        }
         default:
           r.Skip();
       }
@@ -658,21 +647,10 @@ class ProtoFrontend {
     ProtoReader r(msg);
     point_.has_sum = true;
     while (r.Next()) {
+      bool handled = false;
+      if (!CommonPointField(r, 7, 8, &handled)) return false;
+      if (handled) continue;
       switch (r.field()) {
-        case 7: {
-          std::string_view kv;
-          if (r.Expect(WireType::kLen) && r.ReadBytes(&kv) && !Attrs(kv, point_.attrs)) {
-            return false;
-          }
-          break;
-        }
-        case 3: {
-          uint64_t t = 0;
-          if (r.Expect(WireType::kFixed64) && r.ReadFixed64(&t)) {
-            point_.time_ns = static_cast<int64_t>(t);
-          }
-          break;
-        }
         case 4:
           if (r.Expect(WireType::kFixed64)) r.ReadFixed64(&point_.count);
           break;
@@ -691,13 +669,6 @@ class ProtoFrontend {
           }
           if (!Check(qr, "quantile value")) return false;
           point_.quantiles.emplace_back(quantile, value);
-          break;
-        }
-        case 8: {
-          uint64_t f = 0;
-          if (r.Expect(WireType::kVarint) && r.ReadVarint(&f)) {
-            point_.flags = static_cast<uint32_t>(f);
-          }
           break;
         }
         default:
