@@ -114,23 +114,6 @@ void SentryError(Response& resp, int code, const std::string& detail) {
   Cors(resp);
 }
 
-// RFC 3986 unreserved characters stay; everything else is %XX.
-std::string UrlEncode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 // A query-language string literal: "..." with \ and " escaped.
 std::string QueryString(std::string_view s) {
   std::string out = "\"";

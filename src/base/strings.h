@@ -25,6 +25,9 @@ std::string FormatByteSize(int64_t bytes);
 
 // Percent-decoding of a URL query component ('+' is a space).
 std::string UrlDecode(std::string_view s);
+// Percent-encoding for a URL query component or path segment: RFC 3986 unreserved characters
+// (ALPHA DIGIT - . _ ~) stay, every other byte becomes %XX (upper-case hex).
+std::string UrlEncode(std::string_view s);
 // Finds the value of key in "a=1&b=2"; false if absent.
 bool QueryParam(std::string_view query, std::string_view key, std::string* value);
 

@@ -43,6 +43,19 @@ TEST(StringsTest, Query) {
   EXPECT_EQ(UrlDecode("a+b%20c%zz%4"), "a b c%zz%4");
 }
 
+TEST(StringsTest, UrlEncodeRoundTrips) {
+  EXPECT_EQ(UrlEncode("AZaz09-._~"), "AZaz09-._~");
+  EXPECT_EQ(UrlEncode("rate(x{a=\"b c\"}[5m])+1&"),
+            "rate%28x%7Ba%3D%22b%20c%22%7D%5B5m%5D%29%2B1%26");
+  EXPECT_EQ(UrlEncode(std::string_view("\0\xff/", 3)), "%00%FF%2F");
+  const std::string all = [] {
+    std::string s;
+    for (int c = 0; c < 256; ++c) s += static_cast<char>(c);
+    return s;
+  }();
+  EXPECT_EQ(UrlDecode(UrlEncode(all)), all);
+}
+
 TEST(StringsTest, SplitTrim) {
   auto parts = Split("a,,b", ',');
   ASSERT_EQ(parts.size(), 3u);

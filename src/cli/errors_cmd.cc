@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "base/strings.h"
 #include "cli/client.h"
 #include "net/http.h"
 
@@ -189,17 +190,7 @@ void AddErrorsCommands(CLI::App* app, int* exit_code) {
         "/api/v1/issues?status=" + *status + "&sort=" + *sort + "&limit=" + std::to_string(*limit);
     if (*project) path += "&project=" + std::to_string(*project);
     if (!query->empty()) {
-      std::string enc;
-      for (unsigned char c : *query) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':') {
-          enc.push_back(static_cast<char>(c));
-        } else {
-          char b[4];
-          std::snprintf(b, sizeof b, "%%%02X", c);
-          enc += b;
-        }
-      }
-      path += "&query=" + enc;
+      path += "&query=" + UrlEncode(*query);
     }
     auto r = CallApi(*f, "GET", path);
     if (!r.ok()) return void(*exit_code = Fail(r.status()));

@@ -164,22 +164,9 @@ void AddImportExportCommands(CLI::App* app, int* exit_code) {
   exp->callback([ea, exit_code] {
     ea->flags.ResolveDefaults();
     std::string path = "/api/v1/export/prometheus?";
-    auto enc = [](const std::string& s) {
-      std::string o;
-      for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.')
-          o += static_cast<char>(c);
-        else {
-          char b[4];
-          std::snprintf(b, sizeof b, "%%%02X", c);
-          o += b;
-        }
-      }
-      return o;
-    };
-    for (const auto& s : ea->selectors) path += "match[]=" + enc(s) + "&";
-    if (!ea->start.empty()) path += "start=" + enc(ea->start) + "&";
-    if (!ea->end.empty()) path += "end=" + enc(ea->end) + "&";
+    for (const auto& s : ea->selectors) path += "match[]=" + UrlEncode(s) + "&";
+    if (!ea->start.empty()) path += "start=" + UrlEncode(ea->start) + "&";
+    if (!ea->end.empty()) path += "end=" + UrlEncode(ea->end) + "&";
     path.pop_back();
     auto r = CallApi(ea->flags, "GET", path);
     if (!r.ok()) {

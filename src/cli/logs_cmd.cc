@@ -7,24 +7,11 @@
 #include <cstdio>
 #include <memory>
 
+#include "base/strings.h"
 #include "cli/client.h"
 
 namespace kansoku::cli {
 namespace {
-
-std::string Encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 // One record as a line: time, stream, message, then the other fields.
 void PrintRow(simdjson::dom::object row) {
@@ -70,10 +57,10 @@ void AddLogsCommand(CLI::App* app, int* exit_code) {
   c->callback([a, exit_code] {
     a->flags.ResolveDefaults();
     std::string path =
-        "/api/v1/logs/query?query=" + Encode(a->query) + "&limit=" + std::to_string(a->limit);
-    if (!a->since.empty()) path += "&start=" + Encode("now-" + a->since);
-    if (!a->start.empty()) path += "&start=" + Encode(a->start);
-    if (!a->end.empty()) path += "&end=" + Encode(a->end);
+        "/api/v1/logs/query?query=" + UrlEncode(a->query) + "&limit=" + std::to_string(a->limit);
+    if (!a->since.empty()) path += "&start=" + UrlEncode("now-" + a->since);
+    if (!a->start.empty()) path += "&start=" + UrlEncode(a->start);
+    if (!a->end.empty()) path += "&end=" + UrlEncode(a->end);
     // Remember where the tail starts before reading the history, so nothing falls between.
     std::string cursor;
     if (a->follow) {
@@ -127,7 +114,7 @@ void AddLogsCommand(CLI::App* app, int* exit_code) {
     std::signal(SIGTERM, [](int) { g_stop = 1; });
     simdjson::dom::parser tp;
     while (!g_stop) {
-      std::string tail = "/api/v1/logs/tail?wait=2s&query=" + Encode(a->query);
+      std::string tail = "/api/v1/logs/tail?wait=2s&query=" + UrlEncode(a->query);
       if (!cursor.empty()) tail += "&after=" + cursor;
       auto t = CallApi(a->flags, "GET", tail);
       if (!t.ok()) {

@@ -26,20 +26,6 @@ std::string ResolveTime(const std::string& s) {
   return s;
 }
 
-std::string Encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 std::string SeriesName(simdjson::dom::object metric) {
   std::string name, labels;
   for (auto field : metric) {
@@ -89,11 +75,11 @@ void AddQueryCommand(CLI::App* app, int* exit_code) {
         double s = std::atof(start.c_str()), e = std::atof(end.c_str());
         step = std::to_string(std::max<int64_t>(1, static_cast<int64_t>((e - s) / 60)));
       }
-      path = "/api/v1/query_range?query=" + Encode(a->expr) + "&start=" + Encode(start) +
-             "&end=" + Encode(end) + "&step=" + Encode(step);
+      path = "/api/v1/query_range?query=" + UrlEncode(a->expr) + "&start=" + UrlEncode(start) +
+             "&end=" + UrlEncode(end) + "&step=" + UrlEncode(step);
     } else {
-      path = "/api/v1/query?query=" + Encode(a->expr);
-      if (!a->time.empty()) path += "&time=" + Encode(ResolveTime(a->time));
+      path = "/api/v1/query?query=" + UrlEncode(a->expr);
+      if (!a->time.empty()) path += "&time=" + UrlEncode(ResolveTime(a->time));
     }
     auto r = CallApi(a->flags, "GET", path);
     if (!r.ok()) {

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "base/metrics.h"
+#include "base/strings.h"
 #include "cli/client.h"
 
 namespace kansoku::cli {
@@ -44,20 +45,6 @@ std::string Ago(int64_t ms) {
   return std::to_string(s / 86400) + "d ago";
 }
 
-std::string UrlEscape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 void AddUsageCommand(CLI::App* app, int* exit_code) {
@@ -80,13 +67,13 @@ void AddUsageCommand(CLI::App* app, int* exit_code) {
       *exit_code = 1;
     };
     std::string q = "?top=" + std::to_string(*top);
-    if (!tenant->empty()) q += "&tenant=" + UrlEscape(*tenant);
+    if (!tenant->empty()) q += "&tenant=" + UrlEncode(*tenant);
     auto usage = CallApi(*flags, "GET", "/api/v1/usage");
     if (!usage.ok()) return fail(usage.status());
     auto card = CallApi(*flags, "GET", "/api/v1/usage/cardinality" + q);
     if (!card.ok()) return fail(card.status());
     std::string sq = "/api/v1/usage/sources?limit=10000";
-    if (!kind->empty()) sq += "&kind=" + UrlEscape(*kind);
+    if (!kind->empty()) sq += "&kind=" + UrlEncode(*kind);
     auto sources = CallApi(*flags, "GET", sq);
     if (!sources.ok()) return fail(sources.status());
     if (flags->json) {
