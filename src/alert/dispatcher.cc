@@ -241,6 +241,20 @@ class Delivery {
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
+  // After a reconfiguration: no new jobs come; the thread delivers what is queued (each job
+  // still within its own deadline and retry budget) and then ends. Stop() still abandons the
+  // rest at once.
+  void Retire() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      retiring_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool finished() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return finished_;
+  }
   bool Enqueue(Job j, size_t max);
   IntegrationHealth Health() const {
     std::lock_guard<std::mutex> l(mu_);
@@ -261,6 +275,8 @@ class Delivery {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stop_ = false;
+  bool retiring_ = false;
+  bool finished_ = false;  // Run returned after draining a retired queue
   IntegrationHealth health_;
   std::thread thread_;
 };
@@ -321,6 +337,9 @@ class Dispatcher::Impl {
   DispatcherOptions o_;  // o_.config, root_ and deliveries_ are guarded by mu_ (Reconfigure)
   RouteNode root_;
   Deliveries deliveries_;
+  // Integrations of an earlier configuration still delivering what was queued for them when
+  // Reconfigure replaced them; reaped once finished, stopped (abandoned) by Stop.
+  std::vector<std::unique_ptr<Delivery>> retired_;
 
   mutable std::mutex mu_;  // guards groups_, persisted_, dirty_
   std::map<std::string, std::unique_ptr<AggrGroup>> groups_;
@@ -657,8 +676,12 @@ void Delivery::Run() {
     Job j;
     {
       std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+      cv_.wait(l, [&] { return stop_ || retiring_ || !queue_.empty(); });
       if (stop_) return;
+      if (queue_.empty()) {  // retiring, and everything queued was delivered or given up
+        finished_ = true;
+        return;
+      }
       j = std::move(queue_.front());
       queue_.pop_front();
     }
@@ -750,9 +773,15 @@ void Dispatcher::Stop() {
     std::lock_guard<std::mutex> l(impl_->mu_);
     ds.swap(impl_->deliveries_);
   }
+  std::vector<std::unique_ptr<Delivery>> retired;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu_);
+    retired.swap(impl_->retired_);
+  }
   for (auto& [name, list] : ds) {
     for (auto& d : list) d->Stop();
   }
+  for (auto& d : retired) d->Stop();
   {
     std::lock_guard<std::mutex> l(impl_->mu_);
     impl_->SaveLocked();
@@ -766,6 +795,7 @@ void Dispatcher::Reconfigure(NotifyConfig config) {
     for (auto& d : ds) d->Start();
   }
   std::vector<Alert> alerts;
+  std::vector<std::unique_ptr<Delivery>> finished;
   {
     std::lock_guard<std::mutex> l(impl_->mu_);
     std::set<uint64_t> seen;
@@ -779,11 +809,26 @@ void Dispatcher::Reconfigure(NotifyConfig config) {
     impl_->o_.config = std::move(config);
     impl_->root_ = Build(impl_->o_.config.route, nullptr, "0");
     fresh.swap(impl_->deliveries_);  // fresh now holds the old integrations
+    // Notifications already queued at the old integrations are still delivered: they retire
+    // and drain. Those that drained since the last reconfiguration are joined now.
+    auto& r = impl_->retired_;
+    for (auto it = r.begin(); it != r.end();) {
+      if ((*it)->finished()) {
+        finished.push_back(std::move(*it));
+        it = r.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& [name, ds] : fresh) {
+      for (auto& d : ds) {
+        d->Retire();
+        r.push_back(std::move(d));
+      }
+    }
   }
   impl_->Put(alerts);
-  for (auto& [name, ds] : fresh) {
-    for (auto& d : ds) d->Stop();
-  }
+  for (auto& d : finished) d->Stop();  // returns at once: their threads have ended
 }
 
 void Dispatcher::Send(const std::vector<Alert>& alerts) { impl_->Put(alerts); }

@@ -94,7 +94,8 @@ class Dispatcher : public AlertSink {
   void Stop();  // idempotent; pending deliveries are abandoned
 
   // Applies a new routes/receivers/maintenance config without a restart: new integrations
-  // start, the old ones stop (their queued notifications are abandoned), alerts held in groups
+  // start; the old ones take no new work but still deliver what was queued for them (each
+  // notification within its deadline and retry budget) and then end, alerts held in groups
   // are routed again; a group whose key stays the same keeps what it last notified, so nothing
   // is sent twice. The config must be valid (ParseNotifyConfig checked it).
   void Reconfigure(NotifyConfig config);

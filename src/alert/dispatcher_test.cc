@@ -256,6 +256,36 @@ receivers:
   EXPECT_EQ(f.d->Health()[0].receiver, "ops");
 }
 
+TEST(DispatcherTest, ReconfigureStillDeliversWhatWasQueued) {
+  Fixture f;
+  f.ops.hang = true;  // the first notification is stuck in the receiver, the second queued
+  f.d->Send({f.A("Down", "a")});
+  f.Advance(30000);
+  f.d->Send({f.A("Disk", "b")});
+  f.Advance(30000);
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    f.ops.hang = false;
+  });
+  auto cfg = ParseNotifyConfig(kConfig, "n.yml");  // same routes: a plain reload
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  f.d->Reconfigure(std::move(cfg).value());
+  release.join();
+  // Both reach the receiver: the one in flight and the one that waited in the old queue; the
+  // reload itself notifies nothing again.
+  ASSERT_EQ(f.Wait(f.ops, 2), 2u);
+  EXPECT_EQ(f.Wait(f.ops, 3, 60), 2u);
+  {
+    std::lock_guard<std::mutex> l(f.ops.mu);
+    EXPECT_EQ(f.ops.got[0].alerts[0].labels.Get("alertname"), "Down");
+    EXPECT_EQ(f.ops.got[1].alerts[0].labels.Get("alertname"), "Disk");
+  }
+  auto cfg2 = ParseNotifyConfig(kConfig, "n.yml");  // reaps the drained integrations
+  ASSERT_TRUE(cfg2.ok());
+  f.d->Reconfigure(std::move(cfg2).value());
+  EXPECT_EQ(f.d->Health().size(), 2u);
+}
+
 TEST(DispatcherTest, HistoryIsPersistedAndBounded) {
   std::string dir =
       std::filesystem::temp_directory_path() / ("kansoku-disp-" + std::to_string(::getpid()));
