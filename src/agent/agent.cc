@@ -9,6 +9,7 @@
 #include "agent/collectors/text.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "scrape/agent_targets.h"
 
 namespace kansoku::agent {
 namespace {
@@ -202,6 +203,10 @@ void Agent::InventoryLoop() {
             st = cs;
           }
         }
+        if (scraper_) {
+          Status ts = ReportTargets();
+          if (!ts.ok()) st = ts;
+        }
       }
     }
     if (!st.ok() && err_log.Allow()) {
@@ -211,6 +216,25 @@ void Agent::InventoryLoop() {
     cv_.wait_for(lk, std::chrono::milliseconds(registered ? opts_.interval_ms : 2000),
                  [&] { return stopping_; });
   }
+}
+
+Status Agent::ReportTargets() {
+  std::string body = scrape::EncodeTargetReport(inventory_->host_id(), facts_.name,
+                                                scraper_->Targets(), scraper_->Jobs());
+  auto answer = inventory_->ReportTargets(body);
+  if (!answer.ok()) return answer.status();
+  auto approvals = scrape::DecodeApprovals(*answer);
+  if (!approvals.ok()) return approvals.status();
+  for (const auto& [job, target] : *approvals) {
+    // Idempotent: an approval already applied (answer re-sent) enrolls nothing more.
+    auto n = scraper_->Approve(job, target);
+    if (n.ok() && *n > 0) {
+      log::Info("scrape target approved by the server", {{"job", job}, {"target", target}});
+    } else if (!n.ok() && n.status().code() != Status::Code::kNotFound) {
+      return n.status();
+    }
+  }
+  return Status::Ok();
 }
 
 void Agent::AddSelfMetrics(SampleBatch* b) {

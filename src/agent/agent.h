@@ -77,6 +77,9 @@ class Agent {
   void CollectLoop();
   void InventoryLoop();
   void AddSelfMetrics(SampleBatch* b);
+  // Reports the scrape targets to the server and applies the approvals of its answer
+  // (docs/design/scrape.md §6). Inventory thread only.
+  Status ReportTargets();
   void UpdateKeyMetrics(const SampleBatch& b);
 
   AgentOptions opts_;

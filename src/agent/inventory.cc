@@ -233,6 +233,17 @@ Status InventoryClient::ReportChecks(const std::vector<CheckResult>& checks) {
   return Status::Ok();
 }
 
+Result<std::string> InventoryClient::ReportTargets(const std::string& body) {
+  if (host_id_.empty()) return Status::NotFound("host is not registered");
+  int code = 0;
+  auto r = Post("/api/v1/targets/report", body, &code);
+  if (!r.ok()) return r.status();
+  if (code != 200) {
+    return Status::Unavailable("targets report: HTTP " + std::to_string(code) + ": " + *r);
+  }
+  return r;
+}
+
 Status InventoryClient::Retire() {
   if (host_id_.empty()) {
     return Status::NotFound("no host id in " + opts_.state_dir + "/host_id: nothing to retire");

@@ -62,6 +62,9 @@ class InventoryClient {
   Status SetStatus(const std::string& status);
   // Reports check plugin results (POST /api/v1/hosts/<id>/checks).
   Status ReportChecks(const std::vector<CheckResult>& checks);
+  // Reports the agent's scrape targets (POST /api/v1/targets/report, body from
+  // scrape::EncodeTargetReport); returns the answer's body (approvals; scrape.md §6).
+  Result<std::string> ReportTargets(const std::string& body);
   // Retires the host and deletes the host_id file.
   Status Retire();
 

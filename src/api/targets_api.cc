@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <ctime>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "net/http.h"
 #include "net/http_server.h"
+#include "scrape/agent_targets.h"
 #include "scrape/scraper.h"
 
 namespace kansoku::api {
@@ -42,12 +44,13 @@ std::string Seconds(int64_t ms) {
   return b;
 }
 
-std::string TargetJson(const scrape::TargetStatus& t) {
+std::string TargetJson(const scrape::TargetStatus& t, const std::string& extra) {
   char dur[32];
   std::snprintf(dur, sizeof dur, "%.6f", t.last_duration_s);
   std::string j = "{\"discoveredLabels\":" + Labels(t.discovered_labels) +
                   ",\"labels\":" + Labels(t.labels) + ",\"scrapePool\":" + JsonString(t.job) +
                   ",\"scrapeUrl\":" + JsonString(t.url) + ",\"globalUrl\":" + JsonString(t.url) +
+                  ",\"target\":" + JsonString(t.target) +
                   ",\"state\":" + JsonString(scrape::TargetStateName(t.state));
   if (t.state == scrape::TargetState::kActive) {
     j += ",\"health\":" + JsonString(t.health) + ",\"lastError\":" + JsonString(t.last_error) +
@@ -58,11 +61,11 @@ std::string TargetJson(const scrape::TargetStatus& t) {
   }
   j += ",\"firstSeen\":" + Rfc3339(t.first_seen_ms) +
        ",\"scrapeInterval\":" + Seconds(t.interval_ms) +
-       ",\"scrapeTimeout\":" + Seconds(t.timeout_ms) + "}";
+       ",\"scrapeTimeout\":" + Seconds(t.timeout_ms) + extra + "}";
   return j;
 }
 
-std::string JobJson(const scrape::JobStatus& s) {
+std::string JobJson(const scrape::JobStatus& s, const std::string& extra) {
   char g[32];
   std::snprintf(g, sizeof g, "%g", s.max_growth);
   std::string j = "{\"job\":" + JsonString(s.job) + ",\"selector\":" + JsonString(s.selector) +
@@ -79,48 +82,70 @@ std::string JobJson(const scrape::JobStatus& s) {
   }
   j += ",\"sdErrors\":[";
   for (size_t i = 0; i < s.sd_errors.size(); ++i) j += (i ? "," : "") + JsonString(s.sd_errors[i]);
-  return j + "]}";
+  return j + "]" + extra + "}";
 }
 
-void HandleList(scrape::Scraper* scraper, Request& req, Response& resp) {
+std::string AgentFields(const std::string& host_id, const std::string& host, int64_t reported_ms) {
+  return ",\"scope\":\"agent\",\"agent\":{\"hostId\":" + JsonString(host_id) +
+         ",\"host\":" + JsonString(host) + ",\"reportedAt\":" + Rfc3339(reported_ms) + "}";
+}
+
+void HandleList(const TargetsSources& src, Request& req, Response& resp) {
   std::string state = "any";
   req.QueryParam("state", &state);
   if (state != "any" && state != "active" && state != "held" && state != "dropped") {
     return resp.Error(400, "state must be active, held, dropped or any, got \"" + state + "\"");
   }
-  std::vector<scrape::TargetStatus> targets;
-  std::vector<scrape::JobStatus> jobs;
-  if (scraper != nullptr) {
-    targets = scraper->Targets();
-    jobs = scraper->Jobs();
-  }
-  std::string active, held, dropped;
-  for (const auto& t : targets) {
+  std::string active, held, dropped, jobs;
+  auto add = [&](const scrape::TargetStatus& t, const std::string& extra) {
     std::string* out = t.state == scrape::TargetState::kActive ? &active
                        : t.state == scrape::TargetState::kHeld ? &held
                                                                : &dropped;
-    *out += (out->empty() ? "" : ",") + TargetJson(t);
+    *out += (out->empty() ? "" : ",") + TargetJson(t, extra);
+  };
+  if (src.scraper != nullptr) {
+    for (const auto& t : src.scraper->Targets()) add(t, ",\"scope\":\"server\"");
+    for (const auto& j : src.scraper->Jobs()) {
+      jobs += (jobs.empty() ? "" : ",") + JobJson(j, ",\"scope\":\"server\"");
+    }
+  }
+  if (src.agents != nullptr) {
+    const int64_t now = Clock::Real().NowMs();
+    for (const auto& t : src.agents->Targets(now)) {
+      add(t.status, AgentFields(t.host_id, t.host, t.reported_ms));
+    }
+    for (const auto& j : src.agents->Jobs(now)) {
+      jobs += (jobs.empty() ? "" : ",") +
+              JobJson(j.status, AgentFields(j.host_id, j.host, j.reported_ms));
+    }
   }
   bool all = state == "any";
   std::string j = "{\"status\":\"success\",\"data\":{\"activeTargets\":[" +
                   (all || state == "active" ? active : "") + "],\"heldTargets\":[" +
                   (all || state == "held" ? held : "") + "],\"droppedTargets\":[" +
-                  (all || state == "dropped" ? dropped : "") + "],\"jobs\":[";
-  for (size_t i = 0; i < jobs.size(); ++i) j += (i ? "," : "") + JobJson(jobs[i]);
-  j += "]}}";
+                  (all || state == "dropped" ? dropped : "") + "],\"jobs\":[" + jobs + "]}}";
   resp.Json(200, std::move(j));
 }
 
-void HandleApprove(scrape::Scraper* scraper, Request& req, Response& resp) {
+void HandleReport(scrape::AgentTargetRegistry* agents, Request& req, Response& resp) {
+  auto report = scrape::DecodeTargetReport(req.body);
+  if (!report.ok()) return resp.Error(400, report.status().message());
+  auto approvals = agents->Report(std::move(report).value(), Clock::Real().NowMs());
+  resp.Json(200, scrape::EncodeApprovals(approvals));
+}
+
+void HandleApprove(const TargetsSources& src, Request& req, Response& resp) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   std::string job, target;
+  bool have_doc = false;
   if (!req.body.empty()) {
     if (parser.parse(req.body).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
       return resp.Error(400,
                         "cannot parse request body: expected {\"job\":\"J\"} or "
                         "{\"job\":\"J\",\"target\":\"host:port\"}");
     }
+    have_doc = true;
     std::string_view s;
     if (doc["job"].get_string().get(s) == simdjson::SUCCESS) job = std::string(s);
     if (doc["target"].get_string().get(s) == simdjson::SUCCESS) target = std::string(s);
@@ -129,33 +154,74 @@ void HandleApprove(scrape::Scraper* scraper, Request& req, Response& resp) {
     req.QueryParam("target", &target);
   }
   if (job.empty()) return resp.Error(400, "field \"job\": the scrape job to approve is required");
-  if (scraper == nullptr) return resp.Error(404, "no scrape jobs are configured");
-  auto n = scraper->Approve(job, target);
-  if (!n.ok()) {
-    return resp.Error(n.status().code() == Status::Code::kNotFound ? 404 : 500,
-                      n.status().message());
+  std::string host;
+  if (have_doc) {
+    std::string_view s;
+    if (doc["host"].get_string().get(s) == simdjson::SUCCESS) host = std::string(s);
+  } else {
+    req.QueryParam("host", &host);
   }
+  // The server's own job (unless a host is named), then every reporting agent's job of that name.
+  size_t on_server = 0, on_agents = 0;
+  std::string why;
+  bool found = false;
+  if (host.empty() && src.scraper != nullptr) {
+    auto n = src.scraper->Approve(job, target);
+    if (n.ok()) {
+      on_server = *n;
+      found = true;
+    } else if (n.status().code() != Status::Code::kNotFound) {
+      return resp.Error(500, n.status().message());
+    } else {
+      why = n.status().message();
+    }
+  }
+  if (src.agents != nullptr) {
+    auto n = src.agents->Approve(job, target, host, Clock::Real().NowMs());
+    if (n.ok()) {
+      on_agents = *n;
+      found = true;
+    } else {
+      why += (why.empty() ? "" : "; ") + n.status().message();
+    }
+  }
+  if (!found) return resp.Error(404, why.empty() ? "no scrape jobs are configured" : why);
   log::Info("scrape targets approved via API",
-            {{"job", job}, {"target", target}, {"by", req.principal.token_name}});
+            {{"job", job},
+             {"target", target},
+             {"host", host},
+             {"server", static_cast<unsigned long long>(on_server)},
+             {"agents", static_cast<unsigned long long>(on_agents)},
+             {"by", req.principal.token_name}});
   resp.Json(200, "{\"status\":\"success\",\"data\":{\"job\":" + JsonString(job) +
-                     ",\"approved\":" + std::to_string(*n) + "}}");
+                     ",\"approved\":" + std::to_string(on_server + on_agents) + ",\"server\":" +
+                     std::to_string(on_server) + ",\"agents\":" + std::to_string(on_agents) + "}}");
 }
 
 }  // namespace
 
-void RegisterTargetsApi(net::HttpServer& http, scrape::Scraper* scraper) {
+void RegisterTargetsApi(net::HttpServer& http, TargetsSources src) {
   net::Route list;
   list.method = "GET";
   list.path = "/api/v1/targets";
   list.scope = net::kScopeRead;
-  list.handler = [scraper](Request& req, Response& resp) { HandleList(scraper, req, resp); };
+  list.handler = [src](Request& req, Response& resp) { HandleList(src, req, resp); };
   http.AddRoute(std::move(list));
   net::Route approve;
   approve.method = "POST";
   approve.path = "/api/v1/targets/approve";
   approve.scope = net::kScopeAdmin;
-  approve.handler = [scraper](Request& req, Response& resp) { HandleApprove(scraper, req, resp); };
+  approve.handler = [src](Request& req, Response& resp) { HandleApprove(src, req, resp); };
   http.AddRoute(std::move(approve));
+  if (src.agents != nullptr) {
+    net::Route report;
+    report.method = "POST";
+    report.path = "/api/v1/targets/report";
+    report.scope = net::kScopeIngest;
+    scrape::AgentTargetRegistry* agents = src.agents;
+    report.handler = [agents](Request& req, Response& resp) { HandleReport(agents, req, resp); };
+    http.AddRoute(std::move(report));
+  }
 }
 
 }  // namespace kansoku::api

@@ -28,7 +28,8 @@ Status CheckScrapeConfig(const config::ServerConfig& cfg) {
   return Parse(cfg, &d, &jobs);
 }
 
-ScrapeService::ScrapeService(const config::ServerConfig& cfg) : cfg_(cfg) {}
+ScrapeService::ScrapeService(const config::ServerConfig& cfg)
+    : cfg_(cfg), agent_targets_(std::make_unique<scrape::AgentTargetRegistry>()) {}
 
 ScrapeService::~ScrapeService() { Stop(); }
 
@@ -75,7 +76,7 @@ void ScrapeService::AddAlertSource(AlertingWiring* alerting) {
 }
 
 void ScrapeService::RegisterRoutes(net::HttpServer& http) {
-  api::RegisterTargetsApi(http, scraper_.get());
+  api::RegisterTargetsApi(http, {scraper_.get(), agent_targets_.get()});
 }
 
 void ScrapeService::Start(std::shared_ptr<api::IngestApi> ingest) {

@@ -2,7 +2,8 @@
 // ScrapeService: server-side scrape targets (docs/design/scrape.md §4). Built from the config's
 // `scrape:` / `scrape_configs:`; the scrape::Scraper's samples are appended through the ingest
 // path (api::IngestInternal: usage guard under tenant "scrape:<job>", protocol "scrape").
-// Registers /api/v1/targets and /api/v1/targets/approve and the TargetSetHeld alert source.
+// Registers /api/v1/targets, /api/v1/targets/approve and /api/v1/targets/report (agents report
+// their own targets; scrape.md §6) and the TargetSetHeld alert source (server and agent jobs).
 //
 // Order: Open (parse, validate, load state; no threads) -> AddAlertSource (before alerting
 // starts) -> RegisterRoutes -> Start(ingest) after HTTP is up -> Stop before storage closes.
@@ -13,6 +14,7 @@
 
 #include "base/status.h"
 #include "config/config.h"
+#include "scrape/agent_targets.h"
 #include "scrape/scraper.h"
 
 namespace kansoku::net {
@@ -43,11 +45,14 @@ class ScrapeService {
   std::vector<scrape::TargetStatus> Targets() const;
   std::vector<scrape::JobStatus> Jobs() const;
   scrape::Scraper* scraper() const { return scraper_.get(); }
+  // Agents' targets and jobs, as last reported (thread-safe; always present).
+  scrape::AgentTargetRegistry* agent_targets() const { return agent_targets_.get(); }
 
  private:
   const config::ServerConfig& cfg_;
   std::shared_ptr<api::IngestApi> ingest_;
   std::unique_ptr<scrape::Scraper> scraper_;
+  std::unique_ptr<scrape::AgentTargetRegistry> agent_targets_;
   bool stopped_ = false;
 };
 

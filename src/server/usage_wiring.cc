@@ -44,21 +44,27 @@ void UsageService::AddScrapeInventory(const ScrapeService* scrape) {
   if (scrape == nullptr) return;
   guard_->AddInventory("scrape_target", [scrape] {
     std::vector<usage::SourceInfo> out;
-    for (const auto& t : scrape->Targets()) {
+    auto add = [&out](const scrape::TargetStatus& t, const std::string& host) {
       usage::SourceInfo s;
-      s.name = t.url;
+      // An agent's target is named from its host: two agents may both scrape 127.0.0.1:9100.
+      s.name = host.empty() ? t.url : t.url + " on " + host;
       s.first_seen_ms = t.first_seen_ms;
       s.last_seen_ms = t.last_scrape_ms;
       std::string state(scrape::TargetStateName(t.state));
       s.status = t.state == scrape::TargetState::kActive ? t.health : state;
-      s.detail = "job " + t.job + ", " + std::to_string(t.samples_per_scrape) +
-                 " samples/scrape every " + std::to_string(t.interval_ms / 1000) + "s";
+      s.detail = (host.empty() ? "" : "agent " + host + ", ") + "job " + t.job + ", " +
+                 std::to_string(t.samples_per_scrape) + " samples/scrape every " +
+                 std::to_string(t.interval_ms / 1000) + "s";
       if (!t.reason.empty()) s.detail += " (" + t.reason + ")";
       if (t.interval_ms > 0) {
         s.samples_per_second =
             static_cast<double>(t.samples_per_scrape) * 1000.0 / static_cast<double>(t.interval_ms);
       }
       out.push_back(std::move(s));
+    };
+    for (const auto& t : scrape->Targets()) add(t, "");
+    for (const auto& t : scrape->agent_targets()->Targets(Clock::Real().NowMs())) {
+      add(t.status, t.host.empty() ? t.host_id : t.host);
     }
     return out;
   });
@@ -113,10 +119,10 @@ void UsageService::AddInventory(meta::HostStore* hosts, meta::ProjectStore* proj
           s.name = k.public_key;
           s.first_seen_ms = k.created_at_ms;
           s.status = k.enabled() ? "enabled" : "disabled";
-          s.detail = "project " + p.name + (k.label.empty() ? "" : ", " + k.label) +
-                     (k.events_per_minute != 0
-                          ? ", quota " + std::to_string(k.events_per_minute) + "/min"
-                          : "");
+          s.detail =
+              "project " + p.name + (k.label.empty() ? "" : ", " + k.label) +
+              (k.events_per_minute != 0 ? ", quota " + std::to_string(k.events_per_minute) + "/min"
+                                        : "");
           out.push_back(std::move(s));
         }
       }

@@ -475,5 +475,126 @@ class AgentTest(unittest.TestCase):
             ne.wait()
 
 
+    def test_agent_held_targets_reported_and_approved(self):
+        """#9 items 1 and 4 on an agent: its held scrape targets reach the server (targets API,
+        usage inventory, `kansoku targets`, TargetSetHeld alert), and an approval given on the
+        server reaches the agent, which scrapes them and keeps the approval over a restart."""
+        s = self.server()
+        token = self.ingest_token(s)  # reporting targets needs only the ingest scope
+        exporters = []
+        try:
+            ports = []
+            for _ in range(2):
+                port = harness.free_port()
+                exporters.append(subprocess.Popen(
+                    ["prometheus-node-exporter", "--web.listen-address=127.0.0.1:%d" % port,
+                     "--no-collector.systemd", "--log.level=warn"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                ports.append(port)
+            dead = harness.free_port()
+            sd = os.path.join(self.tmp, "fleet.json")
+
+            def write_sd(targets):
+                with open(sd + ".tmp", "w") as f:
+                    json.dump([{"targets": ["127.0.0.1:%d" % p for p in targets],
+                                "labels": {"env": "prod"}},
+                               {"targets": ["127.0.0.1:%d" % dead], "labels": {"env": "dev"}}], f)
+                os.rename(sd + ".tmp", sd)
+
+            write_sd(ports[:1])
+            cfg = """scrape:
+  - job: fleet
+    file_sd: ["%s"]
+    selector: "env=prod"
+    max_growth: 0.5
+    min_targets: 1
+    metric_keep: "node_(load1|boot_time_seconds)"
+""" % sd
+            a = self.agent(s, "held", ["--hostname", "e2e-fleet", "--interval", "1s"],
+                           config_text=cfg, token=token)
+            first = "127.0.0.1:%d" % ports[0]
+            second = "127.0.0.1:%d" % ports[1]
+            harness.wait_until(lambda: self.query(s, 'node_load1{job="fleet",instance="%s"}' % first),
+                               timeout=60, what="the first exporter's series")
+
+            def targets(state="any"):
+                st, body = s.json("GET", "/api/v1/targets?state=" + state)
+                self.assertEqual(st, 200, body)
+                return body["data"]
+            # The agent's view reaches the server: active (with health), not_selected.
+            data = harness.wait_until(
+                lambda: (lambda d: d if any(t.get("health") == "up" for t in d["activeTargets"]) and
+                         d["droppedTargets"] else None)(targets()), timeout=60, what="agent targets report")
+            t = data["activeTargets"][0]
+            self.assertEqual((t["scope"], t["agent"]["host"], t["scrapePool"]), ("agent", "e2e-fleet", "fleet"))
+            self.assertEqual(t["labels"]["instance"], first)
+            self.assertGreater(t["samplesPerScrape"], 0)
+            self.assertNotEqual(t["lastScrape"], "0001-01-01T00:00:00Z")
+            self.assertEqual(data["droppedTargets"][0]["state"], "not_selected")
+
+            # The set grows beyond +50 %: the new target is held on the agent, not scraped.
+            write_sd(ports)
+            data = harness.wait_until(lambda: (lambda d: d if d["heldTargets"] else None)(targets()),
+                                      timeout=60, what="held target reported")
+            held = data["heldTargets"][0]
+            self.assertEqual((held["scrapePool"], held["agent"]["host"]), ("fleet", "e2e-fleet"))
+            self.assertEqual(held["labels"]["instance"], second)
+            job = [j for j in data["jobs"] if j["job"] == "fleet"][0]
+            self.assertEqual((job["scope"], job["held"], job["holdBase"], job["holdLimit"]), ("agent", 1, 1, 1))
+            time.sleep(3)
+            self.assertEqual(self.query(s, 'up{job="fleet",instance="%s"}' % second), [])
+
+            def alert():
+                st, body = s.json("GET", "/api/v1/alerts")
+                self.assertEqual(st, 200)
+                return [x for x in body["data"]["alerts"] if x["labels"]["alertname"] == "TargetSetHeld"]
+            fired = harness.wait_until(alert, timeout=60, what="TargetSetHeld alert for the agent")
+            self.assertEqual((fired[0]["labels"]["scope"], fired[0]["labels"]["host"], fired[0]["labels"]["job"]),
+                             ("agent", "e2e-fleet", "fleet"))
+            self.assertIn("--host e2e-fleet", fired[0]["annotations"]["description"])
+
+            # Usage inventory and CLI name the agent's targets and their state.
+            st, body = s.json("GET", "/api/v1/usage/sources?kind=scrape_target")
+            self.assertEqual(st, 200, body)
+            mine = {x["name"]: x for x in body["data"] if x["name"].endswith(" on e2e-fleet")}
+            self.assertEqual(mine["http://%s/metrics on e2e-fleet" % second]["status"], "held")
+            self.assertEqual(mine["http://%s/metrics on e2e-fleet" % first]["status"], "up")
+            self.assertIn("agent e2e-fleet, job fleet", mine["http://%s/metrics on e2e-fleet" % first]["detail"])
+            out = self.cli(s, "targets", "--state", "held")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("agent e2e-fleet", out.stdout)
+            self.assertIn("kansoku targets approve fleet --host e2e-fleet", out.stdout)
+
+            # Unknown job or host: clear 404s. Then approve from the server with the CLI.
+            out = self.cli(s, "targets", "approve", "nope")
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn('scrape job "nope"', out.stderr)
+            out = self.cli(s, "targets", "approve", "fleet", "--host", "other-host")
+            self.assertNotEqual(out.returncode, 0)
+            out = self.cli(s, "targets", "approve", "fleet", "--host", "e2e-fleet")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("1 targets approved (1 on agents", out.stdout)
+            harness.wait_until(lambda: self.query(s, 'node_load1{job="fleet",instance="%s"}' % second),
+                               timeout=60, what="the approved target's series")
+            harness.wait_until(lambda: not targets()["heldTargets"], timeout=30, what="no held target")
+            self.assertIn("scrape target approved by the server", a.stderr())
+            harness.wait_until(lambda: not alert(), timeout=60, what="TargetSetHeld resolved")
+
+            # The agent persisted the approval: after a restart both targets are scraped, none held.
+            self.assertEqual(a.stop(), 0)
+            a2 = self.agent(s, "held", ["--hostname", "e2e-fleet", "--interval", "1s"],
+                            config_text=cfg, token=token)
+            restarted = time.time()
+            harness.wait_until(
+                lambda: all(self.query(s, 'timestamp(up{job="fleet",instance="%s"}) > %f' % (i, restarted))
+                            for i in (first, second)), timeout=60, what="both targets scraped after restart")
+            self.assertNotIn("held", [t["state"] for t in targets()["activeTargets"]])
+            self.assertEqual(targets()["heldTargets"], [])
+            self.assertEqual(a2.stop(), 0)
+        finally:
+            for ne in exporters:
+                ne.kill()
+                ne.wait()
+
 if __name__ == "__main__":
     unittest.main()

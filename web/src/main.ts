@@ -15,6 +15,7 @@ import { logsPage } from "./pages/logs";
 import { overviewPage } from "./pages/overview";
 import type { Page } from "./pages/page";
 import { tvPage } from "./pages/tv";
+import { targetsPage } from "./pages/targets";
 import { usagePage } from "./pages/usage";
 import { installShortcuts } from "./shortcuts";
 import { parseDuration } from "./time";
@@ -30,6 +31,7 @@ const NAV: NavItem[] = [
   { path: "/logs", label: "Logs" },
   { path: "/alerts", label: "Alerts" },
   { path: "/usage", label: "Usage" },
+  { path: "/targets", label: "Targets" },
 ];
 
 function pageFor(path: string): Page | null {
@@ -43,6 +45,7 @@ function pageFor(path: string): Page | null {
   if (path === "/logs") return logsPage();
   if (path === "/alerts") return alertsPage();
   if (path === "/usage") return usagePage();
+  if (path === "/targets") return targetsPage();
   const ip = /^\/issues\/(\d{1,18})$/.exec(path);
   if (ip) return issuePage(ip[1]!);
   const d = /^\/d\/([a-z0-9][a-z0-9_-]{0,63})$/.exec(path);
