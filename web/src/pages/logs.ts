@@ -172,7 +172,10 @@ class LogsPage implements Page {
       this.hist.replaceChildren(loading("Counting…"));
     }
     const range = { start: String(start), end: String(end) };
-    const hitsP = apiGet<HitsAnswer>("/api/v1/logs/hits", { query: filterPart(q), ...range, step: `${Math.max(1, Math.ceil((end - start) / 1000 / 60))}s` }, { signal: ctrl.signal });
+    // Settled into a value at once: when the histogram's answer (a 400 for a bad query, say)
+    // comes before the rows', its rejection must not sit unhandled until it is awaited below.
+    const hitsP = apiGet<HitsAnswer>("/api/v1/logs/hits", { query: filterPart(q), ...range, step: `${Math.max(1, Math.ceil((end - start) / 1000 / 60))}s` }, { signal: ctrl.signal })
+      .then((r) => ({ ok: true as const, r }), (err: unknown) => ({ ok: false as const, err }));
     try {
       const r = await apiGet<RowsAnswer | TableAnswer>("/api/v1/logs/query", { query: q, ...range, limit: PAGE }, { signal: ctrl.signal });
       this.loadedOnce = true;
@@ -196,7 +199,8 @@ class LogsPage implements Page {
     }
     try {
       const hits = await hitsP;
-      this.renderHits(hits.data, start, end);
+      if (!hits.ok) throw hits.err;
+      this.renderHits(hits.r.data, start, end);
     } catch (e) {
       if (isAbort(e) || (e instanceof ApiError && e.status === 401)) return;
       this.hist.replaceChildren(h("div", { class: "muted small" }, `Histogram unavailable: ${describe(e).message}`));
