@@ -2,7 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <cstdio>
+#include "base/json.h"
 
 namespace kansoku::agent {
 namespace {
@@ -38,23 +38,6 @@ const char* UnitSuffix(const std::string& unit, double* scale) {
   if (unit == "percentage") return "_percent";
   if (unit == "iops") return "_iops";
   return "";
-}
-
-std::string Json(std::string_view s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else {
-      o += c;
-    }
-  }
-  return o + "\"";
 }
 
 // The series name of one metric of a definition (wildcards dropped), for the meta.
@@ -171,13 +154,13 @@ std::string GraphDefsJson(const std::vector<GraphDef>& defs) {
   std::string j = "{";
   for (size_t i = 0; i < defs.size(); ++i) {
     const auto& g = defs[i];
-    j += (i ? "," : "") + Json(g.key) + ":{\"label\":" + Json(g.label) +
-         ",\"unit\":" + Json(g.unit) + ",\"metrics\":[";
+    j += (i ? "," : "") + JsonString(g.key) + ":{\"label\":" + JsonString(g.label) +
+         ",\"unit\":" + JsonString(g.unit) + ",\"metrics\":[";
     for (size_t k = 0; k < g.metrics.size(); ++k) {
       const auto& m = g.metrics[k];
-      j += (k ? "," : "") + std::string("{\"name\":") + Json(m.name) +
-           ",\"label\":" + Json(m.label) + ",\"stacked\":" + (m.stacked ? "true" : "false") +
-           ",\"series\":" + Json(SeriesName(g, m)) + "}";
+      j += (k ? "," : "") + std::string("{\"name\":") + JsonString(m.name) +
+           ",\"label\":" + JsonString(m.label) + ",\"stacked\":" + (m.stacked ? "true" : "false") +
+           ",\"series\":" + JsonString(SeriesName(g, m)) + "}";
     }
     j += "]}";
   }

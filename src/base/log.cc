@@ -7,6 +7,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "base/json.h"
+
 namespace kansoku::log {
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
@@ -49,43 +51,13 @@ bool NeedsQuote(std::string_view v) {
   return false;
 }
 
-void AppendEscaped(std::string& out, std::string_view v) {
-  for (char c : v) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-}
-
 void AppendLogfmt(std::string& out, std::string_view key, std::string_view v, bool quoted) {
   out += ' ';
   out += key;
   out += '=';
   if (quoted && NeedsQuote(v)) {
     out += '"';
-    AppendEscaped(out, v);
+    AppendJsonEscaped(out, v);
     out += '"';
   } else {
     out += v;
@@ -94,11 +66,11 @@ void AppendLogfmt(std::string& out, std::string_view key, std::string_view v, bo
 
 void AppendJson(std::string& out, std::string_view key, std::string_view v, bool quoted) {
   out += ",\"";
-  AppendEscaped(out, key);
+  AppendJsonEscaped(out, key);
   out += "\":";
   if (quoted) {
     out += '"';
-    AppendEscaped(out, v);
+    AppendJsonEscaped(out, v);
     out += '"';
   } else {
     out += v;
@@ -142,7 +114,7 @@ void Write(Level level, std::string_view msg, std::initializer_list<Field> field
     line += "\",\"level\":\"";
     line += LevelName(level);
     line += "\",\"msg\":\"";
-    AppendEscaped(line, msg);
+    AppendJsonEscaped(line, msg);
     line += '"';
     for (const Field& f : fields) AppendJson(line, f.key, f.value, f.quoted);
     line += "}\n";

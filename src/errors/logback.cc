@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/json.h"
+
 namespace kansoku::errors {
 namespace {
 
@@ -88,38 +90,6 @@ bool ParseFrame(std::string_view line, const JavaInAppRules& rules, Frame* f) {
   }
   f->in_app = rules.InApp(f->module) ? 1 : 0;
   return true;
-}
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
 }
 
 void Field(std::string& out, bool* first, std::string_view key, std::string_view value) {

@@ -1,59 +1,9 @@
 #include "meta/dashboard_store.h"
 
-#include <sqlite3.h>
-#include <sys/stat.h>
+#include "meta/sqlite_db.h"
 
 namespace kansoku::meta {
 namespace {
-
-Status SqlError(sqlite3* db, const std::string& what) {
-  return Status::IOError("meta.db: " + what + ": " + sqlite3_errmsg(db));
-}
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  sqlite3_stmt* get() { return s_; }
-  bool ok() const { return s_ != nullptr; }
-  void Bind(int i, const std::string& s) {
-    sqlite3_bind_text(s_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-  }
-  void Bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
-  std::string Text(int i) {
-    const unsigned char* p = sqlite3_column_text(s_, i);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<size_t>(sqlite3_column_bytes(s_, i)))
-             : std::string();
-  }
-  int64_t Int(int i) { return sqlite3_column_int64(s_, i); }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-};
-
-// Rolls back unless committed.
-class Txn {
- public:
-  explicit Txn(sqlite3* db) : db_(db) {
-    ok_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  }
-  ~Txn() {
-    if (ok_ && !done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  bool ok() const { return ok_; }
-  bool Commit() {
-    done_ = true;
-    return sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
-  }
-
- private:
-  sqlite3* db_;
-  bool ok_ = false;
-  bool done_ = false;
-};
 
 constexpr const char* kColumns =
     "id, title, tags, panels, version, created_at_ms, updated_at_ms, updated_by";
@@ -75,21 +25,7 @@ DashboardRecord ReadRow(Stmt& st) {
 
 Result<std::unique_ptr<DashboardStore>> DashboardStore::Open(const std::string& data_dir,
                                                              Clock& clock, size_t max_dashboards) {
-  ::mkdir(data_dir.c_str(), 0755);
-  std::string path = data_dir + "/meta.db";
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    Status st = Status::IOError("cannot open " + path + ": " + (db ? sqlite3_errmsg(db) : "?"));
-    sqlite3_close(db);
-    return st;
-  }
-  ::chmod(path.c_str(), 0600);
-  sqlite3_busy_timeout(db, 5000);
   const char* schema =
-      "PRAGMA journal_mode=WAL;"
-      "PRAGMA synchronous=FULL;"
       "CREATE TABLE IF NOT EXISTS dashboards ("
       "  id TEXT PRIMARY KEY,"
       "  title TEXT NOT NULL,"
@@ -100,14 +36,9 @@ Result<std::unique_ptr<DashboardStore>> DashboardStore::Open(const std::string& 
       "  created_at_ms INTEGER NOT NULL,"
       "  updated_at_ms INTEGER NOT NULL,"
       "  updated_by TEXT NOT NULL);";
-  char* err = nullptr;
-  if (sqlite3_exec(db, schema, nullptr, nullptr, &err) != SQLITE_OK) {
-    Status st =
-        Status::IOError("cannot create the dashboards table in " + path + ": " + (err ? err : "?"));
-    sqlite3_free(err);
-    sqlite3_close(db);
-    return st;
-  }
+  auto opened = OpenMetaDb(data_dir, schema, "the dashboards table");
+  if (!opened.ok()) return opened.status();
+  sqlite3* db = *opened;
   return std::unique_ptr<DashboardStore>(new DashboardStore(db, clock, max_dashboards));
 }
 

@@ -1,35 +1,14 @@
 #include "meta/host_store.h"
 
 #include <openssl/rand.h>
-#include <sqlite3.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 
 #include "base/strings.h"
+#include "meta/sqlite_db.h"
 
 namespace kansoku::meta {
 namespace {
-
-Status SqlError(sqlite3* db, const std::string& what) {
-  return Status::IOError("meta.db: " + what + ": " + sqlite3_errmsg(db));
-}
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  sqlite3_stmt* get() { return s_; }
-  bool ok() const { return s_ != nullptr; }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-};
-
-std::string Col(sqlite3_stmt* s, int i) {
-  const unsigned char* t = sqlite3_column_text(s, i);
-  return t ? reinterpret_cast<const char*>(t) : "";
-}
 
 // Roles are stored as a newline-separated list (role names never contain newlines: the API
 // rejects them).
@@ -55,20 +34,7 @@ bool IsValidHostStatus(const std::string& s) {
 
 Result<std::unique_ptr<HostStore>> HostStore::Open(const std::string& data_dir,
                                                    HostStoreOptions options, Clock& clock) {
-  ::mkdir(data_dir.c_str(), 0755);
-  std::string path = data_dir + "/meta.db";
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    Status st = Status::IOError("cannot open " + path + ": " + (db ? sqlite3_errmsg(db) : "?"));
-    sqlite3_close(db);
-    return st;
-  }
-  sqlite3_busy_timeout(db, 5000);
   const char* schema =
-      "PRAGMA journal_mode=WAL;"
-      "PRAGMA synchronous=FULL;"
       "CREATE TABLE IF NOT EXISTS hosts ("
       "  id TEXT PRIMARY KEY,"
       "  name TEXT NOT NULL,"
@@ -88,13 +54,9 @@ Result<std::unique_ptr<HostStore>> HostStore::Open(const std::string& data_dir,
       "  message TEXT NOT NULL,"
       "  occurred_at_ms INTEGER NOT NULL,"
       "  PRIMARY KEY (host_id, name));";
-  char* err = nullptr;
-  if (sqlite3_exec(db, schema, nullptr, nullptr, &err) != SQLITE_OK) {
-    Status st = Status::IOError("cannot create hosts table in " + path + ": " + (err ? err : "?"));
-    sqlite3_free(err);
-    sqlite3_close(db);
-    return st;
-  }
+  auto opened = OpenMetaDb(data_dir, schema, "the hosts tables");
+  if (!opened.ok()) return opened.status();
+  sqlite3* db = *opened;
   // Added after the first release: ignore "duplicate column" on databases that have it.
   sqlite3_exec(db, "ALTER TABLE hosts ADD COLUMN unreachable_after INTEGER NOT NULL DEFAULT 0",
                nullptr, nullptr, nullptr);
@@ -117,17 +79,17 @@ Status HostStore::Load() {
   if (!st.ok()) return SqlError(db_, "load hosts");
   while (sqlite3_step(st.get()) == SQLITE_ROW) {
     HostInfo h;
-    h.id = Col(st.get(), 0);
-    h.name = Col(st.get(), 1);
-    h.service = Col(st.get(), 2);
-    h.roles = SplitRoles(Col(st.get(), 3));
-    h.status = Col(st.get(), 4);
+    h.id = ColumnText(st.get(), 0);
+    h.name = ColumnText(st.get(), 1);
+    h.service = ColumnText(st.get(), 2);
+    h.roles = SplitRoles(ColumnText(st.get(), 3));
+    h.status = ColumnText(st.get(), 4);
     h.registered_at_ms = sqlite3_column_int64(st.get(), 5);
     h.last_heartbeat_ms = sqlite3_column_int64(st.get(), 6);
     h.interval_ms = sqlite3_column_int64(st.get(), 7);
     h.retired_at_ms = sqlite3_column_int64(st.get(), 8);
-    h.meta_json = Col(st.get(), 9);
-    h.metrics_json = Col(st.get(), 10);
+    h.meta_json = ColumnText(st.get(), 9);
+    h.metrics_json = ColumnText(st.get(), 10);
     h.unreachable_after = sqlite3_column_int(st.get(), 11);
     persisted_hb_[h.id] = h.last_heartbeat_ms;
     hosts_[h.id] = std::move(h);
@@ -137,10 +99,10 @@ Status HostStore::Load() {
           "ORDER BY host_id, name");
   if (!cs.ok()) return SqlError(db_, "load host checks");
   while (sqlite3_step(cs.get()) == SQLITE_ROW) {
-    auto it = hosts_.find(Col(cs.get(), 0));
+    auto it = hosts_.find(ColumnText(cs.get(), 0));
     if (it == hosts_.end()) continue;
-    it->second.checks.push_back(
-        {Col(cs.get(), 1), Col(cs.get(), 2), Col(cs.get(), 3), sqlite3_column_int64(cs.get(), 4)});
+    it->second.checks.push_back({ColumnText(cs.get(), 1), ColumnText(cs.get(), 2),
+                                 ColumnText(cs.get(), 3), sqlite3_column_int64(cs.get(), 4)});
   }
   return Status::Ok();
 }

@@ -1,40 +1,19 @@
 #include "meta/project_store.h"
 
 #include <openssl/rand.h>
-#include <sqlite3.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 
 #include "base/strings.h"
+#include "meta/sqlite_db.h"
 
 namespace kansoku::meta {
 namespace {
-
-Status SqlError(sqlite3* db, const std::string& what) {
-  return Status::IOError("meta.db: " + what + ": " + sqlite3_errmsg(db));
-}
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  sqlite3_stmt* get() { return s_; }
-  bool ok() const { return s_ != nullptr; }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-};
 
 Result<std::string> NewPublicKey() {
   unsigned char rnd[16];
   if (RAND_bytes(rnd, sizeof rnd) != 1) return Status::Internal("RAND_bytes failed");
   return HexEncode(std::string_view(reinterpret_cast<char*>(rnd), sizeof rnd));
-}
-
-std::string Text(sqlite3_stmt* s, int col) {
-  const unsigned char* t = sqlite3_column_text(s, col);
-  return t ? reinterpret_cast<const char*>(t) : "";
 }
 
 }  // namespace
@@ -46,21 +25,7 @@ std::string Dsn(const ProjectKey& key, const std::string& host_port, bool tls) {
 
 Result<std::unique_ptr<ProjectStore>> ProjectStore::Open(const std::string& data_dir,
                                                          Clock& clock) {
-  ::mkdir(data_dir.c_str(), 0755);
-  std::string path = data_dir + "/meta.db";
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    Status st = Status::IOError("cannot open " + path + ": " + (db ? sqlite3_errmsg(db) : "?"));
-    sqlite3_close(db);
-    return st;
-  }
-  ::chmod(path.c_str(), 0600);
-  sqlite3_busy_timeout(db, 5000);
   const char* schema =
-      "PRAGMA journal_mode=WAL;"
-      "PRAGMA synchronous=FULL;"
       "CREATE TABLE IF NOT EXISTS projects ("
       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
       "  name TEXT NOT NULL,"
@@ -77,13 +42,9 @@ Result<std::unique_ptr<ProjectStore>> ProjectStore::Open(const std::string& data
       "  disabled_at_ms INTEGER NOT NULL DEFAULT 0,"
       "  events_per_minute INTEGER NOT NULL DEFAULT 0,"
       "  events_per_day INTEGER NOT NULL DEFAULT 0);";
-  char* err = nullptr;
-  if (sqlite3_exec(db, schema, nullptr, nullptr, &err) != SQLITE_OK) {
-    Status st = Status::IOError("cannot create schema in " + path + ": " + (err ? err : "?"));
-    sqlite3_free(err);
-    sqlite3_close(db);
-    return st;
-  }
+  auto opened = OpenMetaDb(data_dir, schema, "the tokens table");
+  if (!opened.ok()) return opened.status();
+  sqlite3* db = *opened;
   std::unique_ptr<ProjectStore> store(new ProjectStore(db, clock));
   KANSOKU_RETURN_IF_ERROR(store->Load());
   return store;
@@ -104,11 +65,11 @@ Status ProjectStore::Load() {
     while (sqlite3_step(st.get()) == SQLITE_ROW) {
       Project p;
       p.id = sqlite3_column_int64(st.get(), 0);
-      p.name = Text(st.get(), 1);
+      p.name = ColumnText(st.get(), 1);
       p.created_at_ms = sqlite3_column_int64(st.get(), 2);
       p.events_per_minute = sqlite3_column_int64(st.get(), 3);
       p.events_per_day = sqlite3_column_int64(st.get(), 4);
-      p.fingerprint_rules = Text(st.get(), 5);
+      p.fingerprint_rules = ColumnText(st.get(), 5);
       projects_[p.id] = std::move(p);
     }
   }
@@ -120,8 +81,8 @@ Status ProjectStore::Load() {
     ProjectKey k;
     k.id = sqlite3_column_int64(st.get(), 0);
     k.project_id = sqlite3_column_int64(st.get(), 1);
-    k.public_key = Text(st.get(), 2);
-    k.label = Text(st.get(), 3);
+    k.public_key = ColumnText(st.get(), 2);
+    k.label = ColumnText(st.get(), 3);
     k.created_at_ms = sqlite3_column_int64(st.get(), 4);
     k.disabled_at_ms = sqlite3_column_int64(st.get(), 5);
     k.events_per_minute = sqlite3_column_int64(st.get(), 6);

@@ -2,32 +2,13 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <sqlite3.h>
-#include <sys/stat.h>
 
 #include <mutex>
 
 #include "base/strings.h"
+#include "meta/sqlite_db.h"
 
 namespace kansoku::meta {
-namespace {
-
-Status SqlError(sqlite3* db, const std::string& what) {
-  return Status::IOError("meta.db: " + what + ": " + sqlite3_errmsg(db));
-}
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  sqlite3_stmt* get() { return s_; }
-  bool ok() const { return s_ != nullptr; }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-};
-
-}  // namespace
 
 std::string Sha256Hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -69,21 +50,7 @@ std::vector<std::string> ScopeNames(uint32_t scopes) {
 }
 
 Result<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& data_dir, Clock& clock) {
-  ::mkdir(data_dir.c_str(), 0755);
-  std::string path = data_dir + "/meta.db";
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    Status st = Status::IOError("cannot open " + path + ": " + (db ? sqlite3_errmsg(db) : "?"));
-    sqlite3_close(db);
-    return st;
-  }
-  ::chmod(path.c_str(), 0600);
-  sqlite3_busy_timeout(db, 5000);
   const char* schema =
-      "PRAGMA journal_mode=WAL;"
-      "PRAGMA synchronous=FULL;"
       "CREATE TABLE IF NOT EXISTS tokens ("
       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
       "  name TEXT NOT NULL,"
@@ -91,13 +58,9 @@ Result<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& data_dir
       "  scopes INTEGER NOT NULL,"
       "  created_at_ms INTEGER NOT NULL,"
       "  revoked_at_ms INTEGER NOT NULL DEFAULT 0);";
-  char* err = nullptr;
-  if (sqlite3_exec(db, schema, nullptr, nullptr, &err) != SQLITE_OK) {
-    Status st = Status::IOError("cannot create schema in " + path + ": " + (err ? err : "?"));
-    sqlite3_free(err);
-    sqlite3_close(db);
-    return st;
-  }
+  auto opened = OpenMetaDb(data_dir, schema, "the tokens table");
+  if (!opened.ok()) return opened.status();
+  sqlite3* db = *opened;
   std::unique_ptr<TokenStore> store(new TokenStore(db, clock));
   KANSOKU_RETURN_IF_ERROR(store->Load());
   return store;

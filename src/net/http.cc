@@ -1,7 +1,5 @@
 #include "net/http.h"
 
-#include <cstdio>
-
 #include "base/strings.h"
 
 namespace kansoku::net {
@@ -96,43 +94,6 @@ void Response::Error(int code, std::string_view message) {
   j += JsonString(message);
   j += "}";
   Json(code, std::move(j));
-}
-
-void AppendJsonEscaped(std::string& out, std::string_view s) {
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-}
-
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  AppendJsonEscaped(out, s);
-  out += '"';
-  return out;
 }
 
 }  // namespace kansoku::net

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/json.h"
+
 namespace kansoku::net {
 
 // What a token may do. admin implies read and ingest.
@@ -69,9 +71,9 @@ struct Response {
   void Error(int code, std::string_view message);
 };
 
-// Escapes s as the contents of a JSON string (no surrounding quotes).
-void AppendJsonEscaped(std::string& out, std::string_view s);
-std::string JsonString(std::string_view s);  // with quotes
+// JSON string escaping lives in base/json.h; handlers reach it as net::JsonString too.
+using kansoku::AppendJsonEscaped;
+using kansoku::JsonString;
 
 using Handler = std::function<void(Request&, Response&)>;
 

@@ -5,28 +5,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/json.h"
+
 namespace kansoku::scrape {
 namespace {
 
 bool NameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool NameChar(char c) { return NameStart(c) || (c >= '0' && c <= '9'); }
-
-std::string JsonStr(std::string_view s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else {
-      o += c;
-    }
-  }
-  return o + "\"";
-}
 
 }  // namespace
 
@@ -288,14 +273,14 @@ std::string Enrollment::SaveJson() const {
   std::string j = "{\"enrolled\":{";
   bool first = true;
   for (const auto& [t, e] : enrolled_) {
-    j += (first ? "" : ",") + JsonStr(t) + ":{\"at\":" + std::to_string(e.enrolled_at_ms) +
+    j += (first ? "" : ",") + JsonString(t) + ":{\"at\":" + std::to_string(e.enrolled_at_ms) +
          ",\"auto\":" + (e.automatic ? "true" : "false") + "}";
     first = false;
   }
   j += "},\"held\":{";
   first = true;
   for (const auto& [t, at] : held_) {
-    j += (first ? "" : ",") + JsonStr(t) + ":" + std::to_string(at);
+    j += (first ? "" : ",") + JsonString(t) + ":" + std::to_string(at);
     first = false;
   }
   j += "},\"held_since\":" + std::to_string(held_since_ms_) +

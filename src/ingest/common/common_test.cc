@@ -19,13 +19,25 @@ TEST(ParseFloatTest, Table) {
   };
   const double inf = std::numeric_limits<double>::infinity();
   const Case cases[] = {
-      {"0", true, 0},       {"1.5", true, 1.5},       {"-2e3", true, -2000},
-      {"+3", true, 3},      {"8.359112704e+10", true, 8.359112704e10},
-      {"+Inf", true, inf},  {"-Inf", true, -inf},     {"Inf", true, inf},
-      {"inf", true, inf},   {".5", true, 0.5},        {"", false, 0},
-      {"+", false, 0},      {"1x", false, 0},         {"--1", false, 0},
-      {"+-1", false, 0},    {"nan(1)", false, 0},     {"1e400", false, 0},
-      {"0x10", false, 0},   {" 1", false, 0},
+      {"0", true, 0},
+      {"1.5", true, 1.5},
+      {"-2e3", true, -2000},
+      {"+3", true, 3},
+      {"8.359112704e+10", true, 8.359112704e10},
+      {"+Inf", true, inf},
+      {"-Inf", true, -inf},
+      {"Inf", true, inf},
+      {"inf", true, inf},
+      {".5", true, 0.5},
+      {"", false, 0},
+      {"+", false, 0},
+      {"1x", false, 0},
+      {"--1", false, 0},
+      {"+-1", false, 0},
+      {"nan(1)", false, 0},
+      {"1e400", false, 0},
+      {"0x10", false, 0},
+      {" 1", false, 0},
   };
   for (const Case& c : cases) {
     double v = -12345;
@@ -75,7 +87,9 @@ TEST(FormatFloatLabelTest, GoStyle) {
 TEST(QuoteTest, EscapesAndCuts) {
   EXPECT_EQ(Quote("a\"b\n"), "\"a\\\"b\\n\"");
   EXPECT_EQ(Quote("abcdef", 3), "\"abc\"...");
-  EXPECT_EQ(Quote(std::string_view("\x01", 1)), "\"\\x01\"");
+  EXPECT_EQ(Quote(std::string_view("\x01", 1)), "\"\\u0001\"");
+  EXPECT_EQ(Quote("\xE8\xA6\xB3\xE6\xB8\xAC", 4),
+            "\"\xE8\xA6\xB3\"...");  // not cut inside a character
 }
 
 TEST(StringArenaTest, LargeAndReuse) {

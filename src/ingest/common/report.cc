@@ -7,6 +7,8 @@
 #include <limits>
 #include <system_error>
 
+#include "base/json.h"
+
 namespace kansoku::ingest {
 
 std::string_view RejectReasonName(RejectReason r) {
@@ -139,38 +141,13 @@ std::string DecodeReport::Summary() const {
 
 std::string Quote(std::string_view s, size_t max_bytes) {
   bool cut = s.size() > max_bytes;
-  if (cut) s = s.substr(0, max_bytes);
-  std::string out = "\"";
-  static const char kHex[] = "0123456789abcdef";
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\x";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += ch;
-        }
-    }
+  if (cut) {
+    // Cut before a UTF-8 continuation byte rather than through a character.
+    size_t n = max_bytes;
+    for (int k = 0; k < 3 && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80; ++k) --n;
+    s = s.substr(0, n);
   }
-  out += '"';
+  std::string out = JsonString(s);
   if (cut) out += "...";
   return out;
 }

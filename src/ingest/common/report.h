@@ -119,8 +119,9 @@ class DecodeReport {
   int retry_after_s_ = 0;
 };
 
-// "cannot parse <what> \"<input>\": <why>" with the input quoted and cut to 64 bytes, as Go's %q
-// would print it (non-printable bytes escaped). Used by every decoder.
+// "cannot parse <what> \"<input>\": <why>" with the input as a JSON string (base/json.h: control
+// bytes escaped, invalid UTF-8 as U+FFFD), cut to max_bytes (not inside a UTF-8 character) and
+// then followed by "...". Used by every decoder.
 std::string Quote(std::string_view s, size_t max_bytes = 64);
 
 // Checks a finished series against the limits; on failure rejects `n_samples` rows in the report

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "base/json.h"
 #include "ingest/common/protowire.h"
 #include "ingest/otlp_metrics/internal.h"
 #include "tsdb/storage.h"
@@ -42,13 +43,32 @@ std::vector<std::string_view> Tokens(std::string_view s, Keep keep) {
 
 std::string_view MainUnit(std::string_view u) {
   static const std::pair<std::string_view, std::string_view> kUnits[] = {
-      {"d", "days"},        {"h", "hours"},       {"min", "minutes"},  {"s", "seconds"},
-      {"ms", "milliseconds"}, {"us", "microseconds"}, {"ns", "nanoseconds"}, {"By", "bytes"},
-      {"KiBy", "kibibytes"}, {"MiBy", "mebibytes"}, {"GiBy", "gibibytes"}, {"TiBy", "tibibytes"},
-      {"KBy", "kilobytes"}, {"MBy", "megabytes"}, {"GBy", "gigabytes"}, {"TBy", "terabytes"},
-      {"m", "meters"},      {"V", "volts"},       {"A", "amperes"},    {"J", "joules"},
-      {"W", "watts"},       {"g", "grams"},       {"Cel", "celsius"},  {"Hz", "hertz"},
-      {"1", ""},            {"%", "percent"},
+      {"d", "days"},
+      {"h", "hours"},
+      {"min", "minutes"},
+      {"s", "seconds"},
+      {"ms", "milliseconds"},
+      {"us", "microseconds"},
+      {"ns", "nanoseconds"},
+      {"By", "bytes"},
+      {"KiBy", "kibibytes"},
+      {"MiBy", "mebibytes"},
+      {"GiBy", "gibibytes"},
+      {"TiBy", "tibibytes"},
+      {"KBy", "kilobytes"},
+      {"MBy", "megabytes"},
+      {"GBy", "gigabytes"},
+      {"TBy", "terabytes"},
+      {"m", "meters"},
+      {"V", "volts"},
+      {"A", "amperes"},
+      {"J", "joules"},
+      {"W", "watts"},
+      {"g", "grams"},
+      {"Cel", "celsius"},
+      {"Hz", "hertz"},
+      {"1", ""},
+      {"%", "percent"},
   };
   for (const auto& [k, v] : kUnits) {
     if (k == u) return v;
@@ -72,17 +92,20 @@ std::string StripAnnotations(std::string_view u) {
   std::string out;
   int depth = 0;
   for (char c : u) {
-    if (c == '{') ++depth;
-    else if (c == '}' && depth > 0) --depth;
-    else if (depth == 0) out += c;
+    if (c == '{')
+      ++depth;
+    else if (c == '}' && depth > 0)
+      --depth;
+    else if (depth == 0)
+      out += c;
   }
   return out;
 }
 
 }  // namespace
 
-std::string BuildMetricName(std::string_view name, std::string_view unit, Kind kind,
-                            bool monotonic, bool add_suffixes) {
+std::string BuildMetricName(std::string_view name, std::string_view unit, Kind kind, bool monotonic,
+                            bool add_suffixes) {
   std::string out;
   if (!add_suffixes) {
     for (std::string_view t :
@@ -95,8 +118,8 @@ std::string BuildMetricName(std::string_view name, std::string_view unit, Kind k
     std::string stripped = StripAnnotations(unit);
     std::string_view u = stripped;
     std::string_view main = u.substr(0, u.find('/'));
-    std::string_view per = u.find('/') == std::string_view::npos ? std::string_view()
-                                                                  : u.substr(u.find('/') + 1);
+    std::string_view per =
+        u.find('/') == std::string_view::npos ? std::string_view() : u.substr(u.find('/') + 1);
     std::vector<std::string> extra;
     auto has = [&](std::string_view t) {
       return std::find(tokens.begin(), tokens.end(), t) != tokens.end();
@@ -196,9 +219,12 @@ void Emitter::BeginResource(const std::vector<Attr>& attrs) {
   resource_max_t_ = 0;
   std::string_view service, ns, instance;
   for (const Attr& a : attrs) {
-    if (a.key == "service.name") service = a.value;
-    else if (a.key == "service.namespace") ns = a.value;
-    else if (a.key == "service.instance.id") instance = a.value;
+    if (a.key == "service.name")
+      service = a.value;
+    else if (a.key == "service.namespace")
+      ns = a.value;
+    else if (a.key == "service.instance.id")
+      instance = a.value;
   }
   if (!service.empty()) {
     std::string_view job = ns.empty() ? service : arena.Concat(ns, "/", service);
@@ -206,8 +232,8 @@ void Emitter::BeginResource(const std::vector<Attr>& attrs) {
   }
   if (!instance.empty()) resource_labels_.push_back({"instance", instance});
   for (const Attr& a : attrs) {
-    if (a.key == "service.name" || a.key == "service.namespace" ||
-        a.key == "service.instance.id" || a.value.empty()) {
+    if (a.key == "service.name" || a.key == "service.namespace" || a.key == "service.instance.id" ||
+        a.value.empty()) {
       continue;
     }
     std::string n = NormalizeLabelName(a.key);
@@ -283,8 +309,9 @@ void Emitter::EmitPoint(const Point& p) {
     if (metric_.temporality == Temporality::kDelta) {
       if (options_.delta == nullptr) {
         report_.Reject(RejectReason::kUnsupported,
-                       Where() + "delta temporality is not supported on this endpoint; "
-                                 "configure the exporter for cumulative temporality");
+                       Where() +
+                           "delta temporality is not supported on this endpoint; "
+                           "configure the exporter for cumulative temporality");
         return;
       }
       accumulate = true;
@@ -322,8 +349,8 @@ void Emitter::EmitPoint(const Point& p) {
       uint64_t cum = 0;
       for (size_t i = 0; i < p.bounds.size() && !p.bucket_counts.empty(); ++i) {
         cum += p.bucket_counts[i];
-        Series(bucket, p, "le", FormatDouble(p.bounds[i], arena), t,
-               val(static_cast<double>(cum)), accumulate);
+        Series(bucket, p, "le", FormatDouble(p.bounds[i], arena), t, val(static_cast<double>(cum)),
+               accumulate);
       }
       Series(bucket, p, "le", "+Inf", t, val(static_cast<double>(p.count)), accumulate);
       if (p.has_sum) {
@@ -509,10 +536,14 @@ class ProtoFrontend {
         case 3:
           if (r.Expect(WireType::kLen)) r.ReadBytes(&info.unit);
           break;
-        case 5: case 7: case 9: case 10: case 11:
-          info.kind = r.field() == 5   ? Kind::kGauge
-                      : r.field() == 7 ? Kind::kSum
-                      : r.field() == 9 ? Kind::kHistogram
+        case 5:
+        case 7:
+        case 9:
+        case 10:
+        case 11:
+          info.kind = r.field() == 5    ? Kind::kGauge
+                      : r.field() == 7  ? Kind::kSum
+                      : r.field() == 9  ? Kind::kHistogram
                       : r.field() == 10 ? Kind::kExponentialHistogram
                                         : Kind::kSummary;
           if (r.Expect(WireType::kLen)) r.ReadBytes(&data);
@@ -663,9 +694,12 @@ class ProtoFrontend {
           ProtoReader qr(q);
           double quantile = 0, value = 0;
           while (qr.Next()) {
-            if (qr.field() == 1 && qr.Expect(WireType::kFixed64)) qr.ReadDouble(&quantile);
-            else if (qr.field() == 2 && qr.Expect(WireType::kFixed64)) qr.ReadDouble(&value);
-            else qr.Skip();
+            if (qr.field() == 1 && qr.Expect(WireType::kFixed64))
+              qr.ReadDouble(&quantile);
+            else if (qr.field() == 2 && qr.Expect(WireType::kFixed64))
+              qr.ReadDouble(&value);
+            else
+              qr.Skip();
           }
           if (!Check(qr, "quantile value")) return false;
           point_.quantiles.emplace_back(quantile, value);
@@ -687,7 +721,8 @@ class ProtoFrontend {
       return true;
     }
     std::string_view packed;
-    if (!r.Expect(WireType::kLen) || !r.ReadBytes(&packed)) return true;  // r.failed() checked later
+    if (!r.Expect(WireType::kLen) || !r.ReadBytes(&packed))
+      return true;  // r.failed() checked later
     if (packed.size() % 8 != 0) {
       err_ = "packed repeated fixed64 field of " + std::to_string(packed.size()) +
              " bytes is not a multiple of 8";
@@ -720,8 +755,8 @@ struct Parser::Impl {
 Parser::Parser() : impl_(std::make_unique<Impl>()) {}
 Parser::~Parser() = default;
 
-Status Parser::ParseProto(std::string_view body, const Options& options,
-                          const DecodeOptions& opts, RowSink& sink, DecodeReport& report) {
+Status Parser::ParseProto(std::string_view body, const Options& options, const DecodeOptions& opts,
+                          RowSink& sink, DecodeReport& report) {
   RowBatch& batch = impl_->batch;
   batch.Clear();
   batch.set_location_unit("data point");
@@ -741,8 +776,8 @@ Status Parser::ParseProto(std::string_view body, const Options& options,
   return Status::Ok();
 }
 
-Status Parser::ParseJson(std::string_view body, const Options& options,
-                         const DecodeOptions& opts, RowSink& sink, DecodeReport& report) {
+Status Parser::ParseJson(std::string_view body, const Options& options, const DecodeOptions& opts,
+                         RowSink& sink, DecodeReport& report) {
   RowBatch& batch = impl_->batch;
   batch.Clear();
   batch.set_location_unit("data point");
@@ -761,27 +796,6 @@ Status Parser::ParseJson(std::string_view body, const Options& options,
 }
 
 namespace {
-void AppendJsonString(std::string& out, std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c < 0x20) {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
-}
-
 void PutVarint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<char>(v | 0x80));

@@ -1,0 +1,61 @@
+#include "base/json.h"
+
+#include <gtest/gtest.h>
+
+namespace kansoku {
+namespace {
+
+std::string Esc(std::string_view s) {
+  std::string out;
+  AppendJsonEscaped(out, s);
+  return out;
+}
+
+TEST(JsonTest, PlainAsciiUnchanged) {
+  EXPECT_EQ(Esc(""), "");
+  EXPECT_EQ(Esc("hello world {}[]:,/"), "hello world {}[]:,/");
+}
+
+TEST(JsonTest, QuotesAndBackslashes) {
+  EXPECT_EQ(Esc("a\"b\\c"), "a\\\"b\\\\c");
+  EXPECT_EQ(JsonString("say \"hi\""), "\"say \\\"hi\\\"\"");
+}
+
+TEST(JsonTest, ControlCharacters) {
+  EXPECT_EQ(Esc("\b\f\n\r\t"), "\\b\\f\\n\\r\\t");
+  EXPECT_EQ(Esc(std::string_view("\x00", 1)), "\\u0000");
+  EXPECT_EQ(Esc("\x01\x1f"), "\\u0001\\u001f");
+  EXPECT_EQ(Esc("\x7f"), "\\u007f");
+  EXPECT_EQ(Esc("a\x1b[0mb"), "a\\u001b[0mb");
+}
+
+TEST(JsonTest, ValidUtf8CopiedUnchanged) {
+  for (std::string_view s : {"\xC3\xA9", "\xE8\xA6\xB3\xE6\xB8\xAC", "\xF0\x9F\x98\x80",
+                             "\xEF\xBF\xBF", "\xF4\x8F\xBF\xBF", "\xED\x9F\xBF"}) {
+    EXPECT_EQ(Esc(s), s);
+  }
+}
+
+TEST(JsonTest, InvalidUtf8BecomesReplacementCharacterPerByte) {
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_EQ(Esc("\x80"), r);  // stray continuation byte
+  EXPECT_EQ(Esc("a\xFF"
+                "b"),
+            "a" + r + "b");                           // never valid
+  EXPECT_EQ(Esc("\xC0\xAF"), r + r);                  // overlong '/'
+  EXPECT_EQ(Esc("\xE0\x80\xAF"), r + r + r);          // overlong 3-byte
+  EXPECT_EQ(Esc("\xED\xA0\x80"), r + r + r);          // UTF-16 surrogate
+  EXPECT_EQ(Esc("\xF4\x90\x80\x80"), r + r + r + r);  // above U+10FFFF
+  EXPECT_EQ(Esc("\xE6\xB8"), r + r);                  // truncated at the end
+  EXPECT_EQ(Esc("\xE6\xB8\"x"), r + r + "\\\"x");     // truncated before an escape
+  EXPECT_EQ(Esc("\xC3\xA9\xC3"), "\xC3\xA9" + r);
+}
+
+TEST(JsonTest, AppendsToExistingOutput) {
+  std::string out = "{\"k\":";
+  AppendJsonString(out, "v\n");
+  EXPECT_EQ(out, "{\"k\":\"v\\n\"");
+}
+
+}  // namespace
+}  // namespace kansoku
