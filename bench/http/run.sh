@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 DUR=${1:-10}
 CONNS=${2:-64}
 scripts/install-deps --bench
-BIN=build/release/kansoku
+BIN=${KANSOKU_BIN:-build/release/kansoku}  # KANSOKU_BIN: benchmark another binary
 [[ -x $BIN ]] || { echo "build first: make build" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/kansoku-bench-http.XXXXXX)
 cleanup() { [[ -n ${KPID:-} ]] && kill "$KPID" 2>/dev/null; [[ -n ${NPID:-} ]] && kill "$NPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
@@ -48,11 +48,29 @@ rps() { awk '/Non-2xx or 3xx/ {bad=1} /Requests\/sec/ {r=$2} END {if (bad) {prin
 echo "== warm-up"
 wrk -t2 -c"$CONNS" -d2s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KPORT/api/v1/whoami" >/dev/null
 wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$NPORT/whoami.json" >/dev/null
+# CPU ticks (utime+stime) of a process and its children threads; nginx: master and workers.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
+NPIDS() { echo $NPID $(pgrep -P $NPID); }
+HZ=$(getconf CLK_TCK)
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 echo "== kansoku GET /api/v1/whoami (Bearer token, ${CONNS} keep-alive connections, ${DUR}s)"
-K=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KPORT/api/v1/whoami" | tee /dev/stderr | rps)
+KT0=$(ticks $KPID)
+KOUT=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KPORT/api/v1/whoami")
+KT1=$(ticks $KPID)
+echo "$KOUT" >&2
+K=$(echo "$KOUT" | rps)
 echo "== nginx GET /whoami.json (static file, same load)"
-N=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$NPORT/whoami.json" | tee /dev/stderr | rps)
+NT0=$(ticks $(NPIDS))
+NOUT=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$NPORT/whoami.json")
+NT1=$(ticks $(NPIDS))
+echo "$NOUT" >&2
+N=$(echo "$NOUT" | rps)
+LOAD1=$(cut -d' ' -f1 /proc/loadavg)
+KREQ=$(echo "$KOUT" | awk '/requests in/ {print $1}')
+NREQ=$(echo "$NOUT" | awk '/requests in/ {print $1}')
 KRSS=$(awk '/VmHWM/ {print $2}' /proc/$KPID/status)
 echo
-printf 'kansoku %s req/s (peak RSS %s kB)   nginx %s req/s   ratio %.2f (goal >= 0.80)\n' "$K" "$KRSS" "$N" \
-  "$(echo "$K / $N" | bc -l)"
+printf 'kansoku %s req/s (%.1f us CPU/req, peak RSS %s kB)   nginx %s req/s (%.1f us CPU/req)   ratio %.2f (goal >= 0.80)   load %s -> %s\n' \
+  "$K" "$(echo "($KT1 - $KT0) * 1000000 / $HZ / $KREQ" | bc -l)" "$KRSS" \
+  "$N" "$(echo "($NT1 - $NT0) * 1000000 / $HZ / $NREQ" | bc -l)" \
+  "$(echo "$K / $N" | bc -l)" "$LOAD0" "$LOAD1"

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <memory>
 #include <mutex>
 
 #include "base/strings.h"
@@ -11,9 +12,20 @@
 namespace kansoku::meta {
 
 std::string Sha256Hex(std::string_view data) {
+  // Runs on every authenticated request: the digest is fetched once and each thread keeps its
+  // context (EVP_Digest would fetch the algorithm and allocate a context per call).
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  if (kSha256 == nullptr || !ctx || EVP_DigestInit_ex(ctx.get(), kSha256, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) {
+    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  }
   return HexEncode(std::string_view(reinterpret_cast<char*>(md), len));
 }
 

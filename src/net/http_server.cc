@@ -1,5 +1,6 @@
 #include "net/http_server.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -92,21 +93,35 @@ std::string Base64Decode(std::string_view in) {
 
 template <class Fields>
 void FillRequest(const http::request_header<Fields>& hdr, Request* req) {
-  req->method = std::string(hdr.method_string());
-  req->target = std::string(hdr.target());
-  size_t q = req->target.find('?');
-  req->path = req->target.substr(0, q);
-  req->query.clear();
-  if (q != std::string::npos) req->query = req->target.substr(q + 1);
-  req->headers.clear();
-  req->headers.reserve(16);
-  for (const auto& f : hdr) {
-    req->headers.emplace_back(ToLower(f.name_string()), std::string(f.value()));
+  // Assigned in place: a keep-alive connection reuses its Request, so after the
+  // first request these strings and the header vector already have their
+  // capacity.
+  req->method.assign(hdr.method_string());
+  req->target.assign(hdr.target());
+  std::string_view target(req->target);
+  size_t q = target.find('?');
+  req->path.assign(target.substr(0, q));
+  if (q == std::string_view::npos) {
+    req->query.clear();
+  } else {
+    req->query.assign(target.substr(q + 1));
   }
+  size_t n = 0;
+  for (const auto& f : hdr) {
+    if (n == req->headers.size()) req->headers.emplace_back();
+    auto& [name, value] = req->headers[n++];
+    name.assign(f.name_string());
+    for (char& c : name) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    value.assign(f.value());
+  }
+  req->headers.resize(n);
 }
 
-// The token a request presents: Bearer, Basic password (or user when no password), X-Api-Key,
-// and ?token= / ?api_key= only when allow_query. Empty when none. *scratch backs the view.
+// The token a request presents: Bearer, Basic password (or user when no
+// password), X-Api-Key, and ?token= / ?api_key= only when allow_query. Empty
+// when none. *scratch backs the view.
 std::string_view ExtractToken(const Request& req, bool allow_query, std::string* scratch) {
   std::string_view auth = req.Header("authorization");
   if (!auth.empty()) {
@@ -127,7 +142,8 @@ std::string_view ExtractToken(const Request& req, bool allow_query, std::string*
   }
   std::string_view key = req.Header("x-api-key");
   if (!key.empty()) return key;
-  // ?p= is InfluxDB v1's password parameter (what influx clients send with -password).
+  // ?p= is InfluxDB v1's password parameter (what influx clients send with
+  // -password).
   if (allow_query && (req.QueryParam("token", scratch) || req.QueryParam("api_key", scratch) ||
                       req.QueryParam("p", scratch))) {
     return *scratch;
@@ -155,13 +171,72 @@ struct RouteState {
   }
 };
 
+int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void AppendDecimal(std::string& out, uint64_t v) {
+  char buf[24];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  out.append(p, static_cast<size_t>(end - p));
+}
+
+// "Name: value\r\n"; CR and LF inside either become spaces (no header injection
+// by a handler).
+void AppendHeaderField(std::string& out, std::string_view name, std::string_view value) {
+  size_t start = out.size();
+  out += name;
+  out += ": ";
+  out += value;
+  for (size_t i = start; i < out.size(); ++i) {
+    if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
+  }
+  out += "\r\n";
+}
+
+// Framing headers the server writes itself; a handler's copy is ignored.
+bool IsFramingHeader(std::string_view name) {
+  return EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "connection") ||
+         EqualsIgnoreCase(name, "transfer-encoding");
+}
+
+// Bodies up to this size are copied behind the header so the response is one
+// buffer.
+constexpr size_t kCopyBodyBelow = 16 * 1024;
+
 }  // namespace
 
 class SessionBase {
  public:
+  explicit SessionBase(size_t io_index) : io_index_(io_index) {}
   virtual ~SessionBase() = default;
   // Called on shutdown (from any thread): close now if waiting for a request.
   virtual void CloseIfIdle() = 0;
+  // Called on the session's io thread by its sweeper: close if the current
+  // deadline passed.
+  virtual void CheckDeadline(int64_t now_ms) = 0;
+  size_t io_index() const { return io_index_; }
+
+ private:
+  const size_t io_index_;  // which IoThread runs this session
+};
+
+// One io thread: its own io_context, run by this thread only (so a session
+// needs no strand), and the sweeper timer that closes the connections on it
+// whose deadline passed. Deadlines are plain integers set per phase (header,
+// body, write, lingering close), so a request arms no timer.
+struct IoThread {
+  asio::io_context ioc{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  asio::steady_timer sweeper{ioc};
+  std::thread thread;
 };
 
 class HttpServer::Impl {
@@ -170,12 +245,17 @@ class HttpServer::Impl {
     int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     if (opts_.io_threads <= 0) opts_.io_threads = cores;
     if (opts_.worker_threads <= 0) opts_.worker_threads = cores;
+    for (int i = 0; i < opts_.io_threads; ++i) io_.push_back(std::make_unique<IoThread>());
+    int64_t shortest = std::min({opts_.header_timeout_ms, opts_.body_timeout_ms,
+                                 opts_.idle_timeout_ms, opts_.write_timeout_ms});
+    sweep_interval_ms_ = std::clamp<int64_t>(shortest / 4, 10, 250);
     auto& reg = *opts_.metrics;
     requests_ = &reg.Counter("kansoku_http_requests_total",
                              "HTTP requests by route and status code.", {"route", "code"});
-    latency_ = &reg.Histogram(
-        "kansoku_http_request_duration_seconds",
-        "Time from a request's header to its response being ready to send, by route.", {"route"});
+    latency_ = &reg.Histogram("kansoku_http_request_duration_seconds",
+                              "Time from a request's header to its response "
+                              "being ready to send, by route.",
+                              {"route"});
     bytes_in_ = &reg.Counter("kansoku_http_request_bytes_total",
                              "Request body bytes received on the wire, by route.", {"route"});
     bytes_out_ = &reg.Counter("kansoku_http_response_bytes_total",
@@ -197,6 +277,14 @@ class HttpServer::Impl {
     InitRouteMetrics(other_route_);
   }
 
+  ~Impl() {
+    // Sessions still queued in an io_context are destroyed with it and
+    // unregister themselves: tear the io threads down while the registry and
+    // the metrics are still alive.
+    acceptors_.clear();
+    io_.clear();
+  }
+
   void InitRouteMetrics(RouteState& rs) {
     rs.requests = requests_;
     rs.latency = latency_->With({rs.route.metric_name});
@@ -209,33 +297,44 @@ class HttpServer::Impl {
     auto rs = std::make_unique<RouteState>();
     rs->route = std::move(r);
     InitRouteMetrics(*rs);
+    if (rs->route.prefix) {
+      // Longest prefix first; among equal lengths the first registered stays
+      // first.
+      auto at = std::find_if(prefix_routes_.begin(), prefix_routes_.end(), [&](RouteState* o) {
+        return o->route.path.size() < rs->route.path.size();
+      });
+      prefix_routes_.insert(at, rs.get());
+    } else {
+      exact_routes_[rs->route.path].push_back(rs.get());
+    }
     routes_.push_back(std::move(rs));
   }
 
-  // Returns the route for path+method; *method_mismatch when the path exists for other methods.
+  static bool MethodMatches(const Route& r, std::string_view method) {
+    return r.method.empty() || r.method == method || (method == "HEAD" && r.method == "GET");
+  }
+
+  // The route for path+method: an exact path first, else the longest prefix
+  // (the first registered among equals). *method_mismatch when the path exists
+  // only for other methods.
   RouteState* Find(std::string_view path, std::string_view method, bool* method_mismatch) {
     *method_mismatch = false;
-    RouteState* best = nullptr;
-    size_t best_len = 0;
-    bool best_exact = false;
-    for (auto& rs : routes_) {
-      const Route& r = rs->route;
-      bool match = r.prefix ? StartsWith(path, r.path) : path == r.path;
-      if (!match) continue;
-      if (!r.method.empty() && r.method != method && !(method == "HEAD" && r.method == "GET")) {
-        *method_mismatch = true;
-        continue;
+    auto it = exact_routes_.find(path);
+    if (it != exact_routes_.end()) {
+      for (RouteState* rs : it->second) {
+        if (MethodMatches(rs->route, method)) return rs;
       }
-      bool exact = !r.prefix;
-      if (best == nullptr || (exact && !best_exact) ||
-          (exact == best_exact && r.path.size() > best_len)) {
-        best = rs.get();
-        best_len = r.path.size();
-        best_exact = exact;
-      }
+      *method_mismatch = true;
     }
-    if (best) *method_mismatch = false;
-    return best;
+    for (RouteState* rs : prefix_routes_) {
+      if (!StartsWith(path, rs->route.path)) continue;
+      if (MethodMatches(rs->route, method)) {
+        *method_mismatch = false;
+        return rs;
+      }
+      *method_mismatch = true;
+    }
+    return nullptr;
   }
 
   Status Start();
@@ -246,8 +345,7 @@ class HttpServer::Impl {
   }
 
   void Accept(size_t i);
-  template <class Stream>
-  void StartSession(Stream&& stream);
+  void Sweep(size_t io_index);
 
   void Register(SessionBase* s, std::weak_ptr<SessionBase> w) {
     std::lock_guard<std::mutex> lock(sessions_mu_);
@@ -260,16 +358,16 @@ class HttpServer::Impl {
   }
 
   HttpServerOptions opts_;
-  asio::io_context ioc_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::unique_ptr<asio::thread_pool> workers_;
   std::optional<ssl::context> ssl_ctx_;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
-  std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<RouteState>> routes_;
+  std::map<std::string, std::vector<RouteState*>, std::less<>> exact_routes_;
+  std::vector<RouteState*> prefix_routes_;
   RouteState other_route_;
   mutable std::mutex mu_;
   std::vector<std::string> bound_;
+  int64_t sweep_interval_ms_ = 250;
+  size_t next_io_ = 0;  // round-robin over io_ for accepted connections (acceptor thread only)
 
   std::mutex sessions_mu_;
   std::condition_variable sessions_cv_;
@@ -287,20 +385,31 @@ class HttpServer::Impl {
   metrics::Gauge* connections_;
   metrics::Counter* connections_total_;
   metrics::Gauge* queued_;
+
+  // Last: destroyed first (see ~Impl), acceptors before the io_contexts they
+  // use.
+  std::vector<std::unique_ptr<IoThread>> io_;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
 };
 
 namespace {
 
-template <class Stream>
-auto& Lowest(Stream& s) {
-  return beast::get_lowest_layer(s);
-}
+using TlsStream = ssl::stream<tcp::socket>;
 
 template <class Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(HttpServer::Impl* srv, Stream&& stream, std::string remote)
-      : srv_(srv), stream_(std::move(stream)), remote_(std::move(remote)) {}
+  Session(HttpServer::Impl* srv, tcp::socket&& sock, std::string remote,
+          size_t io_index) requires(!kTls)
+      : SessionBase(io_index), srv_(srv), stream_(std::move(sock)), remote_(std::move(remote)) {}
+  Session(HttpServer::Impl* srv, tcp::socket&& sock, ssl::context& ctx, std::string remote,
+          size_t io_index) requires(kTls)
+      : SessionBase(io_index),
+        srv_(srv),
+        stream_(std::move(sock), ctx),
+        remote_(std::move(remote)) {}
 
   ~Session() override {
     srv_->open_connections_.fetch_sub(1);
@@ -308,44 +417,65 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     srv_->Unregister(this);
   }
 
+  // On the session's io thread.
   void Run() {
     srv_->Register(this, this->weak_from_this());
-    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
-      Lowest(stream_).expires_after(std::chrono::milliseconds(srv_->opts_.header_timeout_ms));
+    req_.remote_addr = remote_;
+    if constexpr (kTls) {
+      SetDeadline(srv_->opts_.header_timeout_ms);
       stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](
                                                             beast::error_code ec) {
         if (ec) {
           self->srv_->errors_["tls_handshake"]->Inc();
           log::Debug("tls handshake failed", {{"remote", self->remote_}, {"err", ec.message()}});
-          return;
+          return self->CloseSocket();
         }
         self->ReadHeader();
       });
     } else {
-      asio::dispatch(stream_.get_executor(),
-                     [self = this->shared_from_this()] { self->ReadHeader(); });
+      ReadHeader();
     }
   }
 
   void CloseIfIdle() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
-      if (self->idle_) {
-        beast::error_code ec;
-        Lowest(self->stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
-        Lowest(self->stream_).close();
-      }
+      if (self->idle_) self->CloseSocket();
     });
   }
 
+  void CheckDeadline(int64_t now_ms) override {
+    if (deadline_ms_ == 0 || now_ms < deadline_ms_) return;
+    deadline_ms_ = 0;
+    timed_out_ = true;
+    CloseSocket();  // the pending operation completes with an error and sees
+                    // timed_out_
+  }
+
  private:
+  tcp::socket& Socket() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+
+  void CloseSocket() {
+    beast::error_code ec;
+    Socket().shutdown(tcp::socket::shutdown_both, ec);
+    Socket().close(ec);
+  }
+
+  void SetDeadline(int64_t timeout_ms) { deadline_ms_ = SteadyNowMs() + timeout_ms; }
+
   void ReadHeader() {
     if (srv_->draining_.load()) return DoClose();
     idle_ = true;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(srv_->opts_.max_header_bytes));
     parser_->body_limit(UINT64_MAX);  // the route's limit is set once the header is known
-    int64_t t = requests_served_ == 0 ? srv_->opts_.header_timeout_ms : srv_->opts_.idle_timeout_ms;
-    Lowest(stream_).expires_after(std::chrono::milliseconds(t));
+    SetDeadline(requests_served_ == 0 ? srv_->opts_.header_timeout_ms
+                                      : srv_->opts_.idle_timeout_ms);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -354,12 +484,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void OnHeader(beast::error_code ec) {
     idle_ = false;
     start_ = std::chrono::steady_clock::now();
-    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+    if (timed_out_) {
+      if (buffer_.size() > 0) srv_->errors_["timeout"]->Inc();
       return DoClose();
     }
-    if (ec == beast::error::timeout) {
-      if (buffer_.size() > 0) srv_->errors_["timeout"]->Inc();
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+        ec == asio::error::bad_descriptor) {
       return DoClose();
     }
     route_ = &srv_->other_route_;
@@ -373,9 +504,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return Fail(400, "malformed HTTP request: " + ec.message());
     }
     auto& hdr = parser_->get();
-    req_ = Request{};
     FillRequest(hdr, &req_);
-    req_.remote_addr = remote_;
+    req_.body.clear();
+    req_.wire_body_bytes = 0;
+    req_.principal.token_id = 0;
+    req_.principal.token_name.clear();
+    req_.principal.scopes = 0;
     keep_alive_ = hdr.keep_alive();
     version_ = hdr.version();
 
@@ -395,9 +529,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       if (!st.ok()) {
         bool unauth = st.code() == Status::Code::kUnauthenticated;
         srv_->errors_[unauth ? "unauthenticated" : "forbidden"]->Inc();
-        resp_ = Response{};
+        ResetResponse();
         resp_.Error(unauth ? 401 : 403, st.message());
-        // Basic first: clients that negotiate (libcurl in collectd) then send user:token.
+        // Basic first: clients that negotiate (libcurl in collectd) then send
+        // user:token.
         if (unauth)
           resp_.SetHeader("WWW-Authenticate", "Basic realm=\"kansoku\", Bearer realm=\"kansoku\"");
         keep_alive_ = false;  // the body (if any) was not read
@@ -414,14 +549,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
     if (parser_->is_done()) return OnBody({});
     if (beast::iequals(hdr[http::field::expect], "100-continue")) {
-      auto cont =
-          std::make_shared<http::response<http::empty_body>>(http::status::continue_, version_);
-      Lowest(stream_).expires_after(std::chrono::milliseconds(srv_->opts_.write_timeout_ms));
-      return http::async_write(
-          stream_, *cont, [self = this->shared_from_this(), cont](beast::error_code ec, size_t) {
-            if (ec) return self->DoClose();
-            self->ReadBody();
-          });
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      SetDeadline(srv_->opts_.write_timeout_ms);
+      return asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                               [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                                 if (ec) return self->DoClose();
+                                 self->ReadBody();
+                               });
     }
     ReadBody();
   }
@@ -436,7 +570,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     std::string_view token = ExtractToken(req_, r.allow_query_token, &scratch);
     if (token.empty()) {
       return Status::Unauthenticated(
-          "missing API token: send it as 'Authorization: Bearer <token>', as the Basic auth "
+          "missing API token: send it as 'Authorization: Bearer <token>', as "
+          "the Basic auth "
           "password, or in the X-Api-Key header");
     }
     if (!srv_->opts_.authenticator) return Status::Unauthenticated("no authenticator configured");
@@ -452,7 +587,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void ReadBody() {
-    Lowest(stream_).expires_after(std::chrono::milliseconds(srv_->opts_.body_timeout_ms));
+    SetDeadline(srv_->opts_.body_timeout_ms);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
@@ -460,18 +595,18 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void OnBody(beast::error_code ec) {
     const Route& r = route_->route;
+    if (timed_out_) {
+      srv_->errors_["timeout"]->Inc();
+      return DoClose();  // the socket is closed: no 408 can reach the client
+    }
     if (ec == http::error::body_limit) {
       srv_->errors_["body_too_large"]->Inc();
       return Fail(413, BodyLimitMessage(r));
     }
-    if (ec == beast::error::timeout) {
-      srv_->errors_["timeout"]->Inc();
-      return Fail(408, "request body not received within " +
-                           std::to_string(srv_->opts_.body_timeout_ms) + " ms");
-    }
     if (ec) {
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-          ec == asio::error::connection_reset) {
+          ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+          ec == asio::error::bad_descriptor) {
         return DoClose();
       }
       srv_->errors_["bad_request"]->Inc();
@@ -500,9 +635,18 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     Dispatch();
   }
 
+  // Back to a fresh Response, keeping the strings' capacity for the next
+  // request.
+  void ResetResponse() {
+    resp_.status = 200;
+    resp_.content_type.assign("text/plain; charset=utf-8");
+    resp_.headers.clear();
+    resp_.body.clear();
+  }
+
   void Dispatch() {
     const Route& r = route_->route;
-    resp_ = Response{};
+    ResetResponse();
     if (!r.offload) {
       RunHandler();
       return Write();
@@ -528,41 +672,66 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       route_->route.handler(req_, resp_);
     } catch (const std::exception& e) {
       log::Error("BUG: handler threw", {{"route", route_->route.path}, {"err", e.what()}});
-      resp_ = Response{};
+      ResetResponse();
       resp_.Error(500, std::string("internal error: ") + e.what());
     }
   }
 
   void Fail(int code, const std::string& message) {
-    resp_ = Response{};
+    ResetResponse();
     resp_.Error(code, message);
     keep_alive_ = false;  // the connection state is unknown after a protocol error
     Write();
   }
 
+  // Serializes the status line and header into out_ (reused per connection) and
+  // writes it with the body in one gather write.
   void Write() {
-    auto res = std::make_shared<http::response<http::string_body>>();
-    res->version(version_ ? version_ : 11);
-    res->result(static_cast<unsigned>(resp_.status));
-    res->set(http::field::server, "kansoku");
-    if (!resp_.content_type.empty()) res->set(http::field::content_type, resp_.content_type);
-    for (auto& [k, v] : resp_.headers) res->set(k, v);
     bool close = !keep_alive_ || srv_->draining_.load();
-    res->keep_alive(!close);
-    route_->bytes_out->Inc(static_cast<double>(resp_.body.size()));
-    if (req_.method == "HEAD") {
-      res->content_length(resp_.body.size());
-    } else {
-      res->body() = std::move(resp_.body);
-      res->prepare_payload();
+    int status = resp_.status;
+    if (status < 100 || status > 999) status = 500;
+    bool send_body = !(status < 200 || status == 204 || status == 304);
+    bool head = req_.method == "HEAD";
+    out_.clear();
+    out_ += version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    AppendDecimal(out_, static_cast<uint64_t>(status));
+    out_ += ' ';
+    out_ += http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
+    out_ += "\r\nServer: kansoku\r\n";
+    if (!resp_.content_type.empty()) AppendHeaderField(out_, "Content-Type", resp_.content_type);
+    for (const auto& [k, v] : resp_.headers) {
+      if (!IsFramingHeader(k)) AppendHeaderField(out_, k, v);
     }
-    // Counted when the response is ready, so a client that has read it sees it counted.
+    if (send_body) {
+      out_ += "Content-Length: ";
+      AppendDecimal(out_, resp_.body.size());
+      out_ += "\r\n";
+    }
+    if (close) {
+      if (version_ != 10) out_ += "Connection: close\r\n";
+    } else if (version_ == 10) {
+      out_ += "Connection: keep-alive\r\n";
+    }
+    out_ += "\r\n";
+    std::string_view body;
+    if (send_body && !head) {
+      if (kTls || resp_.body.size() < kCopyBodyBelow) {
+        out_ += resp_.body;
+      } else {
+        body = resp_.body;
+      }
+    }
+    route_->bytes_out->Inc(static_cast<double>(resp_.body.size()));
+    // Counted when the response is ready, so a client that has read it sees it
+    // counted.
     route_->CodeCounter(resp_.status)->Inc();
     route_->latency->Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
-    Lowest(stream_).expires_after(std::chrono::milliseconds(srv_->opts_.write_timeout_ms));
-    http::async_write(stream_, *res,
-                      [self = this->shared_from_this(), res, close](beast::error_code ec, size_t) {
+    SetDeadline(srv_->opts_.write_timeout_ms);
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(out_),
+                                           asio::buffer(body.data(), body.size())};
+    asio::async_write(stream_, bufs,
+                      [self = this->shared_from_this(), close](beast::error_code ec, size_t) {
                         self->OnWrite(ec, close);
                       });
   }
@@ -576,16 +745,18 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void DoClose() {
-    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
-      Lowest(stream_).expires_after(std::chrono::seconds(2));
+    deadline_ms_ = 0;
+    if (timed_out_) return CloseSocket();
+    SetDeadline(2000);
+    if constexpr (kTls) {
       stream_.async_shutdown(
-          [self = this->shared_from_this()](beast::error_code) { Lowest(self->stream_).close(); });
+          [self = this->shared_from_this()](beast::error_code) { self->CloseSocket(); });
     } else {
-      // Lingering close: half-close, then read and discard what the client is still sending
-      // (up to 2 s), so an early answer such as 413 is not destroyed by a TCP reset.
+      // Lingering close: half-close, then read and discard what the client is
+      // still sending (up to 2 s), so an early answer such as 413 is not
+      // destroyed by a TCP reset.
       beast::error_code ec;
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-      Lowest(stream_).expires_after(std::chrono::seconds(2));
+      stream_.shutdown(tcp::socket::shutdown_send, ec);
       Linger();
     }
   }
@@ -594,11 +765,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (!discard_) discard_ = std::make_unique<char[]>(kDiscardSize);
     stream_.async_read_some(asio::buffer(discard_.get(), kDiscardSize),
                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                              if (ec) {
-                                beast::error_code ignored;
-                                self->stream_.socket().close(ignored);
-                                return;
-                              }
+                              if (ec) return self->CloseSocket();
                               self->Linger();
                             });
   }
@@ -612,7 +779,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::optional<http::request_parser<http::string_body>> parser_;
   Request req_;
   Response resp_;
+  std::string out_;  // the serialized response header (and small bodies)
   RouteState* route_ = nullptr;
+  int64_t deadline_ms_ = 0;  // steady ms; 0 = none. Set and checked on the io thread only.
+  bool timed_out_ = false;
   bool keep_alive_ = true;
   unsigned version_ = 11;
   bool idle_ = true;
@@ -652,7 +822,7 @@ Status HttpServer::Impl::Start() {
       return Status::InvalidArgument("cannot listen on \"" + addr + "\": bad IP address \"" + host +
                                      "\"");
     tcp::endpoint ep(ip, port);
-    auto acc = std::make_unique<tcp::acceptor>(asio::make_strand(ioc_));
+    auto acc = std::make_unique<tcp::acceptor>(io_[0]->ioc);
     acc->open(ep.protocol(), ec);
     if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec && ip.is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
@@ -666,52 +836,78 @@ Status HttpServer::Impl::Start() {
     acceptors_.push_back(std::move(acc));
   }
   workers_ = std::make_unique<asio::thread_pool>(static_cast<size_t>(opts_.worker_threads));
-  work_.emplace(ioc_.get_executor());
   for (size_t i = 0; i < acceptors_.size(); ++i) Accept(i);
-  for (int i = 0; i < opts_.io_threads; ++i) {
-    threads_.emplace_back([this] { ioc_.run(); });
+  for (size_t i = 0; i < io_.size(); ++i) {
+    io_[i]->work.emplace(io_[i]->ioc.get_executor());
+    Sweep(i);
+    io_[i]->thread = std::thread([this, i] { io_[i]->ioc.run(); });
   }
   started_ = true;
   return Status::Ok();
 }
 
-void HttpServer::Impl::Accept(size_t i) {
-  acceptors_[i]->async_accept(asio::make_strand(ioc_), [this, i](beast::error_code ec,
-                                                                 tcp::socket sock) {
-    if (ec == asio::error::operation_aborted || draining_.load()) return;
-    if (!ec) {
-      connections_total_->Inc();
-      beast::error_code ec2;
-      sock.set_option(tcp::no_delay(true), ec2);
-      auto remote_ep = sock.remote_endpoint(ec2);
-      std::string remote = ec2 ? "?" : EndpointString(remote_ep);
-      if (open_connections_.load() >= opts_.max_connections) {
-        errors_["too_many_connections"]->Inc();
-        static const std::string kBusy =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: "
-            "1\r\nConnection: close\r\nContent-Length: "
-            "72\r\n\r\n{\"status\":\"error\",\"error\":\"too "
-            "many open connections, retry later\"}\n";
-        asio::write(sock, asio::buffer(kBusy), ec2);
-        sock.close(ec2);
-      } else {
-        open_connections_.fetch_add(1);
-        connections_->Add(1);
-        if (ssl_ctx_) {
-          std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-              this, beast::ssl_stream<beast::tcp_stream>(std::move(sock), *ssl_ctx_), remote)
-              ->Run();
-        } else {
-          std::make_shared<Session<beast::tcp_stream>>(this, beast::tcp_stream(std::move(sock)),
-                                                       remote)
-              ->Run();
-        }
+void HttpServer::Impl::Sweep(size_t io_index) {
+  IoThread& io = *io_[io_index];
+  io.sweeper.expires_after(std::chrono::milliseconds(sweep_interval_ms_));
+  io.sweeper.async_wait([this, io_index](beast::error_code ec) {
+    if (ec) return;
+    std::vector<std::shared_ptr<SessionBase>> mine;
+    {
+      std::lock_guard<std::mutex> lock(sessions_mu_);
+      for (auto& [p, w] : sessions_) {
+        if (p->io_index() != io_index) continue;
+        if (auto s = w.lock()) mine.push_back(std::move(s));
       }
-    } else {
-      log::Warn("accept failed", {{"err", ec.message()}});
     }
-    Accept(i);
+    int64_t now = SteadyNowMs();
+    for (auto& s : mine) s->CheckDeadline(now);
+    mine.clear();  // may destroy sessions, which unregister (outside
+                   // sessions_mu_)
+    Sweep(io_index);
   });
+}
+
+void HttpServer::Impl::Accept(size_t i) {
+  size_t io_index = next_io_++ % io_.size();
+  acceptors_[i]->async_accept(
+      io_[io_index]->ioc, [this, i, io_index](beast::error_code ec, tcp::socket sock) {
+        if (ec == asio::error::operation_aborted || draining_.load()) return;
+        if (!ec) {
+          connections_total_->Inc();
+          beast::error_code ec2;
+          sock.set_option(tcp::no_delay(true), ec2);
+          auto remote_ep = sock.remote_endpoint(ec2);
+          std::string remote = ec2 ? "?" : EndpointString(remote_ep);
+          if (open_connections_.load() >= opts_.max_connections) {
+            errors_["too_many_connections"]->Inc();
+            static const std::string kBusy =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                "application/json\r\nRetry-After: "
+                "1\r\nConnection: close\r\nContent-Length: "
+                "72\r\n\r\n{\"status\":\"error\",\"error\":\"too "
+                "many open connections, retry later\"}\n";
+            asio::write(sock, asio::buffer(kBusy), ec2);
+            sock.close(ec2);
+          } else {
+            open_connections_.fetch_add(1);
+            connections_->Add(1);
+            // Built here, started on its own io thread (the socket belongs to that
+            // io_context).
+            if (ssl_ctx_) {
+              auto t = std::make_shared<Session<TlsStream>>(this, std::move(sock), *ssl_ctx_,
+                                                            std::move(remote), io_index);
+              asio::post(io_[io_index]->ioc, [t] { t->Run(); });
+            } else {
+              auto t = std::make_shared<Session<tcp::socket>>(this, std::move(sock),
+                                                              std::move(remote), io_index);
+              asio::post(io_[io_index]->ioc, [t] { t->Run(); });
+            }
+          }
+        } else {
+          log::Warn("accept failed", {{"err", ec.message()}});
+        }
+        Accept(i);
+      });
 }
 
 void HttpServer::Impl::Stop() {
@@ -742,9 +938,13 @@ void HttpServer::Impl::Stop() {
                 {{"connections", static_cast<long>(sessions_.size())}});
     }
   }
-  work_.reset();
-  ioc_.stop();
-  for (auto& t : threads_) t.join();
+  for (auto& io : io_) {
+    io->work.reset();
+    io->ioc.stop();
+  }
+  for (auto& io : io_) {
+    if (io->thread.joinable()) io->thread.join();
+  }
   workers_->join();
 }
 

@@ -15,6 +15,7 @@
 // Overload: beyond max_connections new connections get 503 and are closed; a full worker queue
 // answers 503 with Retry-After.
 //
+// Threading: one io_context per io thread; each connection stays on the io thread it is given.
 // Thread safety: AddRoute before Start only. Start/Stop from one thread. Handlers run
 // concurrently on io and worker threads and must be thread-safe.
 // Ownership: the server borrows the Authenticator and metrics::Registry; both must outlive it.

@@ -446,8 +446,9 @@ void TcpConn::PushPending() {
   while (!pending_.empty()) {
     Frame f{std::move(pending_.front()), peer_};
     if (!l_->queue.TryPush(std::move(f))) {
-      // Backpressure: stop reading until the consumer catches up. (TryPush moved nothing.)
-      pending_.front() = std::move(f.data);
+      // Backpressure: stop reading until the consumer catches up. TryPush moves from its
+      // argument only when it succeeds, so f still holds the frame.
+      pending_.front() = std::move(f.data);  // NOLINT(bugprone-use-after-move): see above
       timer_.expires_after(std::chrono::milliseconds(5));
       timer_.async_wait([self = shared_from_this()](boost::system::error_code e) {
         if (!e || e == asio::error::operation_aborted) self->PushPending();
