@@ -47,7 +47,8 @@ class RawClient {
     int status = 0;
     std::string head, body;
   };
-  Resp Read() {
+  // head_only: the answer to HEAD (a Content-Length but no body).
+  Resp Read(bool head_only = false) {
     Resp r;
     while (buf_.find("\r\n\r\n") == std::string::npos) {
       if (!Fill()) return r;
@@ -57,7 +58,7 @@ class RawClient {
     buf_.erase(0, end + 4);
     r.status = std::stoi(r.head.substr(9, 3));
     size_t cl = r.head.find("Content-Length: ");
-    size_t n = cl == std::string::npos ? 0 : std::stoul(r.head.substr(cl + 16));
+    size_t n = cl == std::string::npos || head_only ? 0 : std::stoul(r.head.substr(cl + 16));
     while (buf_.size() < n) {
       if (!Fill()) break;
     }
@@ -115,6 +116,15 @@ class HttpServerTest : public ::testing::Test {
     admin.allow_query_token = true;
     admin.handler = [](Request& req, Response& resp) { resp.Text(200, req.principal.token_name); };
     server_->AddRoute(admin);
+    Route hdr;
+    hdr.method = "GET";
+    hdr.path = "/hdr";
+    hdr.scope = kScopeNone;
+    hdr.handler = [](Request&, Response& resp) {
+      resp.Text(200, std::string(20000, 'x'));  // above the size copied behind the header
+      resp.SetHeader("X-Note", "a\r\nInjected: yes");
+    };
+    server_->AddRoute(hdr);
     Route slow;
     slow.method = "GET";
     slow.path = "/slow";
@@ -152,6 +162,33 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequests) {
   EXPECT_NE(m.find("kansoku_http_requests_total{route=\"/echo\",code=\"200\"} 3"),
             std::string::npos)
       << m;
+}
+
+TEST_F(HttpServerTest, HandlerHeadersCannotInjectAndLargeBodiesArriveWhole) {
+  RawClient c(addr_);
+  for (int i = 0; i < 2; ++i) {
+    c.Send("GET /hdr HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto r = c.Read();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, std::string(20000, 'x') + "\n");
+    EXPECT_NE(r.head.find("X-Note: a  Injected: yes"), std::string::npos) << r.head;
+    EXPECT_EQ(r.head.find("\r\nInjected:"), std::string::npos) << r.head;
+    EXPECT_EQ(r.head.find("Connection:"), std::string::npos) << r.head;  // 1.1 keep-alive
+  }
+}
+
+TEST_F(HttpServerTest, Http10KeepAliveAndHead) {
+  RawClient c(addr_);
+  c.Send("HEAD /hdr HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  auto r = c.Read(/*head_only=*/true);
+  EXPECT_EQ(r.head.substr(0, 15), "HTTP/1.0 200 OK") << r.head;
+  EXPECT_NE(r.head.find("Content-Length: 20001"), std::string::npos) << r.head;
+  EXPECT_NE(r.head.find("Connection: keep-alive"), std::string::npos) << r.head;
+  c.Send("GET /-/healthy HTTP/1.0\r\n\r\n");  // no body came before this answer
+  r = c.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "OK\n");
+  EXPECT_TRUE(c.Closed());  // HTTP/1.0 without keep-alive
 }
 
 TEST_F(HttpServerTest, ChunkedBody) {
