@@ -100,22 +100,30 @@ Status Relabel(const Ctx& c, const YAML::Node& n, const std::string& key,
   size_t i = 0;
   for (const auto& r : n) {
     Ctx rc{c.file, c.path + "." + key + "[" + std::to_string(i++) + "]"};
-    KANSOKU_RETURN_IF_ERROR(Keys(rc, r, {"source_labels", "separator", "regex", "action"}));
+    KANSOKU_RETURN_IF_ERROR(Keys(rc, r,
+                                 {"source_labels", "separator", "regex", "action", "target_label",
+                                  "replacement", "modulus"}));
     RelabelRule rule;
-    if (r["source_labels"]) {
-      rule.source_labels.clear();
-      KANSOKU_RETURN_IF_ERROR(
-          StrList(rc, r["source_labels"], "source_labels", &rule.source_labels));
-    }
+    KANSOKU_RETURN_IF_ERROR(StrList(rc, r["source_labels"], "source_labels", &rule.source_labels));
     KANSOKU_RETURN_IF_ERROR(Str(rc, r["separator"], "separator", &rule.separator));
-    rule.regex = "(.*)";
     KANSOKU_RETURN_IF_ERROR(Str(rc, r["regex"], "regex", &rule.regex));
+    KANSOKU_RETURN_IF_ERROR(Str(rc, r["target_label"], "target_label", &rule.target_label));
+    KANSOKU_RETURN_IF_ERROR(Str(rc, r["replacement"], "replacement", &rule.replacement));
+    size_t modulus = 0;
+    KANSOKU_RETURN_IF_ERROR(Count(rc, r["modulus"], "modulus", &modulus));
+    rule.modulus = modulus;
     std::string action = "replace";
     KANSOKU_RETURN_IF_ERROR(Str(rc, r["action"], "action", &action));
-    if (action != "keep" && action != "drop") {
-      return rc.Err(r, "action", "only keep and drop are supported, got \"" + action + "\"");
+    auto a = ParseRelabelAction(action);
+    if (!a.ok()) return rc.Err(r["action"], "action", a.status().message());
+    rule.action = *a;
+    // The rule alone is checked here so the error carries the file and line.
+    auto compiled = Relabeler::Compile({rule});
+    if (!compiled.ok()) {
+      std::string why = compiled.status().message();
+      if (StartsWith(why, "rule 1 ")) why = why.substr(7);
+      return rc.Err(r, "", why);
     }
-    rule.keep = action == "keep";
     out->push_back(std::move(rule));
   }
   return Status::Ok();

@@ -179,7 +179,7 @@ TEST(ScrapeConfig, PrometheusAndShortSpellings) {
   ASSERT_EQ(jobs[0].static_groups.size(), 1u);
   EXPECT_EQ(jobs[0].file_sd, std::vector<std::string>{"/tmp/x/*.json"});
   EXPECT_EQ(jobs[0].target_relabel.size(), 1u);
-  EXPECT_FALSE(jobs[0].target_relabel[0].keep);
+  EXPECT_EQ(jobs[0].target_relabel[0].action, RelabelAction::kDrop);
   EXPECT_EQ(jobs[0].max_growth, 0.5);
   EXPECT_EQ(jobs[0].min_targets, 10u);
   EXPECT_EQ(jobs[1].static_targets.size(), 1u);
@@ -192,7 +192,10 @@ TEST(ScrapeConfig, ErrorsNameLineAndKey) {
   } cases[] = {
       {"- job_name: a\n  selector: 'env=~('\n", "k.yml:2: scrape_configs[0].selector"},
       {"- job_name: a\n  max_growth: lots\n", "max_growth"},
-      {"- job_name: a\n  relabel_configs:\n    - action: replace\n", "only keep and drop"},
+      {"- job_name: a\n  relabel_configs:\n    - action: replace\n",
+       "k.yml:3: scrape_configs[0].relabel_configs[0]: (replace) needs target_label"},
+      {"- job_name: a\n  relabel_configs:\n    - {action: rename, source_labels: [x]}\n",
+       "k.yml:3: scrape_configs[0].relabel_configs[0].action: unknown relabel action \"rename\""},
       {"- job_name: a\n  bogus: 1\n", "k.yml:2: scrape_configs[0].bogus: unknown key"},
       {"- job_name: a\n- job_name: a\n", "defined twice"},
       {"- targets: [x]\n", "job name is required"},
@@ -210,15 +213,72 @@ TEST(ScrapeJob, TargetRelabelAndStaticGroups) {
   c.job = "j";
   c.static_groups = {{{"10.0.0.1:9100", "127.0.0.1:9100"}, {{"env", "prod"}}}};
   c.labels = {{"team", "infra"}, {"env", "ignored"}};
-  c.target_relabel = {{{"__address__"}, ";", "10\\..*", false}};
+  RelabelRule drop;
+  drop.action = RelabelAction::kDrop;
+  drop.source_labels = {"__address__"};
+  drop.regex = "10\\..*";
+  c.target_relabel = {drop};
   auto job = ScrapeJob::Create(c);
   ASSERT_TRUE(job.ok());
   std::vector<std::string> errs;
   auto groups = (*job)->Targets(&errs);
   ASSERT_EQ(groups.size(), 1u);
   EXPECT_EQ(groups[0].labels, (LabelSet{{"env", "prod"}, {"team", "infra"}}));
-  EXPECT_FALSE((*job)->KeepTarget((*job)->TargetLabels("10.0.0.1:9100", groups[0].labels)));
-  EXPECT_TRUE((*job)->KeepTarget((*job)->TargetLabels("127.0.0.1:9100", groups[0].labels)));
+  EXPECT_FALSE((*job)->Resolve("10.0.0.1:9100", groups[0].labels).kept);
+  ResolvedTarget kept = (*job)->Resolve("127.0.0.1:9100", groups[0].labels);
+  EXPECT_TRUE(kept.kept);
+  EXPECT_EQ(kept.url, "http://127.0.0.1:9100/metrics");
+  EXPECT_EQ(
+      kept.labels,
+      (LabelSet{{"job", "j"}, {"instance", "127.0.0.1:9100"}, {"env", "prod"}, {"team", "infra"}}));
+}
+
+TEST(ScrapeJob, RelabelRewritesAddressPathParamsAndLabels) {
+  // The blackbox-exporter pattern: the discovered address becomes ?target=, the instance label,
+  // and the exporter's address replaces it; a group label is renamed through labelmap.
+  auto jobs = [] {
+    std::vector<ScrapeJobConfig> out;
+    Status st = ParseJobs(YAML::Load(R"yaml(
+- job_name: blackbox
+  metrics_path: /probe
+  static_configs:
+    - targets: ["example.test:443"]
+      labels: {__meta_owner: payments}
+  relabel_configs:
+    - {source_labels: [__address__], target_label: __param_target}
+    - {source_labels: [__param_target], target_label: instance}
+    - {target_label: __address__, replacement: "127.0.0.1:9115"}
+    - {action: labelmap, regex: "__meta_(.+)", replacement: "team_$1"}
+    - {source_labels: [team_owner], regex: "(.*)", target_label: team_owner, replacement: "${1}-oncall"}
+)yaml"),
+                          "k.yml", "scrape_configs", &out);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return out;
+}
+();
+ASSERT_EQ(jobs.size(), 1u);
+auto job = ScrapeJob::Create(jobs[0]);
+ASSERT_TRUE(job.ok()) << job.status().message();
+std::vector<std::string> errs;
+auto groups = (*job) -> Targets(&errs);
+ASSERT_EQ(groups.size(), 1u);
+ResolvedTarget t = (*job)->Resolve("example.test:443", groups[0].labels);
+ASSERT_TRUE(t.kept) << t.reason;
+EXPECT_EQ(t.url, "http://127.0.0.1:9115/probe?target=example.test%3A443");
+EXPECT_EQ(t.labels, (LabelSet{{"job", "blackbox"},
+                              {"instance", "example.test:443"},
+                              {"team_owner", "payments-oncall"}}));
+// A rule that empties __address__ leaves nothing to scrape: not kept, with the reason.
+ScrapeJobConfig c = jobs[0];
+RelabelRule clear;
+clear.target_label = "__address__";
+clear.replacement = "";
+c.target_relabel = {clear};
+auto cleared = ScrapeJob::Create(c);
+ASSERT_TRUE(cleared.ok());
+ResolvedTarget none = (*cleared)->Resolve("example.test:443", {});
+EXPECT_FALSE(none.kept);
+EXPECT_NE(none.reason.find("no __address__"), std::string::npos);
 }
 
 TEST(Scraper, FileSdGrowthIsHeldAndPersisted) {

@@ -4,13 +4,16 @@
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
+#include "base/strings.h"
 #include "net/decode.h"
 #include "net/http_client.h"
 
@@ -194,13 +197,6 @@ Result<std::vector<TargetGroup>> LoadFileSd(const std::string& path) {
   }
 }
 
-struct ScrapeJob::CompiledRule {
-  std::vector<std::string> source_labels;
-  std::string separator;
-  std::shared_ptr<re2::RE2> re;
-  bool keep;
-};
-
 ScrapeJob::ScrapeJob(ScrapeJobConfig c) : cfg_(std::move(c)) {}
 ScrapeJob::~ScrapeJob() = default;
 
@@ -217,40 +213,17 @@ Result<std::unique_ptr<ScrapeJob>> ScrapeJob::Create(ScrapeJobConfig config) {
     }
     *dst = std::move(re);
   }
-  for (auto [rules, out] : {std::pair{&j->cfg_.target_relabel, &j->target_rules_},
-                            std::pair{&j->cfg_.metric_relabel, &j->metric_rules_}}) {
-    for (const auto& r : *rules) {
-      auto re = std::make_shared<re2::RE2>(r.regex, re2::RE2::Quiet);
-      if (!re->ok()) {
-        return Status::InvalidArgument("job " + j->cfg_.job + ": bad relabel regex \"" + r.regex +
-                                       "\": " + re->error());
-      }
-      if (r.source_labels.empty()) {
-        return Status::InvalidArgument("job " + j->cfg_.job +
-                                       ": relabel rule without source_labels");
-      }
-      out->push_back({r.source_labels, r.separator, std::move(re), r.keep});
+  for (auto [rules, out, key] :
+       {std::tuple{&j->cfg_.target_relabel, &j->target_relabel_, "relabel_configs"},
+        std::tuple{&j->cfg_.metric_relabel, &j->metric_relabel_, "metric_relabel_configs"}}) {
+    auto r = Relabeler::Compile(*rules);
+    if (!r.ok()) {
+      return Status::InvalidArgument("job " + j->cfg_.job + ": " + key + ": " +
+                                     r.status().message());
     }
+    *out = std::move(r).value();
   }
   return j;
-}
-
-bool ScrapeJob::Apply(const std::vector<CompiledRule>& rules, const LabelSet& labels) {
-  std::string joined;
-  for (const auto& r : rules) {
-    joined.clear();
-    for (size_t i = 0; i < r.source_labels.size(); ++i) {
-      if (i) joined += r.separator;
-      for (const auto& l : labels) {
-        if (l.first == r.source_labels[i]) {
-          joined += l.second;
-          break;
-        }
-      }
-    }
-    if (re2::RE2::FullMatch(joined, *r.re) != r.keep) return false;
-  }
-  return true;
 }
 
 LabelSet ScrapeJob::TargetLabels(const std::string& target, const LabelSet& group_labels) const {
@@ -264,8 +237,43 @@ LabelSet ScrapeJob::TargetLabels(const std::string& target, const LabelSet& grou
   return out;
 }
 
-bool ScrapeJob::KeepTarget(const LabelSet& target_labels) const {
-  return Apply(target_rules_, target_labels);
+ResolvedTarget ScrapeJob::Resolve(const std::string& target, const LabelSet& group_labels) const {
+  ResolvedTarget r;
+  LabelSet ls = TargetLabels(target, group_labels);
+  if (!target_relabel_.Apply(&ls)) {
+    r.kept = false;
+    r.reason = "dropped by relabel_configs";
+    return r;
+  }
+  auto get = [&ls](std::string_view name) -> std::string {
+    for (const auto& l : ls) {
+      if (l.first == name) return l.second;
+    }
+    return "";
+  };
+  const std::string address = get("__address__");
+  if (address.empty()) {
+    r.kept = false;
+    r.reason = "relabel_configs left no __address__";
+    return r;
+  }
+  std::string scheme = get("__scheme__"), path = get("__metrics_path__"), query;
+  if (scheme.empty()) scheme = cfg_.scheme;
+  if (path.empty() || path[0] != '/') path = "/" + path;
+  std::string instance = get("instance");
+  r.labels.emplace_back("job", get("job"));
+  r.labels.emplace_back("instance", instance.empty() ? address : instance);
+  for (const auto& [name, value] : ls) {
+    if (StartsWith(name, "__param_")) {
+      query += query.empty() ? "?" : "&";
+      query += UrlEncode(std::string_view(name).substr(8)) + "=" + UrlEncode(value);
+    } else if (!StartsWith(name, "__") && name != "job" && name != "instance") {
+      r.labels.emplace_back(name, value);
+    }
+  }
+  if (r.labels[0].second.empty()) r.labels.erase(r.labels.begin());  // relabelled away
+  r.url = scheme + "://" + address + path + query;
+  return r;
 }
 
 std::vector<TargetGroup> ScrapeJob::Targets(std::vector<std::string>* sd_errors) const {
@@ -305,19 +313,21 @@ std::vector<TargetGroup> ScrapeJob::Targets(std::vector<std::string>* sd_errors)
 ScrapeOutcome ScrapeJob::Scrape(const std::string& target, const LabelSet& group_labels,
                                 int64_t now_ms) const {
   ScrapeOutcome o;
+  ResolvedTarget rt = Resolve(target, group_labels);
   o.instance = target;
-  LabelSet tl = {{"job", cfg_.job}, {"instance", target}};
-  for (const auto& l : group_labels) {
-    if (l.first != "job" && l.first != "instance") tl.push_back(l);
+  for (const auto& l : rt.labels) {
+    if (l.first == "instance") o.instance = l.second;
   }
+  const LabelSet& tl = rt.labels;
   auto t0 = std::chrono::steady_clock::now();
   std::vector<ScrapedSample> samples;
   net::ClientOptions co;
   co.timeout_ms = cfg_.timeout_ms;
   char tos[32];
   std::snprintf(tos, sizeof tos, "%g", cfg_.timeout_ms / 1000.0);
+  if (!rt.kept) return o;  // not scraped; the scraper only scrapes kept targets
   auto r = net::HttpCall(
-      "GET", cfg_.scheme + "://" + target + cfg_.metrics_path,
+      "GET", rt.url,
       {{"Accept",
         "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"},
        {"Accept-Encoding", "gzip"},
@@ -373,7 +383,14 @@ ScrapeOutcome ScrapeJob::Scrape(const std::string& target, const LabelSet& group
         s.labels.emplace_back("exported_" + t.first, std::move(exported_value));
       }
     }
-    if (!metric_rules_.empty() && !Apply(metric_rules_, s.labels)) continue;
+    if (!metric_relabel_.empty()) {
+      if (!metric_relabel_.Apply(&s.labels)) continue;
+      // __name__ first again (it may have been rewritten); a sample without one is dropped.
+      auto name_at = std::find_if(s.labels.begin(), s.labels.end(),
+                                  [](const Label& l) { return l.first == "__name__"; });
+      if (name_at == s.labels.end()) continue;
+      std::rotate(s.labels.begin(), name_at, name_at + 1);
+    }
     if (s.timestamp_ms == 0) s.timestamp_ms = now_ms;
     o.samples.push_back(std::move(s));
   }

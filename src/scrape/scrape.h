@@ -21,15 +21,13 @@
 #include <vector>
 
 #include "base/status.h"
+#include "scrape/relabel.h"
 
 namespace re2 {
 class RE2;
 }
 
 namespace kansoku::scrape {
-
-using Label = std::pair<std::string, std::string>;
-using LabelSet = std::vector<Label>;
 
 struct ScrapedSample {
   LabelSet labels;           // includes __name__, unsorted
@@ -52,15 +50,6 @@ struct TargetGroup {
 // name on a bad file.
 Result<std::vector<TargetGroup>> LoadFileSd(const std::string& path);
 
-// A keep/drop rule (Prometheus relabel_config restricted to these two actions): the values of
-// source_labels joined by separator, RE2 full match on regex.
-struct RelabelRule {
-  std::vector<std::string> source_labels = {"__name__"};
-  std::string separator = ";";
-  std::string regex;
-  bool keep = true;  // false = drop
-};
-
 struct ScrapeJobConfig {
   std::string job;
   int64_t interval_ms = 0;  // 0 = the runner's default (agent: its interval)
@@ -73,7 +62,7 @@ struct ScrapeJobConfig {
   std::vector<TargetGroup> static_groups;   // Prometheus static_configs
   std::vector<std::string> file_sd;         // files (glob patterns) re-read every scrape
   std::string metric_keep, metric_drop;     // RE2 on __name__ ("" = off)
-  std::vector<RelabelRule> target_relabel;  // on target labels (docs/design/scrape.md §2)
+  std::vector<RelabelRule> target_relabel;  // relabel_configs (docs/design/scrape.md §2)
   std::vector<RelabelRule> metric_relabel;  // on scraped samples, after metric_keep/drop
   // Enrollment (docs/design/scrape.md §2-3): label selector on target labels ("" = all), and the
   // growth hold (max_growth 0 = off).
@@ -83,6 +72,16 @@ struct ScrapeJobConfig {
   int64_t growth_window_ms = 3600 * 1000;
   size_t max_samples = 200000;
   size_t max_body_bytes = 64u << 20;
+};
+
+// A discovered target after relabel_configs (Prometheus' rules): kept or not (and why), the URL
+// from __scheme__, __address__, __metrics_path__ and __param_<name>, and the labels every sample
+// of it gets: instance (defaults to __address__), job and the rest, without `__` labels.
+struct ResolvedTarget {
+  bool kept = true;
+  std::string reason;  // why not kept
+  std::string url;
+  LabelSet labels;
 };
 
 struct ScrapeOutcome {
@@ -104,8 +103,8 @@ class ScrapeJob {
   // The labels enrollment looks at: __address__, job, __scheme__, __metrics_path__ and the
   // group's labels.
   LabelSet TargetLabels(const std::string& target, const LabelSet& group_labels) const;
-  // False when target_relabel drops the target.
-  bool KeepTarget(const LabelSet& target_labels) const;
+  // The target after relabel_configs (see ResolvedTarget).
+  ResolvedTarget Resolve(const std::string& target, const LabelSet& group_labels) const;
   // Scrapes one target now; now_ms stamps samples without a timestamp.
   ScrapeOutcome Scrape(const std::string& target, const LabelSet& group_labels,
                        int64_t now_ms) const;
@@ -114,10 +113,8 @@ class ScrapeJob {
  private:
   explicit ScrapeJob(ScrapeJobConfig c);
   ScrapeJobConfig cfg_;
-  struct CompiledRule;
-  static bool Apply(const std::vector<CompiledRule>& rules, const LabelSet& labels);
   std::unique_ptr<re2::RE2> keep_, drop_;
-  std::vector<CompiledRule> target_rules_, metric_rules_;
+  Relabeler target_relabel_, metric_relabel_;
 };
 
 }  // namespace kansoku::scrape

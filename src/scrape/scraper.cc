@@ -120,7 +120,7 @@ void Scraper::SyncJob(size_t ji, int64_t now_ms) {
       d.target = t;
       d.group_labels = group.labels;
       d.target_labels = sj.TargetLabels(t, group.labels);
-      d.relabel_kept = sj.KeepTarget(d.target_labels);
+      d.relabel_kept = sj.Resolve(t, group.labels).kept;
       found.push_back(std::move(d));
     }
   }
@@ -142,9 +142,12 @@ void Scraper::SyncJob(size_t ji, int64_t now_ms) {
     TargetStatus& s = rt.status;
     s.job = sj.config().job;
     s.target = t.target;
-    s.url = sj.config().scheme + "://" + t.target + sj.config().metrics_path;
+    ResolvedTarget resolved = sj.Resolve(t.target, t.group_labels);
+    s.url = resolved.url.empty() ? sj.config().scheme + "://" + t.target + sj.config().metrics_path
+                                 : resolved.url;
     s.discovered_labels = std::move(t.target_labels);
-    s.labels = SeriesLabels(s.job, t.target, t.group_labels);
+    s.labels =
+        resolved.kept ? std::move(resolved.labels) : SeriesLabels(s.job, t.target, t.group_labels);
     s.state = t.state;
     s.reason = std::move(t.reason);
     s.first_seen_ms = t.first_seen_ms;

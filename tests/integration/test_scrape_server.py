@@ -112,7 +112,18 @@ scrape_configs:
     static_configs: [{targets: ["%s"]}]
   - job_name: nohonor
     static_configs: [{targets: ["%s"]}]
-""" % (ne, dead, conflict, conflict)
+  - job_name: relabelled
+    metrics_path: /wrong
+    static_configs: [{targets: ["%s"], labels: {__meta_dc: tokyo}}]
+    relabel_configs:
+      - {target_label: __metrics_path__, replacement: /metrics}
+      - {source_labels: [__address__], regex: "(.*):([0-9]+)", target_label: instance, replacement: "node-$2"}
+      - {action: labelmap, regex: "__meta_(.+)"}
+      - {source_labels: [__address__], target_label: __tmp_shard, modulus: 4, action: hashmod}
+    metric_relabel_configs:
+      - {source_labels: [__name__], regex: "node_load(1|5)", target_label: __name__, replacement: "host_load$1"}
+      - {source_labels: [__name__], regex: "host_load.*", action: keep}
+""" % (ne, dead, conflict, conflict, ne)
         s = self.server(cfg)
         r = harness.wait_until(lambda: self.query(s, 'up{job="node"}'), timeout=60, what="up{job=node}")
         self.assertEqual(len(r), 1)  # the dev target is not selected, so never scraped
@@ -141,6 +152,18 @@ scrape_configs:
         # up of the honor job still carries the configured job (synthetic series are ours).
         self.assertTrue(self.query(s, 'up{job="honor",instance="%s"}' % conflict))
 
+        # Full relabelling: the path rewritten (else up would be 0), instance from a regex group,
+        # a discovery label mapped, metric names rewritten and everything else not kept.
+        port = ne.rsplit(":", 1)[1]
+        harness.wait_until(lambda: self.query(s, 'up{job="relabelled",instance="node-%s",dc="tokyo"} == 1' % port),
+                           timeout=60, what="relabelled target up")
+        renamed = harness.wait_until(lambda: self.query(s, 'host_load1{job="relabelled"}'), timeout=30,
+                                     what="host_load1")
+        self.assertEqual((renamed[0]["metric"]["instance"], renamed[0]["metric"]["dc"]), ("node-" + port, "tokyo"))
+        self.assertNotIn("__tmp_shard", renamed[0]["metric"])
+        self.assertEqual(self.query(s, 'node_load1{job="relabelled"}'), [])
+        self.assertEqual(self.query(s, 'node_cpu_seconds_total{job="relabelled"}'), [])
+
         # Targets API: Prometheus' shape plus the not-selected target with its reason.
         data = self.targets(s)
         active = {(t["scrapePool"], t["labels"]["instance"]): t for t in data["activeTargets"]}
@@ -155,6 +178,9 @@ scrape_configs:
         self.assertEqual([(t["discoveredLabels"]["__address__"], t["state"]) for t in dropped],
                          [(dead, "not_selected")])
         self.assertIn("env=prod,monitor=true", dropped[0]["reason"])
+        relabelled = active[("relabelled", "node-" + port)]
+        self.assertEqual(relabelled["scrapeUrl"], "http://%s/metrics" % ne)
+        self.assertEqual(relabelled["discoveredLabels"]["__metrics_path__"], "/wrong")
         jobs = {j["job"]: j for j in data["jobs"]}
         self.assertEqual((jobs["node"]["active"], jobs["node"]["notSelected"]), (1, 1))
         # The same path as every ingest protocol: counted and accounted by the usage guard.
