@@ -27,8 +27,8 @@ uint32_t Crc(std::string_view data, uLong seed = 0) {
       crc32(seed, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
 }
 
-uint32_t ChunkCrc(std::string_view data) {
-  const unsigned char enc = static_cast<unsigned char>(ChunkEncoding::kXor);
+uint32_t ChunkCrc(ChunkEncoding e, std::string_view data) {
+  const auto enc = static_cast<unsigned char>(e);
   const uLong c = crc32(0L, &enc, 1);
   return Crc(data, c);
 }
@@ -104,13 +104,14 @@ BlockWriter::~BlockWriter() {
   if (!finished_) (void)RemoveAll(parent_ + "/" + name_ + ".tmp");
 }
 
-Status BlockWriter::FlushChunk(const XorChunk& c, std::vector<ChunkMeta>* metas) {
-  metas->push_back({c.MinTime(), c.MaxTime(), chunks_off_});
+Status BlockWriter::FlushChunk(const std::vector<Sample>& samples, std::vector<ChunkMeta>* metas) {
+  metas->push_back({samples.front().t, samples.back().t, chunks_off_});
+  const ChunkEncoding e = EncodeChunk(samples.data(), samples.size(), &enc_buf_);
   const size_t before = chunk_buf_.size();
-  enc::PutUvarint(&chunk_buf_, c.SizeBytes());
-  chunk_buf_.push_back(static_cast<char>(ChunkEncoding::kXor));
-  chunk_buf_.append(c.Bytes());
-  enc::PutU32(&chunk_buf_, ChunkCrc(c.Bytes()));
+  enc::PutUvarint(&chunk_buf_, enc_buf_.size());
+  chunk_buf_.push_back(static_cast<char>(e));
+  chunk_buf_.append(enc_buf_);
+  enc::PutU32(&chunk_buf_, ChunkCrc(e, enc_buf_));
   chunks_off_ += chunk_buf_.size() - before;
   ++chunks_;
   if (chunk_buf_.size() >= (1u << 20)) {
@@ -125,17 +126,18 @@ Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
                 "BUG: BlockWriter::AddSeries labels not strictly increasing");
   Entry e;
   e.labels = labels;
-  XorChunk c;
+  std::vector<Sample>& c = pending_;
+  c.clear();
   std::vector<RollupBuilder> rollups;
   for (int64_t r : kRollupResolutions) rollups.emplace_back(r);
   while (it.Next()) {
     const Sample s = it.At();
     for (auto& r : rollups) r.Add(s.t, s.v);
-    if (c.NumSamples() >= kSamplesPerChunk) {
+    if (c.size() >= kSamplesPerChunk) {
       KANSOKU_RETURN_IF_ERROR(FlushChunk(c, &e.chunks));
-      c = XorChunk();
+      c.clear();
     }
-    c.Append(s.t, s.v);
+    c.push_back(s);
     ++samples_;
   }
   KANSOKU_RETURN_IF_ERROR(it.status());
@@ -346,9 +348,11 @@ Status Block::ChunkAt(const ChunkMeta& m, ChunkRef* out) const {
   const std::string_view data = d.Bytes(len);
   const uint32_t crc = d.U32();
   if (!d.ok()) return Status::Corruption("block " + dir_ + ": chunk record truncated");
-  if (enc != static_cast<uint8_t>(ChunkEncoding::kXor)) {
+  if (enc != static_cast<uint8_t>(ChunkEncoding::kXor) &&
+      enc != static_cast<uint8_t>(ChunkEncoding::kPacked)) {
     return Status::Corruption("block " + dir_ + ": unknown chunk encoding " + std::to_string(enc));
   }
+  out->encoding = static_cast<ChunkEncoding>(enc);
   out->owner = shared_from_this();
   out->data = data;
   out->mint = m.mint;
@@ -395,6 +399,7 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
       ChunkRef r;
       r.owner = shared_from_this();
       r.data = bytes;
+      r.encoding = table->Encoding(id, rollup->agg);
       r.mint = s.chunks.front().mint;  // rollup points lie within the raw data's span
       r.maxt = s.chunks.back().maxt;
       d.chunks.push_back(std::move(r));

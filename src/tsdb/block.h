@@ -10,8 +10,8 @@
 // Thread safety: a Block is immutable after Open and safe for concurrent readers. It must be
 // held by shared_ptr: the ChunkRefs it hands out keep it (and its mapping) alive, so a block can
 // be deleted from disk while queries still read it. BlockWriter is single-threaded.
-#include <cstdint>
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,7 +36,9 @@ struct BlockMeta {
 
 class BlockWriter {
  public:
-  static constexpr uint32_t kSamplesPerChunk = 120;
+  // Block chunks are written whole, so they may be longer than the head's: fewer per-chunk
+  // headers, CRCs and index entries (2 h of a 15 s series is one chunk).
+  static constexpr uint32_t kSamplesPerChunk = 480;
   // Writes into parent/name.tmp (removed first if it exists).
   static Result<std::unique_ptr<BlockWriter>> Create(std::string parent, std::string name);
   ~BlockWriter();
@@ -56,13 +58,16 @@ class BlockWriter {
     std::vector<ChunkMeta> chunks;
     std::array<RollupChunks, std::size(kRollupResolutions)> rollups;
   };
-  BlockWriter(std::string parent, std::string name) : parent_(std::move(parent)), name_(std::move(name)) {}
-  Status FlushChunk(const XorChunk& c, std::vector<ChunkMeta>* metas);
+  BlockWriter(std::string parent, std::string name)
+      : parent_(std::move(parent)), name_(std::move(name)) {}
+  Status FlushChunk(const std::vector<Sample>& samples, std::vector<ChunkMeta>* metas);
 
   std::string parent_, name_;
   int chunks_fd_ = -1;
   uint64_t chunks_off_ = 0;
   std::string chunk_buf_;
+  std::vector<Sample> pending_;  // the chunk being filled
+  std::string enc_buf_;          // its encoding
   std::vector<Entry> entries_;
   uint64_t samples_ = 0, chunks_ = 0;
   bool finished_ = false;
@@ -95,9 +100,9 @@ class Block : public IndexReader, public std::enable_shared_from_this<Block> {
   }
 
   // IndexReader over block-local series ids (ordinals in label order).
-  void ForEachValue(std::string_view name,
-                    const std::function<void(std::string_view, const Postings&)>& fn)
-      const override {
+  void ForEachValue(
+      std::string_view name,
+      const std::function<void(std::string_view, const Postings&)>& fn) const override {
     postings_.ForEachValue(name, fn);
   }
   const Postings* Get(std::string_view name, std::string_view value) const override {

@@ -124,7 +124,17 @@ void XorChunk::Append(int64_t t, double v) {
   bytes_[1] = static_cast<char>(num_samples_ & 0xff);
 }
 
-ChunkIterator::ChunkIterator(std::string_view bytes) {
+ChunkIterator::ChunkIterator(std::string_view bytes, ChunkEncoding encoding) {
+  if (encoding == ChunkEncoding::kPacked) {
+    is_packed_ = true;
+    status_ = DecodePackedChunk(bytes, &packed_);
+    n_ = static_cast<uint32_t>(packed_.size());
+    return;
+  }
+  if (encoding != ChunkEncoding::kXor) {
+    Fail();
+    return;
+  }
   if (bytes.size() < 2) {
     Fail();
     return;
@@ -192,6 +202,12 @@ bool ChunkIterator::ReadVarint(int64_t* out) {
 
 bool ChunkIterator::Next() {
   if (read_ >= n_ || !status_.ok()) return false;
+  if (is_packed_) {
+    t_ = packed_[read_].t;
+    v_ = packed_[read_].v;
+    ++read_;
+    return true;
+  }
   if (read_ == 0) {
     if (!ReadVarint(&t_) || !ReadBits(64, &v_bits_)) return false;
     v_ = BitsDouble(v_bits_);

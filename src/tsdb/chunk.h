@@ -14,13 +14,26 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "tsdb/storage.h"
 
 namespace kansoku::tsdb {
 
-enum class ChunkEncoding : uint8_t { kXor = 1 };
+// kXor: XorChunk below (the head's appendable chunks). kPacked: written by blocks when smaller;
+// a decimal exponent, mantissa deltas (or delta-of-deltas) divided by their common divisor,
+// packed with a per-chunk 2- or 3-tier bit-width code; regular timestamps cost no bits.
+enum class ChunkEncoding : uint8_t { kXor = 1, kPacked = 2 };
+
+// Packed encoding of n samples (strictly increasing t, 1 <= n <= XorChunk::kMaxSamples). False
+// when it does not apply: a value that is not a decimal of at most 18 fraction digits with a
+// mantissa below 2^53 (NaN, infinities, most computed floats), unless all values are the same.
+bool EncodePackedChunk(const Sample* s, size_t n, std::string* out);
+// Appends a packed chunk's samples to *out; Corruption on malformed bytes (*out unchanged).
+Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out);
+// The smaller of the packed and XOR encodings of the samples into *out.
+ChunkEncoding EncodeChunk(const Sample* s, size_t n, std::string* out);
 
 class XorChunk {
  public:
@@ -54,7 +67,7 @@ class XorChunk {
 class ChunkIterator {
  public:
   ChunkIterator() = default;
-  explicit ChunkIterator(std::string_view bytes);
+  explicit ChunkIterator(std::string_view bytes, ChunkEncoding encoding = ChunkEncoding::kXor);
   // Number of samples the header announces (0 for malformed bytes).
   uint32_t NumSamples() const { return n_; }
   bool Next();
@@ -81,6 +94,8 @@ class ChunkIterator {
   int leading_ = 0;
   int trailing_ = 0;
   Status status_;
+  std::vector<Sample> packed_;  // a packed chunk, decoded whole at construction
+  bool is_packed_ = false;
 };
 
 }  // namespace kansoku::tsdb

@@ -63,16 +63,28 @@ std::vector<Sample> Jittered() {
 }
 std::vector<Sample> WildTimes() {
   // Exercises every delta-of-delta bucket, negative times and huge jumps.
-  std::vector<int64_t> ts = {-5000, -4999, 0, 1, 200, 5000, 600000, 600001, 10000000000,
-                             10000000001, 9000000000000000, 9000000000000001};
+  std::vector<int64_t> ts = {-5000,
+                             -4999,
+                             0,
+                             1,
+                             200,
+                             5000,
+                             600000,
+                             600001,
+                             10000000000,
+                             10000000001,
+                             9000000000000000,
+                             9000000000000001};
   std::vector<Sample> s;
   for (size_t i = 0; i < ts.size(); ++i) s.push_back({ts[i], static_cast<double>(i)});
   return s;
 }
 std::vector<Sample> SpecialValues() {
   const double inf = std::numeric_limits<double>::infinity();
-  std::vector<double> vs = {0.0, -0.0, inf, -inf, std::nan(""), StaleNaN(), 1e-300, -1e300,
-                            StaleNaN(), StaleNaN(), 42.0, std::numeric_limits<double>::denorm_min()};
+  std::vector<double> vs = {0.0,        -0.0,         inf,
+                            -inf,       std::nan(""), StaleNaN(),
+                            1e-300,     -1e300,       StaleNaN(),
+                            StaleNaN(), 42.0,         std::numeric_limits<double>::denorm_min()};
   std::vector<Sample> s;
   for (size_t i = 0; i < vs.size(); ++i) s.push_back({static_cast<int64_t>(i) * 1000, vs[i]});
   return s;
@@ -96,8 +108,8 @@ std::vector<Sample> Constant() {
 }
 
 TEST(ChunkTest, RoundTripTable) {
-  const Case cases[] = {{"regular", Regular},     {"jittered", Jittered},
-                        {"wild_times", WildTimes}, {"special_values", SpecialValues},
+  const Case cases[] = {{"regular", Regular},        {"jittered", Jittered},
+                        {"wild_times", WildTimes},   {"special_values", SpecialValues},
                         {"random_bits", RandomBits}, {"single", Single},
                         {"constant", Constant}};
   for (const auto& c : cases) {
@@ -162,6 +174,128 @@ TEST(ChunkTest, SnapshotOfGrowingChunkDecodesPrefix) {
   auto out = Decode(snap);
   ASSERT_EQ(out.size(), 10u);
   EXPECT_EQ(out[9].t, 9000);
+}
+
+// Packed encoding (encoding 2).
+
+void ExpectPackedRoundTrip(const std::vector<Sample>& in, bool expect_packed) {
+  std::string bytes;
+  const bool ok = EncodePackedChunk(in.data(), in.size(), &bytes);
+  ASSERT_EQ(ok, expect_packed);
+  // EncodeChunk picks one of the two; both decode to the input bit for bit.
+  std::string best;
+  const ChunkEncoding e = EncodeChunk(in.data(), in.size(), &best);
+  std::vector<std::string_view> all = {best};
+  std::vector<ChunkEncoding> encs = {e};
+  if (ok) {
+    all.push_back(bytes);
+    encs.push_back(ChunkEncoding::kPacked);
+  }
+  for (size_t k = 0; k < all.size(); ++k) {
+    ChunkIterator it(all[k], encs[k]);
+    std::vector<Sample> out;
+    while (it.Next()) out.push_back(it.At());
+    ASSERT_TRUE(it.status().ok()) << it.status().ToString();
+    ASSERT_EQ(out.size(), in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      EXPECT_EQ(out[i].t, in[i].t) << i;
+      EXPECT_EQ(Bits(out[i].v), Bits(in[i].v)) << i << " " << in[i].v << " " << out[i].v;
+    }
+  }
+}
+
+std::vector<Sample> Decimals(int digits, double scale, uint64_t seed, bool counter) {
+  std::mt19937_64 rng(seed);
+  std::vector<Sample> s;
+  double v = std::round(scale * 1000) / 1000;
+  const double p = std::pow(10, digits);
+  for (int i = 0; i < 480; ++i) {
+    const double step = scale * (static_cast<double>(rng() % 1000) / 1000.0 - (counter ? 0 : 0.5));
+    v = std::round((v + step) * p) / p;
+    s.push_back({1700000000000 + i * 15000, v});
+  }
+  return s;
+}
+
+TEST(PackedChunkTest, RoundTripsDecimalsBitForBit) {
+  ExpectPackedRoundTrip(Decimals(2, 10, 1, true), true);      // cpu seconds
+  ExpectPackedRoundTrip(Decimals(3, 0.5, 2, true), true);     // io time
+  ExpectPackedRoundTrip(Decimals(0, 3e8, 3, true), true);     // byte counters
+  ExpectPackedRoundTrip(Decimals(2, 2, 4, false), true);      // load, negative steps
+  ExpectPackedRoundTrip(Decimals(6, 1e-3, 5, false), true);   // small values, 6 digits
+  ExpectPackedRoundTrip(Decimals(0, -1e15, 6, false), true);  // big mantissas
+  ExpectPackedRoundTrip(Regular(), true);
+  ExpectPackedRoundTrip(Constant(), true);
+  ExpectPackedRoundTrip(Single(), true);
+  ExpectPackedRoundTrip(Jittered(), false);  // v += k/7: not decimal
+  ExpectPackedRoundTrip(WildTimes(), true);
+  ExpectPackedRoundTrip({{0, 1}, {1, 1}, {9000000000000000, 1}, {9000000000000001, 1}}, true);
+  // A delta-of-delta wider than the bit reader's 57 bits: XOR only.
+  ExpectPackedRoundTrip({{0, 1}, {1, 1}, {int64_t{1} << 60, 1}}, false);
+}
+
+TEST(PackedChunkTest, NonDecimalValuesFallBackToXor) {
+  ExpectPackedRoundTrip(SpecialValues(), false);
+  ExpectPackedRoundTrip(RandomBits(), false);
+  std::vector<Sample> with_stale = Decimals(2, 10, 9, true);
+  with_stale[100].v = StaleNaN();
+  ExpectPackedRoundTrip(with_stale, false);
+  ExpectPackedRoundTrip({{0, 0.0}, {1, -0.0}}, false);  // -0 is not 0/10^e
+  ExpectPackedRoundTrip({{0, 9223372036854775807.0}, {1, 9223372036854775807.0}}, true);
+  ExpectPackedRoundTrip({{0, 9007199254740994.0}, {1, 9007199254740996.0}}, false);
+}
+
+TEST(PackedChunkTest, SmallerThanXorOnTypicalSeries) {
+  struct C {
+    const char* name;
+    std::vector<Sample> in;
+    double max_bytes_per_sample;
+  };
+  // Page-sized gauge: the common divisor takes 12 bits off every delta.
+  std::vector<Sample> pages;
+  std::mt19937_64 rng(3);
+  double v = 4096.0 * 1000000;
+  for (int i = 0; i < 480; ++i) {
+    v += 4096.0 * static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000);
+    pages.push_back({i * 15000, v});
+  }
+  const C cases[] = {{"cpu", Decimals(2, 10, 1, true), 1.6},
+                     {"pages", pages, 1.7},
+                     {"constant", Constant(), 0.05},
+                     {"regular", Regular(), 0.35}};
+  for (const auto& c : cases) {
+    std::string packed;
+    ASSERT_TRUE(EncodePackedChunk(c.in.data(), c.in.size(), &packed)) << c.name;
+    XorChunk x;
+    for (const auto& s : c.in) x.Append(s.t, s.v);
+    const double per = static_cast<double>(packed.size()) / static_cast<double>(c.in.size());
+    EXPECT_LT(per, c.max_bytes_per_sample) << c.name;
+    EXPECT_LT(packed.size(), x.SizeBytes()) << c.name;
+  }
+}
+
+TEST(PackedChunkTest, TruncatedOrGarbledBytesReportCorruption) {
+  auto in = Decimals(2, 10, 1, true);
+  in[7].t += 3;  // irregular timestamps: both bit sections in use
+  std::string bytes;
+  ASSERT_TRUE(EncodePackedChunk(in.data(), in.size(), &bytes));
+  for (size_t cut = 0; cut < bytes.size(); cut += 7) {
+    ChunkIterator it(std::string_view(bytes).substr(0, cut), ChunkEncoding::kPacked);
+    size_t n = 0;
+    while (it.Next()) ++n;
+    EXPECT_EQ(it.status().code(), Status::Code::kCorruption) << cut;
+    EXPECT_EQ(n, 0u);
+  }
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 2000; ++i) {  // must not crash or trip sanitizers
+    std::string g = bytes;
+    g[rng() % g.size()] = static_cast<char>(rng());
+    std::vector<Sample> out;
+    (void)DecodePackedChunk(g, &out);
+  }
+  ChunkIterator unknown(bytes, static_cast<ChunkEncoding>(9));
+  EXPECT_FALSE(unknown.Next());
+  EXPECT_EQ(unknown.status().code(), Status::Code::kCorruption);
 }
 
 }  // namespace

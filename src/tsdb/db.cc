@@ -387,6 +387,12 @@ DB::~DB() {
   }
   bg_cv_.notify_all();
   if (bg_.joinable()) bg_.join();
+  if (wal_ != nullptr && options_.checkpoint_on_close) {
+    // The head as compact chunk records instead of every segment's raw samples: a smaller WAL
+    // on disk while stopped and a faster start. A failure leaves the segments as they were.
+    Status st = Checkpoint();
+    if (!st.ok()) log::Error("tsdb: checkpoint at close failed", {{"error", st.ToString()}});
+  }
   if (wal_ != nullptr) {
     Status st = wal_->Sync();
     if (!st.ok()) log::Error("tsdb: final WAL fsync failed", {{"error", st.ToString()}});
@@ -436,8 +442,18 @@ Status DB::Load() {
   std::vector<WalSample> samples;
   std::vector<WalMetadata> md;
   uint64_t unknown_refs = 0;
+  std::vector<WalChunk> chunks;
   std::vector<std::shared_ptr<MemSeries>> by_ref_cache;
   constexpr SeriesRef kDenseRefLimit = SeriesRef{1} << 28;
+  // Refs are dense: a vector beats the head's locked hash maps during replay.
+  auto series_of = [&](SeriesRef ref, std::shared_ptr<MemSeries>* sparse) -> MemSeries* {
+    if (ref < by_ref_cache.size()) return by_ref_cache[ref].get();
+    if (ref >= kDenseRefLimit) {
+      *sparse = head_.GetByRef(ref);
+      return sparse->get();
+    }
+    return nullptr;
+  };
   Status st = ReplayWal(
       dir_ + "/wal",
       [&](WalRecordType type, std::string_view payload) -> Status {
@@ -459,21 +475,34 @@ Status DB::Load() {
             samples.clear();
             KANSOKU_RETURN_IF_ERROR(DecodeWalSamples(payload, &samples));
             for (const auto& s : samples) {
-              // Refs are dense: a vector beats the head's locked hash maps during replay.
-              MemSeries* cur = nullptr;
               std::shared_ptr<MemSeries> sparse;
-              if (s.ref < by_ref_cache.size()) {
-                cur = by_ref_cache[s.ref].get();
-              } else if (s.ref >= kDenseRefLimit) {
-                sparse = head_.GetByRef(s.ref);
-                cur = sparse.get();
-              }
+              MemSeries* cur = series_of(s.ref, &sparse);
               if (cur == nullptr) {
                 ++unknown_refs;
                 continue;
               }
               if (s.t < head_.MinValidTime()) continue;  // already in a block
               (void)head_.Append(*cur, s.t, s.v);        // same checks as at commit time
+            }
+            break;
+          }
+          case WalRecordType::kChunks: {
+            chunks.clear();
+            KANSOKU_RETURN_IF_ERROR(DecodeWalChunks(payload, &chunks));
+            for (const auto& c : chunks) {
+              std::shared_ptr<MemSeries> sparse;
+              MemSeries* cur = series_of(c.ref, &sparse);
+              ChunkIterator it(c.data, c.encoding);
+              while (it.Next()) {
+                if (cur == nullptr) {
+                  ++unknown_refs;
+                  continue;
+                }
+                const Sample smp = it.At();
+                if (smp.t < head_.MinValidTime()) continue;
+                (void)head_.Append(*cur, smp.t, smp.v);
+              }
+              KANSOKU_RETURN_IF_ERROR(it.status());
             }
             break;
           }
@@ -659,19 +688,24 @@ Status DB::Checkpoint() {
     if (!series.empty()) {
       KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kSeries, EncodeWalSeries(series)));
     }
-    std::vector<WalSample> samples;
+    // The head's samples as encoded chunks (the smaller of packed and XOR per run), ~10x
+    // smaller than samples records.
+    constexpr size_t kRun = BlockWriter::kSamplesPerChunk;
+    constexpr size_t kPayloadBytes = 1 << 20;
+    std::string payload, bytes;
     for (const auto& s : all) {
-      for (const Sample& smp : head_.SamplesOf(*s)) {
-        samples.push_back({s->ref(), smp.t, smp.v});
-        if (samples.size() == kMaxSamplesPerRecord) {
-          KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kSamples, EncodeWalSamples(samples)));
-          samples.clear();
+      const std::vector<Sample> smp = head_.SamplesOf(*s);
+      for (size_t i = 0; i < smp.size(); i += kRun) {
+        const size_t n = std::min(kRun, smp.size() - i);
+        const ChunkEncoding e = EncodeChunk(smp.data() + i, n, &bytes);
+        AppendWalChunk(&payload, WalChunk{s->ref(), e, bytes});
+        if (payload.size() >= kPayloadBytes) {
+          KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kChunks, payload));
+          payload.clear();
         }
       }
     }
-    if (!samples.empty()) {
-      KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kSamples, EncodeWalSamples(samples)));
-    }
+    if (!payload.empty()) KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kChunks, payload));
     std::vector<WalMetadata> md;
     {
       std::lock_guard<std::mutex> l(md_mu_);

@@ -64,6 +64,9 @@ struct DBOptions {
   int64_t max_block_range_ms = 3LL * 24 * 3600 * 1000;  // ~31 h * 3 ~ 3 days
   // Let range functions over large steps read the blocks' 5 m / 1 h rollups (rollup.h).
   bool use_rollups = true;
+  // On close, checkpoint the WAL (the head as chunk records; segments deleted). Crash tests that
+  // want the raw segments left behind turn it off.
+  bool checkpoint_on_close = true;
   // Run the background thread (fsync, head compaction, retention). Tests may turn it off and
   // call CompactHead()/ApplyRetention()/SyncWal() themselves.
   bool background = true;
@@ -74,9 +77,9 @@ struct DBOptions {
 struct DBStats {
   uint64_t head_series = 0;
   uint64_t head_chunks = 0;
-  uint64_t samples_appended = 0;      // accepted into the head since Open (replay included)
+  uint64_t samples_appended = 0;  // accepted into the head since Open (replay included)
   uint64_t ooo_samples_appended = 0;
-  uint64_t samples_rejected = 0;      // refused by Append or at Commit
+  uint64_t samples_rejected = 0;  // refused by Append or at Commit
   uint64_t series_created = 0;
   uint64_t series_removed = 0;
   int64_t head_min_time = INT64_MAX;  // INT64_MAX / INT64_MIN when the head is empty
@@ -84,13 +87,13 @@ struct DBStats {
   uint64_t blocks = 0;
   uint64_t block_bytes = 0;
   uint64_t wal_bytes = 0;
-  uint64_t bytes_on_disk = 0;         // blocks + WAL
+  uint64_t bytes_on_disk = 0;  // blocks + WAL
   uint64_t head_compactions = 0;
   uint64_t block_compactions = 0;
   uint64_t blocks_deleted_by_retention = 0;
   uint64_t wal_torn_tails_truncated = 0;
   uint64_t wal_replay_records = 0;
-  uint64_t rollup_block_reads = 0;   // block reads served from rollups instead of raw chunks
+  uint64_t rollup_block_reads = 0;  // block reads served from rollups instead of raw chunks
   double wal_replay_seconds = 0;
 };
 
@@ -106,7 +109,7 @@ class DB : public Appendable, public Queryable {
   // Queryable
   Result<std::unique_ptr<Querier>> NewQuerier(int64_t mint, int64_t maxt) override;
   std::vector<std::pair<std::string, MetricMetadata>> Metadata(std::string_view metric,
-                                                                size_t limit) override;
+                                                               size_t limit) override;
 
   DBStats Stats() const;
   std::vector<BlockMeta> Blocks() const;

@@ -23,7 +23,9 @@ using testing::TempDir;
 Matcher M(MatchType t, std::string n, std::string v) {
   return Matcher::Create(t, std::move(n), std::move(v)).value();
 }
-Matcher Eq(std::string n, std::string v) { return M(MatchType::kEqual, std::move(n), std::move(v)); }
+Matcher Eq(std::string n, std::string v) {
+  return M(MatchType::kEqual, std::move(n), std::move(v));
+}
 
 DBOptions TestOptions() {
   DBOptions o;
@@ -118,10 +120,12 @@ TEST(DBTest, SecondOpenOfSameDirectoryIsRefused) {
   EXPECT_TRUE(DB::Open(TestOptions(), dir.path()).ok());
 }
 
-TEST(DBTest, ReopenReplaysWal) {
+void ReopenReplaysWal(bool checkpoint_on_close) {
   TempDir dir;
+  DBOptions o = TestOptions();
+  o.checkpoint_on_close = checkpoint_on_close;
   {
-    auto db = DB::Open(TestOptions(), dir.path());
+    auto db = DB::Open(o, dir.path());
     ASSERT_TRUE(db.ok());
     for (int b = 0; b < 10; ++b) {
       auto app = (*db)->NewAppender();
@@ -135,7 +139,14 @@ TEST(DBTest, ReopenReplaysWal) {
     ASSERT_TRUE(app->Append(L("m", "stale"), 1000, StaleNaN()).ok());
     ASSERT_TRUE(app->Commit().ok());
   }
-  auto db = DB::Open(TestOptions(), dir.path());
+  // Closed cleanly: with a checkpoint the WAL is the checkpoint (chunk records) and one empty
+  // segment; without, the raw segments.
+  size_t checkpoints = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/wal")) {
+    checkpoints += e.path().filename().string().starts_with("checkpoint.");
+  }
+  EXPECT_EQ(checkpoints, checkpoint_on_close ? 1u : 0u);
+  auto db = DB::Open(o, dir.path());
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   auto got = Query(**db, {Eq("__name__", "m")});
   ASSERT_EQ(got.size(), 21u);
@@ -153,6 +164,13 @@ TEST(DBTest, ReopenReplaysWal) {
   ASSERT_TRUE(app->Append(L("m", "new"), 1, 1).ok());
   ASSERT_TRUE(app->Commit().ok());
   EXPECT_EQ(Query(**db, {Eq("__name__", "m")}).size(), 22u);
+}
+
+TEST(DBTest, ReopenReplaysWal) {
+  for (bool checkpoint : {false, true}) {
+    SCOPED_TRACE(checkpoint ? "checkpoint on close" : "raw segments");
+    ReopenReplaysWal(checkpoint);
+  }
 }
 
 // The child appends and commits batches, reporting each acknowledged batch number through a
@@ -209,8 +227,8 @@ TEST(DBTest, KillNineLosesNothingAcknowledged) {
       ASSERT_EQ(v[i].v, (i + 1) * 1000.0 + s) << s;
     }
   }
-  std::printf("kill -9 after %d acknowledged batches: all %d x %d samples present\n", acked,
-              acked, kSeries);
+  std::printf("kill -9 after %d acknowledged batches: all %d x %d samples present\n", acked, acked,
+              kSeries);
 }
 
 // AppendWithHandle: the handle names the series after the first append; a handle of another
@@ -239,7 +257,7 @@ TEST(DBTest, AppendWithHandleFallsBackToLabels) {
   {
     auto app = (*db1)->NewAppender();
     ASSERT_TRUE(app->AppendWithHandle(&ha, L("up", "a"), 3000, 4).ok());
-    EXPECT_EQ(ha, ha1);  // still valid: not looked up again
+    EXPECT_EQ(ha, ha1);              // still valid: not looked up again
     uint64_t garbage = ha ^ 0xffff;  // this DB's tag, a ref that does not exist
     ASSERT_TRUE(app->AppendWithHandle(&garbage, L("up", "b"), 3000, 5).ok());
     EXPECT_EQ(garbage, hb);
@@ -292,7 +310,8 @@ TEST(DBTest, HeadCompactionWritesBlocksThatSurviveReopen) {
   auto write = [&](DB& db, int from, int to) {
     for (int i = from; i < to; ++i) {
       auto app = db.NewAppender();
-      for (int s = 0; s < 5; ++s) ASSERT_TRUE(app->Append(L("c", std::to_string(s)), i * 1000, i).ok());
+      for (int s = 0; s < 5; ++s)
+        ASSERT_TRUE(app->Append(L("c", std::to_string(s)), i * 1000, i).ok());
       ASSERT_TRUE(app->Commit().ok());
     }
   };
@@ -412,7 +431,8 @@ TEST(DBTest, RetentionBySize) {
   ASSERT_TRUE(db.ok());
   for (int i = 0; i < 60; ++i) {
     auto app = (*db)->NewAppender();
-    for (int s = 0; s < 50; ++s) ASSERT_TRUE(app->Append(L("r", std::to_string(s)), i * 1000, i).ok());
+    for (int s = 0; s < 50; ++s)
+      ASSERT_TRUE(app->Append(L("r", std::to_string(s)), i * 1000, i).ok());
     ASSERT_TRUE(app->Commit().ok());
   }
   ASSERT_EQ(*(*db)->CompactHead(), 5);
@@ -434,12 +454,13 @@ TEST(DBTest, OutOfOrderWindow) {
   TempDir dir;
   DBOptions o = TestOptions();
   o.out_of_order_window_ms = 60000;
+  o.checkpoint_on_close = false;  // replay the raw segments: the late samples come late again
   {
     auto db = DB::Open(o, dir.path());
     ASSERT_TRUE(db.ok());
     auto app = (*db)->NewAppender();
     ASSERT_TRUE(app->Append(L("o", "x"), 100000, 1).ok());
-    ASSERT_TRUE(app->Append(L("o", "x"), 70000, 2).ok());  // older, in the same batch
+    ASSERT_TRUE(app->Append(L("o", "x"), 70000, 2).ok());   // older, in the same batch
     EXPECT_FALSE(app->Append(L("o", "x"), 30000, 3).ok());  // beyond the window
     ASSERT_TRUE(app->Commit().ok());
     auto app2 = (*db)->NewAppender();
@@ -462,12 +483,14 @@ TEST(DBTest, MergedIteratorDeduplicatesOverlaps) {
     for (const auto& x : s) c.Append(x.t, x.v);
     return MakeOwnedChunk(std::string(c.Bytes()), s.front().t, s.back().t);
   };
-  std::vector<ChunkRef> chunks = {chunk({{10, 1}, {20, 1}, {30, 1}}), chunk({{5, 2}, {20, 2}, {25, 2}}),
-                                  chunk({{40, 3}}), chunk({{30, 4}, {50, 4}})};
+  std::vector<ChunkRef> chunks = {chunk({{10, 1}, {20, 1}, {30, 1}}),
+                                  chunk({{5, 2}, {20, 2}, {25, 2}}), chunk({{40, 3}}),
+                                  chunk({{30, 4}, {50, 4}})};
   MergedSeriesIterator it(chunks, 0, 45);
   std::vector<Sample> got;
   while (it.Next()) got.push_back(it.At());
-  const std::vector<std::pair<int64_t, double>> want = {{5, 2}, {10, 1}, {20, 1}, {25, 2}, {30, 1}, {40, 3}};
+  const std::vector<std::pair<int64_t, double>> want = {{5, 2},  {10, 1}, {20, 1},
+                                                        {25, 2}, {30, 1}, {40, 3}};
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_EQ(got[i].t, want[i].first);
@@ -550,6 +573,7 @@ TEST(DBTest, ReplaySpeed) {
   constexpr int kSamples = 10;
   DBOptions o = TestOptions();
   o.wal_fsync_interval_ms = 1000;
+  o.checkpoint_on_close = false;  // the crash case: every raw segment is replayed
   {
     auto db = DB::Open(o, dir.path());
     ASSERT_TRUE(db.ok());
@@ -571,10 +595,11 @@ TEST(DBTest, ReplaySpeed) {
   const DBStats st = (*db)->Stats();
   EXPECT_EQ(st.head_series, static_cast<uint64_t>(n));
   EXPECT_EQ(st.samples_appended, static_cast<uint64_t>(n) * kSamples);
-  std::printf("WAL replay: %d series x %d samples in %.3f s = %.2f s per million series "
-              "(%.0f samples/s, WAL %.1f MB)\n",
-              n, kSamples, st.wal_replay_seconds, st.wal_replay_seconds * 1e6 / n,
-              n * kSamples / st.wal_replay_seconds, st.wal_bytes / 1e6);
+  std::printf(
+      "WAL replay: %d series x %d samples in %.3f s = %.2f s per million series "
+      "(%.0f samples/s, WAL %.1f MB)\n",
+      n, kSamples, st.wal_replay_seconds, st.wal_replay_seconds * 1e6 / n,
+      n * kSamples / st.wal_replay_seconds, st.wal_bytes / 1e6);
 }
 
 }  // namespace

@@ -9,7 +9,8 @@
 namespace kansoku::tsdb {
 namespace {
 
-constexpr std::string_view kMagic = "KSR1";
+constexpr std::string_view kMagicV1 = "KSR1";  // chunks are XOR, no encoding byte
+constexpr std::string_view kMagic = "KSR2";    // each chunk starts with its encoding byte
 
 int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
@@ -50,16 +51,17 @@ void RollupBuilder::Add(int64_t t, double v) {
 void RollupBuilder::Flush() {
   if (!open_) return;
   open_ = false;
-  if (chunks_[0].NumSamples() >= XorChunk::kMaxSamples - 1) {
+  if (points_[static_cast<int>(RollupAgg::kLast)].size() >= XorChunk::kMaxSamples - 1) {
     overflow_ = true;  // absurdly wide block: no rollups rather than a partial one
     return;
   }
-  chunks_[static_cast<int>(RollupAgg::kLast)].Append(last_t_, last_);
+  points_[static_cast<int>(RollupAgg::kLast)].push_back({last_t_, last_});
   if (count_ > 0) {
-    chunks_[static_cast<int>(RollupAgg::kMin)].Append(last_value_t_, min_);
-    chunks_[static_cast<int>(RollupAgg::kMax)].Append(last_value_t_, max_);
-    chunks_[static_cast<int>(RollupAgg::kSum)].Append(last_value_t_, sum_);
-    chunks_[static_cast<int>(RollupAgg::kCount)].Append(last_value_t_, static_cast<double>(count_));
+    points_[static_cast<int>(RollupAgg::kMin)].push_back({last_value_t_, min_});
+    points_[static_cast<int>(RollupAgg::kMax)].push_back({last_value_t_, max_});
+    points_[static_cast<int>(RollupAgg::kSum)].push_back({last_value_t_, sum_});
+    points_[static_cast<int>(RollupAgg::kCount)].push_back(
+        {last_value_t_, static_cast<double>(count_)});
   }
 }
 
@@ -67,8 +69,12 @@ RollupChunks RollupBuilder::Finish() {
   Flush();
   RollupChunks out;
   if (overflow_) return out;
+  std::string bytes;
   for (int i = 0; i < kNumRollupAggs; ++i) {
-    if (!chunks_[i].empty()) out[i].assign(chunks_[i].Bytes());
+    if (points_[i].empty()) continue;
+    const ChunkEncoding e = EncodeChunk(points_[i].data(), points_[i].size(), &bytes);
+    out[i].push_back(static_cast<char>(e));
+    out[i].append(bytes);
   }
   return out;
 }
@@ -86,9 +92,11 @@ std::string EncodeRollupFile(int64_t resolution_ms, const std::vector<RollupChun
 }
 
 Result<RollupTable> RollupTable::Decode(std::string data, size_t expected_series) {
-  if (data.size() < 2 * kMagic.size() + 4 || std::string_view(data).substr(0, 4) != kMagic ||
-      std::string_view(data).substr(data.size() - 4) != kMagic) {
-    return Status::Corruption("rollup file: bad magic or too short");
+  if (data.size() < 2 * kMagic.size() + 4) return Status::Corruption("rollup file: too short");
+  const std::string_view magic = std::string_view(data).substr(0, 4);
+  const bool v1 = magic == kMagicV1;
+  if ((!v1 && magic != kMagic) || std::string_view(data).substr(data.size() - 4) != magic) {
+    return Status::Corruption("rollup file: bad magic");
   }
   const size_t body = data.size() - 8;
   if (Crc(std::string_view(data).substr(0, body)) != enc::GetU32(data.data() + body)) {
@@ -106,8 +114,20 @@ Result<RollupTable> RollupTable::Decode(std::string data, size_t expected_series
   t.index_.resize(n);
   for (uint64_t i = 0; i < n && d.ok(); ++i) {
     for (int a = 0; a < kNumRollupAggs; ++a) {
-      const std::string_view c = d.String();
-      t.index_[i][a] = {static_cast<size_t>(c.data() - data.data()), c.size()};
+      std::string_view c = d.String();
+      Ref r;
+      if (!v1 && !c.empty()) {
+        const auto e = static_cast<uint8_t>(c[0]);
+        if (e != static_cast<uint8_t>(ChunkEncoding::kXor) &&
+            e != static_cast<uint8_t>(ChunkEncoding::kPacked)) {
+          return Status::Corruption("rollup file: unknown chunk encoding " + std::to_string(e));
+        }
+        r.encoding = static_cast<ChunkEncoding>(e);
+        c.remove_prefix(1);
+      }
+      r.offset = static_cast<size_t>(c.data() - data.data());
+      r.length = c.size();
+      t.index_[i][a] = r;
     }
   }
   if (!d.ok() || !d.done()) return Status::Corruption("rollup file: truncated or trailing bytes");

@@ -28,7 +28,8 @@ enum class RollupAgg : uint8_t { kMin = 0, kMax = 1, kSum = 2, kCount = 3, kLast
 inline constexpr int kNumRollupAggs = 5;
 inline constexpr int64_t kRollupResolutions[] = {300000, 3600000};  // 5 m, 1 h
 
-using RollupChunks = std::array<std::string, kNumRollupAggs>;  // empty string: no points
+// Per aggregate: empty = no points; else the chunk encoding byte followed by the chunk.
+using RollupChunks = std::array<std::string, kNumRollupAggs>;
 
 // Accumulates one series' samples (time order) into one resolution.
 class RollupBuilder {
@@ -46,7 +47,7 @@ class RollupBuilder {
   int64_t last_t_ = 0, last_value_t_ = 0;
   double last_ = 0, min_ = 0, max_ = 0, sum_ = 0;
   uint64_t count_ = 0;
-  std::array<XorChunk, kNumRollupAggs> chunks_;
+  std::array<std::vector<Sample>, kNumRollupAggs> points_;
   bool overflow_ = false;
 };
 
@@ -60,15 +61,23 @@ class RollupTable {
   int64_t resolution() const { return res_; }
   // Chunk bytes of series `id` (block ordinal); empty when it has no points.
   std::string_view Chunk(size_t id, RollupAgg agg) const {
-    return std::string_view(data_).substr(index_[id][static_cast<int>(agg)].first,
-                                          index_[id][static_cast<int>(agg)].second);
+    const Ref& r = index_[id][static_cast<int>(agg)];
+    return std::string_view(data_).substr(r.offset, r.length);
+  }
+  ChunkEncoding Encoding(size_t id, RollupAgg agg) const {
+    return index_[id][static_cast<int>(agg)].encoding;
   }
   size_t SizeBytes() const { return data_.size(); }
 
  private:
   int64_t res_ = 0;
   std::string data_;
-  std::vector<std::array<std::pair<size_t, size_t>, kNumRollupAggs>> index_;  // offset, length
+  struct Ref {
+    size_t offset = 0;
+    size_t length = 0;
+    ChunkEncoding encoding = ChunkEncoding::kXor;
+  };
+  std::vector<std::array<Ref, kNumRollupAggs>> index_;
 };
 
 struct RollupChoice {

@@ -9,10 +9,11 @@
 namespace kansoku::tsdb {
 namespace {
 
+// A RollupChunks entry: empty, or the encoding byte followed by the chunk.
 std::vector<Sample> Decode(std::string_view bytes) {
   std::vector<Sample> out;
   if (bytes.empty()) return out;
-  ChunkIterator it(bytes);
+  ChunkIterator it(bytes.substr(1), static_cast<ChunkEncoding>(bytes[0]));
   while (it.Next()) out.push_back(it.At());
   EXPECT_TRUE(it.status().ok());
   return out;
@@ -85,7 +86,12 @@ TEST(RollupTest, FileRoundTripAndCorruption) {
   auto t = RollupTable::Decode(file, 2);
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   EXPECT_EQ(t->resolution(), 300000);
-  EXPECT_EQ(Decode(t->Chunk(0, RollupAgg::kCount)).size(), 5u);
+  const std::string_view count = t->Chunk(0, RollupAgg::kCount);
+  ChunkIterator it(count, t->Encoding(0, RollupAgg::kCount));
+  size_t n = 0;
+  while (it.Next()) ++n;
+  EXPECT_TRUE(it.status().ok());
+  EXPECT_EQ(n, 5u);
   EXPECT_TRUE(t->Chunk(1, RollupAgg::kMax).empty());
   EXPECT_FALSE(RollupTable::Decode(file, 3).ok());
   file[10] ^= 1;
@@ -103,8 +109,8 @@ TEST(RollupTest, ChooseRollup) {
   const int64_t m = 60000, h = 3600000;
   const std::vector<Case> cases = {
       {"rate", 1 * h, 1 * h, true, 5 * m, RollupAgg::kLast},
-      {"rate", 1 * m, 1 * h, false, 0, RollupAgg::kLast},      // step too fine
-      {"rate", 1 * h, 5 * m, false, 0, RollupAgg::kLast},      // range too short
+      {"rate", 1 * m, 1 * h, false, 0, RollupAgg::kLast},  // step too fine
+      {"rate", 1 * h, 5 * m, false, 0, RollupAgg::kLast},  // range too short
       {"max_over_time", 1 * h, 1 * h, true, 5 * m, RollupAgg::kMax},
       {"min_over_time", 1 * h, 1 * h, true, 5 * m, RollupAgg::kMin},
       {"sum_over_time", 1 * h, 1 * h, true, 5 * m, RollupAgg::kSum},

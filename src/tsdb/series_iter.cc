@@ -46,7 +46,7 @@ MergedSeriesIterator::MergedSeriesIterator(std::vector<ChunkRef> chunks, int64_t
 
 bool MergedSeriesIterator::CheckCrc(const ChunkRef& c) {
   if (!c.check_crc) return true;
-  const unsigned char enc = static_cast<unsigned char>(ChunkEncoding::kXor);
+  const auto enc = static_cast<unsigned char>(c.encoding);
   uLong crc = crc32(0L, &enc, 1);
   crc = crc32(crc, reinterpret_cast<const Bytef*>(c.data.data()), static_cast<uInt>(c.data.size()));
   if (static_cast<uint32_t>(crc) != c.crc) {
@@ -59,7 +59,7 @@ bool MergedSeriesIterator::CheckCrc(const ChunkRef& c) {
 bool MergedSeriesIterator::Open(size_t i, int64_t seek_to) {
   const ChunkRef& c = chunks_[i];
   if (!CheckCrc(c)) return false;
-  Active a{ChunkIterator(c.data), order_[i]};
+  Active a{ChunkIterator(c.data, c.encoding), order_[i]};
   if (!a.it.Seek(seek_to)) {
     if (!a.it.status().ok()) {
       status_ = a.it.status();
@@ -172,6 +172,28 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
     if (c.maxt < lo) continue;
     if (c.mint > hi) break;
     if (!CheckCrc(c)) return status_;
+    if (c.encoding == ChunkEncoding::kPacked) {
+      // Decoded in bulk straight into *out, then trimmed to the range.
+      const size_t base = out->size();
+      status_ = DecodePackedChunk(c.data, out);
+      if (!status_.ok()) return status_;
+      size_t w = base;
+      bool past = false;
+      for (size_t r = base; r < out->size(); ++r) {
+        const Sample s = (*out)[r];
+        if (s.t < lo || (!first && s.t <= last)) continue;
+        if (s.t > hi) {
+          past = true;
+          break;
+        }
+        (*out)[w++] = s;
+        last = s.t;
+        first = false;
+      }
+      out->resize(w);
+      if (past) return Status::Ok();
+      continue;
+    }
     ChunkIterator it(c.data);
     while (it.Next()) {
       const Sample s = it.At();

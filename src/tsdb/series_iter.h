@@ -21,9 +21,10 @@ namespace kansoku::tsdb {
 struct ChunkRef {
   std::shared_ptr<const void> owner;  // keeps `data` valid
   std::string_view data;              // chunk bytes (header + bit stream)
-  int64_t mint = 0;                   // inclusive
-  int64_t maxt = 0;                   // inclusive
-  bool check_crc = false;             // verify `crc` (zlib crc32 of 0x01 + data) before decoding
+  ChunkEncoding encoding = ChunkEncoding::kXor;
+  int64_t mint = 0;        // inclusive
+  int64_t maxt = 0;        // inclusive
+  bool check_crc = false;  // verify `crc` (zlib crc32 of the encoding byte + data) before decoding
   uint32_t crc = 0;
 };
 

@@ -103,7 +103,7 @@ Status ReplayFile(const std::string& path, bool is_tail,
       problem = "checksum mismatch";
       break;
     }
-    if (type < 1 || type > 3) {
+    if (type < 1 || type > 4) {
       problem = "unknown record type " + std::to_string(type);
       break;
     }
@@ -221,6 +221,31 @@ std::string EncodeWalSamples(const std::vector<WalSample>& samples) {
     prev_t = s.t;
   }
   return out;
+}
+
+void AppendWalChunk(std::string* payload, const WalChunk& c) {
+  enc::PutUvarint(payload, c.ref);
+  payload->push_back(static_cast<char>(c.encoding));
+  enc::PutString(payload, c.data);
+}
+
+Status DecodeWalChunks(std::string_view payload, std::vector<WalChunk>* out) {
+  enc::Decoder d(payload);
+  while (d.ok() && !d.done()) {
+    WalChunk c;
+    c.ref = d.Uvarint();
+    const uint8_t e = d.U8();
+    c.data = d.String();
+    if (!d.ok()) break;
+    if (e != static_cast<uint8_t>(ChunkEncoding::kXor) &&
+        e != static_cast<uint8_t>(ChunkEncoding::kPacked)) {
+      return Status::Corruption("wal chunks record: unknown chunk encoding " + std::to_string(e));
+    }
+    c.encoding = static_cast<ChunkEncoding>(e);
+    out->push_back(c);
+  }
+  if (!d.ok()) return Status::Corruption("wal chunks record: truncated");
+  return Status::Ok();
 }
 
 std::string EncodeWalMetadata(const std::vector<WalMetadata>& md) {

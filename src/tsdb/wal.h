@@ -23,13 +23,14 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tsdb/chunk.h"
 #include "tsdb/index.h"
 #include "tsdb/labels.h"
 #include "tsdb/storage.h"
 
 namespace kansoku::tsdb {
 
-enum class WalRecordType : uint8_t { kSeries = 1, kSamples = 2, kMetadata = 3 };
+enum class WalRecordType : uint8_t { kSeries = 1, kSamples = 2, kMetadata = 3, kChunks = 4 };
 
 struct WalSeries {
   SeriesRef ref;
@@ -39,6 +40,13 @@ struct WalSample {
   SeriesRef ref;
   int64_t t;
   double v;
+};
+// A run of one series' samples as an encoded chunk (checkpoints write these: smaller than
+// samples records and cheaper to replay).
+struct WalChunk {
+  SeriesRef ref;
+  ChunkEncoding encoding;
+  std::string_view data;  // points into the record payload (decode) or the caller's bytes
 };
 struct WalMetadata {
   std::string metric;
@@ -50,9 +58,11 @@ void AppendWalRecord(std::string* out, WalRecordType type, std::string_view payl
 std::string EncodeWalSeries(const std::vector<WalSeries>& series);
 std::string EncodeWalSamples(const std::vector<WalSample>& samples);
 std::string EncodeWalMetadata(const std::vector<WalMetadata>& md);
+void AppendWalChunk(std::string* payload, const WalChunk& c);
 Status DecodeWalSeries(std::string_view payload, std::vector<WalSeries>* out);
 Status DecodeWalSamples(std::string_view payload, std::vector<WalSample>* out);
 Status DecodeWalMetadata(std::string_view payload, std::vector<WalMetadata>* out);
+Status DecodeWalChunks(std::string_view payload, std::vector<WalChunk>* out);
 
 struct WalStats {
   uint64_t records_replayed = 0;
@@ -99,11 +109,11 @@ class WalWriter {
   const std::string dir_;
   const uint64_t segment_bytes_;
   mutable std::mutex mu_;
-  int fd_ = -1;           // GUARDED_BY(mu_)
-  int segment_ = 0;       // GUARDED_BY(mu_)
+  int fd_ = -1;            // GUARDED_BY(mu_)
+  int segment_ = 0;        // GUARDED_BY(mu_)
   uint64_t seg_size_ = 0;  // GUARDED_BY(mu_)
-  bool dirty_ = false;    // GUARDED_BY(mu_)
-  uint64_t written_ = 0;  // GUARDED_BY(mu_)
+  bool dirty_ = false;     // GUARDED_BY(mu_)
+  uint64_t written_ = 0;   // GUARDED_BY(mu_)
 };
 
 // File-system helpers shared with the block code.

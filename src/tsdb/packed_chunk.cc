@@ -1,0 +1,412 @@
+// Packed chunk encoding (encoding 2; docs/design/tsdb-chunks.md "Encoding 2: packed").
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "tsdb/chunk.h"
+
+namespace kansoku::tsdb {
+namespace {
+
+constexpr int kMaxExp = 18;    // decimal exponents 0..18
+constexpr int kMaxWidth = 57;  // widest residual the bit reader takes in one load
+constexpr double kPow10[kMaxExp + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                        1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+constexpr double kTwo53 = 9007199254740992.0;
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t u) { return static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1); }
+
+uint64_t Bits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+// m such that m / 10^e reproduces v bit for bit, if there is one with |m| < 2^53.
+bool DecimalAt(double v, int e, int64_t* m) {
+  if (!std::isfinite(v) || std::fabs(v) * kPow10[e] >= kTwo53) return false;
+  const int64_t r = std::llround(v * kPow10[e]);
+  if (Bits(static_cast<double>(r) / kPow10[e]) != Bits(v)) return false;
+  *m = r;
+  return true;
+}
+
+int Width(uint64_t u) { return u == 0 ? 0 : 64 - std::countl_zero(u); }
+
+void PutUvarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+void PutVarint(std::string* out, int64_t v) { PutUvarint(out, ZigZag(v)); }
+
+// Tiered code for zigzagged residuals:
+//   kind 0: "0" + w1 bits | "1" + w2 bits
+//   kind 1: "0" (zero)    | "10" + w1 bits | "11" + w2 bits
+struct Tiers {
+  uint8_t kind = 0, w1 = 0, w2 = 0;
+  uint64_t bits = 0;  // total size of the residuals in this code
+};
+
+Tiers ChooseTiers(const std::vector<uint64_t>& us) {
+  uint64_t hist[65] = {};
+  int wmax = 0;
+  for (uint64_t u : us) {
+    const int w = Width(u);
+    ++hist[w];
+    wmax = std::max(wmax, w);
+  }
+  const uint64_t n = us.size();
+  Tiers best;
+  best.bits = UINT64_MAX;
+  uint64_t below = 0;  // residuals of width <= w1 (kind 0); of width in [1, w1] (kind 1)
+  for (int w1 = 0; w1 <= wmax; ++w1) {
+    below += hist[w1];
+    const uint64_t k0 =
+        n + below * static_cast<uint64_t>(w1) + (n - below) * static_cast<uint64_t>(wmax);
+    if (k0 < best.bits) best = {0, static_cast<uint8_t>(w1), static_cast<uint8_t>(wmax), k0};
+    if (w1 >= 1) {
+      const uint64_t mid = below - hist[0];
+      const uint64_t k1 = hist[0] + mid * (2 + static_cast<uint64_t>(w1)) +
+                          (n - below) * (2 + static_cast<uint64_t>(wmax));
+      if (k1 < best.bits) best = {1, static_cast<uint8_t>(w1), static_cast<uint8_t>(wmax), k1};
+    }
+  }
+  return best;
+}
+
+class BitWriter {
+ public:
+  explicit BitWriter(std::string* out) : out_(out) {}
+  void Write(uint64_t bits, int n) {  // n <= 64
+    while (n > 0) {
+      const int take = std::min(n, 64 - fill_);
+      const uint64_t chunk =
+          (n == 64 && take == 64) ? bits : (bits >> (n - take)) & ((uint64_t{1} << take) - 1);
+      acc_ = take == 64 ? chunk : (acc_ << take) | chunk;
+      fill_ += take;
+      n -= take;
+      if (fill_ == 64) {
+        for (int i = 7; i >= 0; --i) out_->push_back(static_cast<char>(acc_ >> (i * 8)));
+        acc_ = 0;
+        fill_ = 0;
+      }
+    }
+  }
+  void Code(const Tiers& t, uint64_t u) {
+    if (t.kind == 1 && u == 0) {
+      Write(0, 1);
+    } else if (Width(u) <= t.w1) {
+      Write(t.kind == 0 ? 0 : 0b10, t.kind == 0 ? 1 : 2);
+      Write(u, t.w1);
+    } else {
+      Write(t.kind == 0 ? 1 : 0b11, t.kind == 0 ? 1 : 2);
+      Write(u, t.w2);
+    }
+  }
+  void Finish() {
+    while (fill_ > 0) {
+      const int take = std::min(fill_, 8);
+      out_->push_back(static_cast<char>((acc_ >> (fill_ - take)) << (8 - take)));
+      fill_ -= take;
+      acc_ &= fill_ == 0 ? 0 : ((uint64_t{1} << fill_) - 1);
+    }
+  }
+
+ private:
+  std::string* out_;
+  uint64_t acc_ = 0;
+  int fill_ = 0;
+};
+
+// MSB-first bit reader over bytes it does not own; every read is bounds-checked.
+class BitReader {
+ public:
+  BitReader(const uint8_t* p, size_t n) : p_(p), size_bits_(n * 8) {}
+  bool Read(int n, uint64_t* out) {  // n <= kMaxWidth
+    if (n == 0) {
+      *out = 0;
+      return true;
+    }
+    if (pos_ + static_cast<size_t>(n) > size_bits_) return false;
+    const size_t first = pos_ >> 3;
+    const int off = static_cast<int>(pos_ & 7);
+    uint64_t w = 0;
+    if (first + 8 <= size_bits_ / 8) {
+      std::memcpy(&w, p_ + first, sizeof w);
+      if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+    } else {
+      for (size_t i = 0; i < 8 && first + i < size_bits_ / 8; ++i) {
+        w |= uint64_t{p_[first + i]} << (56 - 8 * i);
+      }
+    }
+    *out = (w << off) >> (64 - n);
+    pos_ += static_cast<size_t>(n);
+    return true;
+  }
+  bool Code(const Tiers& t, uint64_t* u) {
+    uint64_t b;
+    if (!Read(1, &b)) return false;
+    if (t.kind == 1) {
+      if (b == 0) {
+        *u = 0;
+        return true;
+      }
+      if (!Read(1, &b)) return false;
+      return Read(b == 0 ? t.w1 : t.w2, u);
+    }
+    return Read(b == 0 ? t.w1 : t.w2, u);
+  }
+
+ private:
+  const uint8_t* p_;
+  size_t size_bits_;
+  size_t pos_ = 0;
+};
+
+class ByteReader {
+ public:
+  ByteReader(const uint8_t* p, size_t n) : p_(p), end_(p + n) {}
+  bool U8(uint8_t* out) {
+    if (p_ >= end_) return false;
+    *out = *p_++;
+    return true;
+  }
+  bool Uvarint(uint64_t* out) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
+      const uint8_t b = *p_++;
+      v |= uint64_t{b & 0x7fu} << shift;
+      if ((b & 0x80) == 0) {
+        *out = v;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Varint(int64_t* out) {
+    uint64_t u;
+    if (!Uvarint(&u)) return false;
+    *out = UnZigZag(u);
+    return true;
+  }
+  bool Tier(Tiers* t) {
+    return U8(&t->kind) && U8(&t->w1) && U8(&t->w2) && t->kind <= 1 && t->w1 <= t->w2 &&
+           t->w2 <= kMaxWidth;
+  }
+  bool Raw(void* out, size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) return false;
+    std::memcpy(out, p_, n);
+    p_ += n;
+    return true;
+  }
+  const uint8_t* pos() const { return p_; }
+  size_t remaining() const { return static_cast<size_t>(end_ - p_); }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+}  // namespace
+
+bool EncodePackedChunk(const Sample* s, size_t n, std::string* out) {
+  if (n == 0 || n > XorChunk::kMaxSamples) return false;
+  std::string hdr;
+  hdr.push_back(static_cast<char>(n >> 8));
+  hdr.push_back(static_cast<char>(n & 0xff));
+  PutVarint(&hdr, s[0].t);
+  // Timestamps: regular, or delta-of-deltas in the bit stream.
+  std::vector<uint64_t> tres;
+  Tiers tt;
+  if (n >= 2) {
+    const int64_t d1 = s[1].t - s[0].t;
+    PutVarint(&hdr, d1);
+    bool regular = true;
+    for (size_t i = 2; i < n; ++i) regular &= s[i].t - s[i - 1].t == d1;
+    if (regular) {
+      hdr.push_back(0);
+    } else {
+      tres.reserve(n - 2);
+      for (size_t i = 2; i < n; ++i) {
+        const int64_t dod = (s[i].t - s[i - 1].t) - (s[i - 1].t - s[i - 2].t);
+        tres.push_back(ZigZag(dod));
+      }
+      tt = ChooseTiers(tres);
+      if (tt.w2 > kMaxWidth) return false;
+      hdr.push_back(1);
+      hdr.push_back(static_cast<char>(tt.kind));
+      hdr.push_back(static_cast<char>(tt.w1));
+      hdr.push_back(static_cast<char>(tt.w2));
+    }
+  }
+  // Values: constant, or decimal mantissas with a common exponent.
+  bool constant = true;
+  for (size_t i = 1; i < n && constant; ++i) constant = Bits(s[i].v) == Bits(s[0].v);
+  std::vector<uint64_t> vres;
+  Tiers vt;
+  if (constant) {
+    hdr.push_back(0);
+    const uint64_t b = Bits(s[0].v);
+    for (int i = 0; i < 8; ++i) hdr.push_back(static_cast<char>(b >> (8 * i)));
+  } else {
+    int e = 0;
+    std::vector<int64_t> m(n);
+    for (size_t i = 0; i < n; ++i) {
+      while (!DecimalAt(s[i].v, e, &m[i])) {
+        if (++e > kMaxExp) return false;
+      }
+    }
+    // Earlier values were exact at a smaller exponent, hence at e too (if within 2^53).
+    for (size_t i = 0; i < n; ++i) {
+      if (!DecimalAt(s[i].v, e, &m[i])) return false;
+    }
+    uint64_t g = 0;
+    for (size_t i = 1; i < n; ++i) {
+      const int64_t d = m[i] - m[i - 1];
+      g = std::gcd(g, static_cast<uint64_t>(d < 0 ? -d : d));
+    }
+    if (g == 0) g = 1;
+    const auto gi = static_cast<int64_t>(g);
+    // Order 1 (deltas) or 2 (delta-of-deltas), whichever packs smaller.
+    std::vector<uint64_t> r1, r2;
+    r1.reserve(n);
+    r2.reserve(n);
+    for (size_t i = 1; i < n; ++i) r1.push_back(ZigZag((m[i] - m[i - 1]) / gi));
+    for (size_t i = 2; i < n; ++i) {
+      r2.push_back(ZigZag(((m[i] - m[i - 1]) - (m[i - 1] - m[i - 2])) / gi));
+    }
+    Tiers t1 = ChooseTiers(r1), t2 = ChooseTiers(r2);
+    const bool second = n >= 3 && t2.bits + 8 < t1.bits;  // + the first delta's varint
+    vt = second ? t2 : t1;
+    if (vt.w2 > kMaxWidth) return false;
+    hdr.push_back(1);
+    hdr.push_back(static_cast<char>(e));
+    PutVarint(&hdr, m[0]);
+    hdr.push_back(static_cast<char>(second ? 2 : 1));
+    if (second) PutVarint(&hdr, (m[1] - m[0]) / gi);
+    PutUvarint(&hdr, g);
+    hdr.push_back(static_cast<char>(vt.kind));
+    hdr.push_back(static_cast<char>(vt.w1));
+    hdr.push_back(static_cast<char>(vt.w2));
+    vres = second ? std::move(r2) : std::move(r1);
+  }
+  out->assign(hdr);
+  BitWriter w(out);
+  for (uint64_t u : tres) w.Code(tt, u);
+  for (uint64_t u : vres) w.Code(vt, u);
+  w.Finish();
+  return true;
+}
+
+Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  auto bad = [] { return Status::Corruption("packed chunk: truncated or malformed"); };
+  if (bytes.size() < 2) return bad();
+  const size_t n = (size_t{p[0]} << 8) | p[1];
+  if (n == 0) return bad();
+  ByteReader br(p + 2, bytes.size() - 2);
+  int64_t t0 = 0, d1 = 0;
+  uint8_t tmode = 0;
+  Tiers tt;
+  if (!br.Varint(&t0)) return bad();
+  if (n >= 2) {
+    if (!br.Varint(&d1) || !br.U8(&tmode) || tmode > 1) return bad();
+    if (tmode == 1 && !br.Tier(&tt)) return bad();
+  }
+  uint8_t vmode;
+  if (!br.U8(&vmode) || vmode > 1) return bad();
+  uint64_t const_bits = 0;
+  uint8_t e = 0, order = 1;
+  int64_t m0 = 0, first_delta = 0;
+  uint64_t g = 1;
+  Tiers vt;
+  if (vmode == 0) {
+    uint8_t b[8];
+    if (!br.Raw(b, 8)) return bad();
+    for (int i = 0; i < 8; ++i) const_bits |= uint64_t{b[i]} << (8 * i);
+  } else {
+    if (!br.U8(&e) || e > kMaxExp || !br.Varint(&m0) || !br.U8(&order) || order < 1 || order > 2) {
+      return bad();
+    }
+    if (order == 2 && (n < 3 || !br.Varint(&first_delta))) return bad();
+    if (!br.Uvarint(&g) || g == 0 || g > (uint64_t{1} << 62) || !br.Tier(&vt)) return bad();
+  }
+  const size_t base = out->size();
+  out->resize(base + n);
+  Sample* s = out->data() + base;
+  BitReader bits(br.pos(), br.remaining());
+  // Timestamps.
+  s[0].t = t0;
+  if (n >= 2) {
+    // Unsigned arithmetic: corrupt input wraps instead of overflowing.
+    uint64_t t = static_cast<uint64_t>(t0) + static_cast<uint64_t>(d1);
+    uint64_t d = static_cast<uint64_t>(d1);
+    s[1].t = static_cast<int64_t>(t);
+    for (size_t i = 2; i < n; ++i) {
+      if (tmode == 1) {
+        uint64_t u;
+        if (!bits.Code(tt, &u)) {
+          out->resize(base);
+          return bad();
+        }
+        d += static_cast<uint64_t>(UnZigZag(u));
+      }
+      t += d;
+      s[i].t = static_cast<int64_t>(t);
+    }
+  }
+  // Values.
+  if (vmode == 0) {
+    double v;
+    std::memcpy(&v, &const_bits, sizeof v);
+    for (size_t i = 0; i < n; ++i) s[i].v = v;
+    return Status::Ok();
+  }
+  const double scale = kPow10[e];
+  uint64_t m = static_cast<uint64_t>(m0);
+  s[0].v = static_cast<double>(m0) / scale;
+  uint64_t delta = static_cast<uint64_t>(first_delta) * g;
+  size_t i = 1;
+  if (order == 2) {
+    m += delta;
+    s[1].v = static_cast<double>(static_cast<int64_t>(m)) / scale;
+    i = 2;
+  }
+  for (; i < n; ++i) {
+    uint64_t u;
+    if (!bits.Code(vt, &u)) {
+      out->resize(base);
+      return bad();
+    }
+    if (order == 1) {
+      m += static_cast<uint64_t>(UnZigZag(u)) * g;
+    } else {
+      delta += static_cast<uint64_t>(UnZigZag(u)) * g;
+      m += delta;
+    }
+    s[i].v = static_cast<double>(static_cast<int64_t>(m)) / scale;
+  }
+  return Status::Ok();
+}
+
+ChunkEncoding EncodeChunk(const Sample* s, size_t n, std::string* out) {
+  std::string packed;
+  const bool ok = EncodePackedChunk(s, n, &packed);
+  XorChunk x;
+  for (size_t i = 0; i < n; ++i) x.Append(s[i].t, s[i].v);
+  if (ok && packed.size() < x.SizeBytes()) {
+    *out = std::move(packed);
+    return ChunkEncoding::kPacked;
+  }
+  out->assign(x.Bytes());
+  return ChunkEncoding::kXor;
+}
+
+}  // namespace kansoku::tsdb
