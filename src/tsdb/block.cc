@@ -274,6 +274,11 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
   return b;
 }
 
+Status Block::CheckIndexBytes(std::string_view data) {
+  Block b;
+  return b.LoadIndex(data);
+}
+
 Status Block::LoadIndex(std::string_view data) {
   if (data.size() < kIndexMagic.size() + kIndexFooter ||
       data.substr(0, kIndexMagic.size()) != kIndexMagic ||
@@ -304,6 +309,12 @@ Status Block::LoadIndex(std::string_view data) {
       l.value = std::string(d.String());
       labels.push_back(std::move(l));
     }
+    for (size_t j = 1; j < labels.size(); ++j) {
+      if (!(labels[j - 1].name < labels[j].name)) {
+        return Status::Corruption("index: labels of series " + std::to_string(i) +
+                                  " not sorted or repeated");
+      }
+    }
     s.labels = Labels::FromSortedUnchecked(std::move(labels));
     const uint64_t nc = d.Uvarint();
     if (nc > d.remaining()) return Status::Corruption("index: bad chunk count");
@@ -311,8 +322,11 @@ Status Block::LoadIndex(std::string_view data) {
     for (uint64_t j = 0; j < nc; ++j) {
       ChunkMeta c;
       c.mint = d.Varint();
-      c.maxt = c.mint + static_cast<int64_t>(d.Uvarint());
+      const uint64_t span = d.Uvarint();
       c.offset = d.Uvarint();
+      // Unsigned: a corrupt span must not overflow int64 (UB).
+      c.maxt = static_cast<int64_t>(static_cast<uint64_t>(c.mint) + span);
+      if (c.maxt < c.mint) return Status::Corruption("index: bad chunk time range");
       s.chunks.push_back(c);
     }
     series_.push_back(std::move(s));

@@ -76,6 +76,9 @@ class BlockWriter {
 class Block : public IndexReader, public std::enable_shared_from_this<Block> {
  public:
   static Result<std::shared_ptr<Block>> Open(const std::string& dir);
+  // Parses index file bytes as Open does (Corruption on anything malformed) and drops the
+  // result: the fuzzer's entry (src/tsdb/fuzz_entry.h).
+  static Status CheckIndexBytes(std::string_view data);
   ~Block() override;
 
   const BlockMeta& meta() const { return meta_; }

@@ -237,9 +237,10 @@ bool ChunkIterator::Next() {
       if (!ReadBits(64, &raw)) return false;
       dod = static_cast<int64_t>(raw);
     }
-    t_delta_ += dod;
+    // Unsigned: damaged bytes wrap instead of overflowing int64 (UB).
+    t_delta_ = static_cast<int64_t>(static_cast<uint64_t>(t_delta_) + static_cast<uint64_t>(dod));
   }
-  t_ += t_delta_;
+  t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + static_cast<uint64_t>(t_delta_));
   bool bit = false;
   if (!ReadBit(&bit)) return false;
   if (bit) {

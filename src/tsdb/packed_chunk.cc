@@ -361,6 +361,12 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out) {
       t += d;
       s[i].t = static_cast<int64_t>(t);
     }
+    for (size_t i = 1; i < n; ++i) {
+      if (s[i].t <= s[i - 1].t) {  // the encoder only writes strictly increasing times
+        out->resize(base);
+        return bad();
+      }
+    }
   }
   // Values.
   if (vmode == 0) {

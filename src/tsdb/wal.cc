@@ -86,34 +86,7 @@ Status ReplayFile(const std::string& path, bool is_tail,
   KANSOKU_ASSIGN_OR_RETURN(std::string data, ReadFileToString(path));
   size_t off = 0;
   std::string problem;
-  while (off < data.size()) {
-    if (data.size() - off < kFrameHeader) {
-      problem = "incomplete record header";
-      break;
-    }
-    const uint32_t len = enc::GetU32(data.data() + off);
-    const uint32_t crc = enc::GetU32(data.data() + off + 4);
-    const auto type = static_cast<uint8_t>(data[off + 8]);
-    if (len > kMaxRecord || data.size() - off - kFrameHeader < len) {
-      problem = "incomplete record (length " + std::to_string(len) + ")";
-      break;
-    }
-    std::string_view payload(data.data() + off + kFrameHeader, len);
-    if (Crc(type, payload) != crc) {
-      problem = "checksum mismatch";
-      break;
-    }
-    if (type < 1 || type > 4) {
-      problem = "unknown record type " + std::to_string(type);
-      break;
-    }
-    KANSOKU_RETURN_IF_ERROR(fn(static_cast<WalRecordType>(type), payload));
-    off += kFrameHeader + len;
-    if (stats != nullptr) {
-      ++stats->records_replayed;
-      stats->bytes_replayed += kFrameHeader + len;
-    }
-  }
+  KANSOKU_RETURN_IF_ERROR(ScanWalRecords(data, fn, &off, &problem, stats));
   if (problem.empty()) return Status::Ok();
   if (is_tail) {
     log::Warn("tsdb wal: truncating torn tail",
@@ -311,6 +284,47 @@ Status DecodeWalMetadata(std::string_view payload, std::vector<WalMetadata>* out
     out->push_back(std::move(m));
   }
   if (!d.ok()) return Status::Corruption("WAL metadata record: truncated payload");
+  return Status::Ok();
+}
+
+Status ScanWalRecords(std::string_view data,
+                      const std::function<Status(WalRecordType, std::string_view)>& fn,
+                      size_t* end, std::string* problem, WalStats* stats) {
+  size_t off = 0;
+  problem->clear();
+  while (off < data.size()) {
+    if (data.size() - off < kFrameHeader) {
+      *problem = "incomplete record header";
+      break;
+    }
+    const uint32_t len = enc::GetU32(data.data() + off);
+    const uint32_t crc = enc::GetU32(data.data() + off + 4);
+    const auto type = static_cast<uint8_t>(data[off + 8]);
+    if (len > kMaxRecord || data.size() - off - kFrameHeader < len) {
+      *problem = "incomplete record (length " + std::to_string(len) + ")";
+      break;
+    }
+    const std::string_view payload(data.data() + off + kFrameHeader, len);
+    if (Crc(type, payload) != crc) {
+      *problem = "checksum mismatch";
+      break;
+    }
+    if (type < 1 || type > 4) {
+      *problem = "unknown record type " + std::to_string(type);
+      break;
+    }
+    Status st = fn(static_cast<WalRecordType>(type), payload);
+    if (!st.ok()) {
+      *end = off;
+      return st;
+    }
+    off += kFrameHeader + len;
+    if (stats != nullptr) {
+      ++stats->records_replayed;
+      stats->bytes_replayed += kFrameHeader + len;
+    }
+  }
+  *end = off;
   return Status::Ok();
 }
 

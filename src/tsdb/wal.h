@@ -71,6 +71,14 @@ struct WalStats {
   uint64_t corrupt_segments = 0;
 };
 
+// Walks the framed records of one file's bytes, calling fn(type, payload) for each intact one.
+// Stops at the first incomplete record, CRC mismatch or unknown type: *end is that record's
+// offset and *problem says why ("" when the bytes ended cleanly; *end == data.size()). A non-OK
+// status from fn stops the walk and is returned. Never reads outside `data`.
+Status ScanWalRecords(std::string_view data,
+                      const std::function<Status(WalRecordType, std::string_view)>& fn,
+                      size_t* end, std::string* problem, WalStats* stats = nullptr);
+
 // Calls fn(type, payload) for every intact record of the checkpoint and the later segments.
 // A non-OK status from fn stops replay and is returned.
 Status ReplayWal(const std::string& dir,

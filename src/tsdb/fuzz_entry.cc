@@ -1,0 +1,159 @@
+#include "tsdb/fuzz_entry.h"
+
+#include <zlib.h>
+
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/check.h"
+#include "tsdb/block.h"
+#include "tsdb/chunk.h"
+#include "tsdb/encoding.h"
+#include "tsdb/rollup.h"
+#include "tsdb/wal.h"
+
+namespace kansoku::tsdb {
+namespace {
+
+uint32_t Crc32(uint32_t crc, std::string_view s) {
+  return static_cast<uint32_t>(
+      crc32(crc, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
+}
+
+void PutU32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+
+// Reads every sample (so ASan sees any bad access) and checks the decoded run.
+void IterateChunk(std::string_view bytes, ChunkEncoding e) {
+  ChunkIterator it(bytes, e);
+  std::vector<Sample> got;
+  while (it.Next()) got.push_back(it.At());
+  if (!got.empty()) {
+    ChunkIterator seek(bytes, e);
+    (void)seek.Seek(got[got.size() / 2].t);
+  }
+  if (!it.status().ok() || got.empty()) return;
+  // Encoders take strictly increasing times whose delta-of-deltas fit int64.
+  constexpr int64_t kLimit = int64_t{1} << 61;
+  bool increasing = got[0].t > -kLimit && got[0].t < kLimit;
+  for (size_t i = 1; i < got.size(); ++i) {
+    increasing &= got[i - 1].t < got[i].t && got[i].t < kLimit;
+  }
+  if (!increasing || got.size() > XorChunk::kMaxSamples) return;
+  // What decoded cleanly re-encodes and decodes to the same samples, bit for bit.
+  std::string enc;
+  const ChunkEncoding e2 = EncodeChunk(got.data(), got.size(), &enc);
+  ChunkIterator again(enc, e2);
+  size_t i = 0;
+  while (again.Next()) {
+    const Sample s = again.At();
+    KANSOKU_CHECK(
+        i < got.size() && s.t == got[i].t && std::memcmp(&s.v, &got[i].v, sizeof s.v) == 0,
+        "BUG: chunk round trip changed a sample");
+    ++i;
+  }
+  KANSOKU_CHECK(again.status().ok() && i == got.size(), "BUG: chunk round trip lost samples");
+}
+
+Status DecodePayload(WalRecordType type, std::string_view payload) {
+  switch (type) {
+    case WalRecordType::kSeries: {
+      std::vector<WalSeries> v;
+      return DecodeWalSeries(payload, &v);
+    }
+    case WalRecordType::kSamples: {
+      std::vector<WalSample> v;
+      return DecodeWalSamples(payload, &v);
+    }
+    case WalRecordType::kMetadata: {
+      std::vector<WalMetadata> v;
+      return DecodeWalMetadata(payload, &v);
+    }
+    case WalRecordType::kChunks: {
+      std::vector<WalChunk> v;
+      KANSOKU_RETURN_IF_ERROR(DecodeWalChunks(payload, &v));
+      for (const auto& c : v) IterateChunk(c.data, c.encoding);
+      return Status::Ok();
+    }
+  }
+  return Status::Corruption("unknown record type");
+}
+
+}  // namespace
+
+int FuzzChunk(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const ChunkEncoding e = (data[0] & 1) != 0 ? ChunkEncoding::kPacked : ChunkEncoding::kXor;
+  const std::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
+  IterateChunk(bytes, e);
+  if (e == ChunkEncoding::kPacked) {
+    std::vector<Sample> out;
+    (void)DecodePackedChunk(bytes, &out);
+  }
+  return 0;
+}
+
+int FuzzWalRecords(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  const uint8_t mode = data[0];
+  std::string buf(reinterpret_cast<const char*>(data + 1), size - 1);
+  if ((mode & 2) != 0) {
+    const auto type = static_cast<WalRecordType>(static_cast<uint8_t>(buf[0]) % 4 + 1);
+    (void)DecodePayload(type, std::string_view(buf).substr(1));
+    return 0;
+  }
+  if ((mode & 1) != 0) {
+    // Give each frame (u32 length, u32 crc, u8 type) the CRC of its bytes as far as they go.
+    size_t off = 0;
+    while (buf.size() - off >= 9) {
+      uint32_t len = 0;
+      for (int i = 0; i < 4; ++i) len |= uint32_t{static_cast<uint8_t>(buf[off + i])} << (8 * i);
+      const size_t avail = buf.size() - off - 9;
+      const size_t n = len < avail ? len : avail;
+      uint32_t crc = Crc32(0, std::string_view(buf).substr(off + 8, 1));
+      crc = Crc32(crc, std::string_view(buf).substr(off + 9, n));
+      PutU32(buf.data() + off + 4, crc);
+      off += 9 + n;
+    }
+  }
+  size_t end = 0;
+  std::string problem;
+  (void)ScanWalRecords(buf, DecodePayload, &end, &problem);
+  KANSOKU_CHECK(end <= buf.size(), "BUG: WAL scan ended past its input");
+  return 0;
+}
+
+int FuzzBlockFiles(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  const uint8_t mode = data[0];
+  std::string buf(reinterpret_cast<const char*>(data + 1), size - 1);
+  if ((mode & 2) == 0) {
+    // Index: ... u32 CRC of everything before it, "KSI1".
+    if ((mode & 1) != 0 && buf.size() >= 8) {
+      PutU32(buf.data() + buf.size() - 8,
+             Crc32(0, std::string_view(buf).substr(0, buf.size() - 8)));
+    }
+    (void)Block::CheckIndexBytes(buf);
+    return 0;
+  }
+  // Rollup file: ... u32 CRC of everything before it, magic. Series count from byte 1 of mode.
+  if ((mode & 1) != 0 && buf.size() >= 8) {
+    PutU32(buf.data() + buf.size() - 8, Crc32(0, std::string_view(buf).substr(0, buf.size() - 8)));
+  }
+  auto t = RollupTable::Decode(std::move(buf), mode >> 2);
+  if (t.ok()) {
+    for (size_t i = 0; i < static_cast<size_t>(mode >> 2); ++i) {
+      for (int a = 0; a < kNumRollupAggs; ++a) {
+        const auto agg = static_cast<RollupAgg>(a);
+        const std::string_view c = t->Chunk(i, agg);
+        if (!c.empty()) IterateChunk(c, t->Encoding(i, agg));
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace kansoku::tsdb
