@@ -86,6 +86,18 @@ class DBAppender : public Appender {
     last_idx_ = idx;
     Batched& b = batch_[idx];
     Status st = db_->head_.Appendable(*b.series, t, v);
+    if (st.ok() && db_->options_.retention_ms > 0) {
+      // Any age is accepted per series (backfill), except what retention would delete at once.
+      const int64_t newest = db_->head_.MaxTime();
+      if (newest != INT64_MIN && t < newest - db_->options_.retention_ms) {
+        st = Status::InvalidArgument("too old: sample for series " + labels.ToString() +
+                                     " at timestamp " + std::to_string(t) +
+                                     " is beyond the retention period (" +
+                                     std::to_string(db_->options_.retention_ms) +
+                                     " ms before the newest sample " + std::to_string(newest) +
+                                     ")");
+      }
+    }
     if (st.ok() && b.staged) {
       // Order within this batch: the head has not seen these samples yet.
       const Sample prev = b.last;
@@ -481,7 +493,6 @@ Status DB::Load() {
                 ++unknown_refs;
                 continue;
               }
-              if (s.t < head_.MinValidTime()) continue;  // already in a block
               (void)head_.Append(*cur, s.t, s.v);        // same checks as at commit time
             }
             break;
@@ -499,7 +510,6 @@ Status DB::Load() {
                   continue;
                 }
                 const Sample smp = it.At();
-                if (smp.t < head_.MinValidTime()) continue;
                 (void)head_.Append(*cur, smp.t, smp.v);
               }
               KANSOKU_RETURN_IF_ERROR(it.status());
@@ -610,9 +620,14 @@ std::string DB::NextBlockName() {
   return buf;
 }
 
-Result<int> DB::CompactHead() {
+Result<int> DB::CompactHead(bool follow_writers) {
   std::lock_guard<std::mutex> cl(compact_mu_);
   const int64_t r = options_.block_range_ms;
+  // Writers' frontier over the last two calls (one call's window could be too short to see a
+  // paused sender).
+  const int64_t appended = head_.TakeMinAppendedTime();
+  const int64_t frontier = std::min(appended, prev_min_appended_);
+  prev_min_appended_ = appended;
   int written = 0;
   for (;;) {
     const int64_t head_min = head_.MinTime();
@@ -621,15 +636,21 @@ Result<int> DB::CompactHead() {
     const int64_t lo = FloorDiv(head_min, r) * r;
     const int64_t hi = lo + r;
     if (head_max - lo < r + r / 2) break;
+    if (follow_writers && frontier < hi && head_max - lo < kMaxHeadRanges * r) break;
     KANSOKU_RETURN_IF_ERROR(PersistRange(lo, hi));
     ++written;
   }
+  // One checkpoint for all ranges persisted (backfill can persist many at once).
+  if (written > 0) KANSOKU_RETURN_IF_ERROR(Checkpoint());
   return written;
 }
 
 Status DB::PersistRange(int64_t lo, int64_t hi) {
-  // Appends below hi are refused from here on, so the snapshot below is final for [lo, hi).
+  // Appends below hi are backfill from here on: they wait on the backfill lock until the range is
+  // truncated, so the snapshot below is final for [lo, hi). hi may be below the bound already
+  // (a backfilled range): then the lock alone does it, and the block overlaps older ones.
   head_.SetMinValidTime(hi);
+  auto backfill_lock = head_.LockBackfill();
   std::vector<SeriesData> data = head_.SnapshotAll(lo, hi - 1);
   std::shared_ptr<Block> block;
   if (!data.empty()) {
@@ -655,10 +676,10 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
       std::sort(blocks_.begin(), blocks_.end(),
                 [](const auto& a, const auto& b) { return a->meta().mint < b->meta().mint; });
     }
-    head_.Truncate(hi);
+    head_.Truncate(lo, hi);
   }
   head_compactions_.fetch_add(1);
-  return Checkpoint();
+  return Status::Ok();
 }
 
 Status DB::Checkpoint() {
@@ -835,7 +856,7 @@ void DB::BackgroundLoop() {
     }
     if (std::chrono::steady_clock::now() < next_maint) continue;
     next_maint = std::chrono::steady_clock::now() + std::chrono::milliseconds(period_ms);
-    auto r1 = CompactHead();
+    auto r1 = CompactHead(/*follow_writers=*/true);
     if (!r1.ok()) log::Error("tsdb: head compaction failed", {{"error", r1.status().ToString()}});
     auto r2 = CompactBlocks();
     if (!r2.ok()) log::Error("tsdb: block compaction failed", {{"error", r2.status().ToString()}});

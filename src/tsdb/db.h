@@ -15,8 +15,9 @@
 // Durability: Appender::Commit returns after the batch is written to the WAL with write(2): it
 // survives kill -9. Power loss can lose up to wal_fsync_interval_ms (0 = fsync on every Commit).
 //
-// Errors: Appender::Append returns per-sample InvalidArgument ("out of order sample", "out of
-// bounds", "duplicate sample for timestamp", bad labels) or ResourceExhausted (max_series);
+// Errors: Appender::Append returns per-sample InvalidArgument ("out of order sample" — judged per
+// series, so backfill of series without newer data is accepted at any age —, "too old" beyond
+// retention_ms, "duplicate sample for timestamp", bad labels) or ResourceExhausted (max_series);
 // the batch goes on without that sample. Commit returns IOError when the WAL write fails (nothing
 // of the batch is applied) and InvalidArgument when some samples lost a race at commit time
 // (e.g. a concurrent appender wrote newer samples); the others are committed.
@@ -113,9 +114,15 @@ class DB : public Appendable, public Queryable {
 
   DBStats Stats() const;
   std::vector<BlockMeta> Blocks() const;
-  // Persists complete block ranges while the head spans more than 1.5 block ranges; truncates
-  // the head and checkpoints the WAL after each. Returns the number of blocks written.
-  Result<int> CompactHead();
+  // Persists complete block ranges while the head spans more than 1.5 block ranges, truncates
+  // the head after each and checkpoints the WAL once. Returns the number of blocks written.
+  // follow_writers (the background loop): a range is only persisted once writers have moved
+  // past it — no sample in or after it among those appended since the previous two calls — so
+  // a running import (backfill) is persisted behind its frontier instead of in overlapping
+  // pieces; ranges more than kMaxHeadRanges block ranges behind the newest sample are persisted
+  // regardless (bounds the head while a slow backfill runs).
+  Result<int> CompactHead(bool follow_writers = false);
+  static constexpr int64_t kMaxHeadRanges = 24;
   // Merges adjacent blocks into larger aligned ranges (see max_block_range_ms).
   Result<int> CompactBlocks();
   // Deletes whole blocks beyond retention_ms / retention_bytes. Returns how many.
@@ -153,6 +160,7 @@ class DB : public Appendable, public Queryable {
   std::vector<std::shared_ptr<Block>> blocks_;  // GUARDED_BY(blocks_mu_), by mint
   std::mutex compact_mu_;                       // one compaction/retention run at a time
   int next_block_seq_ = 1;                      // GUARDED_BY(compact_mu_)
+  int64_t prev_min_appended_ = INT64_MAX;       // GUARDED_BY(compact_mu_)
 
   mutable std::mutex md_mu_;
   std::map<std::string, MetricMetadata, std::less<>> metadata_;  // GUARDED_BY(md_mu_)

@@ -32,7 +32,10 @@ int64_t Head::RangeEnd(int64_t t) const {
 }
 
 void Head::NoteTime(int64_t t) {
-  int64_t cur = min_time_.load();
+  int64_t cur = min_appended_.load(std::memory_order_relaxed);
+  while (t < cur && !min_appended_.compare_exchange_weak(cur, t, std::memory_order_relaxed)) {
+  }
+  cur = min_time_.load();
   while (t < cur && !min_time_.compare_exchange_weak(cur, t)) {
   }
   cur = max_time_.load();
@@ -163,13 +166,6 @@ bool Head::FindLocked(MemSeries& s, int64_t t, double* v) {
 Status Head::CheckLocked(MemSeries& s, int64_t t, double v, bool* noop, bool* in_order) {
   *noop = false;
   *in_order = false;
-  if (t < min_valid_.load()) {
-    return Status::InvalidArgument("out of bounds: sample for series " + s.labels().ToString() +
-                                   " at timestamp " + std::to_string(t) +
-                                   " is older than the head's lower bound " +
-                                   std::to_string(min_valid_.load()) +
-                                   " (that range is already persisted)");
-  }
   if (t > s.max_t_) {
     *in_order = true;
     return Status::Ok();
@@ -202,7 +198,18 @@ Status Head::Appendable(MemSeries& s, int64_t t, double v) {
 }
 
 Status Head::Append(MemSeries& s, int64_t t, double v, bool* noop_out) {
-  std::lock_guard<std::mutex> l(s.mu_);
+  // Backfill below the persisted bound holds backfill_mu_ (shared) so that it cannot land in a
+  // range between its snapshot and its truncation. The bound is re-read under the series lock:
+  // a persist raises it before snapshotting, so an append that missed the snapshot sees it.
+  bool backfill = t < min_valid_.load();
+  std::shared_lock<std::shared_mutex> bl(backfill_mu_, std::defer_lock);
+  if (backfill) bl.lock();
+  std::unique_lock<std::mutex> l(s.mu_);
+  if (!backfill && t < min_valid_.load()) {
+    l.unlock();
+    bl.lock();
+    l.lock();
+  }
   bool noop, in_order;
   KANSOKU_RETURN_IF_ERROR(CheckLocked(s, t, v, &noop, &in_order));
   if (noop_out != nullptr) *noop_out = noop;
@@ -346,21 +353,24 @@ void Head::SetMinValidTime(int64_t t) {
   }
 }
 
-size_t Head::Truncate(int64_t mint) {
-  SetMinValidTime(mint);
+size_t Head::Truncate(int64_t lo, int64_t hi) {
+  SetMinValidTime(hi);
   std::vector<std::shared_ptr<MemSeries>> empty;
   int64_t new_min = INT64_MAX;
+  // Chunks never straddle a multiple of chunk_range_ms, and callers pass aligned ranges, so a
+  // chunk is either inside [lo, hi) or outside it.
+  auto inside = [&](int64_t mint, int64_t maxt) { return mint >= lo && maxt < hi; };
   for (const auto& s : AllSeries()) {
     std::lock_guard<std::mutex> l(s->mu_);
     const size_t before = s->chunks_.size();
-    std::erase_if(s->chunks_, [&](const auto& c) { return c->maxt < mint; });
+    std::erase_if(s->chunks_, [&](const auto& c) { return inside(c->mint, c->maxt); });
     int64_t removed = static_cast<int64_t>(before - s->chunks_.size());
-    if (!s->open_.empty() && s->open_.MaxTime() < mint) {
+    if (!s->open_.empty() && inside(s->open_.MinTime(), s->open_.MaxTime())) {
       s->open_ = XorChunk();
       ++removed;
     }
     chunks_.fetch_sub(removed);
-    std::erase_if(s->ooo_, [&](const Sample& x) { return x.t < mint; });
+    std::erase_if(s->ooo_, [&](const Sample& x) { return x.t >= lo && x.t < hi; });
     int64_t first = INT64_MAX;
     if (!s->chunks_.empty()) first = s->chunks_.front()->mint;
     if (!s->open_.empty()) first = std::min(first, s->open_.MinTime());

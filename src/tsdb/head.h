@@ -11,13 +11,20 @@
 // (the block range), so no chunk spans two blocks. A sample older than the series' newest one is
 // accepted when it is within ooo_window_ms of it; it goes to a small sorted per-series buffer
 // merged at read time. Re-appending the exact sample (same timestamp, same value bits) is a
-// no-op; the same timestamp with another value is an error. Samples below MinValidTime() (already
-// persisted into a block) are "out of bounds".
+// no-op; the same timestamp with another value is an error.
+//
+// Backfill: there is no head-wide lower bound. Whether a sample is accepted depends only on its
+// own series (newer than the series' newest sample, or within ooo_window_ms of it), so a series
+// with no newer data takes samples of any age even while other series are written at "now".
+// MinValidTime() is the end of the newest range persisted into a block; samples below it are
+// "backfill" and go through a second lock (LockBackfill) so a range being persisted sees a final
+// snapshot: Truncate(lo, hi) drops exactly the persisted range, and backfill that arrived while it
+// was written stays in the head for the next persist (an overlapping block, merged by compaction).
 //
 // Thread safety: every method is thread-safe. Series lookup is striped over kShards mutexes, each
 // series has its own mutex guarding its chunks, and the postings index has a reader/writer lock.
-// Lock order: hash shard -> index -> ref shard; a series mutex is never held while taking any of
-// those. Ownership: series are shared_ptr so that appenders can pin them (Pin/Unpin) across
+// Lock order: backfill -> hash shard -> index -> ref shard; a series mutex is never held while
+// taking any of those. Ownership: series are shared_ptr so that appenders can pin them (Pin/Unpin) across
 // a batch; a pinned series is never garbage-collected.
 #include <atomic>
 #include <cstdint>
@@ -126,14 +133,24 @@ class Head {
   // All samples of a series in time order (closed, open and out-of-order merged).
   std::vector<Sample> SamplesOf(MemSeries& s);
 
-  // Raises the lower bound for appends, then drops chunks and samples below it and removes
-  // series left without data (unless pinned). Returns the number of series removed.
-  size_t Truncate(int64_t mint);
+  // Persisting [lo, hi): hold the returned lock (exclusive) from the snapshot of the range until
+  // Truncate(lo, hi) returns. Appends below MinValidTime() wait for it; others don't.
+  std::unique_lock<std::shared_mutex> LockBackfill() {
+    return std::unique_lock<std::shared_mutex>(backfill_mu_);
+  }
+  // Raises MinValidTime() to hi, drops the chunks and samples in [lo, hi) and removes series left
+  // without data (unless pinned). Returns the number of series removed.
+  size_t Truncate(int64_t lo, int64_t hi);
+  // Raises MinValidTime() (never lowers it). Call before snapshotting [.., t) for a block.
   void SetMinValidTime(int64_t t);
   int64_t MinValidTime() const { return min_valid_.load(); }
   // Oldest/newest sample time in the head (INT64_MAX/INT64_MIN when empty); MinTime is
   // recomputed by Truncate.
   int64_t MinTime() const { return min_time_.load(); }
+  // The oldest timestamp appended since the previous call (INT64_MAX if none), and resets it:
+  // how far back writers are currently writing (an import's frontier). DB::CompactHead uses it
+  // to leave ranges that are still being backfilled in the head.
+  int64_t TakeMinAppendedTime() { return min_appended_.exchange(INT64_MAX); }
   int64_t MaxTime() const { return max_time_.load(); }
   HeadStats Stats() const;
   // Largest ref handed out so far.
@@ -165,8 +182,11 @@ class Head {
   MemPostings postings_;  // GUARDED_BY(index_mu_)
   SeriesRef next_ref_ = 1;  // GUARDED_BY(index_mu_)
   std::atomic<int64_t> min_valid_{INT64_MIN};
+  // Shared by appends below min_valid_ (backfill), exclusive while a range is persisted.
+  std::shared_mutex backfill_mu_;
   std::atomic<int64_t> min_time_{INT64_MAX};
   std::atomic<int64_t> max_time_{INT64_MIN};
+  std::atomic<int64_t> min_appended_{INT64_MAX};
   std::atomic<uint64_t> num_series_{0};
   std::atomic<uint64_t> samples_appended_{0};
   std::atomic<uint64_t> ooo_appended_{0};

@@ -120,17 +120,30 @@ TEST(HeadTest, TruncateDropsOldDataAndEmptySeries) {
   ASSERT_TRUE(h.Append(*old_s, 100, 1).ok());
   ASSERT_TRUE(h.Append(*new_s, 500, 1).ok());
   ASSERT_TRUE(h.Append(*new_s, 1500, 2).ok());
-  EXPECT_EQ(h.Truncate(1000), 1u);
+  EXPECT_EQ(h.Truncate(0, 1000), 1u);
+  EXPECT_EQ(h.MinValidTime(), 1000);
   EXPECT_EQ(h.Stats().series, 1u);
   EXPECT_EQ(h.MinTime(), 1500);
   EXPECT_FALSE(h.Select({Eq("__name__", "old")}, 0, 5000)->size());
   EXPECT_EQ(h.LabelValues("__name__"), std::vector<std::string>{"new"});
+  // Below the persisted bound, the series' own newest sample decides: "new" has 1500.
   Status st = h.Append(*new_s, 900, 3);
-  EXPECT_NE(st.message().find("out of bounds"), std::string::npos) << st.ToString();
-  // Pinned series survive truncation.
+  EXPECT_NE(st.message().find("out of order"), std::string::npos) << st.ToString();
+  // A series with nothing newer takes backfill below the bound (and "old" comes back).
+  auto bf = Get(h, Labels{{"__name__", "bf"}});
+  ASSERT_TRUE(h.Append(*bf, 200, 1).ok());
+  ASSERT_TRUE(h.Append(*bf, 300, 2).ok());
+  ASSERT_TRUE(h.Append(*Get(h, Labels{{"__name__", "old"}}), 100, 1).ok());
+  EXPECT_EQ(h.MinTime(), 100);
+  // Pinned series survive truncation; only [lo, hi) is dropped.
   auto pinned = h.GetOrCreatePinned(Labels{{"__name__", "pinned"}});
   ASSERT_TRUE(pinned.ok());
-  EXPECT_EQ(h.Truncate(2000), 1u);  // "new" goes; "pinned" stays
+  EXPECT_EQ(h.Truncate(1000, 2000), 1u);  // "new" goes; "pinned", "bf" and "old" stay
+  EXPECT_EQ(h.Stats().series, 3u);
+  EXPECT_EQ(h.MinTime(), 100);
+  EXPECT_EQ(h.Select({Eq("__name__", "bf")}, 0, 5000)->size(), 1u);
+  EXPECT_EQ(h.Truncate(0, 1000), 2u);  // the backfill range, persisted later
+  EXPECT_EQ(h.MinValidTime(), 2000);   // never lowered
   EXPECT_EQ(h.Stats().series, 1u);
   h.Unpin(pinned->get());
 }

@@ -61,8 +61,9 @@ struct MetricMetadata {
 class Appender {
  public:
   virtual ~Appender() = default;
-  // Errors per sample (the batch goes on): InvalidArgument for bad labels; "out of order" or
-  // "out of bounds" (kInvalidArgument with a message naming the series and timestamps);
+  // Errors per sample (the batch goes on): InvalidArgument for bad labels; "out of order" (older
+  // than the series' own newest sample beyond the out-of-order window) or "too old" (beyond
+  // retention) (kInvalidArgument with a message naming the series and timestamps);
   // ResourceExhausted when a series limit refuses a new series.
   virtual Status Append(const Labels& labels, int64_t t, double v) = 0;
   // The same, for callers that append the same series again and again and keep a handle per
