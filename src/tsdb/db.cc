@@ -85,7 +85,10 @@ class DBAppender : public Appender {
     last_handle_ = *handle;
     last_idx_ = idx;
     Batched& b = batch_[idx];
-    Status st = db_->head_.Appendable(*b.series, t, v);
+    // Newer than this batch's newest staged sample of the series, which the head accepted: the
+    // head's check (a series lock) would pass too, short of a concurrent appender, which Commit
+    // catches. Decoders send each series' samples in time order, so most samples skip it.
+    Status st = b.staged && t > b.last.t ? Status::Ok() : db_->head_.Appendable(*b.series, t, v);
     if (st.ok() && db_->options_.retention_ms > 0) {
       // Any age is accepted per series (backfill), except what retention would delete at once.
       const int64_t newest = db_->head_.MaxTime();
