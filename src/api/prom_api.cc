@@ -1,6 +1,7 @@
 #include "api/prom_api.h"
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -153,6 +154,24 @@ class PromApi {
     }
     int64_t now = Clock::Real().NowMs();
     query::QueryResult r;
+    // Per-query timeout= (capped by query.timeout) and lookback_delta=, as Prometheus takes them.
+    query::QueryControl control;
+    std::string ps;
+    if (req.FormParam("timeout", &ps) && !ps.empty()) {
+      auto d = ParsePromDuration(ps);
+      if (!d.ok()) return BadData(resp, "invalid parameter \"timeout\": " + d.status().message());
+      if (*d <= 0) return BadData(resp, "invalid parameter \"timeout\": must be positive");
+      control.timeout = std::chrono::milliseconds(*d);
+    }
+    if (req.FormParam("lookback_delta", &ps) && !ps.empty()) {
+      auto d = ParsePromDuration(ps);
+      if (!d.ok() || *d < 0) {
+        return BadData(resp,
+                       "invalid parameter \"lookback_delta\": " +
+                           (d.ok() ? std::string("must not be negative") : d.status().message()));
+      }
+      control.lookback_delta_ms = *d;
+    }
     if (!range) {
       int64_t t = now;
       std::string ts;
@@ -161,7 +180,7 @@ class PromApi {
         if (!p.ok()) return BadData(resp, "invalid parameter \"time\": " + p.status().message());
         t = *p;
       }
-      r = o_.engine->Query(*o_.storage, q, t);
+      r = o_.engine->Query(*o_.storage, q, t, control);
     } else {
       std::string s, e, st;
       if (!req.FormParam("start", &s)) return BadData(resp, "invalid parameter \"start\": missing");
@@ -188,15 +207,16 @@ class PromApi {
                        "exceeded maximum resolution of 11,000 points per timeseries. Try "
                        "decreasing the query resolution (?step=XX)");
       }
-      r = o_.engine->QueryRange(*o_.storage, q, *start, *end, *step);
+      r = o_.engine->QueryRange(*o_.storage, q, *start, *end, *step, control);
     }
     if (!r.ok()) {
       std::string kind(query::QueryErrorKindName(r.error_kind));
-      int code = kind == "bad_data"    ? 400
-                 : kind == "execution" ? 422
-                 : kind == "timeout"   ? 503
-                 : kind == "canceled"  ? 499
-                                       : 500;
+      int code = kind == "bad_data"      ? 400
+                 : kind == "execution"   ? 422
+                 : kind == "timeout"     ? 503
+                 : kind == "unavailable" ? 503
+                 : kind == "canceled"    ? 499
+                                         : 500;
       return ApiError(resp, kind, code, r.error);
     }
     std::string j;

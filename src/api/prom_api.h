@@ -2,11 +2,12 @@
 // The Prometheus HTTP API (read side): /api/v1/query, /query_range, /series, /labels,
 // /label/<name>/values, /metadata, /query_exemplars, /format_query, GET and form-encoded POST,
 // JSON of the same shape and the same errorType + status codes as Prometheus
-// (bad_data 400, execution 422, timeout 503, canceled 499, internal 500).
+// (bad_data 400, execution 422, timeout 503, unavailable 503, canceled 499, internal 500).
 //
-// Limits: the engine's timeout and max-samples; max_series_returned caps series in a result or
-// a /series answer (422 naming the limit). Every handler is offloaded to the worker pool, whose
-// size bounds concurrent queries; beyond its queue the server answers 503.
+// Limits: the engine's timeout, max-samples and admission gate (query.max_concurrency running,
+// query.max_queued waiting: beyond, 503 "unavailable"; a query that times out waiting, 503
+// "timeout"); max_series_returned caps series in a result or a /series answer (422 naming the
+// limit). Every handler is offloaded to the worker pool; beyond its queue the server answers 503.
 // Thread safety: handlers are stateless apart from the shared, thread-safe Queryable and Engine.
 // Ownership: storage and engine must outlive the HTTP server.
 #include <cstdint>

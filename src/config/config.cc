@@ -254,7 +254,9 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
   query_s.Field("timeout", Duration(&cfg.query.timeout_ms))
       .Field("max_samples", Size(&cfg.query.max_samples))
       .Field("lookback_delta", Duration(&cfg.query.lookback_delta_ms))
-      .Field("max_series_returned", Size(&cfg.query.max_series_returned));
+      .Field("max_series_returned", Size(&cfg.query.max_series_returned))
+      .Field("max_concurrency", Int(&cfg.query.max_concurrency, 0, 100000))
+      .Field("max_queued", Int(&cfg.query.max_queued, 0, 1000000));
   logs_s.Field("retention", Duration(&cfg.logs.retention_ms))
       .Field("retention_size", Size(&cfg.logs.retention_bytes))
       .Field("wal_fsync_interval", Duration(&cfg.logs.wal_fsync_interval_ms))

@@ -78,6 +78,8 @@ struct QueryConfig {
   int64_t max_samples = 50000000;        // max_samples: samples in memory per query (422)
   int64_t lookback_delta_ms = 300000;    // lookback_delta: 5m
   int64_t max_series_returned = 100000;  // max_series_returned: per answer (422 beyond)
+  int max_concurrency = 20;  // max_concurrency: queries evaluating at once (0 = no limit)
+  int max_queued = 100;      // max_queued: queries waiting for a slot; 503 unavailable beyond
 };
 
 // Sentry-compatible error tracking (data_dir/errors; docs/design/errors.md).

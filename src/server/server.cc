@@ -25,6 +25,7 @@
 #include "query/engine/engine.h"
 #include "server/alert_wiring.h"
 #include "server/logs_wiring.h"
+#include "server/query_wiring.h"
 #include "server/scrape_wiring.h"
 #include "server/static_files.h"
 #include "server/usage_wiring.h"
@@ -218,7 +219,10 @@ Status Server::OpenMetricsStorage() {
   eo.timeout = std::chrono::milliseconds(opts_.config.query.timeout_ms);
   eo.max_samples = opts_.config.query.max_samples;
   eo.lookback_delta_ms = opts_.config.query.lookback_delta_ms;
+  eo.max_concurrency = opts_.config.query.max_concurrency;
+  eo.max_queued = opts_.config.query.max_queued;
   engine_ = std::make_unique<query::Engine>(eo);
+  server::RegisterQueryMetrics(registry_, *engine_);
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -428,6 +429,28 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
       d.chunks.push_back(std::move(r));
     }
     if (d.chunks.empty()) continue;
+    d.labels = s.labels;
+    out.push_back(std::move(d));
+  }
+  return out;  // ids are label-ordered, so out is too
+}
+
+Result<std::vector<SeriesData>> Block::SelectLabels(const std::vector<Matcher>& matchers,
+                                                    int64_t mint, int64_t maxt) const {
+  Postings ids;
+  if (matchers.empty()) {
+    ids = postings_.All();
+  } else {
+    KANSOKU_ASSIGN_OR_RETURN(ids, SelectPostings(*this, matchers));
+  }
+  std::vector<SeriesData> out;
+  for (SeriesRef id : ids) {
+    const Series& s = series_[id];
+    if (std::none_of(s.chunks.begin(), s.chunks.end(),
+                     [&](const ChunkMeta& c) { return c.maxt >= mint && c.mint <= maxt; })) {
+      continue;
+    }
+    SeriesData d;
     d.labels = s.labels;
     out.push_back(std::move(d));
   }

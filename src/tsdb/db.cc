@@ -265,7 +265,10 @@ class DBQuerier : public Querier {
                                             const SelectHints& hints) override {
     std::optional<RollupChoice> rollup;
     if (db_->options_.use_rollups) rollup = ChooseRollup(hints);
-    KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers, rollup));
+    // /api/v1/series reads labels only: no chunk references (nor head snapshots) are made, and
+    // the set's iterators are empty.
+    const bool labels_only = hints.func == "series";
+    KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers, rollup, labels_only));
     return std::unique_ptr<SeriesSet>(
         std::make_unique<VectorSeriesSet>(std::move(series), mint_, maxt_));
   }
@@ -280,7 +283,7 @@ class DBQuerier : public Querier {
         out.insert(out.end(), names.begin(), names.end());
       }
     } else {
-      KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers));
+      KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers, {}, true));
       for (const auto& s : series) {
         for (const auto& l : s.labels) out.push_back(l.name);
       }
@@ -301,7 +304,7 @@ class DBQuerier : public Querier {
         out.insert(out.end(), values.begin(), values.end());
       }
     } else {
-      KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers));
+      KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers, {}, true));
       for (const auto& s : series) {
         std::string_view v = s.labels.Get(name);
         if (!v.empty()) out.emplace_back(v);
@@ -322,7 +325,8 @@ class DBQuerier : public Querier {
   }
 
   Result<std::vector<SeriesData>> SelectData(const std::vector<Matcher>& matchers,
-                                             const std::optional<RollupChoice>& rollup = {}) {
+                                             const std::optional<RollupChoice>& rollup = {},
+                                             bool labels_only = false) {
     bool any = false;
     for (const auto& m : matchers) any |= !m.MatchesEmpty();
     if (!any) {
@@ -334,6 +338,17 @@ class DBQuerier : public Querier {
     std::vector<std::vector<SeriesData>> lists;
     std::shared_lock<std::shared_mutex> l(db_->blocks_mu_);
     // The head first: on duplicate timestamps its (newest) value wins.
+    if (labels_only) {
+      KANSOKU_ASSIGN_OR_RETURN(auto head, db_->head_.SelectLabels(matchers, mint_, maxt_));
+      lists.push_back(std::move(head));
+      for (const auto& b : BlocksLocked()) {
+        KANSOKU_ASSIGN_OR_RETURN(auto bs, b->SelectLabels(matchers, mint_, maxt_));
+        lists.push_back(std::move(bs));
+      }
+      l.unlock();
+      if (lists.size() == 1) return std::move(lists[0]);
+      return MergeSeriesLists(std::move(lists));
+    }
     KANSOKU_ASSIGN_OR_RETURN(auto head, db_->head_.Select(matchers, mint_, maxt_));
     lists.push_back(std::move(head));
     for (const auto& b : BlocksLocked()) {

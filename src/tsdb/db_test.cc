@@ -675,5 +675,47 @@ TEST(DBTest, ReplaySpeed) {
       n * kSamples / st.wal_replay_seconds, st.wal_bytes / 1e6);
 }
 
+// SelectHints{.func = "series"} (/api/v1/series) finds the same series as a full Select, over
+// blocks and the head, with the same time filtering, without chunk references.
+TEST(DBTest, LabelsOnlySelectMatchesFullSelect) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.block_range_ms = 10000;
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok());
+  for (int64_t t = 0; t <= 40000; t += 1000) {
+    auto app = (*db)->NewAppender();
+    ASSERT_TRUE(app->Append(L("a", "x"), t, 1).ok());
+    if (t < 5000) ASSERT_TRUE(app->Append(L("a", "early"), t, 1).ok());
+    if (t > 35000) ASSERT_TRUE(app->Append(L("a", "late"), t, 1).ok());
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  ASSERT_TRUE((*db)->CompactHead().ok());
+  ASSERT_GT((*db)->Blocks().size(), 0U);
+  auto names = [&](int64_t mint, int64_t maxt, const std::string& func) {
+    std::vector<std::string> out;
+    auto q = (*db)->NewQuerier(mint, maxt);
+    EXPECT_TRUE(q.ok());
+    SelectHints h;
+    h.func = func;
+    auto set = (*q)->Select({Eq("__name__", "a")}, h);
+    EXPECT_TRUE(set.ok());
+    while ((*set)->Next()) out.push_back((*set)->labels().ToString());
+    return out;
+  };
+  for (auto [mint, maxt] : std::vector<std::pair<int64_t, int64_t>>{
+           {0, 40000}, {0, 3000}, {10000, 20000}, {36000, 50000}, {50000, 60000}}) {
+    EXPECT_EQ(names(mint, maxt, "series"), names(mint, maxt, "")) << mint << ".." << maxt;
+  }
+  EXPECT_EQ(names(10000, 20000, "series"), std::vector<std::string>{"a{instance=\"x\"}"});
+  EXPECT_EQ(names(0, 40000, "series").size(), 3U);
+  // Label values with matchers take the same path.
+  auto q = (*db)->NewQuerier(36000, 50000);
+  ASSERT_TRUE(q.ok());
+  auto vals = (*q)->LabelValues("instance", {Eq("__name__", "a")});
+  ASSERT_TRUE(vals.ok());
+  EXPECT_EQ(*vals, (std::vector<std::string>{"late", "x"}));
+}
+
 }  // namespace
 }  // namespace kansoku::tsdb

@@ -295,6 +295,43 @@ Result<std::vector<SeriesData>> Head::Select(const std::vector<Matcher>& matcher
   return out;
 }
 
+Result<std::vector<SeriesData>> Head::SelectLabels(const std::vector<Matcher>& matchers,
+                                                   int64_t mint, int64_t maxt) {
+  Postings refs;
+  {
+    std::shared_lock<std::shared_mutex> il(index_mu_);
+    KANSOKU_ASSIGN_OR_RETURN(refs, SelectPostings(postings_, matchers));
+  }
+  std::vector<SeriesData> out;
+  for (SeriesRef ref : refs) {
+    auto s = GetByRef(ref);
+    if (s == nullptr) continue;
+    bool any = false;
+    {
+      std::lock_guard<std::mutex> l(s->mu_);
+      for (const auto& c : s->chunks_) {
+        if (c->maxt >= mint && c->mint <= maxt) {
+          any = true;
+          break;
+        }
+      }
+      any = any || (!s->open_.empty() && s->open_.MaxTime() >= mint && s->open_.MinTime() <= maxt);
+      if (!any && !s->ooo_.empty()) {
+        auto it = std::lower_bound(s->ooo_.begin(), s->ooo_.end(), mint,
+                                   [](const Sample& x, int64_t t) { return x.t < t; });
+        any = it != s->ooo_.end() && it->t <= maxt;
+      }
+    }
+    if (!any) continue;
+    SeriesData d;
+    d.labels = s->labels();
+    out.push_back(std::move(d));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SeriesData& a, const SeriesData& b) { return a.labels < b.labels; });
+  return out;
+}
+
 std::vector<SeriesData> Head::SnapshotAll(int64_t mint, int64_t maxt) {
   std::vector<SeriesData> out;
   for (const auto& s : AllSeries()) {

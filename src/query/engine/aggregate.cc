@@ -190,100 +190,113 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
     double value = 0, c = 0, mean = 0, cmean = 0, count = 0;
     bool seen = false, incremental = false;
   };
-  std::vector<Acc> acc(ng);
+  // Series-major over tiles of steps: every input series' points of a tile are added to its
+  // group's accumulators in one sequential pass (the same order per group and step as a
+  // step-major loop: input series order), with ng * tile accumulators alive.
+  const size_t tile = std::clamp<size_t>((size_t{1} << 16) / std::max<size_t>(ng, 1), 1, n);
+  std::vector<Acc> acc(ng * tile);
   std::vector<EvalSeries> res(ng);
-  for (size_t i = 0; i < n; ++i) {
-    if ((i & 1023) == 0) KANSOKU_RETURN_IF_ERROR(Check());
-    int64_t ts = Ts(i);
+  std::vector<size_t> pos(in.series.size(), 0);
+  for (size_t i0 = 0; i0 < n; i0 += tile) {
+    KANSOKU_RETURN_IF_ERROR(Check());
+    const size_t i1 = std::min(n, i0 + tile);
     std::fill(acc.begin(), acc.end(), Acc{});
+    const int64_t t0 = Ts(i0), t1 = Ts(i1 - 1);
     for (size_t s = 0; s < in.series.size(); ++s) {
-      const Point* p = cur[s].At(in.series[s].points, ts);
-      if (p == nullptr) continue;
-      Acc& g = acc[group_of[s]];
-      double v = p->v;
-      bool first = !g.seen;
-      g.seen = true;
-      g.count += 1;
-      switch (a.op) {
-        case AggOp::kSum:
-          g.value = fn::KahanSumInc(v, g.value, &g.c);
-          break;
-        case AggOp::kAvg:
-          if (first) {
-            g.value = v;
+      const std::vector<Point>& pts = in.series[s].points;
+      size_t& p = pos[s];
+      Acc* row = &acc[group_of[s] * tile];
+      for (; p < pts.size() && pts[p].t <= t1; ++p) {
+        const int64_t off = pts[p].t - start_;
+        if (pts[p].t < t0 || off % step_ != 0) continue;  // not a step of this tile
+        Acc& g = row[static_cast<size_t>(off / step_) - i0];
+        double v = pts[p].v;
+        bool first = !g.seen;
+        g.seen = true;
+        g.count += 1;
+        switch (a.op) {
+          case AggOp::kSum:
+            g.value = fn::KahanSumInc(v, g.value, &g.c);
             break;
-          }
-          if (!g.incremental) {
-            double nc = g.c;
-            double ns = fn::KahanSumInc(v, g.value, &nc);
-            if (!std::isinf(ns)) {
-              g.value = ns;
-              g.c = nc;
+          case AggOp::kAvg:
+            if (first) {
+              g.value = v;
               break;
             }
-            g.incremental = true;
-            g.mean = g.value / (g.count - 1);
-            g.cmean = g.c / (g.count - 1);
+            if (!g.incremental) {
+              double nc = g.c;
+              double ns = fn::KahanSumInc(v, g.value, &nc);
+              if (!std::isinf(ns)) {
+                g.value = ns;
+                g.c = nc;
+                break;
+              }
+              g.incremental = true;
+              g.mean = g.value / (g.count - 1);
+              g.cmean = g.c / (g.count - 1);
+            }
+            {
+              double q = (g.count - 1) / g.count;
+              double qc = q * g.cmean;
+              g.mean = fn::KahanSumInc(v / g.count, q * g.mean, &qc);
+              g.cmean = qc;
+            }
+            break;
+          case AggOp::kMin:
+            if (first || v < g.value || std::isnan(g.value)) g.value = v;
+            break;
+          case AggOp::kMax:
+            if (first || v > g.value || std::isnan(g.value)) g.value = v;
+            break;
+          case AggOp::kCount:
+          case AggOp::kGroup:
+            break;
+          case AggOp::kStddev:
+          case AggOp::kStdvar: {
+            double delta = v - (g.mean + g.cmean);
+            g.mean = fn::KahanSumInc(delta / g.count, g.mean, &g.cmean);
+            g.value = fn::KahanSumInc(delta * (v - (g.mean + g.cmean)), g.value, &g.c);
+            break;
           }
-          {
-            double q = (g.count - 1) / g.count;
-            double qc = q * g.cmean;
-            g.mean = fn::KahanSumInc(v / g.count, q * g.mean, &qc);
-            g.cmean = qc;
-          }
-          break;
-        case AggOp::kMin:
-          if (first || v < g.value || std::isnan(g.value)) g.value = v;
-          break;
-        case AggOp::kMax:
-          if (first || v > g.value || std::isnan(g.value)) g.value = v;
-          break;
-        case AggOp::kCount:
-        case AggOp::kGroup:
-          break;
-        case AggOp::kStddev:
-        case AggOp::kStdvar: {
-          double delta = v - (g.mean + g.cmean);
-          g.mean = fn::KahanSumInc(delta / g.count, g.mean, &g.cmean);
-          g.value = fn::KahanSumInc(delta * (v - (g.mean + g.cmean)), g.value, &g.c);
-          break;
+          default:
+            break;
         }
-        default:
-          break;
       }
     }
     for (size_t g = 0; g < ng; ++g) {
-      const Acc& x = acc[g];
-      if (!x.seen) continue;
-      double v = 0;
-      switch (a.op) {
-        case AggOp::kSum:
-          v = std::isinf(x.value) ? x.value : x.value + x.c;
-          break;
-        case AggOp::kAvg:
-          v = x.incremental ? x.mean + x.cmean
-                            : (x.count == 1 ? x.value : (x.value + x.c) / x.count);
-          break;
-        case AggOp::kMin:
-        case AggOp::kMax:
-          v = x.value;
-          break;
-        case AggOp::kCount:
-          v = x.count;
-          break;
-        case AggOp::kGroup:
-          v = 1;
-          break;
-        case AggOp::kStdvar:
-          v = (x.value + x.c) / x.count;
-          break;
-        case AggOp::kStddev:
-          v = std::sqrt((x.value + x.c) / x.count);
-          break;
-        default:
-          break;
+      for (size_t i = i0; i < i1; ++i) {
+        const Acc& x = acc[g * tile + (i - i0)];
+        if (!x.seen) continue;
+        double v = 0;
+        switch (a.op) {
+          case AggOp::kSum:
+            v = std::isinf(x.value) ? x.value : x.value + x.c;
+            break;
+          case AggOp::kAvg:
+            v = x.incremental ? x.mean + x.cmean
+                              : (x.count == 1 ? x.value : (x.value + x.c) / x.count);
+            break;
+          case AggOp::kMin:
+          case AggOp::kMax:
+            v = x.value;
+            break;
+          case AggOp::kCount:
+            v = x.count;
+            break;
+          case AggOp::kGroup:
+            v = 1;
+            break;
+          case AggOp::kStdvar:
+            v = (x.value + x.c) / x.count;
+            break;
+          case AggOp::kStddev:
+            v = std::sqrt((x.value + x.c) / x.count);
+            break;
+          default:
+            break;
+        }
+        res[g].points.push_back({Ts(i), v});
       }
-      res[g].points.push_back({ts, v});
     }
   }
   for (size_t g = 0; g < ng; ++g) {

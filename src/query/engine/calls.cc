@@ -50,56 +50,72 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       }
     }
   }
-  std::vector<double> pv(params.size());
   bool absent = rf == fn::RangeFn::kAbsentOverTime;
   std::vector<bool> any_at_step(absent ? n : 0, false);
   const bool counter_fn = rf == fn::RangeFn::kRate || rf == fn::RangeFn::kIncrease;
-  std::vector<uint32_t> resets;  // rate/increase: resets[k] = decreases among points[0..k]
-  // The range window of each step over one series' raw points (two pointers), the kernel per
-  // window; keeps the series if any step produced a value.
+  const bool counter_info = fname == "rate" || fname == "increase";
+  // Per-thread scratch of the kernel below.
+  struct Scratch {
+    std::vector<double> pv;
+    std::vector<uint32_t> resets;  // rate/increase: resets[k] = decreases among points[0..k]
+  };
+  auto not_a_counter = [&](const Labels& labels) {
+    std::string_view name = labels.MetricName();
+    auto ends = [&](std::string_view suf) {
+      return name.size() >= suf.size() && name.substr(name.size() - suf.size()) == suf;
+    };
+    return !name.empty() && !ends("_total") && !ends("_sum") && !ends("_count") && !ends("_bucket");
+  };
   RangeSource src;  // range/offset/@ of the argument (and its series when it is a subquery)
-  auto process = [&](Labels& labels, bool drop_name, const std::vector<Point>& points) -> Status {
-    KANSOKU_RETURN_IF_ERROR(Check());
-    if ((fname == "rate" || fname == "increase") && !points.empty()) {
-      std::string_view name = labels.MetricName();
-      auto ends = [&](std::string_view suf) {
-        return name.size() >= suf.size() && name.substr(name.size() - suf.size()) == suf;
-      };
-      if (!name.empty() && !ends("_total") && !ends("_sum") && !ends("_count") &&
-          !ends("_bucket")) {
-        st_->infos.insert(
-            "PromQL info: metric might not be a counter, name does not end in "
-            "_total/_sum/_count/_bucket: \"" +
-            std::string(name) + "\"");
-      }
-    }
+  // The range window of each step over one series' raw points (two pointers), the kernel per
+  // window, into *o. Thread-safe: reads only shared immutable state and `sc`.
+  auto kernel = [&](const std::vector<Point>& points, Scratch& sc, std::vector<Point>* o) {
+    sc.pv.resize(params.size());
     if (counter_fn) {
-      resets.resize(points.size());
+      sc.resets.resize(points.size());
       uint32_t r = 0;
       for (size_t k = 0; k < points.size(); ++k) {
         if (k > 0 && points[k].v < points[k - 1].v) ++r;
-        resets[k] = r;
+        sc.resets[k] = r;
       }
     }
-    EvalSeries o;
     size_t lo = 0, hi = 0;
     for (size_t i = 0; i < n; ++i) {
       int64_t eval_ts = Ts(i);
-      int64_t ref = (src.has_at ? src.at : Ts(i)) - src.offset_ms;
+      int64_t ref = (src.has_at ? src.at : eval_ts) - src.offset_ms;
       int64_t rstart = ref - src.range_ms;
       while (hi < points.size() && points[hi].t <= ref) ++hi;
       while (lo < hi && points[lo].t <= rstart) ++lo;
       if (lo >= hi) continue;
-      if (absent) {
-        any_at_step[i] = true;
-        continue;
-      }
-      for (size_t k = 0; k < params.size(); ++k) pv[k] = ScalarAt(*params[k], i);
+      for (size_t k = 0; k < params.size(); ++k) sc.pv[k] = ScalarAt(*params[k], i);
       fn::RangeWindow w{rstart, ref, eval_ts, static_cast<double>(src.range_ms) / 1000};
-      w.no_counter_resets = counter_fn && resets[hi - 1] == resets[lo];
-      auto v = fn::EvalRange(rf, std::span<const Point>(points.data() + lo, hi - lo), w, pv);
-      if (v) o.points.push_back({Ts(i), *v});
+      w.no_counter_resets = counter_fn && sc.resets[hi - 1] == sc.resets[lo];
+      auto v = fn::EvalRange(rf, std::span<const Point>(points.data() + lo, hi - lo), w, sc.pv);
+      if (v) o->push_back({eval_ts, *v});
     }
+  };
+  // Serial path (subqueries, absent_over_time): one series at a time.
+  Scratch serial_scratch;
+  auto process = [&](Labels& labels, bool drop_name, const std::vector<Point>& points) -> Status {
+    KANSOKU_RETURN_IF_ERROR(Check());
+    if (counter_info && !points.empty() && not_a_counter(labels)) {
+      st_->infos.insert(
+          "PromQL info: metric might not be a counter, name does not end in "
+          "_total/_sum/_count/_bucket: \"" +
+          std::string(labels.MetricName()) + "\"");
+    }
+    if (absent) {
+      size_t lo = 0, hi = 0;
+      for (size_t i = 0; i < n; ++i) {
+        int64_t ref = (src.has_at ? src.at : Ts(i)) - src.offset_ms;
+        while (hi < points.size() && points[hi].t <= ref) ++hi;
+        while (lo < hi && points[lo].t <= ref - src.range_ms) ++lo;
+        if (lo < hi) any_at_step[i] = true;
+      }
+      return Status::Ok();
+    }
+    EvalSeries o;
+    kernel(points, serial_scratch, &o.points);
     if (o.points.empty()) return Status::Ok();
     KANSOKU_RETURN_IF_ERROR(Account(static_cast<int64_t>(o.points.size())));
     o.labels = std::move(labels);
@@ -109,7 +125,8 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
   };
   const Expr& range_expr = *UnwrapParens(&range_arg);
   if (range_expr.kind == ExprKind::kMatrixSelector) {
-    // Streamed: one series' raw samples in memory at a time.
+    // Streamed: one raw series in memory per thread at a time; series spread over threads,
+    // results kept in label order.
     const auto& ms = static_cast<const MatrixSelector&>(range_expr);
     const auto& vs = *ms.vs;
     src.range_ms = ms.range_ms;
@@ -118,11 +135,45 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
     src.at = AtTime(vs.mods);
     int64_t min_ref = (src.has_at ? src.at : start_) - src.offset_ms;
     int64_t max_ref = (src.has_at ? src.at : end_) - src.offset_ms;
-    KANSOKU_RETURN_IF_ERROR(ForEachSeries(st_, vs, min_ref - src.range_ms + 1, max_ref,
-                                          src.range_ms, "", step_, false,
-                                          [&](Labels& labels, std::vector<Point>& points) {
-                                            return process(labels, false, points);
-                                          }));
+    if (absent) {
+      KANSOKU_RETURN_IF_ERROR(ForEachSeries(st_, vs, min_ref - src.range_ms + 1, max_ref,
+                                            src.range_ms, "", step_, false,
+                                            [&](Labels& labels, std::vector<Point>& points) {
+                                              return process(labels, false, points);
+                                            }));
+    } else {
+      std::vector<EvalSeries> slots;
+      std::vector<char> info;  // slot i's series is not named like a counter
+      KANSOKU_RETURN_IF_ERROR(ForEachSeriesParallel(
+          st_, vs, min_ref - src.range_ms + 1, max_ref, src.range_ms, "", step_, false,
+          [&](size_t count) {
+            slots.resize(count);
+            info.assign(count, 0);
+          },
+          [&](size_t i, const Labels& labels, std::vector<Point>& points, int64_t* kept) -> Status {
+            thread_local Scratch sc;
+            if (counter_info && !points.empty() && not_a_counter(labels)) info[i] = 1;
+            kernel(points, sc, &slots[i].points);
+            if (sc.resets.capacity() > (size_t{1} << 16)) sc.resets = {};  // bounded retention
+            *kept = static_cast<int64_t>(slots[i].points.size());
+            if (*kept > 0 || info[i]) slots[i].labels = labels;
+            return Status::Ok();
+          }));
+      for (size_t i = 0; i < slots.size(); ++i) {
+        if (info[i]) {
+          st_->infos.insert(
+              "PromQL info: metric might not be a counter, name does not end in "
+              "_total/_sum/_count/_bucket: \"" +
+              std::string(slots[i].labels.MetricName()) + "\"");
+        }
+      }
+      out.series.reserve(slots.size());
+      for (auto& o : slots) {
+        if (o.points.empty()) continue;
+        o.drop_name = !keeps_name;
+        out.series.push_back(std::move(o));
+      }
+    }
   } else {
     KANSOKU_ASSIGN_OR_RETURN(src, LoadRange(range_arg));
     for (auto& s : src.series) KANSOKU_RETURN_IF_ERROR(process(s.labels, s.drop_name, s.points));

@@ -1,7 +1,9 @@
 #include "query/engine/engine.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <limits>
+#include <mutex>
 
 #include "query/engine/evaluator.h"
 #include "query/parser/parser.h"
@@ -20,6 +22,8 @@ std::string_view QueryErrorKindName(QueryErrorKind k) {
       return "timeout";
     case QueryErrorKind::kCanceled:
       return "canceled";
+    case QueryErrorKind::kUnavailable:
+      return "unavailable";
   }
   return "";
 }
@@ -116,7 +120,64 @@ QueryErrorKind KindOf(const Status& s) {
 
 }  // namespace
 
-Engine::Engine(EngineOptions options) : options_(options) {}
+// Counting semaphore with a bounded number of waiters; waiters poll the cancel flag every 50 ms.
+class Engine::Gate {
+ public:
+  Gate(int max_running, int max_queued) : max_running_(max_running), max_queued_(max_queued) {}
+
+  // kNone when admitted (call Release() later), else the error to answer.
+  QueryErrorKind Acquire(std::chrono::steady_clock::time_point deadline,
+                         const std::atomic<bool>* cancel) {
+    std::unique_lock<std::mutex> l(mu_);
+    if (max_running_ <= 0 || running_ < max_running_) {
+      ++running_;
+      return QueryErrorKind::kNone;
+    }
+    if (queued_ >= max_queued_) {
+      ++rejected_;
+      return QueryErrorKind::kUnavailable;
+    }
+    ++queued_;
+    for (;;) {
+      if (running_ < max_running_) {
+        --queued_;
+        ++running_;
+        return QueryErrorKind::kNone;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      const bool canceled = cancel != nullptr && cancel->load(std::memory_order_relaxed);
+      if (now >= deadline || canceled) {
+        --queued_;
+        ++timeouts_;
+        return canceled ? QueryErrorKind::kCanceled : QueryErrorKind::kTimeout;
+      }
+      cv_.wait_until(l, std::min(deadline, now + std::chrono::milliseconds(50)));
+    }
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      --running_;
+    }
+    cv_.notify_one();
+  }
+  EngineStats Stats() {
+    std::lock_guard<std::mutex> l(mu_);
+    return {running_, queued_, rejected_, timeouts_};
+  }
+
+ private:
+  const int max_running_, max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t running_ = 0, queued_ = 0, rejected_ = 0, timeouts_ = 0;  // GUARDED_BY(mu_)
+};
+
+Engine::Engine(EngineOptions options)
+    : options_(options),
+      gate_(std::make_shared<Gate>(options.max_concurrency, options.max_queued)) {}
+
+EngineStats Engine::Stats() const { return gate_->Stats(); }
 
 QueryResult Engine::Query(tsdb::Queryable& db, std::string_view query, int64_t time_ms,
                           const QueryControl& control) const {
@@ -170,6 +231,25 @@ QueryResult Engine::Run(tsdb::Queryable& db, const Expr& expr, int64_t start, in
   EngineOptions opts = options_;
   if (control.lookback_delta_ms > 0) opts.lookback_delta_ms = control.lookback_delta_ms;
   if (control.timeout.count() > 0) opts.timeout = std::min(opts.timeout, control.timeout);
+  const auto deadline = std::chrono::steady_clock::now() + opts.timeout;
+  switch (gate_->Acquire(deadline, control.cancel)) {
+    case QueryErrorKind::kNone:
+      break;
+    case QueryErrorKind::kUnavailable:
+      return ErrorResult(
+          QueryErrorKind::kUnavailable,
+          "too many concurrent queries: " + std::to_string(options_.max_concurrency) +
+              " running and " + std::to_string(options_.max_queued) +
+              " queued (query.max_concurrency, query.max_queued); try again later");
+    case QueryErrorKind::kCanceled:
+      return ErrorResult(QueryErrorKind::kCanceled, "query was canceled in query queue");
+    default:
+      return ErrorResult(QueryErrorKind::kTimeout, "query timed out in query queue");
+  }
+  struct Releaser {
+    Gate* g;
+    ~Releaser() { g->Release(); }
+  } releaser{gate_.get()};
   Bounds b;
   CollectBounds(expr, start, end, opts, start, end, &b);
   if (b.mint > b.maxt) b.mint = b.maxt = start;
@@ -178,7 +258,7 @@ QueryResult Engine::Run(tsdb::Queryable& db, const Expr& expr, int64_t start, in
   internal::QueryState st;
   st.options = &opts;
   st.querier = querier->get();
-  st.deadline = std::chrono::steady_clock::now() + opts.timeout;
+  st.deadline = deadline;
   st.cancel = control.cancel;
   st.query_start = start;
   st.query_end = end;

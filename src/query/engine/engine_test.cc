@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -244,6 +246,146 @@ TEST(EngineConcurrencyTest, ParallelQueriesAgree) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(mismatches.load(), 0);
   EXPECT_NEAR(want, 210.0, 1e-9);  // sum over i of (i+1) per second
+}
+}  // namespace
+}  // namespace kansoku::query
+
+namespace kansoku::query {
+namespace {
+// A Queryable whose NewQuerier blocks until released: holds an admission slot for the tests.
+class BlockingStorage : public tsdb::Queryable {
+ public:
+  Result<std::unique_ptr<tsdb::Querier>> NewQuerier(int64_t mint, int64_t maxt) override {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      ++entered_;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return released_; });
+    }
+    return db_.NewQuerier(mint, maxt);
+  }
+  std::vector<std::pair<std::string, tsdb::MetricMetadata>> Metadata(std::string_view m,
+                                                                     size_t n) override {
+    return db_.Metadata(m, n);
+  }
+  void WaitEntered(int n) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return entered_ >= n; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> l(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  testing::MemStorage db_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  bool released_ = false;
+};
+
+void WaitQueued(const Engine& e, int64_t n) {
+  for (int i = 0; i < 20000 && e.Stats().queued < n; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+TEST(EngineGateTest, QueuesThenRefusesBeyondTheQueue) {
+  BlockingStorage db;
+  EngineOptions o;
+  o.max_concurrency = 1;
+  o.max_queued = 1;
+  const Engine engine(o);
+  QueryResult first, queued;
+  std::thread a([&] { first = engine.Query(db, "vector(1)", 0); });
+  db.WaitEntered(1);  // a holds the only slot
+  std::thread b([&] { queued = engine.Query(db, "vector(2)", 0); });
+  WaitQueued(engine, 1);
+  ASSERT_EQ(engine.Stats().running, 1);
+  ASSERT_EQ(engine.Stats().queued, 1);
+  QueryResult refused = engine.Query(db, "vector(3)", 0);
+  EXPECT_EQ(refused.error_kind, QueryErrorKind::kUnavailable);
+  EXPECT_NE(refused.error.find("query.max_concurrency"), std::string::npos) << refused.error;
+  EXPECT_EQ(QueryErrorKindName(refused.error_kind), "unavailable");
+  EXPECT_EQ(engine.Stats().rejected_total, 1);
+  db.Release();
+  a.join();
+  b.join();
+  ASSERT_TRUE(first.ok()) << first.error;
+  ASSERT_TRUE(queued.ok()) << queued.error;
+  EXPECT_EQ(queued.vector.at(0).v, 2);
+  EXPECT_EQ(engine.Stats().running, 0);
+  EXPECT_EQ(engine.Stats().queued, 0);
+}
+
+TEST(EngineGateTest, TimesOutInTheQueue) {
+  BlockingStorage db;
+  EngineOptions o;
+  o.max_concurrency = 1;
+  o.max_queued = 4;
+  const Engine engine(o);
+  QueryResult first;
+  std::thread a([&] { first = engine.Query(db, "vector(1)", 0); });
+  db.WaitEntered(1);
+  QueryControl c;
+  c.timeout = std::chrono::milliseconds(50);
+  QueryResult r = engine.Query(db, "vector(2)", 0, c);
+  EXPECT_EQ(r.error_kind, QueryErrorKind::kTimeout);
+  EXPECT_EQ(r.error, "query timed out in query queue");
+  EXPECT_EQ(engine.Stats().queue_timeouts_total, 1);
+  db.Release();
+  a.join();
+  EXPECT_TRUE(first.ok());
+}
+
+// Range functions over many series run on several threads; the answer is the single-threaded one
+// bit for bit, series in label order.
+TEST(EngineParallelTest, ManySeriesSameAsSingleThread) {
+  testing::MemStorage db;
+  auto app = db.NewAppender();
+  for (int s = 0; s < 200; ++s) {
+    double v = 0;
+    for (int64_t t = 0; t <= 3'600'000; t += 15'000) {
+      v += (s % 7) * 0.37 + (t % 45'000 == 0 ? 1.25 : 0.5);
+      if (s % 11 == 0 && t == 1'800'000) v = 0;  // a counter reset
+      ASSERT_TRUE(app->Append(tsdb::Labels{{"__name__", "c_total"},
+                                           {"i", std::to_string(s)},
+                                           {"g", std::to_string(s % 5)}},
+                              t, v)
+                      .ok());
+    }
+  }
+  ASSERT_TRUE(app->Commit().ok());
+  EngineOptions one;
+  one.parallelism = 1;
+  EngineOptions four;
+  four.parallelism = 4;
+  const Engine e1(one), e4(four);
+  for (const char* q : {"rate(c_total[5m])", "sum by (g) (rate(c_total[5m]))",
+                        "avg without (i) (increase(c_total[2m]))", "max_over_time(c_total[10m])",
+                        "stddev by (g) (deriv(c_total[5m]))"}) {
+    QueryResult a = e1.QueryRange(db, q, 0, 3'600'000, 60'000);
+    QueryResult b = e4.QueryRange(db, q, 0, 3'600'000, 60'000);
+    ASSERT_TRUE(a.ok()) << q << ": " << a.error;
+    ASSERT_TRUE(b.ok()) << q << ": " << b.error;
+    ASSERT_EQ(a.matrix.size(), b.matrix.size()) << q;
+    EXPECT_GT(a.matrix.size(), 0U) << q;
+    for (size_t i = 0; i < a.matrix.size(); ++i) {
+      ASSERT_EQ(a.matrix[i].labels, b.matrix[i].labels) << q;
+      ASSERT_EQ(a.matrix[i].points.size(), b.matrix[i].points.size()) << q;
+      for (size_t k = 0; k < a.matrix[i].points.size(); ++k) {
+        ASSERT_EQ(a.matrix[i].points[k].t, b.matrix[i].points[k].t) << q;
+        ASSERT_EQ(a.matrix[i].points[k].v, b.matrix[i].points[k].v) << q;
+      }
+    }
+  }
+  // The samples limit holds on the parallel path too.
+  EngineOptions small = four;
+  small.max_samples = 1000;
+  QueryResult r = Engine(small).QueryRange(db, "sum(rate(c_total[5m]))", 0, 3'600'000, 60'000);
+  EXPECT_EQ(r.error_kind, QueryErrorKind::kExecution);
 }
 }  // namespace
 }  // namespace kansoku::query

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "query/engine/eval_util.h"
@@ -47,15 +49,17 @@ Status FinalizeSeries(std::vector<EvalSeries>* series) {
   return Status::Ok();
 }
 
-Status Evaluator::Check() {
-  if (st_->cancel != nullptr && st_->cancel->load(std::memory_order_relaxed)) {
+Status CheckDeadline(const QueryState& st) {
+  if (st.cancel != nullptr && st.cancel->load(std::memory_order_relaxed)) {
     return Status::Unavailable("query was canceled in query execution");
   }
-  if (std::chrono::steady_clock::now() > st_->deadline) {
+  if (std::chrono::steady_clock::now() > st.deadline) {
     return Status::DeadlineExceeded("query timed out in query execution");
   }
   return Status::Ok();
 }
+
+Status Evaluator::Check() { return CheckDeadline(*st_); }
 
 Status Evaluator::Account(int64_t n) {
   st_->samples += n;
@@ -114,6 +118,99 @@ Status ForEachSeries(QueryState* st, const VectorSelector& vs, int64_t mint, int
     KANSOKU_RETURN_IF_ERROR(s);
   }
   return set->status();
+}
+
+namespace {
+Status TooManySamples() {
+  return Status::ResourceExhausted(
+      "query processing would load too many samples into memory in query execution");
+}
+
+int Parallelism(const EngineOptions& o) {
+  if (o.parallelism > 0) return o.parallelism;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(hw, 1U, 4U));
+}
+}  // namespace
+
+Status ForEachSeriesParallel(QueryState* st, const VectorSelector& vs, int64_t mint, int64_t maxt,
+                             int64_t range, std::string_view func, int64_t step, bool keep_stale,
+                             const CountFn& count, const IndexedSeriesFn& fn) {
+  tsdb::SelectHints hints;
+  hints.start = mint;
+  hints.end = maxt;
+  hints.step = step;
+  hints.func = std::string(func);
+  hints.range = range;
+  auto set_r = st->querier->Select(vs.matchers, hints);
+  if (!set_r.ok()) return set_r.status();
+  auto& set = *set_r;
+  // The series set is single-threaded: list every series and its iterator first. Each iterator
+  // owns its chunk references, so they can then be read on any thread.
+  struct Item {
+    Labels labels;
+    std::unique_ptr<tsdb::SeriesIterator> it;
+  };
+  std::vector<Item> items;
+  while (set->Next()) items.push_back({set->labels(), set->Iterator()});
+  KANSOKU_RETURN_IF_ERROR(set->status());
+  count(items.size());
+  if (items.empty()) return Status::Ok();
+
+  const int64_t base = st->samples;  // not changed by anyone while the workers run
+  const int64_t limit = st->options->max_samples;
+  std::atomic<int64_t> held{0};  // raw samples in flight + points kept
+  std::atomic<int64_t> streamed{0};
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex err_mu;
+  Status first_error;
+  auto fail = [&](Status s) {
+    std::lock_guard<std::mutex> l(err_mu);
+    if (first_error.ok()) first_error = std::move(s);
+    failed.store(true, std::memory_order_relaxed);
+  };
+  auto work = [&] {
+    std::vector<Point> points;
+    for (;;) {
+      if (failed.load(std::memory_order_relaxed)) return;
+      const size_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= items.size()) return;
+      Status s = CheckDeadline(*st);
+      if (!s.ok()) return fail(std::move(s));
+      points.clear();
+      s = items[i].it->ReadRange(mint, maxt, &points);
+      items[i].it.reset();
+      if (!s.ok()) return fail(std::move(s));
+      if (!keep_stale) {
+        std::erase_if(points, [](const Point& p) { return tsdb::IsStaleNaN(p.v); });
+      }
+      const auto n = static_cast<int64_t>(points.size());
+      if (base + held.fetch_add(n, std::memory_order_relaxed) + n > limit) {
+        return fail(TooManySamples());
+      }
+      int64_t kept = 0;
+      s = fn(i, items[i].labels, points, &kept);
+      held.fetch_add(kept - n, std::memory_order_relaxed);
+      streamed.fetch_add(n, std::memory_order_relaxed);
+      if (!s.ok()) return fail(std::move(s));
+      if (kept > 0 && base + held.load(std::memory_order_relaxed) > limit) {
+        return fail(TooManySamples());
+      }
+    }
+  };
+  // Threads only pay off with enough series to share.
+  const size_t threads = std::min<size_t>(static_cast<size_t>(Parallelism(*st->options)),
+                                          std::max<size_t>(1, items.size() / 8));
+  std::vector<std::thread> pool;
+  pool.reserve(threads - 1);
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  KANSOKU_RETURN_IF_ERROR(first_error);
+  st->samples += held.load();
+  st->streamed += streamed.load();
+  return Status::Ok();
 }
 
 namespace {

@@ -98,6 +98,22 @@ Status ForEachSeries(QueryState* st, const VectorSelector& vs, int64_t mint, int
                      int64_t range, std::string_view func, int64_t step, bool keep_stale,
                      const SeriesFn& fn);
 
+// ForEachSeries for CPU-heavy per-series work: the matching series are listed first (count(n) is
+// called once with their number), then fn(i, labels, points, &kept) runs for series i (label
+// order) on up to EngineOptions::parallelism threads, the caller's included. fn must touch only
+// state of slot i or its own thread-safe state, and report the points it keeps in *kept (they
+// count against max_samples together with the raw samples in flight). The kept points are added
+// to st->samples at the end; the first error stops the others.
+using CountFn = std::function<void(size_t)>;
+using IndexedSeriesFn =
+    std::function<Status(size_t, const tsdb::Labels&, std::vector<Point>&, int64_t*)>;
+Status ForEachSeriesParallel(QueryState* st, const VectorSelector& vs, int64_t mint, int64_t maxt,
+                             int64_t range, std::string_view func, int64_t step, bool keep_stale,
+                             const CountFn& count, const IndexedSeriesFn& fn);
+
+// Deadline and cancellation (thread-safe).
+Status CheckDeadline(const QueryState& st);
+
 // Drops __name__ from series marked drop_name and merges/rejects series with equal labels.
 // (Evaluator methods live in evaluator.cc, binary.cc, aggregate.cc and calls.cc.)
 Status FinalizeSeries(std::vector<EvalSeries>* series);

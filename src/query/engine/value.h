@@ -37,8 +37,9 @@ enum class QueryErrorKind : unsigned char {
   kExecution,  // runtime error, e.g. duplicate label sets, limits (HTTP 422)
   kTimeout,    // EngineOptions::timeout exceeded (HTTP 503)
   kCanceled,   // the caller canceled (HTTP 503)
+  kUnavailable,  // refused: too many queries running and queued (HTTP 503)
 };
-// "bad_data", "execution", "timeout", "canceled" ("" for kNone).
+// "bad_data", "execution", "timeout", "canceled", "unavailable" ("" for kNone).
 std::string_view QueryErrorKindName(QueryErrorKind k);
 
 struct QueryResult {
