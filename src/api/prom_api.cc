@@ -7,6 +7,7 @@
 #include <ctime>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "base/clock.h"
@@ -141,6 +142,48 @@ size_t LimitParam(net::Request& req, net::Response& resp, bool* ok) {
     return 0;
   }
   return static_cast<size_t>(v);
+}
+
+// Prometheus' "U__" value escaping of a UTF-8 name (after the prefix): "__" is '_', "_HEX_" is
+// the code point HEX, other bytes stand for themselves. nullopt when malformed.
+std::optional<std::string> DecodeU8Escaped(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '_') {
+      out += s[i];
+      continue;
+    }
+    if (i + 1 < s.size() && s[i + 1] == '_') {
+      out += '_';
+      ++i;
+      continue;
+    }
+    const size_t end = s.find('_', i + 1);
+    if (end == std::string_view::npos || end == i + 1) return std::nullopt;
+    uint32_t cp = 0;
+    auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + end, cp, 16);
+    if (ec != std::errc() || p != s.data() + end || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return std::nullopt;
+    }
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    i = end;
+  }
+  return out;
 }
 
 class PromApi {
@@ -400,21 +443,37 @@ class PromApi {
         const tsdb::Labels& ls = (*ss)->labels();
         if (!seen.insert(ls).second) continue;
         if (seen.size() > o_.max_series_returned) return TooMany(resp, seen.size());
-        std::string prefix(ls.MetricName());
+        // UTF-8 names outside the legacy set are quoted: {"service.up","host.name"="a"}.
+        auto quoted = [](std::string* out, std::string_view v) {
+          *out += '"';
+          for (char ch : v) {
+            if (ch == '\\' || ch == '"') *out += '\\';
+            if (ch == '\n') {
+              *out += "\\n";
+              continue;
+            }
+            *out += ch;
+          }
+          *out += '"';
+        };
+        const std::string_view metric = ls.MetricName();
+        const bool legacy_metric = tsdb::IsValidMetricName(metric);
+        std::string prefix(legacy_metric ? metric : std::string_view());
         std::string lbl;
+        if (!legacy_metric) {
+          lbl += '{';
+          quoted(&lbl, metric);
+        }
         for (const auto& l : ls) {
           if (l.name == tsdb::kMetricName) continue;
           lbl += lbl.empty() ? "{" : ",";
-          lbl += l.name + "=\"";
-          for (char ch : l.value) {
-            if (ch == '\\' || ch == '"') lbl += '\\';
-            if (ch == '\n') {
-              lbl += "\\n";
-              continue;
-            }
-            lbl += ch;
+          if (tsdb::IsValidLabelName(l.name)) {
+            lbl += l.name;
+          } else {
+            quoted(&lbl, l.name);
           }
-          lbl += '"';
+          lbl += '=';
+          quoted(&lbl, l.value);
         }
         if (!lbl.empty()) lbl += '}';
         prefix += lbl;
@@ -565,9 +624,13 @@ void RegisterPromApi(net::HttpServer& http, const PromApiOptions& opts) {
       return ApiError(r, "not_found", 404, "no route for " + q.path);
     }
     std::string name = UrlDecode(rest.substr(0, slash));
-    if (!tsdb::IsValidLabelName(name) && name != "__name__") {
-      return BadData(r, "invalid label name: \"" + name + "\"");
+    // Prometheus 3: UTF-8 label names, plain or in the "U__" escaping (U__host_2e_name).
+    if (name.size() > 3 && name.compare(0, 3, "U__") == 0) {
+      auto decoded = DecodeU8Escaped(std::string_view(name).substr(3));
+      if (!decoded) return BadData(r, "invalid label name: \"" + name + "\"");
+      name = std::move(*decoded);
     }
+    if (name.empty()) return BadData(r, "invalid label name: \"\"");
     api->Labels(q, r, &name);
   });
   add("/api/v1/metadata", false, [api](auto& q, auto& r) { api->Metadata(q, r); });

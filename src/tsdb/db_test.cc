@@ -70,7 +70,7 @@ TEST(DBTest, AppendQueryAndErrors) {
   ASSERT_TRUE(app->Append(L("up", "b"), 1000, 0).ok());
   ASSERT_TRUE(app->Append(L("up", "a"), 2000, 1).ok());
   ASSERT_TRUE(app->Append(L("load", "a"), 1000, 0.5).ok());
-  EXPECT_FALSE(app->Append(Labels{{"__name__", "bad-name"}}, 1000, 1).ok());
+  EXPECT_FALSE(app->Append(Labels{{"__name__", std::string("bad\xff")}}, 1000, 1).ok());
   Status ooo = app->Append(L("up", "a"), 1500, 1);
   EXPECT_NE(ooo.message().find("out of order sample: series up{instance=\"a\"} at timestamp 1500 "
                                "is older than its newest sample at 2000"),
@@ -686,8 +686,12 @@ TEST(DBTest, LabelsOnlySelectMatchesFullSelect) {
   for (int64_t t = 0; t <= 40000; t += 1000) {
     auto app = (*db)->NewAppender();
     ASSERT_TRUE(app->Append(L("a", "x"), t, 1).ok());
-    if (t < 5000) ASSERT_TRUE(app->Append(L("a", "early"), t, 1).ok());
-    if (t > 35000) ASSERT_TRUE(app->Append(L("a", "late"), t, 1).ok());
+    if (t < 5000) {
+      ASSERT_TRUE(app->Append(L("a", "early"), t, 1).ok());
+    }
+    if (t > 35000) {
+      ASSERT_TRUE(app->Append(L("a", "late"), t, 1).ok());
+    }
     ASSERT_TRUE(app->Commit().ok());
   }
   ASSERT_TRUE((*db)->CompactHead().ok());
@@ -715,6 +719,19 @@ TEST(DBTest, LabelsOnlySelectMatchesFullSelect) {
   auto vals = (*q)->LabelValues("instance", {Eq("__name__", "a")});
   ASSERT_TRUE(vals.ok());
   EXPECT_EQ(*vals, (std::vector<std::string>{"late", "x"}));
+}
+
+// Prometheus 3 UTF-8 names are stored and found again.
+TEST(DBTest, Utf8NamesRoundTrip) {
+  TempDir dir;
+  auto db = DB::Open(TestOptions(), dir.path());
+  ASSERT_TRUE(db.ok());
+  auto app = (*db)->NewAppender();
+  ASSERT_TRUE(app->Append(Labels{{"__name__", "service.up"}, {"host.name", "a"}}, 1000, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  auto got = Query(**db, {Eq("__name__", "service.up"), Eq("host.name", "a")});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.begin()->first, "{\"service.up\", \"host.name\"=\"a\"}");
 }
 
 }  // namespace

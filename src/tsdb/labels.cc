@@ -84,27 +84,46 @@ uint64_t Labels::Hash() const {
   return XXH3_64bits_digest(&st);
 }
 
+namespace {
+// Go-style double-quoted string (\\, \", \n escaped) as Prometheus prints label values.
+void AppendQuoted(std::string& out, std::string_view v) {
+  out += '"';
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  out += '"';
+}
+}  // namespace
+
 std::string Labels::ToString() const {
+  // Prometheus 3: names outside the legacy character set are quoted, a quoted metric name goes
+  // inside the braces: {"service.up", "host.name"="a"}.
   std::string out;
   std::string_view name = MetricName();
-  out += name;
+  const bool quoted_name = !name.empty() && !IsValidMetricName(name);
+  if (!quoted_name) out += name;
   out += '{';
   bool first = true;
+  if (quoted_name) {
+    AppendQuoted(out, name);
+    first = false;
+  }
   for (const Label& l : labels_) {
     if (l.name == kMetricName) continue;
     if (!first) out += ", ";
     first = false;
-    out += l.name;
-    out += "=\"";
-    for (char c : l.value) {
-      if (c == '"' || c == '\\') out += '\\';
-      if (c == '\n') {
-        out += "\\n";
-        continue;
-      }
-      out += c;
+    if (IsValidLabelName(l.name)) {
+      out += l.name;
+    } else {
+      AppendQuoted(out, l.name);
     }
-    out += '"';
+    out += '=';
+    AppendQuoted(out, l.value);
   }
   out += '}';
   return out;
@@ -153,17 +172,18 @@ bool IsValidLabelName(std::string_view name) {
 }
 
 Status ValidateLabels(const Labels& labels) {
+  // Prometheus 3 (UTF-8 names): metric and label names are any non-empty valid UTF-8.
   std::string_view name = labels.MetricName();
   if (name.empty()) return Status::InvalidArgument("series has no metric name (__name__)");
-  if (!IsValidMetricName(name)) {
-    return Status::InvalidArgument("invalid metric name \"" + std::string(name) +
-                                   "\": must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+  if (!ValidUtf8(name)) {
+    return Status::InvalidArgument("metric name of " + labels.ToString() +
+                                   " is not valid UTF-8");
   }
   for (const Label& l : labels) {
     if (l.name == kMetricName) continue;
-    if (!IsValidLabelName(l.name)) {
-      return Status::InvalidArgument("invalid label name \"" + l.name + "\" in " +
-                                     labels.ToString() + ": must match [a-zA-Z_][a-zA-Z0-9_]*");
+    if (!ValidUtf8(l.name)) {
+      return Status::InvalidArgument("a label name of metric \"" + std::string(name) +
+                                     "\" is not valid UTF-8");
     }
     if (!ValidUtf8(l.value)) {
       return Status::InvalidArgument("label \"" + l.name + "\" of metric \"" + std::string(name) +

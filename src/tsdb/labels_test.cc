@@ -21,13 +21,25 @@ TEST(LabelsTest, SortedUniqueAndEmptyDropped) {
 
 TEST(LabelsTest, Validation) {
   EXPECT_TRUE(ValidateLabels(Labels{{"__name__", "node_load1"}, {"host", "a"}}).ok());
-  auto st = ValidateLabels(Labels{{"__name__", "1bad"}});
-  EXPECT_NE(st.message().find("invalid metric name \"1bad\""), std::string::npos);
-  st = ValidateLabels(Labels{{"__name__", "x"}, {"bad-name", "v"}});
-  EXPECT_NE(st.message().find("invalid label name \"bad-name\""), std::string::npos);
+  // Prometheus 3: UTF-8 metric and label names are stored.
+  EXPECT_TRUE(ValidateLabels(Labels{{"__name__", "1bad"}}).ok());
+  EXPECT_TRUE(ValidateLabels(Labels{{"__name__", "service.up"}, {"host.name", "v"}}).ok());
+  auto st = ValidateLabels(Labels{{"__name__", std::string("x\xff")}});
+  EXPECT_NE(st.message().find("metric name of"), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find("not valid UTF-8"), std::string::npos);
+  st = ValidateLabels(Labels{{"__name__", "x"}, {std::string("b\xc3"), "v"}});
+  EXPECT_NE(st.message().find("a label name of metric \"x\" is not valid UTF-8"), std::string::npos)
+      << st.ToString();
   st = ValidateLabels(Labels{{"__name__", "x"}, {"l", std::string("\xff\xfe")}});
   EXPECT_NE(st.message().find("not valid UTF-8"), std::string::npos);
   EXPECT_FALSE(ValidateLabels(Labels{{"job", "x"}}).ok());
+}
+
+TEST(LabelsTest, ToStringQuotesUtf8Names) {
+  EXPECT_EQ((Labels{{"__name__", "service.up"}, {"host.name", "a"}, {"job", "j"}}).ToString(),
+            "{\"service.up\", \"host.name\"=\"a\", job=\"j\"}");
+  EXPECT_EQ((Labels{{"__name__", "up"}, {"a-b", "x\"y"}}).ToString(), "up{\"a-b\"=\"x\\\"y\"}");
+  EXPECT_EQ((Labels{{"job", "j"}}).ToString(), "{job=\"j\"}");
 }
 
 TEST(MatcherTest, AllFourTypesAnchored) {

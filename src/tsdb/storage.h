@@ -149,9 +149,7 @@ struct SelectHints {
   int64_t start = 0;  // the data the caller needs; a backend may use rollups when step is large
   int64_t end = 0;
   int64_t step = 0;   // 0 for instant queries
-  std::string func;   // enclosing function name (e.g. "rate"), a hint for rollup choice;
-                      // "series": the caller reads labels only (a backend may then hand out
-                      // series whose iterators are empty)
+  std::string func;   // enclosing function name (e.g. "rate"), a hint for rollup choice
   int64_t range = 0;  // range of a range vector selector, ms
 };
 

@@ -89,5 +89,42 @@ class QueryGateTest(unittest.TestCase):
         srv.stop()
 
 
+class Utf8NamesTest(unittest.TestCase):
+    """Prometheus 3 UTF-8 names: text import with quoted names, then the query API."""
+
+    def test_import_query_series_labels(self):
+        srv = Server(config_text="usage:\n  self_scrape_interval: 1000h\n").start()
+        self.addCleanup(srv.cleanup)
+        now = int(time.time()) * 1000
+        body = "".join(
+            f'{{"service.up","host.name"="{h}",job="x"}} {v} {now - 60000 * k}\n'
+            for h, v in (("a", 1), ("b", 0)) for k in range(3))
+        body += f'legacy{{"ünïcödé"="ja"}} 7 {now}\n'
+        status, _, resp = srv.request("POST", "/api/v1/import/prometheus", body=body.encode())
+        self.assertIn(status, (200, 204), resp)
+        t = str(now / 1000)
+        status, b = get(srv, "/api/v1/query", {"query": 'sum by ("host.name") ({"service.up"})', "time": t})
+        self.assertEqual(status, 200, b)
+        got = sorted((r["metric"]["host.name"], r["value"][1]) for r in b["data"]["result"])
+        self.assertEqual(got, [("a", "1"), ("b", "0")])
+        status, b = get(srv, "/api/v1/series", {"match[]": '{"service.up", "host.name"="a"}'})
+        self.assertEqual(b["data"], [{"__name__": "service.up", "host.name": "a", "job": "x"}])
+        for name in ("host.name", "U__host_2e_name"):
+            status, b = get(srv, "/api/v1/label/" + urllib.parse.quote(name) + "/values", {})
+            self.assertEqual((status, b["data"]), (200, ["a", "b"]), name)
+        # ü = U+00FC, ï = U+00EF, ö = U+00F6, é = U+00E9
+        status, b = get(srv, "/api/v1/label/U___fc_n_ef_c_f6_d_e9_/values", {})
+        self.assertEqual((status, b["data"]), (200, ["ja"]))
+        status, b = get(srv, "/api/v1/labels", {})
+        self.assertIn("host.name", b["data"])
+        self.assertIn("ünïcödé", b["data"])
+        # The export quotes the names so that the import reads them back.
+        status, _, text = srv.request("GET", "/api/v1/export/prometheus?" + urllib.parse.urlencode(
+            {"match[]": '{"service.up", "host.name"="a"}'}))
+        self.assertEqual(status, 200)
+        self.assertTrue(text.decode().startswith('{"service.up","host.name"="a",job="x"} 1 '), text)
+        srv.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
