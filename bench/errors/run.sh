@@ -5,6 +5,7 @@
 # Reports events/s, p50/p99 time to acknowledge, RSS idle and peak, and checks that every
 # acknowledged event was stored and grouped into 200 issues.
 # Usage: bench/errors/run.sh [duration_seconds=20] [connections=32] [bodies=1000]
+#   KANSOKU_BIN=path/to/kansoku bench/errors/run.sh ...   measures another build (A/B)
 # Goal (issue #6): >= 20,000 events/s on 2 cores, p99 < 20 ms, RSS < 300 MB loaded, < 50 MB idle.
 # No Sentry peer runs here (self-hosted Sentry needs ~14 GB / 4 cores); the issue's anchors are
 # published figures: Bugsink ~30 events/s on 2 vCPU, urgentry 400-2,200 events/s (vendor claim).
@@ -14,7 +15,7 @@ DUR=${1:-20}
 CONNS=${2:-32}
 N=${3:-1000}
 scripts/install-deps --bench
-BIN=build/release/kansoku
+BIN=${KANSOKU_BIN:-build/release/kansoku}  # KANSOKU_BIN=<path> for an A/B of two builds
 [[ -x $BIN ]] || { echo "build first: make build" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/kansoku-bench-errors.XXXXXX)
 cleanup() { [[ -n ${KPID:-} ]] && kill "$KPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }

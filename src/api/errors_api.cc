@@ -375,6 +375,12 @@ class ErrorsApi {
     };
     if (endpoint == "store") {
       add_event(req.body, RandomEventId(), 0);
+      // The body is the event: its gzip form as received (which decoded to exactly these bytes)
+      // is what the log stores, instead of compressing the JSON again.
+      if (!batch.events.empty() && !req.wire_body.empty()) {
+        std::string_view enc = req.Header("content-encoding");
+        if (enc == "gzip" || enc == "x-gzip") batch.events.back().json_gzip = req.wire_body;
+      }
     } else {
       std::string env_id = errors::NormalizeEventId(env.event_id);
       if (env_id.empty()) env_id = RandomEventId();
@@ -1011,6 +1017,7 @@ std::shared_ptr<ErrorsApi> RegisterErrorsApi(net::HttpServer& http, const Errors
     r.max_body_bytes = o.max_body_bytes;
     r.max_decoded_body_bytes = o.max_decoded_body_bytes;
     r.metric_name = "/api/<project>/sentry";
+    r.keep_wire_body = true;  // a gzip /store/ body is stored as the SDK sent it
     r.handler = [a](Request& req, Response& resp) { a->Ingest(req, resp); };
     http.AddRoute(std::move(r));
   }

@@ -507,6 +507,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     FillRequest(hdr, &req_);
     req_.body.clear();
     req_.wire_body_bytes = 0;
+    req_.wire_body.clear();
     req_.principal.token_id = 0;
     req_.principal.token_name.clear();
     req_.principal.scopes = 0;
@@ -625,6 +626,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         return Fail(code, dec.status().message() + " (route " + r.path + ")");
       }
       req_.body = std::move(dec).value();
+      if (r.keep_wire_body) req_.wire_body = std::move(raw);
     } else {
       if (static_cast<int64_t>(raw.size()) > r.max_decoded_body_bytes) {
         srv_->errors_["body_too_large"]->Inc();

@@ -237,6 +237,30 @@ class IngestProtocolTest(ErrorsBase):
         h.update(headers or {})
         return self.sentry("/api/1/store/", body, h)
 
+    def test_gzip_store_body_stored_as_sent_reads_back(self):
+        # A gzip /store/ body is kept in the event log as the SDK sent it (not compressed again):
+        # the event must read back byte for byte, for one gzip member and for two concatenated.
+        event = {"event_id": uuid.uuid4().hex, "message": "stored as sent",
+                 "extra": {"blob": "x" * 3000, "n": 1}}
+        for i in range(2):
+            event["event_id"] = uuid.uuid4().hex
+            event["extra"]["n"] = i
+            raw = json.dumps(event).encode()
+            half = len(raw) // 2
+            body = gzip.compress(raw) if i == 0 else gzip.compress(raw[:half]) + gzip.compress(raw[half:])
+            h = {"Content-Encoding": "gzip", "X-Sentry-Auth": "Sentry sentry_key=%s, sentry_version=7" % self.key}
+            st, _, ans = self.sentry("/api/1/store/", body, h)
+            self.assertEqual((st, json.loads(ans)), (200, {"id": event["event_id"]}))
+            issue = wait_until(lambda: next((x for x in self.issues() if x["title"] == "stored as sent"
+                                             and x["count"] == i + 1), None), what="event %d" % i)
+            ev = self.issue(issue["id"])["latest_event"]
+            self.assertEqual(ev["event_id"], event["event_id"])
+            self.assertEqual(ev["event"]["extra"], event["extra"])
+            # The SDK's gzip bytes are in the event log unchanged.
+            logs = b"".join(open(os.path.join(d, f), "rb").read()
+                            for d, _, fs in os.walk(os.path.join(self.s.data, "errors")) for f in fs)
+            self.assertIn(body, logs)
+
     def test_encodings_auth_forms_and_answers(self):
         for enc in [None, "gzip", "deflate", "br", "zstd"]:
             eid = uuid.uuid4().hex
