@@ -621,10 +621,15 @@ void ErrorStore::IndexItem(int64_t project, ItemKind kind, std::string_view payl
       auto& m = monitors_[{project, slug}];
       m.project = project;
       m.slug = slug;
-      m.last_status = Str(doc, "status");
-      m.last_checkin_ms = received_ms;
-      ++m.by_status[m.last_status];
+      std::string status = Str(doc, "status");
       std::string id = Str(doc, "check_in_id");
+      ++m.by_status[status];
+      if (status == "in_progress" && !id.empty() &&
+          std::find(m.closed_ids.begin(), m.closed_ids.end(), id) != m.closed_ids.end()) {
+        return;  // late start of a run that already finished
+      }
+      m.last_status = std::move(status);
+      m.last_checkin_ms = received_ms;
       if (std::string env = Str(doc, "environment"); !env.empty()) m.environment = env;
       if (m.last_status == "in_progress") {
         m.open_checkin_id = id;
@@ -638,6 +643,10 @@ void ErrorStore::IndexItem(int64_t project, ItemKind kind, std::string_view payl
         }
         m.last_result = m.last_status;
         m.last_result_ms = received_ms;
+        if (!id.empty()) {
+          m.closed_ids.push_back(id);
+          if (m.closed_ids.size() > MonitorState::kClosedIds) m.closed_ids.pop_front();
+        }
       }
       simdjson::dom::element mc, sched, v;
       if (doc["monitor_config"].get(mc) == simdjson::SUCCESS && mc.is_object()) {

@@ -174,6 +174,11 @@ struct MonitorState {
   // check-in (heartbeat) whose check_in_id matches no open run.
   int64_t last_start_ms = 0;    // start of the newest run
   std::string open_checkin_id;  // in_progress without its closing check-in ("" = none)
+  // check_in_ids of the newest finished runs (at most kClosedIds): a finished check-in is final
+  // (as in Sentry), so an in_progress for one of them that arrives late (SDKs send the two
+  // check-ins on separate requests) is counted but changes no state.
+  static constexpr size_t kClosedIds = 16;
+  std::deque<std::string> closed_ids;
   int64_t open_since_ms = 0;
   std::string last_result;  // ok | error of the newest finished run ("" = none yet)
   int64_t last_result_ms = 0;

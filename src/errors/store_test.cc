@@ -288,6 +288,39 @@ TEST(ErrorStore, ItemsAggregates) {
   EXPECT_EQ(s->Stats().items_by_type["log"], 1u);
 }
 
+TEST(ErrorStore, LateInProgressDoesNotReopenAFinishedCheckIn) {
+  // The SDK sends a run's in_progress and its closing check-in on separate requests, so the
+  // server can see them in either order; a finished check-in is final.
+  Fixture f;
+  auto put = [](ErrorStore& s, const char* id, const char* status) {
+    const std::string json = std::string(R"({"monitor_slug":"nightly","check_in_id":")") + id +
+                             R"(","status":")" + status + "\"}";
+    WriteBatch b;
+    b.items.push_back({1, ItemKind::kCheckIn, json});  // a view: json outlives the Write
+    std::vector<uint64_t> ids;
+    ASSERT_TRUE(s.Write(b, &ids).ok());
+  };
+  {
+    auto s = f.Open();
+    put(*s, "c1", "error");
+    put(*s, "c1", "in_progress");  // late
+    auto m = s->MonitorsOf(1);
+    ASSERT_EQ(m.size(), 1u);
+    EXPECT_EQ(m[0].last_status, "error");
+    EXPECT_EQ(m[0].last_result, "error");
+    EXPECT_TRUE(m[0].open_checkin_id.empty());
+    EXPECT_EQ(m[0].by_status.at("in_progress"), 1u);
+    put(*s, "c2", "in_progress");  // the next run opens as usual
+    EXPECT_EQ(s->MonitorsOf(1)[0].last_status, "in_progress");
+    EXPECT_EQ(s->MonitorsOf(1)[0].open_checkin_id, "c2");
+  }
+  auto s = f.Open();  // the same after replay of the log
+  auto m = s->MonitorsOf(1);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].open_checkin_id, "c2");
+  EXPECT_EQ(m[0].last_result, "error");
+}
+
 TEST(ErrorStore, TornTailIsTruncated) {
   Fixture f;
   uint64_t a;

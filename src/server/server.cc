@@ -5,6 +5,7 @@
 #include <simdjson.h>
 #include <chrono>
 #include <fstream>
+#include <limits>
 
 #include "api/dashboards_api.h"
 #include "api/errors_api.h"
@@ -117,7 +118,8 @@ Status Server::Start() {
   logs_ = std::make_unique<LogsSubsystem>(opts_.config, &registry_);
   KANSOKU_RETURN_IF_ERROR(logs_->Open());
   KANSOKU_RETURN_IF_ERROR(OpenErrors());
-  alerting_ = std::make_unique<AlertingWiring>(opts_.config, tsdb_.get(), engine_.get(), &registry_);
+  alerting_ =
+      std::make_unique<AlertingWiring>(opts_.config, tsdb_.get(), engine_.get(), &registry_);
   alerting_->SetHostStore(hosts_.get());
   scrape_ = std::make_unique<ScrapeService>(opts_.config);
   KANSOKU_RETURN_IF_ERROR(scrape_->Open());
@@ -214,6 +216,12 @@ Status Server::OpenMetricsStorage() {
        false);
   stat("kansoku_tsdb_head_compactions_total", "Head ranges persisted as blocks.",
        &tsdb::DBStats::head_compactions, true);
+  registry_.GaugeFunc("kansoku_tsdb_head_min_time_seconds",
+                      "Oldest sample time in the in-memory head (NaN when it is empty).", [dbp] {
+                        const int64_t t = dbp->Stats().head_min_time;
+                        return t == INT64_MAX ? std::numeric_limits<double>::quiet_NaN()
+                                              : static_cast<double>(t) / 1000.0;
+                      });
 
   query::EngineOptions eo;
   eo.timeout = std::chrono::milliseconds(opts_.config.query.timeout_ms);
@@ -369,7 +377,7 @@ void Server::Stop() {
   if (http_) http_->Stop();
   if (graphite_tcp_) graphite_tcp_->Stop();
   if (logs_) logs_->StopListeners();
-  if (scrape_) scrape_->Stop();  // before alerting (its source reads it) and storage
+  if (scrape_) scrape_->Stop();      // before alerting (its source reads it) and storage
   if (alerting_) alerting_->Stop();  // before storage: it writes rule results
   if (usage_) usage_->Stop();
   // Storage is closed after ingest has drained: the WAL is fsynced on close.

@@ -97,7 +97,9 @@ await t.check(`TV playlist over a simulated day (${DAY_REFRESHES} refreshes) kee
     `nodes ${early("nodes")}/${late("nodes")}, listeners ${early("listeners")}/${late("listeners")}`);
   expect(samples.length >= 6, `only ${samples.length} samples`);
   expect(late("heapMB") <= early("heapMB") * 1.2 + 0.5, `JS heap grew: ${early("heapMB").toFixed(2)} -> ${late("heapMB").toFixed(2)} MB`);
-  expect(late("nodes") <= early("nodes") + 30, `DOM nodes grew: ${early("nodes")} -> ${late("nodes")}`);
+  // Node counts step between levels 41 apart (411/452/493 in one CI run, up and down again)
+  // with whatever the sampled refresh holds; a leak of one node per refresh would add ~1,400.
+  expect(late("nodes") <= early("nodes") + Math.max(60, early("nodes") * 0.15), `DOM nodes grew: ${early("nodes")} -> ${late("nodes")}`);
   expect(late("listeners") <= early("listeners") + 10, `event listeners grew: ${early("listeners")} -> ${late("listeners")}`);
   expect(last.uplots === base0.uplots && last.uplots === 2, `uPlot instances on the page: ${base0.uplots} -> ${last.uplots}`);
   expect(last.docs <= base0.docs, `documents grew from ${base0.docs} to ${last.docs}`);
