@@ -5,7 +5,8 @@
 # Reports events/s, p50/p99 time to acknowledge, RSS idle and peak, and checks that every
 # acknowledged event was stored and grouped into 200 issues.
 # Usage: bench/errors/run.sh [duration_seconds=20] [connections=32] [bodies=1000]
-#   KANSOKU_BIN=path/to/kansoku bench/errors/run.sh ...   measures another build (A/B)
+# Env: KANSOKU_BIN (default build/release/kansoku) to compare builds; PERF=file to record a
+# perf profile (perf record -g) of the server during the load.
 # Goal (issue #6): >= 20,000 events/s on 2 cores, p99 < 20 ms, RSS < 300 MB loaded, < 50 MB idle.
 # No Sentry peer runs here (self-hosted Sentry needs ~14 GB / 4 cores); the issue's anchors are
 # published figures: Bugsink ~30 events/s on 2 vCPU, urgentry 400-2,200 events/s (vendor claim).
@@ -15,7 +16,7 @@ DUR=${1:-20}
 CONNS=${2:-32}
 N=${3:-1000}
 scripts/install-deps --bench
-BIN=${KANSOKU_BIN:-build/release/kansoku}  # KANSOKU_BIN=<path> for an A/B of two builds
+BIN=${KANSOKU_BIN:-build/release/kansoku}
 [[ -x $BIN ]] || { echo "build first: make build" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/kansoku-bench-errors.XXXXXX)
 cleanup() { [[ -n ${KPID:-} ]] && kill "$KPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
@@ -43,10 +44,15 @@ IDLE_RSS=$(awk '/VmRSS/ {print $2}' /proc/$KPID/status)
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' /proc/$KPID/stat; }
 CPU0=$(cpu)
 
-echo "== wrk: POST /api/1/store/ gzip, $CONNS keep-alive connections, ${DUR}s"
+echo "== wrk: POST /api/1/store/ gzip, $CONNS keep-alive connections, ${DUR}s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+if [[ -n ${PERF:-} ]]; then
+  perf record -g -o "$PERF" -p "$KPID" -- sleep "$DUR" >/dev/null 2>&1 &
+  PERFPID=$!
+fi
 OUT=$(wrk -t2 -c"$CONNS" -d"${DUR}s" -s bench/errors/replay.lua "http://127.0.0.1:$KPORT" -- \
       "$WORK/bodies" "$N" "$KEY")
 echo "$OUT"
+[[ -n ${PERFPID:-} ]] && wait "$PERFPID"
 PEAK_RSS=$(awk '/VmHWM/ {print $2}' /proc/$KPID/status)
 CPU1=$(cpu)
 LINE=$(echo "$OUT" | grep '^BENCH')

@@ -20,13 +20,13 @@
 #include "errors/fingerprint_rules.h"
 #include "errors/grouping.h"
 #include "errors/quota.h"
-#include "usage/guard.h"
 #include "errors/store.h"
 #include "logs/record.h"
 #include "logs/store.h"
 #include "meta/project_store.h"
 #include "net/http.h"
 #include "net/http_server.h"
+#include "usage/guard.h"
 
 namespace kansoku::api {
 
@@ -154,6 +154,7 @@ class ErrorsApi {
             ->Counter("kansoku_rows_accepted_total",
                       "Rows (samples, events, log lines) accepted, by protocol.", {"protocol"})
             .With({"sentry"});
+    items_event_ = items_->With({"event"});  // the per-request one: looked up once
   }
 
   // The project's compiled server-side fingerprint rules (null when it has none), cached.
@@ -437,15 +438,15 @@ class ErrorsApi {
       std::vector<usage::VolumeItem> items{
           {"sentry_project", look->project_name, batch.events.size(), bytes}};
       int retry_after_s = 0;
-      Status admit = o_.guard->AdmitVolume(usage::Signal::kErrorEvents,
-                                           "sentry:" + look->project_name, "sentry", items,
-                                           &retry_after_s);
+      Status admit =
+          o_.guard->AdmitVolume(usage::Signal::kErrorEvents, "sentry:" + look->project_name,
+                                "sentry", items, &retry_after_s);
       if (!admit.ok()) {
         Reject("usage_limit", batch.events.size());
         batch.events.clear();
         batch.attachments.clear();
-        std::string header = std::to_string(retry_after_s) +
-                             ":error;default;security:project:usage_limit";
+        std::string header =
+            std::to_string(retry_after_s) + ":error;default;security:project:usage_limit";
         if (batch.empty()) {
           resp.Json(429, "{\"detail\":" + net::JsonString(admit.message()) + "}");
           resp.SetHeader("Retry-After", std::to_string(retry_after_s));
@@ -469,7 +470,7 @@ class ErrorsApi {
       return;
     }
     if (!batch.events.empty()) {
-      items_->With({"event"})->Inc(static_cast<double>(batch.events.size()));
+      items_event_->Inc(static_cast<double>(batch.events.size()));
       accepted_->Inc(static_cast<double>(batch.events.size()));
     }
     if (!batch.attachments.empty()) {
@@ -756,7 +757,9 @@ class ErrorsApi {
         ",\"count\":" + std::to_string(i.count) + ",\"users\":" + std::to_string(i.users) +
         ",\"grouping\":{\"version\":" +
         JsonString(errors::GroupingVersionName(i.grouping_version)) +
-        ",\"hash\":" + JsonString(i.hash) + ",\"basis\":" + JsonString(i.basis) + "}";
+        ",\"hash\":" + JsonString(i.hash) + ",\"basis\":" + JsonString(i.basis) + "}" +
+        ",\"assignee\":" + (i.assignee.empty() ? "null" : JsonString(i.assignee));
+    if (!i.assignee.empty()) j += ",\"assigned_at\":" + JsonString(IsoTime(i.assigned_ms));
     if (i.status == errors::IssueStatus::kArchived) {
       j += ",\"archived_until\":" +
            (i.archived_until_ms ? JsonString(IsoTime(i.archived_until_ms)) : "null") +
@@ -811,6 +814,13 @@ class ErrorsApi {
     }
     req.QueryParam("status", &q.status);
     req.QueryParam("query", &q.text);
+    req.QueryParam("assignee", &q.assignee);
+    if (req.QueryParam("assigned", &v) && !v.empty()) {
+      if (v != "true" && v != "false") {
+        return resp.Error(400, "parameter assigned: true or false, got \"" + v + "\"");
+      }
+      q.assigned = v == "true" ? 1 : 0;
+    }
     for (const char* k : {"level", "release", "environment"}) {
       if (req.QueryParam(k, &v) && !v.empty()) q.text += std::string(" ") + k + ":" + v;
     }
@@ -944,18 +954,39 @@ class ErrorsApi {
     if (parts.size() == 1 && m == "PUT") {
       simdjson::dom::parser p;
       simdjson::dom::element doc;
-      if (!ParseBody(
-              req, p, &doc, resp,
-              "{\"status\":\"resolved\"} or {\"status\":\"archived\",\"until_events\":100}")) {
+      if (!ParseBody(req, p, &doc, resp,
+                     "{\"status\":\"resolved\"}, {\"status\":\"archived\",\"until_events\":100} "
+                     "or {\"assignee\":\"alice@example.com\"}")) {
         return;
       }
+      // assignee: a string assigns, null or "" unassigns; may come with or without a status.
+      simdjson::dom::element who;
+      bool has_assignee = doc["assignee"].get(who) == simdjson::SUCCESS;
+      std::string_view assignee;
+      if (has_assignee && !who.is_null() && who.get_string().get(assignee) != simdjson::SUCCESS) {
+        return resp.Error(400,
+                          "field \"assignee\": a user, e-mail or team name (string), or null to "
+                          "unassign");
+      }
       std::string_view s;
-      errors::IssueStatus status;
-      if (doc["status"].get_string().get(s) != simdjson::SUCCESS ||
-          !errors::ParseIssueStatus(s, &status)) {
+      errors::IssueStatus status = errors::IssueStatus::kUnresolved;
+      simdjson::dom::element status_el;
+      bool has_status = doc["status"].get(status_el) == simdjson::SUCCESS;
+      if (has_status ? status_el.get_string().get(s) != simdjson::SUCCESS ||
+                           !errors::ParseIssueStatus(s, &status)
+                     : !has_assignee) {
         return resp.Error(400,
                           "field \"status\": one of unresolved, resolved, "
-                          "resolved_in_next_release, archived");
+                          "resolved_in_next_release, archived (or give \"assignee\")");
+      }
+      if (has_assignee) {
+        Status st = o_.store->SetAssignee(static_cast<uint64_t>(id), assignee);
+        if (!st.ok()) return resp.Error(Code(st), "field \"assignee\": " + st.message());
+      }
+      if (!has_status) {
+        auto is = o_.store->GetIssue(static_cast<uint64_t>(id));
+        if (!is.ok()) return resp.Error(404, is.status().message());
+        return resp.Json(200, "{\"status\":\"success\",\"data\":" + IssueJson(*is, false) + "}}");
       }
       int64_t until_events = 0, until_ms = 0, for_s = 0;
       bool has;
@@ -982,6 +1013,7 @@ class ErrorsApi {
  private:
   ErrorsApiOptions o_;
   metrics::Family<metrics::Counter>* items_;
+  metrics::Counter* items_event_;
   metrics::Family<metrics::Counter>* rejected_;
   metrics::Counter* accepted_;
   metrics::Counter* log_records_;

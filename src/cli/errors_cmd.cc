@@ -174,6 +174,8 @@ void AddErrorsCommands(CLI::App* app, int* exit_code) {
   auto query = std::make_shared<std::string>();
   auto sort = std::make_shared<std::string>("last_seen");
   auto limit = std::make_shared<int>(50);
+  auto assignee = std::make_shared<std::string>();
+  auto unassigned = std::make_shared<bool>(false);
   CLI::App* issues = app->add_subcommand(
       "issues", "Error issues (no subcommand: list them; `show ID`, `resolve ID`, ...)");
   issues->add_option("--project", *project, "only this project");
@@ -181,6 +183,8 @@ void AddErrorsCommands(CLI::App* app, int* exit_code) {
   issues->add_option("--query", *query, "text and key:value terms (level:error, release:x)");
   issues->add_option("--sort", *sort, "last_seen, first_seen, events or users");
   issues->add_option("--limit", *limit, "at most this many (default 50)");
+  issues->add_option("--assignee", *assignee, "only issues assigned to this user/e-mail/team");
+  issues->add_flag("--unassigned", *unassigned, "only issues nobody is assigned to");
   f->AddTo(issues);
   issues->require_subcommand(0, 1);
   issues->callback([=] {
@@ -189,9 +193,9 @@ void AddErrorsCommands(CLI::App* app, int* exit_code) {
     std::string path =
         "/api/v1/issues?status=" + *status + "&sort=" + *sort + "&limit=" + std::to_string(*limit);
     if (*project) path += "&project=" + std::to_string(*project);
-    if (!query->empty()) {
-      path += "&query=" + UrlEncode(*query);
-    }
+    if (!query->empty()) path += "&query=" + UrlEncode(*query);
+    if (!assignee->empty()) path += "&assignee=" + UrlEncode(*assignee);
+    if (*unassigned) path += "&assigned=false";
     auto r = CallApi(*f, "GET", path);
     if (!r.ok()) return void(*exit_code = Fail(r.status()));
     if (f->json) return void(std::printf("%s\n", r->c_str()));
@@ -202,12 +206,15 @@ void AddErrorsCommands(CLI::App* app, int* exit_code) {
       for (auto i : arr) {
         std::string title = S(i, "title");
         if (title.size() > 70) title = title.substr(0, 67) + "...";
+        std::string who = S(i, "assignee");
         rows.push_back({S(i, "id"), S(i, "project"), S(i, "status"), S(i, "level"),
                         std::to_string(int64_t(i["count"])), std::to_string(int64_t(i["users"])),
-                        S(i, "last_seen"), title});
+                        S(i, "last_seen"), who.empty() ? "-" : who, title});
       }
     }
-    PrintTable({"ID", "PROJECT", "STATUS", "LEVEL", "EVENTS", "USERS", "LAST SEEN", "TITLE"}, rows);
+    PrintTable(
+        {"ID", "PROJECT", "STATUS", "LEVEL", "EVENTS", "USERS", "LAST SEEN", "ASSIGNEE", "TITLE"},
+        rows);
   });
 
   auto id = std::make_shared<long long>(0);
@@ -224,12 +231,13 @@ void AddErrorsCommands(CLI::App* app, int* exit_code) {
     if (p.parse(*r)["data"].get(d) != simdjson::SUCCESS) return;
     std::printf(
         "issue %s: %s\n  culprit: %s\n  status: %s  level: %s  events: %lld  users: %lld\n"
-        "  first seen: %s  last seen: %s\n  grouping: %s by %s\n",
+        "  first seen: %s  last seen: %s\n  grouping: %s by %s\n  assignee: %s\n",
         S(d, "id").c_str(), S(d, "title").c_str(), S(d, "culprit").c_str(), S(d, "status").c_str(),
         S(d, "level").c_str(), static_cast<long long>(int64_t(d["count"])),
         static_cast<long long>(int64_t(d["users"])), S(d, "first_seen").c_str(),
         S(d, "last_seen").c_str(), S(d["grouping"], "version").c_str(),
-        S(d["grouping"], "basis").c_str());
+        S(d["grouping"], "basis").c_str(),
+        S(d, "assignee").empty() ? "(nobody)" : S(d, "assignee").c_str());
     simdjson::dom::array tags;
     if (d["tags"].get_array().get(tags) == simdjson::SUCCESS) {
       std::printf("  tags:\n");
@@ -292,6 +300,31 @@ void AddErrorsCommands(CLI::App* app, int* exit_code) {
       std::printf("issue %lld: %s\n", *id, st.c_str());
     });
   }
+
+  auto who = std::make_shared<std::string>();
+  CLI::App* assign = issues->add_subcommand("assign", "Assign an issue to a user, e-mail or team");
+  assign->add_option("id", *id, "issue id")->required();
+  assign->add_option("assignee", *who, "who works on it (any name: user, e-mail, team)")
+      ->required();
+  f->AddTo(assign);
+  CLI::App* unassign = issues->add_subcommand("unassign", "Remove an issue's assignee");
+  unassign->add_option("id", *id, "issue id")->required();
+  f->AddTo(unassign);
+  auto set_assignee = [=](bool clear) {
+    f->ResolveDefaults();
+    std::string body =
+        clear ? "{\"assignee\":null}" : "{\"assignee\":" + net::JsonString(*who) + "}";
+    auto r = CallApi(*f, "PUT", "/api/v1/issues/" + std::to_string(*id), body);
+    if (!r.ok()) return void(*exit_code = Fail(r.status()));
+    if (f->json) return void(std::printf("%s\n", r->c_str()));
+    if (clear) {
+      std::printf("issue %lld: unassigned\n", *id);
+    } else {
+      std::printf("issue %lld: assigned to %s\n", *id, who->c_str());
+    }
+  };
+  assign->callback([=] { set_assignee(false); });
+  unassign->callback([=] { set_assignee(true); });
 }
 
 }  // namespace kansoku::cli

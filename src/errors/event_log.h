@@ -27,6 +27,7 @@ enum class RecordType : uint8_t {
   kAttachment = 3,
   kItem = 4,
   kIssueDeleted = 5,
+  kIssueAssigned = 6,
 };
 
 // Where a record lives: the payload of (segment, offset) is length bytes after its header.

@@ -1,6 +1,7 @@
 #include "errors/quota.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace kansoku::errors {
 
@@ -103,6 +104,31 @@ QuotaDecision SpikeProtector::TryAcquire(int64_t project_id, int64_t n) {
   if (p.buckets.empty() || p.buckets.back().first != bucket) p.buckets.emplace_back(bucket, 0);
   p.buckets.back().second += n;
   return d;
+}
+
+void SpikeProtector::Seed(int64_t project_id, int64_t at_ms, int64_t n) {
+  if (!o_.enabled || n <= 0) return;
+  int64_t now = clock_.NowMs();
+  int64_t bucket = at_ms / bucket_ms_, now_bucket = now / bucket_ms_;
+  if (bucket < now_bucket - o_.window_ms / bucket_ms_ || bucket > now_bucket) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Project& p = projects_[project_id];
+  if (at_ms / 60000 == now / 60000) {
+    if (p.minute != now / 60000) {
+      p.minute = now / 60000;
+      p.minute_count = 0;
+    }
+    p.minute_count += n;
+  }
+  if (p.first_bucket < 0 || bucket < p.first_bucket) p.first_bucket = bucket;
+  // The log is in arrival order, so the bucket is almost always the newest one.
+  auto it = p.buckets.end();
+  while (it != p.buckets.begin() && std::prev(it)->first > bucket) --it;
+  if (it != p.buckets.begin() && std::prev(it)->first == bucket) {
+    std::prev(it)->second += n;
+  } else {
+    p.buckets.emplace(it, bucket, n);
+  }
 }
 
 int64_t SpikeProtector::LimitPerMinute(int64_t project_id) {

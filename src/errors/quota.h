@@ -53,7 +53,8 @@ class RateLimiter {
 // (buckets of max(1 min, window/168)); the limit for the current minute is
 // max(floor_per_minute, multiplier * baseline). A refusal is answered like a quota (429,
 // Retry-After to the end of the minute, X-Sentry-Rate-Limits with reason spike_protection).
-// The baseline is kept in memory: after a restart it grows again from zero (the floor holds).
+// The counters live in memory and are rebuilt at start from the event log (Seed, called for
+// every stored event while the ErrorStore replays), so the baseline survives a restart.
 struct SpikeOptions {
   bool enabled = true;
   int64_t window_ms = 7LL * 24 * 3600 * 1000;
@@ -68,6 +69,10 @@ class SpikeProtector {
   // Counts n events of the project if they fit this minute's limit; else refuses and counts
   // nothing.
   QuotaDecision TryAcquire(int64_t project_id, int64_t n = 1);
+  // Counts n events the project had accepted at at_ms (replay of the event log at start): they
+  // join the baseline, or this minute's count when at_ms is in the current minute. Events
+  // older than the window are ignored. Never refuses.
+  void Seed(int64_t project_id, int64_t at_ms, int64_t n = 1);
   // The current per-minute limit of the project (for the API and tests).
   int64_t LimitPerMinute(int64_t project_id);
 

@@ -331,6 +331,14 @@ Result<size_t> ErrorStore::EnforceRetention() {
       PutBytes16(&payload, in.resolved_release);
       AppendRecord(&buf, RecordType::kIssueStatus, payload);
     }
+    if (!is->deleted && !in.assignee.empty()) {
+      payload.clear();
+      PutU64(&payload, static_cast<uint64_t>(in.project));
+      PutU64(&payload, id);
+      PutU64(&payload, static_cast<uint64_t>(in.assigned_ms));
+      PutBytes16(&payload, in.assignee);
+      AppendRecord(&buf, RecordType::kIssueAssigned, payload);
+    }
   }
   if (!buf.empty()) {
     uint32_t seg;
@@ -684,6 +692,9 @@ Status ErrorStore::ApplyRecord(RecordType type, std::string_view payload, const 
           !r.U8(&version) || !r.Bytes16(&hash) || !r.Bytes16(&event_id) || !r.Bytes32(&json)) {
         return Status::Ok();  // short record: skipped (CRC matched, so written by a newer build)
       }
+      if (o_.on_replayed_event) {
+        o_.on_replayed_event(static_cast<int64_t>(project), static_cast<int64_t>(received));
+      }
       std::string plain;
       if (!StoredJson(json, &plain).ok()) return Status::Ok();
       Event e;
@@ -719,6 +730,18 @@ Status ErrorStore::ApplyRecord(RecordType type, std::string_view payload, const 
         it->second->info.recent.clear();
         by_hash_.erase(HashKey(it->second->info.project, it->second->info.hash));
       }
+      return Status::Ok();
+    }
+    case RecordType::kIssueAssigned: {
+      uint64_t project, issue_id, at;
+      std::string_view who;
+      if (!r.U64(&project) || !r.U64(&issue_id) || !r.U64(&at) || !r.Bytes16(&who)) {
+        return Status::Ok();
+      }
+      auto it = issues_.find(issue_id);
+      if (it == issues_.end()) return Status::Ok();
+      it->second->info.assignee = std::string(who);
+      it->second->info.assigned_ms = static_cast<int64_t>(at);
       return Status::Ok();
     }
     case RecordType::kAttachment: {
@@ -900,6 +923,38 @@ Status ErrorStore::DeleteIssue(uint64_t issue_id) {
   return Status::Ok();
 }
 
+Status ErrorStore::SetAssignee(uint64_t issue_id, std::string_view assignee) {
+  assignee = TrimSpace(assignee);
+  if (assignee.size() > 200) {
+    return Status::InvalidArgument("assignee is " + std::to_string(assignee.size()) +
+                                   " bytes long; at most 200 are allowed");
+  }
+  for (char c : assignee) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return Status::InvalidArgument("assignee must not contain control characters");
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = issues_.find(issue_id);
+  if (it == issues_.end() || it->second->deleted || it->second->info.count == 0) {
+    return Status::NotFound("no issue " + std::to_string(issue_id));
+  }
+  int64_t now = o_.clock->NowMs();
+  std::string payload, buf;
+  PutU64(&payload, static_cast<uint64_t>(it->second->info.project));
+  PutU64(&payload, issue_id);
+  PutU64(&payload, static_cast<uint64_t>(now));
+  PutBytes16(&payload, assignee);
+  AppendRecord(&buf, RecordType::kIssueAssigned, payload);
+  uint32_t seg;
+  uint64_t off;
+  KANSOKU_RETURN_IF_ERROR(log_->Append(buf, &seg, &off));
+  KANSOKU_RETURN_IF_ERROR(log_->Sync());  // triage actions are rare: make them power-safe
+  it->second->info.assignee = std::string(assignee);
+  it->second->info.assigned_ms = now;
+  return Status::Ok();
+}
+
 IssueInfo ErrorStore::Snapshot(const Issue& i, bool with_tags) const {
   if (with_tags) return i.info;
   IssueInfo out;
@@ -923,6 +978,8 @@ IssueInfo ErrorStore::Snapshot(const Issue& i, bool with_tags) const {
   out.archived_until_count = s.archived_until_count;
   out.resolved_release = s.resolved_release;
   out.last_release = s.last_release;
+  out.assignee = s.assignee;
+  out.assigned_ms = s.assigned_ms;
   return out;
 }
 
@@ -941,8 +998,17 @@ std::vector<IssueInfo> ErrorStore::ListIssues(const IssueQuery& q, size_t* total
     }
   }
   std::string status = q.status;
-  for (auto& [k, v] : terms)
-    if (k == "is") status = v;
+  std::string assignee = ToLower(TrimSpace(q.assignee));
+  int assigned = q.assigned;
+  for (auto& [k, v] : terms) {
+    if (k == "is" && (v == "assigned" || v == "unassigned")) {
+      assigned = v == "assigned" ? 1 : 0;
+    } else if (k == "is") {
+      status = v;
+    } else if (k == "assigned" || k == "assignee") {
+      assignee = ToLower(v);
+    }
+  }
   std::vector<const Issue*> hits;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [id, is] : issues_) {
@@ -954,6 +1020,8 @@ std::vector<IssueInfo> ErrorStore::ListIssues(const IssueQuery& q, size_t* total
           in.status == IssueStatus::kUnresolved || in.status == IssueStatus::kRegressed;
       if (status == "unresolved" ? !unresolved : IssueStatusName(in.status) != status) continue;
     }
+    if (assigned >= 0 && in.assignee.empty() == (assigned == 1)) continue;
+    if (!assignee.empty() && ToLower(in.assignee) != assignee) continue;
     bool ok = true;
     for (const auto& w : words) {
       if (!Lower(in.title, w) && !Lower(in.culprit, w)) {
@@ -963,7 +1031,7 @@ std::vector<IssueInfo> ErrorStore::ListIssues(const IssueQuery& q, size_t* total
     }
     for (const auto& [k, v] : terms) {
       if (!ok) break;
-      if (k == "is") continue;
+      if (k == "is" || k == "assigned" || k == "assignee") continue;
       auto t = in.tags.find(k);
       ok = t != in.tags.end() && t->second.count(v) > 0;
     }

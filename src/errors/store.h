@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,6 +67,9 @@ struct StoreOptions {
   // Event JSON of at least this many bytes is stored gzip-compressed (libdeflate level 1) unless
   // the caller hands over its gzip form; 0 = never compress.
   size_t compress_min_bytes = 1024;
+  // Optional: called at Open for every event record replayed from the log (project, arrival
+  // time), in log order, before Open returns; e.g. to rebuild spike protection's baseline.
+  std::function<void(int64_t project, int64_t received_ms)> on_replayed_event;
 };
 
 // One accepted event, parsed and grouped by the caller (outside the store's lock).
@@ -135,15 +139,20 @@ struct IssueInfo {
   uint64_t archived_until_count = 0;  // archived until count reaches this (0 = no bound)
   std::string resolved_release;       // resolved_in_next_release: newest release when resolved
   std::string last_release;           // release of the newest event
+  std::string assignee;               // who works on it: a user, e-mail or team ("" = nobody)
+  int64_t assigned_ms = 0;            // when assignee last changed
   std::map<std::string, uint64_t> releases, environments;
   std::map<std::string, std::map<std::string, uint64_t>> tags;  // key -> value -> count
   std::vector<EventRef> recent;                                 // newest last
 };
 
 struct IssueQuery {
-  int64_t project = 0;  // 0 = all
-  std::string status;   // "" = any; "unresolved" includes regressed
-  std::string text;     // search title/culprit; "key:value" terms for tags, level, release
+  int64_t project = 0;   // 0 = all
+  std::string status;    // "" = any; "unresolved" includes regressed
+  std::string text;      // search title/culprit; "key:value" terms for tags, level, release;
+                         // "assigned:<who>", "is:assigned", "is:unassigned"
+  std::string assignee;  // "" = any; else exactly this assignee (case-insensitive)
+  int assigned = -1;     // -1 any, 0 only unassigned, 1 only assigned
   std::string sort = "last_seen";  // last_seen | first_seen | events | users
   size_t limit = 100;
 };
@@ -219,6 +228,10 @@ class ErrorStore {
   Status SetStatus(uint64_t issue_id, IssueStatus status, int64_t until_ms = 0,
                    uint64_t until_events = 0);
   Status DeleteIssue(uint64_t issue_id);
+  // Assigns the issue to a user, e-mail or team name ("" unassigns); durable like SetStatus.
+  // NotFound for an unknown issue; InvalidArgument for a name that is too long (> 200 bytes) or
+  // holds control characters.
+  Status SetAssignee(uint64_t issue_id, std::string_view assignee);
 
   std::vector<IssueInfo> ListIssues(const IssueQuery& q, size_t* total = nullptr) const;
   Result<IssueInfo> GetIssue(uint64_t issue_id) const;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "errors/quota.h"
 #include "tsdb/storage.h"
 
 namespace kansoku::errors {
@@ -338,6 +339,121 @@ TEST(ErrorStore, TornTailIsTruncated) {
   s.reset();
   s = f.Open();
   EXPECT_EQ(s->GetIssue(a)->count, 2u);
+}
+
+TEST(ErrorStore, AssigneeFilterAndReplay) {
+  Fixture f;
+  uint64_t a, b;
+  {
+    auto s = f.Open();
+    a = f.Put(*s, kA);
+    b = f.Put(*s, kB);
+    EXPECT_TRUE(s->SetAssignee(a, "  alice@example.com ").ok());
+    EXPECT_EQ(s->GetIssue(a)->assignee, "alice@example.com");
+    EXPECT_EQ(s->GetIssue(b)->assignee, "");
+    EXPECT_EQ(s->SetAssignee(999, "bob").code(), Status::Code::kNotFound);
+    EXPECT_EQ(s->SetAssignee(a, std::string(201, 'x')).code(), Status::Code::kInvalidArgument);
+    EXPECT_EQ(s->SetAssignee(a, "bad\nname").code(), Status::Code::kInvalidArgument);
+    EXPECT_EQ(s->GetIssue(a)->assignee, "alice@example.com");  // refusals change nothing
+    IssueQuery q;
+    q.assignee = "ALICE@example.com";
+    auto l = s->ListIssues(q);
+    ASSERT_EQ(l.size(), 1u);
+    EXPECT_EQ(l[0].id, a);
+    EXPECT_EQ(l[0].assignee, "alice@example.com");
+    q = IssueQuery{};
+    q.assigned = 0;
+    l = s->ListIssues(q);
+    ASSERT_EQ(l.size(), 1u);
+    EXPECT_EQ(l[0].id, b);
+    q = IssueQuery{};
+    q.text = "is:assigned";
+    l = s->ListIssues(q);
+    ASSERT_EQ(l.size(), 1u);
+    EXPECT_EQ(l[0].id, a);
+    q.text = "assigned:nobody";
+    EXPECT_TRUE(s->ListIssues(q).empty());
+    EXPECT_TRUE(s->SetAssignee(b, "team-storage").ok());
+    EXPECT_TRUE(s->SetAssignee(b, "").ok());  // unassign
+  }
+  auto s = f.Open();  // replay keeps assignments
+  EXPECT_EQ(s->GetIssue(a)->assignee, "alice@example.com");
+  EXPECT_GT(s->GetIssue(a)->assigned_ms, 0);
+  EXPECT_EQ(s->GetIssue(b)->assignee, "");
+}
+
+TEST(ErrorStore, AssigneeSurvivesRetention) {
+  Fixture f;
+  StoreOptions o;
+  o.dir = f.dir.path();
+  o.clock = &f.clock;
+  o.segment_bytes = 200;  // one record per segment
+  o.retention_ms = 0;
+  o.retention_bytes = 1;
+  o.retention_check_interval_ms = 3600000;
+  uint64_t a;
+  {
+    auto s = ErrorStore::Open(o);
+    ASSERT_TRUE(s.ok());
+    a = f.Put(**s, kA);
+    ASSERT_TRUE((*s)->SetAssignee(a, "carol").ok());
+    f.Put(**s, kA2);  // the live segment
+    ASSERT_TRUE((*s)->EnforceRetention().ok());
+  }
+  auto s = ErrorStore::Open(o);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->GetIssue(a)->assignee, "carol");
+}
+
+// Spike protection's counters are rebuilt from the log (StoreOptions::on_replayed_event): the
+// limit after a restart equals the limit before it.
+TEST(ErrorStore, SpikeBaselineRebuiltFromTheLog) {
+  Fixture f;
+  f.clock.SetMs(1700000000000 - 1700000000000 % 3600000);  // start of an hour
+  SpikeOptions so;
+  so.window_ms = 168LL * 3600000;  // 1 h buckets
+  so.multiplier = 10;
+  so.floor_per_minute = 100;
+  auto open = [&](SpikeProtector* sp) {
+    StoreOptions o;
+    o.dir = f.dir.path();
+    o.clock = &f.clock;
+    o.on_replayed_event = [sp](int64_t project, int64_t at) { sp->Seed(project, at); };
+    auto s = ErrorStore::Open(o);
+    EXPECT_TRUE(s.ok());
+    return std::move(s).value();
+  };
+  int64_t limit_before;
+  {
+    SpikeProtector sp(f.clock, so);
+    auto s = open(&sp);
+    // Two hours at 30 events per minute: baseline 30/min, limit 300/min.
+    for (int m = 0; m < 120; ++m) {
+      WriteBatch b;
+      for (int i = 0; i < 30; ++i) b.events.push_back(f.Ev(kA, 7));
+      ASSERT_TRUE(sp.TryAcquire(7, 30).allowed);
+      std::vector<uint64_t> ids;
+      ASSERT_TRUE(s->Write(b, &ids).ok());
+      f.clock.AdvanceMs(60000);
+    }
+    limit_before = sp.LimitPerMinute(7);
+    EXPECT_EQ(limit_before, 300);
+    // 250 events in the current minute.
+    WriteBatch b;
+    for (int i = 0; i < 250; ++i) b.events.push_back(f.Ev(kA, 7));
+    ASSERT_TRUE(sp.TryAcquire(7, 250).allowed);
+    std::vector<uint64_t> ids;
+    ASSERT_TRUE(s->Write(b, &ids).ok());
+  }
+  SpikeProtector sp(f.clock, so);
+  EXPECT_EQ(sp.LimitPerMinute(7), 100);  // nothing seeded yet: the floor
+  auto s = open(&sp);
+  EXPECT_EQ(s->Stats().events, 120u * 30 + 250);
+  EXPECT_EQ(sp.LimitPerMinute(7), limit_before);
+  // This minute's 250 count too: 50 more fit, the 51st does not.
+  EXPECT_TRUE(sp.TryAcquire(7, 50).allowed);
+  EXPECT_FALSE(sp.TryAcquire(7, 1).allowed);
+  EXPECT_EQ(sp.LimitPerMinute(8), 100);  // other projects keep the floor
 }
 
 }  // namespace

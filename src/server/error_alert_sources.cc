@@ -99,6 +99,7 @@ class IssueSource : public alert::Source {
         s->annotations["first_seen"] = IsoUtc(is.first_seen_ms);
         s->annotations["last_seen"] = IsoUtc(is.last_seen_ms);
         if (!is.last_release.empty()) s->annotations["release"] = is.last_release;
+        if (!is.assignee.empty()) s->annotations["assignee"] = is.assignee;
         s->annotations["issue_url"] = "/api/v1/issues/" + issue;
       };
       if (cfg_.new_issue && is.status == errors::IssueStatus::kUnresolved &&

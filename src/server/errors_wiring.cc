@@ -32,6 +32,15 @@ Status Server::OpenErrors() {
   so.tsdb_flush_interval_ms = cfg.errors.tsdb_flush_interval_ms;
   so.retention_ms = cfg.errors.retention_ms;
   so.retention_bytes = cfg.errors.retention_bytes;
+  // Spike protection's baseline is rebuilt from the stored events while the log replays.
+  errors::SpikeOptions spike;
+  spike.enabled = cfg.errors.spike_enabled;
+  spike.window_ms = cfg.errors.spike_window_ms;
+  spike.multiplier = cfg.errors.spike_multiplier;
+  spike.floor_per_minute = cfg.errors.spike_floor_per_minute;
+  error_spike_ = std::make_unique<errors::SpikeProtector>(Clock::Real(), spike);
+  errors::SpikeProtector* sp = error_spike_.get();
+  so.on_replayed_event = [sp](int64_t project, int64_t at_ms) { sp->Seed(project, at_ms); };
   auto start = std::chrono::steady_clock::now();
   auto store = errors::ErrorStore::Open(so);
   if (!store.ok()) return store.status().WithContext("cannot open error storage");
@@ -44,12 +53,6 @@ Status Server::OpenErrors() {
              {"seconds",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}});
   error_limiter_ = std::make_unique<errors::RateLimiter>(Clock::Real());
-  errors::SpikeOptions spike;
-  spike.enabled = cfg.errors.spike_enabled;
-  spike.window_ms = cfg.errors.spike_window_ms;
-  spike.multiplier = cfg.errors.spike_multiplier;
-  spike.floor_per_minute = cfg.errors.spike_floor_per_minute;
-  error_spike_ = std::make_unique<errors::SpikeProtector>(Clock::Real(), spike);
   errors::ErrorStore* es = error_store_.get();
   registry_.GaugeFunc("kansoku_errors_issues", "Issues (groups of error events).",
                       [es] { return static_cast<double>(es->Stats().issues); });

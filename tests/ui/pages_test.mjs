@@ -1,7 +1,7 @@
 // Browser test of the desk pages on data real clients sent, one server and one browser session:
 //   Issues  — errors from Debian python3-sentry-sdk (two releases/environments), list with event
 //             bars and filters, the detail (stack trace, breadcrumbs, tags, events), resolve and
-//             archive, and the link from an issue to its logs;
+//             archive, assign (list filtered by assignee), and the link from an issue to its logs;
 //   Logs    — lines from util-linux `logger` (RFC 5424 over UDP, trace ids as SD params):
 //             query, hits histogram, facets, context, live tail;
 //   Alerts  — rules over the real `kansoku agent`'s host metrics: firing and pending, a
@@ -216,6 +216,31 @@ await t.check("resolve and archive from the issue page", async () => {
   expect(!(await page.$(`tr[data-issue='${parse.id}']`)), "archived issue in the unresolved list");
   await page.click(".seg-btn[data-status='archived']");
   await page.waitForSelector(`tr[data-issue='${parse.id}']`);
+});
+
+await t.check("assign from the issue page; the list filters by assignee", async () => {
+  await page.goto(`${base}/issues/${declined.id}`);
+  await page.waitForSelector(".issue-head .issue-assignee[data-assignee='']");
+  await page.fill("input[name='assign-to']", "payments-team");
+  await page.click("button[data-action='assign']");
+  await page.waitForSelector(".issue-head .issue-assignee[data-assignee='payments-team']");
+  expect(t.api("GET", `/api/v1/issues/${declined.id}`).json.data.assignee === "payments-team", "not assigned in the API");
+  // The list: the assignee shows on the row; the assignee filter keeps only that issue.
+  await page.goto(`${base}/issues?status=all`);
+  await page.waitForSelector(`tr[data-issue='${declined.id}'] .issue-assignee`);
+  await page.fill("input[name='assignee']", "payments-team");
+  await page.press("input[name='assignee']", "Enter");
+  await page.waitForURL(/assignee=payments-team/);
+  await page.waitForFunction((id) => {
+    const rows = [...document.querySelectorAll("tr.issue-row")];
+    return rows.length === 1 && rows[0].dataset.issue === String(id);
+  }, declined.id);
+  await t.shot("p03-issues-assigned");
+  // Unassign: the filter then finds nothing.
+  await page.goto(`${base}/issues/${declined.id}`);
+  await page.click("button[data-action='unassign']");
+  await page.waitForSelector(".issue-head .issue-assignee[data-assignee='']");
+  expect(t.api("GET", "/api/v1/issues?status=all&assignee=payments-team").json.data.length === 0, "still assigned");
 });
 
 await t.check("from an issue to its logs", async () => {

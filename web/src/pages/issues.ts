@@ -1,6 +1,7 @@
 // Issues (errors from Sentry SDKs, grouped): a list with counts, events-over-time bars and
 // filters; one issue with its stack trace (in-app frames first, context lines), breadcrumbs,
-// tags, events, and the triage actions. URLs: /issues?project=&status=&release=&environment=&q=&sort=
+// tags, events, and the triage actions (status, assignee). URLs:
+// /issues?project=&status=&release=&environment=&assignee=&q=&sort=
 // and /issues/<id>?event=<event id>. Data: /api/v1/issues* (src/api/errors_api.cc) and the
 // kansoku_issue_events_total counter the errors store writes to the TSDB.
 
@@ -30,6 +31,8 @@ export interface Issue {
   last_seen: string;
   count: number;
   users: number;
+  assignee?: string | null;
+  assigned_at?: string;
   archived_until?: string | null;
   resolved_release?: string;
   releases?: Record<string, number>;
@@ -206,6 +209,8 @@ class IssuesPage implements Page {
   private search = h("input", { class: "input", type: "search", name: "q", placeholder: "Search title or culprit; key:value for tags", "aria-label": "Search issues" });
   private release = h("input", { class: "input input-narrow", type: "text", name: "release", placeholder: "release", "aria-label": "Release" });
   private env = h("input", { class: "input input-narrow", type: "text", name: "environment", placeholder: "environment", "aria-label": "Environment" });
+  private assignee = h("input", { class: "input input-narrow", type: "text", name: "assignee", placeholder: "assignee", "aria-label": "Assignee",
+    title: "Issues assigned to this user, e-mail or team; search is:unassigned for the others" });
   private project = h("select", { class: "select", name: "project", "aria-label": "Project" }, h("option", { value: "" }, "All projects"));
   private sort = h("select", { class: "select", name: "sort", "aria-label": "Sort" }, SORTS.map(([k, l]) => h("option", { value: k }, l)));
   private statusSeg = h("div", { class: "seg", role: "group", "aria-label": "Status" });
@@ -214,7 +219,7 @@ class IssuesPage implements Page {
   private loadedOnce = false;
 
   constructor() {
-    this.filters.append(this.statusSeg, this.project, this.release, this.env, this.search, this.sort,
+    this.filters.append(this.statusSeg, this.project, this.release, this.env, this.assignee, this.search, this.sort,
       h("button", { class: "btn", type: "submit" }, "Apply"));
     this.filters.addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -242,6 +247,7 @@ class IssuesPage implements Page {
       project: this.project.value || null,
       release: this.release.value.trim() || null,
       environment: this.env.value.trim() || null,
+      assignee: this.assignee.value.trim() || null,
       q: this.search.value.trim() || null,
       sort: this.sort.value === "last_seen" ? null : this.sort.value,
     });
@@ -257,9 +263,10 @@ class IssuesPage implements Page {
     if (document.activeElement !== this.search) this.search.value = p.get("q") ?? "";
     if (document.activeElement !== this.release) this.release.value = p.get("release") ?? "";
     if (document.activeElement !== this.env) this.env.value = p.get("environment") ?? "";
+    if (document.activeElement !== this.assignee) this.assignee.value = p.get("assignee") ?? "";
     this.project.value = p.get("project") ?? "";
     this.sort.value = p.get("sort") || "last_seen";
-    const key = ["project", "status", "release", "environment", "q", "sort", "from", "to"].map((k) => p.get(k)).join("|");
+    const key = ["project", "status", "release", "environment", "assignee", "q", "sort", "from", "to"].map((k) => p.get(k)).join("|");
     if (key === this.key) return;
     this.key = key;
     void this.load();
@@ -283,7 +290,7 @@ class IssuesPage implements Page {
       const r = await apiGet<Issue[]>("/api/v1/issues", {
         project: p.get("project") || undefined, status: p.get("status") || "unresolved",
         release: p.get("release") || undefined, environment: p.get("environment") || undefined,
-        query: p.get("q") || undefined, sort: p.get("sort") || undefined, limit: 100,
+        assignee: p.get("assignee") || undefined, query: p.get("q") || undefined, sort: p.get("sort") || undefined, limit: 100,
       }, { signal: ctrl.signal });
       const list = r.data ?? [];
       const total = (r as unknown as { total?: number }).total ?? list.length;
@@ -313,7 +320,7 @@ class IssuesPage implements Page {
       ? `${total} issue${total === 1 ? "" : "s"}${total > list.length ? `, the first ${list.length} shown` : ""} · bars: events from ${formatDateTime(start)} to ${formatDateTime(end)}`
       : "";
     if (!list.length) {
-      const filtered = ["project", "release", "environment", "q"].some((k) => p.get(k)) || (p.get("status") && p.get("status") !== "unresolved");
+      const filtered = ["project", "release", "environment", "assignee", "q"].some((k) => p.get(k)) || (p.get("status") && p.get("status") !== "unresolved");
       this.content.replaceChildren(empty(filtered ? "No issues match these filters" : "No unresolved issues",
         filtered ? "Change or clear the filters above." : h("span", null, "Errors appear here when a Sentry SDK sends them: point its DSN at kansoku (see ",
           h("code", null, "kansoku projects"), ").")));
@@ -329,7 +336,8 @@ class IssuesPage implements Page {
           h("a", { class: "issue-title", href: href(`/issues/${i.id}`, carry) }, i.title || "(no title)"),
           h("div", { class: "issue-sub muted small" }, levelBadge(i.level), " ", i.culprit ? h("span", { class: "mono" }, i.culprit) : null,
             names.size > 1 || !p.get("project") ? h("span", { class: "tag" }, names.get(i.project) ?? `project ${i.project}`) : null,
-            i.status !== "unresolved" ? statusBadge(i.status) : null)),
+            i.status !== "unresolved" ? statusBadge(i.status) : null,
+            i.assignee ? h("a", { class: "tag issue-assignee", href: href("/issues", globalParams({ assignee: i.assignee })), title: "Issues assigned to them" }, `→ ${i.assignee}`) : null)),
         h("td", { class: "spark-cell issue-spark" }, barsSvg(b, {
           cls: "bars issue-bars",
           title: (k, v) => `${v} event${v === 1 ? "" : "s"} from ${formatDateTime(start + k * step)}`,
@@ -505,6 +513,10 @@ class IssuePage implements Page {
   }
 
   private async setStatus(body: Record<string, unknown>, label: string): Promise<void> {
+    return this.send(body, label);
+  }
+
+  private async send(body: Record<string, unknown>, label: string): Promise<void> {
     this.actionMsg.className = "small muted";
     this.actionMsg.textContent = `${label}…`;
     this.actions.querySelectorAll("button").forEach((b) => ((b as HTMLButtonElement).disabled = true));
@@ -527,7 +539,8 @@ class IssuePage implements Page {
     this.head.replaceChildren(h("h1", { class: "page-title issue-name" }, is.title || "(no title)"),
       h("div", { class: "issue-sub small muted" }, levelBadge(is.level), " ", statusBadge(is.status), " ",
         is.culprit ? h("span", { class: "mono" }, is.culprit) : null,
-        is.status === "archived" && is.archived_until ? h("span", null, ` until ${formatDateTime(isoMs(is.archived_until))}`) : null));
+        is.status === "archived" && is.archived_until ? h("span", null, ` until ${formatDateTime(isoMs(is.archived_until))}`) : null,
+        " ", h("span", { class: "issue-assignee", "data-assignee": is.assignee ?? "" }, is.assignee ? `assigned to ${is.assignee}` : "unassigned")));
     const btn = (action: string, label: string, body: Record<string, unknown>, primary = false) =>
       h("button", { class: `btn btn-small${primary ? " btn-primary" : ""}`, type: "button", "data-action": action, onclick: () => void this.setStatus(body, label) }, label);
     const open = is.status === "unresolved" || is.status === "regressed";
@@ -538,10 +551,22 @@ class IssuePage implements Page {
         btn("archive-1h", "Archive for 1 hour", { status: "archived", for_seconds: 3600 }),
         btn("archive-24h", "Archive for 24 hours", { status: "archived", for_seconds: 86400 }),
         btn("archive-100", "Archive until 100 more events", { status: "archived", until_events: 100 })));
+    // Assignee: any user, e-mail or team name; the list filters by it.
+    const who = h("input", { class: "input input-narrow", type: "text", name: "assign-to", placeholder: "user, e-mail or team", "aria-label": "Assign to",
+      value: is.assignee ?? "" });
+    const assign = h("form", { class: "assign-form", "data-action": "assign-form" }, who,
+      h("button", { class: "btn btn-small", type: "submit", "data-action": "assign" }, is.assignee ? "Reassign" : "Assign"),
+      is.assignee ? h("button", { class: "btn btn-small", type: "button", "data-action": "unassign",
+        onclick: () => void this.send({ assignee: null }, "Unassign") }, "Unassign") : null);
+    assign.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const v = who.value.trim();
+      if (v) void this.send({ assignee: v }, `Assign to ${v}`);
+    });
     setChildren(this.actions,
       open ? btn("resolve", "Resolve", { status: "resolved" }, true) : btn("unresolve", "Unresolve", { status: "unresolved" }),
       open ? btn("resolve-next", "Resolve in next release", { status: "resolved_in_next_release" }) : null,
-      open ? archive : null);
+      open ? archive : null, assign);
   }
 
   private renderStats(): void {
