@@ -181,28 +181,55 @@ class StoreImpl : public Store {
       columns_read_{0}, wal_replayed_rows_{0}, corrupt_blocks_{0}, tail_rows_missed_{0};
 };
 
+inline bool SameName(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The level names NormalizeLevel produces: a value already spelled so needs no work.
+bool IsCanonicalLevel(const std::string& v) {
+  switch (v.size()) {
+    case 4:
+      return v == "info" || v == "warn";
+    case 5:
+      return v == "debug" || v == "error" || v == "trace" || v == "alert" || v == "fatal";
+    case 6:
+      return v == "notice";
+    case 8:
+      return v == "critical";
+    case 9:
+      return v == "emergency";
+    default:
+      return false;
+  }
+}
+
 void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
   if (r.ts_ns == 0) r.ts_ns = now;
   // Promote label-named fields (one compaction pass; the fields keep their order).
-  size_t keep = 0;
-  for (size_t i = 0; i < r.fields.size(); ++i) {
-    bool is_label = false;
+  auto is_label = [this](const std::string& name) {
     for (const auto& n : label_names_) {
-      if (r.fields[i].name == n) {
-        is_label = true;
-        break;
+      if (SameName(name, n)) return true;
+    }
+    return false;
+  };
+  size_t promoted = 0;
+  for (const auto& f : r.fields) promoted += is_label(f.name) ? 1 : 0;
+  if (promoted > 0) {
+    r.labels.reserve(r.labels.size() + promoted);
+    size_t keep = 0;
+    for (size_t i = 0; i < r.fields.size(); ++i) {
+      if (is_label(r.fields[i].name)) {
+        bool have = false;
+        for (const auto& l : r.labels)
+          have |= SameName(l.name, r.fields[i].name) && !l.value.empty();
+        if (!have) r.labels.push_back(std::move(r.fields[i]));
+      } else {
+        if (keep != i) r.fields[keep] = std::move(r.fields[i]);
+        ++keep;
       }
     }
-    if (is_label) {
-      bool have = false;
-      for (const auto& l : r.labels) have |= l.name == r.fields[i].name && !l.value.empty();
-      if (!have) r.labels.push_back(std::move(r.fields[i]));
-    } else {
-      if (keep != i) r.fields[keep] = std::move(r.fields[i]);
-      ++keep;
-    }
+    r.fields.resize(keep);
   }
-  r.fields.resize(keep);
   r.labels.erase(std::remove_if(r.labels.begin(), r.labels.end(),
                                 [](const KV& kv) { return kv.value.empty() || kv.name.empty(); }),
                  r.labels.end());
@@ -213,10 +240,10 @@ void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
     }
   }
   r.labels.erase(std::unique(r.labels.begin(), r.labels.end(),
-                             [](const KV& a, const KV& b) { return a.name == b.name; }),
+                             [](const KV& a, const KV& b) { return SameName(a.name, b.name); }),
                  r.labels.end());
   for (auto& l : r.labels) {
-    if (l.name == "level") {
+    if (l.name.size() == 5 && l.name == "level" && !IsCanonicalLevel(l.value)) {
       std::string v = NormalizeLevel(l.value);
       if (v != l.value) l.value = std::move(v);
     }

@@ -7,6 +7,9 @@
 #include <thread>
 #include <unordered_map>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "base/log.h"
 #include "base/metrics.h"
 #include "logs/ingest/es_bulk/parser.h"
@@ -131,22 +134,46 @@ class LogsApi {
                int* retry_after_s) {
     *retry_after_s = 0;
     if (o_.guard == nullptr || batch.empty()) return Status::Ok();
+    // Streams of the batch by a hash of the labels as sent (order included): the sorted key is
+    // built once per distinct label list, not once per record.
+    struct Group {
+      const std::vector<KV>* labels;
+      size_t item;
+    };
     std::vector<std::string> keys;
     std::vector<std::pair<uint64_t, uint64_t>> sums;  // records, bytes
-    std::unordered_map<std::string, size_t> index;
+    std::unordered_multimap<uint64_t, Group> groups;
+    std::unordered_map<std::string, size_t> index;  // sorted key -> item
     const std::vector<KV>* prev = nullptr;
     size_t cur = 0;
     for (const auto& r : batch) {
-      if (prev == nullptr || *prev != r.labels) {  // consecutive records mostly share a stream
-        std::vector<KV> sorted = r.labels;
-        std::sort(sorted.begin(), sorted.end());
-        std::string key = StreamKey(sorted);
-        auto [it, inserted] = index.try_emplace(key, keys.size());
-        if (inserted) {
-          keys.push_back(std::move(key));
-          sums.emplace_back(0, 0);
+      if (prev == nullptr || *prev != r.labels) {  // consecutive records often share a stream
+        uint64_t h = 0x9E3779B97F4A7C15ULL;
+        for (const auto& kv : r.labels) {
+          h = XXH3_64bits_withSeed(kv.name.data(), kv.name.size(), h);
+          h = XXH3_64bits_withSeed(kv.value.data(), kv.value.size(), h ^ 0x5bd1e9955bd1e995ULL);
         }
-        cur = it->second;
+        bool found = false;
+        auto [lo, hi] = groups.equal_range(h);
+        for (auto it = lo; it != hi; ++it) {
+          if (*it->second.labels == r.labels) {
+            cur = it->second.item;
+            found = true;
+            break;
+          }
+        }
+        if (!found) {
+          std::vector<KV> sorted = r.labels;
+          std::sort(sorted.begin(), sorted.end());
+          std::string key = StreamKey(sorted);
+          auto [it, inserted] = index.try_emplace(std::move(key), keys.size());
+          if (inserted) {
+            keys.push_back(it->first);
+            sums.emplace_back(0, 0);
+          }
+          cur = it->second;
+          groups.emplace(h, Group{&r.labels, cur});
+        }
         prev = &r.labels;
       }
       uint64_t bytes = r.msg.size();

@@ -552,6 +552,10 @@ Result<ExecResult> Execute(const Store& store, const Query& q, const ExecOptions
     res.rows_examined = v.examined_;
     res.columns = sp.by;
     for (const auto& f : sp.funcs) res.columns.push_back(f.name);
+    // No rows and no by(): one row of empty accumulators (count() = 0), as SQL answers.
+    if (sp.by.empty() && v.groups_.empty()) {
+      v.groups_.emplace(std::vector<std::string>{}, std::vector<Acc>(sp.funcs.size()));
+    }
     for (auto& [key, accs] : v.groups_) {
       std::vector<std::string> row = key;
       for (size_t i = 0; i < sp.funcs.size(); ++i) {

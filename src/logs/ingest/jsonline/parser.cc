@@ -135,6 +135,8 @@ bool Parser::ParseObject(std::string_view doc, const Options& o, LogRecord* rec,
       rec->fields.push_back(std::move(kv));
     }
   }
+  // The store promotes service/host/level to labels: room for them now, one allocation.
+  rec->labels.reserve(rec->labels.size() + o.extra_labels.size() + 4);
   rec->labels.insert(rec->labels.end(), o.extra_labels.begin(), o.extra_labels.end());
   return (rec->flags & kFlagParseError) == 0;
 }
@@ -142,6 +144,7 @@ bool Parser::ParseObject(std::string_view doc, const Options& o, LogRecord* rec,
 void Parser::ParseLines(std::string_view body, const Options& o, LogBatch* out, Report* report) {
   size_t line_no = 0;
   size_t pos = 0;
+  out->reserve(out->size() + static_cast<size_t>(std::count(body.begin(), body.end(), '\n')) + 1);
   while (pos < body.size()) {
     size_t nl = body.find('\n', pos);
     if (nl == std::string_view::npos) nl = body.size();
