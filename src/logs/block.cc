@@ -451,18 +451,26 @@ Status Block::ReadPage(const ColumnInfo& c, size_t page, std::string* raw) const
   if (page >= c.pages.size()) return Status::Internal("BUG: page out of range");
   const PageInfo& pg = c.pages[page];
   if (pg.raw_len > (1ULL << 34)) return Status::Corruption("block " + path_ + ": page too big");
+  size_t at = raw->size();
+  raw->resize(at + pg.raw_len);
+  Status st = ReadPageInto(c, page, raw->data() + at);
+  if (!st.ok()) raw->resize(at);
+  return st;
+}
+
+Status Block::ReadPageInto(const ColumnInfo& c, size_t page, char* dst) const {
+  if (page >= c.pages.size()) return Status::Internal("BUG: page out of range");
+  const PageInfo& pg = c.pages[page];
+  if (pg.raw_len > (1ULL << 34)) return Status::Corruption("block " + path_ + ": page too big");
   thread_local std::string z;
   z.resize(pg.compressed_len);
   if (::pread(fd_, z.data(), z.size(), static_cast<off_t>(pg.offset)) !=
       static_cast<ssize_t>(z.size())) {
     return Status::IOError("block " + path_ + ": cannot read column " + c.name);
   }
-  size_t at = raw->size();
-  raw->resize(at + pg.raw_len);
   thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx(ZSTD_createDCtx());
-  size_t n = ZSTD_decompressDCtx(dctx.get(), raw->data() + at, pg.raw_len, z.data(), z.size());
+  size_t n = ZSTD_decompressDCtx(dctx.get(), dst, pg.raw_len, z.data(), z.size());
   if (ZSTD_isError(n) || n != pg.raw_len) {
-    raw->resize(at);
     return Status::Corruption("block " + path_ + ": cannot decompress column " + c.name);
   }
   return Status::Ok();

@@ -92,6 +92,9 @@ class Block {
   const ColumnInfo* FindColumn(std::string_view name, ColumnKind kind) const;
   // Decompresses page p of column c and appends its raw encoding (format doc) to *raw.
   Status ReadPage(const ColumnInfo& c, size_t page, std::string* raw) const;
+  // Decompresses page p of column c into dst, which has room for exactly its raw_len bytes.
+  // Thread-safe (pread, per-thread zstd context): scans decompress pages on two threads.
+  Status ReadPageInto(const ColumnInfo& c, size_t page, char* dst) const;
 
  private:
   Block() = default;

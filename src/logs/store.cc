@@ -1,6 +1,7 @@
 #include "logs/store.h"
 
 #include <dirent.h>
+#include <immintrin.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -869,9 +871,33 @@ Status StoreImpl::ScanHeadStream(const Part& p, const ScanRequest& req, uint64_t
 
 // A decoded variable-length column, possibly only some of its pages: per row (offset into raw,
 // len + 1), {0, 0} = absent or not decoded; spans lists the decoded pages' value bytes.
+// Bytes of decoded pages: grown without zero-filling (pages are decompressed straight into it).
+class RawBuf {
+ public:
+  const char* data() const { return p_.get(); }
+  char* data() { return p_.get(); }
+  size_t size() const { return size_; }
+  // Makes room for n more bytes (keeping the content); data() may move.
+  void Reserve(size_t n) {
+    if (size_ + n <= cap_) return;
+    size_t cap = std::max(size_ + n, cap_ * 2);
+    std::unique_ptr<char[]> p(new char[cap]);
+    if (size_) std::memcpy(p.get(), p_.get(), size_);
+    p_ = std::move(p);
+    cap_ = cap;
+  }
+  void Resize(size_t n) { size_ = n; }  // n <= size() + the last Reserve()
+
+ private:
+  std::unique_ptr<char[]> p_;
+  size_t size_ = 0, cap_ = 0;
+};
+
 struct VarColumn {
-  using Entry = std::pair<uint32_t, uint32_t>;
-  std::string raw;
+  struct Entry {  // trivially constructible: new Entry[rows] does not zero-fill
+    uint32_t first, second;
+  };
+  RawBuf raw;
   // Per row of a decoded page (offset into raw, len + 1; 0 = absent); rows of other pages are
   // uninitialised and never read.
   std::unique_ptr<Entry[]> rows;
@@ -889,6 +915,27 @@ struct VarColumn {
     return l ? std::string_view(raw.data() + off, l - 1) : std::string_view();
   }
 };
+
+// Runs fn(0..n-1) on the calling thread and, when worth it, one more thread (the machine this is
+// built for has two cores; a scan decompresses its pages on both). fn must be thread-safe.
+template <typename Fn>
+void OnTwoThreads(size_t n, bool worth_it, Fn&& fn) {
+  if (n < 2 || !worth_it) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  auto loop = [&] {
+    for (size_t i = next++; i < n; i = next++) fn(i);
+  };
+  std::thread helper;
+  try {
+    helper = std::thread(loop);
+  } catch (const std::system_error&) {  // no thread available: do it all here
+  }
+  loop();
+  if (helper.joinable()) helper.join();
+}
 
 // The pages of a block that hold any of the rows in idx.
 std::vector<char> PagesOf(const Block& b, const std::vector<uint32_t>& idx) {
@@ -911,41 +958,82 @@ Status DecodeVar(const Block& b, std::string_view name, ColumnKind kind,
     out->rows.reset(new VarColumn::Entry[b.rows()]);
     out->have.assign(b.pages(), 0);
   }
+  // The pages to decode and where each goes in raw; then decompressed on two threads straight
+  // into place, then their row offsets parsed.
+  std::vector<size_t> todo, at;
   size_t want = out->raw.size();
   for (size_t p = 0; p < pages.size(); ++p) {
-    if (pages[p] && !out->have[p]) want += c->pages[p].raw_len;
+    if (!pages[p] || out->have[p]) continue;
+    todo.push_back(p);
+    at.push_back(want);
+    want += c->pages[p].raw_len;
   }
-  out->raw.reserve(want);
   auto corrupt = [&](const char* why) {
     return Status::Corruption("block " + b.path() + ": column " + std::string(name) + " " + why);
   };
-  for (size_t p = 0; p < pages.size(); ++p) {
-    if (!pages[p] || out->have[p]) continue;
+  if (todo.empty()) return Status::Ok();
+  if (want > UINT32_MAX) return corrupt("too big to decode");
+  out->raw.Reserve(want - out->raw.size());
+  std::vector<Status> st(todo.size());
+  char* base_ptr = out->raw.data();
+  OnTwoThreads(todo.size(), want - out->raw.size() >= (256u << 10),
+               [&](size_t k) { st[k] = b.ReadPageInto(*c, todo[k], base_ptr + at[k]); });
+  for (const auto& e : st) KANSOKU_RETURN_IF_ERROR(e);
+  out->raw.Resize(want);
+  *columns_read += todo.size();
+  for (size_t k = 0; k < todo.size(); ++k) {
+    size_t p = todo[k];
     out->have[p] = 1;
-    (*columns_read)++;
-    size_t base = out->raw.size();
-    KANSOKU_RETURN_IF_ERROR(b.ReadPage(*c, p, &out->raw));
-    if (out->raw.size() > UINT32_MAX) return corrupt("too big to decode");
+    size_t page_end = at[k] + c->pages[p].raw_len;
     uint64_t begin = b.PageBegin(p), end = b.PageEnd(p);
-    Decoder d(std::string_view(out->raw).substr(base));
+    Decoder d(std::string_view(out->raw.data() + at[k], c->pages[p].raw_len));
     thread_local std::vector<uint64_t> lens;
     lens.resize(end - begin);
     for (auto& l : lens) {
       if (!d.Varint(&l)) return corrupt("truncated");
     }
-    size_t off = out->raw.size() - d.remaining();
+    size_t off = page_end - d.remaining();
     size_t bytes_begin = off;
     for (uint64_t i = begin; i < end; ++i) {
       uint64_t l = lens[i - begin];
       if (kind == ColumnKind::kMsg) l += 1;  // msg lengths are not offset by one
       uint64_t len = l ? l - 1 : 0;
-      if (len > out->raw.size() - off) return corrupt("values out of range");
+      if (len > page_end - off) return corrupt("values out of range");
       out->rows[i] = {static_cast<uint32_t>(off), static_cast<uint32_t>(l)};
       off += len;
     }
     out->spans.push_back(VarColumn::Span{begin, end, bytes_begin, off});
   }
   return Status::Ok();
+}
+
+// First occurrence of needle in [s, s + n), or nullptr. With AVX2: 32 candidate positions at a
+// time where both the needle's first and last byte match, then memcmp (scans of frequent words
+// spend their time here); else memmem.
+__attribute__((target("avx2"))) const char* FindBytesAvx2(const char* s, size_t n,
+                                                          std::string_view needle) {
+  const size_t k = needle.size();
+  const __m256i first = _mm256_set1_epi8(needle[0]);
+  const __m256i last = _mm256_set1_epi8(needle[k - 1]);
+  size_t i = 0;
+  for (; i + k + 31 <= n; i += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+    const __m256i z = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i + k - 1));
+    auto mask = static_cast<uint32_t>(_mm256_movemask_epi8(
+        _mm256_and_si256(_mm256_cmpeq_epi8(a, first), _mm256_cmpeq_epi8(z, last))));
+    while (mask != 0) {
+      const size_t at = i + static_cast<size_t>(__builtin_ctz(mask));
+      if (std::memcmp(s + at + 1, needle.data() + 1, k - 2) == 0) return s + at;
+      mask &= mask - 1;
+    }
+  }
+  return static_cast<const char*>(memmem(s + i, n - i, needle.data(), k));
+}
+
+const char* FindBytes(const char* s, size_t n, std::string_view needle) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (needle.size() >= 2 && avx2) return FindBytesAvx2(s, n, needle);
+  return static_cast<const char*>(memmem(s, n, needle.data(), needle.size()));
 }
 
 // Sets hit[r] for every decoded row r whose value contains needle (one memmem pass over each
@@ -960,7 +1048,7 @@ void MarkContaining(const VarColumn& c, std::string_view needle, std::vector<cha
     size_t pos = sp.bytes_begin, end = sp.bytes_end;
     uint64_t r = sp.row_begin;
     while (pos < end) {
-      const void* p = memmem(base + pos, end - pos, needle.data(), needle.size());
+      const void* p = FindBytes(base + pos, end - pos, needle);
       if (!p) break;
       size_t at = static_cast<size_t>(static_cast<const char*>(p) - base);
       while (r < sp.row_end && row_end(r) <= at) ++r;

@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -168,6 +169,101 @@ std::function<bool(const std::vector<KV>&)> StreamFilter(const std::shared_ptr<F
 }
 
 // Substrings every matching row must contain (leaves of the top-level conjunction).
+}  // namespace
+
+// The longest run of literal bytes every match of an RE2 pattern contains, or "" when none is
+// certain. Conservative: only the top level of a pattern without alternation or flags is looked
+// at; a literal followed by ?, * or {0 is optional, one followed by + or {n is required but ends
+// the run; classes, groups, anchors and escapes other than escaped punctuation end a run.
+std::string RegexRequiredLiteral(std::string_view re) {
+  if (re.find("(?") != std::string_view::npos) return {};
+  int depth = 0;
+  bool in_class = false;
+  for (size_t i = 0; i < re.size(); ++i) {  // no top-level alternation
+    char c = re[i];
+    if (c == '\\') {
+      ++i;
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      continue;
+    }
+    if (c == '[') in_class = true;
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (c == '|' && depth == 0) return {};
+  }
+  std::string best, cur;
+  auto end_run = [&] {
+    if (cur.size() > best.size()) best = cur;
+    cur.clear();
+  };
+  size_t i = 0;
+  depth = 0;
+  while (i < re.size()) {
+    char c = re[i];
+    bool literal = false;
+    char lit = 0;
+    size_t next = i + 1;
+    if (c == '\\' && i + 1 < re.size()) {
+      char e = re[i + 1];
+      next = i + 2;
+      if (std::ispunct(static_cast<unsigned char>(e))) {
+        literal = true;
+        lit = e;
+      }
+    } else if (c == '[') {  // skip the class
+      size_t j = i + 1;
+      if (j < re.size() && re[j] == '^') ++j;
+      if (j < re.size() && re[j] == ']') ++j;
+      while (j < re.size() && re[j] != ']') j += re[j] == '\\' ? 2 : 1;
+      next = j + 1;
+    } else if (c == '(') {  // skip the group
+      int d = 0;
+      size_t j = i;
+      for (; j < re.size(); ++j) {
+        if (re[j] == '\\') {
+          ++j;
+          continue;
+        }
+        if (re[j] == '(') ++d;
+        if (re[j] == ')' && --d == 0) break;
+      }
+      next = j + 1;
+    } else if (std::strchr(".^$*+?{}|)", c) == nullptr && static_cast<unsigned char>(c) >= 0x20 &&
+               static_cast<unsigned char>(c) < 0x7f) {
+      literal = true;
+      lit = c;
+    }
+    // The quantifier of this atom, if any.
+    char q = next < re.size() ? re[next] : '\0';
+    bool optional =
+        q == '?' || q == '*' || (q == '{' && next + 1 < re.size() && re[next + 1] == '0');
+    bool repeated = q == '+' || q == '{';
+    if (literal && !optional) {
+      cur += lit;
+      if (repeated) end_run();
+    } else {
+      end_run();
+    }
+    if (q == '?' || q == '*' || q == '+') {
+      ++next;
+      if (next < re.size() && (re[next] == '?' || re[next] == '+')) ++next;  // lazy/possessive
+    } else if (q == '{') {
+      size_t j = re.find('}', next);
+      if (j == std::string_view::npos) return {};
+      next = j + 1;
+      if (next < re.size() && re[next] == '?') ++next;
+    }
+    i = next;
+  }
+  end_run();
+  return best;
+}
+
+namespace {
+
 void MustContain(const Filter& f, std::vector<std::pair<std::string, std::string>>* out) {
   if (f.kind == FilterKind::kAnd) {
     for (const auto& k : f.kids) MustContain(*k, out);
@@ -177,6 +273,10 @@ void MustContain(const Filter& f, std::vector<std::pair<std::string, std::string
        f.kind == FilterKind::kExact) &&
       !f.value.empty() && f.field != "_stream") {
     out->emplace_back(f.field, f.value);
+  }
+  if (f.kind == FilterKind::kRegex && f.field != "_stream") {
+    std::string lit = RegexRequiredLiteral(f.value);
+    if (lit.size() >= 2) out->emplace_back(f.field, std::move(lit));
   }
 }
 

@@ -52,6 +52,10 @@ struct ExecResult {
 
 Result<ExecResult> Execute(const Store& store, const Query& q, const ExecOptions& o);
 
+// Bytes every match of the RE2 pattern must contain (its longest certain literal run), or "".
+// A regex filter of the top-level conjunction passes it to the store's memmem candidate search.
+std::string RegexRequiredLiteral(std::string_view re);
+
 struct HitsBucket {
   int64_t ts_ns;  // bucket start
   uint64_t count;

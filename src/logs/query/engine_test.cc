@@ -123,6 +123,20 @@ TEST_F(EngineTest, StatsSortFields) {
   });
 }
 
+TEST(RegexLiteral, OnlyCertainRuns) {
+  EXPECT_EQ(RegexRequiredLiteral(R"(" 5[0-9]{2} [0-9]+ )"), "\" 5");
+  EXPECT_EQ(RegexRequiredLiteral("timeout after [0-9]+ ms"), "timeout after ");
+  EXPECT_EQ(RegexRequiredLiteral("abcd?ef"), "abc");   // d is optional
+  EXPECT_EQ(RegexRequiredLiteral("ab+cdef"), "cdef");  // b+ ends the run "ab"
+  EXPECT_EQ(RegexRequiredLiteral("x{0,3}yz"), "yz");
+  EXPECT_EQ(RegexRequiredLiteral(R"(a\.bc\d)"), "a.bc");  // escaped punctuation is literal
+  EXPECT_EQ(RegexRequiredLiteral("(foo|bar)baz"), "baz");
+  EXPECT_EQ(RegexRequiredLiteral("foo|bar"), "");
+  EXPECT_EQ(RegexRequiredLiteral("(?i)timeout"), "");
+  EXPECT_EQ(RegexRequiredLiteral("[a-z]+"), "");
+  EXPECT_EQ(RegexRequiredLiteral("err(or)?s"), "err");
+}
+
 // Without by(), stats over no matching rows is one row of zeros (count) and empty values (sum,
 // min, max, avg), not an empty table; with by() there are no groups.
 TEST_F(EngineTest, StatsOverNoRowsIsOneZeroRow) {
