@@ -44,7 +44,7 @@ bench-http: build
 	@bench/http/run.sh
 
 format:
-	find src tests -name '*.h' -o -name '*.cc' | xargs clang-format -i
+	scripts/format
 
 tidy: build
 	scripts/tidy $(BUILD) light

@@ -42,9 +42,7 @@ class Rng {
   // Uniform in [0, 1).
   double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
   // Roughly normal(0, 1): sum of 4 uniforms, scaled.
-  double Normal() {
-    return (Uniform() + Uniform() + Uniform() + Uniform() - 2.0) * 1.7320508;
-  }
+  double Normal() { return (Uniform() + Uniform() + Uniform() + Uniform() - 2.0) * 1.7320508; }
 
  private:
   uint64_t state_;
@@ -52,16 +50,16 @@ class Rng {
 
 // How a series' value moves from one scrape to the next.
 enum class Kind {
-  kConst,          // never changes
-  kCounter2,       // float counter with 2 decimals (cpu seconds): += rate * dt * noise
-  kCounterInt,     // integer counter with a daily cycle (bytes, packets, operations)
-  kCounterRare,    // integer counter that moves rarely (errors, drops)
-  kCounter3,       // float counter with 3 decimals (disk io time)
-  kGaugeWalk,      // integer gauge, random walk in multiples of `quantum` within [lo, hi]
-  kGaugeRare,      // integer gauge that changes in ~2% of the scrapes (filesystem free bytes)
-  kLoad,           // float gauge with 2 decimals that follows a daily cycle (load averages)
-  kTime,           // node_time_seconds: the scrape time in seconds, 3 decimals
-  kHistBucket,     // bucket `param` of the host's histogram (cumulative)
+  kConst,        // never changes
+  kCounter2,     // float counter with 2 decimals (cpu seconds): += rate * dt * noise
+  kCounterInt,   // integer counter with a daily cycle (bytes, packets, operations)
+  kCounterRare,  // integer counter that moves rarely (errors, drops)
+  kCounter3,     // float counter with 3 decimals (disk io time)
+  kGaugeWalk,    // integer gauge, random walk in multiples of `quantum` within [lo, hi]
+  kGaugeRare,    // integer gauge that changes in ~2% of the scrapes (filesystem free bytes)
+  kLoad,         // float gauge with 2 decimals that follows a daily cycle (load averages)
+  kTime,         // node_time_seconds: the scrape time in seconds, 3 decimals
+  kHistBucket,   // bucket `param` of the host's histogram (cumulative)
   kHistSum,
   kHistCount,
 };
@@ -101,8 +99,8 @@ Host MakeHost(int h) {
   Host host;
   char inst[64];
   std::snprintf(inst, sizeof inst, "host-%03d", h);
-  const std::string common = std::string("instance=\"") + inst + ":9100\",job=\"node\",host=\"" +
-                             inst + "\"";
+  const std::string common =
+      std::string("instance=\"") + inst + ":9100\",job=\"node\",host=\"" + inst + "\"";
   Rng hr(0x6b616e736f6b75ULL ^ (static_cast<uint64_t>(h) * 0x100000001b3ULL));
   host.offset_ms = static_cast<int64_t>(hr.Next() % 15000);
   host.phase = hr.Uniform() * 2 * kPi;
@@ -117,10 +115,10 @@ Host MakeHost(int h) {
   };
 
   // 64: cpu seconds. Modes split the 1 cpu-second per second between them.
-  static const char* kModes[] = {"idle", "iowait", "irq", "nice", "softirq", "steal", "system",
-                                 "user"};
-  const double share[] = {1 - busy, 0.02 * busy, 0.005 * busy, 0.01 * busy,
-                          0.03 * busy, 0.0,      0.3 * busy,   0.625 * busy};
+  static const char* kModes[] = {"idle",    "iowait", "irq",    "nice",
+                                 "softirq", "steal",  "system", "user"};
+  const double share[] = {1 - busy,    0.02 * busy, 0.005 * busy, 0.01 * busy,
+                          0.03 * busy, 0.0,         0.3 * busy,   0.625 * busy};
   for (int cpu = 0; cpu < 8; ++cpu) {
     for (int m = 0; m < 8; ++m) {
       const double uptime = 3e5 + hr.Uniform() * 3e6;
@@ -140,8 +138,8 @@ Host MakeHost(int h) {
       total * 0.4, page);
   add("node_memory_MemAvailable_bytes", "", Kind::kGaugeWalk, total * 0.5, total * 0.002,
       total * 0.3, total * 0.7, page);
-  add("node_memory_Buffers_bytes", "", Kind::kGaugeWalk, total * 0.02, total * 0.0002,
-      total * 0.01, total * 0.03, page);
+  add("node_memory_Buffers_bytes", "", Kind::kGaugeWalk, total * 0.02, total * 0.0002, total * 0.01,
+      total * 0.03, page);
   add("node_memory_Cached_bytes", "", Kind::kGaugeWalk, total * 0.3, total * 0.001, total * 0.1,
       total * 0.5, page);
   add("node_memory_Active_bytes", "", Kind::kGaugeWalk, total * 0.35, total * 0.001, total * 0.2,
@@ -177,7 +175,8 @@ Host MakeHost(int h) {
     const std::string l = std::string("device=\"") + dev + "\"";
     add("node_disk_reads_completed_total", l, Kind::kCounterInt, 1e8 * hr.Uniform(), iops * 0.4);
     add("node_disk_writes_completed_total", l, Kind::kCounterInt, 1e8 * hr.Uniform(), iops * 0.6);
-    add("node_disk_read_bytes_total", l, Kind::kCounterInt, 1e12 * hr.Uniform(), iops * 0.4 * 16384);
+    add("node_disk_read_bytes_total", l, Kind::kCounterInt, 1e12 * hr.Uniform(),
+        iops * 0.4 * 16384);
     add("node_disk_written_bytes_total", l, Kind::kCounterInt, 1e12 * hr.Uniform(),
         iops * 0.6 * 8192);
     add("node_disk_io_time_seconds_total", l, Kind::kCounter3, 1e5 * hr.Uniform(), 0.2 * busy);
@@ -191,8 +190,8 @@ Host MakeHost(int h) {
                                      {"/data", "/dev/nvme0n1", "xfs"},
                                      {"/run", "tmpfs", "tmpfs"}};
   for (const auto& m : kMounts) {
-    const std::string l = std::string("device=\"") + m[1] + "\",fstype=\"" + m[2] +
-                          "\",mountpoint=\"" + m[0] + "\"";
+    const std::string l =
+        std::string("device=\"") + m[1] + "\",fstype=\"" + m[2] + "\",mountpoint=\"" + m[0] + "\"";
     const double size = std::round(1e9 * (1 + 500 * hr.Uniform()) / page) * page;
     const double avail = std::round(size * (0.2 + 0.6 * hr.Uniform()) / page) * page;
     add("node_filesystem_size_bytes", l, Kind::kConst, size, 0);
@@ -240,8 +239,8 @@ Host MakeHost(int h) {
 
 // Moves every series of `host` one scrape forward to time `ts_ms` (dt seconds later).
 void Step(Host& host, int64_t ts_ms, double dt, bool first) {
-  const double day = std::sin(2 * kPi * static_cast<double>(ts_ms % 86400000) / 86400000.0 +
-                              host.phase);
+  const double day =
+      std::sin(2 * kPi * static_cast<double>(ts_ms % 86400000) / 86400000.0 + host.phase);
   const double cycle = 1 + 0.5 * day;  // 0.5 .. 1.5
   if (!first) {
     // Histogram: ~rate requests per scrape, log-normal latencies around 60 ms.
@@ -364,9 +363,8 @@ const char* ArgStr(int argc, char** argv, const char* name) {
 
 int main(int argc, char** argv) {
   const int hosts = static_cast<int>(ArgInt(argc, argv, "--hosts", 100));
-  const double hours = std::strtod(ArgStr(argc, argv, "--hours") ? ArgStr(argc, argv, "--hours")
-                                                                 : "24",
-                                   nullptr);
+  const double hours =
+      std::strtod(ArgStr(argc, argv, "--hours") ? ArgStr(argc, argv, "--hours") : "24", nullptr);
   const int64_t interval_ms = ArgInt(argc, argv, "--interval", 15) * 1000;
   const int groups = static_cast<int>(ArgInt(argc, argv, "--groups", 4));
   const int64_t window_steps = ArgInt(argc, argv, "--window-steps", 40);
@@ -456,9 +454,9 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "gen: %d hosts x %zu series, %lld scrapes every %lld ms from %lld to %lld: %llu "
                "samples, %llu chunk files\n",
-               hosts, all.empty() ? size_t{0} : all[0].series.size(),
-               static_cast<long long>(steps), static_cast<long long>(interval_ms),
-               static_cast<long long>(start_ms), static_cast<long long>(end_ms),
-               static_cast<unsigned long long>(samples), static_cast<unsigned long long>(files));
+               hosts, all.empty() ? size_t{0} : all[0].series.size(), static_cast<long long>(steps),
+               static_cast<long long>(interval_ms), static_cast<long long>(start_ms),
+               static_cast<long long>(end_ms), static_cast<unsigned long long>(samples),
+               static_cast<unsigned long long>(files));
   return 0;
 }

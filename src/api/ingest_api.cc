@@ -271,7 +271,8 @@ std::shared_ptr<IngestApi> RegisterIngestApi(net::HttpServer& http, const Ingest
 InternalIngestResult IngestInternal(IngestApi& api, std::string_view protocol,
                                     std::string_view tenant,
                                     const std::function<void(ingest::RowSink&, int64_t)>& fill) {
-  auto r = api.Ingest(protocol, tenant, [&](auto& opts, auto& sink, auto&) { fill(sink, opts.now_ms); });
+  auto r =
+      api.Ingest(protocol, tenant, [&](auto& opts, auto& sink, auto&) { fill(sink, opts.now_ms); });
   InternalIngestResult out;
   out.accepted = r.rows_accepted();
   out.rejected = r.rows_rejected();

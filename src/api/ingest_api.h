@@ -63,9 +63,9 @@ struct InternalIngestResult {
   uint64_t accepted = 0, rejected = 0;
   std::string summary;  // the report's summary when something was rejected
 };
-InternalIngestResult IngestInternal(IngestApi& api, std::string_view protocol,
-                                    std::string_view tenant,
-                                    const std::function<void(ingest::RowSink&, int64_t now_ms)>& fill);
+InternalIngestResult IngestInternal(
+    IngestApi& api, std::string_view protocol, std::string_view tenant,
+    const std::function<void(ingest::RowSink&, int64_t now_ms)>& fill);
 
 // The sink for a Graphite TCP listener: each batch of lines is decoded and appended.
 net::FrameSink MakeGraphiteSink(const std::shared_ptr<IngestApi>& api);

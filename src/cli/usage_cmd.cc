@@ -152,7 +152,8 @@ void AddUsageCommand(CLI::App* app, int* exit_code) {
         {"KIND", "NAME", "STATUS", "ACTIVE SERIES", "VOLUME", "FIRST SEEN", "LAST SEEN", "DETAIL"},
         rows);
     for (const auto& [k, n] : per_kind) {
-      if (n > *top) std::printf("(%d more %s sources: --kind %s --top N)\n", n - *top, k.c_str(), k.c_str());
+      if (n > *top)
+        std::printf("(%d more %s sources: --kind %s --top N)\n", n - *top, k.c_str(), k.c_str());
     }
   });
 }

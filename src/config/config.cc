@@ -312,16 +312,20 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Section("limits", &limits_s)
       .Section("usage", &usage_s)
       .Section("hosts", &hosts_s)
-      .Field("scrape", [&](const YAML::Node& n) {
-        if (!n.IsMap()) return Status::InvalidArgument("expected a mapping (interval, timeout, workers)");
-        cfg.scrape.present = true;
-        return Status::Ok();
-      })
-      .Field("scrape_configs", [&](const YAML::Node& n) {
-        if (!n.IsSequence()) return Status::InvalidArgument("expected a list of scrape jobs");
-        cfg.scrape.present = true;
-        return Status::Ok();
-      })
+      .Field("scrape",
+             [&](const YAML::Node& n) {
+               if (!n.IsMap())
+                 return Status::InvalidArgument("expected a mapping (interval, timeout, workers)");
+               cfg.scrape.present = true;
+               return Status::Ok();
+             })
+      .Field("scrape_configs",
+             [&](const YAML::Node& n) {
+               if (!n.IsSequence())
+                 return Status::InvalidArgument("expected a list of scrape jobs");
+               cfg.scrape.present = true;
+               return Status::Ok();
+             })
       .Field("monitors", [&](const YAML::Node& n) { return ParseMonitorsYaml(n, &cfg.monitors); })
       .Field("budgets", [&](const YAML::Node& n) { return ParseBudgetsYaml(n, &cfg.budgets); });
   hosts_s.Field("unreachable_after", Int(&cfg.hosts.unreachable_after, 1, 10000));

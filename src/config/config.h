@@ -66,7 +66,7 @@ struct LogsConfig {
   int64_t head_max_rows = 500000;                  // head_max_rows: flush beyond this
   int64_t max_line_bytes = 1 << 20;                // max_line_size: 1MiB; longer is cut, flagged
   int64_t max_query_rows = 1000000;                // max_query_rows: rows held by sort/stats
-  std::vector<std::string> stream_fields;  // stream_fields: [] extra label names (env, ...)
+  std::vector<std::string> stream_fields;          // stream_fields: [] extra label names (env, ...)
   std::string syslog_udp;  // syslog_udp: "" (off); RFC 5424/3164 datagrams, e.g. 127.0.0.1:514
   std::string syslog_tcp;  // syslog_tcp: "" (off); octet-counted or LF-framed (auto per frame)
   std::string json_tcp;    // json_tcp: "" (off); JSON lines over TCP (logstash-logback-encoder)
@@ -84,9 +84,9 @@ struct QueryConfig {
 
 // Sentry-compatible error tracking (data_dir/errors; docs/design/errors.md).
 struct ErrorsConfig {
-  int64_t fsync_interval_ms = 1000;           // fsync_interval: 1s; 0 = fsync before every answer
-  int64_t tsdb_flush_interval_ms = 10000;     // tsdb_flush_interval: 10s, issue counters to TSDB
-  int64_t max_body_bytes = 20 << 20;          // max_body_size: 20MiB on the wire
+  int64_t fsync_interval_ms = 1000;            // fsync_interval: 1s; 0 = fsync before every answer
+  int64_t tsdb_flush_interval_ms = 10000;      // tsdb_flush_interval: 10s, issue counters to TSDB
+  int64_t max_body_bytes = 20 << 20;           // max_body_size: 20MiB on the wire
   int64_t max_decoded_body_bytes = 100 << 20;  // max_decoded_body_size: 100MiB decoded
   int64_t retention_ms = 90LL * 24 * 3600 * 1000;  // retention: 90d (whole log segments)
   int64_t retention_bytes = 0;                     // retention_size: 0 = no size bound
@@ -105,16 +105,16 @@ struct ErrorsConfig {
 
 // Alerting (docs/design/alerting.md): rule files, evaluation, notifications.
 struct AlertingConfig {
-  std::vector<std::string> rule_files;          // rule_files: globs of Prometheus rule files
-  int64_t evaluation_interval_ms = 60000;       // evaluation_interval: 1m (groups without interval)
-  int eval_threads = 2;                         // eval_threads: groups evaluated in parallel
-  int64_t resend_delay_ms = 60000;              // resend_delay: 1m between re-sends of a firing alert
-  std::vector<std::string> alertmanager_urls;   // alertmanager_urls: forward to these Alertmanagers
-  std::string notifications_file;               // notifications_file: routes/receivers YAML, "" = none
-  std::string external_url;                     // external_url: used in generatorURL and payloads
-  int flapping_threshold = 4;                   // flapping.threshold: toggles that mean flapping; 0 = off
-  int64_t flapping_window_ms = 30 * 60000;      // flapping.window: 30m
-  int64_t flapping_hold_ms = 15 * 60000;        // flapping.hold: 15m stable before resolving
+  std::vector<std::string> rule_files;     // rule_files: globs of Prometheus rule files
+  int64_t evaluation_interval_ms = 60000;  // evaluation_interval: 1m (groups without interval)
+  int eval_threads = 2;                    // eval_threads: groups evaluated in parallel
+  int64_t resend_delay_ms = 60000;         // resend_delay: 1m between re-sends of a firing alert
+  std::vector<std::string> alertmanager_urls;  // alertmanager_urls: forward to these Alertmanagers
+  std::string notifications_file;  // notifications_file: routes/receivers YAML, "" = none
+  std::string external_url;        // external_url: used in generatorURL and payloads
+  int flapping_threshold = 4;      // flapping.threshold: toggles that mean flapping; 0 = off
+  int64_t flapping_window_ms = 30 * 60000;  // flapping.window: 30m
+  int64_t flapping_hold_ms = 15 * 60000;    // flapping.hold: 15m stable before resolving
 };
 
 // limits: per API token (tenant); 0 = no limit. docs/design/usage.md.
@@ -145,15 +145,16 @@ struct UsageConfig {
 
 // hosts: the agents' registry (docs/design/agent.md §4).
 struct HostsConfig {
-  int unreachable_after = 3;  // unreachable_after: missed heartbeat intervals (an agent may override)
+  int unreachable_after =
+      3;  // unreachable_after: missed heartbeat intervals (an agent may override)
 };
 
 // scrape / scrape_configs: server-side scrape targets (docs/design/scrape.md). The scrape library
 // parses them (server/scrape_wiring.cc) from the file's text so messages name the file's lines.
 struct ScrapeSourceConfig {
-  bool present = false;    // either key was given
-  std::string yaml_text;   // the whole config file
-  std::string file;        // its name, for messages
+  bool present = false;   // either key was given
+  std::string yaml_text;  // the whole config file
+  std::string file;       // its name, for messages
 };
 
 struct ServerConfig {

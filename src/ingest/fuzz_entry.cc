@@ -3,8 +3,8 @@
 #include <string>
 #include <string_view>
 
-#include "ingest/common/appender_sink.h"
 #include "ingest/collectd_json/parser.h"
+#include "ingest/common/appender_sink.h"
 #include "ingest/graphite/parser.h"
 #include "ingest/influx_line/parser.h"
 #include "ingest/otlp_metrics/parser.h"
@@ -106,8 +106,7 @@ int FuzzGraphite(const uint8_t* data, size_t size) {
   DiscardSink sink(true);
   DecodeReport report;
   std::string_view body = View(data, size);
-  graphite::ParseGraphite(body.substr(0, graphite::CompleteLinesLength(body)), opts, sink,
-                          report);
+  graphite::ParseGraphite(body.substr(0, graphite::CompleteLinesLength(body)), opts, sink, report);
   (void)report.Summary();
   return 0;
 }

@@ -24,9 +24,15 @@ void RunSeeds(FuzzFn fn, const std::vector<std::string>& seeds) {
       std::string m = seed;
       if (!m.empty()) {
         switch (rng() % 3) {
-          case 0: m.resize(rng() % m.size()); break;
-          case 1: m[rng() % m.size()] = static_cast<char>(rng()); break;
-          case 2: m.insert(rng() % m.size(), 1, static_cast<char>(rng())); break;
+          case 0:
+            m.resize(rng() % m.size());
+            break;
+          case 1:
+            m[rng() % m.size()] = static_cast<char>(rng());
+            break;
+          case 2:
+            m.insert(rng() % m.size(), 1, static_cast<char>(rng()));
+            break;
         }
       }
       fn(reinterpret_cast<const uint8_t*>(m.data()), m.size());
@@ -36,13 +42,13 @@ void RunSeeds(FuzzFn fn, const std::vector<std::string>& seeds) {
 
 TEST(FuzzEntryTest, PromRemoteWrite) {
   RunSeeds(FuzzPromRemoteWrite,
-      {"", std::string("\x0a\x0f\x0a\x0d\x0a\x08__name__\x12\x01x\x12\x00", 19),
-       std::string("\x1a\x05\x08\x01\x12\x01m", 7)});
+           {"", std::string("\x0a\x0f\x0a\x0d\x0a\x08__name__\x12\x01x\x12\x00", 19),
+            std::string("\x1a\x05\x08\x01\x12\x01m", 7)});
 }
 
 TEST(FuzzEntryTest, PromText) {
-  RunSeeds(FuzzPromText, {"# HELP a b\n# TYPE a counter\na{b=\"c\\n\"} 1 2\n", "x 1 # {a=\"b\"} 1 2\n",
-                     "{\"q\", \"r\"=\"s\"} NaN\n# EOF\n"});
+  RunSeeds(FuzzPromText, {"# HELP a b\n# TYPE a counter\na{b=\"c\\n\"} 1 2\n",
+                          "x 1 # {a=\"b\"} 1 2\n", "{\"q\", \"r\"=\"s\"} NaN\n# EOF\n"});
 }
 
 TEST(FuzzEntryTest, InfluxLine) {
@@ -57,20 +63,22 @@ TEST(FuzzEntryTest, Graphite) {
 }
 
 TEST(FuzzEntryTest, CollectdJson) {
-  RunSeeds(FuzzCollectdJson,
-           {R"([{"values":[0.3,null],"dstypes":["gauge","derive"],"dsnames":["a","value"],)"
-            R"("time":1795671991.142,"host":"h","plugin":"load","plugin_instance":"","type":"load",)"
-            R"("type_instance":""}])"});
+  RunSeeds(
+      FuzzCollectdJson,
+      {R"([{"values":[0.3,null],"dstypes":["gauge","derive"],"dsnames":["a","value"],)"
+       R"("time":1795671991.142,"host":"h","plugin":"load","plugin_instance":"","type":"load",)"
+       R"("type_instance":""}])"});
 }
 
 TEST(FuzzEntryTest, OtlpJson) {
-  RunSeeds(FuzzOtlpJson,
-           {R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":)"
-            R"({"stringValue":"s"}},{"key":"host.name","value":{"intValue":"3"}}]},"scopeMetrics":)"
-            R"([{"metrics":[{"name":"a.b","unit":"ms","histogram":{"aggregationTemporality":1,)"
-            R"("dataPoints":[{"timeUnixNano":"1795672203560000000","count":3,"sum":1,)"
-            R"("bucketCounts":[1,2],"explicitBounds":[5]}]}},{"name":"c","sum":{)"
-            R"("aggregationTemporality":2,"isMonotonic":true,"dataPoints":[{"asInt":"5"}]}}]}]}]})"});
+  RunSeeds(
+      FuzzOtlpJson,
+      {R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":)"
+       R"({"stringValue":"s"}},{"key":"host.name","value":{"intValue":"3"}}]},"scopeMetrics":)"
+       R"([{"metrics":[{"name":"a.b","unit":"ms","histogram":{"aggregationTemporality":1,)"
+       R"("dataPoints":[{"timeUnixNano":"1795672203560000000","count":3,"sum":1,)"
+       R"("bucketCounts":[1,2],"explicitBounds":[5]}]}},{"name":"c","sum":{)"
+       R"("aggregationTemporality":2,"isMonotonic":true,"dataPoints":[{"asInt":"5"}]}}]}]}]})"});
 }
 
 TEST(FuzzEntryTest, OtlpProto) {

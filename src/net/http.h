@@ -46,8 +46,8 @@ struct Request {
   // The body as received when it was Content-Encoded and the route sets keep_wire_body (so a
   // handler can store the client's gzip as is); empty otherwise.
   std::string wire_body;
-  std::string remote_addr;     // "127.0.0.1:53412" or "[::1]:53412"
-  Principal principal;         // filled by the auth middleware
+  std::string remote_addr;  // "127.0.0.1:53412" or "[::1]:53412"
+  Principal principal;      // filled by the auth middleware
 
   // First header with this (lower-case) name, or "" when absent.
   std::string_view Header(std::string_view lower_name) const;
@@ -90,9 +90,9 @@ struct Route {
       false;  // accept ?token= / ?api_key= (only for clients that can't send headers)
   int64_t max_body_bytes = 1 << 20;           // on the wire, before decoding; 413 beyond
   int64_t max_decoded_body_bytes = 16 << 20;  // after Content-Encoding decoding; 413 beyond
-  bool offload = false;     // run on the worker pool (queries, heavy writes), not the io thread
+  bool offload = false;         // run on the worker pool (queries, heavy writes), not the io thread
   bool keep_wire_body = false;  // keep an encoded body in Request::wire_body after decoding
-  std::string metric_name;  // route label in self-metrics; defaults to path
+  std::string metric_name;      // route label in self-metrics; defaults to path
   Handler handler;
 };
 

@@ -252,33 +252,32 @@ TEST(ScrapeJob, RelabelRewritesAddressPathParamsAndLabels) {
     - {source_labels: [team_owner], regex: "(.*)", target_label: team_owner, replacement: "${1}-oncall"}
 )yaml"),
                           "k.yml", "scrape_configs", &out);
-  EXPECT_TRUE(st.ok()) << st.message();
-  return out;
-}
-();
-ASSERT_EQ(jobs.size(), 1u);
-auto job = ScrapeJob::Create(jobs[0]);
-ASSERT_TRUE(job.ok()) << job.status().message();
-std::vector<std::string> errs;
-auto groups = (*job) -> Targets(&errs);
-ASSERT_EQ(groups.size(), 1u);
-ResolvedTarget t = (*job)->Resolve("example.test:443", groups[0].labels);
-ASSERT_TRUE(t.kept) << t.reason;
-EXPECT_EQ(t.url, "http://127.0.0.1:9115/probe?target=example.test%3A443");
-EXPECT_EQ(t.labels, (LabelSet{{"job", "blackbox"},
-                              {"instance", "example.test:443"},
-                              {"team_owner", "payments-oncall"}}));
-// A rule that empties __address__ leaves nothing to scrape: not kept, with the reason.
-ScrapeJobConfig c = jobs[0];
-RelabelRule clear;
-clear.target_label = "__address__";
-clear.replacement = "";
-c.target_relabel = {clear};
-auto cleared = ScrapeJob::Create(c);
-ASSERT_TRUE(cleared.ok());
-ResolvedTarget none = (*cleared)->Resolve("example.test:443", {});
-EXPECT_FALSE(none.kept);
-EXPECT_NE(none.reason.find("no __address__"), std::string::npos);
+    EXPECT_TRUE(st.ok()) << st.message();
+    return out;
+  }();
+  ASSERT_EQ(jobs.size(), 1u);
+  auto job = ScrapeJob::Create(jobs[0]);
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  std::vector<std::string> errs;
+  auto groups = (*job)->Targets(&errs);
+  ASSERT_EQ(groups.size(), 1u);
+  ResolvedTarget t = (*job)->Resolve("example.test:443", groups[0].labels);
+  ASSERT_TRUE(t.kept) << t.reason;
+  EXPECT_EQ(t.url, "http://127.0.0.1:9115/probe?target=example.test%3A443");
+  EXPECT_EQ(t.labels, (LabelSet{{"job", "blackbox"},
+                                {"instance", "example.test:443"},
+                                {"team_owner", "payments-oncall"}}));
+  // A rule that empties __address__ leaves nothing to scrape: not kept, with the reason.
+  ScrapeJobConfig c = jobs[0];
+  RelabelRule clear;
+  clear.target_label = "__address__";
+  clear.replacement = "";
+  c.target_relabel = {clear};
+  auto cleared = ScrapeJob::Create(c);
+  ASSERT_TRUE(cleared.ok());
+  ResolvedTarget none = (*cleared)->Resolve("example.test:443", {});
+  EXPECT_FALSE(none.kept);
+  EXPECT_NE(none.reason.find("no __address__"), std::string::npos);
 }
 
 TEST(Scraper, FileSdGrowthIsHeldAndPersisted) {

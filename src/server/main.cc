@@ -109,7 +109,8 @@ int RunServer(const ServerFlags& flags) {
     sigwait(&set, &sig);
     if (sig != SIGHUP) break;
     Status rs = server.Reload();
-    if (!rs.ok()) log::Error("reload failed; previous configuration stays", {{"err", rs.message()}});
+    if (!rs.ok())
+      log::Error("reload failed; previous configuration stays", {{"err", rs.message()}});
   }
   log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.Stop();

@@ -119,11 +119,11 @@ struct ServerFlags {
   std::string tls_cert_file, tls_key_file;
   std::string log_level, log_format;
   std::string web_dir;
-  std::string graphite_tcp;   // --graphite-tcp HOST:PORT
+  std::string graphite_tcp;                    // --graphite-tcp HOST:PORT
   std::vector<std::string> rule_files;         // --rules GLOB (repeatable)
   std::vector<std::string> alertmanager_urls;  // --alertmanager-url URL (repeatable)
   std::string notifications_file;              // --notifications FILE
-  bool check_config = false;  // load and validate, print the result, exit
+  bool check_config = false;                   // load and validate, print the result, exit
 };
 
 // `kansoku server`: runs until SIGTERM/SIGINT, drains, returns the process exit code

@@ -19,7 +19,7 @@ class Guard;
 namespace kansoku::meta {
 class HostStore;
 class ProjectStore;
-}
+}  // namespace kansoku::meta
 namespace kansoku::tsdb {
 class Appendable;
 }

@@ -69,12 +69,18 @@ Result<BlockMeta> ReadBlockMeta(const std::string& path) {
   while (in >> key) {
     long long v;
     if (!(in >> v)) return Status::Corruption("block meta " + path + ": bad value for " + key);
-    if (key == "mint") m.mint = v, have_mint = true;
-    else if (key == "maxt") m.maxt = v, have_maxt = true;
-    else if (key == "series") m.num_series = static_cast<uint64_t>(v);
-    else if (key == "samples") m.num_samples = static_cast<uint64_t>(v);
-    else if (key == "chunks") m.num_chunks = static_cast<uint64_t>(v);
-    else if (key == "level") m.level = static_cast<int>(v);
+    if (key == "mint")
+      m.mint = v, have_mint = true;
+    else if (key == "maxt")
+      m.maxt = v, have_maxt = true;
+    else if (key == "series")
+      m.num_series = static_cast<uint64_t>(v);
+    else if (key == "samples")
+      m.num_samples = static_cast<uint64_t>(v);
+    else if (key == "chunks")
+      m.num_chunks = static_cast<uint64_t>(v);
+    else if (key == "level")
+      m.level = static_cast<int>(v);
   }
   if (!have_mint || !have_maxt || m.maxt <= m.mint) {
     return Status::Corruption("block meta " + path + ": missing or empty time range");
@@ -116,7 +122,8 @@ Status BlockWriter::FlushChunk(const std::vector<Sample>& samples, std::vector<C
   chunks_off_ += chunk_buf_.size() - before;
   ++chunks_;
   if (chunk_buf_.size() >= (1u << 20)) {
-    KANSOKU_RETURN_IF_ERROR(WriteAll(chunks_fd_, chunk_buf_, parent_ + "/" + name_ + ".tmp/chunks"));
+    KANSOKU_RETURN_IF_ERROR(
+        WriteAll(chunks_fd_, chunk_buf_, parent_ + "/" + name_ + ".tmp/chunks"));
     chunk_buf_.clear();
   }
   return Status::Ok();
@@ -268,7 +275,8 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
     KANSOKU_ASSIGN_OR_RETURN(std::string data, ReadFileToString(path));
     auto table = RollupTable::Decode(std::move(data), b->series_.size());
     if (!table.ok()) return table.status().WithContext("block " + dir);
-    if (table->resolution() != r) return Status::Corruption("block " + dir + ": " + path + " resolution mismatch");
+    if (table->resolution() != r)
+      return Status::Corruption("block " + dir + ": " + path + " resolution mismatch");
     b->size_bytes_ += table->SizeBytes();
     b->rollups_.push_back(std::move(table).value());
   }
@@ -290,7 +298,8 @@ Status Block::LoadIndex(std::string_view data) {
   const uint64_t series_off = enc::GetU64(data.data() + footer);
   const uint64_t postings_off = enc::GetU64(data.data() + footer + 8);
   const uint32_t crc = enc::GetU32(data.data() + footer + 16);
-  if (Crc(data.substr(0, footer + 16)) != crc) return Status::Corruption("index: checksum mismatch");
+  if (Crc(data.substr(0, footer + 16)) != crc)
+    return Status::Corruption("index: checksum mismatch");
   if (series_off > postings_off || postings_off > footer) {
     return Status::Corruption("index: bad section offsets");
   }
@@ -356,7 +365,8 @@ Status Block::LoadIndex(std::string_view data) {
 }
 
 Status Block::ChunkAt(const ChunkMeta& m, ChunkRef* out) const {
-  if (m.offset >= map_size_) return Status::Corruption("block " + dir_ + ": chunk offset out of range");
+  if (m.offset >= map_size_)
+    return Status::Corruption("block " + dir_ + ": chunk offset out of range");
   enc::Decoder d(std::string_view(map_ + m.offset, map_size_ - m.offset));
   const uint64_t len = d.Uvarint();
   const uint8_t enc = d.U8();

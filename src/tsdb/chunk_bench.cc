@@ -24,14 +24,23 @@ std::vector<std::vector<Sample>> MakeData(int kind, int jitter_ms) {
     int64_t t = 1700000000000 + static_cast<int64_t>(rng() % 15000);
     double v = kind == 2 ? 1.0 : static_cast<double>(rng() % 100000);
     for (int i = 0; i < kSamplesPerChunk; ++i) {
-      const int64_t j = jitter_ms == 0 ? 0 : static_cast<int64_t>(rng() % (2 * jitter_ms + 1)) - jitter_ms;
+      const int64_t j =
+          jitter_ms == 0 ? 0 : static_cast<int64_t>(rng() % (2 * jitter_ms + 1)) - jitter_ms;
       series.push_back({t + j, v});
       t += 15000;
       switch (kind) {
-        case 0: v += static_cast<double>(rng() % 50000); break;
-        case 1: v = std::round((1.5 + std::sin(i / 10.0) + (rng() % 100) / 100.0) * 100) / 100; break;
-        case 2: if (rng() % 50 == 0) v = static_cast<double>(rng() % 3); break;
-        case 3: v += 15.0 * (rng() % 1000) / 1000.0; break;
+        case 0:
+          v += static_cast<double>(rng() % 50000);
+          break;
+        case 1:
+          v = std::round((1.5 + std::sin(i / 10.0) + (rng() % 100) / 100.0) * 100) / 100;
+          break;
+        case 2:
+          if (rng() % 50 == 0) v = static_cast<double>(rng() % 3);
+          break;
+        case 3:
+          v += 15.0 * (rng() % 1000) / 1000.0;
+          break;
       }
     }
   }
@@ -60,9 +69,9 @@ void BM_Encode(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
   state.counters["bytes/sample"] = static_cast<double>(bytes) / static_cast<double>(samples);
-  state.counters["ns/sample"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * samples),
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns/sample"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * samples),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_Encode)->Apply(Args)->ArgNames({"kind", "jitter_ms"});
 
@@ -85,9 +94,9 @@ void BM_Decode(benchmark::State& state) {
     benchmark::DoNotOptimize(sum);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
-  state.counters["ns/sample"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * samples),
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns/sample"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * samples),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_Decode)->Apply(Args)->ArgNames({"kind", "jitter_ms"});
 

@@ -93,12 +93,11 @@ class DBAppender : public Appender {
       // Any age is accepted per series (backfill), except what retention would delete at once.
       const int64_t newest = db_->head_.MaxTime();
       if (newest != INT64_MIN && t < newest - db_->options_.retention_ms) {
-        st = Status::InvalidArgument("too old: sample for series " + labels.ToString() +
-                                     " at timestamp " + std::to_string(t) +
-                                     " is beyond the retention period (" +
-                                     std::to_string(db_->options_.retention_ms) +
-                                     " ms before the newest sample " + std::to_string(newest) +
-                                     ")");
+        st = Status::InvalidArgument(
+            "too old: sample for series " + labels.ToString() + " at timestamp " +
+            std::to_string(t) + " is beyond the retention period (" +
+            std::to_string(db_->options_.retention_ms) + " ms before the newest sample " +
+            std::to_string(newest) + ")");
       }
     }
     if (st.ok() && b.staged) {
@@ -511,7 +510,7 @@ Status DB::Load() {
                 ++unknown_refs;
                 continue;
               }
-              (void)head_.Append(*cur, s.t, s.v);        // same checks as at commit time
+              (void)head_.Append(*cur, s.t, s.v);  // same checks as at commit time
             }
             break;
           }

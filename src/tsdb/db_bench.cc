@@ -39,9 +39,9 @@ void BM_AppendCommit(benchmark::State& state) {
     t += 15000;
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
-  state.counters["ns/sample"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * state.range(0)),
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns/sample"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * state.range(0)),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_AppendCommit)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 
@@ -54,7 +54,8 @@ void BM_SelectRead(benchmark::State& state) {
   const auto series = MakeSeries(10000);
   for (int64_t t = 0; t < 2 * 3600000; t += 15000) {
     auto app = (*db)->NewAppender();
-    for (size_t i = 0; i < series.size(); ++i) (void)app->Append(series[i], t, static_cast<double>(t + i));
+    for (size_t i = 0; i < series.size(); ++i)
+      (void)app->Append(series[i], t, static_cast<double>(t + i));
     (void)app->Commit();
   }
   auto m = Matcher::Create(MatchType::kEqual, "instance", "host-7:9100").value();

@@ -22,9 +22,9 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 
 Head::Head(HeadOptions options) : options_(options) {
   KANSOKU_CHECK(options_.chunk_range_ms > 0, "BUG: HeadOptions::chunk_range_ms must be > 0");
-  KANSOKU_CHECK(options_.samples_per_chunk > 0 &&
-                    options_.samples_per_chunk <= XorChunk::kMaxSamples,
-                "BUG: HeadOptions::samples_per_chunk out of range");
+  KANSOKU_CHECK(
+      options_.samples_per_chunk > 0 && options_.samples_per_chunk <= XorChunk::kMaxSamples,
+      "BUG: HeadOptions::samples_per_chunk out of range");
 }
 
 int64_t Head::RangeEnd(int64_t t) const {
@@ -86,7 +86,7 @@ Result<std::shared_ptr<MemSeries>> Head::GetOrCreatePinned(const Labels& labels)
 }
 
 std::shared_ptr<MemSeries> Head::PinByRef(SeriesRef ref) {
-  std::shared_ptr<MemSeries> s = GetByRef(ref);  // ref shard lock, released before the next
+  std::shared_ptr<MemSeries> s = GetByRef(ref);         // ref shard lock, released before the next
   if (s == nullptr || s->ref() != ref) return nullptr;  // none, or a WAL-replay alias
   std::lock_guard<std::mutex> l(shards_[s->hash_ % kShards].mu);
   if (s->deleted_) return nullptr;  // collected after GetByRef
@@ -171,8 +171,7 @@ Status Head::CheckLocked(MemSeries& s, int64_t t, double v, bool* noop, bool* in
     return Status::Ok();
   }
   double existing;
-  const bool found =
-      t == s.max_t_ ? (existing = s.last_v_, true) : FindLocked(s, t, &existing);
+  const bool found = t == s.max_t_ ? (existing = s.last_v_, true) : FindLocked(s, t, &existing);
   if (found) {
     if (Bits(existing) == Bits(v)) {
       *noop = true;
@@ -215,8 +214,8 @@ Status Head::Append(MemSeries& s, int64_t t, double v, bool* noop_out) {
   if (noop_out != nullptr) *noop_out = noop;
   if (noop) return Status::Ok();
   if (in_order) {
-    if (!s.open_.empty() && (s.open_.NumSamples() >= options_.samples_per_chunk ||
-                             t >= RangeEnd(s.open_.MinTime()))) {
+    if (!s.open_.empty() &&
+        (s.open_.NumSamples() >= options_.samples_per_chunk || t >= RangeEnd(s.open_.MinTime()))) {
       auto c = std::make_shared<ClosedChunk>();
       c->bytes.assign(s.open_.Bytes());
       c->mint = s.open_.MinTime();
@@ -251,8 +250,8 @@ void Head::SnapshotLocked(MemSeries& s, int64_t mint, int64_t maxt, std::vector<
     out->push_back(std::move(r));
   }
   if (!s.open_.empty() && s.open_.MaxTime() >= mint && s.open_.MinTime() <= maxt) {
-    out->push_back(MakeOwnedChunk(std::string(s.open_.Bytes()), s.open_.MinTime(),
-                                  s.open_.MaxTime()));
+    out->push_back(
+        MakeOwnedChunk(std::string(s.open_.Bytes()), s.open_.MinTime(), s.open_.MaxTime()));
   }
   if (!s.ooo_.empty()) {
     XorChunk c;

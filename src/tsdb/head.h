@@ -24,8 +24,8 @@
 // Thread safety: every method is thread-safe. Series lookup is striped over kShards mutexes, each
 // series has its own mutex guarding its chunks, and the postings index has a reader/writer lock.
 // Lock order: backfill -> hash shard -> index -> ref shard; a series mutex is never held while
-// taking any of those. Ownership: series are shared_ptr so that appenders can pin them (Pin/Unpin) across
-// a batch; a pinned series is never garbage-collected.
+// taking any of those. Ownership: series are shared_ptr so that appenders can pin them (Pin/Unpin)
+// across a batch; a pinned series is never garbage-collected.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -48,7 +48,7 @@ struct HeadOptions {
   int64_t chunk_range_ms = 2 * 3600 * 1000;  // chunks never cross a multiple of this
   int64_t ooo_window_ms = 0;                 // 0: reject every out-of-order sample
   uint32_t samples_per_chunk = 120;
-  size_t max_series = 0;                     // 0: unlimited; else ResourceExhausted beyond it
+  size_t max_series = 0;  // 0: unlimited; else ResourceExhausted beyond it
   // Series hash; nullptr = Labels::Hash(). Tests pass a colliding one.
   uint64_t (*hash_fn)(const Labels&) = nullptr;
 };
@@ -75,12 +75,12 @@ class MemSeries {
   const Labels labels_;
   std::mutex mu_;
   std::vector<std::shared_ptr<const ClosedChunk>> chunks_;  // GUARDED_BY(mu_), by time
-  XorChunk open_;                                            // GUARDED_BY(mu_)
-  std::vector<Sample> ooo_;                                  // GUARDED_BY(mu_), sorted by t
-  int64_t max_t_ = INT64_MIN;                                // GUARDED_BY(mu_)
-  double last_v_ = 0;                                        // GUARDED_BY(mu_)
-  int pins_ = 0;                                             // GUARDED_BY(hash shard mutex)
-  bool deleted_ = false;                                     // GUARDED_BY(hash shard mutex)
+  XorChunk open_;                                           // GUARDED_BY(mu_)
+  std::vector<Sample> ooo_;                                 // GUARDED_BY(mu_), sorted by t
+  int64_t max_t_ = INT64_MIN;                               // GUARDED_BY(mu_)
+  double last_v_ = 0;                                       // GUARDED_BY(mu_)
+  int pins_ = 0;                                            // GUARDED_BY(hash shard mutex)
+  bool deleted_ = false;                                    // GUARDED_BY(hash shard mutex)
 };
 
 struct HeadStats {
@@ -182,7 +182,7 @@ class Head {
   Shard shards_[kShards];
   RefShard ref_shards_[kShards];
   mutable std::shared_mutex index_mu_;
-  MemPostings postings_;  // GUARDED_BY(index_mu_)
+  MemPostings postings_;    // GUARDED_BY(index_mu_)
   SeriesRef next_ref_ = 1;  // GUARDED_BY(index_mu_)
   std::atomic<int64_t> min_valid_{INT64_MIN};
   // Shared by appends below min_valid_ (backfill), exclusive while a range is persisted.

@@ -64,14 +64,19 @@ TEST(HeadTest, AppendRules) {
       {"in_order", 0, {{1000, 1, true, ""}, {2000, 2, true, ""}}, {1000, 2000}},
       {"ooo_rejected",
        0,
-       {{2000, 1, true, ""}, {1000, 2, false, "out of order sample: series m{i=\"x\"} at timestamp 1000"}},
+       {{2000, 1, true, ""},
+        {1000, 2, false, "out of order sample: series m{i=\"x\"} at timestamp 1000"}},
        {2000}},
       {"dup_same_value_noop", 0, {{1000, 1, true, ""}, {1000, 1, true, ""}}, {1000}},
       {"dup_other_value", 0, {{1000, 1, true, ""}, {1000, 2, false, "duplicate sample"}}, {1000}},
       {"ooo_in_window",
        5000,
-       {{10000, 1, true, ""}, {7000, 2, true, ""}, {4000, 3, false, "window 5000 ms"},
-        {8000, 4, true, ""}, {7000, 2, true, ""}, {7000, 9, false, "duplicate"}},
+       {{10000, 1, true, ""},
+        {7000, 2, true, ""},
+        {4000, 3, false, "window 5000 ms"},
+        {8000, 4, true, ""},
+        {7000, 2, true, ""},
+        {7000, 9, false, "duplicate"}},
        {7000, 8000, 10000}},
   };
   for (const auto& c : cases) {
@@ -100,7 +105,7 @@ TEST(HeadTest, ChunksCutAtSampleCountAndRangeBoundary) {
   Head h(o);
   auto s = Get(h, Labels{{"__name__", "m"}});
   for (int i = 0; i < 250; ++i) ASSERT_TRUE(h.Append(*s, i * 10, i).ok());  // t < 2500
-  EXPECT_EQ(h.Stats().chunks, 3u);  // 120 + 120 + 10
+  EXPECT_EQ(h.Stats().chunks, 3u);                                          // 120 + 120 + 10
   ASSERT_TRUE(h.Append(*s, 100000, 1).ok());  // crosses the boundary: new chunk
   EXPECT_EQ(h.Stats().chunks, 4u);
   auto got = h.Select({Eq("__name__", "m")}, 0, 200000);

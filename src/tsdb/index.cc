@@ -150,9 +150,8 @@ size_t MemPostings::NumLabelPairs() const {
   return n;
 }
 
-void MemPostings::ForEachValue(std::string_view name,
-                               const std::function<void(std::string_view, const Postings&)>& fn)
-    const {
+void MemPostings::ForEachValue(
+    std::string_view name, const std::function<void(std::string_view, const Postings&)>& fn) const {
   auto it = m_.find(name);
   if (it == m_.end()) return;
   for (const auto& [value, p] : it->second) fn(value, p);

@@ -32,9 +32,9 @@ class IndexReader {
  public:
   virtual ~IndexReader() = default;
   // Calls fn for each value of the label name, in ascending value order.
-  virtual void ForEachValue(std::string_view name,
-                            const std::function<void(std::string_view value, const Postings&)>& fn)
-      const = 0;
+  virtual void ForEachValue(
+      std::string_view name,
+      const std::function<void(std::string_view value, const Postings&)>& fn) const = 0;
   // Postings of name=value; nullptr when there are none.
   virtual const Postings* Get(std::string_view name, std::string_view value) const = 0;
   virtual const Postings& All() const = 0;
@@ -53,9 +53,9 @@ class MemPostings : public IndexReader {
   std::vector<std::string> LabelValues(std::string_view name) const;
   size_t NumLabelPairs() const;
 
-  void ForEachValue(std::string_view name,
-                    const std::function<void(std::string_view, const Postings&)>& fn)
-      const override;
+  void ForEachValue(
+      std::string_view name,
+      const std::function<void(std::string_view, const Postings&)>& fn) const override;
   const Postings* Get(std::string_view name, std::string_view value) const override;
   const Postings& All() const override { return all_; }
 

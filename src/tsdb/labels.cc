@@ -15,8 +15,10 @@ void SortUnique(std::vector<Label>& v) {
   std::vector<Label> out;
   out.reserve(v.size());
   for (auto& l : v) {
-    if (!out.empty() && out.back().name == l.name) out.back() = std::move(l);
-    else out.push_back(std::move(l));
+    if (!out.empty() && out.back().name == l.name)
+      out.back() = std::move(l);
+    else
+      out.push_back(std::move(l));
   }
   std::erase_if(out, [](const Label& l) { return l.value.empty(); });
   v = std::move(out);
@@ -27,11 +29,16 @@ bool ValidUtf8(std::string_view s) {
   while (i < s.size()) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     size_t n;
-    if (c < 0x80) n = 0;
-    else if ((c >> 5) == 6) n = 1;
-    else if ((c >> 4) == 14) n = 2;
-    else if ((c >> 3) == 30) n = 3;
-    else return false;
+    if (c < 0x80)
+      n = 0;
+    else if ((c >> 5) == 6)
+      n = 1;
+    else if ((c >> 4) == 14)
+      n = 2;
+    else if ((c >> 3) == 30)
+      n = 3;
+    else
+      return false;
     if (i + n >= s.size() && n > 0) return false;
     for (size_t k = 1; k <= n; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
@@ -176,8 +183,7 @@ Status ValidateLabels(const Labels& labels) {
   std::string_view name = labels.MetricName();
   if (name.empty()) return Status::InvalidArgument("series has no metric name (__name__)");
   if (!ValidUtf8(name)) {
-    return Status::InvalidArgument("metric name of " + labels.ToString() +
-                                   " is not valid UTF-8");
+    return Status::InvalidArgument("metric name of " + labels.ToString() + " is not valid UTF-8");
   }
   for (const Label& l : labels) {
     if (l.name == kMetricName) continue;

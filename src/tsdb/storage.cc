@@ -6,14 +6,22 @@ namespace kansoku::tsdb {
 
 std::string_view MetricTypeName(MetricType t) {
   switch (t) {
-    case MetricType::kUnknown: return "unknown";
-    case MetricType::kCounter: return "counter";
-    case MetricType::kGauge: return "gauge";
-    case MetricType::kHistogram: return "histogram";
-    case MetricType::kGaugeHistogram: return "gaugehistogram";
-    case MetricType::kSummary: return "summary";
-    case MetricType::kInfo: return "info";
-    case MetricType::kStateSet: return "stateset";
+    case MetricType::kUnknown:
+      return "unknown";
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
+    case MetricType::kGaugeHistogram:
+      return "gaugehistogram";
+    case MetricType::kSummary:
+      return "summary";
+    case MetricType::kInfo:
+      return "info";
+    case MetricType::kStateSet:
+      return "stateset";
   }
   return "unknown";
 }
@@ -63,10 +71,14 @@ Result<Matcher> Matcher::Create(MatchType type, std::string name, std::string va
 
 bool Matcher::Matches(std::string_view value) const {
   switch (type_) {
-    case MatchType::kEqual: return value == value_;
-    case MatchType::kNotEqual: return value != value_;
-    case MatchType::kRegexMatch: return RE2::FullMatch(value, *re_);
-    case MatchType::kRegexNoMatch: return !RE2::FullMatch(value, *re_);
+    case MatchType::kEqual:
+      return value == value_;
+    case MatchType::kNotEqual:
+      return value != value_;
+    case MatchType::kRegexMatch:
+      return RE2::FullMatch(value, *re_);
+    case MatchType::kRegexNoMatch:
+      return !RE2::FullMatch(value, *re_);
   }
   return false;
 }

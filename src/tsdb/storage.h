@@ -43,9 +43,16 @@ inline bool IsStaleNaN(double v) {
 }
 
 enum class MetricType : unsigned char {
-  kUnknown, kCounter, kGauge, kHistogram, kGaugeHistogram, kSummary, kInfo, kStateSet
+  kUnknown,
+  kCounter,
+  kGauge,
+  kHistogram,
+  kGaugeHistogram,
+  kSummary,
+  kInfo,
+  kStateSet
 };
-std::string_view MetricTypeName(MetricType t);  // "counter", ... as /api/v1/metadata prints
+std::string_view MetricTypeName(MetricType t);   // "counter", ... as /api/v1/metadata prints
 MetricType ParseMetricType(std::string_view s);  // unknown strings -> kUnknown
 
 struct MetricMetadata {
@@ -172,7 +179,7 @@ class Queryable {
   virtual Result<std::unique_ptr<Querier>> NewQuerier(int64_t mint, int64_t maxt) = 0;
   // Metadata per metric name (all names when metric is empty), at most limit (0 = no limit).
   virtual std::vector<std::pair<std::string, MetricMetadata>> Metadata(std::string_view metric,
-                                                                        size_t limit) = 0;
+                                                                       size_t limit) = 0;
 };
 
 }  // namespace kansoku::tsdb

@@ -46,8 +46,8 @@ int ParseNumber(std::string_view s) {
 }
 
 struct WalListing {
-  std::vector<int> segments;  // ascending
-  int checkpoint = -1;        // newest complete checkpoint
+  std::vector<int> segments;       // ascending
+  int checkpoint = -1;             // newest complete checkpoint
   std::vector<std::string> stale;  // older checkpoints and leftover tmp files
 };
 
@@ -90,7 +90,8 @@ Status ReplayFile(const std::string& path, bool is_tail,
   if (problem.empty()) return Status::Ok();
   if (is_tail) {
     log::Warn("tsdb wal: truncating torn tail",
-              {{"file", path}, {"offset", static_cast<unsigned long long>(off)},
+              {{"file", path},
+               {"offset", static_cast<unsigned long long>(off)},
                {"dropped_bytes", static_cast<unsigned long long>(data.size() - off)},
                {"reason", problem}});
     if (::truncate(path.c_str(), static_cast<off_t>(off)) != 0) {
@@ -98,9 +99,9 @@ Status ReplayFile(const std::string& path, bool is_tail,
     }
     if (stats != nullptr) ++stats->torn_tails_truncated;
   } else {
-    log::Error("tsdb wal: corrupt record inside segment; skipping its remainder",
-               {{"file", path}, {"offset", static_cast<unsigned long long>(off)},
-                {"reason", problem}});
+    log::Error(
+        "tsdb wal: corrupt record inside segment; skipping its remainder",
+        {{"file", path}, {"offset", static_cast<unsigned long long>(off)}, {"reason", problem}});
     if (stats != nullptr) ++stats->corrupt_segments;
   }
   return Status::Ok();
@@ -277,7 +278,7 @@ Status DecodeWalMetadata(std::string_view payload, std::vector<WalMetadata>* out
     m.metric = std::string(d.String());
     const uint8_t type = d.U8();
     m.md.type = type <= static_cast<uint8_t>(MetricType::kStateSet) ? static_cast<MetricType>(type)
-                                                                       : MetricType::kUnknown;
+                                                                    : MetricType::kUnknown;
     m.md.unit = std::string(d.String());
     m.md.help = std::string(d.String());
     if (!d.ok()) break;
@@ -288,8 +289,8 @@ Status DecodeWalMetadata(std::string_view payload, std::vector<WalMetadata>* out
 }
 
 Status ScanWalRecords(std::string_view data,
-                      const std::function<Status(WalRecordType, std::string_view)>& fn,
-                      size_t* end, std::string* problem, WalStats* stats) {
+                      const std::function<Status(WalRecordType, std::string_view)>& fn, size_t* end,
+                      std::string* problem, WalStats* stats) {
   size_t off = 0;
   problem->clear();
   while (off < data.size()) {

@@ -76,8 +76,8 @@ struct WalStats {
 // offset and *problem says why ("" when the bytes ended cleanly; *end == data.size()). A non-OK
 // status from fn stops the walk and is returned. Never reads outside `data`.
 Status ScanWalRecords(std::string_view data,
-                      const std::function<Status(WalRecordType, std::string_view)>& fn,
-                      size_t* end, std::string* problem, WalStats* stats = nullptr);
+                      const std::function<Status(WalRecordType, std::string_view)>& fn, size_t* end,
+                      std::string* problem, WalStats* stats = nullptr);
 
 // Calls fn(type, payload) for every intact record of the checkpoint and the later segments.
 // A non-OK status from fn stops replay and is returned.

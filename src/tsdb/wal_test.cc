@@ -144,8 +144,7 @@ TEST(WalTest, SegmentsRotateBySizeAndCheckpointReplacesThem) {
   auto upto = (*w)->Rotate();
   ASSERT_TRUE(upto.ok());
   ASSERT_TRUE((*w)->Write(SamplesRecord(1, 50), false).ok());
-  ASSERT_TRUE((*w)
-                  ->Checkpoint(*upto,
+  ASSERT_TRUE((*w)->Checkpoint(*upto,
                                [](const WalWriter::Emit& emit) {
                                  KANSOKU_RETURN_IF_ERROR(emit(SamplesRecord(1, 19)));
                                  return emit(SamplesRecord(1, 20));

@@ -69,7 +69,7 @@ struct Entry {
   uint32_t metric = 0;
   uint32_t samples = 0;  // since the last sweep
   std::array<uint32_t, kMaxAccountingLabels> src{kNoSource, kNoSource, kNoSource,
-                                                  kNoSource, kNoSource, kNoSource};
+                                                 kNoSource, kNoSource, kNoSource};
 };
 
 struct Shard {
@@ -542,7 +542,8 @@ class Guard::Impl {
     std::lock_guard lock(volume_mu_);
     for (const auto& it : items) {
       auto k = volumes_.find(it.kind);
-      if (k == volumes_.end()) k = volumes_.emplace(std::string(it.kind), decltype(k->second)()).first;
+      if (k == volumes_.end())
+        k = volumes_.emplace(std::string(it.kind), decltype(k->second)()).first;
       auto& by_name = k->second;
       auto v = by_name.find(std::string(it.name));
       if (v == by_name.end()) {
@@ -703,8 +704,8 @@ Status Guard::AdmitVolume(Signal signal, std::string_view tenant, std::string_vi
     count += it.count;
     bytes += it.bytes;
     uint64_t size = signal == Signal::kErrorEvents ? it.count : it.bytes;
-    if (biggest == nullptr || size > (signal == Signal::kErrorEvents ? biggest->count
-                                                                      : biggest->bytes)) {
+    if (biggest == nullptr ||
+        size > (signal == Signal::kErrorEvents ? biggest->count : biggest->bytes)) {
       biggest = &it;
     }
   }
@@ -724,16 +725,15 @@ Status Guard::AdmitVolume(Signal signal, std::string_view tenant, std::string_vi
         const char* limit = events ? "max_events_per_minute" : "max_log_bytes_per_second";
         ++t->refusals[limit];
         *retry_after_s = std::max(1, static_cast<int>(std::ceil(wait)));
-        std::string current =
-            events ? metrics::FormatValue(t->events_per_minute) + " events/min"
-                   : metrics::FormatValue(t->log_bytes_per_second) + " bytes/s";
-        std::string msg = std::string("limit ") + limit + "=" +
-                          metrics::FormatValue(events ? t->limits->max_events_per_minute : rate) +
-                          " reached for token \"" + t->name + "\" (currently " + current +
-                          "): this request carries " +
-                          (events ? std::to_string(count) + " events"
-                                  : std::to_string(bytes) + " bytes in " + std::to_string(count) +
-                                        " records");
+        std::string current = events ? metrics::FormatValue(t->events_per_minute) + " events/min"
+                                     : metrics::FormatValue(t->log_bytes_per_second) + " bytes/s";
+        std::string msg =
+            std::string("limit ") + limit + "=" +
+            metrics::FormatValue(events ? t->limits->max_events_per_minute : rate) +
+            " reached for token \"" + t->name + "\" (currently " + current +
+            "): this request carries " +
+            (events ? std::to_string(count) + " events"
+                    : std::to_string(bytes) + " bytes in " + std::to_string(count) + " records");
         if (biggest != nullptr) {
           msg += ", most from " + std::string(biggest->kind) + " " + std::string(biggest->name);
         }
@@ -1042,22 +1042,21 @@ static void ForEachFamily(Guard* g, size_t top_n, const FamilyFn& registry_colle
                          if (t.log_bytes_total != 0)
                            out->push_back({{t.name}, t.log_bytes_per_second});
                      });
-  registry.Collector("kansoku_usage_source_volume",
-                     "Error events per minute (unit=events_per_minute) or log bytes per second "
-                     "(unit=bytes_per_second) of the biggest volume sources, per kind.",
-                     "gauge", {"kind", "source", "unit"}, [=](auto* out) {
-                       std::map<std::string, size_t> per_kind;
-                       for (const auto& s : g->Sources()) {
-                         if (s.events_total == 0 && s.log_bytes_total == 0) continue;
-                         if (s.kind == "token" || per_kind[s.kind]++ >= top_n) continue;
-                         if (s.events_total != 0)
-                           out->push_back({{s.kind, s.name, "events_per_minute"},
-                                           s.events_per_minute});
-                         if (s.log_bytes_total != 0)
-                           out->push_back({{s.kind, s.name, "bytes_per_second"},
-                                           s.log_bytes_per_second});
-                       }
-                     });
+  registry.Collector(
+      "kansoku_usage_source_volume",
+      "Error events per minute (unit=events_per_minute) or log bytes per second "
+      "(unit=bytes_per_second) of the biggest volume sources, per kind.",
+      "gauge", {"kind", "source", "unit"}, [=](auto* out) {
+        std::map<std::string, size_t> per_kind;
+        for (const auto& s : g->Sources()) {
+          if (s.events_total == 0 && s.log_bytes_total == 0) continue;
+          if (s.kind == "token" || per_kind[s.kind]++ >= top_n) continue;
+          if (s.events_total != 0)
+            out->push_back({{s.kind, s.name, "events_per_minute"}, s.events_per_minute});
+          if (s.log_bytes_total != 0)
+            out->push_back({{s.kind, s.name, "bytes_per_second"}, s.log_bytes_per_second});
+        }
+      });
   registry.Collector("kansoku_usage_refusals_total",
                      "Series or requests refused by a limit, per token and limit.", "counter",
                      {"tenant", "limit"}, [=](auto* out) {

@@ -48,7 +48,7 @@ struct TenantLimits {
   uint64_t max_new_series_per_hour = 0;
   uint64_t max_series_per_metric = 0;
   uint64_t max_label_values_per_name = 0;
-  double max_samples_per_second = 0;  // token bucket; burst = 10 s worth
+  double max_samples_per_second = 0;    // token bucket; burst = 10 s worth
   double max_events_per_minute = 0;     // error events; token bucket, burst = 1 minute's worth
   double max_log_bytes_per_second = 0;  // log message + field bytes; burst = 10 s worth
   bool operator==(const TenantLimits&) const = default;
@@ -61,7 +61,7 @@ struct GuardOptions {
   // Labels whose values are sources: a series with host="a" makes host "a" a known source.
   std::vector<std::string> accounting_labels = {"service", "host", "instance", "job",
                                                 "container_id"};  // at most 6
-  size_t top_n = 20;  // offenders exported as metrics
+  size_t top_n = 20;                                              // offenders exported as metrics
   const Clock* clock = &Clock::Real();
 };
 
@@ -77,7 +77,7 @@ struct SourceInfo {
   int64_t first_seen_ms = 0;
   int64_t last_seen_ms = 0;
   uint64_t active_series = 0;
-  double samples_per_second = 0;  // over the last full minute
+  double samples_per_second = 0;    // over the last full minute
   double events_per_minute = 0;     // error events (Sentry projects / keys)
   double log_bytes_per_second = 0;  // log streams
   uint64_t events_total = 0;

@@ -354,15 +354,17 @@ TEST_F(GuardTest, LogBytesPerSecondAccountsPerStream) {
   metrics::Registry r;
   g->RegisterMetrics(r);
   std::string out = r.Render();
-  EXPECT_NE(out.find("kansoku_usage_log_bytes_total{tenant=\"shipper\"} 7000\n"),
-            std::string::npos)
+  EXPECT_NE(out.find("kansoku_usage_log_bytes_total{tenant=\"shipper\"} 7000\n"), std::string::npos)
       << out;
-  EXPECT_NE(out.find("kansoku_usage_source_volume{kind=\"log_stream\",source=\"{service=\\\"db\\\"}\","
-                     "unit=\"bytes_per_second\"} 100\n"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find("kansoku_usage_source_volume{kind=\"log_stream\",source=\"{service=\\\"db\\\"}\","
+               "unit=\"bytes_per_second\"} 100\n"),
+      std::string::npos)
       << out;
-  EXPECT_NE(out.find("kansoku_usage_refusals_total{tenant=\"shipper\",limit=\"max_log_bytes_per_second\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      out.find(
+          "kansoku_usage_refusals_total{tenant=\"shipper\",limit=\"max_log_bytes_per_second\"} 1"),
+      std::string::npos);
 }
 
 TEST_F(GuardTest, InventoryProvidersMergeWithAccountedSources) {

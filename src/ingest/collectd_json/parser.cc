@@ -68,19 +68,21 @@ Status Parser::Parse(std::string_view body, const DecodeOptions& opts, RowSink& 
     std::string_view type_instance = StringField(vl, "type_instance");
     simdjson::dom::array values, dstypes, dsnames;
     if (vl["values"].get_array().get(values) != simdjson::SUCCESS) {
-      report.Reject(RejectReason::kSyntax, Where(n) + "cannot parse \"values\": missing or not an array");
+      report.Reject(RejectReason::kSyntax,
+                    Where(n) + "cannot parse \"values\": missing or not an array");
       continue;
     }
     size_t count = values.size();
     if (plugin.empty() || type.empty()) {
       report.RejectN(RejectReason::kSyntax, count,
-                     Where(n) + "cannot parse value list: \"plugin\" and \"type\" must be "
-                                "non-empty strings");
+                     Where(n) +
+                         "cannot parse value list: \"plugin\" and \"type\" must be "
+                         "non-empty strings");
       continue;
     }
     if (vl["dstypes"].get_array().get(dstypes) != simdjson::SUCCESS ||
-        vl["dsnames"].get_array().get(dsnames) != simdjson::SUCCESS ||
-        dstypes.size() != count || dsnames.size() != count) {
+        vl["dsnames"].get_array().get(dsnames) != simdjson::SUCCESS || dstypes.size() != count ||
+        dsnames.size() != count) {
       report.RejectN(RejectReason::kSyntax, count,
                      Where(n) + "cannot parse value list " + Quote(plugin) + "/" + Quote(type) +
                          ": \"values\", \"dstypes\" and \"dsnames\" must be arrays of the same "
@@ -147,7 +149,8 @@ Status Parser::Parse(std::string_view body, const DecodeOptions& opts, RowSink& 
         report.Skip();
         continue;
       }
-      std::string_view name = m.dsnames[i] == "value" ? base : arena.Concat(base, "_", m.dsnames[i]);
+      std::string_view name =
+          m.dsnames[i] == "value" ? base : arena.Concat(base, "_", m.dsnames[i]);
       if (m.dstypes[i] == "derive" || m.dstypes[i] == "counter") {
         name = arena.Concat(name, "", "_total");
       }

@@ -14,13 +14,16 @@ void BM_ParseCollectdJson(benchmark::State& state) {
   for (int i = 0; i < 300; ++i) {
     if (i > 0) body += ",";
     if (i % 3 == 0) {
-      body += R"({"values":[0.31494140625,0.439453125,0.21875],"dstypes":["gauge","gauge","gauge"],"dsnames":["shortterm","midterm","longterm"],"time":1795671991.142,"interval":2.000,"host":"web-)" +
-              std::to_string(i) + R"(","plugin":"load","plugin_instance":"","type":"load","type_instance":""})";
+      body +=
+          R"({"values":[0.31494140625,0.439453125,0.21875],"dstypes":["gauge","gauge","gauge"],"dsnames":["shortterm","midterm","longterm"],"time":1795671991.142,"interval":2.000,"host":"web-)" +
+          std::to_string(i) +
+          R"(","plugin":"load","plugin_instance":"","type":"load","type_instance":""})";
       rows_per_body += 3;
     } else {
-      body += R"({"values":[)" + std::to_string(i * 1000) +
-              R"(],"dstypes":["derive"],"dsnames":["value"],"time":1795671991.142,"interval":2.000,"host":"web-1","plugin":"cpu","plugin_instance":")" +
-              std::to_string(i % 8) + R"(","type":"cpu","type_instance":"idle"})";
+      body +=
+          R"({"values":[)" + std::to_string(i * 1000) +
+          R"(],"dstypes":["derive"],"dsnames":["value"],"time":1795671991.142,"interval":2.000,"host":"web-1","plugin":"cpu","plugin_instance":")" +
+          std::to_string(i % 8) + R"(","type":"cpu","type_instance":"idle"})";
       rows_per_body += 1;
     }
   }

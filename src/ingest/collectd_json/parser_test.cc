@@ -38,8 +38,8 @@ TEST(CollectdJsonTest, CollectdPayload) {
   ASSERT_TRUE(p->status.ok()) << p->status.ToString();
   ASSERT_EQ(p->report.rows_rejected(), 0u) << p->report.Summary();
   ASSERT_EQ(p->sink.rows.size(), 5u);
-  EXPECT_EQ(p->sink.rows[0].labels, (tsdb::Labels{{"__name__", "collectd_load_load_shortterm"},
-                                                  {"host", "kansoku-test"}}));
+  EXPECT_EQ(p->sink.rows[0].labels,
+            (tsdb::Labels{{"__name__", "collectd_load_load_shortterm"}, {"host", "kansoku-test"}}));
   EXPECT_EQ(p->sink.rows[0].value, 0.31494140625);
   EXPECT_EQ(p->sink.rows[0].timestamp_ms, 1795671991142);
   EXPECT_EQ(p->sink.rows[2].labels.MetricName(), "collectd_load_load_longterm");

@@ -17,8 +17,8 @@ bool ProtoReader::FailWireType() {
 }
 
 bool ProtoReader::FailExpect(WireType want) {
-  std::string why = "field " + std::to_string(field_) + " has wire type " +
-                    std::to_string(wire_) + ", want " + std::to_string(static_cast<int>(want));
+  std::string why = "field " + std::to_string(field_) + " has wire type " + std::to_string(wire_) +
+                    ", want " + std::to_string(static_cast<int>(want));
   return Fail(why.c_str());
 }
 

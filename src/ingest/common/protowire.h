@@ -96,16 +96,21 @@ class ProtoReader {
     uint32_t u32;
     std::string_view s;
     switch (wire_) {
-      case 0: return ReadVarint(&u);
-      case 1: return ReadFixed64(&u);
-      case 2: return ReadBytes(&s);
-      case 5: return ReadFixed32(&u32);
+      case 0:
+        return ReadVarint(&u);
+      case 1:
+        return ReadFixed64(&u);
+      case 2:
+        return ReadBytes(&s);
+      case 5:
+        return ReadFixed32(&u32);
     }
     return FailWireType();
   }
   // Checks the current field has wire type `want`; fails otherwise.
   bool Expect(WireType want) {
-    if (wire_ == static_cast<uint8_t>(want)) [[likely]] return true;
+    if (wire_ == static_cast<uint8_t>(want)) [[likely]]
+      return true;
     return FailExpect(want);
   }
 

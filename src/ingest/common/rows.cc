@@ -26,8 +26,7 @@ std::string_view StringArena::Copy(std::string_view s) {
   return {p, s.size()};
 }
 
-std::string_view StringArena::Concat(std::string_view a, std::string_view sep,
-                                     std::string_view b) {
+std::string_view StringArena::Concat(std::string_view a, std::string_view sep, std::string_view b) {
   size_t n = a.size() + sep.size() + b.size();
   if (n == 0) return {};
   char* p = Allocate(n);

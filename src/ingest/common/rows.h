@@ -75,8 +75,8 @@ class StringArena {
  private:
   static constexpr size_t kBlockSize = 64 * 1024;
   std::vector<std::unique_ptr<char[]>> blocks_;
-  size_t pos_ = 0;      // offset in blocks_.back()
-  size_t cap_ = 0;      // size of blocks_.back()
+  size_t pos_ = 0;  // offset in blocks_.back()
+  size_t cap_ = 0;  // size of blocks_.back()
   size_t first_cap_ = 0;
   size_t used_total_ = 0;
 };

@@ -59,9 +59,9 @@ void ParseLine(std::string_view s, uint32_t line_no, RowBatch& batch, const Deco
   if (!ts_s.empty() && ts_s != "-1") {
     double secs;
     if (!ParseFloat(ts_s, &secs) || !std::isfinite(secs) || std::fabs(secs) > 9.2e15) {
-      report.Reject(RejectReason::kBadTimestamp,
-                    LineErr(line_no) + "cannot parse timestamp " + Quote(ts_s) + " of " +
-                        Quote(name) + ": want seconds since the epoch");
+      report.Reject(RejectReason::kBadTimestamp, LineErr(line_no) + "cannot parse timestamp " +
+                                                     Quote(ts_s) + " of " + Quote(name) +
+                                                     ": want seconds since the epoch");
       return;
     }
     ts = static_cast<int64_t>(std::llround(secs * 1000));

@@ -33,8 +33,7 @@ size_t CompleteLinesLength(std::string_view buf);
 
 class Parser {
  public:
-  void Parse(std::string_view body, const DecodeOptions& opts, RowSink& sink,
-             DecodeReport& report);
+  void Parse(std::string_view body, const DecodeOptions& opts, RowSink& sink, DecodeReport& report);
 
  private:
   RowBatch batch_;

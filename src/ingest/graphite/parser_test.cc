@@ -46,9 +46,8 @@ TEST(GraphiteTest, TagsDefaultsAndWhitespace) {
       "9lives 1\n");
   ASSERT_EQ(p->report.rows_rejected(), 0u) << p->report.Summary();
   ASSERT_EQ(p->sink.rows.size(), 4u);
-  EXPECT_EQ(p->sink.rows[0].labels, (tsdb::Labels{{"__name__", "disk_used"},
-                                                  {"host", "web-1"},
-                                                  {"mount_point", "/var"}}));
+  EXPECT_EQ(p->sink.rows[0].labels,
+            (tsdb::Labels{{"__name__", "disk_used"}, {"host", "web-1"}, {"mount_point", "/var"}}));
   EXPECT_EQ(p->sink.rows[0].timestamp_ms, kNow);
   EXPECT_EQ(p->sink.rows[1].timestamp_ms, kNow);
   EXPECT_EQ(p->sink.rows[2].timestamp_ms, 1795671999500);

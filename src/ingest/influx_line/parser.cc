@@ -21,8 +21,7 @@ namespace {
 
 // Scans from s[*i] to the first unescaped byte in `stops` (or the end). Sets *escaped when a
 // backslash was seen.
-inline std::string_view ScanUntil(std::string_view s, size_t* i, const char* stops,
-                                  bool* escaped) {
+inline std::string_view ScanUntil(std::string_view s, size_t* i, const char* stops, bool* escaped) {
   size_t b = *i;
   size_t k = b;
   while (k < s.size()) {
@@ -84,13 +83,15 @@ bool ParseFieldValue(std::string_view v, double* out, bool* is_string) {
     return true;
   }
   switch (v[0]) {
-    case 't': case 'T':
+    case 't':
+    case 'T':
       if (v == "t" || v == "T" || v == "true" || v == "True" || v == "TRUE") {
         *out = 1;
         return true;
       }
       return false;
-    case 'f': case 'F':
+    case 'f':
+    case 'F':
       if (v == "f" || v == "F" || v == "false" || v == "False" || v == "FALSE") {
         *out = 0;
         return true;
@@ -107,12 +108,21 @@ bool ParseFieldValue(std::string_view v, double* out, bool* is_string) {
 
 bool ToMillis(int64_t ts, Precision p, int64_t* out) {
   switch (p) {
-    case Precision::kNanoseconds: *out = ts / 1000000; return true;
-    case Precision::kMicroseconds: *out = ts / 1000; return true;
-    case Precision::kMilliseconds: *out = ts; return true;
-    case Precision::kSeconds: return !__builtin_mul_overflow(ts, int64_t{1000}, out);
-    case Precision::kMinutes: return !__builtin_mul_overflow(ts, int64_t{60000}, out);
-    case Precision::kHours: return !__builtin_mul_overflow(ts, int64_t{3600000}, out);
+    case Precision::kNanoseconds:
+      *out = ts / 1000000;
+      return true;
+    case Precision::kMicroseconds:
+      *out = ts / 1000;
+      return true;
+    case Precision::kMilliseconds:
+      *out = ts;
+      return true;
+    case Precision::kSeconds:
+      return !__builtin_mul_overflow(ts, int64_t{1000}, out);
+    case Precision::kMinutes:
+      return !__builtin_mul_overflow(ts, int64_t{60000}, out);
+    case Precision::kHours:
+      return !__builtin_mul_overflow(ts, int64_t{3600000}, out);
   }
   return false;
 }

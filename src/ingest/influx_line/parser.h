@@ -30,8 +30,14 @@
 
 namespace kansoku::ingest::influx_line {
 
-enum class Precision : unsigned char { kNanoseconds, kMicroseconds, kMilliseconds, kSeconds,
-                                       kMinutes, kHours };
+enum class Precision : unsigned char {
+  kNanoseconds,
+  kMicroseconds,
+  kMilliseconds,
+  kSeconds,
+  kMinutes,
+  kHours
+};
 
 // From the `precision` query parameter: "" / "n" / "ns" (default), "u" / "us" / "µ", "ms", "s",
 // "m", "h". InvalidArgument "cannot parse precision \"x\": ..." otherwise.

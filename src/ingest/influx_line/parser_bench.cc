@@ -12,8 +12,9 @@ void BM_ParseInflux(benchmark::State& state) {
   std::string body;
   for (int i = 0; i < 1000; ++i) {
     body += "cpu,host=web-" + std::to_string(i % 50) + ",region=eu-west-1,cpu=cpu" +
-            std::to_string(i % 8) + " usage_idle=91.5,usage_user=4.25,usage_system=" +
-            std::to_string(i) + ".5,cores=2i 1795671866000000000\n";
+            std::to_string(i % 8) +
+            " usage_idle=91.5,usage_user=4.25,usage_system=" + std::to_string(i) +
+            ".5,cores=2i 1795671866000000000\n";
   }
   DecodeOptions opts;
   opts.now_ms = 1795671866473;

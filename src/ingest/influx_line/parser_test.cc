@@ -32,10 +32,8 @@ TEST(InfluxLineTest, InfluxCliInsert) {
       Precision::kNanoseconds, opts);
   ASSERT_EQ(p->report.rows_rejected(), 0u) << p->report.Summary();
   ASSERT_EQ(p->sink.rows.size(), 4u);
-  const tsdb::Labels want{{"__name__", "cpu_usage_idle"},
-                          {"db", "kansoku"},
-                          {"host", "web-1"},
-                          {"region", "eu"}};
+  const tsdb::Labels want{
+      {"__name__", "cpu_usage_idle"}, {"db", "kansoku"}, {"host", "web-1"}, {"region", "eu"}};
   EXPECT_EQ(p->sink.rows[0].labels, want);
   EXPECT_EQ(p->sink.rows[0].value, 91.5);
   EXPECT_EQ(p->sink.rows[0].timestamp_ms, 1700000000000);
@@ -72,8 +70,8 @@ TEST(InfluxLineTest, EscapesTypesAndDefaults) {
       Precision::kMilliseconds);
   ASSERT_EQ(p->report.rows_rejected(), 0u) << p->report.Summary();
   ASSERT_EQ(p->sink.rows.size(), 4u);
-  EXPECT_EQ(p->sink.rows[0].labels, (tsdb::Labels{{"__name__", "my_meas_x_f_1"},
-                                                  {"tag_key", "v,a=l"}}));
+  EXPECT_EQ(p->sink.rows[0].labels,
+            (tsdb::Labels{{"__name__", "my_meas_x_f_1"}, {"tag_key", "v,a=l"}}));
   EXPECT_EQ(p->sink.rows[0].value, 1);
   EXPECT_EQ(p->sink.rows[1].value, 0);
   EXPECT_EQ(p->sink.rows[2].value, -1500);

@@ -57,8 +57,7 @@ struct Point {
 
 class Emitter {
  public:
-  Emitter(RowBatch& batch, const Options& options, const DecodeOptions& opts,
-          DecodeReport& report)
+  Emitter(RowBatch& batch, const Options& options, const DecodeOptions& opts, DecodeReport& report)
       : batch_(batch), options_(options), opts_(opts), report_(report) {}
 
   void BeginResource(const std::vector<Attr>& attrs);

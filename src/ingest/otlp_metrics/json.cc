@@ -22,7 +22,8 @@ using simdjson::dom::object;
 // Reads an int64 given as a JSON number or a decimal string.
 bool GetInt64(element e, int64_t* out) {
   switch (e.type()) {
-    case element_type::INT64: return e.get_int64().get(*out) == SUCCESS;
+    case element_type::INT64:
+      return e.get_int64().get(*out) == SUCCESS;
     case element_type::UINT64: {
       uint64_t u;
       if (e.get_uint64().get(u) != SUCCESS) return false;
@@ -41,7 +42,8 @@ bool GetInt64(element e, int64_t* out) {
       std::string_view s;
       return e.get_string().get(s) == SUCCESS && ParseInt64(s, out);
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -186,10 +188,8 @@ class Frontend : public JsonFrontend {
     if (mo["name"].get_string().get(info.name) != SUCCESS) info.name = {};
     if (mo["unit"].get_string().get(info.unit) != SUCCESS) info.unit = {};
     static const std::pair<const char*, Kind> kKinds[] = {
-        {"gauge", Kind::kGauge},
-        {"sum", Kind::kSum},
-        {"histogram", Kind::kHistogram},
-        {"exponentialHistogram", Kind::kExponentialHistogram},
+        {"gauge", Kind::kGauge},         {"sum", Kind::kSum},
+        {"histogram", Kind::kHistogram}, {"exponentialHistogram", Kind::kExponentialHistogram},
         {"summary", Kind::kSummary},
     };
     object data;

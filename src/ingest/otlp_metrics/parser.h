@@ -96,8 +96,8 @@ std::string EncodeExportResponse(const DecodeReport& report, bool json);
 
 // Exposed for tests: Prometheus-style metric name from an OTLP name and unit.
 enum class Kind : unsigned char { kGauge, kSum, kHistogram, kSummary, kExponentialHistogram };
-std::string BuildMetricName(std::string_view name, std::string_view unit, Kind kind,
-                            bool monotonic, bool add_suffixes);
+std::string BuildMetricName(std::string_view name, std::string_view unit, Kind kind, bool monotonic,
+                            bool add_suffixes);
 std::string NormalizeLabelName(std::string_view name);
 
 }  // namespace kansoku::ingest::otlp_metrics

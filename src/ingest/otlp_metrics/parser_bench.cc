@@ -15,16 +15,19 @@ using testing::ProtoWriter;
 constexpr int kRowsPerRequest = 200 + 20 * 19 + 1;  // + target_info
 
 std::string MakeJson() {
-  std::string b = R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}},{"key":"host.name","value":{"stringValue":"web-1"}}]},"scopeMetrics":[{"scope":{"name":"bench"},"metrics":[)";
+  std::string b =
+      R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}},{"key":"host.name","value":{"stringValue":"web-1"}}]},"scopeMetrics":[{"scope":{"name":"bench"},"metrics":[)";
   for (int i = 0; i < 200; ++i) {
     if (i) b += ",";
-    b += R"({"name":"orders.created.)" + std::to_string(i) +
-         R"(","unit":"1","sum":{"aggregationTemporality":2,"isMonotonic":true,"dataPoints":[{"attributes":[{"key":"region","value":{"stringValue":"eu"}},{"key":"code","value":{"intValue":"200"}},{"key":"method","value":{"stringValue":"GET"}}],"startTimeUnixNano":"1795672203552000000","timeUnixNano":"1795672203560000000","asDouble":)" +
-         std::to_string(i) + "}]}}";
+    b +=
+        R"({"name":"orders.created.)" + std::to_string(i) +
+        R"(","unit":"1","sum":{"aggregationTemporality":2,"isMonotonic":true,"dataPoints":[{"attributes":[{"key":"region","value":{"stringValue":"eu"}},{"key":"code","value":{"intValue":"200"}},{"key":"method","value":{"stringValue":"GET"}}],"startTimeUnixNano":"1795672203552000000","timeUnixNano":"1795672203560000000","asDouble":)" +
+        std::to_string(i) + "}]}}";
   }
   for (int i = 0; i < 20; ++i) {
-    b += R"(,{"name":"http.server.duration.)" + std::to_string(i) +
-         R"(","unit":"ms","histogram":{"aggregationTemporality":2,"dataPoints":[{"attributes":[{"key":"http.route","value":{"stringValue":"/pay"}}],"timeUnixNano":"1795672203560000000","count":150,"sum":1234.5,"bucketCounts":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,40],"explicitBounds":[0,5,10,25,50,75,100,250,500,750,1000,2500,5000,7500,10000]}]}})";
+    b +=
+        R"(,{"name":"http.server.duration.)" + std::to_string(i) +
+        R"(","unit":"ms","histogram":{"aggregationTemporality":2,"dataPoints":[{"attributes":[{"key":"http.route","value":{"stringValue":"/pay"}}],"timeUnixNano":"1795672203560000000","count":150,"sum":1234.5,"bucketCounts":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,40],"explicitBounds":[0,5,10,25,50,75,100,250,500,750,1000,2500,5000,7500,10000]}]}})";
   }
   b += "]}]}]}";
   return b;

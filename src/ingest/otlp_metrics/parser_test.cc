@@ -194,7 +194,8 @@ TEST(OtlpJsonTest, RequestErrors) {
   const Case cases[] = {
       {"{", "cannot parse OTLP metrics JSON: invalid JSON: "},
       {"[]", "cannot parse OTLP metrics JSON: want an object at the top level"},
-      {R"({"resourceMetrics":{}})", "cannot parse OTLP metrics JSON: resourceMetrics: want an array"},
+      {R"({"resourceMetrics":{}})",
+       "cannot parse OTLP metrics JSON: resourceMetrics: want an array"},
       {R"({"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","gauge":[]}]}]}]})",
        "cannot parse OTLP metrics JSON: resourceMetrics[0].scopeMetrics[0].metrics[0].gauge: "
        "want an object"},
@@ -210,7 +211,8 @@ TEST(OtlpJsonTest, RequestErrors) {
 }
 
 std::string OneMetric(std::string_view metric_json) {
-  return std::string(R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeMetrics":[{"metrics":[)") +
+  return std::string(
+             R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeMetrics":[{"metrics":[)") +
          std::string(metric_json) + "]}]}]}";
 }
 
@@ -234,7 +236,8 @@ TEST(OtlpJsonTest, BadPointsAreRejectedOthersKept) {
        "data point 2 (metric \"e\"): exponential histograms are not supported"},
       {R"({"name":"g","gauge":{"dataPoints":[{"timeUnixNano":"4102444800000000000","asDouble":1}]}})",
        RejectReason::kTimestampOutOfRange,
-       "data point 2 (metric \"g\"): timestamp 4102444800000 ms is more than 172800s in the future"},
+       "data point 2 (metric \"g\"): timestamp 4102444800000 ms is more than 172800s in the "
+       "future"},
       {R"({"name":"g","gauge":{"dataPoints":[{"timeUnixNano":"soon","asDouble":1}]}})",
        RejectReason::kBadTimestamp,
        "data point 2 (metric \"g\"): cannot parse timeUnixNano: want an integer (string) of "
@@ -256,8 +259,8 @@ TEST(OtlpJsonTest, BadPointsAreRejectedOthersKept) {
     ASSERT_EQ(p->report.errors().size(), 1u) << c.metric;
     EXPECT_EQ(p->report.errors()[0], c.error);
     std::string resp = EncodeExportResponse(p->report, true);
-    EXPECT_EQ(resp.rfind("{\"partialSuccess\":{\"rejectedDataPoints\":\"1\",\"errorMessage\":\"", 0),
-              0u)
+    EXPECT_EQ(
+        resp.rfind("{\"partialSuccess\":{\"rejectedDataPoints\":\"1\",\"errorMessage\":\"", 0), 0u)
         << resp;
   }
 }

@@ -6,8 +6,7 @@
 
 namespace kansoku::ingest::prom_remote_write {
 
-Status DecodeSnappyBlock(std::string_view compressed, std::string* out,
-                         size_t max_decoded_bytes) {
+Status DecodeSnappyBlock(std::string_view compressed, std::string* out, size_t max_decoded_bytes) {
   size_t n = 0;
   if (!snappy::GetUncompressedLength(compressed.data(), compressed.size(), &n)) {
     return Status::InvalidArgument(
@@ -30,14 +29,22 @@ namespace {
 
 tsdb::MetricType FromProtoType(uint64_t t) {
   switch (t) {
-    case 1: return tsdb::MetricType::kCounter;
-    case 2: return tsdb::MetricType::kGauge;
-    case 3: return tsdb::MetricType::kHistogram;
-    case 4: return tsdb::MetricType::kGaugeHistogram;
-    case 5: return tsdb::MetricType::kSummary;
-    case 6: return tsdb::MetricType::kInfo;
-    case 7: return tsdb::MetricType::kStateSet;
-    default: return tsdb::MetricType::kUnknown;
+    case 1:
+      return tsdb::MetricType::kCounter;
+    case 2:
+      return tsdb::MetricType::kGauge;
+    case 3:
+      return tsdb::MetricType::kHistogram;
+    case 4:
+      return tsdb::MetricType::kGaugeHistogram;
+    case 5:
+      return tsdb::MetricType::kSummary;
+    case 6:
+      return tsdb::MetricType::kInfo;
+    case 7:
+      return tsdb::MetricType::kStateSet;
+    default:
+      return tsdb::MetricType::kUnknown;
   }
 }
 
@@ -215,8 +222,8 @@ Status Decoder::Decode(std::string_view body, const DecodeOptions& opts, RowSink
       const SeriesRow& sr = batch_.series().back();
       if (opts.limits.max_labels > 0 && sr.num_labels > opts.limits.max_labels) {
         rejects.push_back({RejectReason::kTooManyLabels, n_samples,
-                           Where(ts_index, name) + "series has " +
-                               std::to_string(sr.num_labels) + " labels, more than the limit of " +
+                           Where(ts_index, name) + "series has " + std::to_string(sr.num_labels) +
+                               " labels, more than the limit of " +
                                std::to_string(opts.limits.max_labels)});
         batch_.CancelSeries();
         continue;
@@ -227,13 +234,12 @@ Status Decoder::Decode(std::string_view body, const DecodeOptions& opts, RowSink
         if (lv[i].name.size() > opts.limits.max_label_name_bytes ||
             lv[i].value.size() > opts.limits.max_label_value_bytes) {
           too_long = true;
-          rejects.push_back({RejectReason::kLabelTooLong, n_samples,
-                             Where(ts_index, name) + "label " + Quote(lv[i].name) +
-                                 " is longer than the limit of " +
-                                 std::to_string(opts.limits.max_label_name_bytes) +
-                                 " bytes (name) or " +
-                                 std::to_string(opts.limits.max_label_value_bytes) +
-                                 " bytes (value)"});
+          rejects.push_back(
+              {RejectReason::kLabelTooLong, n_samples,
+               Where(ts_index, name) + "label " + Quote(lv[i].name) +
+                   " is longer than the limit of " +
+                   std::to_string(opts.limits.max_label_name_bytes) + " bytes (name) or " +
+                   std::to_string(opts.limits.max_label_value_bytes) + " bytes (value)"});
         }
       }
       if (too_long) {

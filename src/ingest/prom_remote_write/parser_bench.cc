@@ -51,7 +51,8 @@ void BM_DecodeDiscard(benchmark::State& state) {
     (void)dec.Decode(body, opts, sink, report);
     rows += 500;
   }
-  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsRate);
+  state.counters["rows/s"] =
+      benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsRate);
   state.SetBytesProcessed(static_cast<int64_t>(body.size()) * state.iterations());
 }
 BENCHMARK(BM_DecodeDiscard);
@@ -88,7 +89,8 @@ void BM_SnappyDecodeAppend(benchmark::State& state) {
     (void)sink.Commit();
     rows += 500;
   }
-  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsRate);
+  state.counters["rows/s"] =
+      benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SnappyDecodeAppend)->Arg(0)->Arg(1);
 

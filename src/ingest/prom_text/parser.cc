@@ -64,8 +64,10 @@ bool ReadQuoted(Cursor& c, StringArena& arena, std::string_view* out, std::strin
     char ch = raw[k];
     if (ch == '\\' && k + 1 < raw.size()) {
       char e = raw[++k];
-      if (e == 'n') p[n++] = '\n';
-      else if (e == '\\' || e == '"') p[n++] = e;
+      if (e == 'n')
+        p[n++] = '\n';
+      else if (e == '\\' || e == '"')
+        p[n++] = e;
       else {
         p[n++] = '\\';
         p[n++] = e;
@@ -133,8 +135,7 @@ void LineParser::Comment(std::string_view line, uint32_t line_no, bool* eof) {
   std::string_view name = c.Token();
   if (name.empty()) {
     report_.Reject(RejectReason::kSyntax, LineErr(line_no) + "cannot parse " + Quote(line) +
-                                              ": missing metric name after # " +
-                                              std::string(kw));
+                                              ": missing metric name after # " + std::string(kw));
     return;
   }
   if (c.i < c.s.size()) ++c.i;  // one separator; HELP text keeps further spaces
@@ -257,8 +258,8 @@ void LineParser::Sample(std::string_view line, uint32_t line_no) {
     if (!quoted_name.empty()) {
       if (!name.empty()) {
         batch_.CancelSeries();
-        report_.Reject(RejectReason::kSyntax, LineErr(line_no) + "cannot parse " +
-                                                  Quote(line) + ": two metric names");
+        report_.Reject(RejectReason::kSyntax,
+                       LineErr(line_no) + "cannot parse " + Quote(line) + ": two metric names");
         return;
       }
       name = quoted_name;
@@ -327,8 +328,8 @@ void LineParser::Sample(std::string_view line, uint32_t line_no) {
 
 }  // namespace
 
-void Parser::Parse(std::string_view body, Format format, const DecodeOptions& opts,
-                   RowSink& sink, DecodeReport& report) {
+void Parser::Parse(std::string_view body, Format format, const DecodeOptions& opts, RowSink& sink,
+                   DecodeReport& report) {
   batch_.Clear();
   batch_.set_location_unit("line");
   batch_.set_key_context(KeyContext("prom_text", opts));
@@ -336,8 +337,8 @@ void Parser::Parse(std::string_view body, Format format, const DecodeOptions& op
   uint32_t line_no = 0;
   size_t pos = 0;
   while (pos < body.size()) {
-    const char* nl = static_cast<const char*>(std::memchr(body.data() + pos, '\n',
-                                                          body.size() - pos));
+    const char* nl =
+        static_cast<const char*>(std::memchr(body.data() + pos, '\n', body.size() - pos));
     size_t end = nl ? static_cast<size_t>(nl - body.data()) : body.size();
     std::string_view line = body.substr(pos, end - pos);
     pos = end + 1;
@@ -365,8 +366,8 @@ void Parser::Parse(std::string_view body, Format format, const DecodeOptions& op
   Flush(batch_, sink);
 }
 
-void ParsePromText(std::string_view body, Format format, const DecodeOptions& opts,
-                   RowSink& sink, DecodeReport& report) {
+void ParsePromText(std::string_view body, Format format, const DecodeOptions& opts, RowSink& sink,
+                   DecodeReport& report) {
   Parser p;
   p.Parse(body, format, opts, sink, report);
 }

@@ -48,7 +48,7 @@ class Parser {
   RowBatch batch_;
 };
 
-void ParsePromText(std::string_view body, Format format, const DecodeOptions& opts,
-                   RowSink& sink, DecodeReport& report);
+void ParsePromText(std::string_view body, Format format, const DecodeOptions& opts, RowSink& sink,
+                   DecodeReport& report);
 
 }  // namespace kansoku::ingest::prom_text

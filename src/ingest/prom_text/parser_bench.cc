@@ -10,11 +10,13 @@ namespace kansoku::ingest::prom_text {
 namespace {
 
 std::string MakeBody(int lines) {
-  std::string b = "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n"
-                  "# TYPE node_cpu_seconds_total counter\n";
+  std::string b =
+      "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n"
+      "# TYPE node_cpu_seconds_total counter\n";
   for (int i = 0; i < lines; ++i) {
-    b += "node_cpu_seconds_total{cpu=\"" + std::to_string(i % 64) + "\",mode=\"idle\",instance=\"web-" +
-         std::to_string(i / 64) + ":9100\"} " + std::to_string(320.13 + i) + " 1795671866473\n";
+    b += "node_cpu_seconds_total{cpu=\"" + std::to_string(i % 64) +
+         "\",mode=\"idle\",instance=\"web-" + std::to_string(i / 64) + ":9100\"} " +
+         std::to_string(320.13 + i) + " 1795671866473\n";
   }
   return b;
 }

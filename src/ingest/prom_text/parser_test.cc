@@ -49,9 +49,8 @@ TEST(PromTextTest, NodeExporterPayload) {
   EXPECT_EQ(p->sink.rows[0].labels,
             (tsdb::Labels{{"__name__", "go_gc_duration_seconds"}, {"quantile", "0"}}));
   EXPECT_EQ(p->sink.rows[0].timestamp_ms, kNow);
-  EXPECT_EQ(p->sink.rows[2].labels, (tsdb::Labels{{"__name__", "node_cpu_seconds_total"},
-                                                  {"cpu", "0"},
-                                                  {"mode", "idle"}}));
+  EXPECT_EQ(p->sink.rows[2].labels,
+            (tsdb::Labels{{"__name__", "node_cpu_seconds_total"}, {"cpu", "0"}, {"mode", "idle"}}));
   EXPECT_EQ(p->sink.rows[2].value, 320.13);
   EXPECT_EQ(p->sink.rows[4].value, 8.359112704e+10);
   EXPECT_EQ(p->sink.rows[4].line, 9u);
@@ -120,7 +119,8 @@ TEST(PromTextTest, BadLinesAreReportedAndGoodOnesKept) {
   const Case cases[] = {
       {"x abc", RejectReason::kBadValue,
        "line 2: cannot parse value \"abc\" of metric \"x\": not a number"},
-      {"x", RejectReason::kBadValue, "line 2: cannot parse value \"\" of metric \"x\": missing value"},
+      {"x", RejectReason::kBadValue,
+       "line 2: cannot parse value \"\" of metric \"x\": missing value"},
       {"x 1 12.5", RejectReason::kBadTimestamp,
        "line 2: cannot parse timestamp \"12.5\" of metric \"x\": want integer milliseconds"},
       {"x{a=\"1\" 2", RejectReason::kSyntax,
@@ -159,7 +159,8 @@ TEST(PromTextTest, TooManyLabelsAndExtraLabels) {
   DecodeOptions o = Opts();
   o.limits.max_labels = 3;
   o.extra_labels = {{"job", "import"}, {"a", "not-overridden"}};
-  auto p = Parse("x{a=\"1\",b=\"2\"} 1\nx{a=\"1\",b=\"2\",c=\"3\"} 1\n", Format::kPrometheusText, o);
+  auto p =
+      Parse("x{a=\"1\",b=\"2\"} 1\nx{a=\"1\",b=\"2\",c=\"3\"} 1\n", Format::kPrometheusText, o);
   ASSERT_EQ(p->sink.rows.size(), 1u);
   EXPECT_EQ(p->sink.rows[0].labels,
             (tsdb::Labels{{"__name__", "x"}, {"a", "1"}, {"b", "2"}, {"job", "import"}}));
@@ -175,8 +176,7 @@ TEST(PromTextTest, SeriesCacheAcrossRequestsKeepsLabelsExact) {
     AppenderSink sink(app, report, &cache);
     DecodeOptions o = Opts();
     if (round == 1) o.extra_labels = {{"job", "import"}};
-    ParsePromText("a{x=\"1\"} 1\na{x=\"1\"} 2\nb 3\n", Format::kPrometheusText, o, sink,
-                  report);
+    ParsePromText("a{x=\"1\"} 1\na{x=\"1\"} 2\nb 3\n", Format::kPrometheusText, o, sink, report);
     ASSERT_TRUE(sink.Commit().ok());
     ASSERT_EQ(app.rows.size(), 3u);
     EXPECT_EQ(app.rows[0].labels.Get("job"), round == 1 ? "import" : "");

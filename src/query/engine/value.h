@@ -33,10 +33,10 @@ using Matrix = std::vector<Series>;
 // Error kinds mapped by the HTTP layer onto Prometheus' errorType.
 enum class QueryErrorKind : unsigned char {
   kNone,
-  kBadData,    // parse or type error, bad parameters (HTTP 400)
-  kExecution,  // runtime error, e.g. duplicate label sets, limits (HTTP 422)
-  kTimeout,    // EngineOptions::timeout exceeded (HTTP 503)
-  kCanceled,   // the caller canceled (HTTP 503)
+  kBadData,      // parse or type error, bad parameters (HTTP 400)
+  kExecution,    // runtime error, e.g. duplicate label sets, limits (HTTP 422)
+  kTimeout,      // EngineOptions::timeout exceeded (HTTP 503)
+  kCanceled,     // the caller canceled (HTTP 503)
   kUnavailable,  // refused: too many queries running and queued (HTTP 503)
 };
 // "bad_data", "execution", "timeout", "canceled", "unavailable" ("" for kNone).
