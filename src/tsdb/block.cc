@@ -307,6 +307,7 @@ Status Block::LoadIndex(std::string_view data) {
   const uint64_t n = d.Uvarint();
   if (n > d.remaining()) return Status::Corruption("index: bad series count");
   series_.reserve(n);
+  uint32_t num_chunks = 0;
   for (uint64_t i = 0; i < n && d.ok(); ++i) {
     Series s;
     const uint64_t nl = d.Uvarint();
@@ -337,11 +338,14 @@ Status Block::LoadIndex(std::string_view data) {
       // Unsigned: a corrupt span must not overflow int64 (UB).
       c.maxt = static_cast<int64_t>(static_cast<uint64_t>(c.mint) + span);
       if (c.maxt < c.mint) return Status::Corruption("index: bad chunk time range");
+      if (num_chunks == UINT32_MAX) return Status::Corruption("index: too many chunks");
+      c.index = num_chunks++;
       s.chunks.push_back(c);
     }
     series_.push_back(std::move(s));
   }
   if (!d.ok()) return Status::Corruption("index: truncated series section");
+  crc_ok_ = std::make_unique<std::atomic<bool>[]>(num_chunks);
   enc::Decoder pd(data.substr(postings_off, footer - postings_off));
   const uint64_t np = pd.Uvarint();
   for (uint64_t i = 0; i < np && pd.ok(); ++i) {
@@ -384,6 +388,7 @@ Status Block::ChunkAt(const ChunkMeta& m, ChunkRef* out) const {
   out->maxt = m.maxt;
   out->check_crc = true;
   out->crc = crc;
+  out->crc_ok = &crc_ok_[m.index];
   return Status::Ok();
 }
 

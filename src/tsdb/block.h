@@ -11,6 +11,7 @@
 // held by shared_ptr: the ChunkRefs it hands out keep it (and its mapping) alive, so a block can
 // be deleted from disk while queries still read it. BlockWriter is single-threaded.
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -120,6 +121,7 @@ class Block : public IndexReader, public std::enable_shared_from_this<Block> {
   struct ChunkMeta {
     int64_t mint, maxt;
     uint64_t offset;
+    uint32_t index;  // chunk number in the block: its slot in crc_ok_
   };
   struct Series {
     Labels labels;
@@ -137,6 +139,8 @@ class Block : public IndexReader, public std::enable_shared_from_this<Block> {
   const char* map_ = nullptr;
   size_t map_size_ = 0;
   uint64_t size_bytes_ = 0;
+  // Per chunk: its CRC was verified once (the mapping is read-only, so later reads skip it).
+  std::unique_ptr<std::atomic<bool>[]> crc_ok_;
 };
 
 Status WriteBlockMeta(const std::string& path, const BlockMeta& m);

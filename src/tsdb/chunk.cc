@@ -265,6 +265,143 @@ bool ChunkIterator::Next() {
   return true;
 }
 
+namespace {
+
+// Bit reader for DecodeXorChunk: one unaligned big-endian 64-bit load per read (zero-padded past
+// the end), every read bounds-checked against the stream's length.
+class FastBits {
+ public:
+  FastBits(const uint8_t* data, size_t size) : data_(data), size_(size), size_bits_(size * 8) {}
+  size_t pos() const { return pos_; }
+  // The next 64 bits at the position, left-aligned (bits past the end read as 0).
+  [[gnu::always_inline]] uint64_t Peek() const {
+    const size_t first = pos_ >> 3;
+    uint64_t w;
+    if (first + 8 <= size_) {
+      std::memcpy(&w, data_ + first, sizeof w);
+      if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+    } else {
+      w = 0;
+      for (size_t i = 0; i < 8; ++i) {
+        w <<= 8;
+        if (first + i < size_) w |= data_[first + i];
+      }
+    }
+    return w << (pos_ & 7);
+  }
+  // Consumes n bits; false when fewer remain.
+  [[gnu::always_inline]] bool Skip(size_t n) {
+    if (pos_ + n > size_bits_) return false;
+    pos_ += n;
+    return true;
+  }
+  // n in [0, 64].
+  [[gnu::always_inline]] bool Read(int n, uint64_t* out) {
+    if (n <= 56) [[likely]] {
+      const uint64_t w = Peek();
+      *out = n == 0 ? 0 : w >> (64 - n);
+      return Skip(static_cast<size_t>(n));
+    }
+    return ReadWide(n, out);
+  }
+  // n in (56, 64].
+  [[gnu::noinline]] bool ReadWide(int n, uint64_t* out) {
+    const uint64_t hi = Peek() >> 32;
+    if (!Skip(32)) return false;
+    const uint64_t lo = Peek() >> (64 - (n - 32));
+    if (!Skip(static_cast<size_t>(n - 32))) return false;
+    *out = (hi << (n - 32)) | lo;
+    return true;
+  }
+  bool Varint(int64_t* out) {
+    uint64_t u = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+      uint64_t b;
+      if (!Read(8, &b)) return false;
+      u |= (b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        *out = UnZigZag(u);
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t size_bits_;
+  size_t pos_ = 16;  // after the 2-byte sample count
+};
+
+}  // namespace
+
+Status DecodeXorChunk(std::string_view bytes, std::vector<Sample>* out) {
+  const auto corrupt = [&](size_t base) {
+    out->resize(base);
+    return Status::Corruption("chunk: truncated or malformed bit stream");
+  };
+  const size_t base = out->size();
+  if (bytes.size() < 2) return corrupt(base);
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  const uint32_t n = (uint32_t{data[0]} << 8) | data[1];
+  if (n == 0) return Status::Ok();
+  out->reserve(base + n);
+  FastBits r(data, bytes.size());
+  int64_t t, t_delta = 0;
+  uint64_t v_bits;
+  if (!r.Varint(&t) || !r.Read(64, &v_bits)) return corrupt(base);
+  out->push_back({t, BitsDouble(v_bits)});
+  int leading = 0, trailing = 0;
+  for (uint32_t i = 1; i < n; ++i) {
+    if (i == 1) {
+      if (!r.Varint(&t_delta)) return corrupt(base);
+    } else {
+      // Prefix of at most 4 one bits, then the delta-of-delta's payload.
+      const uint64_t w = r.Peek();
+      int ones = std::countl_one(w);
+      if (ones > 4) ones = 4;
+      int64_t dod = 0;
+      if (ones == 0) {
+        if (!r.Skip(1)) return corrupt(base);
+      } else if (ones <= 3) {
+        const int payload = kDodBuckets[ones - 1].payload;
+        // ones + 1 prefix bits + payload <= 25 bits: all in w.
+        dod = SignExtend(w << (ones + 1) >> (64 - payload), payload);
+        if (!r.Skip(static_cast<size_t>(ones + 1 + payload))) return corrupt(base);
+      } else {
+        uint64_t raw;
+        if (!r.Skip(4) || !r.Read(64, &raw)) return corrupt(base);
+        dod = static_cast<int64_t>(raw);
+      }
+      t_delta = static_cast<int64_t>(static_cast<uint64_t>(t_delta) + static_cast<uint64_t>(dod));
+    }
+    t = static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(t_delta));
+    const uint64_t w = r.Peek();
+    if ((w >> 63) == 0) {
+      if (!r.Skip(1)) return corrupt(base);
+    } else {
+      if ((w >> 62) & 1) {
+        // "11": a new window, 5 bits leading zeros, 6 bits length.
+        const uint64_t lead = (w >> 57) & 0x1f;
+        uint64_t len = (w >> 51) & 0x3f;
+        if (!r.Skip(13)) return corrupt(base);
+        if (len == 0) len = 64;
+        if (lead + len > 64) return corrupt(base);
+        leading = static_cast<int>(lead);
+        trailing = 64 - leading - static_cast<int>(len);
+      } else if (!r.Skip(2)) {
+        return corrupt(base);
+      }
+      uint64_t x;
+      if (!r.Read(64 - leading - trailing, &x)) return corrupt(base);
+      v_bits ^= x << trailing;
+    }
+    out->push_back({t, BitsDouble(v_bits)});
+  }
+  return Status::Ok();
+}
+
 bool ChunkIterator::Seek(int64_t target) {
   if (read_ > 0 && t_ >= target) return true;
   while (Next()) {

@@ -37,6 +37,13 @@ void ExpectRoundTrip(const std::vector<Sample>& in) {
     EXPECT_EQ(out[i].t, in[i].t) << i;
     EXPECT_EQ(Bits(out[i].v), Bits(in[i].v)) << i;
   }
+  std::vector<Sample> bulk{{1, 2}};  // appended after what is there
+  ASSERT_TRUE(DecodeXorChunk(c.Bytes(), &bulk).ok());
+  ASSERT_EQ(bulk.size(), in.size() + 1);
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(bulk[i + 1].t, in[i].t) << i;
+    EXPECT_EQ(Bits(bulk[i + 1].v), Bits(in[i].v)) << i;
+  }
 }
 
 struct Case {
@@ -162,6 +169,48 @@ TEST(ChunkTest, TruncatedBytesReportCorruption) {
     EXPECT_FALSE(st.ok()) << cut;
     EXPECT_EQ(st.code(), Status::Code::kCorruption);
     EXPECT_LT(out.size(), in.size());
+  }
+}
+
+// The bulk decoder agrees with the iterator on every prefix and on garbled bytes: same samples
+// when the iterator decodes them all, Corruption (and *out unchanged) when it reports one.
+TEST(ChunkTest, BulkDecodeMatchesIteratorOnDamagedBytes) {
+  const Case cases[] = {{"jittered", Jittered},
+                        {"wild_times", WildTimes},
+                        {"special_values", SpecialValues},
+                        {"random_bits", RandomBits}};
+  uint64_t rng = 0x9e3779b97f4a7c15ULL;
+  for (const auto& cs : cases) {
+    SCOPED_TRACE(cs.name);
+    XorChunk c;
+    for (const auto& s : cs.gen()) c.Append(s.t, s.v);
+    const std::string whole(c.Bytes());
+    std::vector<std::string> inputs;
+    for (size_t cut = 0; cut <= whole.size(); cut += 1 + cut / 16)
+      inputs.push_back(whole.substr(0, cut));
+    for (int k = 0; k < 200; ++k) {
+      std::string g = whole;
+      rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+      g[2 + (rng >> 33) % (g.size() - 2)] ^= static_cast<char>(1 + (rng >> 20) % 255);
+      inputs.push_back(std::move(g));
+    }
+    for (const auto& in : inputs) {
+      Status st;
+      const auto want = Decode(in, &st);
+      std::vector<Sample> got{{7, 7}};
+      const Status bst = DecodeXorChunk(in, &got);
+      ASSERT_EQ(bst.ok(), st.ok()) << in.size();
+      if (!st.ok()) {
+        EXPECT_EQ(bst.code(), Status::Code::kCorruption);
+        ASSERT_EQ(got.size(), 1u);
+        continue;
+      }
+      ASSERT_EQ(got.size(), want.size() + 1);
+      for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_EQ(got[i + 1].t, want[i].t) << i;
+        ASSERT_EQ(Bits(got[i + 1].v), Bits(want[i].v)) << i;
+      }
+    }
   }
 }
 

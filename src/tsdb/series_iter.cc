@@ -46,6 +46,7 @@ MergedSeriesIterator::MergedSeriesIterator(std::vector<ChunkRef> chunks, int64_t
 
 bool MergedSeriesIterator::CheckCrc(const ChunkRef& c) {
   if (!c.check_crc) return true;
+  if (c.crc_ok != nullptr && c.crc_ok->load(std::memory_order_relaxed)) return true;
   const auto enc = static_cast<unsigned char>(c.encoding);
   uLong crc = crc32(0L, &enc, 1);
   crc = crc32(crc, reinterpret_cast<const Bytef*>(c.data.data()), static_cast<uInt>(c.data.size()));
@@ -53,6 +54,7 @@ bool MergedSeriesIterator::CheckCrc(const ChunkRef& c) {
     status_ = Status::Corruption("chunk checksum mismatch");
     return false;
   }
+  if (c.crc_ok != nullptr) c.crc_ok->store(true, std::memory_order_relaxed);
   return true;
 }
 
@@ -172,41 +174,27 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
     if (c.maxt < lo) continue;
     if (c.mint > hi) break;
     if (!CheckCrc(c)) return status_;
-    if (c.encoding == ChunkEncoding::kPacked) {
-      // Decoded in bulk straight into *out, then trimmed to the range.
-      const size_t base = out->size();
-      status_ = DecodePackedChunk(c.data, out);
-      if (!status_.ok()) return status_;
-      size_t w = base;
-      bool past = false;
-      for (size_t r = base; r < out->size(); ++r) {
-        const Sample s = (*out)[r];
-        if (s.t < lo || (!first && s.t <= last)) continue;
-        if (s.t > hi) {
-          past = true;
-          break;
-        }
-        (*out)[w++] = s;
-        last = s.t;
-        first = false;
-      }
-      out->resize(w);
-      if (past) return Status::Ok();
-      continue;
-    }
-    ChunkIterator it(c.data);
-    while (it.Next()) {
-      const Sample s = it.At();
+    // Decoded in bulk straight into *out, then trimmed to the range.
+    const size_t base = out->size();
+    status_ = c.encoding == ChunkEncoding::kPacked ? DecodePackedChunk(c.data, out)
+              : c.encoding == ChunkEncoding::kXor  ? DecodeXorChunk(c.data, out)
+                                                   : Status::Corruption("chunk: unknown encoding");
+    if (!status_.ok()) return status_;
+    size_t w = base;
+    bool past = false;
+    for (size_t r = base; r < out->size(); ++r) {
+      const Sample s = (*out)[r];
       if (s.t < lo || (!first && s.t <= last)) continue;  // t <= last only in corrupt data
-      if (s.t > hi) return Status::Ok();
-      out->push_back(s);
+      if (s.t > hi) {
+        past = true;
+        break;
+      }
+      (*out)[w++] = s;
       last = s.t;
       first = false;
     }
-    if (!it.status().ok()) {
-      status_ = it.status();
-      return status_;
-    }
+    out->resize(w);
+    if (past) return Status::Ok();
   }
   return Status::Ok();
 }

@@ -7,6 +7,7 @@
 // out-of-order data, a block and the head). MergedSeriesIterator walks such a chunk list in time
 // order, dropping samples outside [mint, maxt] and duplicate timestamps (the first chunk in list
 // order wins). Thread safety: values; iterators are single-threaded.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -26,6 +27,9 @@ struct ChunkRef {
   int64_t maxt = 0;        // inclusive
   bool check_crc = false;  // verify `crc` (zlib crc32 of the encoding byte + data) before decoding
   uint32_t crc = 0;
+  // Optional, owned by `owner`: set once the CRC matched, so repeated reads of the same immutable
+  // (mmapped, read-only) bytes verify it only once per process.
+  std::atomic<bool>* crc_ok = nullptr;
 };
 
 struct SeriesData {

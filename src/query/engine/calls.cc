@@ -79,7 +79,34 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
         sc.resets[k] = r;
       }
     }
+    if (points.empty()) return;
+    if (o->empty()) {
+      // At most one point per step whose window can hold a sample.
+      const int64_t span = points.back().t - points.front().t + src.range_ms;
+      o->reserve(std::min<size_t>(n, static_cast<size_t>(span / step_) + 2));
+    }
     size_t lo = 0, hi = 0;
+    const double range_s = static_cast<double>(src.range_ms) / 1000;
+    if (rf == fn::RangeFn::kRate || rf == fn::RangeFn::kIncrease || rf == fn::RangeFn::kDelta) {
+      // The common case without the generic dispatch: ExtrapolatedRate inlined per flavour.
+      const bool is_rate = rf == fn::RangeFn::kRate;
+      for (size_t i = 0; i < n; ++i) {
+        const int64_t eval_ts = Ts(i);
+        const int64_t ref = (src.has_at ? src.at : eval_ts) - src.offset_ms;
+        const int64_t rstart = ref - src.range_ms;
+        while (hi < points.size() && points[hi].t <= ref) ++hi;
+        while (lo < hi && points[lo].t <= rstart) ++lo;
+        if (hi - lo < 2) continue;
+        fn::RangeWindow w{rstart, ref, eval_ts, range_s};
+        w.no_counter_resets = counter_fn && sc.resets[hi - 1] == sc.resets[lo];
+        const std::span<const Point> win(points.data() + lo, hi - lo);
+        const auto v = is_rate      ? fn::ExtrapolatedRate(win, w, true, true)
+                       : counter_fn ? fn::ExtrapolatedRate(win, w, true, false)
+                                    : fn::ExtrapolatedRate(win, w, false, false);
+        if (v) o->push_back({eval_ts, *v});
+      }
+      return;
+    }
     for (size_t i = 0; i < n; ++i) {
       int64_t eval_ts = Ts(i);
       int64_t ref = (src.has_at ? src.at : eval_ts) - src.offset_ms;
@@ -88,7 +115,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       while (lo < hi && points[lo].t <= rstart) ++lo;
       if (lo >= hi) continue;
       for (size_t k = 0; k < params.size(); ++k) sc.pv[k] = ScalarAt(*params[k], i);
-      fn::RangeWindow w{rstart, ref, eval_ts, static_cast<double>(src.range_ms) / 1000};
+      fn::RangeWindow w{rstart, ref, eval_ts, range_s};
       w.no_counter_resets = counter_fn && sc.resets[hi - 1] == sc.resets[lo];
       auto v = fn::EvalRange(rf, std::span<const Point>(points.data() + lo, hi - lo), w, sc.pv);
       if (v) o->push_back({eval_ts, *v});

@@ -63,34 +63,6 @@ bool RangeFnKeepsName(RangeFn fn) {
 
 namespace {
 
-std::optional<double> ExtrapolatedRate(std::span<const Point> s, const RangeWindow& w,
-                                       bool is_counter, bool is_rate) {
-  if (s.size() < 2) return std::nullopt;
-  double result = s.back().v - s.front().v;
-  if (is_counter && !w.no_counter_resets) {
-    double prev = s.front().v;
-    for (size_t i = 1; i < s.size(); ++i) {
-      if (s[i].v < prev) result += prev;
-      prev = s[i].v;
-    }
-  }
-  double to_start = static_cast<double>(s.front().t - w.range_start) / 1000;
-  double to_end = static_cast<double>(w.range_end - s.back().t) / 1000;
-  double sampled = static_cast<double>(s.back().t - s.front().t) / 1000;
-  double avg_between = sampled / static_cast<double>(s.size() - 1);
-  double threshold = avg_between * 1.1;
-  if (to_start >= threshold) to_start = avg_between / 2;
-  if (is_counter) {
-    double to_zero = to_start;
-    if (result > 0 && s.front().v >= 0) to_zero = sampled * (s.front().v / result);
-    if (to_zero < to_start) to_start = to_zero;
-  }
-  if (to_end >= threshold) to_end = avg_between / 2;
-  double factor = (sampled + to_start + to_end) / sampled;
-  if (is_rate) factor /= w.range_seconds;
-  return result * factor;
-}
-
 // Least squares fit; x is (t - intercept_time) in seconds.
 void LinearRegression(std::span<const Point> s, int64_t intercept_time, double* slope,
                       double* intercept) {
