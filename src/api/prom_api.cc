@@ -337,15 +337,33 @@ class PromApi {
     if (!ok) return;
     auto q = o_.storage->NewQuerier(start, end);
     if (!q.ok()) return ApiError(resp, "internal", 500, q.status().message());
-    std::set<tsdb::Labels> all;
+    // Each set's series come in label order; a vector, sorted and deduplicated only when needed
+    // (several match[] sets, or an unexpected order).
+    std::vector<tsdb::Labels> all;
     tsdb::SelectHints hints{start, end, 0, "series", 0};
+    bool ordered = true;
+    size_t check_at = o_.max_series_returned;  // deduplicate and count when the vector exceeds it
     for (const auto& ms : sets) {
       auto ss = (*q)->Select(ms, hints);
       if (!ss.ok()) return ApiError(resp, "execution", 422, ss.status().message());
+      if (!all.empty()) ordered = false;
+      const size_t from = all.size();
       while ((*ss)->Next()) {
-        all.insert((*ss)->labels());
-        if (all.size() > o_.max_series_returned) return TooMany(resp, all.size());
+        all.push_back((*ss)->labels());
+        if (all.size() > from + 1 && !(all[all.size() - 2] < all.back())) ordered = false;
+        if (all.size() > check_at) {
+          if (!ordered) {
+            std::sort(all.begin(), all.end());
+            all.erase(std::unique(all.begin(), all.end()), all.end());
+          }
+          if (all.size() > o_.max_series_returned) return TooMany(resp, all.size());
+          check_at = std::max(o_.max_series_returned, 2 * all.size());
+        }
       }
+    }
+    if (!ordered) {
+      std::sort(all.begin(), all.end());
+      all.erase(std::unique(all.begin(), all.end()), all.end());
     }
     std::string j = "{\"status\":\"success\",\"data\":[";
     size_t n = 0;

@@ -201,23 +201,39 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
 
 std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> lists) {
   std::vector<SeriesData> out;
+  size_t total = 0;
+  for (const auto& l : lists) total = std::max(total, l.size());
+  out.reserve(total);
   std::vector<size_t> pos(lists.size(), 0);
+  std::vector<size_t> same;  // lists whose current series has the smallest labels
+  same.reserve(lists.size());
   for (;;) {
-    const Labels* min = nullptr;
+    // One three-way comparison per list and output series; labels moved, not copied.
+    same.clear();
+    const std::vector<Label>* min = nullptr;
     for (size_t i = 0; i < lists.size(); ++i) {
-      if (pos[i] < lists[i].size() && (min == nullptr || lists[i][pos[i]].labels < *min)) {
-        min = &lists[i][pos[i]].labels;
+      if (pos[i] >= lists[i].size()) continue;
+      const std::vector<Label>& cur = lists[i][pos[i]].labels.items();
+      if (min != nullptr) {
+        const auto c = std::lexicographical_compare_three_way(cur.begin(), cur.end(), min->begin(),
+                                                              min->end());
+        if (c > 0) continue;
+        if (c < 0) same.clear();
       }
+      min = &cur;
+      same.push_back(i);
     }
-    if (min == nullptr) break;
+    if (same.empty()) break;
     SeriesData merged;
-    merged.labels = *min;
-    for (size_t i = 0; i < lists.size(); ++i) {
-      if (pos[i] < lists[i].size() && lists[i][pos[i]].labels == merged.labels) {
-        auto& chunks = lists[i][pos[i]].chunks;
+    merged.labels = std::move(lists[same.front()][pos[same.front()]].labels);
+    for (size_t i : same) {
+      auto& chunks = lists[i][pos[i]].chunks;
+      if (merged.chunks.empty()) {
+        merged.chunks = std::move(chunks);
+      } else {
         for (auto& c : chunks) merged.chunks.push_back(std::move(c));
-        ++pos[i];
       }
+      ++pos[i];
     }
     out.push_back(std::move(merged));
   }
