@@ -31,6 +31,19 @@ void IterateChunk(std::string_view bytes, ChunkEncoding e) {
   ChunkIterator it(bytes, e);
   std::vector<Sample> got;
   while (it.Next()) got.push_back(it.At());
+  if (e == ChunkEncoding::kXor) {
+    // The bulk decoder yields exactly what the iterator yields, or fails where it fails.
+    std::vector<Sample> bulk;
+    const Status st = DecodeXorChunk(bytes, &bulk);
+    KANSOKU_CHECK(st.ok() == it.status().ok(), "BUG: bulk XOR decode disagrees on the status");
+    KANSOKU_CHECK(!st.ok() ? bulk.empty() : bulk.size() == got.size(),
+                  "BUG: bulk XOR decode disagrees on the samples");
+    for (size_t i = 0; st.ok() && i < got.size(); ++i) {
+      KANSOKU_CHECK(
+          bulk[i].t == got[i].t && std::memcmp(&bulk[i].v, &got[i].v, sizeof(double)) == 0,
+          "BUG: bulk XOR decode disagrees on a sample");
+    }
+  }
   if (!got.empty()) {
     ChunkIterator seek(bytes, e);
     (void)seek.Seek(got[got.size() / 2].t);
