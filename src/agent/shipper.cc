@@ -198,7 +198,7 @@ void Shipper::SenderLoop() {
 void Shipper::SpillLocked() {
   // Whatever could not be sent goes to the spool in order: the in-flight batch is the oldest.
   uint64_t dropped = 0;
-  auto count = [&](Status st, uint32_t samples, uint64_t d) {
+  auto count = [&](const Status& st, uint32_t samples, uint64_t d) {
     if (!st.ok() && st.code() != Status::Code::kResourceExhausted) {
       log::Error("cannot write to the spool at shutdown", {{"err", st.message()}});
       d = samples;

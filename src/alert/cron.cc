@@ -193,7 +193,7 @@ Result<CronSchedule> CronSchedule::ParseCrontab(std::string_view expr) {
   s.text_ = e;
   uint64_t b;
   bool star;
-  auto wrap = [&](Status st) {
+  auto wrap = [&](const Status& st) {
     return st.ok() ? st : Status::InvalidArgument("crontab \"" + e + "\": " + st.message());
   };
   KANSOKU_RETURN_IF_ERROR(wrap(ParseField(f[0], 0, 59, nullptr, 0, "minute", &s.minutes_, &star)));

@@ -115,5 +115,5 @@ class [[nodiscard]] Result {
 #define KANSOKU_ASSIGN_OR_RETURN(lhs, expr)                                                     \
   auto KANSOKU_CONCAT_(_res_, __LINE__) = (expr);                                               \
   if (!KANSOKU_CONCAT_(_res_, __LINE__).ok()) return KANSOKU_CONCAT_(_res_, __LINE__).status(); \
-  lhs = std::move(KANSOKU_CONCAT_(_res_, __LINE__))                                             \
-            .value() /* NOLINT(bugprone-macro-parentheses): lhs may be a declaration */
+  /* NOLINTNEXTLINE(bugprone-macro-parentheses): lhs may be a declaration */                    \
+  lhs = std::move(KANSOKU_CONCAT_(_res_, __LINE__)).value()

@@ -92,10 +92,9 @@ bool ToLogback(const logs::LogRecord& r, errors::LogbackRecord* out) {
 
 }  // namespace
 
-std::function<void(const logs::LogBatch&)> MakeLogbackBridge(std::shared_ptr<api::ErrorsApi> api,
-                                                             const config::ErrorsConfig& cfg,
-                                                             int64_t project,
-                                                             metrics::Registry* registry) {
+std::function<void(const logs::LogBatch&)> MakeLogbackBridge(
+    const std::shared_ptr<api::ErrorsApi>& api, const config::ErrorsConfig& cfg, int64_t project,
+    metrics::Registry* registry) {
   auto rules = std::make_shared<errors::JavaInAppRules>();
   rules->include = cfg.logback_in_app_include;
   rules->exclude = cfg.logback_in_app_exclude;

@@ -23,9 +23,8 @@ class Registry;
 
 namespace kansoku::server {
 
-std::function<void(const logs::LogBatch&)> MakeLogbackBridge(std::shared_ptr<api::ErrorsApi> api,
-                                                             const config::ErrorsConfig& cfg,
-                                                             int64_t project,
-                                                             metrics::Registry* registry);
+std::function<void(const logs::LogBatch&)> MakeLogbackBridge(
+    const std::shared_ptr<api::ErrorsApi>& api, const config::ErrorsConfig& cfg, int64_t project,
+    metrics::Registry* registry);
 
 }  // namespace kansoku::server

@@ -91,7 +91,7 @@ class Frontend : public JsonFrontend {
   }
 
  private:
-  static Status Fail(std::string why) {
+  static Status Fail(const std::string& why) {
     return Status::InvalidArgument("cannot parse OTLP metrics JSON: " + why);
   }
 

@@ -18,7 +18,7 @@ std::string MakeRequest(int series) {
   ProtoWriter req;
   for (int i = 0; i < series; ++i) {
     ProtoWriter ts;
-    auto label = [&](std::string_view n, std::string v) {
+    auto label = [&](std::string_view n, const std::string& v) {
       ProtoWriter l;
       l.Str(1, n).Str(2, v);
       ts.Msg(1, l);

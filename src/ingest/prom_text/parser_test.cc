@@ -24,7 +24,7 @@ struct Parsed {
 };
 
 std::unique_ptr<Parsed> Parse(std::string_view body, Format f = Format::kPrometheusText,
-                              DecodeOptions opts = Opts()) {
+                              const DecodeOptions& opts = Opts()) {
   auto p = std::make_unique<Parsed>();
   ParsePromText(body, f, opts, p->sink, p->report);
   return p;
