@@ -95,10 +95,12 @@ class IngestApi {
                                             : std::string_view(req.principal.token_name);
   }
 
-  // Plain-text answer for remote_write / import: 204 when all rows stored, else the summary.
+  // Plain-text answer for remote_write / import: 204 when all rows stored, else the summary (200
+  // with it when only exemplars were refused: they never fail a request, as in Prometheus).
   static void TextAnswer(const ingest::DecodeReport& r, net::Response& resp) {
     CountHeaders(r, resp);
     int code = r.HttpStatus();
+    if (code == 204 && r.exemplars_rejected() > 0) return resp.Text(200, r.Summary());
     if (code == 204) {
       resp.status = 204;
       resp.content_type.clear();

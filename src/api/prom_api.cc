@@ -95,6 +95,48 @@ void AppendAnnotations(std::string& j, const query::QueryResult& r) {
   list("infos", r.infos);
 }
 
+// The matchers of every vector selector in e (in query order).
+void CollectSelectors(const query::Expr* e, std::vector<std::vector<tsdb::Matcher>>* out) {
+  if (e == nullptr) return;
+  switch (e->kind) {
+    case query::ExprKind::kVectorSelector:
+      out->push_back(static_cast<const query::VectorSelector*>(e)->matchers);
+      break;
+    case query::ExprKind::kMatrixSelector:
+      CollectSelectors(static_cast<const query::MatrixSelector*>(e)->vs.get(), out);
+      break;
+    case query::ExprKind::kSubquery:
+      CollectSelectors(static_cast<const query::SubqueryExpr*>(e)->expr.get(), out);
+      break;
+    case query::ExprKind::kParen:
+      CollectSelectors(static_cast<const query::ParenExpr*>(e)->expr.get(), out);
+      break;
+    case query::ExprKind::kUnary:
+      CollectSelectors(static_cast<const query::UnaryExpr*>(e)->expr.get(), out);
+      break;
+    case query::ExprKind::kBinary: {
+      const auto* b = static_cast<const query::BinaryExpr*>(e);
+      CollectSelectors(b->lhs.get(), out);
+      CollectSelectors(b->rhs.get(), out);
+      break;
+    }
+    case query::ExprKind::kAggregate: {
+      const auto* a = static_cast<const query::AggregateExpr*>(e);
+      CollectSelectors(a->param.get(), out);
+      CollectSelectors(a->expr.get(), out);
+      break;
+    }
+    case query::ExprKind::kCall:
+      for (const auto& arg : static_cast<const query::Call*>(e)->args) {
+        CollectSelectors(arg.get(), out);
+      }
+      break;
+    case query::ExprKind::kNumber:
+    case query::ExprKind::kString:
+      break;
+  }
+}
+
 // Time range parameters with Prometheus' defaults (all of time).
 bool TimeRange(net::Request& req, net::Response& resp, int64_t* start, int64_t* end) {
   std::string s;
@@ -436,8 +478,33 @@ class PromApi {
     if (!parsed.ok()) return BadData(resp, parsed.status().message());
     int64_t start, end;
     if (!TimeRange(req, resp, &start, &end)) return;
-    // Exemplars are not stored yet: a valid query has none.
-    resp.Json(200, "{\"status\":\"success\",\"data\":[]}");
+    // As Prometheus: every selector of the query picks series (offsets and @ do not apply).
+    std::vector<std::vector<tsdb::Matcher>> sets;
+    CollectSelectors(parsed->get(), &sets);
+    std::vector<tsdb::SeriesExemplars> found;
+    if (!sets.empty()) found = o_.storage->SelectExemplars(sets, start, end);
+    if (found.size() > o_.max_series_returned) return TooMany(resp, found.size());
+    std::string j = "{\"status\":\"success\",\"data\":[";
+    for (size_t i = 0; i < found.size(); ++i) {
+      if (i) j += ',';
+      j += "{\"seriesLabels\":";
+      AppendLabels(j, found[i].series);
+      j += ",\"exemplars\":[";
+      for (size_t k = 0; k < found[i].exemplars.size(); ++k) {
+        const tsdb::Exemplar& e = found[i].exemplars[k];
+        if (k) j += ',';
+        j += "{\"labels\":";
+        AppendLabels(j, e.labels);
+        j += ",\"value\":\"";
+        query::functions::AppendFloatShortest(&j, e.value);
+        j += "\",\"timestamp\":";
+        AppendPromTime(j, e.t);
+        j += '}';
+      }
+      j += "]}";
+    }
+    j += "]}";
+    resp.Json(200, std::move(j));
   }
 
   // Prometheus text with ms timestamps for every sample of the matching series in [start, end]:

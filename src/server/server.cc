@@ -6,6 +6,7 @@
 #include <chrono>
 #include <fstream>
 #include <limits>
+#include <tuple>
 
 #include "api/dashboards_api.h"
 #include "api/errors_api.h"
@@ -182,6 +183,7 @@ Status Server::OpenMetricsStorage() {
   o.wal_fsync_interval_ms = t.wal_fsync_interval_ms;
   o.block_range_ms = t.block_range_ms;
   o.max_series = static_cast<size_t>(t.max_series);
+  o.max_exemplars = static_cast<size_t>(t.max_exemplars);
   auto start = std::chrono::steady_clock::now();
   auto db = tsdb::DB::Open(o, opts_.config.data_dir + "/tsdb");
   if (!db.ok()) return db.status().WithContext("cannot open metrics storage");
@@ -222,6 +224,22 @@ Status Server::OpenMetricsStorage() {
                         return t == INT64_MAX ? std::numeric_limits<double>::quiet_NaN()
                                               : static_cast<double>(t) / 1000.0;
                       });
+  if (tsdb::ExemplarStore* ex = dbp->exemplars(); ex != nullptr) {
+    using ES = tsdb::ExemplarStats;
+    for (auto [name, help, field] :
+         {std::tuple{"kansoku_tsdb_exemplars_appended_total", "Exemplars stored.", &ES::appended},
+          std::tuple{"kansoku_tsdb_exemplars_out_of_order_total",
+                     "Exemplars refused: not newer than their series' newest.", &ES::out_of_order},
+          std::tuple{"kansoku_tsdb_exemplars_duplicates_total",
+                     "Exemplars dropped: equal to their series' newest.", &ES::duplicates},
+          std::tuple{"kansoku_tsdb_exemplars_invalid_total",
+                     "Exemplars refused: labels over 128 runes or not UTF-8.", &ES::invalid}}) {
+      registry_.CounterFunc(name, help,
+                            [ex, f = field] { return static_cast<double>(ex->Stats().*f); });
+    }
+    registry_.GaugeFunc("kansoku_tsdb_exemplars", "Exemplars in the ring.",
+                        [ex] { return static_cast<double>(ex->Stats().stored); });
+  }
 
   query::EngineOptions eo;
   eo.timeout = std::chrono::milliseconds(opts_.config.query.timeout_ms);

@@ -142,10 +142,41 @@ class DBAppender : public Appender {
     return Status::Ok();
   }
 
+  Status AppendExemplar(const Labels& series, const Exemplar& e) override {
+    KANSOKU_CHECK(!done_, "BUG: Appender used after Commit/Rollback");
+    ExemplarStore* store = db_->exemplars_.get();
+    if (store == nullptr) return Status::Ok();  // exemplar storage off
+    // Against this batch's own newest exemplar of the series first, then the store's.
+    const uint64_t h = series.Hash();
+    auto [it, fresh] = exemplar_last_.try_emplace(h, exemplars_.size());
+    if (!fresh && exemplars_[it->second].first == series) {
+      const Exemplar& prev = exemplars_[it->second].second;
+      if (prev == e) return Status::Ok();  // duplicate: dropped, as the store does
+      if (e.t <= prev.t) {
+        return Status::InvalidArgument("out of order exemplar: series " + series.ToString() +
+                                       " at timestamp " + std::to_string(e.t) +
+                                       " is not newer than its exemplar at " +
+                                       std::to_string(prev.t) + " in this batch");
+      }
+      KANSOKU_RETURN_IF_ERROR(ExemplarStore::Validate(e));
+    } else {
+      // A new series in this batch (or a hash collision: the store re-checks at commit).
+      Status st = ValidateLabels(series);
+      if (st.ok()) st = store->Check(series, e);
+      if (!st.ok()) {
+        if (fresh) exemplar_last_.erase(it);
+        return st;
+      }
+    }
+    it->second = exemplars_.size();
+    exemplars_.emplace_back(series, e);
+    return Status::Ok();
+  }
+
   Status Commit() override {
     KANSOKU_CHECK(!done_, "BUG: Appender used after Commit/Rollback");
     done_ = true;
-    if (staged_.empty() && metadata_.empty()) return Status::Ok();
+    if (staged_.empty() && metadata_.empty()) return CommitExemplars();
     std::shared_lock<std::shared_mutex> commit_lock(db_->commit_mu_, std::defer_lock);
     {
       // Through the gate first, so a waiting WAL rotation is not starved by a stream of commits
@@ -190,6 +221,7 @@ class DBAppender : public Appender {
       UnpinAll();
       return st;
     }
+
     size_t rejected = 0;
     Status first_error;
     for (const auto& sm : staged_) {
@@ -205,6 +237,8 @@ class DBAppender : public Appender {
     }
     commit_lock.unlock();
     UnpinAll();
+    // After the samples they belong to, before the commit is acknowledged (kill -9 safe).
+    KANSOKU_RETURN_IF_ERROR(CommitExemplars());
     if (rejected > 0) {
       db_->samples_rejected_.fetch_add(rejected);
       return Status::InvalidArgument(
@@ -216,10 +250,26 @@ class DBAppender : public Appender {
 
   void Rollback() override {
     done_ = true;
+    exemplars_.clear();
+    exemplar_last_.clear();
     UnpinAll();
   }
 
  private:
+  // Adds the staged exemplars to the store (its own log, written with write(2) and fsynced under
+  // the WAL's policy). Ones refused now (lost a race with a concurrent appender) are counted by
+  // the store; only an IO error fails the commit.
+  Status CommitExemplars() {
+    if (exemplars_.empty()) return Status::Ok();
+    std::vector<ExemplarStore::Item> items;
+    items.reserve(exemplars_.size());
+    for (const auto& [series, e] : exemplars_) items.push_back({&series, &e});
+    Status st = db_->exemplars_->AddBatch(items, db_->options_.wal_fsync_interval_ms <= 0);
+    exemplars_.clear();
+    exemplar_last_.clear();
+    return st.WithContext("exemplars");
+  }
+
   struct Staged {
     MemSeries* series;  // pinned through batch_
     int64_t t;
@@ -234,6 +284,8 @@ class DBAppender : public Appender {
     batch_.push_back({std::move(s), false, Sample{0, 0}});
     return static_cast<uint32_t>(batch_.size() - 1);
   }
+  std::vector<std::pair<Labels, Exemplar>> exemplars_;  // staged, in append order
+  std::unordered_map<uint64_t, size_t> exemplar_last_;  // series hash -> its newest in exemplars_
   void UnpinAll() {
     for (const auto& b : batch_) db_->head_.Unpin(b.series.get());
     batch_.clear();
@@ -557,7 +609,17 @@ Status DB::Load() {
              {"wal_records", static_cast<unsigned long long>(replay_stats_.records_replayed)},
              {"replay_seconds", replay_seconds_}});
   KANSOKU_ASSIGN_OR_RETURN(wal_, WalWriter::Open(dir_ + "/wal", options_.wal_segment_bytes));
+  if (options_.max_exemplars > 0) {
+    KANSOKU_ASSIGN_OR_RETURN(exemplars_,
+                             ExemplarStore::Open(dir_ + "/exemplars", options_.max_exemplars));
+  }
   return Status::Ok();
+}
+
+std::vector<SeriesExemplars> DB::SelectExemplars(const std::vector<std::vector<Matcher>>& matchers,
+                                                 int64_t mint, int64_t maxt) {
+  if (exemplars_ == nullptr) return {};
+  return exemplars_->Select(matchers, mint, maxt);
 }
 
 std::unique_ptr<Appender> DB::NewAppender() { return std::make_unique<DBAppender>(this); }
@@ -868,6 +930,7 @@ void DB::BackgroundLoop() {
       if (stop_) return;
     }
     Status st = wal_->Sync();
+    if (st.ok() && exemplars_ != nullptr) st = exemplars_->Sync();
     if (!st.ok() && err_limit.Allow()) {
       log::Error("tsdb: WAL fsync failed", {{"error", st.ToString()}});
     }

@@ -3,7 +3,8 @@
 // top of a Head (recent data in memory), a WAL (durability of the head) and immutable Blocks
 // (older data on disk). Formats: docs/design/tsdb-{chunks,wal,block}.md.
 //
-// Directory layout: <dir>/wal/ (segments + checkpoint), <dir>/b-NNNNNNNN/ (blocks).
+// Directory layout: <dir>/wal/ (segments + checkpoint), <dir>/b-NNNNNNNN/ (blocks),
+// <dir>/exemplars/ (the exemplar log, exemplars.h).
 //
 // Lifecycle: Open() loads blocks, replays the WAL into the head, and (unless
 // DBOptions::background is false) starts one background thread that fsyncs the WAL every
@@ -38,6 +39,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "tsdb/block.h"
+#include "tsdb/exemplars.h"
 #include "tsdb/head.h"
 #include "tsdb/storage.h"
 #include "tsdb/wal.h"
@@ -60,6 +62,9 @@ struct DBOptions {
   uint64_t retention_bytes = 0;
   // Refuse new series beyond this many in the head (ResourceExhausted). 0 = unlimited.
   size_t max_series = 0;
+  // Exemplars kept (one ring shared by all series, in <dir>/exemplars/; exemplars.h). 0 = none
+  // stored (AppendExemplar drops them).
+  size_t max_exemplars = 100000;
   uint32_t samples_per_chunk = 120;
   // Merge blocks into ranges of block_range_ms * 3^k, up to this width. 0 = no compaction.
   int64_t max_block_range_ms = 3LL * 24 * 3600 * 1000;  // ~31 h * 3 ~ 3 days
@@ -111,6 +116,10 @@ class DB : public Appendable, public Queryable {
   Result<std::unique_ptr<Querier>> NewQuerier(int64_t mint, int64_t maxt) override;
   std::vector<std::pair<std::string, MetricMetadata>> Metadata(std::string_view metric,
                                                                size_t limit) override;
+  std::vector<SeriesExemplars> SelectExemplars(const std::vector<std::vector<Matcher>>& matchers,
+                                               int64_t mint, int64_t maxt) override;
+  // nullptr when max_exemplars is 0.
+  ExemplarStore* exemplars() const { return exemplars_.get(); }
 
   DBStats Stats() const;
   std::vector<BlockMeta> Blocks() const;
@@ -149,6 +158,7 @@ class DB : public Appendable, public Queryable {
   Clock& clock_;
   Head head_;
   std::unique_ptr<WalWriter> wal_;
+  std::unique_ptr<ExemplarStore> exemplars_;
 
   // Held shared by a commit across WAL write + head apply; exclusively to rotate the WAL, so a
   // checkpoint never misses a sample that is in an older segment but not yet in the head.

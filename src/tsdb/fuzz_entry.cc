@@ -11,6 +11,7 @@
 #include "tsdb/block.h"
 #include "tsdb/chunk.h"
 #include "tsdb/encoding.h"
+#include "tsdb/exemplars.h"
 #include "tsdb/rollup.h"
 #include "tsdb/wal.h"
 
@@ -74,6 +75,10 @@ void IterateChunk(std::string_view bytes, ChunkEncoding e) {
 Status DecodePayload(WalRecordType type, std::string_view payload) {
   switch (type) {
     case WalRecordType::kSeries: {
+      // Type 1 is also the exemplar log's only record type (exemplars.h).
+      Labels series;
+      Exemplar e;
+      (void)DecodeExemplarRecord(payload, &series, &e);
       std::vector<WalSeries> v;
       return DecodeWalSeries(payload, &v);
     }

@@ -23,6 +23,7 @@ void SortUnique(std::vector<Label>& v) {
   std::erase_if(out, [](const Label& l) { return l.value.empty(); });
   v = std::move(out);
 }
+}  // namespace
 
 bool ValidUtf8(std::string_view s) {
   size_t i = 0;
@@ -47,7 +48,6 @@ bool ValidUtf8(std::string_view s) {
   }
   return true;
 }
-}  // namespace
 
 Labels::Labels(std::initializer_list<Label> labels) : labels_(labels) { SortUnique(labels_); }
 

@@ -72,6 +72,8 @@ class LabelsBuilder {
 // [a-zA-Z_][a-zA-Z0-9_]*; names starting with "__" are reserved (except __name__).
 bool IsValidMetricName(std::string_view name);
 bool IsValidLabelName(std::string_view name);
+// True if s is well-formed UTF-8 (lead bytes and continuation bytes).
+bool ValidUtf8(std::string_view s);
 // Checks every name and that label values are valid UTF-8; error names the offending label.
 Status ValidateLabels(const Labels& labels);
 

@@ -55,6 +55,18 @@ enum class MetricType : unsigned char {
 std::string_view MetricTypeName(MetricType t);   // "counter", ... as /api/v1/metadata prints
 MetricType ParseMetricType(std::string_view s);  // unknown strings -> kUnknown
 
+// An exemplar: a sample of a series with its own labels (e.g. trace_id), a value and a time.
+struct Exemplar {
+  Labels labels;
+  double value = 0;
+  int64_t t = 0;  // milliseconds since the epoch
+  bool operator==(const Exemplar&) const = default;
+};
+struct SeriesExemplars {
+  Labels series;
+  std::vector<Exemplar> exemplars;  // in time order
+};
+
 struct MetricMetadata {
   MetricType type = MetricType::kUnknown;
   std::string help;
@@ -85,6 +97,14 @@ class Appender {
     return Append(labels, t, v);
   }
   virtual Status UpdateMetadata(std::string_view metric_name, const MetricMetadata& md) = 0;
+  // Stages an exemplar of `series` (made durable and visible by Commit, as samples are).
+  // InvalidArgument for exemplar labels over 128 runes, bad label names, or an exemplar older
+  // than the series' newest stored one. The default drops exemplars (storages without them).
+  virtual Status AppendExemplar(const Labels& series, const Exemplar& e) {
+    (void)series;
+    (void)e;
+    return Status::Ok();
+  }
   virtual Status Commit() = 0;
   virtual void Rollback() = 0;
 };
@@ -180,6 +200,15 @@ class Queryable {
   // Metadata per metric name (all names when metric is empty), at most limit (0 = no limit).
   virtual std::vector<std::pair<std::string, MetricMetadata>> Metadata(std::string_view metric,
                                                                        size_t limit) = 0;
+  // Series matching any of the matcher sets (all matchers of a set) that have exemplars with
+  // mint <= t <= maxt, sorted by series labels. The default: none stored.
+  virtual std::vector<SeriesExemplars> SelectExemplars(
+      const std::vector<std::vector<Matcher>>& matchers, int64_t mint, int64_t maxt) {
+    (void)matchers;
+    (void)mint;
+    (void)maxt;
+    return {};
+  }
 };
 
 }  // namespace kansoku::tsdb

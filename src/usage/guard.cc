@@ -604,6 +604,10 @@ class GuardedAppender : public tsdb::Appender {
   Status UpdateMetadata(std::string_view metric_name, const tsdb::MetricMetadata& md) override {
     return inner_->UpdateMetadata(metric_name, md);
   }
+  // Exemplars are not accounted (they create no series): straight to storage.
+  Status AppendExemplar(const tsdb::Labels& series, const tsdb::Exemplar& e) override {
+    return inner_->AppendExemplar(series, e);
+  }
   Status Commit() override {
     done_ = true;
     FlushRuns();

@@ -154,6 +154,25 @@ void AppenderSink::Consume(const RowBatch& batch) {
     }
     i = j;
   }
+  for (const ExemplarRow& e : batch.exemplars()) {
+    // Remote-write senders put exemplars in series entries of their own, without samples.
+    if (e.series >= series_labels_.size() || series_bad_[e.series]) continue;
+    SeriesCache::Entry* entry = LabelsFor(batch, e.series, 0);
+    if (entry == nullptr) continue;
+    const LabelView* lv = batch.labels_of(e);
+    std::vector<tsdb::Label> v;
+    v.reserve(e.num_labels);
+    for (uint32_t i = 0; i < e.num_labels; ++i) {
+      v.push_back({std::string(lv[i].name), std::string(lv[i].value)});
+    }
+    tsdb::Exemplar ex{tsdb::Labels::FromVector(std::move(v)), e.value, e.timestamp_ms};
+    Status st = appender_.AppendExemplar(entry->labels, ex);
+    if (st.ok()) {
+      ++exemplars_here_;
+    } else {
+      report_.RejectExemplar(Where(batch, batch.series()[e.series].line) + st.message());
+    }
+  }
   for (const MetadataRow& m : batch.metadata()) {
     tsdb::MetricMetadata md{m.type, std::string(m.help), std::string(m.unit)};
     Status st = appender_.UpdateMetadata(m.metric_family, md);
@@ -175,11 +194,13 @@ Status AppenderSink::Commit() {
                                   " rows to storage: " + st.message());
     // Nothing of this request is durable; a retry will resend it.
     report_.RevertAccepted(wrapped.message());
+    exemplars_here_ = 0;
     report_.SetRequestError(wrapped.code() == Status::Code::kInvalidArgument
                                 ? Status::Internal(wrapped.message())
                                 : wrapped);
     return wrapped;
   }
+  for (uint64_t i = 0; i < exemplars_here_; ++i) report_.AcceptExemplar();
   return Status::Ok();
 }
 

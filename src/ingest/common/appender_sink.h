@@ -89,6 +89,7 @@ class AppenderSink : public RowSink {
   DecodeReport& report_;
   bool committed_ = false;
   uint64_t accepted_here_ = 0;
+  uint64_t exemplars_here_ = 0;  // staged; counted as accepted once Commit succeeds
   SeriesCache local_cache_{0};
   SeriesCache* cache_;
   // Scratch, reused across batches.

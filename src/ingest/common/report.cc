@@ -55,12 +55,23 @@ void DecodeReport::Merge(const DecodeReport& o) {
   rows_rejected_ += o.rows_rejected_;
   values_skipped_ += o.values_skipped_;
   metadata_accepted_ += o.metadata_accepted_;
+  exemplars_accepted_ += o.exemplars_accepted_;
+  exemplars_rejected_ += o.exemplars_rejected_;
+  for (const std::string& e : o.exemplar_errors_) {
+    if (exemplar_errors_.size() >= kMaxErrors) break;
+    exemplar_errors_.push_back(e);
+  }
   for (size_t i = 0; i < kNumRejectReasons; ++i) by_reason_[i] += o.by_reason_[i];
   for (const std::string& e : o.errors_) {
     if (errors_.size() >= kMaxErrors) break;
     errors_.push_back(e);
   }
   SetRequestError(o.request_status_);
+}
+
+void DecodeReport::RejectExemplar(std::string message) {
+  ++exemplars_rejected_;
+  if (exemplar_errors_.size() < kMaxErrors) exemplar_errors_.push_back(std::move(message));
 }
 
 void DecodeReport::RevertAccepted(std::string message, RejectReason reason) {
@@ -128,6 +139,17 @@ std::string DecodeReport::Summary() const {
   if (values_skipped_ > 0) out += ", skipped " + std::to_string(values_skipped_) + " values";
   if (metadata_accepted_ > 0) {
     out += ", stored " + std::to_string(metadata_accepted_) + " metadata entries";
+  }
+  if (exemplars_accepted_ > 0 || exemplars_rejected_ > 0) {
+    out += ", stored " + std::to_string(exemplars_accepted_) + " exemplars";
+  }
+  if (exemplars_rejected_ > 0) {
+    out += ", rejected " + std::to_string(exemplars_rejected_) + " exemplars (";
+    for (size_t i = 0; i < exemplar_errors_.size(); ++i) {
+      if (i > 0) out += "; ";
+      out += exemplar_errors_[i];
+    }
+    out += ")";
   }
   if (!errors_.empty()) {
     out += "; first errors: ";

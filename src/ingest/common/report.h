@@ -80,6 +80,10 @@ class DecodeReport {
   void Accept(uint64_t n = 1) { rows_accepted_ += n; }
   void Skip(uint64_t n = 1) { values_skipped_ += n; }
   void AcceptMetadata(uint64_t n = 1) { metadata_accepted_ += n; }
+  // Exemplars: stored, or refused by storage (out of order, labels over 128 runes). As in
+  // Prometheus, a refused exemplar does not fail the request; Summary() names the first ones.
+  void AcceptExemplar() { ++exemplars_accepted_; }
+  void RejectExemplar(std::string message);
   // Adds another report's counters, errors (up to kMaxErrors) and request error to this one.
   void Merge(const DecodeReport& other);
   // The commit failed (or was refused): every accepted row becomes rejected with `message`.
@@ -97,6 +101,9 @@ class DecodeReport {
   uint64_t rejected(RejectReason r) const { return by_reason_[static_cast<size_t>(r)]; }
   uint64_t values_skipped() const { return values_skipped_; }
   uint64_t metadata_accepted() const { return metadata_accepted_; }
+  uint64_t exemplars_accepted() const { return exemplars_accepted_; }
+  uint64_t exemplars_rejected() const { return exemplars_rejected_; }
+  const std::vector<std::string>& exemplar_errors() const { return exemplar_errors_; }
   const std::vector<std::string>& errors() const { return errors_; }
   const Status& request_status() const { return request_status_; }
 
@@ -113,6 +120,9 @@ class DecodeReport {
   uint64_t rows_rejected_ = 0;
   uint64_t values_skipped_ = 0;
   uint64_t metadata_accepted_ = 0;
+  uint64_t exemplars_accepted_ = 0;
+  uint64_t exemplars_rejected_ = 0;
+  std::vector<std::string> exemplar_errors_;
   std::array<uint64_t, kNumRejectReasons> by_reason_{};
   std::vector<std::string> errors_;
   Status request_status_;

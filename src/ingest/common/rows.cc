@@ -55,19 +55,30 @@ void RowBatch::Clear() {
   series_.clear();
   samples_.clear();
   metadata_.clear();
+  exemplars_.clear();
+  exemplar_labels_.clear();
   arena_.Clear();  // key_context_ stays: a decoder sets it once per call
 }
+
+namespace {
+tsdb::Labels ToLabels(const LabelView* l, uint32_t n) {
+  std::vector<tsdb::Label> v;
+  v.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) v.push_back({std::string(l[i].name), std::string(l[i].value)});
+  return tsdb::Labels::FromVector(std::move(v));
+}
+}  // namespace
 
 void CollectingSink::Consume(const RowBatch& batch) {
   for (const SampleRow& s : batch.samples()) {
     const SeriesRow& sr = batch.series()[s.series];
-    std::vector<tsdb::Label> v;
-    v.reserve(sr.num_labels);
-    const LabelView* l = batch.labels_of(sr);
-    for (uint32_t i = 0; i < sr.num_labels; ++i) {
-      v.push_back({std::string(l[i].name), std::string(l[i].value)});
-    }
-    rows.push_back({tsdb::Labels::FromVector(std::move(v)), s.timestamp_ms, s.value, sr.line});
+    rows.push_back(
+        {ToLabels(batch.labels_of(sr), sr.num_labels), s.timestamp_ms, s.value, sr.line});
+  }
+  for (const ExemplarRow& e : batch.exemplars()) {
+    const SeriesRow& sr = batch.series()[e.series];
+    exemplars.push_back({ToLabels(batch.labels_of(sr), sr.num_labels),
+                         {ToLabels(batch.labels_of(e), e.num_labels), e.value, e.timestamp_ms}});
   }
   for (const MetadataRow& m : batch.metadata()) {
     metadata.push_back(
@@ -97,6 +108,14 @@ void DiscardSink::Consume(const RowBatch& batch) {
     touch(m.metric_family);
     touch(m.help);
     touch(m.unit);
+  }
+  for (const ExemplarRow& e : batch.exemplars()) {
+    const LabelView* l = batch.labels_of(e);
+    for (uint32_t i = 0; i < e.num_labels; ++i) {
+      touch(l[i].name);
+      touch(l[i].value);
+    }
+    checksum += static_cast<uint64_t>(e.timestamp_ms);
   }
 }
 

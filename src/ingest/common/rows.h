@@ -49,6 +49,16 @@ struct SampleRow {
   double value;
 };
 
+// An exemplar of a series (OpenMetrics `# {trace_id="..."} v ts`, remote-write Exemplar): its
+// labels are exemplar_labels_[first_label, first_label + num_labels).
+struct ExemplarRow {
+  uint32_t series;  // index into RowBatch::series()
+  uint32_t first_label;
+  uint32_t num_labels;
+  int64_t timestamp_ms;
+  double value;
+};
+
 struct MetadataRow {
   std::string_view metric_family;
   tsdb::MetricType type = tsdb::MetricType::kUnknown;
@@ -109,15 +119,25 @@ class RowBatch {
     samples_.push_back({static_cast<uint32_t>(series_.size() - 1), timestamp_ms, value});
   }
   void AddMetadata(const MetadataRow& md) { metadata_.push_back(md); }
+  // Adds an exemplar to the last series (after the sample it belongs to).
+  void AddExemplar(const LabelView* labels, uint32_t n, double value, int64_t timestamp_ms) {
+    exemplars_.push_back({static_cast<uint32_t>(series_.size() - 1),
+                          static_cast<uint32_t>(exemplar_labels_.size()), n, timestamp_ms, value});
+    exemplar_labels_.insert(exemplar_labels_.end(), labels, labels + n);
+  }
 
   StringArena& arena() { return arena_; }
 
   const std::vector<SeriesRow>& series() const { return series_; }
   const std::vector<SampleRow>& samples() const { return samples_; }
   const std::vector<MetadataRow>& metadata() const { return metadata_; }
+  const std::vector<ExemplarRow>& exemplars() const { return exemplars_; }
+  const LabelView* labels_of(const ExemplarRow& e) const {
+    return exemplar_labels_.data() + e.first_label;
+  }
   const LabelView* labels_of(const SeriesRow& s) const { return labels_.data() + s.first_label; }
   uint32_t current_series_labels() const { return series_.back().num_labels; }
-  bool empty() const { return samples_.empty() && metadata_.empty(); }
+  bool empty() const { return samples_.empty() && metadata_.empty() && exemplars_.empty(); }
 
   // Identifies how raw keys map to labels (protocol, extra labels); see KeyContext().
   uint64_t key_context() const { return key_context_; }
@@ -137,6 +157,8 @@ class RowBatch {
   std::vector<SeriesRow> series_;
   std::vector<SampleRow> samples_;
   std::vector<MetadataRow> metadata_;
+  std::vector<ExemplarRow> exemplars_;
+  std::vector<LabelView> exemplar_labels_;
   StringArena arena_;
   std::string_view location_unit_ = "line";
   uint64_t key_context_ = 0;
@@ -163,9 +185,14 @@ class CollectingSink : public RowSink {
     std::string metric_family;
     tsdb::MetricMetadata md;
   };
+  struct Exemplar {
+    tsdb::Labels series;
+    tsdb::Exemplar exemplar;
+  };
   void Consume(const RowBatch& batch) override;
   std::vector<Row> rows;
   std::vector<Metadata> metadata;
+  std::vector<Exemplar> exemplars;
 };
 
 // A sink that drops the rows. With touch_all_bytes it reads every byte of every view (fuzzing:

@@ -112,6 +112,38 @@ bool DecodeSample(std::string_view msg, size_t base, SampleView* out, std::strin
   return !r.failed();
 }
 
+// Exemplar { repeated Label labels = 1; double value = 2; int64 timestamp = 3; }; labels go to
+// *labels (views into msg).
+bool DecodeExemplar(std::string_view msg, size_t base, std::vector<LabelView>* labels,
+                    SampleView* out, std::string* err) {
+  ProtoReader r(msg, base);
+  *out = {};
+  labels->clear();
+  while (r.Next()) {
+    if (r.field() == 1) {
+      std::string_view lm;
+      if (!r.Expect(WireType::kLen) || !r.ReadBytes(&lm)) break;
+      LabelView l;
+      if (!DecodeLabel(lm, r.OffsetOf(lm), &l, err)) {
+        *err = "exemplar " + *err;
+        return false;
+      }
+      labels->push_back(l);
+    } else if (r.field() == 2) {
+      if (!r.Expect(WireType::kFixed64)) break;
+      r.ReadDouble(&out->value);
+    } else if (r.field() == 3) {
+      if (!r.Expect(WireType::kVarint)) break;
+      uint64_t u = 0;
+      if (r.ReadVarint(&u)) out->t = static_cast<int64_t>(u);
+    } else {
+      r.Skip();
+    }
+  }
+  if (r.failed()) *err = "exemplar: " + r.error();
+  return !r.failed();
+}
+
 bool DecodeMetadata(std::string_view msg, size_t base, MetadataRow* out, std::string* err) {
   ProtoReader r(msg, base);
   *out = {};
@@ -176,7 +208,7 @@ Status Decoder::Decode(std::string_view body, const DecodeOptions& opts, RowSink
       // Pass 1: labels; count samples and histograms.
       batch_.BeginSeries(ts_index);
       std::string_view name;
-      uint64_t n_samples = 0, n_histograms = 0;
+      uint64_t n_samples = 0, n_histograms = 0, n_exemplars = 0;
       // The label fields' bytes are the series' raw key when they come first (they always do
       // from Prometheus): [0, labels_end).
       size_t labels_end = 0;
@@ -196,6 +228,9 @@ Status Decoder::Decode(std::string_view body, const DecodeOptions& opts, RowSink
         } else if (r.field() == 2) {
           ++n_samples;
           if (!r.Expect(WireType::kLen) || !r.Skip()) break;
+        } else if (r.field() == 3) {
+          ++n_exemplars;
+          if (!r.Expect(WireType::kLen) || !r.Skip()) break;
         } else if (r.field() == 4) {
           ++n_histograms;
           if (!r.Expect(WireType::kLen) || !r.Skip()) break;
@@ -209,7 +244,8 @@ Status Decoder::Decode(std::string_view body, const DecodeOptions& opts, RowSink
                            Where(ts_index, name) +
                                "native histograms are not supported (remote write 1.0 only)"});
       }
-      if (n_samples == 0) {
+      // Prometheus sends exemplars in series entries of their own, without samples.
+      if (n_samples == 0 && n_exemplars == 0) {
         batch_.CancelSeries();
         continue;
       }
@@ -252,6 +288,15 @@ Status Decoder::Decode(std::string_view body, const DecodeOptions& opts, RowSink
       ProtoReader r2(ts, base);
       std::string why;
       while (r2.Next()) {
+        if (r2.field() == 3) {
+          std::string_view em;
+          if (!r2.ReadBytes(&em)) break;
+          SampleView e;
+          if (!DecodeExemplar(em, r2.OffsetOf(em), &ex_labels_, &e, &err)) return fail(err);
+          batch_.AddExemplar(ex_labels_.data(), static_cast<uint32_t>(ex_labels_.size()), e.value,
+                             e.t);
+          continue;
+        }
         if (r2.field() != 2) {
           r2.Skip();
           continue;

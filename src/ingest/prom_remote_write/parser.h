@@ -6,7 +6,8 @@
 // decoder for prometheus.WriteRequest (no protoc):
 //   WriteRequest  { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
 //   TimeSeries    { repeated Label labels = 1; repeated Sample samples = 2;
-//                   repeated Exemplar exemplars = 3 (skipped); repeated Histogram histograms = 4 }
+//                   repeated Exemplar exemplars = 3; repeated Histogram histograms = 4 }
+//   Exemplar      { repeated Label labels = 1; double value = 2; int64 timestamp = 3; }  // ms
 //   Label         { string name = 1; string value = 2; }
 //   Sample        { double value = 1; int64 timestamp = 2; }   // ms; proto3: zeros omitted
 //   MetricMetadata{ MetricType type = 1; string metric_family_name = 2; string help = 4;
@@ -29,6 +30,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "ingest/common/report.h"
@@ -51,6 +53,7 @@ class Decoder {
 
  private:
   RowBatch batch_;
+  std::vector<LabelView> ex_labels_;  // scratch for one exemplar's labels
 };
 
 // Convenience wrapper with a fresh Decoder.

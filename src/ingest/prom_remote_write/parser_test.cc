@@ -182,6 +182,41 @@ TEST(RemoteWriteTest, RowErrorsKeepGoodRows) {
   EXPECT_EQ(report.HttpStatus(), 400);
 }
 
+TEST(RemoteWriteTest, Exemplars) {
+  // As Prometheus sends them: in series entries of their own, without samples.
+  ProtoWriter ex;
+  ex.Msg(1, Label("trace_id", "abc")).Msg(1, Label("span_id", "s")).Double(2, 1.5).Varint(3, kNow);
+  ProtoWriter ts;
+  ts.Msg(1, Label("__name__", "req_total")).Msg(1, Label("job", "a")).Msg(3, ex);
+  ProtoWriter ts2;
+  ts2.Msg(1, Label("__name__", "req_total")).Msg(2, Sample(3, kNow)).Msg(3, ProtoWriter());
+  ProtoWriter req;
+  req.Msg(1, ts).Msg(1, ts2);
+  CollectingSink sink;
+  DecodeReport report;
+  ASSERT_TRUE(DecodeWriteRequest(req.data(), Opts(), sink, report).ok()) << report.Summary();
+  EXPECT_EQ(sink.rows.size(), 1u);
+  ASSERT_EQ(sink.exemplars.size(), 2u);
+  EXPECT_EQ(sink.exemplars[0].series, (tsdb::Labels{{"__name__", "req_total"}, {"job", "a"}}));
+  EXPECT_EQ(sink.exemplars[0].exemplar,
+            (tsdb::Exemplar{tsdb::Labels{{"span_id", "s"}, {"trace_id", "abc"}}, 1.5, kNow}));
+  EXPECT_EQ(sink.exemplars[1].exemplar, (tsdb::Exemplar{tsdb::Labels{}, 0, 0}));
+  // A malformed exemplar fails the request (all or nothing), naming it.
+  ProtoWriter bad;
+  bad.Msg(1, Label("__name__", "x"))
+      .Str(3, std::string("\x0a\x05"
+                          "ab",
+                          4));
+  ProtoWriter req2;
+  req2.Msg(1, bad);
+  CollectingSink sink2;
+  DecodeReport report2;
+  Status st = DecodeWriteRequest(req2.data(), Opts(), sink2, report2);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("exemplar"), std::string::npos) << st.message();
+  EXPECT_TRUE(sink2.exemplars.empty());
+}
+
 TEST(RemoteWriteTest, EmptyBodyIsOk) {
   CollectingSink sink;
   DecodeReport report;

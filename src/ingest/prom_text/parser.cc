@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace kansoku::ingest::prom_text {
 
@@ -112,7 +113,9 @@ class LineParser {
   }
 
  private:
-  bool Labels(Cursor& c, std::string_view* name, std::string* why);
+  bool Labels(Cursor& c, std::string_view* name, std::string* why,
+              std::vector<LabelView>* into = nullptr);
+  bool Exemplar(Cursor& c, int64_t sample_ts, std::string* why);
 
   RowBatch& batch_;
   Format format_;
@@ -120,6 +123,10 @@ class LineParser {
   DecodeReport& report_;
   MetadataRow pending_;
   bool pending_active_ = false;
+  // The current line's exemplar (OpenMetrics), parsed before the sample is added.
+  std::vector<LabelView> ex_labels_;
+  double ex_value_ = 0;
+  int64_t ex_ts_ = 0;
 };
 
 void LineParser::Comment(std::string_view line, uint32_t line_no, bool* eof) {
@@ -163,9 +170,10 @@ void LineParser::Comment(std::string_view line, uint32_t line_no, bool* eof) {
   }
 }
 
-// Parses `{...}` at c (c.peek() == '{'), adding labels to the current series. A quoted item
-// without '=' is the metric name (UTF-8 form); it goes to *name.
-bool LineParser::Labels(Cursor& c, std::string_view* name, std::string* why) {
+// Parses `{...}` at c (c.peek() == '{'), adding labels to the current series (or to *into). A
+// quoted item without '=' is the metric name (UTF-8 form); it goes to *name.
+bool LineParser::Labels(Cursor& c, std::string_view* name, std::string* why,
+                        std::vector<LabelView>* into) {
   ++c.i;
   for (;;) {
     c.SkipSpace();
@@ -215,7 +223,11 @@ bool LineParser::Labels(Cursor& c, std::string_view* name, std::string* why) {
       *why += " in the value of label " + Quote(lname);
       return false;
     }
-    batch_.AddLabel(lname, value);
+    if (into != nullptr) {
+      into->push_back({lname, value});
+    } else {
+      batch_.AddLabel(lname, value);
+    }
     c.SkipSpace();
     if (c.done()) {
       *why = "missing '}'";
@@ -314,7 +326,15 @@ void LineParser::Sample(std::string_view line, uint32_t line_no) {
                                               " after the timestamp");
     return;
   }
-  // A '#' here starts an exemplar (OpenMetrics): skipped.
+  // A '#' here starts an exemplar: OpenMetrics only (the 0.0.4 format has none: skipped).
+  const bool has_exemplar = !c.done() && format_ == Format::kOpenMetrics;
+  if (has_exemplar && !Exemplar(c, ts, &why)) {
+    batch_.CancelSeries();
+    report_.Reject(
+        RejectReason::kSyntax,
+        LineErr(line_no) + "cannot parse the exemplar of metric " + Quote(name) + ": " + why);
+    return;
+  }
   if (!CheckTimestamp(ts, opts_, &why)) {
     batch_.CancelSeries();
     report_.Reject(RejectReason::kTimestampOutOfRange,
@@ -324,6 +344,51 @@ void LineParser::Sample(std::string_view line, uint32_t line_no) {
   if (!CheckSeriesLimits(batch_, opts_.limits, report_)) return;
   AddExtraLabels(batch_, opts_);
   batch_.AddSample(ts, value);
+  if (has_exemplar) {
+    batch_.AddExemplar(ex_labels_.data(), static_cast<uint32_t>(ex_labels_.size()), ex_value_,
+                       ex_ts_);
+  }
+}
+
+// `# {labels} value [timestamp]` at c (c.peek() == '#'). The timestamp is in seconds; without
+// one the exemplar gets the sample's timestamp (as Prometheus' scraper does).
+bool LineParser::Exemplar(Cursor& c, int64_t sample_ts, std::string* why) {
+  ++c.i;
+  c.SkipSpace();
+  if (c.done() || c.peek() != '{') {
+    *why = "expected '{' after '#'";
+    return false;
+  }
+  ex_labels_.clear();
+  std::string_view quoted_name;
+  if (!Labels(c, &quoted_name, why, &ex_labels_)) return false;
+  if (!quoted_name.empty()) {
+    *why = "an exemplar has no metric name, got " + Quote(quoted_name);
+    return false;
+  }
+  c.SkipSpace();
+  std::string_view value_s = c.Token();
+  if (value_s.empty() || !ParseFloat(value_s, &ex_value_)) {
+    *why = value_s.empty() ? "missing value" : "value " + Quote(value_s) + " is not a number";
+    return false;
+  }
+  c.SkipSpace();
+  ex_ts_ = sample_ts;
+  if (!c.done()) {
+    std::string_view ts_s = c.Token();
+    double secs;
+    if (!ParseFloat(ts_s, &secs) || !std::isfinite(secs) || std::fabs(secs) >= 9.2e15) {
+      *why = "timestamp " + Quote(ts_s) + " is not seconds since the epoch";
+      return false;
+    }
+    ex_ts_ = static_cast<int64_t>(std::llround(secs * 1000));
+    c.SkipSpace();
+  }
+  if (!c.done()) {
+    *why = "unexpected " + Quote(c.Rest()) + " after the exemplar";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace

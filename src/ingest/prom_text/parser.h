@@ -14,7 +14,9 @@
 // does); a trailing comma in the label list is fine. UTF-8 names may be quoted:
 // {"my.metric", "my.label"="v"}. Values: Go float syntax plus NaN, +Inf, -Inf. Timestamps:
 // integer milliseconds (text 0.0.4) or float seconds (OpenMetrics); a missing timestamp is
-// DecodeOptions::now_ms. Exemplars are skipped.
+// DecodeOptions::now_ms. Exemplars (OpenMetrics only; skipped in 0.0.4 text) go to the batch
+// (RowBatch::AddExemplar) after their sample; their timestamp is in seconds and defaults to the
+// sample's; a malformed exemplar rejects its line.
 //
 // Metadata: HELP/TYPE/UNIT lines for the same family are merged into one MetadataRow, emitted
 // when another family starts or at the end.

@@ -105,8 +105,46 @@ TEST(PromTextTest, OpenMetrics) {
   ASSERT_EQ(p->sink.metadata.size(), 1u);
   EXPECT_EQ(p->sink.metadata[0].md,
             (tsdb::MetricMetadata{tsdb::MetricType::kCounter, "Foo.", "seconds"}));
+  // The exemplar without a timestamp gets the sample's.
+  ASSERT_EQ(p->sink.exemplars.size(), 1u);
+  EXPECT_EQ(p->sink.exemplars[0].series, (tsdb::Labels{{"__name__", "foo_total"}}));
+  EXPECT_EQ(p->sink.exemplars[0].exemplar,
+            (tsdb::Exemplar{tsdb::Labels{{"trace_id", "KOO5S4vxi0o"}}, 0.67, 1520879607789}));
   EXPECT_EQ(FormatFromContentType("application/openmetrics-text; version=1.0.0"),
             Format::kOpenMetrics);
+}
+
+TEST(PromTextTest, OpenMetricsExemplars) {
+  auto p = Parse(
+      "a_bucket{le=\"1\"} 3 # {trace_id=\"x\", span=\"q\\\"\"} 0.5 1520879607.5\n"
+      "b_total 1 # {} 2\n"
+      "c_total 1 #{trace_id=\"y\"} 1\n"
+      "d_total 1 # trace_id=\"y\" 1\n"
+      "e_total 1 # {trace_id=\"y\"}\n"
+      "f_total 1 # {trace_id=\"y\"} 1 2 3\n"
+      "g_total 1 # {\"g\"} 1\n"
+      "h_total 1 # {trace_id=\"y\"} 1 soon\n",
+      Format::kOpenMetrics);
+  ASSERT_EQ(p->sink.rows.size(), 3u) << p->report.Summary();
+  ASSERT_EQ(p->sink.exemplars.size(), 3u);
+  EXPECT_EQ(p->sink.exemplars[0].exemplar,
+            (tsdb::Exemplar{tsdb::Labels{{"span", "q\""}, {"trace_id", "x"}}, 0.5, 1520879607500}));
+  EXPECT_EQ(p->sink.exemplars[0].series.Get("le"), "1");
+  EXPECT_EQ(p->sink.exemplars[1].exemplar, (tsdb::Exemplar{tsdb::Labels{}, 2, kNow}));
+  EXPECT_EQ(p->sink.exemplars[2].series.MetricName(), "c_total");
+  EXPECT_EQ(p->report.rejected(RejectReason::kSyntax), 5u);
+  const std::string all = p->report.Summary();
+  EXPECT_NE(all.find("line 4: cannot parse the exemplar of metric \"d_total\": expected '{' after "
+                     "'#'"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("line 5: cannot parse the exemplar of metric \"e_total\": missing value"),
+            std::string::npos)
+      << all;
+  // The 0.0.4 text format has no exemplars: the comment is ignored.
+  auto q = Parse("a 1 # {trace_id=\"x\"} 1\n");
+  EXPECT_EQ(q->sink.rows.size(), 1u);
+  EXPECT_TRUE(q->sink.exemplars.empty());
   EXPECT_EQ(FormatFromContentType("text/plain; version=0.0.4"), Format::kPrometheusText);
 }
 
