@@ -176,7 +176,10 @@ class DBAppender : public Appender {
   Status Commit() override {
     KANSOKU_CHECK(!done_, "BUG: Appender used after Commit/Rollback");
     done_ = true;
-    if (staged_.empty() && metadata_.empty()) return CommitExemplars();
+    if (staged_.empty() && metadata_.empty()) {
+      UnpinAll();  // series pinned by samples that were all refused
+      return CommitExemplars();
+    }
     std::shared_lock<std::shared_mutex> commit_lock(db_->commit_mu_, std::defer_lock);
     {
       // Through the gate first, so a waiting WAL rotation is not starved by a stream of commits
