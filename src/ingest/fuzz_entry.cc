@@ -10,6 +10,7 @@
 #include "ingest/otlp_metrics/parser.h"
 #include "ingest/prom_remote_write/parser.h"
 #include "ingest/prom_text/parser.h"
+#include "tsdb/exemplars.h"
 
 namespace kansoku::ingest {
 
@@ -26,6 +27,10 @@ class ValidatingNullAppender : public tsdb::Appender {
   }
   Status UpdateMetadata(std::string_view, const tsdb::MetricMetadata&) override {
     return Status::Ok();
+  }
+  Status AppendExemplar(const tsdb::Labels& series, const tsdb::Exemplar& e) override {
+    KANSOKU_RETURN_IF_ERROR(tsdb::ValidateLabels(series));
+    return tsdb::ExemplarStore::Validate(e);
   }
   Status Commit() override { return Status::Ok(); }
   void Rollback() override {}
@@ -79,9 +84,12 @@ int FuzzPromText(const uint8_t* data, size_t size) {
     prom_text::ParsePromText(View(data, size), f, opts, sink, report);
     (void)report.Summary();
   }
-  ThroughAppender([&](RowSink& s, DecodeReport& r) {
-    prom_text::ParsePromText(View(data, size), prom_text::Format::kPrometheusText, opts, s, r);
-  });
+  for (auto f : {prom_text::Format::kPrometheusText, prom_text::Format::kOpenMetrics}) {
+    // OpenMetrics: exemplars reach the sink's AppendExemplar path too.
+    ThroughAppender([&](RowSink& s, DecodeReport& r) {
+      prom_text::ParsePromText(View(data, size), f, opts, s, r);
+    });
+  }
   return 0;
 }
 
