@@ -47,8 +47,10 @@ bool ParseValue(std::string_view s, double* v) {
   return end == buf + s.size();
 }
 
-// One sample line into *out; "" on success, else why.
-std::string ParseLine(std::string_view line, bool om, ScrapedSample* out) {
+// One sample line into *out; "" on success, else why. allow_exemplar=false: the exemplar's own
+// text (no nested exemplar, so no recursion beyond one level).
+std::string ParseLine(std::string_view line, bool om, ScrapedSample* out,
+                      bool allow_exemplar = true) {
   size_t i = 0;
   if (i >= line.size() || !NameStart(line[i])) return "metric name must start with [a-zA-Z_:]";
   while (i < line.size() && NameChar(line[i])) ++i;
@@ -111,9 +113,27 @@ std::string ParseLine(std::string_view line, bool om, ScrapedSample* out) {
   }
   skip_ws();
   std::string_view rest = line.substr(i);
-  if (om) {
+  out->exemplar.reset();
+  if (om && allow_exemplar) {
     size_t ex = rest.find(" # ");
-    if (ex != std::string_view::npos) rest = rest.substr(0, ex);  // exemplar
+    if (ex != std::string_view::npos) {
+      std::string_view ex_text = rest.substr(ex + 3);
+      rest = rest.substr(0, ex);
+      while (!ex_text.empty() && (ex_text.front() == ' ' || ex_text.front() == '\t')) {
+        ex_text.remove_prefix(1);
+      }
+      if (ex_text.empty() || ex_text.front() != '{') return "bad exemplar: expected '{' after '#'";
+      // `{labels} value [timestamp]` reads as a sample line with a placeholder metric name.
+      ScrapedSample e;
+      std::string why = ParseLine("x" + std::string(ex_text), true, &e, false);
+      if (!why.empty()) return "bad exemplar: " + why;
+      ScrapedExemplar se;
+      se.labels.assign(std::make_move_iterator(e.labels.begin() + 1),
+                       std::make_move_iterator(e.labels.end()));
+      se.value = e.value;
+      se.timestamp_ms = e.timestamp_ms;
+      out->exemplar = std::move(se);
+    }
   }
   size_t sp = rest.find_first_of(" \t");
   std::string_view val = rest.substr(0, sp);

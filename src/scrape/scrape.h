@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,15 +30,23 @@ class RE2;
 
 namespace kansoku::scrape {
 
+struct ScrapedExemplar {
+  LabelSet labels;
+  double value = 0;
+  int64_t timestamp_ms = 0;  // 0 = none in the exposition (the sample's time is used)
+};
+
 struct ScrapedSample {
   LabelSet labels;           // includes __name__, unsorted
   int64_t timestamp_ms = 0;  // 0 = none in the exposition (the scrape time is used)
   double value = 0;
+  std::optional<ScrapedExemplar> exemplar;  // OpenMetrics `# {labels} value [timestamp]`
 };
 
-// Parses an exposition body. openmetrics: timestamps are seconds, exemplars are skipped and
-// `# EOF` ends the body. InvalidArgument "line N: why" on the first bad line; nothing is
-// returned then (all or nothing, as Prometheus does).
+// Parses an exposition body. openmetrics: timestamps are seconds, an exemplar after a sample is
+// kept with it (a malformed one fails the scrape, as in Prometheus) and `# EOF` ends the body.
+// InvalidArgument "line N: why" on the first bad line; nothing is returned then (all or nothing, as
+// Prometheus does).
 Result<std::vector<ScrapedSample>> ParseExposition(std::string_view body, bool openmetrics,
                                                    size_t max_samples = 0);
 

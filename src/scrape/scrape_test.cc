@@ -54,6 +54,25 @@ TEST(ParseExposition, OpenMetrics) {
   ASSERT_EQ(r->size(), 2u);
   EXPECT_EQ((*r)[0].value, 1027);
   EXPECT_EQ((*r)[0].timestamp_ms, 1700000000500);
+  ASSERT_TRUE((*r)[0].exemplar.has_value());
+  EXPECT_EQ((*r)[0].exemplar->labels, (LabelSet{{"trace_id", "abc"}}));
+  EXPECT_EQ((*r)[0].exemplar->value, 1);
+  EXPECT_EQ((*r)[0].exemplar->timestamp_ms, 1700000000000);
+  EXPECT_FALSE((*r)[1].exemplar.has_value());
+  auto e = ParseExposition("a_total 1 # {} 0.5\n", true);
+  ASSERT_TRUE(e.ok());
+  ASSERT_TRUE((*e)[0].exemplar.has_value());
+  EXPECT_TRUE((*e)[0].exemplar->labels.empty());
+  EXPECT_EQ((*e)[0].exemplar->timestamp_ms, 0);  // the sample's time is used
+  for (const char* bad : {"a_total 1 # trace 1\n", "a_total 1 # {a=\"b\"}\n",
+                          "a_total 1 # {a=b} 1\n", "a_total 1 # {} 1 # {} 1\n"}) {
+    auto b = ParseExposition(bad, true);
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_NE(b.status().message().find("line 1: bad exemplar"), std::string::npos)
+        << b.status().message();
+  }
+  // Text 0.0.4 has no exemplars: the rest of the line is an error there, as before.
+  EXPECT_FALSE(ParseExposition("a 1 # {} 1\n", false).ok());
 }
 
 TEST(ParseExposition, InvalidIsAnErrorWithTheLine) {

@@ -55,10 +55,18 @@ Status ScrapeService::Open() {
           ingest::RowBatch batch;
           batch.set_location_unit("sample");
           uint32_t i = 0;
+          std::vector<ingest::LabelView> ex;
           for (const auto& s : samples) {
             batch.BeginSeries(++i);
             for (const auto& l : s.labels) batch.AddLabel(l.first, l.second);
-            batch.AddSample(s.timestamp_ms ? s.timestamp_ms : now_ms, s.value);
+            const int64_t t = s.timestamp_ms ? s.timestamp_ms : now_ms;
+            batch.AddSample(t, s.value);
+            if (s.exemplar) {
+              ex.clear();
+              for (const auto& l : s.exemplar->labels) ex.push_back({l.first, l.second});
+              batch.AddExemplar(ex.data(), static_cast<uint32_t>(ex.size()), s.exemplar->value,
+                                s.exemplar->timestamp_ms ? s.exemplar->timestamp_ms : t);
+            }
           }
           sink.Consume(batch);
         });

@@ -158,6 +158,46 @@ class ExemplarsHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class ExemplarScrapeTest(unittest.TestCase):
+    """kansoku's own scraper keeps the exemplars of an OpenMetrics target."""
+
+    def test_scraped_exemplars(self):
+        target = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ExemplarsHandler)
+        threading.Thread(target=target.serve_forever, daemon=True).start()
+        addr = "127.0.0.1:%d" % target.server_address[1]
+        s = harness.Server(config_text="""scrape:
+  interval: 1s
+scrape_configs:
+  - job_name: demo
+    static_configs: [{targets: ["%s"]}]
+""" % addr).start()
+        try:
+            start = time.time() - 60
+
+            def some():
+                st, got = query_exemplars(s, 'demo_requests_total{job="demo"}', "%.3f" % start,
+                                          "%.3f" % (time.time() + 60))
+                self.assertEqual(st, 200, got)
+                return got["data"] if got["data"] and len(got["data"][0]["exemplars"]) >= 3 else None
+
+            data = harness.wait_until(some, timeout=60, interval=0.5, what="3 scraped exemplars")
+            self.assertEqual(len(data), 1)
+            self.assertEqual(data[0]["seriesLabels"],
+                             {"__name__": "demo_requests_total", "instance": addr, "job": "demo", "path": "/api"})
+            prev = 0
+            for e in data[0]["exemplars"]:
+                n = int(e["labels"]["trace_id"].split("-")[1])  # trace-N, span sN, value N.(N%10)
+                self.assertEqual(e["labels"], {"trace_id": "trace-%d" % n, "span_id": "s%d" % n})
+                self.assertEqual(e["value"], "%d.%d" % (n, n % 10) if n % 10 else str(n))
+                self.assertGreater(n, prev)
+                prev = n
+        finally:
+            s.stop()
+            s.cleanup()
+            target.shutdown()
+            target.server_close()
+
+
 class ExemplarRemoteWriteTest(unittest.TestCase):
     def setUp(self):
         self.s = harness.Server().start()
