@@ -100,7 +100,50 @@ remote_write:
             return res and float(res[0]["value"][1]) >= 20
         harness.wait_until(enough, timeout=120, interval=1, what="remote_write data in kansoku")
         # Evaluate a little in the past, so both servers have every sample of the windows.
-        cls.t = time.time() - 6
+        cls.t = cls.evaluation_time(time.time() - 6)
+        # ... and wait until kansoku holds exactly the samples Prometheus has in them
+        # (remote_write can lag behind on a loaded machine).
+        def same_counts():
+            q = "sum(count_over_time(node_cpu_seconds_total[60s])) + sum(count_over_time(up[60s]))"
+            p = cls.instant(cls.prom_url, q, cls.t, None)
+            k = cls.instant("http://" + cls.s.addr, q, cls.t, cls.token)
+            return p is not None and p == k
+        harness.wait_until(same_counts, timeout=60, interval=1,
+                           what="the same samples in kansoku as in Prometheus")
+
+    @classmethod
+    def instant(cls, base, q, t, token):
+        req = urllib.request.Request(base + "/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": "%.3f" % t}))
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        with urllib.request.urlopen(req, timeout=10) as r:
+            res = json.loads(r.read())["data"]["result"]
+        return float(res[0]["value"][1]) if res else None
+
+    @classmethod
+    def evaluation_time(cls, t):
+        """t moved (by < 1 s) so that no window boundary falls on a sample's timestamp.
+
+        Range selectors differ there between the two servers: Prometheus 2.x (Debian's 2.42)
+        includes a sample exactly at the window's start, Prometheus 3.x — which kansoku follows —
+        does not. Scrape timestamps, the 2 s scrape interval, the windows and the 5 s step are whole
+        seconds apart, so keeping the evaluation time's millisecond offset away from every target's
+        scrape offset keeps all boundaries off the samples."""
+        ts = cls.instant_vector(cls.prom_url, "timestamp(up)", t)
+        offsets = sorted({round(v * 1000) % 1000 for v in ts})
+        if not offsets:
+            return t
+        gaps = [((offsets[(i + 1) % len(offsets)] - o) % 1000 or 1000, o) for i, o in enumerate(offsets)]
+        width, start = max(gaps)
+        want = (start + width // 2) % 1000  # the middle of the widest gap between scrape offsets
+        base = math.floor(t) * 1000
+        return (base + want) / 1000.0 - (1 if base + want > t * 1000 else 0)
+
+    @classmethod
+    def instant_vector(cls, base, q, t):
+        req = urllib.request.Request(base + "/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": "%.3f" % t}))
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return [float(x["value"][1]) for x in json.loads(r.read())["data"]["result"]]
 
     @classmethod
     def tearDownClass(cls):
