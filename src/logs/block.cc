@@ -11,13 +11,50 @@
 #include <cerrno>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <numeric>
+#include <unordered_map>
 
 #include "logs/codec.h"
 
 namespace kansoku::logs {
 
 uint64_t TokenHash(std::string_view token) { return XXH3_64bits(token.data(), token.size()); }
+
+uint64_t LabelsHash(const std::vector<KV>& labels) {
+  uint64_t h = 0x9E3779B97F4A7C15ULL;
+  for (const auto& kv : labels) {
+    h = XXH3_64bits_withSeed(kv.name.data(), kv.name.size(), h);
+    h = XXH3_64bits_withSeed(kv.value.data(), kv.value.size(), h ^ 0x5bd1e9955bd1e995ULL);
+  }
+  return h;
+}
+
+struct StreamIds::Impl {
+  mutable std::mutex mu;
+  std::unordered_multimap<uint64_t, uint32_t> index;  // GUARDED_BY(mu) hash -> id
+  std::vector<std::vector<KV>> labels;                // GUARDED_BY(mu) by id
+};
+
+StreamIds::StreamIds() : impl_(std::make_unique<Impl>()) {}
+StreamIds::~StreamIds() = default;
+
+uint32_t StreamIds::Intern(const std::vector<KV>& labels, uint64_t hash) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  auto [lo, hi] = impl_->index.equal_range(hash);
+  for (auto it = lo; it != hi; ++it) {
+    if (impl_->labels[it->second] == labels) return it->second;  // exact, not the hash alone
+  }
+  auto id = static_cast<uint32_t>(impl_->labels.size());
+  impl_->labels.push_back(labels);
+  impl_->index.emplace(hash, id);
+  return id;
+}
+
+uint32_t StreamIds::size() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return static_cast<uint32_t>(impl_->labels.size());
+}
 
 namespace {
 
@@ -310,7 +347,7 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   return Status::Ok();
 }
 
-Result<std::shared_ptr<Block>> Block::Open(const std::string& path) {
+Result<std::shared_ptr<Block>> Block::Open(const std::string& path, StreamIds* ids) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("cannot open block " + path, errno);
   std::shared_ptr<Block> b(new Block());
@@ -375,6 +412,8 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& path) {
     if (s.first_row != expect || s.n_rows > b->rows_ - s.first_row) {
       return corrupt("stream rows out of range");
     }
+    s.labels_hash = LabelsHash(s.labels);
+    if (ids) s.id = ids->Intern(s.labels, s.labels_hash);
     b->streams_.push_back(std::move(s));
   }
   if (b->streams_.empty() || b->streams_.back().first_row + b->streams_.back().n_rows != b->rows_) {

@@ -43,8 +43,31 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
 
 // Token hashing shared by the writer and the query side.
 uint64_t TokenHash(std::string_view token);
+// Hash of a sorted label list (head stream index, Block::StreamInfo::labels_hash). Equal labels
+// give equal hashes; callers that need exactness still compare the labels on a match.
+uint64_t LabelsHash(const std::vector<KV>& labels);
 
 enum class ColumnKind : uint8_t { kTime = 1, kFlags = 2, kMsg = 3, kField = 4 };
+
+// Dense ids for distinct label sets, shared by the blocks of one store (Block::Open assigns
+// StreamInfo::id): a scan that sums footer counts over many blocks adds into an array indexed by
+// id instead of comparing label lists. Ids are never reused or forgotten (a store sees a few
+// thousand distinct streams, not millions). Thread-safe.
+class StreamIds {
+ public:
+  StreamIds();
+  ~StreamIds();
+  StreamIds(const StreamIds&) = delete;
+  StreamIds& operator=(const StreamIds&) = delete;
+  // The id of these labels (hash = LabelsHash(labels)); a new one, size() - 1, if unseen.
+  uint32_t Intern(const std::vector<KV>& labels, uint64_t hash);
+  // Ids handed out so far: every id is < size().
+  uint32_t size() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 class Block {
  public:
@@ -54,6 +77,8 @@ class Block {
     uint64_t n_rows = 0;
     int64_t min_ts = 0;
     int64_t max_ts = 0;
+    uint64_t labels_hash = 0;  // LabelsHash(labels), computed at Open (not stored in the file)
+    uint32_t id = 0;           // from the StreamIds given to Open (0 without one)
   };
   struct PageInfo {
     uint64_t offset = 0;
@@ -66,8 +91,9 @@ class Block {
     std::vector<PageInfo> pages;  // one per page of the block
   };
 
-  // Reads format versions 1 (one page, one bloom filter) and 2.
-  static Result<std::shared_ptr<Block>> Open(const std::string& path);
+  // Reads format versions 1 (one page, one bloom filter) and 2. With ids, every stream's id is
+  // interned there.
+  static Result<std::shared_ptr<Block>> Open(const std::string& path, StreamIds* ids = nullptr);
   ~Block();
 
   const std::string& path() const { return path_; }

@@ -146,7 +146,10 @@ class StoreImpl : public Store {
   Status WriteFrozen(const std::shared_ptr<Head>& f);
   void BackgroundLoop();
   Status ScanBlock(const Block& b, const ScanRequest& req,
-                   const std::vector<std::vector<uint64_t>>& cnf, ScanVisitor& v, bool* stop) const;
+                   const std::vector<std::vector<uint64_t>>& cnf, const std::vector<char>* counted,
+                   ScanVisitor& v, bool* stop) const;
+  void CountFromFooters(const std::vector<Part>& parts, const ScanRequest& req, ScanVisitor& v,
+                        std::vector<std::vector<char>>* counted) const;
   Status ScanHeadStream(const Part& p, const ScanRequest& req, uint64_t seq_end, ScanVisitor& v,
                         bool* stop) const;
   Status ScanTail(const ScanRequest& req, ScanVisitor& v) const;
@@ -161,6 +164,7 @@ class StoreImpl : public Store {
   std::shared_ptr<Head> head_;                  // GUARDED_BY(mu_)
   std::vector<std::shared_ptr<Head>> frozen_;   // GUARDED_BY(mu_)
   std::vector<std::shared_ptr<Block>> blocks_;  // GUARDED_BY(mu_)
+  StreamIds stream_ids_;                        // of every block's streams (CountFromFooters)
   uint64_t next_block_id_ = 1;                  // GUARDED_BY(flush_mu_)
 
   mutable std::mutex tail_mu_;
@@ -257,15 +261,6 @@ void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
   }
 }
 
-uint64_t LabelsHash(const std::vector<KV>& labels) {
-  uint64_t h = 0x9E3779B97F4A7C15ULL;
-  for (const auto& kv : labels) {
-    h = XXH3_64bits_withSeed(kv.name.data(), kv.name.size(), h);
-    h = XXH3_64bits_withSeed(kv.value.data(), kv.value.size(), h ^ 0x5bd1e9955bd1e995ULL);
-  }
-  return h;
-}
-
 void StoreImpl::InsertLocked(Head& h, LogRecord&& r, uint64_t seq) {
   uint64_t key = LabelsHash(r.labels);
   HeadStream* s = nullptr;
@@ -315,7 +310,7 @@ Status StoreImpl::OpenFiles() {
         continue;
       }
       if (f.size() < 4 || f.substr(f.size() - 4) != ".blk") continue;
-      auto b = Block::Open(path);
+      auto b = Block::Open(path, &stream_ids_);
       if (!b.ok()) {
         log::Error("log block is corrupt; moved aside",
                    {{"path", path}, {"error", b.status().message()}});
@@ -457,7 +452,7 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
     uint64_t bytes = 0;
     KANSOKU_RETURN_IF_ERROR(
         WriteBlock(path, streams, f->wal_seq_end, opts_.zstd_level, opts_.block_page_rows, &bytes));
-    KANSOKU_ASSIGN_OR_RETURN(auto b, Block::Open(path));
+    KANSOKU_ASSIGN_OR_RETURN(auto b, Block::Open(path, &stream_ids_));
     written.push_back(std::move(b));
   }
   std::unique_lock<std::shared_mutex> l(mu_);
@@ -708,20 +703,70 @@ Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
     std::stable_sort(parts.begin(), parts.end(),
                      [](const Part& a, const Part& b) { return a.min_ts < b.min_ts; });
   }
+  // Per part (blocks only), per stream: counted from the footer up front.
+  std::vector<std::vector<char>> counted;
+  if (req.count_rows && !req.prefilter) CountFromFooters(parts, req, visitor, &counted);
   bool stop = false;
-  for (const auto& p : parts) {
+  for (size_t pi = 0; pi < parts.size(); ++pi) {
+    const Part& p = parts[pi];
     PartDecision d = visitor.BeginPart(p.min_ts, p.max_ts, p.rows);
     if (d == PartDecision::kStop) break;
     if (d == PartDecision::kSkip) continue;
     if (p.block) {
+      const std::vector<char>* c = counted.empty() ? nullptr : &counted[pi];
+      if (c && std::find(c->begin(), c->end(), 0) == c->end()) continue;  // all from the footer
       blocks_scanned_++;
-      KANSOKU_RETURN_IF_ERROR(ScanBlock(*p.block, req, cnf, visitor, &stop));
+      KANSOKU_RETURN_IF_ERROR(ScanBlock(*p.block, req, cnf, c, visitor, &stop));
     } else {
       KANSOKU_RETURN_IF_ERROR(ScanHeadStream(p, req, UINT64_MAX, visitor, &stop));
     }
     if (stop) break;
   }
   return Status::Ok();
+}
+
+// The aggregation fast path over many blocks: every block stream that lies wholly inside the
+// time range (and passes the stream filter) is summed per distinct label set (StreamInfo::id)
+// first, then offered to the visitor once per label set, not once per block (a day of blocks
+// repeats the same thousand streams in every block). (*counted)[part][stream] is set for the
+// streams the visitor accounted for; the others (declined) are scanned as usual.
+void StoreImpl::CountFromFooters(const std::vector<Part>& parts, const ScanRequest& req,
+                                 ScanVisitor& v, std::vector<std::vector<char>>* counted) const {
+  std::vector<uint64_t> rows(stream_ids_.size(), 0);  // by StreamInfo::id
+  std::vector<const std::vector<KV>*> labels(rows.size(), nullptr);
+  std::vector<int8_t> pass(rows.size(), 0);  // stream filter, once per id: 1 pass, -1 reject
+  counted->assign(parts.size(), {});
+  for (size_t pi = 0; pi < parts.size(); ++pi) {
+    if (!parts[pi].block) continue;
+    const auto& streams = parts[pi].block->streams();
+    auto& c = (*counted)[pi];
+    c.assign(streams.size(), 0);
+    for (size_t si = 0; si < streams.size(); ++si) {
+      const auto& s = streams[si];
+      if (s.n_rows == 0 || s.min_ts < req.min_ts || s.max_ts > req.max_ts) continue;
+      if (s.id >= rows.size()) continue;  // interned after the sizing above: scanned as usual
+      if (pass[s.id] == 0) {
+        pass[s.id] = !req.stream_filter || req.stream_filter(s.labels) ? 1 : -1;
+        labels[s.id] = &s.labels;
+      }
+      if (pass[s.id] < 0) continue;
+      rows[s.id] += s.n_rows;
+      c[si] = 1;  // tentatively: cleared below when the visitor declines
+    }
+  }
+  std::vector<char> accepted(rows.size(), 0);
+  for (size_t id = 0; id < rows.size(); ++id) {
+    if (pass[id] > 0 && v.CountRows(*labels[id], rows[id])) {
+      accepted[id] = 1;
+      rows_counted_ += rows[id];
+    }
+  }
+  for (size_t pi = 0; pi < parts.size(); ++pi) {
+    if (!parts[pi].block) continue;
+    const auto& streams = parts[pi].block->streams();
+    auto& c = (*counted)[pi];
+    for (size_t si = 0; si < c.size(); ++si) c[si] = c[si] && accepted[streams[si].id];
+  }
 }
 
 Status StoreImpl::ScanTail(const ScanRequest& req, ScanVisitor& v) const {
@@ -1064,8 +1109,8 @@ void MarkContaining(const VarColumn& c, std::string_view needle, std::vector<cha
 }
 
 Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req,
-                            const std::vector<std::vector<uint64_t>>& cnf, ScanVisitor& v,
-                            bool* stop) const {
+                            const std::vector<std::vector<uint64_t>>& cnf,
+                            const std::vector<char>* counted, ScanVisitor& v, bool* stop) const {
   uint64_t n = b.rows();
   const auto& streams = b.streams();
   // Streams to read: matching labels and overlapping the time range.
@@ -1074,6 +1119,7 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req,
   for (size_t si = 0; si < streams.size(); ++si) {
     const auto& s = streams[si];
     if (s.max_ts < req.min_ts || s.min_ts > req.max_ts) continue;
+    if (counted && (*counted)[si]) continue;  // already counted by CountFromFooters
     if (req.stream_filter && !req.stream_filter(s.labels)) continue;
     // Aggregation fast path: a stream wholly inside the time range with no row filter is
     // answered from the footer.

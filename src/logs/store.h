@@ -123,7 +123,10 @@ class ScanVisitor {
   // accounted for them from the labels alone: they are then not passed to Row(). Return false
   // (and change nothing) to receive them one by one through Row() instead. A block whose streams
   // are all accounted for this way is answered from its footer without reading any column when
-  // it lies wholly inside the time range and there is no prefilter.
+  // it lies wholly inside the time range and there is no prefilter. Without a prefilter, the
+  // footer counts of block streams wholly inside the time range are summed over all blocks and
+  // offered first, once per distinct label set, before any BeginPart (declined ones are then
+  // scanned block by block as usual).
   virtual bool CountRows(const std::vector<KV>& labels, uint64_t n) {
     (void)labels;
     (void)n;
