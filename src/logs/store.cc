@@ -104,6 +104,25 @@ struct TailEntry {
   std::shared_ptr<const std::string> payload;
 };
 
+// The stream filter of one scan, evaluated once per distinct label set of the blocks
+// (Block::StreamInfo::id) instead of once per stream of every block.
+class StreamMemo {
+ public:
+  StreamMemo(const ScanRequest& req, uint32_t ids)
+      : req_(req), pass_(req.stream_filter ? ids : 0) {}
+  bool Passes(const Block::StreamInfo& s) {
+    if (!req_.stream_filter) return true;
+    if (s.id >= pass_.size()) return req_.stream_filter(s.labels);
+    int8_t& p = pass_[s.id];
+    if (p == 0) p = req_.stream_filter(s.labels) ? 1 : -1;
+    return p > 0;
+  }
+
+ private:
+  const ScanRequest& req_;
+  std::vector<int8_t> pass_;  // by id: 0 not evaluated yet, 1 passes, -1 rejected
+};
+
 // A part of a scan: a block or one head stream.
 struct Part {
   int64_t min_ts, max_ts;
@@ -147,7 +166,7 @@ class StoreImpl : public Store {
   void BackgroundLoop();
   Status ScanBlock(const Block& b, const ScanRequest& req,
                    const std::vector<std::vector<uint64_t>>& cnf, const std::vector<char>* counted,
-                   ScanVisitor& v, bool* stop) const;
+                   StreamMemo& memo, ScanVisitor& v, bool* stop) const;
   void CountFromFooters(const std::vector<Part>& parts, const ScanRequest& req, ScanVisitor& v,
                         std::vector<std::vector<char>>* counted) const;
   Status ScanHeadStream(const Part& p, const ScanRequest& req, uint64_t seq_end, ScanVisitor& v,
@@ -661,6 +680,7 @@ Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
     for (const auto& t : clause) hs.push_back(TokenHash(t));
     cnf.push_back(std::move(hs));
   }
+  StreamMemo memo(req, stream_ids_.size());
   {
     std::shared_lock<std::shared_mutex> l(mu_);
     {
@@ -672,7 +692,7 @@ Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
         bool any_stream = !req.stream_filter;
         if (!any_stream) {
           for (const auto& s : b->streams()) {
-            if (req.stream_filter(s.labels)) {
+            if (memo.Passes(s)) {
               any_stream = true;
               break;
             }
@@ -716,7 +736,7 @@ Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
       const std::vector<char>* c = counted.empty() ? nullptr : &counted[pi];
       if (c && std::find(c->begin(), c->end(), 0) == c->end()) continue;  // all from the footer
       blocks_scanned_++;
-      KANSOKU_RETURN_IF_ERROR(ScanBlock(*p.block, req, cnf, c, visitor, &stop));
+      KANSOKU_RETURN_IF_ERROR(ScanBlock(*p.block, req, cnf, c, memo, visitor, &stop));
     } else {
       KANSOKU_RETURN_IF_ERROR(ScanHeadStream(p, req, UINT64_MAX, visitor, &stop));
     }
@@ -985,7 +1005,14 @@ void OnTwoThreads(size_t n, bool worth_it, Fn&& fn) {
 // The pages of a block that hold any of the rows in idx.
 std::vector<char> PagesOf(const Block& b, const std::vector<uint32_t>& idx) {
   std::vector<char> pages(b.pages(), 0);
-  for (uint32_t i : idx) pages[i / b.page_rows()] = 1;
+  uint64_t begin = 1, end = 0;  // rows of the last page marked (none yet)
+  for (uint32_t i : idx) {
+    if (i >= begin && i < end) continue;  // runs of rows of one page: no division
+    size_t p = i / b.page_rows();
+    pages[p] = 1;
+    begin = b.PageBegin(p);
+    end = b.PageEnd(p);
+  }
   return pages;
 }
 
@@ -1110,7 +1137,8 @@ void MarkContaining(const VarColumn& c, std::string_view needle, std::vector<cha
 
 Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req,
                             const std::vector<std::vector<uint64_t>>& cnf,
-                            const std::vector<char>* counted, ScanVisitor& v, bool* stop) const {
+                            const std::vector<char>* counted, StreamMemo& memo, ScanVisitor& v,
+                            bool* stop) const {
   uint64_t n = b.rows();
   const auto& streams = b.streams();
   // Streams to read: matching labels and overlapping the time range.
@@ -1120,7 +1148,7 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req,
     const auto& s = streams[si];
     if (s.max_ts < req.min_ts || s.min_ts > req.max_ts) continue;
     if (counted && (*counted)[si]) continue;  // already counted by CountFromFooters
-    if (req.stream_filter && !req.stream_filter(s.labels)) continue;
+    if (!memo.Passes(s)) continue;
     // Aggregation fast path: a stream wholly inside the time range with no row filter is
     // answered from the footer.
     if (req.count_rows && !req.prefilter && s.min_ts >= req.min_ts && s.max_ts <= req.max_ts &&
@@ -1146,6 +1174,61 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req,
     any_page |= page_ok[p] != 0;
   }
   if (!any_page) return Status::Ok();
+  VarColumn msg;
+  std::map<std::string, VarColumn, std::less<>> decoded;  // field columns decoded so far
+  // Candidate rows first: the columns holding the prefilter's necessary substrings are decoded
+  // for the admitted pages and searched with memmem (contiguous column bytes); pages without a
+  // candidate row (bloom false positives of a needle) are dropped before _time is read.
+  std::vector<char> cand;  // per row of a decoded page; empty = no substring to prune with
+  if (req.prefilter && !req.must_contain.empty()) {
+    for (const auto& [col, needle] : req.must_contain) {
+      const VarColumn* vc = nullptr;
+      if (col.empty()) {
+        if (!req.prefilter_msg) continue;  // not a prefilter column: no pruning from it
+        KANSOKU_RETURN_IF_ERROR(
+            DecodeVar(b, "_msg", ColumnKind::kMsg, page_ok, &msg, &columns_read_));
+        vc = &msg;
+      } else {
+        if (std::find(req.prefilter_fields.begin(), req.prefilter_fields.end(), col) ==
+            req.prefilter_fields.end()) {
+          continue;
+        }
+        if (b.FindColumn(col, ColumnKind::kField)) {  // else no row of this block has the field
+          auto& dc = decoded[col];
+          KANSOKU_RETURN_IF_ERROR(
+              DecodeVar(b, col, ColumnKind::kField, page_ok, &dc, &columns_read_));
+          vc = &dc;
+        }
+      }
+      std::vector<char> hit(n, 0);
+      if (vc) MarkContaining(*vc, needle, &hit);
+      if (!col.empty()) {  // a label of that name shadows the field: the prefilter decides
+        for (const auto& s : streams) {
+          bool labelled = false;
+          for (const auto& kv : s.labels) labelled |= kv.name == col;
+          if (labelled) {
+            std::fill(hit.begin() + s.first_row, hit.begin() + s.first_row + s.n_rows, 1);
+          }
+        }
+      }
+      if (cand.empty()) {
+        cand = std::move(hit);
+      } else {
+        for (uint64_t i = 0; i < n; ++i) cand[i] &= hit[i];
+      }
+    }
+    if (!cand.empty()) {
+      any_page = false;
+      for (size_t p = 0; p < b.pages(); ++p) {
+        if (page_ok[p] &&
+            !std::memchr(cand.data() + b.PageBegin(p), 1, b.PageEnd(p) - b.PageBegin(p))) {
+          page_ok[p] = 0;
+        }
+        any_page |= page_ok[p] != 0;
+      }
+      if (!any_page) return Status::Ok();
+    }
+  }
   // Stream and time of the rows of those pages only (other rows stay uninitialised and are never
   // read). Streams cover the rows in order (checked at open); time deltas restart at every stream
   // and page start.
@@ -1178,17 +1261,15 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req,
       ts[i] = prev;
       stream_of[i] = static_cast<uint32_t>(si);
       // Block rows are in stream order, so idx comes out grouped by stream.
-      if (want[si] && prev >= req.min_ts && prev <= req.max_ts) {
+      if (want[si] && prev >= req.min_ts && prev <= req.max_ts && (cand.empty() || cand[i])) {
         idx.push_back(static_cast<uint32_t>(i));
       }
     }
   }
   if (idx.empty()) return Status::Ok();
-  VarColumn msg;
-  std::map<std::string, VarColumn, std::less<>> decoded;  // field columns decoded so far
   if (req.prefilter) {
-    // Phase 1: decode only what the filter needs and drop non-matching rows before the other
-    // columns are decompressed (a needle touches few rows of the pages its bloom admits).
+    // Phase 1: decode the other columns the filter needs, only for pages with candidate rows,
+    // and drop non-matching rows before the remaining columns are decompressed.
     std::vector<char> pages = PagesOf(b, idx);
     if (req.prefilter_msg) {
       KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, pages, &msg, &columns_read_));
@@ -1198,42 +1279,9 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req,
       KANSOKU_RETURN_IF_ERROR(
           DecodeVar(b, name, ColumnKind::kField, pages, &decoded[name], &columns_read_));
     }
-    // Candidate rows from the necessary substrings (memmem over contiguous column bytes).
-    std::vector<char> cand;
-    for (const auto& [col, needle] : req.must_contain) {
-      const VarColumn* vc = nullptr;
-      if (col.empty()) {
-        if (!req.prefilter_msg) continue;  // not decoded: no pruning from it
-        vc = &msg;
-      } else {
-        if (std::find(req.prefilter_fields.begin(), req.prefilter_fields.end(), col) ==
-            req.prefilter_fields.end()) {
-          continue;
-        }
-        auto it = decoded.find(col);
-        if (it != decoded.end()) vc = &it->second;  // else no row of this block has the field
-      }
-      std::vector<char> hit(n, 0);
-      if (vc) MarkContaining(*vc, needle, &hit);
-      if (!col.empty()) {
-        for (const auto& s : streams) {
-          bool labelled = false;
-          for (const auto& kv : s.labels) labelled |= kv.name == col;
-          if (labelled) {
-            std::fill(hit.begin() + s.first_row, hit.begin() + s.first_row + s.n_rows, 1);
-          }
-        }
-      }
-      if (cand.empty()) {
-        cand = std::move(hit);
-      } else {
-        for (uint64_t i = 0; i < n; ++i) cand[i] &= hit[i];
-      }
-    }
     RowView pv;
     size_t keep = 0;
     for (uint32_t i : idx) {
-      if (!cand.empty() && !cand[i]) continue;
       pv.ts_ns = ts[i];
       pv.labels = &streams[stream_of[i]].labels;
       pv.msg = req.prefilter_msg ? msg.Value(i) : std::string_view();
