@@ -2,6 +2,7 @@
 """bench/logs (issue 7): kansoku vs ripgrep vs ClickHouse (Debian 18.16, MergeTree, zstd) in one run.
 
   bench/logs/run.sh [--events 7200000] [--seed 42] [--reps 5] [--only kansoku,rg,clickhouse] [--data DIR]
+                    [--kansoku-data DIR] [--bin PATH]
 
 1. gen_logs.py writes access.log + app.jsonl (the raw files ripgrep searches), ingest.jsonl (the
    same events, normalised, what kansoku and ClickHouse load) and manifest.json (exact counts).
@@ -11,8 +12,12 @@
 3. ripgrep over the raw files (page cache warm), -j2.
 4. ClickHouse: own server on 127.0.0.1, zstd compression, JSONEachRow over HTTP in the same
    chunks over 2 connections, OPTIMIZE FINAL, bytes = sum of parts' bytes_on_disk.
-Every query is run --reps times; min / median seconds reported, and every count is checked
-against the manifest. Output: a Markdown table on stdout and in bench/logs/out/.
+   With --kansoku-data DIR the server's data directory is DIR (kept): when DIR already holds
+   logs, ingest is skipped and only the queries run (before/after comparisons of two binaries on
+   the very same blocks: --bin).
+Every query is run --reps times; min / median seconds reported with the server's CPU time per
+query (utime + stime from /proc, mean over the reps), and every count is checked against the
+manifest. Output: a Markdown table on stdout and in bench/logs/out/.
 """
 import argparse
 import http.client
@@ -104,9 +109,9 @@ def timed(fn, reps):
 
 
 class Kansoku:
-    def __init__(self, work):
+    def __init__(self, work, data=None):
         self.work = work
-        self.data = os.path.join(work, "kansoku-data")
+        self.data = data or os.path.join(work, "kansoku-data")
         self.proc = None
 
     def start(self):
@@ -227,6 +232,7 @@ def main():
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--data", help="reuse the files gen_logs.py wrote to this directory (same --events)")
     ap.add_argument("--bin", default=BIN, help="kansoku binary (default build/release/kansoku)")
+    ap.add_argument("--kansoku-data", help="kansoku data directory, kept; ingest skipped when it holds logs")
     a = ap.parse_args()
     globals()["BIN"] = a.bin
     only = a.only.split(",")
@@ -250,8 +256,13 @@ def main():
         h1 = "_time:[%d, %d)" % (END - 3600, END)
         want_sl = lambda key: {tuple(k.split("/")): v for k, v in m[key].items()}  # noqa: E731
 
-        if "kansoku" in only:
-            k = Kansoku(work)
+        reuse = a.kansoku_data and os.path.isdir(os.path.join(a.kansoku_data, "logs", "partitions"))
+        if "kansoku" in only and reuse:
+            k = Kansoku(work, os.path.abspath(a.kansoku_data))
+            rows.append(("kansoku", "ingest", "skipped: reused " + a.kansoku_data))
+            k.start()
+        elif "kansoku" in only:
+            k = Kansoku(work, a.kansoku_data and os.path.abspath(a.kansoku_data))
             k.start()
             c0 = k.cpu_seconds()
             load0 = os.getloadavg()[0]
@@ -274,11 +285,17 @@ def main():
                      ("kansoku", "bytes on disk / event", "%.1f" % (disk / n)),
                      ("kansoku", "peak RSS during ingest (MiB)", "%.0f" % (rss / 2**20))]
             k.start()
+        if "kansoku" in only:
+            rows.append(("kansoku", "load average at query start", "%.1f" % os.getloadavg()[0]))
 
             def check(label, fn, want):
+                fn()  # warm-up (page cache, first-touch allocations); not counted
+                c0 = k.cpu_seconds()
                 lo, med, got = timed(fn, a.reps)
+                cpu = (k.cpu_seconds() - c0) / a.reps
                 ok = "ok" if got == want else "MISMATCH got %r want %r" % (got, want)
-                rows.append(("kansoku", label, "%.4f / %.4f s (%s)" % (lo, med, ok)))
+                rows.append(("kansoku", label, "%.4f / %.4f s, server CPU %.1f ms/query (%s)" % (
+                    lo, med, cpu * 1e3, ok)))
 
             def table(q):
                 d = k.query(q)

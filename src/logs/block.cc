@@ -497,6 +497,46 @@ Status Block::ReadPage(const ColumnInfo& c, size_t page, std::string* raw) const
   return st;
 }
 
+Status Block::ReadPagePrefix(const ColumnInfo& c, size_t page, char* dst,
+                             const std::function<size_t(const char*, size_t)>& need,
+                             size_t* decoded) const {
+  if (page >= c.pages.size()) return Status::Internal("BUG: page out of range");
+  const PageInfo& pg = c.pages[page];
+  if (pg.raw_len > (1ULL << 34)) return Status::Corruption("block " + path_ + ": page too big");
+  auto corrupt = [&] {
+    return Status::Corruption("block " + path_ + ": cannot decompress column " + c.name);
+  };
+  thread_local std::string z;
+  z.resize(pg.compressed_len);
+  if (::pread(fd_, z.data(), z.size(), static_cast<off_t>(pg.offset)) !=
+      static_cast<ssize_t>(z.size())) {
+    return Status::IOError("block " + path_ + ": cannot read column " + c.name);
+  }
+  thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> sctx(ZSTD_createDCtx());
+  ZSTD_DCtx_reset(sctx.get(), ZSTD_reset_session_only);
+  ZSTD_inBuffer in{z.data(), z.size(), 0};
+  ZSTD_outBuffer out{dst, 0, 0};
+  size_t target = std::min<size_t>(pg.raw_len, 64 << 10);
+  bool frame_done = false;
+  while (true) {
+    out.size = target;
+    while (out.pos < out.size && !frame_done) {
+      size_t in0 = in.pos, out0 = out.pos;
+      size_t r = ZSTD_decompressStream(sctx.get(), &out, &in);
+      if (ZSTD_isError(r)) return corrupt();
+      frame_done = r == 0;
+      if (!frame_done && in.pos == in0 && out.pos == out0) return corrupt();  // truncated
+    }
+    if (out.pos == pg.raw_len) break;
+    if (frame_done) return corrupt();  // shorter than raw_len
+    size_t want = std::min<size_t>(need(dst, out.pos), pg.raw_len);
+    if (want <= out.pos) break;
+    target = want;
+  }
+  *decoded = out.pos;
+  return Status::Ok();
+}
+
 Status Block::ReadPageInto(const ColumnInfo& c, size_t page, char* dst) const {
   if (page >= c.pages.size()) return Status::Internal("BUG: page out of range");
   const PageInfo& pg = c.pages[page];

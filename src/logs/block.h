@@ -11,6 +11,7 @@
 // Thread safety: a Block is immutable after Open; every method is const and thread-safe.
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -121,6 +122,13 @@ class Block {
   // Decompresses page p of column c into dst, which has room for exactly its raw_len bytes.
   // Thread-safe (pread, per-thread zstd context): scans decompress pages on two threads.
   Status ReadPageInto(const ColumnInfo& c, size_t page, char* dst) const;
+  // Decompresses only a prefix of page p of column c into dst (room for raw_len bytes): need(dst,
+  // n) is told the n bytes decoded so far and answers how many bytes are needed in total; the
+  // frame is decoded (streaming) until that many bytes or the whole page are there. *decoded is
+  // the number of bytes written (>= the last need, capped at raw_len). Thread-safe as above.
+  Status ReadPagePrefix(const ColumnInfo& c, size_t page, char* dst,
+                        const std::function<size_t(const char*, size_t)>& need,
+                        size_t* decoded) const;
 
  private:
   Block() = default;

@@ -1016,11 +1016,30 @@ std::vector<char> PagesOf(const Block& b, const std::vector<uint32_t>& idx) {
   return pages;
 }
 
+// Bytes of a var column page's raw encoding (decoded prefix data[0, have)) needed to hold the
+// values of rows [0, upto] of the page's n rows: the lengths, then the values up to row upto.
+// Asks for 64 KiB more while the lengths themselves are not complete.
+size_t VarPrefixNeeded(const char* data, size_t have, uint64_t n, uint64_t upto, ColumnKind kind) {
+  Decoder d(std::string_view(data, have));
+  uint64_t sum = 0;
+  for (uint64_t r = 0; r < n; ++r) {
+    uint64_t l;
+    if (!d.Varint(&l)) return have + (64 << 10);
+    if (r <= upto) sum += kind == ColumnKind::kMsg ? l : (l ? l - 1 : 0);
+    if (sum > UINT32_MAX) return SIZE_MAX;  // corrupt: the whole page, then its checks
+  }
+  return have - d.remaining() + sum;
+}
+
 // Decodes the pages of a var column (kMsg or kField) marked in `pages` that are not decoded yet.
-// A column absent from the block leaves every row absent.
+// A column absent from the block leaves every row absent. With only_rows (the rows that will be
+// read), a page whose last such row lies in its first three quarters is decompressed only up to
+// that row's value; its later rows are left absent and must not be read (the spans cover only
+// the decoded bytes).
 Status DecodeVar(const Block& b, std::string_view name, ColumnKind kind,
                  const std::vector<char>& pages, VarColumn* out,
-                 std::atomic<uint64_t>* columns_read) {
+                 std::atomic<uint64_t>* columns_read,
+                 const std::vector<uint32_t>* only_rows = nullptr) {
   const Block::ColumnInfo* c = b.FindColumn(name, kind);
   if (!c) {
     out->missing = true;
@@ -1046,19 +1065,49 @@ Status DecodeVar(const Block& b, std::string_view name, ColumnKind kind,
   if (todo.empty()) return Status::Ok();
   if (want > UINT32_MAX) return corrupt("too big to decode");
   out->raw.Reserve(want - out->raw.size());
+  // Per page to decode: the last row that will be read (page-relative) when only a prefix is
+  // worth decoding, else UINT64_MAX.
+  std::vector<uint64_t> upto(todo.size(), UINT64_MAX);
+  if (only_rows) {
+    std::vector<uint64_t> last(b.pages(), 0);
+    std::vector<char> seen(b.pages(), 0);
+    for (uint32_t i : *only_rows) {
+      size_t p = i / b.page_rows();
+      uint64_t r = i - b.PageBegin(p);
+      if (!seen[p] || r > last[p]) last[p] = r;
+      seen[p] = 1;
+    }
+    for (size_t k = 0; k < todo.size(); ++k) {
+      size_t p = todo[k];
+      uint64_t rows = b.PageEnd(p) - b.PageBegin(p);
+      if (seen[p] && (last[p] + 1) * 4 <= rows * 3) upto[k] = last[p];
+    }
+  }
   std::vector<Status> st(todo.size());
+  std::vector<size_t> got(todo.size());
   char* base_ptr = out->raw.data();
-  OnTwoThreads(todo.size(), want - out->raw.size() >= (256u << 10),
-               [&](size_t k) { st[k] = b.ReadPageInto(*c, todo[k], base_ptr + at[k]); });
+  OnTwoThreads(todo.size(), want - out->raw.size() >= (256u << 10), [&](size_t k) {
+    size_t p = todo[k];
+    got[k] = c->pages[p].raw_len;
+    if (upto[k] == UINT64_MAX) {
+      st[k] = b.ReadPageInto(*c, p, base_ptr + at[k]);
+      return;
+    }
+    uint64_t rows = b.PageEnd(p) - b.PageBegin(p);
+    st[k] = b.ReadPagePrefix(
+        *c, p, base_ptr + at[k],
+        [&](const char* d, size_t have) { return VarPrefixNeeded(d, have, rows, upto[k], kind); },
+        &got[k]);
+  });
   for (const auto& e : st) KANSOKU_RETURN_IF_ERROR(e);
   out->raw.Resize(want);
   *columns_read += todo.size();
   for (size_t k = 0; k < todo.size(); ++k) {
     size_t p = todo[k];
     out->have[p] = 1;
-    size_t page_end = at[k] + c->pages[p].raw_len;
+    size_t page_end = at[k] + got[k];
     uint64_t begin = b.PageBegin(p), end = b.PageEnd(p);
-    Decoder d(std::string_view(out->raw.data() + at[k], c->pages[p].raw_len));
+    Decoder d(std::string_view(out->raw.data() + at[k], got[k]));
     thread_local std::vector<uint64_t> lens;
     lens.resize(end - begin);
     for (auto& l : lens) {
@@ -1067,6 +1116,10 @@ Status DecodeVar(const Block& b, std::string_view name, ColumnKind kind,
     size_t off = page_end - d.remaining();
     size_t bytes_begin = off;
     for (uint64_t i = begin; i < end; ++i) {
+      if (upto[k] != UINT64_MAX && i - begin > upto[k]) {  // not decoded: absent, never read
+        out->rows[i] = {0, 0};
+        continue;
+      }
       uint64_t l = lens[i - begin];
       if (kind == ColumnKind::kMsg) l += 1;  // msg lengths are not offset by one
       uint64_t len = l ? l - 1 : 0;
@@ -1333,7 +1386,8 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req,
     std::memcpy(flags.get() + b.PageBegin(p), raw.data(), raw.size());
   }
   if (req.need_msg) {
-    KANSOKU_RETURN_IF_ERROR(DecodeVar(b, "_msg", ColumnKind::kMsg, pages, &msg, &columns_read_));
+    KANSOKU_RETURN_IF_ERROR(
+        DecodeVar(b, "_msg", ColumnKind::kMsg, pages, &msg, &columns_read_, &idx));
   }
   std::vector<std::pair<const std::string*, VarColumn>> fcols;
   for (const auto& c : b.columns()) {
@@ -1348,8 +1402,8 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req,
     } else {
       fcols.emplace_back(&c.name, VarColumn{});
     }
-    KANSOKU_RETURN_IF_ERROR(
-        DecodeVar(b, c.name, ColumnKind::kField, pages, &fcols.back().second, &columns_read_));
+    KANSOKU_RETURN_IF_ERROR(DecodeVar(b, c.name, ColumnKind::kField, pages, &fcols.back().second,
+                                      &columns_read_, &idx));
   }
   RowView rv;
   for (uint32_t i : idx) {

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <map>
 
+#include "logs/block.h"
+
 namespace kansoku::logs {
 namespace {
 
@@ -252,6 +254,48 @@ TEST(Store, NeedleReadsTimeOnlyOfPagesWithCandidates) {
   EXPECT_EQ(c.msgs, std::vector<std::string>{"x"});
   // trace_id of both pages, then _time, _flags and _msg of page 0 only.
   EXPECT_EQ((*s)->Stats().columns_read - cols, 5u);
+}
+
+// ReadPagePrefix decodes as far as asked (what phase 2 of a needle does with a big _msg page):
+// the bytes equal the whole page's prefix, and asking for everything gives the whole page.
+TEST(Block, ReadPagePrefixStopsWhereAsked) {
+  TmpDir dir;
+  std::vector<KV> labels = {{"service", "api"}};
+  std::vector<RowData> rows(4000);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].ts = kT0 + static_cast<int64_t>(i);
+    rows[i].msg = "row " + std::to_string(i * 7919 % 100003) + " of a long enough message";
+  }
+  BlockStreamInput in;
+  in.labels = &labels;
+  for (const auto& r : rows) in.rows.push_back(&r);
+  std::string path = dir.path() + "/b.blk";
+  uint64_t bytes = 0;
+  ASSERT_TRUE(WriteBlock(path, {in}, 1, 3, 8192, &bytes).ok());
+  auto b = Block::Open(path);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  const Block::ColumnInfo* c = (*b)->FindColumn("_msg", ColumnKind::kMsg);
+  ASSERT_NE(c, nullptr);
+  std::string whole;
+  ASSERT_TRUE((*b)->ReadPage(*c, 0, &whole).ok());
+  ASSERT_GT(whole.size(), 100000u);
+  std::string part(whole.size(), '\0');
+  size_t got = 0;
+  int calls = 0;
+  auto need = [&](const char*, size_t have) {
+    ++calls;
+    return have < 70000 ? size_t{70000} : size_t{0};
+  };
+  ASSERT_TRUE((*b)->ReadPagePrefix(*c, 0, part.data(), need, &got).ok());
+  EXPECT_EQ(got, 70000u);
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(part.substr(0, got), whole.substr(0, got));
+  got = 0;
+  ASSERT_TRUE((*b)->ReadPagePrefix(
+                      *c, 0, part.data(), [](const char*, size_t) { return SIZE_MAX; }, &got)
+                  .ok());
+  EXPECT_EQ(got, whole.size());
+  EXPECT_EQ(part, whole);
 }
 
 TEST(Store, PromotesFieldsToLabelsAndTruncates) {
