@@ -499,7 +499,8 @@ class RuleManager::Impl {
         wake = std::min(wake, slot + g->interval_ms);
         if (g->running || g->last_slot_ms == slot) continue;
         if (g->last_slot_ms != 0 && slot - g->last_slot_ms > g->interval_ms && missed_) {
-          missed_->Inc(static_cast<double>((slot - g->last_slot_ms) / g->interval_ms - 1));
+          const int64_t missed = (slot - g->last_slot_ms) / g->interval_ms - 1;  // whole slots
+          missed_->Inc(static_cast<double>(missed));
         }
         g->last_slot_ms = slot;
         g->next_due_ms = slot;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 
 #include "base/log.h"
@@ -179,7 +180,7 @@ std::string HashKey(int64_t project, const std::string& hash) {
 
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
-  size_t k = static_cast<size_t>(q * (v.size() - 1) + 0.5);
+  size_t k = static_cast<size_t>(std::llround(q * static_cast<double>(v.size() - 1)));
   std::nth_element(v.begin(), v.begin() + k, v.end());
   return v[k];
 }

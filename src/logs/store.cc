@@ -677,6 +677,7 @@ Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
   std::vector<std::vector<uint64_t>> cnf;
   for (const auto& clause : req.token_cnf) {
     std::vector<uint64_t> hs;
+    hs.reserve(clause.size());
     for (const auto& t : clause) hs.push_back(TokenHash(t));
     cnf.push_back(std::move(hs));
   }
@@ -1214,12 +1215,13 @@ Status StoreImpl::ScanBlock(const Block& b, const ScanRequest& req,
   }
   if (!any) return Status::Ok();
   // Pages to read: holding rows of wanted streams and admitted by their bloom filter.
-  const uint64_t P = b.page_rows();
+  const uint64_t page_rows = b.page_rows();
   std::vector<char> page_ok(b.pages(), 0);
   for (size_t si = 0; si < streams.size(); ++si) {
     const auto& s = streams[si];
     if (!want[si] || s.n_rows == 0) continue;
-    for (uint64_t p = s.first_row / P; p <= (s.first_row + s.n_rows - 1) / P; ++p) page_ok[p] = 1;
+    for (uint64_t p = s.first_row / page_rows; p <= (s.first_row + s.n_rows - 1) / page_rows; ++p)
+      page_ok[p] = 1;
   }
   bool any_page = false;
   for (size_t p = 0; p < b.pages(); ++p) {

@@ -60,7 +60,7 @@ struct Collect : ScanVisitor {
   std::vector<std::string> msgs, trace;
 };
 
-std::vector<std::string> ScanMsgs(const Store& s, ScanRequest req = {}) {
+std::vector<std::string> ScanMsgs(const Store& s, const ScanRequest& req = {}) {
   Collect c;
   EXPECT_TRUE(s.Scan(req, c).ok());
   return c.msgs;

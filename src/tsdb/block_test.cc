@@ -45,6 +45,7 @@ void WriteTestBlock(const std::string& dir, const std::string& name) {
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   for (int s = 0; s < 10; ++s) {
     std::vector<Sample> samples;
+    samples.reserve(300);
     for (int i = 0; i < 300; ++i) samples.push_back({i * 1000, s * 1000.0 + i});
     VecIterator it(samples);
     char inst[8];

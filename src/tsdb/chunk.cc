@@ -368,7 +368,9 @@ Status DecodeXorChunk(std::string_view bytes, std::vector<Sample>* out) {
         const int payload = kDodBuckets[ones - 1].payload;
         // ones + 1 prefix bits + payload <= 25 bits: all in w.
         dod = SignExtend(w << (ones + 1) >> (64 - payload), payload);
-        if (!r.Skip(static_cast<size_t>(ones + 1 + payload))) return corrupt(base);
+        if (!r.Skip(static_cast<size_t>(ones) + 1 + static_cast<size_t>(payload))) {
+          return corrupt(base);
+        }
       } else {
         uint64_t raw;
         if (!r.Skip(4) || !r.Read(64, &raw)) return corrupt(base);

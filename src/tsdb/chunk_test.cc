@@ -53,6 +53,7 @@ struct Case {
 
 std::vector<Sample> Regular() {
   std::vector<Sample> s;
+  s.reserve(120);
   for (int i = 0; i < 120; ++i) s.push_back({1700000000000 + i * 15000, 1.0 * i});
   return s;
 }
@@ -110,6 +111,7 @@ std::vector<Sample> RandomBits() {
 std::vector<Sample> Single() { return {{123456, 3.5}}; }
 std::vector<Sample> Constant() {
   std::vector<Sample> s;
+  s.reserve(1000);
   for (int i = 0; i < 1000; ++i) s.push_back({i * 60000, 1.0});
   return s;
 }

@@ -13,6 +13,7 @@ namespace {
 
 std::vector<Labels> MakeSeries(int n) {
   std::vector<Labels> out;
+  out.reserve(static_cast<size_t>(n));
   for (int s = 0; s < n; ++s) {
     out.push_back(Labels{{"__name__", "node_cpu_seconds_total"},
                          {"instance", "host-" + std::to_string(s / 16) + ":9100"},

@@ -463,7 +463,7 @@ TEST(DBTest, LargeStepRangeFunctionsReadRollups) {
   // 7 hours of a 15 s counter: blocks [0,2h), [2h,4h) get written, the rest stays in the head.
   for (int64_t t = 0; t < 7 * 3600000; t += 15000) {
     auto app = (*db)->NewAppender();
-    ASSERT_TRUE(app->Append(L("ctr", "a"), t, static_cast<double>(t / 1000)).ok());
+    ASSERT_TRUE(app->Append(L("ctr", "a"), t, static_cast<double>(t) / 1000).ok());
     ASSERT_TRUE(app->Commit().ok());
   }
   ASSERT_EQ(*(*db)->CompactHead(), 2);
@@ -487,7 +487,7 @@ TEST(DBTest, LargeStepRangeFunctionsReadRollups) {
   ASSERT_EQ(rolled.size(), 48u + 720u);
   EXPECT_EQ(rolled[0].t, 285000);  // last raw sample of the first 5 m window
   EXPECT_EQ(rolled[0].v, 285.0);
-  for (const auto& s : rolled) EXPECT_EQ(s.v, static_cast<double>(s.t / 1000));  // subset of raw
+  for (const auto& s : rolled) EXPECT_EQ(s.v, static_cast<double>(s.t) / 1000);  // subset of raw
   EXPECT_EQ((*db)->Stats().rollup_block_reads, 2u);
   h.func = "max_over_time";
   EXPECT_EQ(read(h)[1].v, 585.0);
@@ -606,6 +606,7 @@ TEST(DBTest, ConcurrentAppendersQueriersAndCompaction) {
   // 1.5 block ranges (75 s), so no writer falls below the persisted range.
   std::barrier sync(kWriters);
   std::vector<std::thread> writers;
+  writers.reserve(kWriters);
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       for (int b = 0; b < kBatches; ++b) {

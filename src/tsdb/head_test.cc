@@ -168,6 +168,7 @@ TEST(HeadTest, ConcurrentAppendersAndReaders) {
     }
   });
   std::vector<std::thread> writers;
+  writers.reserve(kThreads);
   for (int w = 0; w < kThreads; ++w) {
     writers.emplace_back([&, w] {
       for (int i = 0; i < kSeries; ++i) {

@@ -61,6 +61,7 @@ Result<Postings> SelectPostings(const IndexReader& index, const std::vector<Matc
   }
   // Positive matchers first (they shrink the set fastest), equality before regex.
   std::vector<const Matcher*> order;
+  order.reserve(matchers.size());
   for (const auto& m : matchers) order.push_back(&m);
   std::stable_sort(order.begin(), order.end(), [](const Matcher* a, const Matcher* b) {
     auto rank = [](const Matcher* m) {

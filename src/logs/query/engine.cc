@@ -567,6 +567,7 @@ void ApplyTablePipes(const std::vector<Pipe>& pipes, size_t from, ExecResult* r)
       }
       for (auto& row : r->table) {
         std::vector<std::string> nr;
+        nr.reserve(idx.size());
         for (int k : idx) nr.push_back(row[k]);
         row = std::move(nr);
       }

@@ -23,8 +23,8 @@ TEST(LogQueryParser, AcceptsTheLanguage) {
       "level:(error or warn)",
       "time* | limit 10",
       "error | stats count() by (service, level)",
-      "error | stats by (service) count() as n, count_uniq(host) as hosts | sort by (n desc) | "
-      "limit 5",
+      ("error | stats by (service) count() as n, count_uniq(host) as hosts | sort by (n desc) | "
+       "limit 5"),
       "* | sort by (_time asc) | fields _time, _msg | offset 2",
       "r-123 10.0.0.1 level=error",
   };

@@ -355,6 +355,7 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
       }
     }
     std::vector<const Val*> params;
+    params.reserve(param_vals.size());
     for (const auto& p : param_vals) params.push_back(&p);
     return EvalRangeFunction(c, static_cast<int>(*rf), *range_arg, params);
   }

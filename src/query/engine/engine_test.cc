@@ -232,6 +232,7 @@ TEST(EngineConcurrencyTest, ParallelQueriesAgree) {
   const Engine engine;
   const double want = engine.Query(db, "sum(rate(c_total[5m]))", 600'000).vector.at(0).v;
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::atomic<int> mismatches{0};
   for (int k = 0; k < 4; ++k) {
     threads.emplace_back([&] {

@@ -208,7 +208,6 @@ std::optional<double> EvalRange(RangeFn fn, std::span<const Point> s, const Rang
     case RangeFn::kFirstOverTime:
       return s.front().v;
     case RangeFn::kPresentOverTime:
-      return 1.0;
     case RangeFn::kAbsentOverTime:
       return 1.0;
     case RangeFn::kQuantileOverTime: {
@@ -345,7 +344,10 @@ double ApplyDate(std::string_view name, double unix_seconds) {
   CivilFromDays(days, &y, &m, &d);
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (name == "minute") return static_cast<double>((sod / 60) % 60);
-  if (name == "hour") return static_cast<double>(sod / 3600);
+  if (name == "hour") {
+    const int64_t hour = sod / 3600;
+    return static_cast<double>(hour);
+  }
   if (name == "month") return m;
   if (name == "year") return static_cast<double>(y);
   if (name == "day_of_month") return d;

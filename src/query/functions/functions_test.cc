@@ -53,7 +53,7 @@ TEST(FunctionsTest, RateExtrapolates) {
   // A counter rising 1/s sampled every 10s over a 60s window ending at 60s.
   std::vector<Point> pts;
   for (int64_t t = 10'000; t <= 60'000; t += 10'000)
-    pts.push_back({t, static_cast<double>(t / 1000)});
+    pts.push_back({t, static_cast<double>(t) / 1000});
   RangeWindow w{0, 60'000, 60'000, 60};
   auto r = EvalRange(RangeFn::kRate, pts, w, {});
   ASSERT_TRUE(r.has_value());

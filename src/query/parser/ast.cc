@@ -84,6 +84,8 @@ bool AggOpHasParam(AggOp op) {
 
 const FunctionInfo* LookupFunction(std::string_view name) {
   using VT = ValueType;
+  // One-letter aliases keep the signature table below one line per function.
+  // NOLINTNEXTLINE(readability-identifier-naming)
   constexpr VT S = VT::kScalar, V = VT::kVector, M = VT::kMatrix, Str = VT::kString;
   static const auto* kFuncs = new std::unordered_map<std::string_view, FunctionInfo>([&] {
     std::vector<FunctionInfo> list = {
@@ -199,7 +201,6 @@ ValueType Expr::Type() const {
     case ExprKind::kVectorSelector:
       return ValueType::kVector;
     case ExprKind::kMatrixSelector:
-      return ValueType::kMatrix;
     case ExprKind::kSubquery:
       return ValueType::kMatrix;
     case ExprKind::kParen:
@@ -381,6 +382,7 @@ std::string SelectorString(const VectorSelector& vs) {
 
 std::string JoinLabelNames(const std::vector<std::string>& ls) {
   std::vector<std::string> q;
+  q.reserve(ls.size());
   for (const auto& l : ls) q.push_back(LabelNameString(l));
   return JoinLabels(q);
 }

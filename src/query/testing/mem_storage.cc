@@ -18,7 +18,7 @@ class MemAppender : public tsdb::Appender {
     return Status::Ok();
   }
   Status Commit() override {
-    db_->Apply(std::move(staged_), std::move(md_));
+    db_->Apply(staged_, md_);
     staged_.clear();
     md_.clear();
     return Status::Ok();
@@ -169,8 +169,8 @@ size_t MemStorage::NumSeries() const {
   return series_.size();
 }
 
-void MemStorage::Apply(std::vector<std::pair<tsdb::Labels, tsdb::Sample>> samples,
-                       std::map<std::string, tsdb::MetricMetadata, std::less<>> md) {
+void MemStorage::Apply(const std::vector<std::pair<tsdb::Labels, tsdb::Sample>>& samples,
+                       const std::map<std::string, tsdb::MetricMetadata, std::less<>>& md) {
   std::lock_guard<std::mutex> l(mu_);
   for (auto& [ls, s] : samples) {
     auto& vec = series_[ls];

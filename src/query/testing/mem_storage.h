@@ -30,8 +30,8 @@ class MemStorage : public tsdb::Queryable, public tsdb::Appendable {
 
  private:
   friend class MemAppender;
-  void Apply(std::vector<std::pair<tsdb::Labels, tsdb::Sample>> samples,
-             std::map<std::string, tsdb::MetricMetadata, std::less<>> md);
+  void Apply(const std::vector<std::pair<tsdb::Labels, tsdb::Sample>>& samples,
+             const std::map<std::string, tsdb::MetricMetadata, std::less<>>& md);
 
   mutable std::mutex mu_;
   std::map<tsdb::Labels, std::vector<tsdb::Sample>> series_;  // guarded by mu_, time-sorted
