@@ -589,6 +589,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void ReadBody() {
     SetDeadline(srv_->opts_.body_timeout_ms);
+    // Beast reads at most capacity - size bytes per recv(2), and a flat_buffer that was never
+    // asked for more stays at 512 bytes: a 4 KB body took 8 recv calls. Room for the whole
+    // body (up to kMaxReadChunk) makes it one; the buffer keeps that capacity for the next
+    // request on this connection, whose header read then usually takes the whole request.
+    auto len = parser_->content_length();
+    size_t want =
+        len ? static_cast<size_t>(std::min<uint64_t>(*len, kMaxReadChunk)) : kMaxReadChunk;
+    if (buffer_.capacity() < buffer_.size() + want) buffer_.reserve(buffer_.size() + want);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
@@ -772,6 +780,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                             });
   }
   static constexpr size_t kDiscardSize = 16384;
+  static constexpr uint64_t kMaxReadChunk = 65536;  // per-connection read buffer bound
   std::unique_ptr<char[]> discard_;
 
   HttpServer::Impl* srv_;
