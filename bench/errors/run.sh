@@ -31,7 +31,7 @@ TOKEN=ksk_bench_errors_token_0123456789abcdef
 KPORT=$(port)
 # Spike protection off: a bench that starts at full rate from no history is exactly the spike it
 # would refuse (floor 10,000 events/minute by default).
-printf 'errors:\n  spike_protection:\n    enabled: false\n' > "$WORK/kansoku.yml"
+printf "errors:\n  spike_protection:\n    enabled: false\n${EXTRA_ERRORS_YAML:-}${EXTRA_YAML:-}" > "$WORK/kansoku.yml"
 KANSOKU_ADMIN_TOKEN=$TOKEN "$BIN" server --config "$WORK/kansoku.yml" --data "$WORK/data" \
   --listen 127.0.0.1:$KPORT --log-level warn >/dev/null &
 KPID=$!

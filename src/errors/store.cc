@@ -885,7 +885,7 @@ Status ErrorStore::SetStatus(uint64_t issue_id, IssueStatus status, int64_t unti
   Issue* is = it->second.get();
   int64_t now = o_.clock->NowMs();
   std::string rel = status == IssueStatus::kResolvedInNextRelease ? is->info.last_release : "";
-  std::string payload, buf;
+  std::string payload;
   PutU64(&payload, static_cast<uint64_t>(is->info.project));
   PutU64(&payload, issue_id);
   PutU64(&payload, static_cast<uint64_t>(now));
@@ -893,14 +893,19 @@ Status ErrorStore::SetStatus(uint64_t issue_id, IssueStatus status, int64_t unti
   PutU64(&payload, static_cast<uint64_t>(until_ms));
   PutU64(&payload, until_events);
   PutBytes16(&payload, rel);
-  AppendRecord(&buf, RecordType::kIssueStatus, payload);
-  uint32_t seg;
-  uint64_t off;
-  KANSOKU_RETURN_IF_ERROR(log_->Append(buf, &seg, &off));
-  KANSOKU_RETURN_IF_ERROR(log_->Sync());  // triage actions are rare: make them power-safe
+  KANSOKU_RETURN_IF_ERROR(AppendTriageRecord(RecordType::kIssueStatus, payload));
   ApplyStatus(is, status, now, until_ms, until_events);
   is->info.resolved_release = rel;
   return Status::Ok();
+}
+
+Status ErrorStore::AppendTriageRecord(RecordType type, std::string_view payload) {
+  std::string buf;
+  AppendRecord(&buf, type, payload);
+  uint32_t seg;
+  uint64_t off;
+  KANSOKU_RETURN_IF_ERROR(log_->Append(buf, &seg, &off));
+  return log_->Sync();
 }
 
 Status ErrorStore::DeleteIssue(uint64_t issue_id) {
@@ -909,15 +914,11 @@ Status ErrorStore::DeleteIssue(uint64_t issue_id) {
   if (it == issues_.end() || it->second->deleted) {
     return Status::NotFound("no issue " + std::to_string(issue_id));
   }
-  std::string payload, buf;
+  std::string payload;
   PutU64(&payload, static_cast<uint64_t>(it->second->info.project));
   PutU64(&payload, issue_id);
   PutU64(&payload, static_cast<uint64_t>(o_.clock->NowMs()));
-  AppendRecord(&buf, RecordType::kIssueDeleted, payload);
-  uint32_t seg;
-  uint64_t off;
-  KANSOKU_RETURN_IF_ERROR(log_->Append(buf, &seg, &off));
-  KANSOKU_RETURN_IF_ERROR(log_->Sync());
+  KANSOKU_RETURN_IF_ERROR(AppendTriageRecord(RecordType::kIssueDeleted, payload));
   it->second->deleted = true;
   it->second->info.recent.clear();
   by_hash_.erase(HashKey(it->second->info.project, it->second->info.hash));
@@ -941,16 +942,12 @@ Status ErrorStore::SetAssignee(uint64_t issue_id, std::string_view assignee) {
     return Status::NotFound("no issue " + std::to_string(issue_id));
   }
   int64_t now = o_.clock->NowMs();
-  std::string payload, buf;
+  std::string payload;
   PutU64(&payload, static_cast<uint64_t>(it->second->info.project));
   PutU64(&payload, issue_id);
   PutU64(&payload, static_cast<uint64_t>(now));
   PutBytes16(&payload, assignee);
-  AppendRecord(&buf, RecordType::kIssueAssigned, payload);
-  uint32_t seg;
-  uint64_t off;
-  KANSOKU_RETURN_IF_ERROR(log_->Append(buf, &seg, &off));
-  KANSOKU_RETURN_IF_ERROR(log_->Sync());  // triage actions are rare: make them power-safe
+  KANSOKU_RETURN_IF_ERROR(AppendTriageRecord(RecordType::kIssueAssigned, payload));
   it->second->info.assignee = std::string(assignee);
   it->second->info.assigned_ms = now;
   return Status::Ok();

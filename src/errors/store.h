@@ -270,6 +270,9 @@ class ErrorStore {
                    uint64_t until_events);
   void IndexItem(int64_t project, ItemKind kind, std::string_view payload, int64_t received_ms);
   IssueInfo Snapshot(const Issue& i, bool with_tags) const;
+  // A triage action's record (status, assignee, deletion): appended and synced before the
+  // caller changes the index (mu_ held). Triage actions are rare, so each is power-safe.
+  Status AppendTriageRecord(RecordType type, std::string_view payload);
   void BackgroundLoop();
 
   const StoreOptions o_;
