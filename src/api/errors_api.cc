@@ -271,6 +271,15 @@ class ErrorsApi {
     return id;
   }
 
+  // Whether the kJsonPadding bytes after `part` (a view into body) are still body's allocated
+  // memory, so the event parser can read it in place. A decoded body usually has that spare
+  // capacity (net::kDecodedPadding), and an envelope item has it unless it ends the body.
+  static bool PaddedInBody(const std::string& body, std::string_view part) {
+    const char* end = part.data() + part.size();
+    return end >= body.data() && end <= body.data() + body.size() &&
+           static_cast<size_t>(end - body.data()) + errors::kJsonPadding <= body.capacity();
+  }
+
   // ---- Sentry ingest ----
   void Ingest(Request& req, Response& resp) {
     int64_t project = 0;
@@ -354,13 +363,14 @@ class ErrorsApi {
       Reject(reason);
       if (problem.empty()) problem = what;
     };
-    auto add_event = [&](std::string_view json, const std::string& fallback_id, size_t index) {
+    auto add_event = [&](std::string_view json, const std::string& fallback_id, size_t index,
+                         bool padded = false) {
       if (json.size() > errors::MaxItemBytes("event")) {
         return bad("too_large", "item " + std::to_string(index) + ": event of " +
                                     std::to_string(json.size()) + " bytes exceeds 1 MiB");
       }
       errors::IncomingEvent e;
-      Status st = errors::ParseEvent(json, &e.event);
+      Status st = errors::ParseEvent(json, &e.event, padded);
       if (!st.ok()) {
         return bad(
             "invalid_event",
@@ -375,7 +385,7 @@ class ErrorsApi {
       batch.events.push_back(std::move(e));
     };
     if (endpoint == "store") {
-      add_event(req.body, RandomEventId(), 0);
+      add_event(req.body, RandomEventId(), 0, PaddedInBody(req.body, req.body));
       // The body is the event: its gzip form as received (which decoded to exactly these bytes)
       // is what the log stores, instead of compressing the JSON again.
       if (!batch.events.empty() && !req.wire_body.empty()) {
@@ -395,7 +405,7 @@ class ErrorsApi {
         }
         errors::ItemKind kind;
         if (it.type == "event") {
-          add_event(it.payload, env_id, i);
+          add_event(it.payload, env_id, i, PaddedInBody(req.body, it.payload));
         } else if (it.type == "attachment") {
           batch.attachments.push_back({project, env_id, it.filename, it.content_type, it.payload});
         } else if (errors::ItemKindFromType(it.type, &kind)) {

@@ -143,11 +143,13 @@ std::string NormalizeEventId(std::string_view id) {
   return out.size() == 32 ? out : "";
 }
 
-Status ParseEvent(std::string_view json, Event* out) {
+static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING);
+
+Status ParseEvent(std::string_view json, Event* out, bool padded) {
   *out = Event{};
   thread_local simdjson::dom::parser parser;
   element doc;
-  auto err = parser.parse(json.data(), json.size(), true).get(doc);
+  auto err = parser.parse(json.data(), json.size(), !padded).get(doc);
   if (err != simdjson::SUCCESS) {
     return Status::InvalidArgument(std::string("event is not valid JSON: ") +
                                    simdjson::error_message(err));

@@ -44,7 +44,10 @@ struct Event {
   std::string UserKey() const;
 };
 
-Status ParseEvent(std::string_view json, Event* out);
+// padded: the kJsonPadding bytes past json's end are allocated, readable memory (their values do
+// not matter); the parser then reads json in place instead of copying it.
+inline constexpr size_t kJsonPadding = 64;
+Status ParseEvent(std::string_view json, Event* out, bool padded = false);
 
 // Normalises "2026-11-26T05:43:38.261Z" or a number into seconds; 0 on failure.
 double ParseSentryTimestamp(std::string_view s);

@@ -55,6 +55,9 @@ Result<std::string> Libdeflate(std::string_view in, size_t max, DeflateFormat fm
       if (isize > 0) hint = isize;
     }
     size_t cap = std::max<size_t>(1, std::min({room, bound, hint}));
+    // Spare capacity past the end lets a JSON parser read the result in place
+    // (kDecodedPadding, decode.h) instead of copying it into a padded buffer.
+    out.reserve(out.size() + cap + kDecodedPadding);
     for (;;) {
       size_t base = out.size();
       out.resize(base + cap);
@@ -235,6 +238,7 @@ Result<std::string> DecodeContent(std::string_view content_encoding, std::string
     if (!s.empty()) encs.push_back(std::move(s));
   }
   if (encs.empty()) return DecodeOne("", body, max_decoded);
+  if (encs.size() == 1) return DecodeOne(encs[0], body, max_decoded);  // no copy of the body
   std::string cur(body);
   for (auto it = encs.rbegin(); it != encs.rend(); ++it) {
     auto r = DecodeOne(*it, cur, max_decoded);

@@ -14,6 +14,11 @@
 
 namespace kansoku::net {
 
+// gzip, zlib and raw-deflate results normally keep kDecodedPadding bytes of spare capacity past
+// their end (not when the stream's size hint was wrong), so a JSON parser that reads up to 64
+// bytes past the end (simdjson) can use them in place; check capacity() before relying on it.
+inline constexpr size_t kDecodedPadding = 64;
+
 Result<std::string> DecodeContent(std::string_view content_encoding, std::string_view body,
                                   size_t max_decoded);
 
