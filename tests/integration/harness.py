@@ -13,10 +13,12 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 BIN = os.environ.get("KANSOKU_BIN", os.path.join(os.path.dirname(__file__), "../../build/release/kansoku"))
 ADMIN_TOKEN = "ksk_e2e_admin_token_0123456789abcdef"
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 
 class Server:
@@ -150,6 +152,60 @@ def free_port():
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+class AckedWriter:
+    """For kill -9 tests: a thread sends batch 0, 1, 2, ... with send(b), which returns the HTTP
+    status, until kill9_and_stop() or the server dies under it (an exception: that batch was not
+    acknowledged). `acked` lists the batches answered with ok_status, in order."""
+
+    def __init__(self, send, ok_status=204, limit=100000):
+        self.acked = []
+        self._send, self._ok, self._limit = send, ok_status, limit
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def _run(self):
+        b = 0
+        while not self._stop.is_set() and b < self._limit:
+            try:
+                st = self._send(b)
+            except Exception:  # noqa: BLE001 - the server dies under us; unacknowledged
+                return
+            if st == self._ok:
+                self.acked.append(b)
+            b += 1
+
+    def kill9_and_stop(self, server):
+        server.kill9()  # mid-stream, no warning
+        self._stop.set()
+        self._thread.join()
+
+
+def start_prometheus(tmp, config_yaml, port, extra_args=()):
+    """Debian's `prometheus` with config_yaml (written to tmp/prometheus.yml), its TSDB in
+    tmp/prom-data, listening on 127.0.0.1:port, output to tmp/prometheus.log. Returns the Popen;
+    stop it with stop_process()."""
+    cfg = os.path.join(tmp, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write(config_yaml)
+    with open(os.path.join(tmp, "prometheus.log"), "w") as log:
+        return subprocess.Popen([PROMETHEUS, "--config.file", cfg, "--storage.tsdb.path",
+                                 os.path.join(tmp, "prom-data"), *extra_args,
+                                 "--web.listen-address", "127.0.0.1:%d" % port],
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_process(p, timeout=60):
+    """SIGTERM, then SIGKILL if p has not exited within timeout seconds."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def wait_until(fn, timeout=30, interval=0.2, what="condition"):

@@ -1,6 +1,5 @@
 """End to end: every write the server acknowledged survives `kill -9`, and restart replays it."""
 import json
-import threading
 import time
 import unittest
 import urllib.parse
@@ -13,28 +12,15 @@ class DurabilityTest(unittest.TestCase):
         s = harness.Server().start()
         try:
             now_ms = int(time.time() * 1000)
-            acked = []  # (batch number) of every 204
-            stop = threading.Event()
+            def send(b):
+                lines = "".join('dur_test{batch="%d",i="%d"} %d %d\n' % (b, i, i, now_ms - 60000 + b)
+                                for i in range(50))
+                return s.request("POST", "/api/v1/import/prometheus", body=lines, timeout=5)[0]
 
-            def writer():
-                b = 0
-                while not stop.is_set() and b < 100000:
-                    lines = "".join('dur_test{batch="%d",i="%d"} %d %d\n' % (b, i, i, now_ms - 60000 + b)
-                                    for i in range(50))
-                    try:
-                        st, _, _ = s.request("POST", "/api/v1/import/prometheus", body=lines, timeout=5)
-                    except Exception:  # noqa: BLE001 - the server dies under us; unacknowledged
-                        return
-                    if st == 204:
-                        acked.append(b)
-                    b += 1
-
-            t = threading.Thread(target=writer)
-            t.start()
+            w = harness.AckedWriter(send)
+            acked = w.acked  # batch numbers answered 204
             time.sleep(2.0)
-            s.kill9()  # mid-stream, no warning
-            stop.set()
-            t.join()
+            w.kill9_and_stop(s)
             self.assertGreater(len(acked), 20)
             s.start()  # same data dir: WAL replay
             q = urllib.parse.urlencode({"query": "count(count_over_time(dur_test[10m]))"})

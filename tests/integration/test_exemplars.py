@@ -2,9 +2,6 @@
 /api/v1/query_exemplars exactly as Prometheus answers it, and kept across kill -9."""
 import http.server
 import json
-import os
-import shutil
-import subprocess
 import threading
 import time
 import unittest
@@ -13,7 +10,6 @@ import urllib.request
 
 import harness
 
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 
@@ -98,28 +94,12 @@ class ExemplarImportTest(unittest.TestCase):
 
     def test_kill9_keeps_every_acknowledged_exemplar(self):
         now = int(time.time())
-        acked = []
-        stop = threading.Event()
-
-        def writer():
-            b = 0
-            while not stop.is_set() and b < 100000:
-                line = 'dur_ex{batch="%d"} 1 %d # {trace_id="t%d"} %d %d.%03d\n# EOF\n' % (
-                    b, now - 600, b, b, now - 600, b % 1000)
-                try:
-                    st, _, _ = self.imp(line)
-                except Exception:  # noqa: BLE001 - the server dies under us; unacknowledged
-                    return
-                if st == 204:
-                    acked.append(b)
-                b += 1
-
-        t = threading.Thread(target=writer)
-        t.start()
+        w = harness.AckedWriter(lambda b: self.imp(
+            'dur_ex{batch="%d"} 1 %d # {trace_id="t%d"} %d %d.%03d\n# EOF\n' %
+            (b, now - 600, b, b, now - 600, b % 1000))[0])
+        acked = w.acked
         harness.wait_until(lambda: len(acked) > 30, timeout=60, what="30 acknowledged imports")
-        self.s.kill9()
-        stop.set()
-        t.join()
+        w.kill9_and_stop(self.s)
         self.s.start()
         st, got = query_exemplars(self.s, "dur_ex", str(now - 700), str(now))
         have = {e["labels"]["trace_id"] for series in got["data"] for e in series["exemplars"]}
@@ -209,9 +189,7 @@ class ExemplarRemoteWriteTest(unittest.TestCase):
         self.target_thread = threading.Thread(target=self.target.serve_forever, daemon=True)
         self.target_thread.start()
         self.prom_port = harness.free_port()
-        cfg = os.path.join(self.s.tmp, "prometheus.yml")
-        with open(cfg, "w") as f:
-            f.write("""global:
+        self.prom = harness.start_prometheus(self.s.tmp, """global:
   scrape_interval: 1s
   scrape_timeout: 1s
 scrape_configs:
@@ -222,26 +200,11 @@ remote_write:
     authorization: {type: Bearer, credentials: "%s"}
     send_exemplars: true
     queue_config: {batch_send_deadline: 1s}
-""" % (self.target.server_address[1], self.s.addr, self.token))
-        self.prom_log = open(os.path.join(self.s.tmp, "prometheus.log"), "w")
-        self.prom = subprocess.Popen([PROMETHEUS, "--config.file", cfg, "--storage.tsdb.path",
-                                      os.path.join(self.s.tmp, "prom-data"),
-                                      "--enable-feature=exemplar-storage",
-                                      "--web.listen-address", "127.0.0.1:%d" % self.prom_port],
-                                     stdout=self.prom_log, stderr=subprocess.STDOUT)
-
-    def stop_prometheus(self):
-        if self.prom.poll() is None:
-            self.prom.terminate()
-            try:
-                self.prom.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.prom.kill()
-                self.prom.wait()
+""" % (self.target.server_address[1], self.s.addr, self.token), self.prom_port,
+                                             ["--enable-feature=exemplar-storage"])
 
     def tearDown(self):
-        self.stop_prometheus()
-        self.prom_log.close()
+        harness.stop_process(self.prom)
         self.target.shutdown()
         self.target.server_close()
         self.s.stop()
@@ -296,7 +259,7 @@ remote_write:
 
         # Restarted after kill -9, kansoku still answers the same. (Prometheus first: it would
         # keep retrying its remote_write to the dead address and delay its own shutdown.)
-        self.stop_prometheus()
+        harness.stop_process(self.prom)
         self.s.kill9()
         self.s.start()
         st, after = query_exemplars(self.s, query, "%.3f" % start, "%.3f" % end, token=self.token)

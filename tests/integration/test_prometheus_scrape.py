@@ -1,15 +1,11 @@
 """End to end: Debian's `prometheus` scrapes kansoku's /metrics with a bearer token and stores it."""
 import json
-import os
-import shutil
-import subprocess
 import unittest
 import urllib.parse
 import urllib.request
 
 import harness
 
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 
 class PrometheusScrapeTest(unittest.TestCase):
@@ -19,9 +15,7 @@ class PrometheusScrapeTest(unittest.TestCase):
         self.assertEqual(st, 201)
         self.read_token = created["data"]["token"]
         self.prom_port = harness.free_port()
-        cfg = os.path.join(self.s.tmp, "prometheus.yml")
-        with open(cfg, "w") as f:
-            f.write("""global:
+        self.prom = harness.start_prometheus(self.s.tmp, """global:
   scrape_interval: 1s
   scrape_timeout: 1s
 scrape_configs:
@@ -31,16 +25,10 @@ scrape_configs:
   - job_name: kansoku_badtoken
     authorization: {type: Bearer, credentials: "ksk_wrong"}
     static_configs: [{targets: ["%s"]}]
-""" % (self.read_token, self.s.addr, self.s.addr))
-        self.prom_log = open(os.path.join(self.s.tmp, "prometheus.log"), "w")
-        self.prom = subprocess.Popen([PROMETHEUS, "--config.file", cfg, "--storage.tsdb.path",
-                                      os.path.join(self.s.tmp, "prom-data"),
-                                      "--web.listen-address", "127.0.0.1:%d" % self.prom_port],
-                                     stdout=self.prom_log, stderr=subprocess.STDOUT)
+""" % (self.read_token, self.s.addr, self.s.addr), self.prom_port)
 
     def tearDown(self):
-        self.prom.terminate()
-        self.prom.wait(timeout=30)
+        harness.stop_process(self.prom)
         self.s.stop()
         self.s.cleanup()
 

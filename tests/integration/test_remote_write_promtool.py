@@ -3,7 +3,6 @@ remote-writes everything to kansoku; then `promtool query instant|range|series|l
 both servers must give the same answers (values within float tolerance)."""
 import json
 import math
-import os
 import shutil
 import subprocess
 import time
@@ -13,7 +12,6 @@ import urllib.request
 
 import harness
 
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
 
@@ -69,9 +67,7 @@ class RemoteWritePromtoolTest(unittest.TestCase):
         cls.ne = subprocess.Popen([NODE_EXPORTER, "--web.listen-address=127.0.0.1:%d" % cls.ne_port,
                                    "--no-collector.systemd"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cls.prom_port = harness.free_port()
-        cfg = os.path.join(cls.s.tmp, "prometheus.yml")
-        with open(cfg, "w") as f:
-            f.write("""global:
+        cls.prom = harness.start_prometheus(cls.s.tmp, """global:
   scrape_interval: 2s
   scrape_timeout: 2s
 scrape_configs:
@@ -84,11 +80,7 @@ remote_write:
     authorization: {type: Bearer, credentials: "%s"}
     queue_config: {batch_send_deadline: 1s, max_samples_per_send: 500}
     metadata_config: {send: true, send_interval: 5s}
-""" % (cls.ne_port, cls.prom_port, cls.s.addr, cls.token))
-        cls.prom = subprocess.Popen([PROMETHEUS, "--config.file", cfg, "--storage.tsdb.path",
-                                     os.path.join(cls.s.tmp, "prom-data"),
-                                     "--web.listen-address", "127.0.0.1:%d" % cls.prom_port],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+""" % (cls.ne_port, cls.prom_port, cls.s.addr, cls.token), cls.prom_port)
         cls.kansoku_url = "http://kansoku:%s@%s" % (cls.token, cls.s.addr)  # Basic auth, password = token
         cls.prom_url = "http://127.0.0.1:%d" % cls.prom_port
 
@@ -148,8 +140,7 @@ remote_write:
     @classmethod
     def tearDownClass(cls):
         for p in (cls.prom, cls.ne):
-            p.terminate()
-            p.wait(timeout=30)
+            harness.stop_process(p, timeout=30)
         cls.s.stop()
         cls.s.cleanup()
 

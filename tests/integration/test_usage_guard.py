@@ -10,7 +10,6 @@ and `kansoku usage` all name the offender.
 import http.server
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -19,7 +18,6 @@ import urllib.parse
 
 import harness
 
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 LIMIT = 60
 
 CONFIG = """
@@ -66,9 +64,7 @@ class UsageGuardTest(unittest.TestCase):
         cls.target = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ExplodingTarget)
         threading.Thread(target=cls.target.serve_forever, daemon=True).start()
         cls.prom_port = harness.free_port()
-        cfg = os.path.join(cls.s.tmp, "prometheus.yml")
-        with open(cfg, "w") as f:
-            f.write("""global:
+        cls.prom = harness.start_prometheus(cls.s.tmp, """global:
   scrape_interval: 1s
   scrape_timeout: 1s
 scrape_configs:
@@ -78,18 +74,12 @@ remote_write:
   - url: http://%s/api/v1/write
     authorization: {type: Bearer, credentials: "%s"}
     queue_config: {batch_send_deadline: 1s, max_samples_per_send: 2000}
-""" % (cls.target.server_address[1], cls.s.addr, cls.token))
+""" % (cls.target.server_address[1], cls.s.addr, cls.token), cls.prom_port)
         cls.prom_log_path = os.path.join(cls.s.tmp, "prometheus.log")
-        cls.prom_log = open(cls.prom_log_path, "w")
-        cls.prom = subprocess.Popen([PROMETHEUS, "--config.file", cfg, "--storage.tsdb.path",
-                                     os.path.join(cls.s.tmp, "prom-data"),
-                                     "--web.listen-address", "127.0.0.1:%d" % cls.prom_port],
-                                    stdout=cls.prom_log, stderr=subprocess.STDOUT)
 
     @classmethod
     def tearDownClass(cls):
-        cls.prom.terminate()
-        cls.prom.wait(timeout=30)
+        harness.stop_process(cls.prom, timeout=30)
         cls.target.shutdown()
         cls.s.stop()
         cls.s.cleanup()
