@@ -500,18 +500,11 @@ Status Block::ReadPage(const ColumnInfo& c, size_t page, std::string* raw) const
 Status Block::ReadPagePrefix(const ColumnInfo& c, size_t page, char* dst,
                              const std::function<size_t(const char*, size_t)>& need,
                              size_t* decoded) const {
-  if (page >= c.pages.size()) return Status::Internal("BUG: page out of range");
+  KANSOKU_ASSIGN_OR_RETURN(std::string_view z, ReadCompressedPage(c, page));
   const PageInfo& pg = c.pages[page];
-  if (pg.raw_len > (1ULL << 34)) return Status::Corruption("block " + path_ + ": page too big");
   auto corrupt = [&] {
     return Status::Corruption("block " + path_ + ": cannot decompress column " + c.name);
   };
-  thread_local std::string z;
-  z.resize(pg.compressed_len);
-  if (::pread(fd_, z.data(), z.size(), static_cast<off_t>(pg.offset)) !=
-      static_cast<ssize_t>(z.size())) {
-    return Status::IOError("block " + path_ + ": cannot read column " + c.name);
-  }
   thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> sctx(ZSTD_createDCtx());
   ZSTD_DCtx_reset(sctx.get(), ZSTD_reset_session_only);
   ZSTD_inBuffer in{z.data(), z.size(), 0};
@@ -537,7 +530,7 @@ Status Block::ReadPagePrefix(const ColumnInfo& c, size_t page, char* dst,
   return Status::Ok();
 }
 
-Status Block::ReadPageInto(const ColumnInfo& c, size_t page, char* dst) const {
+Result<std::string_view> Block::ReadCompressedPage(const ColumnInfo& c, size_t page) const {
   if (page >= c.pages.size()) return Status::Internal("BUG: page out of range");
   const PageInfo& pg = c.pages[page];
   if (pg.raw_len > (1ULL << 34)) return Status::Corruption("block " + path_ + ": page too big");
@@ -547,6 +540,12 @@ Status Block::ReadPageInto(const ColumnInfo& c, size_t page, char* dst) const {
       static_cast<ssize_t>(z.size())) {
     return Status::IOError("block " + path_ + ": cannot read column " + c.name);
   }
+  return std::string_view(z);
+}
+
+Status Block::ReadPageInto(const ColumnInfo& c, size_t page, char* dst) const {
+  KANSOKU_ASSIGN_OR_RETURN(std::string_view z, ReadCompressedPage(c, page));
+  const PageInfo& pg = c.pages[page];
   thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx(ZSTD_createDCtx());
   size_t n = ZSTD_decompressDCtx(dctx.get(), dst, pg.raw_len, z.data(), z.size());
   if (ZSTD_isError(n) || n != pg.raw_len) {

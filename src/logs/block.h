@@ -132,6 +132,9 @@ class Block {
 
  private:
   Block() = default;
+  // Reads page p of column c, still compressed, into a per-thread buffer (checked: page index,
+  // size bound, complete read). The view is valid until this thread's next call.
+  Result<std::string_view> ReadCompressedPage(const ColumnInfo& c, size_t page) const;
   std::string path_;
   int fd_ = -1;
   int64_t min_ts_ = 0, max_ts_ = 0;
