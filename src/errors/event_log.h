@@ -4,8 +4,10 @@
 // segment_bytes each.
 //
 // Durability: Append returns after write(2) (survives kill -9); Sync fsyncs (survives power
-// loss). On Open, a torn or corrupt tail of the newest segment is truncated (warning log); a
-// corrupt record in an older segment ends that segment's replay (error log, counted).
+// loss): the live segment, and the segments Append rotated away from since the previous Sync
+// (with the directory), so a rotation never fsyncs inside Append. On Open, a torn or corrupt tail
+// of the newest segment is truncated (warning log); a corrupt record in an older segment ends that
+// segment's replay (error log, counted).
 //
 // Thread safety: Append/Sync/Read are thread-safe (Append serialised by a mutex); Replay is
 // called once before any Append.
@@ -115,14 +117,19 @@ class EventLog {
       : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
   std::string SegmentPath(uint32_t n) const;
   Status OpenForAppend(uint32_t n, uint64_t size);
+  void SyncDir() const;
 
   const std::string dir_;
   const uint64_t segment_bytes_;
   mutable std::mutex mu_;
-  int fd_ = -1;                // GUARDED_BY(mu_)
-  uint32_t segment_ = 0;       // GUARDED_BY(mu_)
-  uint64_t size_ = 0;          // GUARDED_BY(mu_)
-  bool dirty_ = false;         // GUARDED_BY(mu_)
+  int fd_ = -1;                   // GUARDED_BY(mu_)
+  uint32_t segment_ = 0;          // GUARDED_BY(mu_)
+  uint64_t size_ = 0;             // GUARDED_BY(mu_)
+  bool dirty_ = false;            // GUARDED_BY(mu_)
+  std::vector<int> retired_fds_;  // GUARDED_BY(mu_): rotated away from, not yet fsynced
+  bool dir_dirty_ = false;        // GUARDED_BY(mu_): a segment was created since the last Sync
+  uint64_t allocated_ = 0;        // GUARDED_BY(mu_): bytes of the live segment fallocated
+  static constexpr uint64_t kPreallocateBytes = 4ull << 20;
   uint64_t closed_bytes_ = 0;  // GUARDED_BY(mu_): bytes of older segments
   EventLogStats stats_;
 };

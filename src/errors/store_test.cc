@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <libdeflate.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -512,6 +514,72 @@ TEST(ErrorStore, RetentionBySizeKeepsStatusAndCounts) {
   s->ListIssues(IssueQuery{}, &total);
   EXPECT_EQ(total, 1u);
   EXPECT_FALSE(std::filesystem::exists(f.dir.path() + "/log/00000001"));
+}
+
+}  // namespace
+}  // namespace kansoku::errors
+
+namespace kansoku::errors {
+namespace {
+
+// Rotation leaves the old segment to the next Sync (no fsync inside Append); the blocks
+// preallocated ahead of the writes never show up as data, and are given back when a segment is
+// left or the log is closed.
+TEST(EventLog, RotationSyncAndPreallocation) {
+  TempDir dir;
+  const std::string logdir = dir.path() + "/log";
+  std::vector<std::string> payloads;
+  {
+    auto log = EventLog::Open(logdir, 64 << 10);
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE(
+        (*log)
+            ->Replay([](RecordType, std::string_view, const RecordRef&) { return Status::Ok(); })
+            .ok());
+    for (int i = 0; i < 40; ++i) {
+      payloads.push_back(std::string(5000 + i, static_cast<char>('a' + i % 26)));
+      std::string framed;
+      AppendRecord(&framed, RecordType::kItem, payloads.back());
+      uint32_t seg;
+      uint64_t off;
+      ASSERT_TRUE((*log)->Append(framed, &seg, &off).ok());
+      if (i == 20) {
+        ASSERT_TRUE((*log)->Sync().ok());
+      }
+    }
+    auto closed = (*log)->ClosedSegments();
+    ASSERT_GE(closed.size(), 2u);  // 40 x ~5 KB over 64 KB segments
+    for (const auto& c : closed) {
+      struct stat st {};
+      char name[16];
+      std::snprintf(name, sizeof name, "%08u", c.number);
+      ASSERT_EQ(::stat((logdir + "/" + name).c_str(), &st), 0);
+      EXPECT_EQ(static_cast<uint64_t>(st.st_size), c.bytes);
+      // Allocated blocks: the data rounded up to the filesystem block, not the preallocation.
+      EXPECT_LE(static_cast<uint64_t>(st.st_blocks) * 512, c.bytes + 8192) << c.number;
+    }
+    ASSERT_TRUE((*log)->Sync().ok());
+  }
+  // Every record back, in order, after the close.
+  auto log = EventLog::Open(logdir, 64 << 10);
+  ASSERT_TRUE(log.ok());
+  size_t n = 0;
+  ASSERT_TRUE((*log)
+                  ->Replay([&](RecordType t, std::string_view p, const RecordRef&) {
+                    EXPECT_EQ(t, RecordType::kItem);
+                    EXPECT_EQ(p, payloads[n]);
+                    ++n;
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(n, payloads.size());
+  EXPECT_EQ((*log)->stats().torn_tails_truncated, 0u);
+  for (const auto& entry : std::filesystem::directory_iterator(logdir)) {
+    struct stat st {};
+    ASSERT_EQ(::stat(entry.path().c_str(), &st), 0);
+    EXPECT_LE(static_cast<uint64_t>(st.st_blocks) * 512, static_cast<uint64_t>(st.st_size) + 8192)
+        << entry.path();
+  }
 }
 
 }  // namespace
