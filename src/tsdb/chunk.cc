@@ -346,12 +346,15 @@ Status DecodeXorChunk(std::string_view bytes, std::vector<Sample>* out) {
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
   const uint32_t n = (uint32_t{data[0]} << 8) | data[1];
   if (n == 0) return Status::Ok();
-  out->reserve(base + n);
+  // Written through a pointer into the sized vector: push_back's capacity check per sample kept
+  // the compiler from inlining it (9 % of a 24 h rate() query in perf).
+  out->resize(base + n);
+  Sample* s = out->data() + base;
   FastBits r(data, bytes.size());
   int64_t t, t_delta = 0;
   uint64_t v_bits;
   if (!r.Varint(&t) || !r.Read(64, &v_bits)) return corrupt(base);
-  out->push_back({t, BitsDouble(v_bits)});
+  s[0] = {t, BitsDouble(v_bits)};
   int leading = 0, trailing = 0;
   for (uint32_t i = 1; i < n; ++i) {
     if (i == 1) {
@@ -399,7 +402,7 @@ Status DecodeXorChunk(std::string_view bytes, std::vector<Sample>* out) {
       if (!r.Read(64 - leading - trailing, &x)) return corrupt(base);
       v_bits ^= x << trailing;
     }
-    out->push_back({t, BitsDouble(v_bits)});
+    s[i] = {t, BitsDouble(v_bits)};
   }
   return Status::Ok();
 }

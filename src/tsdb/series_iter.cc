@@ -180,6 +180,20 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
               : c.encoding == ChunkEncoding::kXor  ? DecodeXorChunk(c.data, out)
                                                    : Status::Corruption("chunk: unknown encoding");
     if (!status_.ok()) return status_;
+    const size_t end = out->size();
+    if (end > base && (*out)[base].t >= lo && (*out)[end - 1].t <= hi &&
+        (first || (*out)[base].t > last)) {
+      // A chunk inside the range (most of a long query): kept as decoded when its times
+      // strictly increase (one branch-free pass), without the per-sample filter below.
+      bool increasing = true;
+      const Sample* d = out->data();
+      for (size_t r = base + 1; r < end; ++r) increasing &= d[r].t > d[r - 1].t;
+      if (increasing) {
+        last = d[end - 1].t;
+        first = false;
+        continue;
+      }
+    }
     size_t w = base;
     bool past = false;
     for (size_t r = base; r < out->size(); ++r) {
