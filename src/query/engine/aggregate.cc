@@ -197,19 +197,25 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
   std::vector<Acc> acc(ng * tile);
   std::vector<EvalSeries> res(ng);
   std::vector<size_t> pos(in.series.size(), 0);
+  // Per input series, the step its next point is compared with (points and steps both ascend:
+  // a walk instead of two integer divisions per point).
+  std::vector<size_t> step_at(in.series.size(), 0);
   for (size_t i0 = 0; i0 < n; i0 += tile) {
     KANSOKU_RETURN_IF_ERROR(Check());
     const size_t i1 = std::min(n, i0 + tile);
     std::fill(acc.begin(), acc.end(), Acc{});
-    const int64_t t0 = Ts(i0), t1 = Ts(i1 - 1);
+    const int64_t t1 = Ts(i1 - 1);
     for (size_t s = 0; s < in.series.size(); ++s) {
       const std::vector<Point>& pts = in.series[s].points;
       size_t& p = pos[s];
+      size_t& si = step_at[s];
+      if (si < i0) si = i0;
+      int64_t st = Ts(si);
       Acc* row = &acc[group_of[s] * tile];
       for (; p < pts.size() && pts[p].t <= t1; ++p) {
-        const int64_t off = pts[p].t - start_;
-        if (pts[p].t < t0 || off % step_ != 0) continue;  // not a step of this tile
-        Acc& g = row[static_cast<size_t>(off / step_) - i0];
+        while (st < pts[p].t) st = Ts(++si);  // stops at i1 - 1 at the latest (t <= t1)
+        if (st != pts[p].t) continue;         // not a step time
+        Acc& g = row[si - i0];
         double v = pts[p].v;
         bool first = !g.seen;
         g.seen = true;

@@ -80,11 +80,24 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       }
     }
     if (points.empty()) return;
-    if (o->empty()) {
-      // At most one point per step whose window can hold a sample.
+    // Output written through an index into a sized vector (push_back per point was not inlined:
+    // 9 % of a 24 h sum(rate()) in perf); sized for at most one point per step whose window can
+    // hold a sample, grown if that estimate is short, trimmed at the end.
+    size_t k = o->size();
+    {
       const int64_t span = points.back().t - points.front().t + src.range_ms;
-      o->reserve(std::min<size_t>(n, static_cast<size_t>(span / step_) + 2));
+      const size_t est = step_ > 0 ? static_cast<size_t>(span / step_) + 2 : n;
+      o->resize(k + std::min<size_t>(n, est));
     }
+    const auto emit = [&](int64_t t, double v) {
+      if (k == o->size()) o->resize(k + k / 2 + 16);
+      (*o)[k++] = Point{t, v};
+    };
+    struct Trim {
+      std::vector<Point>* o;
+      const size_t* k;
+      ~Trim() { o->resize(*k); }
+    } trim{o, &k};
     size_t lo = 0, hi = 0;
     const double range_s = static_cast<double>(src.range_ms) / 1000;
     if (rf == fn::RangeFn::kRate || rf == fn::RangeFn::kIncrease || rf == fn::RangeFn::kDelta) {
@@ -103,7 +116,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
         const auto v = is_rate      ? fn::ExtrapolatedRate(win, w, true, true)
                        : counter_fn ? fn::ExtrapolatedRate(win, w, true, false)
                                     : fn::ExtrapolatedRate(win, w, false, false);
-        if (v) o->push_back({eval_ts, *v});
+        if (v) emit(eval_ts, *v);
       }
       return;
     }
@@ -118,7 +131,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       fn::RangeWindow w{rstart, ref, eval_ts, range_s};
       w.no_counter_resets = counter_fn && sc.resets[hi - 1] == sc.resets[lo];
       auto v = fn::EvalRange(rf, std::span<const Point>(points.data() + lo, hi - lo), w, sc.pv);
-      if (v) o->push_back({eval_ts, *v});
+      if (v) emit(eval_ts, *v);
     }
   };
   // Serial path (subqueries, absent_over_time): one series at a time.

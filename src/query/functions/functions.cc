@@ -10,18 +10,6 @@
 
 namespace kansoku::query::functions {
 
-double KahanSumInc(double inc, double sum, double* c) {
-  double t = sum + inc;
-  if (std::isinf(t)) {
-    *c = 0;
-  } else if (std::fabs(sum) >= std::fabs(inc)) {
-    *c += (sum - t) + inc;
-  } else {
-    *c += (inc - t) + sum;
-  }
-  return t;
-}
-
 std::optional<RangeFn> LookupRangeFn(std::string_view name) {
   static const std::unordered_map<std::string_view, RangeFn> kFns = {
       {"rate", RangeFn::kRate},
