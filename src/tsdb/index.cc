@@ -38,14 +38,26 @@ Postings SubtractPostings(const Postings& a, const Postings& b) {
 Postings UnionPostings(const std::vector<const Postings*>& lists) {
   if (lists.empty()) return {};
   if (lists.size() == 1) return *lists[0];
-  size_t total = 0;
-  for (const auto* l : lists) total += l->size();
-  Postings out;
-  out.reserve(total);
-  for (const auto* l : lists) out.insert(out.end(), l->begin(), l->end());
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+  // A balanced tree of two-way merges of the sorted lists (a regex matcher's values: often
+  // dozens of lists): N log(k) instead of sorting the concatenation (N log N).
+  auto merge = [](const Postings& a, const Postings& b) {
+    Postings m;
+    m.reserve(a.size() + b.size());
+    std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(m));
+    return m;
+  };
+  std::vector<Postings> level;
+  level.reserve(lists.size() / 2 + 1);
+  for (size_t i = 0; i + 1 < lists.size(); i += 2) level.push_back(merge(*lists[i], *lists[i + 1]));
+  if (lists.size() % 2 == 1) level.push_back(*lists.back());
+  while (level.size() > 1) {
+    std::vector<Postings> next;
+    next.reserve(level.size() / 2 + 1);
+    for (size_t i = 0; i + 1 < level.size(); i += 2) next.push_back(merge(level[i], level[i + 1]));
+    if (level.size() % 2 == 1) next.push_back(std::move(level.back()));
+    level = std::move(next);
+  }
+  return std::move(level[0]);
 }
 
 Result<Postings> SelectPostings(const IndexReader& index, const std::vector<Matcher>& matchers) {

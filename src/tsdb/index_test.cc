@@ -101,5 +101,22 @@ TEST(IndexTest, SetOperations) {
   EXPECT_EQ(UnionPostings({&a, &b, &c}), (Postings{1, 3, 4, 5, 7, 9}));
 }
 
+// The merge tree equals sorting the concatenation, for every number of lists (odd levels too).
+TEST(IndexTest, UnionOfManyLists) {
+  for (size_t k = 0; k <= 13; ++k) {
+    std::vector<Postings> lists(k);
+    Postings want;
+    for (size_t i = 0; i < k; ++i) {
+      for (SeriesRef r = i % 3; r < 400; r += 1 + (i * 7 + r) % 11) lists[i].push_back(r);
+      want.insert(want.end(), lists[i].begin(), lists[i].end());
+    }
+    std::sort(want.begin(), want.end());
+    want.erase(std::unique(want.begin(), want.end()), want.end());
+    std::vector<const Postings*> ptrs;
+    for (const auto& l : lists) ptrs.push_back(&l);
+    EXPECT_EQ(UnionPostings(ptrs), want) << k << " lists";
+  }
+}
+
 }  // namespace
 }  // namespace kansoku::tsdb

@@ -98,15 +98,21 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
           members[group_of[s]].push_back({p->v, s});
       }
       for (auto& mbr : members) {
-        if (a.op != AggOp::kLimitk) {
-          bool top = a.op == AggOp::kTopk;
-          std::stable_sort(mbr.begin(), mbr.end(), [top](const auto& x, const auto& y) {
-            if (std::isnan(x.first)) return false;
-            if (std::isnan(y.first)) return true;
-            return top ? x.first > y.first : x.first < y.first;
-          });
-        }
         size_t take = std::min(mbr.size(), static_cast<size_t>(k));
+        if (a.op != AggOp::kLimitk) {
+          // The k first of a stable sort (value, NaN last; ties in series order), found with a
+          // partial sort under the same order made total by the series index.
+          const bool top = a.op == AggOp::kTopk;
+          std::partial_sort(mbr.begin(), mbr.begin() + static_cast<std::ptrdiff_t>(take), mbr.end(),
+                            [top](const auto& x, const auto& y) {
+                              const bool xn = std::isnan(x.first), yn = std::isnan(y.first);
+                              if (xn != yn) return yn;
+                              if (!xn && x.first != y.first) {
+                                return top ? x.first > y.first : x.first < y.first;
+                              }
+                              return x.second < y.second;
+                            });
+        }
         for (size_t t = 0; t < take; ++t) res[mbr[t].second].points.push_back({ts, mbr[t].first});
       }
     }
