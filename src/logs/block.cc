@@ -187,7 +187,7 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   // Field names in order of first appearance (rows usually list fields in the same order, so the
   // column of a row's j-th field is found at position j first); columns are written sorted.
   std::vector<std::string> names;
-  auto column_of = [&names](size_t j, const std::string& name) -> size_t {
+  auto column_of = [&names](size_t j, std::string_view name) -> size_t {
     if (j < names.size() && names[j] == name) return j;
     for (size_t c = 0; c < names.size(); ++c) {
       if (names[c] == name) return c;
@@ -196,7 +196,7 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   };
   for (const auto& [si, r] : rows) {
     for (size_t j = 0; j < r->fields.size(); ++j) {
-      if (column_of(j, r->fields[j].name) == SIZE_MAX) names.push_back(r->fields[j].name);
+      if (column_of(j, r->fields[j].name) == SIZE_MAX) names.emplace_back(r->fields[j].name);
     }
   }
   std::vector<size_t> order(names.size());
@@ -261,7 +261,7 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
       cols[2].bytes.append(r->msg);
       add_tokens(r->msg);
       for (size_t j = 0; j < r->fields.size(); ++j) {
-        const KV& f = r->fields[j];
+        const KVView& f = r->fields[j];
         Col& c = cols[3 + column_of(j, f.name)];
         if (c.rows_before > row) continue;  // duplicate field name in one row: first wins
         c.lens.append(row - c.rows_before, '\0');
