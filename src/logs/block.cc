@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,12 +23,29 @@ namespace kansoku::logs {
 uint64_t TokenHash(std::string_view token) { return XXH3_64bits(token.data(), token.size()); }
 
 uint64_t LabelsHash(const std::vector<KV>& labels) {
-  uint64_t h = 0x9E3779B97F4A7C15ULL;
+  // Every appended record is hashed (head stream lookup): one XXH3 call over the length-prefixed
+  // names and values copied to the stack instead of two calls per label. Label sets too long for
+  // the buffer chain one call per string. Which way a label set goes depends on the labels only,
+  // so equal labels still hash equally. In memory only (never written to a file).
+  char buf[512];
+  size_t n = 0;
   for (const auto& kv : labels) {
-    h = XXH3_64bits_withSeed(kv.name.data(), kv.name.size(), h);
-    h = XXH3_64bits_withSeed(kv.value.data(), kv.value.size(), h ^ 0x5bd1e9955bd1e995ULL);
+    if (n + 8 + kv.name.size() + kv.value.size() > sizeof buf) {
+      uint64_t h = 0x9E3779B97F4A7C15ULL;
+      for (const auto& l : labels) {
+        h = XXH3_64bits_withSeed(l.name.data(), l.name.size(), h);
+        h = XXH3_64bits_withSeed(l.value.data(), l.value.size(), h ^ 0x5bd1e9955bd1e995ULL);
+      }
+      return h;
+    }
+    for (const std::string* s : {&kv.name, &kv.value}) {
+      uint32_t len = static_cast<uint32_t>(s->size());
+      std::memcpy(buf + n, &len, 4);
+      std::memcpy(buf + n + 4, s->data(), s->size());
+      n += 4 + s->size();
+    }
   }
-  return h;
+  return XXH3_64bits(buf, n);
 }
 
 struct StreamIds::Impl {

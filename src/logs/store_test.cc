@@ -306,6 +306,21 @@ TEST(Store, NeedleReadsTimeOnlyOfPagesWithCandidates) {
   EXPECT_EQ((*s)->Stats().columns_read - cols, 5u);
 }
 
+// LabelsHash takes one path for short label sets and another for long ones: equal labels hash
+// equally on both, and labels that differ only in where a name ends do not collide.
+TEST(Block, LabelsHashIsAFunctionOfTheLabels) {
+  std::vector<KV> a = {{"host", "web-1"}, {"service", "api"}};
+  std::vector<KV> b = a;
+  EXPECT_EQ(LabelsHash(a), LabelsHash(b));
+  EXPECT_NE(LabelsHash(a), LabelsHash({{"host", "web-2"}, {"service", "api"}}));
+  EXPECT_NE(LabelsHash({{"ab", "c"}}), LabelsHash({{"a", "bc"}}));
+  std::vector<KV> long_a = {{"host", std::string(600, 'h')}, {"service", "api"}};
+  std::vector<KV> long_b = long_a;
+  EXPECT_EQ(LabelsHash(long_a), LabelsHash(long_b));
+  long_b[1].value = "db";
+  EXPECT_NE(LabelsHash(long_a), LabelsHash(long_b));
+}
+
 // ReadPagePrefix decodes as far as asked (what phase 2 of a needle does with a big _msg page):
 // the bytes equal the whole page's prefix, and asking for everything gives the whole page.
 TEST(Block, ReadPagePrefixStopsWhereAsked) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace kansoku::logs::ingest::jsonline {
 
@@ -144,7 +145,16 @@ bool Parser::ParseObject(std::string_view doc, const Options& o, LogRecord* rec,
 void Parser::ParseLines(std::string_view body, const Options& o, LogBatch* out, Report* report) {
   size_t line_no = 0;
   size_t pos = 0;
-  out->reserve(out->size() + static_cast<size_t>(std::count(body.begin(), body.end(), '\n')) + 1);
+  // Lines for the reserve, counted with memchr (vectorised; std::count over an 8 MiB body was
+  // 2.6 % of ingest CPU).
+  size_t lines = 1;
+  const char* end = body.data() + body.size();
+  for (const char* p = body.data(); p < end; ++p) {
+    p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (p == nullptr) break;
+    ++lines;
+  }
+  out->reserve(out->size() + lines);
   while (pos < body.size()) {
     size_t nl = body.find('\n', pos);
     if (nl == std::string_view::npos) nl = body.size();
