@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,12 +23,29 @@ namespace kansoku::logs {
 uint64_t TokenHash(std::string_view token) { return XXH3_64bits(token.data(), token.size()); }
 
 uint64_t LabelsHash(const std::vector<KV>& labels) {
-  uint64_t h = 0x9E3779B97F4A7C15ULL;
+  // Every appended record is hashed (head stream lookup): one XXH3 call over the length-prefixed
+  // names and values copied to the stack instead of two calls per label. Label sets too long for
+  // the buffer chain one call per string. Which way a label set goes depends on the labels only,
+  // so equal labels still hash equally. In memory only (never written to a file).
+  char buf[512];
+  size_t n = 0;
   for (const auto& kv : labels) {
-    h = XXH3_64bits_withSeed(kv.name.data(), kv.name.size(), h);
-    h = XXH3_64bits_withSeed(kv.value.data(), kv.value.size(), h ^ 0x5bd1e9955bd1e995ULL);
+    if (n + 8 + kv.name.size() + kv.value.size() > sizeof buf) {
+      uint64_t h = 0x9E3779B97F4A7C15ULL;
+      for (const auto& l : labels) {
+        h = XXH3_64bits_withSeed(l.name.data(), l.name.size(), h);
+        h = XXH3_64bits_withSeed(l.value.data(), l.value.size(), h ^ 0x5bd1e9955bd1e995ULL);
+      }
+      return h;
+    }
+    for (const std::string* s : {&kv.name, &kv.value}) {
+      uint32_t len = static_cast<uint32_t>(s->size());
+      std::memcpy(buf + n, &len, 4);
+      std::memcpy(buf + n + 4, s->data(), s->size());
+      n += 4 + s->size();
+    }
   }
-  return h;
+  return XXH3_64bits(buf, n);
 }
 
 struct StreamIds::Impl {
@@ -187,7 +205,7 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   // Field names in order of first appearance (rows usually list fields in the same order, so the
   // column of a row's j-th field is found at position j first); columns are written sorted.
   std::vector<std::string> names;
-  auto column_of = [&names](size_t j, const std::string& name) -> size_t {
+  auto column_of = [&names](size_t j, std::string_view name) -> size_t {
     if (j < names.size() && names[j] == name) return j;
     for (size_t c = 0; c < names.size(); ++c) {
       if (names[c] == name) return c;
@@ -196,7 +214,7 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   };
   for (const auto& [si, r] : rows) {
     for (size_t j = 0; j < r->fields.size(); ++j) {
-      if (column_of(j, r->fields[j].name) == SIZE_MAX) names.push_back(r->fields[j].name);
+      if (column_of(j, r->fields[j].name) == SIZE_MAX) names.emplace_back(r->fields[j].name);
     }
   }
   std::vector<size_t> order(names.size());
@@ -261,7 +279,7 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
       cols[2].bytes.append(r->msg);
       add_tokens(r->msg);
       for (size_t j = 0; j < r->fields.size(); ++j) {
-        const KV& f = r->fields[j];
+        const KVView& f = r->fields[j];
         Col& c = cols[3 + column_of(j, f.name)];
         if (c.rows_before > row) continue;  // duplicate field name in one row: first wins
         c.lens.append(row - c.rows_before, '\0');

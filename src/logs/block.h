@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,12 +24,14 @@
 namespace kansoku::logs {
 
 // One row as the head keeps it.
+// One row as the block writer and the head see it. msg and fields view bytes the owner keeps
+// alive (the head: the encoded WAL payloads of its batches; tests: their own strings).
 struct RowData {
   int64_t ts = 0;
   uint64_t seq = 0;
   uint8_t flags = 0;
-  std::string msg;
-  std::vector<KV> fields;
+  std::string_view msg;
+  std::span<const KVView> fields;
 };
 
 struct BlockStreamInput {

@@ -20,6 +20,12 @@ struct KV {
   bool operator<(const KV& o) const { return name < o.name || (name == o.name && value < o.value); }
 };
 
+// A name=value pair viewing bytes someone else owns (a head row's field in its WAL payload).
+struct KVView {
+  std::string_view name;
+  std::string_view value;
+};
+
 enum RecordFlags : uint8_t {
   kFlagParseError = 1,  // the protocol parser could not parse the line; raw line kept as msg
   kFlagTruncated = 2,   // msg was longer than the store's max_line_bytes and was cut

@@ -59,5 +59,48 @@ TEST(Wal, BatchRoundTrips) {
   }
 }
 
+// The payload layout is the WAL format of docs/design/logs-storage.md, byte for byte, and the
+// views EncodeBatchTo hands out (what head rows keep) point at the message and field bytes
+// inside it.
+TEST(Wal, EncodeBatchToGivesViewsIntoThePayload) {
+  const std::string trace(40, 't');
+  const std::string long_msg(200, 'x');
+  LogBatch b(2);
+  b[0].ts_ns = 1;
+  b[0].labels = {{"service", "api"}};
+  b[0].msg = "hello";
+  b[0].fields = {{"k", "v"}, {"trace_id", trace}};
+  b[1].ts_ns = -1;
+  b[1].msg = long_msg;
+  std::string want = std::string("\x02") + "\x02" + std::string(1, '\0') + "\x01" +
+                     "\x07service\x03"
+                     "api" +
+                     "\x05hello" + "\x02" + "\x01k\x01v" + "\x08trace_id\x28" + trace + "\x01" +
+                     std::string(2, '\0') + "\xc8\x01" + long_msg + std::string(1, '\0');
+  std::string payload = "previous contents are replaced";
+  EncodedViews v;
+  EncodeBatchTo(b, &payload, &v);
+  EXPECT_EQ(payload, want);
+  ASSERT_EQ(v.msgs.size(), 2u);
+  ASSERT_EQ(v.fields.size(), 2u);
+  EXPECT_EQ(v.msgs[0], "hello");
+  EXPECT_EQ(v.msgs[1], long_msg);
+  EXPECT_EQ(v.fields[0].name, "k");
+  EXPECT_EQ(v.fields[0].value, "v");
+  EXPECT_EQ(v.fields[1].name, "trace_id");
+  EXPECT_EQ(v.fields[1].value, trace);
+  auto inside = [&payload](std::string_view s) {
+    return s.data() >= payload.data() && s.data() + s.size() <= payload.data() + payload.size();
+  };
+  for (auto m : v.msgs) EXPECT_TRUE(inside(m));
+  for (const auto& f : v.fields) EXPECT_TRUE(inside(f.name) && inside(f.value));
+  EXPECT_EQ(EncodeBatch(b), want);
+  LogBatch out;
+  ASSERT_TRUE(DecodeBatch(payload, &out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].fields[1].value, trace);
+  EXPECT_EQ(out[1].ts_ns, -1);
+}
+
 }  // namespace
 }  // namespace kansoku::logs

@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -87,11 +88,20 @@ struct HeadStream {
   int64_t max_ts = INT64_MIN;
 };
 
+// The encoded WAL payload of one appended batch and the views of its records' fields: head rows
+// view their message and field bytes here, so inserting a row allocates nothing per string and
+// dropping a flushed head frees a few large buffers instead of every row's strings.
+struct HeadBatch {
+  std::shared_ptr<const std::string> payload;  // shared with the live-tail buffer
+  std::vector<KVView> fields;                  // views into *payload
+};
+
 struct Head {
   std::unordered_multimap<uint64_t, size_t> index;  // LabelsHash -> streams index
   std::vector<std::unique_ptr<HeadStream>> streams;
+  std::vector<HeadBatch> batches;  // own the bytes the rows of streams view
   size_t rows = 0;
-  size_t bytes = 0;
+  size_t bytes = 0;  // payloads + field views + rows
   int64_t first_append_ns = 0;
   uint64_t first_seq = 0;    // seq of the first row (0 when empty)
   uint64_t wal_seq_end = 0;  // set when frozen
@@ -161,7 +171,12 @@ class StoreImpl : public Store {
 
  private:
   void Normalize(LogRecord& r, int64_t now) const;
-  void InsertLocked(Head& h, LogRecord&& r, uint64_t seq);
+  void InsertLocked(Head& h, LogRecord& r, std::string_view msg, std::span<const KVView> fields,
+                    uint64_t seq);
+  // Inserts the normalised records of batch, encoded as *payload with views (EncodeBatchTo),
+  // with seqs first_seq, first_seq + 1, ...
+  void InsertBatchLocked(Head& h, LogBatch& batch, std::shared_ptr<const std::string> payload,
+                         EncodedViews&& views, uint64_t first_seq);
   Status WriteFrozen(const std::shared_ptr<Head>& f);
   void BackgroundLoop();
   Status ScanBlock(const Block& b, const ScanRequest& req,
@@ -280,7 +295,8 @@ void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
   }
 }
 
-void StoreImpl::InsertLocked(Head& h, LogRecord&& r, uint64_t seq) {
+void StoreImpl::InsertLocked(Head& h, LogRecord& r, std::string_view msg,
+                             std::span<const KVView> fields, uint64_t seq) {
   uint64_t key = LabelsHash(r.labels);
   HeadStream* s = nullptr;
   auto [lo, hi] = h.index.equal_range(key);
@@ -298,18 +314,30 @@ void StoreImpl::InsertLocked(Head& h, LogRecord&& r, uint64_t seq) {
   }
   s->min_ts = std::min(s->min_ts, r.ts_ns);
   s->max_ts = std::max(s->max_ts, r.ts_ns);
-  size_t bytes = r.msg.size() + 48;
-  for (const auto& f : r.fields) bytes += f.name.size() + f.value.size() + 64;
-  h.bytes += bytes;
+  h.bytes += sizeof(RowData);
   if (h.rows == 0) h.first_seq = seq;
   h.rows++;
   RowData row;
   row.ts = r.ts_ns;
   row.seq = seq;
   row.flags = r.flags;
-  row.msg = std::move(r.msg);
-  row.fields = std::move(r.fields);
-  s->rows.push_back(std::move(row));
+  row.msg = msg;
+  row.fields = fields;
+  s->rows.push_back(row);
+}
+
+void StoreImpl::InsertBatchLocked(Head& h, LogBatch& batch,
+                                  std::shared_ptr<const std::string> payload, EncodedViews&& views,
+                                  uint64_t first_seq) {
+  HeadBatch hb{std::move(payload), std::move(views.fields)};
+  h.bytes += hb.payload->size() + hb.fields.size() * sizeof(KVView);
+  const KVView* f = hb.fields.data();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    size_t n = batch[i].fields.size();
+    InsertLocked(h, batch[i], views.msgs[i], std::span<const KVView>(f, n), first_seq + i);
+    f += n;
+  }
+  h.batches.push_back(std::move(hb));  // moving keeps the fields' buffer where it is
 }
 
 Status StoreImpl::OpenFiles() {
@@ -359,7 +387,11 @@ Status StoreImpl::OpenFiles() {
       wdir, wal_end,
       [&](LogBatch&& batch) {
         if (head_->rows == 0) head_->first_append_ns = now;
-        for (auto& r : batch) InsertLocked(*head_, std::move(r), ++seq);
+        auto payload = std::make_shared<std::string>();
+        EncodedViews views;
+        EncodeBatchTo(batch, payload.get(), &views);
+        InsertBatchLocked(*head_, batch, std::move(payload), std::move(views), seq + 1);
+        seq += batch.size();
       },
       &rs);
   if (!last.ok()) return last.status();
@@ -375,7 +407,11 @@ Status StoreImpl::Append(LogBatch&& batch) {
   if (closed_) return Status::Unavailable("log store is closed");
   int64_t now = opts_.now_ns();
   for (auto& r : batch) Normalize(r, now);
-  std::string payload = EncodeBatch(batch);
+  // Encoded once: the same bytes go to the WAL, the live-tail buffer and the head (whose rows
+  // view them). Never moved after encoding (the views point into it).
+  auto payload = std::make_shared<std::string>();
+  EncodedViews views;
+  EncodeBatchTo(batch, payload.get(), &views);
   bool want_flush = false;
   {
     std::lock_guard<std::mutex> al(append_mu_);
@@ -385,14 +421,13 @@ Status StoreImpl::Append(LogBatch&& batch) {
         return Status::Unavailable("log head is full: flushing to disk is behind; retry later");
       }
     }
-    KANSOKU_RETURN_IF_ERROR(wal_->Write(payload));
+    KANSOKU_RETURN_IF_ERROR(wal_->Write(*payload));
     if (opts_.wal_fsync_interval_ms == 0) KANSOKU_RETURN_IF_ERROR(wal_->Sync());
     if (opts_.tail_buffer_bytes > 0) {
       // Before last_seq_ moves: every seq a tail reader can see is in the buffer or the head.
       std::lock_guard<std::mutex> tl(tail_mu_);
-      tail_bytes_ += payload.size();
-      tail_.push_back(TailEntry{last_seq_.load() + 1, batch.size(),
-                                std::make_shared<const std::string>(std::move(payload))});
+      tail_bytes_ += payload->size();
+      tail_.push_back(TailEntry{last_seq_.load() + 1, batch.size(), payload});
       while (tail_.size() > 1 && tail_bytes_ > opts_.tail_buffer_bytes) {
         tail_bytes_ -= tail_.front().payload->size();
         tail_.pop_front();
@@ -401,8 +436,8 @@ Status StoreImpl::Append(LogBatch&& batch) {
     std::unique_lock<std::shared_mutex> l(mu_);
     if (head_->rows == 0) head_->first_append_ns = now;
     uint64_t seq = last_seq_.load();
-    for (auto& r : batch) InsertLocked(*head_, std::move(r), ++seq);
-    last_seq_.store(seq);
+    InsertBatchLocked(*head_, batch, std::move(payload), std::move(views), seq + 1);
+    last_seq_.store(seq + batch.size());
     want_flush = head_->rows >= opts_.head_max_rows || head_->bytes >= opts_.head_max_bytes;
   }
   rows_appended_ += batch.size();

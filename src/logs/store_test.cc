@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <tuple>
 
 #include "logs/block.h"
 
@@ -72,6 +73,55 @@ std::vector<std::string> ScanMsgs(const Store& s, const ScanRequest& req = {}) {
 void Crash(std::unique_ptr<Store> s) {
   static auto* crashed = new std::vector<std::unique_ptr<Store>>();
   crashed->push_back(std::move(s));
+}
+
+// Head rows view the bytes of their batch's encoded WAL payload instead of owning strings:
+// batches of every size (one empty record is a payload short enough for the small-string
+// buffer), interleaved streams, read from the head, after a WAL replay and from blocks.
+TEST(Store, HeadRowsKeepTheirBytesAcrossBatches) {
+  TmpDir dir;
+  // (ts, msg, trace_id) of every row; scans return parts (streams, blocks) one after another.
+  using Row = std::tuple<int64_t, std::string, std::string>;
+  std::vector<Row> want;
+  auto rows_of = [](const Collect& c) {
+    std::vector<Row> out;
+    for (size_t i = 0; i < c.ts.size(); ++i) out.emplace_back(c.ts[i], c.msgs[i], c.trace[i]);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  {
+    auto s = Store::Open(Opts(dir.path()));
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    int64_t ts = kT0;
+    for (int b = 0; b < 60; ++b) {
+      LogBatch batch;
+      for (int i = 0; i < b % 7; ++i) {
+        std::string msg(static_cast<size_t>((b * 31 + i * 17) % 300), static_cast<char>('a' + i));
+        std::string trace = "t" + std::to_string(b) + "_" + std::to_string(i);
+        batch.push_back(Rec(++ts, i % 2 ? "api" : "db", msg, {{"trace_id", trace}}));
+        want.emplace_back(ts, msg, trace);
+      }
+      if (b % 7 == 0) {
+        batch.push_back(Rec(++ts, "x", ""));
+        want.emplace_back(ts, "", "");
+      }
+      ASSERT_TRUE((*s)->Append(std::move(batch)).ok());
+    }
+    Collect c;
+    ASSERT_TRUE((*s)->Scan({}, c).ok());
+    EXPECT_EQ(rows_of(c), want);
+    Crash(std::move(*s));
+  }
+  auto s = Store::Open(Opts(dir.path()));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  Collect replayed;
+  ASSERT_TRUE((*s)->Scan({}, replayed).ok());
+  EXPECT_EQ(rows_of(replayed), want);
+  ASSERT_TRUE((*s)->Flush().ok());
+  EXPECT_EQ((*s)->Stats().head_rows, 0u);
+  Collect flushed;
+  ASSERT_TRUE((*s)->Scan({}, flushed).ok());
+  EXPECT_EQ(rows_of(flushed), want);
 }
 
 TEST(Store, AppendScanFlushReopen) {
@@ -256,15 +306,32 @@ TEST(Store, NeedleReadsTimeOnlyOfPagesWithCandidates) {
   EXPECT_EQ((*s)->Stats().columns_read - cols, 5u);
 }
 
+// LabelsHash takes one path for short label sets and another for long ones: equal labels hash
+// equally on both, and labels that differ only in where a name ends do not collide.
+TEST(Block, LabelsHashIsAFunctionOfTheLabels) {
+  std::vector<KV> a = {{"host", "web-1"}, {"service", "api"}};
+  std::vector<KV> b = a;
+  EXPECT_EQ(LabelsHash(a), LabelsHash(b));
+  EXPECT_NE(LabelsHash(a), LabelsHash({{"host", "web-2"}, {"service", "api"}}));
+  EXPECT_NE(LabelsHash({{"ab", "c"}}), LabelsHash({{"a", "bc"}}));
+  std::vector<KV> long_a = {{"host", std::string(600, 'h')}, {"service", "api"}};
+  std::vector<KV> long_b = long_a;
+  EXPECT_EQ(LabelsHash(long_a), LabelsHash(long_b));
+  long_b[1].value = "db";
+  EXPECT_NE(LabelsHash(long_a), LabelsHash(long_b));
+}
+
 // ReadPagePrefix decodes as far as asked (what phase 2 of a needle does with a big _msg page):
 // the bytes equal the whole page's prefix, and asking for everything gives the whole page.
 TEST(Block, ReadPagePrefixStopsWhereAsked) {
   TmpDir dir;
   std::vector<KV> labels = {{"service", "api"}};
   std::vector<RowData> rows(4000);
+  std::vector<std::string> msgs(rows.size());  // the bytes rows[i].msg views
   for (size_t i = 0; i < rows.size(); ++i) {
     rows[i].ts = kT0 + static_cast<int64_t>(i);
-    rows[i].msg = "row " + std::to_string(i * 7919 % 100003) + " of a long enough message";
+    msgs[i] = "row " + std::to_string(i * 7919 % 100003) + " of a long enough message";
+    rows[i].msg = msgs[i];
   }
   BlockStreamInput in;
   in.labels = &labels;

@@ -3,36 +3,99 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
+#include "base/check.h"
 #include "base/log.h"
 #include "logs/codec.h"
 
 namespace kansoku::logs {
 
+namespace {
+
+size_t VarintLen(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+size_t StringLen(std::string_view s) { return VarintLen(s.size()) + s.size(); }
+size_t KVsLen(const std::vector<KV>& kvs) {
+  size_t n = VarintLen(kvs.size());
+  for (const auto& kv : kvs) n += StringLen(kv.name) + StringLen(kv.value);
+  return n;
+}
+
+// Writes through a cursor into memory sized beforehand (no capacity checks per string).
+struct Writer {
+  char* p;
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      *p++ = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<char>(v);
+  }
+  std::string_view String(std::string_view s) {
+    Varint(s.size());
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    std::string_view at(p, s.size());
+    p += s.size();
+    return at;
+  }
+};
+
+}  // namespace
+
+void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views) {
+  size_t size = VarintLen(batch.size());
+  size_t n_fields = 0;
+  for (const auto& r : batch) {
+    size += VarintLen(ZigZag(r.ts_ns)) + 1 + KVsLen(r.labels) + StringLen(r.msg) + KVsLen(r.fields);
+    n_fields += r.fields.size();
+  }
+  out->resize(size);
+  if (views) {
+    views->msgs.clear();
+    views->msgs.reserve(batch.size());
+    views->fields.clear();
+    views->fields.reserve(n_fields);
+  }
+  Writer w{out->data()};
+  w.Varint(batch.size());
+  for (const auto& r : batch) {
+    w.Varint(ZigZag(r.ts_ns));
+    *w.p++ = static_cast<char>(r.flags);
+    w.Varint(r.labels.size());
+    for (const auto& kv : r.labels) {
+      w.String(kv.name);
+      w.String(kv.value);
+    }
+    std::string_view msg = w.String(r.msg);
+    w.Varint(r.fields.size());
+    if (views) views->msgs.push_back(msg);
+    for (const auto& kv : r.fields) {
+      std::string_view name = w.String(kv.name);
+      std::string_view value = w.String(kv.value);
+      if (views) views->fields.push_back(KVView{name, value});
+    }
+  }
+  KANSOKU_CHECK(w.p == out->data() + out->size(), "BUG: log batch encoding size mismatch");
+}
+
 std::string EncodeBatch(const LogBatch& batch) {
   std::string out;
-  size_t est = 8;
-  for (const auto& r : batch) {
-    est += r.msg.size() + 16;
-    for (const auto& kv : r.labels) est += kv.name.size() + kv.value.size() + 4;
-    for (const auto& kv : r.fields) est += kv.name.size() + kv.value.size() + 4;
-  }
-  out.reserve(est);
-  PutVarint(&out, batch.size());
-  for (const auto& r : batch) {
-    PutVarint(&out, ZigZag(r.ts_ns));
-    out.push_back(static_cast<char>(r.flags));
-    PutKVs(&out, r.labels);
-    PutString(&out, r.msg);
-    PutKVs(&out, r.fields);
-  }
+  EncodeBatchTo(batch, &out, nullptr);
   return out;
 }
 
@@ -206,16 +269,23 @@ Status LogWal::OpenSegment(uint64_t seq) {
 }
 
 Status LogWal::Write(std::string_view payload) {
-  std::string frame;
-  frame.reserve(payload.size() + 8);
-  PutU32(&frame, static_cast<uint32_t>(payload.size()));
-  PutU32(&frame, XXH32(payload.data(), payload.size(), 0));
-  frame.append(payload);
+  // Frame header and payload in one writev: the payload (a whole request's batch) is not copied.
+  char header[8];
+  uint32_t len = static_cast<uint32_t>(payload.size());
+  uint32_t sum = XXH32(payload.data(), payload.size(), 0);
+  std::memcpy(header, &len, 4);  // little-endian hosts only
+  std::memcpy(header + 4, &sum, 4);
+  const size_t total = sizeof header + payload.size();
   std::lock_guard<std::mutex> l(mu_);
   if (fd_ < 0) return Status::Unavailable("log WAL is closed");
   size_t off = 0;
-  while (off < frame.size()) {
-    ssize_t n = ::write(fd_, frame.data() + off, frame.size() - off);
+  while (off < total) {
+    iovec iov[2];
+    int n_iov = 0;
+    if (off < sizeof header) iov[n_iov++] = {header + off, sizeof header - off};
+    size_t poff = off < sizeof header ? 0 : off - sizeof header;
+    iov[n_iov++] = {const_cast<char*>(payload.data()) + poff, payload.size() - poff};
+    ssize_t n = ::writev(fd_, iov, n_iov);
     if (n < 0) {
       if (errno == EINTR) continue;
       int e = errno;
@@ -226,7 +296,7 @@ Status LogWal::Write(std::string_view payload) {
     }
     off += static_cast<size_t>(n);
   }
-  seg_bytes_ += frame.size();
+  seg_bytes_ += total;
   dirty_ = true;
   return Status::Ok();
 }

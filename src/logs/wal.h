@@ -20,6 +20,15 @@ namespace kansoku::logs {
 
 // WAL payload of one batch (also used by tests and the fuzzer).
 std::string EncodeBatch(const LogBatch& batch);
+// Where each record's message and fields lie in an encoded payload: views into it, valid while
+// that string lives and is not modified.
+struct EncodedViews {
+  std::vector<std::string_view> msgs;  // one per record
+  std::vector<KVView> fields;          // every record's fields, record after record
+};
+// Encodes batch into *out (replacing its contents; sized exactly, one allocation) and, when
+// views is not null, fills it with views into *out. Same bytes as EncodeBatch.
+void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views);
 Status DecodeBatch(std::string_view payload, LogBatch* out);
 
 struct WalReplayStats {

@@ -37,6 +37,10 @@ class Parser {
   ~Parser();
   // Decodes every line of body, appending records to out.
   void ParseLines(std::string_view body, const Options& o, LogBatch* out, Report* report);
+  // Same records as ParseLines, but *out is replaced, reusing the records already there: their
+  // message strings and label / field vectors keep their capacity, so a thread that decodes
+  // request after request into one batch allocates only for values that outgrow it.
+  void ParseLinesReusing(std::string_view body, const Options& o, LogBatch* out, Report* report);
   // Decodes one JSON document (one line / one _bulk source). False (and a flagged record in
   // *rec) when it is not a JSON object; *why says why.
   bool ParseObject(std::string_view doc, const Options& o, LogRecord* rec, std::string* why);

@@ -38,6 +38,48 @@ TEST(JsonLines, MapsMessageTimeAndFields) {
   EXPECT_EQ(out[3].Field("time"), "yesterday");
 }
 
+// A reused batch gives exactly the records a fresh one does: nothing of the previous request
+// (labels, fields, flags, time, a longer message) leaks into the records decoded over it, and
+// records beyond the new request's lines are dropped.
+TEST(JsonLines, ReusedBatchHoldsOnlyTheNewRequest) {
+  const std::string first =
+      "{\"msg\":\"a much longer first message that leaves capacity behind\",\"ts\":1795672203,"
+      "\"service\":\"api\",\"trace_id\":\"0123456789abcdef0123456789abcdef\",\"x\":{\"y\":1}}\n"
+      "not json\n"
+      "{\"msg\":\"third\",\"host\":\"web-1\"}\n"
+      "{\"msg\":\"fourth\"}\n";
+  const std::string second =
+      "{\"msg\":\"short\",\"level\":\"warn\"}\n"
+      "{\"msg\":\"bad time\",\"time\":\"yesterday\"}\n"
+      "{\"log\":\"third again\"}\n";
+  Options o;
+  o.extra_labels = {{"source", "jsonline"}};
+  Parser p;
+  LogBatch reused;
+  Report r1, r2, fresh_rep;
+  p.ParseLinesReusing(first, o, &reused, &r1);
+  ASSERT_EQ(reused.size(), 4u);
+  p.ParseLinesReusing(second, o, &reused, &r2);
+  LogBatch fresh;
+  p.ParseLines(second, o, &fresh, &fresh_rep);
+  ASSERT_EQ(reused.size(), 3u);
+  ASSERT_EQ(fresh.size(), 3u);
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    EXPECT_EQ(reused[i].ts_ns, fresh[i].ts_ns) << i;
+    EXPECT_EQ(reused[i].flags, fresh[i].flags) << i;
+    EXPECT_EQ(reused[i].msg, fresh[i].msg) << i;
+    EXPECT_EQ(reused[i].labels, fresh[i].labels) << i;
+    EXPECT_EQ(reused[i].fields, fresh[i].fields) << i;
+  }
+  EXPECT_EQ(reused[0].msg, "short");
+  EXPECT_EQ(reused[0].ts_ns, 0);
+  EXPECT_TRUE(reused[1].flags & kFlagParseError);
+  EXPECT_EQ(reused[2].Field("trace_id"), "");
+  EXPECT_EQ(r2.records, 3u);
+  EXPECT_EQ(r2.flagged, 1u);
+  EXPECT_EQ(r2.records, fresh_rep.records);
+}
+
 TEST(JsonLines, NumberTimestampsByMagnitude) {
   EXPECT_EQ(NumberToNanos(1795672203), 1795672203000000000LL);
   EXPECT_EQ(NumberToNanos(1795672203123.0), 1795672203123000000LL);
