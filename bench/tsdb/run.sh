@@ -50,7 +50,9 @@ want() { [[ ,$ONLY, == *,$1,* ]]; }
 
 scripts/install-deps --bench
 PY=/usr/bin/python3
-[[ -x build/release/kansoku ]] || { echo "build first: cmake --build build/release --target kansoku" >&2; exit 1; }
+# KANSOKU_BIN: another kansoku binary (e.g. a copy of the base build for an A/B run).
+KBIN=${KANSOKU_BIN:-build/release/kansoku}
+[[ -x $KBIN ]] || { echo "build first: cmake --build build/release --target kansoku" >&2; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kansoku-bench-tsdb.XXXXXX")
 PIDS=()
@@ -85,9 +87,10 @@ promql() { $PY bench/promql/queries.py "$1" --start "$QSTART" --end "$QEND" --to
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat"; }
 
 # The binary is copied: other builds may replace build/release/kansoku during the run.
-cp build/release/kansoku "$WORK/kansoku"
+cp "$KBIN" "$WORK/kansoku"
 put kansoku_commit "$(git rev-parse --short HEAD)$(git diff --quiet -- src || echo +dirty-src)"
-put kansoku_binary_mtime "$(date -u -r build/release/kansoku +%FT%TZ)"
+put kansoku_binary "$KBIN"
+put kansoku_binary_mtime "$(date -u -r "$KBIN" +%FT%TZ)"
 put vm_version "$(dpkg-query -W -f='${Version}' victoria-metrics)"
 put prom_version "$(dpkg-query -W -f='${Version}' prometheus)"
 put hours "$HOURS"; put hosts "$HOSTS"; put parallel "$PARALLEL"

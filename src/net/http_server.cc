@@ -10,11 +10,14 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "base/log.h"
 #include "base/strings.h"
@@ -375,6 +378,37 @@ class HttpServer::Impl {
   std::atomic<int> open_connections_{0};
   std::atomic<int> queued_requests_{0};
   std::atomic<bool> draining_{false};
+
+  // max_body_bytes_in_flight: true when n bytes are admitted now; else `resume` runs (on some
+  // thread, once) when they are admitted. FIFO, so a large body is not starved by small ones.
+  bool AcquireBodyBytes(int64_t n, std::function<void()> resume) {
+    std::lock_guard<std::mutex> l(body_mu_);
+    if (body_waiters_.empty() && FitsLocked(n)) {
+      body_bytes_ += n;
+      return true;
+    }
+    body_waiters_.emplace_back(n, std::move(resume));
+    return false;
+  }
+  void ReleaseBodyBytes(int64_t n) {
+    std::vector<std::function<void()>> admitted;
+    {
+      std::lock_guard<std::mutex> l(body_mu_);
+      body_bytes_ -= n;
+      while (!body_waiters_.empty() && FitsLocked(body_waiters_.front().first)) {
+        body_bytes_ += body_waiters_.front().first;
+        admitted.push_back(std::move(body_waiters_.front().second));
+        body_waiters_.pop_front();
+      }
+    }
+    for (auto& f : admitted) f();
+  }
+  bool FitsLocked(int64_t n) const {
+    return body_bytes_ == 0 || body_bytes_ + n <= opts_.max_body_bytes_in_flight;
+  }
+  std::mutex body_mu_;
+  int64_t body_bytes_ = 0;                                              // GUARDED_BY(body_mu_)
+  std::deque<std::pair<int64_t, std::function<void()>>> body_waiters_;  // GUARDED_BY(body_mu_)
   bool started_ = false, stopped_ = false;
 
   metrics::Family<metrics::Counter>* requests_;
@@ -412,6 +446,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         remote_(std::move(remote)) {}
 
   ~Session() override {
+    if (body_ticket_ > 0) srv_->ReleaseBodyBytes(body_ticket_);
     srv_->open_connections_.fetch_sub(1);
     srv_->connections_->Add(-1);
     srv_->Unregister(this);
@@ -588,6 +623,22 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void ReadBody() {
+    auto cl = parser_->content_length();
+    if (body_ticket_ == 0 && route_->route.offload && srv_->opts_.max_body_bytes_in_flight > 0 &&
+        cl && *cl > kKeepBodyBytes) {
+      const auto n = static_cast<int64_t>(*cl);
+      auto self = this->shared_from_this();
+      if (!srv_->AcquireBodyBytes(n, [self, n] {
+            asio::post(self->stream_.get_executor(), [self, n] {
+              self->body_ticket_ = n;
+              self->ReadBody();
+            });
+          })) {
+        deadline_ms_ = 0;  // waiting for memory, not for the client
+        return;
+      }
+      body_ticket_ = n;
+    }
     SetDeadline(srv_->opts_.body_timeout_ms);
     // Beast reads at most capacity - size bytes per recv(2), and a flat_buffer that was never
     // asked for more stays at 512 bytes: a 4 KB body took 8 recv calls. Room for the whole
@@ -748,10 +799,24 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void OnWrite(beast::error_code ec, bool close) {
     ++requests_served_;
+    ReleaseLargeBodies();
     if (ec || close) return DoClose();
     // A request whose body we did not read leaves the stream unusable: close.
     if (parser_ && !parser_->is_done()) return DoClose();
     ReadHeader();
+  }
+
+  // The next request's body is a new string (the parser's), never this one's capacity: free a
+  // large body as soon as its answer is written, so a connection holds one body at a time (not
+  // the previous one while the next is read) and an idle keep-alive connection none.
+  void ReleaseLargeBodies() {
+    auto release = [](std::string& s) {
+      if (s.capacity() > kKeepBodyBytes) std::string().swap(s);
+    };
+    release(req_.body);
+    release(req_.wire_body);
+    release(resp_.body);
+    if (body_ticket_ > 0) srv_->ReleaseBodyBytes(std::exchange(body_ticket_, 0));
   }
 
   void DoClose() {
@@ -781,7 +846,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
   static constexpr size_t kDiscardSize = 16384;
   static constexpr uint64_t kMaxReadChunk = 65536;  // per-connection read buffer bound
+  static constexpr size_t kKeepBodyBytes = 65536;   // larger bodies are freed after the answer
   std::unique_ptr<char[]> discard_;
+  int64_t body_ticket_ = 0;  // bytes of max_body_bytes_in_flight this request holds
 
   HttpServer::Impl* srv_;
   Stream stream_;

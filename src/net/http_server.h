@@ -45,6 +45,11 @@ struct HttpServerOptions {
   int worker_threads = 0;
   // Offloaded requests waiting for a worker beyond this answer 503.
   int max_queued_requests = 1024;
+  // Bodies (by Content-Length) of offloaded requests held at once, from the start of reading
+  // until the answer is written: a request beyond it waits (its body unread, TCP pushes back)
+  // until earlier ones finish; one body alone is always admitted. Bounds the memory of
+  // concurrent large imports. 0 = no bound. Bodies up to 64 KiB and chunked ones don't count.
+  int64_t max_body_bytes_in_flight = 64ll << 20;
   // TLS: both set = every listener speaks HTTPS.
   std::string tls_cert_file;
   std::string tls_key_file;

@@ -357,3 +357,68 @@ TEST(ParseHostPortTest, Forms) {
 
 }  // namespace
 }  // namespace kansoku::net
+
+namespace kansoku::net {
+namespace {
+
+// max_body_bytes_in_flight: a large body waits (unread) until earlier ones are answered.
+TEST(HttpServerBodyBudgetTest, LargeBodiesBeyondTheBudgetWaitTheirTurn) {
+  FixedAuth auth;
+  metrics::Registry registry;
+  HttpServerOptions o;
+  o.listen = {"127.0.0.1:0"};
+  o.io_threads = 2;
+  o.worker_threads = 2;
+  o.authenticator = &auth;
+  o.metrics = &registry;
+  o.max_body_bytes_in_flight = 200000;
+  HttpServer server(o);
+  std::atomic<int> running{0}, most{0};
+  Route big;
+  big.method = "POST";
+  big.path = "/big";
+  big.scope = kScopeIngest;
+  big.offload = true;
+  big.max_body_bytes = 1 << 20;
+  big.max_decoded_body_bytes = 1 << 20;
+  big.handler = [&](Request& req, Response& resp) {
+    if (req.body.size() > 1000) {  // large bodies held at once
+      const int now = running.fetch_add(1) + 1;
+      int m = most.load();
+      while (now > m && !most.compare_exchange_weak(m, now)) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      running.fetch_sub(1);
+    }
+    resp.Text(200, std::to_string(req.body.size()));
+  };
+  server.AddRoute(big);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string addr = server.BoundAddresses().at(0);
+  const std::string body(150000, 'x');  // two of them exceed the budget
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back([&] {
+      RawClient c(addr);
+      c.Send("POST /big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ing\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body);
+      auto r = c.Read();
+      EXPECT_EQ(r.status, 200) << r.head << r.body;
+      if (r.status == 200 && r.body == "150000\n") ok.fetch_add(1);
+      // The connection is still usable: a small request is never held back.
+      c.Send(
+          "POST /big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ing\r\nContent-Length: "
+          "2\r\n\r\nab");
+      if (c.Read().body == "2\n") ok.fetch_add(1);
+    });
+  }
+  for (auto& t : clients) t.join();
+  server.Stop();
+  EXPECT_EQ(ok.load(), 6);
+  // Two workers would run two of the large requests at once; the budget admits one at a time.
+  EXPECT_EQ(most.load(), 1);
+}
+
+}  // namespace
+}  // namespace kansoku::net

@@ -1,6 +1,9 @@
 // `kansoku server`: flags + config -> Server, then wait for SIGTERM/SIGINT and drain.
 #include <signal.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +18,15 @@
 namespace kansoku::server {
 
 int RunServer(const ServerFlags& flags) {
+#ifdef __GLIBC__
+  // Request bodies (an import is up to max_body_size, 32 MiB) and WAL/commit buffers come and go
+  // with each request. glibc raises its mmap threshold to the size of the largest block freed,
+  // after which such buffers live in the per-thread arenas, which give memory back only from
+  // their top: measured on bench/tsdb (24 h x 100 hosts, 20 MB requests) that kept ~110 MB
+  // more resident. A fixed 1 MiB threshold maps and unmaps them (a fault per page, ~1 ms per
+  // 20 MB request) and keeps the arenas to the small, long-lived objects.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
   config::ServerConfig cfg;
   if (!flags.config_file.empty()) {
     auto loaded = config::LoadServerConfig(flags.config_file);

@@ -91,8 +91,9 @@ Result<BlockMeta> ReadBlockMeta(const std::string& path) {
 // ---------------------------------------------------------------------------------------------
 // BlockWriter
 
-Result<std::unique_ptr<BlockWriter>> BlockWriter::Create(std::string parent, std::string name) {
-  std::unique_ptr<BlockWriter> w(new BlockWriter(std::move(parent), std::move(name)));
+Result<std::unique_ptr<BlockWriter>> BlockWriter::Create(std::string parent, std::string name,
+                                                         bool rollups) {
+  std::unique_ptr<BlockWriter> w(new BlockWriter(std::move(parent), std::move(name), rollups));
   const std::string tmp = w->parent_ + "/" + w->name_ + ".tmp";
   KANSOKU_RETURN_IF_ERROR(RemoveAll(tmp));
   std::error_code ec;
@@ -137,7 +138,9 @@ Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
   std::vector<Sample>& c = pending_;
   c.clear();
   std::vector<RollupBuilder> rollups;
-  for (int64_t r : kRollupResolutions) rollups.emplace_back(r);
+  if (rollups_) {
+    for (int64_t r : kRollupResolutions) rollups.emplace_back(r);
+  }
   while (it.Next()) {
     const Sample s = it.At();
     for (auto& r : rollups) r.Add(s.t, s.v);
@@ -204,7 +207,7 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
   idx.append(kIndexMagic);
   KANSOKU_RETURN_IF_ERROR(WriteFileSync(tmp + "/index", idx));
 
-  for (size_t i = 0; i < std::size(kRollupResolutions); ++i) {
+  for (size_t i = 0; rollups_ && i < std::size(kRollupResolutions); ++i) {
     const int64_t r = kRollupResolutions[i];
     if ((maxt - mint) / r > 60000) continue;  // too many points per chunk; read raw data
     std::vector<RollupChunks> rs;

@@ -40,8 +40,10 @@ class BlockWriter {
   // Block chunks are written whole, so they may be longer than the head's: fewer per-chunk
   // headers, CRCs and index entries (2 h of a 15 s series is one chunk).
   static constexpr uint32_t kSamplesPerChunk = 480;
-  // Writes into parent/name.tmp (removed first if it exists).
-  static Result<std::unique_ptr<BlockWriter>> Create(std::string parent, std::string name);
+  // Writes into parent/name.tmp (removed first if it exists). rollups = false writes no rollup
+  // files (the DB's head-cut blocks, which compaction later merges and rolls up).
+  static Result<std::unique_ptr<BlockWriter>> Create(std::string parent, std::string name,
+                                                     bool rollups = true);
   ~BlockWriter();
   // Adds a series with the samples `it` yields (time order); labels must be strictly increasing
   // across calls. A series without samples is skipped.
@@ -59,11 +61,12 @@ class BlockWriter {
     std::vector<ChunkMeta> chunks;
     std::array<RollupChunks, std::size(kRollupResolutions)> rollups;
   };
-  BlockWriter(std::string parent, std::string name)
-      : parent_(std::move(parent)), name_(std::move(name)) {}
+  BlockWriter(std::string parent, std::string name, bool rollups)
+      : parent_(std::move(parent)), name_(std::move(name)), rollups_(rollups) {}
   Status FlushChunk(const std::vector<Sample>& samples, std::vector<ChunkMeta>* metas);
 
   std::string parent_, name_;
+  const bool rollups_;
   int chunks_fd_ = -1;
   uint64_t chunks_off_ = 0;
   std::string chunk_buf_;

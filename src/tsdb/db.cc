@@ -460,7 +460,13 @@ Result<std::unique_ptr<DB>> DB::Open(const DBOptions& options, std::string dir) 
   }
   std::unique_ptr<DB> db(new DB(options, std::move(dir)));
   KANSOKU_RETURN_IF_ERROR(db->Load());
-  if (options.background) db->bg_ = std::thread([d = db.get()] { d->BackgroundLoop(); });
+  if (options.background) {
+    if (options.wal_fsync_interval_ms > 0) {
+      db->sync_thread_ = std::thread([d = db.get()] { d->SyncLoop(); });
+    }
+    db->head_thread_ = std::thread([d = db.get()] { d->HeadLoop(); });
+    db->blocks_thread_ = std::thread([d = db.get()] { d->BlocksLoop(); });
+  }
   return db;
 }
 
@@ -470,7 +476,9 @@ DB::~DB() {
     stop_ = true;
   }
   bg_cv_.notify_all();
-  if (bg_.joinable()) bg_.join();
+  if (sync_thread_.joinable()) sync_thread_.join();
+  if (head_thread_.joinable()) head_thread_.join();
+  if (blocks_thread_.joinable()) blocks_thread_.join();
   if (wal_ != nullptr && options_.checkpoint_on_close) {
     // The head as compact chunk records instead of every segment's raw samples: a smaller WAL
     // on disk while stopped and a faster start. A failure leaves the segments as they were.
@@ -514,11 +522,13 @@ Status DB::Load() {
     KANSOKU_ASSIGN_OR_RETURN(auto block, Block::Open(dir_ + "/" + name));
     persisted_until = std::max(persisted_until, block->meta().maxt);
     blocks_.push_back(std::move(block));
-    next_block_seq_ = std::max(next_block_seq_, std::atoi(name.c_str() + kBlockPrefix.size()) + 1);
+    next_block_seq_ =
+        std::max(next_block_seq_.load(), std::atoi(name.c_str() + kBlockPrefix.size()) + 1);
   }
   std::sort(blocks_.begin(), blocks_.end(),
             [](const auto& a, const auto& b) { return a->meta().mint < b->meta().mint; });
   head_.SetMinValidTime(persisted_until);
+  persisted_until_ = persisted_until;
 
   // Replay the WAL into the head.
   const auto start = std::chrono::steady_clock::now();
@@ -698,18 +708,36 @@ Status DB::SyncWal() { return wal_->Sync(); }
 
 std::string DB::NextBlockName() {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%s%08d", std::string(kBlockPrefix).c_str(), next_block_seq_++);
+  std::snprintf(buf, sizeof buf, "%s%08d", std::string(kBlockPrefix).c_str(),
+                next_block_seq_.fetch_add(1));
   return buf;
 }
 
 Result<int> DB::CompactHead(bool follow_writers) {
-  std::lock_guard<std::mutex> cl(compact_mu_);
+  std::lock_guard<std::mutex> hl(head_mu_);
+  return CompactHeadLocked(follow_writers ? Trigger::kRound : Trigger::kAll);
+}
+
+Result<int> DB::CompactHeadBehindWriters() {
+  std::lock_guard<std::mutex> hl(head_mu_);
+  return CompactHeadLocked(Trigger::kTick);
+}
+
+Result<int> DB::CompactHeadLocked(Trigger trigger) {
   const int64_t r = options_.block_range_ms;
-  // Writers' frontier over the last two calls (one call's window could be too short to see a
-  // paused sender).
+  // Writers' frontiers. Each call (round or tick) takes what was appended since the previous
+  // call; a round's frontier spans the last two rounds (one round could be too short to see a
+  // paused sender), a tick's the last two ticks.
   const int64_t appended = head_.TakeMinAppendedTime();
-  const int64_t frontier = std::min(appended, prev_min_appended_);
-  prev_min_appended_ = appended;
+  round_min_appended_ = std::min(round_min_appended_, appended);
+  const int64_t tick_frontier = std::min(appended, prev_tick_min_appended_);
+  prev_tick_min_appended_ = appended;
+  int64_t round_frontier = INT64_MIN;
+  if (trigger == Trigger::kRound) {
+    round_frontier = std::min(round_min_appended_, prev_round_min_appended_);
+    prev_round_min_appended_ = round_min_appended_;
+    round_min_appended_ = INT64_MAX;
+  }
   int written = 0;
   for (;;) {
     const int64_t head_min = head_.MinTime();
@@ -718,12 +746,22 @@ Result<int> DB::CompactHead(bool follow_writers) {
     const int64_t lo = FloorDiv(head_min, r) * r;
     const int64_t hi = lo + r;
     if (head_max - lo < r + r / 2) break;
-    if (follow_writers && frontier < hi && head_max - lo < kMaxHeadRanges * r) break;
+    if (trigger != Trigger::kAll && head_max - lo < kMaxHeadRanges * r && round_frontier < hi) {
+      // Not forced and the slow frontier has not passed: persist only right behind writers
+      // that all moved past the range.
+      if (tick_frontier < hi || !head_.AllSeriesPast(hi)) break;
+    }
     KANSOKU_RETURN_IF_ERROR(PersistRange(lo, hi));
     ++written;
   }
-  // One checkpoint for all ranges persisted (backfill can persist many at once).
-  if (written > 0) KANSOKU_RETURN_IF_ERROR(Checkpoint());
+  // One checkpoint for all ranges persisted (backfill can persist many at once). A tick leaves
+  // it to the next round: a checkpoint rewrites the whole head, and during a fast import ticks
+  // persist a range every few seconds; until then the WAL keeps the persisted samples too.
+  if (written > 0) checkpoint_due_ = true;
+  if (checkpoint_due_ && trigger != Trigger::kTick) {
+    KANSOKU_RETURN_IF_ERROR(Checkpoint());
+    checkpoint_due_ = false;
+  }
   return written;
 }
 
@@ -737,7 +775,11 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
   std::shared_ptr<Block> block;
   if (!data.empty()) {
     const std::string name = NextBlockName();
-    KANSOKU_ASSIGN_OR_RETURN(auto writer, BlockWriter::Create(dir_, name));
+    // Rollups are written when compaction merges head blocks into wider ones (where a 5 m or 1 h
+    // window series pays for its chunk headers); a 2 h block would spend a third of its bytes and
+    // of its write time on them. Without compaction, every block gets them.
+    const bool rollups = options_.max_block_range_ms <= options_.block_range_ms;
+    KANSOKU_ASSIGN_OR_RETURN(auto writer, BlockWriter::Create(dir_, name, rollups));
     for (auto& s : data) {
       MergedSeriesIterator it(std::move(s.chunks), lo, hi - 1);
       KANSOKU_RETURN_IF_ERROR(writer->AddSeries(s.labels, it));
@@ -759,6 +801,9 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
                 [](const auto& a, const auto& b) { return a->meta().mint < b->meta().mint; });
     }
     head_.Truncate(lo, hi);
+  }
+  int64_t cur = persisted_until_.load();
+  while (hi > cur && !persisted_until_.compare_exchange_weak(cur, hi)) {
   }
   head_compactions_.fetch_add(1);
   return Status::Ok();
@@ -865,7 +910,7 @@ Result<int> DB::CompactBlocks() {
        range *= 3) {
     // Group blocks by aligned window of this width; merge a window once data exists past it.
     std::vector<std::shared_ptr<Block>> all = BlocksSnapshot(INT64_MIN, INT64_MAX);
-    int64_t newest = head_.MinValidTime();
+    const int64_t newest = persisted_until_.load();
     std::map<int64_t, std::vector<std::shared_ptr<Block>>> groups;
     for (const auto& b : all) {
       const int64_t w = FloorDiv(b->meta().mint, range);
@@ -919,28 +964,49 @@ Result<int> DB::CompactBlocks() {
   return merged;
 }
 
-void DB::BackgroundLoop() {
-  const int64_t fsync_ms = options_.wal_fsync_interval_ms;
-  const int64_t period_ms =
-      options_.background_interval_ms > 0 ? options_.background_interval_ms : 30000;
-  const int64_t tick_ms = fsync_ms > 0 ? std::min(fsync_ms, period_ms) : period_ms;
-  auto next_maint = std::chrono::steady_clock::now() + std::chrono::milliseconds(period_ms);
+bool DB::WaitOrStop(int64_t ms) {
+  std::unique_lock<std::mutex> l(bg_mu_);
+  bg_cv_.wait_for(l, std::chrono::milliseconds(ms), [&] { return stop_; });
+  return !stop_;
+}
+
+void DB::SyncLoop() {
   log::RateLimited err_limit(60000);
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> l(bg_mu_);
-      bg_cv_.wait_for(l, std::chrono::milliseconds(tick_ms), [&] { return stop_; });
-      if (stop_) return;
-    }
+  while (WaitOrStop(options_.wal_fsync_interval_ms)) {
     Status st = wal_->Sync();
     if (st.ok() && exemplars_ != nullptr) st = exemplars_->Sync();
     if (!st.ok() && err_limit.Allow()) {
       log::Error("tsdb: WAL fsync failed", {{"error", st.ToString()}});
     }
-    if (std::chrono::steady_clock::now() < next_maint) continue;
-    next_maint = std::chrono::steady_clock::now() + std::chrono::milliseconds(period_ms);
-    auto r1 = CompactHead(/*follow_writers=*/true);
-    if (!r1.ok()) log::Error("tsdb: head compaction failed", {{"error", r1.status().ToString()}});
+  }
+}
+
+void DB::HeadLoop() {
+  const int64_t period_ms =
+      options_.background_interval_ms > 0 ? options_.background_interval_ms : 30000;
+  const int64_t tick_ms = options_.persist_check_interval_ms > 0
+                              ? std::min(options_.persist_check_interval_ms, period_ms)
+                              : period_ms;
+  auto next_round = std::chrono::steady_clock::now() + std::chrono::milliseconds(period_ms);
+  log::RateLimited err_limit(60000);
+  while (WaitOrStop(tick_ms)) {
+    Result<int> r = 0;
+    if (std::chrono::steady_clock::now() < next_round) {
+      r = CompactHeadBehindWriters();
+    } else {
+      next_round = std::chrono::steady_clock::now() + std::chrono::milliseconds(period_ms);
+      r = CompactHead(/*follow_writers=*/true);
+    }
+    if (!r.ok() && err_limit.Allow()) {
+      log::Error("tsdb: head compaction failed", {{"error", r.status().ToString()}});
+    }
+  }
+}
+
+void DB::BlocksLoop() {
+  const int64_t period_ms =
+      options_.background_interval_ms > 0 ? options_.background_interval_ms : 30000;
+  while (WaitOrStop(period_ms)) {
     auto r2 = CompactBlocks();
     if (!r2.ok()) log::Error("tsdb: block compaction failed", {{"error", r2.status().ToString()}});
     auto r3 = ApplyRetention();

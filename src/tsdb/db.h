@@ -7,10 +7,12 @@
 // <dir>/exemplars/ (the exemplar log, exemplars.h).
 //
 // Lifecycle: Open() loads blocks, replays the WAL into the head, and (unless
-// DBOptions::background is false) starts one background thread that fsyncs the WAL every
-// wal_fsync_interval_ms, persists the head's oldest complete block range once the head spans
-// 1.5 block ranges, compacts small blocks, and applies retention. The destructor stops that
-// thread and fsyncs the WAL. One DB per directory: Open takes an flock on <dir>/lock and fails
+// DBOptions::background is false) starts three background threads: one fsyncs the WAL every
+// wal_fsync_interval_ms; one persists the head's oldest complete block range once the head spans
+// 1.5 block ranges and writers have moved past it (checked every persist_check_interval_ms, see
+// CompactHeadBehindWriters, and every background_interval_ms, CompactHead(true)); one compacts
+// blocks and applies retention every background_interval_ms. The destructor stops them,
+// checkpoints and fsyncs the WAL. One DB per directory: Open takes an flock on <dir>/lock and fails
 // with Unavailable while another DB (in any process) holds it.
 //
 // Durability: Appender::Commit returns after the batch is written to the WAL with write(2): it
@@ -77,7 +79,10 @@ struct DBOptions {
   // call CompactHead()/ApplyRetention()/SyncWal() themselves.
   bool background = true;
   int64_t background_interval_ms = 30000;  // head compaction + retention check period
-  Clock* clock = nullptr;                  // nullptr = Clock::Real()
+  // How often the background checks whether writers moved past the head's oldest range
+  // (CompactHeadBehindWriters); bounds how much of a fast import the head holds.
+  int64_t persist_check_interval_ms = 1000;
+  Clock* clock = nullptr;  // nullptr = Clock::Real()
 };
 
 struct DBStats {
@@ -131,6 +136,13 @@ class DB : public Appendable, public Queryable {
   // pieces; ranges more than kMaxHeadRanges block ranges behind the newest sample are persisted
   // regardless (bounds the head while a slow backfill runs).
   Result<int> CompactHead(bool follow_writers = false);
+  // The background loop's frequent check (every persist_check_interval_ms): persists the head's
+  // oldest range once the head spans 1.5 block ranges, nothing was appended below its end
+  // during the last two checks, and every series with samples in it has moved past it
+  // (Head::AllSeriesPast). An import walking through old data is so persisted right behind its
+  // frontier, range by range, instead of accumulating in the head until the next 30 s round.
+  // Series that stopped writing inside the range hold it until CompactHead(true) takes it.
+  Result<int> CompactHeadBehindWriters();
   static constexpr int64_t kMaxHeadRanges = 24;
   // Merges adjacent blocks into larger aligned ranges (see max_block_range_ms).
   Result<int> CompactBlocks();
@@ -144,10 +156,16 @@ class DB : public Appendable, public Queryable {
   friend class DBQuerier;
   DB(const DBOptions& options, std::string dir);
   Status Load();
+  enum class Trigger { kAll, kRound, kTick };
+  Result<int> CompactHeadLocked(Trigger trigger);
   Status PersistRange(int64_t lo, int64_t hi);
   Status Checkpoint();
   std::string NextBlockName();
-  void BackgroundLoop();
+  void SyncLoop();
+  void HeadLoop();
+  void BlocksLoop();
+  // Waits up to ms or until stop; false when stopping.
+  bool WaitOrStop(int64_t ms);
   std::vector<std::shared_ptr<Block>> BlocksSnapshot(int64_t mint, int64_t maxt) const;
 
   const DBOptions options_;
@@ -168,9 +186,22 @@ class DB : public Appendable, public Queryable {
   // head truncated (or blocks are swapped), so no Select sees data in neither.
   mutable std::shared_mutex blocks_mu_;
   std::vector<std::shared_ptr<Block>> blocks_;  // GUARDED_BY(blocks_mu_), by mint
-  std::mutex compact_mu_;                       // one compaction/retention run at a time
-  int next_block_seq_ = 1;                      // GUARDED_BY(compact_mu_)
-  int64_t prev_min_appended_ = INT64_MAX;       // GUARDED_BY(compact_mu_)
+  // Head persistence (CompactHead*, Checkpoint) and block compaction + retention run on their own
+  // threads and take their own lock, so a long merge never stalls persisting a fast import's
+  // ranges. Both only add or swap blocks under blocks_mu_.
+  std::mutex head_mu_;     // one head persistence at a time
+  std::mutex compact_mu_;  // one block compaction/retention run at a time
+  std::atomic<int> next_block_seq_{1};
+  // End of the newest range whose block is installed (blocks loaded at open included): block
+  // compaction merges only windows below it.
+  std::atomic<int64_t> persisted_until_{INT64_MIN};
+  // Oldest timestamp appended (Head::TakeMinAppendedTime) since the previous round, in the
+  // round before it, and in the previous tick: the writers' frontier of CompactHead(true) and of
+  // CompactHeadBehindWriters.
+  int64_t round_min_appended_ = INT64_MAX;       // GUARDED_BY(head_mu_)
+  int64_t prev_round_min_appended_ = INT64_MAX;  // GUARDED_BY(head_mu_)
+  int64_t prev_tick_min_appended_ = INT64_MAX;   // GUARDED_BY(head_mu_)
+  bool checkpoint_due_ = false;  // GUARDED_BY(head_mu_): ranges persisted since the last one
 
   mutable std::mutex md_mu_;
   std::map<std::string, MetricMetadata, std::less<>> metadata_;  // GUARDED_BY(md_mu_)
@@ -185,8 +216,10 @@ class DB : public Appendable, public Queryable {
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
-  bool stop_ = false;  // GUARDED_BY(bg_mu_)
-  std::thread bg_;
+  bool stop_ = false;          // GUARDED_BY(bg_mu_)
+  std::thread sync_thread_;    // WAL + exemplar fsync every wal_fsync_interval_ms
+  std::thread head_thread_;    // head persistence (ticks and rounds)
+  std::thread blocks_thread_;  // block compaction and retention (rounds)
 };
 
 }  // namespace kansoku::tsdb

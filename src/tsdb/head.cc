@@ -383,6 +383,18 @@ std::vector<Sample> Head::SamplesOf(MemSeries& s) {
   return out;
 }
 
+bool Head::AllSeriesPast(int64_t t) const {
+  for (const auto& s : AllSeries()) {
+    std::lock_guard<std::mutex> l(s->mu_);
+    if (s->max_t_ >= t) continue;
+    const bool below = (!s->chunks_.empty() && s->chunks_.front()->mint < t) ||
+                       (!s->open_.empty() && s->open_.MinTime() < t) ||
+                       (!s->ooo_.empty() && s->ooo_.front().t < t);
+    if (below) return false;
+  }
+  return true;
+}
+
 void Head::SetMinValidTime(int64_t t) {
   int64_t cur = min_valid_.load();
   while (t > cur && !min_valid_.compare_exchange_weak(cur, t)) {

@@ -154,6 +154,11 @@ class Head {
   // how far back writers are currently writing (an import's frontier). DB::CompactHead uses it
   // to leave ranges that are still being backfilled in the head.
   int64_t TakeMinAppendedTime() { return min_appended_.exchange(INT64_MAX); }
+  // True when no series is still writing below t: every series with a sample before t has one
+  // at or after t too. With in-order writers (an import walking through old data) nothing more
+  // can arrive below t for those series except out-of-order samples. Stops at the first series
+  // that lags; O(series) otherwise.
+  bool AllSeriesPast(int64_t t) const;
   int64_t MaxTime() const { return max_time_.load(); }
   HeadStats Stats() const;
   // Largest ref handed out so far.

@@ -73,16 +73,23 @@ SeriesCache::Entry* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
     if (const uint32_t* i = cache_->raw_index_.Find(raw_h)) {
       SeriesCache::RawEntry& r = cache_->raw_entries_[*i];
       if (r.context == batch.key_context() && r.key == sr.raw_key) {
-        return series_labels_[idx] = &r.entry;
+        return series_labels_[idx] = r.entry;
       }
     }
   }
   SeriesCache::Entry* found = LabelsFromViews(batch, idx, n_samples);
   if (found != nullptr && use_raw && cache_->raw_index_.Find(raw_h) == nullptr) {
-    cache_->raw_entries_.push_back(
-        SeriesCache::RawEntry{batch.key_context(), std::string(sr.raw_key), *found});
+    // Point at the map_ entry (node-based, cleared together with raw_entries_); a collided
+    // entry lives only for this batch, so the raw entry keeps its own copy.
+    const bool collided = !collided_.empty() && found == &collided_.back();
+    SeriesCache::RawEntry raw{batch.key_context(), std::string(sr.raw_key), found, nullptr};
+    if (collided) {
+      raw.owned = std::make_unique<SeriesCache::Entry>(*found);
+      raw.entry = raw.owned.get();
+    }
+    cache_->raw_entries_.push_back(std::move(raw));
     cache_->raw_index_.Insert(raw_h, static_cast<uint32_t>(cache_->raw_entries_.size() - 1));
-    found = &cache_->raw_entries_.back().entry;
+    found = cache_->raw_entries_.back().entry;
   }
   return series_labels_[idx] = found;
 }

@@ -23,6 +23,7 @@
 // Thread safety: one sink per request, one thread. The appender and report must outlive it.
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -59,7 +60,8 @@ class SeriesCache {
   struct RawEntry {
     uint64_t context;
     std::string key;
-    Entry entry;
+    Entry* entry;                  // the map_ entry of these labels (one Labels copy per series),
+    std::unique_ptr<Entry> owned;  // or this one's, for a series whose map_ slot holds another
   };
   size_t max_entries_;
   std::unordered_map<uint64_t, Entry> map_;  // node-based: references stay valid
