@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <thread>
 #include <tuple>
 
 #include "logs/block.h"
+#include "logs/wal.h"
 
 namespace kansoku::logs {
 namespace {
@@ -431,6 +434,76 @@ TEST(Store, TornWalTailIsTruncated) {
   auto s = Store::Open(Opts(dir.path()));
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(ScanMsgs(**s), (std::vector<std::string>{"kept"}));
+}
+
+size_t OpenFds() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// Rotate leaves the old segment to the next Sync (no fsync under the lock). Several rotations
+// with Syncs in between, and a thread syncing concurrently with the writes: every record comes
+// back from replay, in order, and Sync closes the descriptors of the segments it fsynced.
+TEST(LogWal, RotationsWithSyncReplayEveryRecordInOrder) {
+  TmpDir dir;
+  const std::string wdir = dir.path() + "/wal";
+  std::vector<std::string> want;
+  int next = 0;
+  auto write_batch = [&](LogWal& wal, int n) {
+    LogBatch b;
+    for (int i = 0; i < n; ++i) {
+      want.push_back("rec " + std::to_string(next++));
+      b.push_back(Rec(kT0 + next, "api", want.back()));
+    }
+    ASSERT_TRUE(wal.Write(EncodeBatch(b)).ok());
+  };
+  {
+    auto wal = LogWal::Open(wdir, 1);
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    const size_t fds_at_start = OpenFds();
+    std::atomic<bool> stop{false};
+    std::thread syncer([&] {
+      while (!stop) {
+        EXPECT_TRUE((*wal)->Sync().ok());
+      }
+    });
+    for (int seg = 0; seg < 6; ++seg) {
+      for (int b = 0; b < 20; ++b) write_batch(**wal, 1 + b % 5);
+      if (seg % 2 == 0) {
+        EXPECT_TRUE((*wal)->Sync().ok());
+      }
+      auto seq = (*wal)->Rotate();  // no ASSERT while the syncer runs: it must be joined
+      EXPECT_TRUE(seq.ok());
+      if (seq.ok()) {
+        EXPECT_EQ(*seq, static_cast<uint64_t>(seg + 2));
+      }
+    }
+    write_batch(**wal, 3);  // the live segment, synced by the destructor
+    stop = true;
+    syncer.join();
+    ASSERT_TRUE((*wal)->Sync().ok());
+    EXPECT_EQ(OpenFds(), fds_at_start);  // the rotated-away segments were closed by Sync
+    // A segment left just before a Sync is fsynced and closed by it.
+    write_batch(**wal, 2);
+    ASSERT_TRUE((*wal)->Rotate().ok());
+    ASSERT_TRUE((*wal)->Sync().ok());
+    EXPECT_EQ(OpenFds(), fds_at_start);
+    EXPECT_EQ((*wal)->current_seq(), 8u);
+  }
+  std::vector<std::string> got;
+  WalReplayStats stats;
+  auto last = ReplayLogWal(
+      wdir, 1,
+      [&](LogBatch&& b) {
+        for (auto& r : b) got.push_back(r.msg);
+      },
+      &stats);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(*last, 8u);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(stats.torn_tails, 0u);
+  EXPECT_EQ(stats.corrupt_segments, 0u);
 }
 
 TEST(Store, CorruptBlockIsMovedAside) {

@@ -235,13 +235,32 @@ Result<std::unique_ptr<LogWal>> LogWal::Open(const std::string& dir, uint64_t se
   }
   std::lock_guard<std::mutex> l(w->mu_);
   KANSOKU_RETURN_IF_ERROR(w->OpenSegment(seq));
+  // At startup nothing waits on the lock: make the directory (and the new entry) durable now.
+  w->SyncDir();
+  w->dir_dirty_ = false;
   return w;
 }
 
 LogWal::~LogWal() {
+  std::unique_lock<std::mutex> l(mu_);
+  sync_cv_.wait(l, [&] { return !syncing_; });
+  for (int fd : retired_fds_) {
+    ::fdatasync(fd);
+    ::close(fd);
+  }
+  retired_fds_.clear();
+  if (dir_dirty_) SyncDir();
   if (fd_ >= 0) {
     ::fsync(fd_);
     ::close(fd_);
+  }
+}
+
+void LogWal::SyncDir() const {
+  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
   }
 }
 
@@ -249,9 +268,10 @@ Status LogWal::OpenSegment(uint64_t seq) {
   std::string path = dir_ + "/" + WalSegmentName(seq);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno("cannot open WAL segment " + path, errno);
+  // The segment given up is fsynced (and closed) by the next Sync, outside the lock: an fsync
+  // here would stall every Write for its length.
   if (fd_ >= 0) {
-    ::fsync(fd_);
-    ::close(fd_);
+    retired_fds_.push_back(fd_);
     older_bytes_ += seg_bytes_;
   }
   struct stat st;
@@ -259,12 +279,8 @@ Status LogWal::OpenSegment(uint64_t seq) {
   if (seg_bytes_ && older_bytes_ >= seg_bytes_) older_bytes_ -= seg_bytes_;  // counted at Open
   fd_ = fd;
   seq_ = seq;
-  // Make the new file's directory entry durable.
-  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  // The new file's directory entry must survive power loss too: the next Sync.
+  dir_dirty_ = true;
   return Status::Ok();
 }
 
@@ -297,15 +313,54 @@ Status LogWal::Write(std::string_view payload) {
     off += static_cast<size_t>(n);
   }
   seg_bytes_ += total;
-  dirty_ = true;
+  writes_++;
   return Status::Ok();
 }
 
 Status LogWal::Sync() {
-  std::lock_guard<std::mutex> l(mu_);
-  if (fd_ < 0 || !dirty_) return Status::Ok();
-  if (::fdatasync(fd_) != 0) return Status::FromErrno("cannot fsync log WAL", errno);
-  dirty_ = false;
+  std::vector<int> retired;
+  bool dir_dirty;
+  int fd = -1;
+  uint64_t target;
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    // One Sync at a time: a Sync that returned early while another one's fsync is still running
+    // would acknowledge writes that are not yet durable. Waiting also coalesces fsyncs.
+    sync_cv_.wait(l, [&] { return !syncing_; });
+    target = writes_;
+    if (synced_writes_ >= target && retired_fds_.empty() && !dir_dirty_) return Status::Ok();
+    retired.swap(retired_fds_);
+    dir_dirty = dir_dirty_;
+    dir_dirty_ = false;
+    if (fd_ >= 0 && synced_writes_ < target) {
+      fd = ::dup(fd_);
+      if (fd < 0) {
+        int e = errno;
+        retired_fds_.swap(retired);
+        dir_dirty_ = dir_dirty;
+        return Status::FromErrno("cannot dup the log WAL descriptor", e);
+      }
+    }
+    syncing_ = true;
+  }
+  // Oldest first: the segments given up since the last Sync, the directory, the live segment.
+  int err = 0;
+  for (int r : retired) {
+    if (::fdatasync(r) != 0 && err == 0) err = errno;
+    ::close(r);
+  }
+  if (dir_dirty) SyncDir();
+  if (fd >= 0) {
+    if (::fdatasync(fd) != 0 && err == 0) err = errno;
+    ::close(fd);
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    syncing_ = false;
+    if (err == 0) synced_writes_ = std::max(synced_writes_, target);
+  }
+  sync_cv_.notify_all();
+  if (err != 0) return Status::FromErrno("cannot fsync log WAL", err);
   return Status::Ok();
 }
 

@@ -5,13 +5,21 @@
 // per frame; Rotate() starts a new segment and returns its number; DropBefore(n) deletes older
 // segments once their rows are in blocks. ReplayLogWal reads every segment in order.
 //
-// Thread safety: LogWal is thread-safe (one mutex). Ownership: owns its descriptor.
+// Durability: Write returns after writev(2) (survives kill -9). Sync makes everything written
+// before it survive power loss: the live segment, the segments Rotate left since the previous
+// Sync and the directory (their entries). No fsync runs under the mutex, so a Sync or a Rotate
+// never blocks Write for the length of an fsync. The destructor syncs what is pending.
+//
+// Thread safety: LogWal is thread-safe (one mutex; Syncs run one at a time, outside it).
+// Ownership: owns its descriptors.
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "logs/record.h"
@@ -53,8 +61,12 @@ class LogWal {
   // Appends one frame (a batch payload). IOError if the write fails; the segment is then
   // truncated back so a half-written frame is never followed by good ones.
   Status Write(std::string_view payload);
+  // fdatasyncs the segments given up since the last Sync (then closes them), the directory and
+  // the live segment, outside the mutex. Returns once everything written before the call is
+  // durable (waits for a Sync already running). IOError if an fsync fails.
   Status Sync();
-  // Starts segment current+1; returns the number of the new segment.
+  // Starts segment current+1; returns the number of the new segment. The old segment and the
+  // new directory entry are left to the next Sync (no fsync here).
   Result<uint64_t> Rotate();
   // Deletes segments numbered < seq.
   void DropBefore(uint64_t seq);
@@ -65,13 +77,19 @@ class LogWal {
  private:
   LogWal(std::string dir) : dir_(std::move(dir)) {}
   Status OpenSegment(uint64_t seq);
+  void SyncDir() const;
   std::string dir_;
   mutable std::mutex mu_;
-  int fd_ = -1;               // GUARDED_BY(mu_)
-  uint64_t seq_ = 0;          // GUARDED_BY(mu_)
-  uint64_t seg_bytes_ = 0;    // GUARDED_BY(mu_)
-  uint64_t older_bytes_ = 0;  // GUARDED_BY(mu_) bytes of earlier, still present segments
-  bool dirty_ = false;        // GUARDED_BY(mu_)
+  std::condition_variable sync_cv_;  // signalled when a Sync ends
+  int fd_ = -1;                      // GUARDED_BY(mu_)
+  uint64_t seq_ = 0;                 // GUARDED_BY(mu_)
+  uint64_t seg_bytes_ = 0;           // GUARDED_BY(mu_)
+  uint64_t older_bytes_ = 0;         // GUARDED_BY(mu_) bytes of earlier, still present segments
+  uint64_t writes_ = 0;              // GUARDED_BY(mu_) frames written so far
+  uint64_t synced_writes_ = 0;       // GUARDED_BY(mu_) frames known durable (a Sync covered them)
+  std::vector<int> retired_fds_;     // GUARDED_BY(mu_) segments rotated away from, not fsynced
+  bool dir_dirty_ = false;           // GUARDED_BY(mu_) a segment was created since the last Sync
+  bool syncing_ = false;             // GUARDED_BY(mu_) a Sync is fsyncing (outside mu_)
 };
 
 std::string WalSegmentName(uint64_t seq);

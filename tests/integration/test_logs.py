@@ -395,18 +395,29 @@ ruleset(name="fwd") {
     def test_tail_keeps_rows_flushed_between_polls(self):
         # A small head is flushed to blocks (by the background thread) while the tail reader is
         # away; the next poll from its cursor must still get every matching row, in order.
+        # Every POST (1,200 rows) fills the 1,000-row head, so the background thread flushes it;
+        # the test waits for that flush before the next POST, so there are exactly five flushes
+        # (five blocks) however the threads are scheduled.
         self.s.stop()
         self.s.cleanup()
         self.s = start(config=CONFIG + "  head_max_rows: 1000\n")
         st, _, first = self.s.request("GET", "/api/v1/logs/tail?wait=0s&query=flushtail")
         self.assertEqual(st, 200)
         cur = re.search(rb"id: (\d+)", first).group(1).decode()
+
+        def flushes():
+            st, _, m = self.s.request("GET", "/metrics")
+            self.assertEqual(st, 200)
+            return int(re.search(rb"^kansoku_logs_flushes_total (\d+)", m, re.M).group(1))
+
         for b in range(5):
             self.post_lines([{"_msg": "flushtail %d" % (b * 1000 + i), "service": "t%d" % (i % 4)} for i in range(1000)]
                             + [{"_msg": "unrelated %d" % i} for i in range(200)])
+            harness.wait_until(lambda: flushes() >= b + 1, timeout=60,
+                               what="flush %d of the head" % (b + 1))
         logs_dir = os.path.join(self.s.data, "logs")
-        harness.wait_until(lambda: sum(f.endswith(".blk") for _, _, fs in os.walk(logs_dir) for f in fs) >= 3,
-                           timeout=60, what="the head flushed to blocks")
+        self.assertEqual(flushes(), 5)
+        self.assertEqual(sum(f.endswith(".blk") for _, _, fs in os.walk(logs_dir) for f in fs), 5)
         got = []
         deadline = time.time() + 60
         while len(got) < 5000 and time.time() < deadline:
