@@ -282,6 +282,9 @@ void EventLog::SyncDir() const {
 }
 
 Status EventLog::Sync() {
+  // One Sync at a time: a second caller that finds nothing dirty must not return while the
+  // first one's fsync of its records is still running.
+  std::lock_guard<std::mutex> one_at_a_time(sync_mu_);
   int fd = -1;
   std::vector<int> retired;
   bool dir_dirty;

@@ -9,7 +9,8 @@
 // of the newest segment is truncated (warning log); a corrupt record in an older segment ends that
 // segment's replay (error log, counted).
 //
-// Thread safety: Append/Sync/Read are thread-safe (Append serialised by a mutex); Replay is
+// Thread safety: Append/Sync/Read are thread-safe (Appends serialised by one mutex, Syncs by
+// another, so a Sync returns only once everything appended before it is on disk); Replay is
 // called once before any Append.
 #include <cstdint>
 #include <functional>
@@ -121,6 +122,7 @@ class EventLog {
 
   const std::string dir_;
   const uint64_t segment_bytes_;
+  std::mutex sync_mu_;  // held through a whole Sync; taken before mu_, never after it
   mutable std::mutex mu_;
   int fd_ = -1;                   // GUARDED_BY(mu_)
   uint32_t segment_ = 0;          // GUARDED_BY(mu_)
