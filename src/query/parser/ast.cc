@@ -413,7 +413,12 @@ std::string Expr::String() const {
       return "(" + static_cast<const ParenExpr*>(this)->expr->String() + ")";
     case ExprKind::kUnary: {
       auto* u = static_cast<const UnaryExpr*>(this);
-      return (u->negate ? "-" : "+") + u->expr->String();
+      std::string inner = u->expr->String();
+      // Unary plus changes nothing; over an operand printed with a leading '+' (a +Inf literal
+      // heading a '^' chain: "+Inf ^ 2" parses as +(Inf ^ 2)) it is not printed again, or every
+      // print and parse would add one more '+'.
+      if (!u->negate && !inner.empty() && inner[0] == '+') return inner;
+      return (u->negate ? "-" : "+") + inner;
     }
     case ExprKind::kBinary: {
       auto* b = static_cast<const BinaryExpr*>(this);
