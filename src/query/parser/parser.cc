@@ -84,6 +84,8 @@ class Parser {
     Fail(t.pos, msg);
   }
   bool failed() const { return !error_.ok(); }
+  static constexpr int kMaxNesting = 256;
+  int depth_ = 0;  // ParseBinary calls in progress
 
   // ---- token helpers ----
   const Token& Peek(size_t k = 0) const {
@@ -159,6 +161,19 @@ class Parser {
   }
 
   ExprPtr ParseBinary(int min_prec) {
+    // Every nesting (parentheses, unary operators, arguments, the right side of '^') comes
+    // through here: bounded, so a query of thousands of '(' is a parse error, not a stack
+    // overflow of the parser (or of printing and evaluating the tree).
+    if (depth_ >= kMaxNesting) {
+      Fail(Peek().pos,
+           "expression nested too deeply (more than " + std::to_string(kMaxNesting) + " levels)");
+      return nullptr;
+    }
+    ++depth_;
+    struct Leave {
+      int* d;
+      ~Leave() { --*d; }
+    } leave{&depth_};
     ExprPtr lhs = ParseUnary();
     if (failed()) return nullptr;
     while (true) {

@@ -53,6 +53,45 @@ TEST(ParserTest, PrintsCanonicalForm) {
   }
 }
 
+// Printing and parsing again prints the same (the fuzz target's check), also where a literal
+// that prints with a sign heads a '^' chain under a unary operator.
+TEST(ParserTest, PrintParsePrintIsStable) {
+  const char* inputs[] = {
+      "2 ^ 1e999 ^ 3",
+      "2 ^ +Inf ^ 3",
+      "-+Inf ^ 2",
+      "+ +Inf ^ 2",
+      "12^2^2^2e01^2^28^2^2e8265628^282^8826562^882628^:82^8826562^8826556",
+      "-(-5) ^ 2",
+      "1 - -Inf ^ 2",
+  };
+  for (const char* in : inputs) {
+    auto r = ParseExpr(in);
+    ASSERT_TRUE(r.ok()) << in << ": " << r.status().message();
+    const std::string printed = (*r)->String();
+    auto again = ParseExpr(printed);
+    ASSERT_TRUE(again.ok()) << printed << ": " << again.status().message();
+    EXPECT_EQ((*again)->String(), printed) << in;
+  }
+}
+
+// Deep nesting is a parse error (a bound on the parser's recursion), never a stack overflow.
+TEST(ParserTest, NestingIsBounded) {
+  const std::string deep = std::string(5000, '(') + "1" + std::string(5000, ')');
+  auto r = ParseExpr(deep);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("nested too deeply"), std::string::npos)
+      << r.status().message();
+  std::string unary(5000, '-');
+  EXPECT_FALSE(ParseExpr(unary + "1").ok());
+  std::string pow = "2";
+  for (int i = 0; i < 3000; ++i) pow += "^2";
+  EXPECT_FALSE(ParseExpr(pow).ok());
+  const std::string fine = std::string(200, '(') + "1" + std::string(200, ')');
+  auto ok = ParseExpr(fine);
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+}
+
 TEST(ParserTest, Precedence) {
   auto r = ParseExpr("-2 ^ 2");
   ASSERT_TRUE(r.ok());
