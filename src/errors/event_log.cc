@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/durable.h"
 #include "base/log.h"
 
 namespace kansoku::errors {
@@ -119,7 +120,7 @@ EventLog::~EventLog() {
     ::fdatasync(fd);
     ::close(fd);
   }
-  if (dir_dirty_) SyncDir();
+  if (dir_dirty_) FsyncDirBestEffort(dir_);
   if (fd_ >= 0) {
     if (allocated_ > size_) (void)::ftruncate(fd_, static_cast<off_t>(size_));
     if (dirty_) ::fsync(fd_);
@@ -273,14 +274,6 @@ Status EventLog::Append(std::string_view framed, uint32_t* segment, uint64_t* of
   return Status::Ok();
 }
 
-void EventLog::SyncDir() const {
-  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
-
 Status EventLog::Sync() {
   // One Sync at a time: a second caller that finds nothing dirty must not return while the
   // first one's fsync of its records is still running.
@@ -304,16 +297,7 @@ Status EventLog::Sync() {
     }
   }
   // Oldest first: segments given up since the last Sync, their directory entries, the live one.
-  int err = 0;
-  for (int r : retired) {
-    if (::fdatasync(r) != 0 && err == 0) err = errno;
-    ::close(r);
-  }
-  if (dir_dirty) SyncDir();
-  if (fd >= 0) {
-    if (::fdatasync(fd) != 0 && err == 0) err = errno;
-    ::close(fd);
-  }
+  const int err = SyncSegmentsInOrder(retired, dir_, dir_dirty, fd);
   if (err != 0) return Status::FromErrno("cannot fsync the error event log", err);
   return Status::Ok();
 }

@@ -118,7 +118,6 @@ class EventLog {
       : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
   std::string SegmentPath(uint32_t n) const;
   Status OpenForAppend(uint32_t n, uint64_t size);
-  void SyncDir() const;
 
   const std::string dir_;
   const uint64_t segment_bytes_;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/check.h"
+#include "base/durable.h"
 #include "base/log.h"
 #include "logs/codec.h"
 
@@ -236,7 +237,7 @@ Result<std::unique_ptr<LogWal>> LogWal::Open(const std::string& dir, uint64_t se
   std::lock_guard<std::mutex> l(w->mu_);
   KANSOKU_RETURN_IF_ERROR(w->OpenSegment(seq));
   // At startup nothing waits on the lock: make the directory (and the new entry) durable now.
-  w->SyncDir();
+  FsyncDirBestEffort(w->dir_);
   w->dir_dirty_ = false;
   return w;
 }
@@ -249,18 +250,10 @@ LogWal::~LogWal() {
     ::close(fd);
   }
   retired_fds_.clear();
-  if (dir_dirty_) SyncDir();
+  if (dir_dirty_) FsyncDirBestEffort(dir_);
   if (fd_ >= 0) {
     ::fsync(fd_);
     ::close(fd_);
-  }
-}
-
-void LogWal::SyncDir() const {
-  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
   }
 }
 
@@ -344,16 +337,7 @@ Status LogWal::Sync() {
     syncing_ = true;
   }
   // Oldest first: the segments given up since the last Sync, the directory, the live segment.
-  int err = 0;
-  for (int r : retired) {
-    if (::fdatasync(r) != 0 && err == 0) err = errno;
-    ::close(r);
-  }
-  if (dir_dirty) SyncDir();
-  if (fd >= 0) {
-    if (::fdatasync(fd) != 0 && err == 0) err = errno;
-    ::close(fd);
-  }
+  const int err = SyncSegmentsInOrder(retired, dir_, dir_dirty, fd);
   {
     std::lock_guard<std::mutex> l(mu_);
     syncing_ = false;

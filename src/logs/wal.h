@@ -77,7 +77,6 @@ class LogWal {
  private:
   LogWal(std::string dir) : dir_(std::move(dir)) {}
   Status OpenSegment(uint64_t seq);
-  void SyncDir() const;
   std::string dir_;
   mutable std::mutex mu_;
   std::condition_variable sync_cv_;  // signalled when a Sync ends
