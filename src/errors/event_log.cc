@@ -251,15 +251,16 @@ Status EventLog::Append(std::string_view framed, uint32_t* segment, uint64_t* of
   *offset = size_;
   // Blocks are allocated ahead of the writes (beyond EOF, the file size is unchanged), so a
   // write rarely needs the filesystem's block allocation, which waits on writeback of the same
-  // file (ext4 delayed allocation: i_data_sem). Failure (no fallocate support) is harmless.
+  // file (ext4 delayed allocation: i_data_sem). Failure (no fallocate support) is harmless and
+  // is not retried before the next kPreallocateBytes, so it costs no syscall per write.
   if (size_ + framed.size() > allocated_) {
-    uint64_t want = std::min<uint64_t>(segment_bytes_, size_ + framed.size() + kPreallocateBytes);
-    if (want > allocated_ && ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(allocated_),
-                                         static_cast<off_t>(want - allocated_)) == 0) {
-      allocated_ = want;
-    } else {
-      allocated_ = size_ + framed.size();  // try again after the next kPreallocateBytes
+    const uint64_t want =
+        std::min<uint64_t>(segment_bytes_, size_ + framed.size() + kPreallocateBytes);
+    if (want > allocated_) {
+      (void)::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(allocated_),
+                        static_cast<off_t>(want - allocated_));
     }
+    allocated_ = std::max<uint64_t>(want, size_ + framed.size());
   }
   Status st = WriteAll(fd_, framed.data(), framed.size());
   if (!st.ok()) {
