@@ -85,7 +85,9 @@ else
 fi
 QEND=$END_S
 QSTART=$(( END_S - HOURS * 3600 ))
-GENARGS=(--hosts "$HOSTS" --hours "$HOURS" --groups 2 --end-ms "$((END_S * 1000))")
+# At most 25 hosts per chunk file (40 scrapes of 25 hosts are ~25 MB, under the 32 MiB body limit).
+GROUPS_N=$(( HOSTS > 50 ? (HOSTS + 24) / 25 : 2 ))
+GENARGS=(--hosts "$HOSTS" --hours "$HOURS" --groups "$GROUPS_N" --end-ms "$((END_S * 1000))")
 GEN=build/release/bench/tsdb/kansoku_bench_gen
 if [[ ! -x $GEN ]]; then
   GEN=$WORK/gen

@@ -2,6 +2,7 @@
 // limitk, quantile, count_values) with by/without grouping.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <map>
 #include <unordered_map>
@@ -19,22 +20,122 @@ using tsdb::LabelsBuilder;
 // ---------------------------------------------------------------------------------------------
 // Aggregations
 
+namespace {
+// Accumulator of the simple aggregations (sum, avg, min, max, count, group, stddev, stdvar) for
+// one group at one step; values are added in input series order.
+struct Acc {
+  double value = 0, c = 0, mean = 0, cmean = 0, count = 0;
+  bool seen = false, incremental = false;
+};
+
+bool IsAccOp(AggOp op) {
+  switch (op) {
+    case AggOp::kSum:
+    case AggOp::kAvg:
+    case AggOp::kMin:
+    case AggOp::kMax:
+    case AggOp::kCount:
+    case AggOp::kGroup:
+    case AggOp::kStddev:
+    case AggOp::kStdvar:
+      return true;
+    default:
+      return false;
+  }
+}
+
+inline void AccAdd(AggOp op, Acc& g, double v) {
+  bool first = !g.seen;
+  g.seen = true;
+  g.count += 1;
+  switch (op) {
+    case AggOp::kSum:
+      g.value = fn::KahanSumInc(v, g.value, &g.c);
+      break;
+    case AggOp::kAvg:
+      if (first) {
+        g.value = v;
+        break;
+      }
+      if (!g.incremental) {
+        double nc = g.c;
+        double ns = fn::KahanSumInc(v, g.value, &nc);
+        if (!std::isinf(ns)) {
+          g.value = ns;
+          g.c = nc;
+          break;
+        }
+        g.incremental = true;
+        g.mean = g.value / (g.count - 1);
+        g.cmean = g.c / (g.count - 1);
+      }
+      {
+        double q = (g.count - 1) / g.count;
+        double qc = q * g.cmean;
+        g.mean = fn::KahanSumInc(v / g.count, q * g.mean, &qc);
+        g.cmean = qc;
+      }
+      break;
+    case AggOp::kMin:
+      if (first || v < g.value || std::isnan(g.value)) g.value = v;
+      break;
+    case AggOp::kMax:
+      if (first || v > g.value || std::isnan(g.value)) g.value = v;
+      break;
+    case AggOp::kCount:
+    case AggOp::kGroup:
+      break;
+    case AggOp::kStddev:
+    case AggOp::kStdvar: {
+      double delta = v - (g.mean + g.cmean);
+      g.mean = fn::KahanSumInc(delta / g.count, g.mean, &g.cmean);
+      g.value = fn::KahanSumInc(delta * (v - (g.mean + g.cmean)), g.value, &g.c);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// The aggregate of a seen accumulator.
+inline double AccValue(AggOp op, const Acc& x) {
+  switch (op) {
+    case AggOp::kSum:
+      return std::isinf(x.value) ? x.value : x.value + x.c;
+    case AggOp::kAvg:
+      return x.incremental ? x.mean + x.cmean : (x.count == 1 ? x.value : (x.value + x.c) / x.count);
+    case AggOp::kMin:
+    case AggOp::kMax:
+      return x.value;
+    case AggOp::kCount:
+      return x.count;
+    case AggOp::kGroup:
+      return 1;
+    case AggOp::kStdvar:
+      return (x.value + x.c) / x.count;
+    case AggOp::kStddev:
+      return std::sqrt((x.value + x.c) / x.count);
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
 Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
   size_t n = NumSteps();
   Val param;
   if (a.param) {
     KANSOKU_ASSIGN_OR_RETURN(param, Eval(*a.param));
   }
-  KANSOKU_ASSIGN_OR_RETURN(Val in, Eval(*a.expr));
   // Group key per input series.
-  std::vector<size_t> group_of(in.series.size());
+  std::vector<size_t> group_of;
   std::vector<Labels> group_labels;
   std::vector<bool> group_drop;
   std::unordered_map<std::string, size_t> groups;
   bool by_name = !a.without && std::find(a.grouping.begin(), a.grouping.end(),
                                          std::string(tsdb::kMetricName)) != a.grouping.end();
-  for (size_t k = 0; k < in.series.size(); ++k) {
-    const Labels& ls = in.series[k].labels;
+  auto group = [&](const Labels& ls, bool drop_name) {
     std::vector<Label> g;
     for (const auto& l : ls) {
       bool listed = std::find(a.grouping.begin(), a.grouping.end(), l.name) != a.grouping.end();
@@ -46,8 +147,96 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
       group_labels.push_back(std::move(gl));
       group_drop.push_back(false);
     }
-    group_of[k] = it->second;
-    if (by_name && in.series[k].drop_name) group_drop[it->second] = true;
+    if (by_name && drop_name) group_drop[it->second] = true;
+    return it->second;
+  };
+
+  Val in;
+  bool have_in = false;
+  if (const Expr* inner = UnwrapParens(a.expr.get());
+      IsAccOp(a.op) && inner->kind == ExprKind::kCall &&
+      fn::LookupRangeFn(static_cast<const Call*>(inner)->func->name)) {
+    // An aggregation of a range function over a matrix selector: fused, so the function's
+    // output never exists per series. Each group's series run in order on one thread
+    // (EvalRangeFunction's units), adding straight into the group's accumulators: the same
+    // additions in the same order as below, so results are bit-identical; it needs enough
+    // groups to keep the threads busy, otherwise the function's output is aggregated below.
+    const auto& call = *static_cast<const Call*>(inner);
+    const bool drops_name =
+        !fn::RangeFnKeepsName(*fn::LookupRangeFn(call.func->name));
+    std::vector<Acc> rows;
+    std::vector<size_t> first_out;  // per group, its first series with output
+    RangeSink sink;
+    sink.plan = [&](const std::vector<const Labels*>& labels, size_t threads,
+                    std::vector<std::vector<uint32_t>>* units) {
+      group_of.resize(labels.size());
+      for (size_t k = 0; k < labels.size(); ++k) group_of[k] = group(*labels[k], drops_name);
+      const size_t ng = group_labels.size();
+      if (threads > 1 && ng < 4 * threads) {
+        group_of.clear();
+        group_labels.clear();
+        group_drop.clear();
+        groups.clear();
+        return false;
+      }
+      units->assign(ng, {});
+      for (size_t k = 0; k < labels.size(); ++k) {
+        (*units)[group_of[k]].push_back(static_cast<uint32_t>(k));
+      }
+      // Biggest groups first, so the last units to finish are small.
+      std::stable_sort(units->begin(), units->end(),
+                       [](const auto& x, const auto& y) { return x.size() > y.size(); });
+      rows.assign(ng * n, Acc{});
+      first_out.assign(ng, SIZE_MAX);
+      return true;
+    };
+    sink.consume = [&](size_t k, const std::vector<Point>& pts) {
+      if (pts.empty()) return;
+      const size_t g = group_of[k];
+      if (first_out[g] == SIZE_MAX) first_out[g] = k;  // one thread per group, k ascending
+      Acc* row = &rows[g * n];
+      size_t si = 0;
+      int64_t st = start_;
+      for (const Point& p : pts) {
+        while (st < p.t && si + 1 < n) st = Ts(++si);
+        if (st == p.t) AccAdd(a.op, row[si], p.v);
+      }
+    };
+    KANSOKU_ASSIGN_OR_RETURN(in, EvalRangeCall(call, &sink));
+    if (sink.fused) {
+      Val out;
+      out.type = ValueType::kVector;
+      int64_t kept = 0;
+      // Groups in the order their first series with output comes (as below, where series
+      // without output are not in the input at all).
+      std::vector<size_t> order(group_labels.size());
+      for (size_t g = 0; g < order.size(); ++g) order[g] = g;
+      std::sort(order.begin(), order.end(),
+                [&](size_t x, size_t y) { return first_out[x] < first_out[y]; });
+      for (size_t g : order) {
+        if (first_out[g] == SIZE_MAX) break;
+        EvalSeries res;
+        for (size_t i = 0; i < n; ++i) {
+          const Acc& x = rows[g * n + i];
+          if (x.seen) res.points.push_back({Ts(i), AccValue(a.op, x)});
+        }
+        if (res.points.empty()) continue;
+        kept += static_cast<int64_t>(res.points.size());
+        res.labels = std::move(group_labels[g]);
+        res.drop_name = group_drop[g];
+        out.series.push_back(std::move(res));
+      }
+      KANSOKU_RETURN_IF_ERROR(Account(kept));
+      return out;
+    }
+    have_in = true;
+  }
+  if (!have_in) {
+    KANSOKU_ASSIGN_OR_RETURN(in, Eval(*a.expr));
+  }
+  group_of.resize(in.series.size());
+  for (size_t k = 0; k < in.series.size(); ++k) {
+    group_of[k] = group(in.series[k].labels, in.series[k].drop_name);
   }
   size_t ng = group_labels.size();
   Val out;
@@ -192,10 +381,6 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
     return out;
   }
 
-  struct Acc {
-    double value = 0, c = 0, mean = 0, cmean = 0, count = 0;
-    bool seen = false, incremental = false;
-  };
   // Series-major over tiles of steps: every input series' points of a tile are added to its
   // group's accumulators in one sequential pass (the same order per group and step as a
   // step-major loop: input series order), with ng * tile accumulators alive.
@@ -221,92 +406,14 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
       for (; p < pts.size() && pts[p].t <= t1; ++p) {
         while (st < pts[p].t) st = Ts(++si);  // stops at i1 - 1 at the latest (t <= t1)
         if (st != pts[p].t) continue;         // not a step time
-        Acc& g = row[si - i0];
-        double v = pts[p].v;
-        bool first = !g.seen;
-        g.seen = true;
-        g.count += 1;
-        switch (a.op) {
-          case AggOp::kSum:
-            g.value = fn::KahanSumInc(v, g.value, &g.c);
-            break;
-          case AggOp::kAvg:
-            if (first) {
-              g.value = v;
-              break;
-            }
-            if (!g.incremental) {
-              double nc = g.c;
-              double ns = fn::KahanSumInc(v, g.value, &nc);
-              if (!std::isinf(ns)) {
-                g.value = ns;
-                g.c = nc;
-                break;
-              }
-              g.incremental = true;
-              g.mean = g.value / (g.count - 1);
-              g.cmean = g.c / (g.count - 1);
-            }
-            {
-              double q = (g.count - 1) / g.count;
-              double qc = q * g.cmean;
-              g.mean = fn::KahanSumInc(v / g.count, q * g.mean, &qc);
-              g.cmean = qc;
-            }
-            break;
-          case AggOp::kMin:
-            if (first || v < g.value || std::isnan(g.value)) g.value = v;
-            break;
-          case AggOp::kMax:
-            if (first || v > g.value || std::isnan(g.value)) g.value = v;
-            break;
-          case AggOp::kCount:
-          case AggOp::kGroup:
-            break;
-          case AggOp::kStddev:
-          case AggOp::kStdvar: {
-            double delta = v - (g.mean + g.cmean);
-            g.mean = fn::KahanSumInc(delta / g.count, g.mean, &g.cmean);
-            g.value = fn::KahanSumInc(delta * (v - (g.mean + g.cmean)), g.value, &g.c);
-            break;
-          }
-          default:
-            break;
-        }
+        AccAdd(a.op, row[si - i0], pts[p].v);
       }
     }
     for (size_t g = 0; g < ng; ++g) {
       for (size_t i = i0; i < i1; ++i) {
         const Acc& x = acc[g * tile + (i - i0)];
         if (!x.seen) continue;
-        double v = 0;
-        switch (a.op) {
-          case AggOp::kSum:
-            v = std::isinf(x.value) ? x.value : x.value + x.c;
-            break;
-          case AggOp::kAvg:
-            v = x.incremental ? x.mean + x.cmean
-                              : (x.count == 1 ? x.value : (x.value + x.c) / x.count);
-            break;
-          case AggOp::kMin:
-          case AggOp::kMax:
-            v = x.value;
-            break;
-          case AggOp::kCount:
-            v = x.count;
-            break;
-          case AggOp::kGroup:
-            v = 1;
-            break;
-          case AggOp::kStdvar:
-            v = (x.value + x.c) / x.count;
-            break;
-          case AggOp::kStddev:
-            v = std::sqrt((x.value + x.c) / x.count);
-            break;
-          default:
-            break;
-        }
+        const double v = AccValue(a.op, x);
         res[g].points.push_back({Ts(i), v});
       }
     }

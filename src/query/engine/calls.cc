@@ -21,7 +21,7 @@ using tsdb::LabelsBuilder;
 // Functions
 
 Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& range_arg,
-                                         const std::vector<const Val*>& params) {
+                                         const std::vector<const Val*>& params, RangeSink* sink) {
   auto rf = static_cast<fn::RangeFn>(fn_id);
   size_t n = NumSteps();
   Val out;
@@ -183,29 +183,48 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
                                             }));
     } else {
       std::vector<EvalSeries> slots;
-      std::vector<char> info;  // slot i's series is not named like a counter
+      std::vector<std::string> info;  // slot i's metric name when it is not named like a counter
+      bool fused = false;
       KANSOKU_RETURN_IF_ERROR(ForEachSeriesParallel(
           st_, vs, min_ref - src.range_ms + 1, max_ref, src.range_ms, "", step_, false,
-          [&](size_t count) {
-            slots.resize(count);
-            info.assign(count, 0);
+          [&](const std::vector<const Labels*>& labels, size_t threads,
+              std::vector<std::vector<uint32_t>>* units) {
+            info.assign(labels.size(), {});
+            fused = sink != nullptr && sink->plan(labels, threads, units);
+            if (!fused) slots.resize(labels.size());
           },
           [&](size_t i, const Labels& labels, std::vector<Point>& points, int64_t* kept) -> Status {
             thread_local Scratch sc;
-            if (counter_info && !points.empty() && not_a_counter(labels)) info[i] = 1;
-            kernel(points, sc, &slots[i].points);
+            if (counter_info && !points.empty() && not_a_counter(labels)) {
+              info[i] = labels.MetricName();
+            }
+            if (fused) {
+              // The output goes straight to the sink through a per-thread buffer.
+              thread_local std::vector<Point> buf;
+              buf.clear();
+              kernel(points, sc, &buf);
+              sink->consume(i, buf);
+              if (buf.capacity() > (size_t{1} << 16)) buf = {};  // bounded retention
+              *kept = 0;
+            } else {
+              kernel(points, sc, &slots[i].points);
+              *kept = static_cast<int64_t>(slots[i].points.size());
+              if (*kept > 0) slots[i].labels = labels;
+            }
             if (sc.resets.capacity() > (size_t{1} << 16)) sc.resets = {};  // bounded retention
-            *kept = static_cast<int64_t>(slots[i].points.size());
-            if (*kept > 0 || info[i]) slots[i].labels = labels;
             return Status::Ok();
           }));
-      for (size_t i = 0; i < slots.size(); ++i) {
-        if (info[i]) {
+      for (const std::string& name : info) {
+        if (!name.empty()) {
           st_->infos.insert(
               "PromQL info: metric might not be a counter, name does not end in "
               "_total/_sum/_count/_bucket: \"" +
-              std::string(slots[i].labels.MetricName()) + "\"");
+              name + "\"");
         }
+      }
+      if (fused) {
+        sink->fused = true;
+        return out;
       }
       out.series.reserve(slots.size());
       for (auto& o : slots) {
@@ -244,6 +263,25 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
     }
   }
   return out;
+}
+
+Result<Val> Evaluator::EvalRangeCall(const Call& c, RangeSink* sink) {
+  auto rf = fn::LookupRangeFn(c.func->name);
+  if (!rf) return Status::Internal("not a range function: " + std::string(c.func->name));
+  std::vector<Val> param_vals;
+  const Expr* range_arg = nullptr;
+  for (const auto& a : c.args) {
+    if (a->Type() == ValueType::kMatrix) {
+      range_arg = a.get();
+    } else {
+      KANSOKU_ASSIGN_OR_RETURN(Val pv, Eval(*a));
+      param_vals.push_back(std::move(pv));
+    }
+  }
+  std::vector<const Val*> params;
+  params.reserve(param_vals.size());
+  for (const auto& p : param_vals) params.push_back(&p);
+  return EvalRangeFunction(c, static_cast<int>(*rf), *range_arg, params, sink);
 }
 
 namespace {
@@ -356,22 +394,7 @@ Result<Val> Evaluator::EvalCall(const Call& c) {
     for (auto& s : v.series) s.drop_name = true;
     return v;
   }
-  if (auto rf = fn::LookupRangeFn(name)) {
-    std::vector<Val> param_vals;
-    const Expr* range_arg = nullptr;
-    for (const auto& a : c.args) {
-      if (a->Type() == ValueType::kMatrix) {
-        range_arg = a.get();
-      } else {
-        KANSOKU_ASSIGN_OR_RETURN(Val pv, Eval(*a));
-        param_vals.push_back(std::move(pv));
-      }
-    }
-    std::vector<const Val*> params;
-    params.reserve(param_vals.size());
-    for (const auto& p : param_vals) params.push_back(&p);
-    return EvalRangeFunction(c, static_cast<int>(*rf), *range_arg, params);
-  }
+  if (fn::LookupRangeFn(name)) return EvalRangeCall(c, nullptr);
   if (name == "vector") {
     KANSOKU_ASSIGN_OR_RETURN(Val s, Eval(*c.args[0]));
     s.type = ValueType::kVector;

@@ -135,7 +135,7 @@ int Parallelism(const EngineOptions& o) {
 
 Status ForEachSeriesParallel(QueryState* st, const VectorSelector& vs, int64_t mint, int64_t maxt,
                              int64_t range, std::string_view func, int64_t step, bool keep_stale,
-                             const CountFn& count, const IndexedSeriesFn& fn) {
+                             const PlanFn& plan, const IndexedSeriesFn& fn) {
   tsdb::SelectHints hints;
   hints.start = mint;
   hints.end = maxt;
@@ -154,8 +154,18 @@ Status ForEachSeriesParallel(QueryState* st, const VectorSelector& vs, int64_t m
   std::vector<Item> items;
   while (set->Next()) items.push_back({set->labels(), set->Iterator()});
   KANSOKU_RETURN_IF_ERROR(set->status());
-  count(items.size());
+  // Threads only pay off with enough series to share.
+  size_t threads = std::min<size_t>(static_cast<size_t>(Parallelism(*st->options)),
+                                    std::max<size_t>(1, items.size() / 8));
+  std::vector<std::vector<uint32_t>> units;
+  {
+    std::vector<const Labels*> labels(items.size());
+    for (size_t i = 0; i < items.size(); ++i) labels[i] = &items[i].labels;
+    plan(labels, threads, &units);
+  }
   if (items.empty()) return Status::Ok();
+  if (!units.empty()) threads = std::min(threads, units.size());
+  const size_t n_units = units.empty() ? items.size() : units.size();
 
   const int64_t base = st->samples;  // not changed by anyone while the workers run
   const int64_t limit = st->options->max_samples;
@@ -169,39 +179,48 @@ Status ForEachSeriesParallel(QueryState* st, const VectorSelector& vs, int64_t m
     std::lock_guard<std::mutex> l(err_mu);
     if (first_error.ok()) first_error = std::move(s);
     failed.store(true, std::memory_order_relaxed);
+    return false;
+  };
+  // One series: read, drop stale markers, fn. False once this query failed.
+  auto one = [&](size_t i, std::vector<Point>& points) -> bool {
+    if (failed.load(std::memory_order_relaxed)) return false;
+    Status s = CheckDeadline(*st);
+    if (!s.ok()) return fail(std::move(s));
+    points.clear();
+    s = items[i].it->ReadRange(mint, maxt, &points);
+    items[i].it.reset();
+    if (!s.ok()) return fail(std::move(s));
+    if (!keep_stale) {
+      std::erase_if(points, [](const Point& p) { return tsdb::IsStaleNaN(p.v); });
+    }
+    const auto n = static_cast<int64_t>(points.size());
+    if (base + held.fetch_add(n, std::memory_order_relaxed) + n > limit) {
+      return fail(TooManySamples());
+    }
+    int64_t kept = 0;
+    s = fn(i, items[i].labels, points, &kept);
+    held.fetch_add(kept - n, std::memory_order_relaxed);
+    streamed.fetch_add(n, std::memory_order_relaxed);
+    if (!s.ok()) return fail(std::move(s));
+    if (kept > 0 && base + held.load(std::memory_order_relaxed) > limit) {
+      return fail(TooManySamples());
+    }
+    return true;
   };
   auto work = [&] {
     std::vector<Point> points;
     for (;;) {
-      if (failed.load(std::memory_order_relaxed)) return;
-      const size_t i = next.fetch_add(1, std::memory_order_relaxed);
-      if (i >= items.size()) return;
-      Status s = CheckDeadline(*st);
-      if (!s.ok()) return fail(std::move(s));
-      points.clear();
-      s = items[i].it->ReadRange(mint, maxt, &points);
-      items[i].it.reset();
-      if (!s.ok()) return fail(std::move(s));
-      if (!keep_stale) {
-        std::erase_if(points, [](const Point& p) { return tsdb::IsStaleNaN(p.v); });
+      const size_t u = next.fetch_add(1, std::memory_order_relaxed);
+      if (u >= n_units) return;
+      if (units.empty()) {
+        if (!one(u, points)) return;
+        continue;
       }
-      const auto n = static_cast<int64_t>(points.size());
-      if (base + held.fetch_add(n, std::memory_order_relaxed) + n > limit) {
-        return fail(TooManySamples());
-      }
-      int64_t kept = 0;
-      s = fn(i, items[i].labels, points, &kept);
-      held.fetch_add(kept - n, std::memory_order_relaxed);
-      streamed.fetch_add(n, std::memory_order_relaxed);
-      if (!s.ok()) return fail(std::move(s));
-      if (kept > 0 && base + held.load(std::memory_order_relaxed) > limit) {
-        return fail(TooManySamples());
+      for (uint32_t i : units[u]) {
+        if (!one(i, points)) return;
       }
     }
   };
-  // Threads only pay off with enough series to share.
-  const size_t threads = std::min<size_t>(static_cast<size_t>(Parallelism(*st->options)),
-                                          std::max<size_t>(1, items.size() / 8));
   std::vector<std::thread> pool;
   pool.reserve(threads - 1);
   for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);

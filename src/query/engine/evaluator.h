@@ -76,8 +76,22 @@ class Evaluator {
   };
   Result<RangeSource> LoadRange(const Expr& e);
   Result<Val> EvalCall(const Call& c);
+  // A consumer fused into a range function over a matrix selector (an aggregation of it), so
+  // the function's output is never materialised per series. plan groups the series into units
+  // (see PlanFn) and returns false to decline (the function's output is then returned as
+  // usual); otherwise consume(i, points) gets series i's output points (step-aligned, in step
+  // order) on a worker thread, the series of one unit in order, and the returned Val is empty.
+  struct RangeSink {
+    std::function<bool(const std::vector<const tsdb::Labels*>&, size_t,
+                       std::vector<std::vector<uint32_t>>*)>
+        plan;
+    std::function<void(size_t, const std::vector<Point>&)> consume;
+    bool fused = false;  // set when plan accepted
+  };
   Result<Val> EvalRangeFunction(const Call& c, int fn, const Expr& range_arg,
-                                const std::vector<const Val*>& params);
+                                const std::vector<const Val*>& params, RangeSink* sink = nullptr);
+  // EvalCall of a range function with an optional sink (nullopt: c is not a range function).
+  Result<Val> EvalRangeCall(const Call& c, RangeSink* sink);
   Result<Val> EvalAggregate(const AggregateExpr& a);
   Result<Val> EvalBinary(const BinaryExpr& b);
   Result<Val> EvalVectorBinary(const BinaryExpr& b, Val lhs, Val rhs);
@@ -98,18 +112,22 @@ Status ForEachSeries(QueryState* st, const VectorSelector& vs, int64_t mint, int
                      int64_t range, std::string_view func, int64_t step, bool keep_stale,
                      const SeriesFn& fn);
 
-// ForEachSeries for CPU-heavy per-series work: the matching series are listed first (count(n) is
-// called once with their number), then fn(i, labels, points, &kept) runs for series i (label
-// order) on up to EngineOptions::parallelism threads, the caller's included. fn must touch only
-// state of slot i or its own thread-safe state, and report the points it keeps in *kept (they
-// count against max_samples together with the raw samples in flight). The kept points are added
-// to st->samples at the end; the first error stops the others.
-using CountFn = std::function<void(size_t)>;
+// ForEachSeries for CPU-heavy per-series work: the matching series are listed first, then
+// plan(labels, threads, &units) is called once with every series' labels (label order) and the
+// number of threads that will run; then fn(i, labels, points, &kept) runs for series i on up to
+// EngineOptions::parallelism threads, the caller's included. plan may fill units to chain
+// series: the series of one unit run on one thread in the listed order (units in any order, on
+// any thread; every series in exactly one unit); left empty, every series is a unit of its own.
+// fn must touch only state of slot i (or of its unit) or its own thread-safe state, and report
+// the points it keeps in *kept (they count against max_samples together with the raw samples in
+// flight). The kept points are added to st->samples at the end; the first error stops the others.
+using PlanFn = std::function<void(const std::vector<const tsdb::Labels*>& labels, size_t threads,
+                                  std::vector<std::vector<uint32_t>>* units)>;
 using IndexedSeriesFn =
     std::function<Status(size_t, const tsdb::Labels&, std::vector<Point>&, int64_t*)>;
 Status ForEachSeriesParallel(QueryState* st, const VectorSelector& vs, int64_t mint, int64_t maxt,
                              int64_t range, std::string_view func, int64_t step, bool keep_stale,
-                             const CountFn& count, const IndexedSeriesFn& fn);
+                             const PlanFn& plan, const IndexedSeriesFn& fn);
 
 // Deadline and cancellation (thread-safe).
 Status CheckDeadline(const QueryState& st);
