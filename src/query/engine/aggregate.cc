@@ -195,11 +195,18 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
       const size_t g = group_of[k];
       if (first_out[g] == SIZE_MAX) first_out[g] = k;  // one thread per group, k ascending
       Acc* row = &rows[g * n];
-      size_t si = 0;
-      int64_t st = start_;
-      for (const Point& p : pts) {
-        while (st < p.t && si + 1 < n) st = Ts(++si);
-        if (st == p.t) AccAdd(a.op, row[si], p.v);
+      auto add = [&](AggOp op) {  // inlined per op below, so sum's loop has no switch
+        size_t si = 0;
+        int64_t st = start_;
+        for (const Point& p : pts) {
+          while (st < p.t && si + 1 < n) st = Ts(++si);
+          if (st == p.t) AccAdd(op, row[si], p.v);
+        }
+      };
+      if (a.op == AggOp::kSum) {
+        add(AggOp::kSum);
+      } else {
+        add(a.op);
       }
     };
     KANSOKU_ASSIGN_OR_RETURN(in, EvalRangeCall(call, &sink));
