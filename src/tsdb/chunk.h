@@ -30,7 +30,8 @@ enum class ChunkEncoding : uint8_t { kXor = 1, kPacked = 2 };
 // when it does not apply: a value that is not a decimal of at most 18 fraction digits with a
 // mantissa below 2^53 (NaN, infinities, most computed floats), unless all values are the same.
 bool EncodePackedChunk(const Sample* s, size_t n, std::string* out);
-// Appends a packed chunk's samples to *out; Corruption on malformed bytes (*out unchanged).
+// Appends a packed chunk's samples to *out, their times strictly increasing (checked);
+// Corruption on malformed bytes (*out unchanged).
 Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out);
 // The smaller of the packed and XOR encodings of the samples into *out.
 ChunkEncoding EncodeChunk(const Sample* s, size_t n, std::string* out);

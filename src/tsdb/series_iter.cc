@@ -185,9 +185,12 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
         (first || (*out)[base].t > last)) {
       // A chunk inside the range (most of a long query): kept as decoded when its times
       // strictly increase (one branch-free pass), without the per-sample filter below.
+      // (DecodePackedChunk has checked that already.)
       bool increasing = true;
       const Sample* d = out->data();
-      for (size_t r = base + 1; r < end; ++r) increasing &= d[r].t > d[r - 1].t;
+      if (c.encoding != ChunkEncoding::kPacked) {
+        for (size_t r = base + 1; r < end; ++r) increasing &= d[r].t > d[r - 1].t;
+      }
       if (increasing) {
         last = d[end - 1].t;
         first = false;
