@@ -1,6 +1,6 @@
 // libFuzzer: the agent's parsers of untrusted input never crash: StatsD datagrams (aggregated and
 // flushed), Mackerel plugin output and graph definitions, the agent YAML config, scrape label
-// selectors (KANSOKU_FUZZ_FN picks one).
+// selectors, scraped expositions (KANSOKU_FUZZ_FN picks one).
 #include <string>
 
 #include "agent/config.h"
@@ -8,6 +8,7 @@
 #include "agent/plugin_meta.h"
 #include "agent/statsd.h"
 #include "scrape/enrollment.h"
+#include "scrape/scrape.h"
 
 namespace {
 
@@ -44,6 +45,21 @@ namespace {
 [[maybe_unused]] void FuzzScrapeSelector(const std::string& s) {
   auto sel = kansoku::scrape::Selector::Parse(s);
   if (sel.ok()) (void)sel->Matches({{"env", "prod"}, {"a", s}});
+}
+
+// A scraped body (what any exporter may answer) as Prometheus text and as OpenMetrics: no crash,
+// and a successful parse respects the sample limit and names every sample.
+[[maybe_unused]] void FuzzScrapeExposition(const std::string& s) {
+  for (bool om : {false, true}) {
+    auto r = kansoku::scrape::ParseExposition(s, om, 100);
+    if (!r.ok()) continue;
+    if (r->size() > 100) __builtin_trap();
+    for (const auto& sample : *r) {
+      bool named = false;
+      for (const auto& l : sample.labels) named |= l.first == "__name__" && !l.second.empty();
+      if (!named) __builtin_trap();
+    }
+  }
 }
 
 }  // namespace

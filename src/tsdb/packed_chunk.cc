@@ -416,10 +416,9 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out) {
     // The encoder only writes strictly increasing times. With one constant delta that is d1 > 0
     // without overflow; otherwise every pair is checked.
     int64_t last_t = 0;
-    const bool steady =
-        tmode == 0 && d1 > 0 &&
-        !__builtin_mul_overflow(d1, static_cast<int64_t>(n - 1), &last_t) &&
-        !__builtin_add_overflow(t0, last_t, &last_t);
+    const bool steady = tmode == 0 && d1 > 0 &&
+                        !__builtin_mul_overflow(d1, static_cast<int64_t>(n - 1), &last_t) &&
+                        !__builtin_add_overflow(t0, last_t, &last_t);
     for (size_t i = 1; i < n && !steady; ++i) {
       if (s[i].t <= s[i - 1].t) {
         out->resize(base);

@@ -103,7 +103,8 @@ inline double AccValue(AggOp op, const Acc& x) {
     case AggOp::kSum:
       return std::isinf(x.value) ? x.value : x.value + x.c;
     case AggOp::kAvg:
-      return x.incremental ? x.mean + x.cmean : (x.count == 1 ? x.value : (x.value + x.c) / x.count);
+      return x.incremental ? x.mean + x.cmean
+                           : (x.count == 1 ? x.value : (x.value + x.c) / x.count);
     case AggOp::kMin:
     case AggOp::kMax:
       return x.value;
@@ -162,8 +163,7 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
     // additions in the same order as below, so results are bit-identical; it needs enough
     // groups to keep the threads busy, otherwise the function's output is aggregated below.
     const auto& call = *static_cast<const Call*>(inner);
-    const bool drops_name =
-        !fn::RangeFnKeepsName(*fn::LookupRangeFn(call.func->name));
+    const bool drops_name = !fn::RangeFnKeepsName(*fn::LookupRangeFn(call.func->name));
     std::vector<Acc> rows;
     std::vector<size_t> first_out;  // per group, its first series with output
     RangeSink sink;

@@ -442,14 +442,14 @@ TEST(EngineParallelTest, FusedAggregationSameAsMaterialised) {
     const Engine e(o);
     for (const char* op : {"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar"}) {
       for (const char* grouping : {"by (g)", "without (i)", "by (g, __name__)", ""}) {
-        for (const char* fn : {"rate(c_total[5m])", "increase({__name__=~\".+_total\"}[2m])",
-                               "max_over_time(c_total[10m] offset 1m)",
-                               "quantile_over_time(0.3, c_total[5m])"}) {
+        for (const char* fn :
+             {"rate(c_total[5m])", "increase({__name__=~\".+_total\"}[2m])",
+              "max_over_time(c_total[10m] offset 1m)", "quantile_over_time(0.3, c_total[5m])"}) {
           const std::string inner = std::string(fn);
           const std::string q = std::string(op) + " " + grouping + " (" + inner + ")";
           const std::string m = std::string(op) + " " + grouping + " (" + inner + " * 1)";
-          same(e.QueryRange(db, q, 0, 3'600'000, 60'000),
-               e.QueryRange(db, m, 0, 3'600'000, 60'000), q);
+          same(e.QueryRange(db, q, 0, 3'600'000, 60'000), e.QueryRange(db, m, 0, 3'600'000, 60'000),
+               q);
           for (int64_t t : {600'000, 2'400'000}) same(e.Query(db, q, t), e.Query(db, m, t), q);
           ++checked;
         }
