@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <utility>
 
+#include "base/durable.h"
 #include "base/log.h"
 #include "tsdb/encoding.h"
 
@@ -359,22 +361,32 @@ Result<std::unique_ptr<WalWriter>> WalWriter::Open(std::string dir, uint64_t seg
   if (l.checkpoint >= next) next = l.checkpoint + 1;
   std::unique_ptr<WalWriter> w(new WalWriter(std::move(dir), segment_bytes));
   std::lock_guard<std::mutex> lock(w->mu_);
-  KANSOKU_RETURN_IF_ERROR(w->OpenSegmentLocked(next));
+  KANSOKU_RETURN_IF_ERROR(w->OpenSegmentLocked(next, /*sync_now=*/true));
   return w;
 }
 
 WalWriter::~WalWriter() {
   std::lock_guard<std::mutex> l(mu_);
-  if (fd_ >= 0) {
-    if (dirty_) ::fsync(fd_);
-    ::close(fd_);
-  }
+  SyncSegmentsInOrder(retired_, dir_, dir_dirty_, fd_ >= 0 && dirty_ ? fd_ : -1);
+  if (fd_ >= 0 && !dirty_) ::close(fd_);
 }
 
-Status WalWriter::OpenSegmentLocked(int n) {
+Status WalWriter::OpenSegmentLocked(int n, bool sync_now) {
   if (fd_ >= 0) {
-    if (dirty_ && ::fsync(fd_) != 0) return Status::FromErrno("cannot fsync WAL segment", errno);
-    ::close(fd_);
+    if (!dirty_) {
+      ::close(fd_);
+    } else if (sync_now) {
+      // Earlier segments first: records stay durable in order.
+      const int err = SyncSegmentsInOrder(retired_, dir_, dir_dirty_, fd_);
+      retired_.clear();
+      dir_dirty_ = false;
+      if (err != 0) {
+        fd_ = -1;
+        return Status::FromErrno("cannot fsync WAL segment", err);
+      }
+    } else {
+      retired_.push_back(fd_);  // fdatasync'd and closed by the next Sync
+    }
     fd_ = -1;
   }
   const std::string path = dir_ + "/" + SegmentName(n);
@@ -383,19 +395,23 @@ Status WalWriter::OpenSegmentLocked(int n) {
   segment_ = n;
   seg_size_ = 0;
   dirty_ = false;
+  if (!sync_now) {
+    dir_dirty_ = true;
+    return Status::Ok();
+  }
   return FsyncDir(dir_);
 }
 
 Status WalWriter::Write(std::string_view framed, bool sync) {
   std::lock_guard<std::mutex> l(mu_);
   if (seg_size_ > 0 && seg_size_ + framed.size() > segment_bytes_) {
-    KANSOKU_RETURN_IF_ERROR(OpenSegmentLocked(segment_ + 1));
+    KANSOKU_RETURN_IF_ERROR(OpenSegmentLocked(segment_ + 1, sync));
   }
   Status st = WriteAll(fd_, framed, dir_ + "/" + SegmentName(segment_));
   if (!st.ok()) {
     // A partial record may now end this segment. Later records go to a fresh segment, so replay
     // treats the damage as the end of an older segment and keeps everything written after it.
-    Status rotate = OpenSegmentLocked(segment_ + 1);
+    Status rotate = OpenSegmentLocked(segment_ + 1, sync);
     if (!rotate.ok()) return st.WithContext(rotate.ToString());
     return st;
   }
@@ -403,6 +419,13 @@ Status WalWriter::Write(std::string_view framed, bool sync) {
   written_ += framed.size();
   dirty_ = true;
   if (sync) {
+    // Segments left by Rotate and their directory entries first, then this record.
+    if (!retired_.empty() || dir_dirty_) {
+      const int err = SyncSegmentsInOrder(retired_, dir_, dir_dirty_, -1);
+      retired_.clear();
+      dir_dirty_ = false;
+      if (err != 0) return Status::FromErrno("cannot fsync WAL segment", err);
+    }
     if (::fdatasync(fd_) != 0) return Status::FromErrno("cannot fsync WAL segment", errno);
     dirty_ = false;
   }
@@ -410,17 +433,42 @@ Status WalWriter::Write(std::string_view framed, bool sync) {
 }
 
 Status WalWriter::Sync() {
-  std::lock_guard<std::mutex> l(mu_);
-  if (!dirty_ || fd_ < 0) return Status::Ok();
-  if (::fdatasync(fd_) != 0) return Status::FromErrno("cannot fsync WAL segment", errno);
-  dirty_ = false;
+  std::lock_guard<std::mutex> one(sync_mu_);
+  std::vector<int> retired;
+  bool dir_dirty = false;
+  int live = -1;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (fd_ >= 0 && dirty_) {
+      live = ::dup(fd_);  // closed by SyncSegmentsInOrder; the writers keep fd_
+      if (live < 0) {     // no descriptor to spare: sync under the lock, as before
+        const int err = SyncSegmentsInOrder(retired_, dir_, dir_dirty_, -1);
+        retired_.clear();
+        dir_dirty_ = false;
+        if (err != 0) return Status::FromErrno("cannot fsync WAL segment", err);
+        if (::fdatasync(fd_) != 0) return Status::FromErrno("cannot fsync WAL segment", errno);
+        dirty_ = false;
+        return Status::Ok();
+      }
+      dirty_ = false;  // a write from now on sets it again, for the next Sync
+    }
+    retired.swap(retired_);
+    dir_dirty = std::exchange(dir_dirty_, false);
+  }
+  if (retired.empty() && !dir_dirty && live < 0) return Status::Ok();
+  const int err = SyncSegmentsInOrder(retired, dir_, dir_dirty, live);
+  if (err != 0) {
+    std::lock_guard<std::mutex> l(mu_);
+    dirty_ = true;  // try again next time (the kernel may have dropped the error's pages)
+    return Status::FromErrno("cannot fsync WAL segment", err);
+  }
   return Status::Ok();
 }
 
 Result<int> WalWriter::Rotate() {
   std::lock_guard<std::mutex> l(mu_);
   const int closed = segment_;
-  KANSOKU_RETURN_IF_ERROR(OpenSegmentLocked(segment_ + 1));
+  KANSOKU_RETURN_IF_ERROR(OpenSegmentLocked(segment_ + 1, /*sync_now=*/false));
   return closed;
 }
 

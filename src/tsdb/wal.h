@@ -93,9 +93,13 @@ class WalWriter {
                                                  uint64_t segment_bytes = kDefaultSegmentBytes);
   ~WalWriter();
 
-  // Appends already framed records (AppendWalRecord) in one write(2); sync=true fsyncs too.
+  // Appends already framed records (AppendWalRecord) in one write(2); sync=true fsyncs too
+  // (under the lock: every acknowledged record is then durable before the answer).
   Status Write(std::string_view framed, bool sync);
-  // fsyncs the current segment if anything was written since the last Sync.
+  // Makes everything written before the call durable: segments left since the last Sync, the
+  // directory when segments were created, then the current segment. The fdatasyncs run outside
+  // the writers' lock (writers go on meanwhile), one Sync at a time, so a second caller does not
+  // return while the first one's fsync of its records is still running.
   Status Sync();
   // Closes the current segment and starts the next; returns the closed segment's number.
   Result<int> Rotate();
@@ -112,16 +116,21 @@ class WalWriter {
  private:
   WalWriter(std::string dir, uint64_t segment_bytes)
       : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
-  Status OpenSegmentLocked(int n);
+  // Leaves the current segment for segment n. sync_now: fsync a dirty old segment and the
+  // directory here (sync-on-write mode, Open); otherwise both wait for the next Sync.
+  Status OpenSegmentLocked(int n, bool sync_now);
 
   const std::string dir_;
   const uint64_t segment_bytes_;
+  std::mutex sync_mu_;  // one Sync at a time; taken before mu_
   mutable std::mutex mu_;
-  int fd_ = -1;            // GUARDED_BY(mu_)
-  int segment_ = 0;        // GUARDED_BY(mu_)
-  uint64_t seg_size_ = 0;  // GUARDED_BY(mu_)
-  bool dirty_ = false;     // GUARDED_BY(mu_)
-  uint64_t written_ = 0;   // GUARDED_BY(mu_)
+  std::vector<int> retired_;  // GUARDED_BY(mu_) left while dirty, open until synced
+  bool dir_dirty_ = false;    // GUARDED_BY(mu_) segments created since the directory's fsync
+  int fd_ = -1;               // GUARDED_BY(mu_)
+  int segment_ = 0;           // GUARDED_BY(mu_)
+  uint64_t seg_size_ = 0;     // GUARDED_BY(mu_)
+  bool dirty_ = false;        // GUARDED_BY(mu_)
+  uint64_t written_ = 0;      // GUARDED_BY(mu_)
 };
 
 // File-system helpers shared with the block code.
