@@ -2,7 +2,10 @@
 
 Every server binds 127.0.0.1 (or ::1) port 0; the bound address is read from the startup log.
 Each test gets a fresh data directory. stop() sends SIGTERM and requires a clean exit (code 0).
+Every server's temporary directory is removed when it is cleaned up, or at the latest when the
+test process exits (set KANSOKU_E2E_KEEP=1 to keep them for a post-mortem).
 """
+import atexit
 import base64
 import http.client
 import json
@@ -21,10 +24,26 @@ ADMIN_TOKEN = "ksk_e2e_admin_token_0123456789abcdef"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 
+_SERVERS = []
+
+
+@atexit.register
+def _cleanup_all():
+    # Tests that never call cleanup() (or fail before it) must not leave servers or directories.
+    if os.environ.get("KANSOKU_E2E_KEEP"):
+        return
+    for srv in _SERVERS:
+        try:
+            srv.cleanup()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
 class Server:
     def __init__(self, args=(), config_text=None, env=None, listen=("127.0.0.1:0",), admin_token=ADMIN_TOKEN,
                  data_dir=None):
         self.tmp = tempfile.mkdtemp(prefix="kansoku-e2e-")
+        _SERVERS.append(self)
         self.data = data_dir or os.path.join(self.tmp, "data")
         self.args = list(args)
         self.listen = list(listen)

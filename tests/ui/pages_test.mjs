@@ -28,6 +28,8 @@ const sink = createServer((req, res) => {
 await new Promise((r) => sink.listen(0, "127.0.0.1", r));
 const tmpConf = mkdtempSync(join(tmpdir(), "kansoku-pages-conf-"));
 const NOTIFY = join(tmpConf, "notify.yml");
+// Removed at exit too, so a failing run does not leave it behind.
+process.on("exit", () => rmSync(tmpConf, { recursive: true, force: true }));
 writeFileSync(NOTIFY, `route:
   receiver: team
   group_by: [alertname]
