@@ -418,17 +418,20 @@ Status WalWriter::Write(std::string_view framed, bool sync) {
   seg_size_ += framed.size();
   written_ += framed.size();
   dirty_ = true;
-  if (sync) {
-    // Segments left by Rotate and their directory entries first, then this record.
-    if (!retired_.empty() || dir_dirty_) {
-      const int err = SyncSegmentsInOrder(retired_, dir_, dir_dirty_, -1);
-      retired_.clear();
-      dir_dirty_ = false;
-      if (err != 0) return Status::FromErrno("cannot fsync WAL segment", err);
-    }
-    if (::fdatasync(fd_) != 0) return Status::FromErrno("cannot fsync WAL segment", errno);
-    dirty_ = false;
+  if (sync) return SyncLocked();
+  return Status::Ok();
+}
+
+Status WalWriter::SyncLocked() {
+  // Segments left by Rotate and their directory entries first, then the live segment.
+  if (!retired_.empty() || dir_dirty_) {
+    const int err = SyncSegmentsInOrder(retired_, dir_, dir_dirty_, -1);
+    retired_.clear();
+    dir_dirty_ = false;
+    if (err != 0) return Status::FromErrno("cannot fsync WAL segment", err);
   }
+  if (::fdatasync(fd_) != 0) return Status::FromErrno("cannot fsync WAL segment", errno);
+  dirty_ = false;
   return Status::Ok();
 }
 
@@ -440,17 +443,9 @@ Status WalWriter::Sync() {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (fd_ >= 0 && dirty_) {
-      live = ::dup(fd_);  // closed by SyncSegmentsInOrder; the writers keep fd_
-      if (live < 0) {     // no descriptor to spare: sync under the lock, as before
-        const int err = SyncSegmentsInOrder(retired_, dir_, dir_dirty_, -1);
-        retired_.clear();
-        dir_dirty_ = false;
-        if (err != 0) return Status::FromErrno("cannot fsync WAL segment", err);
-        if (::fdatasync(fd_) != 0) return Status::FromErrno("cannot fsync WAL segment", errno);
-        dirty_ = false;
-        return Status::Ok();
-      }
-      dirty_ = false;  // a write from now on sets it again, for the next Sync
+      live = ::dup(fd_);                  // closed by SyncSegmentsInOrder; the writers keep fd_
+      if (live < 0) return SyncLocked();  // no descriptor to spare: under the lock, as before
+      dirty_ = false;                     // a write from now on sets it again, for the next Sync
     }
     retired.swap(retired_);
     dir_dirty = std::exchange(dir_dirty_, false);

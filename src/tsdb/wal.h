@@ -119,6 +119,8 @@ class WalWriter {
   // Leaves the current segment for segment n. sync_now: fsync a dirty old segment and the
   // directory here (sync-on-write mode, Open); otherwise both wait for the next Sync.
   Status OpenSegmentLocked(int n, bool sync_now);
+  // Syncs retired segments, the directory and the live segment (fd_ >= 0) under mu_.
+  Status SyncLocked();
 
   const std::string dir_;
   const uint64_t segment_bytes_;
