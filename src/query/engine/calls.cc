@@ -194,8 +194,10 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       std::vector<EvalSeries> slots;
       std::vector<std::string> info;  // slot i's metric name when it is not named like a counter
       bool fused = false;
+      // The function, step and range go to the storage as hints: long ranges at large steps
+      // read a block's rollups instead of its raw chunks (tsdb::ChooseRollup).
       KANSOKU_RETURN_IF_ERROR(ForEachSeriesParallel(
-          st_, vs, min_ref - src.range_ms + 1, max_ref, src.range_ms, "", step_, false,
+          st_, vs, min_ref - src.range_ms + 1, max_ref, src.range_ms, fname, step_, false,
           [&](const std::vector<const Labels*>& labels, size_t threads,
               std::vector<std::vector<uint32_t>>* units) {
             info.assign(labels.size(), {});
