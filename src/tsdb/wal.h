@@ -121,6 +121,9 @@ class WalWriter {
   Status OpenSegmentLocked(int n, bool sync_now);
   // Syncs retired segments, the directory and the live segment (fd_ >= 0) under mu_.
   Status SyncLocked();
+  // Gives back the live segment's blocks allocated beyond what was written.
+  void TrimPreallocationLocked();
+  static constexpr uint64_t kPreallocateBytes = 4ull << 20;
 
   const std::string dir_;
   const uint64_t segment_bytes_;
@@ -131,6 +134,7 @@ class WalWriter {
   int fd_ = -1;               // GUARDED_BY(mu_)
   int segment_ = 0;           // GUARDED_BY(mu_)
   uint64_t seg_size_ = 0;     // GUARDED_BY(mu_)
+  uint64_t allocated_ = 0;    // GUARDED_BY(mu_) fallocate'd (KEEP_SIZE) bytes of the segment
   bool dirty_ = false;        // GUARDED_BY(mu_)
   uint64_t written_ = 0;      // GUARDED_BY(mu_)
 };

@@ -1,6 +1,7 @@
 #include "tsdb/wal.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -205,6 +206,37 @@ TEST(WalTest, ConcurrentSyncKeepsEveryRecordAndClosesLeftSegments) {
   }
   for (int i = 0; i < 40; ++i) want.push_back(500000 + i);
   EXPECT_EQ(ts, want);
+}
+
+uint64_t AllocatedBytes(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+// The live segment is allocated ahead of the writes (beyond EOF: its size is what was written);
+// the unused rest is given back when the segment is left or the writer closes.
+TEST(WalTest, PreallocatesAheadAndTrimsWhatWasNotWritten) {
+  TempDir dir;
+  std::string first;
+  {
+    auto w = WalWriter::Open(dir.path(), /*segment_bytes=*/64 << 20);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(SamplesRecord(1, 1), false).ok());
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) first = e.path();
+    ASSERT_FALSE(first.empty());
+    const uint64_t size = std::filesystem::file_size(first);
+    EXPECT_LT(size, 100U);
+    if (AllocatedBytes(first) < (1U << 20)) GTEST_SKIP() << "no fallocate on this filesystem";
+    auto closed = (*w)->Rotate();  // leaves the segment: trimmed
+    ASSERT_TRUE(closed.ok());
+    EXPECT_LE(AllocatedBytes(first), 64U << 10);
+    ASSERT_TRUE((*w)->Write(SamplesRecord(1, 2), false).ok());
+  }
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_LE(AllocatedBytes(e.path()), 64U << 10) << e.path();  // closed: trimmed
+  }
+  EXPECT_EQ(ReplayTimes(dir.path()), (std::vector<int64_t>{1, 2}));
 }
 
 }  // namespace
