@@ -252,9 +252,15 @@ LogWal::~LogWal() {
   retired_fds_.clear();
   if (dir_dirty_) FsyncDirBestEffort(dir_);
   if (fd_ >= 0) {
+    TrimPreallocation();
     ::fsync(fd_);
     ::close(fd_);
   }
+}
+
+void LogWal::TrimPreallocation() {
+  if (fd_ >= 0 && allocated_ > seg_bytes_) (void)::ftruncate(fd_, static_cast<off_t>(seg_bytes_));
+  allocated_ = 0;
 }
 
 Status LogWal::OpenSegment(uint64_t seq) {
@@ -264,11 +270,13 @@ Status LogWal::OpenSegment(uint64_t seq) {
   // The segment given up is fsynced (and closed) by the next Sync, outside the lock: an fsync
   // here would stall every Write for its length.
   if (fd_ >= 0) {
+    TrimPreallocation();
     retired_fds_.push_back(fd_);
     older_bytes_ += seg_bytes_;
   }
   struct stat st;
   seg_bytes_ = (fstat(fd, &st) == 0) ? st.st_size : 0;
+  allocated_ = seg_bytes_;
   if (seg_bytes_ && older_bytes_ >= seg_bytes_) older_bytes_ -= seg_bytes_;  // counted at Open
   fd_ = fd;
   seq_ = seq;
@@ -287,6 +295,16 @@ Status LogWal::Write(std::string_view payload) {
   const size_t total = sizeof header + payload.size();
   std::lock_guard<std::mutex> l(mu_);
   if (fd_ < 0) return Status::Unavailable("log WAL is closed");
+  // Blocks are allocated ahead of the writes, beyond EOF (the size, and so replay, unchanged),
+  // so a write rarely waits in ext4's delayed allocation behind writeback of the same file; the
+  // rest is trimmed when the segment is left or closed. A failed fallocate (no support) is
+  // harmless and not retried before the next kPreallocateBytes.
+  if (seg_bytes_ + total > allocated_) {
+    const uint64_t want = seg_bytes_ + total + kPreallocateBytes;
+    (void)::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(allocated_),
+                      static_cast<off_t>(want - allocated_));
+    allocated_ = want;
+  }
   size_t off = 0;
   while (off < total) {
     iovec iov[2];

@@ -77,12 +77,16 @@ class LogWal {
  private:
   LogWal(std::string dir) : dir_(std::move(dir)) {}
   Status OpenSegment(uint64_t seq);
+  // Gives back the live segment's blocks allocated beyond what was written (mu_ held).
+  void TrimPreallocation();
+  static constexpr uint64_t kPreallocateBytes = 4ull << 20;
   std::string dir_;
   mutable std::mutex mu_;
   std::condition_variable sync_cv_;  // signalled when a Sync ends
   int fd_ = -1;                      // GUARDED_BY(mu_)
   uint64_t seq_ = 0;                 // GUARDED_BY(mu_)
   uint64_t seg_bytes_ = 0;           // GUARDED_BY(mu_)
+  uint64_t allocated_ = 0;           // GUARDED_BY(mu_) fallocate'd (KEEP_SIZE) bytes of the segment
   uint64_t older_bytes_ = 0;         // GUARDED_BY(mu_) bytes of earlier, still present segments
   uint64_t writes_ = 0;              // GUARDED_BY(mu_) frames written so far
   uint64_t synced_writes_ = 0;       // GUARDED_BY(mu_) frames known durable (a Sync covered them)
