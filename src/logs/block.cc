@@ -77,8 +77,13 @@ uint32_t StreamIds::size() const {
 namespace {
 
 constexpr char kMagic[4] = {'K', 'L', 'B', '1'};
-constexpr uint8_t kVersion = 2;  // 1: one page per column, one bloom filter (still read)
+// 1: one page per column, one bloom filter; 2: pages, no message token counts (both still read).
+constexpr uint8_t kVersion = 3;
 constexpr uint8_t kBloomK = 7;
+// Message token counts: tokens held by at least rows / kCountedTokenRowDivisor rows (and 2), the
+// kMaxCountedTokens most frequent of them.
+constexpr uint64_t kCountedTokenRowDivisor = 256;
+constexpr size_t kMaxCountedTokens = 128;
 
 inline void BloomSet(std::vector<uint64_t>& bits, uint64_t h) {
   uint64_t n = bits.size() * 64;
@@ -138,6 +143,110 @@ class HashSet64 {
   size_t mask_;
   size_t n_ = 0;
   bool has_zero_ = false;
+};
+
+// Exact per-row counts of a block's message tokens (format v3, "Message token counts"): every
+// distinct token (by its bytes, not only its hash) with the number of rows whose message holds it,
+// and per row the distinct tokens of its message, so the most frequent ones can be counted per
+// stream afterwards without tokenising the messages again.
+class MsgTokenCounter {
+ public:
+  MsgTokenCounter() : slots_(1 << 14), mask_((1 << 14) - 1) {}
+  // Row `row` (rows are added in increasing order) holds token t with hash h.
+  void Add(uint32_t row, std::string_view t, uint64_t h) {
+    size_t i = h & mask_;
+    while (slots_[i].idx != 0) {
+      if (slots_[i].hash == h) {
+        Entry& e = entries_[slots_[i].idx - 1];
+        if (e.token == t) {
+          if (e.last_row_plus1 != row + 1) {  // once per row
+            e.last_row_plus1 = row + 1;
+            e.rows++;
+            row_tokens_.push_back(slots_[i].idx - 1);
+          }
+          return;
+        }
+      }
+      i = (i + 1) & mask_;
+    }
+    entries_.push_back(Entry{t, 1, row + 1});
+    slots_[i] = Slot{h, static_cast<uint32_t>(entries_.size())};
+    row_tokens_.push_back(static_cast<uint32_t>(entries_.size() - 1));
+    if (entries_.size() * 2 > slots_.size()) Grow();
+  }
+  // Ends row `row`: its distinct tokens are the ones added since the previous EndRow.
+  void EndRow() { row_end_.push_back(static_cast<uint32_t>(row_tokens_.size())); }
+
+  // Appends the table: the tokens held by at least min_rows rows, the most frequent first (ties
+  // by bytes), at most max_tokens, each with (stream index delta, rows) for every stream with a
+  // row holding it. row_stream[r] is the stream index of row r (non-decreasing).
+  void Encode(uint64_t min_rows, size_t max_tokens, size_t n_streams,
+              const std::vector<std::pair<uint32_t, const RowData*>>& row_stream,
+              std::string* out) const {
+    std::vector<uint32_t> pick;
+    for (uint32_t e = 0; e < entries_.size(); ++e) {
+      if (entries_[e].rows >= min_rows) pick.push_back(e);
+    }
+    std::sort(pick.begin(), pick.end(), [this](uint32_t a, uint32_t b) {
+      if (entries_[a].rows != entries_[b].rows) return entries_[a].rows > entries_[b].rows;
+      return entries_[a].token < entries_[b].token;
+    });
+    if (pick.size() > max_tokens) pick.resize(max_tokens);
+    PutVarint(out, pick.size());
+    if (pick.empty()) return;
+    std::vector<int32_t> slot(entries_.size(), -1);
+    for (size_t k = 0; k < pick.size(); ++k) slot[pick[k]] = static_cast<int32_t>(k);
+    std::vector<uint32_t> counts(pick.size() * n_streams, 0);  // [token][stream]
+    uint32_t at = 0;
+    for (size_t r = 0; r < row_end_.size(); ++r) {
+      size_t si = row_stream[r].first;
+      for (; at < row_end_[r]; ++at) {
+        int32_t k = slot[row_tokens_[at]];
+        if (k >= 0) counts[static_cast<size_t>(k) * n_streams + si]++;
+      }
+    }
+    for (size_t k = 0; k < pick.size(); ++k) {
+      PutString(out, entries_[pick[k]].token);
+      const uint32_t* c = counts.data() + k * n_streams;
+      size_t n = 0;
+      for (size_t si = 0; si < n_streams; ++si) n += c[si] != 0;
+      PutVarint(out, n);
+      size_t prev = 0;
+      for (size_t si = 0; si < n_streams; ++si) {
+        if (c[si] == 0) continue;
+        PutVarint(out, si - prev);
+        PutVarint(out, c[si]);
+        prev = si + 1;
+      }
+    }
+  }
+
+ private:
+  struct Entry {
+    std::string_view token;  // views the row's message (alive while the block is written)
+    uint32_t rows;
+    uint32_t last_row_plus1;
+  };
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t idx = 0;  // entry + 1; 0 = empty
+  };
+  void Grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    mask_ = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.idx == 0) continue;
+      size_t i = s.hash & mask_;
+      while (slots_[i].idx != 0) i = (i + 1) & mask_;
+      slots_[i] = s;
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t mask_;
+  std::vector<Entry> entries_;
+  std::vector<uint32_t> row_tokens_;  // per row, its distinct tokens (entry indices)
+  std::vector<uint32_t> row_end_;     // per row, the end of its run in row_tokens_
 };
 
 struct CCtxDeleter {
@@ -243,6 +352,7 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   std::string file(kMagic, 4);
   std::string blooms;
   HashSet64 tokens;
+  MsgTokenCounter msg_tokens;
   auto add_tokens = [&tokens](std::string_view s) {
     ForEachToken(s, [&tokens](std::string_view t) { tokens.Insert(TokenHash(t)); });
   };
@@ -277,7 +387,12 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
       cols[1].lens.push_back(static_cast<char>(r->flags));
       PutVarint(&cols[2].lens, r->msg.size());
       cols[2].bytes.append(r->msg);
-      add_tokens(r->msg);
+      ForEachToken(r->msg, [&](std::string_view t) {
+        uint64_t h = TokenHash(t);
+        tokens.Insert(h);
+        msg_tokens.Add(static_cast<uint32_t>(i), t, h);
+      });
+      msg_tokens.EndRow();
       for (size_t j = 0; j < r->fields.size(); ++j) {
         const KVView& f = r->fields[j];
         Col& c = cols[3 + column_of(j, f.name)];
@@ -334,6 +449,8 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   for (size_t i : order) put_col(cols[3 + i]);
   meta.push_back(static_cast<char>(kBloomK));
   meta.append(blooms);
+  msg_tokens.Encode(std::max<uint64_t>(2, n / kCountedTokenRowDivisor), kMaxCountedTokens,
+                    streams.size(), rows, &meta);
 
   std::string zfooter;
   KANSOKU_RETURN_IF_ERROR(Compress(meta, zstd_level, &zfooter));
@@ -401,7 +518,7 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& path, StreamIds* i
   Decoder d(meta);
   uint8_t version;
   uint64_t n_streams, n_cols, n_bits;
-  if (!d.Byte(&version) || (version != 1 && version != kVersion)) {
+  if (!d.Byte(&version) || version < 1 || version > kVersion) {
     return corrupt("unknown version");
   }
   if (!d.SVarint(&b->min_ts_) || !d.SVarint(&b->max_ts_) || !d.Varint(&b->rows_) ||
@@ -479,6 +596,33 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& path, StreamIds* i
     }
   }
   if (b->bloom_k_ == 0 || b->bloom_k_ > 32) return corrupt("bad bloom filter");
+  if (version >= 3) {
+    // Message token counts: checked here (streams in range and increasing, counts within the
+    // stream's rows), kept encoded and decoded again for the one token a query asks about.
+    b->msg_token_table_ = std::string(meta.substr(meta.size() - d.remaining()));
+    Decoder t(b->msg_token_table_);
+    uint64_t n_tokens;
+    if (!t.Varint(&n_tokens) || n_tokens > b->msg_token_table_.size()) {
+      return corrupt("truncated token counts");
+    }
+    for (uint64_t k = 0; k < n_tokens; ++k) {
+      std::string_view tok;
+      uint64_t n_entries;
+      if (!t.String(&tok)) return corrupt("truncated token counts");
+      b->msg_tokens_.emplace_back(tok, b->msg_token_table_.size() - t.remaining());
+      if (!t.Varint(&n_entries) || n_entries > n_streams) return corrupt("truncated token counts");
+      uint64_t si = 0;
+      for (uint64_t e = 0; e < n_entries; ++e) {
+        uint64_t delta, rows;
+        if (!t.Varint(&delta) || !t.Varint(&rows) || delta >= n_streams - si ||
+            rows > b->streams_[si + delta].n_rows) {
+          return corrupt("bad token counts");
+        }
+        si += delta + 1;
+      }
+    }
+    if (!t.done()) return corrupt("trailing bytes after token counts");
+  }
   return b;
 }
 
@@ -495,6 +639,24 @@ bool Block::PageMayContainHash(size_t page, uint64_t h) const {
     if (!(bloom[b >> 6] & (1ULL << (b & 63)))) return false;
   }
   return true;
+}
+
+bool Block::MsgTokenCounts(std::string_view token, std::vector<uint32_t>* counts) const {
+  for (const auto& [tok, at] : msg_tokens_) {
+    if (tok != token) continue;
+    counts->assign(streams_.size(), 0);
+    Decoder t(std::string_view(msg_token_table_).substr(at));
+    uint64_t n_entries = 0, si = 0, delta = 0, rows = 0;
+    t.Varint(&n_entries);  // checked at Open
+    for (uint64_t e = 0; e < n_entries; ++e) {
+      t.Varint(&delta);
+      t.Varint(&rows);
+      si += delta;
+      (*counts)[si++] = static_cast<uint32_t>(rows);
+    }
+    return true;
+  }
+  return false;
 }
 
 const Block::ColumnInfo* Block::FindColumn(std::string_view name, ColumnKind kind) const {

@@ -761,7 +761,9 @@ Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
   }
   // Per part (blocks only), per stream: counted from the footer up front.
   std::vector<std::vector<char>> counted;
-  if (req.count_rows && !req.prefilter) CountFromFooters(parts, req, visitor, &counted);
+  if (req.count_rows && (!req.prefilter || !req.count_msg_token.empty())) {
+    CountFromFooters(parts, req, visitor, &counted);
+  }
   bool stop = false;
   for (size_t pi = 0; pi < parts.size(); ++pi) {
     const Part& p = parts[pi];
@@ -785,18 +787,24 @@ Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
 // time range (and passes the stream filter) is summed per distinct label set (StreamInfo::id)
 // first, then offered to the visitor once per label set, not once per block (a day of blocks
 // repeats the same thousand streams in every block). (*counted)[part][stream] is set for the
-// streams the visitor accounted for; the others (declined) are scanned as usual.
+// streams the visitor accounted for; the others (declined) are scanned as usual. With a
+// prefilter (count_msg_token set), a stream's count is its rows holding the token, from the
+// footer's message token counts; blocks without a count for the token are scanned as usual.
 void StoreImpl::CountFromFooters(const std::vector<Part>& parts, const ScanRequest& req,
                                  ScanVisitor& v, std::vector<std::vector<char>>* counted) const {
   std::vector<uint64_t> rows(stream_ids_.size(), 0);  // by StreamInfo::id
   std::vector<const std::vector<KV>*> labels(rows.size(), nullptr);
   std::vector<int8_t> pass(rows.size(), 0);  // stream filter, once per id: 1 pass, -1 reject
+  // With a prefilter, only the footers' message token counts are exact (count_msg_token).
+  const bool by_token = static_cast<bool>(req.prefilter);
+  std::vector<uint32_t> token_rows;  // per stream of the current block
   counted->assign(parts.size(), {});
   for (size_t pi = 0; pi < parts.size(); ++pi) {
     if (!parts[pi].block) continue;
     const auto& streams = parts[pi].block->streams();
     auto& c = (*counted)[pi];
     c.assign(streams.size(), 0);
+    if (by_token && !parts[pi].block->MsgTokenCounts(req.count_msg_token, &token_rows)) continue;
     for (size_t si = 0; si < streams.size(); ++si) {
       const auto& s = streams[si];
       if (s.n_rows == 0 || s.min_ts < req.min_ts || s.max_ts > req.max_ts) continue;
@@ -806,12 +814,16 @@ void StoreImpl::CountFromFooters(const std::vector<Part>& parts, const ScanReque
         labels[s.id] = &s.labels;
       }
       if (pass[s.id] < 0) continue;
-      rows[s.id] += s.n_rows;
+      rows[s.id] += by_token ? token_rows[si] : s.n_rows;
       c[si] = 1;  // tentatively: cleared below when the visitor declines
     }
   }
   std::vector<char> accepted(rows.size(), 0);
   for (size_t id = 0; id < rows.size(); ++id) {
+    if (pass[id] > 0 && rows[id] == 0) {  // no matching row (token counts): nothing to offer
+      accepted[id] = 1;
+      continue;
+    }
     if (pass[id] > 0 && v.CountRows(*labels[id], rows[id])) {
       accepted[id] = 1;
       rows_counted_ += rows[id];

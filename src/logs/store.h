@@ -107,6 +107,11 @@ struct ScanRequest {
   // Aggregation fast path: the visitor wants per-stream row counts where it can (see
   // ScanVisitor::CountRows). Requires that the prefilter, when set, is the complete row filter.
   bool count_rows = false;
+  // With count_rows: set when the prefilter is exactly "the message holds this word" (one token:
+  // bytes ForEachToken keeps whole) and nothing else. Blocks that count the token in their footer
+  // (format v3, the block's most frequent message tokens) answer the streams wholly inside the
+  // time range from those counts, without reading any column; the rest is scanned as usual.
+  std::string count_msg_token;
 };
 
 enum class PartDecision { kScan, kSkip, kStop };

@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <random>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -322,6 +325,114 @@ TEST(Block, LabelsHashIsAFunctionOfTheLabels) {
   EXPECT_EQ(LabelsHash(long_a), LabelsHash(long_b));
   long_b[1].value = "db";
   EXPECT_NE(LabelsHash(long_a), LabelsHash(long_b));
+}
+
+// Rows of msg holding word w as a whole token, counted without the tokenizer: every occurrence
+// of w is checked for token bytes ([A-Za-z0-9_], >= 0x80) on either side.
+bool NaiveHasWord(const std::string& msg, const std::string& w) {
+  auto tok = [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u >= 0x80 || std::isalnum(u) || u == '_';
+  };
+  for (size_t pos = msg.find(w); pos != std::string::npos; pos = msg.find(w, pos + 1)) {
+    bool left = pos == 0 || !tok(msg[pos - 1]);
+    bool right = pos + w.size() == msg.size() || !tok(msg[pos + w.size()]);
+    if (left && right) return true;
+  }
+  return false;
+}
+
+// Property test: the message token counts of random blocks (a small vocabulary glued by token
+// and non-token bytes, repeated words, UTF-8, streams of every size) equal a naive count for
+// every counted token; the most frequent token is always counted; uncounted tokens say so.
+TEST(Block, MessageTokenCountsEqualANaiveCount) {
+  TmpDir dir;
+  std::mt19937 rng(7);
+  const std::vector<std::string> vocab = {"timeout", "time", "out", "ok",
+                                          "a",       "_x",   "42",  "\xc3\xa9t\xc3\xa9",
+                                          "Timeout", "b1",   "zz",  "q"};
+  const std::vector<std::string> seps = {" ", "  ", ".", "-", "/", "\t", "", "=", "\"", ":"};
+  for (int round = 0; round < 40; ++round) {
+    size_t n_streams = 1 + rng() % 9;
+    std::vector<std::vector<KV>> labels(n_streams);
+    std::vector<std::vector<RowData>> rows(n_streams);
+    std::vector<std::vector<std::string>> msgs(n_streams);
+    for (size_t s = 0; s < n_streams; ++s) {
+      labels[s] = {{"service", "s" + std::to_string(s)}};
+      size_t n = rng() % 4 == 0 ? 0 : 1 + rng() % (round < 30 ? 60 : 3000);
+      msgs[s].resize(n);
+      for (auto& m : msgs[s]) {
+        size_t words = rng() % 8;
+        for (size_t w = 0; w < words; ++w) {
+          m += vocab[rng() % (1 + rng() % vocab.size())];  // skewed: early words more often
+          m += seps[rng() % seps.size()];
+        }
+      }
+      rows[s].resize(n);
+      for (size_t i = 0; i < n; ++i) {
+        rows[s][i].ts = kT0 + static_cast<int64_t>(i);
+        rows[s][i].msg = msgs[s][i];
+      }
+    }
+    std::vector<BlockStreamInput> in;
+    for (size_t s = 0; s < n_streams; ++s) {
+      if (rows[s].empty()) continue;
+      BlockStreamInput bi;
+      bi.labels = &labels[s];
+      for (const auto& r : rows[s]) bi.rows.push_back(&r);
+      in.push_back(std::move(bi));
+    }
+    if (in.empty()) continue;
+    std::string path = dir.path() + "/r" + std::to_string(round) + ".blk";
+    uint64_t bytes = 0;
+    ASSERT_TRUE(WriteBlock(path, in, 1, 3, 1 + rng() % 500, &bytes).ok());
+    auto b = Block::Open(path);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    ASSERT_EQ((*b)->version(), 3);
+    // Every word to ask about: the vocabulary and every run of token bytes of the messages
+    // (glued words make new tokens), split here without the tokenizer.
+    std::set<std::string> words(vocab.begin(), vocab.end());
+    for (const auto& bi : in) {
+      for (const RowData* r : bi.rows) {
+        std::string cur;
+        for (char c : r->msg) {
+          auto u = static_cast<unsigned char>(c);
+          if (u >= 0x80 || std::isalnum(u) || u == '_') {
+            cur += c;
+          } else if (!cur.empty()) {
+            words.insert(cur);
+            cur.clear();
+          }
+        }
+        if (!cur.empty()) words.insert(cur);
+      }
+    }
+    std::map<std::string, uint64_t> total;
+    size_t counted = 0;
+    for (const std::string& w : words) {
+      std::vector<uint64_t> want;
+      for (const auto& bi : in) {
+        uint64_t c = 0;
+        for (const RowData* r : bi.rows) c += NaiveHasWord(std::string(r->msg), w);
+        want.push_back(c);
+        total[w] += c;
+      }
+      std::vector<uint32_t> got;
+      if (!(*b)->MsgTokenCounts(w, &got)) continue;
+      ++counted;
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t s = 0; s < want.size(); ++s) EXPECT_EQ(got[s], want[s]) << w << " stream " << s;
+    }
+    EXPECT_EQ(counted, (*b)->counted_msg_tokens()) << "a counted token that is no message's";
+    auto top = std::max_element(total.begin(), total.end(),
+                                [](const auto& x, const auto& y) { return x.second < y.second; });
+    std::vector<uint32_t> got;
+    if (top->second >= 2) {
+      EXPECT_TRUE((*b)->MsgTokenCounts(top->first, &got)) << top->first;
+    }
+    EXPECT_FALSE((*b)->MsgTokenCounts("tim", &got));  // not a token of any message
+    EXPECT_FALSE((*b)->MsgTokenCounts("timeout ok", &got));
+  }
 }
 
 // ReadPagePrefix decodes as far as asked (what phase 2 of a needle does with a big _msg page):

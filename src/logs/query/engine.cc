@@ -280,6 +280,18 @@ void MustContain(const Filter& f, std::vector<std::pair<std::string, std::string
   }
 }
 
+// The word when the whole filter is one word of the message (a phrase of a single token, which
+// matches exactly the rows whose message has that token): blocks may count it from their
+// footers. "" otherwise.
+std::string SingleMessageToken(const Filter& f) {
+  if (f.kind == FilterKind::kAnd && f.kids.size() == 1) return SingleMessageToken(*f.kids[0]);
+  if (f.kind != FilterKind::kPhrase || !f.field.empty() || f.value.empty()) return {};
+  for (char c : f.value) {
+    if (!IsTokenByte(static_cast<unsigned char>(c))) return {};
+  }
+  return f.value;
+}
+
 struct Plan {
   ScanRequest req;
 };
@@ -644,6 +656,7 @@ Result<ExecResult> Execute(const Store& store, const Query& q, const ExecOptions
     StatsVisitor v(*q.filter, sp, o.max_rows);
     // The plan's prefilter is the whole filter, so the store's per-stream counts are exact.
     plan.req.count_rows = v.countable_;
+    if (plan.req.count_rows) plan.req.count_msg_token = SingleMessageToken(*q.filter);
     KANSOKU_RETURN_IF_ERROR(store.Scan(plan.req, v));
     if (v.overflow_) {
       return Status::ResourceExhausted("| stats has more than " + std::to_string(o.max_rows) +
