@@ -145,108 +145,159 @@ class HashSet64 {
   bool has_zero_ = false;
 };
 
-// Exact per-row counts of a block's message tokens (format v3, "Message token counts"): every
-// distinct token (by its bytes, not only its hash) with the number of rows whose message holds it,
-// and per row the distinct tokens of its message, so the most frequent ones can be counted per
-// stream afterwards without tokenising the messages again.
+// Exact per-stream row counts of a block's most frequent message tokens (format v3, "Message
+// token counts"). The candidates are chosen first from a sample of the rows (every
+// kSampleStride-th row of a big block, every row of a small one): the 2 * max_tokens tokens held
+// by the most sampled rows. Then every row's message tokens are looked up among the candidates
+// only (a table that stays in L1) and counted exactly, per stream, once per row; the candidates
+// with at least min_rows rows, the most frequent first, are written.
 class MsgTokenCounter {
  public:
-  MsgTokenCounter() : slots_(1 << 14), mask_((1 << 14) - 1) {}
-  // Row `row` (rows are added in increasing order) holds token t with hash h.
-  void Add(uint32_t row, std::string_view t, uint64_t h) {
-    size_t i = h & mask_;
-    while (slots_[i].idx != 0) {
-      if (slots_[i].hash == h) {
-        Entry& e = entries_[slots_[i].idx - 1];
-        if (e.token == t) {
-          if (e.last_row_plus1 != row + 1) {  // once per row
-            e.last_row_plus1 = row + 1;
-            e.rows++;
-            row_tokens_.push_back(slots_[i].idx - 1);
-          }
-          return;
-        }
-      }
-      i = (i + 1) & mask_;
+  MsgTokenCounter(const std::vector<std::pair<uint32_t, const RowData*>>& rows, size_t n_streams,
+                  uint64_t min_rows, size_t max_tokens)
+      : n_streams_(n_streams), min_rows_(min_rows), max_tokens_(max_tokens), cand_(10) {
+    const size_t stride = rows.size() >= kSampleMinRows ? kSampleStride : 1;
+    Table sample(12);
+    for (size_t r = 0; r < rows.size(); r += stride) {
+      ForEachToken(rows[r].second->msg, [&](std::string_view t) {
+        uint64_t h = TokenHash(t);
+        uint32_t e = sample.Find(t, h);
+        if (e == UINT32_MAX) e = sample.Insert(t, h);
+        Entry& en = sample.entries[e];
+        if (en.last_row_plus1 == r + 1) return;
+        en.last_row_plus1 = static_cast<uint32_t>(r + 1);
+        en.rows++;
+      });
     }
-    entries_.push_back(Entry{t, 1, row + 1});
-    slots_[i] = Slot{h, static_cast<uint32_t>(entries_.size())};
-    row_tokens_.push_back(static_cast<uint32_t>(entries_.size() - 1));
-    if (entries_.size() * 2 > slots_.size()) Grow();
-  }
-  // Ends row `row`: its distinct tokens are the ones added since the previous EndRow.
-  void EndRow() { row_end_.push_back(static_cast<uint32_t>(row_tokens_.size())); }
-
-  // Appends the table: the tokens held by at least min_rows rows, the most frequent first (ties
-  // by bytes), at most max_tokens, each with (stream index delta, rows) for every stream with a
-  // row holding it. row_stream[r] is the stream index of row r (non-decreasing).
-  void Encode(uint64_t min_rows, size_t max_tokens, size_t n_streams,
-              const std::vector<std::pair<uint32_t, const RowData*>>& row_stream,
-              std::string* out) const {
+    // Sampled rows needed to be a candidate: half of what min_rows would give (generous; the
+    // exact count decides).
+    const uint64_t min_sampled = std::max<uint64_t>(1, min_rows / stride / 2);
     std::vector<uint32_t> pick;
-    for (uint32_t e = 0; e < entries_.size(); ++e) {
-      if (entries_[e].rows >= min_rows) pick.push_back(e);
+    for (uint32_t e = 0; e < sample.entries.size(); ++e) {
+      if (sample.entries[e].rows >= min_sampled) pick.push_back(e);
     }
-    std::sort(pick.begin(), pick.end(), [this](uint32_t a, uint32_t b) {
-      if (entries_[a].rows != entries_[b].rows) return entries_[a].rows > entries_[b].rows;
-      return entries_[a].token < entries_[b].token;
-    });
-    if (pick.size() > max_tokens) pick.resize(max_tokens);
+    ByRowsThenBytes(sample.entries, &pick);
+    if (pick.size() > 2 * max_tokens) pick.resize(2 * max_tokens);
+    for (uint32_t e : pick) cand_.Insert(sample.entries[e].token, sample.entries[e].hash);
+    counts_.assign(n_streams * cand_.entries.size(), 0);
+  }
+
+  // Row `row` of stream `stream` (rows are added in increasing order) holds token t (hash h).
+  void Add(uint32_t row, uint32_t stream, std::string_view t, uint64_t h) {
+    uint32_t e = cand_.Find(t, h);
+    if (e == UINT32_MAX) return;
+    Entry& en = cand_.entries[e];
+    if (en.last_row_plus1 == row + 1) return;  // once per row
+    en.last_row_plus1 = row + 1;
+    en.rows++;
+    counts_[static_cast<size_t>(stream) * cand_.entries.size() + e]++;
+  }
+
+  // Appends the table (format doc): the candidates held by at least min_rows rows, the most
+  // frequent first (ties by bytes), at most max_tokens, each with (stream index delta, rows) for
+  // every stream with a row holding it.
+  void Encode(std::string* out) const {
+    const auto& entries = cand_.entries;
+    std::vector<uint32_t> pick;
+    for (uint32_t e = 0; e < entries.size(); ++e) {
+      if (entries[e].rows >= min_rows_) pick.push_back(e);
+    }
+    ByRowsThenBytes(entries, &pick);
+    if (pick.size() > max_tokens_) pick.resize(max_tokens_);
     PutVarint(out, pick.size());
-    if (pick.empty()) return;
-    std::vector<int32_t> slot(entries_.size(), -1);
-    for (size_t k = 0; k < pick.size(); ++k) slot[pick[k]] = static_cast<int32_t>(k);
-    std::vector<uint32_t> counts(pick.size() * n_streams, 0);  // [token][stream]
-    uint32_t at = 0;
-    for (size_t r = 0; r < row_end_.size(); ++r) {
-      size_t si = row_stream[r].first;
-      for (; at < row_end_[r]; ++at) {
-        int32_t k = slot[row_tokens_[at]];
-        if (k >= 0) counts[static_cast<size_t>(k) * n_streams + si]++;
-      }
-    }
+    const size_t nc = entries.size();
+    // Tokens of one message template have the same counts: written once, then referred to.
+    std::unordered_map<std::string, size_t> seen;  // entries -> 1 + index in the table
+    std::string ent;
     for (size_t k = 0; k < pick.size(); ++k) {
-      PutString(out, entries_[pick[k]].token);
-      const uint32_t* c = counts.data() + k * n_streams;
+      const uint32_t e = pick[k];
+      PutString(out, entries[e].token);
       size_t n = 0;
-      for (size_t si = 0; si < n_streams; ++si) n += c[si] != 0;
-      PutVarint(out, n);
+      for (size_t si = 0; si < n_streams_; ++si) n += counts_[si * nc + e] != 0;
+      ent.clear();
+      PutVarint(&ent, n);
       size_t prev = 0;
-      for (size_t si = 0; si < n_streams; ++si) {
-        if (c[si] == 0) continue;
-        PutVarint(out, si - prev);
-        PutVarint(out, c[si]);
+      for (size_t si = 0; si < n_streams_; ++si) {
+        uint32_t c = counts_[si * nc + e];
+        if (c == 0) continue;
+        PutVarint(&ent, si - prev);
+        PutVarint(&ent, c);
         prev = si + 1;
       }
+      auto [it, fresh] = seen.emplace(ent, k + 1);
+      PutVarint(out, fresh ? 0 : it->second);
+      if (fresh) out->append(ent);
     }
   }
 
  private:
+  static constexpr size_t kSampleStride = 16;
+  static constexpr size_t kSampleMinRows = 4096;
   struct Entry {
-    std::string_view token;  // views the row's message (alive while the block is written)
-    uint32_t rows;
-    uint32_t last_row_plus1;
+    std::string_view token;  // views a row's message (alive while the block is written)
+    uint64_t hash;
+    uint32_t rows;            // rows counted
+    uint32_t last_row_plus1;  // the last row counted, + 1
   };
-  struct Slot {
-    uint64_t hash = 0;
-    uint32_t idx = 0;  // entry + 1; 0 = empty
-  };
-  void Grow() {
-    std::vector<Slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    mask_ = slots_.size() - 1;
-    for (const Slot& s : old) {
-      if (s.idx == 0) continue;
-      size_t i = s.hash & mask_;
-      while (slots_[i].idx != 0) i = (i + 1) & mask_;
-      slots_[i] = s;
-    }
+  static void ByRowsThenBytes(const std::vector<Entry>& entries, std::vector<uint32_t>* idx) {
+    std::sort(idx->begin(), idx->end(), [&entries](uint32_t a, uint32_t b) {
+      if (entries[a].rows != entries[b].rows) return entries[a].rows > entries[b].rows;
+      return entries[a].token < entries[b].token;
+    });
   }
-  std::vector<Slot> slots_;
-  size_t mask_;
-  std::vector<Entry> entries_;
-  std::vector<uint32_t> row_tokens_;  // per row, its distinct tokens (entry indices)
-  std::vector<uint32_t> row_end_;     // per row, the end of its run in row_tokens_
+  // Equal bytes. Inline: almost every comparison is of a short token with itself (equal hashes).
+  static bool Same(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    if (a.size() > 16) return std::memcmp(a.data(), b.data(), a.size()) == 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  // Open addressing on the token hash; equal hashes are told apart by the bytes.
+  struct Table {
+    explicit Table(int log2_slots) : slots(size_t{1} << log2_slots), mask(slots.size() - 1) {}
+    uint32_t Find(std::string_view t, uint64_t h) const {
+      for (size_t i = h & mask; slots[i].idx != 0; i = (i + 1) & mask) {
+        if (slots[i].hash == h && Same(entries[slots[i].idx - 1].token, t)) {
+          return slots[i].idx - 1;
+        }
+      }
+      return UINT32_MAX;
+    }
+    // t must not be in the table.
+    uint32_t Insert(std::string_view t, uint64_t h) {
+      if ((entries.size() + 1) * 2 > slots.size()) Grow();
+      size_t i = h & mask;
+      while (slots[i].idx != 0) i = (i + 1) & mask;
+      entries.push_back(Entry{t, h, 0, 0});
+      slots[i] = Slot{h, static_cast<uint32_t>(entries.size())};
+      return static_cast<uint32_t>(entries.size() - 1);
+    }
+    void Grow() {
+      std::vector<Slot> old(slots.size() * 2);
+      old.swap(slots);
+      mask = slots.size() - 1;
+      for (const Slot& s : old) {
+        if (s.idx == 0) continue;
+        size_t i = s.hash & mask;
+        while (slots[i].idx != 0) i = (i + 1) & mask;
+        slots[i] = s;
+      }
+    }
+    struct Slot {
+      uint64_t hash = 0;
+      uint32_t idx = 0;  // entry + 1; 0 = empty
+    };
+    std::vector<Slot> slots;
+    size_t mask;
+    std::vector<Entry> entries;
+  };
+  size_t n_streams_;
+  uint64_t min_rows_;
+  size_t max_tokens_;
+  Table cand_;
+  std::vector<uint32_t> counts_;  // [stream][candidate]: rows of the stream holding it
 };
 
 struct CCtxDeleter {
@@ -308,6 +359,8 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   }
   const uint64_t n = rows.size();
   if (n == 0) return Status::InvalidArgument("BUG: empty block");
+  MsgTokenCounter msg_tokens(rows, streams.size(),
+                             std::max<uint64_t>(2, n / kCountedTokenRowDivisor), kMaxCountedTokens);
   if (page_rows == 0) page_rows = n;
   const size_t n_pages = static_cast<size_t>((n + page_rows - 1) / page_rows);
 
@@ -352,7 +405,6 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   std::string file(kMagic, 4);
   std::string blooms;
   HashSet64 tokens;
-  MsgTokenCounter msg_tokens;
   auto add_tokens = [&tokens](std::string_view s) {
     ForEachToken(s, [&tokens](std::string_view t) { tokens.Insert(TokenHash(t)); });
   };
@@ -390,9 +442,8 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
       ForEachToken(r->msg, [&](std::string_view t) {
         uint64_t h = TokenHash(t);
         tokens.Insert(h);
-        msg_tokens.Add(static_cast<uint32_t>(i), t, h);
+        msg_tokens.Add(static_cast<uint32_t>(i), si, t, h);
       });
-      msg_tokens.EndRow();
       for (size_t j = 0; j < r->fields.size(); ++j) {
         const KVView& f = r->fields[j];
         Col& c = cols[3 + column_of(j, f.name)];
@@ -449,8 +500,12 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   for (size_t i : order) put_col(cols[3 + i]);
   meta.push_back(static_cast<char>(kBloomK));
   meta.append(blooms);
-  msg_tokens.Encode(std::max<uint64_t>(2, n / kCountedTokenRowDivisor), kMaxCountedTokens,
-                    streams.size(), rows, &meta);
+  // The token counts are their own zstd frame inside the footer: compressed along with the
+  // (incompressible) bloom bits they took 40 % more bytes.
+  std::string counts, zcounts;
+  msg_tokens.Encode(&counts);
+  KANSOKU_RETURN_IF_ERROR(Compress(counts, zstd_level, &zcounts));
+  PutString(&meta, zcounts);
 
   std::string zfooter;
   KANSOKU_RETURN_IF_ERROR(Compress(meta, zstd_level, &zfooter));
@@ -599,7 +654,16 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& path, StreamIds* i
   if (version >= 3) {
     // Message token counts: checked here (streams in range and increasing, counts within the
     // stream's rows), kept encoded and decoded again for the one token a query asks about.
-    b->msg_token_table_ = std::string(meta.substr(meta.size() - d.remaining()));
+    std::string_view z;
+    if (!d.String(&z)) return corrupt("truncated token counts");
+    unsigned long long raw = ZSTD_getFrameContentSize(z.data(), z.size());
+    if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN || raw > (1ULL << 28)) {
+      return corrupt("bad token counts frame");
+    }
+    b->msg_token_table_.resize(raw);
+    size_t got = ZSTD_decompress(b->msg_token_table_.data(), raw, z.data(), z.size());
+    if (ZSTD_isError(got) || got != raw) return corrupt("cannot decompress token counts");
+    if (!d.done()) return corrupt("trailing bytes after token counts");
     Decoder t(b->msg_token_table_);
     uint64_t n_tokens;
     if (!t.Varint(&n_tokens) || n_tokens > b->msg_token_table_.size()) {
@@ -607,8 +671,13 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& path, StreamIds* i
     }
     for (uint64_t k = 0; k < n_tokens; ++k) {
       std::string_view tok;
-      uint64_t n_entries;
-      if (!t.String(&tok)) return corrupt("truncated token counts");
+      uint64_t same_as, n_entries;
+      if (!t.String(&tok) || !t.Varint(&same_as)) return corrupt("truncated token counts");
+      if (same_as > 0) {  // the entries of an earlier token
+        if (same_as > k) return corrupt("bad token counts reference");
+        b->msg_tokens_.emplace_back(tok, b->msg_tokens_[same_as - 1].second);
+        continue;
+      }
       b->msg_tokens_.emplace_back(tok, b->msg_token_table_.size() - t.remaining());
       if (!t.Varint(&n_entries) || n_entries > n_streams) return corrupt("truncated token counts");
       uint64_t si = 0;
