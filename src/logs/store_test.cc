@@ -7,12 +7,16 @@
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
 #include <set>
 #include <thread>
 #include <tuple>
+
+#include <xxhash.h>
+#include <zstd.h>
 
 #include "logs/block.h"
 #include "logs/wal.h"
@@ -432,6 +436,81 @@ TEST(Block, MessageTokenCountsEqualANaiveCount) {
     }
     EXPECT_FALSE((*b)->MsgTokenCounts("tim", &got));  // not a token of any message
     EXPECT_FALSE((*b)->MsgTokenCounts("timeout ok", &got));
+  }
+}
+
+// A footer whose token counts do not fit the block (made here with a valid checksum, so only the
+// table's own checks can catch it) is refused at Open; a consistent hand-made table is read.
+TEST(Block, InconsistentTokenCountsAreRefused) {
+  TmpDir dir;
+  std::vector<KV> la = {{"service", "a"}}, lb = {{"service", "b"}};
+  std::vector<RowData> rows(5);
+  const char* msgs[] = {"x y", "x", "y", "x x", "z"};  // a: rows 0-2, b: rows 3-4
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].ts = kT0 + static_cast<int64_t>(i);
+    rows[i].msg = msgs[i];
+  }
+  BlockStreamInput a{&la, {&rows[0], &rows[1], &rows[2]}}, b{&lb, {&rows[3], &rows[4]}};
+  std::string path = dir.path() + "/t.blk";
+  uint64_t bytes = 0;
+  ASSERT_TRUE(WriteBlock(path, {a, b}, 1, 3, 8192, &bytes).ok());
+  std::string file;
+  {
+    FILE* f = fopen(path.c_str(), "rb");
+    ASSERT_NE(f, nullptr);
+    file.resize(bytes);
+    ASSERT_EQ(fread(file.data(), 1, bytes, f), bytes);
+    fclose(f);
+  }
+  uint32_t flen;
+  std::memcpy(&flen, file.data() + file.size() - 12, 4);
+  std::string zf = file.substr(file.size() - 12 - flen, flen);
+  std::string meta(ZSTD_getFrameContentSize(zf.data(), zf.size()), '\0');
+  ASSERT_EQ(ZSTD_decompress(meta.data(), meta.size(), zf.data(), zf.size()), meta.size());
+  // The token counts are the footer's last field: varint len, then a zstd frame.
+  size_t at = meta.rfind("\x28\xb5\x2f\xfd");
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_EQ(static_cast<uint8_t>(meta[at - 1]), meta.size() - at);  // one-byte length here
+  const std::string prefix = file.substr(0, file.size() - 12 - flen);
+  const std::string head = meta.substr(0, at - 1);
+  auto with_table = [&](const std::string& table) {
+    std::string z(ZSTD_compressBound(table.size()), '\0');
+    z.resize(ZSTD_compress(z.data(), z.size(), table.data(), table.size(), 3));
+    std::string m = head;
+    m.push_back(static_cast<char>(z.size()));
+    m += z;
+    std::string zm(ZSTD_compressBound(m.size()), '\0');
+    zm.resize(ZSTD_compress(zm.data(), zm.size(), m.data(), m.size(), 3));
+    std::string out = prefix + zm;
+    uint32_t len = static_cast<uint32_t>(zm.size()), sum = XXH32(zm.data(), zm.size(), 0);
+    out.append(reinterpret_cast<const char*>(&len), 4);
+    out.append(reinterpret_cast<const char*>(&sum), 4);
+    out += "KLB1";
+    std::string p = dir.path() + "/crafted.blk";
+    FILE* f = fopen(p.c_str(), "wb");
+    fwrite(out.data(), 1, out.size(), f);
+    fclose(f);
+    return Block::Open(p);
+  };
+  // n_tokens, then per token: len, bytes, same_as, [n_entries, (stream delta, rows)*].
+  auto ok = with_table(std::string("\x02\x01x\x00\x02\x00\x02\x00\x01\x01y\x01", 12));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  std::vector<uint32_t> c;
+  ASSERT_TRUE((*ok)->MsgTokenCounts("y", &c));  // same entries as "x"
+  EXPECT_EQ(c, (std::vector<uint32_t>{2, 1}));
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"refers to itself", std::string("\x01\x01x\x01", 4)},
+      {"stream out of range", std::string("\x01\x01x\x00\x01\x02\x01", 7)},
+      {"more rows than the stream", std::string("\x01\x01x\x00\x01\x01\x03", 7)},
+      {"past the last stream", std::string("\x01\x01x\x00\x02\x01\x01\x00\x01", 9)},
+      {"truncated", std::string("\x01\x01x\x00\x02\x00\x01", 7)},
+      {"trailing bytes", std::string("\x00\x00", 2)},
+  };
+  for (const auto& [why, table] : bad) {
+    auto r = with_table(table);
+    ASSERT_FALSE(r.ok()) << why;
+    EXPECT_NE(r.status().ToString().find("token counts"), std::string::npos)
+        << why << ": " << r.status().ToString();
   }
 }
 
