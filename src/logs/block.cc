@@ -573,8 +573,11 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& path, StreamIds* i
   Decoder d(meta);
   uint8_t version;
   uint64_t n_streams, n_cols, n_bits;
-  if (!d.Byte(&version) || version < 1 || version > kVersion) {
-    return corrupt("unknown version");
+  if (!d.Byte(&version) || version < 1) return corrupt("unknown version");
+  if (version > kVersion) {  // checksum verified: written by a newer kansoku, not corrupt
+    return Status::InvalidArgument("block " + path + ": format version " + std::to_string(version) +
+                                   " is newer than this kansoku reads (" +
+                                   std::to_string(kVersion) + ")");
   }
   if (!d.SVarint(&b->min_ts_) || !d.SVarint(&b->max_ts_) || !d.Varint(&b->rows_) ||
       !d.Varint(&b->wal_seq_end_)) {

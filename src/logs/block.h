@@ -97,8 +97,8 @@ class Block {
   };
 
   // Reads format versions 1 (one page, one bloom filter), 2 (pages) and 3 (message token
-  // counts). With ids, every stream's id is
-  // interned there.
+  // counts); a newer version (with a valid checksum) is InvalidArgument, not Corruption. With ids,
+  // every stream's id is interned there.
   static Result<std::shared_ptr<Block>> Open(const std::string& path, StreamIds* ids = nullptr);
   ~Block();
 

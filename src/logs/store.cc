@@ -358,6 +358,11 @@ Status StoreImpl::OpenFiles() {
       }
       if (f.size() < 4 || f.substr(f.size() - 4) != ".blk") continue;
       auto b = Block::Open(path, &stream_ids_);
+      if (!b.ok() && b.status().code() == Status::Code::kInvalidArgument) {
+        // A newer format: refuse to open rather than hide (or move aside) its rows and replay
+        // the WAL segments it covers again.
+        return b.status();
+      }
       if (!b.ok()) {
         log::Error("log block is corrupt; moved aside",
                    {{"path", path}, {"error", b.status().message()}});

@@ -514,6 +514,55 @@ TEST(Block, InconsistentTokenCountsAreRefused) {
   }
 }
 
+// A block of a newer format (valid checksum) is not corrupt: the store refuses to open and leaves
+// the file where it is.
+TEST(Store, NewerBlockFormatRefusesToOpen) {
+  TmpDir dir;
+  {
+    auto s = Store::Open(Opts(dir.path()));
+    ASSERT_TRUE(s.ok());
+    LogBatch b;
+    b.push_back(Rec(kT0, "api", "hello"));
+    ASSERT_TRUE((*s)->Append(std::move(b)).ok());
+    (*s)->Close();
+  }
+  std::string path;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path())) {
+    if (e.path().extension() == ".blk") path = e.path().string();
+  }
+  ASSERT_FALSE(path.empty());
+  std::string file(std::filesystem::file_size(path), '\0');
+  {
+    FILE* f = fopen(path.c_str(), "rb");
+    ASSERT_EQ(fread(file.data(), 1, file.size(), f), file.size());
+    fclose(f);
+  }
+  uint32_t flen;
+  std::memcpy(&flen, file.data() + file.size() - 12, 4);
+  std::string zf = file.substr(file.size() - 12 - flen, flen);
+  std::string meta(ZSTD_getFrameContentSize(zf.data(), zf.size()), '\0');
+  ASSERT_EQ(ZSTD_decompress(meta.data(), meta.size(), zf.data(), zf.size()), meta.size());
+  ASSERT_EQ(meta[0], 3);
+  meta[0] = 4;
+  std::string zm(ZSTD_compressBound(meta.size()), '\0');
+  zm.resize(ZSTD_compress(zm.data(), zm.size(), meta.data(), meta.size(), 3));
+  std::string out = file.substr(0, file.size() - 12 - flen) + zm;
+  uint32_t len = static_cast<uint32_t>(zm.size()), sum = XXH32(zm.data(), zm.size(), 0);
+  out.append(reinterpret_cast<const char*>(&len), 4);
+  out.append(reinterpret_cast<const char*>(&sum), 4);
+  out += "KLB1";
+  {
+    FILE* f = fopen(path.c_str(), "wb");
+    ASSERT_EQ(fwrite(out.data(), 1, out.size(), f), out.size());
+    fclose(f);
+  }
+  auto s = Store::Open(Opts(dir.path()));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().ToString().find("newer"), std::string::npos) << s.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(path));
+  EXPECT_FALSE(std::filesystem::exists(path + ".corrupt"));
+}
+
 // ReadPagePrefix decodes as far as asked (what phase 2 of a needle does with a big _msg page):
 // the bytes equal the whole page's prefix, and asking for everything gives the whole page.
 TEST(Block, ReadPagePrefixStopsWhereAsked) {
