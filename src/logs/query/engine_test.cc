@@ -180,7 +180,11 @@ TEST_F(EngineTest, StatsCountsEqualRowCounts) {
                              "\"timeout after\"",
                              "imeout",
                              "request 1*",
-                             "status:=\"300\" ok"};
+                             "status:=\"300\" ok",
+                             "timeout service:api",
+                             "level:error timeout -service:db",
+                             "timeout status:503",
+                             "after level:~\"err|warn\""};
     const char* windows[] = {"", "_time:[2026-11-26T05:50:05Z, 2026-11-26T05:50:33Z) "};
     const char* bys[] = {"", " by (service, level)", " by (status)", " by (_stream)",
                          " by (level)"};
@@ -255,6 +259,19 @@ TEST_F(EngineTest, StatsCountsEqualRowCounts) {
   EXPECT_EQ(Run("timeout | stats count()").table.at(0).at(0), std::to_string(want));
   EXPECT_EQ(store_->Stats().columns_read, cols);
   EXPECT_EQ(store_->Stats().rows_counted - counted, want);
+  // With label conditions too, for the streams that have those labels (every stream has level).
+  want = Run("timeout -level:info", 1000).rows.size();
+  ASSERT_GT(want, 0u);
+  cols = store_->Stats().columns_read;
+  EXPECT_EQ(Run("timeout -level:info | stats count()").table.at(0).at(0), std::to_string(want));
+  EXPECT_EQ(store_->Stats().columns_read, cols);
+  // And label conditions alone: every row of the streams they keep, from the footers.
+  want = Run("level:~\"err|warn\" -level:warn", 1000).rows.size();
+  ASSERT_GT(want, 0u);
+  cols = store_->Stats().columns_read;
+  EXPECT_EQ(Run("level:~\"err|warn\" -level:warn | stats count()").table.at(0).at(0),
+            std::to_string(want));
+  EXPECT_EQ(store_->Stats().columns_read, cols);
   // A word glued to other token bytes is another token: "imeout" matches nothing.
   EXPECT_EQ(Run("imeout | stats count()").table.at(0).at(0), "0");
 }
