@@ -439,10 +439,11 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
       cols[1].lens.push_back(static_cast<char>(r->flags));
       PutVarint(&cols[2].lens, r->msg.size());
       cols[2].bytes.append(r->msg);
+      const uint32_t stream = si;  // clang 14 cannot capture a structured binding
       ForEachToken(r->msg, [&](std::string_view t) {
         uint64_t h = TokenHash(t);
         tokens.Insert(h);
-        msg_tokens.Add(static_cast<uint32_t>(i), si, t, h);
+        msg_tokens.Add(static_cast<uint32_t>(i), stream, t, h);
       });
       for (size_t j = 0; j < r->fields.size(); ++j) {
         const KVView& f = r->fields[j];
