@@ -77,8 +77,13 @@ uint32_t StreamIds::size() const {
 namespace {
 
 constexpr char kMagic[4] = {'K', 'L', 'B', '1'};
-constexpr uint8_t kVersion = 2;  // 1: one page per column, one bloom filter (still read)
+// 1: one page per column, one bloom filter; 2: pages, no message token counts (both still read).
+constexpr uint8_t kVersion = 3;
 constexpr uint8_t kBloomK = 7;
+// Message token counts: tokens held by at least rows / kCountedTokenRowDivisor rows (and 2), the
+// kMaxCountedTokens most frequent of them.
+constexpr uint64_t kCountedTokenRowDivisor = 256;
+constexpr size_t kMaxCountedTokens = 128;
 
 inline void BloomSet(std::vector<uint64_t>& bits, uint64_t h) {
   uint64_t n = bits.size() * 64;
@@ -140,6 +145,161 @@ class HashSet64 {
   bool has_zero_ = false;
 };
 
+// Exact per-stream row counts of a block's most frequent message tokens (format v3, "Message
+// token counts"). The candidates are chosen first from a sample of the rows (every
+// kSampleStride-th row of a big block, every row of a small one): the 2 * max_tokens tokens held
+// by the most sampled rows. Then every row's message tokens are looked up among the candidates
+// only (a table that stays in L1) and counted exactly, per stream, once per row; the candidates
+// with at least min_rows rows, the most frequent first, are written.
+class MsgTokenCounter {
+ public:
+  MsgTokenCounter(const std::vector<std::pair<uint32_t, const RowData*>>& rows, size_t n_streams,
+                  uint64_t min_rows, size_t max_tokens)
+      : n_streams_(n_streams), min_rows_(min_rows), max_tokens_(max_tokens), cand_(10) {
+    const size_t stride = rows.size() >= kSampleMinRows ? kSampleStride : 1;
+    Table sample(12);
+    for (size_t r = 0; r < rows.size(); r += stride) {
+      ForEachToken(rows[r].second->msg, [&](std::string_view t) {
+        uint64_t h = TokenHash(t);
+        uint32_t e = sample.Find(t, h);
+        if (e == UINT32_MAX) e = sample.Insert(t, h);
+        Entry& en = sample.entries[e];
+        if (en.last_row_plus1 == r + 1) return;
+        en.last_row_plus1 = static_cast<uint32_t>(r + 1);
+        en.rows++;
+      });
+    }
+    // Sampled rows needed to be a candidate: half of what min_rows would give (generous; the
+    // exact count decides).
+    const uint64_t min_sampled = std::max<uint64_t>(1, min_rows / stride / 2);
+    std::vector<uint32_t> pick;
+    for (uint32_t e = 0; e < sample.entries.size(); ++e) {
+      if (sample.entries[e].rows >= min_sampled) pick.push_back(e);
+    }
+    ByRowsThenBytes(sample.entries, &pick);
+    if (pick.size() > 2 * max_tokens) pick.resize(2 * max_tokens);
+    for (uint32_t e : pick) cand_.Insert(sample.entries[e].token, sample.entries[e].hash);
+    counts_.assign(n_streams * cand_.entries.size(), 0);
+  }
+
+  // Row `row` of stream `stream` (rows are added in increasing order) holds token t (hash h).
+  void Add(uint32_t row, uint32_t stream, std::string_view t, uint64_t h) {
+    uint32_t e = cand_.Find(t, h);
+    if (e == UINT32_MAX) return;
+    Entry& en = cand_.entries[e];
+    if (en.last_row_plus1 == row + 1) return;  // once per row
+    en.last_row_plus1 = row + 1;
+    en.rows++;
+    counts_[static_cast<size_t>(stream) * cand_.entries.size() + e]++;
+  }
+
+  // Appends the table (format doc): the candidates held by at least min_rows rows, the most
+  // frequent first (ties by bytes), at most max_tokens, each with (stream index delta, rows) for
+  // every stream with a row holding it.
+  void Encode(std::string* out) const {
+    const auto& entries = cand_.entries;
+    std::vector<uint32_t> pick;
+    for (uint32_t e = 0; e < entries.size(); ++e) {
+      if (entries[e].rows >= min_rows_) pick.push_back(e);
+    }
+    ByRowsThenBytes(entries, &pick);
+    if (pick.size() > max_tokens_) pick.resize(max_tokens_);
+    PutVarint(out, pick.size());
+    const size_t nc = entries.size();
+    // Tokens of one message template have the same counts: written once, then referred to.
+    std::unordered_map<std::string, size_t> seen;  // entries -> 1 + index in the table
+    std::string ent;
+    for (size_t k = 0; k < pick.size(); ++k) {
+      const uint32_t e = pick[k];
+      PutString(out, entries[e].token);
+      size_t n = 0;
+      for (size_t si = 0; si < n_streams_; ++si) n += counts_[si * nc + e] != 0;
+      ent.clear();
+      PutVarint(&ent, n);
+      size_t prev = 0;
+      for (size_t si = 0; si < n_streams_; ++si) {
+        uint32_t c = counts_[si * nc + e];
+        if (c == 0) continue;
+        PutVarint(&ent, si - prev);
+        PutVarint(&ent, c);
+        prev = si + 1;
+      }
+      auto [it, fresh] = seen.emplace(ent, k + 1);
+      PutVarint(out, fresh ? 0 : it->second);
+      if (fresh) out->append(ent);
+    }
+  }
+
+ private:
+  static constexpr size_t kSampleStride = 16;
+  static constexpr size_t kSampleMinRows = 4096;
+  struct Entry {
+    std::string_view token;  // views a row's message (alive while the block is written)
+    uint64_t hash;
+    uint32_t rows;            // rows counted
+    uint32_t last_row_plus1;  // the last row counted, + 1
+  };
+  static void ByRowsThenBytes(const std::vector<Entry>& entries, std::vector<uint32_t>* idx) {
+    std::sort(idx->begin(), idx->end(), [&entries](uint32_t a, uint32_t b) {
+      if (entries[a].rows != entries[b].rows) return entries[a].rows > entries[b].rows;
+      return entries[a].token < entries[b].token;
+    });
+  }
+  // Equal bytes. Inline: almost every comparison is of a short token with itself (equal hashes).
+  static bool Same(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    if (a.size() > 16) return std::memcmp(a.data(), b.data(), a.size()) == 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  // Open addressing on the token hash; equal hashes are told apart by the bytes.
+  struct Table {
+    explicit Table(int log2_slots) : slots(size_t{1} << log2_slots), mask(slots.size() - 1) {}
+    uint32_t Find(std::string_view t, uint64_t h) const {
+      for (size_t i = h & mask; slots[i].idx != 0; i = (i + 1) & mask) {
+        if (slots[i].hash == h && Same(entries[slots[i].idx - 1].token, t)) {
+          return slots[i].idx - 1;
+        }
+      }
+      return UINT32_MAX;
+    }
+    // t must not be in the table.
+    uint32_t Insert(std::string_view t, uint64_t h) {
+      if ((entries.size() + 1) * 2 > slots.size()) Grow();
+      size_t i = h & mask;
+      while (slots[i].idx != 0) i = (i + 1) & mask;
+      entries.push_back(Entry{t, h, 0, 0});
+      slots[i] = Slot{h, static_cast<uint32_t>(entries.size())};
+      return static_cast<uint32_t>(entries.size() - 1);
+    }
+    void Grow() {
+      std::vector<Slot> old(slots.size() * 2);
+      old.swap(slots);
+      mask = slots.size() - 1;
+      for (const Slot& s : old) {
+        if (s.idx == 0) continue;
+        size_t i = s.hash & mask;
+        while (slots[i].idx != 0) i = (i + 1) & mask;
+        slots[i] = s;
+      }
+    }
+    struct Slot {
+      uint64_t hash = 0;
+      uint32_t idx = 0;  // entry + 1; 0 = empty
+    };
+    std::vector<Slot> slots;
+    size_t mask;
+    std::vector<Entry> entries;
+  };
+  size_t n_streams_;
+  uint64_t min_rows_;
+  size_t max_tokens_;
+  Table cand_;
+  std::vector<uint32_t> counts_;  // [stream][candidate]: rows of the stream holding it
+};
+
 struct CCtxDeleter {
   void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
 };
@@ -199,6 +359,8 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   }
   const uint64_t n = rows.size();
   if (n == 0) return Status::InvalidArgument("BUG: empty block");
+  MsgTokenCounter msg_tokens(rows, streams.size(),
+                             std::max<uint64_t>(2, n / kCountedTokenRowDivisor), kMaxCountedTokens);
   if (page_rows == 0) page_rows = n;
   const size_t n_pages = static_cast<size_t>((n + page_rows - 1) / page_rows);
 
@@ -277,7 +439,12 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
       cols[1].lens.push_back(static_cast<char>(r->flags));
       PutVarint(&cols[2].lens, r->msg.size());
       cols[2].bytes.append(r->msg);
-      add_tokens(r->msg);
+      const uint32_t stream = si;  // clang 14 cannot capture a structured binding
+      ForEachToken(r->msg, [&](std::string_view t) {
+        uint64_t h = TokenHash(t);
+        tokens.Insert(h);
+        msg_tokens.Add(static_cast<uint32_t>(i), stream, t, h);
+      });
       for (size_t j = 0; j < r->fields.size(); ++j) {
         const KVView& f = r->fields[j];
         Col& c = cols[3 + column_of(j, f.name)];
@@ -334,6 +501,12 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   for (size_t i : order) put_col(cols[3 + i]);
   meta.push_back(static_cast<char>(kBloomK));
   meta.append(blooms);
+  // The token counts are their own zstd frame inside the footer: compressed along with the
+  // (incompressible) bloom bits they took 40 % more bytes.
+  std::string counts, zcounts;
+  msg_tokens.Encode(&counts);
+  KANSOKU_RETURN_IF_ERROR(Compress(counts, zstd_level, &zcounts));
+  PutString(&meta, zcounts);
 
   std::string zfooter;
   KANSOKU_RETURN_IF_ERROR(Compress(meta, zstd_level, &zfooter));
@@ -401,8 +574,11 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& path, StreamIds* i
   Decoder d(meta);
   uint8_t version;
   uint64_t n_streams, n_cols, n_bits;
-  if (!d.Byte(&version) || (version != 1 && version != kVersion)) {
-    return corrupt("unknown version");
+  if (!d.Byte(&version) || version < 1) return corrupt("unknown version");
+  if (version > kVersion) {  // checksum verified: written by a newer kansoku, not corrupt
+    return Status::InvalidArgument("block " + path + ": format version " + std::to_string(version) +
+                                   " is newer than this kansoku reads (" +
+                                   std::to_string(kVersion) + ")");
   }
   if (!d.SVarint(&b->min_ts_) || !d.SVarint(&b->max_ts_) || !d.Varint(&b->rows_) ||
       !d.Varint(&b->wal_seq_end_)) {
@@ -479,6 +655,47 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& path, StreamIds* i
     }
   }
   if (b->bloom_k_ == 0 || b->bloom_k_ > 32) return corrupt("bad bloom filter");
+  if (version >= 3) {
+    // Message token counts: checked here (streams in range and increasing, counts within the
+    // stream's rows), kept encoded and decoded again for the one token a query asks about.
+    std::string_view z;
+    if (!d.String(&z)) return corrupt("truncated token counts");
+    unsigned long long raw = ZSTD_getFrameContentSize(z.data(), z.size());
+    if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN || raw > (1ULL << 28)) {
+      return corrupt("bad token counts frame");
+    }
+    b->msg_token_table_.resize(raw);
+    size_t got = ZSTD_decompress(b->msg_token_table_.data(), raw, z.data(), z.size());
+    if (ZSTD_isError(got) || got != raw) return corrupt("cannot decompress token counts");
+    if (!d.done()) return corrupt("trailing bytes after token counts");
+    Decoder t(b->msg_token_table_);
+    uint64_t n_tokens;
+    if (!t.Varint(&n_tokens) || n_tokens > b->msg_token_table_.size()) {
+      return corrupt("truncated token counts");
+    }
+    for (uint64_t k = 0; k < n_tokens; ++k) {
+      std::string_view tok;
+      uint64_t same_as, n_entries;
+      if (!t.String(&tok) || !t.Varint(&same_as)) return corrupt("truncated token counts");
+      if (same_as > 0) {  // the entries of an earlier token
+        if (same_as > k) return corrupt("bad token counts reference");
+        b->msg_tokens_.emplace_back(tok, b->msg_tokens_[same_as - 1].second);
+        continue;
+      }
+      b->msg_tokens_.emplace_back(tok, b->msg_token_table_.size() - t.remaining());
+      if (!t.Varint(&n_entries) || n_entries > n_streams) return corrupt("truncated token counts");
+      uint64_t si = 0;
+      for (uint64_t e = 0; e < n_entries; ++e) {
+        uint64_t delta, rows;
+        if (!t.Varint(&delta) || !t.Varint(&rows) || delta >= n_streams - si ||
+            rows > b->streams_[si + delta].n_rows) {
+          return corrupt("bad token counts");
+        }
+        si += delta + 1;
+      }
+    }
+    if (!t.done()) return corrupt("trailing bytes after token counts");
+  }
   return b;
 }
 
@@ -495,6 +712,24 @@ bool Block::PageMayContainHash(size_t page, uint64_t h) const {
     if (!(bloom[b >> 6] & (1ULL << (b & 63)))) return false;
   }
   return true;
+}
+
+bool Block::MsgTokenCounts(std::string_view token, std::vector<uint32_t>* counts) const {
+  for (const auto& [tok, at] : msg_tokens_) {
+    if (tok != token) continue;
+    counts->assign(streams_.size(), 0);
+    Decoder t(std::string_view(msg_token_table_).substr(at));
+    uint64_t n_entries = 0, si = 0, delta = 0, rows = 0;
+    t.Varint(&n_entries);  // checked at Open
+    for (uint64_t e = 0; e < n_entries; ++e) {
+      t.Varint(&delta);
+      t.Varint(&rows);
+      si += delta;
+      (*counts)[si++] = static_cast<uint32_t>(rows);
+    }
+    return true;
+  }
+  return false;
 }
 
 const Block::ColumnInfo* Block::FindColumn(std::string_view name, ColumnKind kind) const {

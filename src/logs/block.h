@@ -39,9 +39,10 @@ struct BlockStreamInput {
   std::vector<const RowData*> rows;  // sorted by ts ascending
 };
 
-// Writes streams (in the given order) as one block file at path: format version 2, every column
+// Writes streams (in the given order) as one block file at path: format version 3, every column
 // cut into pages of page_rows rows (the last page may hold fewer), one token bloom filter per
-// page. Bytes written in *file_bytes.
+// page, and per-stream row counts of the block's most frequent message tokens. Bytes written in
+// *file_bytes.
 Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& streams,
                   uint64_t wal_seq_end, int zstd_level, uint64_t page_rows, uint64_t* file_bytes);
 
@@ -95,8 +96,9 @@ class Block {
     std::vector<PageInfo> pages;  // one per page of the block
   };
 
-  // Reads format versions 1 (one page, one bloom filter) and 2. With ids, every stream's id is
-  // interned there.
+  // Reads format versions 1 (one page, one bloom filter), 2 (pages) and 3 (message token
+  // counts); a newer version (with a valid checksum) is InvalidArgument, not Corruption. With ids,
+  // every stream's id is interned there.
   static Result<std::shared_ptr<Block>> Open(const std::string& path, StreamIds* ids = nullptr);
   ~Block();
 
@@ -110,7 +112,7 @@ class Block {
   const std::vector<ColumnInfo>& columns() const { return columns_; }
   // Rows per page; page p holds rows [p * page_rows, min(rows, (p + 1) * page_rows)).
   uint64_t page_rows() const { return page_rows_; }
-  // Format version (1 or 2); version 2 _time pages start with a varint scale.
+  // Format version (1, 2 or 3); version >= 2 _time pages start with a varint scale.
   int version() const { return version_; }
   size_t pages() const { return blooms_.size(); }
   uint64_t PageBegin(size_t p) const { return p * page_rows_; }
@@ -118,6 +120,13 @@ class Block {
 
   // False when the token is certainly absent from every message, field and label of page p.
   bool PageMayContainHash(size_t page, uint64_t token_hash) const;
+  // Message token counts (format v3): when `token` is one of the block's counted message tokens,
+  // sets counts[s] to the number of rows of stream s whose _msg holds it as a token (a maximal
+  // run of token bytes, ForEachToken) and returns true. False (counts unchanged) when the block
+  // has no such count (older format, or a token too rare to be counted): scan to know.
+  bool MsgTokenCounts(std::string_view token, std::vector<uint32_t>* counts) const;
+  // Number of counted message tokens (0 before format v3).
+  size_t counted_msg_tokens() const { return msg_tokens_.size(); }
   // The column with this name and kind, or nullptr.
   const ColumnInfo* FindColumn(std::string_view name, ColumnKind kind) const;
   // Decompresses page p of column c and appends its raw encoding (format doc) to *raw.
@@ -146,7 +155,9 @@ class Block {
   std::vector<ColumnInfo> columns_;
   std::vector<std::vector<uint64_t>> blooms_;  // per page; n_bits = size() * 64
   uint8_t bloom_k_ = 7;
-  int version_ = 2;
+  int version_ = 3;
+  std::string msg_token_table_;  // v3 message token counts, encoded (format doc)
+  std::vector<std::pair<std::string_view, size_t>> msg_tokens_;  // token, its entries' offset
 };
 
 }  // namespace kansoku::logs

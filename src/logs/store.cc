@@ -358,6 +358,11 @@ Status StoreImpl::OpenFiles() {
       }
       if (f.size() < 4 || f.substr(f.size() - 4) != ".blk") continue;
       auto b = Block::Open(path, &stream_ids_);
+      if (!b.ok() && b.status().code() == Status::Code::kInvalidArgument) {
+        // A newer format: refuse to open rather than hide (or move aside) its rows and replay
+        // the WAL segments it covers again.
+        return b.status();
+      }
       if (!b.ok()) {
         log::Error("log block is corrupt; moved aside",
                    {{"path", path}, {"error", b.status().message()}});
@@ -684,6 +689,16 @@ StoreStats StoreImpl::Stats() const {
 
 // ---- Scan ----
 
+// Every name is a label name of labels.
+bool HasLabels(const std::vector<KV>& labels, const std::vector<std::string>& names) {
+  for (const auto& n : names) {
+    bool found = false;
+    for (const auto& kv : labels) found |= kv.name == n;
+    if (!found) return false;
+  }
+  return true;
+}
+
 bool PagePasses(const Block& b, size_t page, const std::vector<std::vector<uint64_t>>& cnf) {
   for (const auto& clause : cnf) {
     bool any = false;
@@ -761,7 +776,9 @@ Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
   }
   // Per part (blocks only), per stream: counted from the footer up front.
   std::vector<std::vector<char>> counted;
-  if (req.count_rows && !req.prefilter) CountFromFooters(parts, req, visitor, &counted);
+  if (req.count_rows && (!req.prefilter || req.count_by_labels)) {
+    CountFromFooters(parts, req, visitor, &counted);
+  }
   bool stop = false;
   for (size_t pi = 0; pi < parts.size(); ++pi) {
     const Part& p = parts[pi];
@@ -785,18 +802,28 @@ Status StoreImpl::Scan(const ScanRequest& req, ScanVisitor& visitor) const {
 // time range (and passes the stream filter) is summed per distinct label set (StreamInfo::id)
 // first, then offered to the visitor once per label set, not once per block (a day of blocks
 // repeats the same thousand streams in every block). (*counted)[part][stream] is set for the
-// streams the visitor accounted for; the others (declined) are scanned as usual.
+// streams the visitor accounted for and for those the stream filter rejects (no block is opened
+// just to skip them); the others (declined) are scanned as usual. With a prefilter
+// (count_by_labels), only streams with every label in count_labels, and with count_msg_token,
+// their rows holding the token, from the footer's message token counts; blocks without a count
+// for the token and the other streams are scanned as usual.
 void StoreImpl::CountFromFooters(const std::vector<Part>& parts, const ScanRequest& req,
                                  ScanVisitor& v, std::vector<std::vector<char>>* counted) const {
   std::vector<uint64_t> rows(stream_ids_.size(), 0);  // by StreamInfo::id
   std::vector<const std::vector<KV>*> labels(rows.size(), nullptr);
   std::vector<int8_t> pass(rows.size(), 0);  // stream filter, once per id: 1 pass, -1 reject
+  // With a prefilter (count_by_labels), only streams with every label of count_labels, and with
+  // a word, the footers' counts of it.
+  const bool by_labels = static_cast<bool>(req.prefilter);
+  const bool by_token = by_labels && !req.count_msg_token.empty();
+  std::vector<uint32_t> token_rows;  // per stream of the current block
   counted->assign(parts.size(), {});
   for (size_t pi = 0; pi < parts.size(); ++pi) {
     if (!parts[pi].block) continue;
     const auto& streams = parts[pi].block->streams();
     auto& c = (*counted)[pi];
     c.assign(streams.size(), 0);
+    if (by_token && !parts[pi].block->MsgTokenCounts(req.count_msg_token, &token_rows)) continue;
     for (size_t si = 0; si < streams.size(); ++si) {
       const auto& s = streams[si];
       if (s.n_rows == 0 || s.min_ts < req.min_ts || s.max_ts > req.max_ts) continue;
@@ -805,13 +832,21 @@ void StoreImpl::CountFromFooters(const std::vector<Part>& parts, const ScanReque
         pass[s.id] = !req.stream_filter || req.stream_filter(s.labels) ? 1 : -1;
         labels[s.id] = &s.labels;
       }
-      if (pass[s.id] < 0) continue;
-      rows[s.id] += s.n_rows;
+      if (pass[s.id] < 0) {  // rejected by its labels: no row to scan for either
+        c[si] = 1;
+        continue;
+      }
+      if (by_labels && !HasLabels(s.labels, req.count_labels)) continue;
+      rows[s.id] += by_token ? token_rows[si] : s.n_rows;
       c[si] = 1;  // tentatively: cleared below when the visitor declines
     }
   }
   std::vector<char> accepted(rows.size(), 0);
   for (size_t id = 0; id < rows.size(); ++id) {
+    if (pass[id] < 0 || (pass[id] > 0 && rows[id] == 0)) {  // no row: nothing to offer
+      accepted[id] = 1;
+      continue;
+    }
     if (pass[id] > 0 && v.CountRows(*labels[id], rows[id])) {
       accepted[id] = 1;
       rows_counted_ += rows[id];

@@ -107,6 +107,17 @@ struct ScanRequest {
   // Aggregation fast path: the visitor wants per-stream row counts where it can (see
   // ScanVisitor::CountRows). Requires that the prefilter, when set, is the complete row filter.
   bool count_rows = false;
+  // With count_rows and a prefilter: set when the prefilter is exactly conditions (leaves or
+  // negated leaves) on the names in count_labels, ANDed with, when count_msg_token is not empty,
+  // "the message holds this word" (one token: bytes ForEachToken keeps whole). For a stream that
+  // has every name in count_labels as a label, the stream_filter decides those conditions
+  // exactly, so its rows wholly inside the time range are counted from the block footers without
+  // reading any column: all of them, or with a word, the footer's count of the word (format v3,
+  // the block's most frequent message tokens; blocks without it are scanned). Other streams are
+  // scanned as usual.
+  bool count_by_labels = false;
+  std::vector<std::string> count_labels;
+  std::string count_msg_token;
 };
 
 enum class PartDecision { kScan, kSkip, kStop };

@@ -6,11 +6,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
+#include <random>
+#include <set>
 #include <thread>
 #include <tuple>
+
+#include <xxhash.h>
+#include <zstd.h>
 
 #include "logs/block.h"
 #include "logs/wal.h"
@@ -323,6 +330,238 @@ TEST(Block, LabelsHashIsAFunctionOfTheLabels) {
   EXPECT_EQ(LabelsHash(long_a), LabelsHash(long_b));
   long_b[1].value = "db";
   EXPECT_NE(LabelsHash(long_a), LabelsHash(long_b));
+}
+
+// Rows of msg holding word w as a whole token, counted without the tokenizer: every occurrence
+// of w is checked for token bytes ([A-Za-z0-9_], >= 0x80) on either side.
+bool NaiveHasWord(const std::string& msg, const std::string& w) {
+  auto tok = [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u >= 0x80 || std::isalnum(u) || u == '_';
+  };
+  for (size_t pos = msg.find(w); pos != std::string::npos; pos = msg.find(w, pos + 1)) {
+    bool left = pos == 0 || !tok(msg[pos - 1]);
+    bool right = pos + w.size() == msg.size() || !tok(msg[pos + w.size()]);
+    if (left && right) return true;
+  }
+  return false;
+}
+
+// Property test: the message token counts of random blocks (a small vocabulary glued by token
+// and non-token bytes, repeated words, UTF-8, streams of every size) equal a naive count for
+// every counted token; the most frequent token is always counted; uncounted tokens say so.
+TEST(Block, MessageTokenCountsEqualANaiveCount) {
+  TmpDir dir;
+  std::mt19937 rng(7);
+  const std::vector<std::string> vocab = {"timeout", "time", "out", "ok",
+                                          "a",       "_x",   "42",  "\xc3\xa9t\xc3\xa9",
+                                          "Timeout", "b1",   "zz",  "q"};
+  const std::vector<std::string> seps = {" ", "  ", ".", "-", "/", "\t", "", "=", "\"", ":"};
+  for (int round = 0; round < 40; ++round) {
+    size_t n_streams = 1 + rng() % 9;
+    std::vector<std::vector<KV>> labels(n_streams);
+    std::vector<std::vector<RowData>> rows(n_streams);
+    std::vector<std::vector<std::string>> msgs(n_streams);
+    for (size_t s = 0; s < n_streams; ++s) {
+      labels[s] = {{"service", "s" + std::to_string(s)}};
+      size_t n = rng() % 4 == 0 ? 0 : 1 + rng() % (round < 30 ? 60 : 3000);
+      msgs[s].resize(n);
+      for (auto& m : msgs[s]) {
+        size_t words = rng() % 8;
+        for (size_t w = 0; w < words; ++w) {
+          m += vocab[rng() % (1 + rng() % vocab.size())];  // skewed: early words more often
+          m += seps[rng() % seps.size()];
+        }
+      }
+      rows[s].resize(n);
+      for (size_t i = 0; i < n; ++i) {
+        rows[s][i].ts = kT0 + static_cast<int64_t>(i);
+        rows[s][i].msg = msgs[s][i];
+      }
+    }
+    std::vector<BlockStreamInput> in;
+    for (size_t s = 0; s < n_streams; ++s) {
+      if (rows[s].empty()) continue;
+      BlockStreamInput bi;
+      bi.labels = &labels[s];
+      for (const auto& r : rows[s]) bi.rows.push_back(&r);
+      in.push_back(std::move(bi));
+    }
+    if (in.empty()) continue;
+    std::string path = dir.path() + "/r" + std::to_string(round) + ".blk";
+    uint64_t bytes = 0;
+    ASSERT_TRUE(WriteBlock(path, in, 1, 3, 1 + rng() % 500, &bytes).ok());
+    auto b = Block::Open(path);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    ASSERT_EQ((*b)->version(), 3);
+    // Every word to ask about: the vocabulary and every run of token bytes of the messages
+    // (glued words make new tokens), split here without the tokenizer.
+    std::set<std::string> words(vocab.begin(), vocab.end());
+    for (const auto& bi : in) {
+      for (const RowData* r : bi.rows) {
+        std::string cur;
+        for (char c : r->msg) {
+          auto u = static_cast<unsigned char>(c);
+          if (u >= 0x80 || std::isalnum(u) || u == '_') {
+            cur += c;
+          } else if (!cur.empty()) {
+            words.insert(cur);
+            cur.clear();
+          }
+        }
+        if (!cur.empty()) words.insert(cur);
+      }
+    }
+    std::map<std::string, uint64_t> total;
+    size_t counted = 0;
+    for (const std::string& w : words) {
+      std::vector<uint64_t> want;
+      for (const auto& bi : in) {
+        uint64_t c = 0;
+        for (const RowData* r : bi.rows) c += NaiveHasWord(std::string(r->msg), w);
+        want.push_back(c);
+        total[w] += c;
+      }
+      std::vector<uint32_t> got;
+      if (!(*b)->MsgTokenCounts(w, &got)) continue;
+      ++counted;
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t s = 0; s < want.size(); ++s) EXPECT_EQ(got[s], want[s]) << w << " stream " << s;
+    }
+    EXPECT_EQ(counted, (*b)->counted_msg_tokens()) << "a counted token that is no message's";
+    auto top = std::max_element(total.begin(), total.end(),
+                                [](const auto& x, const auto& y) { return x.second < y.second; });
+    std::vector<uint32_t> got;
+    if (top->second >= 2) {
+      EXPECT_TRUE((*b)->MsgTokenCounts(top->first, &got)) << top->first;
+    }
+    EXPECT_FALSE((*b)->MsgTokenCounts("tim", &got));  // not a token of any message
+    EXPECT_FALSE((*b)->MsgTokenCounts("timeout ok", &got));
+  }
+}
+
+// A footer whose token counts do not fit the block (made here with a valid checksum, so only the
+// table's own checks can catch it) is refused at Open; a consistent hand-made table is read.
+TEST(Block, InconsistentTokenCountsAreRefused) {
+  TmpDir dir;
+  std::vector<KV> la = {{"service", "a"}}, lb = {{"service", "b"}};
+  std::vector<RowData> rows(5);
+  const char* msgs[] = {"x y", "x", "y", "x x", "z"};  // a: rows 0-2, b: rows 3-4
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].ts = kT0 + static_cast<int64_t>(i);
+    rows[i].msg = msgs[i];
+  }
+  BlockStreamInput a{&la, {&rows[0], &rows[1], &rows[2]}}, b{&lb, {&rows[3], &rows[4]}};
+  std::string path = dir.path() + "/t.blk";
+  uint64_t bytes = 0;
+  ASSERT_TRUE(WriteBlock(path, {a, b}, 1, 3, 8192, &bytes).ok());
+  std::string file;
+  {
+    FILE* f = fopen(path.c_str(), "rb");
+    ASSERT_NE(f, nullptr);
+    file.resize(bytes);
+    ASSERT_EQ(fread(file.data(), 1, bytes, f), bytes);
+    fclose(f);
+  }
+  uint32_t flen;
+  std::memcpy(&flen, file.data() + file.size() - 12, 4);
+  std::string zf = file.substr(file.size() - 12 - flen, flen);
+  std::string meta(ZSTD_getFrameContentSize(zf.data(), zf.size()), '\0');
+  ASSERT_EQ(ZSTD_decompress(meta.data(), meta.size(), zf.data(), zf.size()), meta.size());
+  // The token counts are the footer's last field: varint len, then a zstd frame.
+  size_t at = meta.rfind("\x28\xb5\x2f\xfd");
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_EQ(static_cast<uint8_t>(meta[at - 1]), meta.size() - at);  // one-byte length here
+  const std::string prefix = file.substr(0, file.size() - 12 - flen);
+  const std::string head = meta.substr(0, at - 1);
+  auto with_table = [&](const std::string& table) {
+    std::string z(ZSTD_compressBound(table.size()), '\0');
+    z.resize(ZSTD_compress(z.data(), z.size(), table.data(), table.size(), 3));
+    std::string m = head;
+    m.push_back(static_cast<char>(z.size()));
+    m += z;
+    std::string zm(ZSTD_compressBound(m.size()), '\0');
+    zm.resize(ZSTD_compress(zm.data(), zm.size(), m.data(), m.size(), 3));
+    std::string out = prefix + zm;
+    uint32_t len = static_cast<uint32_t>(zm.size()), sum = XXH32(zm.data(), zm.size(), 0);
+    out.append(reinterpret_cast<const char*>(&len), 4);
+    out.append(reinterpret_cast<const char*>(&sum), 4);
+    out += "KLB1";
+    std::string p = dir.path() + "/crafted.blk";
+    FILE* f = fopen(p.c_str(), "wb");
+    fwrite(out.data(), 1, out.size(), f);
+    fclose(f);
+    return Block::Open(p);
+  };
+  // n_tokens, then per token: len, bytes, same_as, [n_entries, (stream delta, rows)*].
+  auto ok = with_table(std::string("\x02\x01x\x00\x02\x00\x02\x00\x01\x01y\x01", 12));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  std::vector<uint32_t> c;
+  ASSERT_TRUE((*ok)->MsgTokenCounts("y", &c));  // same entries as "x"
+  EXPECT_EQ(c, (std::vector<uint32_t>{2, 1}));
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"refers to itself", std::string("\x01\x01x\x01", 4)},
+      {"stream out of range", std::string("\x01\x01x\x00\x01\x02\x01", 7)},
+      {"more rows than the stream", std::string("\x01\x01x\x00\x01\x01\x03", 7)},
+      {"past the last stream", std::string("\x01\x01x\x00\x02\x01\x01\x00\x01", 9)},
+      {"truncated", std::string("\x01\x01x\x00\x02\x00\x01", 7)},
+      {"trailing bytes", std::string("\x00\x00", 2)},
+  };
+  for (const auto& [why, table] : bad) {
+    auto r = with_table(table);
+    ASSERT_FALSE(r.ok()) << why;
+    EXPECT_NE(r.status().ToString().find("token counts"), std::string::npos)
+        << why << ": " << r.status().ToString();
+  }
+}
+
+// A block of a newer format (valid checksum) is not corrupt: the store refuses to open and leaves
+// the file where it is.
+TEST(Store, NewerBlockFormatRefusesToOpen) {
+  TmpDir dir;
+  {
+    auto s = Store::Open(Opts(dir.path()));
+    ASSERT_TRUE(s.ok());
+    LogBatch b;
+    b.push_back(Rec(kT0, "api", "hello"));
+    ASSERT_TRUE((*s)->Append(std::move(b)).ok());
+    (*s)->Close();
+  }
+  std::string path;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path())) {
+    if (e.path().extension() == ".blk") path = e.path().string();
+  }
+  ASSERT_FALSE(path.empty());
+  std::string file(std::filesystem::file_size(path), '\0');
+  {
+    FILE* f = fopen(path.c_str(), "rb");
+    ASSERT_EQ(fread(file.data(), 1, file.size(), f), file.size());
+    fclose(f);
+  }
+  uint32_t flen;
+  std::memcpy(&flen, file.data() + file.size() - 12, 4);
+  std::string zf = file.substr(file.size() - 12 - flen, flen);
+  std::string meta(ZSTD_getFrameContentSize(zf.data(), zf.size()), '\0');
+  ASSERT_EQ(ZSTD_decompress(meta.data(), meta.size(), zf.data(), zf.size()), meta.size());
+  ASSERT_EQ(meta[0], 3);
+  meta[0] = 4;
+  std::string zm(ZSTD_compressBound(meta.size()), '\0');
+  zm.resize(ZSTD_compress(zm.data(), zm.size(), meta.data(), meta.size(), 3));
+  std::string out = file.substr(0, file.size() - 12 - flen) + zm;
+  uint32_t len = static_cast<uint32_t>(zm.size()), sum = XXH32(zm.data(), zm.size(), 0);
+  out.append(reinterpret_cast<const char*>(&len), 4);
+  out.append(reinterpret_cast<const char*>(&sum), 4);
+  out += "KLB1";
+  {
+    FILE* f = fopen(path.c_str(), "wb");
+    ASSERT_EQ(fwrite(out.data(), 1, out.size(), f), out.size());
+    fclose(f);
+  }
+  auto s = Store::Open(Opts(dir.path()));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().ToString().find("newer"), std::string::npos) << s.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(path));
+  EXPECT_FALSE(std::filesystem::exists(path + ".corrupt"));
 }
 
 // ReadPagePrefix decodes as far as asked (what phase 2 of a needle does with a big _msg page):

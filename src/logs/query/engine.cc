@@ -280,6 +280,43 @@ void MustContain(const Filter& f, std::vector<std::pair<std::string, std::string
   }
 }
 
+// Whether the filter is conditions on named fields (leaves or negated leaves, whose names go to
+// *labels), ANDed with at most one word of the message (a phrase of a single token, which
+// matches exactly the rows whose message has that token; in *token). For a stream that has all
+// those names as labels the conditions are decided by the stream filter alone, so blocks may
+// count its rows from their footers (ScanRequest::count_by_labels).
+bool CountableByLabels(const Filter& f, std::string* token, std::vector<std::string>* labels) {
+  auto word = [](const Filter& k) {
+    if (k.kind != FilterKind::kPhrase || !k.field.empty() || k.value.empty()) return false;
+    for (char c : k.value) {
+      if (!IsTokenByte(static_cast<unsigned char>(c))) return false;
+    }
+    return true;
+  };
+  auto on_label = [](const Filter& k) {
+    const Filter& leaf = k.kind == FilterKind::kNot ? *k.kids[0] : k;
+    return IsLeaf(leaf) && !leaf.field.empty() && leaf.field != "_stream";
+  };
+  std::vector<const Filter*> conj;
+  if (f.kind == FilterKind::kAnd) {
+    for (const auto& k : f.kids) conj.push_back(k.get());
+  } else {
+    conj.push_back(&f);
+  }
+  for (const Filter* k : conj) {
+    if (token->empty() && word(*k)) {
+      *token = k->value;
+    } else if (on_label(*k)) {
+      labels->push_back(k->kind == FilterKind::kNot ? k->kids[0]->field : k->field);
+    } else {
+      token->clear();
+      labels->clear();
+      return false;
+    }
+  }
+  return !conj.empty();
+}
+
 struct Plan {
   ScanRequest req;
 };
@@ -644,6 +681,10 @@ Result<ExecResult> Execute(const Store& store, const Query& q, const ExecOptions
     StatsVisitor v(*q.filter, sp, o.max_rows);
     // The plan's prefilter is the whole filter, so the store's per-stream counts are exact.
     plan.req.count_rows = v.countable_;
+    if (plan.req.count_rows && q.filter->kind != FilterKind::kAll) {
+      plan.req.count_by_labels =
+          CountableByLabels(*q.filter, &plan.req.count_msg_token, &plan.req.count_labels);
+    }
     KANSOKU_RETURN_IF_ERROR(store.Scan(plan.req, v));
     if (v.overflow_) {
       return Status::ResourceExhausted("| stats has more than " + std::to_string(o.max_rows) +
