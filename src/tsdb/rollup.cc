@@ -135,6 +135,29 @@ Result<RollupTable> RollupTable::Decode(std::string data, size_t expected_series
   return t;
 }
 
+Status RollupTable::Points(size_t id, RollupAgg agg, std::vector<Sample>* out) const {
+  const std::string_view c = Chunk(id, agg);
+  if (c.empty()) return Status::Ok();
+  const ChunkEncoding e = Encoding(id, agg);
+  return e == ChunkEncoding::kPacked ? DecodePackedChunk(c, out) : DecodeXorChunk(c, out);
+}
+
+std::vector<RollupTable::Part> RollupTable::Parts(size_t id) const {
+  static constexpr const char* kNames[] = {"min", "max", "sum", "count", "last"};
+  std::vector<Part> out;
+  for (int a = 0; a < kNumRollupAggs; ++a) {
+    const std::string_view c = Chunk(id, static_cast<RollupAgg>(a));
+    Part p;
+    p.name = kNames[a];
+    p.bytes = c.size() + (c.empty() ? 1 : 2);  // length varint (1 byte here) + encoding byte
+    p.encoding = c.empty() ? 0 : static_cast<int>(Encoding(id, static_cast<RollupAgg>(a)));
+    p.points =
+        c.size() >= 2 ? (size_t{static_cast<uint8_t>(c[0])} << 8) | static_cast<uint8_t>(c[1]) : 0;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 std::optional<RollupChoice> ChooseRollup(const SelectHints& hints) {
   std::optional<RollupAgg> agg;
   const std::string& f = hints.func;

@@ -68,6 +68,18 @@ class RollupTable {
     return index_[id][static_cast<int>(agg)].encoding;
   }
   size_t SizeBytes() const { return data_.size(); }
+  // Appends the points of one aggregate of series `id` (time order) to *out; Corruption on
+  // malformed bytes (*out then holds what decoded before the damage).
+  Status Points(size_t id, RollupAgg agg, std::vector<Sample>* out) const;
+  // Where series `id`'s bytes go, for tools (bench/tsdb/block_stats.cc): one entry per stored
+  // part (KSR1/2: the five chunks; encoding 1 XOR, 2 packed, 0 other), bytes incl. framing.
+  struct Part {
+    std::string name;
+    size_t bytes = 0;
+    int encoding = 0;
+    size_t points = 0;
+  };
+  std::vector<Part> Parts(size_t id) const;
 
  private:
   int64_t res_ = 0;
