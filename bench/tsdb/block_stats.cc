@@ -6,9 +6,10 @@
 // last, and for KSR3 the shared timestamp column).
 // --reencode also rebuilds every block's rollups from its raw samples with the current encoder
 // (rollup.cc) and prints their size and the CPU time it took, so an encoding change can be
-// measured on the same data without another ingest.
+// measured on the same data without another ingest; it also reads every aggregate of every
+// series back and exits 1 on the first value or time that is not bit-identical.
 //
-// Usage: kansoku_block_stats DIR [--reencode]
+// Usage: kansoku_block_stats DIR [--reencode [OUT_DIR]]  (OUT_DIR: write the re-encoded files)
 #include <zlib.h>
 
 #include <algorithm>
@@ -131,7 +132,6 @@ void RollupBreakdown(const std::string& path, size_t nseries, RollupStats* st) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), t.status().ToString().c_str());
     return;
   }
-  const std::string magic = data.substr(0, 4);
   st->series += nseries;
   for (size_t i = 0; i < nseries; ++i) {
     std::vector<Sample> pts[kNumRollupAggs];
@@ -187,6 +187,7 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   const bool reencode = argc > 2 && std::string(argv[2]) == "--reencode";
+  const char* dump_dir = argc > 3 ? argv[3] : nullptr;  // writes the re-encoded files there
   std::vector<std::string> blocks;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string n = e.path().filename().string();
@@ -238,24 +239,63 @@ int main(int argc, char** argv) {
       auto series = (*blk)->Select({}, meta->mint, meta->maxt);
       if (!series.ok()) continue;
       const auto t0 = std::chrono::steady_clock::now();
-      uint64_t bytes = 0;
+      uint64_t bytes = 0, bytes_v2 = 0;
       for (int64_t r : kRollupResolutions) {
         if ((meta->maxt - meta->mint) / r > 60000) continue;
-        std::vector<RollupChunks> rs;
+        std::vector<std::string> rs;
+        std::vector<std::vector<RollupWindow>> ws;
         rs.reserve(series->size());
         for (auto& s : *series) {
           MergedSeriesIterator it(s.chunks, meta->mint, meta->maxt);
           RollupBuilder rb(r);
           while (it.Next()) rb.Add(it.At().t, it.At().v);
-          rs.push_back(rb.Finish());
+          ws.push_back(rb.Finish());
+          rs.push_back(EncodeRollupSeries(ws.back()));
         }
-        bytes += EncodeRollupFile(r, rs).size();
+        const std::string file = EncodeRollupFile(r, rs);
+        bytes += file.size();
+        bytes_v2 += EncodeRollupFileV2(r, ws).size();
+        if (dump_dir != nullptr) {
+          std::ofstream(std::string(dump_dir) + "/" + fs::path(b).filename().string() + "-rollup-" +
+                            std::to_string(r),
+                        std::ios::binary)
+              << file;
+        }
+        // Every aggregate of every series must read back bit for bit.
+        auto t = RollupTable::Decode(file, ws.size());
+        for (size_t i = 0; t.ok() && i < ws.size(); ++i) {
+          for (int a = 0; a < kNumRollupAggs; ++a) {
+            std::vector<Sample> got;
+            Status st = t->Points(i, static_cast<RollupAgg>(a), &got);
+            size_t j = 0;
+            bool same = st.ok();
+            for (const auto& x : ws[i]) {
+              if (!same) break;
+              if (a != 4 && x.count == 0) continue;
+              const double v = a == 0   ? x.min
+                               : a == 1 ? x.max
+                               : a == 2 ? x.sum
+                               : a == 3 ? static_cast<double>(x.count)
+                                        : x.last;
+              const int64_t ts = a == 4 ? x.t_last : x.t_value;
+              same = j < got.size() && got[j].t == ts && Bits(got[j].v) == Bits(v);
+              ++j;
+            }
+            if (!same || j != got.size()) {
+              std::fprintf(stderr, "MISMATCH block %s res %lld series %zu agg %d\n", b.c_str(),
+                           static_cast<long long>(r), i, a);
+              return 1;
+            }
+          }
+        }
       }
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::printf("    reencoded rollups: %llu B (was %llu), %.2f s incl. raw decode\n",
-                  static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(r5 + r1),
-                  secs);
+      std::printf(
+          "    reencoded rollups: KSR3 %llu B, KSR2 %llu B (on disk %llu), %.2f s incl. raw "
+          "decode and check\n",
+          static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(bytes_v2),
+          static_cast<unsigned long long>(r5 + r1), secs);
       tot_re += bytes;
       tot_re_s += secs;
     }

@@ -154,7 +154,8 @@ Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
   KANSOKU_RETURN_IF_ERROR(it.status());
   if (!c.empty()) KANSOKU_RETURN_IF_ERROR(FlushChunk(c, &e.chunks));
   if (e.chunks.empty()) return Status::Ok();
-  for (size_t i = 0; i < rollups.size(); ++i) e.rollups[i] = rollups[i].Finish();
+  for (size_t i = 0; i < rollups.size(); ++i)
+    e.rollups[i] = EncodeRollupSeries(rollups[i].Finish());
   entries_.push_back(std::move(e));
   return Status::Ok();
 }
@@ -210,7 +211,7 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
   for (size_t i = 0; rollups_ && i < std::size(kRollupResolutions); ++i) {
     const int64_t r = kRollupResolutions[i];
     if ((maxt - mint) / r > 60000) continue;  // too many points per chunk; read raw data
-    std::vector<RollupChunks> rs;
+    std::vector<std::string> rs;
     rs.reserve(entries_.size());
     for (auto& e : entries_) rs.push_back(std::move(e.rollups[i]));
     KANSOKU_RETURN_IF_ERROR(
@@ -424,7 +425,8 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
     const Series& s = series_[id];
     SeriesData d;
     if (table != nullptr) {
-      const std::string_view bytes = table->Chunk(id, rollup->agg);
+      ChunkEncoding encoding;
+      const std::string_view bytes = table->ChunkFor(id, rollup->agg, &encoding);
       if (bytes.empty() || s.chunks.empty() || s.chunks.back().maxt < mint ||
           s.chunks.front().mint > maxt) {
         continue;
@@ -432,7 +434,7 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
       ChunkRef r;
       r.owner = shared_from_this();
       r.data = bytes;
-      r.encoding = table->Encoding(id, rollup->agg);
+      r.encoding = encoding;
       r.mint = s.chunks.front().mint;  // rollup points lie within the raw data's span
       r.maxt = s.chunks.back().maxt;
       d.chunks.push_back(std::move(r));
