@@ -58,24 +58,30 @@ size_t Deflated(std::string_view s) {
 
 struct IndexStats {
   uint64_t labels = 0, chunk_refs = 0, postings = 0, total = 0, deflated = 0;
-  uint64_t series = 0, label_string_bytes = 0;
+  uint64_t series = 0, label_string_bytes = 0, symbols = 0;
 };
 
 IndexStats IndexBreakdown(const std::string& data) {
   IndexStats st;
   st.total = data.size();
-  if (data.size() < 32) return st;
-  const size_t footer = data.size() - 24;
-  const uint64_t series_off = enc::GetU64(data.data() + footer);
-  const uint64_t postings_off = enc::GetU64(data.data() + footer + 8);
+  if (data.size() < 40) return st;
+  const bool v1 = data.compare(0, 4, "KSI1") == 0;
+  const size_t footer = data.size() - (v1 ? 24 : 32);
+  const uint64_t symbols_off = v1 ? 0 : enc::GetU64(data.data() + footer);
+  const uint64_t series_off = enc::GetU64(data.data() + footer + (v1 ? 0 : 8));
+  const uint64_t postings_off = enc::GetU64(data.data() + footer + (v1 ? 8 : 16));
+  if (!v1) st.symbols = series_off - symbols_off;
   enc::Decoder d(std::string_view(data).substr(series_off, postings_off - series_off));
   st.series = d.Uvarint();
   for (uint64_t i = 0; i < st.series && d.ok(); ++i) {
     size_t before = d.remaining();
     const uint64_t nl = d.Uvarint();
-    for (uint64_t j = 0; j < nl; ++j) {
-      st.label_string_bytes += d.String().size();
-      st.label_string_bytes += d.String().size();
+    for (uint64_t j = 0; j < 2 * nl; ++j) {
+      if (v1) {
+        st.label_string_bytes += d.String().size();
+      } else {
+        d.Uvarint();
+      }
     }
     st.labels += before - d.remaining();
     before = d.remaining();
@@ -216,9 +222,10 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(idx.size()), static_cast<unsigned long long>(is.deflated),
         static_cast<unsigned long long>(r5), static_cast<unsigned long long>(r1));
     std::printf(
-        "    index: series %llu, labels %llu B (strings %llu B), chunk refs %llu B, "
-        "postings %llu B\n",
-        static_cast<unsigned long long>(is.series), static_cast<unsigned long long>(is.labels),
+        "    index: series %llu, symbols %llu B, labels %llu B (inline strings %llu B), "
+        "chunk refs %llu B, postings %llu B\n",
+        static_cast<unsigned long long>(is.series), static_cast<unsigned long long>(is.symbols),
+        static_cast<unsigned long long>(is.labels),
         static_cast<unsigned long long>(is.label_string_bytes),
         static_cast<unsigned long long>(is.chunk_refs),
         static_cast<unsigned long long>(is.postings));
