@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <array>
+#include <bit>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -185,9 +186,9 @@ void CheckRollupRoundTrip(const RollupTable& t, size_t id) {
     const Status st = DecodeRollupChunk(rec, static_cast<ChunkEncoding>(0x80 + a), &again);
     KANSOKU_CHECK(st.ok() && again.size() == pts[a].size(), "BUG: rollup re-encode lost points");
     for (size_t k = 0; k < again.size(); ++k) {
-      KANSOKU_CHECK(
-          again[k].t == pts[a][k].t && std::memcmp(&again[k].v, &pts[a][k].v, sizeof(double)) == 0,
-          "BUG: rollup round trip changed a point");
+      KANSOKU_CHECK(again[k].t == pts[a][k].t &&
+                        std::bit_cast<uint64_t>(again[k].v) == std::bit_cast<uint64_t>(pts[a][k].v),
+                    "BUG: rollup round trip changed a point");
     }
   }
 }

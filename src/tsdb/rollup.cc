@@ -149,53 +149,53 @@ bool EncodeDecimal(const std::vector<RollupWindow>& w, const std::vector<uint32_
   Column lcol[2];
   int64_t first_delta = 0;
   for (int order = 1; order <= 2; ++order) {
-    std::vector<int64_t>& L = lstate[order - 1];
+    std::vector<int64_t>& lm = lstate[order - 1];
     Column& c = lcol[order - 1];
-    L.resize(n);
-    L[0] = is_exc[0] ? 0 : raw[0];
+    lm.resize(n);
+    lm[0] = is_exc[0] ? 0 : raw[0];
     for (size_t k = 1; k < n; ++k) {
       int64_t p;
       if (order == 1) {
-        p = L[k - 1];
+        p = lm[k - 1];
       } else if (k == 1) {
-        first_delta = is_exc[1] ? 0 : Sub(raw[1], L[0]);
-        L[1] = Add(L[0], first_delta);
+        first_delta = is_exc[1] ? 0 : Sub(raw[1], lm[0]);
+        lm[1] = Add(lm[0], first_delta);
         continue;
       } else {
-        p = Sub(Add(L[k - 1], L[k - 1]), L[k - 2]);
+        p = Sub(Add(lm[k - 1], lm[k - 1]), lm[k - 2]);
       }
-      L[k] = is_exc[k] ? p : raw[k];
-      c.r.push_back(Sub(L[k], p));
+      lm[k] = is_exc[k] ? p : raw[k];
+      c.r.push_back(Sub(lm[k], p));
     }
     if (!c.Prepare(true)) c.t.bits = UINT64_MAX / 4;
   }
   const bool order2 = n >= 3 && lcol[1].Bits() + 8 < lcol[0].Bits();
   if (!order2 && lcol[0].t.bits == UINT64_MAX / 4) return false;
-  const std::vector<int64_t>& L = lstate[order2 ? 1 : 0];
+  const std::vector<int64_t>& lm = lstate[order2 ? 1 : 0];
   const Column& lc = lcol[order2 ? 1 : 0];
   for (size_t k = 0; k < n; ++k) {
     if (is_exc[k]) exc.push_back({kColLast, static_cast<uint32_t>(k), Bits(w[k].last)});
   }
   // max against the same window's last.
   Column xc, nc[2], sc, uc;
-  std::vector<int64_t> X(nv), N(nv);
+  std::vector<int64_t> xm(nv), nm(nv);
   for (size_t j = 0; j < nv; ++j) {
-    const int64_t p = L[vw[j]];
-    mant(w[vw[j]].max, kColMax, static_cast<uint32_t>(j), p, &X[j]);
-    xc.r.push_back(Sub(X[j], p));
+    const int64_t p = lm[vw[j]];
+    mant(w[vw[j]].max, kColMax, static_cast<uint32_t>(j), p, &xm[j]);
+    xc.r.push_back(Sub(xm[j], p));
   }
   // min against the same window's last (0) or the previous window's (1).
   std::vector<Exception> min_exc;
   for (size_t j = 0; j < nv; ++j) {
-    const int64_t p0 = L[vw[j]], p1 = L[vw[j] == 0 ? 0 : vw[j] - 1];
+    const int64_t p0 = lm[vw[j]], p1 = lm[vw[j] == 0 ? 0 : vw[j] - 1];
     int64_t m;
     if (DecimalAt(w[vw[j]].min, e, &m)) {
-      N[j] = m;
+      nm[j] = m;
       nc[0].r.push_back(Sub(m, p0));
       nc[1].r.push_back(Sub(m, p1));
     } else {
       min_exc.push_back({kColMin, static_cast<uint32_t>(j), Bits(w[vw[j]].min)});
-      N[j] = INT64_MIN;  // fixed below once the predictor is known
+      nm[j] = INT64_MIN;  // fixed below once the predictor is known
       nc[0].r.push_back(0);
       nc[1].r.push_back(0);
     }
@@ -205,16 +205,16 @@ bool EncodeDecimal(const std::vector<RollupWindow>& w, const std::vector<uint32_
   if (!ok0 && !ok1) return false;
   const int minpred = !ok0 || (ok1 && nc[1].Bits() < nc[0].Bits()) ? 1 : 0;
   for (size_t j = 0; j < nv; ++j) {
-    if (N[j] == INT64_MIN && !min_exc.empty()) {
+    if (nm[j] == INT64_MIN && !min_exc.empty()) {
       // An exception's state is its prediction. (A real mantissa is > -2^53, never INT64_MIN.)
-      N[j] = minpred == 0 ? L[vw[j]] : L[vw[j] == 0 ? 0 : vw[j] - 1];
+      nm[j] = minpred == 0 ? lm[vw[j]] : lm[vw[j] == 0 ? 0 : vw[j] - 1];
     }
   }
   exc.insert(exc.end(), min_exc.begin(), min_exc.end());
   // sum against count × (min + max) / 2, plus its correction in ulps.
   for (size_t j = 0; j < nv; ++j) {
     const RollupWindow& x = w[vw[j]];
-    const int64_t p = SumPrediction(x.count, N[j], X[j]);
+    const int64_t p = SumPrediction(x.count, nm[j], xm[j]);
     int64_t m = 0, ulp = 0;
     bool ok = std::isfinite(x.sum) && std::fabs(x.sum) * kPow10[e] < kTwo53;
     if (ok) {
@@ -239,7 +239,7 @@ bool EncodeDecimal(const std::vector<RollupWindow>& w, const std::vector<uint32_
   out->push_back(static_cast<char>(kModeDecimal));
   out->push_back(static_cast<char>(e));
   out->push_back(static_cast<char>((order2 ? 1 : 0) | (minpred << 1)));
-  PutVarint(out, L[0]);
+  PutVarint(out, lm[0]);
   if (order2) PutVarint(out, first_delta);
   lc.PutHeader(out, true);
   if (nv > 0) {
@@ -511,36 +511,36 @@ Status DecodeRecord(std::string_view rec, int want, Decoded* d) {
   }
   const double scale = kPow10[e];
   // last.
-  std::vector<int64_t> L(n);
+  std::vector<int64_t> lm(n);
   d->last.resize(n);
-  L[0] = l0;
+  lm[0] = l0;
   const bool order2 = (flags & 1) != 0;
   for (size_t k = 1; k < n; ++k) {
     int64_t r;
     if (order2 && k == 1) {
-      L[1] = Add(l0, first_delta);
+      lm[1] = Add(l0, first_delta);
       continue;
     }
     if (!ReadCode(&bits, ct[kColLast], cg[kColLast], &r)) return Bad();
-    const int64_t pr = order2 ? Sub(Add(L[k - 1], L[k - 1]), L[k - 2]) : L[k - 1];
-    L[k] = Add(pr, r);
+    const int64_t pr = order2 ? Sub(Add(lm[k - 1], lm[k - 1]), lm[k - 2]) : lm[k - 1];
+    lm[k] = Add(pr, r);
   }
   for (size_t k = 0; k < n; ++k) {
     if (!exception(kColLast, static_cast<uint32_t>(k), &d->last[k])) {
-      d->last[k] = static_cast<double>(L[k]) / scale;
+      d->last[k] = static_cast<double>(lm[k]) / scale;
     }
   }
   column_done("last", n);
   if (want == static_cast<int>(RollupAgg::kLast) || nv == 0) return Status::Ok();
   // max.
-  std::vector<int64_t> X(nv), N(nv);
+  std::vector<int64_t> xm(nv), nm(nv);
   d->max.resize(nv);
   for (size_t j = 0; j < nv; ++j) {
     int64_t r;
     if (!ReadCode(&bits, ct[kColMax], cg[kColMax], &r)) return Bad();
-    X[j] = Add(L[d->vw[j]], r);
+    xm[j] = Add(lm[d->vw[j]], r);
     if (!exception(kColMax, static_cast<uint32_t>(j), &d->max[j])) {
-      d->max[j] = static_cast<double>(X[j]) / scale;
+      d->max[j] = static_cast<double>(xm[j]) / scale;
     }
   }
   column_done("max", nv);
@@ -550,26 +550,26 @@ Status DecodeRecord(std::string_view rec, int want, Decoded* d) {
     int64_t r;
     if (!ReadCode(&bits, ct[kColMin], cg[kColMin], &r)) return Bad();
     const uint32_t k = d->vw[j];
-    N[j] = Add((flags & 2) != 0 ? L[k == 0 ? 0 : k - 1] : L[k], r);
+    nm[j] = Add((flags & 2) != 0 ? lm[k == 0 ? 0 : k - 1] : lm[k], r);
     if (!exception(kColMin, static_cast<uint32_t>(j), &d->min[j])) {
-      d->min[j] = static_cast<double>(N[j]) / scale;
+      d->min[j] = static_cast<double>(nm[j]) / scale;
     }
   }
   column_done("min", nv);
   if (want == static_cast<int>(RollupAgg::kMin)) return Status::Ok();
   d->sum.resize(nv);
-  std::vector<int64_t> S(nv);
+  std::vector<int64_t> sm(nv);
   for (size_t j = 0; j < nv; ++j) {
     int64_t r;
     if (!ReadCode(&bits, ct[kColSum], cg[kColSum], &r)) return Bad();
-    S[j] = Add(SumPrediction(d->count[d->vw[j]], N[j], X[j]), r);
+    sm[j] = Add(SumPrediction(d->count[d->vw[j]], nm[j], xm[j]), r);
   }
   column_done("sum", nv);
   for (size_t j = 0; j < nv; ++j) {
     int64_t ulp;
     if (!ReadCode(&bits, ct[kColUlp], 1, &ulp)) return Bad();
     if (!exception(kColSum, static_cast<uint32_t>(j), &d->sum[j])) {
-      const double q = static_cast<double>(S[j]) / scale;
+      const double q = static_cast<double>(sm[j]) / scale;
       d->sum[j] = FromBits(Bits(q) + static_cast<uint64_t>(ulp));
     }
   }
