@@ -51,6 +51,8 @@ want() { [[ ,$ONLY, == *,$1,* ]]; }
 scripts/install-deps --bench
 PY=/usr/bin/python3
 # KANSOKU_BIN: another kansoku binary (e.g. a copy of the base build for an A/B run).
+# KANSOKU_KEEP_DATA=DIR: copy kansoku's data dir there after the ingest + flush (before the
+# restart), for build/release/bench/tsdb/kansoku_block_stats. DIR must not exist yet.
 KBIN=${KANSOKU_BIN:-build/release/kansoku}
 [[ -x $KBIN ]] || { echo "build first: cmake --build build/release --target kansoku" >&2; exit 1; }
 
@@ -146,6 +148,7 @@ if want kansoku; then
   put kansoku_bytes "$(du_b "$KDATA/tsdb")"
   put kansoku_bytes_wal "$(du_b "$KDATA/tsdb/wal")"
   ls -la "$KDATA/tsdb" > "$WORK/k-ls.txt"
+  if [[ -n ${KANSOKU_KEEP_DATA:-} ]]; then cp -a "$KDATA" "$KANSOKU_KEEP_DATA"; fi
   echo "== kansoku: restart on its data, check, queries"
   t=$(now)
   KANSOKU_ADMIN_TOKEN=$TOKEN "$WORK/kansoku" server --data "$KDATA" --listen 127.0.0.1:$KPORT --log-level warn &

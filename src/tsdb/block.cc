@@ -20,8 +20,10 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kChunksMagic = "KSC1";
-constexpr std::string_view kIndexMagic = "KSI1";
-constexpr size_t kIndexFooter = 8 + 8 + 4 + 4;
+constexpr std::string_view kIndexMagicV1 = "KSI1";  // label strings inline
+constexpr std::string_view kIndexMagic = "KSI2";    // a symbol table; deltas for chunk refs
+constexpr size_t kIndexFooterV1 = 8 + 8 + 4 + 4;
+constexpr size_t kIndexFooter = 8 + 8 + 8 + 4 + 4;
 
 uint32_t Crc(std::string_view data, uLong seed = 0) {
   return static_cast<uint32_t>(
@@ -154,7 +156,8 @@ Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
   KANSOKU_RETURN_IF_ERROR(it.status());
   if (!c.empty()) KANSOKU_RETURN_IF_ERROR(FlushChunk(c, &e.chunks));
   if (e.chunks.empty()) return Status::Ok();
-  for (size_t i = 0; i < rollups.size(); ++i) e.rollups[i] = rollups[i].Finish();
+  for (size_t i = 0; i < rollups.size(); ++i)
+    e.rollups[i] = EncodeRollupSeries(rollups[i].Finish());
   entries_.push_back(std::move(e));
   return Status::Ok();
 }
@@ -167,32 +170,52 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
   ::close(chunks_fd_);
   chunks_fd_ = -1;
 
-  // Index: magic, series section, postings section, footer.
+  // Index: magic, symbols, series section, postings section, footer (tsdb-block.md).
+  std::vector<std::string_view> symbols;
+  for (const Entry& e : entries_) {
+    for (const auto& l : e.labels) {
+      symbols.push_back(l.name);
+      symbols.push_back(l.value);
+    }
+  }
+  std::sort(symbols.begin(), symbols.end());
+  symbols.erase(std::unique(symbols.begin(), symbols.end()), symbols.end());
+  auto sym = [&](std::string_view v) {
+    return static_cast<uint64_t>(std::lower_bound(symbols.begin(), symbols.end(), v) -
+                                 symbols.begin());
+  };
   std::string idx(kIndexMagic);
+  const uint64_t symbols_off = idx.size();
+  enc::PutUvarint(&idx, symbols.size());
+  for (std::string_view v : symbols) enc::PutString(&idx, v);
   const uint64_t series_off = idx.size();
   enc::PutUvarint(&idx, entries_.size());
   MemPostings postings;
+  int64_t prev_mint = 0;
+  uint64_t prev_offset = 0;
   for (size_t i = 0; i < entries_.size(); ++i) {
     const Entry& e = entries_[i];
     postings.Add(i, e.labels);
     enc::PutUvarint(&idx, e.labels.size());
     for (const auto& l : e.labels) {
-      enc::PutString(&idx, l.name);
-      enc::PutString(&idx, l.value);
+      enc::PutUvarint(&idx, sym(l.name));
+      enc::PutUvarint(&idx, sym(l.value));
     }
     enc::PutUvarint(&idx, e.chunks.size());
     for (const auto& c : e.chunks) {
-      enc::PutVarint(&idx, c.mint);
+      enc::PutVarint(&idx, c.mint - prev_mint);
       enc::PutUvarint(&idx, static_cast<uint64_t>(c.maxt - c.mint));
-      enc::PutUvarint(&idx, c.offset);
+      enc::PutUvarint(&idx, c.offset - prev_offset);  // chunks are written in series order
+      prev_mint = c.mint;
+      prev_offset = c.offset;
     }
   }
   const uint64_t postings_off = idx.size();
   enc::PutUvarint(&idx, postings.NumLabelPairs());
   for (const auto& name : postings.LabelNames()) {
     postings.ForEachValue(name, [&](std::string_view value, const Postings& p) {
-      enc::PutString(&idx, name);
-      enc::PutString(&idx, value);
+      enc::PutUvarint(&idx, sym(name));
+      enc::PutUvarint(&idx, sym(value));
       enc::PutUvarint(&idx, p.size());
       SeriesRef prev = 0;
       for (SeriesRef r : p) {
@@ -201,6 +224,7 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
       }
     });
   }
+  enc::PutU64(&idx, symbols_off);
   enc::PutU64(&idx, series_off);
   enc::PutU64(&idx, postings_off);
   enc::PutU32(&idx, Crc(idx));
@@ -210,7 +234,7 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
   for (size_t i = 0; rollups_ && i < std::size(kRollupResolutions); ++i) {
     const int64_t r = kRollupResolutions[i];
     if ((maxt - mint) / r > 60000) continue;  // too many points per chunk; read raw data
-    std::vector<RollupChunks> rs;
+    std::vector<std::string> rs;
     rs.reserve(entries_.size());
     for (auto& e : entries_) rs.push_back(std::move(e.rollups[i]));
     KANSOKU_RETURN_IF_ERROR(
@@ -292,25 +316,51 @@ Status Block::CheckIndexBytes(std::string_view data) {
 }
 
 Status Block::LoadIndex(std::string_view data) {
-  if (data.size() < kIndexMagic.size() + kIndexFooter ||
-      data.substr(0, kIndexMagic.size()) != kIndexMagic ||
-      data.substr(data.size() - 4) != kIndexMagic) {
+  const bool v1 = data.size() >= 4 && data.substr(0, 4) == kIndexMagicV1;
+  const std::string_view magic = v1 ? kIndexMagicV1 : kIndexMagic;
+  const size_t footer_size = v1 ? kIndexFooterV1 : kIndexFooter;
+  if (data.size() < magic.size() + footer_size || data.substr(0, magic.size()) != magic ||
+      data.substr(data.size() - 4) != magic) {
     return Status::Corruption("index: bad magic or too short");
   }
-  const size_t footer = data.size() - kIndexFooter;
-  const uint64_t series_off = enc::GetU64(data.data() + footer);
-  const uint64_t postings_off = enc::GetU64(data.data() + footer + 8);
-  const uint32_t crc = enc::GetU32(data.data() + footer + 16);
-  if (Crc(data.substr(0, footer + 16)) != crc)
+  const size_t footer = data.size() - footer_size;
+  const uint64_t symbols_off = v1 ? 0 : enc::GetU64(data.data() + footer);
+  const uint64_t series_off = enc::GetU64(data.data() + footer + (v1 ? 0 : 8));
+  const uint64_t postings_off = enc::GetU64(data.data() + footer + (v1 ? 8 : 16));
+  const uint32_t crc = enc::GetU32(data.data() + footer + (v1 ? 16 : 24));
+  if (Crc(data.substr(0, footer + (v1 ? 16 : 24))) != crc)
     return Status::Corruption("index: checksum mismatch");
-  if (series_off > postings_off || postings_off > footer) {
+  if ((!v1 && (symbols_off < magic.size() || symbols_off > series_off)) ||
+      series_off > postings_off || postings_off > footer) {
     return Status::Corruption("index: bad section offsets");
   }
+  std::vector<std::string_view> symbols;
+  if (!v1) {
+    enc::Decoder sd(data.substr(symbols_off, series_off - symbols_off));
+    const uint64_t ns = sd.Uvarint();
+    if (ns > sd.remaining()) return Status::Corruption("index: bad symbol count");
+    symbols.reserve(ns);
+    for (uint64_t i = 0; i < ns && sd.ok(); ++i) symbols.push_back(sd.String());
+    if (!sd.ok() || !sd.done()) return Status::Corruption("index: truncated symbol table");
+  }
+  // A label string: inline (KSI1) or a symbol reference (KSI2); false when out of range.
+  auto read_string = [&](enc::Decoder& d, std::string_view* out) {
+    if (v1) {
+      *out = d.String();
+      return true;
+    }
+    const uint64_t ref = d.Uvarint();
+    if (ref >= symbols.size()) return false;
+    *out = symbols[ref];
+    return true;
+  };
   enc::Decoder d(data.substr(series_off, postings_off - series_off));
   const uint64_t n = d.Uvarint();
   if (n > d.remaining()) return Status::Corruption("index: bad series count");
   series_.reserve(n);
   uint32_t num_chunks = 0;
+  int64_t prev_mint = 0;
+  uint64_t prev_offset = 0;
   for (uint64_t i = 0; i < n && d.ok(); ++i) {
     Series s;
     const uint64_t nl = d.Uvarint();
@@ -318,10 +368,11 @@ Status Block::LoadIndex(std::string_view data) {
     std::vector<Label> labels;
     labels.reserve(nl);
     for (uint64_t j = 0; j < nl; ++j) {
-      Label l;
-      l.name = std::string(d.String());
-      l.value = std::string(d.String());
-      labels.push_back(std::move(l));
+      std::string_view name, value;
+      if (!read_string(d, &name) || !read_string(d, &value)) {
+        return Status::Corruption("index: label symbol out of range");
+      }
+      labels.push_back(Label{std::string(name), std::string(value)});
     }
     for (size_t j = 1; j < labels.size(); ++j) {
       if (!(labels[j - 1].name < labels[j].name)) {
@@ -335,9 +386,17 @@ Status Block::LoadIndex(std::string_view data) {
     s.chunks.reserve(nc);
     for (uint64_t j = 0; j < nc; ++j) {
       ChunkMeta c;
+      // KSI2 stores deltas from the previous chunk (unsigned arithmetic: damage wraps).
       c.mint = d.Varint();
       const uint64_t span = d.Uvarint();
       c.offset = d.Uvarint();
+      if (!v1) {
+        c.mint =
+            static_cast<int64_t>(static_cast<uint64_t>(c.mint) + static_cast<uint64_t>(prev_mint));
+        c.offset += prev_offset;
+        prev_mint = c.mint;
+        prev_offset = c.offset;
+      }
       // Unsigned: a corrupt span must not overflow int64 (UB).
       c.maxt = static_cast<int64_t>(static_cast<uint64_t>(c.mint) + span);
       if (c.maxt < c.mint) return Status::Corruption("index: bad chunk time range");
@@ -352,8 +411,10 @@ Status Block::LoadIndex(std::string_view data) {
   enc::Decoder pd(data.substr(postings_off, footer - postings_off));
   const uint64_t np = pd.Uvarint();
   for (uint64_t i = 0; i < np && pd.ok(); ++i) {
-    const std::string_view name = pd.String();
-    const std::string_view value = pd.String();
+    std::string_view name, value;
+    if (!read_string(pd, &name) || !read_string(pd, &value)) {
+      return Status::Corruption("index: postings symbol out of range");
+    }
     const uint64_t cnt = pd.Uvarint();
     if (cnt > pd.remaining()) return Status::Corruption("index: bad postings length");
     SeriesRef ref = 0;
@@ -424,7 +485,8 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
     const Series& s = series_[id];
     SeriesData d;
     if (table != nullptr) {
-      const std::string_view bytes = table->Chunk(id, rollup->agg);
+      ChunkEncoding encoding;
+      const std::string_view bytes = table->ChunkFor(id, rollup->agg, &encoding);
       if (bytes.empty() || s.chunks.empty() || s.chunks.back().maxt < mint ||
           s.chunks.front().mint > maxt) {
         continue;
@@ -432,7 +494,7 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
       ChunkRef r;
       r.owner = shared_from_this();
       r.data = bytes;
-      r.encoding = table->Encoding(id, rollup->agg);
+      r.encoding = encoding;
       r.mint = s.chunks.front().mint;  // rollup points lie within the raw data's span
       r.maxt = s.chunks.back().maxt;
       d.chunks.push_back(std::move(r));

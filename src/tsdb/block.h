@@ -59,7 +59,7 @@ class BlockWriter {
   struct Entry {
     Labels labels;
     std::vector<ChunkMeta> chunks;
-    std::array<RollupChunks, std::size(kRollupResolutions)> rollups;
+    std::array<std::string, std::size(kRollupResolutions)> rollups;  // KSR3 series records
   };
   BlockWriter(std::string parent, std::string name, bool rollups)
       : parent_(std::move(parent)), name_(std::move(name)), rollups_(rollups) {}

@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include "tsdb/encoding.h"
 #include "tsdb/test_util.h"
 
 namespace kansoku::tsdb {
@@ -64,6 +68,107 @@ void WriteTestBlock(const std::string& dir, const std::string& name) {
 
 // A damaged chunk fails its CRC on every read (only chunks that matched are remembered as
 // verified); the other chunks read fine, also the second time (verified once, then skipped).
+// Rewrites a KSI2 index in the previous format (KSI1: inline label strings, absolute chunk
+// references), as older versions wrote it.
+std::string IndexToKsi1(const std::string& v2) {
+  const size_t footer = v2.size() - 32;
+  const uint64_t symbols_off = enc::GetU64(v2.data() + footer);
+  const uint64_t series_off = enc::GetU64(v2.data() + footer + 8);
+  const uint64_t postings_off = enc::GetU64(v2.data() + footer + 16);
+  enc::Decoder sd(std::string_view(v2).substr(symbols_off, series_off - symbols_off));
+  std::vector<std::string_view> sym(sd.Uvarint());
+  for (auto& x : sym) x = sd.String();
+  std::string out = "KSI1";
+  const uint64_t new_series_off = out.size();
+  enc::Decoder d(std::string_view(v2).substr(series_off, postings_off - series_off));
+  const uint64_t n = d.Uvarint();
+  enc::PutUvarint(&out, n);
+  int64_t mint = 0;
+  uint64_t off = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t nl = d.Uvarint();
+    enc::PutUvarint(&out, nl);
+    for (uint64_t j = 0; j < 2 * nl; ++j) enc::PutString(&out, sym[d.Uvarint()]);
+    const uint64_t nc = d.Uvarint();
+    enc::PutUvarint(&out, nc);
+    for (uint64_t j = 0; j < nc; ++j) {
+      mint += d.Varint();
+      const uint64_t span = d.Uvarint();
+      off += d.Uvarint();
+      enc::PutVarint(&out, mint);
+      enc::PutUvarint(&out, span);
+      enc::PutUvarint(&out, off);
+    }
+  }
+  const uint64_t new_postings_off = out.size();
+  enc::Decoder pd(std::string_view(v2).substr(postings_off, footer - postings_off));
+  const uint64_t np = pd.Uvarint();
+  enc::PutUvarint(&out, np);
+  for (uint64_t i = 0; i < np; ++i) {
+    enc::PutString(&out, sym[pd.Uvarint()]);
+    enc::PutString(&out, sym[pd.Uvarint()]);
+    const uint64_t cnt = pd.Uvarint();
+    enc::PutUvarint(&out, cnt);
+    for (uint64_t j = 0; j < cnt; ++j) enc::PutUvarint(&out, pd.Uvarint());
+  }
+  EXPECT_TRUE(d.ok() && d.done() && pd.ok() && pd.done());
+  enc::PutU64(&out, new_series_off);
+  enc::PutU64(&out, new_postings_off);
+  enc::PutU32(&out, static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(out.data()),
+                                                static_cast<uInt>(out.size()))));
+  out.append("KSI1");
+  return out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(BlockTest, ReadsKsi1IndexLikeKsi2) {
+  TempDir dir;
+  WriteTestBlock(dir.path(), "b-1");
+  auto b2 = Block::Open(dir.path() + "/b-1");
+  ASSERT_TRUE(b2.ok()) << b2.status().ToString();
+  const std::string v2 = ReadFile(dir.path() + "/b-1/index");
+  ASSERT_EQ(v2.substr(0, 4), "KSI2");
+  const std::string v1 = IndexToKsi1(v2);
+  EXPECT_GT(v1.size(), v2.size());
+  std::ofstream(dir.path() + "/b-1/index", std::ios::binary | std::ios::trunc) << v1;
+  auto b1 = Block::Open(dir.path() + "/b-1");
+  ASSERT_TRUE(b1.ok()) << b1.status().ToString();
+  EXPECT_EQ((*b1)->LabelNames(), (*b2)->LabelNames());
+  EXPECT_EQ((*b1)->LabelValues("instance"), (*b2)->LabelValues("instance"));
+  auto got1 = (*b1)->Select({Re("instance", "i0[2-7]")}, 0, 300000);
+  auto got2 = (*b2)->Select({Re("instance", "i0[2-7]")}, 0, 300000);
+  ASSERT_TRUE(got1.ok() && got2.ok());
+  ASSERT_EQ(got1->size(), 6u);
+  ASSERT_EQ(got1->size(), got2->size());
+  for (size_t i = 0; i < got1->size(); ++i) {
+    EXPECT_EQ((*got1)[i].labels, (*got2)[i].labels);
+    Status st1, st2;
+    const auto s1 = Read((*got1)[i], 0, 300000, &st1);
+    const auto s2 = Read((*got2)[i], 0, 300000, &st2);
+    EXPECT_TRUE(st1.ok() && st2.ok());
+    ASSERT_EQ(s1.size(), 300u);
+    ASSERT_EQ(s1.size(), s2.size());
+    for (size_t j = 0; j < s1.size(); ++j) {
+      EXPECT_EQ(s1[j].t, s2[j].t);
+      EXPECT_EQ(s1[j].v, s2[j].v);
+    }
+  }
+  // A symbol reference out of range is Corruption, not a crash.
+  std::string bad = v2;
+  const size_t series_off = enc::GetU64(bad.data() + bad.size() - 24);
+  bad[series_off + 2] = static_cast<char>(0x7f);  // series 0, label 0 name -> symbol 127
+  const uint32_t crc = static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(bad.data()), static_cast<uInt>(bad.size() - 8)));
+  for (int i = 0; i < 4; ++i) bad[bad.size() - 8 + i] = static_cast<char>(crc >> (8 * i));
+  EXPECT_EQ(Block::CheckIndexBytes(bad).code(), Status::Code::kCorruption);
+}
+
 TEST(BlockTest, ChunkCrcCheckedOnEveryReadUntilItMatches) {
   TempDir dir;
   WriteTestBlock(dir.path(), "b-1");

@@ -127,9 +127,10 @@ void XorChunk::Append(int64_t t, double v) {
 }
 
 ChunkIterator::ChunkIterator(std::string_view bytes, ChunkEncoding encoding) {
-  if (encoding == ChunkEncoding::kPacked) {
+  if (encoding == ChunkEncoding::kPacked || IsRollupEncoding(encoding)) {
     is_packed_ = true;
-    status_ = DecodePackedChunk(bytes, &packed_);
+    status_ = encoding == ChunkEncoding::kPacked ? DecodePackedChunk(bytes, &packed_)
+                                                 : DecodeRollupChunk(bytes, encoding, &packed_);
     n_ = static_cast<uint32_t>(packed_.size());
     return;
   }

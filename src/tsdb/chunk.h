@@ -24,7 +24,24 @@ namespace kansoku::tsdb {
 // kXor: XorChunk below (the head's appendable chunks). kPacked: written by blocks when smaller;
 // a decimal exponent, mantissa deltas (or delta-of-deltas) divided by their common divisor,
 // packed with a per-chunk 2- or 3-tier bit-width code; regular timestamps cost no bits.
-enum class ChunkEncoding : uint8_t { kXor = 1, kPacked = 2 };
+//
+// kRollup*: in memory only, never written as a chunk encoding: a KSR3 rollup series record
+// (rollup.h, tsdb-block.md) read as the points of one aggregate; decoded whole when opened.
+enum class ChunkEncoding : uint8_t {
+  kXor = 1,
+  kPacked = 2,
+  kRollupMin = 0x80,
+  kRollupMax = 0x81,
+  kRollupSum = 0x82,
+  kRollupCount = 0x83,
+  kRollupLast = 0x84,
+};
+inline bool IsRollupEncoding(ChunkEncoding e) {
+  return static_cast<uint8_t>(e) >= 0x80 && static_cast<uint8_t>(e) <= 0x84;
+}
+// Appends the points of the aggregate `e` names from a KSR3 record (rollup.cc); Corruption on
+// malformed bytes (*out unchanged).
+Status DecodeRollupChunk(std::string_view record, ChunkEncoding e, std::vector<Sample>* out);
 
 // Packed encoding of n samples (strictly increasing t, 1 <= n <= XorChunk::kMaxSamples). False
 // when it does not apply: a value that is not a decimal of at most 18 fraction digits with a

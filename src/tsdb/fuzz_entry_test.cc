@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "tsdb/block.h"
 #include "tsdb/chunk.h"
@@ -136,12 +137,23 @@ TEST(FuzzEntryTest, WalRecordsValidAndDamaged) {
 
 TEST(FuzzEntryTest, BlockFilesValidAndDamaged) {
   TempDir dir;
+  // A decimal counter ending in a stale marker, a non-decimal gauge (the rollups' float mode),
+  // and one with jittered times and a NaN.
+  std::vector<std::vector<Sample>> series(3);
+  for (int k = 0; k < 3; ++k) {
+    for (int i = 0; i < 400; ++i) {
+      const int64_t t = i * 15000 + (k == 2 ? (i * 7919) % 300 : 0);
+      double v = k == 1 ? i / 3.0 : k * 10.0 + i;
+      if (k == 0 && i == 399) v = StaleNaN();
+      if (k == 2 && i == 100) v = std::numeric_limits<double>::quiet_NaN();
+      series[k].push_back({t, v});
+    }
+  }
   {
     auto w = BlockWriter::Create(dir.path(), "b-1");
     ASSERT_TRUE(w.ok());
     for (int k = 0; k < 3; ++k) {
-      std::vector<Sample> smp;
-      for (int i = 0; i < 400; ++i) smp.push_back({i * 15000, k * 10.0 + i});
+      const std::vector<Sample> smp = series[k];
       class Vec : public SeriesIterator {
        public:
         explicit Vec(std::vector<Sample> s) : s_(std::move(s)) {}
@@ -178,6 +190,23 @@ TEST(FuzzEntryTest, BlockFilesValidAndDamaged) {
   const std::string rin = std::string(1, static_cast<char>(2 | 1 | (3 << 2))) + rollup;
   MaybeWriteSeed("tsdb_block", "rollup", rin);
   Torture(FuzzBlockFiles, rin);
+  // The previous format (KSR2), as older versions wrote it.
+  std::vector<std::vector<RollupWindow>> windows;
+  for (const auto& smp : series) {
+    RollupBuilder b(300000);
+    for (const auto& x : smp) b.Add(x.t, x.v);
+    windows.push_back(b.Finish());
+  }
+  const std::string rin2 =
+      std::string(1, static_cast<char>(2 | 1 | (3 << 2))) + EncodeRollupFileV2(300000, windows);
+  MaybeWriteSeed("tsdb_block", "rollup-v2", rin2);
+  Torture(FuzzBlockFiles, rin2);
+  // A series without windows (empty record) between two with windows (found by the fuzzer: the
+  // round-trip check must skip it).
+  const std::string rin3 = std::string(1, static_cast<char>(2 | 1 | (3 << 2))) +
+                           EncodeRollupFile(300000, {EncodeRollupSeries(windows[0]), "",
+                                                     EncodeRollupSeries(windows[2])});
+  EXPECT_EQ(FuzzBlockFiles(reinterpret_cast<const uint8_t*>(rin3.data()), rin3.size()), 0);
   // A damaged span that would overflow int64 and unsorted labels are refused.
   EXPECT_FALSE(Block::CheckIndexBytes(index.substr(0, index.size() - 1)).ok());
 }

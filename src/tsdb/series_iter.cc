@@ -163,7 +163,7 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
   const int64_t hi = std::min(maxt, maxt_);
   size_t expect = 0;
   for (const ChunkRef& c : chunks_) {
-    if (c.maxt >= lo && c.mint <= hi && c.data.size() >= 2) {
+    if (c.maxt >= lo && c.mint <= hi && c.data.size() >= 2 && !IsRollupEncoding(c.encoding)) {
       expect += (size_t{static_cast<uint8_t>(c.data[0])} << 8) | static_cast<uint8_t>(c.data[1]);
     }
   }
@@ -178,6 +178,7 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
     const size_t base = out->size();
     status_ = c.encoding == ChunkEncoding::kPacked ? DecodePackedChunk(c.data, out)
               : c.encoding == ChunkEncoding::kXor  ? DecodeXorChunk(c.data, out)
+              : IsRollupEncoding(c.encoding)       ? DecodeRollupChunk(c.data, c.encoding, out)
                                                    : Status::Corruption("chunk: unknown encoding");
     if (!status_.ok()) return status_;
     const size_t end = out->size();
