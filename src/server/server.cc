@@ -182,6 +182,7 @@ Status Server::OpenMetricsStorage() {
   o.out_of_order_window_ms = t.out_of_order_window_ms;
   o.wal_fsync_interval_ms = t.wal_fsync_interval_ms;
   o.block_range_ms = t.block_range_ms;
+  o.rollup_min_age_ms = t.rollup_min_age_ms;
   o.max_series = static_cast<size_t>(t.max_series);
   o.max_exemplars = static_cast<size_t>(t.max_exemplars);
   auto start = std::chrono::steady_clock::now();

@@ -233,7 +233,7 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
 
   for (size_t i = 0; rollups_ && i < std::size(kRollupResolutions); ++i) {
     const int64_t r = kRollupResolutions[i];
-    if ((maxt - mint) / r > 60000) continue;  // too many points per chunk; read raw data
+    if ((maxt - mint) / r > kMaxRollupPointsPerSeries) continue;  // too many points: raw data
     std::vector<std::string> rs;
     rs.reserve(entries_.size());
     for (auto& e : entries_) rs.push_back(std::move(e.rollups[i]));

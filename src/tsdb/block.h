@@ -87,6 +87,7 @@ class Block : public IndexReader, public std::enable_shared_from_this<Block> {
 
   const BlockMeta& meta() const { return meta_; }
   const std::string& dir() const { return dir_; }
+  bool HasRollups() const { return !rollups_.empty(); }
   uint64_t SizeBytes() const { return size_bytes_; }
 
   // Series matching the matchers (all series when matchers is empty) that have chunks

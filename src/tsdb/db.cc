@@ -778,7 +778,8 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
     // Rollups are written when compaction merges head blocks into wider ones (where a 5 m or 1 h
     // window series pays for its chunk headers); a 2 h block would spend a third of its bytes and
     // of its write time on them. Without compaction, every block gets them.
-    const bool rollups = options_.max_block_range_ms <= options_.block_range_ms;
+    const bool rollups = options_.max_block_range_ms <= options_.block_range_ms &&
+                         hi <= persisted_until_.load() - options_.rollup_min_age_ms;
     KANSOKU_ASSIGN_OR_RETURN(auto writer, BlockWriter::Create(dir_, name, rollups));
     for (auto& s : data) {
       MergedSeriesIterator it(std::move(s.chunks), lo, hi - 1);
@@ -902,11 +903,54 @@ Result<int> DB::ApplyRetention() {
   return static_cast<int>(doomed.size());
 }
 
+Result<BlockMeta> DB::RewriteBlocks(const std::vector<std::shared_ptr<Block>>& sources,
+                                    int64_t mint, int64_t maxt, int level, bool rollups) {
+  std::vector<std::vector<SeriesData>> lists;
+  for (const auto& b : sources) {
+    KANSOKU_ASSIGN_OR_RETURN(auto data, b->Select({}, INT64_MIN, INT64_MAX));
+    lists.push_back(std::move(data));
+  }
+  std::vector<SeriesData> series = MergeSeriesLists(std::move(lists));
+  const std::string name = NextBlockName();
+  KANSOKU_ASSIGN_OR_RETURN(auto writer, BlockWriter::Create(dir_, name, rollups));
+  for (auto& s : series) {
+    MergedSeriesIterator it(std::move(s.chunks), mint, maxt - 1);
+    KANSOKU_RETURN_IF_ERROR(writer->AddSeries(s.labels, it));
+  }
+  KANSOKU_ASSIGN_OR_RETURN(BlockMeta meta, writer->Finish(mint, maxt, level));
+  KANSOKU_ASSIGN_OR_RETURN(auto block, Block::Open(dir_ + "/" + name));
+  {
+    std::unique_lock<std::shared_mutex> l(blocks_mu_);
+    std::erase_if(blocks_, [&](const auto& b) {
+      return std::find(sources.begin(), sources.end(), b) != sources.end();
+    });
+    blocks_.push_back(std::move(block));
+    std::sort(blocks_.begin(), blocks_.end(),
+              [](const auto& a, const auto& b) { return a->meta().mint < b->meta().mint; });
+  }
+  // A crash before these removals leaves overlapping blocks; queries deduplicate them and the
+  // next compaction merges them again.
+  for (const auto& b : sources) KANSOKU_RETURN_IF_ERROR(RemoveAll(b->dir()));
+  log::Info("tsdb: compacted blocks",
+            {{"block", name},
+             {"sources", static_cast<unsigned long long>(sources.size())},
+             {"level", meta.level},
+             {"rollups", rollups},
+             {"series", static_cast<unsigned long long>(meta.num_series)}});
+  block_compactions_.fetch_add(1);
+  return meta;
+}
+
 Result<int> DB::CompactBlocks() {
-  if (options_.max_block_range_ms <= options_.block_range_ms) return 0;
   std::lock_guard<std::mutex> cl(compact_mu_);
-  int merged = 0;
-  for (int64_t range = options_.block_range_ms * 3; range <= options_.max_block_range_ms;
+  int written = 0;
+  // Rollups only for blocks ending at least rollup_min_age_ms behind the newest persisted range.
+  const auto aged = [&](int64_t block_maxt) {
+    return block_maxt <= persisted_until_.load() - options_.rollup_min_age_ms;
+  };
+  for (int64_t range = options_.block_range_ms * 3;
+       options_.max_block_range_ms > options_.block_range_ms &&
+       range <= options_.max_block_range_ms;
        range *= 3) {
     // Group blocks by aligned window of this width; merge a window once data exists past it.
     std::vector<std::shared_ptr<Block>> all = BlocksSnapshot(INT64_MIN, INT64_MAX);
@@ -923,45 +967,27 @@ Result<int> DB::CompactBlocks() {
       if (group.size() < 2 || (w + 1) * range > newest) continue;
       int64_t mint = INT64_MAX, maxt = INT64_MIN;
       int level = 1;
-      std::vector<std::vector<SeriesData>> lists;
       for (const auto& b : group) {
         mint = std::min(mint, b->meta().mint);
         maxt = std::max(maxt, b->meta().maxt);
         level = std::max(level, b->meta().level + 1);
-        KANSOKU_ASSIGN_OR_RETURN(auto data, b->Select({}, INT64_MIN, INT64_MAX));
-        lists.push_back(std::move(data));
       }
-      std::vector<SeriesData> series = MergeSeriesLists(std::move(lists));
-      const std::string name = NextBlockName();
-      KANSOKU_ASSIGN_OR_RETURN(auto writer, BlockWriter::Create(dir_, name));
-      for (auto& s : series) {
-        MergedSeriesIterator it(std::move(s.chunks), mint, maxt - 1);
-        KANSOKU_RETURN_IF_ERROR(writer->AddSeries(s.labels, it));
-      }
-      KANSOKU_ASSIGN_OR_RETURN(BlockMeta meta, writer->Finish(mint, maxt, level));
-      KANSOKU_ASSIGN_OR_RETURN(auto block, Block::Open(dir_ + "/" + name));
-      {
-        std::unique_lock<std::shared_mutex> l(blocks_mu_);
-        std::erase_if(blocks_, [&](const auto& b) {
-          return std::find(group.begin(), group.end(), b) != group.end();
-        });
-        blocks_.push_back(std::move(block));
-        std::sort(blocks_.begin(), blocks_.end(),
-                  [](const auto& a, const auto& b) { return a->meta().mint < b->meta().mint; });
-      }
-      // A crash before these removals leaves overlapping blocks; queries deduplicate them and
-      // the next compaction merges them again.
-      for (const auto& b : group) KANSOKU_RETURN_IF_ERROR(RemoveAll(b->dir()));
-      log::Info("tsdb: compacted blocks",
-                {{"block", name},
-                 {"sources", static_cast<unsigned long long>(group.size())},
-                 {"level", meta.level},
-                 {"series", static_cast<unsigned long long>(meta.num_series)}});
-      block_compactions_.fetch_add(1);
-      ++merged;
+      KANSOKU_RETURN_IF_ERROR(RewriteBlocks(group, mint, maxt, level, aged(maxt)).status());
+      ++written;
     }
   }
-  return merged;
+  // Blocks that aged past rollup_min_age_ms without rollups: rewritten alone, with them. A block
+  // whose series would need more points than a rollup file takes even at 1 h keeps none.
+  for (const auto& b : BlocksSnapshot(INT64_MIN, INT64_MAX)) {
+    const BlockMeta& m = b->meta();
+    if (b->HasRollups() || m.num_series == 0 || !aged(m.maxt) ||
+        (m.maxt - m.mint) / std::end(kRollupResolutions)[-1] > kMaxRollupPointsPerSeries) {
+      continue;
+    }
+    KANSOKU_RETURN_IF_ERROR(RewriteBlocks({b}, m.mint, m.maxt, m.level, true).status());
+    ++written;
+  }
+  return written;
 }
 
 bool DB::WaitOrStop(int64_t ms) {

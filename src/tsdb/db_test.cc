@@ -509,6 +509,7 @@ TEST(DBTest, LargeStepRangeFunctionsReadRollups) {
   TempDir dir;
   DBOptions o = TestOptions();
   o.block_range_ms = 2 * 3600000;
+  o.rollup_min_age_ms = 0;  // every compaction writes rollups
   auto db = DB::Open(o, dir.path());
   ASSERT_TRUE(db.ok());
   // 9 hours of a 15 s counter: blocks [0,2h), [2h,4h), [4h,6h) get written, the rest stays in
@@ -554,6 +555,64 @@ TEST(DBTest, LargeStepRangeFunctionsReadRollups) {
   EXPECT_EQ(read(h)[1].v, 585.0);
   h.func = "avg_over_time";
   EXPECT_EQ(read(h).size(), raw.size());
+}
+
+// Rollups only for blocks that ended rollup_min_age_ms before the newest persisted range:
+// younger merges write none, and a block that ages past it is rewritten with them.
+TEST(DBTest, RollupsOnlyForBlocksPastTheMinimumAge) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.block_range_ms = 2 * 3600000;
+  o.max_block_range_ms = 6 * 3600000;
+  o.rollup_min_age_ms = 10 * 3600000;
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok());
+  int64_t t = 0;
+  auto write_until = [&](int64_t end) {
+    for (; t < end; t += 15000) {
+      auto app = (*db)->NewAppender();
+      ASSERT_TRUE(app->Append(L("ctr", "a"), t, static_cast<double>(t) / 1000).ok());
+      ASSERT_TRUE(app->Commit().ok());
+    }
+  };
+  auto rolled = [&] {  // block mint (h) -> has rollups, as the blocks on disk say
+    std::map<int64_t, bool> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      if (e.path().filename().string().rfind("b-", 0) != 0) continue;
+      auto b = Block::Open(e.path().string());
+      EXPECT_TRUE(b.ok()) << e.path();
+      if (!b.ok()) continue;
+      EXPECT_EQ(std::filesystem::exists(e.path() / "rollup-300000"), (*b)->HasRollups());
+      out[(*b)->meta().mint / 3600000] = (*b)->HasRollups();
+    }
+    EXPECT_EQ(out.size(), (*db)->Blocks().size());
+    return out;
+  };
+  write_until(12 * 3600000);
+  ASSERT_TRUE((*db)->CompactHead().ok());
+  ASSERT_TRUE((*db)->CompactBlocks().ok());
+  // [0 h, 6 h) merged, 6 h younger than the 10 h age: no rollups anywhere yet.
+  EXPECT_EQ(rolled(), (std::map<int64_t, bool>{{0, false}, {6, false}, {8, false}}));
+  write_until(20 * 3600000);
+  ASSERT_TRUE((*db)->CompactHead().ok());
+  ASSERT_TRUE((*db)->CompactBlocks().ok());
+  // Persisted up to 18 h: [0 h, 6 h) is now old enough and was rewritten with rollups; the
+  // newly merged [6 h, 12 h) and [12 h, 18 h) are not.
+  EXPECT_EQ(rolled(), (std::map<int64_t, bool>{{0, true}, {6, false}, {12, false}}));
+  auto q = (*db)->NewQuerier(0, 20 * 3600000);
+  SelectHints h;
+  h.func = "rate";
+  h.step = 3600000;
+  h.range = 3600000;
+  const uint64_t before = (*db)->Stats().rollup_block_reads;
+  auto set = (*q)->Select({Eq("__name__", "ctr")}, h);
+  ASSERT_TRUE(set.ok() && (*set)->Next());
+  size_t n = 0;
+  for (auto it = (*set)->Iterator(); it->Next();) ++n;
+  EXPECT_EQ((*db)->Stats().rollup_block_reads, before + 1);
+  EXPECT_EQ(n, 72U + 14U * 240U);  // 6 h of 5 m points, then 14 h raw (blocks and head)
+  // Nothing is rolled up twice.
+  EXPECT_EQ(*(*db)->CompactBlocks(), 0);
 }
 
 TEST(DBTest, RetentionBySize) {

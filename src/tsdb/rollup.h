@@ -28,6 +28,9 @@ namespace kansoku::tsdb {
 enum class RollupAgg : uint8_t { kMin = 0, kMax = 1, kSum = 2, kCount = 3, kLast = 4 };
 inline constexpr int kNumRollupAggs = 5;
 inline constexpr int64_t kRollupResolutions[] = {300000, 3600000};  // 5 m, 1 h
+// A block whose series would need more points than this at a resolution gets no rollup file
+// for it (its raw data is read).
+inline constexpr int64_t kMaxRollupPointsPerSeries = 60000;
 
 // One window of one series: what every aggregate is derived from.
 struct RollupWindow {

@@ -470,6 +470,7 @@ TEST(EngineRollupTest, LongRangeRateReadsBlockRollups) {
   o.background = false;
   o.wal_fsync_interval_ms = 0;
   o.block_range_ms = 2 * 3600000;
+  o.rollup_min_age_ms = 0;  // rollups at every compaction
   auto db = tsdb::DB::Open(o, dir.path());
   ASSERT_TRUE(db.ok());
   for (int64_t t = 0; t < 9 * 3600000; t += 15000) {
