@@ -967,12 +967,15 @@ Result<int> DB::CompactBlocks() {
       if (group.size() < 2 || (w + 1) * range > newest) continue;
       int64_t mint = INT64_MAX, maxt = INT64_MIN;
       int level = 1;
+      bool had_rollups = false;  // a merge never drops rollups its sources had
       for (const auto& b : group) {
         mint = std::min(mint, b->meta().mint);
         maxt = std::max(maxt, b->meta().maxt);
         level = std::max(level, b->meta().level + 1);
+        had_rollups |= b->HasRollups();
       }
-      KANSOKU_RETURN_IF_ERROR(RewriteBlocks(group, mint, maxt, level, aged(maxt)).status());
+      KANSOKU_RETURN_IF_ERROR(
+          RewriteBlocks(group, mint, maxt, level, had_rollups || aged(maxt)).status());
       ++written;
     }
   }

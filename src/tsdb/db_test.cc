@@ -615,6 +615,47 @@ TEST(DBTest, RollupsOnlyForBlocksPastTheMinimumAge) {
   EXPECT_EQ(*(*db)->CompactBlocks(), 0);
 }
 
+// A merge never drops rollups one of its sources had, even when the merged block is younger than
+// rollup_min_age.
+TEST(DBTest, MergeKeepsRollupsOfASource) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.block_range_ms = 2 * 3600000;
+  o.max_block_range_ms = 18 * 3600000;
+  o.rollup_min_age_ms = 8 * 3600000;
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok());
+  int64_t t = 0;
+  auto write_until = [&](int64_t end) {
+    for (; t < end; t += 15000) {
+      auto app = (*db)->NewAppender();
+      ASSERT_TRUE(app->Append(L("ctr", "a"), t, static_cast<double>(t) / 1000).ok());
+      ASSERT_TRUE(app->Commit().ok());
+    }
+  };
+  auto blocks = [&] {  // block [mint h, maxt h) -> has rollups
+    std::map<std::pair<int64_t, int64_t>, bool> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      if (e.path().filename().string().rfind("b-", 0) != 0) continue;
+      auto b = Block::Open(e.path().string());
+      EXPECT_TRUE(b.ok()) << e.path();
+      if (b.ok()) {
+        out[{(*b)->meta().mint / 3600000, (*b)->meta().maxt / 3600000}] = (*b)->HasRollups();
+      }
+    }
+    return out;
+  };
+  using M = std::map<std::pair<int64_t, int64_t>, bool>;
+  write_until(16 * 3600000);
+  ASSERT_TRUE((*db)->CompactHead().ok());
+  ASSERT_TRUE((*db)->CompactBlocks().ok());
+  EXPECT_EQ(blocks(), (M{{{0, 6}, true}, {{6, 12}, false}, {{12, 14}, false}}));
+  write_until(20 * 3600000);
+  ASSERT_TRUE((*db)->CompactHead().ok());
+  ASSERT_TRUE((*db)->CompactBlocks().ok());
+  EXPECT_EQ(blocks(), (M{{{0, 18}, true}}));  // 18 h is not 8 h old, but [0, 6) had rollups
+}
+
 TEST(DBTest, RetentionBySize) {
   TempDir dir;
   DBOptions o = TestOptions();
