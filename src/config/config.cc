@@ -251,6 +251,7 @@ Result<ServerConfig> ParseServerConfig(const std::string& yaml_text, const std::
       .Field("wal_fsync_interval", Duration(&cfg.tsdb.wal_fsync_interval_ms))
       .Field("block_range", Duration(&cfg.tsdb.block_range_ms))
       .Field("rollup_min_age", Duration(&cfg.tsdb.rollup_min_age_ms))
+      .Field("use_rollups", Bool(&cfg.tsdb.use_rollups))
       .Field("max_series", Size(&cfg.tsdb.max_series))
       .Field("max_exemplars", Count(&cfg.tsdb.max_exemplars));
   query_s.Field("timeout", Duration(&cfg.query.timeout_ms))

@@ -55,7 +55,8 @@ struct TsdbConfig {
   int64_t wal_fsync_interval_ms = 1000;            // wal_fsync_interval: 1s; 0 = every commit
   int64_t block_range_ms = 2 * 3600 * 1000;        // block_range: 2h
   int64_t rollup_min_age_ms = 40LL * 3600 * 1000;  // rollup_min_age: 40h (0: at every compaction)
-  int64_t max_series = 0;                          // max_series: 0 = unlimited
+  bool use_rollups = true;         // use_rollups: long-range queries read blocks' rollups
+  int64_t max_series = 0;          // max_series: 0 = unlimited
   int64_t max_exemplars = 100000;  // max_exemplars: ring shared by all series; 0 = none kept
 };
 

@@ -31,6 +31,17 @@ http:
   EXPECT_EQ(c->http.max_body_bytes, 8 << 20);
 }
 
+TEST(ConfigTest, TsdbRollupSettings) {
+  auto d = ParseServerConfig("", "k.yml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->tsdb.rollup_min_age_ms, 40LL * 3600 * 1000);
+  EXPECT_TRUE(d->tsdb.use_rollups);
+  auto c = ParseServerConfig("tsdb:\n  rollup_min_age: 0s\n  use_rollups: false\n", "k.yml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->tsdb.rollup_min_age_ms, 0);
+  EXPECT_FALSE(c->tsdb.use_rollups);
+}
+
 TEST(ConfigTest, PerTokenLimits) {
   auto c = ParseServerConfig(
       "limits:\n  default:\n    max_active_series: 100\n  tokens:\n    ci:\n"

@@ -183,6 +183,7 @@ Status Server::OpenMetricsStorage() {
   o.wal_fsync_interval_ms = t.wal_fsync_interval_ms;
   o.block_range_ms = t.block_range_ms;
   o.rollup_min_age_ms = t.rollup_min_age_ms;
+  o.use_rollups = t.use_rollups;
   o.max_series = static_cast<size_t>(t.max_series);
   o.max_exemplars = static_cast<size_t>(t.max_exemplars);
   auto start = std::chrono::steady_clock::now();
@@ -219,6 +220,12 @@ Status Server::OpenMetricsStorage() {
        false);
   stat("kansoku_tsdb_head_compactions_total", "Head ranges persisted as blocks.",
        &tsdb::DBStats::head_compactions, true);
+  stat("kansoku_tsdb_block_compactions_total",
+       "Blocks written by compaction (merges, and aged blocks rewritten with rollups).",
+       &tsdb::DBStats::block_compactions, true);
+  stat("kansoku_tsdb_rollup_block_reads_total",
+       "Block reads served from 5 m / 1 h rollups instead of raw chunks.",
+       &tsdb::DBStats::rollup_block_reads, true);
   registry_.GaugeFunc("kansoku_tsdb_head_min_time_seconds",
                       "Oldest sample time in the in-memory head (NaN when it is empty).", [dbp] {
                         const int64_t t = dbp->Stats().head_min_time;
