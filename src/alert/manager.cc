@@ -109,6 +109,9 @@ struct Group {
   int64_t last_eval_ms = 0;
   double eval_seconds = 0;
   std::atomic<bool> running{false};
+  // Replaced by a reload, which moved its rules' alert state into the new groups: an evaluation
+  // that still holds it (queued, or waiting for `mu`) must not run it (its trackers are gone).
+  bool retired = false;
   int64_t next_due_ms = 0;   // evaluation time handed to the worker (set before queueing)
   int64_t last_slot_ms = 0;  // scheduler thread only
 };
@@ -270,6 +273,7 @@ class RuleManager::Impl {
     std::vector<std::unique_lock<std::mutex>> locks;
     for (auto& g : groups_) locks.emplace_back(g->mu);
     Adopt(fresh);
+    for (auto& g : groups_) g->retired = true;  // each locked above
     groups_.swap(fresh);
     locks.clear();
     dirty_ = true;
@@ -296,6 +300,7 @@ class RuleManager::Impl {
     auto start = std::chrono::steady_clock::now();
     {
       std::lock_guard<std::mutex> l(g.mu);
+      if (g.retired) return;
       for (auto& r : g.rules) EvalRule(g, *r, t, &to_send);
       g.last_eval_ms = t;
       g.eval_seconds =

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "query/engine/engine.h"
 #include "query/testing/mem_storage.h"
@@ -231,6 +234,40 @@ TEST(ManagerTest, SourcesFeedTheSameStateMachine) {
   EXPECT_EQ(alerts[0].alert.state, AlertState::kFiring);
   std::lock_guard<std::mutex> l(f.sink.mu);
   EXPECT_EQ(f.sink.got.size(), 1u);
+}
+
+// A reload moves the rules' alert state into new groups while evaluations may still hold the old
+// ones (queued, or waiting for the group's lock): those must be skipped, not evaluated with the
+// state gone. Reloads race evaluations on two threads here; before the fix the server crashed
+// (null tracker in AlertTracker::Apply) when a rule file was PUT while its group was due.
+TEST(ManagerTest, ReloadWhileEvaluatingSkipsReplacedGroups) {
+  Fixture f;
+  auto opts = f.Options();
+  RuleManager m(opts);
+  ASSERT_TRUE(m.Start().ok());
+  const int64_t t0 = 1700000000000;
+  for (int64_t t = t0; t <= t0 + 600000; t += 10000) {
+    f.Put(tsdb::Labels{{"__name__", "up"}, {"instance", "a"}, {"job", "j"}}, t, 0);
+  }
+  auto files = [] {
+    RuleFile rf;
+    auto parsed = ParseRuleFile(kRules, "r.yml");
+    EXPECT_TRUE(parsed.ok()) << parsed.status().ToString();
+    if (parsed.ok()) rf = std::move(*parsed);
+    return std::vector<RuleFile>{rf};
+  };
+  m.SetRuleFilesForTest(files());
+  std::atomic<bool> stop{false};
+  std::thread evals([&] {
+    for (int64_t i = 0; !stop; ++i) m.EvalAllAt(t0 + std::min<int64_t>(i, 600) * 1000, 2);
+  });
+  for (int i = 0; i < 300; ++i) m.SetRuleFilesForTest(files());
+  stop = true;
+  evals.join();
+  m.EvalAllAt(t0 + 600000);
+  ASSERT_EQ(m.Alerts().size(), 1U);  // the alert survived every reload
+  EXPECT_EQ(m.Alerts()[0].alert.state, AlertState::kFiring);
+  m.Stop();
 }
 
 }  // namespace
