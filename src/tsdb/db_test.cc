@@ -557,6 +557,32 @@ TEST(DBTest, LargeStepRangeFunctionsReadRollups) {
   EXPECT_EQ(read(h).size(), raw.size());
 }
 
+// Appends ctr{instance="a"} = t/1000 every 15 s from *t up to end, one commit per sample.
+void AppendCounterUntil(DB& db, int64_t* t, int64_t end) {
+  for (; *t < end; *t += 15000) {
+    auto app = db.NewAppender();
+    ASSERT_TRUE(app->Append(L("ctr", "a"), *t, static_cast<double>(*t) / 1000).ok());
+    ASSERT_TRUE(app->Commit().ok());
+  }
+}
+
+// The blocks in dir as Block::Open reads them: [mint h, maxt h) -> has rollups (checked
+// against the rollup file on disk and against the DB's block count).
+std::map<std::pair<int64_t, int64_t>, bool> BlockRollups(const std::string& dir, const DB& db) {
+  std::map<std::pair<int64_t, int64_t>, bool> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().filename().string().rfind("b-", 0) != 0) continue;
+    auto b = Block::Open(e.path().string());
+    EXPECT_TRUE(b.ok()) << e.path();
+    if (!b.ok()) continue;
+    EXPECT_EQ(std::filesystem::exists(e.path() / "rollup-300000"), (*b)->HasRollups());
+    out[{(*b)->meta().mint / 3600000, (*b)->meta().maxt / 3600000}] = (*b)->HasRollups();
+  }
+  EXPECT_EQ(out.size(), db.Blocks().size());
+  return out;
+}
+using BlockMap = std::map<std::pair<int64_t, int64_t>, bool>;
+
 // Rollups only for blocks that ended rollup_min_age_ms before the newest persisted range:
 // younger merges write none, and a block that ages past it is rewritten with them.
 TEST(DBTest, RollupsOnlyForBlocksPastTheMinimumAge) {
@@ -568,37 +594,19 @@ TEST(DBTest, RollupsOnlyForBlocksPastTheMinimumAge) {
   auto db = DB::Open(o, dir.path());
   ASSERT_TRUE(db.ok());
   int64_t t = 0;
-  auto write_until = [&](int64_t end) {
-    for (; t < end; t += 15000) {
-      auto app = (*db)->NewAppender();
-      ASSERT_TRUE(app->Append(L("ctr", "a"), t, static_cast<double>(t) / 1000).ok());
-      ASSERT_TRUE(app->Commit().ok());
-    }
-  };
-  auto rolled = [&] {  // block mint (h) -> has rollups, as the blocks on disk say
-    std::map<int64_t, bool> out;
-    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
-      if (e.path().filename().string().rfind("b-", 0) != 0) continue;
-      auto b = Block::Open(e.path().string());
-      EXPECT_TRUE(b.ok()) << e.path();
-      if (!b.ok()) continue;
-      EXPECT_EQ(std::filesystem::exists(e.path() / "rollup-300000"), (*b)->HasRollups());
-      out[(*b)->meta().mint / 3600000] = (*b)->HasRollups();
-    }
-    EXPECT_EQ(out.size(), (*db)->Blocks().size());
-    return out;
-  };
-  write_until(12 * 3600000);
+  AppendCounterUntil(**db, &t, 12 * 3600000);
   ASSERT_TRUE((*db)->CompactHead().ok());
   ASSERT_TRUE((*db)->CompactBlocks().ok());
   // [0 h, 6 h) merged, 6 h younger than the 10 h age: no rollups anywhere yet.
-  EXPECT_EQ(rolled(), (std::map<int64_t, bool>{{0, false}, {6, false}, {8, false}}));
-  write_until(20 * 3600000);
+  EXPECT_EQ(BlockRollups(dir.path(), **db),
+            (BlockMap{{{0, 6}, false}, {{6, 8}, false}, {{8, 10}, false}}));
+  AppendCounterUntil(**db, &t, 20 * 3600000);
   ASSERT_TRUE((*db)->CompactHead().ok());
   ASSERT_TRUE((*db)->CompactBlocks().ok());
   // Persisted up to 18 h: [0 h, 6 h) is now old enough and was rewritten with rollups; the
   // newly merged [6 h, 12 h) and [12 h, 18 h) are not.
-  EXPECT_EQ(rolled(), (std::map<int64_t, bool>{{0, true}, {6, false}, {12, false}}));
+  EXPECT_EQ(BlockRollups(dir.path(), **db),
+            (BlockMap{{{0, 6}, true}, {{6, 12}, false}, {{12, 18}, false}}));
   auto q = (*db)->NewQuerier(0, 20 * 3600000);
   SelectHints h;
   h.func = "rate";
@@ -626,34 +634,16 @@ TEST(DBTest, MergeKeepsRollupsOfASource) {
   auto db = DB::Open(o, dir.path());
   ASSERT_TRUE(db.ok());
   int64_t t = 0;
-  auto write_until = [&](int64_t end) {
-    for (; t < end; t += 15000) {
-      auto app = (*db)->NewAppender();
-      ASSERT_TRUE(app->Append(L("ctr", "a"), t, static_cast<double>(t) / 1000).ok());
-      ASSERT_TRUE(app->Commit().ok());
-    }
-  };
-  auto blocks = [&] {  // block [mint h, maxt h) -> has rollups
-    std::map<std::pair<int64_t, int64_t>, bool> out;
-    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
-      if (e.path().filename().string().rfind("b-", 0) != 0) continue;
-      auto b = Block::Open(e.path().string());
-      EXPECT_TRUE(b.ok()) << e.path();
-      if (b.ok()) {
-        out[{(*b)->meta().mint / 3600000, (*b)->meta().maxt / 3600000}] = (*b)->HasRollups();
-      }
-    }
-    return out;
-  };
-  using M = std::map<std::pair<int64_t, int64_t>, bool>;
-  write_until(16 * 3600000);
+  AppendCounterUntil(**db, &t, 16 * 3600000);
   ASSERT_TRUE((*db)->CompactHead().ok());
   ASSERT_TRUE((*db)->CompactBlocks().ok());
-  EXPECT_EQ(blocks(), (M{{{0, 6}, true}, {{6, 12}, false}, {{12, 14}, false}}));
-  write_until(20 * 3600000);
+  EXPECT_EQ(BlockRollups(dir.path(), **db),
+            (BlockMap{{{0, 6}, true}, {{6, 12}, false}, {{12, 14}, false}}));
+  AppendCounterUntil(**db, &t, 20 * 3600000);
   ASSERT_TRUE((*db)->CompactHead().ok());
   ASSERT_TRUE((*db)->CompactBlocks().ok());
-  EXPECT_EQ(blocks(), (M{{{0, 18}, true}}));  // 18 h is not 8 h old, but [0, 6) had rollups
+  // 18 h is not 8 h old, but [0, 6) had rollups.
+  EXPECT_EQ(BlockRollups(dir.path(), **db), (BlockMap{{{0, 18}, true}}));
 }
 
 TEST(DBTest, RetentionBySize) {
