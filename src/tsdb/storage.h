@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "base/status.h"
@@ -25,9 +26,17 @@ class RE2;
 namespace kansoku::tsdb {
 
 struct Sample {
+  // Left uninitialised on purpose, as a plain aggregate's would be without `{}`: decoders size a
+  // vector to the chunk's sample count and then write every sample, and value-initialising first
+  // (resize zero-fills an aggregate) cost 6 % of a 24 h `sum(rate())` query in perf.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init,hicpp-member-init)
+  Sample() {}
+  constexpr Sample(int64_t t_ms, double value) : t(t_ms), v(value) {}
+
   int64_t t;  // milliseconds since the epoch
   double v;
 };
+static_assert(std::is_trivially_copyable_v<Sample>);
 
 // Prometheus' staleness marker: a NaN with this exact bit pattern marks a series as gone.
 inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
