@@ -143,10 +143,16 @@ class BitReader {
   // ~45 % of a 24 h sum(rate()) in perf; the bounds-checked reads most of it.)
   size_t pos() const { return pos_; }  // bits read so far
   [[gnu::always_inline]] bool Code(const Tiers& t, uint64_t* u) {
-    const int prefix = t.kind == 1 ? 2 : 1;
-    if (avail_ < prefix + t.w2) [[unlikely]] {
+    return t.kind == 1 ? Code<1>(t, u) : Code<0>(t, u);
+  }
+  // The same with the tier kind known at compile time (t.kind == kKind), for decode loops
+  // specialised per kind: the kind is then not tested per code.
+  template <int kKind>
+  [[gnu::always_inline]] bool Code(const Tiers& t, uint64_t* u) {
+    constexpr int kPrefix = kKind == 1 ? 2 : 1;
+    if (avail_ < kPrefix + t.w2) [[unlikely]] {
       const size_t first = pos_ >> 3;
-      if (first + 8 > size_bits_ / 8 || prefix + t.w2 > 57) {
+      if (first + 8 > size_bits_ / 8 || kPrefix + t.w2 > 57) {
         // On copies: the reader's own address is never taken, so its fields can live in
         // registers through the decode loops.
         size_t pos = pos_;
@@ -166,7 +172,7 @@ class BitReader {
     }
     const uint64_t w = buf_;
     int len;
-    if (t.kind == 1) {
+    if constexpr (kKind == 1) {
       if ((w >> 63) == 0) {
         *u = 0;
         len = 1;

@@ -99,6 +99,60 @@ bool EncodePackedChunk(const Sample* s, size_t n, std::string* out) {
   return true;
 }
 
+namespace {
+
+// Times from the delta-of-delta codes (time mode 1): s[0].t is t0, s[1].t is t0 + d1.
+template <int kKind>
+bool DecodeTimes(BitReader* bits_in, const Tiers& tt, Sample* s, size_t n, int64_t t0, int64_t d1) {
+  BitReader bits = *bits_in;  // a local copy stays in registers through the loop
+  uint64_t t = static_cast<uint64_t>(t0) + static_cast<uint64_t>(d1);
+  uint64_t d = static_cast<uint64_t>(d1);
+  s[1].t = static_cast<int64_t>(t);
+  for (size_t i = 2; i < n; ++i) {
+    uint64_t u;
+    if (!bits.Code<kKind>(tt, &u)) return false;
+    d += static_cast<uint64_t>(UnZigZag(u));
+    t += d;
+    s[i].t = static_cast<int64_t>(t);
+  }
+  *bits_in = bits;
+  return true;
+}
+
+// Values as m / 10^e, m from first (kOrder 1) or second (kOrder 2) differences in units of g;
+// m and delta are the header's m0 and first difference.
+template <int kOrder, int kKind, bool kScaled>
+bool DecodeValues(BitReader* bits_in, const Tiers& vt, Sample* s, size_t n, uint64_t m,
+                  uint64_t delta, uint64_t g, double scale) {
+  BitReader bits = *bits_in;
+  const auto value = [scale](uint64_t mm) {
+    const auto d = static_cast<double>(static_cast<int64_t>(mm));
+    return kScaled ? d / scale : d;
+  };
+  s[0].v = value(m);
+  size_t i = 1;
+  if constexpr (kOrder == 2) {
+    m += delta;
+    s[1].v = value(m);
+    i = 2;
+  }
+  for (; i < n; ++i) {
+    uint64_t u;
+    if (!bits.Code<kKind>(vt, &u)) return false;
+    if constexpr (kOrder == 1) {
+      m += static_cast<uint64_t>(UnZigZag(u)) * g;
+    } else {
+      delta += static_cast<uint64_t>(UnZigZag(u)) * g;
+      m += delta;
+    }
+    s[i].v = value(m);
+  }
+  *bits_in = bits;
+  return true;
+}
+
+}  // namespace
+
 Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out) {
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   auto bad = [] { return Status::Corruption("packed chunk: truncated or malformed"); };
@@ -140,20 +194,14 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out) {
   s[0].t = t0;
   if (n >= 2) {
     // Unsigned arithmetic: corrupt input wraps instead of overflowing.
-    uint64_t t = static_cast<uint64_t>(t0) + static_cast<uint64_t>(d1);
-    uint64_t d = static_cast<uint64_t>(d1);
-    s[1].t = static_cast<int64_t>(t);
-    for (size_t i = 2; i < n; ++i) {
-      if (tmode == 1) {
-        uint64_t u;
-        if (!bits.Code(tt, &u)) {
-          out->resize(base);
-          return bad();
-        }
-        d += static_cast<uint64_t>(UnZigZag(u));
+    bool ok = true;
+    if (tmode == 0) {
+      for (size_t i = 1; i < n; ++i) {
+        s[i].t = static_cast<int64_t>(static_cast<uint64_t>(t0) + static_cast<uint64_t>(d1) * i);
       }
-      t += d;
-      s[i].t = static_cast<int64_t>(t);
+    } else {
+      ok = tt.kind == 1 ? DecodeTimes<1>(&bits, tt, s, n, t0, d1)
+                        : DecodeTimes<0>(&bits, tt, s, n, t0, d1);
     }
     // The encoder only writes strictly increasing times. With one constant delta that is d1 > 0
     // without overflow; otherwise every pair is checked.
@@ -161,11 +209,10 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out) {
     const bool steady = tmode == 0 && d1 > 0 &&
                         !__builtin_mul_overflow(d1, static_cast<int64_t>(n - 1), &last_t) &&
                         !__builtin_add_overflow(t0, last_t, &last_t);
-    for (size_t i = 1; i < n && !steady; ++i) {
-      if (s[i].t <= s[i - 1].t) {
-        out->resize(base);
-        return bad();
-      }
+    for (size_t i = 1; ok && i < n && !steady; ++i) ok = s[i].t > s[i - 1].t;
+    if (!ok) {
+      out->resize(base);
+      return bad();
     }
   }
   // Values.
@@ -176,28 +223,20 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out) {
     return Status::Ok();
   }
   const double scale = kPow10[e];
-  uint64_t m = static_cast<uint64_t>(m0);
-  s[0].v = static_cast<double>(m0) / scale;
-  uint64_t delta = static_cast<uint64_t>(first_delta) * g;
-  size_t i = 1;
-  if (order == 2) {
-    m += delta;
-    s[1].v = static_cast<double>(static_cast<int64_t>(m)) / scale;
-    i = 2;
-  }
-  for (; i < n; ++i) {
-    uint64_t u;
-    if (!bits.Code(vt, &u)) {
-      out->resize(base);
-      return bad();
-    }
-    if (order == 1) {
-      m += static_cast<uint64_t>(UnZigZag(u)) * g;
-    } else {
-      delta += static_cast<uint64_t>(UnZigZag(u)) * g;
-      m += delta;
-    }
-    s[i].v = static_cast<double>(static_cast<int64_t>(m)) / scale;
+  const uint64_t m = static_cast<uint64_t>(m0);
+  const uint64_t delta = static_cast<uint64_t>(first_delta) * g;
+  // One loop per (order, tier kind, scaled or not): nothing but the code is tested per sample.
+  using Fn =
+      bool (*)(BitReader*, const Tiers&, Sample*, size_t, uint64_t, uint64_t, uint64_t, double);
+  static constexpr Fn kLoops[2][2][2] = {
+      {{DecodeValues<1, 0, false>, DecodeValues<1, 0, true>},
+       {DecodeValues<1, 1, false>, DecodeValues<1, 1, true>}},
+      {{DecodeValues<2, 0, false>, DecodeValues<2, 0, true>},
+       {DecodeValues<2, 1, false>, DecodeValues<2, 1, true>}},
+  };
+  if (!kLoops[order - 1][vt.kind][e != 0](&bits, vt, s, n, m, delta, g, scale)) {
+    out->resize(base);
+    return bad();
   }
   return Status::Ok();
 }
