@@ -17,6 +17,35 @@ using tsdb::Label;
 using tsdb::Labels;
 using tsdb::LabelsBuilder;
 
+namespace {
+
+// The first index in [i, end) whose time is > t, for sorted points (i moves forward one window
+// edge per step). Four at a time first: a window edge usually moves by several samples per step
+// (4 for a 15 s series at a 60 s step), and a test per sample was 13 % of a 24 h sum(rate()).
+inline size_t SkipThrough(const Point* p, size_t i, size_t end, int64_t t) {
+  while (i + 4 <= end && p[i + 3].t <= t) i += 4;
+  while (i < end && p[i].t <= t) ++i;
+  return i;
+}
+
+// Whether any value is below its predecessor (a counter reset), four comparisons per branch.
+inline bool AnyDecrease(const std::vector<Point>& points) {
+  const Point* p = points.data();
+  const size_t n = points.size();
+  size_t k = 1;
+  for (; k + 4 <= n; k += 4) {
+    const bool d = (p[k].v < p[k - 1].v) | (p[k + 1].v < p[k].v) | (p[k + 2].v < p[k + 1].v) |
+                   (p[k + 3].v < p[k + 2].v);
+    if (d) return true;
+  }
+  for (; k < n; ++k) {
+    if (p[k].v < p[k - 1].v) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------
 // Functions
 
@@ -73,10 +102,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
     sc.pv.resize(params.size());
     // Most counters never go down in a query's span: one branch-free pass finds out, and only a
     // series that does pays for the per-sample reset counts (a store per sample).
-    bool has_resets = false;
-    if (counter_fn) {
-      for (size_t k = 1; k < points.size(); ++k) has_resets |= points[k].v < points[k - 1].v;
-    }
+    const bool has_resets = counter_fn && AnyDecrease(points);
     if (has_resets) {
       sc.resets.resize(points.size());
       uint32_t r = 0;
@@ -116,8 +142,8 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
         const int64_t eval_ts = Ts(i);
         const int64_t ref = (src.has_at ? src.at : eval_ts) - src.offset_ms;
         const int64_t rstart = ref - src.range_ms;
-        while (hi < points.size() && points[hi].t <= ref) ++hi;
-        while (lo < hi && points[lo].t <= rstart) ++lo;
+        hi = SkipThrough(points.data(), hi, points.size(), ref);
+        lo = SkipThrough(points.data(), lo, hi, rstart);
         if (hi - lo < 2) continue;
         fn::RangeWindow w{rstart, ref, eval_ts, range_s};
         w.no_counter_resets = no_resets(lo, hi);
@@ -133,8 +159,8 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       int64_t eval_ts = Ts(i);
       int64_t ref = (src.has_at ? src.at : eval_ts) - src.offset_ms;
       int64_t rstart = ref - src.range_ms;
-      while (hi < points.size() && points[hi].t <= ref) ++hi;
-      while (lo < hi && points[lo].t <= rstart) ++lo;
+      hi = SkipThrough(points.data(), hi, points.size(), ref);
+      lo = SkipThrough(points.data(), lo, hi, rstart);
       if (lo >= hi) continue;
       for (size_t k = 0; k < params.size(); ++k) sc.pv[k] = ScalarAt(*params[k], i);
       fn::RangeWindow w{rstart, ref, eval_ts, range_s};
@@ -157,8 +183,8 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       size_t lo = 0, hi = 0;
       for (size_t i = 0; i < n; ++i) {
         int64_t ref = (src.has_at ? src.at : Ts(i)) - src.offset_ms;
-        while (hi < points.size() && points[hi].t <= ref) ++hi;
-        while (lo < hi && points[lo].t <= ref - src.range_ms) ++lo;
+        hi = SkipThrough(points.data(), hi, points.size(), ref);
+        lo = SkipThrough(points.data(), lo, hi, ref - src.range_ms);
         if (lo < hi) any_at_step[i] = true;
       }
       return Status::Ok();
