@@ -196,8 +196,10 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out) {
     // Unsigned arithmetic: corrupt input wraps instead of overflowing.
     bool ok = true;
     if (tmode == 0) {
+      uint64_t t = static_cast<uint64_t>(t0);
       for (size_t i = 1; i < n; ++i) {
-        s[i].t = static_cast<int64_t>(static_cast<uint64_t>(t0) + static_cast<uint64_t>(d1) * i);
+        t += static_cast<uint64_t>(d1);
+        s[i].t = static_cast<int64_t>(t);
       }
     } else {
       ok = tt.kind == 1 ? DecodeTimes<1>(&bits, tt, s, n, t0, d1)

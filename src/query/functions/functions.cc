@@ -514,10 +514,21 @@ void AppendFloatShortest(std::string* out, double v) {
     *out += std::signbit(v) ? "-0" : "0";
     return;
   }
+  char buf[32];
+  // Below 2^53 in magnitude, to_chars' shortest form, when it comes out positional, has exactly
+  // the shortest round-tripping digits that Go's 'f' format prints (above, an integer's exact
+  // digits tie with its shortest digits padded with zeros, and to_chars picks the exact ones).
+  // Most sample values take this path (formatting was 840 instructions per value).
+  if (std::fabs(v) < 0x1p53) {
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    if (std::find(buf, r.ptr, 'e') == r.ptr) {
+      out->append(buf, r.ptr);
+      return;
+    }
+  }
   // The shortest round-tripping digits in scientific form ([-]d[.ddd]e[+-]XX), then rebuilt in
   // positional notation as Go's 'f' format does (1e23 prints as 1 followed by 23 zeros, not as
   // the exact binary value that chars_format::fixed would give).
-  char buf[32];
   const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
   const char* p = buf;
   if (*p == '-') {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -77,6 +78,43 @@ TEST(FunctionsTest, Dates) {
   EXPECT_EQ(ApplyDate("day_of_year", t), 60);
   EXPECT_EQ(ApplyDate("hour", t), 13);
   EXPECT_EQ(ApplyDate("minute", t), 45);
+}
+
+// Go's strconv 'f' with precision -1, which Prometheus' JSON uses: positional notation of the
+// shortest digits that round-trip. Checked against the parts of to_chars' scientific form.
+TEST(FunctionsTest, FormatFloatShortestIsPositionalShortestDigits) {
+  std::mt19937_64 rng(7);
+  std::vector<double> values = {0x1p53,     0x1p53 - 1,           0x1p60, 1152921504606846976.0,
+                                1e15 + 0.5, 123456789012345680.0, 0.1,    1e-5,
+                                2.5e-300,   4503599627370495.5};
+  for (int i = 0; i < 20000; ++i) {
+    const int e10 = static_cast<int>(rng() % 50) - 25;
+    const double m = static_cast<double>(rng() >> 11) / 0x1p53;  // [0, 1)
+    values.push_back((rng() & 1 ? -m : m) * std::pow(10.0, e10));
+    values.push_back(static_cast<double>(rng() >> (rng() % 64)));  // integers of every size
+  }
+  for (double v : values) {
+    if (v == 0) continue;
+    const std::string s = FormatFloatShortest(v);
+    ASSERT_EQ(s.find('e'), std::string::npos) << s;
+    ASSERT_EQ(std::strtod(s.c_str(), nullptr), v) << s;
+    // Significant digits: s without sign, point, leading and trailing zeros, against the
+    // mantissa digits of the shortest scientific form.
+    std::string got;
+    for (char ch : s) {
+      if (ch >= '0' && ch <= '9') got += ch;
+    }
+    got.erase(0, got.find_first_not_of('0'));
+    got.erase(got.find_last_not_of('0') + 1);
+    char buf[40];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+    std::string want;
+    for (const char* k = buf; k < r.ptr && *k != 'e'; ++k) {
+      if (*k >= '0' && *k <= '9') want += *k;
+    }
+    want.erase(want.find_last_not_of('0') + 1);
+    ASSERT_EQ(got, want) << "value " << s;
+  }
 }
 
 TEST(FunctionsTest, FormattingAndOrdering) {
