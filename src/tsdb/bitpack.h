@@ -170,19 +170,18 @@ class BitReader {
       buf_ = w << off;
       avail_ = 64 - off;
     }
+    // Branch-free: which tier a code uses follows the data, and a branch on it mispredicts.
     const uint64_t w = buf_;
+    const int w1 = t.w1, w2 = t.w2;
     int len;
     if constexpr (kKind == 1) {
-      if ((w >> 63) == 0) {
-        *u = 0;
-        len = 1;
-      } else {
-        const int width = ((w >> 62) & 1) != 0 ? t.w2 : t.w1;
-        *u = ((w << 2) >> 2) >> (62 - width);  // width 0 shifts every payload bit out
-        len = 2 + width;
-      }
+      const int nonzero = static_cast<int>(w >> 63);
+      const int width = w1 + ((w2 - w1) & -static_cast<int>((w >> 62) & 1));
+      // width 0 shifts every payload bit out; a zero code ("0") masks the payload away.
+      *u = (((w << 2) >> 2) >> (62 - width)) & -static_cast<uint64_t>(nonzero);
+      len = 1 + (nonzero & 1) * (1 + width);
     } else {
-      const int width = (w >> 63) != 0 ? t.w2 : t.w1;
+      const int width = w1 + ((w2 - w1) & -static_cast<int>(w >> 63));
       *u = ((w << 1) >> 1) >> (63 - width);
       len = 1 + width;
     }

@@ -122,9 +122,10 @@ bool DecodeTimes(BitReader* bits_in, const Tiers& tt, Sample* s, size_t n, int64
 // Values as m / 10^e, m from first (kOrder 1) or second (kOrder 2) differences in units of g;
 // m and delta are the header's m0 and first difference.
 template <int kOrder, int kKind, bool kScaled>
-bool DecodeValues(BitReader* bits_in, const Tiers& vt, Sample* s, size_t n, uint64_t m,
+bool DecodeValues(BitReader* bits_in, const Tiers& tiers, Sample* s, size_t n, uint64_t m,
                   uint64_t delta, uint64_t g, double scale) {
-  BitReader bits = *bits_in;
+  BitReader bits = *bits_in;  // local copies stay in registers through the loop
+  const Tiers vt = tiers;
   const auto value = [scale](uint64_t mm) {
     const auto d = static_cast<double>(static_cast<int64_t>(mm));
     return kScaled ? d / scale : d;
