@@ -27,10 +27,21 @@ export async function startServer({ bin, dataDir, webDir, token, config, timeout
       reject(new Error(`server exited (${code ?? sig}) before it started; log:\n${log}`));
     });
   });
+  // A failing UI test shows what the server said: "connection reset" in a browser test is
+  // often a server crash, whose cause is only in this log.
+  const tail = () => log.split("\n").slice(-40).join("\n");
+  let stopping = false;
+  child.on("exit", (code, sig) => {
+    if (!stopping) console.error(`kansoku server died unexpectedly (${code ?? sig}); last log lines:\n${tail()}`);
+  });
+  process.on("exit", (code) => {
+    if (code !== 0 && !stopping) console.error(`test failed (exit ${code}); kansoku server's last log lines:\n${tail()}`);
+  });
   return {
     url: `http://${address}`,
     log: () => log,
     async stop() {
+      stopping = true;
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const done = new Promise((r) => child.once("exit", (code) => r(code)));
       child.kill("SIGTERM");
