@@ -509,8 +509,8 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
     snprintf(name, sizeof name, "/%08llu.blk", static_cast<unsigned long long>(next_block_id_++));
     std::string path = ddir + name;
     uint64_t bytes = 0;
-    KANSOKU_RETURN_IF_ERROR(
-        WriteBlock(path, streams, f->wal_seq_end, opts_.zstd_level, opts_.block_page_rows, &bytes));
+    KANSOKU_RETURN_IF_ERROR(WriteBlock(path, streams, f->wal_seq_end, opts_.zstd_level,
+                                       opts_.zstd_meta_level, opts_.block_page_rows, &bytes));
     KANSOKU_ASSIGN_OR_RETURN(auto b, Block::Open(path, &stream_ids_));
     written.push_back(std::move(b));
   }
