@@ -518,20 +518,44 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
   }
   std::vector<std::pair<int64_t, std::vector<BlockStreamInput>>> days;
   const size_t cap = std::max<size_t>(1, opts_.block_max_rows);
+  // Rows of a slice per stream: counted first, so each stream's list is allocated once and the
+  // streams come in head order (ascending index) without a map.
+  std::vector<uint32_t> slot(f->streams.size(), UINT32_MAX);
   for (auto& [day, refs] : by_day) {
-    std::stable_sort(refs.begin(), refs.end(),
-                     [](const Ref& a, const Ref& b) { return a.ts < b.ts; });
+    // By time; equal times keep head order (stream, then arrival: a stream's rows are one
+    // vector, so their addresses grow with it), as a stable sort would, without its buffer.
+    std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
+      if (a.ts != b.ts) return a.ts < b.ts;
+      if (a.stream != b.stream) return a.stream < b.stream;
+      return a.row < b.row;
+    });
     for (size_t b = 0; b < refs.size(); b += cap) {
       size_t e = std::min(refs.size(), b + cap);
-      std::map<uint32_t, std::vector<const RowData*>> per_stream;
-      for (size_t i = b; i < e; ++i) per_stream[refs[i].stream].push_back(refs[i].row);
-      std::vector<BlockStreamInput> streams;
-      for (auto& [si, rows] : per_stream) {
-        BlockStreamInput in;
-        in.labels = &f->streams[si]->labels;
-        in.rows = std::move(rows);
-        streams.push_back(std::move(in));
+      std::vector<uint32_t> present;
+      std::vector<uint32_t> counts;
+      for (size_t i = b; i < e; ++i) {
+        uint32_t& sl = slot[refs[i].stream];
+        if (sl == UINT32_MAX) {
+          sl = static_cast<uint32_t>(present.size());
+          present.push_back(refs[i].stream);
+          counts.push_back(0);
+        }
+        counts[sl]++;
       }
+      // Head order: slots renumbered by ascending stream index.
+      std::vector<uint32_t> order(present.size());
+      for (uint32_t k = 0; k < order.size(); ++k) order[k] = k;
+      std::sort(order.begin(), order.end(),
+                [&present](uint32_t x, uint32_t y) { return present[x] < present[y]; });
+      std::vector<BlockStreamInput> streams(present.size());
+      for (uint32_t k = 0; k < order.size(); ++k) {
+        const uint32_t si = present[order[k]];
+        streams[k].labels = &f->streams[si]->labels;
+        streams[k].rows.reserve(counts[order[k]]);
+        slot[si] = k;
+      }
+      for (size_t i = b; i < e; ++i) streams[slot[refs[i].stream]].rows.push_back(refs[i].row);
+      for (uint32_t si : present) slot[si] = UINT32_MAX;
       days.emplace_back(day, std::move(streams));
     }
   }
