@@ -338,7 +338,8 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
 }  // namespace
 
 Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& streams,
-                  uint64_t wal_seq_end, int zstd_level, uint64_t page_rows, uint64_t* file_bytes) {
+                  uint64_t wal_seq_end, int zstd_level, int zstd_meta_level, uint64_t page_rows,
+                  uint64_t* file_bytes) {
   // Rows in block order (stream by stream), with their stream.
   std::vector<std::pair<uint32_t, const RowData*>> rows;
   std::string stream_table;
@@ -411,7 +412,8 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   auto flush_col = [&](Col& c) -> Status {
     uint64_t off = file.size();
     c.lens.append(c.bytes);
-    KANSOKU_RETURN_IF_ERROR(Compress(c.lens, zstd_level, &file));
+    const bool meta_col = c.kind == ColumnKind::kTime || c.kind == ColumnKind::kFlags;
+    KANSOKU_RETURN_IF_ERROR(Compress(c.lens, meta_col ? zstd_meta_level : zstd_level, &file));
     PutVarint(&c.pages_footer, off);
     PutVarint(&c.pages_footer, file.size() - off);
     PutVarint(&c.pages_footer, c.lens.size());
@@ -505,11 +507,11 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
   // (incompressible) bloom bits they took 40 % more bytes.
   std::string counts, zcounts;
   msg_tokens.Encode(&counts);
-  KANSOKU_RETURN_IF_ERROR(Compress(counts, zstd_level, &zcounts));
+  KANSOKU_RETURN_IF_ERROR(Compress(counts, zstd_meta_level, &zcounts));
   PutString(&meta, zcounts);
 
   std::string zfooter;
-  KANSOKU_RETURN_IF_ERROR(Compress(meta, zstd_level, &zfooter));
+  KANSOKU_RETURN_IF_ERROR(Compress(meta, zstd_meta_level, &zfooter));
   file.append(zfooter);
   PutU32(&file, static_cast<uint32_t>(zfooter.size()));
   PutU32(&file, XXH32(zfooter.data(), zfooter.size(), 0));

@@ -41,10 +41,12 @@ struct BlockStreamInput {
 
 // Writes streams (in the given order) as one block file at path: format version 3, every column
 // cut into pages of page_rows rows (the last page may hold fewer), one token bloom filter per
-// page, and per-stream row counts of the block's most frequent message tokens. Bytes written in
-// *file_bytes.
+// page, and per-stream row counts of the block's most frequent message tokens. The _msg and field
+// columns are compressed at zstd_level; _time, _flags, the token counts and the footer at
+// zstd_meta_level. Bytes written in *file_bytes.
 Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& streams,
-                  uint64_t wal_seq_end, int zstd_level, uint64_t page_rows, uint64_t* file_bytes);
+                  uint64_t wal_seq_end, int zstd_level, int zstd_meta_level, uint64_t page_rows,
+                  uint64_t* file_bytes);
 
 // Token hashing shared by the writer and the query side.
 uint64_t TokenHash(std::string_view token);

@@ -83,6 +83,8 @@ std::vector<std::string> ListDir(const std::string& dir) {
 
 struct HeadStream {
   std::vector<KV> labels;
+  std::string label_bytes;  // the labels as a WAL record encodes them (EncodedViews::labels)
+  uint64_t label_hash = 0;  // XXH3-64 of label_bytes
   std::vector<RowData> rows;
   int64_t min_ts = INT64_MAX;
   int64_t max_ts = INT64_MIN;
@@ -96,8 +98,46 @@ struct HeadBatch {
   std::vector<KVView> fields;                  // views into *payload
 };
 
+// The head's streams by the hash of their encoded labels: open addressing with linear probing,
+// equal hashes told apart by the encoded bytes. Every appended record looks its stream up here.
+class HeadStreamIndex {
+ public:
+  // The stream with these encoded labels (hash = XXH3-64 of them), or nullptr.
+  HeadStream* Find(std::string_view label_bytes, uint64_t hash) const {
+    for (size_t i = hash & mask_; slots_[i] != nullptr; i = (i + 1) & mask_) {
+      const HeadStream* s = slots_[i];
+      if (s->label_hash == hash && s->label_bytes == label_bytes) return slots_[i];
+    }
+    return nullptr;
+  }
+  // s (not in the index yet) with its label_bytes and label_hash set.
+  void Insert(HeadStream* s) {
+    if ((n_ + 1) * 2 > slots_.size()) Grow();
+    Place(s);
+    ++n_;
+  }
+
+ private:
+  void Place(HeadStream* s) {
+    size_t i = s->label_hash & mask_;
+    while (slots_[i] != nullptr) i = (i + 1) & mask_;
+    slots_[i] = s;
+  }
+  void Grow() {
+    std::vector<HeadStream*> old(slots_.size() * 2, nullptr);
+    old.swap(slots_);
+    mask_ = slots_.size() - 1;
+    for (HeadStream* s : old) {
+      if (s != nullptr) Place(s);
+    }
+  }
+  std::vector<HeadStream*> slots_ = std::vector<HeadStream*>(256, nullptr);
+  size_t mask_ = 255;
+  size_t n_ = 0;
+};
+
 struct Head {
-  std::unordered_multimap<uint64_t, size_t> index;  // LabelsHash -> streams index
+  HeadStreamIndex index;  // of streams
   std::vector<std::unique_ptr<HeadStream>> streams;
   std::vector<HeadBatch> batches;  // own the bytes the rows of streams view
   size_t rows = 0;
@@ -171,8 +211,8 @@ class StoreImpl : public Store {
 
  private:
   void Normalize(LogRecord& r, int64_t now) const;
-  void InsertLocked(Head& h, LogRecord& r, std::string_view msg, std::span<const KVView> fields,
-                    uint64_t seq);
+  void InsertLocked(Head& h, LogRecord& r, std::string_view label_bytes, uint64_t label_hash,
+                    std::string_view msg, std::span<const KVView> fields, uint64_t seq);
   // Inserts the normalised records of batch, encoded as *payload with views (EncodeBatchTo),
   // with seqs first_seq, first_seq + 1, ...
   void InsertBatchLocked(Head& h, LogBatch& batch, std::shared_ptr<const std::string> payload,
@@ -295,22 +335,17 @@ void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
   }
 }
 
-void StoreImpl::InsertLocked(Head& h, LogRecord& r, std::string_view msg,
+void StoreImpl::InsertLocked(Head& h, LogRecord& r, std::string_view label_bytes,
+                             uint64_t label_hash, std::string_view msg,
                              std::span<const KVView> fields, uint64_t seq) {
-  uint64_t key = LabelsHash(r.labels);
-  HeadStream* s = nullptr;
-  auto [lo, hi] = h.index.equal_range(key);
-  for (auto it = lo; it != hi; ++it) {
-    if (h.streams[it->second]->labels == r.labels) {
-      s = h.streams[it->second].get();
-      break;
-    }
-  }
+  HeadStream* s = h.index.Find(label_bytes, label_hash);
   if (!s) {
     h.streams.push_back(std::make_unique<HeadStream>());
     s = h.streams.back().get();
     s->labels = std::move(r.labels);
-    h.index.emplace(key, h.streams.size() - 1);
+    s->label_bytes.assign(label_bytes);
+    s->label_hash = label_hash;
+    h.index.Insert(s);
   }
   s->min_ts = std::min(s->min_ts, r.ts_ns);
   s->max_ts = std::max(s->max_ts, r.ts_ns);
@@ -334,7 +369,8 @@ void StoreImpl::InsertBatchLocked(Head& h, LogBatch& batch,
   const KVView* f = hb.fields.data();
   for (size_t i = 0; i < batch.size(); ++i) {
     size_t n = batch[i].fields.size();
-    InsertLocked(h, batch[i], views.msgs[i], std::span<const KVView>(f, n), first_seq + i);
+    InsertLocked(h, batch[i], views.labels[i], views.label_hashes[i], views.msgs[i],
+                 std::span<const KVView>(f, n), first_seq + i);
     f += n;
   }
   h.batches.push_back(std::move(hb));  // moving keeps the fields' buffer where it is
@@ -482,20 +518,44 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
   }
   std::vector<std::pair<int64_t, std::vector<BlockStreamInput>>> days;
   const size_t cap = std::max<size_t>(1, opts_.block_max_rows);
+  // Rows of a slice per stream: counted first, so each stream's list is allocated once and the
+  // streams come in head order (ascending index) without a map.
+  std::vector<uint32_t> slot(f->streams.size(), UINT32_MAX);
   for (auto& [day, refs] : by_day) {
-    std::stable_sort(refs.begin(), refs.end(),
-                     [](const Ref& a, const Ref& b) { return a.ts < b.ts; });
+    // By time; equal times keep head order (stream, then arrival: a stream's rows are one
+    // vector, so their addresses grow with it), as a stable sort would, without its buffer.
+    std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
+      if (a.ts != b.ts) return a.ts < b.ts;
+      if (a.stream != b.stream) return a.stream < b.stream;
+      return a.row < b.row;
+    });
     for (size_t b = 0; b < refs.size(); b += cap) {
       size_t e = std::min(refs.size(), b + cap);
-      std::map<uint32_t, std::vector<const RowData*>> per_stream;
-      for (size_t i = b; i < e; ++i) per_stream[refs[i].stream].push_back(refs[i].row);
-      std::vector<BlockStreamInput> streams;
-      for (auto& [si, rows] : per_stream) {
-        BlockStreamInput in;
-        in.labels = &f->streams[si]->labels;
-        in.rows = std::move(rows);
-        streams.push_back(std::move(in));
+      std::vector<uint32_t> present;
+      std::vector<uint32_t> counts;
+      for (size_t i = b; i < e; ++i) {
+        uint32_t& sl = slot[refs[i].stream];
+        if (sl == UINT32_MAX) {
+          sl = static_cast<uint32_t>(present.size());
+          present.push_back(refs[i].stream);
+          counts.push_back(0);
+        }
+        counts[sl]++;
       }
+      // Head order: slots renumbered by ascending stream index.
+      std::vector<uint32_t> order(present.size());
+      for (uint32_t k = 0; k < order.size(); ++k) order[k] = k;
+      std::sort(order.begin(), order.end(),
+                [&present](uint32_t x, uint32_t y) { return present[x] < present[y]; });
+      std::vector<BlockStreamInput> streams(present.size());
+      for (uint32_t k = 0; k < order.size(); ++k) {
+        const uint32_t si = present[order[k]];
+        streams[k].labels = &f->streams[si]->labels;
+        streams[k].rows.reserve(counts[order[k]]);
+        slot[si] = k;
+      }
+      for (size_t i = b; i < e; ++i) streams[slot[refs[i].stream]].rows.push_back(refs[i].row);
+      for (uint32_t si : present) slot[si] = UINT32_MAX;
       days.emplace_back(day, std::move(streams));
     }
   }
@@ -509,8 +569,8 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
     snprintf(name, sizeof name, "/%08llu.blk", static_cast<unsigned long long>(next_block_id_++));
     std::string path = ddir + name;
     uint64_t bytes = 0;
-    KANSOKU_RETURN_IF_ERROR(
-        WriteBlock(path, streams, f->wal_seq_end, opts_.zstd_level, opts_.block_page_rows, &bytes));
+    KANSOKU_RETURN_IF_ERROR(WriteBlock(path, streams, f->wal_seq_end, opts_.zstd_level,
+                                       opts_.zstd_meta_level, opts_.block_page_rows, &bytes));
     KANSOKU_ASSIGN_OR_RETURN(auto b, Block::Open(path, &stream_ids_));
     written.push_back(std::move(b));
   }

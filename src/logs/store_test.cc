@@ -391,7 +391,7 @@ TEST(Block, MessageTokenCountsEqualANaiveCount) {
     if (in.empty()) continue;
     std::string path = dir.path() + "/r" + std::to_string(round) + ".blk";
     uint64_t bytes = 0;
-    ASSERT_TRUE(WriteBlock(path, in, 1, 3, 1 + rng() % 500, &bytes).ok());
+    ASSERT_TRUE(WriteBlock(path, in, 1, 1, 4, 1 + rng() % 500, &bytes).ok());
     auto b = Block::Open(path);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     ASSERT_EQ((*b)->version(), 3);
@@ -455,7 +455,7 @@ TEST(Block, InconsistentTokenCountsAreRefused) {
   BlockStreamInput a{&la, {&rows[0], &rows[1], &rows[2]}}, b{&lb, {&rows[3], &rows[4]}};
   std::string path = dir.path() + "/t.blk";
   uint64_t bytes = 0;
-  ASSERT_TRUE(WriteBlock(path, {a, b}, 1, 3, 8192, &bytes).ok());
+  ASSERT_TRUE(WriteBlock(path, {a, b}, 1, 1, 4, 8192, &bytes).ok());
   std::string file;
   {
     FILE* f = fopen(path.c_str(), "rb");
@@ -582,7 +582,7 @@ TEST(Block, ReadPagePrefixStopsWhereAsked) {
   for (const auto& r : rows) in.rows.push_back(&r);
   std::string path = dir.path() + "/b.blk";
   uint64_t bytes = 0;
-  ASSERT_TRUE(WriteBlock(path, {in}, 1, 3, 8192, &bytes).ok());
+  ASSERT_TRUE(WriteBlock(path, {in}, 1, 1, 4, 8192, &bytes).ok());
   auto b = Block::Open(path);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   const Block::ColumnInfo* c = (*b)->FindColumn("_msg", ColumnKind::kMsg);

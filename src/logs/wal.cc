@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <algorithm>
@@ -71,16 +72,26 @@ void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views)
     views->msgs.reserve(batch.size());
     views->fields.clear();
     views->fields.reserve(n_fields);
+    views->labels.clear();
+    views->labels.reserve(batch.size());
+    views->label_hashes.clear();
+    views->label_hashes.reserve(batch.size());
   }
   Writer w{out->data()};
   w.Varint(batch.size());
   for (const auto& r : batch) {
     w.Varint(ZigZag(r.ts_ns));
     *w.p++ = static_cast<char>(r.flags);
+    const char* labels_begin = w.p;
     w.Varint(r.labels.size());
     for (const auto& kv : r.labels) {
       w.String(kv.name);
       w.String(kv.value);
+    }
+    if (views) {
+      std::string_view labels(labels_begin, static_cast<size_t>(w.p - labels_begin));
+      views->labels.push_back(labels);
+      views->label_hashes.push_back(XXH3_64bits(labels.data(), labels.size()));
     }
     std::string_view msg = w.String(r.msg);
     w.Varint(r.fields.size());

@@ -33,6 +33,11 @@ std::string EncodeBatch(const LogBatch& batch);
 struct EncodedViews {
   std::vector<std::string_view> msgs;  // one per record
   std::vector<KVView> fields;          // every record's fields, record after record
+  // One per record: its encoded labels (varint n, then the names and values), which are equal
+  // bytes exactly when the (normalised: sorted, deduplicated) label lists are equal, and their
+  // XXH3-64, hashed while the bytes are in cache (the head's stream key).
+  std::vector<std::string_view> labels;
+  std::vector<uint64_t> label_hashes;
 };
 // Encodes batch into *out (replacing its contents; sized exactly, one allocation) and, when
 // views is not null, fills it with views into *out. Same bytes as EncodeBatch.

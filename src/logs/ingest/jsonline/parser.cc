@@ -3,18 +3,33 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
+#include <deque>
 
 namespace kansoku::logs::ingest::jsonline {
 
 struct Parser::Impl {
   simdjson::dom::parser parser;
   struct Item {
-    std::string name;  // flattened key
+    std::string_view name;  // flattened key: in the parsed document or in nested_names
     simdjson::dom::element value;
   };
   std::vector<Item> items;  // reused between documents
+  // Names of keys of nested objects ("http.status"), built per document; a deque so that the
+  // views in items stay valid while it grows. Reused: nested_used are this document's.
+  std::deque<std::string> nested_names;
+  size_t nested_used = 0;
+
+  // Decodes doc into *rec. readable_after: bytes readable after doc (simdjson reads up to
+  // SIMDJSON_PADDING past the end; their content does not matter): enough of them and doc is
+  // parsed in place instead of copied. With reuse, rec->fields' elements (from the previous
+  // document) are overwritten instead of destroyed, so their strings keep their capacity.
+  bool Parse(std::string_view doc, size_t readable_after, const Options& o, LogRecord* rec,
+             std::string* why, bool reuse);
+  // Appends the object's keys (nested objects flattened with '.') and values to items.
+  void Flatten(simdjson::dom::object obj, std::string_view prefix, int depth);
 };
 
 Parser::Parser() : impl_(std::make_unique<Impl>()) {}
@@ -32,56 +47,85 @@ int64_t NumberToNanos(double v) {
 
 namespace {
 
-std::string Scalar(simdjson::dom::element v) {
+// The text a non-object value is kept as (strings unquoted, other JSON as its minified text).
+void AssignScalar(simdjson::dom::element v, std::string* out) {
   switch (v.type()) {
     case simdjson::dom::element_type::STRING:
-      return std::string(v.get_string().value());
+      out->assign(v.get_string().value());
+      return;
     case simdjson::dom::element_type::BOOL:
-      return v.get_bool().value() ? "true" : "false";
+      out->assign(v.get_bool().value() ? "true" : "false");
+      return;
     case simdjson::dom::element_type::NULL_VALUE:
-      return "";
-    case simdjson::dom::element_type::INT64:
-      return std::to_string(v.get_int64().value());
-    case simdjson::dom::element_type::UINT64:
-      return std::to_string(v.get_uint64().value());
+      out->clear();
+      return;
+    case simdjson::dom::element_type::INT64: {
+      char b[24];
+      auto r = std::to_chars(b, b + sizeof b, v.get_int64().value());
+      out->assign(b, r.ptr);
+      return;
+    }
+    case simdjson::dom::element_type::UINT64: {
+      char b[24];
+      auto r = std::to_chars(b, b + sizeof b, v.get_uint64().value());
+      out->assign(b, r.ptr);
+      return;
+    }
     default:
-      return simdjson::minify(v);
+      *out = simdjson::minify(v);
   }
 }
 
-template <typename Item>
-void Flatten(simdjson::dom::object obj, const std::string& prefix, std::vector<Item>* out,
-             int depth) {
-  for (auto [k, v] : obj) {
-    std::string name = prefix.empty() ? std::string(k) : prefix + "." + std::string(k);
-    if (v.type() == simdjson::dom::element_type::OBJECT && depth < 8) {
-      Flatten(v.get_object().value(), name, out, depth + 1);
-      continue;
-    }
-    if (v.type() == simdjson::dom::element_type::NULL_VALUE) continue;
-    out->push_back(Item{std::move(name), v});
-  }
+bool Contains(const std::vector<std::string>& names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 }  // namespace
 
+void Parser::Impl::Flatten(simdjson::dom::object obj, std::string_view prefix, int depth) {
+  for (auto [k, v] : obj) {
+    std::string_view name = k;
+    if (!prefix.empty()) {
+      if (nested_used == nested_names.size()) nested_names.emplace_back();
+      std::string& n = nested_names[nested_used++];
+      n.assign(prefix);
+      n += '.';
+      n += k;
+      name = n;
+    }
+    if (v.type() == simdjson::dom::element_type::OBJECT && depth < 8) {
+      Flatten(v.get_object().value(), name, depth + 1);
+      continue;
+    }
+    if (v.type() == simdjson::dom::element_type::NULL_VALUE) continue;
+    items.push_back(Item{name, v});
+  }
+}
+
 bool Parser::ParseObject(std::string_view doc, const Options& o, LogRecord* rec, std::string* why) {
+  return impl_->Parse(doc, 0, o, rec, why, /*reuse=*/false);
+}
+
+bool Parser::Impl::Parse(std::string_view doc, size_t readable_after, const Options& o,
+                         LogRecord* rec, std::string* why, bool reuse) {
   simdjson::dom::element root;
-  auto err = impl_->parser.parse(doc.data(), doc.size()).get(root);
+  auto err =
+      parser.parse(doc.data(), doc.size(), readable_after < simdjson::SIMDJSON_PADDING).get(root);
   if (err != simdjson::SUCCESS || root.type() != simdjson::dom::element_type::OBJECT) {
     *why = err != simdjson::SUCCESS
                ? std::string("cannot parse JSON: ") + simdjson::error_message(err)
                : std::string("not a JSON object");
+    if (reuse) rec->fields.clear();
     rec->msg.assign(doc);
     rec->labels.insert(rec->labels.end(), o.extra_labels.begin(), o.extra_labels.end());
     rec->SetParseError(*why);
     return false;
   }
   // Keys with their values still in the DOM: only what is kept is copied out.
-  auto& items = impl_->items;
   items.clear();
-  Flatten(root.get_object().value(), "", &items, 0);
-  auto find = [&items](const std::vector<std::string>& names, size_t skip) -> size_t {
+  nested_used = 0;
+  Flatten(root.get_object().value(), "", 0);
+  auto find = [this](const std::vector<std::string>& names, size_t skip) -> size_t {
     for (const auto& name : names) {
       for (size_t i = 0; i < items.size(); ++i) {
         if (i != skip && items[i].name == name) return i;
@@ -89,15 +133,12 @@ bool Parser::ParseObject(std::string_view doc, const Options& o, LogRecord* rec,
     }
     return SIZE_MAX;
   };
+  // Fields are written from index nf on: reused elements first, then new ones.
+  size_t nf = reuse ? 0 : rec->fields.size();
   // Message.
   size_t msg_i = find(o.msg_fields, SIZE_MAX);
   if (msg_i != SIZE_MAX) {
-    const auto& v = items[msg_i].value;
-    if (v.type() == simdjson::dom::element_type::STRING) {
-      rec->msg.assign(v.get_string().value());
-    } else {
-      rec->msg = Scalar(v);
-    }
+    AssignScalar(items[msg_i].value, &rec->msg);
   } else {
     rec->msg.assign(doc);
   }
@@ -110,7 +151,8 @@ bool Parser::ParseObject(std::string_view doc, const Options& o, LogRecord* rec,
         ParseRfc3339Nanos(v.get_string().value(), &ns)) {
       rec->ts_ns = ns;
     } else {
-      std::string text = Scalar(v);
+      std::string text;
+      AssignScalar(v, &text);
       char* end = nullptr;
       double d = std::strtod(text.c_str(), &end);
       if (ParseRfc3339Nanos(text, &ns)) {
@@ -118,24 +160,29 @@ bool Parser::ParseObject(std::string_view doc, const Options& o, LogRecord* rec,
       } else if (!text.empty() && *end == '\0') {
         rec->ts_ns = NumberToNanos(d);
       } else {
-        rec->SetParseError("cannot parse time field " + items[time_i].name + " \"" +
+        rec->fields.resize(nf);
+        rec->SetParseError("cannot parse time field " + std::string(items[time_i].name) + " \"" +
                            text.substr(0, 64) + "\"; used the arrival time");
         *why = rec->Field("_parse_error");
+        nf = rec->fields.size();
         time_i = SIZE_MAX;  // keep the field as it was sent
       }
     }
   }
-  rec->fields.reserve(rec->fields.size() + items.size());
   for (size_t i = 0; i < items.size(); ++i) {
     if (i == msg_i || i == time_i) continue;
-    KV kv{std::move(items[i].name), Scalar(items[i].value)};
-    if (!o.stream_fields.empty() && std::find(o.stream_fields.begin(), o.stream_fields.end(),
-                                              kv.name) != o.stream_fields.end()) {
+    if (!o.stream_fields.empty() && Contains(o.stream_fields, items[i].name)) {
+      KV kv{std::string(items[i].name), std::string()};
+      AssignScalar(items[i].value, &kv.value);
       rec->labels.push_back(std::move(kv));
-    } else {
-      rec->fields.push_back(std::move(kv));
+      continue;
     }
+    if (nf == rec->fields.size()) rec->fields.emplace_back();
+    KV& f = rec->fields[nf++];
+    f.name.assign(items[i].name);
+    AssignScalar(items[i].value, &f.value);
   }
+  rec->fields.resize(nf);
   // The store promotes service/host/level to labels: room for them now, one allocation.
   rec->labels.reserve(rec->labels.size() + o.extra_labels.size() + 4);
   rec->labels.insert(rec->labels.end(), o.extra_labels.begin(), o.extra_labels.end());
@@ -183,7 +230,8 @@ void Parser::ParseLines(std::string_view body, const Options& o, LogBatch* out, 
   ForEachLine(body, [&](std::string_view line, size_t line_no) {
     LogRecord rec;
     std::string why;
-    if (!ParseObject(line, o, &rec, &why)) {
+    size_t after = static_cast<size_t>(body.data() + body.size() - (line.data() + line.size()));
+    if (!impl_->Parse(line, after, o, &rec, &why, /*reuse=*/false)) {
       report->flagged++;
       report->Error("line " + std::to_string(line_no) + ": " + why);
     }
@@ -194,8 +242,7 @@ void Parser::ParseLines(std::string_view body, const Options& o, LogBatch* out, 
 
 void Parser::ParseLinesReusing(std::string_view body, const Options& o, LogBatch* out,
                                Report* report) {
-  size_t n = 0;
-  out->reserve(CountLines(body));
+  size_t n = 0;  // no reserve: the batch keeps its capacity from request to request
   std::string why;
   ForEachLine(body, [&](std::string_view line, size_t line_no) {
     if (n == out->size()) out->emplace_back();
@@ -204,9 +251,9 @@ void Parser::ParseLinesReusing(std::string_view body, const Options& o, LogBatch
     rec.flags = 0;
     rec.msg.clear();
     rec.labels.clear();
-    rec.fields.clear();
     why.clear();
-    if (!ParseObject(line, o, &rec, &why)) {
+    size_t after = static_cast<size_t>(body.data() + body.size() - (line.data() + line.size()));
+    if (!impl_->Parse(line, after, o, &rec, &why, /*reuse=*/true)) {
       report->flagged++;
       report->Error("line " + std::to_string(line_no) + ": " + why);
     }

@@ -80,6 +80,57 @@ TEST(JsonLines, ReusedBatchHoldsOnlyTheNewRequest) {
   EXPECT_EQ(r2.records, fresh_rep.records);
 }
 
+// Lines of a body are parsed where they lie (simdjson reads the 64 bytes after each, which here
+// are the next lines: quotes, braces, an unterminated string); every record equals the one
+// ParseObject makes from a copy of the line alone, also when a reused batch and its nested key
+// names are decoded over again.
+TEST(JsonLines, InPlaceLinesEqualCopiedOnes) {
+  const std::vector<std::string> lines = {
+      "{\"msg\":\"caf\\u00e9 "
+      "\\\"quoted\\\"\\n\",\"a\":{\"b\":{\"c\":\"deep\"},\"d\":[1,2]},\"n\":-3}",
+      "{\"msg\":\"unterminated",
+      "{\"ts\":\"2026-11-26T05:48:28.103Z\",\"log\":\"x\",\"e\":{\"f\":null,\"g\":true},\"h\":1.5}",
+      "\"}}}]]\"\"\"",
+      "{\"message\":\"" + std::string(200, 'm') +
+          "\",\"a\":{\"b\":\"other\"},\"u\":18446744073709551615}",
+      "{}",
+      "{\"msg\":\"last\",\"time\":\"bad\",\"k\":{\"l\":{\"m\":{\"n\":\"o\"}}}}",
+  };
+  std::string body;
+  for (int rep = 0; rep < 3; ++rep) {
+    for (const auto& l : lines) body += l + "\n";
+  }
+  Options o;
+  o.extra_labels = {{"source", "jsonline"}};
+  Parser p;
+  LogBatch reused, fresh;
+  Report r1, r2, r3;
+  p.ParseLinesReusing(body, o, &reused, &r1);
+  p.ParseLinesReusing(body, o, &reused, &r2);
+  p.ParseLines(body, o, &fresh, &r3);
+  ASSERT_EQ(reused.size(), 3 * lines.size());
+  ASSERT_EQ(fresh.size(), 3 * lines.size());
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    Parser alone;
+    LogRecord want;
+    std::string why;
+    alone.ParseObject(lines[i % lines.size()], o, &want, &why);
+    for (const LogRecord* got : {&reused[i], &fresh[i]}) {
+      EXPECT_EQ(got->ts_ns, want.ts_ns) << i;
+      EXPECT_EQ(got->flags, want.flags) << i;
+      EXPECT_EQ(got->msg, want.msg) << i;
+      EXPECT_EQ(got->labels, want.labels) << i;
+      EXPECT_EQ(got->fields, want.fields) << i;
+    }
+  }
+  EXPECT_EQ(fresh[0].msg, "caf\xc3\xa9 \"quoted\"\n");
+  EXPECT_EQ(fresh[0].Field("a.b.c"), "deep");
+  EXPECT_EQ(fresh[0].Field("a.d"), "[1,2]");
+  EXPECT_EQ(fresh[6].Field("k.l.m.n"), "o");
+  EXPECT_TRUE(fresh[1].flags & kFlagParseError);
+  EXPECT_EQ(r2.flagged, 3u * 3);  // unterminated, not an object, bad time
+}
+
 TEST(JsonLines, NumberTimestampsByMagnitude) {
   EXPECT_EQ(NumberToNanos(1795672203), 1795672203000000000LL);
   EXPECT_EQ(NumberToNanos(1795672203123.0), 1795672203123000000LL);
