@@ -515,24 +515,23 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
   return out;  // ids are label-ordered, so out is too
 }
 
-Result<std::vector<SeriesData>> Block::SelectLabels(const std::vector<Matcher>& matchers,
-                                                    int64_t mint, int64_t maxt) const {
+Result<std::vector<const Labels*>> Block::SelectLabels(const std::vector<Matcher>& matchers,
+                                                       int64_t mint, int64_t maxt) const {
   Postings ids;
   if (matchers.empty()) {
     ids = postings_.All();
   } else {
     KANSOKU_ASSIGN_OR_RETURN(ids, SelectPostings(*this, matchers));
   }
-  std::vector<SeriesData> out;
+  std::vector<const Labels*> out;
+  out.reserve(ids.size());
   for (SeriesRef id : ids) {
     const Series& s = series_[id];
     if (std::none_of(s.chunks.begin(), s.chunks.end(),
                      [&](const ChunkMeta& c) { return c.maxt >= mint && c.mint <= maxt; })) {
       continue;
     }
-    SeriesData d;
-    d.labels = s.labels;
-    out.push_back(std::move(d));
+    out.push_back(&s.labels);
   }
   return out;  // ids are label-ordered, so out is too
 }

@@ -101,9 +101,10 @@ class Block : public IndexReader, public std::enable_shared_from_this<Block> {
   Result<std::vector<SeriesData>> Select(const std::vector<Matcher>& matchers, int64_t mint,
                                          int64_t maxt, const std::optional<RollupChoice>& rollup,
                                          bool* used = nullptr) const;
-  // The same series as Select, labels only (chunks left empty): for /api/v1/series.
-  Result<std::vector<SeriesData>> SelectLabels(const std::vector<Matcher>& matchers, int64_t mint,
-                                               int64_t maxt) const;
+  // The same series as Select, labels only, in label order: for /api/v1/series. The pointers are
+  // into the block and valid while it lives.
+  Result<std::vector<const Labels*>> SelectLabels(const std::vector<Matcher>& matchers,
+                                                  int64_t mint, int64_t maxt) const;
   bool HasRollup(int64_t resolution_ms) const;
   std::vector<std::string> LabelNames() const { return postings_.LabelNames(); }
   std::vector<std::string> LabelValues(std::string_view name) const {

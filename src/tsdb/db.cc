@@ -393,15 +393,17 @@ class DBQuerier : public Querier {
     std::shared_lock<std::shared_mutex> l(db_->blocks_mu_);
     // The head first: on duplicate timestamps its (newest) value wins.
     if (labels_only) {
+      // Pointers to the head's and the blocks' labels, merged under the lock (which keeps the
+      // blocks alive); each resulting series' labels copied once.
       KANSOKU_ASSIGN_OR_RETURN(auto head, db_->head_.SelectLabels(matchers, mint_, maxt_));
-      lists.push_back(std::move(head));
+      std::vector<std::vector<const Labels*>> refs(1);
+      refs[0].reserve(head.size());
+      for (const auto& s : head) refs[0].push_back(&s->labels());
       for (const auto& b : BlocksLocked()) {
         KANSOKU_ASSIGN_OR_RETURN(auto bs, b->SelectLabels(matchers, mint_, maxt_));
-        lists.push_back(std::move(bs));
+        refs.push_back(std::move(bs));
       }
-      l.unlock();
-      if (lists.size() == 1) return std::move(lists[0]);
-      return MergeSeriesLists(std::move(lists));
+      return MergeLabelLists(refs);
     }
     KANSOKU_ASSIGN_OR_RETURN(auto head, db_->head_.Select(matchers, mint_, maxt_));
     lists.push_back(std::move(head));

@@ -294,14 +294,14 @@ Result<std::vector<SeriesData>> Head::Select(const std::vector<Matcher>& matcher
   return out;
 }
 
-Result<std::vector<SeriesData>> Head::SelectLabels(const std::vector<Matcher>& matchers,
-                                                   int64_t mint, int64_t maxt) {
+Result<std::vector<std::shared_ptr<MemSeries>>> Head::SelectLabels(
+    const std::vector<Matcher>& matchers, int64_t mint, int64_t maxt) {
   Postings refs;
   {
     std::shared_lock<std::shared_mutex> il(index_mu_);
     KANSOKU_ASSIGN_OR_RETURN(refs, SelectPostings(postings_, matchers));
   }
-  std::vector<SeriesData> out;
+  std::vector<std::shared_ptr<MemSeries>> out;
   for (SeriesRef ref : refs) {
     auto s = GetByRef(ref);
     if (s == nullptr) continue;
@@ -322,12 +322,10 @@ Result<std::vector<SeriesData>> Head::SelectLabels(const std::vector<Matcher>& m
       }
     }
     if (!any) continue;
-    SeriesData d;
-    d.labels = s->labels();
-    out.push_back(std::move(d));
+    out.push_back(std::move(s));
   }
   std::sort(out.begin(), out.end(),
-            [](const SeriesData& a, const SeriesData& b) { return a.labels < b.labels; });
+            [](const auto& a, const auto& b) { return a->labels() < b->labels(); });
   return out;
 }
 

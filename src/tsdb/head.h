@@ -124,9 +124,10 @@ class Head {
   // labels, with snapshots of those chunks.
   Result<std::vector<SeriesData>> Select(const std::vector<Matcher>& matchers, int64_t mint,
                                          int64_t maxt);
-  // The same series as Select, labels only (chunks left empty, no snapshots).
-  Result<std::vector<SeriesData>> SelectLabels(const std::vector<Matcher>& matchers, int64_t mint,
-                                               int64_t maxt);
+  // The same series as Select, labels only (no snapshots), sorted by labels; the series are
+  // returned so that their labels stay alive.
+  Result<std::vector<std::shared_ptr<MemSeries>>> SelectLabels(const std::vector<Matcher>& matchers,
+                                                               int64_t mint, int64_t maxt);
   // Every series (sorted by labels) with a snapshot of its chunks overlapping [mint, maxt].
   std::vector<SeriesData> SnapshotAll(int64_t mint, int64_t maxt);
   std::vector<std::string> LabelNames() const;

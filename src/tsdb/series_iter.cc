@@ -217,6 +217,38 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
   return Status::Ok();
 }
 
+std::vector<SeriesData> MergeLabelLists(const std::vector<std::vector<const Labels*>>& lists) {
+  std::vector<SeriesData> out;
+  size_t total = 0;
+  for (const auto& l : lists) total = std::max(total, l.size());
+  out.reserve(total);
+  std::vector<size_t> pos(lists.size(), 0);
+  std::vector<size_t> same;  // lists whose current entry has the smallest labels
+  same.reserve(lists.size());
+  for (;;) {
+    same.clear();
+    const Labels* min = nullptr;
+    for (size_t i = 0; i < lists.size(); ++i) {
+      if (pos[i] >= lists[i].size()) continue;
+      const Labels* cur = lists[i][pos[i]];
+      if (min != nullptr) {
+        const auto c = std::lexicographical_compare_three_way(
+            cur->items().begin(), cur->items().end(), min->items().begin(), min->items().end());
+        if (c > 0) continue;
+        if (c < 0) same.clear();
+      }
+      min = cur;
+      same.push_back(i);
+    }
+    if (min == nullptr) break;
+    SeriesData d;
+    d.labels = *min;
+    out.push_back(std::move(d));
+    for (size_t i : same) ++pos[i];
+  }
+  return out;
+}
+
 std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> lists) {
   std::vector<SeriesData> out;
   size_t total = 0;

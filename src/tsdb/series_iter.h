@@ -92,5 +92,9 @@ class VectorSeriesSet : public SeriesSet {
 // Merges several label-sorted lists: series with equal labels become one SeriesData whose chunk
 // list is the concatenation in argument order (earlier lists win on equal timestamps).
 std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> lists);
+// The union of label-sorted lists of label sets (each list free of duplicates), sorted, each set
+// copied once: /api/v1/series over the head and many blocks copies a series' labels once, not
+// once per block. The pointers must stay valid during the call.
+std::vector<SeriesData> MergeLabelLists(const std::vector<std::vector<const Labels*>>& lists);
 
 }  // namespace kansoku::tsdb

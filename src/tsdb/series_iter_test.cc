@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -80,6 +82,44 @@ TEST(SeriesIterTest, ReadRangeReportsCorruption) {
   MergedSeriesIterator it2({bad_crc}, INT64_MIN, INT64_MAX);
   out.clear();
   EXPECT_EQ(it2.ReadRange(INT64_MIN, INT64_MAX, &out).code(), Status::Code::kCorruption);
+}
+
+// /api/v1/series' merge of the head's and the blocks' label sets: the sorted union, each set
+// once, against std::set on random lists (sets shared between lists, lists empty or not).
+TEST(MergeLabelListsTest, SortedUnionOfRandomLists) {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<Labels> pool;
+    for (int k = 0; k < 40; ++k) {
+      std::vector<Label> ls = {{"__name__", "m" + std::to_string(rng() % 3)},
+                               {"instance", "h" + std::to_string(rng() % 7)}};
+      if (rng() % 2) ls.push_back({"z", std::to_string(rng() % 2)});
+      pool.push_back(Labels::FromVector(ls));
+    }
+    // Separate copies per list, as each block has its own.
+    std::vector<std::vector<Labels>> owned(rng() % 6);
+    std::set<Labels> want;
+    for (auto& l : owned) {
+      std::set<Labels> picked;
+      const size_t n = rng() % 30;
+      for (size_t k = 0; k < n; ++k) picked.insert(pool[rng() % pool.size()]);
+      l.assign(picked.begin(), picked.end());
+      want.insert(picked.begin(), picked.end());
+    }
+    std::vector<std::vector<const Labels*>> lists;
+    for (const auto& l : owned) {
+      lists.emplace_back();
+      for (const auto& x : l) lists.back().push_back(&x);
+    }
+    const auto got = MergeLabelLists(lists);
+    ASSERT_EQ(got.size(), want.size()) << "round " << round;
+    size_t k = 0;
+    for (const auto& w : want) {
+      EXPECT_EQ(got[k].labels, w) << "round " << round << " entry " << k;
+      EXPECT_TRUE(got[k].chunks.empty());
+      ++k;
+    }
+  }
 }
 
 }  // namespace
