@@ -351,12 +351,32 @@ class DBQuerier : public Querier {
                                                const std::vector<Matcher>& matchers) override {
     std::vector<std::string> out;
     if (matchers.empty()) {
+      // Each source's values are sorted and mostly the same: merged into the sorted result one
+      // source at a time, copying only values not seen yet (a block's values are views into
+      // it, alive under the lock).
       std::shared_lock<std::shared_mutex> l(db_->blocks_mu_);
       out = db_->head_.LabelValues(name);
+      std::vector<std::string_view> values;
+      std::vector<std::string> merged;
       for (const auto& b : BlocksLocked()) {
-        auto values = b->LabelValues(name);
-        out.insert(out.end(), values.begin(), values.end());
+        values.clear();
+        b->ForEachValue(name, [&](std::string_view v, const Postings&) { values.push_back(v); });
+        merged.clear();
+        merged.reserve(out.size() + values.size());
+        size_t i = 0, j = 0;
+        while (i < out.size() || j < values.size()) {
+          if (j == values.size() || (i < out.size() && out[i] < values[j])) {
+            merged.push_back(std::move(out[i++]));
+          } else if (i == out.size() || values[j] < out[i]) {
+            merged.emplace_back(values[j++]);
+          } else {
+            merged.push_back(std::move(out[i++]));
+            ++j;
+          }
+        }
+        out.swap(merged);
       }
+      return out;
     } else {
       KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers, {}, true));
       for (const auto& s : series) {

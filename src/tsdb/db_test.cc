@@ -303,6 +303,56 @@ TEST(DBTest, AppendWithHandleFallsBackToLabels) {
   EXPECT_EQ(got3["up{instance=\"b\"}"][0].v, 6);
 }
 
+// Label values and /api/v1/series over the head and several blocks whose value sets differ
+// (each block and the head has values the others lack, and values in common): the sorted union,
+// each once, limited to the blocks overlapping the querier's range.
+TEST(DBTest, LabelValuesAndSeriesUnionOverHeadAndBlocks) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.block_range_ms = 10000;
+  o.max_block_range_ms = 10000;
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  // Window w (10 s each) holds instances "c" (always), "w<w>" and, in even windows, "e".
+  for (int w = 0; w < 5; ++w) {
+    auto app = (*db)->NewAppender();
+    for (int i = 0; i < 10; ++i) {
+      const int64_t t = w * 10000 + i * 1000;
+      ASSERT_TRUE(app->Append(L("m", "c"), t, i).ok());
+      ASSERT_TRUE(app->Append(L("m", "w" + std::to_string(w)), t, i).ok());
+      if (w % 2 == 0) {
+        ASSERT_TRUE(app->Append(L("m", "e"), t, i).ok());
+      }
+    }
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  ASSERT_TRUE((*db)->CompactHead().ok());
+  ASSERT_GE((*db)->Blocks().size(), 3u);
+  const std::vector<std::string> all = {"c", "e", "w0", "w1", "w2", "w3", "w4"};
+  auto q = (*db)->NewQuerier(INT64_MIN, INT64_MAX);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ((*q)->LabelValues("instance", {}).value(), all);
+  EXPECT_EQ((*q)->LabelValues("__name__", {}).value(), std::vector<std::string>{"m"});
+  EXPECT_TRUE((*q)->LabelValues("nope", {}).value().empty());
+  SelectHints h;
+  h.func = "series";
+  auto set = (*q)->Select({Eq("__name__", "m")}, h);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  std::vector<std::string> got;
+  while ((*set)->Next()) got.emplace_back((*set)->labels().Get("instance"));
+  EXPECT_EQ(got, all);
+  // Windows 1 and 2 only: the blocks outside are not read (the head is, as before).
+  auto q12 = (*db)->NewQuerier(10000, 29999);
+  ASSERT_TRUE(q12.ok());
+  const auto v12 = (*q12)->LabelValues("instance", {}).value();
+  EXPECT_TRUE(std::is_sorted(v12.begin(), v12.end()));
+  EXPECT_EQ(std::adjacent_find(v12.begin(), v12.end()), v12.end());
+  for (const char* want : {"c", "e", "w1", "w2"}) {
+    EXPECT_NE(std::find(v12.begin(), v12.end(), want), v12.end()) << want;
+  }
+  EXPECT_EQ(std::find(v12.begin(), v12.end(), "w0"), v12.end());
+}
+
 // A writer at "now" moves the persisted bound; series without newer data still take old samples
 // (per-series accept rule), survive a crash before any compaction (replay does not skip samples
 // below the bound), are persisted as blocks overlapping the earlier ones, and compaction merges
