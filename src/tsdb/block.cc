@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <unordered_map>
 
 #include "tsdb/encoding.h"
 #include "tsdb/wal.h"
@@ -300,7 +301,7 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
     std::error_code ec;
     if (!fs::exists(path, ec)) continue;  // written by an older version, or too wide
     KANSOKU_ASSIGN_OR_RETURN(std::string data, ReadFileToString(path));
-    auto table = RollupTable::Decode(std::move(data), b->series_.size());
+    auto table = RollupTable::Decode(std::move(data), b->NumSeries());
     if (!table.ok()) return table.status().WithContext("block " + dir);
     if (table->resolution() != r)
       return Status::Corruption("block " + dir + ": " + path + " resolution mismatch");
@@ -334,7 +335,9 @@ Status Block::LoadIndex(std::string_view data) {
       series_off > postings_off || postings_off > footer) {
     return Status::Corruption("index: bad section offsets");
   }
+  // KSI2: the file's symbol table. KSI1 (strings inline): symbols are interned as read.
   std::vector<std::string_view> symbols;
+  std::unordered_map<std::string_view, uint32_t> interned;
   if (!v1) {
     enc::Decoder sd(data.substr(symbols_off, series_off - symbols_off));
     const uint64_t ns = sd.Uvarint();
@@ -344,46 +347,47 @@ Status Block::LoadIndex(std::string_view data) {
     if (!sd.ok() || !sd.done()) return Status::Corruption("index: truncated symbol table");
   }
   // A label string: inline (KSI1) or a symbol reference (KSI2); false when out of range.
-  auto read_string = [&](enc::Decoder& d, std::string_view* out) {
+  auto read_symbol = [&](enc::Decoder& d, uint32_t* out) {
     if (v1) {
-      *out = d.String();
+      const std::string_view v = d.String();
+      auto [it, added] = interned.try_emplace(v, static_cast<uint32_t>(symbols.size()));
+      if (added) symbols.push_back(v);
+      *out = it->second;
       return true;
     }
     const uint64_t ref = d.Uvarint();
     if (ref >= symbols.size()) return false;
-    *out = symbols[ref];
+    *out = static_cast<uint32_t>(ref);
     return true;
   };
   enc::Decoder d(data.substr(series_off, postings_off - series_off));
   const uint64_t n = d.Uvarint();
   if (n > d.remaining()) return Status::Corruption("index: bad series count");
-  series_.reserve(n);
-  uint32_t num_chunks = 0;
+  label_begin_.reserve(n + 1);
+  chunk_begin_.reserve(n + 1);
+  label_begin_.push_back(0);
+  chunk_begin_.push_back(0);
   int64_t prev_mint = 0;
   uint64_t prev_offset = 0;
   for (uint64_t i = 0; i < n && d.ok(); ++i) {
-    Series s;
     const uint64_t nl = d.Uvarint();
     if (nl > d.remaining()) return Status::Corruption("index: bad label count");
-    std::vector<Label> labels;
-    labels.reserve(nl);
     for (uint64_t j = 0; j < nl; ++j) {
-      std::string_view name, value;
-      if (!read_string(d, &name) || !read_string(d, &value)) {
+      uint32_t name, value;
+      if (!read_symbol(d, &name) || !read_symbol(d, &value)) {
         return Status::Corruption("index: label symbol out of range");
       }
-      labels.push_back(Label{std::string(name), std::string(value)});
-    }
-    for (size_t j = 1; j < labels.size(); ++j) {
-      if (!(labels[j - 1].name < labels[j].name)) {
+      if (j > 0 && !(symbols[label_syms_[label_syms_.size() - 2]] < symbols[name])) {
         return Status::Corruption("index: labels of series " + std::to_string(i) +
                                   " not sorted or repeated");
       }
+      label_syms_.push_back(name);
+      label_syms_.push_back(value);
     }
-    s.labels = Labels::FromSortedUnchecked(std::move(labels));
+    if (label_syms_.size() / 2 >= UINT32_MAX) return Status::Corruption("index: too many labels");
+    label_begin_.push_back(static_cast<uint32_t>(label_syms_.size() / 2));
     const uint64_t nc = d.Uvarint();
     if (nc > d.remaining()) return Status::Corruption("index: bad chunk count");
-    s.chunks.reserve(nc);
     for (uint64_t j = 0; j < nc; ++j) {
       ChunkMeta c;
       // KSI2 stores deltas from the previous chunk (unsigned arithmetic: damage wraps).
@@ -400,19 +404,20 @@ Status Block::LoadIndex(std::string_view data) {
       // Unsigned: a corrupt span must not overflow int64 (UB).
       c.maxt = static_cast<int64_t>(static_cast<uint64_t>(c.mint) + span);
       if (c.maxt < c.mint) return Status::Corruption("index: bad chunk time range");
-      if (num_chunks == UINT32_MAX) return Status::Corruption("index: too many chunks");
-      c.index = num_chunks++;
-      s.chunks.push_back(c);
+      if (chunks_.size() >= UINT32_MAX) return Status::Corruption("index: too many chunks");
+      chunks_.push_back(c);
     }
-    series_.push_back(std::move(s));
+    chunk_begin_.push_back(static_cast<uint32_t>(chunks_.size()));
   }
   if (!d.ok()) return Status::Corruption("index: truncated series section");
-  crc_ok_ = std::make_unique<std::atomic<bool>[]>(num_chunks);
+  label_syms_.shrink_to_fit();
+  chunks_.shrink_to_fit();
+  crc_ok_ = std::make_unique<std::atomic<bool>[]>(chunks_.size());
   enc::Decoder pd(data.substr(postings_off, footer - postings_off));
   const uint64_t np = pd.Uvarint();
   for (uint64_t i = 0; i < np && pd.ok(); ++i) {
-    std::string_view name, value;
-    if (!read_string(pd, &name) || !read_string(pd, &value)) {
+    uint32_t name, value;
+    if (!read_symbol(pd, &name) || !read_symbol(pd, &value)) {
       return Status::Corruption("index: postings symbol out of range");
     }
     const uint64_t cnt = pd.Uvarint();
@@ -420,19 +425,42 @@ Status Block::LoadIndex(std::string_view data) {
     SeriesRef ref = 0;
     for (uint64_t j = 0; j < cnt && pd.ok(); ++j) {
       ref += pd.Uvarint();
-      if (ref >= series_.size() || series_[ref].labels.Get(name) != value) {
-        return Status::Corruption("index: postings entry does not match its series");
+      bool found = false;
+      if (ref < NumSeries()) {
+        for (uint32_t k = label_begin_[ref]; k < label_begin_[ref + 1]; ++k) {
+          if (symbols[label_syms_[2 * k]] == symbols[name]) {
+            found = symbols[label_syms_[2 * k + 1]] == symbols[value];
+            break;
+          }
+        }
       }
+      if (!found) return Status::Corruption("index: postings entry does not match its series");
     }
   }
   if (!pd.ok()) return Status::Corruption("index: truncated postings section");
+  symbols_.assign(symbols.begin(), symbols.end());
   // The postings section was verified above against the series; the in-memory index is built
   // from the series (identical content, one pass, no second copy of the strings to parse).
-  for (size_t i = 0; i < series_.size(); ++i) postings_.Add(i, series_[i].labels);
+  for (size_t i = 0; i < NumSeries(); ++i) {
+    for (uint32_t k = label_begin_[i]; k < label_begin_[i + 1]; ++k) {
+      postings_.AddLabel(i, symbols_[label_syms_[2 * k]], symbols_[label_syms_[2 * k + 1]]);
+    }
+    postings_.AddRef(i);
+  }
   return Status::Ok();
 }
 
-Status Block::ChunkAt(const ChunkMeta& m, ChunkRef* out) const {
+Labels Block::LabelsOf(size_t id) const {
+  std::vector<Label> labels;
+  labels.reserve(label_begin_[id + 1] - label_begin_[id]);
+  for (uint32_t k = label_begin_[id]; k < label_begin_[id + 1]; ++k) {
+    labels.push_back(Label{symbols_[label_syms_[2 * k]], symbols_[label_syms_[2 * k + 1]]});
+  }
+  return Labels::FromSortedUnchecked(std::move(labels));
+}
+
+Status Block::ChunkAt(size_t chunk, ChunkRef* out) const {
+  const ChunkMeta& m = chunks_[chunk];
   if (m.offset >= map_size_)
     return Status::Corruption("block " + dir_ + ": chunk offset out of range");
   enc::Decoder d(std::string_view(map_ + m.offset, map_size_ - m.offset));
@@ -452,7 +480,7 @@ Status Block::ChunkAt(const ChunkMeta& m, ChunkRef* out) const {
   out->maxt = m.maxt;
   out->check_crc = true;
   out->crc = crc;
-  out->crc_ok = &crc_ok_[m.index];
+  out->crc_ok = &crc_ok_[chunk];
   return Status::Ok();
 }
 
@@ -482,34 +510,34 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
   }
   std::vector<SeriesData> out;
   for (SeriesRef id : ids) {
-    const Series& s = series_[id];
+    const std::span<const ChunkMeta> chunks = ChunksOf(id);
     SeriesData d;
     if (table != nullptr) {
       ChunkEncoding encoding;
       const std::string_view bytes = table->ChunkFor(id, rollup->agg, &encoding);
-      if (bytes.empty() || s.chunks.empty() || s.chunks.back().maxt < mint ||
-          s.chunks.front().mint > maxt) {
+      if (bytes.empty() || chunks.empty() || chunks.back().maxt < mint ||
+          chunks.front().mint > maxt) {
         continue;
       }
       ChunkRef r;
       r.owner = shared_from_this();
       r.data = bytes;
       r.encoding = encoding;
-      r.mint = s.chunks.front().mint;  // rollup points lie within the raw data's span
-      r.maxt = s.chunks.back().maxt;
+      r.mint = chunks.front().mint;  // rollup points lie within the raw data's span
+      r.maxt = chunks.back().maxt;
       d.chunks.push_back(std::move(r));
-      d.labels = s.labels;
+      d.labels = LabelsOf(id);
       out.push_back(std::move(d));
       continue;
     }
-    for (const auto& c : s.chunks) {
-      if (c.maxt < mint || c.mint > maxt) continue;
+    for (size_t c = chunk_begin_[id]; c < chunk_begin_[id + 1]; ++c) {
+      if (chunks_[c].maxt < mint || chunks_[c].mint > maxt) continue;
       ChunkRef r;
       KANSOKU_RETURN_IF_ERROR(ChunkAt(c, &r));
       d.chunks.push_back(std::move(r));
     }
     if (d.chunks.empty()) continue;
-    d.labels = s.labels;
+    d.labels = LabelsOf(id);
     out.push_back(std::move(d));
   }
   return out;  // ids are label-ordered, so out is too
@@ -525,13 +553,13 @@ Result<std::vector<SeriesData>> Block::SelectLabels(const std::vector<Matcher>& 
   }
   std::vector<SeriesData> out;
   for (SeriesRef id : ids) {
-    const Series& s = series_[id];
-    if (std::none_of(s.chunks.begin(), s.chunks.end(),
+    const std::span<const ChunkMeta> chunks = ChunksOf(id);
+    if (std::none_of(chunks.begin(), chunks.end(),
                      [&](const ChunkMeta& c) { return c.maxt >= mint && c.mint <= maxt; })) {
       continue;
     }
     SeriesData d;
-    d.labels = s.labels;
+    d.labels = LabelsOf(id);
     out.push_back(std::move(d));
   }
   return out;  // ids are label-ordered, so out is too

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -122,22 +123,33 @@ class Block : public IndexReader, public std::enable_shared_from_this<Block> {
   const Postings& All() const override { return postings_.All(); }
 
  private:
+  // A chunk's number in chunks_ is its slot in crc_ok_.
   struct ChunkMeta {
     int64_t mint, maxt;
     uint64_t offset;
-    uint32_t index;  // chunk number in the block: its slot in crc_ok_
-  };
-  struct Series {
-    Labels labels;
-    std::vector<ChunkMeta> chunks;
   };
   Block() = default;
   Status LoadIndex(std::string_view data);
-  Status ChunkAt(const ChunkMeta& m, ChunkRef* out) const;
+  Status ChunkAt(size_t chunk, ChunkRef* out) const;
+  size_t NumSeries() const { return chunk_begin_.empty() ? 0 : chunk_begin_.size() - 1; }
+  std::span<const ChunkMeta> ChunksOf(size_t id) const {
+    return {chunks_.data() + chunk_begin_[id], chunks_.data() + chunk_begin_[id + 1]};
+  }
+  // The series' label set, built from the symbol table.
+  Labels LabelsOf(size_t id) const;
 
   std::string dir_;
   BlockMeta meta_;
-  std::vector<Series> series_;
+  // The series table, flat: a block is open for as long as its data is retained and every block
+  // holds every series of its range, so labels are symbol numbers (8 bytes a label, not two
+  // std::strings) and chunk metas one array (no vector per series). Series id i has the (name,
+  // value) symbol pairs label_syms_[2 * label_begin_[i] .. 2 * label_begin_[i + 1]) and the
+  // chunks chunks_[chunk_begin_[i] .. chunk_begin_[i + 1]); both begin arrays end with a sentinel.
+  std::vector<std::string> symbols_;
+  std::vector<uint32_t> label_syms_;
+  std::vector<uint32_t> label_begin_;
+  std::vector<ChunkMeta> chunks_;
+  std::vector<uint32_t> chunk_begin_;
   MemPostings postings_;
   std::vector<RollupTable> rollups_;
   const char* map_ = nullptr;
