@@ -53,10 +53,14 @@ struct HeadOptions {
   uint64_t (*hash_fn)(const Labels&) = nullptr;
 };
 
+// A full head chunk: re-encoded when cut into the smaller of the XOR bytes it was appended as and
+// the packed encoding (tsdb-chunks.md), as blocks do: on bench/tsdb's data packed is ~40% smaller
+// at 120 samples, and closed chunks are most of the head's memory.
 struct ClosedChunk {
   std::string bytes;
   int64_t mint, maxt;
   uint32_t samples;
+  ChunkEncoding encoding = ChunkEncoding::kXor;
 };
 
 class MemSeries {
