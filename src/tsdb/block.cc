@@ -115,8 +115,8 @@ BlockWriter::~BlockWriter() {
   if (!finished_) (void)RemoveAll(parent_ + "/" + name_ + ".tmp");
 }
 
-Status BlockWriter::FlushChunk(const std::vector<Sample>& samples, std::vector<ChunkMeta>* metas) {
-  metas->push_back({samples.front().t, samples.back().t, chunks_off_});
+Status BlockWriter::FlushChunk(const std::vector<Sample>& samples) {
+  chunk_metas_.push_back({samples.front().t, samples.back().t, chunks_off_});
   const ChunkEncoding e = EncodeChunk(samples.data(), samples.size(), &enc_buf_);
   const size_t before = chunk_buf_.size();
   enc::PutUvarint(&chunk_buf_, enc_buf_.size());
@@ -133,11 +133,17 @@ Status BlockWriter::FlushChunk(const std::vector<Sample>& samples, std::vector<C
   return Status::Ok();
 }
 
+uint32_t BlockWriter::Symbol(const std::string& s) {
+  auto [it, added] = symbol_ids_.try_emplace(s, static_cast<uint32_t>(symbols_.size()));
+  if (added) symbols_.push_back(&it->first);
+  return it->second;
+}
+
 Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
-  KANSOKU_CHECK(entries_.empty() || entries_.back().labels < labels,
+  KANSOKU_CHECK(entries_.empty() || last_labels_ < labels,
                 "BUG: BlockWriter::AddSeries labels not strictly increasing");
   Entry e;
-  e.labels = labels;
+  e.chunks_begin = static_cast<uint32_t>(chunk_metas_.size());
   std::vector<Sample>& c = pending_;
   c.clear();
   std::vector<RollupBuilder> rollups;
@@ -148,18 +154,28 @@ Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
     const Sample s = it.At();
     for (auto& r : rollups) r.Add(s.t, s.v);
     if (c.size() >= kSamplesPerChunk) {
-      KANSOKU_RETURN_IF_ERROR(FlushChunk(c, &e.chunks));
+      KANSOKU_RETURN_IF_ERROR(FlushChunk(c));
       c.clear();
     }
     c.push_back(s);
     ++samples_;
   }
   KANSOKU_RETURN_IF_ERROR(it.status());
-  if (!c.empty()) KANSOKU_RETURN_IF_ERROR(FlushChunk(c, &e.chunks));
-  if (e.chunks.empty()) return Status::Ok();
-  for (size_t i = 0; i < rollups.size(); ++i)
-    e.rollups[i] = EncodeRollupSeries(rollups[i].Finish());
-  entries_.push_back(std::move(e));
+  if (!c.empty()) KANSOKU_RETURN_IF_ERROR(FlushChunk(c));
+  e.num_chunks = static_cast<uint32_t>(chunk_metas_.size() - e.chunks_begin);
+  if (e.num_chunks == 0) return Status::Ok();
+  if (rollups_) {
+    auto& r = rollups_data_.emplace_back();
+    for (size_t i = 0; i < rollups.size(); ++i) r[i] = EncodeRollupSeries(rollups[i].Finish());
+  }
+  e.labels_begin = static_cast<uint32_t>(label_syms_.size() / 2);
+  e.num_labels = static_cast<uint32_t>(labels.size());
+  for (const auto& l : labels) {
+    label_syms_.push_back(Symbol(l.name));
+    label_syms_.push_back(Symbol(l.value));
+  }
+  entries_.push_back(e);
+  last_labels_ = labels;
   return Status::Ok();
 }
 
@@ -172,23 +188,17 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
   chunks_fd_ = -1;
 
   // Index: magic, symbols, series section, postings section, footer (tsdb-block.md).
-  std::vector<std::string_view> symbols;
-  for (const Entry& e : entries_) {
-    for (const auto& l : e.labels) {
-      symbols.push_back(l.name);
-      symbols.push_back(l.value);
-    }
-  }
-  std::sort(symbols.begin(), symbols.end());
-  symbols.erase(std::unique(symbols.begin(), symbols.end()), symbols.end());
-  auto sym = [&](std::string_view v) {
-    return static_cast<uint64_t>(std::lower_bound(symbols.begin(), symbols.end(), v) -
-                                 symbols.begin());
-  };
+  // Writer symbol numbers -> their rank in the sorted symbol table.
+  std::vector<uint32_t> order(symbols_.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return *symbols_[a] < *symbols_[b]; });
+  std::vector<uint32_t> rank(symbols_.size());
+  for (uint32_t i = 0; i < order.size(); ++i) rank[order[i]] = i;
   std::string idx(kIndexMagic);
   const uint64_t symbols_off = idx.size();
-  enc::PutUvarint(&idx, symbols.size());
-  for (std::string_view v : symbols) enc::PutString(&idx, v);
+  enc::PutUvarint(&idx, order.size());
+  for (uint32_t s : order) enc::PutString(&idx, *symbols_[s]);
   const uint64_t series_off = idx.size();
   enc::PutUvarint(&idx, entries_.size());
   MemPostings postings;
@@ -196,14 +206,17 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
   uint64_t prev_offset = 0;
   for (size_t i = 0; i < entries_.size(); ++i) {
     const Entry& e = entries_[i];
-    postings.Add(i, e.labels);
-    enc::PutUvarint(&idx, e.labels.size());
-    for (const auto& l : e.labels) {
-      enc::PutUvarint(&idx, sym(l.name));
-      enc::PutUvarint(&idx, sym(l.value));
+    enc::PutUvarint(&idx, e.num_labels);
+    for (uint32_t k = e.labels_begin; k < e.labels_begin + e.num_labels; ++k) {
+      const uint32_t name = label_syms_[2 * k], value = label_syms_[2 * k + 1];
+      postings.AddLabel(i, *symbols_[name], *symbols_[value]);
+      enc::PutUvarint(&idx, rank[name]);
+      enc::PutUvarint(&idx, rank[value]);
     }
-    enc::PutUvarint(&idx, e.chunks.size());
-    for (const auto& c : e.chunks) {
+    postings.AddRef(i);
+    enc::PutUvarint(&idx, e.num_chunks);
+    for (uint32_t k = e.chunks_begin; k < e.chunks_begin + e.num_chunks; ++k) {
+      const ChunkMeta& c = chunk_metas_[k];
       enc::PutVarint(&idx, c.mint - prev_mint);
       enc::PutUvarint(&idx, static_cast<uint64_t>(c.maxt - c.mint));
       enc::PutUvarint(&idx, c.offset - prev_offset);  // chunks are written in series order
@@ -215,8 +228,8 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
   enc::PutUvarint(&idx, postings.NumLabelPairs());
   for (const auto& name : postings.LabelNames()) {
     postings.ForEachValue(name, [&](std::string_view value, const Postings& p) {
-      enc::PutUvarint(&idx, sym(name));
-      enc::PutUvarint(&idx, sym(value));
+      enc::PutUvarint(&idx, rank[symbol_ids_.find(name)->second]);
+      enc::PutUvarint(&idx, rank[symbol_ids_.find(std::string(value))->second]);
       enc::PutUvarint(&idx, p.size());
       SeriesRef prev = 0;
       for (SeriesRef r : p) {
@@ -236,8 +249,8 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
     const int64_t r = kRollupResolutions[i];
     if ((maxt - mint) / r > kMaxRollupPointsPerSeries) continue;  // too many points: raw data
     std::vector<std::string> rs;
-    rs.reserve(entries_.size());
-    for (auto& e : entries_) rs.push_back(std::move(e.rollups[i]));
+    rs.reserve(rollups_data_.size());
+    for (auto& e : rollups_data_) rs.push_back(std::move(e[i]));
     KANSOKU_RETURN_IF_ERROR(
         WriteFileSync(tmp + "/rollup-" + std::to_string(r), EncodeRollupFile(r, rs)));
   }
@@ -484,6 +497,21 @@ Status Block::ChunkAt(size_t chunk, ChunkRef* out) const {
   return Status::Ok();
 }
 
+Status Block::AppendChunks(size_t id, int64_t mint, int64_t maxt,
+                           std::vector<ChunkRef>* out) const {
+  for (size_t c = chunk_begin_[id]; c < chunk_begin_[id + 1]; ++c) {
+    if (chunks_[c].maxt < mint || chunks_[c].mint > maxt) continue;
+    ChunkRef r;
+    KANSOKU_RETURN_IF_ERROR(ChunkAt(c, &r));
+    out->push_back(std::move(r));
+  }
+  return Status::Ok();
+}
+
+void Block::ReleaseMappedPages() const {
+  if (map_ != nullptr) (void)::madvise(const_cast<char*>(map_), map_size_, MADV_DONTNEED);
+}
+
 bool Block::HasRollup(int64_t resolution_ms) const {
   for (const auto& t : rollups_) {
     if (t.resolution() == resolution_ms) return true;
@@ -530,12 +558,7 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
       out.push_back(std::move(d));
       continue;
     }
-    for (size_t c = chunk_begin_[id]; c < chunk_begin_[id + 1]; ++c) {
-      if (chunks_[c].maxt < mint || chunks_[c].mint > maxt) continue;
-      ChunkRef r;
-      KANSOKU_RETURN_IF_ERROR(ChunkAt(c, &r));
-      d.chunks.push_back(std::move(r));
-    }
+    KANSOKU_RETURN_IF_ERROR(AppendChunks(id, mint, maxt, &d.chunks));
     if (d.chunks.empty()) continue;
     d.labels = LabelsOf(id);
     out.push_back(std::move(d));

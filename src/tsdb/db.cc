@@ -905,18 +905,41 @@ Result<int> DB::ApplyRetention() {
 
 Result<BlockMeta> DB::RewriteBlocks(const std::vector<std::shared_ptr<Block>>& sources,
                                     int64_t mint, int64_t maxt, int level, bool rollups) {
-  std::vector<std::vector<SeriesData>> lists;
-  for (const auto& b : sources) {
-    KANSOKU_ASSIGN_OR_RETURN(auto data, b->Select({}, INT64_MIN, INT64_MAX));
-    lists.push_back(std::move(data));
-  }
-  std::vector<SeriesData> series = MergeSeriesLists(std::move(lists));
   const std::string name = NextBlockName();
   KANSOKU_ASSIGN_OR_RETURN(auto writer, BlockWriter::Create(dir_, name, rollups));
-  for (auto& s : series) {
-    MergedSeriesIterator it(std::move(s.chunks), mint, maxt - 1);
-    KANSOKU_RETURN_IF_ERROR(writer->AddSeries(s.labels, it));
+  // A k-way merge of the sources' series (each in label order), one series at a time: no
+  // source's whole series list in memory, and the chunk pages read are unmapped as it goes.
+  struct Cursor {
+    const Block* block;
+    size_t id;
+    Labels labels;  // of series `id` while id < NumSeries()
+  };
+  std::vector<Cursor> cursors;
+  for (const auto& b : sources) {
+    if (b->NumSeries() > 0) cursors.push_back({b.get(), 0, b->LabelsOf(0)});
   }
+  constexpr size_t kReleaseEvery = 1024;  // series between ReleaseMappedPages calls
+  size_t written_series = 0;
+  for (;;) {
+    const Cursor* min = nullptr;
+    for (const Cursor& c : cursors) {
+      if (c.id < c.block->NumSeries() && (min == nullptr || c.labels < min->labels)) min = &c;
+    }
+    if (min == nullptr) break;
+    Labels labels = min->labels;
+    std::vector<ChunkRef> chunks;
+    for (Cursor& c : cursors) {  // in source order, as the chunks were merged before
+      if (c.id >= c.block->NumSeries() || !(c.labels == labels)) continue;
+      KANSOKU_RETURN_IF_ERROR(c.block->AppendChunks(c.id, INT64_MIN, INT64_MAX, &chunks));
+      if (++c.id < c.block->NumSeries()) c.labels = c.block->LabelsOf(c.id);
+    }
+    MergedSeriesIterator it(std::move(chunks), mint, maxt - 1);
+    KANSOKU_RETURN_IF_ERROR(writer->AddSeries(labels, it));
+    if (++written_series % kReleaseEvery == 0) {
+      for (const auto& b : sources) b->ReleaseMappedPages();
+    }
+  }
+  for (const auto& b : sources) b->ReleaseMappedPages();
   KANSOKU_ASSIGN_OR_RETURN(BlockMeta meta, writer->Finish(mint, maxt, level));
   KANSOKU_ASSIGN_OR_RETURN(auto block, Block::Open(dir_ + "/" + name));
   {
