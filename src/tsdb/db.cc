@@ -771,20 +771,24 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
   // (a backfilled range): then the lock alone does it, and the block overlaps older ones.
   head_.SetMinValidTime(hi);
   auto backfill_lock = head_.LockBackfill();
-  std::vector<SeriesData> data = head_.SnapshotAll(lo, hi - 1);
   std::shared_ptr<Block> block;
-  if (!data.empty()) {
-    const std::string name = NextBlockName();
-    // Rollups are written when compaction merges head blocks into wider ones (where a 5 m or 1 h
-    // window series pays for its chunk headers); a 2 h block would spend a third of its bytes and
-    // of its write time on them. Without compaction, every block gets them.
-    const bool rollups = options_.max_block_range_ms <= options_.block_range_ms &&
-                         hi <= persisted_until_.load() - options_.rollup_min_age_ms;
-    KANSOKU_ASSIGN_OR_RETURN(auto writer, BlockWriter::Create(dir_, name, rollups));
-    for (auto& s : data) {
-      MergedSeriesIterator it(std::move(s.chunks), lo, hi - 1);
-      KANSOKU_RETURN_IF_ERROR(writer->AddSeries(s.labels, it));
-    }
+  // Rollups are written when compaction merges head blocks into wider ones (where a 5 m or 1 h
+  // window series pays for its chunk headers); a 2 h block would spend a third of its bytes and
+  // of its write time on them. Without compaction, every block gets them.
+  const bool rollups = options_.max_block_range_ms <= options_.block_range_ms &&
+                       hi <= persisted_until_.load() - options_.rollup_min_age_ms;
+  std::string name;
+  std::unique_ptr<BlockWriter> writer;  // created with the first series that has data
+  KANSOKU_RETURN_IF_ERROR(head_.ForEachSnapshot(
+      lo, hi - 1, [&](const Labels& labels, std::vector<ChunkRef> chunks) -> Status {
+        if (writer == nullptr) {
+          name = NextBlockName();
+          KANSOKU_ASSIGN_OR_RETURN(writer, BlockWriter::Create(dir_, name, rollups));
+        }
+        MergedSeriesIterator it(std::move(chunks), lo, hi - 1);
+        return writer->AddSeries(labels, it);
+      }));
+  if (writer != nullptr) {
     KANSOKU_ASSIGN_OR_RETURN(BlockMeta meta, writer->Finish(lo, hi, 1));
     KANSOKU_ASSIGN_OR_RETURN(block, Block::Open(dir_ + "/" + name));
     log::Info("tsdb: persisted head block",

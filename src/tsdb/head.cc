@@ -365,6 +365,25 @@ std::vector<SeriesData> Head::SnapshotAll(int64_t mint, int64_t maxt) {
   return out;
 }
 
+Status Head::ForEachSnapshot(
+    int64_t mint, int64_t maxt,
+    const std::function<Status(const Labels&, std::vector<ChunkRef>)>& fn) {
+  std::vector<std::shared_ptr<MemSeries>> all = AllSeries();
+  std::sort(all.begin(), all.end(),
+            [](const auto& a, const auto& b) { return a->labels() < b->labels(); });
+  std::vector<ChunkRef> chunks;
+  for (const auto& s : all) {
+    chunks.clear();
+    {
+      std::lock_guard<std::mutex> l(s->mu_);
+      SnapshotLocked(*s, mint, maxt, &chunks);
+    }
+    if (chunks.empty()) continue;
+    KANSOKU_RETURN_IF_ERROR(fn(s->labels(), std::move(chunks)));
+  }
+  return Status::Ok();
+}
+
 std::vector<std::string> Head::LabelNames() const {
   std::shared_lock<std::shared_mutex> il(index_mu_);
   return postings_.LabelNames();

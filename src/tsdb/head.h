@@ -133,6 +133,11 @@ class Head {
                                                int64_t maxt);
   // Every series (sorted by labels) with a snapshot of its chunks overlapping [mint, maxt].
   std::vector<SeriesData> SnapshotAll(int64_t mint, int64_t maxt);
+  // The same series, one at a time (snapshot taken just before the call; series without chunks
+  // there are skipped): a head block is written without a copy of every series' labels and
+  // chunk refs. Stops at, and returns, the first error fn returns.
+  Status ForEachSnapshot(int64_t mint, int64_t maxt,
+                         const std::function<Status(const Labels&, std::vector<ChunkRef>)>& fn);
   std::vector<std::string> LabelNames() const;
   std::vector<std::string> LabelValues(std::string_view name) const;
   // Every live series; for checkpoints.
