@@ -11,8 +11,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <unordered_map>
 
 #include "tsdb/encoding.h"
+#include "tsdb/series_iter.h"
 #include "tsdb/wal.h"
 
 namespace kansoku::tsdb {
@@ -114,8 +116,8 @@ BlockWriter::~BlockWriter() {
   if (!finished_) (void)RemoveAll(parent_ + "/" + name_ + ".tmp");
 }
 
-Status BlockWriter::FlushChunk(const std::vector<Sample>& samples, std::vector<ChunkMeta>* metas) {
-  metas->push_back({samples.front().t, samples.back().t, chunks_off_});
+Status BlockWriter::FlushChunk(const std::vector<Sample>& samples) {
+  chunk_metas_.push_back({samples.front().t, samples.back().t, chunks_off_});
   const ChunkEncoding e = EncodeChunk(samples.data(), samples.size(), &enc_buf_);
   const size_t before = chunk_buf_.size();
   enc::PutUvarint(&chunk_buf_, enc_buf_.size());
@@ -132,11 +134,17 @@ Status BlockWriter::FlushChunk(const std::vector<Sample>& samples, std::vector<C
   return Status::Ok();
 }
 
+uint32_t BlockWriter::Symbol(const std::string& s) {
+  auto [it, added] = symbol_ids_.try_emplace(s, static_cast<uint32_t>(symbols_.size()));
+  if (added) symbols_.push_back(&it->first);
+  return it->second;
+}
+
 Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
-  KANSOKU_CHECK(entries_.empty() || entries_.back().labels < labels,
+  KANSOKU_CHECK(entries_.empty() || last_labels_ < labels,
                 "BUG: BlockWriter::AddSeries labels not strictly increasing");
   Entry e;
-  e.labels = labels;
+  e.chunks_begin = static_cast<uint32_t>(chunk_metas_.size());
   std::vector<Sample>& c = pending_;
   c.clear();
   std::vector<RollupBuilder> rollups;
@@ -147,18 +155,28 @@ Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
     const Sample s = it.At();
     for (auto& r : rollups) r.Add(s.t, s.v);
     if (c.size() >= kSamplesPerChunk) {
-      KANSOKU_RETURN_IF_ERROR(FlushChunk(c, &e.chunks));
+      KANSOKU_RETURN_IF_ERROR(FlushChunk(c));
       c.clear();
     }
     c.push_back(s);
     ++samples_;
   }
   KANSOKU_RETURN_IF_ERROR(it.status());
-  if (!c.empty()) KANSOKU_RETURN_IF_ERROR(FlushChunk(c, &e.chunks));
-  if (e.chunks.empty()) return Status::Ok();
-  for (size_t i = 0; i < rollups.size(); ++i)
-    e.rollups[i] = EncodeRollupSeries(rollups[i].Finish());
-  entries_.push_back(std::move(e));
+  if (!c.empty()) KANSOKU_RETURN_IF_ERROR(FlushChunk(c));
+  e.num_chunks = static_cast<uint32_t>(chunk_metas_.size() - e.chunks_begin);
+  if (e.num_chunks == 0) return Status::Ok();
+  if (rollups_) {
+    auto& r = rollups_data_.emplace_back();
+    for (size_t i = 0; i < rollups.size(); ++i) r[i] = EncodeRollupSeries(rollups[i].Finish());
+  }
+  e.labels_begin = static_cast<uint32_t>(label_syms_.size() / 2);
+  e.num_labels = static_cast<uint32_t>(labels.size());
+  for (const auto& l : labels) {
+    label_syms_.push_back(Symbol(l.name));
+    label_syms_.push_back(Symbol(l.value));
+  }
+  entries_.push_back(e);
+  last_labels_ = labels;
   return Status::Ok();
 }
 
@@ -171,23 +189,17 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
   chunks_fd_ = -1;
 
   // Index: magic, symbols, series section, postings section, footer (tsdb-block.md).
-  std::vector<std::string_view> symbols;
-  for (const Entry& e : entries_) {
-    for (const auto& l : e.labels) {
-      symbols.push_back(l.name);
-      symbols.push_back(l.value);
-    }
-  }
-  std::sort(symbols.begin(), symbols.end());
-  symbols.erase(std::unique(symbols.begin(), symbols.end()), symbols.end());
-  auto sym = [&](std::string_view v) {
-    return static_cast<uint64_t>(std::lower_bound(symbols.begin(), symbols.end(), v) -
-                                 symbols.begin());
-  };
+  // Writer symbol numbers -> their rank in the sorted symbol table.
+  std::vector<uint32_t> order(symbols_.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return *symbols_[a] < *symbols_[b]; });
+  std::vector<uint32_t> rank(symbols_.size());
+  for (uint32_t i = 0; i < order.size(); ++i) rank[order[i]] = i;
   std::string idx(kIndexMagic);
   const uint64_t symbols_off = idx.size();
-  enc::PutUvarint(&idx, symbols.size());
-  for (std::string_view v : symbols) enc::PutString(&idx, v);
+  enc::PutUvarint(&idx, order.size());
+  for (uint32_t s : order) enc::PutString(&idx, *symbols_[s]);
   const uint64_t series_off = idx.size();
   enc::PutUvarint(&idx, entries_.size());
   MemPostings postings;
@@ -195,14 +207,17 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
   uint64_t prev_offset = 0;
   for (size_t i = 0; i < entries_.size(); ++i) {
     const Entry& e = entries_[i];
-    postings.Add(i, e.labels);
-    enc::PutUvarint(&idx, e.labels.size());
-    for (const auto& l : e.labels) {
-      enc::PutUvarint(&idx, sym(l.name));
-      enc::PutUvarint(&idx, sym(l.value));
+    enc::PutUvarint(&idx, e.num_labels);
+    for (uint32_t k = e.labels_begin; k < e.labels_begin + e.num_labels; ++k) {
+      const uint32_t name = label_syms_[2 * k], value = label_syms_[2 * k + 1];
+      postings.AddLabel(i, *symbols_[name], *symbols_[value]);
+      enc::PutUvarint(&idx, rank[name]);
+      enc::PutUvarint(&idx, rank[value]);
     }
-    enc::PutUvarint(&idx, e.chunks.size());
-    for (const auto& c : e.chunks) {
+    postings.AddRef(i);
+    enc::PutUvarint(&idx, e.num_chunks);
+    for (uint32_t k = e.chunks_begin; k < e.chunks_begin + e.num_chunks; ++k) {
+      const ChunkMeta& c = chunk_metas_[k];
       enc::PutVarint(&idx, c.mint - prev_mint);
       enc::PutUvarint(&idx, static_cast<uint64_t>(c.maxt - c.mint));
       enc::PutUvarint(&idx, c.offset - prev_offset);  // chunks are written in series order
@@ -214,8 +229,8 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
   enc::PutUvarint(&idx, postings.NumLabelPairs());
   for (const auto& name : postings.LabelNames()) {
     postings.ForEachValue(name, [&](std::string_view value, const Postings& p) {
-      enc::PutUvarint(&idx, sym(name));
-      enc::PutUvarint(&idx, sym(value));
+      enc::PutUvarint(&idx, rank[symbol_ids_.find(name)->second]);
+      enc::PutUvarint(&idx, rank[symbol_ids_.find(std::string(value))->second]);
       enc::PutUvarint(&idx, p.size());
       SeriesRef prev = 0;
       for (SeriesRef r : p) {
@@ -235,8 +250,8 @@ Result<BlockMeta> BlockWriter::Finish(int64_t mint, int64_t maxt, int level) {
     const int64_t r = kRollupResolutions[i];
     if ((maxt - mint) / r > kMaxRollupPointsPerSeries) continue;  // too many points: raw data
     std::vector<std::string> rs;
-    rs.reserve(entries_.size());
-    for (auto& e : entries_) rs.push_back(std::move(e.rollups[i]));
+    rs.reserve(rollups_data_.size());
+    for (auto& e : rollups_data_) rs.push_back(std::move(e[i]));
     KANSOKU_RETURN_IF_ERROR(
         WriteFileSync(tmp + "/rollup-" + std::to_string(r), EncodeRollupFile(r, rs)));
   }
@@ -300,7 +315,7 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
     std::error_code ec;
     if (!fs::exists(path, ec)) continue;  // written by an older version, or too wide
     KANSOKU_ASSIGN_OR_RETURN(std::string data, ReadFileToString(path));
-    auto table = RollupTable::Decode(std::move(data), b->series_.size());
+    auto table = RollupTable::Decode(std::move(data), b->NumSeries());
     if (!table.ok()) return table.status().WithContext("block " + dir);
     if (table->resolution() != r)
       return Status::Corruption("block " + dir + ": " + path + " resolution mismatch");
@@ -334,7 +349,9 @@ Status Block::LoadIndex(std::string_view data) {
       series_off > postings_off || postings_off > footer) {
     return Status::Corruption("index: bad section offsets");
   }
+  // KSI2: the file's symbol table. KSI1 (strings inline): symbols are interned as read.
   std::vector<std::string_view> symbols;
+  std::unordered_map<std::string_view, uint32_t> interned;
   if (!v1) {
     enc::Decoder sd(data.substr(symbols_off, series_off - symbols_off));
     const uint64_t ns = sd.Uvarint();
@@ -344,46 +361,47 @@ Status Block::LoadIndex(std::string_view data) {
     if (!sd.ok() || !sd.done()) return Status::Corruption("index: truncated symbol table");
   }
   // A label string: inline (KSI1) or a symbol reference (KSI2); false when out of range.
-  auto read_string = [&](enc::Decoder& d, std::string_view* out) {
+  auto read_symbol = [&](enc::Decoder& d, uint32_t* out) {
     if (v1) {
-      *out = d.String();
+      const std::string_view v = d.String();
+      auto [it, added] = interned.try_emplace(v, static_cast<uint32_t>(symbols.size()));
+      if (added) symbols.push_back(v);
+      *out = it->second;
       return true;
     }
     const uint64_t ref = d.Uvarint();
     if (ref >= symbols.size()) return false;
-    *out = symbols[ref];
+    *out = static_cast<uint32_t>(ref);
     return true;
   };
   enc::Decoder d(data.substr(series_off, postings_off - series_off));
   const uint64_t n = d.Uvarint();
   if (n > d.remaining()) return Status::Corruption("index: bad series count");
-  series_.reserve(n);
-  uint32_t num_chunks = 0;
+  label_begin_.reserve(n + 1);
+  chunk_begin_.reserve(n + 1);
+  label_begin_.push_back(0);
+  chunk_begin_.push_back(0);
   int64_t prev_mint = 0;
   uint64_t prev_offset = 0;
   for (uint64_t i = 0; i < n && d.ok(); ++i) {
-    Series s;
     const uint64_t nl = d.Uvarint();
     if (nl > d.remaining()) return Status::Corruption("index: bad label count");
-    std::vector<Label> labels;
-    labels.reserve(nl);
     for (uint64_t j = 0; j < nl; ++j) {
-      std::string_view name, value;
-      if (!read_string(d, &name) || !read_string(d, &value)) {
+      uint32_t name, value;
+      if (!read_symbol(d, &name) || !read_symbol(d, &value)) {
         return Status::Corruption("index: label symbol out of range");
       }
-      labels.push_back(Label{std::string(name), std::string(value)});
-    }
-    for (size_t j = 1; j < labels.size(); ++j) {
-      if (!(labels[j - 1].name < labels[j].name)) {
+      if (j > 0 && !(symbols[label_syms_[label_syms_.size() - 2]] < symbols[name])) {
         return Status::Corruption("index: labels of series " + std::to_string(i) +
                                   " not sorted or repeated");
       }
+      label_syms_.push_back(name);
+      label_syms_.push_back(value);
     }
-    s.labels = Labels::FromSortedUnchecked(std::move(labels));
+    if (label_syms_.size() / 2 >= UINT32_MAX) return Status::Corruption("index: too many labels");
+    label_begin_.push_back(static_cast<uint32_t>(label_syms_.size() / 2));
     const uint64_t nc = d.Uvarint();
     if (nc > d.remaining()) return Status::Corruption("index: bad chunk count");
-    s.chunks.reserve(nc);
     for (uint64_t j = 0; j < nc; ++j) {
       ChunkMeta c;
       // KSI2 stores deltas from the previous chunk (unsigned arithmetic: damage wraps).
@@ -400,19 +418,20 @@ Status Block::LoadIndex(std::string_view data) {
       // Unsigned: a corrupt span must not overflow int64 (UB).
       c.maxt = static_cast<int64_t>(static_cast<uint64_t>(c.mint) + span);
       if (c.maxt < c.mint) return Status::Corruption("index: bad chunk time range");
-      if (num_chunks == UINT32_MAX) return Status::Corruption("index: too many chunks");
-      c.index = num_chunks++;
-      s.chunks.push_back(c);
+      if (chunks_.size() >= UINT32_MAX) return Status::Corruption("index: too many chunks");
+      chunks_.push_back(c);
     }
-    series_.push_back(std::move(s));
+    chunk_begin_.push_back(static_cast<uint32_t>(chunks_.size()));
   }
   if (!d.ok()) return Status::Corruption("index: truncated series section");
-  crc_ok_ = std::make_unique<std::atomic<bool>[]>(num_chunks);
+  label_syms_.shrink_to_fit();
+  chunks_.shrink_to_fit();
+  crc_ok_ = std::make_unique<std::atomic<bool>[]>(chunks_.size());
   enc::Decoder pd(data.substr(postings_off, footer - postings_off));
   const uint64_t np = pd.Uvarint();
   for (uint64_t i = 0; i < np && pd.ok(); ++i) {
-    std::string_view name, value;
-    if (!read_string(pd, &name) || !read_string(pd, &value)) {
+    uint32_t name, value;
+    if (!read_symbol(pd, &name) || !read_symbol(pd, &value)) {
       return Status::Corruption("index: postings symbol out of range");
     }
     const uint64_t cnt = pd.Uvarint();
@@ -420,19 +439,42 @@ Status Block::LoadIndex(std::string_view data) {
     SeriesRef ref = 0;
     for (uint64_t j = 0; j < cnt && pd.ok(); ++j) {
       ref += pd.Uvarint();
-      if (ref >= series_.size() || series_[ref].labels.Get(name) != value) {
-        return Status::Corruption("index: postings entry does not match its series");
+      bool found = false;
+      if (ref < NumSeries()) {
+        for (uint32_t k = label_begin_[ref]; k < label_begin_[ref + 1]; ++k) {
+          if (symbols[label_syms_[2 * k]] == symbols[name]) {
+            found = symbols[label_syms_[2 * k + 1]] == symbols[value];
+            break;
+          }
+        }
       }
+      if (!found) return Status::Corruption("index: postings entry does not match its series");
     }
   }
   if (!pd.ok()) return Status::Corruption("index: truncated postings section");
+  symbols_.assign(symbols.begin(), symbols.end());
   // The postings section was verified above against the series; the in-memory index is built
   // from the series (identical content, one pass, no second copy of the strings to parse).
-  for (size_t i = 0; i < series_.size(); ++i) postings_.Add(i, series_[i].labels);
+  for (size_t i = 0; i < NumSeries(); ++i) {
+    for (uint32_t k = label_begin_[i]; k < label_begin_[i + 1]; ++k) {
+      postings_.AddLabel(i, symbols_[label_syms_[2 * k]], symbols_[label_syms_[2 * k + 1]]);
+    }
+    postings_.AddRef(i);
+  }
   return Status::Ok();
 }
 
-Status Block::ChunkAt(const ChunkMeta& m, ChunkRef* out) const {
+Labels Block::LabelsOf(size_t id) const {
+  std::vector<Label> labels;
+  labels.reserve(label_begin_[id + 1] - label_begin_[id]);
+  for (uint32_t k = label_begin_[id]; k < label_begin_[id + 1]; ++k) {
+    labels.push_back(Label{symbols_[label_syms_[2 * k]], symbols_[label_syms_[2 * k + 1]]});
+  }
+  return Labels::FromSortedUnchecked(std::move(labels));
+}
+
+Status Block::ChunkAt(size_t chunk, ChunkRef* out) const {
+  const ChunkMeta& m = chunks_[chunk];
   if (m.offset >= map_size_)
     return Status::Corruption("block " + dir_ + ": chunk offset out of range");
   enc::Decoder d(std::string_view(map_ + m.offset, map_size_ - m.offset));
@@ -452,8 +494,23 @@ Status Block::ChunkAt(const ChunkMeta& m, ChunkRef* out) const {
   out->maxt = m.maxt;
   out->check_crc = true;
   out->crc = crc;
-  out->crc_ok = &crc_ok_[m.index];
+  out->crc_ok = &crc_ok_[chunk];
   return Status::Ok();
+}
+
+Status Block::AppendChunks(size_t id, int64_t mint, int64_t maxt,
+                           std::vector<ChunkRef>* out) const {
+  for (size_t c = chunk_begin_[id]; c < chunk_begin_[id + 1]; ++c) {
+    if (chunks_[c].maxt < mint || chunks_[c].mint > maxt) continue;
+    ChunkRef r;
+    KANSOKU_RETURN_IF_ERROR(ChunkAt(c, &r));
+    out->push_back(std::move(r));
+  }
+  return Status::Ok();
+}
+
+void Block::ReleaseMappedPages() const {
+  if (map_ != nullptr) (void)::madvise(const_cast<char*>(map_), map_size_, MADV_DONTNEED);
 }
 
 bool Block::HasRollup(int64_t resolution_ms) const {
@@ -482,58 +539,55 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
   }
   std::vector<SeriesData> out;
   for (SeriesRef id : ids) {
-    const Series& s = series_[id];
+    const std::span<const ChunkMeta> chunks = ChunksOf(id);
     SeriesData d;
     if (table != nullptr) {
       ChunkEncoding encoding;
       const std::string_view bytes = table->ChunkFor(id, rollup->agg, &encoding);
-      if (bytes.empty() || s.chunks.empty() || s.chunks.back().maxt < mint ||
-          s.chunks.front().mint > maxt) {
+      if (bytes.empty() || chunks.empty() || chunks.back().maxt < mint ||
+          chunks.front().mint > maxt) {
         continue;
       }
       ChunkRef r;
       r.owner = shared_from_this();
       r.data = bytes;
       r.encoding = encoding;
-      r.mint = s.chunks.front().mint;  // rollup points lie within the raw data's span
-      r.maxt = s.chunks.back().maxt;
+      r.mint = chunks.front().mint;  // rollup points lie within the raw data's span
+      r.maxt = chunks.back().maxt;
       d.chunks.push_back(std::move(r));
-      d.labels = s.labels;
+      d.labels = LabelsOf(id);
       out.push_back(std::move(d));
       continue;
     }
-    for (const auto& c : s.chunks) {
-      if (c.maxt < mint || c.mint > maxt) continue;
-      ChunkRef r;
-      KANSOKU_RETURN_IF_ERROR(ChunkAt(c, &r));
-      d.chunks.push_back(std::move(r));
-    }
+    KANSOKU_RETURN_IF_ERROR(AppendChunks(id, mint, maxt, &d.chunks));
     if (d.chunks.empty()) continue;
-    d.labels = s.labels;
+    d.labels = LabelsOf(id);
     out.push_back(std::move(d));
   }
   return out;  // ids are label-ordered, so out is too
 }
 
-Result<std::vector<const Labels*>> Block::SelectLabels(const std::vector<Matcher>& matchers,
-                                                       int64_t mint, int64_t maxt) const {
+Status Block::SelectLabels(const std::vector<Matcher>& matchers, int64_t mint, int64_t maxt,
+                           LabelViewList* out) const {
   Postings ids;
   if (matchers.empty()) {
     ids = postings_.All();
   } else {
     KANSOKU_ASSIGN_OR_RETURN(ids, SelectPostings(*this, matchers));
   }
-  std::vector<const Labels*> out;
-  out.reserve(ids.size());
   for (SeriesRef id : ids) {
-    const Series& s = series_[id];
-    if (std::none_of(s.chunks.begin(), s.chunks.end(),
+    const std::span<const ChunkMeta> chunks = ChunksOf(id);
+    if (std::none_of(chunks.begin(), chunks.end(),
                      [&](const ChunkMeta& c) { return c.maxt >= mint && c.mint <= maxt; })) {
       continue;
     }
-    out.push_back(&s.labels);
+    for (uint32_t k = label_begin_[id]; k < label_begin_[id + 1]; ++k) {
+      out->parts.emplace_back(symbols_[label_syms_[2 * k]]);
+      out->parts.emplace_back(symbols_[label_syms_[2 * k + 1]]);
+    }
+    out->EndEntry();
   }
-  return out;  // ids are label-ordered, so out is too
+  return Status::Ok();  // ids are label-ordered, so the entries are too
 }
 
 }  // namespace kansoku::tsdb

@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -25,6 +27,8 @@
 #include "tsdb/series_iter.h"
 
 namespace kansoku::tsdb {
+
+struct LabelViewList;  // tsdb/series_iter.h
 
 struct BlockMeta {
   int64_t mint = 0;  // inclusive
@@ -56,14 +60,18 @@ class BlockWriter {
     int64_t mint, maxt;
     uint64_t offset;
   };
+  // A series added: its (name, value) pairs label_syms_[2 * labels_begin ..] (num_labels of
+  // them), its chunks chunk_metas_[chunks_begin ..]. Labels are kept as writer-local symbol
+  // numbers until Finish (a block has tens of thousands of series; Labels cost ~50 bytes a
+  // label plus each string longer than 15 bytes).
   struct Entry {
-    Labels labels;
-    std::vector<ChunkMeta> chunks;
-    std::array<std::string, std::size(kRollupResolutions)> rollups;  // KSR3 series records
+    uint32_t labels_begin, num_labels;
+    uint32_t chunks_begin, num_chunks;
   };
+  uint32_t Symbol(const std::string& s);
   BlockWriter(std::string parent, std::string name, bool rollups)
       : parent_(std::move(parent)), name_(std::move(name)), rollups_(rollups) {}
-  Status FlushChunk(const std::vector<Sample>& samples, std::vector<ChunkMeta>* metas);
+  Status FlushChunk(const std::vector<Sample>& samples);
 
   std::string parent_, name_;
   const bool rollups_;
@@ -73,6 +81,14 @@ class BlockWriter {
   std::vector<Sample> pending_;  // the chunk being filled
   std::string enc_buf_;          // its encoding
   std::vector<Entry> entries_;
+  std::vector<uint32_t> label_syms_;
+  std::vector<ChunkMeta> chunk_metas_;
+  // Symbol number -> string (the keys of symbol_ids_, whose nodes never move).
+  std::unordered_map<std::string, uint32_t> symbol_ids_;
+  std::vector<const std::string*> symbols_;
+  Labels last_labels_;  // of the last series added, for the order check
+  // Per entry when rollups_: its KSR3 series records, one per kRollupResolutions.
+  std::vector<std::array<std::string, std::size(kRollupResolutions)>> rollups_data_;
   uint64_t samples_ = 0, chunks_ = 0;
   bool finished_ = false;
 };
@@ -101,11 +117,22 @@ class Block : public IndexReader, public std::enable_shared_from_this<Block> {
   Result<std::vector<SeriesData>> Select(const std::vector<Matcher>& matchers, int64_t mint,
                                          int64_t maxt, const std::optional<RollupChoice>& rollup,
                                          bool* used = nullptr) const;
-  // The same series as Select, labels only, in label order: for /api/v1/series. The pointers are
-  // into the block and valid while it lives.
-  Result<std::vector<const Labels*>> SelectLabels(const std::vector<Matcher>& matchers,
-                                                  int64_t mint, int64_t maxt) const;
+  // The same series as Select, labels only, appended to *out in label order: for /api/v1/series.
+  // The views are into the block and valid while it lives.
+  Status SelectLabels(const std::vector<Matcher>& matchers, int64_t mint, int64_t maxt,
+                      LabelViewList* out) const;
   bool HasRollup(int64_t resolution_ms) const;
+
+  // Sequential reads (compaction): series ids 0 .. NumSeries()-1 are in label order.
+  size_t NumSeries() const { return chunk_begin_.empty() ? 0 : chunk_begin_.size() - 1; }
+  Labels LabelsOf(size_t id) const;
+  // Appends the chunks of series `id` overlapping [mint, maxt], as Select returns them.
+  Status AppendChunks(size_t id, int64_t mint, int64_t maxt, std::vector<ChunkRef>* out) const;
+  // Unmaps the chunk pages this process has touched (madvise MADV_DONTNEED on the read-only
+  // shared mapping: the data stays in the page cache and is faulted in again when read). A
+  // compaction reads each source once, front to back; without this every source's chunks stay
+  // in the process' RSS until the merge ends (bench/tsdb: +30-40 MB of RssFile per merge).
+  void ReleaseMappedPages() const;
   std::vector<std::string> LabelNames() const { return postings_.LabelNames(); }
   std::vector<std::string> LabelValues(std::string_view name) const {
     return postings_.LabelValues(name);
@@ -123,22 +150,29 @@ class Block : public IndexReader, public std::enable_shared_from_this<Block> {
   const Postings& All() const override { return postings_.All(); }
 
  private:
+  // A chunk's number in chunks_ is its slot in crc_ok_.
   struct ChunkMeta {
     int64_t mint, maxt;
     uint64_t offset;
-    uint32_t index;  // chunk number in the block: its slot in crc_ok_
-  };
-  struct Series {
-    Labels labels;
-    std::vector<ChunkMeta> chunks;
   };
   Block() = default;
   Status LoadIndex(std::string_view data);
-  Status ChunkAt(const ChunkMeta& m, ChunkRef* out) const;
-
+  Status ChunkAt(size_t chunk, ChunkRef* out) const;
+  std::span<const ChunkMeta> ChunksOf(size_t id) const {
+    return {chunks_.data() + chunk_begin_[id], chunks_.data() + chunk_begin_[id + 1]};
+  }
   std::string dir_;
   BlockMeta meta_;
-  std::vector<Series> series_;
+  // The series table, flat: a block is open for as long as its data is retained and every block
+  // holds every series of its range, so labels are symbol numbers (8 bytes a label, not two
+  // std::strings) and chunk metas one array (no vector per series). Series id i has the (name,
+  // value) symbol pairs label_syms_[2 * label_begin_[i] .. 2 * label_begin_[i + 1]) and the
+  // chunks chunks_[chunk_begin_[i] .. chunk_begin_[i + 1]); both begin arrays end with a sentinel.
+  std::vector<std::string> symbols_;
+  std::vector<uint32_t> label_syms_;
+  std::vector<uint32_t> label_begin_;
+  std::vector<ChunkMeta> chunks_;
+  std::vector<uint32_t> chunk_begin_;
   MemPostings postings_;
   std::vector<RollupTable> rollups_;
   const char* map_ = nullptr;

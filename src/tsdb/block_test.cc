@@ -229,6 +229,28 @@ TEST(BlockTest, WriteOpenSelect) {
   EXPECT_EQ((*b)->LabelNames(), (std::vector<std::string>{"__name__", "instance"}));
 }
 
+TEST(BlockTest, SequentialReadAndReleasedPagesReadBackTheSame) {
+  TempDir dir;
+  WriteTestBlock(dir.path(), "b-1");
+  auto b = Block::Open(dir.path() + "/b-1");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ((*b)->NumSeries(), 10u);  // the empty series was skipped
+  for (size_t id = 0; id < (*b)->NumSeries(); ++id) {
+    const std::string inst = "i0" + std::to_string(id);
+    EXPECT_EQ((*b)->LabelsOf(id), (Labels{{"__name__", "m"}, {"instance", inst}}));
+    for (int pass = 0; pass < 2; ++pass) {
+      SeriesData d;
+      ASSERT_TRUE((*b)->AppendChunks(id, 100000, 150000, &d.chunks).ok());
+      Status st;
+      auto samples = Read(d, 100000, 150000, &st);
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      ASSERT_EQ(samples.size(), 51u);
+      EXPECT_EQ(samples.front().v, id * 1000.0 + 100);
+      (*b)->ReleaseMappedPages();  // the next pass faults the pages in again
+    }
+  }
+}
+
 TEST(BlockTest, CorruptionIsDetected) {
   struct Case {
     const char* name;

@@ -1,4 +1,5 @@
 #include "tsdb/db.h"
+#include "tsdb/series_iter.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -413,17 +414,16 @@ class DBQuerier : public Querier {
     std::shared_lock<std::shared_mutex> l(db_->blocks_mu_);
     // The head first: on duplicate timestamps its (newest) value wins.
     if (labels_only) {
-      // Pointers to the head's and the blocks' labels, merged under the lock (which keeps the
-      // blocks alive); each resulting series' labels copied once.
+      // Views of the head's and the blocks' labels, merged under the lock (which keeps the
+      // blocks alive; `head` keeps its series); each resulting series' labels copied once.
       KANSOKU_ASSIGN_OR_RETURN(auto head, db_->head_.SelectLabels(matchers, mint_, maxt_));
-      std::vector<std::vector<const Labels*>> refs(1);
-      refs[0].reserve(head.size());
-      for (const auto& s : head) refs[0].push_back(&s->labels());
-      for (const auto& b : BlocksLocked()) {
-        KANSOKU_ASSIGN_OR_RETURN(auto bs, b->SelectLabels(matchers, mint_, maxt_));
-        refs.push_back(std::move(bs));
+      const auto blocks = BlocksLocked();
+      std::vector<LabelViewList> lists(1 + blocks.size());
+      for (const auto& s : head) lists[0].Add(s->labels());
+      for (size_t i = 0; i < blocks.size(); ++i) {
+        KANSOKU_RETURN_IF_ERROR(blocks[i]->SelectLabels(matchers, mint_, maxt_, &lists[i + 1]));
       }
-      return MergeLabelLists(refs);
+      return MergeLabelLists(lists);
     }
     KANSOKU_ASSIGN_OR_RETURN(auto head, db_->head_.Select(matchers, mint_, maxt_));
     lists.push_back(std::move(head));
@@ -793,20 +793,23 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
   // (a backfilled range): then the lock alone does it, and the block overlaps older ones.
   head_.SetMinValidTime(hi);
   auto backfill_lock = head_.LockBackfill();
-  std::vector<SeriesData> data = head_.SnapshotAll(lo, hi - 1);
   std::shared_ptr<Block> block;
-  if (!data.empty()) {
-    const std::string name = NextBlockName();
-    // Rollups are written when compaction merges head blocks into wider ones (where a 5 m or 1 h
-    // window series pays for its chunk headers); a 2 h block would spend a third of its bytes and
-    // of its write time on them. Without compaction, every block gets them.
-    const bool rollups = options_.max_block_range_ms <= options_.block_range_ms &&
-                         hi <= persisted_until_.load() - options_.rollup_min_age_ms;
-    KANSOKU_ASSIGN_OR_RETURN(auto writer, BlockWriter::Create(dir_, name, rollups));
-    for (auto& s : data) {
-      MergedSeriesIterator it(std::move(s.chunks), lo, hi - 1);
-      KANSOKU_RETURN_IF_ERROR(writer->AddSeries(s.labels, it));
-    }
+  // Rollups are written when compaction merges head blocks into wider ones (where a 5 m or 1 h
+  // window series pays for its chunk headers); a 2 h block would spend a third of its bytes and
+  // of its write time on them. Without compaction, every block gets them.
+  const bool rollups = options_.max_block_range_ms <= options_.block_range_ms && AgedForRollups(hi);
+  std::string name;
+  std::unique_ptr<BlockWriter> writer;  // created with the first series that has data
+  KANSOKU_RETURN_IF_ERROR(head_.ForEachSnapshot(
+      lo, hi - 1, [&](const Labels& labels, std::vector<ChunkRef> chunks) -> Status {
+        if (writer == nullptr) {
+          name = NextBlockName();
+          KANSOKU_ASSIGN_OR_RETURN(writer, BlockWriter::Create(dir_, name, rollups));
+        }
+        MergedSeriesIterator it(std::move(chunks), lo, hi - 1);
+        return writer->AddSeries(labels, it);
+      }));
+  if (writer != nullptr) {
     KANSOKU_ASSIGN_OR_RETURN(BlockMeta meta, writer->Finish(lo, hi, 1));
     KANSOKU_ASSIGN_OR_RETURN(block, Block::Open(dir_ + "/" + name));
     log::Info("tsdb: persisted head block",
@@ -927,18 +930,41 @@ Result<int> DB::ApplyRetention() {
 
 Result<BlockMeta> DB::RewriteBlocks(const std::vector<std::shared_ptr<Block>>& sources,
                                     int64_t mint, int64_t maxt, int level, bool rollups) {
-  std::vector<std::vector<SeriesData>> lists;
-  for (const auto& b : sources) {
-    KANSOKU_ASSIGN_OR_RETURN(auto data, b->Select({}, INT64_MIN, INT64_MAX));
-    lists.push_back(std::move(data));
-  }
-  std::vector<SeriesData> series = MergeSeriesLists(std::move(lists));
   const std::string name = NextBlockName();
   KANSOKU_ASSIGN_OR_RETURN(auto writer, BlockWriter::Create(dir_, name, rollups));
-  for (auto& s : series) {
-    MergedSeriesIterator it(std::move(s.chunks), mint, maxt - 1);
-    KANSOKU_RETURN_IF_ERROR(writer->AddSeries(s.labels, it));
+  // A k-way merge of the sources' series (each in label order), one series at a time: no
+  // source's whole series list in memory, and the chunk pages read are unmapped as it goes.
+  struct Cursor {
+    const Block* block;
+    size_t id;
+    Labels labels;  // of series `id` while id < NumSeries()
+  };
+  std::vector<Cursor> cursors;
+  for (const auto& b : sources) {
+    if (b->NumSeries() > 0) cursors.push_back({b.get(), 0, b->LabelsOf(0)});
   }
+  constexpr size_t kReleaseEvery = 1024;  // series between ReleaseMappedPages calls
+  size_t written_series = 0;
+  for (;;) {
+    const Cursor* min = nullptr;
+    for (const Cursor& c : cursors) {
+      if (c.id < c.block->NumSeries() && (min == nullptr || c.labels < min->labels)) min = &c;
+    }
+    if (min == nullptr) break;
+    Labels labels = min->labels;
+    std::vector<ChunkRef> chunks;
+    for (Cursor& c : cursors) {  // in source order, as the chunks were merged before
+      if (c.id >= c.block->NumSeries() || !(c.labels == labels)) continue;
+      KANSOKU_RETURN_IF_ERROR(c.block->AppendChunks(c.id, INT64_MIN, INT64_MAX, &chunks));
+      if (++c.id < c.block->NumSeries()) c.labels = c.block->LabelsOf(c.id);
+    }
+    MergedSeriesIterator it(std::move(chunks), mint, maxt - 1);
+    KANSOKU_RETURN_IF_ERROR(writer->AddSeries(labels, it));
+    if (++written_series % kReleaseEvery == 0) {
+      for (const auto& b : sources) b->ReleaseMappedPages();
+    }
+  }
+  for (const auto& b : sources) b->ReleaseMappedPages();
   KANSOKU_ASSIGN_OR_RETURN(BlockMeta meta, writer->Finish(mint, maxt, level));
   KANSOKU_ASSIGN_OR_RETURN(auto block, Block::Open(dir_ + "/" + name));
   {
@@ -963,13 +989,21 @@ Result<BlockMeta> DB::RewriteBlocks(const std::vector<std::shared_ptr<Block>>& s
   return meta;
 }
 
+bool DB::AgedForRollups(int64_t block_maxt) const {
+  // Nothing persisted yet (INT64_MIN) or an age beyond the clock's range: nothing is old enough
+  // (the subtraction overflowed here before, which UBSan caught).
+  int64_t bound;
+  if (__builtin_sub_overflow(persisted_until_.load(), options_.rollup_min_age_ms, &bound)) {
+    return false;
+  }
+  return block_maxt <= bound;
+}
+
 Result<int> DB::CompactBlocks() {
   std::lock_guard<std::mutex> cl(compact_mu_);
   int written = 0;
   // Rollups only for blocks ending at least rollup_min_age_ms behind the newest persisted range.
-  const auto aged = [&](int64_t block_maxt) {
-    return block_maxt <= persisted_until_.load() - options_.rollup_min_age_ms;
-  };
+  const auto aged = [&](int64_t block_maxt) { return AgedForRollups(block_maxt); };
   for (int64_t range = options_.block_range_ms * 3;
        options_.max_block_range_ms > options_.block_range_ms &&
        range <= options_.max_block_range_ms;

@@ -206,6 +206,8 @@ class DB : public Appendable, public Queryable {
   std::atomic<int> next_block_seq_{1};
   // End of the newest range whose block is installed (blocks loaded at open included): block
   // compaction merges only windows below it.
+  // Whether a block ending at block_maxt is rollup_min_age_ms behind the persisted bound.
+  bool AgedForRollups(int64_t block_maxt) const;
   std::atomic<int64_t> persisted_until_{INT64_MIN};
   // Oldest timestamp appended (Head::TakeMinAppendedTime) since the previous round, in the
   // round before it, and in the previous tick: the writers' frontier of CompactHead(true) and of

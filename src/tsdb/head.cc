@@ -12,6 +12,22 @@ uint64_t Bits(double v) {
   return b;
 }
 
+// The bytes of a full open chunk as a closed one: packed when that is smaller (c->encoding).
+void CloseChunk(const XorChunk& open, ClosedChunk* c) {
+  thread_local std::vector<Sample> samples;
+  thread_local std::string packed;
+  samples.clear();
+  if (DecodeXorChunk(open.Bytes(), &samples).ok() && !samples.empty() &&
+      EncodePackedChunk(samples.data(), samples.size(), &packed) &&
+      packed.size() < open.SizeBytes()) {
+    c->bytes.assign(packed);
+    c->encoding = ChunkEncoding::kPacked;
+    return;
+  }
+  c->bytes.assign(open.Bytes());
+  c->encoding = ChunkEncoding::kXor;
+}
+
 int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
@@ -148,8 +164,8 @@ bool Head::FindLocked(MemSeries& s, int64_t t, double* v) {
     *v = it->v;
     return true;
   }
-  auto search = [&](std::string_view bytes) {
-    ChunkIterator ci(bytes);
+  auto search = [&](std::string_view bytes, ChunkEncoding e = ChunkEncoding::kXor) {
+    ChunkIterator ci(bytes, e);
     if (ci.Seek(t) && ci.At().t == t) {
       *v = ci.At().v;
       return true;
@@ -157,7 +173,7 @@ bool Head::FindLocked(MemSeries& s, int64_t t, double* v) {
     return false;
   };
   for (const auto& c : s.chunks_) {
-    if (c->mint <= t && t <= c->maxt && search(c->bytes)) return true;
+    if (c->mint <= t && t <= c->maxt && search(c->bytes, c->encoding)) return true;
   }
   return !s.open_.empty() && s.open_.MinTime() <= t && t <= s.open_.MaxTime() &&
          search(s.open_.Bytes());
@@ -217,7 +233,7 @@ Status Head::Append(MemSeries& s, int64_t t, double v, bool* noop_out) {
     if (!s.open_.empty() &&
         (s.open_.NumSamples() >= options_.samples_per_chunk || t >= RangeEnd(s.open_.MinTime()))) {
       auto c = std::make_shared<ClosedChunk>();
-      c->bytes.assign(s.open_.Bytes());
+      CloseChunk(s.open_, c.get());
       c->mint = s.open_.MinTime();
       c->maxt = s.open_.MaxTime();
       c->samples = s.open_.NumSamples();
@@ -245,6 +261,7 @@ void Head::SnapshotLocked(MemSeries& s, int64_t mint, int64_t maxt, std::vector<
     ChunkRef r;
     r.owner = c;
     r.data = c->bytes;
+    r.encoding = c->encoding;
     r.mint = c->mint;
     r.maxt = c->maxt;
     out->push_back(std::move(r));
@@ -344,6 +361,25 @@ std::vector<SeriesData> Head::SnapshotAll(int64_t mint, int64_t maxt) {
   std::sort(out.begin(), out.end(),
             [](const SeriesData& a, const SeriesData& b) { return a.labels < b.labels; });
   return out;
+}
+
+Status Head::ForEachSnapshot(
+    int64_t mint, int64_t maxt,
+    const std::function<Status(const Labels&, std::vector<ChunkRef>)>& fn) {
+  std::vector<std::shared_ptr<MemSeries>> all = AllSeries();
+  std::sort(all.begin(), all.end(),
+            [](const auto& a, const auto& b) { return a->labels() < b->labels(); });
+  std::vector<ChunkRef> chunks;
+  for (const auto& s : all) {
+    chunks.clear();
+    {
+      std::lock_guard<std::mutex> l(s->mu_);
+      SnapshotLocked(*s, mint, maxt, &chunks);
+    }
+    if (chunks.empty()) continue;
+    KANSOKU_RETURN_IF_ERROR(fn(s->labels(), std::move(chunks)));
+  }
+  return Status::Ok();
 }
 
 std::vector<std::string> Head::LabelNames() const {

@@ -53,10 +53,14 @@ struct HeadOptions {
   uint64_t (*hash_fn)(const Labels&) = nullptr;
 };
 
+// A full head chunk: re-encoded when cut into the smaller of the XOR bytes it was appended as and
+// the packed encoding (tsdb-chunks.md), as blocks do: on bench/tsdb's data packed is ~40% smaller
+// at 120 samples, and closed chunks are most of the head's memory.
 struct ClosedChunk {
   std::string bytes;
   int64_t mint, maxt;
   uint32_t samples;
+  ChunkEncoding encoding = ChunkEncoding::kXor;
 };
 
 class MemSeries {
@@ -130,6 +134,11 @@ class Head {
                                                                int64_t mint, int64_t maxt);
   // Every series (sorted by labels) with a snapshot of its chunks overlapping [mint, maxt].
   std::vector<SeriesData> SnapshotAll(int64_t mint, int64_t maxt);
+  // The same series, one at a time (snapshot taken just before the call; series without chunks
+  // there are skipped): a head block is written without a copy of every series' labels and
+  // chunk refs. Stops at, and returns, the first error fn returns.
+  Status ForEachSnapshot(int64_t mint, int64_t maxt,
+                         const std::function<Status(const Labels&, std::vector<ChunkRef>)>& fn);
   std::vector<std::string> LabelNames() const;
   std::vector<std::string> LabelValues(std::string_view name) const;
   // Every live series; for checkpoints.

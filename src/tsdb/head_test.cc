@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
+#include <cstring>
 #include <thread>
 
 namespace kansoku::tsdb {
@@ -30,6 +32,17 @@ std::shared_ptr<MemSeries> Get(Head& h, const Labels& l) {
 
 uint64_t ConstantHash(const Labels&) { return 42; }
 
+// Samples as (t, value bits) pairs, for exact comparisons.
+std::vector<std::pair<int64_t, uint64_t>> Exact(const std::vector<Sample>& in) {
+  std::vector<std::pair<int64_t, uint64_t>> out;
+  for (const Sample& s : in) {
+    uint64_t b;
+    std::memcpy(&b, &s.v, sizeof b);
+    out.emplace_back(s.t, b);
+  }
+  return out;
+}
+
 TEST(HeadTest, HashCollisionsKeepSeriesApart) {
   HeadOptions o;
   o.hash_fn = ConstantHash;
@@ -45,6 +58,45 @@ TEST(HeadTest, HashCollisionsKeepSeriesApart) {
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ((*got)[0].labels, b);
   EXPECT_EQ(ReadAll((*got)[0])[0].v, 2);
+}
+
+TEST(HeadTest, ClosedChunksKeepTheSmallerEncodingAndReadBack) {
+  HeadOptions o;
+  o.samples_per_chunk = 120;
+  o.ooo_window_ms = 3600 * 1000;
+  Head h(o);
+  // A gauge with two decimals (packed is smaller) and one of computed floats (XOR stays).
+  Labels a{{"__name__", "decimal"}}, b{{"__name__", "computed"}};
+  auto sa = Get(h, a), sb = Get(h, b);
+  std::vector<Sample> want_a, want_b;
+  for (int i = 0; i < 300; ++i) {
+    const int64_t t = 1000 + i * 15000;
+    want_a.push_back({t, (i % 17) * 0.25 + 3.5});
+    want_b.push_back({t, std::sin(i * 0.1) / 3});
+    ASSERT_TRUE(h.Append(*sa, t, want_a.back().v).ok());
+    ASSERT_TRUE(h.Append(*sb, t, want_b.back().v).ok());
+  }
+  auto got = h.Select({Eq("__name__", "decimal")}, INT64_MIN, INT64_MAX);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  ASSERT_EQ((*got)[0].chunks.size(), 3u);  // two closed (120 samples each) + the open one
+  EXPECT_EQ((*got)[0].chunks[0].encoding, ChunkEncoding::kPacked);
+  EXPECT_EQ((*got)[0].chunks[2].encoding, ChunkEncoding::kXor);
+  EXPECT_EQ(Exact(ReadAll((*got)[0])), Exact(want_a));
+  got = h.Select({Eq("__name__", "computed")}, INT64_MIN, INT64_MAX);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].chunks[0].encoding, ChunkEncoding::kXor);
+  EXPECT_EQ(Exact(ReadAll((*got)[0])), Exact(want_b));
+  // Re-appending a sample of a packed closed chunk (within the out-of-order window) is a no-op;
+  // another value at its timestamp is refused.
+  bool noop = false;
+  EXPECT_TRUE(h.Append(*sa, want_a[200].t, want_a[200].v, &noop).ok());
+  EXPECT_TRUE(noop);
+  EXPECT_FALSE(h.Append(*sa, want_a[200].t, want_a[200].v + 1).ok());
+  got = h.Select({Eq("__name__", "decimal")}, INT64_MIN, INT64_MAX);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(Exact(ReadAll((*got)[0])), Exact(want_a));
 }
 
 TEST(HeadTest, AppendRules) {

@@ -119,14 +119,19 @@ Result<Postings> SelectPostings(const IndexReader& index, const std::vector<Matc
 }
 
 void MemPostings::Add(SeriesRef ref, const Labels& labels) {
-  for (const auto& l : labels) {
-    auto& values = m_[l.name];
-    auto it = values.find(l.value);
-    if (it == values.end()) it = values.emplace(l.value, Postings{}).first;
-    InsertSorted(&it->second, ref);
-  }
-  InsertSorted(&all_, ref);
+  for (const auto& l : labels) AddLabel(ref, l.name, l.value);
+  AddRef(ref);
 }
+
+void MemPostings::AddLabel(SeriesRef ref, std::string_view name, std::string_view value) {
+  auto nit = m_.find(name);
+  if (nit == m_.end()) nit = m_.emplace(std::string(name), ValueMap{}).first;
+  auto it = nit->second.find(value);
+  if (it == nit->second.end()) it = nit->second.emplace(std::string(value), Postings{}).first;
+  InsertSorted(&it->second, ref);
+}
+
+void MemPostings::AddRef(SeriesRef ref) { InsertSorted(&all_, ref); }
 
 void MemPostings::Delete(SeriesRef ref, const Labels& labels) {
   for (const auto& l : labels) {

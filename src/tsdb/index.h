@@ -48,6 +48,9 @@ class MemPostings : public IndexReader {
  public:
   // ref need not be larger than earlier refs, but adding it in increasing order is O(1) per label.
   void Add(SeriesRef ref, const Labels& labels);
+  // Add, one label at a time: AddLabel for each label of the series, then AddRef once.
+  void AddLabel(SeriesRef ref, std::string_view name, std::string_view value);
+  void AddRef(SeriesRef ref);
   void Delete(SeriesRef ref, const Labels& labels);
   std::vector<std::string> LabelNames() const;
   std::vector<std::string> LabelValues(std::string_view name) const;
@@ -60,7 +63,8 @@ class MemPostings : public IndexReader {
   const Postings& All() const override { return all_; }
 
  private:
-  std::map<std::string, std::map<std::string, Postings, std::less<>>, std::less<>> m_;
+  using ValueMap = std::map<std::string, Postings, std::less<>>;
+  std::map<std::string, ValueMap, std::less<>> m_;
   Postings all_;
 };
 

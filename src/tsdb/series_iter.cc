@@ -217,7 +217,7 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
   return Status::Ok();
 }
 
-std::vector<SeriesData> MergeLabelLists(const std::vector<std::vector<const Labels*>>& lists) {
+std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists) {
   std::vector<SeriesData> out;
   size_t total = 0;
   for (const auto& l : lists) total = std::max(total, l.size());
@@ -225,24 +225,35 @@ std::vector<SeriesData> MergeLabelLists(const std::vector<std::vector<const Labe
   std::vector<size_t> pos(lists.size(), 0);
   std::vector<size_t> same;  // lists whose current entry has the smallest labels
   same.reserve(lists.size());
+  // Names and values alternate, so comparing the flat sequences compares label by label.
+  const auto entry = [&](size_t i) {
+    const LabelViewList& l = lists[i];
+    return std::span<const std::string_view>(l.parts.data() + l.begin[pos[i]],
+                                             l.begin[pos[i] + 1] - l.begin[pos[i]]);
+  };
   for (;;) {
     same.clear();
-    const Labels* min = nullptr;
+    std::span<const std::string_view> min;
     for (size_t i = 0; i < lists.size(); ++i) {
       if (pos[i] >= lists[i].size()) continue;
-      const Labels* cur = lists[i][pos[i]];
-      if (min != nullptr) {
-        const auto c = std::lexicographical_compare_three_way(
-            cur->items().begin(), cur->items().end(), min->items().begin(), min->items().end());
+      const auto cur = entry(i);
+      if (!same.empty()) {
+        const auto c =
+            std::lexicographical_compare_three_way(cur.begin(), cur.end(), min.begin(), min.end());
         if (c > 0) continue;
         if (c < 0) same.clear();
       }
       min = cur;
       same.push_back(i);
     }
-    if (min == nullptr) break;
+    if (same.empty()) break;
+    std::vector<Label> labels;
+    labels.reserve(min.size() / 2);
+    for (size_t k = 0; k + 1 < min.size(); k += 2) {
+      labels.push_back(Label{std::string(min[k]), std::string(min[k + 1])});
+    }
     SeriesData d;
-    d.labels = *min;
+    d.labels = Labels::FromSortedUnchecked(std::move(labels));
     out.push_back(std::move(d));
     for (size_t i : same) ++pos[i];
   }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -92,9 +93,25 @@ class VectorSeriesSet : public SeriesSet {
 // Merges several label-sorted lists: series with equal labels become one SeriesData whose chunk
 // list is the concatenation in argument order (earlier lists win on equal timestamps).
 std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> lists);
+// Label sets seen without copying their strings: entry i is parts[begin[i], begin[i + 1]), the
+// names and values alternating in label order.
+struct LabelViewList {
+  std::vector<std::string_view> parts;
+  std::vector<uint32_t> begin{0};
+  size_t size() const { return begin.size() - 1; }
+  void Add(const Labels& labels) {
+    for (const Label& l : labels.items()) {
+      parts.emplace_back(l.name);
+      parts.emplace_back(l.value);
+    }
+    EndEntry();
+  }
+  void EndEntry() { begin.push_back(static_cast<uint32_t>(parts.size())); }
+};
+
 // The union of label-sorted lists of label sets (each list free of duplicates), sorted, each set
 // copied once: /api/v1/series over the head and many blocks copies a series' labels once, not
-// once per block. The pointers must stay valid during the call.
-std::vector<SeriesData> MergeLabelLists(const std::vector<std::vector<const Labels*>>& lists);
+// once per block. The viewed strings must stay valid during the call.
+std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists);
 
 }  // namespace kansoku::tsdb

@@ -106,10 +106,10 @@ TEST(MergeLabelListsTest, SortedUnionOfRandomLists) {
       l.assign(picked.begin(), picked.end());
       want.insert(picked.begin(), picked.end());
     }
-    std::vector<std::vector<const Labels*>> lists;
+    std::vector<LabelViewList> lists;
     for (const auto& l : owned) {
       lists.emplace_back();
-      for (const auto& x : l) lists.back().push_back(&x);
+      for (const auto& x : l) lists.back().Add(x);
     }
     const auto got = MergeLabelLists(lists);
     ASSERT_EQ(got.size(), want.size()) << "round " << round;
