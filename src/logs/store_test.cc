@@ -20,6 +20,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "base/prealloc_testing.h"
 #include "logs/block.h"
 #include "logs/wal.h"
 
@@ -752,11 +753,6 @@ TEST(LogWal, RotationsWithSyncReplayEveryRecordInOrder) {
 TEST(LogWal, PreallocatesAheadAndTrimsWhatWasNotWritten) {
   TmpDir dir;
   const std::string wdir = dir.path() + "/wal";
-  auto allocated = [](const std::string& path) {
-    struct stat st {};
-    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-    return static_cast<uint64_t>(st.st_blocks) * 512;
-  };
   LogBatch b;
   b.push_back(Rec(kT0, "api", "one"));
   {
@@ -767,21 +763,17 @@ TEST(LogWal, PreallocatesAheadAndTrimsWhatWasNotWritten) {
     EXPECT_LT(std::filesystem::file_size(first), 200U);
     // Skipped only where the filesystem itself refuses fallocate (probed on a scratch file);
     // where it works, a WAL that did not preallocate fails here.
-    const std::string probe = dir.path() + "/probe";
-    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    ASSERT_GE(fd, 0);
-    const bool supported = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 1 << 20) == 0;
-    ::close(fd);
-    std::filesystem::remove(probe);
-    if (!supported) GTEST_SKIP() << "fallocate(FALLOC_FL_KEEP_SIZE) unsupported here";
-    EXPECT_GE(allocated(first), 1U << 20);
+    if (!kansoku::testing::KeepSizeFallocateWorks(dir.path())) {
+      GTEST_SKIP() << "fallocate(FALLOC_FL_KEEP_SIZE) unsupported on " << dir.path();
+    }
+    EXPECT_GE(kansoku::testing::AllocatedBytes(first), 1U << 20);
     ASSERT_TRUE((*wal)->Rotate().ok());
-    EXPECT_LE(allocated(first), 64U << 10);
+    EXPECT_LE(kansoku::testing::AllocatedBytes(first), 64U << 10);
     ASSERT_TRUE((*wal)->Write(EncodeBatch(b)).ok());
   }
   size_t n = 0;
   for (const auto& e : std::filesystem::directory_iterator(wdir)) {
-    EXPECT_LE(allocated(e.path()), 64U << 10) << e.path();
+    EXPECT_LE(kansoku::testing::AllocatedBytes(e.path()), 64U << 10) << e.path();
     ++n;
   }
   EXPECT_EQ(n, 2U);

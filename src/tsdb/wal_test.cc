@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/prealloc_testing.h"
 #include "tsdb/test_util.h"
 
 namespace kansoku::tsdb {
@@ -209,12 +210,6 @@ TEST(WalTest, ConcurrentSyncKeepsEveryRecordAndClosesLeftSegments) {
   EXPECT_EQ(ts, want);
 }
 
-uint64_t AllocatedBytes(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return static_cast<uint64_t>(st.st_blocks) * 512;
-}
-
 // The live segment is allocated ahead of the writes (beyond EOF: its size is what was written);
 // the unused rest is given back when the segment is left or the writer closes.
 TEST(WalTest, PreallocatesAheadAndTrimsWhatWasNotWritten) {
@@ -230,21 +225,18 @@ TEST(WalTest, PreallocatesAheadAndTrimsWhatWasNotWritten) {
     EXPECT_LT(size, 100U);
     // Skipped only where the filesystem itself refuses fallocate (probed on a scratch file);
     // where it works, a WAL that did not preallocate fails here.
-    const std::string probe = dir.path() + "/probe";
-    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    ASSERT_GE(fd, 0);
-    const bool supported = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 1 << 20) == 0;
-    ::close(fd);
-    std::filesystem::remove(probe);
-    if (!supported) GTEST_SKIP() << "fallocate(FALLOC_FL_KEEP_SIZE) unsupported here";
-    EXPECT_GE(AllocatedBytes(first), 1U << 20);
+    if (!kansoku::testing::KeepSizeFallocateWorks(dir.path())) {
+      GTEST_SKIP() << "fallocate(FALLOC_FL_KEEP_SIZE) unsupported on " << dir.path();
+    }
+    EXPECT_GE(kansoku::testing::AllocatedBytes(first), 1U << 20);
     auto closed = (*w)->Rotate();  // leaves the segment: trimmed
     ASSERT_TRUE(closed.ok());
-    EXPECT_LE(AllocatedBytes(first), 64U << 10);
+    EXPECT_LE(kansoku::testing::AllocatedBytes(first), 64U << 10);
     ASSERT_TRUE((*w)->Write(SamplesRecord(1, 2), false).ok());
   }
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
-    EXPECT_LE(AllocatedBytes(e.path()), 64U << 10) << e.path();  // closed: trimmed
+    EXPECT_LE(kansoku::testing::AllocatedBytes(e.path()), 64U << 10)
+        << e.path();  // closed: trimmed
   }
   EXPECT_EQ(ReplayTimes(dir.path()), (std::vector<int64_t>{1, 2}));
 }
