@@ -54,6 +54,27 @@ void Args(benchmark::internal::Benchmark* b) {
   }
 }
 
+// The benchmark's data (kind, jitter_ms from its arguments) as XOR chunks, one per series.
+std::vector<std::string> XorChunksOf(const benchmark::State& state, size_t* samples) {
+  std::vector<std::string> chunks;
+  for (const auto& series :
+       MakeData(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)))) {
+    XorChunk c;
+    for (const auto& s : series) c.Append(s.t, s.v);
+    chunks.emplace_back(c.Bytes());
+    *samples += c.NumSamples();
+  }
+  return chunks;
+}
+
+// Items processed and ns/sample for `samples` samples per iteration.
+void PerSample(benchmark::State& state, size_t samples) {
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
+  state.counters["ns/sample"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * samples),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 void BM_Encode(benchmark::State& state) {
   const auto data = MakeData(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
   size_t bytes = 0, samples = 0;
@@ -68,24 +89,14 @@ void BM_Encode(benchmark::State& state) {
       benchmark::DoNotOptimize(c.Bytes().data());
     }
   }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
   state.counters["bytes/sample"] = static_cast<double>(bytes) / static_cast<double>(samples);
-  state.counters["ns/sample"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * samples),
-                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  PerSample(state, samples);
 }
 BENCHMARK(BM_Encode)->Apply(Args)->ArgNames({"kind", "jitter_ms"});
 
 void BM_Decode(benchmark::State& state) {
-  const auto data = MakeData(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
-  std::vector<std::string> chunks;
   size_t samples = 0;
-  for (const auto& series : data) {
-    XorChunk c;
-    for (const auto& s : series) c.Append(s.t, s.v);
-    chunks.emplace_back(c.Bytes());
-    samples += c.NumSamples();
-  }
+  const std::vector<std::string> chunks = XorChunksOf(state, &samples);
   for (auto _ : state) {
     double sum = 0;
     for (const auto& c : chunks) {
@@ -94,25 +105,15 @@ void BM_Decode(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(sum);
   }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
-  state.counters["ns/sample"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * samples),
-                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  PerSample(state, samples);
 }
 BENCHMARK(BM_Decode)->Apply(Args)->ArgNames({"kind", "jitter_ms"});
 
 // What the head adds when it cuts a chunk (head.cc CloseChunk): decode the XOR bytes, encode
 // them packed, keep the smaller. ns/sample is on top of BM_Encode's; bytes/sample is the kept one.
 void BM_CloseChunk(benchmark::State& state) {
-  const auto data = MakeData(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
-  std::vector<std::string> chunks;
   size_t samples = 0;
-  for (const auto& series : data) {
-    XorChunk c;
-    for (const auto& s : series) c.Append(s.t, s.v);
-    chunks.emplace_back(c.Bytes());
-    samples += c.NumSamples();
-  }
+  const std::vector<std::string> chunks = XorChunksOf(state, &samples);
   std::vector<Sample> decoded;
   std::string packed;
   size_t bytes = 0;
@@ -127,11 +128,8 @@ void BM_CloseChunk(benchmark::State& state) {
       benchmark::DoNotOptimize(packed.data());
     }
   }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
   state.counters["bytes/sample"] = static_cast<double>(bytes) / static_cast<double>(samples);
-  state.counters["ns/sample"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * samples),
-                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  PerSample(state, samples);
 }
 BENCHMARK(BM_CloseChunk)->Apply(Args)->ArgNames({"kind", "jitter_ms"});
 

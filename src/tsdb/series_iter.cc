@@ -217,6 +217,32 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
   return Status::Ok();
 }
 
+namespace {
+
+// The step both k-way merges below share: *same becomes the lists whose current entry has the
+// smallest key (a span, compared lexicographically), one three-way comparison per list; empty
+// when every list is done. size(i) is list i's length, key(i) its entry at pos[i].
+template <class Size, class Key>
+void SmallestHeads(size_t lists, const std::vector<size_t>& pos, Size size, Key key,
+                   std::vector<size_t>* same) {
+  same->clear();
+  decltype(key(size_t{0})) min;
+  for (size_t i = 0; i < lists; ++i) {
+    if (pos[i] >= size(i)) continue;
+    const auto cur = key(i);
+    if (!same->empty()) {
+      const auto c =
+          std::lexicographical_compare_three_way(cur.begin(), cur.end(), min.begin(), min.end());
+      if (c > 0) continue;
+      if (c < 0) same->clear();
+    }
+    min = cur;
+    same->push_back(i);
+  }
+}
+
+}  // namespace
+
 std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists) {
   std::vector<SeriesData> out;
   size_t total = 0;
@@ -232,21 +258,10 @@ std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists)
                                              l.begin[pos[i] + 1] - l.begin[pos[i]]);
   };
   for (;;) {
-    same.clear();
-    std::span<const std::string_view> min;
-    for (size_t i = 0; i < lists.size(); ++i) {
-      if (pos[i] >= lists[i].size()) continue;
-      const auto cur = entry(i);
-      if (!same.empty()) {
-        const auto c =
-            std::lexicographical_compare_three_way(cur.begin(), cur.end(), min.begin(), min.end());
-        if (c > 0) continue;
-        if (c < 0) same.clear();
-      }
-      min = cur;
-      same.push_back(i);
-    }
+    SmallestHeads(
+        lists.size(), pos, [&](size_t i) { return lists[i].size(); }, entry, &same);
     if (same.empty()) break;
+    const auto min = entry(same.front());
     std::vector<Label> labels;
     labels.reserve(min.size() / 2);
     for (size_t k = 0; k + 1 < min.size(); k += 2) {
@@ -269,21 +284,10 @@ std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> li
   std::vector<size_t> same;  // lists whose current series has the smallest labels
   same.reserve(lists.size());
   for (;;) {
-    // One three-way comparison per list and output series; labels moved, not copied.
-    same.clear();
-    const std::vector<Label>* min = nullptr;
-    for (size_t i = 0; i < lists.size(); ++i) {
-      if (pos[i] >= lists[i].size()) continue;
-      const std::vector<Label>& cur = lists[i][pos[i]].labels.items();
-      if (min != nullptr) {
-        const auto c = std::lexicographical_compare_three_way(cur.begin(), cur.end(), min->begin(),
-                                                              min->end());
-        if (c > 0) continue;
-        if (c < 0) same.clear();
-      }
-      min = &cur;
-      same.push_back(i);
-    }
+    // Labels moved, not copied.
+    SmallestHeads(
+        lists.size(), pos, [&](size_t i) { return lists[i].size(); },
+        [&](size_t i) { return std::span<const Label>(lists[i][pos[i]].labels.items()); }, &same);
     if (same.empty()) break;
     SeriesData merged;
     merged.labels = std::move(lists[same.front()][pos[same.front()]].labels);
