@@ -1,5 +1,5 @@
-// chunk_bench: XOR chunk encode/decode speed and size on node_exporter-like data, and the cost
-// of the head's packed re-encode of a closed chunk.
+// chunk_bench: XOR chunk encode/decode speed and size on node_exporter-like data, packed chunk
+// decode speed, and the cost of the head's packed re-encode of a closed chunk.
 //   build/tsdb/src/tsdb/chunk_bench
 // Counters report ns/sample (time per sample) and bytes/sample.
 #include <benchmark/benchmark.h>
@@ -108,6 +108,31 @@ void BM_Decode(benchmark::State& state) {
   PerSample(state, samples);
 }
 BENCHMARK(BM_Decode)->Apply(Args)->ArgNames({"kind", "jitter_ms"});
+
+// Decoding the packed encoding (what blocks and closed head chunks hold), whole chunks at a time
+// as the query engine reads them. Series whose packed form is not smaller are left out (the store
+// keeps XOR for them).
+void BM_DecodePacked(benchmark::State& state) {
+  std::vector<std::string> chunks;
+  size_t samples = 0;
+  for (const auto& series :
+       MakeData(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)))) {
+    std::string packed;
+    if (!EncodePackedChunk(series.data(), series.size(), &packed)) continue;
+    chunks.push_back(std::move(packed));
+    samples += series.size();
+  }
+  std::vector<Sample> decoded;
+  for (auto _ : state) {
+    for (const auto& c : chunks) {
+      decoded.clear();
+      if (!DecodePackedChunk(c, &decoded).ok()) state.SkipWithError("decode failed");
+      benchmark::DoNotOptimize(decoded.data());
+    }
+  }
+  PerSample(state, samples);
+}
+BENCHMARK(BM_DecodePacked)->Apply(Args)->ArgNames({"kind", "jitter_ms"});
 
 // What the head adds when it cuts a chunk (head.cc CloseChunk): decode the XOR bytes, encode
 // them packed, keep the smaller. ns/sample is on top of BM_Encode's; bytes/sample is the kept one.

@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 #include <unordered_map>
 
 #include "base/flat_map64.h"
@@ -323,7 +325,8 @@ class DBQuerier : public Querier {
     // /api/v1/series reads labels only: no chunk references (nor head snapshots) are made, and
     // the set's iterators are empty.
     const bool labels_only = hints.func == "series";
-    KANSOKU_ASSIGN_OR_RETURN(auto series, SelectData(matchers, rollup, labels_only));
+    KANSOKU_ASSIGN_OR_RETURN(auto series,
+                             SelectData(matchers, rollup, labels_only, hints.parallelism));
     return std::unique_ptr<SeriesSet>(
         std::make_unique<VectorSeriesSet>(std::move(series), mint_, maxt_));
   }
@@ -401,7 +404,7 @@ class DBQuerier : public Querier {
 
   Result<std::vector<SeriesData>> SelectData(const std::vector<Matcher>& matchers,
                                              const std::optional<RollupChoice>& rollup = {},
-                                             bool labels_only = false) {
+                                             bool labels_only = false, int parallelism = 1) {
     bool any = false;
     for (const auto& m : matchers) any |= !m.MatchesEmpty();
     if (!any) {
@@ -425,15 +428,55 @@ class DBQuerier : public Querier {
       }
       return MergeLabelLists(lists);
     }
-    KANSOKU_ASSIGN_OR_RETURN(auto head, db_->head_.Select(matchers, mint_, maxt_));
-    lists.push_back(std::move(head));
-    for (const auto& b : BlocksLocked()) {
+    // Source 0 is the head, source i > 0 block i - 1. Sources are read in order on this thread
+    // until one yields many series; the rest are then shared with up to parallelism - 1 more
+    // threads (a 6,400-series selector over a day's blocks spent a quarter of its query's wall
+    // time here, single-threaded, before the evaluation's own threads started).
+    const auto blocks = BlocksLocked();
+    const size_t n_src = 1 + blocks.size();
+    lists.resize(n_src);
+    std::vector<Status> errors(n_src);
+    auto read = [&](size_t i) {
+      if (i == 0) {
+        auto r = db_->head_.Select(matchers, mint_, maxt_);
+        if (!r.ok()) {
+          errors[i] = r.status();
+          return;
+        }
+        lists[i] = std::move(*r);
+        return;
+      }
       bool used = false;
-      KANSOKU_ASSIGN_OR_RETURN(auto bs, b->Select(matchers, mint_, maxt_, rollup, &used));
+      auto r = blocks[i - 1]->Select(matchers, mint_, maxt_, rollup, &used);
+      if (!r.ok()) {
+        errors[i] = r.status();
+        return;
+      }
       if (used) db_->rollup_reads_.fetch_add(1);
-      lists.push_back(std::move(bs));
+      lists[i] = std::move(*r);
+    };
+    constexpr size_t kManySeries = 256;  // below this a thread costs more than it saves
+    size_t i = 0;
+    while (i < n_src) {
+      read(i);
+      const bool many = lists[i].size() >= kManySeries;
+      ++i;
+      if (many && parallelism > 1 && n_src - i >= 2) break;
+    }
+    if (i < n_src) {
+      std::atomic<size_t> next{i};
+      auto work = [&] {
+        for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < n_src;) read(k);
+      };
+      const size_t extra = std::min<size_t>(static_cast<size_t>(parallelism) - 1, n_src - i - 1);
+      std::vector<std::thread> pool;
+      pool.reserve(extra);
+      for (size_t t = 0; t < extra; ++t) pool.emplace_back(work);
+      work();
+      for (auto& t : pool) t.join();
     }
     l.unlock();
+    for (const Status& st : errors) KANSOKU_RETURN_IF_ERROR(st);
     if (lists.size() == 1) return std::move(lists[0]);
     return MergeSeriesLists(std::move(lists));
   }

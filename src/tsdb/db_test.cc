@@ -923,6 +923,62 @@ TEST(DBTest, LabelsOnlySelectMatchesFullSelect) {
   EXPECT_EQ(*vals, (std::vector<std::string>{"late", "x"}));
 }
 
+// A select over many series and several blocks reads its sources on several threads when
+// allowed, and moves labels and chunks out with TakeLabels/TakeIterator: the same series and
+// samples, in the same order, as one thread copying them.
+TEST(DBTest, ParallelSelectMatchesSerial) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.block_range_ms = 10000;
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok());
+  constexpr int kSeries = 600;  // above the 256 at which sources are shared out
+  for (int64_t t = 0; t <= 60000; t += 1000) {
+    auto app = (*db)->NewAppender();
+    for (int i = 0; i < kSeries; ++i) {
+      // Series come and go, so blocks hold different subsets; i % 7 == 0 starts late.
+      if (i % 7 == 0 && t < 25000) continue;
+      if (i % 5 == 0 && t > 45000) continue;
+      ASSERT_TRUE(app->Append(L("m", "i" + std::to_string(1000 + i)), t, t / 1000.0 + i).ok());
+    }
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  ASSERT_TRUE((*db)->CompactHead().ok());
+  ASSERT_GE((*db)->Blocks().size(), 3U);
+  using Points = std::vector<std::pair<int64_t, double>>;
+  using Result = std::vector<std::pair<std::string, Points>>;
+  auto read = [&](int64_t mint, int64_t maxt, int parallelism, bool take) {
+    Result out;
+    auto q = (*db)->NewQuerier(mint, maxt);
+    EXPECT_TRUE(q.ok());
+    SelectHints h;
+    h.parallelism = parallelism;
+    auto set = (*q)->Select({Eq("__name__", "m")}, h);
+    EXPECT_TRUE(set.ok());
+    while ((*set)->Next()) {
+      Labels ls = take ? (*set)->TakeLabels() : (*set)->labels();
+      auto it = take ? (*set)->TakeIterator() : (*set)->Iterator();
+      std::vector<Sample> v;
+      EXPECT_TRUE(it->ReadRange(mint, maxt, &v).ok());
+      Points pts;
+      for (const Sample& x : v) pts.emplace_back(x.t, x.v);
+      out.emplace_back(ls.ToString(), std::move(pts));
+    }
+    return out;
+  };
+  for (auto [mint, maxt] : std::vector<std::pair<int64_t, int64_t>>{
+           {0, 60000}, {5000, 33000}, {24000, 26000}, {44000, 60000}}) {
+    const Result serial = read(mint, maxt, 1, false);
+    EXPECT_GT(serial.size(), 256U);
+    size_t samples = 0;
+    for (const auto& [name, v] : serial) samples += v.size();
+    EXPECT_GT(samples, serial.size());
+    for (int p : {2, 4}) {
+      EXPECT_EQ(read(mint, maxt, p, true), serial) << mint << ".." << maxt << " p=" << p;
+    }
+  }
+}
+
 // Prometheus 3 UTF-8 names are stored and found again.
 TEST(DBTest, Utf8NamesRoundTrip) {
   TempDir dir;

@@ -28,7 +28,10 @@ ChunkRef MakeOwnedChunk(std::string bytes, int64_t mint, int64_t maxt) {
 }
 
 MergedSeriesIterator::MergedSeriesIterator(std::vector<ChunkRef> chunks, int64_t mint, int64_t maxt)
-    : chunks_(std::move(chunks)), mint_(mint), maxt_(maxt) {
+    : chunks_(std::move(chunks)), mint_(mint), maxt_(maxt) {}
+
+void MergedSeriesIterator::Prepare() {
+  prepared_ = true;
   // Stable: equal mints keep list order, which is the duplicate-resolution order.
   std::vector<size_t> idx(chunks_.size());
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
@@ -116,6 +119,7 @@ bool MergedSeriesIterator::Advance(int64_t lower) {
 }
 
 bool MergedSeriesIterator::Next() {
+  if (!prepared_) Prepare();
   if (done_) return false;
   if (!Advance(started_ ? cur_.t + 1 : mint_)) {
     done_ = true;
@@ -125,6 +129,7 @@ bool MergedSeriesIterator::Next() {
 }
 
 bool MergedSeriesIterator::Seek(int64_t target) {
+  if (!prepared_) Prepare();
   if (done_) return false;
   if (started_ && cur_.t >= target) return true;
   if (target < mint_) target = mint_;
@@ -152,6 +157,7 @@ bool MergedSeriesIterator::Seek(int64_t target) {
 }
 
 Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out) {
+  if (!prepared_) Prepare();
   KANSOKU_CHECK(!started_ && !done_ && heap_.empty(), "BUG: ReadRange on a used iterator");
   bool disjoint = true;
   for (size_t i = 1; i < chunks_.size() && disjoint; ++i) {
@@ -291,14 +297,17 @@ std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> li
     if (same.empty()) break;
     SeriesData merged;
     merged.labels = std::move(lists[same.front()][pos[same.front()]].labels);
-    for (size_t i : same) {
-      auto& chunks = lists[i][pos[i]].chunks;
-      if (merged.chunks.empty()) {
-        merged.chunks = std::move(chunks);
-      } else {
-        for (auto& c : chunks) merged.chunks.push_back(std::move(c));
+    if (same.size() == 1) {
+      merged.chunks = std::move(lists[same.front()][pos[same.front()]].chunks);
+      ++pos[same.front()];
+    } else {
+      size_t n = 0;
+      for (size_t i : same) n += lists[i][pos[i]].chunks.size();
+      merged.chunks.reserve(n);  // one allocation, not one per growth
+      for (size_t i : same) {
+        for (auto& c : lists[i][pos[i]].chunks) merged.chunks.push_back(std::move(c));
+        ++pos[i];
       }
-      ++pos[i];
     }
     out.push_back(std::move(merged));
   }

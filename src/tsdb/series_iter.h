@@ -57,6 +57,10 @@ class MergedSeriesIterator : public SeriesIterator {
     ChunkIterator it;
     size_t order;  // position in the caller's list: lower wins on equal timestamps
   };
+  // Sorts the chunks by mint and drops those outside [mint_, maxt_]: done on first use rather
+  // than at construction, so it runs on the thread that reads (a query lists every series'
+  // iterator on one thread, then reads them on several).
+  void Prepare();
   bool AdmitUpTo(int64_t t);  // opens chunks whose mint <= t
   bool Open(size_t i, int64_t seek_to);
   bool Advance(int64_t lower);  // moves to the first sample with t >= lower and t > cur_.t
@@ -68,6 +72,7 @@ class MergedSeriesIterator : public SeriesIterator {
   std::vector<Active> heap_;      // min-heap on (At().t, order)
   int64_t mint_, maxt_;
   Sample cur_{0, 0};
+  bool prepared_ = false;
   bool started_ = false;
   bool done_ = false;
   Status status_;
@@ -82,6 +87,11 @@ class VectorSeriesSet : public SeriesSet {
   const Labels& labels() const override { return series_[pos_].labels; }
   std::unique_ptr<SeriesIterator> Iterator() const override {
     return std::make_unique<MergedSeriesIterator>(series_[pos_].chunks, mint_, maxt_);
+  }
+  // Moved out: no label strings or chunk references (atomic reference counts) copied.
+  Labels TakeLabels() override { return std::move(series_[pos_].labels); }
+  std::unique_ptr<SeriesIterator> TakeIterator() override {
+    return std::make_unique<MergedSeriesIterator>(std::move(series_[pos_].chunks), mint_, maxt_);
   }
 
  private:

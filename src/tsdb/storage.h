@@ -178,6 +178,11 @@ class SeriesSet {
   virtual const Labels& labels() const = 0;
   // A fresh iterator over the current series' samples within the querier's [mint, maxt].
   virtual std::unique_ptr<SeriesIterator> Iterator() const = 0;
+  // The current series' labels and iterator, each taken at most once per series by a caller
+  // that asks nothing more about that series: a set may move them out instead of copying
+  // (afterwards labels() and Iterator() of this series are unspecified).
+  virtual Labels TakeLabels() { return labels(); }
+  virtual std::unique_ptr<SeriesIterator> TakeIterator() { return Iterator(); }
   virtual Status status() const { return Status::Ok(); }
 };
 
@@ -187,6 +192,9 @@ struct SelectHints {
   int64_t step = 0;   // 0 for instant queries
   std::string func;   // enclosing function name (e.g. "rate"), a hint for rollup choice
   int64_t range = 0;  // range of a range vector selector, ms
+  // Threads the backend may use for this one call (the caller's query parallelism); 1 keeps the
+  // call on the calling thread.
+  int parallelism = 1;
 };
 
 // Reads data within [mint, maxt] (inclusive, ms). Not thread-safe.

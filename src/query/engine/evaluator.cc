@@ -84,6 +84,14 @@ int64_t Evaluator::AtTime(const TimeModifiers& m) const {
   return 0;
 }
 
+namespace {
+int Parallelism(const EngineOptions& o) {
+  if (o.parallelism > 0) return o.parallelism;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(hw, 1U, 4U));
+}
+}  // namespace
+
 Status ForEachSeries(QueryState* st, const VectorSelector& vs, int64_t mint, int64_t maxt,
                      int64_t range, std::string_view func, int64_t step, bool keep_stale,
                      const SeriesFn& fn) {
@@ -93,15 +101,16 @@ Status ForEachSeries(QueryState* st, const VectorSelector& vs, int64_t mint, int
   hints.step = step;
   hints.func = std::string(func);
   hints.range = range;
+  hints.parallelism = Parallelism(*st->options);
   auto set_r = st->querier->Select(vs.matchers, hints);
   if (!set_r.ok()) return set_r.status();
   auto& set = *set_r;
   std::vector<Point> points;
   Labels labels;
   while (set->Next()) {
-    labels = set->labels();
+    labels = set->TakeLabels();
     points.clear();
-    auto it = set->Iterator();
+    auto it = set->TakeIterator();
     KANSOKU_RETURN_IF_ERROR(it->ReadRange(mint, maxt, &points));
     if (!keep_stale) {
       std::erase_if(points, [](const Point& p) { return tsdb::IsStaleNaN(p.v); });
@@ -126,11 +135,6 @@ Status TooManySamples() {
       "query processing would load too many samples into memory in query execution");
 }
 
-int Parallelism(const EngineOptions& o) {
-  if (o.parallelism > 0) return o.parallelism;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return static_cast<int>(std::clamp(hw, 1U, 4U));
-}
 }  // namespace
 
 Status ForEachSeriesParallel(QueryState* st, const VectorSelector& vs, int64_t mint, int64_t maxt,
@@ -142,6 +146,7 @@ Status ForEachSeriesParallel(QueryState* st, const VectorSelector& vs, int64_t m
   hints.step = step;
   hints.func = std::string(func);
   hints.range = range;
+  hints.parallelism = Parallelism(*st->options);
   auto set_r = st->querier->Select(vs.matchers, hints);
   if (!set_r.ok()) return set_r.status();
   auto& set = *set_r;
@@ -152,7 +157,7 @@ Status ForEachSeriesParallel(QueryState* st, const VectorSelector& vs, int64_t m
     std::unique_ptr<tsdb::SeriesIterator> it;
   };
   std::vector<Item> items;
-  while (set->Next()) items.push_back({set->labels(), set->Iterator()});
+  while (set->Next()) items.push_back({set->TakeLabels(), set->TakeIterator()});
   KANSOKU_RETURN_IF_ERROR(set->status());
   // Threads only pay off with enough series to share.
   size_t threads = std::min<size_t>(static_cast<size_t>(Parallelism(*st->options)),
