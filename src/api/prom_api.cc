@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "base/clock.h"
 #include "base/strings.h"
@@ -77,6 +78,89 @@ void AppendPoint(std::string& j, int64_t t, double v) {
   j += ",\"";
   query::functions::AppendFloatShortest(&j, v);
   j += "\"]";
+}
+
+// The timestamp text of each step of a range query's grid, formatted once: every series of a
+// range result has its points on that grid, and formatting the same time again per series was a
+// third of the JSON (100 series x 1,440 steps: 41 M of ~140 M instructions).
+class StepTimes {
+ public:
+  StepTimes(int64_t start, int64_t end, int64_t step) : start_(start), step_(step) {
+    if (step <= 0 || end < start) return;
+    const int64_t n = (end - start) / step + 1;
+    off_.reserve(static_cast<size_t>(n) + 1);
+    for (int64_t i = 0; i < n; ++i) {
+      off_.push_back(static_cast<uint32_t>(text_.size()));
+      AppendPromTime(text_, start + i * step);
+    }
+    off_.push_back(static_cast<uint32_t>(text_.size()));
+  }
+  // Appends the text of time t: from the table when t is on the grid, else formatted.
+  void Append(std::string& j, int64_t t) const {
+    if (t >= start_ && !off_.empty() && (t - start_) % step_ == 0) {
+      const auto i = static_cast<uint64_t>((t - start_) / step_);
+      if (i + 1 < off_.size()) {
+        j.append(text_, off_[i], off_[i + 1] - off_[i]);
+        return;
+      }
+    }
+    AppendPromTime(j, t);
+  }
+
+ private:
+  int64_t start_, step_;
+  std::vector<uint32_t> off_;  // off_[i]..off_[i + 1]: step i's text
+  std::string text_;
+};
+
+// The "result" array's series [from, to) of a matrix, each preceded by a comma unless it is the
+// first of the whole array.
+void AppendMatrixSeries(std::string& j, const query::Matrix& m, size_t from, size_t to,
+                        const StepTimes& times) {
+  for (size_t k = from; k < to; ++k) {
+    const auto& s = m[k];
+    if (k > 0) j += ',';
+    j += "{\"metric\":";
+    AppendLabels(j, s.labels);
+    j += ",\"values\":[";
+    for (size_t i = 0; i < s.points.size(); ++i) {
+      j += i == 0 ? "[" : ",[";
+      times.Append(j, s.points[i].t);
+      j += ",\"";
+      query::functions::AppendFloatShortest(&j, s.points[i].v);
+      j += "\"]";
+    }
+    j += "]}";
+  }
+}
+
+// A matrix result: with many points, the second half (by points) is formatted on another thread
+// into its own string, as the query's evaluation before it ran on several (formatting 144,000
+// points was ~12 ms on one core, after ~190 ms of query).
+void AppendMatrix(std::string& j, const query::Matrix& m, const StepTimes& times) {
+  constexpr size_t kParallelPoints = 50'000;
+  size_t total = 0;
+  for (const auto& s : m) total += s.points.size();
+  size_t split = m.size();
+  if (total >= kParallelPoints && m.size() >= 2) {
+    size_t acc = 0;
+    split = 0;
+    while (split + 1 < m.size() && acc < total / 2) acc += m[split++].points.size();
+  }
+  std::string tail;
+  std::thread second;
+  if (split < m.size()) {
+    second = std::thread([&] {
+      tail.reserve(total * 32 / 2);
+      AppendMatrixSeries(tail, m, split, m.size(), times);
+    });
+  }
+  j.reserve(j.size() + total * 32);
+  AppendMatrixSeries(j, m, 0, split, times);
+  if (second.joinable()) {
+    second.join();
+    j += tail;
+  }
 }
 
 void AppendAnnotations(std::string& j, const query::QueryResult& r) {
@@ -239,6 +323,7 @@ class PromApi {
     }
     int64_t now = Clock::Real().NowMs();
     query::QueryResult r;
+    int64_t grid_start = 0, grid_end = -1, grid_step = 0;  // a range query's steps
     // Per-query timeout= (capped by query.timeout) and lookback_delta=, as Prometheus takes them.
     query::QueryControl control;
     std::string ps;
@@ -292,6 +377,9 @@ class PromApi {
                        "exceeded maximum resolution of 11,000 points per timeseries. Try "
                        "decreasing the query resolution (?step=XX)");
       }
+      grid_start = *start;
+      grid_end = *end;
+      grid_step = *step;
       r = o_.engine->QueryRange(*o_.storage, q, *start, *end, *step, control);
     }
     if (!r.ok()) {
@@ -335,19 +423,7 @@ class PromApi {
       case query::ValueType::kMatrix: {
         if (r.matrix.size() > o_.max_series_returned) return TooMany(resp, r.matrix.size());
         j += "matrix\",\"result\":[";
-        bool first = true;
-        for (const auto& s : r.matrix) {
-          if (!first) j += ',';
-          first = false;
-          j += "{\"metric\":";
-          AppendLabels(j, s.labels);
-          j += ",\"values\":[";
-          for (size_t i = 0; i < s.points.size(); ++i) {
-            if (i) j += ',';
-            AppendPoint(j, s.points[i].t, s.points[i].v);
-          }
-          j += "]}";
-        }
+        AppendMatrixJson(j, r.matrix, grid_start, grid_end, grid_step);
         j += ']';
         break;
       }
@@ -728,6 +804,11 @@ void RegisterPromApi(net::HttpServer& http, const PromApiOptions& opts) {
                     "\",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\",\"buildDate\":\"\","
                     "\"goVersion\":\"\",\"application\":\"kansoku\"}}");
   });
+}
+
+void AppendMatrixJson(std::string& j, const std::vector<query::Series>& m, int64_t start,
+                      int64_t end, int64_t step) {
+  AppendMatrix(j, m, StepTimes(start, end, step));
 }
 
 }  // namespace kansoku::api

@@ -12,6 +12,7 @@
 // Ownership: storage and engine must outlive the HTTP server.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 
@@ -23,7 +24,8 @@ class Queryable;
 }
 namespace kansoku::query {
 class Engine;
-}
+struct Series;
+}  // namespace kansoku::query
 
 namespace kansoku::api {
 
@@ -43,5 +45,11 @@ Result<int64_t> ParsePromTime(const std::string& s);
 Result<int64_t> ParsePromDuration(const std::string& s);
 // ms -> seconds as Prometheus prints sample times in JSON (1435781451.781).
 std::string FormatPromTime(int64_t ms);
+
+// The series of a range query's matrix as the elements of its JSON "result" array, appended to
+// *j (the handler's path): points on the query's step grid (start, end, step in ms) take their
+// time text from a table made once; a large matrix is formatted on two threads.
+void AppendMatrixJson(std::string& j, const std::vector<query::Series>& m, int64_t start,
+                      int64_t end, int64_t step);
 
 }  // namespace kansoku::api

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "query/engine/value.h"
+#include "query/functions/functions.h"
+
 namespace kansoku::api {
 namespace {
 
@@ -41,6 +46,53 @@ TEST(PromApiTest, FormatTime) {
   EXPECT_EQ(FormatPromTime(1050), "1.05");
   EXPECT_EQ(FormatPromTime(-1), "-0.001");
   EXPECT_EQ(FormatPromTime(INT64_MIN), "-9223372036854775.808");
+}
+
+// The matrix JSON is what formatting every point on its own gives, for small matrices (one
+// thread) and large ones (two threads, the second half joined after the first), with points
+// on the step grid (from the time table), off it, before and after it.
+TEST(PromApiTest, MatrixJsonIsPointByPoint) {
+  const int64_t start = 1700000000123, step = 15250, end = start + 1999 * step;
+  auto reference = [](const query::Matrix& m) {
+    std::string j;
+    for (size_t k = 0; k < m.size(); ++k) {
+      if (k > 0) j += ',';
+      j += "{\"metric\":{";
+      bool first = true;
+      for (const auto& l : m[k].labels) {
+        j += first ? "\"" : ",\"";
+        first = false;
+        j += l.name + "\":\"" + l.value + "\"";
+      }
+      j += "},\"values\":[";
+      for (size_t i = 0; i < m[k].points.size(); ++i) {
+        if (i > 0) j += ',';
+        j += "[" + FormatPromTime(m[k].points[i].t) + ",\"" +
+             query::functions::FormatFloatShortest(m[k].points[i].v) + "\"]";
+      }
+      j += "]}";
+    }
+    return j;
+  };
+  for (int n_series : {1, 3, 60}) {  // 60: ~73,000 points, over the two-thread threshold
+    query::Matrix m;
+    for (int s = 0; s < n_series; ++s) {
+      query::Series series;
+      series.labels = tsdb::Labels{{"__name__", "x"}, {"i", std::to_string(s)}};
+      for (int64_t i = 0; i < 2000; i += 1 + s % 3) {
+        const int64_t t = s % 7 == 5 ? start + i * step + 1 : start + i * step;  // off the grid
+        series.points.emplace_back(t, s % 4 == 0 ? std::sin(i * 0.01) * 1e3 : i * 0.25 + s);
+      }
+      if (s == 2) {
+        series.points.emplace(series.points.begin(), start - step, 1.0);  // before the grid
+        series.points.emplace_back(end + step, NAN);                      // after it
+      }
+      m.push_back(std::move(series));
+    }
+    std::string j = "[";
+    AppendMatrixJson(j, m, start, end, step);
+    EXPECT_EQ(j, "[" + reference(m)) << n_series << " series";
+  }
 }
 
 }  // namespace
