@@ -281,6 +281,20 @@ TEST(PackedChunkTest, RoundTripsDecimalsBitForBit) {
   ExpectPackedRoundTrip(Jittered(), false);  // v += k/7: not decimal
   ExpectPackedRoundTrip(WildTimes(), true);
   ExpectPackedRoundTrip({{0, 1}, {1, 1}, {9000000000000000, 1}, {9000000000000001, 1}}, true);
+  // Mostly-zero residuals with some small and rare large ones (the tier kind with a one-bit
+  // zero code), in times and in values: a steady counter, now and then a little faster or a
+  // jump, scraped with some jitter and a rare missed scrape.
+  {
+    std::vector<Sample> steady;
+    double v = 100;
+    int64_t t = 1700000000000;
+    for (int i = 0; i < 480; ++i) {
+      t += 15000 + (i % 7 == 0 ? 2 : 0) - (i % 7 == 1 ? 2 : 0) + (i % 97 == 0 ? 15000 : 0);
+      v += i % 53 == 0 ? 777 : (i % 5 == 0 ? 6 : 5);
+      steady.push_back({t, v});
+    }
+    ExpectPackedRoundTrip(steady, true);
+  }
   // A delta-of-delta wider than the bit reader's 57 bits: XOR only.
   ExpectPackedRoundTrip({{0, 1}, {1, 1}, {int64_t{1} << 60, 1}}, false);
 }
