@@ -217,7 +217,10 @@ class StoreImpl : public Store {
   // with seqs first_seq, first_seq + 1, ...
   void InsertBatchLocked(Head& h, LogBatch& batch, std::shared_ptr<const std::string> payload,
                          EncodedViews&& views, uint64_t first_seq);
-  Status WriteFrozen(const std::shared_ptr<Head>& f);
+  // Writes a frozen head's blocks with up to `threads` threads.
+  Status WriteFrozen(const std::shared_ptr<Head>& f, size_t threads);
+  // Flush() with the blocks written by up to `threads` threads.
+  Status FlushWith(size_t threads);
   void BackgroundLoop();
   Status ScanBlock(const Block& b, const ScanRequest& req,
                    const std::vector<std::vector<uint64_t>>& cnf, const std::vector<char>* counted,
@@ -500,7 +503,7 @@ uint64_t StoreImpl::WaitForAppend(uint64_t after_seq, int64_t timeout_ms) const 
   return last_seq_.load();
 }
 
-Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
+Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
   // Group rows by UTC day, then stream; rows sorted by ts within a stream.
   // Rows by UTC day, sorted by time, cut into time slices of at most block_max_rows: small
   // time-sliced blocks keep the bloom filters selective and let time ranges skip blocks. Within
@@ -559,20 +562,48 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
       days.emplace_back(day, std::move(streams));
     }
   }
-  std::vector<std::shared_ptr<Block>> written;
-  for (auto& [day, streams] : days) {
-    std::string ddir = opts_.dir + "/partitions/" + DayDir(day);
+  // Blocks are independent: written by up to `threads` threads, registered in order once all are
+  // written.
+  std::vector<std::string> paths(days.size());
+  for (size_t i = 0; i < days.size(); ++i) {
+    std::string ddir = opts_.dir + "/partitions/" + DayDir(days[i].first);
     if (::mkdir(ddir.c_str(), 0755) != 0 && errno != EEXIST) {
       return Status::FromErrno("cannot create " + ddir, errno);
     }
     char name[32];
     snprintf(name, sizeof name, "/%08llu.blk", static_cast<unsigned long long>(next_block_id_++));
-    std::string path = ddir + name;
-    uint64_t bytes = 0;
-    KANSOKU_RETURN_IF_ERROR(WriteBlock(path, streams, f->wal_seq_end, opts_.zstd_level,
-                                       opts_.zstd_meta_level, opts_.block_page_rows, &bytes));
-    KANSOKU_ASSIGN_OR_RETURN(auto b, Block::Open(path, &stream_ids_));
-    written.push_back(std::move(b));
+    paths[i] = ddir + name;
+  }
+  std::vector<std::shared_ptr<Block>> written(days.size());
+  std::vector<Status> results(days.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < days.size(); i = next++) {
+      uint64_t bytes = 0;
+      results[i] = WriteBlock(paths[i], days[i].second, f->wal_seq_end, opts_.zstd_level,
+                              opts_.zstd_meta_level, opts_.block_page_rows, &bytes);
+      if (!results[i].ok()) continue;
+      auto b = Block::Open(paths[i], &stream_ids_);
+      if (b.ok()) {
+        written[i] = std::move(b).value();
+      } else {
+        results[i] = b.status();
+      }
+    }
+  };
+  threads = std::clamp<size_t>(threads, 1, days.size());
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (auto& t : helpers) t.join();
+  for (size_t i = 0; i < days.size(); ++i) {
+    if (results[i].ok()) continue;
+    // None of this head's blocks is registered: remove the ones written, so the retry (which
+    // writes them all again) does not leave their rows twice on disk.
+    for (size_t j = 0; j < days.size(); ++j) {
+      if (results[j].ok()) ::unlink(paths[j].c_str());
+    }
+    return results[i];
   }
   std::unique_lock<std::shared_mutex> l(mu_);
   for (auto& b : written) blocks_.push_back(std::move(b));
@@ -581,6 +612,14 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
 }
 
 Status StoreImpl::Flush() {
+  // Called at close and by tests: nothing else is waiting for the cores, so a flush of several
+  // blocks uses several (the final flush at shutdown took one core of two).
+  size_t threads = opts_.flush_threads;
+  if (threads == 0) threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+  return FlushWith(threads);
+}
+
+Status StoreImpl::FlushWith(size_t threads) {
   std::lock_guard<std::mutex> fl(flush_mu_);
   if (!wal_) return Status::Ok();
   {
@@ -605,7 +644,7 @@ Status StoreImpl::Flush() {
   }
   uint64_t drop_before = 0;
   for (const auto& f : todo) {
-    Status st = WriteFrozen(f);
+    Status st = WriteFrozen(f, threads);
     if (!st.ok()) {
       flush_errors_++;
       log::Error("log flush failed; rows stay in memory and WAL", {{"error", st.message()}});
@@ -682,7 +721,8 @@ void StoreImpl::BackgroundLoop() {
       if (!frozen_.empty()) flush = true;  // retry a failed flush
     }
     if (flush) {
-      Status st = Flush();
+      // One thread: while ingest runs, a second one would only take a core from the appenders.
+      Status st = FlushWith(1);
       (void)st;  // logged and counted inside
       ApplyRetention();
       last_retention = now;
