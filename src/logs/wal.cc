@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -57,6 +58,17 @@ struct Writer {
   }
 };
 
+// Maps in the pages of [p, p + n) with one madvise(MADV_POPULATE_WRITE) instead of one page
+// fault per 4 KiB page at first touch. A large payload is a fresh mmap (kansoku server's mmap
+// threshold is 1 MiB): for an 8 MiB batch that was 2,048 faults, ~9 % of ingest CPU. Best effort:
+// a kernel without it (before 5.14) faults the pages in as before.
+void PopulateForWrite(char* p, size_t n) {
+  const uintptr_t page = 4096;
+  uintptr_t b = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+  uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
+  if (e > b) (void)::madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_WRITE);
+}
+
 }  // namespace
 
 void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views) {
@@ -65,6 +77,11 @@ void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views)
   for (const auto& r : batch) {
     size += VarintLen(ZigZag(r.ts_ns)) + 1 + KVsLen(r.labels) + StringLen(r.msg) + KVsLen(r.fields);
     n_fields += r.fields.size();
+  }
+  if (out->capacity() < size && size >= (1 << 20)) {
+    out->clear();
+    out->reserve(size);
+    PopulateForWrite(out->data(), size);
   }
   out->resize(size);
   if (views) {

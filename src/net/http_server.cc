@@ -697,7 +697,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (cl && *cl > kKeepBodyBytes && body.empty()) {
       std::string pooled =
           srv_->io_[io_index()]->body_pool.Take(static_cast<size_t>(*cl), SteadyNowMs());
-      if (pooled.capacity() >= *cl) body.swap(pooled);
+      if (pooled.capacity() >= *cl) {
+        body.swap(pooled);
+      } else {
+        // A fresh buffer, with room for a slightly larger body next time (clients cut bodies
+        // of about the same size, not of exactly the same).
+        body.reserve(static_cast<size_t>(*cl + *cl / 16));
+      }
     }
     // Beast reads at most capacity - size bytes per recv(2), and a flat_buffer that was never
     // asked for more stays at 512 bytes: a 4 KB body took 8 recv calls. Room for the whole
