@@ -316,10 +316,12 @@ void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
   r.labels.erase(std::remove_if(r.labels.begin(), r.labels.end(),
                                 [](const KV& kv) { return kv.value.empty() || kv.name.empty(); }),
                  r.labels.end());
-  // Stable insertion sort by name (a handful of labels; std::stable_sort would allocate).
+  // Stable insertion sort by name (a handful of labels; std::stable_sort would allocate). The
+  // strings are swapped in place (std::swap of a KV moved each string three times).
   for (size_t i = 1; i < r.labels.size(); ++i) {
     for (size_t j = i; j > 0 && r.labels[j].name < r.labels[j - 1].name; --j) {
-      std::swap(r.labels[j], r.labels[j - 1]);
+      r.labels[j].name.swap(r.labels[j - 1].name);
+      r.labels[j].value.swap(r.labels[j - 1].value);
     }
   }
   r.labels.erase(std::unique(r.labels.begin(), r.labels.end(),
