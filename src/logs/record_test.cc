@@ -126,6 +126,8 @@ TEST(Wal, LabelSetsAreWrittenOncePerBatch) {
   EXPECT_NE(v.labels[0], v.labels[1]);
   EXPECT_EQ(v.label_hashes[0], v.label_hashes[4]);
   EXPECT_NE(v.label_hashes[0], v.label_hashes[1]);
+  EXPECT_EQ(v.n_label_sets, 2u);
+  EXPECT_EQ(v.label_sets, (std::vector<uint32_t>{0, 1, 0, 1, 0, 1}));
   size_t services = 0;
   for (size_t at = payload.find("service"); at != std::string::npos;
        at = payload.find("service", at + 1)) {

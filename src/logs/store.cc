@@ -211,8 +211,11 @@ class StoreImpl : public Store {
 
  private:
   void Normalize(LogRecord& r, int64_t now) const;
+  // Adds the row to the head stream of these labels; *stream caches that stream for the next
+  // record of the same label set (nullptr: look it up, and create it if new).
   void InsertLocked(Head& h, LogRecord& r, std::string_view label_bytes, uint64_t label_hash,
-                    std::string_view msg, std::span<const KVView> fields, uint64_t seq);
+                    std::string_view msg, std::span<const KVView> fields, uint64_t seq,
+                    HeadStream*& stream);
   // Inserts the normalised records of batch, encoded as *payload with views (EncodeBatchTo),
   // with seqs first_seq, first_seq + 1, ...
   void InsertBatchLocked(Head& h, LogBatch& batch, std::shared_ptr<const std::string> payload,
@@ -342,8 +345,9 @@ void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
 
 void StoreImpl::InsertLocked(Head& h, LogRecord& r, std::string_view label_bytes,
                              uint64_t label_hash, std::string_view msg,
-                             std::span<const KVView> fields, uint64_t seq) {
-  HeadStream* s = h.index.Find(label_bytes, label_hash);
+                             std::span<const KVView> fields, uint64_t seq, HeadStream*& stream) {
+  HeadStream* s = stream != nullptr ? stream : h.index.Find(label_bytes, label_hash);
+  stream = s;
   if (!s) {
     h.streams.push_back(std::make_unique<HeadStream>());
     s = h.streams.back().get();
@@ -351,6 +355,7 @@ void StoreImpl::InsertLocked(Head& h, LogRecord& r, std::string_view label_bytes
     s->label_bytes.assign(label_bytes);
     s->label_hash = label_hash;
     h.index.Insert(s);
+    stream = s;
   }
   s->min_ts = std::min(s->min_ts, r.ts_ns);
   s->max_ts = std::max(s->max_ts, r.ts_ns);
@@ -372,10 +377,12 @@ void StoreImpl::InsertBatchLocked(Head& h, LogBatch& batch,
   HeadBatch hb{std::move(payload), std::move(views.fields)};
   h.bytes += hb.payload->size() + hb.fields.size() * sizeof(KVView);
   const KVView* f = hb.fields.data();
+  // The head stream of each label set of the batch, looked up once per set.
+  std::vector<HeadStream*> streams(views.n_label_sets, nullptr);
   for (size_t i = 0; i < batch.size(); ++i) {
     size_t n = batch[i].fields.size();
     InsertLocked(h, batch[i], views.labels[i], views.label_hashes[i], views.msgs[i],
-                 std::span<const KVView>(f, n), first_seq + i);
+                 std::span<const KVView>(f, n), first_seq + i, streams[views.label_sets[i]]);
     f += n;
   }
   h.batches.push_back(std::move(hb));  // moving keeps the fields' buffer where it is

@@ -81,20 +81,27 @@ class LabelSets {
   explicit LabelSets(size_t records) { of_record_.reserve(records); }
   // Adds the next record's labels.
   void Add(const std::vector<KV>& labels) {
-    scratch_.clear();
-    PutKVs(&scratch_, labels);
-    const uint64_t h = XXH3_64bits(scratch_.data(), scratch_.size());
+    const size_t len = KVsLen(labels);
+    if (scratch_.size() < len) scratch_.resize(std::max(len, 2 * scratch_.size()));
+    Writer w{scratch_.data()};
+    w.Varint(labels.size());
+    for (const auto& kv : labels) {
+      w.String(kv.name);
+      w.String(kv.value);
+    }
+    const std::string_view enc(scratch_.data(), len);
+    const uint64_t h = XXH3_64bits(enc.data(), enc.size());
     if ((sets_.size() + 1) * 2 > slots_.size()) Grow();
     size_t i = h & (slots_.size() - 1);
     for (; slots_[i] != 0; i = (i + 1) & (slots_.size() - 1)) {
       const Set& s = sets_[slots_[i] - 1];
-      if (s.hash == h && Bytes(s) == std::string_view(scratch_)) {
+      if (s.hash == h && Bytes(s) == enc) {
         of_record_.push_back(slots_[i] - 1);
         return;
       }
     }
-    sets_.push_back(Set{bytes_.size(), scratch_.size(), h});
-    bytes_.append(scratch_);
+    sets_.push_back(Set{bytes_.size(), len, h});
+    bytes_.append(enc);
     slots_[i] = static_cast<uint32_t>(sets_.size());
     of_record_.push_back(static_cast<uint32_t>(sets_.size() - 1));
   }
@@ -152,6 +159,9 @@ void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views)
     views->labels.reserve(batch.size());
     views->label_hashes.clear();
     views->label_hashes.reserve(batch.size());
+    views->label_sets.clear();
+    views->label_sets.reserve(batch.size());
+    views->n_label_sets = sets.sets().size();
   }
   Writer w{out->data()};
   *w.p++ = 0;  // format 2 (a format 1 payload starts with its record count, never 0)
@@ -171,6 +181,7 @@ void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views)
       const auto& s = sets.sets()[set];
       views->labels.push_back(std::string_view(table + s.off, s.len));
       views->label_hashes.push_back(s.hash);
+      views->label_sets.push_back(set);
     }
     std::string_view msg = w.String(r.msg);
     w.Varint(r.fields.size());
