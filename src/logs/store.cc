@@ -1,6 +1,7 @@
 #include "logs/store.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <immintrin.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -583,21 +584,19 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
     snprintf(name, sizeof name, "/%08llu.blk", static_cast<unsigned long long>(next_block_id_++));
     paths[i] = ddir + name;
   }
-  std::vector<std::shared_ptr<Block>> written(days.size());
+  // Each block is written complete (and fsynced) as <path>.tmp; only once all of them are, they
+  // are renamed into place together. A block's wal_seq_end lets the next open delete the WAL
+  // segments of the whole frozen head, so a crash must not leave some of a flush's blocks in
+  // place without the others: renamed one by one as each was written, a kill -9 in the seconds
+  // of a multi-block flush lost the rows of the blocks not yet written. Now that window is the
+  // few microseconds of the renames. Leftover .tmp files are deleted at open.
   std::vector<Status> results(days.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < days.size(); i = next++) {
       uint64_t bytes = 0;
-      results[i] = WriteBlock(paths[i], days[i].second, f->wal_seq_end, opts_.zstd_level,
+      results[i] = WriteBlock(paths[i] + ".tmp", days[i].second, f->wal_seq_end, opts_.zstd_level,
                               opts_.zstd_meta_level, opts_.block_page_rows, &bytes);
-      if (!results[i].ok()) continue;
-      auto b = Block::Open(paths[i], &stream_ids_);
-      if (b.ok()) {
-        written[i] = std::move(b).value();
-      } else {
-        results[i] = b.status();
-      }
     }
   };
   threads = std::clamp<size_t>(threads, 1, days.size());
@@ -605,14 +604,45 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
   for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
   work();
   for (auto& t : helpers) t.join();
-  for (size_t i = 0; i < days.size(); ++i) {
-    if (results[i].ok()) continue;
-    // None of this head's blocks is registered: remove the ones written, so the retry (which
-    // writes them all again) does not leave their rows twice on disk.
-    for (size_t j = 0; j < days.size(); ++j) {
-      if (results[j].ok()) ::unlink(paths[j].c_str());
+  // On failure none of this head's blocks is registered: remove what was written, so the retry
+  // (which writes them all again) does not leave their rows twice on disk.
+  auto remove_all = [&paths] {
+    for (const auto& p : paths) {
+      ::unlink((p + ".tmp").c_str());
+      ::unlink(p.c_str());
     }
-    return results[i];
+  };
+  for (size_t i = 0; i < days.size(); ++i) {
+    if (!results[i].ok()) {
+      remove_all();
+      return results[i];
+    }
+  }
+  std::vector<std::string> dirs;
+  for (const auto& p : paths) {
+    if (::rename((p + ".tmp").c_str(), p.c_str()) != 0) {
+      Status st = Status::FromErrno("cannot rename " + p + ".tmp", errno);
+      remove_all();
+      return st;
+    }
+    std::string dir = p.substr(0, p.rfind('/'));
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+  }
+  for (const auto& dir : dirs) {
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+  std::vector<std::shared_ptr<Block>> written;
+  for (const auto& p : paths) {
+    auto b = Block::Open(p, &stream_ids_);
+    if (!b.ok()) {
+      remove_all();
+      return b.status();
+    }
+    written.push_back(std::move(b).value());
   }
   std::unique_lock<std::shared_mutex> l(mu_);
   for (auto& b : written) blocks_.push_back(std::move(b));
