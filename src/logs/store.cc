@@ -82,6 +82,71 @@ std::vector<std::string> ListDir(const std::string& dir) {
   return out;
 }
 
+void FsyncDir(const std::string& dir) {
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+// A flush's commit record (partitions/flush-<wal_seq_end>.commit): the block files of one flush,
+// one "YYYYMMDD/NNNNNNNN.blk" a line. Written (atomically: .tmp, fsync, rename) once every block
+// is complete as <block>.tmp and before any is renamed into place; removed once all are. At open,
+// a commit record still present means a crash among the renames: they are completed.
+bool IsCommitRecord(const std::string& name) {
+  return name.size() > 7 && name.compare(name.size() - 7, 7, ".commit") == 0;
+}
+
+Status WriteCommitRecord(const std::string& path, const std::string& body) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno("cannot create " + tmp, errno);
+  bool ok = ::write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()) &&
+            ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) err = errno;
+    ::unlink(tmp.c_str());
+    return Status::FromErrno("cannot write " + path, err);
+  }
+  FsyncDir(path.substr(0, path.rfind('/')));
+  return Status::Ok();
+}
+
+// Completes the renames of the flush whose commit record is at path, then removes the record.
+void RollForwardCommit(const std::string& partitions, const std::string& path) {
+  std::string body;
+  if (FILE* fp = std::fopen(path.c_str(), "rb")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) body.append(buf, n);
+    std::fclose(fp);
+  }
+  std::vector<std::string> dirs;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t nl = body.find('\n', pos);
+    if (nl == std::string::npos) nl = body.size();
+    std::string rel = body.substr(pos, nl - pos);
+    pos = nl + 1;
+    // Only "YYYYMMDD/NNNNNNNN.blk" as written: anything else is not ours to rename.
+    if (rel.empty() || rel.find("..") != std::string::npos ||
+        rel.find_first_not_of("0123456789/.blk") != std::string::npos) {
+      continue;
+    }
+    std::string full = partitions + "/" + rel;
+    if (::rename((full + ".tmp").c_str(), full.c_str()) == 0) {
+      log::Warn("log flush interrupted among its renames; completed", {{"block", full}});
+      std::string dir = full.substr(0, full.rfind('/'));
+      if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+    }
+  }
+  for (const auto& d : dirs) FsyncDir(d);
+  ::unlink(path.c_str());
+}
+
 struct HeadStream {
   std::vector<KV> labels;
   std::string label_bytes;  // the labels as a WAL record encodes them (EncodedViews::labels)
@@ -397,7 +462,13 @@ Status StoreImpl::OpenFiles() {
     }
   }
   uint64_t wal_end = 0;
+  for (const auto& name : ListDir(dir + "/partitions")) {
+    std::string path = dir + "/partitions/" + name;
+    if (IsCommitRecord(name)) RollForwardCommit(dir + "/partitions", path);
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) ::unlink(path.c_str());
+  }
   for (const auto& day : ListDir(dir + "/partitions")) {
+    if (IsCommitRecord(day)) continue;
     std::string ddir = dir + "/partitions/" + day;
     for (const auto& f : ListDir(ddir)) {
       std::string path = ddir + "/" + f;
@@ -584,12 +655,13 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
     snprintf(name, sizeof name, "/%08llu.blk", static_cast<unsigned long long>(next_block_id_++));
     paths[i] = ddir + name;
   }
-  // Each block is written complete (and fsynced) as <path>.tmp; only once all of them are, they
-  // are renamed into place together. A block's wal_seq_end lets the next open delete the WAL
-  // segments of the whole frozen head, so a crash must not leave some of a flush's blocks in
-  // place without the others: renamed one by one as each was written, a kill -9 in the seconds
-  // of a multi-block flush lost the rows of the blocks not yet written. Now that window is the
-  // few microseconds of the renames. Leftover .tmp files are deleted at open.
+  // Each block is written complete (and fsynced) as <path>.tmp; only once all of them are, a
+  // commit record names them and they are renamed into place. A block's wal_seq_end lets the
+  // next open delete the WAL segments of the whole frozen head, so a crash must never leave some
+  // of a flush's blocks in place without the others (renamed one by one as each was written, a
+  // kill -9 during a multi-block flush lost the rows of the blocks not yet written). At open, a
+  // commit record completes its renames; .tmp blocks without one are deleted (the WAL still
+  // holds their rows).
   std::vector<Status> results(days.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
@@ -618,23 +690,27 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
       return results[i];
     }
   }
+  const std::string partitions = opts_.dir + "/partitions";
+  const std::string commit = partitions + "/flush-" + std::to_string(f->wal_seq_end) + ".commit";
+  std::string record;
+  for (const auto& p : paths) record += p.substr(partitions.size() + 1) + "\n";
+  if (Status st = WriteCommitRecord(commit, record); !st.ok()) {
+    remove_all();
+    return st;
+  }
   std::vector<std::string> dirs;
   for (const auto& p : paths) {
     if (::rename((p + ".tmp").c_str(), p.c_str()) != 0) {
       Status st = Status::FromErrno("cannot rename " + p + ".tmp", errno);
       remove_all();
+      ::unlink(commit.c_str());
       return st;
     }
     std::string dir = p.substr(0, p.rfind('/'));
     if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
   }
-  for (const auto& dir : dirs) {
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-  }
+  for (const auto& dir : dirs) FsyncDir(dir);
+  ::unlink(commit.c_str());  // lost in a crash: the roll-forward at open finds nothing to do
   std::vector<std::shared_ptr<Block>> written;
   for (const auto& p : paths) {
     auto b = Block::Open(p, &stream_ids_);
