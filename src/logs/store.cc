@@ -1,6 +1,7 @@
 #include "logs/store.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <immintrin.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,6 +80,71 @@ std::vector<std::string> ListDir(const std::string& dir) {
   closedir(d);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+void FsyncDir(const std::string& dir) {
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+// A flush's commit record (partitions/flush-<wal_seq_end>.commit): the block files of one flush,
+// one "YYYYMMDD/NNNNNNNN.blk" a line. Written (atomically: .tmp, fsync, rename) once every block
+// is complete as <block>.tmp and before any is renamed into place; removed once all are. At open,
+// a commit record still present means a crash among the renames: they are completed.
+bool IsCommitRecord(const std::string& name) {
+  return name.size() > 7 && name.compare(name.size() - 7, 7, ".commit") == 0;
+}
+
+Status WriteCommitRecord(const std::string& path, const std::string& body) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno("cannot create " + tmp, errno);
+  bool ok = ::write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()) &&
+            ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) err = errno;
+    ::unlink(tmp.c_str());
+    return Status::FromErrno("cannot write " + path, err);
+  }
+  FsyncDir(path.substr(0, path.rfind('/')));
+  return Status::Ok();
+}
+
+// Completes the renames of the flush whose commit record is at path, then removes the record.
+void RollForwardCommit(const std::string& partitions, const std::string& path) {
+  std::string body;
+  if (FILE* fp = std::fopen(path.c_str(), "rb")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) body.append(buf, n);
+    std::fclose(fp);
+  }
+  std::vector<std::string> dirs;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t nl = body.find('\n', pos);
+    if (nl == std::string::npos) nl = body.size();
+    std::string rel = body.substr(pos, nl - pos);
+    pos = nl + 1;
+    // Only "YYYYMMDD/NNNNNNNN.blk" as written: anything else is not ours to rename.
+    if (rel.empty() || rel.find("..") != std::string::npos ||
+        rel.find_first_not_of("0123456789/.blk") != std::string::npos) {
+      continue;
+    }
+    std::string full = partitions + "/" + rel;
+    if (::rename((full + ".tmp").c_str(), full.c_str()) == 0) {
+      log::Warn("log flush interrupted among its renames; completed", {{"block", full}});
+      std::string dir = full.substr(0, full.rfind('/'));
+      if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+    }
+  }
+  for (const auto& d : dirs) FsyncDir(d);
+  ::unlink(path.c_str());
 }
 
 struct HeadStream {
@@ -211,13 +277,19 @@ class StoreImpl : public Store {
 
  private:
   void Normalize(LogRecord& r, int64_t now) const;
+  // Adds the row to the head stream of these labels; *stream caches that stream for the next
+  // record of the same label set (nullptr: look it up, and create it if new).
   void InsertLocked(Head& h, LogRecord& r, std::string_view label_bytes, uint64_t label_hash,
-                    std::string_view msg, std::span<const KVView> fields, uint64_t seq);
+                    std::string_view msg, std::span<const KVView> fields, uint64_t seq,
+                    HeadStream*& stream);
   // Inserts the normalised records of batch, encoded as *payload with views (EncodeBatchTo),
   // with seqs first_seq, first_seq + 1, ...
   void InsertBatchLocked(Head& h, LogBatch& batch, std::shared_ptr<const std::string> payload,
                          EncodedViews&& views, uint64_t first_seq);
-  Status WriteFrozen(const std::shared_ptr<Head>& f);
+  // Writes a frozen head's blocks with up to `threads` threads.
+  Status WriteFrozen(const std::shared_ptr<Head>& f, size_t threads);
+  // Flush() with the blocks written by up to `threads` threads.
+  Status FlushWith(size_t threads);
   void BackgroundLoop();
   Status ScanBlock(const Block& b, const ScanRequest& req,
                    const std::vector<std::vector<uint64_t>>& cnf, const std::vector<char>* counted,
@@ -313,10 +385,12 @@ void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
   r.labels.erase(std::remove_if(r.labels.begin(), r.labels.end(),
                                 [](const KV& kv) { return kv.value.empty() || kv.name.empty(); }),
                  r.labels.end());
-  // Stable insertion sort by name (a handful of labels; std::stable_sort would allocate).
+  // Stable insertion sort by name (a handful of labels; std::stable_sort would allocate). The
+  // strings are swapped in place (std::swap of a KV moved each string three times).
   for (size_t i = 1; i < r.labels.size(); ++i) {
     for (size_t j = i; j > 0 && r.labels[j].name < r.labels[j - 1].name; --j) {
-      std::swap(r.labels[j], r.labels[j - 1]);
+      r.labels[j].name.swap(r.labels[j - 1].name);
+      r.labels[j].value.swap(r.labels[j - 1].value);
     }
   }
   r.labels.erase(std::unique(r.labels.begin(), r.labels.end(),
@@ -337,8 +411,9 @@ void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
 
 void StoreImpl::InsertLocked(Head& h, LogRecord& r, std::string_view label_bytes,
                              uint64_t label_hash, std::string_view msg,
-                             std::span<const KVView> fields, uint64_t seq) {
-  HeadStream* s = h.index.Find(label_bytes, label_hash);
+                             std::span<const KVView> fields, uint64_t seq, HeadStream*& stream) {
+  HeadStream* s = stream != nullptr ? stream : h.index.Find(label_bytes, label_hash);
+  stream = s;
   if (!s) {
     h.streams.push_back(std::make_unique<HeadStream>());
     s = h.streams.back().get();
@@ -346,6 +421,7 @@ void StoreImpl::InsertLocked(Head& h, LogRecord& r, std::string_view label_bytes
     s->label_bytes.assign(label_bytes);
     s->label_hash = label_hash;
     h.index.Insert(s);
+    stream = s;
   }
   s->min_ts = std::min(s->min_ts, r.ts_ns);
   s->max_ts = std::max(s->max_ts, r.ts_ns);
@@ -367,10 +443,12 @@ void StoreImpl::InsertBatchLocked(Head& h, LogBatch& batch,
   HeadBatch hb{std::move(payload), std::move(views.fields)};
   h.bytes += hb.payload->size() + hb.fields.size() * sizeof(KVView);
   const KVView* f = hb.fields.data();
+  // The head stream of each label set of the batch, looked up once per set.
+  std::vector<HeadStream*> streams(views.n_label_sets, nullptr);
   for (size_t i = 0; i < batch.size(); ++i) {
     size_t n = batch[i].fields.size();
     InsertLocked(h, batch[i], views.labels[i], views.label_hashes[i], views.msgs[i],
-                 std::span<const KVView>(f, n), first_seq + i);
+                 std::span<const KVView>(f, n), first_seq + i, streams[views.label_sets[i]]);
     f += n;
   }
   h.batches.push_back(std::move(hb));  // moving keeps the fields' buffer where it is
@@ -384,7 +462,13 @@ Status StoreImpl::OpenFiles() {
     }
   }
   uint64_t wal_end = 0;
+  for (const auto& name : ListDir(dir + "/partitions")) {
+    std::string path = dir + "/partitions/" + name;
+    if (IsCommitRecord(name)) RollForwardCommit(dir + "/partitions", path);
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) ::unlink(path.c_str());
+  }
   for (const auto& day : ListDir(dir + "/partitions")) {
+    if (IsCommitRecord(day)) continue;
     std::string ddir = dir + "/partitions/" + day;
     for (const auto& f : ListDir(ddir)) {
       std::string path = ddir + "/" + f;
@@ -500,7 +584,7 @@ uint64_t StoreImpl::WaitForAppend(uint64_t after_seq, int64_t timeout_ms) const 
   return last_seq_.load();
 }
 
-Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
+Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
   // Group rows by UTC day, then stream; rows sorted by ts within a stream.
   // Rows by UTC day, sorted by time, cut into time slices of at most block_max_rows: small
   // time-sliced blocks keep the bloom filters selective and let time ranges skip blocks. Within
@@ -559,20 +643,82 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
       days.emplace_back(day, std::move(streams));
     }
   }
-  std::vector<std::shared_ptr<Block>> written;
-  for (auto& [day, streams] : days) {
-    std::string ddir = opts_.dir + "/partitions/" + DayDir(day);
+  // Blocks are independent: written by up to `threads` threads, registered in order once all are
+  // written.
+  std::vector<std::string> paths(days.size());
+  for (size_t i = 0; i < days.size(); ++i) {
+    std::string ddir = opts_.dir + "/partitions/" + DayDir(days[i].first);
     if (::mkdir(ddir.c_str(), 0755) != 0 && errno != EEXIST) {
       return Status::FromErrno("cannot create " + ddir, errno);
     }
     char name[32];
     snprintf(name, sizeof name, "/%08llu.blk", static_cast<unsigned long long>(next_block_id_++));
-    std::string path = ddir + name;
-    uint64_t bytes = 0;
-    KANSOKU_RETURN_IF_ERROR(WriteBlock(path, streams, f->wal_seq_end, opts_.zstd_level,
-                                       opts_.zstd_meta_level, opts_.block_page_rows, &bytes));
-    KANSOKU_ASSIGN_OR_RETURN(auto b, Block::Open(path, &stream_ids_));
-    written.push_back(std::move(b));
+    paths[i] = ddir + name;
+  }
+  // Each block is written complete (and fsynced) as <path>.tmp; only once all of them are, a
+  // commit record names them and they are renamed into place. A block's wal_seq_end lets the
+  // next open delete the WAL segments of the whole frozen head, so a crash must never leave some
+  // of a flush's blocks in place without the others (renamed one by one as each was written, a
+  // kill -9 during a multi-block flush lost the rows of the blocks not yet written). At open, a
+  // commit record completes its renames; .tmp blocks without one are deleted (the WAL still
+  // holds their rows).
+  std::vector<Status> results(days.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < days.size(); i = next++) {
+      uint64_t bytes = 0;
+      results[i] = WriteBlock(paths[i] + ".tmp", days[i].second, f->wal_seq_end, opts_.zstd_level,
+                              opts_.zstd_meta_level, opts_.block_page_rows, &bytes);
+    }
+  };
+  threads = std::clamp<size_t>(threads, 1, days.size());
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (auto& t : helpers) t.join();
+  // On failure none of this head's blocks is registered: remove what was written, so the retry
+  // (which writes them all again) does not leave their rows twice on disk.
+  auto remove_all = [&paths] {
+    for (const auto& p : paths) {
+      ::unlink((p + ".tmp").c_str());
+      ::unlink(p.c_str());
+    }
+  };
+  for (size_t i = 0; i < days.size(); ++i) {
+    if (!results[i].ok()) {
+      remove_all();
+      return results[i];
+    }
+  }
+  const std::string partitions = opts_.dir + "/partitions";
+  const std::string commit = partitions + "/flush-" + std::to_string(f->wal_seq_end) + ".commit";
+  std::string record;
+  for (const auto& p : paths) record += p.substr(partitions.size() + 1) + "\n";
+  if (Status st = WriteCommitRecord(commit, record); !st.ok()) {
+    remove_all();
+    return st;
+  }
+  std::vector<std::string> dirs;
+  for (const auto& p : paths) {
+    if (::rename((p + ".tmp").c_str(), p.c_str()) != 0) {
+      Status st = Status::FromErrno("cannot rename " + p + ".tmp", errno);
+      remove_all();
+      ::unlink(commit.c_str());
+      return st;
+    }
+    std::string dir = p.substr(0, p.rfind('/'));
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+  }
+  for (const auto& dir : dirs) FsyncDir(dir);
+  ::unlink(commit.c_str());  // lost in a crash: the roll-forward at open finds nothing to do
+  std::vector<std::shared_ptr<Block>> written;
+  for (const auto& p : paths) {
+    auto b = Block::Open(p, &stream_ids_);
+    if (!b.ok()) {
+      remove_all();
+      return b.status();
+    }
+    written.push_back(std::move(b).value());
   }
   std::unique_lock<std::shared_mutex> l(mu_);
   for (auto& b : written) blocks_.push_back(std::move(b));
@@ -581,6 +727,14 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f) {
 }
 
 Status StoreImpl::Flush() {
+  // Called at close and by tests: nothing else is waiting for the cores, so a flush of several
+  // blocks uses several (the final flush at shutdown took one core of two).
+  size_t threads = opts_.flush_threads;
+  if (threads == 0) threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+  return FlushWith(threads);
+}
+
+Status StoreImpl::FlushWith(size_t threads) {
   std::lock_guard<std::mutex> fl(flush_mu_);
   if (!wal_) return Status::Ok();
   {
@@ -605,7 +759,7 @@ Status StoreImpl::Flush() {
   }
   uint64_t drop_before = 0;
   for (const auto& f : todo) {
-    Status st = WriteFrozen(f);
+    Status st = WriteFrozen(f, threads);
     if (!st.ok()) {
       flush_errors_++;
       log::Error("log flush failed; rows stay in memory and WAL", {{"error", st.message()}});
@@ -682,7 +836,8 @@ void StoreImpl::BackgroundLoop() {
       if (!frozen_.empty()) flush = true;  // retry a failed flush
     }
     if (flush) {
-      Status st = Flush();
+      // One thread: while ingest runs, a second one would only take a core from the appenders.
+      Status st = FlushWith(1);
       (void)st;  // logged and counted inside
       ApplyRetention();
       last_retention = now;

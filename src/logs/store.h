@@ -55,6 +55,9 @@ struct StoreOptions {
   size_t block_max_rows = 65536;    // a flush cuts each day's rows into time slices of this size
   size_t block_page_rows = 8192;    // rows per column page and per bloom filter within a block
   size_t max_line_bytes = 1 << 20;  // longer messages are cut and flagged
+  // Threads that write the blocks of a flush by Flush() or Close() (each block by one thread);
+  // 0 = one per core, at most 4. Background flushes write with one.
+  size_t flush_threads = 0;
   // Live tail: the most recent appended batches (their WAL payloads, shared, not copied) are kept
   // up to this many bytes so a tail reader finds rows even after the head was flushed to blocks.
   size_t tail_buffer_bytes = 64 << 20;

@@ -38,6 +38,10 @@ struct EncodedViews {
   // XXH3-64, hashed while the bytes are in cache (the head's stream key).
   std::vector<std::string_view> labels;
   std::vector<uint64_t> label_hashes;
+  // One per record: the index of its label set in the payload's label table (records with equal
+  // labels have the same index), and the number of sets.
+  std::vector<uint32_t> label_sets;
+  size_t n_label_sets = 0;
 };
 // Encodes batch into *out (replacing its contents; sized exactly, one allocation) and, when
 // views is not null, fills it with views into *out. Same bytes as EncodeBatch.

@@ -216,6 +216,56 @@ constexpr size_t kCopyBodyBelow = 16 * 1024;
 
 }  // namespace
 
+// Large request bodies answered on one io thread, kept for the next large body read there
+// instead of being freed: a fresh buffer of several MiB is a fresh mmap (kansoku server sets the
+// mmap threshold to 1 MiB), and every page of it faulted in and zeroed by the kernel cost more
+// than the parse of its JSON lines. At most kMaxBuffers buffers and kMaxBytes of capacity per io
+// thread; the sweeper drops them all once none was taken for kIdleMs, so an idle server holds
+// none. One io thread only: no lock.
+class BodyPool {
+ public:
+  static constexpr size_t kMaxBuffers = 2;
+  static constexpr size_t kMaxBytes = 32 << 20;
+  static constexpr int64_t kIdleMs = 10000;
+
+  // A buffer with capacity for at least n bytes (empty), or an empty string when none fits.
+  std::string Take(size_t n, int64_t now_ms) {
+    for (size_t i = 0; i < buffers_.size(); ++i) {
+      if (buffers_[i].capacity() < n) continue;
+      std::string s = std::move(buffers_[i]);
+      buffers_.erase(buffers_.begin() + static_cast<long>(i));
+      bytes_ -= s.capacity();
+      last_take_ms_ = now_ms;
+      s.clear();
+      return s;
+    }
+    return {};
+  }
+  // Keeps s (when there is room) for a later Take; else frees it.
+  void Give(std::string&& s, int64_t now_ms) {
+    if (buffers_.empty()) last_take_ms_ = now_ms;
+    if (buffers_.size() >= kMaxBuffers || bytes_ + s.capacity() > kMaxBytes) {
+      std::string().swap(s);
+      return;
+    }
+    bytes_ += s.capacity();
+    buffers_.push_back(std::move(s));
+    s = std::string();
+  }
+  // Frees every buffer once none was taken for kIdleMs.
+  void Trim(int64_t now_ms) {
+    if (!buffers_.empty() && now_ms - last_take_ms_ >= kIdleMs) {
+      buffers_.clear();
+      bytes_ = 0;
+    }
+  }
+
+ private:
+  std::vector<std::string> buffers_;
+  size_t bytes_ = 0;
+  int64_t last_take_ms_ = 0;
+};
+
 class SessionBase {
  public:
   explicit SessionBase(size_t io_index) : io_index_(io_index) {}
@@ -240,6 +290,7 @@ struct IoThread {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   asio::steady_timer sweeper{ioc};
   std::thread thread;
+  BodyPool body_pool;  // used by this thread only
 };
 
 class HttpServer::Impl {
@@ -640,6 +691,20 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       body_ticket_ = n;
     }
     SetDeadline(srv_->opts_.body_timeout_ms);
+    // A large body is read into a buffer an earlier request on this io thread left (its pages
+    // are mapped already); Beast's reserve at the header found none and allocated (untouched).
+    std::string& body = parser_->get().body();
+    if (cl && *cl > kKeepBodyBytes && body.empty()) {
+      std::string pooled =
+          srv_->io_[io_index()]->body_pool.Take(static_cast<size_t>(*cl), SteadyNowMs());
+      if (pooled.capacity() >= *cl) {
+        body.swap(pooled);
+      } else {
+        // A fresh buffer, with room for a slightly larger body next time (clients cut bodies
+        // of about the same size, not of exactly the same).
+        body.reserve(static_cast<size_t>(*cl + *cl / 16));
+      }
+    }
     // Beast reads at most capacity - size bytes per recv(2), and a flat_buffer that was never
     // asked for more stays at 512 bytes: a 4 KB body took 8 recv calls. Room for the whole
     // body (up to kMaxReadChunk) makes it one; the buffer keeps that capacity for the next
@@ -685,7 +750,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         return Fail(code, dec.status().message() + " (route " + r.path + ")");
       }
       req_.body = std::move(dec).value();
-      if (r.keep_wire_body) req_.wire_body = std::move(raw);
+      if (r.keep_wire_body) {
+        req_.wire_body = std::move(raw);
+      } else if (raw.capacity() > kKeepBodyBytes) {
+        srv_->io_[io_index()]->body_pool.Give(std::move(raw), SteadyNowMs());
+      }
     } else {
       if (static_cast<int64_t>(raw.size()) > r.max_decoded_body_bytes) {
         srv_->errors_["body_too_large"]->Inc();
@@ -806,16 +875,23 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     ReadHeader();
   }
 
-  // The next request's body is a new string (the parser's), never this one's capacity: free a
-  // large body as soon as its answer is written, so a connection holds one body at a time (not
-  // the previous one while the next is read) and an idle keep-alive connection none.
+  // The next request's body is a new string (the parser's), never this one's capacity: a large
+  // body leaves the connection as soon as its answer is written, so a connection holds one body
+  // at a time (not the previous one while the next is read) and an idle keep-alive connection
+  // none. Request bodies go to the io thread's BodyPool (bounded, emptied when idle), responses
+  // are freed.
   void ReleaseLargeBodies() {
-    auto release = [](std::string& s) {
-      if (s.capacity() > kKeepBodyBytes) std::string().swap(s);
+    BodyPool& pool = srv_->io_[io_index()]->body_pool;
+    const int64_t now = SteadyNowMs();
+    auto release = [&pool, now](std::string& s) {
+      if (s.capacity() > kKeepBodyBytes) pool.Give(std::move(s), now);
     };
     release(req_.body);
     release(req_.wire_body);
-    release(resp_.body);
+    auto drop = [](std::string& s) {
+      if (s.capacity() > kKeepBodyBytes) std::string().swap(s);
+    };
+    drop(resp_.body);
     if (body_ticket_ > 0) srv_->ReleaseBodyBytes(std::exchange(body_ticket_, 0));
   }
 
@@ -939,6 +1015,7 @@ void HttpServer::Impl::Sweep(size_t io_index) {
     }
     int64_t now = SteadyNowMs();
     for (auto& s : mine) s->CheckDeadline(now);
+    io_[io_index]->body_pool.Trim(now);
     mine.clear();  // may destroy sessions, which unregister (outside
                    // sessions_mu_)
     Sweep(io_index);
