@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <unordered_map>
 
 #include "base/flat_map64.h"
@@ -202,13 +203,13 @@ class DBAppender : public Appender {
       if (!series.empty()) AppendWalRecord(&buf, WalRecordType::kSeries, EncodeWalSeries(series));
       std::vector<WalSample> samples;
       samples.reserve(std::min(staged_.size(), kMaxSamplesPerRecord));
-      for (const auto& st : staged_) {
+      staged_.ForEach([&](const Staged& st) {
         samples.push_back({st.series->ref(), st.t, st.v});
         if (samples.size() == kMaxSamplesPerRecord) {
           AppendWalRecord(&buf, WalRecordType::kSamples, EncodeWalSamples(samples));
           samples.clear();
         }
-      }
+      });
       if (!samples.empty()) {
         AppendWalRecord(&buf, WalRecordType::kSamples, EncodeWalSamples(samples));
       }
@@ -228,13 +229,13 @@ class DBAppender : public Appender {
 
     size_t rejected = 0;
     Status first_error;
-    for (const auto& sm : staged_) {
+    staged_.ForEach([&](const Staged& sm) {
       Status as = db_->head_.Append(*sm.series, sm.t, sm.v);
       if (!as.ok()) {
         ++rejected;
         if (first_error.ok()) first_error = as;
       }
-    }
+    });
     if (!metadata_.empty()) {
       std::lock_guard<std::mutex> l(db_->md_mu_);
       for (auto& [name, m] : metadata_) db_->metadata_[name] = std::move(m);
@@ -279,6 +280,36 @@ class DBAppender : public Appender {
     int64_t t;
     double v;
   };
+  // The staged samples, in blocks of fixed size: a request of 200k samples (a 25 MB text
+  // import) holds 4.8 MB instead of a vector's up to 6.3 MB capacity, plus the old array while
+  // it grows (9.4 MB at once), per request in flight.
+  class StagedSamples {
+   public:
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
+    void push_back(const Staged& s) {
+      if (size_ % kBlock == 0) blocks_.push_back(std::make_unique_for_overwrite<Staged[]>(kBlock));
+      blocks_.back()[size_ % kBlock] = s;
+      ++size_;
+    }
+    template <class Fn>
+    void ForEach(Fn&& fn) const {
+      for (size_t i = 0; i < size_; i += kBlock) {
+        const Staged* b = blocks_[i / kBlock].get();
+        const size_t n = std::min(kBlock, size_ - i);
+        for (size_t j = 0; j < n; ++j) fn(b[j]);
+      }
+    }
+    void clear() {
+      blocks_.clear();
+      size_ = 0;
+    }
+
+   private:
+    static constexpr size_t kBlock = 4096;  // 96 KiB
+    std::vector<std::unique_ptr<Staged[]>> blocks_;
+    size_t size_ = 0;
+  };
   struct Batched {
     std::shared_ptr<MemSeries> series;  // pinned until the batch ends
     bool staged = false;                // some sample of it is in staged_
@@ -301,7 +332,7 @@ class DBAppender : public Appender {
 
   DB* db_;
   bool done_ = false;
-  std::vector<Staged> staged_;
+  StagedSamples staged_;
   std::vector<Batched> batch_;  // series pinned by this batch
   FlatMap64 index_;             // ref -> position in batch_
   uint64_t last_handle_ = 0;    // the previous call's series (0 = none)
