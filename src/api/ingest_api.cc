@@ -37,14 +37,13 @@ class IngestApi {
   template <class Fn>
   ingest::DecodeReport Ingest(std::string_view protocol, std::string_view tenant, Fn&& decode,
                               std::vector<ingest::LabelView> extra = {}) {
-    thread_local ingest::SeriesCache cache;
     ingest::DecodeReport report;
     ingest::DecodeOptions opts;
     opts.now_ms = Clock::Real().NowMs();
     opts.extra_labels = std::move(extra);
     auto app = o_.storage->NewAppender();
     if (o_.guard != nullptr) app = o_.guard->Wrap(std::move(app), tenant, protocol);
-    ingest::AppenderSink sink(*app, report, &cache);
+    ingest::AppenderSink sink(*app, report, &cache_);
     decode(opts, sink, report);
     Status st;
     int retry_after_s = 0;
@@ -228,6 +227,9 @@ class IngestApi {
   metrics::Family<metrics::Counter>* rejected_;
   ingest::otlp_metrics::DeltaAccumulator delta_;
   log::RateLimited bad_log_{10000};
+  // Shared by the worker threads of every protocol (one copy of each series' labels; the raw
+  // keys carry a per-protocol context).
+  ingest::SeriesCache cache_;
 };
 
 std::shared_ptr<IngestApi> RegisterIngestApi(net::HttpServer& http, const IngestApiOptions& opts) {

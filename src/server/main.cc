@@ -5,10 +5,12 @@
 #include <malloc.h>
 #endif
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "base/log.h"
 #include "base/strings.h"
@@ -26,6 +28,13 @@ int RunServer(const ServerFlags& flags) {
   // more resident. A fixed 1 MiB threshold maps and unmaps them (a fault per page, ~1 ms per
   // 20 MB request) and keeps the arenas to the small, long-lived objects.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  // One arena per core instead of glibc's default of 8 per core: memory freed in one thread's
+  // arena (the head's chunks, appended by workers and truncated by the background thread) is
+  // reused by fewer, fuller arenas. bench/tsdb's import (2 cores): peak RSS 188 and 190 MB with
+  // 2 arenas, 196-206 MB without, server CPU within the noise. MALLOC_ARENA_MAX, if set, wins.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) {
+    mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
+  }
 #endif
   config::ServerConfig cfg;
   if (!flags.config_file.empty()) {

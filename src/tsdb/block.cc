@@ -301,14 +301,21 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
     ::close(fd);
     return Status::Corruption("block " + dir + ": chunks file too short");
   }
+  // The magic is read with pread, not through the map: a first touch of the map reads around
+  // the page (1 MB of RSS per block with this machine's 8 MB read_ahead_kb), which a block only
+  // opened, not read, should not cost.
+  char magic[16];
+  static_assert(sizeof magic >= kChunksMagic.size());
+  if (::pread(fd, magic, kChunksMagic.size(), 0) != static_cast<ssize_t>(kChunksMagic.size()) ||
+      std::string_view(magic, kChunksMagic.size()) != kChunksMagic) {
+    ::close(fd);
+    return Status::Corruption("block " + dir + ": bad chunks magic");
+  }
   void* p = ::mmap(nullptr, b->map_size_, PROT_READ, MAP_SHARED, fd, 0);
   const int err = errno;
   ::close(fd);
   if (p == MAP_FAILED) return Status::FromErrno("cannot mmap " + cpath, err);
   b->map_ = static_cast<const char*>(p);
-  if (std::string_view(b->map_, kChunksMagic.size()) != kChunksMagic) {
-    return Status::Corruption("block " + dir + ": bad chunks magic");
-  }
   b->size_bytes_ = b->map_size_ + idx.size();
   for (int64_t r : kRollupResolutions) {
     const std::string path = dir + "/rollup-" + std::to_string(r);

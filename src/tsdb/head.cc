@@ -12,20 +12,20 @@ uint64_t Bits(double v) {
   return b;
 }
 
-// The bytes of a full open chunk as a closed one: packed when that is smaller (c->encoding).
-void CloseChunk(const XorChunk& open, ClosedChunk* c) {
+// The bytes of a full open chunk as a closed one: packed when that is smaller (*encoding).
+// Valid until the next call on this thread or a change of `open`.
+std::string_view CloseChunk(const XorChunk& open, ChunkEncoding* encoding) {
   thread_local std::vector<Sample> samples;
   thread_local std::string packed;
   samples.clear();
   if (DecodeXorChunk(open.Bytes(), &samples).ok() && !samples.empty() &&
       EncodePackedChunk(samples.data(), samples.size(), &packed) &&
       packed.size() < open.SizeBytes()) {
-    c->bytes.assign(packed);
-    c->encoding = ChunkEncoding::kPacked;
-    return;
+    *encoding = ChunkEncoding::kPacked;
+    return packed;
   }
-  c->bytes.assign(open.Bytes());
-  c->encoding = ChunkEncoding::kXor;
+  *encoding = ChunkEncoding::kXor;
+  return open.Bytes();
 }
 
 int64_t FloorDiv(int64_t a, int64_t b) {
@@ -35,6 +35,23 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 }
 
 }  // namespace
+
+std::shared_ptr<const ClosedChunks> ClosedChunks::With(const ClosedChunks* prev, const Meta& m,
+                                                       std::string_view bytes) {
+  auto out = std::make_shared<ClosedChunks>();
+  // Exact sizes: the list is immutable from here on.
+  out->meta_.reserve((prev != nullptr ? prev->meta_.size() : 0) + 1);
+  out->bytes_.reserve((prev != nullptr ? prev->bytes_.size() : 0) + bytes.size());
+  if (prev != nullptr) {
+    out->meta_.insert(out->meta_.end(), prev->meta_.begin(), prev->meta_.end());
+    out->bytes_.append(prev->bytes_);
+  }
+  KANSOKU_CHECK(bytes.size() <= UINT32_MAX, "BUG: closed chunk larger than 4 GiB");
+  out->meta_.push_back(m);
+  out->meta_.back().size = static_cast<uint32_t>(bytes.size());
+  out->bytes_.append(bytes);
+  return out;
+}
 
 Head::Head(HeadOptions options) : options_(options) {
   KANSOKU_CHECK(options_.chunk_range_ms > 0, "BUG: HeadOptions::chunk_range_ms must be > 0");
@@ -172,8 +189,11 @@ bool Head::FindLocked(MemSeries& s, int64_t t, double* v) {
     }
     return false;
   };
-  for (const auto& c : s.chunks_) {
-    if (c->mint <= t && t <= c->maxt && search(c->bytes, c->encoding)) return true;
+  if (s.chunks_ != nullptr &&
+      s.chunks_->AnyOf([&](const ClosedChunks::Meta& m, std::string_view bytes) {
+        return m.mint <= t && t <= m.maxt && search(bytes, m.encoding);
+      })) {
+    return true;
   }
   return !s.open_.empty() && s.open_.MinTime() <= t && t <= s.open_.MaxTime() &&
          search(s.open_.Bytes());
@@ -232,12 +252,9 @@ Status Head::Append(MemSeries& s, int64_t t, double v, bool* noop_out) {
   if (in_order) {
     if (!s.open_.empty() &&
         (s.open_.NumSamples() >= options_.samples_per_chunk || t >= RangeEnd(s.open_.MinTime()))) {
-      auto c = std::make_shared<ClosedChunk>();
-      CloseChunk(s.open_, c.get());
-      c->mint = s.open_.MinTime();
-      c->maxt = s.open_.MaxTime();
-      c->samples = s.open_.NumSamples();
-      s.chunks_.push_back(std::move(c));
+      ClosedChunks::Meta m{s.open_.MinTime(), s.open_.MaxTime(), 0, ChunkEncoding::kXor};
+      const std::string_view bytes = CloseChunk(s.open_, &m.encoding);
+      s.chunks_ = ClosedChunks::With(s.chunks_.get(), m, bytes);
       s.open_ = XorChunk();
     }
     if (s.open_.empty()) chunks_.fetch_add(1);
@@ -271,15 +288,18 @@ std::vector<SeriesData> SortedByLabels(std::vector<SeriesData> in) {
 }  // namespace
 
 void Head::SnapshotLocked(MemSeries& s, int64_t mint, int64_t maxt, std::vector<ChunkRef>* out) {
-  for (const auto& c : s.chunks_) {
-    if (c->maxt < mint || c->mint > maxt) continue;
-    ChunkRef r;
-    r.owner = c;
-    r.data = c->bytes;
-    r.encoding = c->encoding;
-    r.mint = c->mint;
-    r.maxt = c->maxt;
-    out->push_back(std::move(r));
+  if (s.chunks_ != nullptr) {
+    s.chunks_->AnyOf([&](const ClosedChunks::Meta& m, std::string_view bytes) {
+      if (m.maxt < mint || m.mint > maxt) return false;
+      ChunkRef r;
+      r.owner = s.chunks_;  // the list: immutable, so readable without the series lock
+      r.data = bytes;
+      r.encoding = m.encoding;
+      r.mint = m.mint;
+      r.maxt = m.maxt;
+      out->push_back(std::move(r));
+      return false;
+    });
   }
   if (!s.open_.empty() && s.open_.MaxTime() >= mint && s.open_.MinTime() <= maxt) {
     out->push_back(
@@ -338,10 +358,12 @@ Result<std::vector<std::shared_ptr<MemSeries>>> Head::SelectLabels(
     bool any = false;
     {
       std::lock_guard<std::mutex> l(s->mu_);
-      for (const auto& c : s->chunks_) {
-        if (c->maxt >= mint && c->mint <= maxt) {
-          any = true;
-          break;
+      if (s->chunks_ != nullptr) {
+        for (const ClosedChunks::Meta& m : s->chunks_->meta()) {
+          if (m.maxt >= mint && m.mint <= maxt) {
+            any = true;
+            break;
+          }
         }
       }
       any = any || (!s->open_.empty() && s->open_.MaxTime() >= mint && s->open_.MinTime() <= maxt);
@@ -432,7 +454,7 @@ bool Head::AllSeriesPast(int64_t t) const {
   for (const auto& s : AllSeries()) {
     std::lock_guard<std::mutex> l(s->mu_);
     if (s->max_t_ >= t) continue;
-    const bool below = (!s->chunks_.empty() && s->chunks_.front()->mint < t) ||
+    const bool below = (s->chunks_ != nullptr && s->chunks_->meta().front().mint < t) ||
                        (!s->open_.empty() && s->open_.MinTime() < t) ||
                        (!s->ooo_.empty() && s->ooo_.front().t < t);
     if (below) return false;
@@ -455,9 +477,12 @@ size_t Head::Truncate(int64_t lo, int64_t hi) {
   auto inside = [&](int64_t mint, int64_t maxt) { return mint >= lo && maxt < hi; };
   for (const auto& s : AllSeries()) {
     std::lock_guard<std::mutex> l(s->mu_);
-    const size_t before = s->chunks_.size();
-    std::erase_if(s->chunks_, [&](const auto& c) { return inside(c->mint, c->maxt); });
-    int64_t removed = static_cast<int64_t>(before - s->chunks_.size());
+    int64_t removed = 0;
+    if (s->chunks_ != nullptr) {
+      auto drop = [&](const ClosedChunks::Meta& m) { return inside(m.mint, m.maxt); };
+      for (const ClosedChunks::Meta& m : s->chunks_->meta()) removed += drop(m) ? 1 : 0;
+      if (removed > 0) s->chunks_ = ClosedChunks::Without(*s->chunks_, drop);
+    }
     if (!s->open_.empty() && inside(s->open_.MinTime(), s->open_.MaxTime())) {
       s->open_ = XorChunk();
       ++removed;
@@ -465,7 +490,7 @@ size_t Head::Truncate(int64_t lo, int64_t hi) {
     chunks_.fetch_sub(removed);
     std::erase_if(s->ooo_, [&](const Sample& x) { return x.t >= lo && x.t < hi; });
     int64_t first = INT64_MAX;
-    if (!s->chunks_.empty()) first = s->chunks_.front()->mint;
+    if (s->chunks_ != nullptr) first = s->chunks_->meta().front().mint;
     if (!s->open_.empty()) first = std::min(first, s->open_.MinTime());
     if (!s->ooo_.empty()) first = std::min(first, s->ooo_.front().t);
     if (first == INT64_MAX) {
@@ -485,7 +510,7 @@ size_t Head::Truncate(int64_t lo, int64_t hi) {
       if (s->pins_ > 0) continue;
       {
         std::lock_guard<std::mutex> sl(s->mu_);
-        if (!s->chunks_.empty() || !s->open_.empty() || !s->ooo_.empty()) continue;
+        if (s->chunks_ != nullptr || !s->open_.empty() || !s->ooo_.empty()) continue;
       }
       s->deleted_ = true;
       auto it = shard.by_hash.find(hash);

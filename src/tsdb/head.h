@@ -33,6 +33,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -53,14 +54,63 @@ struct HeadOptions {
   uint64_t (*hash_fn)(const Labels&) = nullptr;
 };
 
-// A full head chunk: re-encoded when cut into the smaller of the XOR bytes it was appended as and
-// the packed encoding (tsdb-chunks.md), as blocks do: on bench/tsdb's data packed is ~40% smaller
-// at 120 samples, and closed chunks are most of the head's memory.
-struct ClosedChunk {
-  std::string bytes;
-  int64_t mint, maxt;
-  uint32_t samples;
-  ChunkEncoding encoding = ChunkEncoding::kXor;
+// The closed (full, immutable) chunks of one series, oldest first. Each chunk is re-encoded when
+// cut into the smaller of the XOR bytes it was appended as and the packed encoding
+// (tsdb-chunks.md), as blocks do: on bench/tsdb's data packed is ~40% smaller at 120 samples.
+// Closed chunks are most of the head's memory, so a series keeps them in one list (one array of
+// headers, one string of bytes) instead of an object and a string per chunk; the list is copied
+// on write (a cut appends to a copy, a truncation keeps a copy of the rest), so a snapshot holds
+// the list it saw with one reference and reads it without the series lock.
+class ClosedChunks {
+ public:
+  struct Meta {
+    int64_t mint, maxt;
+    uint32_t size;  // bytes, after the previous chunks' bytes
+    ChunkEncoding encoding;
+  };
+  size_t size() const { return meta_.size(); }
+  bool empty() const { return meta_.empty(); }
+  const std::vector<Meta>& meta() const { return meta_; }
+  // Calls fn(meta, bytes) for each chunk, oldest first; stops when fn returns true.
+  template <class Fn>
+  bool AnyOf(Fn&& fn) const {
+    size_t off = 0;
+    for (const Meta& m : meta_) {
+      if (fn(m, std::string_view(bytes_).substr(off, m.size))) return true;
+      off += m.size;
+    }
+    return false;
+  }
+  // A new list: `prev` (may be null) plus one chunk.
+  static std::shared_ptr<const ClosedChunks> With(const ClosedChunks* prev, const Meta& m,
+                                                  std::string_view bytes);
+  // A new list without the chunks for which drop(meta) is true; null when none is left.
+  template <class Pred>
+  static std::shared_ptr<const ClosedChunks> Without(const ClosedChunks& prev, Pred&& drop) {
+    auto out = std::make_shared<ClosedChunks>();
+    size_t keep = 0, keep_bytes = 0;
+    for (const Meta& m : prev.meta_) {
+      if (!drop(m)) {
+        ++keep;
+        keep_bytes += m.size;
+      }
+    }
+    if (keep == 0) return nullptr;
+    out->meta_.reserve(keep);
+    out->bytes_.reserve(keep_bytes);
+    prev.AnyOf([&](const Meta& m, std::string_view b) {
+      if (!drop(m)) {
+        out->meta_.push_back(m);
+        out->bytes_.append(b);
+      }
+      return false;
+    });
+    return out;
+  }
+
+ private:
+  std::vector<Meta> meta_;
+  std::string bytes_;  // the chunks' bytes, back to back
 };
 
 class MemSeries {
@@ -78,13 +128,13 @@ class MemSeries {
   const uint64_t hash_;  // HashOf(labels_), the shard key
   const Labels labels_;
   std::mutex mu_;
-  std::vector<std::shared_ptr<const ClosedChunk>> chunks_;  // GUARDED_BY(mu_), by time
-  XorChunk open_;                                           // GUARDED_BY(mu_)
-  std::vector<Sample> ooo_;                                 // GUARDED_BY(mu_), sorted by t
-  int64_t max_t_ = INT64_MIN;                               // GUARDED_BY(mu_)
-  double last_v_ = 0;                                       // GUARDED_BY(mu_)
-  int pins_ = 0;                                            // GUARDED_BY(hash shard mutex)
-  bool deleted_ = false;                                    // GUARDED_BY(hash shard mutex)
+  std::shared_ptr<const ClosedChunks> chunks_;  // GUARDED_BY(mu_); null = none
+  XorChunk open_;                               // GUARDED_BY(mu_)
+  std::vector<Sample> ooo_;                     // GUARDED_BY(mu_), sorted by t
+  int64_t max_t_ = INT64_MIN;                   // GUARDED_BY(mu_)
+  double last_v_ = 0;                           // GUARDED_BY(mu_)
+  int pins_ = 0;                                // GUARDED_BY(hash shard mutex)
+  bool deleted_ = false;                        // GUARDED_BY(hash shard mutex)
 };
 
 struct HeadStats {

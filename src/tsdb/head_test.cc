@@ -168,6 +168,44 @@ TEST(HeadTest, ChunksCutAtSampleCountAndRangeBoundary) {
   EXPECT_EQ(ReadAll((*got)[0], 995, 1005).size(), 1u);
 }
 
+// A series' closed chunks are one list rebuilt on each cut and truncation: snapshots taken
+// before keep reading what they saw, and a truncation keeps exactly the chunks outside the range.
+TEST(HeadTest, SnapshotsSurviveCutsAndPartialTruncation) {
+  HeadOptions o;
+  o.chunk_range_ms = 1000;
+  o.samples_per_chunk = 4;
+  o.ooo_window_ms = 10000;
+  Head h(o);
+  auto s = Get(h, Labels{{"__name__", "m"}});
+  std::vector<Sample> want;
+  for (int i = 0; i < 30; ++i) {  // t 0..2900: ranges [0,1000) [1000,2000) [2000,3000)
+    want.push_back({i * 100, i * 0.5});
+    ASSERT_TRUE(h.Append(*s, want.back().t, want.back().v).ok());
+  }
+  auto before = h.Select({Eq("__name__", "m")}, INT64_MIN, INT64_MAX);
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->size(), 1u);
+  EXPECT_EQ((*before)[0].chunks.size(), 9u);  // 3 ranges x (4 + 4 + 2): 8 closed + the open
+  for (int i = 30; i < 40; ++i) ASSERT_TRUE(h.Append(*s, i * 100, i * 0.5).ok());  // more cuts
+  EXPECT_EQ(h.Truncate(1000, 2000), 0u);
+  EXPECT_EQ(Exact(ReadAll((*before)[0])), Exact(want));  // the old snapshot, unchanged
+  auto after = h.Select({Eq("__name__", "m")}, INT64_MIN, INT64_MAX);
+  ASSERT_TRUE(after.ok());
+  std::vector<Sample> kept;
+  for (int i = 0; i < 40; ++i) {
+    if (i < 10 || i >= 20) kept.push_back({i * 100, i * 0.5});
+  }
+  EXPECT_EQ(Exact(ReadAll((*after)[0])), Exact(kept));
+  EXPECT_EQ(h.Stats().chunks, 9u);  // [0,1000): 3, [2000,3000): 3, [3000,4000): 3 (open last)
+  // Samples of kept closed chunks are still found: a re-append is a no-op, another value refused.
+  for (int i : {0, 5, 21, 26}) {
+    bool noop = false;
+    EXPECT_TRUE(h.Append(*s, i * 100, i * 0.5, &noop).ok()) << i;
+    EXPECT_TRUE(noop) << i;
+    EXPECT_FALSE(h.Append(*s, i * 100, i * 0.5 + 1).ok()) << i;
+  }
+}
+
 TEST(HeadTest, TruncateDropsOldDataAndEmptySeries) {
   HeadOptions o;
   o.chunk_range_ms = 1000;

@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <atomic>
 
 namespace kansoku::ingest {
 
@@ -70,15 +71,15 @@ SeriesCache::Entry* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
   if (use_raw) {
     raw_h = XXH3_64bits(sr.raw_key.data(), sr.raw_key.size()) ^ batch.key_context();
     raw_h |= static_cast<uint64_t>(raw_h == 0);  // FlatMap64 reserves key 0
-    if (const uint32_t* i = cache_->raw_index_.Find(raw_h)) {
-      SeriesCache::RawEntry& r = cache_->raw_entries_[*i];
+    if (const uint32_t* i = tables_->raw_index.Find(raw_h)) {
+      SeriesCache::RawEntry& r = tables_->raw_entries[*i];
       if (r.context == batch.key_context() && r.key == sr.raw_key) {
         return series_labels_[idx] = r.entry;
       }
     }
   }
   SeriesCache::Entry* found = LabelsFromViews(batch, idx, n_samples);
-  if (found != nullptr && use_raw && cache_->raw_index_.Find(raw_h) == nullptr) {
+  if (found != nullptr && use_raw && tables_->raw_index.Find(raw_h) == nullptr) {
     // Point at the map_ entry (node-based, cleared together with raw_entries_); a collided
     // entry lives only for this batch, so the raw entry keeps its own copy.
     const bool collided = !collided_.empty() && found == &collided_.back();
@@ -87,9 +88,9 @@ SeriesCache::Entry* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
       raw.owned = std::make_unique<SeriesCache::Entry>(*found);
       raw.entry = raw.owned.get();
     }
-    cache_->raw_entries_.push_back(std::move(raw));
-    cache_->raw_index_.Insert(raw_h, static_cast<uint32_t>(cache_->raw_entries_.size() - 1));
-    found = cache_->raw_entries_.back().entry;
+    tables_->raw_entries.push_back(std::move(raw));
+    tables_->raw_index.Insert(raw_h, static_cast<uint32_t>(tables_->raw_entries.size() - 1));
+    found = tables_->raw_entries.back().entry;
   }
   return series_labels_[idx] = found;
 }
@@ -99,8 +100,8 @@ SeriesCache::Entry* AppenderSink::LabelsFromViews(const RowBatch& batch, uint32_
   const SeriesRow& sr = batch.series()[idx];
   const LabelView* l = batch.labels_of(sr);
   uint64_t h = HashInput(l, sr.num_labels);
-  auto it = cache_->map_.find(h);
-  if (it != cache_->map_.end() && Matches(l, sr.num_labels, it->second.labels)) {
+  auto it = tables_->map.find(h);
+  if (it != tables_->map.end() && Matches(l, sr.num_labels, it->second.labels)) {
     return series_labels_[idx] = &it->second;
   }
   sorted_.clear();
@@ -121,8 +122,8 @@ SeriesCache::Entry* AppenderSink::LabelsFromViews(const RowBatch& batch, uint32_
   owned.reserve(sorted_.size());
   for (const LabelView& v : sorted_) owned.push_back({std::string(v.name), std::string(v.value)});
   tsdb::Labels built = tsdb::Labels::FromSortedUnchecked(std::move(owned));
-  if (it == cache_->map_.end()) {
-    auto ins = cache_->map_.emplace(h, SeriesCache::Entry{std::move(built), 0}).first;
+  if (it == tables_->map.end()) {
+    auto ins = tables_->map.emplace(h, SeriesCache::Entry{std::move(built), 0}).first;
     return series_labels_[idx] = &ins->second;
   }
   // Hash collision with another series: keep the cached one, own this one for the batch.
@@ -132,21 +133,36 @@ SeriesCache::Entry* AppenderSink::LabelsFromViews(const RowBatch& batch, uint32_
 
 void AppenderSink::Consume(const RowBatch& batch) {
   KANSOKU_CHECK(!committed_, "BUG: AppenderSink::Consume after Commit");
-  if (cache_ == &local_cache_ || cache_->size() > cache_->max_entries_) cache_->Clear();
+  tables_ = cache_->ForBatch();
   collided_.clear();
   series_labels_.assign(batch.series().size(), nullptr);
   series_bad_.assign(batch.series().size(), false);
   const auto& samples = batch.samples();
+  {
+    // Every series of the batch under one lock of the (shared) cache, in sample order (the
+    // order of the report's rejections); the appends below run without it.
+    std::lock_guard<std::mutex> l(cache_->mu_);
+    for (size_t i = 0; i < samples.size();) {
+      // Samples of one series are contiguous in every decoder; count the run for bulk rejects.
+      const uint32_t series = samples[i].series;
+      size_t j = i + 1;
+      while (j < samples.size() && samples[j].series == series) ++j;
+      LabelsFor(batch, series, j - i);
+      i = j;
+    }
+  }
   for (size_t i = 0; i < samples.size();) {
-    // Samples of one series are contiguous in every decoder; count the run for bulk rejects.
     uint32_t series = samples[i].series;
     size_t j = i + 1;
     while (j < samples.size() && samples[j].series == series) ++j;
-    SeriesCache::Entry* entry = LabelsFor(batch, series, j - i);
+    SeriesCache::Entry* entry = series_labels_[series];
     if (entry != nullptr) {
+      std::atomic_ref<uint64_t> shared_handle(entry->handle);
+      uint64_t handle = shared_handle.load(std::memory_order_relaxed);
+      const uint64_t handle_before = handle;
       for (size_t k = i; k < j; ++k) {
-        Status st = appender_.AppendWithHandle(&entry->handle, entry->labels,
-                                               samples[k].timestamp_ms, samples[k].value);
+        Status st = appender_.AppendWithHandle(&handle, entry->labels, samples[k].timestamp_ms,
+                                               samples[k].value);
         if (st.ok()) {
           ++accepted_here_;
           report_.Accept();
@@ -158,13 +174,18 @@ void AppenderSink::Consume(const RowBatch& batch) {
           if (st.code() == Status::Code::kUnavailable) report_.SetRequestError(st);
         }
       }
+      if (handle != handle_before) shared_handle.store(handle, std::memory_order_relaxed);
     }
     i = j;
   }
   for (const ExemplarRow& e : batch.exemplars()) {
     // Remote-write senders put exemplars in series entries of their own, without samples.
     if (e.series >= series_labels_.size() || series_bad_[e.series]) continue;
-    SeriesCache::Entry* entry = LabelsFor(batch, e.series, 0);
+    SeriesCache::Entry* entry;
+    {
+      std::lock_guard<std::mutex> l(cache_->mu_);
+      entry = LabelsFor(batch, e.series, 0);
+    }
     if (entry == nullptr) continue;
     const LabelView* lv = batch.labels_of(e);
     std::vector<tsdb::Label> v;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -38,37 +39,58 @@ namespace kansoku::ingest {
 // SeriesCache: label views (in input order) -> built tsdb::Labels and the storage's appender
 // handle (Appender::AppendWithHandle), so a series seen in an earlier request costs a hash and a
 // compare instead of allocations and the storage's own label lookup. Entries are verified on hit
-// (no false matches). When it holds more than max_entries at the start of a batch it is cleared.
-// Not thread-safe: a handler keeps one per worker thread (e.g. thread_local) and passes it to
-// each request's AppenderSink.
+// (no false matches). When it holds more than max_entries at the start of a batch it is replaced
+// by an empty one (batches still using the old one keep it until they end).
+// Thread-safe: one cache is shared by every worker thread of a handler (one copy of each series'
+// labels, not one per thread: on bench/tsdb's import two per-thread caches were ~24 MB of the
+// peak heap); lookups take its mutex once per batch (AppenderSink::Consume), not per row.
 class SeriesCache {
  public:
-  explicit SeriesCache(size_t max_entries = 1 << 20) : max_entries_(max_entries) {}
-  size_t size() const { return map_.size() + raw_entries_.size(); }
+  explicit SeriesCache(size_t max_entries = 1 << 20)
+      : max_entries_(max_entries), tables_(std::make_shared<Tables>()) {}
+  size_t size() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return tables_->size();
+  }
   void Clear() {
-    map_.clear();
-    raw_index_.Clear();
-    raw_entries_.clear();
+    std::lock_guard<std::mutex> l(mu_);
+    tables_ = std::make_shared<Tables>();
   }
 
  private:
   friend class AppenderSink;
   struct Entry {
     tsdb::Labels labels;
-    uint64_t handle = 0;  // Appender::AppendWithHandle's, 0 = none yet
+    // Appender::AppendWithHandle's, 0 = none yet. Shared by threads: read and written through
+    // std::atomic_ref (relaxed; a stale value only costs the storage's slower lookup).
+    uint64_t handle = 0;
   };
   struct RawEntry {
     uint64_t context;
     std::string key;
-    Entry* entry;                  // the map_ entry of these labels (one Labels copy per series),
-    std::unique_ptr<Entry> owned;  // or this one's, for a series whose map_ slot holds another
+    Entry* entry;                  // the map entry of these labels (one Labels copy per series),
+    std::unique_ptr<Entry> owned;  // or this one's, for a series whose map slot holds another
   };
-  size_t max_entries_;
-  std::unordered_map<uint64_t, Entry> map_;  // node-based: references stay valid
-  // hash(raw key, context) (0 written as 1) -> index in raw_entries_; a flat table: this
-  // lookup runs once per row.
-  FlatMap64 raw_index_;
-  std::deque<RawEntry> raw_entries_;  // references stay valid
+  struct Tables {
+    size_t size() const { return map.size() + raw_entries.size(); }
+    std::unordered_map<uint64_t, Entry> map;  // node-based: references stay valid
+    // hash(raw key, context) (0 written as 1) -> index in raw_entries; a flat table: this
+    // lookup runs once per row.
+    FlatMap64 raw_index;
+    std::deque<RawEntry> raw_entries;  // references stay valid
+  };
+  // The tables a batch uses (replaced by an empty set first when over max_entries); they stay
+  // valid while the returned pointer is held.
+  std::shared_ptr<Tables> ForBatch() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (tables_->size() > max_entries_) tables_ = std::make_shared<Tables>();
+    return tables_;
+  }
+  const size_t max_entries_;
+  // Guards tables_ and the contents of every Tables (entries are only added, never changed,
+  // except their handle).
+  mutable std::mutex mu_;
+  std::shared_ptr<Tables> tables_;
 };
 
 class AppenderSink : public RowSink {
@@ -83,6 +105,7 @@ class AppenderSink : public RowSink {
 
  private:
   // Builds (or reuses) Labels for series `idx` of the batch; nullptr + report entry if invalid.
+  // Caller holds cache_->mu_.
   SeriesCache::Entry* LabelsFor(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
   // The same from the label views (hash of views, sort, build); no raw-key lookup.
   SeriesCache::Entry* LabelsFromViews(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
@@ -94,6 +117,7 @@ class AppenderSink : public RowSink {
   uint64_t exemplars_here_ = 0;  // staged; counted as accepted once Commit succeeds
   SeriesCache local_cache_{0};
   SeriesCache* cache_;
+  std::shared_ptr<SeriesCache::Tables> tables_;  // cache_'s, for the current batch
   // Scratch, reused across batches.
   std::vector<LabelView> sorted_;
   std::deque<SeriesCache::Entry> collided_;  // built labels whose hash slot holds another series

@@ -1,5 +1,8 @@
 #include <cmath>
 #include <limits>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -209,6 +212,85 @@ TEST(AppenderSinkTest, SeriesCacheAcrossRequests) {
   b.AddSample(1, 1);
   sink.Consume(b);
   EXPECT_EQ(report.rejected(RejectReason::kInvalidLabel), 1u);
+}
+
+// One cache shared by concurrent requests (the ingest API's worker threads): each series'
+// labels are built once, every row gets its own series' labels, and a handle the storage handed
+// out for a series is only ever passed back with that series.
+TEST(AppenderSinkTest, SeriesCacheSharedByThreads) {
+  class HandleAppender : public testing::FakeAppender {
+   public:
+    Status AppendWithHandle(uint64_t* handle, const tsdb::Labels& labels, int64_t t,
+                            double v) override {
+      const uint64_t want = labels.Hash() | 1;
+      if (*handle != 0 && *handle != want) ++wrong_handles;
+      *handle = want;
+      return Append(labels, t, v);
+    }
+    int wrong_handles = 0;
+  };
+  constexpr int kSeries = 200, kRounds = 30;
+  SeriesCache cache;
+  auto worker = [&](int thread, std::vector<std::string>* failures) {
+    for (int round = 0; round < kRounds; ++round) {
+      HandleAppender app;
+      DecodeReport report;
+      AppenderSink sink(app, report, &cache);
+      RowBatch b;
+      b.set_key_context(7);
+      std::vector<std::string> keys(kSeries), values(kSeries);  // the batch holds views
+      for (int i = 0; i < kSeries; ++i) {
+        // Both threads write every series, in opposite orders.
+        const int s = thread == 0 ? i : kSeries - 1 - i;
+        values[i] = std::to_string(s);
+        keys[i] = "m{i=\"" + values[i] + "\"}";
+        b.BeginSeries(static_cast<uint32_t>(i + 1), keys[i]);
+        b.AddLabel("__name__", "m");
+        b.AddLabel("i", values[i]);
+        b.AddSample(round, s);
+      }
+      sink.Consume(b);
+      if (!sink.Commit().ok()) failures->push_back("commit failed");
+      if (app.rows.size() != kSeries) failures->push_back("rows lost");
+      for (const auto& r : app.rows) {
+        if (r.labels.Get("i") != std::to_string(static_cast<int>(r.v))) {
+          failures->push_back("row has another series' labels: " + r.labels.ToString());
+        }
+      }
+      if (app.wrong_handles != 0) failures->push_back("a handle crossed series");
+    }
+  };
+  std::vector<std::string> f0, f1;
+  std::thread t0(worker, 0, &f0), t1(worker, 1, &f1);
+  t0.join();
+  t1.join();
+  EXPECT_TRUE(f0.empty()) << f0.front();
+  EXPECT_TRUE(f1.empty()) << f1.front();
+  // One built Labels and one raw key per series, whichever thread saw it first.
+  EXPECT_EQ(cache.size(), 2u * kSeries);
+}
+
+TEST(AppenderSinkTest, SeriesCacheOverMaxEntriesStartsOver) {
+  SeriesCache cache(/*max_entries=*/3);
+  for (int round = 0; round < 4; ++round) {
+    testing::FakeAppender app;
+    DecodeReport report;
+    AppenderSink sink(app, report, &cache);
+    RowBatch b;
+    const std::string names[2] = {"m" + std::to_string(round * 2),
+                                  "m" + std::to_string(round * 2 + 1)};
+    for (const std::string& name : names) {
+      b.BeginSeries(1);
+      b.AddLabel("__name__", name);
+      b.AddSample(1, 1);
+    }
+    sink.Consume(b);
+    ASSERT_TRUE(sink.Commit().ok());
+    ASSERT_EQ(app.rows.size(), 2u);
+    EXPECT_EQ(app.rows[1].labels.MetricName(), "m" + std::to_string(round * 2 + 1));
+    // 2 after the first batch, 4 after the second (over 3: the next batch starts empty).
+    EXPECT_EQ(cache.size(), round % 2 == 0 ? 2u : 4u) << round;
+  }
 }
 
 TEST(AppenderSinkTest, RawKeysAreScopedByContext) {
