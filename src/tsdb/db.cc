@@ -481,17 +481,9 @@ class DBQuerier : public Querier {
     lists.resize(n_src);
     std::vector<Status> errors(n_src);
     auto read = [&](size_t i) {
-      if (i == 0) {
-        auto r = db_->head_.Select(matchers, mint_, maxt_);
-        if (!r.ok()) {
-          errors[i] = r.status();
-          return;
-        }
-        lists[i] = std::move(*r);
-        return;
-      }
       bool used = false;
-      auto r = blocks[i - 1]->Select(matchers, mint_, maxt_, rollup, &used);
+      auto r = i == 0 ? db_->head_.Select(matchers, mint_, maxt_)
+                      : blocks[i - 1]->Select(matchers, mint_, maxt_, rollup, &used);
       if (!r.ok()) {
         errors[i] = r.status();
         return;

@@ -272,21 +272,6 @@ Status Head::Append(MemSeries& s, int64_t t, double v, bool* noop_out) {
   return Status::Ok();
 }
 
-namespace {
-// The series in label order. Positions are sorted, then each series moved once, instead of
-// moving labels and chunk lists at every swap (the label comparisons stay: most of the sort).
-std::vector<SeriesData> SortedByLabels(std::vector<SeriesData> in) {
-  std::vector<uint32_t> order(in.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return in[a].labels < in[b].labels; });
-  std::vector<SeriesData> out;
-  out.reserve(in.size());
-  for (uint32_t i : order) out.push_back(std::move(in[i]));
-  return out;
-}
-}  // namespace
-
 void Head::SnapshotLocked(MemSeries& s, int64_t mint, int64_t maxt, std::vector<ChunkRef>* out) {
   if (s.chunks_ != nullptr) {
     s.chunks_->AnyOf([&](const ClosedChunks::Meta& m, std::string_view bytes) {
@@ -341,7 +326,9 @@ Result<std::vector<SeriesData>> Head::Select(const std::vector<Matcher>& matcher
     d.labels = s->labels();
     out.push_back(std::move(d));
   }
-  return SortedByLabels(std::move(out));
+  std::sort(out.begin(), out.end(),
+            [](const SeriesData& a, const SeriesData& b) { return a.labels < b.labels; });
+  return out;
 }
 
 Result<std::vector<std::shared_ptr<MemSeries>>> Head::SelectLabels(
@@ -393,7 +380,9 @@ std::vector<SeriesData> Head::SnapshotAll(int64_t mint, int64_t maxt) {
     d.labels = s->labels();
     out.push_back(std::move(d));
   }
-  return SortedByLabels(std::move(out));
+  std::sort(out.begin(), out.end(),
+            [](const SeriesData& a, const SeriesData& b) { return a.labels < b.labels; });
+  return out;
 }
 
 Status Head::ForEachSnapshot(
