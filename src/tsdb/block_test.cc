@@ -196,7 +196,7 @@ TEST(BlockTest, ChunkCrcCheckedOnEveryReadUntilItMatches) {
       const auto samples = Read(d, 0, 300000, &st);
       std::vector<Sample> bulk;
       MergedSeriesIterator it(d.chunks, 0, 300000);
-      const Status bst = it.ReadRange(0, 300000, &bulk);
+      const Status bst = it.ReadRange(0, 300000, &bulk, nullptr);
       EXPECT_EQ(st.ok(), bst.ok());
       if (!st.ok()) {
         ++bad;

@@ -48,8 +48,10 @@ Status DecodeRollupChunk(std::string_view record, ChunkEncoding e, std::vector<S
 // mantissa below 2^53 (NaN, infinities, most computed floats), unless all values are the same.
 bool EncodePackedChunk(const Sample* s, size_t n, std::string* out);
 // Appends a packed chunk's samples to *out, their times strictly increasing (checked);
-// Corruption on malformed bytes (*out unchanged).
-Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out);
+// Corruption on malformed bytes (*out unchanged). facts (nullable): what the decoding saw of
+// the values (no NaN and no decrease within the chunk are known for free: one OR per sample).
+Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out,
+                         SampleFacts* facts = nullptr);
 // The smaller of the packed and XOR encodings of the samples into *out.
 ChunkEncoding EncodeChunk(const Sample* s, size_t n, std::string* out);
 

@@ -299,6 +299,49 @@ TEST(PackedChunkTest, RoundTripsDecimalsBitForBit) {
   ExpectPackedRoundTrip({{0, 1}, {1, 1}, {int64_t{1} << 60, 1}}, false);
 }
 
+// DecodePackedChunk's facts (no NaN, no value below its predecessor) agree with a look at each
+// decoded sample, for both value orders, decreases at every position that is special to the
+// decoder (the second sample: order 2's first difference; the last) and constant chunks.
+TEST(PackedChunkTest, DecodeReportsNaNsAndDecreases) {
+  std::vector<std::vector<Sample>> inputs = {
+      Decimals(2, 10, 1, true),  Decimals(3, 0.5, 2, true), Decimals(0, 3e8, 3, true),
+      Decimals(2, 2, 4, false),  Regular(),                 Constant(),
+      Single(),                  WildTimes(),
+  };
+  // A steady counter (order 2 suits it) and a jumpy one (order 1), each with one drop at the
+  // second, a middle and the last sample.
+  for (const bool steady : {true, false}) {
+    for (const size_t drop : {size_t{1}, size_t{77}, size_t{239}}) {
+      std::vector<Sample> c;
+      double v = 1000;
+      for (size_t i = 0; i < 240; ++i) {
+        v += steady ? 5 : static_cast<double>((i * 7919) % 300);
+        c.push_back({1700000000000 + static_cast<int64_t>(i) * 15000, i == drop ? 3.0 : v});
+      }
+      inputs.push_back(c);
+    }
+  }
+  std::vector<Sample> nan_const = Constant();
+  for (Sample& x : nan_const) x.v = StaleNaN();
+  inputs.push_back(nan_const);
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const std::vector<Sample>& in = inputs[k];
+    std::string bytes;
+    ASSERT_TRUE(EncodePackedChunk(in.data(), in.size(), &bytes)) << k;
+    std::vector<Sample> out;
+    SampleFacts facts{.no_nan = false, .no_decrease = false};
+    ASSERT_TRUE(DecodePackedChunk(bytes, &out, &facts).ok()) << k;
+    ASSERT_EQ(out.size(), in.size()) << k;
+    bool nan = false, decrease = false;
+    for (size_t i = 0; i < out.size(); ++i) {
+      nan |= std::isnan(out[i].v);
+      if (i > 0) decrease |= out[i].v < out[i - 1].v;
+    }
+    EXPECT_EQ(facts.no_nan, !nan) << k;
+    EXPECT_EQ(facts.no_decrease, !decrease) << k;
+  }
+}
+
 TEST(PackedChunkTest, NonDecimalValuesFallBackToXor) {
   ExpectPackedRoundTrip(SpecialValues(), false);
   ExpectPackedRoundTrip(RandomBits(), false);

@@ -959,7 +959,7 @@ TEST(DBTest, ParallelSelectMatchesSerial) {
       Labels ls = take ? (*set)->TakeLabels() : (*set)->labels();
       auto it = take ? (*set)->TakeIterator() : (*set)->Iterator();
       std::vector<Sample> v;
-      EXPECT_TRUE(it->ReadRange(mint, maxt, &v).ok());
+      EXPECT_TRUE(it->ReadRange(mint, maxt, &v, nullptr).ok());
       Points pts;
       for (const Sample& x : v) pts.emplace_back(x.t, x.v);
       out.emplace_back(ls.ToString(), std::move(pts));

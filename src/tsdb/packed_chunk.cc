@@ -123,7 +123,7 @@ bool DecodeTimes(BitReader* bits_in, const Tiers& tt, Sample* s, size_t n, int64
 // m and delta are the header's m0 and first difference.
 template <int kOrder, int kKind, bool kScaled>
 bool DecodeValues(BitReader* bits_in, const Tiers& tiers, Sample* s, size_t n, uint64_t m,
-                  uint64_t delta, uint64_t g, double scale) {
+                  uint64_t delta, uint64_t g, double scale, bool* decreases) {
   BitReader bits = *bits_in;  // local copies stay in registers through the loop
   const Tiers vt = tiers;
   const auto value = [scale](uint64_t mm) {
@@ -132,8 +132,12 @@ bool DecodeValues(BitReader* bits_in, const Tiers& tiers, Sample* s, size_t n, u
   };
   s[0].v = value(m);
   size_t i = 1;
+  // The sign bits of every step of m, ORed: a value is below its predecessor only when a step
+  // is negative (g > 0 and the scale are positive; m / scale is monotonic in m).
+  uint64_t neg = 0;
   if constexpr (kOrder == 2) {
     m += delta;
+    neg = delta;
     s[1].v = value(m);
     i = 2;
   }
@@ -141,20 +145,25 @@ bool DecodeValues(BitReader* bits_in, const Tiers& tiers, Sample* s, size_t n, u
     uint64_t u;
     if (!bits.Code<kKind>(vt, &u)) return false;
     if constexpr (kOrder == 1) {
-      m += static_cast<uint64_t>(UnZigZag(u)) * g;
+      const uint64_t step = static_cast<uint64_t>(UnZigZag(u)) * g;
+      neg |= step;
+      m += step;
     } else {
       delta += static_cast<uint64_t>(UnZigZag(u)) * g;
+      neg |= delta;
       m += delta;
     }
     s[i].v = value(m);
   }
   *bits_in = bits;
+  *decreases = static_cast<int64_t>(neg) < 0;
   return true;
 }
 
 }  // namespace
 
-Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out) {
+Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out, SampleFacts* facts) {
+  if (facts != nullptr) *facts = SampleFacts{};
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   auto bad = [] { return Status::Corruption("packed chunk: truncated or malformed"); };
   if (bytes.size() < 2) return bad();
@@ -197,9 +206,20 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out) {
     // Unsigned arithmetic: corrupt input wraps instead of overflowing.
     bool ok = true;
     if (tmode == 0) {
+      // Four per iteration: one add and four stores instead of four adds, stores and loop
+      // tests (7 instructions per sample were 6 % of a 24 h rate() over node_exporter data).
+      const uint64_t d = static_cast<uint64_t>(d1);
       uint64_t t = static_cast<uint64_t>(t0);
-      for (size_t i = 1; i < n; ++i) {
-        t += static_cast<uint64_t>(d1);
+      size_t i = 1;
+      for (; i + 4 <= n; i += 4) {
+        s[i].t = static_cast<int64_t>(t + d);
+        s[i + 1].t = static_cast<int64_t>(t + 2 * d);
+        s[i + 2].t = static_cast<int64_t>(t + 3 * d);
+        t += 4 * d;
+        s[i + 3].t = static_cast<int64_t>(t);
+      }
+      for (; i < n; ++i) {
+        t += d;
         s[i].t = static_cast<int64_t>(t);
       }
     } else {
@@ -223,24 +243,28 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out) {
     double v;
     std::memcpy(&v, &const_bits, sizeof v);
     for (size_t i = 0; i < n; ++i) s[i].v = v;
+    if (facts != nullptr) *facts = SampleFacts{.no_nan = !std::isnan(v), .no_decrease = true};
     return Status::Ok();
   }
   const double scale = kPow10[e];
   const uint64_t m = static_cast<uint64_t>(m0);
   const uint64_t delta = static_cast<uint64_t>(first_delta) * g;
   // One loop per (order, tier kind, scaled or not): nothing but the code is tested per sample.
-  using Fn =
-      bool (*)(BitReader*, const Tiers&, Sample*, size_t, uint64_t, uint64_t, uint64_t, double);
+  using Fn = bool (*)(BitReader*, const Tiers&, Sample*, size_t, uint64_t, uint64_t, uint64_t,
+                      double, bool*);
   static constexpr Fn kLoops[2][2][2] = {
       {{DecodeValues<1, 0, false>, DecodeValues<1, 0, true>},
        {DecodeValues<1, 1, false>, DecodeValues<1, 1, true>}},
       {{DecodeValues<2, 0, false>, DecodeValues<2, 0, true>},
        {DecodeValues<2, 1, false>, DecodeValues<2, 1, true>}},
   };
-  if (!kLoops[order - 1][vt.kind][e != 0](&bits, vt, s, n, m, delta, g, scale)) {
+  bool decreases = true;
+  if (!kLoops[order - 1][vt.kind][e != 0](&bits, vt, s, n, m, delta, g, scale, &decreases)) {
     out->resize(base);
     return bad();
   }
+  // A mantissa over a power of ten is never NaN.
+  if (facts != nullptr) *facts = SampleFacts{.no_nan = true, .no_decrease = !decreases};
   return Status::Ok();
 }
 

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 namespace kansoku::tsdb {
@@ -156,15 +157,46 @@ bool MergedSeriesIterator::Seek(int64_t target) {
   return true;
 }
 
-Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out) {
+namespace {
+
+// SampleFacts of samples by looking at each (chunks whose decoder does not report them).
+SampleFacts ScanFacts(const Sample* s, size_t n) {
+  bool nan = false, decrease = false;
+  for (size_t i = 0; i < n; ++i) nan |= std::isnan(s[i].v);
+  for (size_t i = 1; i < n; ++i) decrease |= s[i].v < s[i - 1].v;
+  return SampleFacts{.no_nan = !nan, .no_decrease = !decrease};
+}
+
+}  // namespace
+
+Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out,
+                                       SampleFacts* facts) {
   if (!prepared_) Prepare();
   KANSOKU_CHECK(!started_ && !done_ && heap_.empty(), "BUG: ReadRange on a used iterator");
   bool disjoint = true;
   for (size_t i = 1; i < chunks_.size() && disjoint; ++i) {
     disjoint = chunks_[i - 1].maxt < chunks_[i].mint;
   }
-  if (!disjoint) return SeriesIterator::ReadRange(mint, maxt, out);
+  if (!disjoint) return SeriesIterator::ReadRange(mint, maxt, out, facts);
   done_ = true;
+  // The facts of what is kept: each chunk's (a subsequence of samples without NaN that never
+  // decrease never decreases either), and the first kept value of a chunk against the last
+  // kept one before it.
+  SampleFacts all{.no_nan = true, .no_decrease = true};
+  bool have_prev = false;
+  double prev_v = 0;
+  const auto note = [&](size_t from, size_t to, const SampleFacts& cf) {
+    if (facts == nullptr || from == to) return;
+    const Sample* d = out->data();
+    all.no_nan = all.no_nan && cf.no_nan;
+    all.no_decrease = all.no_decrease && cf.no_decrease && !(have_prev && d[from].v < prev_v);
+    have_prev = true;
+    prev_v = d[to - 1].v;
+  };
+  const auto done = [&] {
+    if (facts != nullptr) *facts = all;
+    return Status::Ok();
+  };
   const int64_t lo = std::max(mint, mint_);
   const int64_t hi = std::min(maxt, maxt_);
   size_t expect = 0;
@@ -182,12 +214,16 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
     if (!CheckCrc(c)) return status_;
     // Decoded in bulk straight into *out, then trimmed to the range.
     const size_t base = out->size();
-    status_ = c.encoding == ChunkEncoding::kPacked ? DecodePackedChunk(c.data, out)
+    SampleFacts cf;
+    status_ = c.encoding == ChunkEncoding::kPacked ? DecodePackedChunk(c.data, out, &cf)
               : c.encoding == ChunkEncoding::kXor  ? DecodeXorChunk(c.data, out)
               : IsRollupEncoding(c.encoding)       ? DecodeRollupChunk(c.data, c.encoding, out)
                                                    : Status::Corruption("chunk: unknown encoding");
     if (!status_.ok()) return status_;
     const size_t end = out->size();
+    if (facts != nullptr && c.encoding != ChunkEncoding::kPacked) {
+      cf = ScanFacts(out->data() + base, end - base);
+    }
     if (end > base && (*out)[base].t >= lo && (*out)[end - 1].t <= hi &&
         (first || (*out)[base].t > last)) {
       // A chunk inside the range (most of a long query): kept as decoded when its times
@@ -201,6 +237,7 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
       if (increasing) {
         last = d[end - 1].t;
         first = false;
+        note(base, end, cf);
         continue;
       }
     }
@@ -218,9 +255,10 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
       first = false;
     }
     out->resize(w);
-    if (past) return Status::Ok();
+    note(base, w, cf);
+    if (past) return done();
   }
-  return Status::Ok();
+  return done();
 }
 
 namespace {

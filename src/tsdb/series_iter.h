@@ -50,7 +50,8 @@ class MergedSeriesIterator : public SeriesIterator {
   Status status() const override { return status_; }
   // Chunks that do not overlap each other (the usual case) are decoded one after the other
   // straight into *out; overlapping ones go through the merge.
-  Status ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out) override;
+  Status ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out,
+                   SampleFacts* facts) override;
 
  private:
   struct Active {

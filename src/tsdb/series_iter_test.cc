@@ -57,7 +57,7 @@ TEST(SeriesIterTest, ReadRangeEqualsSeekNext) {
     for (const Bounds& b : bounds) {
       MergedSeriesIterator it(layouts[l], b.it_mint, b.it_maxt);
       std::vector<Sample> got = {{-1, -1}};  // appends after existing content
-      ASSERT_TRUE(it.ReadRange(b.mint, b.maxt, &got).ok());
+      ASSERT_TRUE(it.ReadRange(b.mint, b.maxt, &got, nullptr).ok());
       const std::vector<Sample> want = ByNext(layouts[l], b.it_mint, b.it_maxt, b.mint, b.maxt);
       ASSERT_EQ(got.size(), want.size() + 1) << "layout " << l << " mint " << b.mint;
       for (size_t i = 0; i < want.size(); ++i) {
@@ -68,20 +68,82 @@ TEST(SeriesIterTest, ReadRangeEqualsSeekNext) {
   }
 }
 
+ChunkRef Packed(const std::vector<Sample>& s) {
+  std::string bytes;
+  EXPECT_TRUE(EncodePackedChunk(s.data(), s.size(), &bytes));
+  ChunkRef c = MakeOwnedChunk(std::move(bytes), s.front().t, s.back().t);
+  c.encoding = ChunkEncoding::kPacked;
+  return c;
+}
+
+std::vector<Sample> Counter(int64_t from, int n, double v0, double step) {
+  std::vector<Sample> s;
+  for (int i = 0; i < n; ++i) s.push_back({from + i * 10, v0 + step * i});
+  return s;
+}
+
+// ReadRange's facts describe what it returned: a decrease inside a chunk or between two
+// chunks (packed or XOR), a NaN anywhere, and only the samples kept in the range count.
+TEST(SeriesIterTest, ReadRangeReportsNaNsAndDecreases) {
+  struct Case {
+    const char* name;
+    std::vector<ChunkRef> chunks;
+    int64_t mint, maxt;
+    bool no_nan, no_decrease;
+  };
+  std::vector<Sample> with_drop = Counter(1000, 100, 500, 1);
+  with_drop[50].v = 1;
+  std::vector<Sample> with_nan = Counter(1000, 100, 500, 1);
+  with_nan[10].v = StaleNaN();
+  XorChunk x;
+  for (const Sample& s : with_nan) x.Append(s.t, s.v);
+  const ChunkRef xor_nan = MakeOwnedChunk(std::string(x.Bytes()), 1000, 1990);
+  const Case cases[] = {
+      {"rising packed chunks", {Packed(Counter(0, 100, 0, 2)), Packed(Counter(1000, 100, 200, 2))},
+       INT64_MIN, INT64_MAX, true, true},
+      {"a drop between chunks",
+       {Packed(Counter(0, 100, 0, 2)), Packed(Counter(1000, 100, 100, 2))}, INT64_MIN, INT64_MAX,
+       true, false},
+      {"the drop between chunks outside the range",
+       {Packed(Counter(0, 100, 0, 2)), Packed(Counter(1000, 100, 100, 2))}, 1000, INT64_MAX, true,
+       true},
+      {"a drop inside a packed chunk", {Packed(Counter(0, 100, 0, 2)), Packed(with_drop)},
+       INT64_MIN, INT64_MAX, true, false},
+      {"a drop between a packed and an XOR chunk",
+       {Packed(Counter(0, 100, 0, 2)), Chunk(1000, 1990, 10, -5000)}, INT64_MIN, INT64_MAX, true,
+       false},
+      {"rising XOR after packed", {Packed(Counter(0, 100, 0, 2)), Chunk(1000, 1990, 10, 0)},
+       INT64_MIN, INT64_MAX, true, true},
+      {"a NaN in an XOR chunk", {Packed(Counter(0, 100, 0, 2)), xor_nan}, INT64_MIN, INT64_MAX,
+       false, false},
+  };
+  for (const Case& c : cases) {
+    MergedSeriesIterator it(c.chunks, INT64_MIN, INT64_MAX);
+    std::vector<Sample> got;
+    SampleFacts facts;
+    ASSERT_TRUE(it.ReadRange(c.mint, c.maxt, &got, &facts).ok()) << c.name;
+    ASSERT_FALSE(got.empty()) << c.name;
+    EXPECT_EQ(facts.no_nan, c.no_nan) << c.name;
+    if (c.no_nan) {
+      EXPECT_EQ(facts.no_decrease, c.no_decrease) << c.name;
+    }
+  }
+}
+
 TEST(SeriesIterTest, ReadRangeReportsCorruption) {
   ChunkRef good = Chunk(0, 1000, 10, 0);
   std::string truncated(good.data.substr(0, good.data.size() / 2));
   std::vector<ChunkRef> chunks = {MakeOwnedChunk(truncated, 0, 1000)};
   MergedSeriesIterator it(chunks, INT64_MIN, INT64_MAX);
   std::vector<Sample> out;
-  EXPECT_EQ(it.ReadRange(INT64_MIN, INT64_MAX, &out).code(), Status::Code::kCorruption);
+  EXPECT_EQ(it.ReadRange(INT64_MIN, INT64_MAX, &out, nullptr).code(), Status::Code::kCorruption);
 
   ChunkRef bad_crc = Chunk(0, 1000, 10, 0);
   bad_crc.check_crc = true;
   bad_crc.crc = 12345;
   MergedSeriesIterator it2({bad_crc}, INT64_MIN, INT64_MAX);
   out.clear();
-  EXPECT_EQ(it2.ReadRange(INT64_MIN, INT64_MAX, &out).code(), Status::Code::kCorruption);
+  EXPECT_EQ(it2.ReadRange(INT64_MIN, INT64_MAX, &out, nullptr).code(), Status::Code::kCorruption);
 }
 
 // /api/v1/series' merge of the head's and the blocks' label sets: the sorted union, each set

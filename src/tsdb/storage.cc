@@ -26,7 +26,9 @@ std::string_view MetricTypeName(MetricType t) {
   return "unknown";
 }
 
-Status SeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out) {
+Status SeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out,
+                                 SampleFacts* facts) {
+  if (facts != nullptr) *facts = SampleFacts{};
   if (Seek(mint)) {
     do {
       const Sample s = At();

@@ -38,6 +38,14 @@ struct Sample {
 };
 static_assert(std::is_trivially_copyable_v<Sample>);
 
+// What a decoder or a bulk read learned of the samples it produced, so that a caller need not
+// scan them again (a query drops staleness markers and looks for counter resets). false means
+// "not known"; every field may be false for any samples.
+struct SampleFacts {
+  bool no_nan = false;       // no value is NaN (so no staleness marker)
+  bool no_decrease = false;  // no value is below the one before it (`<`, as a counter reset)
+};
+
 // Prometheus' staleness marker: a NaN with this exact bit pattern marks a series as gone.
 inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
 inline double StaleNaN() {
@@ -167,7 +175,9 @@ class SeriesIterator {
   // mint <= t <= maxt to *out, in time order, exactly what Seek(mint) and Next() up to maxt
   // would yield, and returns status(). Do not use the iterator afterwards. The default does
   // that loop; implementations override it to decode without a virtual call per sample.
-  virtual Status ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out);
+  // facts (nullable) gets what is known of the appended samples (SampleFacts).
+  virtual Status ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out,
+                           SampleFacts* facts);
 };
 
 // The series a Select found, in label order.

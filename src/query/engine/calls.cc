@@ -28,6 +28,17 @@ inline size_t SkipThrough(const Point* p, size_t i, size_t end, int64_t t) {
   return i;
 }
 
+// SkipThrough that first tries the edge's previous advance *adv (a regular series moves each
+// window edge by the same count every step: two comparisons instead of a scan), and records
+// the advance it took.
+inline size_t SkipThroughLike(const Point* p, size_t i, size_t end, int64_t t, size_t* adv) {
+  const size_t j = i + *adv;
+  if (j < end && p[j].t > t && (j == i || p[j - 1].t <= t)) return j;
+  const size_t r = SkipThrough(p, i, end, t);
+  *adv = r - i;
+  return r;
+}
+
 // Whether any value is below its predecessor (a counter reset), four comparisons per branch.
 inline bool AnyDecrease(const std::vector<Point>& points) {
   const Point* p = points.data();
@@ -98,11 +109,13 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
   RangeSource src;  // range/offset/@ of the argument (and its series when it is a subquery)
   // The range window of each step over one series' raw points (two pointers), the kernel per
   // window, into *o. Thread-safe: reads only shared immutable state and `sc`.
-  auto kernel = [&](const std::vector<Point>& points, Scratch& sc, std::vector<Point>* o) {
+  auto kernel = [&](const std::vector<Point>& points, bool never_decreases, Scratch& sc,
+                    std::vector<Point>* o) {
     sc.pv.resize(params.size());
-    // Most counters never go down in a query's span: one branch-free pass finds out, and only a
-    // series that does pays for the per-sample reset counts (a store per sample).
-    const bool has_resets = counter_fn && AnyDecrease(points);
+    // Most counters never go down in a query's span: the storage often knows (a packed chunk's
+    // decoder sees it for free), otherwise one branch-free pass finds out; only a series that
+    // does pays for the per-sample reset counts (a store per sample).
+    const bool has_resets = counter_fn && !never_decreases && AnyDecrease(points);
     if (has_resets) {
       sc.resets.resize(points.size());
       uint32_t r = 0;
@@ -137,21 +150,39 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
     const double range_s = static_cast<double>(src.range_ms) / 1000;
     if (rf == fn::RangeFn::kRate || rf == fn::RangeFn::kIncrease || rf == fn::RangeFn::kDelta) {
       // The common case without the generic dispatch: ExtrapolatedRate inlined per flavour.
+      // Locals instead of members and *o: stores into the output no longer make the compiler
+      // reload them every step.
       const bool is_rate = rf == fn::RangeFn::kRate;
+      const Point* p = points.data();
+      const size_t np = points.size();
+      const uint32_t* resets = has_resets ? sc.resets.data() : nullptr;
+      const int64_t start = start_, step = step_, range_ms = src.range_ms;
+      const int64_t fixed_ref = src.has_at ? src.at - src.offset_ms : 0;
+      const int64_t offset_ms = src.offset_ms;
+      const bool has_at = src.has_at;
+      Point* out = o->data();
+      size_t cap = o->size();
+      size_t hi_adv = 0, lo_adv = 0;
       for (size_t i = 0; i < n; ++i) {
-        const int64_t eval_ts = Ts(i);
-        const int64_t ref = (src.has_at ? src.at : eval_ts) - src.offset_ms;
-        const int64_t rstart = ref - src.range_ms;
-        hi = SkipThrough(points.data(), hi, points.size(), ref);
-        lo = SkipThrough(points.data(), lo, hi, rstart);
+        const int64_t eval_ts = start + static_cast<int64_t>(i) * step;
+        const int64_t ref = has_at ? fixed_ref : eval_ts - offset_ms;
+        const int64_t rstart = ref - range_ms;
+        hi = SkipThroughLike(p, hi, np, ref, &hi_adv);
+        lo = SkipThroughLike(p, lo, hi, rstart, &lo_adv);
         if (hi - lo < 2) continue;
         fn::RangeWindow w{rstart, ref, eval_ts, range_s};
-        w.no_counter_resets = no_resets(lo, hi);
-        const std::span<const Point> win(points.data() + lo, hi - lo);
+        w.no_counter_resets = counter_fn && (resets == nullptr || resets[hi - 1] == resets[lo]);
+        const std::span<const Point> win(p + lo, hi - lo);
         const auto v = is_rate      ? fn::ExtrapolatedRate(win, w, true, true)
                        : counter_fn ? fn::ExtrapolatedRate(win, w, true, false)
                                     : fn::ExtrapolatedRate(win, w, false, false);
-        if (v) emit(eval_ts, *v);
+        if (!v) continue;
+        if (k == cap) {
+          o->resize(k + k / 2 + 16);
+          out = o->data();
+          cap = o->size();
+        }
+        out[k++] = Point{eval_ts, *v};
       }
       return;
     }
@@ -190,7 +221,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       return Status::Ok();
     }
     EvalSeries o;
-    kernel(points, serial_scratch, &o.points);
+    kernel(points, false, serial_scratch, &o.points);
     if (o.points.empty()) return Status::Ok();
     KANSOKU_RETURN_IF_ERROR(Account(static_cast<int64_t>(o.points.size())));
     o.labels = std::move(labels);
@@ -230,7 +261,9 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
             fused = sink != nullptr && sink->plan(labels, threads, units);
             if (!fused) slots.resize(labels.size());
           },
-          [&](size_t i, const Labels& labels, std::vector<Point>& points, int64_t* kept) -> Status {
+          [&](size_t i, const Labels& labels, std::vector<Point>& points,
+              const tsdb::SampleFacts& facts, int64_t* kept) -> Status {
+            const bool never_decreases = facts.no_nan && facts.no_decrease;
             thread_local Scratch sc;
             if (counter_info && !points.empty() && not_a_counter(labels)) {
               info[i] = labels.MetricName();
@@ -239,12 +272,12 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
               // The output goes straight to the sink through a per-thread buffer.
               thread_local std::vector<Point> buf;
               buf.clear();
-              kernel(points, sc, &buf);
+              kernel(points, never_decreases, sc, &buf);
               sink->consume(i, buf);
               if (buf.capacity() > (size_t{1} << 16)) buf = {};  // bounded retention
               *kept = 0;
             } else {
-              kernel(points, sc, &slots[i].points);
+              kernel(points, never_decreases, sc, &slots[i].points);
               *kept = static_cast<int64_t>(slots[i].points.size());
               if (*kept > 0) slots[i].labels = labels;
             }

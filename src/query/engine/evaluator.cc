@@ -111,7 +111,7 @@ Status ForEachSeries(QueryState* st, const VectorSelector& vs, int64_t mint, int
     labels = set->TakeLabels();
     points.clear();
     auto it = set->TakeIterator();
-    KANSOKU_RETURN_IF_ERROR(it->ReadRange(mint, maxt, &points));
+    KANSOKU_RETURN_IF_ERROR(it->ReadRange(mint, maxt, &points, nullptr));
     if (!keep_stale) {
       std::erase_if(points, [](const Point& p) { return tsdb::IsStaleNaN(p.v); });
     }
@@ -192,18 +192,20 @@ Status ForEachSeriesParallel(QueryState* st, const VectorSelector& vs, int64_t m
     Status s = CheckDeadline(*st);
     if (!s.ok()) return fail(std::move(s));
     points.clear();
-    s = items[i].it->ReadRange(mint, maxt, &points);
+    tsdb::SampleFacts facts;
+    s = items[i].it->ReadRange(mint, maxt, &points, &facts);
     items[i].it.reset();
     if (!s.ok()) return fail(std::move(s));
-    if (!keep_stale) {
+    if (!keep_stale && !facts.no_nan) {
       std::erase_if(points, [](const Point& p) { return tsdb::IsStaleNaN(p.v); });
+      facts = {};
     }
     const auto n = static_cast<int64_t>(points.size());
     if (base + held.fetch_add(n, std::memory_order_relaxed) + n > limit) {
       return fail(TooManySamples());
     }
     int64_t kept = 0;
-    s = fn(i, items[i].labels, points, &kept);
+    s = fn(i, items[i].labels, points, facts, &kept);
     held.fetch_add(kept - n, std::memory_order_relaxed);
     streamed.fetch_add(n, std::memory_order_relaxed);
     if (!s.ok()) return fail(std::move(s));

@@ -118,13 +118,15 @@ Status ForEachSeries(QueryState* st, const VectorSelector& vs, int64_t mint, int
 // EngineOptions::parallelism threads, the caller's included. plan may fill units to chain
 // series: the series of one unit run on one thread in the listed order (units in any order, on
 // any thread; every series in exactly one unit); left empty, every series is a unit of its own.
+// fn also gets what the storage knew of the points (tsdb::SampleFacts) as they are passed.
 // fn must touch only state of slot i (or of its unit) or its own thread-safe state, and report
 // the points it keeps in *kept (they count against max_samples together with the raw samples in
 // flight). The kept points are added to st->samples at the end; the first error stops the others.
 using PlanFn = std::function<void(const std::vector<const tsdb::Labels*>& labels, size_t threads,
                                   std::vector<std::vector<uint32_t>>* units)>;
 using IndexedSeriesFn =
-    std::function<Status(size_t, const tsdb::Labels&, std::vector<Point>&, int64_t*)>;
+    std::function<Status(size_t, const tsdb::Labels&, std::vector<Point>&,
+                         const tsdb::SampleFacts&, int64_t*)>;
 Status ForEachSeriesParallel(QueryState* st, const VectorSelector& vs, int64_t mint, int64_t maxt,
                              int64_t range, std::string_view func, int64_t step, bool keep_stale,
                              const PlanFn& plan, const IndexedSeriesFn& fn);
