@@ -492,17 +492,28 @@ class DBQuerier : public Querier {
       lists[i] = std::move(*r);
     };
     constexpr size_t kManySeries = 256;  // below this a thread costs more than it saves
+    // Read order: the blocks, then the head. The head's select sorts the series it finds by
+    // labels (its postings are in id order), the costliest read of a large select: when the
+    // reads are shared out it goes first, on a thread of its own, instead of alone before the
+    // threads start. (The merge below still gives the head's samples precedence.)
+    std::vector<size_t> order;
+    order.reserve(n_src);
+    for (size_t b = 1; b < n_src; ++b) order.push_back(b);
+    order.push_back(0);
     size_t i = 0;
     while (i < n_src) {
-      read(i);
-      const bool many = lists[i].size() >= kManySeries;
+      read(order[i]);
+      const bool many = lists[order[i]].size() >= kManySeries;
       ++i;
       if (many && parallelism > 1 && n_src - i >= 2) break;
     }
     if (i < n_src) {
+      std::rotate(order.begin() + static_cast<ptrdiff_t>(i), order.end() - 1, order.end());
       std::atomic<size_t> next{i};
       auto work = [&] {
-        for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < n_src;) read(k);
+        for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < n_src;) {
+          read(order[k]);
+        }
       };
       const size_t extra = std::min<size_t>(static_cast<size_t>(parallelism) - 1, n_src - i - 1);
       std::vector<std::thread> pool;
