@@ -151,7 +151,7 @@ class BitReader {
   // the serial chain from one code to the next is a shift, not a load; near the end of the
   // bytes, or for codes wider than 57 bits, bit by bit with every read checked. (Decoding was
   // ~45 % of a 24 h sum(rate()) in perf; the bounds-checked reads most of it.)
-  size_t pos() const { return pos_; }  // bits read so far
+  size_t pos() const { return end_ - static_cast<size_t>(avail_); }  // bits read so far
   [[gnu::always_inline]] bool Code(const Tiers& t, uint64_t* u) {
     return t.kind == 1 ? Code<1>(t, u) : Code<0>(t, u);
   }
@@ -161,14 +161,14 @@ class BitReader {
   [[gnu::always_inline]] bool Code(const Tiers& t, uint64_t* u) {
     constexpr int kPrefix = kKind == 1 ? 2 : 1;
     if (avail_ < kPrefix + t.w2) [[unlikely]] {
-      const size_t first = pos_ >> 3;
+      size_t pos = end_ - static_cast<size_t>(avail_);
+      const size_t first = pos >> 3;
       if (first + 8 > size_bits_ / 8 || kPrefix + t.w2 > 57) {
         // On copies: the reader's own address is never taken, so its fields can live in
         // registers through the decode loops.
-        size_t pos = pos_;
         uint64_t v = 0;
         const bool ok = CodeChecked(p_, size_bits_, &pos, t, &v);
-        pos_ = pos;
+        end_ = pos;
         avail_ = 0;
         *u = v;
         return ok;
@@ -176,9 +176,10 @@ class BitReader {
       uint64_t w;
       std::memcpy(&w, p_ + first, sizeof w);
       if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
-      const int off = static_cast<int>(pos_ & 7);
+      const int off = static_cast<int>(pos & 7);
       buf_ = w << off;
       avail_ = 64 - off;
+      end_ = first * 8 + 64;
     }
     // Branch-free: which tier a code uses follows the data, and a branch on it mispredicts.
     const uint64_t w = buf_;
@@ -201,8 +202,7 @@ class BitReader {
       len = 1 + width;
     }
     buf_ <<= len;  // len <= 57
-    avail_ -= len;
-    pos_ += static_cast<size_t>(len);
+    avail_ -= len;  // the position moves with it (pos() is end_ - avail_)
     return true;
   }
 
@@ -245,8 +245,10 @@ class BitReader {
 
   const uint8_t* p_;
   size_t size_bits_;
-  size_t pos_ = 0;
-  uint64_t buf_ = 0;  // the avail_ bits from pos_ on, most significant first
+  // The position is end_ - avail_: end_ (the bit after buf_'s last valid bit) changes only
+  // when buf_ is refilled, so a code costs no position update.
+  size_t end_ = 0;
+  uint64_t buf_ = 0;  // the avail_ bits from pos() on, most significant first
   int avail_ = 0;
 };
 
