@@ -530,7 +530,7 @@ bool Block::HasRollup(int64_t resolution_ms) const {
 Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matchers, int64_t mint,
                                               int64_t maxt,
                                               const std::optional<RollupChoice>& rollup,
-                                              bool* used) const {
+                                              bool* used, bool label_refs) const {
   const RollupTable* table = nullptr;
   if (rollup) {
     for (const auto& t : rollups_) {
@@ -545,6 +545,15 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
     KANSOKU_ASSIGN_OR_RETURN(ids, SelectPostings(*this, matchers));
   }
   std::vector<SeriesData> out;
+  const auto set_labels = [&](SeriesRef id, SeriesData* d) {
+    if (label_refs) {
+      d->symbols = symbols_.data();
+      d->label_syms = std::span<const uint32_t>(label_syms_.data() + 2 * size_t{label_begin_[id]},
+                                                2 * size_t{label_begin_[id + 1] - label_begin_[id]});
+    } else {
+      d->labels = LabelsOf(id);
+    }
+  };
   for (SeriesRef id : ids) {
     const std::span<const ChunkMeta> chunks = ChunksOf(id);
     SeriesData d;
@@ -562,13 +571,13 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
       r.mint = chunks.front().mint;  // rollup points lie within the raw data's span
       r.maxt = chunks.back().maxt;
       d.chunks.push_back(std::move(r));
-      d.labels = LabelsOf(id);
+      set_labels(id, &d);
       out.push_back(std::move(d));
       continue;
     }
     KANSOKU_RETURN_IF_ERROR(AppendChunks(id, mint, maxt, &d.chunks));
     if (d.chunks.empty()) continue;
-    d.labels = LabelsOf(id);
+    set_labels(id, &d);
     out.push_back(std::move(d));
   }
   return out;  // ids are label-ordered, so out is too

@@ -114,9 +114,11 @@ class Block : public IndexReader, public std::enable_shared_from_this<Block> {
   }
   // With a rollup choice, series come with the block's rollup chunk for that resolution and
   // aggregate instead of raw chunks; *used (if given) tells whether the block had that rollup.
+  // label_refs: series come with their labels by reference (SeriesData::symbols), for
+  // MergeSeriesLists, which must then run while the block lives.
   Result<std::vector<SeriesData>> Select(const std::vector<Matcher>& matchers, int64_t mint,
                                          int64_t maxt, const std::optional<RollupChoice>& rollup,
-                                         bool* used = nullptr) const;
+                                         bool* used = nullptr, bool label_refs = false) const;
   // The same series as Select, labels only, appended to *out in label order: for /api/v1/series.
   // The views are into the block and valid while it lives.
   Status SelectLabels(const std::vector<Matcher>& matchers, int64_t mint, int64_t maxt,

@@ -483,7 +483,8 @@ class DBQuerier : public Querier {
     auto read = [&](size_t i) {
       bool used = false;
       auto r = i == 0 ? db_->head_.Select(matchers, mint_, maxt_)
-                      : blocks[i - 1]->Select(matchers, mint_, maxt_, rollup, &used);
+                      : blocks[i - 1]->Select(matchers, mint_, maxt_, rollup, &used,
+                                              /*label_refs=*/true);
       if (!r.ok()) {
         errors[i] = r.status();
         return;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <compare>
 #include <string>
 
 namespace kansoku::tsdb {
@@ -265,24 +266,46 @@ namespace {
 
 // The step both k-way merges below share: *same becomes the lists whose current entry has the
 // smallest key (a span, compared lexicographically), one three-way comparison per list; empty
-// when every list is done. size(i) is list i's length, key(i) its entry at pos[i].
-template <class Size, class Key>
-void SmallestHeads(size_t lists, const std::vector<size_t>& pos, Size size, Key key,
+// when every list is done. size(i) is list i's length; cmp(i, j) compares list i's current
+// entry with list j's (<0, 0, >0).
+template <class Size, class Cmp>
+void SmallestHeads(size_t lists, const std::vector<size_t>& pos, Size size, Cmp cmp,
                    std::vector<size_t>* same) {
   same->clear();
-  decltype(key(size_t{0})) min;
   for (size_t i = 0; i < lists; ++i) {
     if (pos[i] >= size(i)) continue;
-    const auto cur = key(i);
     if (!same->empty()) {
-      const auto c =
-          std::lexicographical_compare_three_way(cur.begin(), cur.end(), min.begin(), min.end());
+      const int c = cmp(i, same->front());
       if (c > 0) continue;
       if (c < 0) same->clear();
     }
-    min = cur;
     same->push_back(i);
   }
+}
+
+int Sign(std::strong_ordering o) { return o < 0 ? -1 : (o > 0 ? 1 : 0); }
+
+// Label k of a series with labels of its own or by reference (SeriesData::symbols).
+size_t NumLabels(const SeriesData& d) {
+  return d.symbols != nullptr ? d.label_syms.size() / 2 : d.labels.size();
+}
+std::string_view LabelName(const SeriesData& d, size_t k) {
+  return d.symbols != nullptr ? std::string_view(d.symbols[d.label_syms[2 * k]])
+                              : std::string_view(d.labels.items()[k].name);
+}
+std::string_view LabelValue(const SeriesData& d, size_t k) {
+  return d.symbols != nullptr ? std::string_view(d.symbols[d.label_syms[2 * k + 1]])
+                              : std::string_view(d.labels.items()[k].value);
+}
+
+// Labels' order (label by label, name then value) for either kind of series.
+int CompareLabels(const SeriesData& a, const SeriesData& b) {
+  const size_t na = NumLabels(a), nb = NumLabels(b);
+  for (size_t k = 0; k < std::min(na, nb); ++k) {
+    if (const int c = LabelName(a, k).compare(LabelName(b, k)); c != 0) return c;
+    if (const int c = LabelValue(a, k).compare(LabelValue(b, k)); c != 0) return c;
+  }
+  return na < nb ? -1 : (na > nb ? 1 : 0);
 }
 
 }  // namespace
@@ -301,9 +324,13 @@ std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists)
     return std::span<const std::string_view>(l.parts.data() + l.begin[pos[i]],
                                              l.begin[pos[i] + 1] - l.begin[pos[i]]);
   };
+  const auto cmp = [&](size_t i, size_t j) {
+    const auto a = entry(i), b = entry(j);
+    return Sign(std::lexicographical_compare_three_way(a.begin(), a.end(), b.begin(), b.end()));
+  };
   for (;;) {
     SmallestHeads(
-        lists.size(), pos, [&](size_t i) { return lists[i].size(); }, entry, &same);
+        lists.size(), pos, [&](size_t i) { return lists[i].size(); }, cmp, &same);
     if (same.empty()) break;
     const auto min = entry(same.front());
     std::vector<Label> labels;
@@ -327,14 +354,28 @@ std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> li
   std::vector<size_t> pos(lists.size(), 0);
   std::vector<size_t> same;  // lists whose current series has the smallest labels
   same.reserve(lists.size());
+  const auto cmp = [&](size_t i, size_t j) {
+    return CompareLabels(lists[i][pos[i]], lists[j][pos[j]]);
+  };
   for (;;) {
-    // Labels moved, not copied.
     SmallestHeads(
-        lists.size(), pos, [&](size_t i) { return lists[i].size(); },
-        [&](size_t i) { return std::span<const Label>(lists[i][pos[i]].labels.items()); }, &same);
+        lists.size(), pos, [&](size_t i) { return lists[i].size(); }, cmp, &same);
     if (same.empty()) break;
     SeriesData merged;
-    merged.labels = std::move(lists[same.front()][pos[same.front()]].labels);
+    // Labels moved from a series that has its own, built once otherwise.
+    const auto own = std::find_if(same.begin(), same.end(),
+                                  [&](size_t i) { return lists[i][pos[i]].symbols == nullptr; });
+    if (own != same.end()) {
+      merged.labels = std::move(lists[*own][pos[*own]].labels);
+    } else {
+      const SeriesData& d = lists[same.front()][pos[same.front()]];
+      std::vector<Label> labels;
+      labels.reserve(NumLabels(d));
+      for (size_t k = 0; k < NumLabels(d); ++k) {
+        labels.push_back(Label{std::string(LabelName(d, k)), std::string(LabelValue(d, k))});
+      }
+      merged.labels = Labels::FromSortedUnchecked(std::move(labels));
+    }
     if (same.size() == 1) {
       merged.chunks = std::move(lists[same.front()][pos[same.front()]].chunks);
       ++pos[same.front()];

@@ -36,6 +36,12 @@ struct ChunkRef {
 struct SeriesData {
   Labels labels;
   std::vector<ChunkRef> chunks;
+  // Labels by reference (Block::Select with label_refs): alternating name and value indexes
+  // into `symbols`, valid while the block lives, and `labels` left empty. MergeSeriesLists
+  // compares them as they are and builds Labels once per merged series, from a series that has
+  // them if any (a large select over a day's blocks built and freed the same labels per block).
+  const std::string* symbols = nullptr;
+  std::span<const uint32_t> label_syms;
 };
 
 // Owns an encoded copy of samples (sorted, unique t) as a ChunkRef; used for head snapshots.

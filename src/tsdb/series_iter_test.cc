@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -179,6 +180,70 @@ TEST(MergeLabelListsTest, SortedUnionOfRandomLists) {
     for (const auto& w : want) {
       EXPECT_EQ(got[k].labels, w) << "round " << round << " entry " << k;
       EXPECT_TRUE(got[k].chunks.empty());
+      ++k;
+    }
+  }
+}
+
+// MergeSeriesLists over lists whose series have labels of their own (the head) or by reference
+// into a symbol table (blocks): the sorted union, each series' chunks in list order, labels
+// equal to the union's whichever kind the first list holding them had. Labels are chosen so
+// that one is a prefix of another ("h1" / "h10", two labels / three).
+TEST(MergeSeriesListsTest, OwnAndReferencedLabelsMergeInOrder) {
+  std::mt19937 rng(12);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<Labels> pool;
+    for (int k = 0; k < 40; ++k) {
+      std::vector<Label> ls = {{"__name__", "m" + std::to_string(rng() % 3)},
+                               {"instance", "h1" + std::string(rng() % 2, '0')}};
+      if (rng() % 2) ls.push_back({"z", std::to_string(rng() % 2)});
+      pool.push_back(Labels::FromVector(ls));
+    }
+    const size_t n_lists = 1 + rng() % 5;
+    std::vector<std::vector<Labels>> picked(n_lists);
+    std::map<Labels, std::vector<int64_t>> want;  // labels -> chunk mints, in list order
+    // Referenced labels: one symbol table per list, as each block has its own.
+    std::vector<std::vector<std::string>> symbols(n_lists);
+    std::vector<std::vector<uint32_t>> syms(n_lists);
+    std::vector<std::vector<SeriesData>> lists(n_lists);
+    for (size_t i = 0; i < n_lists; ++i) {
+      std::set<Labels> set;
+      for (size_t k = rng() % 30; k > 0; --k) set.insert(pool[rng() % pool.size()]);
+      picked[i].assign(set.begin(), set.end());
+      const bool refs = rng() % 2 == 0;
+      for (const Labels& l : picked[i]) {
+        for (const Label& x : l.items()) {
+          symbols[i].push_back(x.name);
+          symbols[i].push_back(x.value);
+        }
+      }
+      syms[i].resize(symbols[i].size());
+      for (size_t k = 0; k < syms[i].size(); ++k) syms[i][k] = static_cast<uint32_t>(k);
+      size_t at = 0;
+      for (size_t j = 0; j < picked[i].size(); ++j) {
+        SeriesData d;
+        const int64_t mint = static_cast<int64_t>(i * 1000 + j);
+        d.chunks.push_back(Chunk(mint, mint, 1, 0));
+        const size_t n = 2 * picked[i][j].size();
+        if (refs) {
+          d.symbols = symbols[i].data();
+          d.label_syms = std::span<const uint32_t>(syms[i].data() + at, n);
+        } else {
+          d.labels = picked[i][j];
+        }
+        at += n;
+        want[picked[i][j]].push_back(mint);
+        lists[i].push_back(std::move(d));
+      }
+    }
+    const auto got = MergeSeriesLists(std::move(lists));
+    ASSERT_EQ(got.size(), want.size()) << "round " << round;
+    size_t k = 0;
+    for (const auto& [labels, mints] : want) {
+      EXPECT_EQ(got[k].labels, labels) << "round " << round << " entry " << k;
+      EXPECT_EQ(got[k].symbols, nullptr);
+      ASSERT_EQ(got[k].chunks.size(), mints.size()) << "round " << round << " entry " << k;
+      for (size_t c = 0; c < mints.size(); ++c) EXPECT_EQ(got[k].chunks[c].mint, mints[c]);
       ++k;
     }
   }
