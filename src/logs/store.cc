@@ -531,12 +531,17 @@ Status StoreImpl::Append(LogBatch&& batch) {
   if (batch.empty()) return Status::Ok();
   if (closed_) return Status::Unavailable("log store is closed");
   int64_t now = opts_.now_ns();
-  for (auto& r : batch) Normalize(r, now);
+  // Each record measured for the encoding as soon as it is normalised, while it is in cache.
+  BatchEncoder enc(batch.size());
+  for (auto& r : batch) {
+    Normalize(r, now);
+    enc.Add(r);
+  }
   // Encoded once: the same bytes go to the WAL, the live-tail buffer and the head (whose rows
   // view them). Never moved after encoding (the views point into it).
   auto payload = std::make_shared<std::string>();
   EncodedViews views;
-  EncodeBatchTo(batch, payload.get(), &views);
+  enc.EncodeTo(batch, payload.get(), &views);
   bool want_flush = false;
   {
     std::lock_guard<std::mutex> al(append_mu_);
