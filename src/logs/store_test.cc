@@ -712,6 +712,49 @@ TEST(Store, PromotesFieldsToLabelsAndTruncates) {
   EXPECT_EQ(v.flags, kFlagTruncated);
 }
 
+// Normalize's label sort: any order in, sorted by name bytes out (also names sharing their
+// first byte, a name that is a prefix of another, bytes >= 0x80); of equal names the first
+// non-empty value wins; empty values dropped; levels canonical, also when already so spelled.
+TEST(Store, SortsAndDeduplicatesLabels) {
+  TmpDir dir;
+  auto s = Store::Open(Opts(dir.path()));
+  ASSERT_TRUE(s.ok());
+  auto labels_of = [&](std::vector<KV> labels, std::vector<KV> fields) {
+    LogRecord r;
+    r.ts_ns = kT0;
+    r.msg = "m";
+    r.labels = std::move(labels);
+    r.fields = std::move(fields);
+    LogBatch b;
+    b.push_back(std::move(r));
+    EXPECT_TRUE((*s)->Append(std::move(b)).ok());
+    struct Last : ScanVisitor {
+      PartDecision BeginPart(int64_t, int64_t, size_t) override { return PartDecision::kScan; }
+      bool Row(const RowView& r) override {
+        if (r.seq > seq) {
+          seq = r.seq;
+          key = StreamKey(*r.labels);
+        }
+        return true;
+      }
+      uint64_t seq = 0;
+      std::string key;
+    } v;
+    EXPECT_TRUE((*s)->Scan(ScanRequest{}, v).ok());
+    return v.key;
+  };
+  EXPECT_EQ(labels_of({{"zeta", "1"}, {"source", "a"}, {"service", "b"}, {"app", "c"}},
+                      {{"level", "warning"}, {"host", "h"}}),
+            "{app=\"c\",host=\"h\",level=\"warn\",service=\"b\",source=\"a\",zeta=\"1\"}");
+  EXPECT_EQ(labels_of({{"s\xc3\xa9", "x"}, {"ss", "y"}, {"s", "z"}, {"sa", "w"}, {"S", "v"}}, {}),
+            "{S=\"v\",s=\"z\",sa=\"w\",ss=\"y\",s\xc3\xa9=\"x\"}");
+  EXPECT_EQ(
+      labels_of({{"service", "first"}, {"host", ""}, {"service", "second"}, {"level", "info"}},
+                {{"host", "from-field"}, {"service", "field"}}),
+      "{host=\"from-field\",level=\"info\",service=\"first\"}");
+  EXPECT_EQ(labels_of({{"level", "E"}}, {}), "{level=\"error\"}");
+}
+
 TEST(Store, RetentionByAgeAndSize) {
   TmpDir dir;
   auto o = Opts(dir.path());
