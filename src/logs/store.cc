@@ -553,9 +553,11 @@ Status StoreImpl::Append(LogBatch&& batch) {
   int64_t now = opts_.now_ns();
   // Each record measured for the encoding as soon as it is normalised, while it is in cache.
   BatchEncoder enc(batch.size());
-  for (auto& r : batch) {
-    Normalize(r, now);
-    enc.Add(r);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (i + 8 < batch.size()) PrefetchVectors(batch[i + 8]);
+    if (i + 4 < batch.size()) PrefetchStrings(batch[i + 4]);
+    Normalize(batch[i], now);
+    enc.Add(batch[i]);
   }
   // Encoded once: the same bytes go to the WAL, the live-tail buffer and the head (whose rows
   // view them). Never moved after encoding (the views point into it).

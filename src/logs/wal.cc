@@ -187,6 +187,8 @@ void BatchEncoder::EncodeTo(const LogBatch& batch, std::string* out, EncodedView
   w.p += sets.bytes().size();
   w.Varint(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
+    if (i + 8 < batch.size()) PrefetchVectors(batch[i + 8]);
+    if (i + 4 < batch.size()) PrefetchStrings(batch[i + 4]);
     const auto& r = batch[i];
     const uint32_t set = sets.of_record(i);
     w.Varint(ZigZag(r.ts_ns));
