@@ -246,14 +246,7 @@ class MsgTokenCounter {
     });
   }
   // Equal bytes. Inline: almost every comparison is of a short token with itself (equal hashes).
-  static bool Same(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    if (a.size() > 16) return std::memcmp(a.data(), b.data(), a.size()) == 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (a[i] != b[i]) return false;
-    }
-    return true;
-  }
+  static bool Same(std::string_view a, std::string_view b) { return SameBytes(a, b); }
   // Open addressing on the token hash; equal hashes are told apart by the bytes.
   struct Table {
     explicit Table(int log2_slots) : slots(size_t{1} << log2_slots), mask(slots.size() - 1) {}
@@ -430,9 +423,9 @@ Status WriteBlockTo(BlockFileWriter& file, const std::vector<BlockStreamInput>& 
   // column of a row's j-th field is found at position j first); columns are written sorted.
   std::vector<std::string> names;
   auto column_of = [&names](size_t j, std::string_view name) -> size_t {
-    if (j < names.size() && names[j] == name) return j;
+    if (j < names.size() && SameBytes(names[j], name)) return j;
     for (size_t c = 0; c < names.size(); ++c) {
-      if (names[c] == name) return c;
+      if (SameBytes(names[c], name)) return c;
     }
     return SIZE_MAX;
   };

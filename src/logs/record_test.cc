@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "logs/codec.h"
 #include "logs/wal.h"
 
 namespace kansoku::logs {
@@ -104,6 +105,61 @@ TEST(Wal, EncodeBatchToGivesViewsIntoThePayload) {
   EXPECT_EQ(out[1].ts_ns, -1);
   EXPECT_EQ(out[0].labels, (std::vector<KV>{{"service", "api"}}));
   EXPECT_TRUE(out[1].labels.empty());
+}
+
+// BatchEncoder (what Append uses: each record measured once it is final, then all encoded)
+// gives the bytes and views EncodeBatchTo gives, also into a buffer that held more.
+TEST(Wal, BatchEncoderGivesTheBytesOfEncodeBatchTo) {
+  LogBatch b;
+  for (int i = 0; i < 300; ++i) {
+    LogRecord r;
+    r.ts_ns = (i % 7 == 0 ? -1 : 1) * int64_t{1000003} * i;
+    r.flags = static_cast<uint8_t>(i % 3);
+    r.labels = {{"host", "h" + std::to_string(i % 5)}, {"service", i % 2 ? "api" : "web"}};
+    r.msg = std::string(static_cast<size_t>(i % 150), 'm') + std::to_string(i);
+    if (i % 4) r.fields = {{"trace_id", std::string(32, 'a' + i % 26)}, {"n", std::to_string(i)}};
+    b.push_back(r);
+  }
+  std::string want;
+  EncodedViews wv;
+  EncodeBatchTo(b, &want, &wv);
+  BatchEncoder e(b.size());
+  for (const auto& r : b) e.Add(r);
+  std::string got(1 << 16, 'z');  // a reused buffer, larger than the payload
+  EncodedViews gv;
+  e.EncodeTo(b, &got, &gv);
+  EXPECT_EQ(got, want);
+  ASSERT_EQ(gv.msgs.size(), b.size());
+  ASSERT_EQ(gv.fields.size(), wv.fields.size());
+  EXPECT_EQ(gv.label_sets, wv.label_sets);
+  EXPECT_EQ(gv.label_hashes, wv.label_hashes);
+  EXPECT_EQ(gv.n_label_sets, 10u);
+  for (size_t i = 0; i < b.size(); ++i) EXPECT_EQ(gv.msgs[i], b[i].msg);
+  LogBatch out;
+  ASSERT_TRUE(DecodeBatch(got, &out).ok());
+  ASSERT_EQ(out.size(), b.size());
+  EXPECT_EQ(out[299].msg, b[299].msg);
+  EXPECT_EQ(out[299].labels, b[299].labels);
+  EXPECT_EQ(out[299].fields, b[299].fields);
+}
+
+// SameBytes (the block writer's inline equality) agrees with == for every length up to 40
+// and a difference at any position, first and last bytes included.
+TEST(Codec, SameBytesIsEquality) {
+  std::string a(48, 'x'), b(48, 'x');
+  for (size_t n = 0; n <= 40; ++n) {
+    for (size_t off = 0; off < 3; ++off) {
+      std::string_view x(a.data() + off, n), y(b.data() + 2 - off, n);
+      EXPECT_TRUE(SameBytes(x, y)) << n;
+      EXPECT_FALSE(SameBytes(x, std::string_view(b.data(), n + 1))) << n;
+      for (size_t k = 0; k < n; ++k) {
+        b[2 - off + k] = static_cast<char>(0x80 | k);
+        EXPECT_FALSE(SameBytes(x, y)) << n << " " << k;
+        EXPECT_FALSE(SameBytes(y, x)) << n << " " << k;
+        b[2 - off + k] = 'x';
+      }
+    }
+  }
 }
 
 // Records of one label set share one entry of the payload's label table (the same bytes, the

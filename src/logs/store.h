@@ -56,7 +56,8 @@ struct StoreOptions {
   size_t block_page_rows = 8192;    // rows per column page and per bloom filter within a block
   size_t max_line_bytes = 1 << 20;  // longer messages are cut and flagged
   // Threads that write the blocks of a flush by Flush() or Close() (each block by one thread);
-  // 0 = one per core, at most 4. Background flushes write with one.
+  // 0 = one per core, at most 4. Background flushes write with one, and take on helpers up to
+  // this many for their remaining blocks once Close() is called.
   size_t flush_threads = 0;
   // Live tail: the most recent appended batches (their WAL payloads, shared, not copied) are kept
   // up to this many bytes so a tail reader finds rows even after the head was flushed to blocks.
@@ -173,6 +174,8 @@ struct StoreStats {
   uint64_t last_seq = 0;
   uint64_t tail_buffer_bytes = 0;
   uint64_t tail_rows_missed = 0;
+  // Threads a running flush took on to write its remaining blocks once Close() was called.
+  uint64_t flush_helpers_at_close = 0;
 };
 
 class Store {

@@ -133,17 +133,32 @@ class LabelSets {
 
 }  // namespace
 
-void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views) {
-  LabelSets sets(batch.size());
-  for (const auto& r : batch) sets.Add(r.labels);
-  size_t size = 2 + VarintLen(sets.sets().size()) + sets.bytes().size() + VarintLen(batch.size());
+struct BatchEncoder::Impl {
+  explicit Impl(size_t records) : sets(records) {}
+  LabelSets sets;
+  size_t records = 0;
+  size_t size = 0;  // of the records' encodings, without the header and label table
   size_t n_fields = 0;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const auto& r = batch[i];
-    size += VarintLen(ZigZag(r.ts_ns)) + 1 + VarintLen(sets.of_record(i)) + StringLen(r.msg) +
-            KVsLen(r.fields);
-    n_fields += r.fields.size();
-  }
+};
+
+BatchEncoder::BatchEncoder(size_t records) : impl_(std::make_unique<Impl>(records)) {}
+BatchEncoder::~BatchEncoder() = default;
+
+void BatchEncoder::Add(const LogRecord& r) {
+  Impl& m = *impl_;
+  m.sets.Add(r.labels);
+  m.size += VarintLen(ZigZag(r.ts_ns)) + 1 + VarintLen(m.sets.of_record(m.records)) +
+            StringLen(r.msg) + KVsLen(r.fields);
+  m.n_fields += r.fields.size();
+  m.records++;
+}
+
+void BatchEncoder::EncodeTo(const LogBatch& batch, std::string* out, EncodedViews* views) {
+  Impl& m = *impl_;
+  KANSOKU_CHECK(batch.size() == m.records, "BUG: BatchEncoder: batch is not the records added");
+  const LabelSets& sets = m.sets;
+  const size_t size =
+      2 + VarintLen(sets.sets().size()) + sets.bytes().size() + VarintLen(batch.size()) + m.size;
   if (out->capacity() < size && size >= (1 << 20)) {
     out->clear();
     out->reserve(size);
@@ -154,7 +169,7 @@ void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views)
     views->msgs.clear();
     views->msgs.reserve(batch.size());
     views->fields.clear();
-    views->fields.reserve(n_fields);
+    views->fields.reserve(m.n_fields);
     views->labels.clear();
     views->labels.reserve(batch.size());
     views->label_hashes.clear();
@@ -172,6 +187,8 @@ void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views)
   w.p += sets.bytes().size();
   w.Varint(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
+    if (i + 8 < batch.size()) PrefetchVectors(batch[i + 8]);
+    if (i + 4 < batch.size()) PrefetchStrings(batch[i + 4]);
     const auto& r = batch[i];
     const uint32_t set = sets.of_record(i);
     w.Varint(ZigZag(r.ts_ns));
@@ -193,6 +210,12 @@ void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views)
     }
   }
   KANSOKU_CHECK(w.p == out->data() + out->size(), "BUG: log batch encoding size mismatch");
+}
+
+void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views) {
+  BatchEncoder e(batch.size());
+  for (const auto& r : batch) e.Add(r);
+  e.EncodeTo(batch, out, views);
 }
 
 std::string EncodeBatch(const LogBatch& batch) {
