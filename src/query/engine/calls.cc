@@ -156,16 +156,17 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       const Point* p = points.data();
       const size_t np = points.size();
       const uint32_t* resets = has_resets ? sc.resets.data() : nullptr;
-      const int64_t start = start_, step = step_, range_ms = src.range_ms;
-      const int64_t fixed_ref = src.has_at ? src.at - src.offset_ms : 0;
-      const int64_t offset_ms = src.offset_ms;
-      const bool has_at = src.has_at;
+      const int64_t step = step_, range_ms = src.range_ms;
+      // The window's end moves with the step, or stays at the @ time.
+      const int64_t ref_step = src.has_at ? 0 : step;
+      int64_t eval_ts = start_ - step;
+      int64_t ref = (src.has_at ? src.at : start_) - src.offset_ms - ref_step;
       Point* out = o->data();
       size_t cap = o->size();
       size_t hi_adv = 0, lo_adv = 0;
       for (size_t i = 0; i < n; ++i) {
-        const int64_t eval_ts = start + static_cast<int64_t>(i) * step;
-        const int64_t ref = has_at ? fixed_ref : eval_ts - offset_ms;
+        eval_ts += step;
+        ref += ref_step;
         const int64_t rstart = ref - range_ms;
         hi = SkipThroughLike(p, hi, np, ref, &hi_adv);
         lo = SkipThroughLike(p, lo, hi, rstart, &lo_adv);
