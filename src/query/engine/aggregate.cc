@@ -47,7 +47,9 @@ bool IsAccOp(AggOp op) {
 inline void AccAdd(AggOp op, Acc& g, double v) {
   bool first = !g.seen;
   g.seen = true;
-  g.count += 1;
+  // Only avg, count, stddev and stdvar read count: a fused sum's loop (where op is a constant)
+  // has one load, add and store less per point.
+  if (op != AggOp::kSum) g.count += 1;
   switch (op) {
     case AggOp::kSum:
       g.value = fn::KahanSumInc(v, g.value, &g.c);
