@@ -295,6 +295,20 @@ TEST(PackedChunkTest, RoundTripsDecimalsBitForBit) {
     }
     ExpectPackedRoundTrip(steady, true);
   }
+  // Differences in units of g = 7 (a multiplication per sample) and of g = 1, both orders:
+  // jumpy steps (order 1) and steady ones with a small wobble (order 2).
+  for (const double unit : {7.0, 1.0}) {
+    std::vector<Sample> jumpy, steady;
+    double a = 1000, b = 1000;
+    for (int i = 0; i < 300; ++i) {
+      a += unit * static_cast<double>((i * 7919) % 97);
+      b += unit * (40 + (i % 3));
+      jumpy.push_back({1700000000000 + i * 15000, a});
+      steady.push_back({1700000000000 + i * 15000, b});
+    }
+    ExpectPackedRoundTrip(jumpy, true);
+    ExpectPackedRoundTrip(steady, true);
+  }
   // A delta-of-delta wider than the bit reader's 57 bits: XOR only.
   ExpectPackedRoundTrip({{0, 1}, {1, 1}, {int64_t{1} << 60, 1}}, false);
 }

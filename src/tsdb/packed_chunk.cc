@@ -121,7 +121,8 @@ bool DecodeTimes(BitReader* bits_in, const Tiers& tt, Sample* s, size_t n, int64
 
 // Values as m / 10^e, m from first (kOrder 1) or second (kOrder 2) differences in units of g;
 // m and delta are the header's m0 and first difference.
-template <int kOrder, int kKind, bool kScaled>
+// kUnit: g == 1 (most series), so no multiplication per sample.
+template <int kOrder, int kKind, bool kScaled, bool kUnit>
 bool DecodeValues(BitReader* bits_in, const Tiers& tiers, Sample* s, size_t n, uint64_t m,
                   uint64_t delta, uint64_t g, double scale, bool* decreases) {
   BitReader bits = *bits_in;  // local copies stay in registers through the loop
@@ -145,12 +146,13 @@ bool DecodeValues(BitReader* bits_in, const Tiers& tiers, Sample* s, size_t n, u
   for (Sample *p = s + i, *const end = s + n; p != end; ++p) {
     uint64_t u;
     if (!bits.Code<kKind>(vt, &u)) return false;
+    const uint64_t r = kUnit ? static_cast<uint64_t>(UnZigZag(u))
+                             : static_cast<uint64_t>(UnZigZag(u)) * g;
     if constexpr (kOrder == 1) {
-      const uint64_t step = static_cast<uint64_t>(UnZigZag(u)) * g;
-      neg |= step;
-      m += step;
+      neg |= r;
+      m += r;
     } else {
-      delta += static_cast<uint64_t>(UnZigZag(u)) * g;
+      delta += r;
       neg |= delta;
       m += delta;
     }
@@ -250,17 +252,23 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out, Sampl
   const double scale = kPow10[e];
   const uint64_t m = static_cast<uint64_t>(m0);
   const uint64_t delta = static_cast<uint64_t>(first_delta) * g;
-  // One loop per (order, tier kind, scaled or not): nothing but the code is tested per sample.
+  // One loop per (order, tier kind, scaled or not, unit g or not): nothing but the code is
+  // tested per sample.
   using Fn = bool (*)(BitReader*, const Tiers&, Sample*, size_t, uint64_t, uint64_t, uint64_t,
                       double, bool*);
-  static constexpr Fn kLoops[2][2][2] = {
-      {{DecodeValues<1, 0, false>, DecodeValues<1, 0, true>},
-       {DecodeValues<1, 1, false>, DecodeValues<1, 1, true>}},
-      {{DecodeValues<2, 0, false>, DecodeValues<2, 0, true>},
-       {DecodeValues<2, 1, false>, DecodeValues<2, 1, true>}},
+  static constexpr Fn kLoops[2][2][2][2] = {
+      {{{DecodeValues<1, 0, false, false>, DecodeValues<1, 0, false, true>},
+        {DecodeValues<1, 0, true, false>, DecodeValues<1, 0, true, true>}},
+       {{DecodeValues<1, 1, false, false>, DecodeValues<1, 1, false, true>},
+        {DecodeValues<1, 1, true, false>, DecodeValues<1, 1, true, true>}}},
+      {{{DecodeValues<2, 0, false, false>, DecodeValues<2, 0, false, true>},
+        {DecodeValues<2, 0, true, false>, DecodeValues<2, 0, true, true>}},
+       {{DecodeValues<2, 1, false, false>, DecodeValues<2, 1, false, true>},
+        {DecodeValues<2, 1, true, false>, DecodeValues<2, 1, true, true>}}},
   };
   bool decreases = true;
-  if (!kLoops[order - 1][vt.kind][e != 0](&bits, vt, s, n, m, delta, g, scale, &decreases)) {
+  if (!kLoops[order - 1][vt.kind][e != 0][g == 1](&bits, vt, s, n, m, delta, g, scale,
+                                                  &decreases)) {
     out->resize(base);
     return bad();
   }
