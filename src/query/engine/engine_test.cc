@@ -257,6 +257,28 @@ TEST(EngineConcurrencyTest, ParallelQueriesAgree) {
 
 namespace kansoku::query {
 namespace {
+// Two answers' matrices are the same series with the same points, bit for bit.
+void ExpectSameSeries(const QueryResult& a, const QueryResult& b, const std::string& q) {
+  ASSERT_EQ(a.matrix.size(), b.matrix.size()) << q;
+  for (size_t i = 0; i < a.matrix.size(); ++i) {
+    ASSERT_EQ(a.matrix[i].labels, b.matrix[i].labels) << q;
+    ASSERT_EQ(a.matrix[i].points.size(), b.matrix[i].points.size()) << q;
+    for (size_t k = 0; k < a.matrix[i].points.size(); ++k) {
+      ASSERT_EQ(a.matrix[i].points[k].t, b.matrix[i].points[k].t) << q;
+      ASSERT_EQ(std::bit_cast<uint64_t>(a.matrix[i].points[k].v),
+                std::bit_cast<uint64_t>(b.matrix[i].points[k].v))
+          << q << " " << a.matrix[i].labels.ToString() << " @" << a.matrix[i].points[k].t;
+    }
+  }
+}
+// Both range queries succeeded with the same, non-empty series.
+void ExpectSameMatrix(const QueryResult& a, const QueryResult& b, const std::string& q) {
+  ASSERT_TRUE(a.ok()) << q << ": " << a.error;
+  ASSERT_TRUE(b.ok()) << q << ": " << b.error;
+  ASSERT_GT(a.matrix.size(), 0U) << q;
+  ExpectSameSeries(a, b, q);
+}
+
 // A Queryable whose NewQuerier blocks until released: holds an admission slot for the tests.
 class BlockingStorage : public tsdb::Queryable {
  public:
@@ -371,20 +393,8 @@ TEST(EngineParallelTest, ManySeriesSameAsSingleThread) {
   for (const char* q : {"rate(c_total[5m])", "sum by (g) (rate(c_total[5m]))",
                         "avg without (i) (increase(c_total[2m]))", "max_over_time(c_total[10m])",
                         "stddev by (g) (deriv(c_total[5m]))"}) {
-    QueryResult a = e1.QueryRange(db, q, 0, 3'600'000, 60'000);
-    QueryResult b = e4.QueryRange(db, q, 0, 3'600'000, 60'000);
-    ASSERT_TRUE(a.ok()) << q << ": " << a.error;
-    ASSERT_TRUE(b.ok()) << q << ": " << b.error;
-    ASSERT_EQ(a.matrix.size(), b.matrix.size()) << q;
-    EXPECT_GT(a.matrix.size(), 0U) << q;
-    for (size_t i = 0; i < a.matrix.size(); ++i) {
-      ASSERT_EQ(a.matrix[i].labels, b.matrix[i].labels) << q;
-      ASSERT_EQ(a.matrix[i].points.size(), b.matrix[i].points.size()) << q;
-      for (size_t k = 0; k < a.matrix[i].points.size(); ++k) {
-        ASSERT_EQ(a.matrix[i].points[k].t, b.matrix[i].points[k].t) << q;
-        ASSERT_EQ(a.matrix[i].points[k].v, b.matrix[i].points[k].v) << q;
-      }
-    }
+    ExpectSameMatrix(e1.QueryRange(db, q, 0, 3'600'000, 60'000),
+                     e4.QueryRange(db, q, 0, 3'600'000, 60'000), q);
   }
   // The samples limit holds on the parallel path too.
   EngineOptions small = four;
@@ -419,17 +429,7 @@ TEST(EngineParallelTest, FusedAggregationSameAsMaterialised) {
   auto same = [](const QueryResult& a, const QueryResult& b, const std::string& q) {
     ASSERT_EQ(a.ok(), b.ok()) << q << ": " << a.error << " / " << b.error;
     ASSERT_EQ(a.error, b.error) << q;  // e.g. by (__name__) of two names, both dropped
-    ASSERT_EQ(a.matrix.size(), b.matrix.size()) << q;
-    for (size_t i = 0; i < a.matrix.size(); ++i) {
-      ASSERT_EQ(a.matrix[i].labels, b.matrix[i].labels) << q;
-      ASSERT_EQ(a.matrix[i].points.size(), b.matrix[i].points.size()) << q;
-      for (size_t k = 0; k < a.matrix[i].points.size(); ++k) {
-        ASSERT_EQ(a.matrix[i].points[k].t, b.matrix[i].points[k].t) << q;
-        ASSERT_EQ(std::bit_cast<uint64_t>(a.matrix[i].points[k].v),
-                  std::bit_cast<uint64_t>(b.matrix[i].points[k].v))
-            << q << " " << a.matrix[i].labels.ToString() << " @" << a.matrix[i].points[k].t;
-      }
-    }
+    ExpectSameSeries(a, b, q);
     ASSERT_EQ(a.vector.size(), b.vector.size()) << q;
     for (size_t i = 0; i < a.vector.size(); ++i) {
       ASSERT_EQ(a.vector[i].labels, b.vector[i].labels) << q << " at " << i;
@@ -537,22 +537,8 @@ TEST(EngineBlocksTest, CountersWithResetsSameAsInMemory) {
     const Engine e(eo);
     for (const char* q : {"rate(c_total[5m])", "increase(c_total[7m])", "sum(rate(c_total[5m]))",
                           "resets(c_total[30m])", "delta(c_total[5m])"}) {
-      QueryResult a = e.QueryRange(**db, q, 0, 7 * 3600000, 60000);
-      QueryResult b = e.QueryRange(mem, q, 0, 7 * 3600000, 60000);
-      ASSERT_TRUE(a.ok()) << q << ": " << a.error;
-      ASSERT_TRUE(b.ok()) << q << ": " << b.error;
-      ASSERT_EQ(a.matrix.size(), b.matrix.size()) << q;
-      ASSERT_GT(a.matrix.size(), 0U) << q;
-      for (size_t i = 0; i < a.matrix.size(); ++i) {
-        ASSERT_EQ(a.matrix[i].labels, b.matrix[i].labels) << q;
-        ASSERT_EQ(a.matrix[i].points.size(), b.matrix[i].points.size()) << q;
-        for (size_t k = 0; k < a.matrix[i].points.size(); ++k) {
-          ASSERT_EQ(a.matrix[i].points[k].t, b.matrix[i].points[k].t) << q;
-          ASSERT_EQ(std::bit_cast<uint64_t>(a.matrix[i].points[k].v),
-                    std::bit_cast<uint64_t>(b.matrix[i].points[k].v))
-              << q << " " << a.matrix[i].labels.ToString() << " @" << a.matrix[i].points[k].t;
-        }
-      }
+      ExpectSameMatrix(e.QueryRange(**db, q, 0, 7 * 3600000, 60000),
+                       e.QueryRange(mem, q, 0, 7 * 3600000, 60000), q);
     }
   }
 }
