@@ -3,6 +3,10 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -111,12 +115,24 @@ size_t KeyEnd(std::string_view line, size_t* name_end) {
   while (i < n && IsSpace(line[i])) ++i;
   if (i >= n || line[i] != '{') return i;
   // Usually no value holds a '}' or an escape: the first '}' ends the list when the bytes before
-  // it hold an even number of quotes and no backslash (a loop the compiler vectorises).
+  // it hold an even number of quotes and no backslash.
   if (const void* close = std::memchr(line.data() + i, '}', n - i)) {
     const size_t end = static_cast<size_t>(static_cast<const char*>(close) - line.data());
     unsigned quotes = 0;
     unsigned backslashes = 0;
-    for (size_t k = i; k < end; ++k) {
+    size_t k = i;
+#ifdef __SSE2__
+    // 16 bytes a step (GCC -O2 does not vectorise the loop below; it was ~8% of the import's CPU).
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    for (; k + 16 <= end; k += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(line.data() + k));
+      quotes += static_cast<unsigned>(
+          __builtin_popcount(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)))));
+      backslashes |= static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, backslash)));
+    }
+#endif
+    for (; k < end; ++k) {
       quotes += static_cast<unsigned>(line[k] == '"');
       backslashes += static_cast<unsigned>(line[k] == '\\');
     }

@@ -294,6 +294,34 @@ TEST(PromTextTest, KnownKeysAreDeferredAndResolveToTheSameLabels) {
   EXPECT_EQ(collecting.rows[1].labels, (tsdb::Labels{{"__name__", "b"}}));
 }
 
+// The key's end is found past '}' and '\\' in values, before and after the first 16 bytes (the
+// vectorised quote count), and with spaces before the label list.
+TEST(PromTextTest, KnownKeyEndsWithBracesAndEscapesInValues) {
+  const std::string body =
+      "m{long_label_name=\"aaaaaaaaaaaaaaaaaaaaaaaa\",b=\"x}y\"} 1\n"
+      "m{long_label_name=\"aaaaaaaaaaaaaaaaaaaaaa\\\\\",c=\"}\"} 2\n"
+      "m{a=\"}\"} 3\n"
+      "m   {long_label_name=\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"} 4\n"
+      "n 5\n";
+  Parser parser;
+  std::vector<tsdb::Labels> first;
+  for (int round = 0; round < 2; ++round) {
+    ResolvingSink sink;
+    DecodeReport report;
+    parser.Parse(body, Format::kPrometheusText, Opts(), sink, report);
+    EXPECT_EQ(report.rows_rejected(), 0u) << report.Summary();
+    EXPECT_EQ(sink.deferred, round == 0 ? 0 : 5);
+    ASSERT_EQ(sink.labels.size(), 5u);
+    if (round == 0) first = sink.labels;
+    EXPECT_EQ(sink.labels, first);
+  }
+  EXPECT_EQ(first[0].Get("b"), "x}y");
+  EXPECT_EQ(first[1].Get("long_label_name"), "aaaaaaaaaaaaaaaaaaaaaa\\");
+  EXPECT_EQ(first[1].Get("c"), "}");
+  EXPECT_EQ(first[2].Get("a"), "}");
+  EXPECT_EQ(first[3].Get("long_label_name").size(), 38u);
+}
+
 // AppenderSink with a SeriesCache that does not hold a deferred key (a fresh cache here; in the
 // server another worker thread's parser may have seen the key first) resolves it.
 TEST(PromTextTest, DeferredKeysMissingFromTheSeriesCacheAreResolved) {
