@@ -140,13 +140,21 @@ class DBAppender : public Appender {
       db_->samples_rejected_.fetch_add(1);
       return st;
     }
+    if (staged_.size() >= kNoNext) {
+      db_->samples_rejected_.fetch_add(1);
+      return Status::ResourceExhausted("too many samples in one append batch");
+    }
+    const auto pos = static_cast<uint32_t>(staged_.size());
     if (!b.staged) {
       b.staged = true;
       b.last = Sample{t, v};
-    } else if (t > b.last.t) {
-      b.last = Sample{t, v};
+      b.first_staged = pos;
+    } else {
+      if (t > b.last.t) b.last = Sample{t, v};
+      staged_[b.last_staged].next = pos;
     }
-    staged_.push_back({b.series.get(), t, v});
+    b.last_staged = pos;
+    staged_.push_back({idx, kNoNext, t, v});
     return Status::Ok();
   }
 
@@ -219,7 +227,7 @@ class DBAppender : public Appender {
       std::vector<WalSample> samples;
       samples.reserve(std::min(staged_.size(), kMaxSamplesPerRecord));
       staged_.ForEach([&](const Staged& st) {
-        samples.push_back({st.series->ref(), st.t, st.v});
+        samples.push_back({batch_[st.idx].series->ref(), st.t, st.v});
         if (samples.size() == kMaxSamplesPerRecord) {
           AppendWalRecord(&buf, WalRecordType::kSamples, EncodeWalSamples(samples));
           samples.clear();
@@ -242,15 +250,20 @@ class DBAppender : public Appender {
       return st;
     }
 
+    // Series by series (each one's samples in append order, through its chain in staged_): one
+    // lock of a series per batch, not one per sample, and its open chunk stays in cache. On
+    // bench/tsdb's import a request's 200k samples are 5k series of 40 samples, interleaved.
     size_t rejected = 0;
     Status first_error;
-    staged_.ForEach([&](const Staged& sm) {
-      Status as = db_->head_.Append(*sm.series, sm.t, sm.v);
-      if (!as.ok()) {
-        ++rejected;
-        if (first_error.ok()) first_error = as;
+    std::vector<Sample> run;
+    for (const Batched& b : batch_) {
+      if (!b.staged) continue;
+      run.clear();
+      for (uint32_t p = b.first_staged; p != kNoNext; p = staged_[p].next) {
+        run.push_back({staged_[p].t, staged_[p].v});
       }
-    });
+      rejected += db_->head_.AppendRun(*b.series, run.data(), run.size(), &first_error);
+    }
     if (!metadata_.empty()) {
       std::lock_guard<std::mutex> l(db_->md_mu_);
       for (auto& [name, m] : metadata_) db_->metadata_[name] = std::move(m);
@@ -290,8 +303,10 @@ class DBAppender : public Appender {
     return st.WithContext("exemplars");
   }
 
+  static constexpr uint32_t kNoNext = UINT32_MAX;
   struct Staged {
-    MemSeries* series;  // pinned through batch_
+    uint32_t idx;   // the series: batch_[idx] (pinned)
+    uint32_t next;  // position in staged_ of the series' next sample, kNoNext = none
     int64_t t;
     double v;
   };
@@ -307,6 +322,8 @@ class DBAppender : public Appender {
       blocks_.back()[size_ % kBlock] = s;
       ++size_;
     }
+    Staged& operator[](size_t i) { return blocks_[i / kBlock][i % kBlock]; }
+    const Staged& operator[](size_t i) const { return blocks_[i / kBlock][i % kBlock]; }
     template <class Fn>
     void ForEach(Fn&& fn) const {
       for (size_t i = 0; i < size_; i += kBlock) {
@@ -329,9 +346,11 @@ class DBAppender : public Appender {
     std::shared_ptr<MemSeries> series;  // pinned until the batch ends
     bool staged = false;                // some sample of it is in staged_
     Sample last{0, 0};                  // its newest staged sample
+    uint32_t first_staged = 0;          // positions in staged_ of its first and last samples
+    uint32_t last_staged = 0;           // (when staged)
   };
   uint32_t AddPinned(std::shared_ptr<MemSeries> s) {
-    batch_.push_back({std::move(s), false, Sample{0, 0}});
+    batch_.push_back({std::move(s), false, Sample{0, 0}, 0, 0});
     return static_cast<uint32_t>(batch_.size() - 1);
   }
   std::vector<std::pair<Labels, Exemplar>> exemplars_;  // staged, in append order

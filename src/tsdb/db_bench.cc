@@ -2,6 +2,7 @@
 //   build/tsdb/src/tsdb/db_bench
 #include <benchmark/benchmark.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,59 @@ void BM_AppendCommit(benchmark::State& state) {
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_AppendCommit)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+// bench/tsdb's import request: one Commit of state.range(0) series x 40 scrapes, the series
+// interleaved (every series at t, then every series at t + 15 s, ...), through the appender
+// handles as the ingest sink uses them. The head takes them series by series (Head::AppendRun).
+// With ->Threads(n), n appenders commit to one DB at once (as the import's worker threads do),
+// each on its own series.
+void BM_AppendCommitInterleaved(benchmark::State& state) {
+  static testing::TempDir* dir = nullptr;
+  static std::unique_ptr<DB> db;
+  static std::vector<Labels> all;
+  const int n = static_cast<int>(state.range(0));
+  if (state.thread_index() == 0) {
+    dir = new testing::TempDir();
+    DBOptions o;
+    o.background = false;
+    db = std::move(DB::Open(o, dir->path())).value();
+    all = MakeSeries(n * state.threads());
+  }
+  // Google Benchmark starts every thread's loop together (a barrier), after this setup.
+  std::vector<Labels> series;
+  std::vector<uint64_t> handles(static_cast<size_t>(n), 0);
+  constexpr int kScrapes = 40;
+  int64_t t = 0;
+  bool first = true;
+  for (auto _ : state) {
+    if (first) {
+      series.assign(all.begin() + static_cast<long>(n) * state.thread_index(),
+                    all.begin() + static_cast<long>(n) * (state.thread_index() + 1));
+      first = false;
+    }
+    auto app = db->NewAppender();
+    for (int k = 0; k < kScrapes; ++k, t += 15000) {
+      for (size_t i = 0; i < series.size(); ++i) {
+        benchmark::DoNotOptimize(
+            app->AppendWithHandle(&handles[i], series[i], t, static_cast<double>(t + i)));
+      }
+    }
+    if (!app->Commit().ok()) state.SkipWithError("commit failed");
+  }
+  const auto samples = state.iterations() * state.range(0) * kScrapes;
+  state.SetItemsProcessed(samples);
+  if (state.thread_index() == 0) {  // every thread left the loop (its end is a barrier too)
+    db.reset();
+    delete dir;
+    dir = nullptr;
+  }
+}
+BENCHMARK(BM_AppendCommitInterleaved)
+    ->Arg(5000)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // Select one metric (16 series of one host) over 2 h of 15 s data and read every sample.
 void BM_SelectRead(benchmark::State& state) {

@@ -232,23 +232,7 @@ Status Head::Appendable(MemSeries& s, int64_t t, double v) {
   return CheckLocked(s, t, v, &noop, &in_order);
 }
 
-Status Head::Append(MemSeries& s, int64_t t, double v, bool* noop_out) {
-  // Backfill below the persisted bound holds backfill_mu_ (shared) so that it cannot land in a
-  // range between its snapshot and its truncation. The bound is re-read under the series lock:
-  // a persist raises it before snapshotting, so an append that missed the snapshot sees it.
-  bool backfill = t < min_valid_.load();
-  std::shared_lock<std::shared_mutex> bl(backfill_mu_, std::defer_lock);
-  if (backfill) bl.lock();
-  std::unique_lock<std::mutex> l(s.mu_);
-  if (!backfill && t < min_valid_.load()) {
-    l.unlock();
-    bl.lock();
-    l.lock();
-  }
-  bool noop, in_order;
-  KANSOKU_RETURN_IF_ERROR(CheckLocked(s, t, v, &noop, &in_order));
-  if (noop_out != nullptr) *noop_out = noop;
-  if (noop) return Status::Ok();
+void Head::WriteLocked(MemSeries& s, int64_t t, double v, bool in_order) {
   if (in_order) {
     if (!s.open_.empty() &&
         (s.open_.NumSamples() >= options_.samples_per_chunk || t >= RangeEnd(s.open_.MinTime()))) {
@@ -267,9 +251,71 @@ Status Head::Append(MemSeries& s, int64_t t, double v, bool* noop_out) {
     s.ooo_.insert(it, Sample{t, v});
     ooo_appended_.fetch_add(1);
   }
+}
+
+Status Head::Append(MemSeries& s, int64_t t, double v, bool* noop_out) {
+  // Backfill below the persisted bound holds backfill_mu_ (shared) so that it cannot land in a
+  // range between its snapshot and its truncation. The bound is re-read under the series lock:
+  // a persist raises it before snapshotting, so an append that missed the snapshot sees it.
+  bool backfill = t < min_valid_.load();
+  std::shared_lock<std::shared_mutex> bl(backfill_mu_, std::defer_lock);
+  if (backfill) bl.lock();
+  std::unique_lock<std::mutex> l(s.mu_);
+  if (!backfill && t < min_valid_.load()) {
+    l.unlock();
+    bl.lock();
+    l.lock();
+  }
+  bool noop, in_order;
+  KANSOKU_RETURN_IF_ERROR(CheckLocked(s, t, v, &noop, &in_order));
+  if (noop_out != nullptr) *noop_out = noop;
+  if (noop) return Status::Ok();
+  WriteLocked(s, t, v, in_order);
   samples_appended_.fetch_add(1);
   NoteTime(t);
   return Status::Ok();
+}
+
+size_t Head::AppendRun(MemSeries& s, const Sample* samples, size_t n, Status* first_error) {
+  if (n == 0) return 0;
+  int64_t lo = samples[0].t;
+  for (size_t i = 1; i < n; ++i) lo = std::min(lo, samples[i].t);
+  // As in Append, for the run's oldest sample (a run below the bound holds the shared lock).
+  bool backfill = lo < min_valid_.load();
+  std::shared_lock<std::shared_mutex> bl(backfill_mu_, std::defer_lock);
+  if (backfill) bl.lock();
+  std::unique_lock<std::mutex> l(s.mu_);
+  if (!backfill && lo < min_valid_.load()) {
+    l.unlock();
+    bl.lock();
+    l.lock();
+  }
+  size_t rejected = 0;
+  uint64_t appended = 0;
+  int64_t min_t = INT64_MAX;
+  int64_t max_t = INT64_MIN;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t t = samples[i].t;
+    const double v = samples[i].v;
+    bool noop, in_order;
+    Status st = CheckLocked(s, t, v, &noop, &in_order);
+    if (!st.ok()) {
+      ++rejected;
+      if (first_error != nullptr && first_error->ok()) *first_error = std::move(st);
+      continue;
+    }
+    if (noop) continue;
+    WriteLocked(s, t, v, in_order);
+    ++appended;
+    min_t = std::min(min_t, t);
+    max_t = std::max(max_t, t);
+  }
+  if (appended > 0) {
+    samples_appended_.fetch_add(appended);
+    NoteTime(min_t);
+    if (max_t != min_t) NoteTime(max_t);
+  }
+  return rejected;
 }
 
 void Head::SnapshotLocked(MemSeries& s, int64_t mint, int64_t maxt, std::vector<ChunkRef>* out) {

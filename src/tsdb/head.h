@@ -173,6 +173,11 @@ class Head {
   // Appends one sample (the checks of Appendable, then the write). *noop is set for an exact
   // duplicate.
   Status Append(MemSeries& s, int64_t t, double v, bool* noop = nullptr);
+  // Appends samples[0, n) of one series in that order, as n Append calls would, under one lock
+  // of the series (and one update of the head's counters): a commit's samples grouped by series.
+  // Returns how many were refused; *first_error (if not null) gets the first refusal's status
+  // when it is still OK.
+  size_t AppendRun(MemSeries& s, const Sample* samples, size_t n, Status* first_error = nullptr);
 
   // Series matching the matchers with at least one chunk overlapping [mint, maxt], sorted by
   // labels, with snapshots of those chunks.
@@ -234,6 +239,9 @@ class Head {
     std::unordered_map<SeriesRef, std::shared_ptr<MemSeries>> by_ref;
   };
   Status CheckLocked(MemSeries& s, int64_t t, double v, bool* noop, bool* in_order);
+  // Writes a sample CheckLocked passed (not a no-op) to the series' open chunk or its
+  // out-of-order buffer; the caller counts it in samples_appended_ and NoteTime()s it.
+  void WriteLocked(MemSeries& s, int64_t t, double v, bool in_order);
   bool FindLocked(MemSeries& s, int64_t t, double* v);
   void SnapshotLocked(MemSeries& s, int64_t mint, int64_t maxt, std::vector<ChunkRef>* out);
   std::shared_ptr<MemSeries> Insert(uint64_t hash, SeriesRef ref, const Labels& labels);

@@ -151,6 +151,50 @@ TEST(HeadTest, AppendRules) {
   }
 }
 
+// AppendRun (a commit's samples of one series under one lock) gives what Append one sample at a
+// time gives: the same stored samples, chunks, counters, time bounds, refusals and first error.
+TEST(HeadTest, AppendRunEqualsAppendOneByOne) {
+  std::vector<Sample> in;
+  for (int i = 0; i < 300; ++i) in.push_back({1000 + i * 500, i * 0.25});  // cuts chunks
+  in.push_back({1000 + 299 * 500, 299 * 0.25});                            // exact duplicate
+  in.push_back({1000 + 299 * 500, 1.0});           // duplicate timestamp, other value
+  in.push_back({1000 + 299 * 500 - 250, 7.0});     // out of order, inside the window
+  in.push_back({1000, 5.0});                       // out of order, outside the window
+  in.push_back({1000 + 299 * 500 - 250, 7.0});     // the out-of-order one again: no-op
+  in.push_back({1000 + 400 * 500, std::nan("")});  // in order again
+  HeadOptions o;
+  o.ooo_window_ms = 10000;
+  o.chunk_range_ms = 60000;
+  Labels l{{"__name__", "m"}, {"i", "x"}};
+  Head one(o);
+  auto s1 = Get(one, l);
+  size_t refused = 0;
+  Status first;
+  for (const Sample& smp : in) {
+    Status st = one.Append(*s1, smp.t, smp.v);
+    if (!st.ok()) {
+      ++refused;
+      if (first.ok()) first = st;
+    }
+  }
+  ASSERT_EQ(refused, 2u);
+  Head run(o);
+  auto s2 = Get(run, l);
+  Status run_first;
+  EXPECT_EQ(run.AppendRun(*s2, in.data(), 100, &run_first), 0u);  // in two runs
+  EXPECT_EQ(run.AppendRun(*s2, in.data() + 100, in.size() - 100, &run_first), refused);
+  EXPECT_EQ(run_first.message(), first.message());
+  EXPECT_EQ(Exact(run.SamplesOf(*s2)), Exact(one.SamplesOf(*s1)));
+  EXPECT_EQ(run.Stats().samples_appended, one.Stats().samples_appended);
+  EXPECT_EQ(run.Stats().ooo_samples_appended, one.Stats().ooo_samples_appended);
+  EXPECT_EQ(run.Stats().chunks, one.Stats().chunks);
+  EXPECT_GT(one.Stats().chunks, 2u);
+  EXPECT_EQ(run.MinTime(), one.MinTime());
+  EXPECT_EQ(run.MaxTime(), one.MaxTime());
+  EXPECT_EQ(run.TakeMinAppendedTime(), one.TakeMinAppendedTime());
+  EXPECT_EQ(run.AppendRun(*s2, in.data(), 0, nullptr), 0u);  // empty run: nothing
+}
+
 TEST(HeadTest, ChunksCutAtSampleCountAndRangeBoundary) {
   HeadOptions o;
   o.chunk_range_ms = 100000;

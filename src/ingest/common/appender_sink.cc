@@ -67,10 +67,12 @@ SeriesCache::Entry* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
   if (series_labels_[idx] != nullptr) return series_labels_[idx];
   const SeriesRow& sr = batch.series()[idx];
   const bool use_raw = !sr.raw_key.empty() && batch.key_context() != 0;
-  uint64_t raw_h = 0;
+  uint64_t raw_h = sr.raw_hash;  // set by a decoder that deferred the labels
   if (use_raw) {
-    raw_h = XXH3_64bits(sr.raw_key.data(), sr.raw_key.size()) ^ batch.key_context();
-    raw_h |= static_cast<uint64_t>(raw_h == 0);  // FlatMap64 reserves key 0
+    if (raw_h == 0) {
+      raw_h = XXH3_64bits(sr.raw_key.data(), sr.raw_key.size()) ^ batch.key_context();
+      raw_h |= static_cast<uint64_t>(raw_h == 0);  // FlatMap64 reserves key 0
+    }
     if (const uint32_t* i = tables_->raw_index.Find(raw_h)) {
       SeriesCache::RawEntry& r = tables_->raw_entries[*i];
       if (r.context == batch.key_context() && r.key == sr.raw_key) {
@@ -78,7 +80,28 @@ SeriesCache::Entry* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
       }
     }
   }
-  SeriesCache::Entry* found = LabelsFromViews(batch, idx, n_samples);
+  SeriesCache::Entry* found;
+  if (sr.deferred) {
+    // Not in the cache (a new cache, or another thread's parser saw it first): the decoder
+    // parses the labels now.
+    deferred_.clear();
+    RejectReason reason;
+    std::string message;
+    if (batch.resolver() == nullptr ||
+        !batch.resolver()->Resolve(sr, &deferred_, &reason, &message)) {
+      series_bad_[idx] = true;
+      if (batch.resolver() == nullptr) {
+        reason = RejectReason::kSyntax;
+        message = Where(batch, sr.line) + "BUG: deferred labels without a resolver";
+      }
+      report_.RejectN(reason, n_samples, std::move(message));
+      return nullptr;
+    }
+    found = LabelsFromViews(batch, idx, deferred_.data(), static_cast<uint32_t>(deferred_.size()),
+                            n_samples);
+  } else {
+    found = LabelsFromViews(batch, idx, batch.labels_of(sr), sr.num_labels, n_samples);
+  }
   if (found != nullptr && use_raw && tables_->raw_index.Find(raw_h) == nullptr) {
     // Point at the map_ entry (node-based, cleared together with raw_entries_); a collided
     // entry lives only for this batch, so the raw entry keeps its own copy.
@@ -96,16 +119,16 @@ SeriesCache::Entry* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
 }
 
 SeriesCache::Entry* AppenderSink::LabelsFromViews(const RowBatch& batch, uint32_t idx,
+                                                  const LabelView* l, uint32_t num_labels,
                                                   uint64_t n_samples) {
   const SeriesRow& sr = batch.series()[idx];
-  const LabelView* l = batch.labels_of(sr);
-  uint64_t h = HashInput(l, sr.num_labels);
+  uint64_t h = HashInput(l, num_labels);
   auto it = tables_->map.find(h);
-  if (it != tables_->map.end() && Matches(l, sr.num_labels, it->second.labels)) {
+  if (it != tables_->map.end() && Matches(l, num_labels, it->second.labels)) {
     return series_labels_[idx] = &it->second;
   }
   sorted_.clear();
-  for (uint32_t i = 0; i < sr.num_labels; ++i) {
+  for (uint32_t i = 0; i < num_labels; ++i) {
     if (!l[i].value.empty()) sorted_.push_back(l[i]);  // empty value = label absent
   }
   std::sort(sorted_.begin(), sorted_.end(),

@@ -100,6 +100,8 @@ class AppenderSink : public RowSink {
       : appender_(appender), report_(report), cache_(cache != nullptr ? cache : &local_cache_) {}
 
   void Consume(const RowBatch& batch) override;
+  // Deferred series are found by raw key, else parsed by the batch's LabelResolver.
+  bool TakesDeferredLabels() const override { return true; }
   // Commits the appender once. Must be called exactly once, after decoding.
   Status Commit();
 
@@ -107,8 +109,9 @@ class AppenderSink : public RowSink {
   // Builds (or reuses) Labels for series `idx` of the batch; nullptr + report entry if invalid.
   // Caller holds cache_->mu_.
   SeriesCache::Entry* LabelsFor(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
-  // The same from the label views (hash of views, sort, build); no raw-key lookup.
-  SeriesCache::Entry* LabelsFromViews(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
+  // The same from label views l[0, num_labels) (hash of views, sort, build); no raw-key lookup.
+  SeriesCache::Entry* LabelsFromViews(const RowBatch& batch, uint32_t idx, const LabelView* l,
+                                      uint32_t num_labels, uint64_t n_samples);
 
   tsdb::Appender& appender_;
   DecodeReport& report_;
@@ -120,6 +123,7 @@ class AppenderSink : public RowSink {
   std::shared_ptr<SeriesCache::Tables> tables_;  // cache_'s, for the current batch
   // Scratch, reused across batches.
   std::vector<LabelView> sorted_;
+  std::vector<LabelView> deferred_;          // a deferred series' labels, from the batch's resolver
   std::deque<SeriesCache::Entry> collided_;  // built labels whose hash slot holds another series
   std::vector<SeriesCache::Entry*> series_labels_;  // per batch series; null = not built yet
   std::vector<bool> series_bad_;

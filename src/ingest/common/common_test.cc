@@ -1,3 +1,6 @@
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include <cmath>
 #include <limits>
 #include <string>
@@ -316,6 +319,65 @@ TEST(AppenderSinkTest, RawKeysAreScopedByContext) {
   o2.extra_labels = {{"db", "x"}};
   EXPECT_NE(KeyContext("influx", o1), KeyContext("influx", o2));
   EXPECT_NE(KeyContext("influx", o1), KeyContext("prom_text", o1));
+}
+
+// A deferred series (SeriesRow::deferred) whose raw key the cache holds costs no resolve; one
+// it does not hold is resolved through the batch's LabelResolver, and a refusal there rejects
+// the series' rows with the resolver's reason and message.
+TEST(AppenderSinkTest, DeferredSeriesFromCacheOrResolver) {
+  struct CountingResolver : LabelResolver {
+    bool Resolve(const SeriesRow& sr, std::vector<LabelView>* out, RejectReason* reason,
+                 std::string* message) override {
+      ++calls;
+      if (sr.raw_key == "bad{}") {
+        *reason = RejectReason::kInvalidLabel;
+        *message = "line 1: bad";
+        return false;
+      }
+      out->push_back({"__name__", "up"});
+      out->push_back({"job", "r"});
+      return true;
+    }
+    int calls = 0;
+  } resolver;
+  constexpr uint64_t kContext = 11;
+  auto raw_hash = [](std::string_view k) {
+    uint64_t h = XXH3_64bits(k.data(), k.size()) ^ kContext;
+    return h | static_cast<uint64_t>(h == 0);
+  };
+  SeriesCache cache;
+  auto run = [&](std::string_view key, bool deferred, DecodeReport* report) {
+    testing::FakeAppender app;
+    AppenderSink sink(app, *report, &cache);
+    EXPECT_TRUE(sink.TakesDeferredLabels());
+    RowBatch b;
+    b.set_key_context(kContext);
+    b.set_resolver(&resolver);
+    b.BeginSeries(1, key);
+    if (deferred) {
+      b.SetDeferred(raw_hash(key));
+    } else {
+      b.AddLabel("__name__", "up");
+      b.AddLabel("job", "a");
+    }
+    b.AddSample(1, 1);
+    b.AddSample(2, 2);
+    sink.Consume(b);
+    EXPECT_TRUE(sink.Commit().ok());
+    return app.rows;
+  };
+  DecodeReport r1, r2, r3;
+  EXPECT_EQ(run("up{job=\"a\"}", false, &r1).at(0).labels.Get("job"), "a");
+  EXPECT_EQ(run("up{job=\"a\"}", true, &r1).at(0).labels.Get("job"), "a");  // cache hit
+  EXPECT_EQ(resolver.calls, 0);
+  auto rows = run("up{job=\"r\"}", true, &r2);  // not cached: resolved
+  EXPECT_EQ(resolver.calls, 1);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].labels, (tsdb::Labels{{"__name__", "up"}, {"job", "r"}}));
+  EXPECT_TRUE(run("bad{}", true, &r3).empty());
+  EXPECT_EQ(r3.rejected(RejectReason::kInvalidLabel), 2u);
+  ASSERT_EQ(r3.errors().size(), 1u);
+  EXPECT_EQ(r3.errors()[0], "line 1: bad");
 }
 
 TEST(AppenderSinkTest, CommitFailureIsRetryableAndRevertsAccepted) {

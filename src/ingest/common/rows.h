@@ -14,6 +14,7 @@
 // Thread safety: RowBatch and the sinks are single-threaded objects.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -36,11 +37,32 @@ struct LabelView {
 // key_context (e.g. the label fields of a remote_write TimeSeries, or `name{...}` of a text
 // line). AppenderSink's SeriesCache then finds the built Labels with one hash and one memcmp.
 // A decoder sets it only when the mapping from those bytes to labels is fixed by the context.
+//
+// deferred: the decoder did not parse the labels (num_labels == 0) because the same raw key, in
+// the same key context and under the same limits, parsed and passed before; raw_hash is then
+// XXH3(raw_key) ^ key_context (0 written as 1). A sink that said yes to
+// RowSink::TakesDeferredLabels() finds them in its cache by raw key, or asks the batch's
+// LabelResolver to parse them.
 struct SeriesRow {
   uint32_t first_label;
   uint32_t num_labels;
   uint32_t line;
+  bool deferred = false;
   std::string_view raw_key;
+  uint64_t raw_hash = 0;
+};
+
+enum class RejectReason : unsigned char;  // report.h
+
+// Parses the labels of a deferred series from its raw key (the decoder that deferred them).
+class LabelResolver {
+ public:
+  virtual ~LabelResolver() = default;
+  // Appends the series' labels (the decoder's order, extra labels included; views valid during
+  // RowSink::Consume) to *out; false when they are invalid, with *reason and the full
+  // "<unit> N: ..." *message to reject the series' rows with.
+  virtual bool Resolve(const SeriesRow& series, std::vector<LabelView>* out, RejectReason* reason,
+                       std::string* message) = 0;
 };
 
 struct SampleRow {
@@ -99,7 +121,7 @@ class RowBatch {
 
   // Starts a new series; labels added next belong to it. Returns its index.
   uint32_t BeginSeries(uint32_t line, std::string_view raw_key = {}) {
-    series_.push_back({static_cast<uint32_t>(labels_.size()), 0, line, raw_key});
+    series_.push_back({static_cast<uint32_t>(labels_.size()), 0, line, false, raw_key, 0});
     return static_cast<uint32_t>(series_.size() - 1);
   }
   void AddLabel(std::string_view name, std::string_view value) {
@@ -144,6 +166,14 @@ class RowBatch {
   void set_key_context(uint64_t c) { key_context_ = c; }
   // Sets the raw key of the current series (e.g. once its extent is known).
   void SetRawKey(std::string_view k) { series_.back().raw_key = k; }
+  // Marks the current series (no labels added) deferred: see SeriesRow::deferred.
+  void SetDeferred(uint64_t raw_hash) {
+    series_.back().deferred = true;
+    series_.back().raw_hash = raw_hash;
+  }
+  // Who parses deferred series' labels (set by the decoder; null = none deferred).
+  LabelResolver* resolver() const { return resolver_; }
+  void set_resolver(LabelResolver* r) { resolver_ = r; }
 
   // What SeriesRow::line counts, for messages: "line", "timeseries", "value list", "data point".
   std::string_view location_unit() const { return location_unit_; }
@@ -162,6 +192,7 @@ class RowBatch {
   StringArena arena_;
   std::string_view location_unit_ = "line";
   uint64_t key_context_ = 0;
+  LabelResolver* resolver_ = nullptr;
 };
 
 // Receives decoded batches. Consume is called zero or more times per decode call; the batch and
@@ -170,6 +201,8 @@ class RowSink {
  public:
   virtual ~RowSink() = default;
   virtual void Consume(const RowBatch& batch) = 0;
+  // True if the sink handles deferred series (SeriesRow::deferred): a decoder defers only then.
+  virtual bool TakesDeferredLabels() const { return false; }
 };
 
 // A sink that copies everything it sees: for tests, tools and small bodies.

@@ -28,6 +28,7 @@
 // RowSink::Consume only. Thread safety: a Parser reuses its buffers and is single-threaded.
 #include <string_view>
 
+#include "base/flat_map64.h"
 #include "ingest/common/report.h"
 #include "ingest/common/rows.h"
 
@@ -41,13 +42,29 @@ enum class Format : unsigned char {
 // From a Content-Type header value: OpenMetrics when it names application/openmetrics-text.
 Format FormatFromContentType(std::string_view content_type);
 
-class Parser {
+// With a sink that takes deferred labels (RowSink::TakesDeferredLabels), a Parser remembers the
+// keys (`name{...}`) whose labels parsed and passed the limits, by hash, across Parse calls (up
+// to kMaxKnownKeys, then it starts over): such a key is not parsed again but handed over deferred
+// (SeriesRow::deferred), and the sink finds its series by the raw key, or calls Resolve. Only
+// the value, timestamp and exemplar of its lines are parsed (and rejected as before).
+class Parser : public LabelResolver {
  public:
+  static constexpr size_t kMaxKnownKeys = 1 << 20;
+
   void Parse(std::string_view body, Format format, const DecodeOptions& opts, RowSink& sink,
              DecodeReport& report);
+  // Parses a deferred series' labels (during the sink's Consume of a batch of this Parser). The
+  // views are valid until the next Resolve call or the end of the Consume.
+  bool Resolve(const SeriesRow& series, std::vector<LabelView>* out, RejectReason* reason,
+               std::string* message) override;
 
  private:
   RowBatch batch_;
+  FlatMap64 known_;   // hash(key, key context) ^ hash(limits) -> 1
+  RowBatch scratch_;  // Resolve's
+  // Of the Parse call in progress.
+  Format format_ = Format::kPrometheusText;
+  const DecodeOptions* opts_ = nullptr;
 };
 
 void ParsePromText(std::string_view body, Format format, const DecodeOptions& opts, RowSink& sink,

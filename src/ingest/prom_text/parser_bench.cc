@@ -2,6 +2,7 @@
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <vector>
 
 #include "ingest/common/appender_sink.h"
 #include "ingest/prom_text/parser.h"
@@ -70,6 +71,43 @@ void BM_ParsePromTextAppendCached(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ParsePromTextAppendCached);
+
+// bench/tsdb's import, per worker: bodies of 8192 lines cycling through state.range(0) series of
+// 5 labels (gen.cc's), every series already known to the cache and the parser.
+void BM_ImportLikeAppendCached(benchmark::State& state) {
+  const int series = static_cast<int>(state.range(0));
+  constexpr int kLines = 8192;
+  std::vector<std::string> bodies;
+  for (int start = 0; start < series; start += kLines) {
+    std::string b;
+    for (int i = start; i < start + kLines; ++i) {
+      const int s = i % series;
+      const std::string host = "host-" + std::to_string(s / 200);
+      b += "node_cpu_seconds_total{cpu=\"" + std::to_string(s % 200 / 8) + "\",mode=\"mode" +
+           std::to_string(s % 8) + "\",instance=\"" + host + ":9100\",job=\"node\",host=\"" + host +
+           "\"} " + std::to_string(871199.39 + i) + " 1795797491815\n";
+    }
+    bodies.push_back(std::move(b));
+  }
+  DecodeOptions opts;
+  opts.now_ms = 1795797491815;
+  Parser parser;
+  SeriesCache cache;
+  int64_t rows = 0;
+  size_t next = 0;
+  for (auto _ : state) {
+    NullAppender app;
+    DecodeReport report;
+    AppenderSink sink(app, report, &cache);
+    parser.Parse(bodies[next], Format::kPrometheusText, opts, sink, report);
+    (void)sink.Commit();
+    next = (next + 1) % bodies.size();
+    rows += kLines;
+  }
+  state.counters["rows/s"] =
+      benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ImportLikeAppendCached)->Arg(1000)->Arg(20000);
 
 }  // namespace
 }  // namespace kansoku::ingest::prom_text

@@ -223,6 +223,122 @@ TEST(PromTextTest, SeriesCacheAcrossRequestsKeepsLabelsExact) {
   }
 }
 
+// A sink that takes deferred labels and resolves every deferred series through the batch's
+// resolver, as AppenderSink does on a cache miss.
+struct ResolvingSink : RowSink {
+  bool TakesDeferredLabels() const override { return true; }
+  void Consume(const RowBatch& b) override {
+    for (const SampleRow& smp : b.samples()) {
+      const SeriesRow& sr = b.series()[smp.series];
+      std::vector<LabelView> views;
+      if (sr.deferred) {
+        ++deferred;
+        EXPECT_EQ(sr.num_labels, 0u);
+        RejectReason reason;
+        std::string message;
+        ASSERT_NE(b.resolver(), nullptr);
+        ASSERT_TRUE(b.resolver()->Resolve(sr, &views, &reason, &message)) << message;
+      } else {
+        views.assign(b.labels_of(sr), b.labels_of(sr) + sr.num_labels);
+      }
+      std::vector<tsdb::Label> v;
+      for (const LabelView& l : views) v.push_back({std::string(l.name), std::string(l.value)});
+      labels.push_back(tsdb::Labels::FromVector(std::move(v)));
+    }
+  }
+  int deferred = 0;
+  std::vector<tsdb::Labels> labels;
+};
+
+// A key seen (parsed, within the limits) by the same Parser earlier is handed over deferred;
+// its labels resolve to exactly what a full parse gives, and its lines' values and timestamps
+// are still checked.
+TEST(PromTextTest, KnownKeysAreDeferredAndResolveToTheSameLabels) {
+  const std::string body =
+      "a{x=\"1\",y=\"q\\\"}z\"} 1 1795671866000\n"
+      "b 2 1795671866000\n"
+      "c {x=\"1\",} 3 1795671866000\n"
+      "a{x=\"1\",y=\"q\\\"}z\"} zz 1795671866000\n";
+  DecodeOptions o = Opts();
+  o.extra_labels = {{"job", "import"}};
+  Parser parser;
+  std::vector<tsdb::Labels> first;
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    ResolvingSink sink;
+    DecodeReport report;
+    parser.Parse(body, Format::kPrometheusText, o, sink, report);
+    EXPECT_EQ(sink.deferred, round == 0 ? 0 : 3);
+    ASSERT_EQ(sink.labels.size(), 3u);
+    EXPECT_EQ(sink.labels[0],
+              (tsdb::Labels{{"__name__", "a"}, {"job", "import"}, {"x", "1"}, {"y", "q\"}z"}}));
+    if (round == 0) first = sink.labels;
+    EXPECT_EQ(sink.labels, first);
+    ASSERT_EQ(report.errors().size(), 1u);
+    EXPECT_EQ(report.errors()[0],
+              "line 4: cannot parse value \"zz\" of metric \"a\": not a number");
+  }
+  // Other limits: parsed (and refused) again, not deferred.
+  o.limits.max_labels = 2;  // a has 3 (the extra label is added after the check)
+  ResolvingSink sink;
+  DecodeReport report;
+  parser.Parse(body, Format::kPrometheusText, o, sink, report);
+  EXPECT_EQ(sink.deferred, 0);
+  EXPECT_EQ(sink.labels.size(), 2u);
+  EXPECT_EQ(report.rejected(RejectReason::kTooManyLabels), 1u);
+  // A sink that does not take deferred labels gets them parsed.
+  CollectingSink collecting;
+  DecodeReport report2;
+  parser.Parse(body, Format::kPrometheusText, Opts(), collecting, report2);
+  ASSERT_EQ(collecting.rows.size(), 3u);
+  EXPECT_EQ(collecting.rows[1].labels, (tsdb::Labels{{"__name__", "b"}}));
+}
+
+// The key's end is found past '}' and '\\' in values, before and after the first 16 bytes (the
+// vectorised quote count), and with spaces before the label list.
+TEST(PromTextTest, KnownKeyEndsWithBracesAndEscapesInValues) {
+  const std::string body =
+      "m{long_label_name=\"aaaaaaaaaaaaaaaaaaaaaaaa\",b=\"x}y\"} 1\n"
+      "m{long_label_name=\"aaaaaaaaaaaaaaaaaaaaaa\\\\\",c=\"}\"} 2\n"
+      "m{a=\"}\"} 3\n"
+      "m   {long_label_name=\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"} 4\n"
+      "n 5\n";
+  Parser parser;
+  std::vector<tsdb::Labels> first;
+  for (int round = 0; round < 2; ++round) {
+    ResolvingSink sink;
+    DecodeReport report;
+    parser.Parse(body, Format::kPrometheusText, Opts(), sink, report);
+    EXPECT_EQ(report.rows_rejected(), 0u) << report.Summary();
+    EXPECT_EQ(sink.deferred, round == 0 ? 0 : 5);
+    ASSERT_EQ(sink.labels.size(), 5u);
+    if (round == 0) first = sink.labels;
+    EXPECT_EQ(sink.labels, first);
+  }
+  EXPECT_EQ(first[0].Get("b"), "x}y");
+  EXPECT_EQ(first[1].Get("long_label_name"), "aaaaaaaaaaaaaaaaaaaaaa\\");
+  EXPECT_EQ(first[1].Get("c"), "}");
+  EXPECT_EQ(first[2].Get("a"), "}");
+  EXPECT_EQ(first[3].Get("long_label_name").size(), 38u);
+}
+
+// AppenderSink with a SeriesCache that does not hold a deferred key (a fresh cache here; in the
+// server another worker thread's parser may have seen the key first) resolves it.
+TEST(PromTextTest, DeferredKeysMissingFromTheSeriesCacheAreResolved) {
+  Parser parser;
+  for (int round = 0; round < 2; ++round) {
+    SeriesCache cache;
+    testing::FakeAppender app;
+    DecodeReport report;
+    AppenderSink sink(app, report, &cache);
+    parser.Parse("a{x=\"1\"} 1\nb 2\n", Format::kPrometheusText, Opts(), sink, report);
+    ASSERT_TRUE(sink.Commit().ok());
+    ASSERT_EQ(app.rows.size(), 2u);
+    EXPECT_EQ(app.rows[0].labels, (tsdb::Labels{{"__name__", "a"}, {"x", "1"}}));
+    EXPECT_EQ(app.rows[1].labels, (tsdb::Labels{{"__name__", "b"}}));
+  }
+}
+
 TEST(PromTextTest, FlushesLargeBodiesInBatches) {
   std::string body;
   for (int i = 0; i < 1000; ++i) body += "m{i=\"" + std::to_string(i) + "\"} 1\n";
