@@ -1,7 +1,5 @@
 #include "net/http_server.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -215,22 +213,6 @@ bool IsFramingHeader(std::string_view name) {
 // Bodies up to this size are copied behind the header so the response is one
 // buffer.
 constexpr size_t kCopyBodyBelow = 16 * 1024;
-
-// A fresh body buffer of several MiB is a fresh mapping (kansoku server sets the mmap threshold
-// to 1 MiB) whose every 4 KiB page the read faults in: on bench/tsdb's 25 MB import bodies those
-// faults (and the unmap of the freed buffer) were ~12% of the server's CPU. Asking for huge pages
-// on the whole 2 MiB pages the body will fill makes that a dozen faults, and wastes no memory.
-// Advice only: without transparent huge pages (or on failure) nothing changes.
-constexpr size_t kHugePage = 2 << 20;
-void AdviseHugePages(char* p, size_t n) {
-  if (n < 2 * kHugePage) return;
-  const auto a = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t b = (a + kHugePage - 1) & ~(kHugePage - 1);
-  const uintptr_t e = (a + n) & ~(kHugePage - 1);
-#ifdef MADV_HUGEPAGE
-  if (e > b) (void)::madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
-#endif
-}
 
 }  // namespace
 
@@ -723,7 +705,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         // A fresh buffer, with room for a slightly larger body next time (clients cut bodies
         // of about the same size, not of exactly the same).
         body.reserve(static_cast<size_t>(*cl + *cl / 16));
-        AdviseHugePages(body.data(), static_cast<size_t>(*cl));  // the spare may stay untouched
       }
     }
     // Beast reads at most capacity - size bytes per recv(2), and a flat_buffer that was never
