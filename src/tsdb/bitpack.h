@@ -201,7 +201,7 @@ class BitReader {
       *u = ((w << 1) >> 1) >> (63 - width);
       len = 1 + width;
     }
-    buf_ <<= len;  // len <= 57
+    buf_ <<= len;   // len <= 57
     avail_ -= len;  // the position moves with it (pos() is end_ - avail_)
     return true;
   }

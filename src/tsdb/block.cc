@@ -532,8 +532,8 @@ bool Block::HasRollup(int64_t resolution_ms) const {
 
 Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matchers, int64_t mint,
                                               int64_t maxt,
-                                              const std::optional<RollupChoice>& rollup,
-                                              bool* used, bool label_refs) const {
+                                              const std::optional<RollupChoice>& rollup, bool* used,
+                                              bool label_refs) const {
   const RollupTable* table = nullptr;
   if (rollup) {
     for (const auto& t : rollups_) {
@@ -551,8 +551,9 @@ Result<std::vector<SeriesData>> Block::Select(const std::vector<Matcher>& matche
   const auto set_labels = [&](SeriesRef id, SeriesData* d) {
     if (label_refs) {
       d->symbols = symbols_.data();
-      d->label_syms = std::span<const uint32_t>(label_syms_.data() + 2 * size_t{label_begin_[id]},
-                                                2 * size_t{label_begin_[id + 1] - label_begin_[id]});
+      d->label_syms =
+          std::span<const uint32_t>(label_syms_.data() + 2 * size_t{label_begin_[id]},
+                                    2 * size_t{label_begin_[id + 1] - label_begin_[id]});
     } else {
       d->labels = LabelsOf(id);
     }

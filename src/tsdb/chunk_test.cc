@@ -318,9 +318,14 @@ TEST(PackedChunkTest, RoundTripsDecimalsBitForBit) {
 // decoder (the second sample: order 2's first difference; the last) and constant chunks.
 TEST(PackedChunkTest, DecodeReportsNaNsAndDecreases) {
   std::vector<std::vector<Sample>> inputs = {
-      Decimals(2, 10, 1, true),  Decimals(3, 0.5, 2, true), Decimals(0, 3e8, 3, true),
-      Decimals(2, 2, 4, false),  Regular(),                 Constant(),
-      Single(),                  WildTimes(),
+      Decimals(2, 10, 1, true),
+      Decimals(3, 0.5, 2, true),
+      Decimals(0, 3e8, 3, true),
+      Decimals(2, 2, 4, false),
+      Regular(),
+      Constant(),
+      Single(),
+      WildTimes(),
   };
   // A steady counter (order 2 suits it) and a jumpy one (order 1), each with one drop at the
   // second, a middle and the last sample.

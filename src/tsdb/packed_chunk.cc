@@ -146,8 +146,8 @@ bool DecodeValues(BitReader* bits_in, const Tiers& tiers, Sample* s, size_t n, u
   for (Sample *p = s + i, *const end = s + n; p != end; ++p) {
     uint64_t u;
     if (!bits.Code<kKind>(vt, &u)) return false;
-    const uint64_t r = kUnit ? static_cast<uint64_t>(UnZigZag(u))
-                             : static_cast<uint64_t>(UnZigZag(u)) * g;
+    const uint64_t r =
+        kUnit ? static_cast<uint64_t>(UnZigZag(u)) : static_cast<uint64_t>(UnZigZag(u)) * g;
     if constexpr (kOrder == 1) {
       neg |= r;
       m += r;

@@ -124,9 +124,8 @@ Status ForEachSeries(QueryState* st, const VectorSelector& vs, int64_t mint, int
 // flight). The kept points are added to st->samples at the end; the first error stops the others.
 using PlanFn = std::function<void(const std::vector<const tsdb::Labels*>& labels, size_t threads,
                                   std::vector<std::vector<uint32_t>>* units)>;
-using IndexedSeriesFn =
-    std::function<Status(size_t, const tsdb::Labels&, std::vector<Point>&,
-                         const tsdb::SampleFacts&, int64_t*)>;
+using IndexedSeriesFn = std::function<Status(size_t, const tsdb::Labels&, std::vector<Point>&,
+                                             const tsdb::SampleFacts&, int64_t*)>;
 Status ForEachSeriesParallel(QueryState* st, const VectorSelector& vs, int64_t mint, int64_t maxt,
                              int64_t range, std::string_view func, int64_t step, bool keep_stale,
                              const PlanFn& plan, const IndexedSeriesFn& fn);
