@@ -545,7 +545,7 @@ class DBQuerier : public Querier {
     l.unlock();
     for (const Status& st : errors) KANSOKU_RETURN_IF_ERROR(st);
     if (lists.size() == 1) return std::move(lists[0]);
-    return MergeSeriesLists(std::move(lists));
+    return MergeSeriesLists(std::move(lists), parallelism);
   }
 
   DB* db_;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <compare>
 #include <string>
+#include <thread>
 
 namespace kansoku::tsdb {
 namespace {
@@ -349,12 +350,15 @@ std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists)
   return out;
 }
 
-std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> lists) {
-  std::vector<SeriesData> out;
+namespace {
+
+// MergeSeriesLists over lists[i][pos[i] .. end[i]) into *out. Touches only those entries, so
+// two calls over disjoint ranges may run at once.
+void MergeRanges(std::vector<std::vector<SeriesData>>& lists, std::vector<size_t> pos,
+                 const std::vector<size_t>& end, std::vector<SeriesData>* out) {
   size_t total = 0;
-  for (const auto& l : lists) total = std::max(total, l.size());
-  out.reserve(total);
-  std::vector<size_t> pos(lists.size(), 0);
+  for (size_t i = 0; i < lists.size(); ++i) total = std::max(total, end[i] - pos[i]);
+  out->reserve(total);
   std::vector<size_t> same;  // lists whose current series has the smallest labels
   same.reserve(lists.size());
   const auto cmp = [&](size_t i, size_t j) {
@@ -362,7 +366,7 @@ std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> li
   };
   for (;;) {
     SmallestHeads(
-        lists.size(), pos, [&](size_t i) { return lists[i].size(); }, cmp, &same);
+        lists.size(), pos, [&](size_t i) { return end[i]; }, cmp, &same);
     if (same.empty()) break;
     SeriesData merged;
     // Labels moved from a series that has its own, built once otherwise.
@@ -391,8 +395,45 @@ std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> li
         ++pos[i];
       }
     }
-    out.push_back(std::move(merged));
+    out->push_back(std::move(merged));
   }
+}
+
+}  // namespace
+
+std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> lists,
+                                         int parallelism) {
+  const size_t n = lists.size();
+  std::vector<size_t> begin(n, 0), end(n);
+  size_t longest = 0;
+  for (size_t i = 0; i < n; ++i) {
+    end[i] = lists[i].size();
+    if (end[i] > end[longest]) longest = i;
+  }
+  std::vector<SeriesData> out;
+  // Below this a thread costs more than half the merge saves.
+  constexpr size_t kSplitFrom = 2048;
+  if (parallelism < 2 || n < 2 || end[longest] < kSplitFrom) {
+    MergeRanges(lists, begin, end, &out);
+    return out;
+  }
+  // Split at the longest list's middle series: in every list, the series below it go to one
+  // half and the rest to the other, so equal series never straddle the halves, and the first
+  // half's output comes before the second's.
+  const SeriesData& pivot = lists[longest][end[longest] / 2];
+  std::vector<size_t> mid(n);
+  for (size_t i = 0; i < n; ++i) {
+    mid[i] = static_cast<size_t>(
+        std::partition_point(lists[i].begin(), lists[i].end(),
+                             [&](const SeriesData& d) { return CompareLabels(d, pivot) < 0; }) -
+        lists[i].begin());
+  }
+  std::vector<SeriesData> second;
+  std::thread t([&] { MergeRanges(lists, mid, end, &second); });
+  MergeRanges(lists, begin, mid, &out);
+  t.join();
+  out.reserve(out.size() + second.size());
+  for (auto& d : second) out.push_back(std::move(d));
   return out;
 }
 

@@ -108,8 +108,10 @@ class VectorSeriesSet : public SeriesSet {
 };
 
 // Merges several label-sorted lists: series with equal labels become one SeriesData whose chunk
-// list is the concatenation in argument order (earlier lists win on equal timestamps).
-std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> lists);
+// list is the concatenation in argument order (earlier lists win on equal timestamps). With
+// parallelism > 1 a large merge runs in two halves on two threads (the same result).
+std::vector<SeriesData> MergeSeriesLists(std::vector<std::vector<SeriesData>> lists,
+                                         int parallelism = 1);
 // Label sets seen without copying their strings: entry i is parts[begin[i], begin[i + 1]), the
 // names and values alternating in label order.
 struct LabelViewList {

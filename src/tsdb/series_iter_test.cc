@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -270,6 +271,75 @@ TEST(MergeSeriesListsTest, OwnAndReferencedLabelsMergeInOrder) {
       ASSERT_EQ(got[k].chunks.size(), mints.size()) << "round " << round << " entry " << k;
       for (size_t c = 0; c < mints.size(); ++c) EXPECT_EQ(got[k].chunks[c].mint, mints[c]);
       ++k;
+    }
+  }
+}
+
+// A large merge split over two threads gives what one thread gives: the same series in the same
+// order with the same chunk lists, whichever list is longest and wherever equal series sit
+// around the split (lists of both kinds, overlapping at random, 2,500-6,000 series each).
+TEST(MergeSeriesListsTest, SplitMergeEqualsOneThread) {
+  std::mt19937 rng(13);
+  std::vector<Labels> pool;
+  for (int k = 0; k < 8000; ++k) {
+    pool.push_back(Labels{{"__name__", "m" + std::to_string(k % 7)},
+                          {"instance", "h" + std::to_string(k / 7)},
+                          {"z", std::to_string(k % 3)}});
+  }
+  std::sort(pool.begin(), pool.end());
+  for (int round = 0; round < 4; ++round) {
+    const size_t n_lists = 2 + rng() % 4;
+    std::vector<std::vector<std::string>> symbols(n_lists);
+    std::vector<std::vector<uint32_t>> syms(n_lists);
+    std::vector<std::vector<Labels>> picked(n_lists);
+    for (size_t i = 0; i < n_lists; ++i) {
+      const size_t want = 2500 + rng() % 3500;
+      for (size_t k = 0; k < pool.size(); ++k) {
+        if (rng() % pool.size() < want) picked[i].push_back(pool[k]);
+      }
+      for (const Labels& l : picked[i]) {
+        for (const Label& x : l.items()) {
+          symbols[i].push_back(x.name);
+          symbols[i].push_back(x.value);
+        }
+      }
+      syms[i].resize(symbols[i].size());
+      for (size_t k = 0; k < syms[i].size(); ++k) syms[i][k] = static_cast<uint32_t>(k);
+    }
+    const auto build = [&] {
+      std::vector<std::vector<SeriesData>> lists(n_lists);
+      for (size_t i = 0; i < n_lists; ++i) {
+        size_t at = 0;
+        for (size_t j = 0; j < picked[i].size(); ++j) {
+          SeriesData d;
+          const auto mint = static_cast<int64_t>(i * 100000 + j);
+          d.chunks.push_back(Chunk(mint, mint, 1, 0));
+          const size_t n = 2 * picked[i][j].size();
+          if (i % 2 == 0) {
+            d.labels = picked[i][j];
+          } else {
+            d.symbols = symbols[i].data();
+            d.label_syms = std::span<const uint32_t>(syms[i].data() + at, n);
+          }
+          at += n;
+          lists[i].push_back(std::move(d));
+        }
+      }
+      return lists;
+    };
+    const auto one = MergeSeriesLists(build(), 1);
+    const auto two = MergeSeriesLists(build(), 2);
+    ASSERT_GT(one.size(), 2048U) << "round " << round;
+    ASSERT_EQ(one.size(), two.size()) << "round " << round;
+    for (size_t k = 0; k < one.size(); ++k) {
+      ASSERT_EQ(one[k].labels, two[k].labels) << "round " << round << " entry " << k;
+      ASSERT_EQ(one[k].chunks.size(), two[k].chunks.size()) << "round " << round << " entry " << k;
+      for (size_t c = 0; c < one[k].chunks.size(); ++c) {
+        EXPECT_EQ(one[k].chunks[c].mint, two[k].chunks[c].mint);
+      }
+      if (k > 0) {
+        EXPECT_LT(one[k - 1].labels, one[k].labels) << "round " << round << " entry " << k;
+      }
     }
   }
 }
