@@ -253,19 +253,25 @@ void Head::WriteLocked(MemSeries& s, int64_t t, double v, bool in_order) {
   }
 }
 
-Status Head::Append(MemSeries& s, int64_t t, double v, bool* noop_out) {
+void Head::LockForAppend(MemSeries& s, int64_t t, std::shared_lock<std::shared_mutex>* bl,
+                         std::unique_lock<std::mutex>* l) {
   // Backfill below the persisted bound holds backfill_mu_ (shared) so that it cannot land in a
   // range between its snapshot and its truncation. The bound is re-read under the series lock:
   // a persist raises it before snapshotting, so an append that missed the snapshot sees it.
-  bool backfill = t < min_valid_.load();
-  std::shared_lock<std::shared_mutex> bl(backfill_mu_, std::defer_lock);
-  if (backfill) bl.lock();
-  std::unique_lock<std::mutex> l(s.mu_);
+  const bool backfill = t < min_valid_.load();
+  if (backfill) bl->lock();
+  *l = std::unique_lock<std::mutex>(s.mu_);
   if (!backfill && t < min_valid_.load()) {
-    l.unlock();
-    bl.lock();
-    l.lock();
+    l->unlock();
+    bl->lock();
+    l->lock();
   }
+}
+
+Status Head::Append(MemSeries& s, int64_t t, double v, bool* noop_out) {
+  std::shared_lock<std::shared_mutex> bl(backfill_mu_, std::defer_lock);
+  std::unique_lock<std::mutex> l;
+  LockForAppend(s, t, &bl, &l);
   bool noop, in_order;
   KANSOKU_RETURN_IF_ERROR(CheckLocked(s, t, v, &noop, &in_order));
   if (noop_out != nullptr) *noop_out = noop;
@@ -281,15 +287,9 @@ size_t Head::AppendRun(MemSeries& s, const Sample* samples, size_t n, Status* fi
   int64_t lo = samples[0].t;
   for (size_t i = 1; i < n; ++i) lo = std::min(lo, samples[i].t);
   // As in Append, for the run's oldest sample (a run below the bound holds the shared lock).
-  bool backfill = lo < min_valid_.load();
   std::shared_lock<std::shared_mutex> bl(backfill_mu_, std::defer_lock);
-  if (backfill) bl.lock();
-  std::unique_lock<std::mutex> l(s.mu_);
-  if (!backfill && lo < min_valid_.load()) {
-    l.unlock();
-    bl.lock();
-    l.lock();
-  }
+  std::unique_lock<std::mutex> l;
+  LockForAppend(s, lo, &bl, &l);
   size_t rejected = 0;
   uint64_t appended = 0;
   int64_t min_t = INT64_MAX;

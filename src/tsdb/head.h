@@ -238,6 +238,10 @@ class Head {
     mutable std::mutex mu;
     std::unordered_map<SeriesRef, std::shared_ptr<MemSeries>> by_ref;
   };
+  // Locks the series for appending samples from time t on: *l takes s.mu_, and *bl (deferred
+  // on entry) takes backfill_mu_ shared when t is below the persisted bound.
+  void LockForAppend(MemSeries& s, int64_t t, std::shared_lock<std::shared_mutex>* bl,
+                     std::unique_lock<std::mutex>* l);
   Status CheckLocked(MemSeries& s, int64_t t, double v, bool* noop, bool* in_order);
   // Writes a sample CheckLocked passed (not a no-op) to the series' open chunk or its
   // out-of-order buffer; the caller counts it in samples_appended_ and NoteTime()s it.
