@@ -268,8 +268,8 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
 
 namespace {
 
-// The step both k-way merges below share: *same becomes the lists whose current entry has the
-// smallest key (a span, compared lexicographically), one three-way comparison per list; empty
+// The step both k-way merges below share: *same becomes the lists whose current entry is the
+// smallest (by cmp), one three-way comparison per list; empty
 // when every list is done. size(i) is list i's length; cmp(i, j) compares list i's current
 // entry with list j's (<0, 0, >0).
 template <class Size, class Cmp>

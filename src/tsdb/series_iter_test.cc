@@ -211,6 +211,44 @@ TEST(MergeLabelListsTest, SortedUnionOfRandomLists) {
   }
 }
 
+// One list of series as a source gives them: labels of their own (the head's) or by reference
+// into the list's own symbol table (a block's). Series j's one chunk starts at mint0 + j.
+struct TestList {
+  TestList(std::vector<Labels> ls, bool by_ref) : labels(std::move(ls)), refs(by_ref) {
+    for (const Labels& l : labels) {
+      for (const Label& x : l.items()) {
+        symbols.push_back(x.name);
+        symbols.push_back(x.value);
+      }
+    }
+    syms.resize(symbols.size());
+    for (size_t k = 0; k < syms.size(); ++k) syms[k] = static_cast<uint32_t>(k);
+  }
+  std::vector<SeriesData> Series(int64_t mint0) const {
+    std::vector<SeriesData> out;
+    size_t at = 0;
+    for (size_t j = 0; j < labels.size(); ++j) {
+      SeriesData d;
+      const int64_t mint = mint0 + static_cast<int64_t>(j);
+      d.chunks.push_back(Chunk(mint, mint, 1, 0));
+      const size_t n = 2 * labels[j].size();
+      if (refs) {
+        d.symbols = symbols.data();
+        d.label_syms = std::span<const uint32_t>(syms.data() + at, n);
+      } else {
+        d.labels = labels[j];
+      }
+      at += n;
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+  std::vector<Labels> labels;
+  bool refs;
+  std::vector<std::string> symbols;
+  std::vector<uint32_t> syms;
+};
+
 // MergeSeriesLists over lists whose series have labels of their own (the head) or by reference
 // into a symbol table (blocks): the sorted union, each series' chunks in list order, labels
 // equal to the union's whichever kind the first list holding them had. Labels are chosen so
@@ -226,40 +264,19 @@ TEST(MergeSeriesListsTest, OwnAndReferencedLabelsMergeInOrder) {
       pool.push_back(Labels::FromVector(ls));
     }
     const size_t n_lists = 1 + rng() % 5;
-    std::vector<std::vector<Labels>> picked(n_lists);
     std::map<Labels, std::vector<int64_t>> want;  // labels -> chunk mints, in list order
-    // Referenced labels: one symbol table per list, as each block has its own.
-    std::vector<std::vector<std::string>> symbols(n_lists);
-    std::vector<std::vector<uint32_t>> syms(n_lists);
-    std::vector<std::vector<SeriesData>> lists(n_lists);
+    std::vector<TestList> sources;
+    std::vector<std::vector<SeriesData>> lists;
     for (size_t i = 0; i < n_lists; ++i) {
       std::set<Labels> set;
       for (size_t k = rng() % 30; k > 0; --k) set.insert(pool[rng() % pool.size()]);
-      picked[i].assign(set.begin(), set.end());
-      const bool refs = rng() % 2 == 0;
-      for (const Labels& l : picked[i]) {
-        for (const Label& x : l.items()) {
-          symbols[i].push_back(x.name);
-          symbols[i].push_back(x.value);
-        }
-      }
-      syms[i].resize(symbols[i].size());
-      for (size_t k = 0; k < syms[i].size(); ++k) syms[i][k] = static_cast<uint32_t>(k);
-      size_t at = 0;
-      for (size_t j = 0; j < picked[i].size(); ++j) {
-        SeriesData d;
-        const int64_t mint = static_cast<int64_t>(i * 1000 + j);
-        d.chunks.push_back(Chunk(mint, mint, 1, 0));
-        const size_t n = 2 * picked[i][j].size();
-        if (refs) {
-          d.symbols = symbols[i].data();
-          d.label_syms = std::span<const uint32_t>(syms[i].data() + at, n);
-        } else {
-          d.labels = picked[i][j];
-        }
-        at += n;
-        want[picked[i][j]].push_back(mint);
-        lists[i].push_back(std::move(d));
+      sources.emplace_back(std::vector<Labels>(set.begin(), set.end()), rng() % 2 == 0);
+    }
+    for (size_t i = 0; i < n_lists; ++i) {
+      const auto mint0 = static_cast<int64_t>(i * 1000);
+      lists.push_back(sources[i].Series(mint0));
+      for (size_t j = 0; j < sources[i].labels.size(); ++j) {
+        want[sources[i].labels[j]].push_back(mint0 + static_cast<int64_t>(j));
       }
     }
     const auto got = MergeSeriesLists(std::move(lists));
@@ -289,41 +306,19 @@ TEST(MergeSeriesListsTest, SplitMergeEqualsOneThread) {
   std::sort(pool.begin(), pool.end());
   for (int round = 0; round < 4; ++round) {
     const size_t n_lists = 2 + rng() % 4;
-    std::vector<std::vector<std::string>> symbols(n_lists);
-    std::vector<std::vector<uint32_t>> syms(n_lists);
-    std::vector<std::vector<Labels>> picked(n_lists);
+    std::vector<TestList> sources;
     for (size_t i = 0; i < n_lists; ++i) {
       const size_t want = 2500 + rng() % 3500;
+      std::vector<Labels> picked;
       for (size_t k = 0; k < pool.size(); ++k) {
-        if (rng() % pool.size() < want) picked[i].push_back(pool[k]);
+        if (rng() % pool.size() < want) picked.push_back(pool[k]);
       }
-      for (const Labels& l : picked[i]) {
-        for (const Label& x : l.items()) {
-          symbols[i].push_back(x.name);
-          symbols[i].push_back(x.value);
-        }
-      }
-      syms[i].resize(symbols[i].size());
-      for (size_t k = 0; k < syms[i].size(); ++k) syms[i][k] = static_cast<uint32_t>(k);
+      sources.emplace_back(std::move(picked), i % 2 == 1);
     }
     const auto build = [&] {
-      std::vector<std::vector<SeriesData>> lists(n_lists);
+      std::vector<std::vector<SeriesData>> lists;
       for (size_t i = 0; i < n_lists; ++i) {
-        size_t at = 0;
-        for (size_t j = 0; j < picked[i].size(); ++j) {
-          SeriesData d;
-          const auto mint = static_cast<int64_t>(i * 100000 + j);
-          d.chunks.push_back(Chunk(mint, mint, 1, 0));
-          const size_t n = 2 * picked[i][j].size();
-          if (i % 2 == 0) {
-            d.labels = picked[i][j];
-          } else {
-            d.symbols = symbols[i].data();
-            d.label_syms = std::span<const uint32_t>(syms[i].data() + at, n);
-          }
-          at += n;
-          lists[i].push_back(std::move(d));
-        }
+        lists.push_back(sources[i].Series(static_cast<int64_t>(i * 100000)));
       }
       return lists;
     };

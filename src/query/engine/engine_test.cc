@@ -279,6 +279,15 @@ void ExpectSameMatrix(const QueryResult& a, const QueryResult& b, const std::str
   ExpectSameSeries(a, b, q);
 }
 
+// A DB the test compacts itself (no background work, no fsync), with 2 h blocks.
+tsdb::DBOptions BlocksTestOptions() {
+  tsdb::DBOptions o;
+  o.background = false;
+  o.wal_fsync_interval_ms = 0;
+  o.block_range_ms = 2 * 3600000;
+  return o;
+}
+
 // A Queryable whose NewQuerier blocks until released: holds an admission slot for the tests.
 class BlockingStorage : public tsdb::Queryable {
  public:
@@ -466,10 +475,7 @@ TEST(EngineParallelTest, FusedAggregationSameAsMaterialised) {
 // answer is the raw one. A 60 s step reads raw chunks.
 TEST(EngineRollupTest, LongRangeRateReadsBlockRollups) {
   tsdb::testing::TempDir dir;
-  tsdb::DBOptions o;
-  o.background = false;
-  o.wal_fsync_interval_ms = 0;
-  o.block_range_ms = 2 * 3600000;
+  tsdb::DBOptions o = BlocksTestOptions();
   o.rollup_min_age_ms = 0;  // rollups at every compaction
   auto db = tsdb::DB::Open(o, dir.path());
   ASSERT_TRUE(db.ok());
@@ -507,10 +513,7 @@ TEST(EngineRollupTest, LongRangeRateReadsBlockRollups) {
 // head answer bit for bit what the same samples answer from memory.
 TEST(EngineBlocksTest, CountersWithResetsSameAsInMemory) {
   tsdb::testing::TempDir dir;
-  tsdb::DBOptions o;
-  o.background = false;
-  o.wal_fsync_interval_ms = 0;
-  o.block_range_ms = 2 * 3600000;
+  const tsdb::DBOptions o = BlocksTestOptions();
   auto db = tsdb::DB::Open(o, dir.path());
   ASSERT_TRUE(db.ok());
   testing::MemStorage mem;
