@@ -474,7 +474,7 @@ class PromApi {
       if (!all.empty()) ordered = false;
       const size_t from = all.size();
       while ((*ss)->Next()) {
-        all.push_back((*ss)->labels());
+        all.push_back((*ss)->TakeLabels());
         if (all.size() > from + 1 && !(all[all.size() - 2] < all.back())) ordered = false;
         if (all.size() > check_at) {
           if (!ordered) {

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <utility>
+#include <vector>
+
 namespace kansoku {
 namespace {
 
@@ -49,6 +53,40 @@ TEST(JsonTest, InvalidUtf8BecomesReplacementCharacterPerByte) {
   EXPECT_EQ(Esc("\xE6\xB8"), r + r);                  // truncated at the end
   EXPECT_EQ(Esc("\xE6\xB8\"x"), r + r + "\\\"x");     // truncated before an escape
   EXPECT_EQ(Esc("\xC3\xA9\xC3"), "\xC3\xA9" + r);
+}
+
+// Strings of random pieces, each with its known escaped form, at every length and offset around
+// the 16-byte blocks the escaper skips at once: a special byte anywhere in a block (or in a
+// shorter rest) is escaped, and the bytes around it are copied once.
+TEST(JsonTest, RandomPiecesEscapeAsEachPieceDoes) {
+  const std::string r = "\xEF\xBF\xBD";
+  const std::vector<std::pair<std::string, std::string>> pieces = {
+      {"a", "a"},
+      {"xyz0123", "xyz0123"},
+      {"\"", "\\\""},
+      {"\\", "\\\\"},
+      {"\n", "\\n"},
+      {"\x01", "\\u0001"},
+      {"\x7f", "\\u007f"},
+      {"\x1f", "\\u001f"},
+      {"\xC3\xA9", "\xC3\xA9"},
+      {"\xE2\x82\xAC", "\xE2\x82\xAC"},
+      {"\xFF", r},
+      {"\xC3", r},  // truncated: no piece starts with a continuation byte
+      {std::string(1, '\0'), "\\u0000"},
+      {"~", "~"}};
+  std::mt19937 rng(7);
+  for (int round = 0; round < 3000; ++round) {
+    std::string in, want;
+    const int n = static_cast<int>(rng() % 60);
+    for (int k = 0; k < n; ++k) {
+      // Mostly plain bytes, so that runs of 16 and more without a special byte occur.
+      const auto& p = pieces[rng() % 4 == 0 ? rng() % pieces.size() : (rng() % 2 ? 0 : 1)];
+      in += p.first;
+      want += p.second;
+    }
+    ASSERT_EQ(Esc(in), want) << "round " << round;
+  }
 }
 
 TEST(JsonTest, AppendsToExistingOutput) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/same_bytes.h"  // SameBytes (block writer)
 #include "logs/record.h"
 
 namespace kansoku::logs {
@@ -43,38 +44,6 @@ inline void PutKVs(std::string* out, const std::vector<KV>& kvs) {
     PutString(out, kv.name);
     PutString(out, kv.value);
   }
-}
-
-// a == b without a call for short strings: up to 16 bytes are compared as two overlapping
-// 8-byte (or 4-byte) words, read within both strings. The block writer compares a token or a
-// field name with an equal one almost every time (the byte loop and memcmp calls this replaced
-// were ~10 % of a flush).
-inline bool SameBytes(std::string_view a, std::string_view b) {
-  const size_t n = a.size();
-  if (n != b.size()) return false;
-  const char* p = a.data();
-  const char* q = b.data();
-  if (n >= 8) {
-    if (n > 16) return std::memcmp(p, q, n) == 0;
-    uint64_t x0, y0, x1, y1;
-    std::memcpy(&x0, p, 8);
-    std::memcpy(&y0, q, 8);
-    std::memcpy(&x1, p + n - 8, 8);
-    std::memcpy(&y1, q + n - 8, 8);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-  }
-  if (n >= 4) {
-    uint32_t x0, y0, x1, y1;
-    std::memcpy(&x0, p, 4);
-    std::memcpy(&y0, q, 4);
-    std::memcpy(&x1, p + n - 4, 4);
-    std::memcpy(&y1, q + n - 4, 4);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (p[i] != q[i]) return false;
-  }
-  return true;
 }
 
 // Sequential reader over a byte range.

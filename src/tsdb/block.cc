@@ -595,6 +595,12 @@ Status Block::SelectLabels(const std::vector<Matcher>& matchers, int64_t mint, i
   } else {
     KANSOKU_ASSIGN_OR_RETURN(ids, SelectPostings(*this, matchers));
   }
+  if (!ids.empty()) {
+    // Sized by the first series' label count (the lists grew a few times per call before).
+    const size_t first = label_begin_[ids.front() + 1] - label_begin_[ids.front()];
+    out->parts.reserve(out->parts.size() + 2 * first * ids.size());
+    out->begin.reserve(out->begin.size() + ids.size());
+  }
   for (SeriesRef id : ids) {
     const std::span<const ChunkMeta> chunks = ChunksOf(id);
     if (std::none_of(chunks.begin(), chunks.end(),

@@ -485,6 +485,10 @@ class DBQuerier : public Querier {
       KANSOKU_ASSIGN_OR_RETURN(auto head, db_->head_.SelectLabels(matchers, mint_, maxt_));
       const auto blocks = BlocksLocked();
       std::vector<LabelViewList> lists(1 + blocks.size());
+      if (!head.empty()) {
+        lists[0].parts.reserve(2 * head.front()->labels().size() * head.size());
+        lists[0].begin.reserve(head.size() + 1);
+      }
       for (const auto& s : head) lists[0].Add(s->labels());
       for (size_t i = 0; i < blocks.size(); ++i) {
         KANSOKU_RETURN_IF_ERROR(blocks[i]->SelectLabels(matchers, mint_, maxt_, &lists[i + 1]));

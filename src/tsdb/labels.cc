@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "base/same_bytes.h"
+
 namespace kansoku::tsdb {
 
 namespace {
@@ -76,6 +78,17 @@ bool Labels::Has(std::string_view name) const {
     if (l.name == name) return true;
   }
   return false;
+}
+
+int Labels::Compare(const Labels& o) const {
+  const size_t n = std::min(labels_.size(), o.labels_.size());
+  for (size_t k = 0; k < n; ++k) {
+    const Label& a = labels_[k];
+    const Label& b = o.labels_[k];
+    if (!SameBytes(a.name, b.name)) return a.name < b.name ? -1 : 1;
+    if (!SameBytes(a.value, b.value)) return a.value < b.value ? -1 : 1;
+  }
+  return labels_.size() < o.labels_.size() ? -1 : (labels_.size() > o.labels_.size() ? 1 : 0);
 }
 
 uint64_t Labels::Hash() const {

@@ -49,7 +49,11 @@ class Labels {
   std::string ToString() const;
 
   bool operator==(const Labels& o) const { return labels_ == o.labels_; }
-  bool operator<(const Labels& o) const { return labels_ < o.labels_; }
+  // Label by label, name then value (as std::vector<Label>'s order); equal labels, the common
+  // case when sorting or merging the same series from several sources, are passed over with an
+  // inline comparison of short strings.
+  bool operator<(const Labels& o) const { return Compare(o) < 0; }
+  int Compare(const Labels& o) const;
 
  private:
   std::vector<Label> labels_;

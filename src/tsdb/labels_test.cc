@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
+#include <vector>
 
 #include "tsdb/storage.h"
 
@@ -17,6 +19,44 @@ TEST(LabelsTest, SortedUniqueAndEmptyDropped) {
   EXPECT_EQ(l.ToString(), "up{job=\"api\"}");
   EXPECT_EQ(l.Hash(), (Labels{{"__name__", "up"}, {"job", "api"}}).Hash());
   EXPECT_NE(l.Hash(), (Labels{{"__name__", "up"}, {"job", "apj"}}).Hash());
+}
+
+// Compare orders label sets as their vectors of labels do (name, then value, then count), for
+// sets that share prefixes, differ in one byte at any position of a short or long string, or in
+// their number of labels.
+TEST(LabelsTest, CompareIsTheLabelVectorsOrder) {
+  std::mt19937 rng(11);
+  const auto str = [&] {
+    // Short (inline comparison) and long (memcmp) strings from a small alphabet, so that equal
+    // strings and shared prefixes are common.
+    std::string s(rng() % 3 == 0 ? 17 + rng() % 20 : rng() % 12, 'a');
+    for (char& c : s) c = "ab\xe9"[rng() % 3];
+    return s;
+  };
+  std::vector<Labels> sets;
+  for (int i = 0; i < 300; ++i) {
+    std::vector<Label> ls;
+    const int n = static_cast<int>(rng() % 4);
+    for (int k = 0; k < n; ++k) ls.push_back({"n" + std::to_string(k) + str(), str()});
+    sets.push_back(Labels::FromSortedUnchecked(std::move(ls)));
+    if (i % 3 == 0) {
+      // A near copy: one byte of one name or value changed.
+      std::vector<Label> copy = sets.back().items();
+      if (!copy.empty()) {
+        Label& l = copy[rng() % copy.size()];
+        std::string& t = rng() % 2 ? l.value : l.name;
+        if (!t.empty()) t[rng() % t.size()] ^= 1;
+      }
+      sets.push_back(Labels::FromSortedUnchecked(std::move(copy)));
+    }
+  }
+  for (const Labels& a : sets) {
+    for (const Labels& b : sets) {
+      const int want = a.items() < b.items() ? -1 : (b.items() < a.items() ? 1 : 0);
+      ASSERT_EQ(a.Compare(b), want) << a.ToString() << " " << b.ToString();
+      ASSERT_EQ(a < b, want < 0);
+    }
+  }
 }
 
 TEST(LabelsTest, Validation) {

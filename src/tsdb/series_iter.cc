@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <compare>
 #include <string>
 #include <thread>
+
+#include "base/same_bytes.h"
 
 namespace kansoku::tsdb {
 namespace {
@@ -287,8 +288,6 @@ void SmallestHeads(size_t lists, const std::vector<size_t>& pos, Size size, Cmp 
   }
 }
 
-int Sign(std::strong_ordering o) { return o < 0 ? -1 : (o > 0 ? 1 : 0); }
-
 // Label k of a series with labels of its own or by reference (SeriesData::symbols).
 size_t NumLabels(const SeriesData& d) {
   return d.symbols != nullptr ? d.label_syms.size() / 2 : d.labels.size();
@@ -306,8 +305,11 @@ std::string_view LabelValue(const SeriesData& d, size_t k) {
 int CompareLabels(const SeriesData& a, const SeriesData& b) {
   const size_t na = NumLabels(a), nb = NumLabels(b);
   for (size_t k = 0; k < std::min(na, nb); ++k) {
-    if (const int c = LabelName(a, k).compare(LabelName(b, k)); c != 0) return c;
-    if (const int c = LabelValue(a, k).compare(LabelValue(b, k)); c != 0) return c;
+    // Mostly equal (the same series from several sources): SameBytes before a compare call.
+    if (const auto x = LabelName(a, k), y = LabelName(b, k); !SameBytes(x, y)) return x.compare(y);
+    if (const auto x = LabelValue(a, k), y = LabelValue(b, k); !SameBytes(x, y)) {
+      return x.compare(y);
+    }
   }
   return na < nb ? -1 : (na > nb ? 1 : 0);
 }
@@ -328,9 +330,15 @@ std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists)
     return std::span<const std::string_view>(l.parts.data() + l.begin[pos[i]],
                                              l.begin[pos[i] + 1] - l.begin[pos[i]]);
   };
+  // Sources mostly hold the same series: a part equal in both (SameBytes, no call for short
+  // strings) is passed over before the first differing one is compared.
   const auto cmp = [&](size_t i, size_t j) {
     const auto a = entry(i), b = entry(j);
-    return Sign(std::lexicographical_compare_three_way(a.begin(), a.end(), b.begin(), b.end()));
+    const size_t n = std::min(a.size(), b.size());
+    for (size_t k = 0; k < n; ++k) {
+      if (!SameBytes(a[k], b[k])) return a[k] < b[k] ? -1 : 1;
+    }
+    return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
   };
   for (;;) {
     SmallestHeads(
