@@ -372,9 +372,16 @@ Result<std::vector<SeriesData>> Head::Select(const std::vector<Matcher>& matcher
     d.labels = s->labels();
     out.push_back(std::move(d));
   }
-  std::sort(out.begin(), out.end(),
-            [](const SeriesData& a, const SeriesData& b) { return a.labels < b.labels; });
-  return out;
+  // Sorted by labels through an index (a SeriesData is large to move: sorting 6,400 of them
+  // directly was ~2 % of a 24 h sum(rate()) query), then moved once into that order.
+  std::vector<uint32_t> order(out.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return out[a].labels < out[b].labels; });
+  std::vector<SeriesData> sorted;
+  sorted.reserve(out.size());
+  for (uint32_t i : order) sorted.push_back(std::move(out[i]));
+  return sorted;
 }
 
 Result<std::vector<std::shared_ptr<MemSeries>>> Head::SelectLabels(
@@ -426,9 +433,16 @@ std::vector<SeriesData> Head::SnapshotAll(int64_t mint, int64_t maxt) {
     d.labels = s->labels();
     out.push_back(std::move(d));
   }
-  std::sort(out.begin(), out.end(),
-            [](const SeriesData& a, const SeriesData& b) { return a.labels < b.labels; });
-  return out;
+  // Sorted by labels through an index (a SeriesData is large to move: sorting 6,400 of them
+  // directly was ~2 % of a 24 h sum(rate()) query), then moved once into that order.
+  std::vector<uint32_t> order(out.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return out[a].labels < out[b].labels; });
+  std::vector<SeriesData> sorted;
+  sorted.reserve(out.size());
+  for (uint32_t i : order) sorted.push_back(std::move(out[i]));
+  return sorted;
 }
 
 Status Head::ForEachSnapshot(

@@ -5,6 +5,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <random>
+#include <set>
 #include <thread>
 
 namespace kansoku::tsdb {
@@ -58,6 +61,36 @@ TEST(HeadTest, HashCollisionsKeepSeriesApart) {
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ((*got)[0].labels, b);
   EXPECT_EQ(ReadAll((*got)[0])[0].v, 2);
+}
+
+// Series created in random order come back from Select in label order, each with its own
+// samples (a value that names the series), and series without samples in range left out.
+TEST(HeadTest, SelectReturnsSeriesInLabelOrderWithTheirOwnSamples) {
+  Head h(HeadOptions{});
+  std::mt19937 rng(5);
+  std::map<Labels, double> want;  // std::map: ordered by Labels' operator<
+  std::set<Labels> seen;
+  for (int i = 0; i < 300; ++i) {
+    Labels l{{"__name__", "m"},
+             {"host", "h" + std::to_string(rng() % 40)},
+             {"dev", std::string(rng() % 20, 'd') + std::to_string(rng() % 7)}};
+    if (!seen.insert(l).second) continue;
+    const bool in_range = rng() % 5 != 0;
+    auto s = Get(h, l);
+    ASSERT_TRUE(h.Append(*s, in_range ? 5000 : 50, static_cast<double>(i)).ok());
+    if (in_range) want[l] = i;
+  }
+  auto got = h.Select({Eq("__name__", "m")}, 1000, 10000);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), want.size());
+  size_t k = 0;
+  for (const auto& [labels, v] : want) {
+    const SeriesData& d = (*got)[k++];
+    ASSERT_EQ(d.labels, labels) << k;
+    const auto samples = ReadAll(d);
+    ASSERT_EQ(samples.size(), 1u);
+    EXPECT_EQ(samples[0].v, v) << labels.ToString();
+  }
 }
 
 TEST(HeadTest, ClosedChunksKeepTheSmallerEncodingAndReadBack) {
