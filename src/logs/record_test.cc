@@ -236,5 +236,119 @@ TEST(Wal, Format1PayloadsStillDecode) {
   EXPECT_EQ(out[1].msg, "hi");
 }
 
+// BatchBuilder (what decoders and Append encode with) normalises each record as
+// docs/design/logs-storage.md "Model" says and writes what EncodeBatch writes for the
+// normalised records: promoted label fields (a label with a value wins over a field), empty
+// labels dropped, sorted by name (bytes unsigned) and deduplicated (first kept), level
+// normalised, long messages cut and flagged, ts 0 -> now.
+TEST(Wal, BatchBuilderNormalisesAndEncodesAsEncodeBatch) {
+  NormalizeRules rules;
+  rules.label_names = {"service", "host", "level", "source"};
+  rules.max_line_bytes = 16;
+  const int64_t now = 1795672203000000007;
+  struct In {
+    int64_t ts;
+    uint8_t flags;
+    std::vector<KVView> labels;
+    std::string msg;
+    std::vector<KVView> fields;
+  };
+  std::vector<In> in = {
+      {0,
+       0,
+       {{"source", "jsonline"}},
+       "hello",
+       {{"service", "api"},
+        {"host", "h1"},
+        {"level", "ERR"},
+        {"trace_id", "abc"},
+        {"source", "x"}}},
+      {3,
+       kFlagParseError,
+       {{"b", "2"}, {"a", "1"}, {"b", "3"}, {"c", ""}, {"\xc3\xa9", "e"}, {"z", "y"}},
+       "m",
+       {{"host", ""}, {"host", "h2"}, {"k", "v"}}},
+      {-4, 0, {{"level", "Information"}}, "0123456789abcdefXYZ", {{"a", ""}}},
+      {5, 0, {{"level", "warn"}}, std::string(16, 'x'), {}},
+  };
+  LogBatch want(4);
+  want[0].ts_ns = now;
+  want[0].labels = {{"host", "h1"}, {"level", "error"}, {"service", "api"}, {"source", "jsonline"}};
+  want[0].msg = "hello";
+  want[0].fields = {{"trace_id", "abc"}};
+  want[1].ts_ns = 3;
+  want[1].flags = kFlagParseError;
+  want[1].labels = {{"a", "1"}, {"b", "2"}, {"host", "h2"}, {"z", "y"}, {"\xc3\xa9", "e"}};
+  want[1].msg = "m";
+  want[1].fields = {{"k", "v"}};
+  want[2].ts_ns = -4;
+  want[2].flags = kFlagTruncated;
+  want[2].labels = {{"level", "info"}};
+  want[2].msg = "0123456789abcdef";
+  want[2].fields = {{"a", ""}, {"_truncated", "19"}};
+  want[3].ts_ns = 5;
+  want[3].labels = {{"level", "warn"}};
+  want[3].msg = std::string(16, 'x');
+  BatchBuilder b;
+  b.Reset(&rules, now, 0);
+  for (const auto& r : in) b.Add(r.ts, r.flags, r.labels, r.msg, r.fields);
+  EXPECT_EQ(b.records(), 4u);
+  // Usage: per label list as passed; bytes of the message and fields as passed.
+  ASSERT_EQ(b.sent_streams().size(), 4u);
+  EXPECT_EQ(b.sent_streams()[0].labels, (std::vector<KV>{{"source", "jsonline"}}));
+  EXPECT_EQ(b.sent_streams()[0].bytes, 5u + 10 + 6 + 8 + 11 + 7);
+  EXPECT_EQ(b.sent_streams()[2].bytes, 19u + 1);
+  EncodedBatch got = b.Finish();
+  EXPECT_EQ(got.payload, EncodeBatch(want));
+  EXPECT_EQ(got.records(), 4u);
+  EXPECT_EQ(got.views.ts, (std::vector<int64_t>{now, 3, -4, 5}));
+  EXPECT_EQ(got.views.n_fields, (std::vector<uint32_t>{1, 1, 2, 0}));
+  EXPECT_EQ(got.views.n_label_sets, 4u);
+  ASSERT_EQ(got.views.msgs.size(), 4u);
+  EXPECT_EQ(got.views.msgs[2], "0123456789abcdef");
+  ASSERT_EQ(got.views.fields.size(), 4u);
+  EXPECT_EQ(got.views.fields[3].name, "_truncated");
+  EXPECT_EQ(got.views.fields[3].value, "19");
+  EncodedViews wv;
+  std::string wp;
+  EncodeBatchTo(want, &wp, &wv);
+  EXPECT_EQ(got.views.label_hashes, wv.label_hashes);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(got.views.labels[i], wv.labels[i]);
+}
+
+// A builder whose records outgrow its buffer (no size hint) and whose label table outgrows the
+// room kept for it in front of the records still gives EncodeBatch's bytes, with views into the
+// payload; so does the next batch of the same builder.
+TEST(Wal, BatchBuilderGrowsAndMovesItsRecords) {
+  NormalizeRules rules;
+  rules.label_names = {"service", "host", "level", "source"};
+  BatchBuilder b;
+  for (int round = 0; round < 2; ++round) {
+    b.Reset(&rules, 1, round == 0 ? 0 : 1 << 20);
+    LogBatch want;
+    for (int i = 0; i < 3000; ++i) {
+      LogRecord r;
+      r.ts_ns = 100 + i;
+      r.labels = {{"host", "host-with-a-long-name-" + std::to_string(i * (round + 1))}};
+      r.msg = std::string(static_cast<size_t>(i % 300), 'm') + std::to_string(i);
+      const std::vector<KVView> fields = {{"host", r.labels[0].value}};  // promoted
+      b.Add(r.ts_ns, 0, {}, r.msg, fields);
+      want.push_back(r);
+    }
+    EncodedBatch got = b.Finish();
+    EXPECT_EQ(got.payload, EncodeBatch(want)) << round;
+    const char* lo = got.payload.data();
+    const char* hi = lo + got.payload.size();
+    ASSERT_EQ(got.views.msgs.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got.views.msgs[i], want[i].msg);
+      EXPECT_TRUE(got.views.msgs[i].data() >= lo && got.views.msgs[i].data() < hi);
+    }
+    LogBatch out;
+    ASSERT_TRUE(DecodeBatch(got.payload, &out).ok());
+    EXPECT_EQ(out.size(), want.size());
+  }
+}
+
 }  // namespace
 }  // namespace kansoku::logs
