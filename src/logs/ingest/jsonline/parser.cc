@@ -338,11 +338,24 @@ void Parser::ParseLinesInto(std::string_view body, const Options& o, BatchBuilde
 }
 
 int FuzzJsonLines(const uint8_t* data, size_t size) {
+  const std::string_view body(reinterpret_cast<const char*>(data), size);
   Parser p;
   Options o;
   LogBatch out;
   Report r;
-  p.ParseLines(std::string_view(reinterpret_cast<const char*>(data), size), o, &out, &r);
+  p.ParseLines(body, o, &out, &r);
+  // The same lines decoded into a builder (what /insert/jsonline does): the payload decodes,
+  // with every line's record.
+  NormalizeRules rules;
+  rules.label_names = {"service", "host", "level", "source"};
+  rules.max_line_bytes = 64;
+  BatchBuilder b;
+  b.Reset(&rules, 1, 0);
+  Report r2;
+  p.ParseLinesInto(body, o, &b, &r2);
+  EncodedBatch e = b.Finish();
+  LogBatch decoded;
+  if (!DecodeBatch(e.payload, &decoded).ok() || decoded.size() != out.size()) __builtin_trap();
   return 0;
 }
 
