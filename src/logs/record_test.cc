@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "logs/codec.h"
 #include "logs/wal.h"
 
@@ -36,6 +38,48 @@ TEST(Tokens, SplitsOnNonWordBytes) {
                [&](std::string_view s) { t.emplace_back(s); });
   EXPECT_EQ(
       t, (std::vector<std::string>{"GET", "api", "v1", "x", "1", "timeout", "trace_id", "f00d"}));
+}
+
+// ForEachToken (16 bytes classified at a time) gives the tokens of a byte-by-byte reading of
+// the definition, on every byte value, at every length around the 16-byte steps, with tokens
+// running across them.
+TEST(Tokens, SixteenBytesAtATimeEqualByteByByte) {
+  auto reference = [](std::string_view s) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char ch : s) {
+      const unsigned char c = static_cast<unsigned char>(ch);
+      const bool t = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '_' || c >= 0x80;
+      if (t) {
+        cur += ch;
+      } else if (!cur.empty()) {
+        out.push_back(cur);
+        cur.clear();
+      }
+    }
+    if (!cur.empty()) out.push_back(cur);
+    return out;
+  };
+  std::string all;
+  for (int c = 0; c < 256; ++c) all += static_cast<char>(c);
+  std::mt19937 rng(7);
+  std::vector<std::string> inputs = {all, "", "a", std::string(16, 'x'), std::string(33, '-')};
+  const std::string alphabet = "aZ09_ -/.\"\x80\xff@[`{";
+  for (int k = 0; k < 3000; ++k) {
+    std::string x(rng() % 70, ' ');
+    const bool runs = k % 2 == 0;  // long tokens and gaps, or any bytes
+    for (auto& ch : x) {
+      ch = runs ? alphabet[rng() % 3 == 0 ? rng() % alphabet.size() : 0]
+                : static_cast<char>(rng() % 256);
+    }
+    inputs.push_back(x);
+  }
+  for (const auto& in : inputs) {
+    std::vector<std::string> got;
+    ForEachToken(in, [&](std::string_view t) { got.emplace_back(t); });
+    EXPECT_EQ(got, reference(in)) << in;
+  }
 }
 
 TEST(Wal, BatchRoundTrips) {
