@@ -59,11 +59,11 @@ struct EncodedBatch {
 // Encodes batch into *out (replacing its contents; sized exactly, one allocation) and, when
 // views is not null, fills it with views into *out. Same bytes as EncodeBatch.
 void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views);
-// EncodeBatchTo in two steps, so that a caller can prepare each record (the store normalises
-// it) and have it measured while its bytes are still in cache: Add() every record, in order, once
-// it is final, then EncodeTo() the same batch (unchanged since). A batch of a few 10k records
-// is tens of MB scattered over the heap; a separate pass per step missed the cache on every one
-// (the sizing pass alone was 4-6 % of ingest CPU). Same bytes as EncodeBatchTo.
+// EncodeBatchTo in two steps, so that a caller can prepare each record and have it measured
+// while its bytes are still in cache: Add() every record, in order, once it is final, then
+// EncodeTo() the same batch (unchanged since). Same bytes as EncodeBatchTo. Appends no longer
+// use it (BatchBuilder below normalises and encodes in one pass); the WAL replay re-encodes its
+// already normalised batches with EncodeBatchTo.
 class BatchEncoder {
  public:
   explicit BatchEncoder(size_t records);  // records: how many will be added (a reserve)
