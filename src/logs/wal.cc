@@ -376,7 +376,10 @@ void BatchBuilder::Reset(const NormalizeRules* rules, int64_t now_ns, size_t siz
   m.sent.clear();
   m.sent_index.clear();
   m.last_sent = SIZE_MAX;
-  m.Reserve(size_hint);
+  // Allocated for the hint, but mapped in only as records are written (Reserve): the unused
+  // rest of the hint is never touched, so it takes no memory while the head keeps the buffer.
+  m.cap = m.head + size_hint + (1 << 16);
+  m.buf.reset(new char[m.cap]);
 }
 
 size_t BatchBuilder::records() const { return impl_->views.ts.size(); }
@@ -463,7 +466,10 @@ EncodedBatch BatchBuilder::Finish() {
   const size_t n = m.views.ts.size();
   const size_t prefix = 2 + VarintLen(sets.sets().size()) + sets.bytes().size() + VarintLen(n);
   m.table_guess = std::max<size_t>(4096, 2 * prefix);
-  if (m.buf == nullptr) m.Reserve(0);
+  if (m.buf == nullptr) {  // Finish without Reset: an empty batch
+    m.cap = m.end = m.head;
+    m.buf.reset(new char[m.cap + 1]);
+  }
   if (prefix > m.head) {  // the table did not fit in the room: the records move up
     const size_t ncap = prefix + (m.end - m.head);
     std::unique_ptr<char[]> nb(new char[ncap]);
