@@ -178,7 +178,17 @@ class MsgTokenCounter {
     }
     ByRowsThenBytes(sample.entries, &pick);
     if (pick.size() > 2 * max_tokens) pick.resize(2 * max_tokens);
-    for (uint32_t e : pick) cand_.Insert(sample.entries[e].token, sample.entries[e].hash);
+    // The candidates' bytes are copied next to each other: every token of every row is compared
+    // with one on a hash match, and a view into its sampled row's message missed the cache.
+    size_t bytes = 0;
+    for (uint32_t e : pick) bytes += sample.entries[e].token.size();
+    cand_bytes_.reserve(bytes);  // no reallocation below: the views stay valid
+    for (uint32_t e : pick) {
+      const std::string_view t = sample.entries[e].token;
+      cand_bytes_.append(t);
+      cand_.Insert(std::string_view(cand_bytes_).substr(cand_bytes_.size() - t.size()),
+                   sample.entries[e].hash);
+    }
     counts_.assign(n_streams * cand_.entries.size(), 0);
   }
 
@@ -234,7 +244,7 @@ class MsgTokenCounter {
   static constexpr size_t kSampleStride = 16;
   static constexpr size_t kSampleMinRows = 4096;
   struct Entry {
-    std::string_view token;  // views a row's message (alive while the block is written)
+    std::string_view token;  // views a row's message, or cand_bytes_ for the candidates
     uint64_t hash;
     uint32_t rows;            // rows counted
     uint32_t last_row_plus1;  // the last row counted, + 1
@@ -289,6 +299,7 @@ class MsgTokenCounter {
   size_t n_streams_;
   uint64_t min_rows_;
   size_t max_tokens_;
+  std::string cand_bytes_;  // the candidates' tokens, which cand_'s entries view
   Table cand_;
   std::vector<uint32_t> counts_;  // [stream][candidate]: rows of the stream holding it
 };
@@ -535,7 +546,11 @@ Status WriteBlockTo(BlockFileWriter& file, const std::vector<BlockStreamInput>& 
     for (int64_t d : deltas) {
       if (d == 0) continue;
       uint64_t a = d < 0 ? 0 - static_cast<uint64_t>(d) : static_cast<uint64_t>(d);
-      scale = std::gcd(scale, a);
+      if (scale == 0) {
+        scale = a;
+      } else if (a % scale != 0) {  // one division for the many deltas the scale divides
+        scale = std::gcd(scale, a);
+      }
       if (scale == 1) break;
     }
     if (scale == 0 || scale > INT64_MAX) scale = 1;  // > INT64_MAX: only deltas of INT64_MIN

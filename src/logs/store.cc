@@ -24,6 +24,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "base/check.h"
 #include "base/log.h"
 #include "logs/block.h"
 #include "logs/codec.h"
@@ -160,8 +161,9 @@ struct HeadStream {
 // view their message and field bytes here, so inserting a row allocates nothing per string and
 // dropping a flushed head frees a few large buffers instead of every row's strings.
 struct HeadBatch {
-  std::shared_ptr<const std::string> payload;  // shared with the live-tail buffer
-  std::vector<KVView> fields;                  // views into *payload
+  std::shared_ptr<const void> owner;  // of the payload's bytes; shared with the live-tail buffer
+  std::string_view payload;
+  std::vector<KVView> fields;  // views into payload
 };
 
 // The head's streams by the hash of their encoded labels: open addressing with linear probing,
@@ -217,7 +219,8 @@ struct Head {
 struct TailEntry {
   uint64_t first_seq = 0;
   uint64_t rows = 0;
-  std::shared_ptr<const std::string> payload;
+  std::shared_ptr<const void> owner;  // of payload's bytes
+  std::string_view payload;
 };
 
 // The stream filter of one scan, evaluated once per distinct label set of the blocks
@@ -259,14 +262,19 @@ class StoreImpl : public Store {
             .count();
       };
     }
-    label_names_ = {"service", "host", "level", "source"};
-    for (const auto& f : opts_.stream_fields) label_names_.push_back(f);
+    rules_.label_names = {"service", "host", "level", "source"};
+    for (const auto& f : opts_.stream_fields) rules_.label_names.push_back(f);
+    rules_.max_line_bytes = opts_.max_line_bytes;
     head_ = std::make_shared<Head>();
   }
   ~StoreImpl() override { Close(); }
 
   Status OpenFiles();
   Status Append(LogBatch&& batch) override;
+  void StartBatch(BatchBuilder* b, size_t size_hint) const override {
+    b->Reset(&rules_, opts_.now_ns(), size_hint);
+  }
+  Status AppendEncoded(EncodedBatch&& batch) override;
   Status Scan(const ScanRequest& req, ScanVisitor& visitor) const override;
   uint64_t LastSeq() const override { return last_seq_.load(); }
   uint64_t WaitForAppend(uint64_t after_seq, int64_t timeout_ms) const override;
@@ -276,16 +284,9 @@ class StoreImpl : public Store {
   void Close() override;
 
  private:
-  void Normalize(LogRecord& r, int64_t now) const;
-  // Adds the row to the head stream of these labels; *stream caches that stream for the next
-  // record of the same label set (nullptr: look it up, and create it if new).
-  void InsertLocked(Head& h, LogRecord& r, std::string_view label_bytes, uint64_t label_hash,
-                    std::string_view msg, std::span<const KVView> fields, uint64_t seq,
-                    HeadStream*& stream);
-  // Inserts the normalised records of batch, encoded as *payload with views (EncodeBatchTo),
-  // with seqs first_seq, first_seq + 1, ...
-  void InsertBatchLocked(Head& h, LogBatch& batch, std::shared_ptr<const std::string> payload,
-                         EncodedViews&& views, uint64_t first_seq);
+  // Inserts the normalised records of an encoded batch (its payload's bytes stay where they are:
+  // head rows view them), with seqs first_seq, first_seq + 1, ...
+  void InsertBatchLocked(Head& h, EncodedBatch&& batch, uint64_t first_seq);
   // Writes a frozen head's blocks with up to `threads` threads.
   Status WriteFrozen(const std::shared_ptr<Head>& f, size_t threads);
   // Flush() with the blocks written by up to `threads` threads.
@@ -303,7 +304,7 @@ class StoreImpl : public Store {
   Status ScanTail(const ScanRequest& req, ScanVisitor& v) const;
 
   StoreOptions opts_;
-  std::vector<std::string> label_names_;
+  NormalizeRules rules_;
   std::unique_ptr<LogWal> wal_;
 
   std::mutex flush_mu_;   // one flush at a time
@@ -336,143 +337,40 @@ class StoreImpl : public Store {
       closing_helpers_{0};
 };
 
-// Label names are short and mostly differ in their first byte: that byte is compared inline
-// before any call to memcmp (the comparisons of Normalize were ~10 % of Append's CPU).
-inline bool SameName(const std::string& a, const std::string& b) {
-  return a.size() == b.size() &&
-         (a.empty() || (a[0] == b[0] && std::memcmp(a.data(), b.data(), a.size()) == 0));
-}
-// a < b as std::string's operator< (bytes compared as unsigned char).
-inline bool NameLess(const std::string& a, const std::string& b) {
-  if (!a.empty() && !b.empty() && a[0] != b[0]) {
-    return static_cast<unsigned char>(a[0]) < static_cast<unsigned char>(b[0]);
-  }
-  return a < b;
-}
-
-// The level names NormalizeLevel produces: a value already spelled so needs no work. Compared
-// with fixed lengths (inlined loads, not calls).
-bool IsCanonicalLevel(const std::string& v) {
-  const char* p = v.data();
-  switch (v.size()) {
-    case 4:
-      return std::memcmp(p, "info", 4) == 0 || std::memcmp(p, "warn", 4) == 0;
-    case 5:
-      return std::memcmp(p, "debug", 5) == 0 || std::memcmp(p, "error", 5) == 0 ||
-             std::memcmp(p, "trace", 5) == 0 || std::memcmp(p, "alert", 5) == 0 ||
-             std::memcmp(p, "fatal", 5) == 0;
-    case 6:
-      return std::memcmp(p, "notice", 6) == 0;
-    case 8:
-      return std::memcmp(p, "critical", 8) == 0;
-    case 9:
-      return std::memcmp(p, "emergency", 9) == 0;
-    default:
-      return false;
-  }
-}
-
-void StoreImpl::Normalize(LogRecord& r, int64_t now) const {
-  if (r.ts_ns == 0) r.ts_ns = now;
-  // Promote label-named fields (one compaction pass; the fields keep their order).
-  auto is_label = [this](const std::string& name) {
-    for (const auto& n : label_names_) {
-      if (SameName(name, n)) return true;
-    }
-    return false;
-  };
-  size_t promoted = 0;
-  for (const auto& f : r.fields) promoted += is_label(f.name) ? 1 : 0;
-  if (promoted > 0) {
-    r.labels.reserve(r.labels.size() + promoted);
-    size_t keep = 0;
-    for (size_t i = 0; i < r.fields.size(); ++i) {
-      if (is_label(r.fields[i].name)) {
-        bool have = false;
-        for (const auto& l : r.labels)
-          have |= SameName(l.name, r.fields[i].name) && !l.value.empty();
-        if (!have) r.labels.push_back(std::move(r.fields[i]));
-      } else {
-        if (keep != i) r.fields[keep] = std::move(r.fields[i]);
-        ++keep;
-      }
-    }
-    r.fields.resize(keep);
-  }
-  r.labels.erase(std::remove_if(r.labels.begin(), r.labels.end(),
-                                [](const KV& kv) { return kv.value.empty() || kv.name.empty(); }),
-                 r.labels.end());
-  // Stable insertion sort by name (a handful of labels; std::stable_sort would allocate). A
-  // label out of place is moved out once, the greater ones move up one each, and it is moved
-  // into the hole: k + 2 moves for k places instead of k swaps of name and value (a swap of
-  // short, in-place strings copies both buffers through a third).
-  for (size_t i = 1; i < r.labels.size(); ++i) {
-    if (!NameLess(r.labels[i].name, r.labels[i - 1].name)) continue;
-    KV x = std::move(r.labels[i]);
-    size_t j = i;
-    for (; j > 0 && NameLess(x.name, r.labels[j - 1].name); --j) {
-      r.labels[j] = std::move(r.labels[j - 1]);
-    }
-    r.labels[j] = std::move(x);
-  }
-  r.labels.erase(std::unique(r.labels.begin(), r.labels.end(),
-                             [](const KV& a, const KV& b) { return SameName(a.name, b.name); }),
-                 r.labels.end());
-  for (auto& l : r.labels) {
-    if (l.name.size() == 5 && std::memcmp(l.name.data(), "level", 5) == 0 &&
-        !IsCanonicalLevel(l.value)) {
-      std::string v = NormalizeLevel(l.value);
-      if (v != l.value) l.value = std::move(v);
-    }
-  }
-  if (r.msg.size() > opts_.max_line_bytes) {
-    r.fields.push_back(KV{"_truncated", std::to_string(r.msg.size())});
-    r.msg.resize(opts_.max_line_bytes);
-    r.flags |= kFlagTruncated;
-  }
-}
-
-void StoreImpl::InsertLocked(Head& h, LogRecord& r, std::string_view label_bytes,
-                             uint64_t label_hash, std::string_view msg,
-                             std::span<const KVView> fields, uint64_t seq, HeadStream*& stream) {
-  HeadStream* s = stream != nullptr ? stream : h.index.Find(label_bytes, label_hash);
-  stream = s;
-  if (!s) {
-    h.streams.push_back(std::make_unique<HeadStream>());
-    s = h.streams.back().get();
-    s->labels = std::move(r.labels);
-    s->label_bytes.assign(label_bytes);
-    s->label_hash = label_hash;
-    h.index.Insert(s);
-    stream = s;
-  }
-  s->min_ts = std::min(s->min_ts, r.ts_ns);
-  s->max_ts = std::max(s->max_ts, r.ts_ns);
-  h.bytes += sizeof(RowData);
-  if (h.rows == 0) h.first_seq = seq;
-  h.rows++;
-  RowData row;
-  row.ts = r.ts_ns;
-  row.seq = seq;
-  row.flags = r.flags;
-  row.msg = msg;
-  row.fields = fields;
-  s->rows.push_back(row);
-}
-
-void StoreImpl::InsertBatchLocked(Head& h, LogBatch& batch,
-                                  std::shared_ptr<const std::string> payload, EncodedViews&& views,
-                                  uint64_t first_seq) {
-  HeadBatch hb{std::move(payload), std::move(views.fields)};
-  h.bytes += hb.payload->size() + hb.fields.size() * sizeof(KVView);
+void StoreImpl::InsertBatchLocked(Head& h, EncodedBatch&& batch, uint64_t first_seq) {
+  EncodedViews& v = batch.views;
+  HeadBatch hb{std::move(batch.owner), batch.payload, std::move(v.fields)};
+  h.bytes += hb.payload.size() + hb.fields.size() * sizeof(KVView);
   const KVView* f = hb.fields.data();
+  const size_t n = v.ts.size();
+  if (n > 0 && h.rows == 0) h.first_seq = first_seq;
+  h.rows += n;
+  h.bytes += n * sizeof(RowData);
   // The head stream of each label set of the batch, looked up once per set.
-  std::vector<HeadStream*> streams(views.n_label_sets, nullptr);
-  for (size_t i = 0; i < batch.size(); ++i) {
-    size_t n = batch[i].fields.size();
-    InsertLocked(h, batch[i], views.labels[i], views.label_hashes[i], views.msgs[i],
-                 std::span<const KVView>(f, n), first_seq + i, streams[views.label_sets[i]]);
-    f += n;
+  std::vector<HeadStream*> streams(v.n_label_sets, nullptr);
+  for (size_t i = 0; i < n; ++i) {
+    HeadStream*& s = streams[v.label_sets[i]];
+    if (s == nullptr) s = h.index.Find(v.labels[i], v.label_hashes[i]);
+    if (s == nullptr) {
+      h.streams.push_back(std::make_unique<HeadStream>());
+      s = h.streams.back().get();
+      Decoder d(v.labels[i]);
+      KANSOKU_CHECK(d.KVs(&s->labels) && d.done(), "BUG: encoded labels do not decode");
+      s->label_bytes.assign(v.labels[i]);
+      s->label_hash = v.label_hashes[i];
+      h.index.Insert(s);
+    }
+    const int64_t ts = v.ts[i];
+    s->min_ts = std::min(s->min_ts, ts);
+    s->max_ts = std::max(s->max_ts, ts);
+    RowData row;
+    row.ts = ts;
+    row.seq = first_seq + i;
+    row.flags = v.flags[i];
+    row.msg = v.msgs[i];
+    row.fields = std::span<const KVView>(f, v.n_fields[i]);
+    f += v.n_fields[i];
+    s->rows.push_back(row);
   }
   h.batches.push_back(std::move(hb));  // moving keeps the fields' buffer where it is
 }
@@ -536,9 +434,11 @@ Status StoreImpl::OpenFiles() {
       [&](LogBatch&& batch) {
         if (head_->rows == 0) head_->first_append_ns = now;
         auto payload = std::make_shared<std::string>();
-        EncodedViews views;
-        EncodeBatchTo(batch, payload.get(), &views);
-        InsertBatchLocked(*head_, batch, std::move(payload), std::move(views), seq + 1);
+        EncodedBatch eb;
+        EncodeBatchTo(batch, payload.get(), &eb.views);
+        eb.payload = *payload;
+        eb.owner = std::move(payload);
+        InsertBatchLocked(*head_, std::move(eb), seq + 1);
         seq += batch.size();
       },
       &rs);
@@ -553,20 +453,28 @@ Status StoreImpl::OpenFiles() {
 Status StoreImpl::Append(LogBatch&& batch) {
   if (batch.empty()) return Status::Ok();
   if (closed_) return Status::Unavailable("log store is closed");
-  int64_t now = opts_.now_ns();
-  // Each record measured for the encoding as soon as it is normalised, while it is in cache.
-  BatchEncoder enc(batch.size());
+  // Normalised and encoded record by record, as a decoder that builds the batch itself would.
+  BatchBuilder b;
+  StartBatch(&b, 0);
+  std::vector<KVView> labels, fields;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (i + 8 < batch.size()) PrefetchVectors(batch[i + 8]);
     if (i + 4 < batch.size()) PrefetchStrings(batch[i + 4]);
-    Normalize(batch[i], now);
-    enc.Add(batch[i]);
+    const LogRecord& r = batch[i];
+    labels.clear();
+    for (const auto& l : r.labels) labels.push_back(KVView{l.name, l.value});
+    fields.clear();
+    for (const auto& f : r.fields) fields.push_back(KVView{f.name, f.value});
+    b.Add(r.ts_ns, r.flags, labels, r.msg, fields);
   }
-  // Encoded once: the same bytes go to the WAL, the live-tail buffer and the head (whose rows
-  // view them). Never moved after encoding (the views point into it).
-  auto payload = std::make_shared<std::string>();
-  EncodedViews views;
-  enc.EncodeTo(batch, payload.get(), &views);
+  return AppendEncoded(b.Finish());
+}
+
+Status StoreImpl::AppendEncoded(EncodedBatch&& batch) {
+  const size_t n = batch.records();
+  if (n == 0) return Status::Ok();
+  if (closed_) return Status::Unavailable("log store is closed");
+  const int64_t now = opts_.now_ns();
   bool want_flush = false;
   {
     std::lock_guard<std::mutex> al(append_mu_);
@@ -576,26 +484,26 @@ Status StoreImpl::Append(LogBatch&& batch) {
         return Status::Unavailable("log head is full: flushing to disk is behind; retry later");
       }
     }
-    KANSOKU_RETURN_IF_ERROR(wal_->Write(*payload));
+    KANSOKU_RETURN_IF_ERROR(wal_->Write(batch.payload));
     if (opts_.wal_fsync_interval_ms == 0) KANSOKU_RETURN_IF_ERROR(wal_->Sync());
     if (opts_.tail_buffer_bytes > 0) {
       // Before last_seq_ moves: every seq a tail reader can see is in the buffer or the head.
       std::lock_guard<std::mutex> tl(tail_mu_);
-      tail_bytes_ += payload->size();
-      tail_.push_back(TailEntry{last_seq_.load() + 1, batch.size(), payload});
+      tail_bytes_ += batch.payload.size();
+      tail_.push_back(TailEntry{last_seq_.load() + 1, n, batch.owner, batch.payload});
       while (tail_.size() > 1 && tail_bytes_ > opts_.tail_buffer_bytes) {
-        tail_bytes_ -= tail_.front().payload->size();
+        tail_bytes_ -= tail_.front().payload.size();
         tail_.pop_front();
       }
     }
     std::unique_lock<std::shared_mutex> l(mu_);
     if (head_->rows == 0) head_->first_append_ns = now;
     uint64_t seq = last_seq_.load();
-    InsertBatchLocked(*head_, batch, std::move(payload), std::move(views), seq + 1);
-    last_seq_.store(seq + batch.size());
+    InsertBatchLocked(*head_, std::move(batch), seq + 1);
+    last_seq_.store(seq + n);
     want_flush = head_->rows >= opts_.head_max_rows || head_->bytes >= opts_.head_max_bytes;
   }
-  rows_appended_ += batch.size();
+  rows_appended_ += n;
   batches_appended_++;
   { std::lock_guard<std::mutex> l(seq_mu_); }
   seq_cv_.notify_all();
@@ -1169,7 +1077,7 @@ Status StoreImpl::ScanTail(const ScanRequest& req, ScanVisitor& v) const {
   RowView rv;
   for (const auto& e : entries) {
     batch.clear();
-    Status st = DecodeBatch(*e.payload, &batch);
+    Status st = DecodeBatch(e.payload, &batch);
     if (!st.ok()) return Status::Internal("BUG: tail buffer: " + st.message());
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (const auto& r : batch) {

@@ -39,6 +39,9 @@
 
 namespace kansoku::logs {
 
+class BatchBuilder;  // logs/wal.h
+struct EncodedBatch;
+
 struct StoreOptions {
   std::string dir;                                 // data_dir/logs
   int64_t retention_ms = 30LL * 24 * 3600 * 1000;  // retention: 30d by age (0 = keep forever)
@@ -184,6 +187,12 @@ class Store {
   virtual ~Store() = default;
 
   [[nodiscard]] virtual Status Append(LogBatch&& batch) = 0;
+  // The same for a decoder that encodes its batch itself, without LogRecords: StartBatch
+  // readies b with this store's normalising rules and clock (ts 0 becomes now), the decoder
+  // Add()s its records, and AppendEncoded takes b->Finish(). Same result, errors and
+  // durability as Append of those records.
+  virtual void StartBatch(BatchBuilder* b, size_t size_hint) const = 0;
+  [[nodiscard]] virtual Status AppendEncoded(EncodedBatch&& batch) = 0;
   [[nodiscard]] virtual Status Scan(const ScanRequest& req, ScanVisitor& visitor) const = 0;
   // Sequence number of the newest appended row (0 when none).
   virtual uint64_t LastSeq() const = 0;

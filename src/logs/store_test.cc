@@ -712,6 +712,47 @@ TEST(Store, PromotesFieldsToLabelsAndTruncates) {
   EXPECT_EQ(v.flags, kFlagTruncated);
 }
 
+// A batch a decoder encodes itself (StartBatch, BatchBuilder::Add, AppendEncoded) is normalised
+// by the store's rules and clock (stream_fields, max_line_bytes, ts 0 = the store's now), scans
+// like Append's rows, and is flushed to a block at close like them.
+TEST(Store, AppendEncodedUsesTheStoreRulesAndReplays) {
+  TmpDir dir;
+  auto o = Opts(dir.path());
+  o.stream_fields = {"env"};
+  o.max_line_bytes = 10;
+  for (int open = 0; open < 2; ++open) {
+    auto s = Store::Open(o);
+    ASSERT_TRUE(s.ok());
+    if (open == 0) {
+      BatchBuilder b;
+      (*s)->StartBatch(&b, 0);
+      const std::vector<KVView> labels = {{"source", "test"}};
+      const std::vector<KVView> fields = {{"env", "prod"}, {"level", "ERR"}, {"k", "v"}};
+      b.Add(0, 0, labels, "0123456789abcdef", fields);
+      b.Add(kT0, 0, labels, "short", {});
+      ASSERT_TRUE((*s)->AppendEncoded(b.Finish()).ok());
+      EXPECT_EQ((*s)->LastSeq(), 2u);
+    }
+    struct V : ScanVisitor {
+      PartDecision BeginPart(int64_t, int64_t, size_t) override { return PartDecision::kScan; }
+      bool Row(const RowView& r) override {
+        bool found = false;
+        rows.push_back(std::to_string(r.ts_ns) + " " + StreamKey(*r.labels) + " " +
+                       std::string(r.msg) + " " + std::string(r.Get("k", &found)) + " " +
+                       std::string(r.Get("_truncated", &found)) + " " + std::to_string(r.flags));
+        return true;
+      }
+      std::vector<std::string> rows;
+    } v;
+    ASSERT_TRUE((*s)->Scan(ScanRequest{}, v).ok());
+    const std::string t0 = std::to_string(kT0), now = std::to_string(kT0 + 3600 * kSec);
+    EXPECT_EQ(v.rows, (std::vector<std::string>{
+                          now + " {env=\"prod\",level=\"error\",source=\"test\"} 0123456789 v 16 2",
+                          t0 + " {source=\"test\"} short   0"}))
+        << open;
+  }
+}
+
 // Normalize's label sort: any order in, sorted by name bytes out (also names sharing their
 // first byte, a name that is a prefix of another, bytes >= 0x80); of equal names the first
 // non-empty value wins; empty values dropped; levels canonical, also when already so spelled.

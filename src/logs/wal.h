@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,15 +43,27 @@ struct EncodedViews {
   // labels have the same index), and the number of sets.
   std::vector<uint32_t> label_sets;
   size_t n_label_sets = 0;
+  // One per record: its time, flags and number of fields (its fields' views in `fields`).
+  std::vector<int64_t> ts;
+  std::vector<uint8_t> flags;
+  std::vector<uint32_t> n_fields;
+};
+// An encoded batch as the store appends it: the payload's bytes (kept alive by owner, never
+// moved) and the views of its records.
+struct EncodedBatch {
+  std::shared_ptr<const void> owner;
+  std::string_view payload;
+  EncodedViews views;
+  size_t records() const { return views.ts.size(); }
 };
 // Encodes batch into *out (replacing its contents; sized exactly, one allocation) and, when
 // views is not null, fills it with views into *out. Same bytes as EncodeBatch.
 void EncodeBatchTo(const LogBatch& batch, std::string* out, EncodedViews* views);
-// EncodeBatchTo in two steps, so that a caller can prepare each record (the store normalises
-// it) and have it measured while its bytes are still in cache: Add() every record, in order, once
-// it is final, then EncodeTo() the same batch (unchanged since). A batch of a few 10k records
-// is tens of MB scattered over the heap; a separate pass per step missed the cache on every one
-// (the sizing pass alone was 4-6 % of ingest CPU). Same bytes as EncodeBatchTo.
+// EncodeBatchTo in two steps, so that a caller can prepare each record and have it measured
+// while its bytes are still in cache: Add() every record, in order, once it is final, then
+// EncodeTo() the same batch (unchanged since). Same bytes as EncodeBatchTo. Appends no longer
+// use it (BatchBuilder below normalises and encodes in one pass); the WAL replay re-encodes its
+// already normalised batches with EncodeBatchTo.
 class BatchEncoder {
  public:
   explicit BatchEncoder(size_t records);  // records: how many will be added (a reserve)
@@ -62,6 +75,47 @@ class BatchEncoder {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// What Store::Append does to a record before encoding it (docs/design/logs-storage.md,
+// "Model"): fields named in label_names become labels, labels are sorted and deduplicated,
+// empty ones dropped, level normalised, a message longer than max_line_bytes cut, ts 0 -> now.
+struct NormalizeRules {
+  std::vector<std::string> label_names;  // service, host, level, source + configured ones
+  size_t max_line_bytes = 1 << 20;
+};
+
+// Encodes a batch straight from a decoder's views, without LogRecords: each Add() normalises
+// the record by NormalizeRules exactly as Store::Append normalises a LogRecord and writes its
+// encoding at once (one copy of its bytes, from the decoder's buffer into the payload);
+// Finish() adds the header and label table. The payload is byte for byte what Append would
+// have encoded from the same records as LogRecords. Reusable: Reset() keeps the buffers.
+// Thread safety: one thread at a time.
+class BatchBuilder {
+ public:
+  BatchBuilder();
+  ~BatchBuilder();
+  // Starts a new batch: ts 0 becomes now_ns; size_hint: bytes the records will probably take.
+  void Reset(const NormalizeRules* rules, int64_t now_ns, size_t size_hint);
+  // One record. The views need to live only during the call.
+  void Add(int64_t ts_ns, uint8_t flags, std::span<const KVView> labels, std::string_view msg,
+           std::span<const KVView> fields);
+  size_t records() const;
+  // The usage guard's view of the records added (Admit in logs/api): per distinct label list as
+  // passed to Add (before normalisation, in the order given), its records and bytes (message +
+  // field names and values, as passed).
+  struct SentStream {
+    std::vector<KV> labels;
+    uint64_t records = 0, bytes = 0;
+  };
+  const std::vector<SentStream>& sent_streams() const;
+  // The finished batch; the builder is empty afterwards (Reset before the next).
+  EncodedBatch Finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 Status DecodeBatch(std::string_view payload, LogBatch* out);
 
 struct WalReplayStats {

@@ -20,6 +20,7 @@
 #include "logs/query/engine.h"
 #include "logs/query/parser.h"
 #include "logs/store.h"
+#include "logs/wal.h"
 #include "net/decode.h"
 #include "net/http.h"
 #include "net/http_server.h"
@@ -188,6 +189,23 @@ class LogsApi {
     }
     return o_.guard->AdmitVolume(usage::Signal::kLogBytes, tenant, proto, items, retry_after_s);
   }
+  // Admit for a batch a BatchBuilder encoded: the same items, from its per label list counts.
+  Status Admit(std::string_view tenant, const char* proto, const BatchBuilder& b,
+               int* retry_after_s) {
+    *retry_after_s = 0;
+    if (o_.guard == nullptr || b.records() == 0) return Status::Ok();
+    std::vector<usage::VolumeItem> items;
+    std::unordered_map<std::string, size_t> index;  // sorted key -> item
+    for (const auto& s : b.sent_streams()) {
+      std::vector<KV> sorted = s.labels;
+      std::sort(sorted.begin(), sorted.end());
+      auto [it, inserted] = index.try_emplace(StreamKey(sorted), items.size());
+      if (inserted) items.push_back({"log_stream", it->first, 0, 0});
+      items[it->second].count += s.records;
+      items[it->second].bytes += s.bytes;
+    }
+    return o_.guard->AdmitVolume(usage::Signal::kLogBytes, tenant, proto, items, retry_after_s);
+  }
 
   static std::string_view TenantOf(const net::Request& req) {
     return req.principal.token_name.empty() ? std::string_view("anonymous")
@@ -242,7 +260,6 @@ class LogsApi {
     return j + "}}";
   }
 
-  static constexpr size_t kReusedBatchMaxRecords = 65536;
   void JsonLines(net::Request& req, net::Response& resp) {
     ingest::jsonline::Options jo;
     jo.extra_labels = {{"source", "jsonline"}};
@@ -263,15 +280,30 @@ class LogsApi {
     if (req.QueryParam("_time_field", &v)) jo.time_fields = list(v);
     ingest::Report rep;
     thread_local ingest::jsonline::Parser parser;
-    // One batch per thread, decoded into request after request: its records keep their
-    // strings' and vectors' capacity (no per-line allocation once warm). The store does not keep
-    // the records (it encodes them), so the batch is the thread's again after Store. A batch of
-    // more than kReusedBatchMaxRecords is released after use to bound what a thread keeps.
-    thread_local LogBatch batch;
-    parser.ParseLinesReusing(req.body, jo, &batch, &rep);
-    bool stored = Store("jsonline", TenantOf(req), std::move(batch), rep, resp);
-    if (batch.size() > kReusedBatchMaxRecords) LogBatch().swap(batch);
-    if (!stored) return;
+    // Lines are decoded straight into the store's encoding (no LogRecords): the payload is
+    // written as the lines are parsed, each value copied once from the JSON. Sized for about
+    // the body (JSON keys and quotes are not kept; a payload that outgrows it is moved once).
+    thread_local BatchBuilder builder;
+    o_.store->StartBatch(&builder, req.body.size() + req.body.size() / 4 + 4096);
+    parser.ParseLinesInto(req.body, jo, &builder, &rep);
+    const char* proto = "jsonline";
+    const size_t n = builder.records();
+    int retry_after_s = 0;
+    Status admit = Admit(TenantOf(req), proto, builder, &retry_after_s);
+    EncodedBatch batch = builder.Finish();
+    if (!admit.ok()) {
+      rejected_->With({proto, "limit"})->Inc(static_cast<double>(n));
+      resp.SetHeader("Retry-After", std::to_string(retry_after_s));
+      return resp.Error(429, admit.message());
+    }
+    Status st = o_.store->AppendEncoded(std::move(batch));
+    if (!st.ok()) {
+      Dropped(proto, n, st);
+      resp.SetHeader("Retry-After", "1");
+      return resp.Error(st.code() == Status::Code::kUnavailable ? 503 : 500,
+                        "cannot store log records: " + st.message());
+    }
+    Count(proto, n, rep);
     resp.Json(200, Answer(rep));
   }
 

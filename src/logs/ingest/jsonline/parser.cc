@@ -21,15 +21,39 @@ struct Parser::Impl {
   // views in items stay valid while it grows. Reused: nested_used are this document's.
   std::deque<std::string> nested_names;
   size_t nested_used = 0;
+  // Text of values that are not JSON strings (numbers, arrays, ...) and of messages made here,
+  // per document, the same way (a deque: views stay valid while it grows).
+  std::deque<std::string> texts;
+  size_t texts_used = 0;
 
-  // Decodes doc into *rec. readable_after: bytes readable after doc (simdjson reads up to
-  // SIMDJSON_PADDING past the end; their content does not matter): enough of them and doc is
-  // parsed in place instead of copied. With reuse, rec->fields' elements (from the previous
-  // document) are overwritten instead of destroyed, so their strings keep their capacity.
-  bool Parse(std::string_view doc, size_t readable_after, const Options& o, LogRecord* rec,
-             std::string* why, bool reuse);
+  // One decoded document as views into the parser's DOM, the document, texts and o.
+  struct Doc {
+    int64_t ts_ns = 0;
+    uint8_t flags = 0;
+    std::string_view msg;
+    std::vector<KVView> labels;  // stream_fields keys, then o.extra_labels
+    std::vector<KVView> fields;
+  };
+  Doc doc;
+
+  // Decodes text into doc (views valid until the next Decode). readable_after: bytes readable
+  // after text (simdjson reads up to SIMDJSON_PADDING past the end; their content does not
+  // matter): enough of them and text is parsed in place instead of copied. False (and doc is
+  // the flagged raw line) when it is not a JSON object; *why says why.
+  bool Decode(std::string_view text, size_t readable_after, const Options& o, std::string* why);
   // Appends the object's keys (nested objects flattened with '.') and values to items.
   void Flatten(simdjson::dom::object obj, std::string_view prefix, int depth);
+  std::string* Text() {
+    if (texts_used == texts.size()) texts.emplace_back();
+    std::string* t = &texts[texts_used++];
+    t->clear();
+    return t;
+  }
+  // The value as kept: a view of a JSON string's bytes, or the text of another value.
+  std::string_view Value(simdjson::dom::element v);
+  // doc as a LogRecord (appended to rec's labels and fields; with reuse, rec's field elements
+  // are overwritten from the first on, so their strings keep their capacity).
+  void ToRecord(LogRecord* rec, bool reuse) const;
 };
 
 Parser::Parser() : impl_(std::make_unique<Impl>()) {}
@@ -102,26 +126,67 @@ void Parser::Impl::Flatten(simdjson::dom::object obj, std::string_view prefix, i
   }
 }
 
-bool Parser::ParseObject(std::string_view doc, const Options& o, LogRecord* rec, std::string* why) {
-  return impl_->Parse(doc, 0, o, rec, why, /*reuse=*/false);
+std::string_view Parser::Impl::Value(simdjson::dom::element v) {
+  if (v.type() == simdjson::dom::element_type::STRING) return v.get_string().value();
+  std::string* t = Text();
+  AssignScalar(v, t);
+  return *t;
 }
 
-bool Parser::Impl::Parse(std::string_view doc, size_t readable_after, const Options& o,
-                         LogRecord* rec, std::string* why, bool reuse) {
+bool Parser::ParseObject(std::string_view text, const Options& o, LogRecord* rec,
+                         std::string* why) {
+  const bool ok = impl_->Decode(text, 0, o, why);
+  impl_->ToRecord(rec, /*reuse=*/false);
+  return ok;
+}
+
+void Parser::Impl::ToRecord(LogRecord* rec, bool reuse) const {
+  rec->ts_ns = doc.ts_ns;
+  rec->flags |= doc.flags;
+  rec->msg.assign(doc.msg);
+  size_t nf = reuse ? 0 : rec->fields.size();
+  for (const auto& f : doc.fields) {
+    if (nf == rec->fields.size()) rec->fields.emplace_back();
+    KV& kv = rec->fields[nf++];
+    kv.name.assign(f.name);
+    kv.value.assign(f.value);
+  }
+  rec->fields.resize(nf);
+  // The store promotes service/host/level to labels: room for them now, one allocation.
+  rec->labels.reserve(rec->labels.size() + doc.labels.size() + 4);
+  for (const auto& l : doc.labels)
+    rec->labels.push_back(KV{std::string(l.name), std::string(l.value)});
+}
+
+bool Parser::Impl::Decode(std::string_view text, size_t readable_after, const Options& o,
+                          std::string* why) {
+  doc.ts_ns = 0;
+  doc.flags = 0;
+  doc.labels.clear();
+  doc.fields.clear();
+  texts_used = 0;
+  auto extra_labels = [&] {
+    for (const auto& l : o.extra_labels) doc.labels.push_back(KVView{l.name, l.value});
+  };
+  auto parse_error = [&](std::string message) {
+    doc.flags |= kFlagParseError;
+    std::string* t = Text();
+    *t = std::move(message);
+    doc.fields.push_back(KVView{"_parse_error", *t});
+  };
   simdjson::dom::element root;
   auto err =
-      parser.parse(doc.data(), doc.size(), readable_after < simdjson::SIMDJSON_PADDING).get(root);
+      parser.parse(text.data(), text.size(), readable_after < simdjson::SIMDJSON_PADDING).get(root);
   if (err != simdjson::SUCCESS || root.type() != simdjson::dom::element_type::OBJECT) {
     *why = err != simdjson::SUCCESS
                ? std::string("cannot parse JSON: ") + simdjson::error_message(err)
                : std::string("not a JSON object");
-    if (reuse) rec->fields.clear();
-    rec->msg.assign(doc);
-    rec->labels.insert(rec->labels.end(), o.extra_labels.begin(), o.extra_labels.end());
-    rec->SetParseError(*why);
+    doc.msg = text;
+    extra_labels();
+    parse_error(*why);
     return false;
   }
-  // Keys with their values still in the DOM: only what is kept is copied out.
+  // Keys with their values still in the DOM: only what is kept is converted.
   items.clear();
   nested_used = 0;
   Flatten(root.get_object().value(), "", 0);
@@ -133,15 +198,9 @@ bool Parser::Impl::Parse(std::string_view doc, size_t readable_after, const Opti
     }
     return SIZE_MAX;
   };
-  // Fields are written from index nf on: reused elements first, then new ones.
-  size_t nf = reuse ? 0 : rec->fields.size();
   // Message.
   size_t msg_i = find(o.msg_fields, SIZE_MAX);
-  if (msg_i != SIZE_MAX) {
-    AssignScalar(items[msg_i].value, &rec->msg);
-  } else {
-    rec->msg.assign(doc);
-  }
+  doc.msg = msg_i != SIZE_MAX ? Value(items[msg_i].value) : text;
   // Time.
   size_t time_i = find(o.time_fields, msg_i);
   if (time_i != SIZE_MAX) {
@@ -149,22 +208,20 @@ bool Parser::Impl::Parse(std::string_view doc, size_t readable_after, const Opti
     int64_t ns = 0;
     if (v.type() == simdjson::dom::element_type::STRING &&
         ParseRfc3339Nanos(v.get_string().value(), &ns)) {
-      rec->ts_ns = ns;
+      doc.ts_ns = ns;
     } else {
-      std::string text;
-      AssignScalar(v, &text);
+      std::string t;
+      AssignScalar(v, &t);
       char* end = nullptr;
-      double d = std::strtod(text.c_str(), &end);
-      if (ParseRfc3339Nanos(text, &ns)) {
-        rec->ts_ns = ns;
-      } else if (!text.empty() && *end == '\0') {
-        rec->ts_ns = NumberToNanos(d);
+      double d = std::strtod(t.c_str(), &end);
+      if (ParseRfc3339Nanos(t, &ns)) {
+        doc.ts_ns = ns;
+      } else if (!t.empty() && *end == '\0') {
+        doc.ts_ns = NumberToNanos(d);
       } else {
-        rec->fields.resize(nf);
-        rec->SetParseError("cannot parse time field " + std::string(items[time_i].name) + " \"" +
-                           text.substr(0, 64) + "\"; used the arrival time");
-        *why = rec->Field("_parse_error");
-        nf = rec->fields.size();
+        parse_error("cannot parse time field " + std::string(items[time_i].name) + " \"" +
+                    t.substr(0, 64) + "\"; used the arrival time");
+        *why = std::string(doc.fields.back().value);
         time_i = SIZE_MAX;  // keep the field as it was sent
       }
     }
@@ -172,21 +229,13 @@ bool Parser::Impl::Parse(std::string_view doc, size_t readable_after, const Opti
   for (size_t i = 0; i < items.size(); ++i) {
     if (i == msg_i || i == time_i) continue;
     if (!o.stream_fields.empty() && Contains(o.stream_fields, items[i].name)) {
-      KV kv{std::string(items[i].name), std::string()};
-      AssignScalar(items[i].value, &kv.value);
-      rec->labels.push_back(std::move(kv));
+      doc.labels.push_back(KVView{items[i].name, Value(items[i].value)});
       continue;
     }
-    if (nf == rec->fields.size()) rec->fields.emplace_back();
-    KV& f = rec->fields[nf++];
-    f.name.assign(items[i].name);
-    AssignScalar(items[i].value, &f.value);
+    doc.fields.push_back(KVView{items[i].name, Value(items[i].value)});
   }
-  rec->fields.resize(nf);
-  // The store promotes service/host/level to labels: room for them now, one allocation.
-  rec->labels.reserve(rec->labels.size() + o.extra_labels.size() + 4);
-  rec->labels.insert(rec->labels.end(), o.extra_labels.begin(), o.extra_labels.end());
-  return (rec->flags & kFlagParseError) == 0;
+  extra_labels();
+  return (doc.flags & kFlagParseError) == 0;
 }
 
 namespace {
@@ -234,10 +283,11 @@ void Parser::ParseLines(std::string_view body, const Options& o, LogBatch* out, 
     LogRecord rec;
     std::string why;
     size_t after = static_cast<size_t>(body.data() + body.size() - (line.data() + line.size()));
-    if (!impl_->Parse(line, after, o, &rec, &why, /*reuse=*/false)) {
+    if (!impl_->Decode(line, after, o, &why)) {
       report->flagged++;
       report->Error("line " + std::to_string(line_no) + ": " + why);
     }
+    impl_->ToRecord(&rec, /*reuse=*/false);
     report->records++;
     out->push_back(std::move(rec));
   });
@@ -261,21 +311,51 @@ void Parser::ParseLinesReusing(std::string_view body, const Options& o, LogBatch
     rec.labels.clear();
     why.clear();
     size_t after = static_cast<size_t>(body.data() + body.size() - (line.data() + line.size()));
-    if (!impl_->Parse(line, after, o, &rec, &why, /*reuse=*/true)) {
+    if (!impl_->Decode(line, after, o, &why)) {
       report->flagged++;
       report->Error("line " + std::to_string(line_no) + ": " + why);
     }
+    impl_->ToRecord(&rec, /*reuse=*/true);
     report->records++;
   });
   out->resize(n);
 }
 
+void Parser::ParseLinesInto(std::string_view body, const Options& o, BatchBuilder* out,
+                            Report* report) {
+  std::string why;
+  ForEachLine(body, [&](std::string_view line, size_t line_no) {
+    why.clear();
+    size_t after = static_cast<size_t>(body.data() + body.size() - (line.data() + line.size()));
+    if (!impl_->Decode(line, after, o, &why)) {
+      report->flagged++;
+      report->Error("line " + std::to_string(line_no) + ": " + why);
+    }
+    const Impl::Doc& d = impl_->doc;
+    out->Add(d.ts_ns, d.flags, d.labels, d.msg, d.fields);
+    report->records++;
+  });
+}
+
 int FuzzJsonLines(const uint8_t* data, size_t size) {
+  const std::string_view body(reinterpret_cast<const char*>(data), size);
   Parser p;
   Options o;
   LogBatch out;
   Report r;
-  p.ParseLines(std::string_view(reinterpret_cast<const char*>(data), size), o, &out, &r);
+  p.ParseLines(body, o, &out, &r);
+  // The same lines decoded into a builder (what /insert/jsonline does): the payload decodes,
+  // with every line's record.
+  NormalizeRules rules;
+  rules.label_names = {"service", "host", "level", "source"};
+  rules.max_line_bytes = 64;
+  BatchBuilder b;
+  b.Reset(&rules, 1, 0);
+  Report r2;
+  p.ParseLinesInto(body, o, &b, &r2);
+  EncodedBatch e = b.Finish();
+  LogBatch decoded;
+  if (!DecodeBatch(e.payload, &decoded).ok() || decoded.size() != out.size()) __builtin_trap();
   return 0;
 }
 

@@ -21,6 +21,7 @@
 
 #include "logs/ingest/report.h"
 #include "logs/record.h"
+#include "logs/wal.h"
 
 namespace kansoku::logs::ingest::jsonline {
 
@@ -41,6 +42,9 @@ class Parser {
   // message strings and label / field vectors keep their capacity, so a thread that decodes
   // request after request into one batch allocates only for values that outgrow it.
   void ParseLinesReusing(std::string_view body, const Options& o, LogBatch* out, Report* report);
+  // Same records as ParseLines, added to a batch that the store's BatchBuilder encodes as they
+  // come (no LogRecords; out was readied by Store::StartBatch).
+  void ParseLinesInto(std::string_view body, const Options& o, BatchBuilder* out, Report* report);
   // Decodes one JSON document (one line / one _bulk source). False (and a flagged record in
   // *rec) when it is not a JSON object; *why says why.
   bool ParseObject(std::string_view doc, const Options& o, LogRecord* rec, std::string* why);

@@ -131,6 +131,75 @@ TEST(JsonLines, InPlaceLinesEqualCopiedOnes) {
   EXPECT_EQ(r2.flagged, 3u * 3);  // unterminated, not an object, bad time
 }
 
+// ParseLinesInto (what /insert/jsonline uses: no LogRecords) gives the payload, views and counts
+// that ParseLines' records give through the same builder: values kept as views into the DOM,
+// the line or the parser's own texts (numbers, arrays, parse errors) all arrive intact, also
+// when the builder's buffer grows and the stream_fields labels and extra labels are in play.
+TEST(JsonLines, LinesIntoABuilderEqualParsedRecords) {
+  std::string body;
+  for (int i = 0; i < 400; ++i) {
+    body += "{\"ts\":" + std::to_string(1795672203000 + i) + ",\"msg\":\"line " +
+            std::to_string(i) + " \\u00e9\",\"service\":\"s" + std::to_string(i % 3) +
+            "\",\"env\":\"e" + std::to_string(i % 2) + "\",\"level\":\"WARNING\",\"a\":{\"b\":[" +
+            std::to_string(i) + ",{\"c\":null}]},\"n\":" + std::to_string(i * 7) + ".5}\n";
+    if (i % 50 == 0) body += "not json " + std::to_string(i) + "\n\n";
+    if (i % 70 == 0) body += "{\"msg\":\"t\",\"time\":\"yesterday\",\"source\":\"x\"}\n";
+    if (i % 90 == 0) body += "{\"other\":\"no message key\",\"host\":\"\"}\r\n";
+  }
+  Options o;
+  o.extra_labels = {{"source", "jsonline"}};
+  o.stream_fields = {"env"};
+  NormalizeRules rules;
+  rules.label_names = {"service", "host", "level", "source"};
+  rules.max_line_bytes = 40;  // some lines are cut
+  Parser p;
+  LogBatch records;
+  Report want_rep;
+  p.ParseLines(body, o, &records, &want_rep);
+  BatchBuilder want_b;
+  want_b.Reset(&rules, 7, 0);
+  std::vector<KVView> labels, fields;
+  for (const auto& r : records) {
+    labels.clear();
+    for (const auto& l : r.labels) labels.push_back(KVView{l.name, l.value});
+    fields.clear();
+    for (const auto& f : r.fields) fields.push_back(KVView{f.name, f.value});
+    want_b.Add(r.ts_ns, r.flags, labels, r.msg, fields);
+  }
+  EncodedBatch want = want_b.Finish();
+  BatchBuilder b;
+  for (int round = 0; round < 2; ++round) {  // the second one reuses the parser and builder
+    b.Reset(&rules, 7, round == 0 ? 0 : body.size());
+    Report rep;
+    p.ParseLinesInto(body, o, &b, &rep);
+    EXPECT_EQ(rep.records, want_rep.records);
+    EXPECT_EQ(rep.flagged, want_rep.flagged);
+    ASSERT_EQ(b.sent_streams().size(), want_b.sent_streams().size());
+    for (size_t i = 0; i < b.sent_streams().size(); ++i) {
+      EXPECT_EQ(b.sent_streams()[i].labels, want_b.sent_streams()[i].labels);
+      EXPECT_EQ(b.sent_streams()[i].records, want_b.sent_streams()[i].records);
+      EXPECT_EQ(b.sent_streams()[i].bytes, want_b.sent_streams()[i].bytes);
+    }
+    EncodedBatch got = b.Finish();
+    EXPECT_EQ(got.payload, want.payload);
+    EXPECT_EQ(got.views.ts, want.views.ts);
+    ASSERT_EQ(got.views.fields.size(), want.views.fields.size());
+    for (size_t i = 0; i < got.views.fields.size(); ++i) {
+      EXPECT_EQ(got.views.fields[i].value, want.views.fields[i].value);
+    }
+  }
+  EXPECT_EQ(want_rep.records, 400u + 8 + 6 + 5);
+  EXPECT_EQ(want_rep.flagged, 8u + 6);
+  LogBatch out;
+  ASSERT_TRUE(DecodeBatch(want.payload, &out).ok());
+  EXPECT_EQ(out[0].labels,
+            (std::vector<KV>{
+                {"env", "e0"}, {"level", "warn"}, {"service", "s0"}, {"source", "jsonline"}}));
+  EXPECT_EQ(out[0].Field("a.b"), "[0,{\"c\":null}]");
+  EXPECT_EQ(out[0].Field("n"), "0.5");
+  EXPECT_EQ(out[0].ts_ns, 1795672203000000000);
+}
+
 TEST(JsonLines, NumberTimestampsByMagnitude) {
   EXPECT_EQ(NumberToNanos(1795672203), 1795672203000000000LL);
   EXPECT_EQ(NumberToNanos(1795672203123.0), 1795672203123000000LL);
