@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "base/same_bytes.h"  // SameBytes (block writer)
+#include "base/same_bytes.h"  // SameBytes (block writer, WAL batch builder)
 #include "logs/record.h"
 
 namespace kansoku::logs {
