@@ -614,7 +614,8 @@ DB::~DB() {
   if (wal_ != nullptr && options_.checkpoint_on_close) {
     // The head as compact chunk records instead of every segment's raw samples: a smaller WAL
     // on disk while stopped and a faster start. A failure leaves the segments as they were.
-    Status st = Checkpoint();
+    // Nothing else runs now: both of the encoding threads' cores are the close's.
+    Status st = Checkpoint(/*threads=*/2);
     if (!st.ok()) log::Error("tsdb: checkpoint at close failed", {{"error", st.ToString()}});
   }
   if (wal_ != nullptr) {
@@ -946,7 +947,7 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
   return Status::Ok();
 }
 
-Status DB::Checkpoint() {
+Status DB::Checkpoint(int threads) {
   int upto;
   {
     std::lock_guard<std::mutex> gate(commit_gate_);
@@ -974,23 +975,46 @@ Status DB::Checkpoint() {
       KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kSeries, EncodeWalSeries(series)));
     }
     // The head's samples as encoded chunks (the smaller of packed and XOR per run), ~10x
-    // smaller than samples records.
-    constexpr size_t kRun = BlockWriter::kSamplesPerChunk;
-    constexpr size_t kPayloadBytes = 1 << 20;
-    std::string payload, bytes;
-    for (const auto& s : all) {
-      const std::vector<Sample> smp = head_.SamplesOf(*s);
-      for (size_t i = 0; i < smp.size(); i += kRun) {
-        const size_t n = std::min(kRun, smp.size() - i);
-        const ChunkEncoding e = EncodeChunk(smp.data() + i, n, &bytes);
-        AppendWalChunk(&payload, WalChunk{s->ref(), e, bytes});
-        if (payload.size() >= kPayloadBytes) {
-          KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kChunks, payload));
-          payload.clear();
+    // smaller than samples records. Series [begin, end) of `all` as framed chunks records
+    // appended to *out.
+    auto encode = [&](size_t begin, size_t end, std::string* out) {
+      constexpr size_t kRun = BlockWriter::kSamplesPerChunk;
+      constexpr size_t kPayloadBytes = 1 << 20;
+      std::string payload, bytes;
+      for (size_t k = begin; k < end; ++k) {
+        const std::vector<Sample> smp = head_.SamplesOf(*all[k]);
+        for (size_t i = 0; i < smp.size(); i += kRun) {
+          const size_t n = std::min(kRun, smp.size() - i);
+          const ChunkEncoding e = EncodeChunk(smp.data() + i, n, &bytes);
+          AppendWalChunk(&payload, WalChunk{all[k]->ref(), e, bytes});
+          if (payload.size() >= kPayloadBytes) {
+            AppendWalRecord(out, WalRecordType::kChunks, payload);
+            payload.clear();
+          }
         }
       }
+      if (!payload.empty()) AppendWalRecord(out, WalRecordType::kChunks, payload);
+    };
+    // Groups of series in order; with two threads a helper encodes every second group while
+    // this one encodes (and writes) the group before it. Two groups' records in memory at most.
+    constexpr size_t kGroup = 512;
+    std::string first, second;
+    for (size_t g = 0; g < all.size(); g += 2 * kGroup) {
+      const size_t mid = std::min(g + kGroup, all.size());
+      const size_t end = std::min(g + 2 * kGroup, all.size());
+      std::thread helper;
+      if (threads > 1 && mid < end) helper = std::thread([&] { encode(mid, end, &second); });
+      encode(g, mid, &first);
+      if (helper.joinable()) {
+        helper.join();
+      } else {
+        encode(mid, end, &second);
+      }
+      KANSOKU_RETURN_IF_ERROR(emit(first));
+      KANSOKU_RETURN_IF_ERROR(emit(second));
+      first.clear();
+      second.clear();
     }
-    if (!payload.empty()) KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kChunks, payload));
     std::vector<WalMetadata> md;
     {
       std::lock_guard<std::mutex> l(md_mu_);

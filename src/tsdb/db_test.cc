@@ -173,6 +173,50 @@ TEST(DBTest, ReopenReplaysWal) {
   }
 }
 
+// The close's checkpoint encodes groups of 512 series on two threads and writes them in order;
+// the head's samples are decoded chunk by chunk, or merged when a series has out-of-order ones.
+// Every sample of every series comes back: three groups (two in parallel, one alone), series
+// with closed and open chunks, and out-of-order samples.
+TEST(DBTest, CheckpointAtCloseKeepsEverySampleOfEveryGroup) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.out_of_order_window_ms = 3600 * 1000;
+  constexpr int kSeries = 1300, kSamples = 250;
+  auto value = [](int s, int i) { return s * 0.5 + (i % 7 == 0 ? 1e300 : i * 0.01); };
+  {
+    auto db = DB::Open(o, dir.path());
+    ASSERT_TRUE(db.ok());
+    for (int i = 0; i < kSamples; ++i) {
+      auto app = (*db)->NewAppender();
+      for (int s = 0; s < kSeries; ++s) {
+        // Every 100th series writes its odd samples late (after the next even one).
+        int64_t step = i;
+        if (s % 100 == 0 && i % 2 == 0 && i + 1 < kSamples) step = i + 1;
+        if (s % 100 == 0 && i % 2 == 1) step = i - 1;
+        ASSERT_TRUE(app->Append(L("m", std::to_string(s)), step * 15000, value(s, step)).ok());
+      }
+      ASSERT_TRUE(app->Commit().ok());
+    }
+  }
+  size_t checkpoints = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/wal")) {
+    checkpoints += e.path().filename().string().starts_with("checkpoint.");
+  }
+  EXPECT_EQ(checkpoints, 1u);
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto got = Query(**db, {Eq("__name__", "m")});
+  ASSERT_EQ(got.size(), static_cast<size_t>(kSeries));
+  for (int s = 0; s < kSeries; ++s) {
+    const auto& v = got["m{instance=\"" + std::to_string(s) + "\"}"];
+    ASSERT_EQ(v.size(), static_cast<size_t>(kSamples)) << s;
+    for (int i = 0; i < kSamples; ++i) {
+      ASSERT_EQ(v[i].t, i * 15000) << s;
+      ASSERT_EQ(v[i].v, value(s, i)) << s << " " << i;
+    }
+  }
+}
+
 // The child appends and commits batches, reporting each acknowledged batch number through a
 // pipe; it is SIGKILLed mid-stream. Every acknowledged sample must be there after reopening.
 TEST(DBTest, KillNineLosesNothingAcknowledged) {
