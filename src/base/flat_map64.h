@@ -28,6 +28,12 @@ class FlatMap64 {
       if (e.key == 0) return nullptr;
     }
   }
+  // Hints the CPU to load the slot Find(key) reads first (a lookup coming soon). Unconditional
+  // on purpose (GCC 12 drops a prefetch under a branch); on an empty map it prefetches nullptr,
+  // which is harmless.
+  void Prefetch(uint64_t key) const {
+    __builtin_prefetch(slots_.data() + (((key * 0x9e3779b97f4a7c15ULL) >> (shift_ & 63)) & mask_));
+  }
   // Inserts key -> value; an existing key keeps its value. Returns the stored value.
   uint32_t Insert(uint64_t key, uint32_t value) {
     KANSOKU_CHECK(key != 0, "BUG: FlatMap64 key 0 is reserved");

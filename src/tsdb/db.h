@@ -167,7 +167,9 @@ class DB : public Appendable, public Queryable {
   enum class Trigger { kAll, kRound, kTick };
   Result<int> CompactHeadLocked(Trigger trigger);
   Status PersistRange(int64_t lo, int64_t hi);
-  Status Checkpoint();
+  // Writes the head as a WAL checkpoint (tsdb-wal.md). threads (1 or 2): how many threads
+  // encode the head's chunks (2 at close, where the encoding is most of the wait).
+  Status Checkpoint(int threads = 1);
   std::string NextBlockName();
   void SyncLoop();
   void HeadLoop();

@@ -173,6 +173,50 @@ TEST(DBTest, ReopenReplaysWal) {
   }
 }
 
+// The close's checkpoint encodes groups of 512 series on two threads and writes them in order;
+// the head's samples are decoded chunk by chunk, or merged when a series has out-of-order ones.
+// Every sample of every series comes back: three groups (two in parallel, one alone), series
+// with closed and open chunks, and out-of-order samples.
+TEST(DBTest, CheckpointAtCloseKeepsEverySampleOfEveryGroup) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.out_of_order_window_ms = 3600 * 1000;
+  constexpr int kSeries = 1300, kSamples = 250;
+  auto value = [](int s, int i) { return s * 0.5 + (i % 7 == 0 ? 1e300 : i * 0.01); };
+  {
+    auto db = DB::Open(o, dir.path());
+    ASSERT_TRUE(db.ok());
+    for (int i = 0; i < kSamples; ++i) {
+      auto app = (*db)->NewAppender();
+      for (int s = 0; s < kSeries; ++s) {
+        // Every 100th series writes its odd samples late (after the next even one).
+        int64_t step = i;
+        if (s % 100 == 0 && i % 2 == 0 && i + 1 < kSamples) step = i + 1;
+        if (s % 100 == 0 && i % 2 == 1) step = i - 1;
+        ASSERT_TRUE(app->Append(L("m", std::to_string(s)), step * 15000, value(s, step)).ok());
+      }
+      ASSERT_TRUE(app->Commit().ok());
+    }
+  }
+  size_t checkpoints = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/wal")) {
+    checkpoints += e.path().filename().string().starts_with("checkpoint.");
+  }
+  EXPECT_EQ(checkpoints, 1u);
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto got = Query(**db, {Eq("__name__", "m")});
+  ASSERT_EQ(got.size(), static_cast<size_t>(kSeries));
+  for (int s = 0; s < kSeries; ++s) {
+    const auto& v = got["m{instance=\"" + std::to_string(s) + "\"}"];
+    ASSERT_EQ(v.size(), static_cast<size_t>(kSamples)) << s;
+    for (int i = 0; i < kSamples; ++i) {
+      ASSERT_EQ(v[i].t, i * 15000) << s;
+      ASSERT_EQ(v[i].v, value(s, i)) << s << " " << i;
+    }
+  }
+}
+
 // The child appends and commits batches, reporting each acknowledged batch number through a
 // pipe; it is SIGKILLed mid-stream. Every acknowledged sample must be there after reopening.
 TEST(DBTest, KillNineLosesNothingAcknowledged) {
@@ -233,6 +277,51 @@ TEST(DBTest, KillNineLosesNothingAcknowledged) {
 
 // AppendWithHandle: the handle names the series after the first append; a handle of another
 // DB, a garbage one, or one whose series was collected falls back to the labels.
+// One appender's samples reach the head series by series, each series' in append order: 19
+// series (more than the commit's 8 chain-walking lanes, the last group partial) with 1 to 19
+// samples each, interleaved unevenly, some refused (a series left with none staged), exact
+// duplicates dropped within the batch.
+TEST(DBTest, CommitAppliesInterleavedSeriesInAppendOrder) {
+  TempDir dir;
+  auto db = DB::Open(TestOptions(), dir.path());
+  ASSERT_TRUE(db.ok());
+  constexpr int kSeries = 19;
+  {
+    auto app = (*db)->NewAppender();
+    ASSERT_TRUE(app->Append(L("n", "old"), 100000, 1).ok());
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  {
+    auto app = (*db)->NewAppender();
+    // Only a refused sample: the series is pinned by the batch, nothing of it staged.
+    EXPECT_FALSE(app->Append(L("n", "old"), 500, 1).ok());
+    for (int i = 0; i < kSeries; ++i) {
+      for (int s = 0; s < kSeries; ++s) {
+        if (i > s) continue;  // series s gets s + 1 samples
+        ASSERT_TRUE(app->Append(L("m", std::to_string(s)), 1000 * (i + 1), s * 100 + i).ok());
+        if (i == 2) {  // an exact duplicate: a no-op
+          ASSERT_TRUE(app->Append(L("m", std::to_string(s)), 1000 * (i + 1), s * 100 + i).ok());
+        }
+      }
+    }
+    EXPECT_FALSE(app->Append(L("m", "0"), 500, 1).ok());  // older than its staged samples
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  auto got = Query(**db, {Eq("__name__", "m")});
+  ASSERT_EQ(got.size(), static_cast<size_t>(kSeries));
+  for (int s = 0; s < kSeries; ++s) {
+    const auto& v = got["m{instance=\"" + std::to_string(s) + "\"}"];
+    ASSERT_EQ(v.size(), static_cast<size_t>(s + 1)) << s;
+    for (int i = 0; i <= s; ++i) {
+      EXPECT_EQ(v[i].t, 1000 * (i + 1)) << s;
+      EXPECT_EQ(v[i].v, s * 100 + i) << s;
+    }
+  }
+  EXPECT_EQ((*db)->Stats().samples_appended,
+            static_cast<uint64_t>(1 + kSeries * (kSeries + 1) / 2));
+  EXPECT_EQ(Query(**db, {Eq("__name__", "n")})["n{instance=\"old\"}"].size(), 1u);
+}
+
 TEST(DBTest, AppendWithHandleFallsBackToLabels) {
   TempDir dir1, dir2;
   DBOptions o = TestOptions();

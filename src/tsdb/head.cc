@@ -494,6 +494,28 @@ std::vector<Sample> Head::SamplesOf(MemSeries& s) {
     SnapshotLocked(s, INT64_MIN, INT64_MAX, &chunks);
   }
   std::vector<Sample> out;
+  // Without out-of-order samples the chunks follow each other in time (closed chunks, then the
+  // open one): decoded one after the other, without the merging iterator (whose heap was ~20%
+  // of a checkpoint's CPU).
+  bool in_order = true;
+  for (size_t i = 1; i < chunks.size() && in_order; ++i) {
+    in_order = chunks[i].mint > chunks[i - 1].maxt;
+  }
+  if (in_order) {
+    Status st;
+    for (const ChunkRef& c : chunks) {
+      if (c.encoding == ChunkEncoding::kPacked) {
+        st = DecodePackedChunk(c.data, &out);
+      } else if (c.encoding == ChunkEncoding::kXor) {
+        st = DecodeXorChunk(c.data, &out);
+      } else {
+        st = Status::Corruption("unexpected chunk encoding in the head");
+      }
+      if (!st.ok()) break;
+    }
+    if (st.ok()) return out;
+    out.clear();  // the iterator below stops at the bad chunk, as before
+  }
   MergedSeriesIterator it(std::move(chunks), INT64_MIN, INT64_MAX);
   while (it.Next()) out.push_back(it.At());
   return out;

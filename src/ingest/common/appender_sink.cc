@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 
 namespace kansoku::ingest {
 
@@ -61,22 +62,72 @@ std::string Where(const RowBatch& batch, uint32_t line) {
 }
 }  // namespace
 
-SeriesCache::Entry* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
-                                            uint64_t n_samples) {
-  if (series_bad_[idx]) return nullptr;
-  if (series_labels_[idx] != nullptr) return series_labels_[idx];
+RawKeyTable::Item* RawKeyTable::Insert(uint64_t hash, uint64_t context, std::string_view key,
+                                       void* value) {
+  KANSOKU_CHECK(hash != 0, "BUG: RawKeyTable hash 0 is reserved");
+  if ((size_ + 1) * 4 > slots_.size() * 3) Grow();
+  auto* item = reinterpret_cast<Item*>(Allocate(sizeof(Item) + key.size()));
+  item->context = context;
+  item->value = value;
+  item->handle = 0;
+  item->key_size = static_cast<uint32_t>(key.size());
+  if (!key.empty()) std::memcpy(item + 1, key.data(), key.size());
+  for (size_t i = SlotOf(hash);; i = (i + 1) & mask_) {
+    Slot& s = slots_[i];
+    KANSOKU_CHECK(s.hash != hash, "BUG: RawKeyTable::Insert of a hash it holds");
+    if (s.hash == 0) {
+      s = Slot{hash, item};
+      ++size_;
+      return item;
+    }
+  }
+}
+
+void RawKeyTable::Grow() {
+  std::vector<Slot> old = std::move(slots_);
+  const size_t cap = old.empty() ? 64 : old.size() * 2;
+  slots_.assign(cap, Slot{});
+  mask_ = cap - 1;
+  shift_ = 64 - __builtin_ctzll(cap);
+  for (const Slot& o : old) {
+    if (o.hash == 0) continue;
+    size_t i = SlotOf(o.hash);
+    while (slots_[i].hash != 0) i = (i + 1) & mask_;
+    slots_[i] = o;
+  }
+}
+
+char* RawKeyTable::Allocate(size_t bytes) {
+  constexpr size_t kBlock = 64 << 10;
+  bytes = (bytes + alignof(Item) - 1) & ~(alignof(Item) - 1);
+  if (bytes > free_bytes_) {
+    // A key longer than a block gets a block of its own (the rest of the current one stays).
+    const size_t n = std::max(kBlock, bytes);
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(n));
+    arena_bytes_ += n;
+    free_ = blocks_.back().get();
+    free_bytes_ = n;
+  }
+  char* p = free_;
+  free_ += bytes;
+  free_bytes_ -= bytes;
+  return p;
+}
+
+AppenderSink::Resolved AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
+                                               uint64_t n_samples) {
+  if (series_bad_[idx] || series_labels_[idx].entry != nullptr) return series_labels_[idx];
   const SeriesRow& sr = batch.series()[idx];
   const bool use_raw = !sr.raw_key.empty() && batch.key_context() != 0;
   uint64_t raw_h = sr.raw_hash;  // set by a decoder that deferred the labels
   if (use_raw) {
     if (raw_h == 0) {
       raw_h = XXH3_64bits(sr.raw_key.data(), sr.raw_key.size()) ^ batch.key_context();
-      raw_h |= static_cast<uint64_t>(raw_h == 0);  // FlatMap64 reserves key 0
+      raw_h |= static_cast<uint64_t>(raw_h == 0);  // RawKeyTable reserves 0
     }
-    if (const uint32_t* i = tables_->raw_index.Find(raw_h)) {
-      SeriesCache::RawEntry& r = tables_->raw_entries[*i];
-      if (r.context == batch.key_context() && r.key == sr.raw_key) {
-        return series_labels_[idx] = r.entry;
+    if (RawKeyTable::Item* r = tables_->raw.Find(raw_h)) {
+      if (r->context == batch.key_context() && r->key() == sr.raw_key) {
+        return series_labels_[idx] = {static_cast<SeriesCache::Entry*>(r->value), &r->handle};
       }
     }
   }
@@ -95,27 +146,26 @@ SeriesCache::Entry* AppenderSink::LabelsFor(const RowBatch& batch, uint32_t idx,
         message = Where(batch, sr.line) + "BUG: deferred labels without a resolver";
       }
       report_.RejectN(reason, n_samples, std::move(message));
-      return nullptr;
+      return {};
     }
     found = LabelsFromViews(batch, idx, deferred_.data(), static_cast<uint32_t>(deferred_.size()),
                             n_samples);
   } else {
     found = LabelsFromViews(batch, idx, batch.labels_of(sr), sr.num_labels, n_samples);
   }
-  if (found != nullptr && use_raw && tables_->raw_index.Find(raw_h) == nullptr) {
-    // Point at the map_ entry (node-based, cleared together with raw_entries_); a collided
-    // entry lives only for this batch, so the raw entry keeps its own copy.
-    const bool collided = !collided_.empty() && found == &collided_.back();
-    SeriesCache::RawEntry raw{batch.key_context(), std::string(sr.raw_key), found, nullptr};
-    if (collided) {
-      raw.owned = std::make_unique<SeriesCache::Entry>(*found);
-      raw.entry = raw.owned.get();
+  if (found == nullptr) return {};
+  if (use_raw && tables_->raw.Find(raw_h) == nullptr) {
+    // Point at the map entry (node-based, dropped together with the raw table); a collided
+    // entry lives only for this batch, so the table keeps its own copy.
+    if (!collided_.empty() && found == &collided_.back()) {
+      tables_->owned.push_back(*found);
+      found = &tables_->owned.back();
     }
-    tables_->raw_entries.push_back(std::move(raw));
-    tables_->raw_index.Insert(raw_h, static_cast<uint32_t>(tables_->raw_entries.size() - 1));
-    found = tables_->raw_entries.back().entry;
+    RawKeyTable::Item* r = tables_->raw.Insert(raw_h, batch.key_context(), sr.raw_key, found);
+    r->handle = std::atomic_ref<uint64_t>(found->handle).load(std::memory_order_relaxed);
+    return series_labels_[idx] = {found, &r->handle};
   }
-  return series_labels_[idx] = found;
+  return series_labels_[idx] = {found, &found->handle};
 }
 
 SeriesCache::Entry* AppenderSink::LabelsFromViews(const RowBatch& batch, uint32_t idx,
@@ -125,7 +175,7 @@ SeriesCache::Entry* AppenderSink::LabelsFromViews(const RowBatch& batch, uint32_
   uint64_t h = HashInput(l, num_labels);
   auto it = tables_->map.find(h);
   if (it != tables_->map.end() && Matches(l, num_labels, it->second.labels)) {
-    return series_labels_[idx] = &it->second;
+    return &it->second;
   }
   sorted_.clear();
   for (uint32_t i = 0; i < num_labels; ++i) {
@@ -147,19 +197,21 @@ SeriesCache::Entry* AppenderSink::LabelsFromViews(const RowBatch& batch, uint32_
   tsdb::Labels built = tsdb::Labels::FromSortedUnchecked(std::move(owned));
   if (it == tables_->map.end()) {
     auto ins = tables_->map.emplace(h, SeriesCache::Entry{std::move(built), 0}).first;
-    return series_labels_[idx] = &ins->second;
+    return &ins->second;
   }
   // Hash collision with another series: keep the cached one, own this one for the batch.
   collided_.push_back(SeriesCache::Entry{std::move(built), 0});
-  return series_labels_[idx] = &collided_.back();
+  return &collided_.back();
 }
 
 void AppenderSink::Consume(const RowBatch& batch) {
   KANSOKU_CHECK(!committed_, "BUG: AppenderSink::Consume after Commit");
   tables_ = cache_->ForBatch();
   collided_.clear();
-  series_labels_.assign(batch.series().size(), nullptr);
-  series_bad_.assign(batch.series().size(), false);
+  const auto& rows = batch.series();
+  series_labels_.assign(rows.size(), Resolved{});
+  series_bad_.assign(rows.size(), false);
+  handles_.resize(rows.size());
   const auto& samples = batch.samples();
   {
     // Every series of the batch under one lock of the (shared) cache, in sample order (the
@@ -170,7 +222,22 @@ void AppenderSink::Consume(const RowBatch& batch) {
       const uint32_t series = samples[i].series;
       size_t j = i + 1;
       while (j < samples.size() && samples[j].series == series) ++j;
-      LabelsFor(batch, series, j - i);
+      // Deferred series come with their raw key's hash: the lookups of the series a few rows
+      // ahead are started now (their slot, then their item), so that their cache misses overlap
+      // instead of each row waiting for its own.
+      if (series + kPrefetchSlot < rows.size())
+        tables_->raw.Prefetch(rows[series + kPrefetchSlot].raw_hash);
+      if (series + kPrefetchItem < rows.size() && rows[series + kPrefetchItem].raw_hash != 0) {
+        if (const RawKeyTable::Item* r = tables_->raw.Find(rows[series + kPrefetchItem].raw_hash)) {
+          __builtin_prefetch(r);
+          __builtin_prefetch(reinterpret_cast<const char*>(r) + 64);
+        }
+      }
+      const Resolved res = LabelsFor(batch, series, j - i);
+      // The handle while its item is in cache (the appends below store it back if it changes).
+      if (res.entry != nullptr) {
+        handles_[series] = std::atomic_ref<uint64_t>(*res.handle).load(std::memory_order_relaxed);
+      }
       i = j;
     }
   }
@@ -178,10 +245,9 @@ void AppenderSink::Consume(const RowBatch& batch) {
     uint32_t series = samples[i].series;
     size_t j = i + 1;
     while (j < samples.size() && samples[j].series == series) ++j;
-    SeriesCache::Entry* entry = series_labels_[series];
+    SeriesCache::Entry* entry = series_labels_[series].entry;
     if (entry != nullptr) {
-      std::atomic_ref<uint64_t> shared_handle(entry->handle);
-      uint64_t handle = shared_handle.load(std::memory_order_relaxed);
+      uint64_t handle = handles_[series];
       const uint64_t handle_before = handle;
       for (size_t k = i; k < j; ++k) {
         Status st = appender_.AppendWithHandle(&handle, entry->labels, samples[k].timestamp_ms,
@@ -197,7 +263,10 @@ void AppenderSink::Consume(const RowBatch& batch) {
           if (st.code() == Status::Code::kUnavailable) report_.SetRequestError(st);
         }
       }
-      if (handle != handle_before) shared_handle.store(handle, std::memory_order_relaxed);
+      if (handle != handle_before) {
+        std::atomic_ref<uint64_t>(*series_labels_[series].handle)
+            .store(handle, std::memory_order_relaxed);
+      }
     }
     i = j;
   }
@@ -207,7 +276,7 @@ void AppenderSink::Consume(const RowBatch& batch) {
     SeriesCache::Entry* entry;
     {
       std::lock_guard<std::mutex> l(cache_->mu_);
-      entry = LabelsFor(batch, e.series, 0);
+      entry = LabelsFor(batch, e.series, 0).entry;
     }
     if (entry == nullptr) continue;
     const LabelView* lv = batch.labels_of(e);

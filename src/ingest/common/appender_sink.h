@@ -29,12 +29,77 @@
 #include <unordered_map>
 #include <vector>
 
-#include "base/flat_map64.h"
 #include "ingest/common/report.h"
 #include "ingest/common/rows.h"
 #include "tsdb/storage.h"
 
 namespace kansoku::ingest {
+
+// RawKeyTable: raw keys (SeriesRow::raw_key, with their key context) -> a series' cached labels
+// and the storage's handle for that key, for AppenderSink's per-row lookup. Built for the cache
+// misses of that lookup (on bench/tsdb's import each row's series was last touched ~5000 rows
+// before, so its memory has left the caches): a slot of the open-addressing index holds the hash
+// and the item's address, and an item holds the key's bytes and the handle next to each other
+// (one allocation-free arena), so a hit reads the slot and one item — not a slot, a deque
+// element, a heap string and the labels' entry as before.
+// Items are never removed (the owner replaces the whole table). Thread safety: none (the
+// SeriesCache's mutex guards it; Item::handle is shared through std::atomic_ref).
+class RawKeyTable {
+ public:
+  struct Item {
+    uint64_t context;
+    void* value;      // the owner's (SeriesCache: the Entry with the labels)
+    uint64_t handle;  // Appender::AppendWithHandle's for this key, 0 = none yet
+    uint32_t key_size;
+    std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
+  };
+  static_assert(sizeof(Item) % alignof(Item) == 0);
+
+  RawKeyTable() = default;
+  RawKeyTable(const RawKeyTable&) = delete;
+  RawKeyTable& operator=(const RawKeyTable&) = delete;
+
+  // The item inserted with this hash (not 0), or nullptr. The caller compares key and context:
+  // a hash names at most one item (a second key with the same hash is not inserted).
+  Item* Find(uint64_t hash) const {
+    if (size_ == 0) return nullptr;
+    for (size_t i = SlotOf(hash);; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.hash == hash) return s.item;
+      if (s.hash == 0) return nullptr;
+    }
+  }
+  // Hints the CPU to load the slot Find(hash) reads first. Unconditional on purpose (GCC 12
+  // drops a prefetch under a branch); on an empty table it prefetches nullptr, which is harmless.
+  void Prefetch(uint64_t hash) const {
+    __builtin_prefetch(slots_.data() + (((hash * 0x9e3779b97f4a7c15ULL) >> (shift_ & 63)) & mask_));
+  }
+  // Adds an item; hash (not 0) must not be in the table yet.
+  Item* Insert(uint64_t hash, uint64_t context, std::string_view key, void* value);
+  size_t size() const { return size_; }
+  // Bytes held by the items and the index.
+  size_t MemoryBytes() const { return arena_bytes_ + slots_.capacity() * sizeof(Slot); }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;  // 0 = empty
+    Item* item = nullptr;
+  };
+  size_t SlotOf(uint64_t hash) const {
+    return static_cast<size_t>((hash * 0x9e3779b97f4a7c15ULL) >> shift_);
+  }
+  void Grow();
+  char* Allocate(size_t bytes);
+
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  int shift_ = 64;
+  size_t size_ = 0;
+  std::vector<std::unique_ptr<char[]>> blocks_;  // the items
+  char* free_ = nullptr;                         // in blocks_.back()
+  size_t free_bytes_ = 0;
+  size_t arena_bytes_ = 0;
+};
 
 // SeriesCache: label views (in input order) -> built tsdb::Labels and the storage's appender
 // handle (Appender::AppendWithHandle), so a series seen in an earlier request costs a hash and a
@@ -65,19 +130,14 @@ class SeriesCache {
     // std::atomic_ref (relaxed; a stale value only costs the storage's slower lookup).
     uint64_t handle = 0;
   };
-  struct RawEntry {
-    uint64_t context;
-    std::string key;
-    Entry* entry;                  // the map entry of these labels (one Labels copy per series),
-    std::unique_ptr<Entry> owned;  // or this one's, for a series whose map slot holds another
-  };
   struct Tables {
-    size_t size() const { return map.size() + raw_entries.size(); }
+    size_t size() const { return map.size() + raw.size(); }
     std::unordered_map<uint64_t, Entry> map;  // node-based: references stay valid
-    // hash(raw key, context) (0 written as 1) -> index in raw_entries; a flat table: this
-    // lookup runs once per row.
-    FlatMap64 raw_index;
-    std::deque<RawEntry> raw_entries;  // references stay valid
+    // hash(raw key, context) (0 written as 1) -> the map entry of its labels (one Labels copy
+    // per series) or, for a series whose map slot holds another, one in `owned`. This lookup
+    // runs once per row; its items carry the handle of their own key.
+    RawKeyTable raw;
+    std::deque<Entry> owned;  // references stay valid
   };
   // The tables a batch uses (replaced by an empty set first when over max_entries); they stay
   // valid while the returned pointer is held.
@@ -106,9 +166,15 @@ class AppenderSink : public RowSink {
   Status Commit();
 
  private:
-  // Builds (or reuses) Labels for series `idx` of the batch; nullptr + report entry if invalid.
-  // Caller holds cache_->mu_.
-  SeriesCache::Entry* LabelsFor(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
+  // A batch series' labels and the handle to append them with (in the raw key's item or the
+  // labels' entry).
+  struct Resolved {
+    SeriesCache::Entry* entry = nullptr;  // null: not built yet, or invalid (series_bad_)
+    uint64_t* handle = nullptr;
+  };
+  // Builds (or reuses) Labels for series `idx` of the batch; entry nullptr + report entry if
+  // invalid. Caller holds cache_->mu_.
+  Resolved LabelsFor(const RowBatch& batch, uint32_t idx, uint64_t n_samples);
   // The same from label views l[0, num_labels) (hash of views, sort, build); no raw-key lookup.
   SeriesCache::Entry* LabelsFromViews(const RowBatch& batch, uint32_t idx, const LabelView* l,
                                       uint32_t num_labels, uint64_t n_samples);
@@ -125,7 +191,11 @@ class AppenderSink : public RowSink {
   std::vector<LabelView> sorted_;
   std::vector<LabelView> deferred_;          // a deferred series' labels, from the batch's resolver
   std::deque<SeriesCache::Entry> collided_;  // built labels whose hash slot holds another series
-  std::vector<SeriesCache::Entry*> series_labels_;  // per batch series; null = not built yet
+  // How far ahead of the current row Consume starts a raw-key lookup: the slot, then the item.
+  static constexpr size_t kPrefetchSlot = 16;
+  static constexpr size_t kPrefetchItem = 8;
+  std::vector<Resolved> series_labels_;  // per batch series
+  std::vector<uint64_t> handles_;        // per batch series: *series_labels_[i].handle
   std::vector<bool> series_bad_;
 };
 

@@ -185,6 +185,85 @@ TEST(AppenderSinkTest, AppendsValidRowsAndReportsBadOnes) {
   EXPECT_EQ(report.HttpStatus(), 400);
 }
 
+// RawKeyTable keeps every item's key, context, value and handle through index growth, with
+// hashes that share slots (linear probing), keys longer than an arena block, and an empty key.
+TEST(RawKeyTableTest, FindsEveryItemThroughGrowth) {
+  RawKeyTable t;
+  EXPECT_EQ(t.Find(1), nullptr);
+  std::vector<std::string> keys;
+  std::vector<int> values(5000);
+  for (size_t i = 0; i < values.size(); ++i) {
+    keys.push_back("k{i=\"" + std::to_string(i) + "\"}");
+  }
+  keys[7] = std::string(100000, 'x');  // larger than a 64 KiB block
+  keys[8] = "";
+  // Hashes 1..n collide in their high bits (the slot), so they probe past each other.
+  for (size_t i = 0; i < keys.size(); ++i) {
+    RawKeyTable::Item* item = t.Insert(i + 1, 40 + i, keys[i], &values[i]);
+    item->handle = 1000 + i;
+  }
+  EXPECT_EQ(t.size(), keys.size());
+  EXPECT_GE(t.MemoryBytes(), 100000u);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const RawKeyTable::Item* item = t.Find(i + 1);
+    ASSERT_NE(item, nullptr) << i;
+    EXPECT_EQ(item->key(), keys[i]);
+    EXPECT_EQ(item->context, 40 + i);
+    EXPECT_EQ(item->value, &values[i]);
+    EXPECT_EQ(item->handle, 1000 + i);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(item) % alignof(RawKeyTable::Item), 0u);
+  }
+  EXPECT_EQ(t.Find(keys.size() + 1), nullptr);
+  EXPECT_EQ(t.Find(0xdeadbeef00000000ULL), nullptr);
+}
+
+// The storage handle is kept per raw key, next to its bytes: two raw keys of the same labels
+// (here: another space) share one built Labels, and each passes back the handle the storage
+// gave for it (a handle 0 only costs the storage's label lookup).
+TEST(AppenderSinkTest, RawKeysKeepTheirHandles) {
+  class HandleAppender : public testing::FakeAppender {
+   public:
+    Status AppendWithHandle(uint64_t* handle, const tsdb::Labels& labels, int64_t t,
+                            double v) override {
+      passed.push_back(*handle);
+      if (*handle == 0) *handle = ++next;
+      return Append(labels, t, v);
+    }
+    std::vector<uint64_t> passed;
+    uint64_t next = 0;
+  };
+  SeriesCache cache;
+  std::vector<std::vector<uint64_t>> passed;
+  for (int round = 0; round < 2; ++round) {
+    HandleAppender app;
+    app.next = 10 * (round + 1);
+    DecodeReport report;
+    AppenderSink sink(app, report, &cache);
+    RowBatch b;
+    b.set_key_context(5);
+    b.BeginSeries(1, "up{a=\"1\",b=\"2\"}");
+    b.AddLabel("__name__", "up");
+    b.AddLabel("a", "1");
+    b.AddLabel("b", "2");
+    b.AddSample(1 + round, 1);
+    b.BeginSeries(2, "up{a=\"1\", b=\"2\"}");
+    b.AddLabel("__name__", "up");
+    b.AddLabel("a", "1");
+    b.AddLabel("b", "2");
+    b.AddSample(1 + round, 1);
+    sink.Consume(b);
+    ASSERT_TRUE(sink.Commit().ok());
+    ASSERT_EQ(app.rows.size(), 2u);
+    EXPECT_EQ(app.rows[0].labels, app.rows[1].labels);
+    passed.push_back(app.passed);
+  }
+  // Round 0: both keys are new; their handles are read before the batch's appends (0).
+  EXPECT_EQ(passed[0], (std::vector<uint64_t>{0, 0}));
+  // Round 1: each key passes back the handle given for it.
+  EXPECT_EQ(passed[1], (std::vector<uint64_t>{11, 12}));
+  EXPECT_EQ(cache.size(), 3u);  // one Labels, two raw keys
+}
+
 TEST(AppenderSinkTest, SeriesCacheAcrossRequests) {
   SeriesCache cache;
   for (int round = 0; round < 3; ++round) {

@@ -339,6 +339,116 @@ TEST(PromTextTest, DeferredKeysMissingFromTheSeriesCacheAreResolved) {
   }
 }
 
+// Parse looks a window of lines ahead (their keys scanned and hashed first): a body of many
+// windows with comments, metadata, blank and CRLF lines, bad lines, and an OpenMetrics # EOF
+// inside a window gives the rows, metadata and errors of a parse without known keys, both the
+// first time and when its keys are known (deferred).
+TEST(PromTextTest, LookAheadWindowsKeepLinesInOrder) {
+  for (Format f : {Format::kPrometheusText, Format::kOpenMetrics}) {
+    SCOPED_TRACE(f == Format::kOpenMetrics ? "openmetrics" : "text");
+    std::string body;
+    for (int i = 0; i < 150; ++i) {
+      if (i % 10 == 0) {
+        body += "# HELP m" + std::to_string(i / 10) + " help " + std::to_string(i) + "\n";
+        body += "# TYPE m" + std::to_string(i / 10) + " gauge\n";
+      }
+      if (i % 17 == 0) body += "\n";
+      if (i == 97 && f == Format::kOpenMetrics) body += "# EOF\n";
+      const std::string ts = f == Format::kOpenMetrics ? std::to_string(1795671866 + i)
+                                                       : std::to_string(1795671866000 + i);
+      const std::string value = i % 23 == 5 ? "x" : std::to_string(i);
+      body += "m" + std::to_string(i / 10) + "{k=\"" + std::to_string(i % 7) + "\"} " + value +
+              " " + ts + (i % 3 == 0 ? "\r\n" : "\n");
+    }
+    auto run = [&](Parser& parser, SeriesCache& cache, testing::FakeAppender* app,
+                   DecodeReport* report) {
+      AppenderSink sink(*app, *report, &cache);
+      parser.Parse(body, f, Opts(), sink, *report);
+      ASSERT_TRUE(sink.Commit().ok());
+    };
+    testing::FakeAppender want;
+    DecodeReport want_report;
+    {
+      Parser fresh;
+      SeriesCache cache;
+      run(fresh, cache, &want, &want_report);
+    }
+    ASSERT_EQ(want.rows.size(), f == Format::kOpenMetrics ? 93u : 143u);
+    ASSERT_FALSE(want_report.errors().empty());
+    Parser parser;
+    SeriesCache cache;
+    for (int round = 0; round < 2; ++round) {
+      SCOPED_TRACE(round);
+      testing::FakeAppender app;
+      DecodeReport report;
+      run(parser, cache, &app, &report);
+      ASSERT_EQ(app.rows.size(), want.rows.size());
+      for (size_t i = 0; i < app.rows.size(); ++i) {
+        EXPECT_EQ(app.rows[i].labels, want.rows[i].labels) << i;
+        EXPECT_EQ(app.rows[i].t, want.rows[i].t) << i;
+        EXPECT_EQ(app.rows[i].v, want.rows[i].v) << i;
+      }
+      EXPECT_EQ(app.metadata.size(), want.metadata.size());
+      EXPECT_EQ(report.errors(), want_report.errors());
+      EXPECT_EQ(report.rows_rejected(), want_report.rows_rejected());
+    }
+  }
+}
+
+// The known-key path finds the end of the metric name 16 bytes at a time: names of every class
+// of character ([a-zA-Z0-9_:]) and of lengths around 16 and 32, each followed by a character
+// that is not a name character (a neighbour of a range, a byte >= 0x80), parse the same when
+// the keys are known (deferred; the name alone is a key of its own) as without known keys.
+TEST(PromTextTest, KnownKeyNameEndsAtTheFirstNonNameCharacter) {
+  const std::string chars = "aZz_A:09mQ";
+  const std::string stops[] = {"-", ".", "@", "[", "`", "{", "/", "\x80", "\xff", "\x7f"};
+  std::string body;
+  int lines = 0;
+  for (size_t len = 1; len <= 40; ++len) {
+    std::string name = "n";
+    for (size_t k = 1; k < len; ++k) name += chars[k % chars.size()];
+    body += name + " " + std::to_string(len) + "\n";  // a known key: the name alone
+    body += name + "{x=\"1\"} 1\n";
+    lines += 2;
+    for (const std::string& stop : stops) {
+      body += name + stop + "{x=\"1\"} 2\n";
+      body += name + stop + " 3\n";
+      lines += 2;
+    }
+  }
+  const DecodeOptions o = Opts();
+  auto want = Parse(body, Format::kPrometheusText, o);  // a collecting sink: no known keys
+  // 80 valid lines; "." and the rest are not name characters in the 0.0.4 text format.
+  ASSERT_EQ(want->sink.rows.size(), 80u);
+  ASSERT_EQ(want->report.rows_rejected(), static_cast<uint64_t>(lines - 80));
+  Parser parser;
+  SeriesCache cache;
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    testing::FakeAppender app;
+    DecodeReport report;
+    AppenderSink sink(app, report, &cache);
+    parser.Parse(body, Format::kPrometheusText, o, sink, report);
+    ASSERT_TRUE(sink.Commit().ok());
+    ASSERT_EQ(app.rows.size(), want->sink.rows.size());
+    for (size_t i = 0; i < app.rows.size(); ++i) {
+      EXPECT_EQ(app.rows[i].labels, want->sink.rows[i].labels) << i;
+      EXPECT_EQ(app.rows[i].v, want->sink.rows[i].value) << i;
+    }
+    EXPECT_EQ(report.errors(), want->report.errors());
+    for (size_t r = 0; r < kNumRejectReasons; ++r) {
+      const auto reason = static_cast<RejectReason>(r);
+      EXPECT_EQ(report.rejected(reason), want->report.rejected(reason)) << RejectReasonName(reason);
+    }
+  }
+  // A name end found too early or too late makes a key that is never known (the line is then
+  // parsed in full, same rows): every valid line of a second parse must be deferred.
+  ResolvingSink again;
+  DecodeReport report;
+  parser.Parse(body, Format::kPrometheusText, o, again, report);
+  EXPECT_EQ(again.deferred, 80);
+}
+
 TEST(PromTextTest, FlushesLargeBodiesInBatches) {
   std::string body;
   for (int i = 0; i < 1000; ++i) body += "m{i=\"" + std::to_string(i) + "\"} 1\n";
