@@ -1013,41 +1013,16 @@ Status DB::Checkpoint(int threads) {
       constexpr size_t kRun = BlockWriter::kSamplesPerChunk;
       constexpr size_t kPayloadBytes = 1 << 20;
       std::string payload, bytes;
-      std::vector<ChunkRef> chunks;
-      std::vector<Sample> smp_scratch;
-      const auto add = [&](SeriesRef ref, ChunkEncoding e, std::string_view b) {
-        AppendWalChunk(&payload, WalChunk{ref, e, b});
-        if (payload.size() >= kPayloadBytes) {
-          AppendWalRecord(out, WalRecordType::kChunks, payload);
-          payload.clear();
-        }
-      };
       for (size_t k = begin; k < end; ++k) {
-        // A series without out-of-order samples: its head chunks as they are (closed ones are
-        // already the smaller of packed and XOR; decoding and re-encoding them was most of a
-        // close's checkpoint). Otherwise its merged samples, re-encoded in runs.
-        if (head_.ChunksInOrder(*all[k], &chunks)) {
-          for (size_t j = 0; j < chunks.size(); ++j) {
-            const ChunkRef& c = chunks[j];
-            // The last chunk is usually the open one, always XOR: re-encoded as the smaller of
-            // packed and XOR, as a closed chunk is (the checkpoint stays as small as before).
-            if (j + 1 == chunks.size() && c.encoding == ChunkEncoding::kXor) {
-              smp_scratch.clear();
-              if (DecodeXorChunk(c.data, &smp_scratch).ok() && !smp_scratch.empty()) {
-                const ChunkEncoding e = EncodeChunk(smp_scratch.data(), smp_scratch.size(), &bytes);
-                add(all[k]->ref(), e, bytes);
-                continue;
-              }
-            }
-            add(all[k]->ref(), c.encoding, c.data);
-          }
-          continue;
-        }
         const std::vector<Sample> smp = head_.SamplesOf(*all[k]);
         for (size_t i = 0; i < smp.size(); i += kRun) {
           const size_t n = std::min(kRun, smp.size() - i);
           const ChunkEncoding e = EncodeChunk(smp.data() + i, n, &bytes);
-          add(all[k]->ref(), e, bytes);
+          AppendWalChunk(&payload, WalChunk{all[k]->ref(), e, bytes});
+          if (payload.size() >= kPayloadBytes) {
+            AppendWalRecord(out, WalRecordType::kChunks, payload);
+            payload.clear();
+          }
         }
       }
       if (!payload.empty()) AppendWalRecord(out, WalRecordType::kChunks, payload);

@@ -486,35 +486,6 @@ std::vector<std::shared_ptr<MemSeries>> Head::AllSeries() const {
   return out;
 }
 
-namespace {
-
-// Whether chunks follow each other in time (no out-of-order samples among them).
-bool InOrder(const std::vector<ChunkRef>& chunks) {
-  for (size_t i = 1; i < chunks.size(); ++i) {
-    if (chunks[i].mint <= chunks[i - 1].maxt) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-bool Head::ChunksInOrder(MemSeries& s, std::vector<ChunkRef>* out) {
-  out->clear();
-  {
-    std::lock_guard<std::mutex> l(s.mu_);
-    SnapshotLocked(s, INT64_MIN, INT64_MAX, out);
-  }
-  for (const ChunkRef& c : *out) {
-    if (c.encoding != ChunkEncoding::kPacked && c.encoding != ChunkEncoding::kXor) {
-      out->clear();
-      return false;
-    }
-  }
-  if (InOrder(*out)) return true;
-  out->clear();
-  return false;
-}
-
 std::vector<Sample> Head::SamplesOf(MemSeries& s) {
   std::vector<ChunkRef> chunks;
   {
@@ -525,7 +496,11 @@ std::vector<Sample> Head::SamplesOf(MemSeries& s) {
   // Without out-of-order samples the chunks follow each other in time (closed chunks, then the
   // open one): decoded one after the other, without the merging iterator (whose heap was ~20%
   // of a checkpoint's CPU).
-  if (InOrder(chunks)) {
+  bool in_order = true;
+  for (size_t i = 1; i < chunks.size() && in_order; ++i) {
+    in_order = chunks[i].mint > chunks[i - 1].maxt;
+  }
+  if (in_order) {
     Status st;
     for (const ChunkRef& c : chunks) {
       if (c.encoding == ChunkEncoding::kPacked) {

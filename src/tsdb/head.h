@@ -200,10 +200,6 @@ class Head {
   std::vector<std::shared_ptr<MemSeries>> AllSeries() const;
   // All samples of a series in time order (closed, open and out-of-order merged).
   std::vector<Sample> SamplesOf(MemSeries& s);
-  // A series' chunks as they are in the head (closed ones by reference, the open one copied)
-  // when they follow each other in time, i.e. without out-of-order samples; false (and *out
-  // cleared) otherwise. For checkpoints, which then need not decode and re-encode them.
-  bool ChunksInOrder(MemSeries& s, std::vector<ChunkRef>* out);
 
   // Persisting [lo, hi): hold the returned lock (exclusive) from the snapshot of the range until
   // Truncate(lo, hi) returns. Appends below MinValidTime() wait for it; others don't.
