@@ -22,6 +22,17 @@ import time
 BIN = os.environ.get("KANSOKU_BIN", os.path.join(os.path.dirname(__file__), "../../build/release/kansoku"))
 ADMIN_TOKEN = "ksk_e2e_admin_token_0123456789abcdef"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+# The shared third-party test data, read in place (CMake resolves it: cmake/KansokuShared.cmake).
+SHARED_DIR = os.environ.get("KANSOKU_SHARED_DIR") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared")
+
+
+def shared_path(*parts):
+    """A file of the shared test data; fails with where it looked when it is not there."""
+    path = os.path.join(SHARED_DIR, *parts)
+    if not os.path.exists(path):
+        raise FileNotFoundError("shared test data not found: %s (set KANSOKU_SHARED_DIR)" % path)
+    return path
 
 
 _SERVERS = []

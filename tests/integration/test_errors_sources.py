@@ -14,12 +14,11 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Server, free_port, wait_until
+from harness import Server, free_port, shared_path, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENTS = os.path.join(HERE, "..", "clients")
 NODE_MODULES = os.path.join(CLIENTS, "node_modules")
-SHARED = os.path.join(HERE, "..", "..", "..", "shared", "clients")
 JARS = "/usr/share/java"
 CP = ":".join(os.path.join(JARS, j) for j in [
     "slf4j-api.jar", "logback-classic.jar", "logback-core.jar", "logstash-logback-encoder.jar",
@@ -91,11 +90,11 @@ errors:
             self.assertTrue(os.path.exists(j), j + " missing: run scripts/install-deps")
         work = os.path.join(self.s.data, "java")
         os.makedirs(work)
-        run(["javac", "-d", work, "-cp", CP, os.path.join(SHARED, "logback", "KansokuLogbackDemo.java")])
+        run(["javac", "-d", work, "-cp", CP, shared_path("clients", "logback", "KansokuLogbackDemo.java")])
         props = ["-DTARGET_HOST=127.0.0.1", "-DSYSLOG_UDP_PORT=%d" % self.syslog_udp,
                  "-DJSON_TCP_PORT=%d" % self.json_tcp, "-DSOCKET_PORT=%d" % free_port(),
                  "-DPATTERN_TCP_PORT=%d" % free_port(), "-Dkansoku.wait.ms=3000"]
-        run(["java", "-Dlogback.configurationFile=" + os.path.join(SHARED, "logback", "logback.xml")]
+        run(["java", "-Dlogback.configurationFile=" + shared_path("clients", "logback", "logback.xml")]
             + props + ["-cp", work + ":" + CP, "KansokuLogbackDemo"])
         # One ERROR with a chained exception reached kansoku twice (syslog lines joined, JSON):
         # both group into one issue, like an SDK event with the same in-app frames.

@@ -289,7 +289,7 @@ ruleset(name="fwd") {
 </configuration>
 """ % (self.s.syslog_udp, self.s.json_tcp))
         src = os.path.join(self.tmp, "KansokuLogbackDemo.java")
-        shutil.copy(os.path.join(HERE, "..", "..", "..", "shared", "clients", "logback", "KansokuLogbackDemo.java"), src)
+        shutil.copy(harness.shared_path("clients", "logback", "KansokuLogbackDemo.java"), src)
         subprocess.run(["javac", "-d", self.tmp, "-cp", cp, src], check=True, timeout=120)
         subprocess.run(["java", "-Dlogback.configurationFile=" + conf, "-Dkansoku.wait.ms=3000",
                         "-cp", self.tmp + ":" + cp, "KansokuLogbackDemo"], check=True, timeout=120,
