@@ -290,6 +290,16 @@ class FastBits {
     }
     return w << (pos_ & 7);
   }
+  // Whether a whole 64-bit word loads at the position: then PeekWord's first 57 bits are all
+  // stream bits, and Advance may consume up to 57 of them without a bounds check.
+  [[gnu::always_inline]] bool HasWord() const { return (pos_ >> 3) + 8 <= size_; }
+  [[gnu::always_inline]] uint64_t PeekWord() const {
+    uint64_t w;
+    std::memcpy(&w, data_ + (pos_ >> 3), sizeof w);
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+    return w << (pos_ & 7);
+  }
+  [[gnu::always_inline]] void Advance(size_t n) { pos_ += n; }
   // Consumes n bits; false when fewer remain.
   [[gnu::always_inline]] bool Skip(size_t n) {
     if (pos_ + n > size_bits_) return false;
@@ -357,10 +367,77 @@ Status DecodeXorChunk(std::string_view bytes, std::vector<Sample>* out) {
   if (!r.Varint(&t) || !r.Read(64, &v_bits)) return corrupt(base);
   s[0] = {t, BitsDouble(v_bits)};
   int leading = 0, trailing = 0;
+  // The value after its timestamp, the general way: a Peek for the control bits, then a Read.
+  const auto value_slow = [&]() -> bool {
+    const uint64_t w = r.Peek();
+    if ((w >> 63) == 0) return r.Skip(1);
+    if ((w >> 62) & 1) {
+      // "11": a new window, 5 bits leading zeros, 6 bits length.
+      const uint64_t lead = (w >> 57) & 0x1f;
+      uint64_t len = (w >> 51) & 0x3f;
+      if (!r.Skip(13)) return false;
+      if (len == 0) len = 64;
+      if (lead + len > 64) return false;
+      leading = static_cast<int>(lead);
+      trailing = 64 - leading - static_cast<int>(len);
+    } else if (!r.Skip(2)) {
+      return false;
+    }
+    uint64_t x;
+    if (!r.Read(64 - leading - trailing, &x)) return false;
+    v_bits ^= x << trailing;
+    return true;
+  };
   for (uint32_t i = 1; i < n; ++i) {
     if (i == 1) {
       if (!r.Varint(&t_delta)) return corrupt(base);
-    } else {
+    } else if (r.HasWord()) {
+      // One load per sample while a whole word is readable: the timestamp's prefix and payload
+      // (at most 25 bits), then the value's control bits and meaningful bits when they fit in
+      // the rest of the 57 bits the word surely holds (a regular series: 1 + 2 + meaningful
+      // bits); a value past the word is read from the position after its control bits.
+      const uint64_t w = r.PeekWord();
+      const int ones = std::countl_one(w);
+      if (ones <= 3) {
+        int used = 1;
+        if (ones > 0) {
+          const int payload = kDodBuckets[ones - 1].payload;
+          const int64_t dod = SignExtend(w << (ones + 1) >> (64 - payload), payload);
+          t_delta =
+              static_cast<int64_t>(static_cast<uint64_t>(t_delta) + static_cast<uint64_t>(dod));
+          used = ones + 1 + payload;
+        }
+        t = static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(t_delta));
+        const uint64_t v = w << used;
+        int len = 0, skip;
+        if ((v >> 63) == 0) {
+          skip = 1;
+        } else if (((v >> 62) & 1) == 0) {
+          len = 64 - leading - trailing;
+          skip = 2;
+        } else {
+          const int lead = static_cast<int>((v >> 57) & 0x1f);
+          len = static_cast<int>((v >> 51) & 0x3f);
+          if (len == 0) len = 64;
+          if (lead + len > 64) return corrupt(base);
+          leading = lead;
+          trailing = 64 - lead - len;
+          skip = 13;
+        }
+        if (used + skip + len <= 57) {
+          if (len > 0) v_bits ^= (v << skip >> (64 - len)) << trailing;
+          r.Advance(static_cast<size_t>(used + skip + len));
+        } else {
+          r.Advance(static_cast<size_t>(used + skip));
+          uint64_t x;
+          if (!r.Read(len, &x)) return corrupt(base);
+          v_bits ^= x << trailing;
+        }
+        s[i] = {t, BitsDouble(v_bits)};
+        continue;
+      }
+    }
+    if (i >= 2) {
       // Prefix of at most 4 one bits, then the delta-of-delta's payload.
       const uint64_t w = r.Peek();
       int ones = std::countl_one(w);
@@ -383,26 +460,7 @@ Status DecodeXorChunk(std::string_view bytes, std::vector<Sample>* out) {
       t_delta = static_cast<int64_t>(static_cast<uint64_t>(t_delta) + static_cast<uint64_t>(dod));
     }
     t = static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(t_delta));
-    const uint64_t w = r.Peek();
-    if ((w >> 63) == 0) {
-      if (!r.Skip(1)) return corrupt(base);
-    } else {
-      if ((w >> 62) & 1) {
-        // "11": a new window, 5 bits leading zeros, 6 bits length.
-        const uint64_t lead = (w >> 57) & 0x1f;
-        uint64_t len = (w >> 51) & 0x3f;
-        if (!r.Skip(13)) return corrupt(base);
-        if (len == 0) len = 64;
-        if (lead + len > 64) return corrupt(base);
-        leading = static_cast<int>(lead);
-        trailing = 64 - leading - static_cast<int>(len);
-      } else if (!r.Skip(2)) {
-        return corrupt(base);
-      }
-      uint64_t x;
-      if (!r.Read(64 - leading - trailing, &x)) return corrupt(base);
-      v_bits ^= x << trailing;
-    }
+    if (!value_slow()) return corrupt(base);
     s[i] = {t, BitsDouble(v_bits)};
   }
   return Status::Ok();

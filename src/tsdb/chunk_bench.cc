@@ -109,6 +109,22 @@ void BM_Decode(benchmark::State& state) {
 }
 BENCHMARK(BM_Decode)->Apply(Args)->ArgNames({"kind", "jitter_ms"});
 
+// The bulk decode the query path reads head chunks with (DecodeXorChunk into a vector).
+void BM_DecodeBulk(benchmark::State& state) {
+  size_t samples = 0;
+  const std::vector<std::string> chunks = XorChunksOf(state, &samples);
+  std::vector<Sample> decoded;
+  for (auto _ : state) {
+    for (const auto& c : chunks) {
+      decoded.clear();
+      if (!DecodeXorChunk(c, &decoded).ok()) state.SkipWithError("decode failed");
+      benchmark::DoNotOptimize(decoded.data());
+    }
+  }
+  PerSample(state, samples);
+}
+BENCHMARK(BM_DecodeBulk)->Apply(Args)->ArgNames({"kind", "jitter_ms"});
+
 // Decoding the packed encoding (what blocks and closed head chunks hold), whole chunks at a time
 // as the query engine reads them. Series whose packed form is not smaller are left out (the store
 // keeps XOR for them).

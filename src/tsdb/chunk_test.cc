@@ -127,6 +127,42 @@ TEST(ChunkTest, RoundTripTable) {
   }
 }
 
+// Values whose XOR with the previous one has 30..62 meaningful bits at every shift, after
+// timestamps of each delta-of-delta size: the bulk decoder reads a sample from one 64-bit word
+// when its bits fit in the 57 the word surely holds, so this crosses that edge at every bit
+// offset, in a reused window ("10") and in a new one ("11").
+TEST(ChunkTest, RoundTripValuesAroundTheWordBoundary) {
+  std::mt19937_64 rng(11);
+  std::vector<Sample> s;
+  uint64_t bits = 0x4059000000000000ULL;
+  int64_t t = 1'700'000'000'000;
+  const int64_t dods[] = {0, 0, 0, 3, -100, 4000, -200000};
+  int64_t delta = 15000;
+  for (int i = 0; i < 4000; ++i) {
+    const int len = 30 + static_cast<int>(rng() % 33);
+    const int shift = static_cast<int>(rng() % static_cast<uint64_t>(65 - len));
+    const uint64_t mask = ((1ULL << len) - 1) << shift;
+    uint64_t x = rng() & mask;
+    x |= 1ULL << shift;              // lowest meaningful bit set
+    x |= 1ULL << (shift + len - 1);  // highest meaningful bit set
+    bits ^= x;
+    delta += dods[rng() % 7];
+    if (delta < 1000) delta += 400000;  // timestamps keep increasing
+    t += delta;
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    s.push_back({t, v});
+    if (rng() % 3 == 0) {  // the same window again
+      uint64_t y = (rng() & mask) | (1ULL << shift) | (1ULL << (shift + len - 1));
+      bits ^= y;
+      t += delta;
+      std::memcpy(&v, &bits, sizeof v);
+      s.push_back({t, v});
+    }
+  }
+  ExpectRoundTrip(s);
+}
+
 TEST(ChunkTest, StaleNaNBitPatternPreserved) {
   XorChunk c;
   c.Append(1000, 1.0);
