@@ -85,8 +85,8 @@ int Labels::Compare(const Labels& o) const {
   for (size_t k = 0; k < n; ++k) {
     const Label& a = labels_[k];
     const Label& b = o.labels_[k];
-    if (!SameBytes(a.name, b.name)) return a.name < b.name ? -1 : 1;
-    if (!SameBytes(a.value, b.value)) return a.value < b.value ? -1 : 1;
+    if (const int c = CompareBytes(a.name, b.name); c != 0) return c < 0 ? -1 : 1;
+    if (const int c = CompareBytes(a.value, b.value); c != 0) return c < 0 ? -1 : 1;
   }
   return labels_.size() < o.labels_.size() ? -1 : (labels_.size() > o.labels_.size() ? 1 : 0);
 }

@@ -305,11 +305,9 @@ std::string_view LabelValue(const SeriesData& d, size_t k) {
 int CompareLabels(const SeriesData& a, const SeriesData& b) {
   const size_t na = NumLabels(a), nb = NumLabels(b);
   for (size_t k = 0; k < std::min(na, nb); ++k) {
-    // Mostly equal (the same series from several sources): SameBytes before a compare call.
-    if (const auto x = LabelName(a, k), y = LabelName(b, k); !SameBytes(x, y)) return x.compare(y);
-    if (const auto x = LabelValue(a, k), y = LabelValue(b, k); !SameBytes(x, y)) {
-      return x.compare(y);
-    }
+    // Mostly equal (the same series from several sources): CompareBytes passes them over.
+    if (const int c = CompareBytes(LabelName(a, k), LabelName(b, k)); c != 0) return c;
+    if (const int c = CompareBytes(LabelValue(a, k), LabelValue(b, k)); c != 0) return c;
   }
   return na < nb ? -1 : (na > nb ? 1 : 0);
 }
@@ -330,13 +328,13 @@ std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists)
     return std::span<const std::string_view>(l.parts.data() + l.begin[pos[i]],
                                              l.begin[pos[i] + 1] - l.begin[pos[i]]);
   };
-  // Sources mostly hold the same series: a part equal in both (SameBytes, no call for short
+  // Sources mostly hold the same series: a part equal in both (CompareBytes, no call for short
   // strings) is passed over before the first differing one is compared.
   const auto cmp = [&](size_t i, size_t j) {
     const auto a = entry(i), b = entry(j);
     const size_t n = std::min(a.size(), b.size());
     for (size_t k = 0; k < n; ++k) {
-      if (!SameBytes(a[k], b[k])) return a[k] < b[k] ? -1 : 1;
+      if (const int c = CompareBytes(a[k], b[k]); c != 0) return c < 0 ? -1 : 1;
     }
     return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
   };
