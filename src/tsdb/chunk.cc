@@ -316,7 +316,9 @@ class FastBits {
     return ReadWide(n, out);
   }
   // n in (56, 64].
-  [[gnu::noinline]] bool ReadWide(int n, uint64_t* out) {
+  // Inlined (rare, but a call would take the reader's address and keep its position in memory
+  // through the decode loop).
+  [[gnu::always_inline]] bool ReadWide(int n, uint64_t* out) {
     const uint64_t hi = Peek() >> 32;
     if (!Skip(32)) return false;
     const uint64_t lo = Peek() >> (64 - (n - 32));
@@ -368,6 +370,8 @@ Status DecodeXorChunk(std::string_view bytes, std::vector<Sample>* out) {
   s[0] = {t, BitsDouble(v_bits)};
   int leading = 0, trailing = 0;
   // The value after its timestamp, the general way: a Peek for the control bits, then a Read.
+  // Always inlined: called from two places, a call would keep the reader and the value state
+  // in memory through the whole loop.
   const auto value_slow = [&]() -> bool {
     const uint64_t w = r.Peek();
     if ((w >> 63) == 0) return r.Skip(1);
@@ -388,16 +392,20 @@ Status DecodeXorChunk(std::string_view bytes, std::vector<Sample>* out) {
     v_bits ^= x << trailing;
     return true;
   };
-  for (uint32_t i = 1; i < n; ++i) {
-    if (i == 1) {
-      if (!r.Varint(&t_delta)) return corrupt(base);
-    } else if (r.HasWord()) {
+  if (n >= 2) {
+    if (!r.Varint(&t_delta)) return corrupt(base);
+    t = static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(t_delta));
+    if (!value_slow()) return corrupt(base);
+    s[1] = {t, BitsDouble(v_bits)};
+  }
+  for (uint32_t i = 2; i < n; ++i) {
+    if (r.HasWord()) {
       // One load per sample while a whole word is readable: the timestamp's prefix and payload
       // (at most 25 bits), then the value's control bits and meaningful bits when they fit in
       // the rest of the 57 bits the word surely holds (a regular series: 1 + 2 + meaningful
       // bits); a value past the word is read from the position after its control bits.
       const uint64_t w = r.PeekWord();
-      const int ones = std::countl_one(w);
+      const int ones = std::countl_zero(~w | 1);  // never zero: no branch for it; > 3 anyway
       if (ones <= 3) {
         int used = 1;
         if (ones > 0) {
@@ -437,7 +445,7 @@ Status DecodeXorChunk(std::string_view bytes, std::vector<Sample>* out) {
         continue;
       }
     }
-    if (i >= 2) {
+    {
       // Prefix of at most 4 one bits, then the delta-of-delta's payload.
       const uint64_t w = r.Peek();
       int ones = std::countl_one(w);
