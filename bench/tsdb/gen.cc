@@ -110,6 +110,13 @@ Host MakeHost(int h) {
   auto add = [&](const std::string& name, const std::string& labels, Kind kind, double value,
                  double rate, double lo = 0, double hi = 0, double quantum = 1, int param = 0) {
     std::string prefix = name + "{" + (labels.empty() ? "" : labels + ",") + common + "} ";
+    // Integer counters start at an integer and quantized gauges on their quantum, as every
+    // later value of theirs is (counters started at 1e12 * Uniform() before, so each value of a
+    // "bytes" counter kept a fraction no node_exporter counter has).
+    if (kind == Kind::kCounterInt || kind == Kind::kCounterRare) value = std::round(value);
+    if (kind == Kind::kGaugeWalk || kind == Kind::kGaugeRare) {
+      value = std::round(value / quantum) * quantum;
+    }
     Series s{std::move(prefix), kind, value, rate, lo, hi, quantum, param, Rng(hr.Next())};
     host.series.push_back(std::move(s));
   };
