@@ -370,8 +370,7 @@ Status DecodeXorChunk(std::string_view bytes, std::vector<Sample>* out) {
   s[0] = {t, BitsDouble(v_bits)};
   int leading = 0, trailing = 0;
   // The value after its timestamp, the general way: a Peek for the control bits, then a Read.
-  // Always inlined: called from two places, a call would keep the reader and the value state
-  // in memory through the whole loop.
+  // For sample 1 and for samples the one-word path below does not take.
   const auto value_slow = [&]() -> bool {
     const uint64_t w = r.Peek();
     if ((w >> 63) == 0) return r.Skip(1);
