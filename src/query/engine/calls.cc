@@ -152,38 +152,49 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       // The common case without the generic dispatch: ExtrapolatedRate inlined per flavour.
       // Locals instead of members and *o: stores into the output no longer make the compiler
       // reload them every step.
-      const bool is_rate = rf == fn::RangeFn::kRate;
       const Point* p = points.data();
       const size_t np = points.size();
       const uint32_t* resets = has_resets ? sc.resets.data() : nullptr;
       const int64_t step = step_, range_ms = src.range_ms;
       // The window's end moves with the step, or stays at the @ time.
       const int64_t ref_step = src.has_at ? 0 : step;
-      int64_t eval_ts = start_ - step;
-      int64_t ref = (src.has_at ? src.at : start_) - src.offset_ms - ref_step;
-      Point* out = o->data();
-      size_t cap = o->size();
-      size_t hi_adv = 0, lo_adv = 0;
-      for (size_t i = 0; i < n; ++i) {
-        eval_ts += step;
-        ref += ref_step;
-        const int64_t rstart = ref - range_ms;
-        hi = SkipThroughLike(p, hi, np, ref, &hi_adv);
-        lo = SkipThroughLike(p, lo, hi, rstart, &lo_adv);
-        if (hi - lo < 2) continue;
-        fn::RangeWindow w{rstart, ref, eval_ts, range_s};
-        w.no_counter_resets = counter_fn && (resets == nullptr || resets[hi - 1] == resets[lo]);
-        const std::span<const Point> win(p + lo, hi - lo);
-        const auto v = is_rate      ? fn::ExtrapolatedRate(win, w, true, true)
-                       : counter_fn ? fn::ExtrapolatedRate(win, w, true, false)
-                                    : fn::ExtrapolatedRate(win, w, false, false);
-        if (!v) continue;
-        if (k == cap) {
-          o->resize(k + k / 2 + 16);
-          out = o->data();
-          cap = o->size();
+      // One loop per flavour (GCC -O2 does not unswitch loops), with the output index and the
+      // window edges in locals: `k` has its address taken (Trim), and incrementing it in
+      // memory put a store and a reload on every step's path.
+      const auto run = [&]<bool kRate, bool kCounter>() {
+        int64_t eval_ts = start_ - step;
+        int64_t ref = (src.has_at ? src.at : start_) - src.offset_ms - ref_step;
+        Point* out = o->data();
+        size_t cap = o->size();
+        size_t kk = k, h = hi, l = lo;
+        size_t hi_adv = 0, lo_adv = 0;
+        for (size_t i = 0; i < n; ++i) {
+          eval_ts += step;
+          ref += ref_step;
+          const int64_t rstart = ref - range_ms;
+          h = SkipThroughLike(p, h, np, ref, &hi_adv);
+          l = SkipThroughLike(p, l, h, rstart, &lo_adv);
+          if (h - l < 2) continue;
+          fn::RangeWindow w{rstart, ref, eval_ts, range_s};
+          w.no_counter_resets = kCounter && (resets == nullptr || resets[h - 1] == resets[l]);
+          const auto v =
+              fn::ExtrapolatedRate(std::span<const Point>(p + l, h - l), w, kCounter, kRate);
+          if (!v) continue;
+          if (kk == cap) {
+            o->resize(kk + kk / 2 + 16);
+            out = o->data();
+            cap = o->size();
+          }
+          out[kk++] = Point{eval_ts, *v};
         }
-        out[k++] = Point{eval_ts, *v};
+        k = kk;
+      };
+      if (rf == fn::RangeFn::kRate) {
+        run.template operator()<true, true>();
+      } else if (counter_fn) {
+        run.template operator()<false, true>();
+      } else {
+        run.template operator()<false, false>();
       }
       return;
     }
