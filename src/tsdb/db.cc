@@ -988,6 +988,11 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
   while (hi > cur && !persisted_until_.compare_exchange_weak(cur, hi)) {
   }
   head_compactions_.fetch_add(1);
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    compact_requested_ = true;
+  }
+  bg_cv_.notify_all();
   return Status::Ok();
 }
 
@@ -1276,7 +1281,16 @@ void DB::HeadLoop() {
 void DB::BlocksLoop() {
   const int64_t period_ms =
       options_.background_interval_ms > 0 ? options_.background_interval_ms : 30000;
-  while (WaitOrStop(period_ms)) {
+  for (;;) {
+    {
+      // A round every period, and right after a head range was persisted (a window may have
+      // become complete: merged now, not up to a period later, so fewer blocks stay open).
+      std::unique_lock<std::mutex> l(bg_mu_);
+      bg_cv_.wait_for(l, std::chrono::milliseconds(period_ms),
+                      [&] { return stop_ || compact_requested_; });
+      if (stop_) return;
+      compact_requested_ = false;
+    }
     auto r2 = CompactBlocks();
     if (!r2.ok()) log::Error("tsdb: block compaction failed", {{"error", r2.status().ToString()}});
     auto r3 = ApplyRetention();
