@@ -116,9 +116,9 @@ BlockWriter::~BlockWriter() {
   if (!finished_) (void)RemoveAll(parent_ + "/" + name_ + ".tmp");
 }
 
-Status BlockWriter::FlushChunk(const std::vector<Sample>& samples) {
-  const ChunkEncoding e = EncodeChunk(samples.data(), samples.size(), &enc_buf_);
-  return WriteChunk(e, enc_buf_, ChunkCrc(e, enc_buf_), samples.front().t, samples.back().t);
+Status BlockWriter::FlushChunk(const Sample* samples, size_t n) {
+  const ChunkEncoding e = EncodeChunk(samples, n, &enc_buf_);
+  return WriteChunk(e, enc_buf_, ChunkCrc(e, enc_buf_), samples[0].t, samples[n - 1].t);
 }
 
 Status BlockWriter::WriteChunk(ChunkEncoding e, std::string_view data, uint32_t crc, int64_t mint,
@@ -149,24 +149,24 @@ Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
   KANSOKU_CHECK(entries_.empty() || last_labels_ < labels,
                 "BUG: BlockWriter::AddSeries labels not strictly increasing");
   const auto chunks_begin = static_cast<uint32_t>(chunk_metas_.size());
-  std::vector<Sample>& c = pending_;
-  c.clear();
+  // The whole series at once (a merging iterator decodes chunks that do not overlap one after
+  // the other, without its per-sample heap), then cut into runs of kSamplesPerChunk.
+  std::vector<Sample>& all = pending_;
+  all.clear();
+  KANSOKU_RETURN_IF_ERROR(it.ReadRange(INT64_MIN, INT64_MAX, &all, nullptr));
   std::vector<RollupBuilder> rollups;
   if (rollups_) {
     for (int64_t r : kRollupResolutions) rollups.emplace_back(r);
-  }
-  while (it.Next()) {
-    const Sample s = it.At();
-    for (auto& r : rollups) r.Add(s.t, s.v);
-    if (c.size() >= kSamplesPerChunk) {
-      KANSOKU_RETURN_IF_ERROR(FlushChunk(c));
-      c.clear();
+    for (const Sample& s : all) {
+      for (auto& r : rollups) r.Add(s.t, s.v);
     }
-    c.push_back(s);
-    ++samples_;
   }
-  KANSOKU_RETURN_IF_ERROR(it.status());
-  if (!c.empty()) KANSOKU_RETURN_IF_ERROR(FlushChunk(c));
+  for (size_t i = 0; i < all.size(); i += kSamplesPerChunk) {
+    KANSOKU_RETURN_IF_ERROR(
+        FlushChunk(all.data() + i, std::min<size_t>(kSamplesPerChunk, all.size() - i)));
+  }
+  samples_ += all.size();
+  if (all.capacity() > 4 * kSamplesPerChunk) std::vector<Sample>().swap(all);  // a long series
   EndSeries(labels, chunks_begin, rollups);
   return Status::Ok();
 }

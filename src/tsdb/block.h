@@ -86,7 +86,8 @@ class BlockWriter {
   uint32_t Symbol(const std::string& s);
   BlockWriter(std::string parent, std::string name, bool rollups)
       : parent_(std::move(parent)), name_(std::move(name)), rollups_(rollups) {}
-  Status FlushChunk(const std::vector<Sample>& samples);
+  // Encodes samples[0, n) (n >= 1) as one chunk, the smaller of XOR and packed.
+  Status FlushChunk(const Sample* samples, size_t n);
   // Records the series whose chunks were written from chunks_begin on (none: skipped).
   void EndSeries(const Labels& labels, uint32_t chunks_begin, std::vector<RollupBuilder>& rollups);
   // Appends one chunk record (tsdb-block.md) and its meta.
@@ -98,7 +99,7 @@ class BlockWriter {
   int chunks_fd_ = -1;
   uint64_t chunks_off_ = 0;
   std::string chunk_buf_;
-  std::vector<Sample> pending_;  // the chunk being filled
+  std::vector<Sample> pending_;  // the series being added
   std::string enc_buf_;          // its encoding
   std::vector<Entry> entries_;
   std::vector<uint32_t> label_syms_;

@@ -946,6 +946,7 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
   // Appends below hi are backfill from here on: they wait on the backfill lock until the range is
   // truncated, so the snapshot below is final for [lo, hi). hi may be below the bound already
   // (a backfilled range): then the lock alone does it, and the block overlaps older ones.
+  const auto start = std::chrono::steady_clock::now();
   head_.SetMinValidTime(hi);
   auto backfill_lock = head_.LockBackfill();
   std::shared_ptr<Block> block;
@@ -972,7 +973,8 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
                {"mint", static_cast<long long>(lo)},
                {"maxt", static_cast<long long>(hi)},
                {"series", static_cast<unsigned long long>(meta.num_series)},
-               {"samples", static_cast<unsigned long long>(meta.num_samples)}});
+               {"samples", static_cast<unsigned long long>(meta.num_samples)},
+               {"seconds", SecondsSince(start)}});
   }
   {
     std::unique_lock<std::shared_mutex> l(blocks_mu_);
