@@ -116,14 +116,19 @@ BlockWriter::~BlockWriter() {
   if (!finished_) (void)RemoveAll(parent_ + "/" + name_ + ".tmp");
 }
 
-Status BlockWriter::FlushChunk(const std::vector<Sample>& samples) {
-  chunk_metas_.push_back({samples.front().t, samples.back().t, chunks_off_});
-  const ChunkEncoding e = EncodeChunk(samples.data(), samples.size(), &enc_buf_);
+Status BlockWriter::FlushChunk(const Sample* samples, size_t n) {
+  const ChunkEncoding e = EncodeChunk(samples, n, &enc_buf_);
+  return WriteChunk(e, enc_buf_, ChunkCrc(e, enc_buf_), samples[0].t, samples[n - 1].t);
+}
+
+Status BlockWriter::WriteChunk(ChunkEncoding e, std::string_view data, uint32_t crc, int64_t mint,
+                               int64_t maxt) {
+  chunk_metas_.push_back({mint, maxt, chunks_off_});
   const size_t before = chunk_buf_.size();
-  enc::PutUvarint(&chunk_buf_, enc_buf_.size());
+  enc::PutUvarint(&chunk_buf_, data.size());
   chunk_buf_.push_back(static_cast<char>(e));
-  chunk_buf_.append(enc_buf_);
-  enc::PutU32(&chunk_buf_, ChunkCrc(e, enc_buf_));
+  chunk_buf_.append(data);
+  enc::PutU32(&chunk_buf_, crc);
   chunks_off_ += chunk_buf_.size() - before;
   ++chunks_;
   if (chunk_buf_.size() >= (1u << 20)) {
@@ -143,28 +148,35 @@ uint32_t BlockWriter::Symbol(const std::string& s) {
 Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
   KANSOKU_CHECK(entries_.empty() || last_labels_ < labels,
                 "BUG: BlockWriter::AddSeries labels not strictly increasing");
-  Entry e;
-  e.chunks_begin = static_cast<uint32_t>(chunk_metas_.size());
-  std::vector<Sample>& c = pending_;
-  c.clear();
+  const auto chunks_begin = static_cast<uint32_t>(chunk_metas_.size());
+  // The whole series at once (a merging iterator decodes chunks that do not overlap one after
+  // the other, without its per-sample heap), then cut into runs of kSamplesPerChunk.
+  std::vector<Sample>& all = pending_;
+  all.clear();
+  KANSOKU_RETURN_IF_ERROR(it.ReadRange(INT64_MIN, INT64_MAX, &all, nullptr));
   std::vector<RollupBuilder> rollups;
   if (rollups_) {
     for (int64_t r : kRollupResolutions) rollups.emplace_back(r);
-  }
-  while (it.Next()) {
-    const Sample s = it.At();
-    for (auto& r : rollups) r.Add(s.t, s.v);
-    if (c.size() >= kSamplesPerChunk) {
-      KANSOKU_RETURN_IF_ERROR(FlushChunk(c));
-      c.clear();
+    for (const Sample& s : all) {
+      for (auto& r : rollups) r.Add(s.t, s.v);
     }
-    c.push_back(s);
-    ++samples_;
   }
-  KANSOKU_RETURN_IF_ERROR(it.status());
-  if (!c.empty()) KANSOKU_RETURN_IF_ERROR(FlushChunk(c));
-  e.num_chunks = static_cast<uint32_t>(chunk_metas_.size() - e.chunks_begin);
-  if (e.num_chunks == 0) return Status::Ok();
+  for (size_t i = 0; i < all.size(); i += kSamplesPerChunk) {
+    KANSOKU_RETURN_IF_ERROR(
+        FlushChunk(all.data() + i, std::min<size_t>(kSamplesPerChunk, all.size() - i)));
+  }
+  samples_ += all.size();
+  if (all.capacity() > 4 * kSamplesPerChunk) std::vector<Sample>().swap(all);  // a long series
+  EndSeries(labels, chunks_begin, rollups);
+  return Status::Ok();
+}
+
+void BlockWriter::EndSeries(const Labels& labels, uint32_t chunks_begin,
+                            std::vector<RollupBuilder>& rollups) {
+  Entry e;
+  e.chunks_begin = chunks_begin;
+  e.num_chunks = static_cast<uint32_t>(chunk_metas_.size() - chunks_begin);
+  if (e.num_chunks == 0) return;
   if (rollups_) {
     auto& r = rollups_data_.emplace_back();
     for (size_t i = 0; i < rollups.size(); ++i) r[i] = EncodeRollupSeries(rollups[i].Finish());
@@ -177,6 +189,70 @@ Status BlockWriter::AddSeries(const Labels& labels, SeriesIterator& it) {
   }
   entries_.push_back(e);
   last_labels_ = labels;
+}
+
+namespace {
+// Samples a chunk's header announces (u16 big-endian at offset 0 in both encodings); 0 when
+// the bytes are too short.
+uint32_t ChunkSampleCount(std::string_view data) {
+  if (data.size() < 2) return 0;
+  return (static_cast<uint32_t>(static_cast<uint8_t>(data[0])) << 8) |
+         static_cast<uint8_t>(data[1]);
+}
+}  // namespace
+
+bool BlockWriter::CanCopyChunks(const std::vector<ChunkRef>& chunks, int64_t mint, int64_t maxt) {
+  if (chunks.empty()) return false;
+  uint64_t samples = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const ChunkRef& c = chunks[i];
+    if (c.encoding != ChunkEncoding::kXor && c.encoding != ChunkEncoding::kPacked) return false;
+    if (c.mint < mint || c.maxt > maxt || c.maxt < c.mint) return false;
+    if (i > 0 && c.mint <= chunks[i - 1].maxt) return false;
+    const uint32_t n = ChunkSampleCount(c.data);
+    if (n == 0 || n > kSamplesPerChunk) return false;
+    samples += n;
+  }
+  return chunks.size() <= (samples + kSamplesPerChunk - 1) / kSamplesPerChunk;
+}
+
+Status BlockWriter::AddSeriesChunks(const Labels& labels, std::vector<ChunkRef> chunks,
+                                    int64_t mint, int64_t maxt) {
+  std::stable_sort(chunks.begin(), chunks.end(),
+                   [](const ChunkRef& a, const ChunkRef& b) { return a.mint < b.mint; });
+  if (!CanCopyChunks(chunks, mint, maxt)) {
+    MergedSeriesIterator it(std::move(chunks), mint, maxt);
+    return AddSeries(labels, it);
+  }
+  KANSOKU_CHECK(entries_.empty() || last_labels_ < labels,
+                "BUG: BlockWriter::AddSeriesChunks labels not strictly increasing");
+  std::vector<RollupBuilder> rollups;
+  if (rollups_) {
+    for (int64_t r : kRollupResolutions) rollups.emplace_back(r);
+  }
+  const auto chunks_begin = static_cast<uint32_t>(chunk_metas_.size());
+  for (const ChunkRef& c : chunks) {
+    // The CRC is computed anyway (it is written); a ref that asks for a check must match it,
+    // so a damaged chunk is not written on under a fresh CRC.
+    const uint32_t crc = ChunkCrc(c.encoding, c.data);
+    const bool verified = c.crc_ok != nullptr && c.crc_ok->load(std::memory_order_relaxed);
+    if (c.check_crc && !verified) {
+      if (crc != c.crc) return Status::Corruption("chunk checksum mismatch");
+      if (c.crc_ok != nullptr) c.crc_ok->store(true, std::memory_order_relaxed);
+    }
+    if (rollups_) {
+      ChunkIterator it(c.data, c.encoding);
+      while (it.Next()) {
+        const Sample s = it.At();
+        for (auto& r : rollups) r.Add(s.t, s.v);
+      }
+      KANSOKU_RETURN_IF_ERROR(it.status());
+    }
+    KANSOKU_RETURN_IF_ERROR(WriteChunk(c.encoding, c.data, crc, c.mint, c.maxt));
+    samples_ += ChunkSampleCount(c.data);
+    ++copied_chunks_;
+  }
+  EndSeries(labels, chunks_begin, rollups);
   return Status::Ok();
 }
 

@@ -52,6 +52,21 @@ class BlockWriter {
   // Adds a series with the samples `it` yields (time order); labels must be strictly increasing
   // across calls. A series without samples is skipped.
   Status AddSeries(const Labels& labels, SeriesIterator& it);
+  // Adds a series from encoded chunks (as Block::AppendChunks hands them out, in any order),
+  // keeping its samples in [mint, maxt]. The chunks are copied as they are, without decoding
+  // and re-encoding (compaction's usual case, ~10x cheaper), when CanCopyChunks says so;
+  // otherwise they are merged and re-encoded as AddSeries does. A chunk whose ref asks for a
+  // CRC check and fails it is Corruption, as when it is decoded. Labels as AddSeries.
+  Status AddSeriesChunks(const Labels& labels, std::vector<ChunkRef> chunks, int64_t mint,
+                         int64_t maxt);
+  // Whether `chunks` (sorted by mint) can be copied as they are into a block of [mint, maxt]:
+  // XOR or packed, each inside the range, each one's maxt before the next one's mint (no
+  // overlap, so nothing to deduplicate), at most kSamplesPerChunk samples each, and no more
+  // chunks than re-encoding would cut (ceil(samples / kSamplesPerChunk)), so a series of short
+  // chunks is still merged into long ones.
+  static bool CanCopyChunks(const std::vector<ChunkRef>& chunks, int64_t mint, int64_t maxt);
+  // Chunks written so far by copying, for tests and logs.
+  uint64_t copied_chunks() const { return copied_chunks_; }
   // Writes index and meta, fsyncs, renames parent/name.tmp -> parent/name. [mint, maxt).
   Result<BlockMeta> Finish(int64_t mint, int64_t maxt, int level);
 
@@ -71,14 +86,20 @@ class BlockWriter {
   uint32_t Symbol(const std::string& s);
   BlockWriter(std::string parent, std::string name, bool rollups)
       : parent_(std::move(parent)), name_(std::move(name)), rollups_(rollups) {}
-  Status FlushChunk(const std::vector<Sample>& samples);
+  // Encodes samples[0, n) (n >= 1) as one chunk, the smaller of XOR and packed.
+  Status FlushChunk(const Sample* samples, size_t n);
+  // Records the series whose chunks were written from chunks_begin on (none: skipped).
+  void EndSeries(const Labels& labels, uint32_t chunks_begin, std::vector<RollupBuilder>& rollups);
+  // Appends one chunk record (tsdb-block.md) and its meta.
+  Status WriteChunk(ChunkEncoding e, std::string_view data, uint32_t crc, int64_t mint,
+                    int64_t maxt);
 
   std::string parent_, name_;
   const bool rollups_;
   int chunks_fd_ = -1;
   uint64_t chunks_off_ = 0;
   std::string chunk_buf_;
-  std::vector<Sample> pending_;  // the chunk being filled
+  std::vector<Sample> pending_;  // the series being added
   std::string enc_buf_;          // its encoding
   std::vector<Entry> entries_;
   std::vector<uint32_t> label_syms_;
@@ -89,7 +110,7 @@ class BlockWriter {
   Labels last_labels_;  // of the last series added, for the order check
   // Per entry when rollups_: its KSR3 series records, one per kRollupResolutions.
   std::vector<std::array<std::string, std::size(kRollupResolutions)>> rollups_data_;
-  uint64_t samples_ = 0, chunks_ = 0;
+  uint64_t samples_ = 0, chunks_ = 0, copied_chunks_ = 0;
   bool finished_ = false;
 };
 

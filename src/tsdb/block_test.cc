@@ -253,6 +253,164 @@ TEST(BlockTest, SequentialReadAndReleasedPagesReadBackTheSame) {
   }
 }
 
+// A chunk of n samples of a 15 s counter from t0 (encoded the smaller way, as blocks do).
+ChunkRef CounterChunk(int64_t t0, int n) {
+  std::vector<Sample> s;
+  for (int i = 0; i < n; ++i) s.push_back({t0 + i * 15000, (t0 + i * 15000) / 1000.0});
+  std::string bytes;
+  const ChunkEncoding e = EncodeChunk(s.data(), s.size(), &bytes);
+  ChunkRef c = MakeOwnedChunk(std::move(bytes), s.front().t, s.back().t);
+  c.encoding = e;
+  return c;
+}
+
+TEST(BlockTest, CanCopyChunksOnlyWhenCopyingCutsNoMoreChunksThanReencoding) {
+  constexpr int64_t kH = 2 * 3600000;  // 480 samples of 15 s
+  struct Case {
+    const char* name;
+    std::vector<ChunkRef> chunks;  // sorted by mint
+    int64_t mint, maxt;
+    bool copy;
+  };
+  ChunkRef bad_encoding = CounterChunk(0, 480);
+  bad_encoding.encoding = ChunkEncoding::kRollupMax;
+  ChunkRef empty = CounterChunk(0, 1);
+  empty.data = empty.data.substr(0, 1);  // no full sample count
+  const std::vector<Case> cases = {
+      {"adjacent_full",
+       {CounterChunk(0, 480), CounterChunk(kH, 480), CounterChunk(2 * kH, 480)},
+       0,
+       3 * kH - 1,
+       true},
+      {"partial_first", {CounterChunk(kH / 2, 240), CounterChunk(kH, 480)}, 0, 2 * kH - 1, true},
+      {"partial_last", {CounterChunk(0, 480), CounterChunk(kH, 100)}, 0, 2 * kH - 1, true},
+      // 3 x 100 samples are one chunk when re-encoded.
+      {"short_chunks",
+       {CounterChunk(0, 100), CounterChunk(kH, 100), CounterChunk(2 * kH, 100)},
+       0,
+       3 * kH - 1,
+       false},
+      {"overlapping", {CounterChunk(0, 480), CounterChunk(kH - 15000, 480)}, 0, 3 * kH - 1, false},
+      {"same_timestamp",
+       {CounterChunk(0, 480), CounterChunk(480 * 15000 - 15000, 2)},
+       0,
+       3 * kH - 1,
+       false},
+      {"before_range", {CounterChunk(0, 480)}, 15000, kH, false},
+      {"after_range", {CounterChunk(0, 480)}, 0, kH - 30000, false},
+      {"rollup_encoding", {bad_encoding}, 0, kH, false},
+      {"no_count", {empty}, 0, kH, false},
+      {"none", {}, 0, kH, false},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(BlockWriter::CanCopyChunks(c.chunks, c.mint, c.maxt), c.copy) << c.name;
+  }
+}
+
+// Three adjacent source blocks (the first partial, one series short of samples in each): a
+// compaction-style rewrite copies the chunks that may be copied, re-encodes the short series,
+// and the result (rollups included) reads back exactly as the re-encoded block, about as large.
+TEST(BlockTest, AddSeriesChunksCopiesAdjacentChunksAsTheyAre) {
+  constexpr int64_t kH = 2 * 3600000;
+  TempDir dir;
+  std::vector<std::shared_ptr<Block>> sources;
+  for (int b = 0; b < 3; ++b) {
+    const std::string name = "src-" + std::to_string(b);
+    auto w = BlockWriter::Create(dir.path(), name, /*rollups=*/false);
+    ASSERT_TRUE(w.ok());
+    for (int s = 0; s < 4; ++s) {
+      std::vector<Sample> samples;
+      const int64_t from = b == 0 ? kH / 2 : b * kH;  // the first block is half full
+      const int64_t step = s == 3 ? 60000 : 15000;    // series 3: 120 samples per 2 h
+      for (int64_t t = from; t < (b + 1) * kH; t += step) {
+        samples.push_back({t, s == 1 ? 0.5 * static_cast<double>(t % 7) : t / 1000.0 + s});
+      }
+      VecIterator it(samples);
+      ASSERT_TRUE((*w)->AddSeries(Labels{{"__name__", "m"}, {"i", std::to_string(s)}}, it).ok());
+    }
+    ASSERT_TRUE((*w)->Finish(b * kH, (b + 1) * kH, 1).ok());
+    auto opened = Block::Open(dir.path() + "/" + name);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    sources.push_back(*opened);
+  }
+  auto rewrite = [&](const std::string& name, bool copy, uint64_t* copied) {
+    auto w = BlockWriter::Create(dir.path(), name, /*rollups=*/true);
+    ASSERT_TRUE(w.ok());
+    for (size_t id = 0; id < 4; ++id) {
+      std::vector<ChunkRef> chunks;
+      for (const auto& b : sources) ASSERT_TRUE(b->AppendChunks(id, 0, 3 * kH, &chunks).ok());
+      const Labels labels = sources[0]->LabelsOf(id);
+      if (copy) {
+        ASSERT_TRUE((*w)->AddSeriesChunks(labels, std::move(chunks), 0, 3 * kH - 1).ok());
+      } else {
+        MergedSeriesIterator it(std::move(chunks), 0, 3 * kH - 1);
+        ASSERT_TRUE((*w)->AddSeries(labels, it).ok());
+      }
+    }
+    *copied = (*w)->copied_chunks();
+    ASSERT_TRUE((*w)->Finish(0, 3 * kH, 2).ok());
+  };
+  uint64_t copied = 0, reencoded_copied = 0;
+  rewrite("copied", true, &copied);
+  rewrite("reencoded", false, &reencoded_copied);
+  EXPECT_EQ(copied, 9u);  // series 0-2: 240 + 480 + 480 samples, three chunks each
+  EXPECT_EQ(reencoded_copied, 0u);
+  auto a = Block::Open(dir.path() + "/copied");
+  auto b = Block::Open(dir.path() + "/reencoded");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ((*a)->meta().num_samples, (*b)->meta().num_samples);
+  EXPECT_EQ((*a)->meta().num_samples, 3u * 1200 + 300);
+  EXPECT_EQ((*a)->meta().num_chunks, (*b)->meta().num_chunks);
+  // Not byte-equal: series 0-2 keep their chunks as 240 + 480 + 480 samples where re-encoding
+  // cuts 480 + 480 + 240.
+  EXPECT_LE((*a)->SizeBytes(), (*b)->SizeBytes() * 101 / 100);
+  for (const auto& rollup :
+       {std::optional<RollupChoice>{}, std::optional<RollupChoice>{RollupChoice{300000, {}}}}) {
+    auto ga = (*a)->Select({Re("i", ".+")}, 0, 3 * kH, rollup);
+    auto gb = (*b)->Select({Re("i", ".+")}, 0, 3 * kH, rollup);
+    ASSERT_TRUE(ga.ok() && gb.ok());
+    ASSERT_EQ(ga->size(), 4u);
+    ASSERT_EQ(gb->size(), 4u);
+    for (size_t i = 0; i < 4; ++i) {
+      Status sa, sb;
+      const auto ra = Read((*ga)[i], 0, 3 * kH, &sa);
+      const auto rb = Read((*gb)[i], 0, 3 * kH, &sb);
+      ASSERT_TRUE(sa.ok() && sb.ok()) << sa.ToString() << sb.ToString();
+      ASSERT_EQ(ra.size(), rb.size());
+      ASSERT_FALSE(ra.empty());
+      for (size_t k = 0; k < ra.size(); ++k) {
+        ASSERT_EQ(ra[k].t, rb[k].t);
+        ASSERT_EQ(ra[k].v, rb[k].v);
+      }
+    }
+  }
+}
+
+// A copied chunk whose bytes no longer match their CRC is Corruption, not written on under a
+// fresh CRC.
+TEST(BlockTest, AddSeriesChunksRefusesADamagedChunk) {
+  TempDir dir;
+  WriteTestBlock(dir.path(), "b-1");
+  const std::string cpath = dir.path() + "/b-1/chunks";
+  {
+    std::fstream f(cpath, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(40);
+    char c = 0;
+    f.get(c);
+    f.seekp(40);
+    f.put(static_cast<char>(c ^ 0x5a));  // inside the first series' chunk
+  }
+  auto b = Block::Open(dir.path() + "/b-1");
+  ASSERT_TRUE(b.ok());
+  auto w = BlockWriter::Create(dir.path(), "out", false);
+  ASSERT_TRUE(w.ok());
+  std::vector<ChunkRef> chunks;
+  ASSERT_TRUE((*b)->AppendChunks(0, 0, 300000, &chunks).ok());
+  ASSERT_TRUE(BlockWriter::CanCopyChunks(chunks, 0, 299999));
+  const Status st = (*w)->AddSeriesChunks((*b)->LabelsOf(0), std::move(chunks), 0, 299999);
+  EXPECT_EQ(st.code(), Status::Code::kCorruption) << st.ToString();
+}
+
 TEST(BlockTest, CorruptionIsDetected) {
   struct Case {
     const char* name;

@@ -1,6 +1,7 @@
 #include "tsdb/chunk.h"
 
 #include <bit>
+#include <cstdint>
 #include <cstring>
 
 namespace kansoku::tsdb {
@@ -36,6 +37,71 @@ struct DodBucket {
 constexpr DodBucket kDodBuckets[] = {{2, 0b10, 8}, {3, 0b110, 13}, {4, 0b1110, 20}};
 
 }  // namespace
+
+size_t XorChunkSize(const Sample* s, size_t n, size_t limit) {
+  // XorChunk::Append's bit counts, without writing the bits (keep the two in step; the test
+  // XorChunkSizeMatchesTheEncoder compares them on every kind of input).
+  const auto varint_bits = [](int64_t v) {
+    uint64_t u = ZigZag(v);
+    size_t bits = 8;
+    while (u >= 0x80) {
+      bits += 8;
+      u >>= 7;
+    }
+    return bits;
+  };
+  if (n == 0) return 2;
+  if (limit < 3) return limit + 1;  // a sample takes at least one byte after the header
+  const size_t limit_bits = limit >= SIZE_MAX / 8 ? SIZE_MAX : (limit - 2) * 8;
+  size_t bits = 0;
+  int64_t t_delta = 0;
+  int leading = 0xff, trailing = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t vb = DoubleBits(s[i].v);
+    if (i == 0) {
+      bits += varint_bits(s[0].t) + 64;
+    } else {
+      const int64_t delta = s[i].t - s[i - 1].t;
+      if (i == 1) {
+        bits += varint_bits(delta);
+      } else {
+        const int64_t dod = delta - t_delta;
+        if (dod == 0) {
+          bits += 1;
+        } else {
+          size_t b_bits = 4 + 64;
+          for (const auto& b : kDodBuckets) {
+            const int64_t lo = -(int64_t{1} << (b.payload - 1));
+            const int64_t hi = (int64_t{1} << (b.payload - 1)) - 1;
+            if (dod >= lo && dod <= hi) {
+              b_bits = static_cast<size_t>(b.prefix_len + b.payload);
+              break;
+            }
+          }
+          bits += b_bits;
+        }
+      }
+      t_delta = delta;
+      const uint64_t x = vb ^ DoubleBits(s[i - 1].v);
+      if (x == 0) {
+        bits += 1;
+      } else {
+        int lead = std::countl_zero(x);
+        const int trail = std::countr_zero(x);
+        if (lead > 31) lead = 31;
+        if (leading != 0xff && lead >= leading && trail >= trailing) {
+          bits += static_cast<size_t>(2 + 64 - leading - trailing);
+        } else {
+          bits += static_cast<size_t>(2 + 5 + 6 + (64 - lead - trail));
+          leading = lead;
+          trailing = trail;
+        }
+      }
+    }
+    if (bits > limit_bits) return limit + 1;
+  }
+  return 2 + (bits + 7) / 8;
+}
 
 XorChunk::XorChunk() { bytes_.assign(2, '\0'); }
 

@@ -52,6 +52,10 @@ bool EncodePackedChunk(const Sample* s, size_t n, std::string* out);
 // the values (no NaN and no decrease within the chunk are known for free: one OR per sample).
 Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out,
                          SampleFacts* facts = nullptr);
+// The byte size XorChunk gives samples s[0, n) (strictly increasing t), counted without
+// encoding; once it exceeds `limit` it stops and returns limit + 1 (EncodeChunk needs only to
+// know whether XOR beats a packed encoding, which it rarely does).
+size_t XorChunkSize(const Sample* s, size_t n, size_t limit = SIZE_MAX);
 // The smaller of the packed and XOR encodings of the samples into *out.
 ChunkEncoding EncodeChunk(const Sample* s, size_t n, std::string* out);
 

@@ -163,6 +163,34 @@ TEST(ChunkTest, RoundTripValuesAroundTheWordBoundary) {
   ExpectRoundTrip(s);
 }
 
+// XorChunkSize counts what XorChunk writes: equal sizes on every kind of input and every
+// prefix, and past a limit it answers limit + 1 exactly when the chunk is larger than the limit.
+TEST(ChunkTest, XorChunkSizeMatchesTheEncoder) {
+  const Case cases[] = {{"regular", Regular},        {"jittered", Jittered},
+                        {"wild_times", WildTimes},   {"special_values", SpecialValues},
+                        {"random_bits", RandomBits}, {"single", Single},
+                        {"constant", Constant}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::vector<Sample> in = c.gen();
+    XorChunk x;
+    EXPECT_EQ(XorChunkSize(in.data(), 0), x.SizeBytes());
+    for (size_t n = 1; n <= in.size() && n <= 600; ++n) {
+      x.Append(in[n - 1].t, in[n - 1].v);
+      const size_t size = x.SizeBytes();
+      ASSERT_EQ(XorChunkSize(in.data(), n), size) << n;
+      for (size_t limit : {size_t{0}, size_t{2}, size - 1, size, size + 1, size / 2}) {
+        const size_t got = XorChunkSize(in.data(), n, limit);
+        if (size > limit) {
+          ASSERT_EQ(got, limit + 1) << n << " " << limit;
+        } else {
+          ASSERT_EQ(got, size) << n << " " << limit;
+        }
+      }
+    }
+  }
+}
+
 TEST(ChunkTest, StaleNaNBitPatternPreserved) {
   XorChunk c;
   c.Append(1000, 1.0);

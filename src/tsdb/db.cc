@@ -44,6 +44,10 @@ void ReleaseFreeHeap() {
 #endif
 }
 
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // Largest number of samples per WAL samples record (keeps records well under the frame limit).
 constexpr size_t kMaxSamplesPerRecord = 1 << 16;
 
@@ -635,6 +639,7 @@ Result<std::unique_ptr<DB>> DB::Open(const DBOptions& options, std::string dir) 
 }
 
 DB::~DB() {
+  const auto start = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> l(bg_mu_);
     stop_ = true;
@@ -643,6 +648,7 @@ DB::~DB() {
   if (sync_thread_.joinable()) sync_thread_.join();
   if (head_thread_.joinable()) head_thread_.join();
   if (blocks_thread_.joinable()) blocks_thread_.join();
+  const double waited = SecondsSince(start);
   if (wal_ != nullptr && options_.checkpoint_on_close) {
     // The head as compact chunk records instead of every segment's raw samples: a smaller WAL
     // on disk while stopped and a faster start. A failure leaves the segments as they were.
@@ -650,10 +656,16 @@ DB::~DB() {
     Status st = Checkpoint(/*threads=*/2);
     if (!st.ok()) log::Error("tsdb: checkpoint at close failed", {{"error", st.ToString()}});
   }
+  const double checkpointed = SecondsSince(start);
   if (wal_ != nullptr) {
     Status st = wal_->Sync();
     if (!st.ok()) log::Error("tsdb: final WAL fsync failed", {{"error", st.ToString()}});
   }
+  // Where the close's time went (bench/tsdb's "flush"): waiting for the background threads
+  // (a persist or compaction in progress), the checkpoint, the final fsync.
+  log::Info("tsdb: closed", {{"wait_background_seconds", waited},
+                             {"checkpoint_seconds", checkpointed - waited},
+                             {"seconds", SecondsSince(start)}});
   wal_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
@@ -774,7 +786,7 @@ Status DB::Load() {
       },
       &replay_stats_);
   KANSOKU_RETURN_IF_ERROR(st.WithContext("tsdb: WAL replay"));
-  replay_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  replay_seconds_ = SecondsSince(start);
   if (unknown_refs > 0) {
     log::Warn("tsdb wal: samples for unknown series skipped",
               {{"samples", static_cast<unsigned long long>(unknown_refs)}});
@@ -934,6 +946,7 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
   // Appends below hi are backfill from here on: they wait on the backfill lock until the range is
   // truncated, so the snapshot below is final for [lo, hi). hi may be below the bound already
   // (a backfilled range): then the lock alone does it, and the block overlaps older ones.
+  const auto start = std::chrono::steady_clock::now();
   head_.SetMinValidTime(hi);
   auto backfill_lock = head_.LockBackfill();
   std::shared_ptr<Block> block;
@@ -960,7 +973,8 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
                {"mint", static_cast<long long>(lo)},
                {"maxt", static_cast<long long>(hi)},
                {"series", static_cast<unsigned long long>(meta.num_series)},
-               {"samples", static_cast<unsigned long long>(meta.num_samples)}});
+               {"samples", static_cast<unsigned long long>(meta.num_samples)},
+               {"seconds", SecondsSince(start)}});
   }
   {
     std::unique_lock<std::shared_mutex> l(blocks_mu_);
@@ -976,6 +990,11 @@ Status DB::PersistRange(int64_t lo, int64_t hi) {
   while (hi > cur && !persisted_until_.compare_exchange_weak(cur, hi)) {
   }
   head_compactions_.fetch_add(1);
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    compact_requested_ = true;
+  }
+  bg_cv_.notify_all();
   return Status::Ok();
 }
 
@@ -1097,6 +1116,7 @@ Result<int> DB::ApplyRetention() {
 
 Result<BlockMeta> DB::RewriteBlocks(const std::vector<std::shared_ptr<Block>>& sources,
                                     int64_t mint, int64_t maxt, int level, bool rollups) {
+  const auto start = std::chrono::steady_clock::now();
   const std::string name = NextBlockName();
   KANSOKU_ASSIGN_OR_RETURN(auto writer, BlockWriter::Create(dir_, name, rollups));
   // A k-way merge of the sources' series (each in label order), one series at a time: no
@@ -1125,8 +1145,9 @@ Result<BlockMeta> DB::RewriteBlocks(const std::vector<std::shared_ptr<Block>>& s
       KANSOKU_RETURN_IF_ERROR(c.block->AppendChunks(c.id, INT64_MIN, INT64_MAX, &chunks));
       if (++c.id < c.block->NumSeries()) c.labels = c.block->LabelsOf(c.id);
     }
-    MergedSeriesIterator it(std::move(chunks), mint, maxt - 1);
-    KANSOKU_RETURN_IF_ERROR(writer->AddSeries(labels, it));
+    // Copied as they are when the sources' chunks follow each other (BlockWriter::
+    // CanCopyChunks: the usual case, blocks of adjacent ranges), else merged and re-encoded.
+    KANSOKU_RETURN_IF_ERROR(writer->AddSeriesChunks(labels, std::move(chunks), mint, maxt - 1));
     if (++written_series % kReleaseEvery == 0) {
       for (const auto& b : sources) b->ReleaseMappedPages();
     }
@@ -1151,7 +1172,10 @@ Result<BlockMeta> DB::RewriteBlocks(const std::vector<std::shared_ptr<Block>>& s
              {"sources", static_cast<unsigned long long>(sources.size())},
              {"level", meta.level},
              {"rollups", rollups},
-             {"series", static_cast<unsigned long long>(meta.num_series)}});
+             {"series", static_cast<unsigned long long>(meta.num_series)},
+             {"chunks", static_cast<unsigned long long>(meta.num_chunks)},
+             {"chunks_copied", static_cast<unsigned long long>(writer->copied_chunks())},
+             {"seconds", SecondsSince(start)}});
   block_compactions_.fetch_add(1);
   return meta;
 }
@@ -1259,7 +1283,16 @@ void DB::HeadLoop() {
 void DB::BlocksLoop() {
   const int64_t period_ms =
       options_.background_interval_ms > 0 ? options_.background_interval_ms : 30000;
-  while (WaitOrStop(period_ms)) {
+  for (;;) {
+    {
+      // A round every period, and right after a head range was persisted (a window may have
+      // become complete: merged now, not up to a period later, so fewer blocks stay open).
+      std::unique_lock<std::mutex> l(bg_mu_);
+      bg_cv_.wait_for(l, std::chrono::milliseconds(period_ms),
+                      [&] { return stop_ || compact_requested_; });
+      if (stop_) return;
+      compact_requested_ = false;
+    }
     auto r2 = CompactBlocks();
     if (!r2.ok()) log::Error("tsdb: block compaction failed", {{"error", r2.status().ToString()}});
     auto r3 = ApplyRetention();

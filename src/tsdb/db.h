@@ -11,9 +11,9 @@
 // wal_fsync_interval_ms; one persists the head's oldest complete block range once the head spans
 // 1.5 block ranges and writers have moved past it (checked every persist_check_interval_ms, see
 // CompactHeadBehindWriters, and every background_interval_ms, CompactHead(true)); one compacts
-// blocks and applies retention every background_interval_ms. The destructor stops them,
-// checkpoints and fsyncs the WAL. One DB per directory: Open takes an flock on <dir>/lock and fails
-// with Unavailable while another DB (in any process) holds it.
+// blocks and applies retention every background_interval_ms and after each persisted range. The
+// destructor stops them, checkpoints and fsyncs the WAL. One DB per directory: Open takes an flock
+// on <dir>/lock and fails with Unavailable while another DB (in any process) holds it.
 //
 // Durability: Appender::Commit returns after the batch is written to the WAL with write(2): it
 // survives kill -9. Power loss can lose up to wal_fsync_interval_ms (0 = fsync on every Commit).
@@ -232,10 +232,12 @@ class DB : public Appendable, public Queryable {
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
-  bool stop_ = false;          // GUARDED_BY(bg_mu_)
-  std::thread sync_thread_;    // WAL + exemplar fsync every wal_fsync_interval_ms
-  std::thread head_thread_;    // head persistence (ticks and rounds)
-  std::thread blocks_thread_;  // block compaction and retention (rounds)
+  bool stop_ = false;  // GUARDED_BY(bg_mu_)
+  // Set when a head range was persisted: the blocks thread runs a compaction round now.
+  bool compact_requested_ = false;  // GUARDED_BY(bg_mu_)
+  std::thread sync_thread_;         // WAL + exemplar fsync every wal_fsync_interval_ms
+  std::thread head_thread_;         // head persistence (ticks and rounds)
+  std::thread blocks_thread_;       // block compaction and retention (rounds)
 };
 
 }  // namespace kansoku::tsdb

@@ -565,6 +565,35 @@ TEST(DBTest, BackfillIsPersistedRightBehindItsSlowestSeries) {
   EXPECT_EQ(Query(**db, {Eq("__name__", "m")}).size(), 4u);
 }
 
+// With the background threads on, a persisted head range wakes the blocks thread: a window
+// that became complete is merged right away, not at the next round (an hour away here), so an
+// import does not keep every small block open until then.
+TEST(DBTest, PersistedRangeStartsACompactionRound) {
+  TempDir dir;
+  DBOptions o = TestOptions();
+  o.background = true;
+  o.block_range_ms = 10000;
+  o.max_block_range_ms = 30000;
+  o.background_interval_ms = 3600 * 1000;
+  o.persist_check_interval_ms = 5;
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok());
+  auto app = (*db)->NewAppender();
+  for (int i = 0; i < 70; ++i) ASSERT_TRUE(app->Append(L("m", "a"), i * 1000, i).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  // The checks persist [0,10s) .. [50s,60s); both 30 s windows are then complete.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((*db)->Stats().block_compactions < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ((*db)->Stats().block_compactions, 2u);
+  const auto blocks = (*db)->Blocks();
+  ASSERT_EQ(blocks.size(), 2u);
+  EXPECT_EQ(blocks[0].level, 2);
+  EXPECT_EQ(blocks[1].maxt, 60000);
+  EXPECT_EQ(Query(**db, {Eq("__name__", "m")})["m{instance=\"a\"}"].size(), 70u);
+}
+
 TEST(DBTest, HeadCompactionWritesBlocksThatSurviveReopen) {
   TempDir dir;
   DBOptions o = TestOptions();

@@ -280,6 +280,11 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out, Sampl
 ChunkEncoding EncodeChunk(const Sample* s, size_t n, std::string* out) {
   std::string packed;
   const bool ok = EncodePackedChunk(s, n, &packed);
+  // XOR is written only when it is smaller; usually the count stops a few samples in.
+  if (ok && XorChunkSize(s, n, packed.size()) > packed.size()) {
+    *out = std::move(packed);
+    return ChunkEncoding::kPacked;
+  }
   XorChunk x;
   for (size_t i = 0; i < n; ++i) x.Append(s[i].t, s[i].v);
   if (ok && packed.size() < x.SizeBytes()) {
