@@ -992,6 +992,41 @@ TEST(LogWal, PreallocatesAheadAndTrimsWhatWasNotWritten) {
   EXPECT_EQ(records, 2U);
 }
 
+// A segment given up by Rotate is fsynced by the next Sync, unless DropBefore deletes it first
+// (its rows are in durable blocks by then): it is closed without an fsync. Segments at or after
+// the bound stay, and one a Sync already covered is deleted without being counted.
+TEST(LogWal, DropBeforeClosesCoveredSegmentsWithoutSyncingThem) {
+  TmpDir dir;
+  const std::string wdir = dir.path() + "/wal";
+  LogBatch b;
+  b.push_back(Rec(kT0, "api", "one"));
+  auto wal = LogWal::Open(wdir, 1);
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  LogWal& w = **wal;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(w.Write(EncodeBatch(b)).ok());
+    ASSERT_TRUE(w.Rotate().ok());
+  }
+  ASSERT_TRUE(w.Write(EncodeBatch(b)).ok());
+  w.DropBefore(2);
+  EXPECT_EQ(w.retired_dropped(), 1U);
+  EXPECT_FALSE(std::filesystem::exists(wdir + "/" + WalSegmentName(1)));
+  EXPECT_TRUE(std::filesystem::exists(wdir + "/" + WalSegmentName(2)));
+  ASSERT_TRUE(w.Sync().ok());  // fsyncs segment 2 (still given up) and the live one
+  size_t records = 0;
+  WalReplayStats stats;
+  auto last = ReplayLogWal(
+      wdir, 1, [&](LogBatch&& got) { records += got.size(); }, &stats);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(records, 2U);
+  ASSERT_TRUE(w.Rotate().ok());
+  ASSERT_TRUE(w.Sync().ok());
+  w.DropBefore(4);
+  EXPECT_EQ(w.retired_dropped(), 1U);  // segment 3 was synced: nothing left to skip
+  EXPECT_FALSE(std::filesystem::exists(wdir + "/" + WalSegmentName(2)));
+  EXPECT_FALSE(std::filesystem::exists(wdir + "/" + WalSegmentName(3)));
+}
+
 TEST(Store, CorruptBlockIsMovedAside) {
   TmpDir dir;
   std::string blk;
