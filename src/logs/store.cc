@@ -604,8 +604,9 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
   std::atomic<size_t> next{0};
   auto write = [&](size_t i) {
     uint64_t bytes = 0;
-    results[i] = WriteBlock(paths[i] + ".tmp", days[i].second, f->wal_seq_end, opts_.zstd_level,
-                            opts_.zstd_meta_level, opts_.block_page_rows, &bytes);
+    results[i] =
+        WriteBlockUnsynced(paths[i] + ".tmp", days[i].second, f->wal_seq_end, opts_.zstd_level,
+                           opts_.zstd_meta_level, opts_.block_page_rows, &bytes);
   };
   auto work = [&] {
     for (size_t i = next++; i < days.size(); i = next++) write(i);
@@ -644,6 +645,21 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
       return results[i];
     }
   }
+  // Durable before the commit record names them: the blocks (their writeback started as each was
+  // written, so these fsyncs mostly find it done) and their directory entries, each directory
+  // once.
+  std::vector<std::string> dirs;
+  for (const auto& p : paths) {
+    std::string dir = p.substr(0, p.rfind('/'));
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+  }
+  for (const auto& p : paths) {
+    if (Status st = FsyncFile(p + ".tmp"); !st.ok()) {
+      remove_all();
+      return st;
+    }
+  }
+  for (const auto& dir : dirs) FsyncDir(dir);
   const std::string partitions = opts_.dir + "/partitions";
   const std::string commit = partitions + "/flush-" + std::to_string(f->wal_seq_end) + ".commit";
   std::string record;
@@ -652,7 +668,6 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
     remove_all();
     return st;
   }
-  std::vector<std::string> dirs;
   for (const auto& p : paths) {
     if (::rename((p + ".tmp").c_str(), p.c_str()) != 0) {
       Status st = Status::FromErrno("cannot rename " + p + ".tmp", errno);
@@ -660,8 +675,6 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
       ::unlink(commit.c_str());
       return st;
     }
-    std::string dir = p.substr(0, p.rfind('/'));
-    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
   }
   for (const auto& dir : dirs) FsyncDir(dir);
   ::unlink(commit.c_str());  // lost in a crash: the roll-forward at open finds nothing to do

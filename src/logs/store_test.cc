@@ -516,6 +516,34 @@ TEST(Block, MessageTokenCountsEqualANaiveCount) {
   }
 }
 
+// WriteBlockUnsynced writes the block at the path itself (a flush names its blocks <name>.tmp
+// and fsyncs them together later): no temporary file beside it, and the block reads back.
+TEST(Block, UnsyncedWriteIsTheFileAtPath) {
+  TmpDir dir;
+  std::vector<KV> la = {{"service", "a"}};
+  std::vector<RowData> rows(3);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].ts = kT0 + static_cast<int64_t>(i);
+    rows[i].msg = "hello";
+  }
+  BlockStreamInput a{&la, {&rows[0], &rows[1], &rows[2]}};
+  const std::string path = dir.path() + "/00000001.blk.tmp";
+  uint64_t bytes = 0;
+  ASSERT_TRUE(WriteBlockUnsynced(path, {a}, 7, 1, 4, 8192, &bytes).ok());
+  ASSERT_TRUE(FsyncFile(path).ok());
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    names.push_back(e.path().filename().string());
+  }
+  EXPECT_EQ(names, std::vector<std::string>{"00000001.blk.tmp"});
+  EXPECT_EQ(std::filesystem::file_size(path), bytes);
+  auto b = Block::Open(path);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ((*b)->rows(), 3U);
+  EXPECT_EQ((*b)->wal_seq_end(), 7U);
+  EXPECT_FALSE(FsyncFile(dir.path() + "/missing").ok());
+}
+
 // A footer whose token counts do not fit the block (made here with a valid checksum, so only the
 // table's own checks can catch it) is refused at Open; a consistent hand-made table is read.
 TEST(Block, InconsistentTokenCountsAreRefused) {
