@@ -213,6 +213,11 @@ struct Head {
   int64_t first_append_ns = 0;
   uint64_t first_seq = 0;    // seq of the first row (0 when empty)
   uint64_t wal_seq_end = 0;  // set when frozen
+  // Once frozen: its blocks as a flush cuts them (FlushPlan), made by whichever thread needs
+  // them first (Close() plans the last head while a running flush finishes).
+  std::mutex plan_mu;
+  bool planned = false;                                                 // GUARDED_BY(plan_mu)
+  std::vector<std::pair<int64_t, std::vector<BlockStreamInput>>> plan;  // GUARDED_BY(plan_mu)
 };
 
 // One appended batch kept for live tail: its WAL payload (normalised records).
@@ -287,6 +292,11 @@ class StoreImpl : public Store {
   // Inserts the normalised records of an encoded batch (its payload's bytes stay where they are:
   // head rows view them), with seqs first_seq, first_seq + 1, ...
   void InsertBatchLocked(Head& h, EncodedBatch&& batch, uint64_t first_seq);
+  // Cuts a frozen head into its blocks (Head::plan): rows by UTC day, sorted by time, time
+  // slices of block_max_rows, grouped by stream. Once per head; thread-safe.
+  void PlanFlush(Head* f) const;
+  // Freezes the head (WAL rotated, head moved to frozen_) and returns it; nullptr when empty.
+  Result<std::shared_ptr<Head>> FreezeHead();
   // Writes a frozen head's blocks with up to `threads` threads.
   Status WriteFrozen(const std::shared_ptr<Head>& f, size_t threads);
   // Flush() with the blocks written by up to `threads` threads.
@@ -334,7 +344,7 @@ class StoreImpl : public Store {
   mutable std::atomic<uint64_t> rows_appended_{0}, batches_appended_{0}, flushes_{0},
       flush_errors_{0}, blocks_deleted_{0}, blocks_pruned_{0}, blocks_scanned_{0}, rows_counted_{0},
       columns_read_{0}, wal_replayed_rows_{0}, corrupt_blocks_{0}, tail_rows_missed_{0},
-      closing_helpers_{0};
+      closing_helpers_{0}, planned_at_close_{0};
 };
 
 void StoreImpl::InsertBatchLocked(Head& h, EncodedBatch&& batch, uint64_t first_seq) {
@@ -522,7 +532,9 @@ uint64_t StoreImpl::WaitForAppend(uint64_t after_seq, int64_t timeout_ms) const 
   return last_seq_.load();
 }
 
-Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
+void StoreImpl::PlanFlush(Head* f) const {
+  std::lock_guard<std::mutex> pl(f->plan_mu);
+  if (f->planned) return;
   // Group rows by UTC day, then stream; rows sorted by ts within a stream.
   // Rows by UTC day, sorted by time, cut into time slices of at most block_max_rows: small
   // time-sliced blocks keep the bloom filters selective and let time ranges skip blocks. Within
@@ -538,7 +550,7 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
       by_day[DayOf(r.ts)].push_back(Ref{r.ts, static_cast<uint32_t>(si), &r});
     }
   }
-  std::vector<std::pair<int64_t, std::vector<BlockStreamInput>>> days;
+  auto& days = f->plan;
   const size_t cap = std::max<size_t>(1, opts_.block_max_rows);
   // Rows of a slice per stream: counted first, so each stream's list is allocated once and the
   // streams come in head order (ascending index) without a map.
@@ -581,6 +593,12 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
       days.emplace_back(day, std::move(streams));
     }
   }
+  f->planned = true;
+}
+
+Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
+  PlanFlush(f.get());
+  const auto& days = f->plan;  // fixed once planned
   // Blocks are independent: written by up to `threads` threads, registered in order once all are
   // written.
   std::vector<std::string> paths(days.size());
@@ -705,24 +723,25 @@ Status StoreImpl::Flush() {
   return FlushWith(FlushThreads());
 }
 
+Result<std::shared_ptr<Head>> StoreImpl::FreezeHead() {
+  std::lock_guard<std::mutex> al(append_mu_);
+  {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    if (head_->rows == 0) return std::shared_ptr<Head>();
+  }
+  KANSOKU_ASSIGN_OR_RETURN(uint64_t new_seq, wal_->Rotate());
+  std::unique_lock<std::shared_mutex> l(mu_);
+  std::shared_ptr<Head> f = std::move(head_);
+  f->wal_seq_end = new_seq;
+  frozen_.push_back(f);
+  head_ = std::make_shared<Head>();
+  return f;
+}
+
 Status StoreImpl::FlushWith(size_t threads) {
   std::lock_guard<std::mutex> fl(flush_mu_);
   if (!wal_) return Status::Ok();
-  {
-    std::lock_guard<std::mutex> al(append_mu_);
-    bool empty;
-    {
-      std::shared_lock<std::shared_mutex> l(mu_);
-      empty = head_->rows == 0;
-    }
-    if (!empty) {
-      KANSOKU_ASSIGN_OR_RETURN(uint64_t new_seq, wal_->Rotate());
-      std::unique_lock<std::shared_mutex> l(mu_);
-      head_->wal_seq_end = new_seq;
-      frozen_.push_back(std::move(head_));
-      head_ = std::make_shared<Head>();
-    }
-  }
+  KANSOKU_RETURN_IF_ERROR(FreezeHead().status());
   std::vector<std::shared_ptr<Head>> todo;
   {
     std::shared_lock<std::shared_mutex> l(mu_);
@@ -822,12 +841,29 @@ void StoreImpl::BackgroundLoop() {
 
 void StoreImpl::Close() {
   if (closed_.exchange(true)) return;
+  // The head is frozen now, not after a running background flush: its blocks are planned (the
+  // sort, serial) on another thread while that flush finishes its last blocks, and the flush
+  // below only writes them.
+  std::thread planner;
+  if (wal_) {
+    auto last = FreezeHead();
+    if (last.ok() && *last) {
+      try {
+        planner = std::thread([this, f = *last] {
+          PlanFlush(f.get());
+          planned_at_close_++;
+        });
+      } catch (const std::system_error&) {  // no thread: planned by the flush below
+      }
+    }
+  }
   {
     std::lock_guard<std::mutex> l(bg_mu_);
     stop_ = true;
   }
   bg_cv_.notify_all();
   if (bg_.joinable()) bg_.join();
+  if (planner.joinable()) planner.join();
   seq_cv_.notify_all();
   if (wal_) {
     Status st = Flush();
@@ -842,6 +878,7 @@ StoreStats StoreImpl::Stats() const {
   s.rows_appended = rows_appended_;
   s.batches_appended = batches_appended_;
   s.flush_helpers_at_close = closing_helpers_;
+  s.heads_planned_at_close = planned_at_close_;
   s.flushes = flushes_;
   s.flush_errors = flush_errors_;
   s.blocks_deleted = blocks_deleted_;
