@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -874,15 +875,16 @@ TEST(Store, CloseDuringABackgroundFlushHelpsItAndKeepsEveryRowOnce) {
 }
 
 // Close() while a background flush is writing, with newer rows in the head: the head is frozen
-// and cut into blocks on Close()'s planner thread meanwhile (not after the flush), and after
-// reopening every row of both heads is there exactly once, from blocks.
+// and cut into blocks on Close()'s planner thread meanwhile (not after the flush), which writes
+// some of them once the flush has handed out all of its own (while it commits); after reopening
+// every row of both heads is there exactly once, from blocks.
 TEST(Store, ClosePlansTheLastHeadWhileABackgroundFlushFinishes) {
   TmpDir dir;
   auto o = Opts(dir.path());
   o.background = true;
   o.head_max_rows = 1000;  // the first append asks the background thread for a flush
-  o.block_max_rows = 64;
-  o.block_page_rows = 64;
+  o.block_max_rows = 16;   // 625 blocks: the flush is still writing when Close() is called
+  o.block_page_rows = 16;
   o.flush_threads = 2;
   constexpr int kRows = 10000, kLate = 500;
   {
@@ -893,10 +895,19 @@ TEST(Store, ClosePlansTheLastHeadWhileABackgroundFlushFinishes) {
       b.push_back(Rec(kT0 + i * kSec / 10, i % 3 ? "api" : "web", "row " + std::to_string(i)));
     }
     ASSERT_TRUE((*s)->Append(std::move(b)).ok());
-    for (int i = 0; i < 10000 && (*s)->Stats().head_rows > 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    auto writing = [&] {  // the background flush has written a block (a .blk.tmp exists)
+      std::error_code ec;
+      for (const auto& e :
+           std::filesystem::recursive_directory_iterator(dir.path() + "/partitions", ec)) {
+        if (e.path().string().ends_with(".blk.tmp")) return true;
+      }
+      return false;
+    };
+    for (int i = 0; i < 100000 && !writing(); ++i) {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
-    LogBatch late;  // below head_max_rows: stays in the head until Close()
+    ASSERT_TRUE(writing());
+    LogBatch late;  // below head_max_rows: stays in the head until Close(); 32 blocks
     for (int i = 0; i < kLate; ++i) {
       late.push_back(Rec(kT0 - i * kSec, "late", "late " + std::to_string(i)));
     }
@@ -904,6 +915,8 @@ TEST(Store, ClosePlansTheLastHeadWhileABackgroundFlushFinishes) {
     (*s)->Close();
     StoreStats st = (*s)->Stats();
     EXPECT_EQ(st.heads_planned_at_close, 1u);
+    // It wrote blocks of the late head while the background flush committed its 625.
+    EXPECT_GE(st.blocks_written_by_close_planner, 1u);
     EXPECT_EQ(st.head_rows, 0u);
     EXPECT_EQ(st.block_rows, static_cast<uint64_t>(kRows + kLate));
   }
@@ -915,6 +928,40 @@ TEST(Store, ClosePlansTheLastHeadWhileABackgroundFlushFinishes) {
   std::set<std::string> distinct(msgs.begin(), msgs.end());
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kRows + kLate));
   EXPECT_TRUE(distinct.count("row 0") && distinct.count("late 499"));
+}
+
+// A flush whose block cannot be written fails as a whole (nothing registered, the rows stay in
+// the head and the WAL, no block file left); the next flush plans the head again and writes
+// every row exactly once.
+TEST(Store, FailedFlushIsPlannedAndWrittenAgain) {
+  TmpDir dir;
+  auto o = Opts(dir.path());
+  o.block_max_rows = 4;
+  auto s = Store::Open(o);
+  ASSERT_TRUE(s.ok());
+  LogBatch b;
+  for (int i = 0; i < 10; ++i) b.push_back(Rec(kT0 + i, "api", "row " + std::to_string(i)));
+  ASSERT_TRUE((*s)->Append(std::move(b)).ok());
+  // A file where the day's directory goes: the blocks cannot be created.
+  const std::string day = dir.path() + "/partitions/20261126";
+  { std::ofstream(day) << "x"; }
+  EXPECT_FALSE((*s)->Flush().ok());
+  EXPECT_EQ((*s)->Stats().flush_errors, 1u);
+  EXPECT_EQ((*s)->Stats().blocks, 0u);
+  EXPECT_EQ(ScanMsgs(**s).size(), 10u);  // still in the frozen head
+  std::filesystem::remove(day);
+  ASSERT_TRUE((*s)->Flush().ok());
+  EXPECT_EQ((*s)->Stats().blocks, 3u);
+  EXPECT_EQ((*s)->Stats().block_rows, 10u);
+  auto msgs = ScanMsgs(**s);
+  std::set<std::string> distinct(msgs.begin(), msgs.end());
+  EXPECT_EQ(msgs.size(), 10u);
+  EXPECT_EQ(distinct.size(), 10u);
+  size_t files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() + "/partitions")) {
+    files += e.is_regular_file();
+  }
+  EXPECT_EQ(files, 3u);  // no .tmp left from the failed attempt
 }
 
 TEST(Store, RetentionByAgeAndSize) {
