@@ -885,9 +885,10 @@ void StoreImpl::BackgroundLoop() {
 
 void StoreImpl::Close() {
   if (closed_.exchange(true)) return;
-  // The head is frozen now, not after a running background flush: its blocks are planned (the
-  // sort, serial) on another thread while that flush finishes its last blocks, and the flush
-  // below only writes them.
+  // The head is frozen now, not after a running background flush: another thread plans its
+  // blocks (the sort, serial) while that flush finishes its last blocks and starts writing them
+  // once that flush has handed out its last one; the flush below writes the rest alongside (the
+  // planner is joined only after it) and commits them.
   std::thread planner;
   if (wal_) {
     auto last = FreezeHead();
@@ -922,7 +923,6 @@ void StoreImpl::Close() {
   }
   bg_cv_.notify_all();
   if (bg_.joinable()) bg_.join();
-  if (planner.joinable()) planner.join();
   seq_cv_.notify_all();
   if (wal_) {
     Status st = Flush();
