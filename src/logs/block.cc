@@ -609,16 +609,31 @@ Status WriteBlockTo(BlockFileWriter& file, const std::vector<BlockStreamInput>& 
 
 }  // namespace
 
+Status WriteBlockUnsynced(const std::string& path, const std::vector<BlockStreamInput>& streams,
+                          uint64_t wal_seq_end, int zstd_level, int zstd_meta_level,
+                          uint64_t page_rows, uint64_t* file_bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno("cannot create " + path, errno);
+  BlockFileWriter file(fd, path);
+  Status st = WriteBlockTo(file, streams, wal_seq_end, zstd_level, zstd_meta_level, page_rows);
+  // Writeback starts now, without waiting: the caller's fsync later finds little left to write.
+  if (st.ok()) (void)::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  ::close(fd);
+  if (!st.ok()) {
+    ::unlink(path.c_str());
+    return st;
+  }
+  *file_bytes = file.offset();
+  return Status::Ok();
+}
+
 Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& streams,
                   uint64_t wal_seq_end, int zstd_level, int zstd_meta_level, uint64_t page_rows,
                   uint64_t* file_bytes) {
   std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno("cannot create " + tmp, errno);
-  BlockFileWriter file(fd, tmp);
-  Status st = WriteBlockTo(file, streams, wal_seq_end, zstd_level, zstd_meta_level, page_rows);
-  if (st.ok() && ::fsync(fd) != 0) st = Status::FromErrno("cannot fsync " + tmp, errno);
-  ::close(fd);
+  KANSOKU_RETURN_IF_ERROR(WriteBlockUnsynced(tmp, streams, wal_seq_end, zstd_level, zstd_meta_level,
+                                             page_rows, file_bytes));
+  Status st = FsyncFile(tmp);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     st = Status::FromErrno("cannot rename " + tmp, errno);
   }
@@ -632,8 +647,15 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
     ::fsync(dfd);
     ::close(dfd);
   }
-  *file_bytes = file.offset();
   return Status::Ok();
+}
+
+Status FsyncFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("cannot open " + path, errno);
+  Status st = ::fsync(fd) == 0 ? Status::Ok() : Status::FromErrno("cannot fsync " + path, errno);
+  ::close(fd);
+  return st;
 }
 
 Result<std::shared_ptr<Block>> Block::Open(const std::string& path, StreamIds* ids) {

@@ -48,6 +48,18 @@ Status WriteBlock(const std::string& path, const std::vector<BlockStreamInput>& 
                   uint64_t wal_seq_end, int zstd_level, int zstd_meta_level, uint64_t page_rows,
                   uint64_t* file_bytes);
 
+// The same, written at path itself (no temporary name, no rename) and not fsynced: its writeback
+// is started (sync_file_range) but not waited for. The caller makes the file durable with
+// FsyncFile and its directory entry with an fsync of the directory before relying on it (a
+// flush fsyncs all its blocks and their directories once, after writing them all, instead of
+// waiting for each block's fsync on the thread that builds the next one). On error the file is
+// removed.
+Status WriteBlockUnsynced(const std::string& path, const std::vector<BlockStreamInput>& streams,
+                          uint64_t wal_seq_end, int zstd_level, int zstd_meta_level,
+                          uint64_t page_rows, uint64_t* file_bytes);
+// fsync(2) of the file at path (opened read-only for it). IOError on failure.
+Status FsyncFile(const std::string& path);
+
 // Token hashing shared by the writer and the query side.
 uint64_t TokenHash(std::string_view token);
 // Hash of a sorted label list (head stream index, Block::StreamInfo::labels_hash). Equal labels

@@ -213,6 +213,19 @@ struct Head {
   int64_t first_append_ns = 0;
   uint64_t first_seq = 0;    // seq of the first row (0 when empty)
   uint64_t wal_seq_end = 0;  // set when frozen
+  // Once frozen: its blocks as a flush cuts them (FlushPlan), made by whichever thread needs
+  // them first (Close() plans the last head while a running flush finishes).
+  std::mutex plan_mu;
+  bool planned = false;                                                 // GUARDED_BY(plan_mu)
+  std::vector<std::pair<int64_t, std::vector<BlockStreamInput>>> plan;  // GUARDED_BY(plan_mu)
+  std::vector<std::string> paths;  // GUARDED_BY(plan_mu) of the plan's blocks (without .tmp)
+  // Writing the planned blocks (WriteNextBlock): any thread takes the next block not taken yet,
+  // so Close()'s planner can write some while a running flush still commits its own.
+  std::atomic<size_t> next_block{0};
+  std::vector<Status> results;  // by block, set by the thread that wrote it
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  size_t done = 0;  // GUARDED_BY(done_mu) blocks written (or failed)
 };
 
 // One appended batch kept for live tail: its WAL payload (normalised records).
@@ -287,6 +300,16 @@ class StoreImpl : public Store {
   // Inserts the normalised records of an encoded batch (its payload's bytes stay where they are:
   // head rows view them), with seqs first_seq, first_seq + 1, ...
   void InsertBatchLocked(Head& h, EncodedBatch&& batch, uint64_t first_seq);
+  // Cuts a frozen head into its blocks (Head::plan): rows by UTC day, sorted by time, time
+  // slices of block_max_rows, grouped by stream. Once per head; thread-safe.
+  // Also picks the blocks' paths (creating their day directories). Error: a directory could not
+  // be created (nothing planned; the next call tries again).
+  Status PlanFlush(Head* f);
+  // Writes the next planned block of f no thread has taken yet (as <path>.tmp, not fsynced) and
+  // returns true; false when none is left or f is not planned.
+  bool WriteNextBlock(Head* f);
+  // Freezes the head (WAL rotated, head moved to frozen_) and returns it; nullptr when empty.
+  Result<std::shared_ptr<Head>> FreezeHead();
   // Writes a frozen head's blocks with up to `threads` threads.
   Status WriteFrozen(const std::shared_ptr<Head>& f, size_t threads);
   // Flush() with the blocks written by up to `threads` threads.
@@ -314,7 +337,11 @@ class StoreImpl : public Store {
   std::vector<std::shared_ptr<Head>> frozen_;   // GUARDED_BY(mu_)
   std::vector<std::shared_ptr<Block>> blocks_;  // GUARDED_BY(mu_)
   StreamIds stream_ids_;                        // of every block's streams (CountFromFooters)
-  uint64_t next_block_id_ = 1;                  // GUARDED_BY(flush_mu_)
+  std::atomic<uint64_t> next_block_id_{1};
+  // The frozen head WriteFrozen is writing (nullptr when none): Close()'s planner starts on the
+  // last head's blocks once every block of this one is taken.
+  std::mutex writing_mu_;
+  Head* writing_ = nullptr;  // GUARDED_BY(writing_mu_)
 
   mutable std::mutex tail_mu_;
   std::deque<TailEntry> tail_;  // GUARDED_BY(tail_mu_) oldest first, contiguous seqs
@@ -334,7 +361,7 @@ class StoreImpl : public Store {
   mutable std::atomic<uint64_t> rows_appended_{0}, batches_appended_{0}, flushes_{0},
       flush_errors_{0}, blocks_deleted_{0}, blocks_pruned_{0}, blocks_scanned_{0}, rows_counted_{0},
       columns_read_{0}, wal_replayed_rows_{0}, corrupt_blocks_{0}, tail_rows_missed_{0},
-      closing_helpers_{0};
+      closing_helpers_{0}, planned_at_close_{0}, planner_blocks_{0};
 };
 
 void StoreImpl::InsertBatchLocked(Head& h, EncodedBatch&& batch, uint64_t first_seq) {
@@ -522,7 +549,9 @@ uint64_t StoreImpl::WaitForAppend(uint64_t after_seq, int64_t timeout_ms) const 
   return last_seq_.load();
 }
 
-Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
+Status StoreImpl::PlanFlush(Head* f) {
+  std::lock_guard<std::mutex> pl(f->plan_mu);
+  if (f->planned) return Status::Ok();
   // Group rows by UTC day, then stream; rows sorted by ts within a stream.
   // Rows by UTC day, sorted by time, cut into time slices of at most block_max_rows: small
   // time-sliced blocks keep the bloom filters selective and let time ranges skip blocks. Within
@@ -538,7 +567,8 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
       by_day[DayOf(r.ts)].push_back(Ref{r.ts, static_cast<uint32_t>(si), &r});
     }
   }
-  std::vector<std::pair<int64_t, std::vector<BlockStreamInput>>> days;
+  auto& days = f->plan;
+  days.clear();  // a failed flush is planned again
   const size_t cap = std::max<size_t>(1, opts_.block_max_rows);
   // Rows of a slice per stream: counted first, so each stream's list is allocated once and the
   // streams come in head order (ascending index) without a map.
@@ -581,46 +611,78 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
       days.emplace_back(day, std::move(streams));
     }
   }
-  // Blocks are independent: written by up to `threads` threads, registered in order once all are
-  // written.
   std::vector<std::string> paths(days.size());
   for (size_t i = 0; i < days.size(); ++i) {
     std::string ddir = opts_.dir + "/partitions/" + DayDir(days[i].first);
     if (::mkdir(ddir.c_str(), 0755) != 0 && errno != EEXIST) {
+      days.clear();
       return Status::FromErrno("cannot create " + ddir, errno);
     }
     char name[32];
     snprintf(name, sizeof name, "/%08llu.blk", static_cast<unsigned long long>(next_block_id_++));
     paths[i] = ddir + name;
   }
-  // Each block is written complete (and fsynced) as <path>.tmp; only once all of them are, a
+  f->paths = std::move(paths);
+  f->results.assign(days.size(), Status::Ok());
+  f->next_block = 0;
+  {
+    std::lock_guard<std::mutex> dl(f->done_mu);
+    f->done = 0;
+  }
+  f->planned = true;
+  return Status::Ok();
+}
+
+bool StoreImpl::WriteNextBlock(Head* f) {
+  size_t n, i;
+  {
+    // A plan changes only when a failed flush is planned again, and a flush fails only once
+    // every block it took was done: a block taken here is never replanned while being written.
+    std::lock_guard<std::mutex> pl(f->plan_mu);
+    if (!f->planned) return false;
+    n = f->plan.size();
+    i = f->next_block++;
+  }
+  if (i >= n) return false;
+  uint64_t bytes = 0;
+  f->results[i] =
+      WriteBlockUnsynced(f->paths[i] + ".tmp", f->plan[i].second, f->wal_seq_end, opts_.zstd_level,
+                         opts_.zstd_meta_level, opts_.block_page_rows, &bytes);
+  std::lock_guard<std::mutex> l(f->done_mu);
+  if (++f->done == n) f->done_cv.notify_all();
+  return true;
+}
+
+Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
+  KANSOKU_RETURN_IF_ERROR(PlanFlush(f.get()));
+  const size_t n = f->plan.size();  // fixed once planned
+  const std::vector<std::string>& paths = f->paths;
+  // Each block is written complete as <path>.tmp; only once all of them are (and are fsynced), a
   // commit record names them and they are renamed into place. A block's wal_seq_end lets the
   // next open delete the WAL segments of the whole frozen head, so a crash must never leave some
   // of a flush's blocks in place without the others (renamed one by one as each was written, a
   // kill -9 during a multi-block flush lost the rows of the blocks not yet written). At open, a
   // commit record completes its renames; .tmp blocks without one are deleted (the WAL still
-  // holds their rows).
-  std::vector<Status> results(days.size());
-  std::atomic<size_t> next{0};
-  auto write = [&](size_t i) {
-    uint64_t bytes = 0;
-    results[i] = WriteBlock(paths[i] + ".tmp", days[i].second, f->wal_seq_end, opts_.zstd_level,
-                            opts_.zstd_meta_level, opts_.block_page_rows, &bytes);
+  // holds their rows). Blocks are independent: written by up to `threads` threads (and by
+  // Close()'s planner, which may have taken some already), registered in order once all are.
+  {
+    std::lock_guard<std::mutex> wl(writing_mu_);
+    writing_ = f.get();
+  }
+  auto work = [this, &f] {
+    while (WriteNextBlock(f.get())) {
+    }
   };
-  auto work = [&] {
-    for (size_t i = next++; i < days.size(); i = next++) write(i);
-  };
-  threads = std::clamp<size_t>(threads, 1, days.size());
+  threads = std::clamp<size_t>(threads, 1, std::max<size_t>(n, 1));
   std::vector<std::thread> helpers;
   for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
   // The calling thread works like the helpers, and once the store is closing, takes on helpers
   // up to Flush()'s thread count for the blocks still to write: a background flush (one thread,
   // not to take a core from the appenders) that Close() finds running held up the final flush,
   // and so the server's exit, with one core of two idle (bench/logs: ~0.7 s of ~1.3 s).
-  const size_t closing_threads = std::min(FlushThreads(), days.size());
-  for (size_t i = next++; i < days.size(); i = next++) {
-    write(i);
-    while (closed_.load() && helpers.size() + 1 < closing_threads && next.load() < days.size()) {
+  const size_t closing_threads = std::min(FlushThreads(), n);
+  while (WriteNextBlock(f.get())) {
+    while (closed_.load() && helpers.size() + 1 < closing_threads && f->next_block.load() < n) {
       try {
         helpers.emplace_back(work);
       } catch (const std::system_error&) {  // no thread available: the rest is written here
@@ -630,48 +692,61 @@ Status StoreImpl::WriteFrozen(const std::shared_ptr<Head>& f, size_t threads) {
     }
   }
   for (auto& t : helpers) t.join();
+  {
+    std::unique_lock<std::mutex> dl(f->done_mu);  // blocks another thread took
+    f->done_cv.wait(dl, [&] { return f->done == n; });
+  }
+  {
+    std::lock_guard<std::mutex> wl(writing_mu_);  // f stays alive while the planner looks at it
+    writing_ = nullptr;
+  }
   // On failure none of this head's blocks is registered: remove what was written, so the retry
-  // (which writes them all again) does not leave their rows twice on disk.
+  // (which plans and writes them all again) does not leave their rows twice on disk.
   auto remove_all = [&paths] {
     for (const auto& p : paths) {
       ::unlink((p + ".tmp").c_str());
       ::unlink(p.c_str());
     }
   };
-  for (size_t i = 0; i < days.size(); ++i) {
-    if (!results[i].ok()) {
-      remove_all();
-      return results[i];
-    }
+  auto failed = [&](Status st) {
+    remove_all();
+    std::lock_guard<std::mutex> pl(f->plan_mu);
+    f->planned = false;
+    return st;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    if (!f->results[i].ok()) return failed(f->results[i]);
   }
+  // Durable before the commit record names them: the blocks (their writeback started as each was
+  // written, so these fsyncs mostly find it done) and their directory entries, each directory
+  // once.
+  std::vector<std::string> dirs;
+  for (const auto& p : paths) {
+    std::string dir = p.substr(0, p.rfind('/'));
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+  }
+  for (const auto& p : paths) {
+    if (Status st = FsyncFile(p + ".tmp"); !st.ok()) return failed(st);
+  }
+  for (const auto& dir : dirs) FsyncDir(dir);
   const std::string partitions = opts_.dir + "/partitions";
   const std::string commit = partitions + "/flush-" + std::to_string(f->wal_seq_end) + ".commit";
   std::string record;
   for (const auto& p : paths) record += p.substr(partitions.size() + 1) + "\n";
-  if (Status st = WriteCommitRecord(commit, record); !st.ok()) {
-    remove_all();
-    return st;
-  }
-  std::vector<std::string> dirs;
+  if (Status st = WriteCommitRecord(commit, record); !st.ok()) return failed(st);
   for (const auto& p : paths) {
     if (::rename((p + ".tmp").c_str(), p.c_str()) != 0) {
       Status st = Status::FromErrno("cannot rename " + p + ".tmp", errno);
-      remove_all();
       ::unlink(commit.c_str());
-      return st;
+      return failed(st);
     }
-    std::string dir = p.substr(0, p.rfind('/'));
-    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
   }
   for (const auto& dir : dirs) FsyncDir(dir);
   ::unlink(commit.c_str());  // lost in a crash: the roll-forward at open finds nothing to do
   std::vector<std::shared_ptr<Block>> written;
   for (const auto& p : paths) {
     auto b = Block::Open(p, &stream_ids_);
-    if (!b.ok()) {
-      remove_all();
-      return b.status();
-    }
+    if (!b.ok()) return failed(b.status());
     written.push_back(std::move(b).value());
   }
   std::unique_lock<std::shared_mutex> l(mu_);
@@ -692,24 +767,25 @@ Status StoreImpl::Flush() {
   return FlushWith(FlushThreads());
 }
 
+Result<std::shared_ptr<Head>> StoreImpl::FreezeHead() {
+  std::lock_guard<std::mutex> al(append_mu_);
+  {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    if (head_->rows == 0) return std::shared_ptr<Head>();
+  }
+  KANSOKU_ASSIGN_OR_RETURN(uint64_t new_seq, wal_->Rotate());
+  std::unique_lock<std::shared_mutex> l(mu_);
+  std::shared_ptr<Head> f = std::move(head_);
+  f->wal_seq_end = new_seq;
+  frozen_.push_back(f);
+  head_ = std::make_shared<Head>();
+  return f;
+}
+
 Status StoreImpl::FlushWith(size_t threads) {
   std::lock_guard<std::mutex> fl(flush_mu_);
   if (!wal_) return Status::Ok();
-  {
-    std::lock_guard<std::mutex> al(append_mu_);
-    bool empty;
-    {
-      std::shared_lock<std::shared_mutex> l(mu_);
-      empty = head_->rows == 0;
-    }
-    if (!empty) {
-      KANSOKU_ASSIGN_OR_RETURN(uint64_t new_seq, wal_->Rotate());
-      std::unique_lock<std::shared_mutex> l(mu_);
-      head_->wal_seq_end = new_seq;
-      frozen_.push_back(std::move(head_));
-      head_ = std::make_shared<Head>();
-    }
-  }
+  KANSOKU_RETURN_IF_ERROR(FreezeHead().status());
   std::vector<std::shared_ptr<Head>> todo;
   {
     std::shared_lock<std::shared_mutex> l(mu_);
@@ -809,6 +885,38 @@ void StoreImpl::BackgroundLoop() {
 
 void StoreImpl::Close() {
   if (closed_.exchange(true)) return;
+  // The head is frozen now, not after a running background flush: another thread plans its
+  // blocks (the sort, serial) while that flush finishes its last blocks and starts writing them
+  // once that flush has handed out its last one; the flush below writes the rest alongside (the
+  // planner is joined only after it) and commits them.
+  std::thread planner;
+  if (wal_) {
+    auto last = FreezeHead();
+    if (last.ok() && *last) {
+      try {
+        planner = std::thread([this, f = *last] {
+          if (!PlanFlush(f.get()).ok()) return;  // the flush below plans again and reports
+          planned_at_close_++;
+          // Its blocks are written once the running flush has handed out all of its own (a
+          // third writer before that only slowed the two: cache and memory bandwidth), so a
+          // core is not idle while that flush's last block, commit and head free run on the
+          // other.
+          for (;;) {
+            {
+              std::lock_guard<std::mutex> wl(writing_mu_);
+              if (writing_ == nullptr || writing_ == f.get() ||
+                  writing_->next_block.load() >= writing_->plan.size()) {
+                break;
+              }
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+          while (WriteNextBlock(f.get())) planner_blocks_++;
+        });
+      } catch (const std::system_error&) {  // no thread: planned by the flush below
+      }
+    }
+  }
   {
     std::lock_guard<std::mutex> l(bg_mu_);
     stop_ = true;
@@ -822,6 +930,7 @@ void StoreImpl::Close() {
     st = wal_->Sync();
     (void)st;
   }
+  if (planner.joinable()) planner.join();
 }
 
 StoreStats StoreImpl::Stats() const {
@@ -829,6 +938,8 @@ StoreStats StoreImpl::Stats() const {
   s.rows_appended = rows_appended_;
   s.batches_appended = batches_appended_;
   s.flush_helpers_at_close = closing_helpers_;
+  s.heads_planned_at_close = planned_at_close_;
+  s.blocks_written_by_close_planner = planner_blocks_;
   s.flushes = flushes_;
   s.flush_errors = flush_errors_;
   s.blocks_deleted = blocks_deleted_;

@@ -26,7 +26,9 @@
 //
 // Thread safety: every method is thread-safe. A background thread flushes the head and applies
 // retention. Ownership: the Store owns its files; destroy it (or Close()) before the directory
-// goes away. Close() flushes the head to blocks and fsyncs.
+// goes away. Close() flushes the head to blocks and fsyncs: it freezes the head at once and
+// sorts it into blocks on a second thread while a background flush that is running finishes,
+// which starts writing them once that flush has handed out its last block.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -179,6 +181,10 @@ struct StoreStats {
   uint64_t tail_rows_missed = 0;
   // Threads a running flush took on to write its remaining blocks once Close() was called.
   uint64_t flush_helpers_at_close = 0;
+  // Heads Close() froze and cut into blocks on a thread of its own while a running flush
+  // finished (0 or 1), and the blocks of it that thread wrote.
+  uint64_t heads_planned_at_close = 0;
+  uint64_t blocks_written_by_close_planner = 0;
 };
 
 class Store {

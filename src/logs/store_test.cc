@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -516,6 +517,34 @@ TEST(Block, MessageTokenCountsEqualANaiveCount) {
   }
 }
 
+// WriteBlockUnsynced writes the block at the path itself (a flush names its blocks <name>.tmp
+// and fsyncs them together later): no temporary file beside it, and the block reads back.
+TEST(Block, UnsyncedWriteIsTheFileAtPath) {
+  TmpDir dir;
+  std::vector<KV> la = {{"service", "a"}};
+  std::vector<RowData> rows(3);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].ts = kT0 + static_cast<int64_t>(i);
+    rows[i].msg = "hello";
+  }
+  BlockStreamInput a{&la, {&rows[0], &rows[1], &rows[2]}};
+  const std::string path = dir.path() + "/00000001.blk.tmp";
+  uint64_t bytes = 0;
+  ASSERT_TRUE(WriteBlockUnsynced(path, {a}, 7, 1, 4, 8192, &bytes).ok());
+  ASSERT_TRUE(FsyncFile(path).ok());
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    names.push_back(e.path().filename().string());
+  }
+  EXPECT_EQ(names, std::vector<std::string>{"00000001.blk.tmp"});
+  EXPECT_EQ(std::filesystem::file_size(path), bytes);
+  auto b = Block::Open(path);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ((*b)->rows(), 3U);
+  EXPECT_EQ((*b)->wal_seq_end(), 7U);
+  EXPECT_FALSE(FsyncFile(dir.path() + "/missing").ok());
+}
+
 // A footer whose token counts do not fit the block (made here with a valid checksum, so only the
 // table's own checks can catch it) is refused at Open; a consistent hand-made table is read.
 TEST(Block, InconsistentTokenCountsAreRefused) {
@@ -845,6 +874,96 @@ TEST(Store, CloseDuringABackgroundFlushHelpsItAndKeepsEveryRowOnce) {
   EXPECT_TRUE(distinct.count("row 0") && distinct.count("row 9999"));
 }
 
+// Close() while a background flush is writing, with newer rows in the head: the head is frozen
+// and cut into blocks on Close()'s planner thread meanwhile (not after the flush), which writes
+// some of them once the flush has handed out all of its own (while it commits); after reopening
+// every row of both heads is there exactly once, from blocks.
+TEST(Store, ClosePlansTheLastHeadWhileABackgroundFlushFinishes) {
+  TmpDir dir;
+  auto o = Opts(dir.path());
+  o.background = true;
+  o.head_max_rows = 1000;  // the first append asks the background thread for a flush
+  o.block_max_rows = 16;   // 625 blocks: the flush is still writing when Close() is called
+  o.block_page_rows = 16;
+  o.flush_threads = 2;
+  constexpr int kRows = 10000, kLate = 500;
+  {
+    auto s = Store::Open(o);
+    ASSERT_TRUE(s.ok());
+    LogBatch b;
+    for (int i = 0; i < kRows; ++i) {
+      b.push_back(Rec(kT0 + i * kSec / 10, i % 3 ? "api" : "web", "row " + std::to_string(i)));
+    }
+    ASSERT_TRUE((*s)->Append(std::move(b)).ok());
+    auto writing = [&] {  // the background flush has written a block (a .blk.tmp exists)
+      std::error_code ec;
+      for (const auto& e :
+           std::filesystem::recursive_directory_iterator(dir.path() + "/partitions", ec)) {
+        if (e.path().string().ends_with(".blk.tmp")) return true;
+      }
+      return false;
+    };
+    for (int i = 0; i < 100000 && !writing(); ++i) {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    ASSERT_TRUE(writing());
+    LogBatch late;  // below head_max_rows: stays in the head until Close(); 32 blocks
+    for (int i = 0; i < kLate; ++i) {
+      late.push_back(Rec(kT0 - i * kSec, "late", "late " + std::to_string(i)));
+    }
+    ASSERT_TRUE((*s)->Append(std::move(late)).ok());
+    (*s)->Close();
+    StoreStats st = (*s)->Stats();
+    EXPECT_EQ(st.heads_planned_at_close, 1u);
+    // It wrote blocks of the late head while the background flush committed its 625.
+    EXPECT_GE(st.blocks_written_by_close_planner, 1u);
+    EXPECT_EQ(st.head_rows, 0u);
+    EXPECT_EQ(st.block_rows, static_cast<uint64_t>(kRows + kLate));
+  }
+  auto s = Store::Open(Opts(dir.path()));
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->Stats().wal_replayed_rows, 0u);
+  auto msgs = ScanMsgs(**s);
+  ASSERT_EQ(msgs.size(), static_cast<size_t>(kRows + kLate));
+  std::set<std::string> distinct(msgs.begin(), msgs.end());
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kRows + kLate));
+  EXPECT_TRUE(distinct.count("row 0") && distinct.count("late 499"));
+}
+
+// A flush whose block cannot be written fails as a whole (nothing registered, the rows stay in
+// the head and the WAL, no block file left); the next flush plans the head again and writes
+// every row exactly once.
+TEST(Store, FailedFlushIsPlannedAndWrittenAgain) {
+  TmpDir dir;
+  auto o = Opts(dir.path());
+  o.block_max_rows = 4;
+  auto s = Store::Open(o);
+  ASSERT_TRUE(s.ok());
+  LogBatch b;
+  for (int i = 0; i < 10; ++i) b.push_back(Rec(kT0 + i, "api", "row " + std::to_string(i)));
+  ASSERT_TRUE((*s)->Append(std::move(b)).ok());
+  // A file where the day's directory goes: the blocks cannot be created.
+  const std::string day = dir.path() + "/partitions/20261126";
+  { std::ofstream(day) << "x"; }
+  EXPECT_FALSE((*s)->Flush().ok());
+  EXPECT_EQ((*s)->Stats().flush_errors, 1u);
+  EXPECT_EQ((*s)->Stats().blocks, 0u);
+  EXPECT_EQ(ScanMsgs(**s).size(), 10u);  // still in the frozen head
+  std::filesystem::remove(day);
+  ASSERT_TRUE((*s)->Flush().ok());
+  EXPECT_EQ((*s)->Stats().blocks, 3u);
+  EXPECT_EQ((*s)->Stats().block_rows, 10u);
+  auto msgs = ScanMsgs(**s);
+  std::set<std::string> distinct(msgs.begin(), msgs.end());
+  EXPECT_EQ(msgs.size(), 10u);
+  EXPECT_EQ(distinct.size(), 10u);
+  size_t files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() + "/partitions")) {
+    files += e.is_regular_file();
+  }
+  EXPECT_EQ(files, 3u);  // no .tmp left from the failed attempt
+}
+
 TEST(Store, RetentionByAgeAndSize) {
   TmpDir dir;
   auto o = Opts(dir.path());
@@ -990,6 +1109,41 @@ TEST(LogWal, PreallocatesAheadAndTrimsWhatWasNotWritten) {
       wdir, 1, [&](LogBatch&& got) { records += got.size(); }, &stats);
   ASSERT_TRUE(last.ok()) << last.status().ToString();
   EXPECT_EQ(records, 2U);
+}
+
+// A segment given up by Rotate is fsynced by the next Sync, unless DropBefore deletes it first
+// (its rows are in durable blocks by then): it is closed without an fsync. Segments at or after
+// the bound stay, and one a Sync already covered is deleted without being counted.
+TEST(LogWal, DropBeforeClosesCoveredSegmentsWithoutSyncingThem) {
+  TmpDir dir;
+  const std::string wdir = dir.path() + "/wal";
+  LogBatch b;
+  b.push_back(Rec(kT0, "api", "one"));
+  auto wal = LogWal::Open(wdir, 1);
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  LogWal& w = **wal;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(w.Write(EncodeBatch(b)).ok());
+    ASSERT_TRUE(w.Rotate().ok());
+  }
+  ASSERT_TRUE(w.Write(EncodeBatch(b)).ok());
+  w.DropBefore(2);
+  EXPECT_EQ(w.retired_dropped(), 1U);
+  EXPECT_FALSE(std::filesystem::exists(wdir + "/" + WalSegmentName(1)));
+  EXPECT_TRUE(std::filesystem::exists(wdir + "/" + WalSegmentName(2)));
+  ASSERT_TRUE(w.Sync().ok());  // fsyncs segment 2 (still given up) and the live one
+  size_t records = 0;
+  WalReplayStats stats;
+  auto last = ReplayLogWal(
+      wdir, 1, [&](LogBatch&& got) { records += got.size(); }, &stats);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(records, 2U);
+  ASSERT_TRUE(w.Rotate().ok());
+  ASSERT_TRUE(w.Sync().ok());
+  w.DropBefore(4);
+  EXPECT_EQ(w.retired_dropped(), 1U);  // segment 3 was synced: nothing left to skip
+  EXPECT_FALSE(std::filesystem::exists(wdir + "/" + WalSegmentName(2)));
+  EXPECT_FALSE(std::filesystem::exists(wdir + "/" + WalSegmentName(3)));
 }
 
 TEST(Store, CorruptBlockIsMovedAside) {

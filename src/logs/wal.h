@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -147,8 +148,11 @@ class LogWal {
   // Starts segment current+1; returns the number of the new segment. The old segment and the
   // new directory entry are left to the next Sync (no fsync here).
   Result<uint64_t> Rotate();
-  // Deletes segments numbered < seq.
+  // Deletes segments numbered < seq. The caller holds their rows elsewhere, durably: those not
+  // fsynced yet (given up since the last Sync) are closed without an fsync.
   void DropBefore(uint64_t seq);
+  // Segments DropBefore closed without an fsync (they were given up and not yet synced).
+  uint64_t retired_dropped() const;
   uint64_t current_seq() const;
   uint64_t bytes() const;  // total bytes of all live segments
   const std::string& dir() const { return dir_; }
@@ -169,9 +173,11 @@ class LogWal {
   uint64_t older_bytes_ = 0;         // GUARDED_BY(mu_) bytes of earlier, still present segments
   uint64_t writes_ = 0;              // GUARDED_BY(mu_) frames written so far
   uint64_t synced_writes_ = 0;       // GUARDED_BY(mu_) frames known durable (a Sync covered them)
-  std::vector<int> retired_fds_;     // GUARDED_BY(mu_) segments rotated away from, not fsynced
-  bool dir_dirty_ = false;           // GUARDED_BY(mu_) a segment was created since the last Sync
-  bool syncing_ = false;             // GUARDED_BY(mu_) a Sync is fsyncing (outside mu_)
+  // GUARDED_BY(mu_) segments rotated away from and not fsynced yet: (number, descriptor)
+  std::vector<std::pair<uint64_t, int>> retired_fds_;
+  uint64_t retired_dropped_ = 0;  // GUARDED_BY(mu_)
+  bool dir_dirty_ = false;        // GUARDED_BY(mu_) a segment was created since the last Sync
+  bool syncing_ = false;          // GUARDED_BY(mu_) a Sync is fsyncing (outside mu_)
 };
 
 std::string WalSegmentName(uint64_t seq);
