@@ -825,6 +825,45 @@ TEST(Store, SortsAndDeduplicatesLabels) {
   EXPECT_EQ(labels_of({{"level", "E"}}, {}), "{level=\"error\"}");
 }
 
+// Rows "row 0".."row n-1", a tenth of a second apart, services api and web.
+LogBatch NumberedRows(int n) {
+  LogBatch b;
+  for (int i = 0; i < n; ++i) {
+    b.push_back(Rec(kT0 + i * kSec / 10, i % 3 ? "api" : "web", "row " + std::to_string(i)));
+  }
+  return b;
+}
+
+// Whether a background flush under the store directory has written a block (a .blk.tmp exists)
+// within 5 s, polled every 50 us.
+bool WaitForABlockBeingWritten(const std::string& dir) {
+  const auto writing = [&] {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir + "/partitions", ec)) {
+      if (e.path().string().ends_with(".blk.tmp")) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 100000; ++i) {
+    if (writing()) return true;
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  return writing();
+}
+
+// After reopening: no WAL replay, `n` rows with distinct messages, `first` and `last` among them.
+void ExpectEveryRowOnceFromBlocks(const std::string& dir, size_t n, const std::string& first,
+                                  const std::string& last) {
+  auto s = Store::Open(Opts(dir));
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->Stats().wal_replayed_rows, 0u);
+  auto msgs = ScanMsgs(**s);
+  ASSERT_EQ(msgs.size(), n);
+  std::set<std::string> distinct(msgs.begin(), msgs.end());
+  EXPECT_EQ(distinct.size(), n);
+  EXPECT_TRUE(distinct.count(first) && distinct.count(last));
+}
+
 // Close() while the background thread is writing a flush (one thread) of many blocks: the flush
 // takes on a helper for the blocks left, and after reopening every acknowledged row is there
 // exactly once, from blocks (no WAL replay).
@@ -840,38 +879,16 @@ TEST(Store, CloseDuringABackgroundFlushHelpsItAndKeepsEveryRowOnce) {
   {
     auto s = Store::Open(o);
     ASSERT_TRUE(s.ok());
-    LogBatch b;
-    for (int i = 0; i < kRows; ++i) {
-      b.push_back(Rec(kT0 + i * kSec / 10, i % 3 ? "api" : "web", "row " + std::to_string(i)));
-    }
-    ASSERT_TRUE((*s)->Append(std::move(b)).ok());
-    // Wait until the background flush has written a block (a .blk.tmp exists), then close.
-    auto writing = [&] {
-      std::error_code ec;
-      for (const auto& e :
-           std::filesystem::recursive_directory_iterator(dir.path() + "/partitions", ec)) {
-        if (e.path().string().ends_with(".blk.tmp")) return true;
-      }
-      return false;
-    };
-    for (int i = 0; i < 10000 && !writing(); ++i) {
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    ASSERT_TRUE(writing());
+    ASSERT_TRUE((*s)->Append(NumberedRows(kRows)).ok());
+    // Close once the background flush has written a block.
+    ASSERT_TRUE(WaitForABlockBeingWritten(dir.path()));
     (*s)->Close();
     StoreStats st = (*s)->Stats();
     EXPECT_EQ(st.flush_helpers_at_close, 1u);
     EXPECT_EQ(st.head_rows, 0u);
     EXPECT_EQ(st.block_rows, static_cast<uint64_t>(kRows));
   }
-  auto s = Store::Open(Opts(dir.path()));
-  ASSERT_TRUE(s.ok());
-  EXPECT_EQ((*s)->Stats().wal_replayed_rows, 0u);
-  auto msgs = ScanMsgs(**s);
-  ASSERT_EQ(msgs.size(), static_cast<size_t>(kRows));
-  std::set<std::string> distinct(msgs.begin(), msgs.end());
-  EXPECT_EQ(distinct.size(), static_cast<size_t>(kRows));
-  EXPECT_TRUE(distinct.count("row 0") && distinct.count("row 9999"));
+  ExpectEveryRowOnceFromBlocks(dir.path(), kRows, "row 0", "row 9999");
 }
 
 // Close() while a background flush is writing, with newer rows in the head: the head is frozen
@@ -890,23 +907,8 @@ TEST(Store, ClosePlansTheLastHeadWhileABackgroundFlushFinishes) {
   {
     auto s = Store::Open(o);
     ASSERT_TRUE(s.ok());
-    LogBatch b;
-    for (int i = 0; i < kRows; ++i) {
-      b.push_back(Rec(kT0 + i * kSec / 10, i % 3 ? "api" : "web", "row " + std::to_string(i)));
-    }
-    ASSERT_TRUE((*s)->Append(std::move(b)).ok());
-    auto writing = [&] {  // the background flush has written a block (a .blk.tmp exists)
-      std::error_code ec;
-      for (const auto& e :
-           std::filesystem::recursive_directory_iterator(dir.path() + "/partitions", ec)) {
-        if (e.path().string().ends_with(".blk.tmp")) return true;
-      }
-      return false;
-    };
-    for (int i = 0; i < 100000 && !writing(); ++i) {
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-    }
-    ASSERT_TRUE(writing());
+    ASSERT_TRUE((*s)->Append(NumberedRows(kRows)).ok());
+    ASSERT_TRUE(WaitForABlockBeingWritten(dir.path()));
     LogBatch late;  // below head_max_rows: stays in the head until Close(); 32 blocks
     for (int i = 0; i < kLate; ++i) {
       late.push_back(Rec(kT0 - i * kSec, "late", "late " + std::to_string(i)));
@@ -920,14 +922,7 @@ TEST(Store, ClosePlansTheLastHeadWhileABackgroundFlushFinishes) {
     EXPECT_EQ(st.head_rows, 0u);
     EXPECT_EQ(st.block_rows, static_cast<uint64_t>(kRows + kLate));
   }
-  auto s = Store::Open(Opts(dir.path()));
-  ASSERT_TRUE(s.ok());
-  EXPECT_EQ((*s)->Stats().wal_replayed_rows, 0u);
-  auto msgs = ScanMsgs(**s);
-  ASSERT_EQ(msgs.size(), static_cast<size_t>(kRows + kLate));
-  std::set<std::string> distinct(msgs.begin(), msgs.end());
-  EXPECT_EQ(distinct.size(), static_cast<size_t>(kRows + kLate));
-  EXPECT_TRUE(distinct.count("row 0") && distinct.count("late 499"));
+  ExpectEveryRowOnceFromBlocks(dir.path(), kRows + kLate, "row 0", "late 499");
 }
 
 // A flush whose block cannot be written fails as a whole (nothing registered, the rows stay in

@@ -116,12 +116,14 @@ std::vector<Sample> Constant() {
   return s;
 }
 
+// Every data set above, for the tests that run them all.
+const Case kAllCases[] = {{"regular", Regular},        {"jittered", Jittered},
+                          {"wild_times", WildTimes},   {"special_values", SpecialValues},
+                          {"random_bits", RandomBits}, {"single", Single},
+                          {"constant", Constant}};
+
 TEST(ChunkTest, RoundTripTable) {
-  const Case cases[] = {{"regular", Regular},        {"jittered", Jittered},
-                        {"wild_times", WildTimes},   {"special_values", SpecialValues},
-                        {"random_bits", RandomBits}, {"single", Single},
-                        {"constant", Constant}};
-  for (const auto& c : cases) {
+  for (const auto& c : kAllCases) {
     SCOPED_TRACE(c.name);
     ExpectRoundTrip(c.gen());
   }
@@ -166,11 +168,7 @@ TEST(ChunkTest, RoundTripValuesAroundTheWordBoundary) {
 // XorChunkSize counts what XorChunk writes: equal sizes on every kind of input and every
 // prefix, and past a limit it answers limit + 1 exactly when the chunk is larger than the limit.
 TEST(ChunkTest, XorChunkSizeMatchesTheEncoder) {
-  const Case cases[] = {{"regular", Regular},        {"jittered", Jittered},
-                        {"wild_times", WildTimes},   {"special_values", SpecialValues},
-                        {"random_bits", RandomBits}, {"single", Single},
-                        {"constant", Constant}};
-  for (const auto& c : cases) {
+  for (const auto& c : kAllCases) {
     SCOPED_TRACE(c.name);
     const std::vector<Sample> in = c.gen();
     XorChunk x;
