@@ -9,21 +9,35 @@
 // measured on the same data without another ingest; it also reads every aggregate of every
 // series back and exits 1 on the first value or time that is not bit-identical.
 //
-// Usage: kansoku_block_stats DIR [--reencode [OUT_DIR]]  (OUT_DIR: write the re-encoded files)
+// --chunks instead breaks the chunks files down: per chunk kind (XOR, packed with constant
+// values, packed decimal) and per metric name, chunks, samples, bytes of chunk data and of the
+// per-chunk overhead (the chunks file's record framing plus the index's chunk reference).
+//
+// --codes prints what the packed-decimal chunks' value residuals (the bulk of the bytes) would
+// take in other codes: the current two-tier code, three tiers, Rice with the best parameter per
+// chunk (quotient capped at 16, then an escape), and the entropy of the residuals' width classes
+// plus their payload bits (a bound for any code that sends a width class and then the bits).
+//
+// Usage: kansoku_block_stats DIR [--reencode [OUT_DIR] | --chunks | --codes]
+//   (OUT_DIR: write the re-encoded files)
 #include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "tsdb/bitpack.h"
 #include "tsdb/block.h"
+#include "tsdb/chunk.h"
 #include "tsdb/encoding.h"
 #include "tsdb/rollup.h"
 #include "tsdb/series_iter.h"
@@ -184,15 +198,179 @@ void RollupBreakdown(const std::string& path, size_t nseries, RollupStats* st) {
   }
 }
 
+struct ChunkKindStats {
+  uint64_t chunks = 0, samples = 0, data_bytes = 0, framing_bytes = 0;
+};
+
+size_t UvarintLen(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) v >>= 7, ++n;
+  return n;
+}
+
+// Kind of a chunk: "xor", "packed-const" (vmode 0) or "packed-decimal"; "?" when its header does
+// not parse (the block's readers would report Corruption).
+const char* ChunkKind(const ChunkRef& c) {
+  if (c.encoding == ChunkEncoding::kXor) return "xor";
+  enc::Decoder d(c.data.substr(std::min<size_t>(2, c.data.size())));
+  const uint32_t n = c.data.size() >= 2
+                         ? (static_cast<uint8_t>(c.data[0]) << 8) | static_cast<uint8_t>(c.data[1])
+                         : 0;
+  d.Varint();
+  if (n >= 2) {
+    d.Varint();
+    if (d.U8() == 1) {
+      d.U8(), d.U8(), d.U8();
+    }
+  }
+  const uint8_t vmode = d.U8();
+  if (!d.ok()) return "?";
+  return vmode == 0 ? "packed-const" : "packed-decimal";
+}
+
+// Per kind and per metric name, over every block of the directory.
+void ChunkBreakdown(const std::vector<std::string>& blocks) {
+  std::map<std::string, ChunkKindStats> kinds, metrics;
+  ChunkKindStats total;
+  for (const auto& b : blocks) {
+    auto blk = Block::Open(b);
+    if (!blk.ok()) {
+      std::fprintf(stderr, "%s: %s\n", b.c_str(), blk.status().ToString().c_str());
+      continue;
+    }
+    for (size_t id = 0; id < (*blk)->NumSeries(); ++id) {
+      std::vector<ChunkRef> refs;
+      if (!(*blk)->AppendChunks(id, INT64_MIN, INT64_MAX, &refs).ok()) continue;
+      const Labels labels = (*blk)->LabelsOf(id);
+      std::string metric = "(none)";
+      for (const auto& l : labels) {
+        if (l.name == "__name__") metric = l.value;
+      }
+      for (const ChunkRef& c : refs) {
+        const uint64_t n = c.data.size() >= 2 ? (static_cast<uint8_t>(c.data[0]) << 8) |
+                                                    static_cast<uint8_t>(c.data[1])
+                                              : 0;
+        // Record: uvarint len + encoding byte + CRC32; index: three varints, ~2+3+2 bytes.
+        const uint64_t framing = UvarintLen(c.data.size()) + 1 + 4 + 7;
+        for (ChunkKindStats* st : {&kinds[ChunkKind(c)], &metrics[metric], &total}) {
+          ++st->chunks;
+          st->samples += n;
+          st->data_bytes += c.data.size();
+          st->framing_bytes += framing;
+        }
+      }
+    }
+  }
+  const auto row = [&](const std::string& name, const ChunkKindStats& st) {
+    std::printf("  %-44s %8llu %11llu %11llu %6.3f %6.3f %5.1f%%\n", name.c_str(),
+                static_cast<unsigned long long>(st.chunks),
+                static_cast<unsigned long long>(st.samples),
+                static_cast<unsigned long long>(st.data_bytes),
+                static_cast<double>(st.data_bytes) / static_cast<double>(st.samples),
+                static_cast<double>(st.framing_bytes) / static_cast<double>(st.samples),
+                100.0 * static_cast<double>(st.data_bytes + st.framing_bytes) /
+                    static_cast<double>(total.data_bytes + total.framing_bytes));
+  };
+  std::printf("%-46s %8s %11s %11s %6s %6s %6s\n", "chunks by kind", "chunks", "samples", "data_B",
+              "B/smp", "frm/s", "share");
+  for (const auto& [k, st] : kinds) row(k, st);
+  row("total", total);
+  std::vector<std::pair<std::string, ChunkKindStats>> by(metrics.begin(), metrics.end());
+  std::sort(by.begin(), by.end(), [](const auto& a, const auto& b) {
+    return a.second.data_bytes + a.second.framing_bytes >
+           b.second.data_bytes + b.second.framing_bytes;
+  });
+  std::printf("\n%-46s\n", "chunks by metric (most bytes first)");
+  for (const auto& [m, st] : by) row(m, st);
+}
+
+// Sizes of the packed-decimal chunks' value residuals under other codes (--codes). The
+// residuals are rebuilt as EncodePackedChunk builds them (exponent, common divisor, order).
+void CodeCosts(const std::vector<std::string>& blocks) {
+  using namespace bitpack;  // NOLINT(google-build-using-namespace)
+  double cur = 0, t3 = 0, rice = 0, went = 0, nres = 0;
+  for (const auto& b : blocks) {
+    auto blk = Block::Open(b);
+    if (!blk.ok()) continue;
+    for (size_t id = 0; id < (*blk)->NumSeries(); ++id) {
+      std::vector<ChunkRef> refs;
+      if (!(*blk)->AppendChunks(id, INT64_MIN, INT64_MAX, &refs).ok()) continue;
+      for (const ChunkRef& c : refs) {
+        if (c.encoding != ChunkEncoding::kPacked || std::string(ChunkKind(c)) != "packed-decimal")
+          continue;
+        std::vector<Sample> s;
+        if (!DecodePackedChunk(c.data, &s, nullptr).ok()) continue;
+        const size_t n = s.size();
+        int e = 0;
+        std::vector<int64_t> m(n);
+        for (size_t i = 0; i < n; ++i)
+          while (!DecimalAt(s[i].v, e, &m[i])) ++e;
+        for (size_t i = 0; i < n; ++i) DecimalAt(s[i].v, e, &m[i]);
+        uint64_t g = 0;
+        for (size_t i = 1; i < n; ++i) {
+          const int64_t d = m[i] - m[i - 1];
+          g = std::gcd(g, static_cast<uint64_t>(d < 0 ? -d : d));
+        }
+        if (g == 0) g = 1;
+        const auto gi = static_cast<int64_t>(g);
+        std::vector<uint64_t> r1, r2;
+        for (size_t i = 1; i < n; ++i) r1.push_back(ZigZag((m[i] - m[i - 1]) / gi));
+        for (size_t i = 2; i < n; ++i)
+          r2.push_back(ZigZag(((m[i] - m[i - 1]) - (m[i - 1] - m[i - 2])) / gi));
+        Tiers a = ChooseTiers(r1), bb = ChooseTiers(r2);
+        const bool second = n >= 3 && bb.bits + 8 < a.bits;
+        const auto& us = second ? r2 : r1;
+        cur += static_cast<double>((second ? bb : a).bits);
+        nres += static_cast<double>(us.size());
+        // 3 tiers: "0"+w1 | "10"+w2 | "11"+wmax
+        uint64_t hist[65] = {};
+        int wmax = 0;
+        for (uint64_t u : us) ++hist[Width(u)], wmax = std::max(wmax, Width(u));
+        double best3 = 1e18;
+        for (int w1 = 0; w1 <= wmax; ++w1)
+          for (int w2 = w1; w2 <= wmax; ++w2) {
+            double c3 = 0;
+            for (int w = 0; w <= wmax; ++w)
+              c3 += static_cast<double>(hist[w]) * (w <= w1 ? 1 + w1 : w <= w2 ? 2 + w2 : 2 + wmax);
+            best3 = std::min(best3, c3);
+          }
+        t3 += best3;
+        // Rice with parameter k, unary quotient capped at 16 then escape (16 zeros + wmax bits).
+        double bestr = 1e18;
+        for (int k = 0; k <= wmax; ++k) {
+          double cr = 0;
+          for (uint64_t u : us) {
+            const uint64_t q = u >> k;
+            cr += q < 16 ? static_cast<double>(q + 1 + k) : 16 + wmax;
+          }
+          bestr = std::min(bestr, cr);
+        }
+        rice += bestr;
+        // Width-class entropy + (w-1) payload bits: a lower bound for width-based codes.
+        double h = 0;
+        for (int w = 0; w <= wmax; ++w) {
+          if (hist[w] == 0) continue;
+          const double p = static_cast<double>(hist[w]) / static_cast<double>(us.size());
+          h += static_cast<double>(hist[w]) * (-std::log2(p) + std::max(0, w - 1));
+        }
+        went += h;
+      }
+    }
+  }
+  std::printf("residuals %.0f: bytes tier2 %.0f, tier3 %.0f, rice %.0f, width-entropy %.0f\n", nres,
+              cur / 8, t3 / 8, rice / 8, went / 8);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s DIR [--reencode]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s DIR [--reencode [OUT_DIR] | --chunks | --codes]\n", argv[0]);
     return 2;
   }
   const std::string dir = argv[1];
   const bool reencode = argc > 2 && std::string(argv[2]) == "--reencode";
+  const bool chunks = argc > 2 && std::string(argv[2]) == "--chunks";
   const char* dump_dir = argc > 3 ? argv[3] : nullptr;  // writes the re-encoded files there
   std::vector<std::string> blocks;
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -201,6 +379,14 @@ int main(int argc, char** argv) {
       blocks.push_back(e.path().string());
   }
   std::sort(blocks.begin(), blocks.end());
+  if (argc > 2 && std::string(argv[2]) == "--codes") {
+    CodeCosts(blocks);
+    return 0;
+  }
+  if (chunks) {
+    ChunkBreakdown(blocks);
+    return 0;
+  }
   uint64_t tot_samples = 0, tot_chunks = 0, tot_index = 0, tot_rollup = 0, tot_re = 0;
   double tot_re_s = 0;
   std::map<int64_t, RollupStats> all;
