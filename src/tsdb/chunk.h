@@ -46,6 +46,7 @@ Status DecodeRollupChunk(std::string_view record, ChunkEncoding e, std::vector<S
 // Packed encoding of n samples (strictly increasing t, 1 <= n <= XorChunk::kMaxSamples). False
 // when it does not apply: a value that is not a decimal of at most 18 fraction digits with a
 // mantissa below 2^53 (NaN, infinities, most computed floats), unless all values are the same.
+// *out is replaced by the chunk, or left empty when false. Thread-safe (per-thread scratch).
 bool EncodePackedChunk(const Sample* s, size_t n, std::string* out);
 // Appends a packed chunk's samples to *out, their times strictly increasing (checked);
 // Corruption on malformed bytes (*out unchanged). facts (nullable): what the decoding saw of

@@ -8,6 +8,8 @@
 #include <random>
 #include <vector>
 
+#include "tsdb/bitpack.h"
+
 namespace kansoku::tsdb {
 namespace {
 
@@ -420,6 +422,110 @@ TEST(PackedChunkTest, DecodeReportsNaNsAndDecreases) {
     }
     EXPECT_EQ(facts.no_nan, !nan) << k;
     EXPECT_EQ(facts.no_decrease, !decrease) << k;
+  }
+}
+
+// The encoder takes every mantissa at the final exponent: values exact at a smaller one
+// (before the exponent grew, and after it) as well as the value that made it grow.
+TEST(PackedChunkTest, ExponentGrowingAfterTheFirstValue) {
+  const auto at = [](std::vector<double> vs) {
+    std::vector<Sample> s;
+    for (size_t i = 0; i < vs.size(); ++i) s.push_back({1700000000000 + int64_t(i) * 15000, vs[i]});
+    return s;
+  };
+  ExpectPackedRoundTrip(at({1, 2, 2.5, 3.25, 4, 5}), true);          // e 0 -> 1 -> 2
+  ExpectPackedRoundTrip(at({7, 8, 9, 10, 11, 11.001}), true);        // grows at the last value
+  ExpectPackedRoundTrip(at({1.25, 2, 3, 4.5, 6, 7}), true);          // the first value's is final
+  ExpectPackedRoundTrip(at({-3, -2.5, -2.25, -2.125, 0, 1}), true);  // negative, e up to 3
+}
+
+// A chunk the encoder gives up on leaves *out empty, whatever it held.
+TEST(PackedChunkTest, FailureLeavesTheOutputEmpty) {
+  for (const std::vector<Sample>& in : {RandomBits(), SpecialValues()}) {
+    std::string out = "left over from an earlier chunk";
+    EXPECT_FALSE(EncodePackedChunk(in.data(), in.size(), &out));
+    EXPECT_TRUE(out.empty());
+  }
+}
+
+// RoundHalfAway (DecimalAt's rounding) agrees with std::llround everywhere below 2^53,
+// halfway cases and the neighbours of integers and half-integers included.
+TEST(BitpackTest, RoundHalfAwayIsLlround) {
+  std::vector<double> xs = {0.0,
+                            0.5,
+                            -0.5,
+                            1.5,
+                            -1.5,
+                            2.5,
+                            -2.5,
+                            0.49999999999999994,
+                            -0.49999999999999994,
+                            4503599627370495.5,
+                            -4503599627370495.5,
+                            4503599627370497.0,
+                            9007199254740991.0,
+                            -9007199254740991.0,
+                            2251799813685247.75,
+                            1e15 + 0.5};
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    const double base = static_cast<double>(static_cast<int64_t>(rng() % (uint64_t{1} << 52))) *
+                        (i % 2 == 0 ? 1 : -1) / std::pow(10.0, static_cast<int>(rng() % 16));
+    for (double x :
+         {base, base + 0.5, std::nextafter(base + 0.5, 0.0), std::nextafter(base + 0.5, 1e300)}) {
+      if (std::fabs(x) < 9007199254740992.0) xs.push_back(x);
+    }
+  }
+  for (double x : xs) ASSERT_EQ(bitpack::RoundHalfAway(x), std::llround(x)) << x;
+}
+
+// BitWriter::Write puts the low n bits of each value (n = 0..64) MSB first, across word
+// boundaries, as a bit-by-bit writer would; Code writes prefix and payload as separate writes
+// would.
+TEST(BitpackTest, WriterMatchesBitByBit) {
+  std::mt19937_64 rng(11);
+  std::string got;
+  std::vector<bool> want;
+  bitpack::BitWriter w(&got);
+  const bitpack::Tiers t0{0, 5, 40, 0}, t1{1, 3, 57, 0};
+  const auto put = [&](uint64_t v, int n) {
+    for (int b = n - 1; b >= 0; --b) want.push_back(((v >> b) & 1) != 0);
+  };
+  for (int i = 0; i < 5000; ++i) {
+    const uint64_t v = rng();
+    switch (rng() % 3) {
+      case 0: {
+        const int n = static_cast<int>(rng() % 65);
+        w.Write(v, n);  // bits above n are ignored
+        put(v, n);
+        break;
+      }
+      case 1:
+      case 2: {
+        const bitpack::Tiers& t = rng() % 2 == 0 ? t0 : t1;
+        const uint64_t u = v >> (rng() % 64);
+        const uint64_t code = bitpack::Width(u) <= t.w1 || (t.kind == 1 && u == 0)
+                                  ? u
+                                  : u & ((uint64_t{1} << t.w2) - 1);
+        w.Code(t, code);
+        if (t.kind == 1 && code == 0) {
+          put(0, 1);
+        } else if (bitpack::Width(code) <= t.w1) {
+          put(t.kind == 0 ? 0 : 2, t.kind == 0 ? 1 : 2), put(code, t.w1);
+        } else {
+          put(t.kind == 0 ? 1 : 3, t.kind == 0 ? 1 : 2), put(code, t.w2);
+        }
+        break;
+      }
+    }
+  }
+  w.Finish();
+  ASSERT_EQ(got.size(), (want.size() + 7) / 8);
+  for (size_t b = 0; b < want.size(); ++b) {
+    ASSERT_EQ(((static_cast<uint8_t>(got[b / 8]) >> (7 - b % 8)) & 1) != 0, want[b]) << b;
+  }
+  for (size_t b = want.size(); b < got.size() * 8; ++b) {
+    ASSERT_EQ((static_cast<uint8_t>(got[b / 8]) >> (7 - b % 8)) & 1, 0) << "padding " << b;
   }
 }
 

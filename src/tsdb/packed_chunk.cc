@@ -10,14 +10,27 @@
 namespace kansoku::tsdb {
 using namespace bitpack;  // NOLINT(google-build-using-namespace): the helpers this file uses
 
+namespace {
+// EncodePackedChunk's working vectors, kept per thread between calls (the head cuts a chunk
+// every 120 samples of a series, a block writer one every 480): no allocation per chunk.
+struct EncodeScratch {
+  std::vector<uint64_t> tres, r1, r2;
+  std::vector<int64_t> m;
+};
+}  // namespace
+
 bool EncodePackedChunk(const Sample* s, size_t n, std::string* out) {
   if (n == 0 || n > XorChunk::kMaxSamples) return false;
-  std::string hdr;
+  thread_local EncodeScratch scratch;
+  // The header goes straight into *out; on failure *out is left cleared (callers keep the XOR).
+  std::string& hdr = *out;
+  hdr.clear();
   hdr.push_back(static_cast<char>(n >> 8));
   hdr.push_back(static_cast<char>(n & 0xff));
   PutVarint(&hdr, s[0].t);
   // Timestamps: regular, or delta-of-deltas in the bit stream.
-  std::vector<uint64_t> tres;
+  std::vector<uint64_t>& tres = scratch.tres;
+  tres.clear();
   Tiers tt;
   if (n >= 2) {
     const int64_t d1 = s[1].t - s[0].t;
@@ -27,13 +40,12 @@ bool EncodePackedChunk(const Sample* s, size_t n, std::string* out) {
     if (regular) {
       hdr.push_back(0);
     } else {
-      tres.reserve(n - 2);
       for (size_t i = 2; i < n; ++i) {
         const int64_t dod = (s[i].t - s[i - 1].t) - (s[i - 1].t - s[i - 2].t);
         tres.push_back(ZigZag(dod));
       }
       tt = ChooseTiers(tres);
-      if (tt.w2 > kMaxWidth) return false;
+      if (tt.w2 > kMaxWidth) return out->clear(), false;
       hdr.push_back(1);
       hdr.push_back(static_cast<char>(tt.kind));
       hdr.push_back(static_cast<char>(tt.w1));
@@ -43,43 +55,55 @@ bool EncodePackedChunk(const Sample* s, size_t n, std::string* out) {
   // Values: constant, or decimal mantissas with a common exponent.
   bool constant = true;
   for (size_t i = 1; i < n && constant; ++i) constant = Bits(s[i].v) == Bits(s[0].v);
-  std::vector<uint64_t> vres;
+  const std::vector<uint64_t>* vres = nullptr;
   Tiers vt;
   if (constant) {
     hdr.push_back(0);
     const uint64_t b = Bits(s[0].v);
     for (int i = 0; i < 8; ++i) hdr.push_back(static_cast<char>(b >> (8 * i)));
   } else {
-    int e = 0;
-    std::vector<int64_t> m(n);
+    int e = 0, e_first = 0;
+    std::vector<int64_t>& m = scratch.m;
+    m.resize(n);
     for (size_t i = 0; i < n; ++i) {
       while (!DecimalAt(s[i].v, e, &m[i])) {
-        if (++e > kMaxExp) return false;
+        if (++e > kMaxExp) return out->clear(), false;
+      }
+      if (i == 0) e_first = e;
+    }
+    // Earlier values were exact at a smaller exponent, hence at e too (if within 2^53). Only
+    // needed when e grew after the first value: until then every m[i] was taken at e.
+    if (e != e_first) {
+      for (size_t i = 0; i < n; ++i) {
+        if (!DecimalAt(s[i].v, e, &m[i])) return out->clear(), false;
       }
     }
-    // Earlier values were exact at a smaller exponent, hence at e too (if within 2^53).
-    for (size_t i = 0; i < n; ++i) {
-      if (!DecimalAt(s[i].v, e, &m[i])) return false;
-    }
     uint64_t g = 0;
-    for (size_t i = 1; i < n; ++i) {
+    for (size_t i = 1; i < n && g != 1; ++i) {  // once 1, the divisor stays 1
       const int64_t d = m[i] - m[i - 1];
       g = std::gcd(g, static_cast<uint64_t>(d < 0 ? -d : d));
     }
     if (g == 0) g = 1;
     const auto gi = static_cast<int64_t>(g);
     // Order 1 (deltas) or 2 (delta-of-deltas), whichever packs smaller.
-    std::vector<uint64_t> r1, r2;
-    r1.reserve(n);
-    r2.reserve(n);
-    for (size_t i = 1; i < n; ++i) r1.push_back(ZigZag((m[i] - m[i - 1]) / gi));
-    for (size_t i = 2; i < n; ++i) {
-      r2.push_back(ZigZag(((m[i] - m[i - 1]) - (m[i - 1] - m[i - 2])) / gi));
+    std::vector<uint64_t>& r1 = scratch.r1;
+    std::vector<uint64_t>& r2 = scratch.r2;
+    r1.clear();
+    r2.clear();
+    if (gi == 1) {
+      for (size_t i = 1; i < n; ++i) r1.push_back(ZigZag(m[i] - m[i - 1]));
+      for (size_t i = 2; i < n; ++i)
+        r2.push_back(ZigZag((m[i] - m[i - 1]) - (m[i - 1] - m[i - 2])));
+    } else {
+      for (size_t i = 1; i < n; ++i) r1.push_back(ZigZag((m[i] - m[i - 1]) / gi));
+      for (size_t i = 2; i < n; ++i) {
+        r2.push_back(ZigZag(((m[i] - m[i - 1]) - (m[i - 1] - m[i - 2])) / gi));
+      }
     }
     Tiers t1 = ChooseTiers(r1), t2 = ChooseTiers(r2);
     const bool second = n >= 3 && t2.bits + 8 < t1.bits;  // + the first delta's varint
     vt = second ? t2 : t1;
-    if (vt.w2 > kMaxWidth) return false;
+    if (vt.w2 > kMaxWidth) return out->clear(), false;
     hdr.push_back(1);
     hdr.push_back(static_cast<char>(e));
     PutVarint(&hdr, m[0]);
@@ -89,12 +113,13 @@ bool EncodePackedChunk(const Sample* s, size_t n, std::string* out) {
     hdr.push_back(static_cast<char>(vt.kind));
     hdr.push_back(static_cast<char>(vt.w1));
     hdr.push_back(static_cast<char>(vt.w2));
-    vres = second ? std::move(r2) : std::move(r1);
+    vres = second ? &r2 : &r1;
   }
-  out->assign(hdr);
   BitWriter w(out);
   for (uint64_t u : tres) w.Code(tt, u);
-  for (uint64_t u : vres) w.Code(vt, u);
+  if (vres != nullptr) {
+    for (uint64_t u : *vres) w.Code(vt, u);
+  }
   w.Finish();
   return true;
 }
@@ -278,19 +303,12 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out, Sampl
 }
 
 ChunkEncoding EncodeChunk(const Sample* s, size_t n, std::string* out) {
-  std::string packed;
-  const bool ok = EncodePackedChunk(s, n, &packed);
+  const bool ok = EncodePackedChunk(s, n, out);
   // XOR is written only when it is smaller; usually the count stops a few samples in.
-  if (ok && XorChunkSize(s, n, packed.size()) > packed.size()) {
-    *out = std::move(packed);
-    return ChunkEncoding::kPacked;
-  }
+  if (ok && XorChunkSize(s, n, out->size()) > out->size()) return ChunkEncoding::kPacked;
   XorChunk x;
   for (size_t i = 0; i < n; ++i) x.Append(s[i].t, s[i].v);
-  if (ok && packed.size() < x.SizeBytes()) {
-    *out = std::move(packed);
-    return ChunkEncoding::kPacked;
-  }
+  if (ok && out->size() < x.SizeBytes()) return ChunkEncoding::kPacked;
   out->assign(x.Bytes());
   return ChunkEncoding::kXor;
 }
