@@ -19,6 +19,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include <sys/mman.h>
+
 #include "base/log.h"
 #include "base/strings.h"
 #include "net/decode.h"
@@ -213,6 +215,19 @@ bool IsFramingHeader(std::string_view name) {
 // Bodies up to this size are copied behind the header so the response is one
 // buffer.
 constexpr size_t kCopyBodyBelow = 16 * 1024;
+
+// Asks for transparent huge pages on the 2 MiB-aligned part of a fresh body buffer (its pages
+// not touched yet), so reading a body of tens of MB faults a few huge pages instead of one page
+// per 4 KiB: on bench/tsdb's import (~25 MB bodies, too large for the BodyPool) the 4 KiB
+// faults under Beast's body append were ~14 % of the server's CPU (perf). A no-op where THP is
+// off ("never"); with "madvise" (Debian's default) this is what enables it.
+void AdviseHugePages(char* p, size_t n) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const auto b = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t lo = (b + kHuge - 1) & ~(kHuge - 1), hi = (b + n) & ~(kHuge - 1);
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+}
+constexpr size_t kHugePageBodyBytes = size_t{4} << 20;  // bodies from this size get THP
 
 }  // namespace
 
@@ -705,6 +720,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         // A fresh buffer, with room for a slightly larger body next time (clients cut bodies
         // of about the same size, not of exactly the same).
         body.reserve(static_cast<size_t>(*cl + *cl / 16));
+        if (*cl >= kHugePageBodyBytes) AdviseHugePages(body.data(), body.capacity());
       }
     }
     // Beast reads at most capacity - size bytes per recv(2), and a flat_buffer that was never
