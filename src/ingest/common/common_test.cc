@@ -1,8 +1,10 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include <charconv>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,6 +71,38 @@ TEST(ParseInt64Test, Table) {
   EXPECT_FALSE(ParseInt64("1.5", &v));
   EXPECT_FALSE(ParseInt64("+-1", &v));
   EXPECT_FALSE(ParseInt64("", &v));
+}
+
+// The fast path (1-18 plain digits, eight at a time) agrees with std::from_chars on every
+// length and on strings with one byte that is not a digit at each position.
+TEST(ParseInt64Test, SameAsFromChars) {
+  std::mt19937_64 rng(3);
+  // Neighbours of '0'..'9' and other bytes, NUL and 0xff included.
+  const std::string odd = std::string("/:+- .e") + '\0' + '\xff';
+  for (int i = 0; i < 200000; ++i) {
+    const size_t len = 1 + rng() % 21;
+    std::string s;
+    for (size_t k = 0; k < len; ++k) s.push_back(static_cast<char>('0' + rng() % 10));
+    if (i % 3 == 0) s[rng() % len] = odd[rng() % odd.size()];
+    if (i % 7 == 0) s[0] = i % 14 == 0 ? '-' : '+';
+    int64_t want = 0, got = 0;
+    size_t from = s[0] == '+' ? 1 : 0;
+    const auto r = std::from_chars(s.data() + from, s.data() + s.size(), want);
+    const bool ok = from < s.size() && !(from == 1 && s[1] == '-') && r.ec == std::errc() &&
+                    r.ptr == s.data() + s.size();
+    ASSERT_EQ(ParseInt64(s, &got), ok) << s;
+    if (ok) {
+      ASSERT_EQ(got, want) << s;
+    }
+  }
+  int64_t v;
+  ASSERT_TRUE(ParseInt64("999999999999999999", &v));  // 18 digits, the fast path's longest
+  EXPECT_EQ(v, 999999999999999999);
+  ASSERT_TRUE(ParseInt64("9223372036854775807", &v));
+  EXPECT_EQ(v, INT64_MAX);
+  EXPECT_FALSE(ParseInt64("9223372036854775808", &v));
+  ASSERT_TRUE(ParseInt64("00000000000000000000000042", &v));
+  EXPECT_EQ(v, 42);
 }
 
 TEST(SanitizeTest, Names) {

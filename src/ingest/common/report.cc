@@ -1,8 +1,10 @@
 #include "ingest/common/report.h"
 
+#include <bit>
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <system_error>
@@ -345,7 +347,47 @@ bool ParseFloat(std::string_view s, double* out) {
   return true;
 }
 
+namespace {
+// Eight ASCII digits (the first the most significant) as their value; false when one of the
+// bytes is not '0'..'9'. SWAR: three multiply-shift steps combine digit pairs, quads, octets.
+inline bool EightDigits(const char* p, uint64_t* v) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  if constexpr (std::endian::native != std::endian::little) w = __builtin_bswap64(w);
+  // Every byte in 0x30..0x39: high nibble 3, and adding 6 does not carry into it.
+  if (((w & 0xF0F0F0F0F0F0F0F0) | (((w + 0x0606060606060606) & 0xF0F0F0F0F0F0F0F0) >> 4)) !=
+      0x3333333333333333)
+    return false;
+  w = (w & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8;
+  w = (w & 0x00FF00FF00FF00FF) * 6553601 >> 16;
+  *v = (w & 0x0000FFFF0000FFFF) * 42949672960001 >> 32;
+  return true;
+}
+}  // namespace
+
 bool ParseInt64(std::string_view s, int64_t* out) {
+  // Fast path: 1 to 18 plain digits cannot overflow (millisecond timestamps have 13).
+  if (!s.empty() && s.size() <= 18) {
+    const char* p = s.data();
+    size_t n = s.size();
+    uint64_t v = 0, eight;
+    bool digits = true;
+    while (digits && n >= 8) {
+      digits = EightDigits(p, &eight);
+      v = v * 100000000 + eight;
+      p += 8;
+      n -= 8;
+    }
+    for (; digits && n > 0; --n, ++p) {
+      const auto d = static_cast<unsigned>(static_cast<unsigned char>(*p) - '0');
+      digits = d <= 9;
+      v = v * 10 + d;
+    }
+    if (digits) {
+      *out = static_cast<int64_t>(v);
+      return true;
+    }
+  }
   if (s.empty()) return false;
   size_t i = s[0] == '+' ? 1 : 0;
   if (i >= s.size() || (i == 1 && s[1] == '-')) return false;
