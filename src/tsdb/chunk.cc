@@ -106,18 +106,27 @@ size_t XorChunkSize(const Sample* s, size_t n, size_t limit) {
 XorChunk::XorChunk() { bytes_.assign(2, '\0'); }
 
 void XorChunk::WriteBits(uint64_t bits, int n) {
-  while (n > 0) {
-    if (free_bits_ == 0) {
-      bytes_.push_back('\0');
-      free_bits_ = 8;
-    }
-    const int take = n < free_bits_ ? n : free_bits_;
-    const uint64_t chunk = (bits >> (n - take)) & ((uint64_t{1} << take) - 1);
+  if (n < 64) bits &= (uint64_t{1} << n) - 1;
+  if (free_bits_ > 0) {  // first the unused low bits of the last byte
     auto& last = reinterpret_cast<unsigned char&>(bytes_.back());
-    last |= static_cast<unsigned char>(chunk << (free_bits_ - take));
-    free_bits_ -= take;
-    n -= take;
+    if (n <= free_bits_) {
+      last |= static_cast<unsigned char>(bits << (free_bits_ - n));
+      free_bits_ -= n;
+      return;
+    }
+    n -= free_bits_;
+    last |= static_cast<unsigned char>(bits >> n);
+    free_bits_ = 0;
   }
+  // Then whole bytes and a last partial one, appended at once (at most 8 bytes).
+  char buf[8];
+  int k = 0;
+  for (; n >= 8; n -= 8) buf[k++] = static_cast<char>(bits >> (n - 8));
+  if (n > 0) {
+    buf[k++] = static_cast<char>(bits << (8 - n));
+    free_bits_ = 8 - n;
+  }
+  bytes_.append(buf, static_cast<size_t>(k));
 }
 
 void XorChunk::WriteVarint(int64_t v) {
