@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <immintrin.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -361,7 +362,7 @@ class StoreImpl : public Store {
   mutable std::atomic<uint64_t> rows_appended_{0}, batches_appended_{0}, flushes_{0},
       flush_errors_{0}, blocks_deleted_{0}, blocks_pruned_{0}, blocks_scanned_{0}, rows_counted_{0},
       columns_read_{0}, wal_replayed_rows_{0}, corrupt_blocks_{0}, tail_rows_missed_{0},
-      closing_helpers_{0}, planned_at_close_{0}, planner_blocks_{0};
+      closing_helpers_{0}, planned_at_close_{0}, planner_blocks_{0}, heap_releases_{0};
 };
 
 void StoreImpl::InsertBatchLocked(Head& h, EncodedBatch&& batch, uint64_t first_seq) {
@@ -844,6 +845,8 @@ void StoreImpl::ApplyRetention() {
 void StoreImpl::BackgroundLoop() {
   auto last_sync = std::chrono::steady_clock::now();
   auto last_retention = last_sync;
+  uint64_t rows_seen = rows_appended_;
+  bool release_due = false;  // a flush freed a head since the heap was last handed back
   std::unique_lock<std::mutex> l(bg_mu_);
   while (!stop_) {
     int64_t wait_ms = opts_.wal_fsync_interval_ms > 0
@@ -879,6 +882,21 @@ void StoreImpl::BackgroundLoop() {
       ApplyRetention();
       last_retention = now;
     }
+    // Flushed heads are freed in pieces that glibc keeps (bench/logs, 11 M rows: 494 MB of RSS
+    // 5 s after the ingest, 198 MB after a malloc_trim). Handed back once appends have stopped
+    // for a whole wait after a flush; not while they run, when the next head would fault the
+    // same pages in again.
+    const uint64_t rows_now = rows_appended_;
+    if (flush) {
+      release_due = true;
+    } else if (release_due && rows_now == rows_seen) {
+#ifdef __GLIBC__
+      ::malloc_trim(0);
+#endif
+      heap_releases_++;
+      release_due = false;
+    }
+    rows_seen = rows_now;
     l.lock();
   }
 }
@@ -940,6 +958,7 @@ StoreStats StoreImpl::Stats() const {
   s.flush_helpers_at_close = closing_helpers_;
   s.heads_planned_at_close = planned_at_close_;
   s.blocks_written_by_close_planner = planner_blocks_;
+  s.heap_releases = heap_releases_;
   s.flushes = flushes_;
   s.flush_errors = flush_errors_;
   s.blocks_deleted = blocks_deleted_;

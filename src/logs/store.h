@@ -185,6 +185,9 @@ struct StoreStats {
   // finished (0 or 1), and the blocks of it that thread wrote.
   uint64_t heads_planned_at_close = 0;
   uint64_t blocks_written_by_close_planner = 0;
+  // Times the background thread handed free heap pages back to the system (malloc_trim) once
+  // appends had stopped after a flush.
+  uint64_t heap_releases = 0;
 };
 
 class Store {

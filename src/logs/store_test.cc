@@ -867,6 +867,32 @@ void ExpectEveryRowOnceFromBlocks(const std::string& dir, size_t n, const std::s
 // Close() while the background thread is writing a flush (one thread) of many blocks: the flush
 // takes on a helper for the blocks left, and after reopening every acknowledged row is there
 // exactly once, from blocks (no WAL replay).
+// After a background flush, once no rows arrive for a whole wait of the background thread, the
+// freed heads' heap is handed back once (and again only after another flush).
+TEST(Store, HeapIsHandedBackWhenAppendsStopAfterAFlush) {
+  TmpDir d;
+  StoreOptions o = Opts(d.path());
+  o.background = true;
+  o.head_max_rows = 100;  // the 100th row asks for a flush
+  auto s = Store::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  LogBatch rows;
+  for (int i = 0; i < 100; ++i)
+    rows.push_back(Rec(kT0 + i * kSec, "api", "row " + std::to_string(i)));
+  ASSERT_TRUE((*s)->Append(std::move(rows)).ok());
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((*s)->Stats().heap_releases == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const StoreStats st = (*s)->Stats();
+  EXPECT_GE(st.flushes, 1u);
+  EXPECT_EQ(st.heap_releases, 1u);
+  EXPECT_EQ(st.head_rows, 0u);
+  // Nothing flushed since: no second release however long it stays idle.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ((*s)->Stats().heap_releases, 1u);
+}
+
 TEST(Store, CloseDuringABackgroundFlushHelpsItAndKeepsEveryRowOnce) {
   TmpDir dir;
   auto o = Opts(dir.path());
