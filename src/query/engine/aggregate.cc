@@ -34,6 +34,9 @@ struct SumAcc {
   bool seen = false;
 };
 
+// topk/bottomk with k up to this keep each group's k first by insertion (see EvalAggregate).
+constexpr int64_t kSmallTopk = 16;
+
 bool IsAccOp(AggOp op) {
   switch (op) {
     case AggOp::kSum:
@@ -326,6 +329,39 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
       int64_t k = static_cast<int64_t>(pv);
       if (k < 1) continue;
       for (auto& mbr : members) mbr.clear();
+      // The k first of a stable sort (value, NaN last; ties in series order): the order below,
+      // made total by the series index, so the k first are one set however they are found.
+      const bool top = a.op == AggOp::kTopk;
+      const auto before = [top](const std::pair<double, size_t>& x,
+                                const std::pair<double, size_t>& y) {
+        const bool xn = std::isnan(x.first), yn = std::isnan(y.first);
+        if (xn != yn) return yn;
+        if (!xn && x.first != y.first) return top ? x.first > y.first : x.first < y.first;
+        return x.second < y.second;
+      };
+      if (a.op != AggOp::kLimitk && k <= kSmallTopk) {
+        // A small k (the usual topk(5, ...)): each group keeps only its k first so far, sorted,
+        // and a series enters by insertion; most series lose to the group's k-th at once. (All
+        // members and a partial sort per group and step were most of a 24 h topk's own time.)
+        const auto kk = static_cast<size_t>(k);
+        for (size_t s = 0; s < in.series.size(); ++s) {
+          const Point* p = cur[s].At(in.series[s].points, ts);
+          if (p == nullptr) continue;
+          auto& mbr = members[group_of[s]];
+          const std::pair<double, size_t> x{p->v, s};
+          if (mbr.size() == kk) {
+            if (!before(x, mbr.back())) continue;
+            mbr.pop_back();
+          }
+          auto at = mbr.end();
+          while (at != mbr.begin() && before(x, *(at - 1))) --at;
+          mbr.insert(at, x);
+        }
+        for (auto& mbr : members) {
+          for (const auto& [v, s] : mbr) res[s].points.push_back({ts, v});
+        }
+        continue;
+      }
       for (size_t s = 0; s < in.series.size(); ++s) {
         if (const Point* p = cur[s].At(in.series[s].points, ts))
           members[group_of[s]].push_back({p->v, s});
@@ -333,18 +369,8 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
       for (auto& mbr : members) {
         size_t take = std::min(mbr.size(), static_cast<size_t>(k));
         if (a.op != AggOp::kLimitk) {
-          // The k first of a stable sort (value, NaN last; ties in series order), found with a
-          // partial sort under the same order made total by the series index.
-          const bool top = a.op == AggOp::kTopk;
           std::partial_sort(mbr.begin(), mbr.begin() + static_cast<std::ptrdiff_t>(take), mbr.end(),
-                            [top](const auto& x, const auto& y) {
-                              const bool xn = std::isnan(x.first), yn = std::isnan(y.first);
-                              if (xn != yn) return yn;
-                              if (!xn && x.first != y.first) {
-                                return top ? x.first > y.first : x.first < y.first;
-                              }
-                              return x.second < y.second;
-                            });
+                            before);
         }
         for (size_t t = 0; t < take; ++t) res[mbr[t].second].points.push_back({ts, mbr[t].first});
       }

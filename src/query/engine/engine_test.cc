@@ -7,6 +7,7 @@
 #include <bit>
 #include <cmath>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -200,6 +201,76 @@ TEST(QueryErrorKindTest, Names) {
   EXPECT_EQ(QueryErrorKindName(QueryErrorKind::kExecution), "execution");
   EXPECT_EQ(QueryErrorKindName(QueryErrorKind::kTimeout), "timeout");
   EXPECT_EQ(QueryErrorKindName(QueryErrorKind::kCanceled), "canceled");
+}
+
+// topk/bottomk with a small k keep each group's k first by insertion; the answer must be the k
+// first of the stable order (value, NaN last, ties in series order) at every step, as a full
+// sort gives: ties across series, NaNs, groups smaller than k, and k on both sides of the limit
+// of the insertion path.
+TEST(EngineAggregateTest, TopkBottomkSameAsFullSort) {
+  testing::MemStorage db;
+  auto app = db.NewAppender();
+  for (int s = 0; s < 30; ++s) {
+    for (int64_t t = 0; t <= 600'000; t += 15'000) {
+      const int64_t k = t / 15'000;
+      double v = static_cast<double>((s * 7 + k * 3) % 11);  // many ties
+      if ((s + k) % 9 == 0) v = std::nan("");
+      if (s % 10 == 9 && k % 4 == 1) continue;  // gaps
+      ASSERT_TRUE(app->Append(tsdb::Labels{{"__name__", "x"},
+                                           {"g", s < 2 ? "tiny" : std::to_string(s % 3)},
+                                           {"s", std::to_string(100 + s)}},
+                              t, v)
+                      .ok());
+    }
+  }
+  ASSERT_TRUE(app->Commit().ok());
+  const Engine engine;
+  QueryResult all = engine.QueryRange(db, "x", 0, 600'000, 15'000);
+  ASSERT_TRUE(all.ok()) << all.error;
+  ASSERT_EQ(all.matrix.size(), 30U);
+  size_t checked = 0;
+  for (bool top : {true, false}) {
+    for (int k : {1, 2, 3, 7, 15, 16, 17, 40}) {
+      for (bool grouped : {false, true}) {
+        const std::string q = std::string(top ? "topk" : "bottomk") + (grouped ? " by (g)" : "") +
+                              "(" + std::to_string(k) + ", x)";
+        QueryResult r = engine.QueryRange(db, q, 0, 600'000, 15'000);
+        ASSERT_TRUE(r.ok()) << q << ": " << r.error;
+        // Expected: per step and group, the input series (label order) sorted stably.
+        std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>> want, got;
+        for (int64_t t = 0; t <= 600'000; t += 15'000) {
+          std::map<std::string, std::vector<std::pair<double, size_t>>> groups;
+          for (size_t i = 0; i < all.matrix.size(); ++i) {
+            for (const auto& p : all.matrix[i].points) {
+              if (p.t == t) {
+                groups[grouped ? std::string(all.matrix[i].labels.Get("g")) : ""].push_back(
+                    {p.v, i});
+              }
+            }
+          }
+          for (auto& [g, m] : groups) {
+            std::stable_sort(m.begin(), m.end(), [top](const auto& a, const auto& b) {
+              if (std::isnan(a.first) || std::isnan(b.first)) {
+                return !std::isnan(a.first) && std::isnan(b.first);
+              }
+              return top ? a.first > b.first : a.first < b.first;
+            });
+            for (size_t j = 0; j < m.size() && j < static_cast<size_t>(k); ++j) {
+              want[all.matrix[m[j].second].labels.ToString()].push_back(
+                  {t, std::bit_cast<uint64_t>(m[j].first)});
+            }
+          }
+        }
+        for (const auto& series : r.matrix) {
+          auto& pts = got[series.labels.ToString()];
+          for (const auto& p : series.points) pts.push_back({p.t, std::bit_cast<uint64_t>(p.v)});
+        }
+        EXPECT_EQ(got, want) << q;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 32U);
 }
 
 }  // namespace
