@@ -60,6 +60,29 @@ Postings UnionPostings(const std::vector<const Postings*>& lists) {
   return std::move(level[0]);
 }
 
+Postings IntersectUnion(const Postings& a, const std::vector<const Postings*>& lists) {
+  if (a.empty() || lists.empty()) return {};
+  const SeriesRef lo = a.front(), hi = a.back();
+  size_t total = 0;
+  for (const Postings* l : lists) total += l->size();
+  const uint64_t words = (hi - lo) / 64 + 1;
+  if (words > total + a.size()) return IntersectPostings(a, UnionPostings(lists));
+  // Refs of the lists within [lo, hi] marked in a bitmap, then a's marked ones in a's order.
+  std::vector<uint64_t> hit(static_cast<size_t>(words), 0);
+  for (const Postings* l : lists) {
+    for (auto it = std::lower_bound(l->begin(), l->end(), lo); it != l->end() && *it <= hi; ++it) {
+      const SeriesRef d = *it - lo;
+      hit[d >> 6] |= uint64_t{1} << (d & 63);
+    }
+  }
+  Postings out;
+  for (const SeriesRef r : a) {
+    const SeriesRef d = r - lo;
+    if ((hit[d >> 6] >> (d & 63)) & 1) out.push_back(r);
+  }
+  return out;
+}
+
 Result<Postings> SelectPostings(const IndexReader& index, const std::vector<Matcher>& matchers) {
   if (matchers.empty()) return Status::InvalidArgument("at least one label matcher is required");
   bool any_non_empty = false;
@@ -97,6 +120,13 @@ Result<Postings> SelectPostings(const IndexReader& index, const std::vector<Matc
         index.ForEachValue(m->name(), [&](std::string_view v, const Postings& l) {
           if (m->Matches(v)) lists.push_back(&l);
         });
+        if (have) {
+          // Narrowing a set already found (e.g. a metric's series by a regex over instances):
+          // the set's refs in the union, without building the union of the matching values'
+          // lists, which are often much longer than the set.
+          result = IntersectUnion(result, lists);
+          continue;
+        }
         p = UnionPostings(lists);
       }
       result = have ? IntersectPostings(result, p) : std::move(p);

@@ -27,6 +27,9 @@ using Postings = std::vector<SeriesRef>;  // ascending, unique
 Postings IntersectPostings(const Postings& a, const Postings& b);
 Postings SubtractPostings(const Postings& a, const Postings& b);
 Postings UnionPostings(const std::vector<const Postings*>& lists);
+// IntersectPostings(a, UnionPostings(lists)), without building the union when a's refs span
+// few enough values (a bitmap over [a.front(), a.back()]).
+Postings IntersectUnion(const Postings& a, const std::vector<const Postings*>& lists);
 
 class IndexReader {
  public:

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 namespace kansoku::tsdb {
 namespace {
@@ -58,6 +60,10 @@ TEST(IndexTest, SelectMatchesBruteForce) {
       {M(MT::kEqual, "nolabel", "x")},
       {M(MT::kRegexMatch, "code", "5.."), M(MT::kEqual, "job", "api")},
       {M(MT::kNotEqual, "__name__", "up"), M(MT::kRegexMatch, "instance", "a.*")},
+      // A regex narrowing an equality's set (IntersectUnion), two regexes in a row.
+      {M(MT::kEqual, "__name__", "up"), M(MT::kRegexMatch, "instance", "(a|b):.*")},
+      {M(MT::kEqual, "job", "node"), M(MT::kRegexMatch, "instance", ".*9100"),
+       M(MT::kRegexMatch, "__name__", "node_.*")},
   };
   for (const auto& ms : cases) {
     std::string desc;
@@ -115,6 +121,49 @@ TEST(IndexTest, UnionOfManyLists) {
     std::vector<const Postings*> ptrs;
     for (const auto& l : lists) ptrs.push_back(&l);
     EXPECT_EQ(UnionPostings(ptrs), want) << k << " lists";
+  }
+}
+
+// IntersectUnion equals the intersection with the union: sets whose refs span few words (the
+// bitmap, with refs at word edges and lists reaching below and above the set) and sparse ones
+// (the fallback), empty inputs included.
+TEST(IndexTest, IntersectUnionSameAsIntersectOfUnion) {
+  struct Case {
+    std::string name;
+    Postings a;
+    std::vector<Postings> lists;
+  };
+  const std::vector<Case> cases = {
+      {"empty set", {}, {{1, 2, 3}}},
+      {"no lists", {1, 2, 3}, {}},
+      {"word edges", {63, 64, 127, 128, 191},
+       {{0, 63, 65, 128}, {64, 126, 191, 192, 500}, {127}}},
+      {"one ref", {1000}, {{999}, {1000, 1001}}},
+      {"none hit", {10, 20, 30}, {{11, 21}, {0, 31, 40}}},
+      {"offset start", {70, 71, 72, 200, 260},
+       {{1, 2, 3, 70, 199, 200}, {72, 201, 260, 261}}},
+      {"sparse (fallback)", {1, uint64_t{1} << 40, (uint64_t{1} << 40) + 5},
+       {{1, 2}, {uint64_t{1} << 40}}},
+  };
+  for (const auto& c : cases) {
+    std::vector<const Postings*> ptrs;
+    for (const auto& l : c.lists) ptrs.push_back(&l);
+    EXPECT_EQ(IntersectUnion(c.a, ptrs), IntersectPostings(c.a, UnionPostings(ptrs))) << c.name;
+  }
+  // Generated: sets of every density against lists of every density.
+  for (SeriesRef sa = 1; sa <= 40; sa += 13) {
+    Postings a;
+    for (SeriesRef r = 3; r < 3000; r += sa + r % 5) a.push_back(r);
+    for (size_t k = 1; k <= 9; k += 4) {
+      std::vector<Postings> lists(k);
+      std::vector<const Postings*> ptrs;
+      for (size_t i = 0; i < k; ++i) {
+        for (SeriesRef r = i; r < 3200; r += 2 + (i * 5 + r) % 17) lists[i].push_back(r);
+        ptrs.push_back(&lists[i]);
+      }
+      EXPECT_EQ(IntersectUnion(a, ptrs), IntersectPostings(a, UnionPostings(ptrs)))
+          << "step " << sa << ", " << k << " lists";
+    }
   }
 }
 

@@ -149,7 +149,8 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
     size_t lo = 0, hi = 0;
     const double range_s = static_cast<double>(src.range_ms) / 1000;
     if (rf == fn::RangeFn::kRate || rf == fn::RangeFn::kIncrease || rf == fn::RangeFn::kDelta) {
-      // The common case without the generic dispatch: ExtrapolatedRate inlined per flavour.
+      // The common case without the generic dispatch: ExtrapolatedRate inlined per flavour
+      // (its RateShape kept while windows repeat it).
       // Locals instead of members and *o: stores into the output no longer make the compiler
       // reload them every step.
       const Point* p = points.data();
@@ -168,6 +169,11 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
         size_t cap = o->size();
         size_t kk = k, h = hi, l = lo;
         size_t hi_adv = 0, lo_adv = 0;
+        // The window shape last computed (RateShape): a regular series repeats it every step,
+        // so the extrapolation's divisions and comparisons run once per distinct shape.
+        int64_t shape_from_start = -1, shape_to_end = -1;
+        size_t shape_n = 0;
+        fn::RateShape shape;
         for (size_t i = 0; i < n; ++i) {
           eval_ts += step;
           ref += ref_step;
@@ -175,17 +181,24 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
           h = SkipThroughLike(p, h, np, ref, &hi_adv);
           l = SkipThroughLike(p, l, h, rstart, &lo_adv);
           if (h - l < 2) continue;
-          fn::RangeWindow w{rstart, ref, eval_ts, range_s};
-          w.no_counter_resets = kCounter && (resets == nullptr || resets[h - 1] == resets[l]);
-          const auto v =
-              fn::ExtrapolatedRate(std::span<const Point>(p + l, h - l), w, kCounter, kRate);
-          if (!v) continue;
+          const bool no_resets = kCounter && (resets == nullptr || resets[h - 1] == resets[l]);
+          const double result =
+              fn::RateResult(std::span<const Point>(p + l, h - l), kCounter, no_resets);
+          // Window edges are exclusive at the start, so from_start > 0 and never -1.
+          const int64_t from_start = p[l].t - rstart, to_end = ref - p[h - 1].t;
+          if (from_start != shape_from_start || to_end != shape_to_end || h - l != shape_n) {
+            shape = fn::RateShape::Of(from_start, to_end, p[h - 1].t - p[l].t, h - l, range_s);
+            shape_from_start = from_start;
+            shape_to_end = to_end;
+            shape_n = h - l;
+          }
+          const double v = fn::RateFromShape(shape, p[l].v, result, kCounter, kRate);
           if (kk == cap) {
             o->resize(kk + kk / 2 + 16);
             out = o->data();
             cap = o->size();
           }
-          out[kk++] = Point{eval_ts, *v};
+          out[kk++] = Point{eval_ts, v};
         }
         k = kk;
       };

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cmath>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -200,6 +201,152 @@ TEST(QueryErrorKindTest, Names) {
   EXPECT_EQ(QueryErrorKindName(QueryErrorKind::kExecution), "execution");
   EXPECT_EQ(QueryErrorKindName(QueryErrorKind::kTimeout), "timeout");
   EXPECT_EQ(QueryErrorKindName(QueryErrorKind::kCanceled), "canceled");
+}
+
+// rate/increase/delta at a range step keep the window shape (RateShape) while windows repeat it;
+// each point must equal the instant query at its step (where the shape is computed afresh) bit
+// for bit: regular stretches, jittered ones, a gap, a change of interval, and counters near zero
+// (the zero clamp) whose windows share a shape with unclamped ones.
+TEST(EngineRangeKernelTest, RateAtEachStepSameAsInstant) {
+  testing::MemStorage db;
+  auto app = db.NewAppender();
+  const int64_t jitter[] = {0, 0, 3'000, 0, 0, 5'000, 1'000};
+  for (int s = 0; s < 4; ++s) {
+    double v = s == 0 ? 0.5 : 1e6 * s;
+    std::vector<int64_t> times;
+    for (int64_t t = 0; t < 1'800'000; t += 15'000) times.push_back(t);  // regular
+    for (int64_t k = 0; k < 80; ++k) times.push_back(1'800'000 + k * 15'000 + jitter[k % 7]);
+    // A gap of 3 minutes, then a 10 s interval.
+    for (int64_t t = 3'180'000; t <= 5'400'000; t += 10'000) times.push_back(t);
+    for (size_t k = 0; k < times.size(); ++k) {
+      v += s == 3 ? (k % 3 == 0 ? -2.5 : 4.0) : 10.0 + static_cast<double>(k % 4);
+      // Series 1 resets to near zero twice: windows after it are clamped like series 0's first.
+      if (s == 1 && (k == 150 || k == 300)) v = 0.25;
+      ASSERT_TRUE(app->Append(tsdb::Labels{{"__name__", "c_total"}, {"s", std::to_string(s)}},
+                              times[k], v)
+                      .ok());
+    }
+  }
+  ASSERT_TRUE(app->Commit().ok());
+  const Engine engine;
+  size_t points = 0;
+  for (const char* q : {"rate(c_total[5m])", "increase(c_total[1m])", "delta(c_total[2m])",
+                        "rate(c_total[45s])", "increase(c_total[5m] offset 30s)"}) {
+    for (int64_t step : {60'000, 15'000, 7'000}) {
+      QueryResult r = engine.QueryRange(db, q, 0, 5'400'000, step);
+      ASSERT_TRUE(r.ok()) << q << ": " << r.error;
+      for (const auto& series : r.matrix) {
+        size_t next = 0;  // the series' next point
+        for (int64_t t = 0; t <= 5'400'000; t += step) {
+          QueryResult at = engine.Query(db, q, t);
+          ASSERT_TRUE(at.ok()) << q << ": " << at.error;
+          const Sample* want = nullptr;
+          for (const auto& e : at.vector) {
+            if (e.labels == series.labels) want = &e;
+          }
+          const bool have = next < series.points.size() && series.points[next].t == t;
+          ASSERT_EQ(have, want != nullptr) << q << " step " << step << " at " << t;
+          if (!have) continue;
+          ASSERT_EQ(std::bit_cast<uint64_t>(series.points[next].v), std::bit_cast<uint64_t>(want->v))
+              << q << " step " << step << " at " << t << ": " << series.points[next].v << " vs "
+              << want->v;
+          ++next;
+          ++points;
+        }
+        EXPECT_EQ(next, series.points.size()) << q;
+      }
+    }
+  }
+  EXPECT_GT(points, 10'000U);
+  // Two windows 4 minutes apart with the same edges (30 s after the start, 30 s before the end)
+  // but 3 and 4 samples: the count alone changes the extrapolation (30 s is past 1.1 times the
+  // 20 s average interval of the second window, not the 30 s of the first).
+  auto wapp = db.NewAppender();
+  for (int64_t t : {30'000, 60'000, 90'000, 270'000, 290'000, 310'000, 330'000}) {
+    ASSERT_TRUE(wapp->Append(tsdb::Labels{{"__name__", "w_total"}}, t, static_cast<double>(t)).ok());
+  }
+  ASSERT_TRUE(wapp->Commit().ok());
+  QueryResult r = engine.QueryRange(db, "rate(w_total[2m])", 120'000, 360'000, 240'000);
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(r.matrix.size(), 1U);
+  ASSERT_EQ(r.matrix[0].points.size(), 2U);
+  for (const auto& p : r.matrix[0].points) {
+    QueryResult at = engine.Query(db, "rate(w_total[2m])", p.t);
+    ASSERT_TRUE(at.ok()) << at.error;
+    ASSERT_EQ(at.vector.size(), 1U);
+    EXPECT_EQ(std::bit_cast<uint64_t>(p.v), std::bit_cast<uint64_t>(at.vector[0].v)) << p.t;
+  }
+  EXPECT_NE(r.matrix[0].points[0].v, r.matrix[0].points[1].v);
+}
+
+// topk/bottomk with a small k keep each group's k first by insertion; the answer must be the k
+// first of the stable order (value, NaN last, ties in series order) at every step, as a full
+// sort gives: ties across series, NaNs, groups smaller than k, and k on both sides of the limit
+// of the insertion path.
+TEST(EngineAggregateTest, TopkBottomkSameAsFullSort) {
+  testing::MemStorage db;
+  auto app = db.NewAppender();
+  for (int s = 0; s < 30; ++s) {
+    for (int64_t t = 0; t <= 600'000; t += 15'000) {
+      const int64_t k = t / 15'000;
+      double v = static_cast<double>((s * 7 + k * 3) % 11);  // many ties
+      if ((s + k) % 9 == 0) v = std::nan("");
+      if (s % 10 == 9 && k % 4 == 1) continue;  // gaps
+      ASSERT_TRUE(app->Append(tsdb::Labels{{"__name__", "x"},
+                                           {"g", s < 2 ? "tiny" : std::to_string(s % 3)},
+                                           {"s", std::to_string(100 + s)}},
+                              t, v)
+                      .ok());
+    }
+  }
+  ASSERT_TRUE(app->Commit().ok());
+  const Engine engine;
+  QueryResult all = engine.QueryRange(db, "x", 0, 600'000, 15'000);
+  ASSERT_TRUE(all.ok()) << all.error;
+  ASSERT_EQ(all.matrix.size(), 30U);
+  size_t checked = 0;
+  for (bool top : {true, false}) {
+    for (int k : {1, 2, 3, 7, 15, 16, 17, 40}) {
+      for (bool grouped : {false, true}) {
+        const std::string q = std::string(top ? "topk" : "bottomk") + (grouped ? " by (g)" : "") +
+                              "(" + std::to_string(k) + ", x)";
+        QueryResult r = engine.QueryRange(db, q, 0, 600'000, 15'000);
+        ASSERT_TRUE(r.ok()) << q << ": " << r.error;
+        // Expected: per step and group, the input series (label order) sorted stably.
+        std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>> want, got;
+        for (int64_t t = 0; t <= 600'000; t += 15'000) {
+          std::map<std::string, std::vector<std::pair<double, size_t>>> groups;
+          for (size_t i = 0; i < all.matrix.size(); ++i) {
+            for (const auto& p : all.matrix[i].points) {
+              if (p.t == t) {
+                groups[grouped ? std::string(all.matrix[i].labels.Get("g")) : ""].push_back(
+                    {p.v, i});
+              }
+            }
+          }
+          for (auto& [g, m] : groups) {
+            std::stable_sort(m.begin(), m.end(), [top](const auto& a, const auto& b) {
+              if (std::isnan(a.first) || std::isnan(b.first)) {
+                return !std::isnan(a.first) && std::isnan(b.first);
+              }
+              return top ? a.first > b.first : a.first < b.first;
+            });
+            for (size_t j = 0; j < m.size() && j < static_cast<size_t>(k); ++j) {
+              want[all.matrix[m[j].second].labels.ToString()].push_back(
+                  {t, std::bit_cast<uint64_t>(m[j].first)});
+            }
+          }
+        }
+        for (const auto& series : r.matrix) {
+          auto& pts = got[series.labels.ToString()];
+          for (const auto& p : series.points) pts.push_back({p.t, std::bit_cast<uint64_t>(p.v)});
+        }
+        EXPECT_EQ(got, want) << q;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 32U);
 }
 
 }  // namespace

@@ -76,6 +76,74 @@ std::optional<RangeFn> LookupRangeFn(std::string_view name);
 // True for functions whose output keeps the input's __name__ (last/first_over_time).
 bool RangeFnKeepsName(RangeFn fn);
 
+// The part of ExtrapolatedRate that depends only on where a window's samples lie: the first
+// sample's distance from the window's start, the last one's from its end, and the count (n >= 2).
+// Every window of a regular series has the same, so range kernels compute it once per distinct
+// shape (RateShape::Of) and finish each window with RateFromShape: the same operations on the
+// same operands as ExtrapolatedRate, so the same bits.
+struct RateShape {
+  double sampled_ms = 0;     // last sample's time - first's
+  double to_start = 0;       // extrapolation towards the window's start (before the zero clamp)
+  double to_end = 0;         // extrapolation towards its end
+  double extrapolated = 0;   // sampled_ms + to_start + to_end
+  double rate_divisor = 0;   // sampled_ms * range_seconds
+  double increase_ratio = 0; // extrapolated / sampled_ms
+
+  // Prometheus' extrapolation, computed in milliseconds (integer differences, exact as doubles):
+  // the ratios are the same, and two divisions per window remain instead of seven (divsd
+  // latency was a fifth of a 24 h rate() query). Results may differ from the seconds-based
+  // formula in the last bit.
+  [[gnu::always_inline]] static RateShape Of(int64_t first_from_start_ms, int64_t last_to_end_ms,
+                                             int64_t sampled_ms, size_t n, double range_seconds) {
+    RateShape r;
+    const double to_start_ms = static_cast<double>(first_from_start_ms);
+    const double to_end_ms = static_cast<double>(last_to_end_ms);
+    r.sampled_ms = static_cast<double>(sampled_ms);
+    const double avg_between = r.sampled_ms / static_cast<double>(n - 1);
+    const double threshold = avg_between * 1.1;
+    r.to_start = to_start_ms >= threshold ? avg_between / 2 : to_start_ms;
+    r.to_end = to_end_ms >= threshold ? avg_between / 2 : to_end_ms;
+    r.extrapolated = r.sampled_ms + r.to_start + r.to_end;
+    r.rate_divisor = r.sampled_ms * range_seconds;
+    r.increase_ratio = r.extrapolated / r.sampled_ms;
+    return r;
+  }
+};
+
+// rate (is_counter, is_rate), increase (is_counter) and delta of a window of the given shape,
+// whose first value is `first` and whose (reset-corrected) difference is `result`.
+[[gnu::always_inline]] inline double RateFromShape(const RateShape& sh, double first,
+                                                   double result, bool is_counter,
+                                                   bool is_rate) {
+  // A counter is not extrapolated below zero: to_zero = sampled * first / result when that is
+  // shorter (compared by multiplying; divided only then, which is rare).
+  if (is_counter && result > 0 && first >= 0 && sh.sampled_ms * first < sh.to_start * result) {
+    const double to_zero = sh.sampled_ms * (first / result);
+    if (to_zero < sh.to_start) {
+      const double extrapolated = sh.sampled_ms + to_zero + sh.to_end;
+      if (is_rate) return result * extrapolated / sh.rate_divisor;
+      return result * (extrapolated / sh.sampled_ms);
+    }
+  }
+  if (is_rate) return result * sh.extrapolated / sh.rate_divisor;
+  return result * sh.increase_ratio;
+}
+
+// The difference of a window's last and first values, plus the value before each decrease
+// when is_counter and the window may have one (Prometheus' counter-reset correction).
+[[gnu::always_inline]] inline double RateResult(std::span<const Point> s, bool is_counter,
+                                                bool no_counter_resets) {
+  double result = s.back().v - s.front().v;
+  if (is_counter && !no_counter_resets) {
+    double prev = s.front().v;
+    for (size_t i = 1; i < s.size(); ++i) {
+      if (s[i].v < prev) result += prev;
+      prev = s[i].v;
+    }
+  }
+  return result;
+}
+
 // rate (is_counter, is_rate), increase (is_counter) and delta over one window's samples, with
 // Prometheus' extrapolation; nullopt for fewer than 2 samples. Inline: range-query kernels call
 // it once per step and series.
@@ -84,35 +152,11 @@ bool RangeFnKeepsName(RangeFn fn);
                                                                      bool is_counter,
                                                                      bool is_rate) {
   if (s.size() < 2) return std::nullopt;
-  double result = s.back().v - s.front().v;
-  if (is_counter && !w.no_counter_resets) {
-    double prev = s.front().v;
-    for (size_t i = 1; i < s.size(); ++i) {
-      if (s[i].v < prev) result += prev;
-      prev = s[i].v;
-    }
-  }
-  // Prometheus' extrapolation, computed in milliseconds (integer differences, exact as doubles):
-  // the ratios are the same, and two divisions per window remain instead of seven (divsd
-  // latency was a fifth of a 24 h rate() query). Results may differ from the seconds-based
-  // formula in the last bit.
-  const double to_start_ms = static_cast<double>(s.front().t - w.range_start);
-  const double to_end_ms = static_cast<double>(w.range_end - s.back().t);
-  const double sampled_ms = static_cast<double>(s.back().t - s.front().t);
-  const double avg_between = sampled_ms / static_cast<double>(s.size() - 1);
-  const double threshold = avg_between * 1.1;
-  double to_start = to_start_ms >= threshold ? avg_between / 2 : to_start_ms;
-  // A counter is not extrapolated below zero: to_zero = sampled * first / result when that is
-  // shorter (compared by multiplying; divided only then, which is rare).
-  if (is_counter && result > 0 && s.front().v >= 0 &&
-      sampled_ms * s.front().v < to_start * result) {
-    const double to_zero = sampled_ms * (s.front().v / result);
-    if (to_zero < to_start) to_start = to_zero;
-  }
-  const double to_end = to_end_ms >= threshold ? avg_between / 2 : to_end_ms;
-  const double extrapolated = sampled_ms + to_start + to_end;
-  if (is_rate) return result * extrapolated / (sampled_ms * w.range_seconds);
-  return result * (extrapolated / sampled_ms);
+  const double result = RateResult(s, is_counter, w.no_counter_resets);
+  const RateShape sh =
+      RateShape::Of(s.front().t - w.range_start, w.range_end - s.back().t,
+                    s.back().t - s.front().t, s.size(), w.range_seconds);
+  return RateFromShape(sh, s.front().v, result, is_counter, is_rate);
 }
 
 // Evaluates fn over pts (the samples in the window, time-ordered, no stale markers).
