@@ -175,8 +175,8 @@ Result<Val> Evaluator::EvalAggregate(const AggregateExpr& a) {
     // groups to keep the threads busy, otherwise the function's output is aggregated below.
     const auto& call = *static_cast<const Call*>(inner);
     const bool drops_name = !fn::RangeFnKeepsName(*fn::LookupRangeFn(call.func->name));
-    std::vector<Acc> rows;     // ng * n accumulators, group-major (a.op != kSum)
-    std::vector<SumAcc> sums;  // the same for a.op == kSum
+    std::vector<Acc> rows;          // ng * n accumulators, group-major (a.op != kSum)
+    std::vector<SumAcc> sums;       // the same for a.op == kSum
     std::vector<size_t> first_out;  // per group, its first series with output
     RangeSink sink;
     sink.plan = [&](const std::vector<const Labels*>& labels, size_t threads,

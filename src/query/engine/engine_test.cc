@@ -222,9 +222,9 @@ TEST(EngineRangeKernelTest, RateAtEachStepSameAsInstant) {
       v += s == 3 ? (k % 3 == 0 ? -2.5 : 4.0) : 10.0 + static_cast<double>(k % 4);
       // Series 1 resets to near zero twice: windows after it are clamped like series 0's first.
       if (s == 1 && (k == 150 || k == 300)) v = 0.25;
-      ASSERT_TRUE(app->Append(tsdb::Labels{{"__name__", "c_total"}, {"s", std::to_string(s)}},
-                              times[k], v)
-                      .ok());
+      ASSERT_TRUE(
+          app->Append(tsdb::Labels{{"__name__", "c_total"}, {"s", std::to_string(s)}}, times[k], v)
+              .ok());
     }
   }
   ASSERT_TRUE(app->Commit().ok());
@@ -247,7 +247,8 @@ TEST(EngineRangeKernelTest, RateAtEachStepSameAsInstant) {
           const bool have = next < series.points.size() && series.points[next].t == t;
           ASSERT_EQ(have, want != nullptr) << q << " step " << step << " at " << t;
           if (!have) continue;
-          ASSERT_EQ(std::bit_cast<uint64_t>(series.points[next].v), std::bit_cast<uint64_t>(want->v))
+          ASSERT_EQ(std::bit_cast<uint64_t>(series.points[next].v),
+                    std::bit_cast<uint64_t>(want->v))
               << q << " step " << step << " at " << t << ": " << series.points[next].v << " vs "
               << want->v;
           ++next;
@@ -263,7 +264,8 @@ TEST(EngineRangeKernelTest, RateAtEachStepSameAsInstant) {
   // 20 s average interval of the second window, not the 30 s of the first).
   auto wapp = db.NewAppender();
   for (int64_t t : {30'000, 60'000, 90'000, 270'000, 290'000, 310'000, 330'000}) {
-    ASSERT_TRUE(wapp->Append(tsdb::Labels{{"__name__", "w_total"}}, t, static_cast<double>(t)).ok());
+    ASSERT_TRUE(
+        wapp->Append(tsdb::Labels{{"__name__", "w_total"}}, t, static_cast<double>(t)).ok());
   }
   ASSERT_TRUE(wapp->Commit().ok());
   QueryResult r = engine.QueryRange(db, "rate(w_total[2m])", 120'000, 360'000, 240'000);

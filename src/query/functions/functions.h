@@ -82,12 +82,12 @@ bool RangeFnKeepsName(RangeFn fn);
 // shape (RateShape::Of) and finish each window with RateFromShape: the same operations on the
 // same operands as ExtrapolatedRate, so the same bits.
 struct RateShape {
-  double sampled_ms = 0;     // last sample's time - first's
-  double to_start = 0;       // extrapolation towards the window's start (before the zero clamp)
-  double to_end = 0;         // extrapolation towards its end
-  double extrapolated = 0;   // sampled_ms + to_start + to_end
-  double rate_divisor = 0;   // sampled_ms * range_seconds
-  double increase_ratio = 0; // extrapolated / sampled_ms
+  double sampled_ms = 0;      // last sample's time - first's
+  double to_start = 0;        // extrapolation towards the window's start (before the zero clamp)
+  double to_end = 0;          // extrapolation towards its end
+  double extrapolated = 0;    // sampled_ms + to_start + to_end
+  double rate_divisor = 0;    // sampled_ms * range_seconds
+  double increase_ratio = 0;  // extrapolated / sampled_ms
 
   // Prometheus' extrapolation, computed in milliseconds (integer differences, exact as doubles):
   // the ratios are the same, and two divisions per window remain instead of seven (divsd
@@ -112,9 +112,8 @@ struct RateShape {
 
 // rate (is_counter, is_rate), increase (is_counter) and delta of a window of the given shape,
 // whose first value is `first` and whose (reset-corrected) difference is `result`.
-[[gnu::always_inline]] inline double RateFromShape(const RateShape& sh, double first,
-                                                   double result, bool is_counter,
-                                                   bool is_rate) {
+[[gnu::always_inline]] inline double RateFromShape(const RateShape& sh, double first, double result,
+                                                   bool is_counter, bool is_rate) {
   // A counter is not extrapolated below zero: to_zero = sampled * first / result when that is
   // shorter (compared by multiplying; divided only then, which is rare).
   if (is_counter && result > 0 && first >= 0 && sh.sampled_ms * first < sh.to_start * result) {
@@ -153,9 +152,8 @@ struct RateShape {
                                                                      bool is_rate) {
   if (s.size() < 2) return std::nullopt;
   const double result = RateResult(s, is_counter, w.no_counter_resets);
-  const RateShape sh =
-      RateShape::Of(s.front().t - w.range_start, w.range_end - s.back().t,
-                    s.back().t - s.front().t, s.size(), w.range_seconds);
+  const RateShape sh = RateShape::Of(s.front().t - w.range_start, w.range_end - s.back().t,
+                                     s.back().t - s.front().t, s.size(), w.range_seconds);
   return RateFromShape(sh, s.front().v, result, is_counter, is_rate);
 }
 
