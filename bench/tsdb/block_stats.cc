@@ -208,14 +208,20 @@ size_t UvarintLen(uint64_t v) {
   return n;
 }
 
+// Samples a chunk's header announces (u16 big-endian at offset 0 in both encodings); 0 when
+// the bytes are too short.
+uint32_t ChunkSamples(std::string_view data) {
+  return data.size() >= 2
+             ? (uint32_t{static_cast<uint8_t>(data[0])} << 8) | static_cast<uint8_t>(data[1])
+             : 0;
+}
+
 // Kind of a chunk: "xor", "packed-const" (vmode 0) or "packed-decimal"; "?" when its header does
 // not parse (the block's readers would report Corruption).
 const char* ChunkKind(const ChunkRef& c) {
   if (c.encoding == ChunkEncoding::kXor) return "xor";
   enc::Decoder d(c.data.substr(std::min<size_t>(2, c.data.size())));
-  const uint32_t n = c.data.size() >= 2
-                         ? (static_cast<uint8_t>(c.data[0]) << 8) | static_cast<uint8_t>(c.data[1])
-                         : 0;
+  const uint32_t n = ChunkSamples(c.data);
   d.Varint();
   if (n >= 2) {
     d.Varint();
@@ -247,9 +253,7 @@ void ChunkBreakdown(const std::vector<std::string>& blocks) {
         if (l.name == "__name__") metric = l.value;
       }
       for (const ChunkRef& c : refs) {
-        const uint64_t n = c.data.size() >= 2 ? (static_cast<uint8_t>(c.data[0]) << 8) |
-                                                    static_cast<uint8_t>(c.data[1])
-                                              : 0;
+        const uint64_t n = ChunkSamples(c.data);
         // Record: uvarint len + encoding byte + CRC32; index: three varints, ~2+3+2 bytes.
         const uint64_t framing = UvarintLen(c.data.size()) + 1 + 4 + 7;
         for (ChunkKindStats* st : {&kinds[ChunkKind(c)], &metrics[metric], &total}) {
