@@ -424,6 +424,13 @@ TEST(PackedChunkTest, DecodeReportsNaNsAndDecreases) {
     }
     EXPECT_EQ(facts.no_nan, !nan) << k;
     EXPECT_EQ(facts.no_decrease, !decrease) << k;
+    // The interval: the one step between times when there is one (the encoder then writes
+    // them as regular), else 0.
+    int64_t step = out.size() >= 2 ? out[1].t - out[0].t : 0;
+    for (size_t i = 1; i < out.size(); ++i) {
+      if (out[i].t - out[i - 1].t != step) step = 0;
+    }
+    EXPECT_EQ(facts.interval, step) << k;
   }
 }
 

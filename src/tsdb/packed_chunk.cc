@@ -266,12 +266,16 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out, Sampl
       return bad();
     }
   }
+  // Time mode 0 with two or more samples is one constant step, d1 > 0 (checked above).
+  const int64_t interval = n >= 2 && tmode == 0 ? d1 : 0;
   // Values.
   if (vmode == 0) {
     double v;
     std::memcpy(&v, &const_bits, sizeof v);
     for (size_t i = 0; i < n; ++i) s[i].v = v;
-    if (facts != nullptr) *facts = SampleFacts{.no_nan = !std::isnan(v), .no_decrease = true};
+    if (facts != nullptr) {
+      *facts = SampleFacts{.no_nan = !std::isnan(v), .no_decrease = true, .interval = interval};
+    }
     return Status::Ok();
   }
   const double scale = kPow10[e];
@@ -298,7 +302,9 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out, Sampl
     return bad();
   }
   // A mantissa over a power of ten is never NaN.
-  if (facts != nullptr) *facts = SampleFacts{.no_nan = true, .no_decrease = !decreases};
+  if (facts != nullptr) {
+    *facts = SampleFacts{.no_nan = true, .no_decrease = !decreases, .interval = interval};
+  }
   return Status::Ok();
 }
 

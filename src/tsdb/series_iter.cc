@@ -162,12 +162,21 @@ bool MergedSeriesIterator::Seek(int64_t target) {
 
 namespace {
 
+// SampleFacts::interval of n samples: their one step when there is one (> 0), else 0.
+int64_t ScanInterval(const Sample* s, size_t n) {
+  if (n < 2) return 0;
+  const int64_t d = s[1].t - s[0].t;
+  bool same = d > 0;
+  for (size_t i = 2; i < n; ++i) same &= s[i].t - s[i - 1].t == d;
+  return same ? d : 0;
+}
+
 // SampleFacts of samples by looking at each (chunks whose decoder does not report them).
 SampleFacts ScanFacts(const Sample* s, size_t n) {
   bool nan = false, decrease = false;
   for (size_t i = 0; i < n; ++i) nan |= std::isnan(s[i].v);
   for (size_t i = 1; i < n; ++i) decrease |= s[i].v < s[i - 1].v;
-  return SampleFacts{.no_nan = !nan, .no_decrease = !decrease};
+  return SampleFacts{.no_nan = !nan, .no_decrease = !decrease, .interval = ScanInterval(s, n)};
 }
 
 }  // namespace
@@ -185,19 +194,36 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
   // The facts of what is kept: each chunk's (a subsequence of samples without NaN that never
   // decrease never decreases either), and the first kept value of a chunk against the last
   // kept one before it.
+  // The interval likewise: each kept piece's (a contiguous run of a chunk with one step keeps
+  // it) and the gaps between pieces must all be the same step. -1: none seen yet (a piece of one
+  // sample has no step of its own).
   SampleFacts all{.no_nan = true, .no_decrease = true};
   bool have_prev = false;
   double prev_v = 0;
+  int64_t prev_t = 0, step = -1;
+  const auto same_step = [&step](int64_t d) {
+    if (step < 0) {
+      step = d;
+    } else if (step != d) {
+      step = 0;
+    }
+  };
   const auto note = [&](size_t from, size_t to, const SampleFacts& cf) {
     if (facts == nullptr || from == to) return;
     const Sample* d = out->data();
     all.no_nan = all.no_nan && cf.no_nan;
     all.no_decrease = all.no_decrease && cf.no_decrease && !(have_prev && d[from].v < prev_v);
+    if (have_prev) same_step(d[from].t - prev_t);
+    if (to - from >= 2) same_step(cf.interval);
     have_prev = true;
     prev_v = d[to - 1].v;
+    prev_t = d[to - 1].t;
   };
   const auto done = [&] {
-    if (facts != nullptr) *facts = all;
+    if (facts != nullptr) {
+      all.interval = step > 0 ? step : 0;
+      *facts = all;
+    }
     return Status::Ok();
   };
   const int64_t lo = std::max(mint, mint_);
@@ -261,6 +287,8 @@ Status MergedSeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<S
       first = false;
     }
     out->resize(w);
+    // The kept samples are a run of the chunk's in valid data; their step is checked anyway.
+    cf.interval = ScanInterval(out->data() + base, w - base);
     note(base, w, cf);
     if (past) return done();
   }

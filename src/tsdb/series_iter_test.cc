@@ -157,6 +157,71 @@ TEST(SeriesIterTest, ReadRangeReportsNaNsAndDecreases) {
   }
 }
 
+// ReadRange's interval: set when every returned sample is one step after the one before it,
+// across chunks (packed or XOR) and after the range trims them; 0 on any gap or other step.
+TEST(SeriesIterTest, ReadRangeReportsTheInterval) {
+  std::vector<Sample> jitter = Counter(1000, 100, 500, 1);
+  jitter[40].t += 3;
+  std::vector<Sample> one = Counter(1000, 1, 500, 1);
+  struct Case {
+    const char* name;
+    std::vector<ChunkRef> chunks;
+    int64_t mint, maxt;
+    int64_t interval;
+  };
+  const Case cases[] = {
+      {"two packed chunks in a row",
+       {Packed(Counter(0, 100, 0, 2)), Packed(Counter(1000, 100, 200, 2))},
+       INT64_MIN,
+       INT64_MAX,
+       10},
+      {"a gap between chunks",
+       {Packed(Counter(0, 100, 0, 2)), Packed(Counter(1010, 100, 200, 2))},
+       INT64_MIN,
+       INT64_MAX,
+       0},
+      {"the gap outside the range",
+       {Packed(Counter(0, 100, 0, 2)), Packed(Counter(1010, 100, 200, 2))},
+       1010,
+       INT64_MAX,
+       10},
+      {"another step in the second chunk",
+       {Packed(Counter(0, 100, 0, 2)), Chunk(1000, 2980, 20, 0)},
+       INT64_MIN,
+       INT64_MAX,
+       0},
+      {"XOR after packed, trimmed at both ends",
+       {Packed(Counter(0, 100, 0, 2)), Chunk(1000, 1990, 10, 0)},
+       455,
+       1502,
+       10},
+      {"one sample kept of the last chunk",
+       {Packed(Counter(0, 100, 0, 2)), Packed(Counter(1000, 100, 200, 2))},
+       500,
+       1000,
+       10},
+      {"a chunk of one sample", {Packed(Counter(0, 100, 0, 2)), Packed(one)}, 500, INT64_MAX, 10},
+      {"a late sample inside a chunk",
+       {Packed(Counter(0, 100, 0, 2)), Packed(jitter)},
+       INT64_MIN,
+       INT64_MAX,
+       0},
+      {"a single sample", {Packed(Counter(0, 100, 0, 2))}, 500, 500, 0},
+  };
+  for (const Case& c : cases) {
+    MergedSeriesIterator it(c.chunks, INT64_MIN, INT64_MAX);
+    std::vector<Sample> got;
+    SampleFacts facts;
+    ASSERT_TRUE(it.ReadRange(c.mint, c.maxt, &got, &facts).ok()) << c.name;
+    ASSERT_FALSE(got.empty()) << c.name;
+    EXPECT_EQ(facts.interval, c.interval) << c.name;
+    // Whatever it says is true of what it returned.
+    for (size_t i = 1; i < got.size() && facts.interval > 0; ++i) {
+      ASSERT_EQ(got[i].t - got[i - 1].t, facts.interval) << c.name << " at " << i;
+    }
+  }
+}
+
 TEST(SeriesIterTest, ReadRangeReportsCorruption) {
   ChunkRef good = Chunk(0, 1000, 10, 0);
   std::string truncated(good.data.substr(0, good.data.size() / 2));

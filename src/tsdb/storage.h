@@ -40,10 +40,13 @@ static_assert(std::is_trivially_copyable_v<Sample>);
 
 // What a decoder or a bulk read learned of the samples it produced, so that a caller need not
 // scan them again (a query drops staleness markers and looks for counter resets). false means
-// "not known"; every field may be false for any samples.
+// "not known"; every field may be false (0) for any samples.
 struct SampleFacts {
   bool no_nan = false;       // no value is NaN (so no staleness marker)
   bool no_decrease = false;  // no value is below the one before it (`<`, as a counter reset)
+  // > 0: there are at least two samples and each is `interval` ms after the one before it (a
+  // regular series: the query engine then finds window edges by arithmetic). 0: not known.
+  int64_t interval = 0;
 };
 
 // Prometheus' staleness marker: a NaN with this exact bit pattern marks a series as gone.

@@ -39,6 +39,9 @@ inline size_t SkipThroughLike(const Point* p, size_t i, size_t end, int64_t t, s
   return r;
 }
 
+// floor(a / b) for b > 0.
+inline int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
 // Whether any value is below its predecessor (a counter reset), four comparisons per branch.
 inline bool AnyDecrease(const std::vector<Point>& points) {
   const Point* p = points.data();
@@ -109,8 +112,9 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
   RangeSource src;  // range/offset/@ of the argument (and its series when it is a subquery)
   // The range window of each step over one series' raw points (two pointers), the kernel per
   // window, into *o. Thread-safe: reads only shared immutable state and `sc`.
-  auto kernel = [&](const std::vector<Point>& points, bool never_decreases, Scratch& sc,
-                    std::vector<Point>* o) {
+  // interval: the points' one step when the storage knows it (tsdb::SampleFacts), else 0.
+  auto kernel = [&](const std::vector<Point>& points, bool never_decreases, int64_t interval,
+                    Scratch& sc, std::vector<Point>* o) {
     sc.pv.resize(params.size());
     // Most counters never go down in a query's span: the storage often knows (a packed chunk's
     // decoder sees it for free), otherwise one branch-free pass finds out; only a series that
@@ -162,9 +166,15 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       // One loop per flavour (GCC -O2 does not unswitch loops), with the output index and the
       // window edges in locals: `k` has its address taken (Trim), and incrementing it in
       // memory put a store and a reload on every step's path.
+      // A regular series (each point `interval` ms after the one before, as the storage
+      // reports) at a step that is a multiple of the interval: away from the series' ends every
+      // window holds the same number of points and has the same shape, and both edges move by
+      // step / interval points a step, so those windows need neither the edge searches nor the
+      // shape test (~75 of ~100 instructions a window in a 24 h sum(rate()) over 15 s data).
+      // The same windows and operands as the general loop, so the same bits.
+      const int64_t d = interval;
+      const bool lockstep = d > 0 && ref_step > 0 && ref_step % d == 0 && range_ms > 0;
       const auto run = [&]<bool kRate, bool kCounter>() {
-        int64_t eval_ts = start_ - step;
-        int64_t ref = (src.has_at ? src.at : start_) - src.offset_ms - ref_step;
         Point* out = o->data();
         size_t cap = o->size();
         size_t kk = k, h = hi, l = lo;
@@ -174,32 +184,84 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
         int64_t shape_from_start = -1, shape_to_end = -1;
         size_t shape_n = 0;
         fn::RateShape shape;
-        for (size_t i = 0; i < n; ++i) {
-          eval_ts += step;
-          ref += ref_step;
-          const int64_t rstart = ref - range_ms;
-          h = SkipThroughLike(p, h, np, ref, &hi_adv);
-          l = SkipThroughLike(p, l, h, rstart, &lo_adv);
-          if (h - l < 2) continue;
-          const bool no_resets = kCounter && (resets == nullptr || resets[h - 1] == resets[l]);
-          const double result =
-              fn::RateResult(std::span<const Point>(p + l, h - l), kCounter, no_resets);
-          // Window edges are exclusive at the start, so from_start > 0 and never -1.
-          const int64_t from_start = p[l].t - rstart, to_end = ref - p[h - 1].t;
-          if (from_start != shape_from_start || to_end != shape_to_end || h - l != shape_n) {
-            shape = fn::RateShape::Of(from_start, to_end, p[h - 1].t - p[l].t, h - l, range_s);
-            shape_from_start = from_start;
-            shape_to_end = to_end;
-            shape_n = h - l;
+        const int64_t ref0 = (src.has_at ? src.at : start_) - src.offset_ms;
+        // Steps [from, to), each window's edges searched from the previous window's.
+        const auto general = [&](size_t from, size_t to) {
+          int64_t eval_ts = start_ + static_cast<int64_t>(from) * step - step;
+          int64_t ref = ref0 + static_cast<int64_t>(from) * ref_step - ref_step;
+          for (size_t i = from; i < to; ++i) {
+            eval_ts += step;
+            ref += ref_step;
+            const int64_t rstart = ref - range_ms;
+            h = SkipThroughLike(p, h, np, ref, &hi_adv);
+            l = SkipThroughLike(p, l, h, rstart, &lo_adv);
+            if (h - l < 2) continue;
+            const bool no_resets = kCounter && (resets == nullptr || resets[h - 1] == resets[l]);
+            const double result =
+                fn::RateResult(std::span<const Point>(p + l, h - l), kCounter, no_resets);
+            // Window edges are exclusive at the start, so from_start > 0 and never -1.
+            const int64_t from_start = p[l].t - rstart, to_end = ref - p[h - 1].t;
+            if (from_start != shape_from_start || to_end != shape_to_end || h - l != shape_n) {
+              shape = fn::RateShape::Of(from_start, to_end, p[h - 1].t - p[l].t, h - l, range_s);
+              shape_from_start = from_start;
+              shape_to_end = to_end;
+              shape_n = h - l;
+            }
+            const double v = fn::RateFromShape(shape, p[l].v, result, kCounter, kRate);
+            if (kk == cap) {
+              o->resize(kk + kk / 2 + 16);
+              out = o->data();
+              cap = o->size();
+            }
+            out[kk++] = Point{eval_ts, v};
           }
-          const double v = fn::RateFromShape(shape, p[l].v, result, kCounter, kRate);
-          if (kk == cap) {
-            o->resize(kk + kk / 2 + 16);
+        };
+        // p[j].t = t0 + j * d, so step i's window (ref0 + i * ref_step - range, ref0 + i *
+        // ref_step] holds points [l0 + i * q, h0 + i * q) for the steps [f_lo, f_hi) where those
+        // bounds lie within [0, np].
+        const int64_t t0 = p[0].t;
+        const int64_t q = lockstep ? ref_step / d : 1;
+        const int64_t h0 = lockstep ? FloorDiv(ref0 - t0, d) + 1 : 0;
+        const int64_t l0 = lockstep ? FloorDiv(ref0 - range_ms - t0, d) + 1 : 0;
+        const auto nsteps = static_cast<int64_t>(n), npts = static_cast<int64_t>(np);
+        const int64_t f_lo = l0 >= 0 ? 0 : (-l0 + q - 1) / q;
+        const int64_t f_hi = npts < h0 ? 0 : std::min(nsteps, (npts - h0) / q + 1);
+        if (!lockstep || f_lo >= f_hi) {
+          general(0, n);
+          k = kk;
+          return;
+        }
+        general(0, static_cast<size_t>(f_lo));
+        if (const int64_t width = h0 - l0; width >= 2) {
+          const fn::RateShape sh =
+              fn::RateShape::Of(t0 + l0 * d - (ref0 - range_ms), ref0 - (t0 + (h0 - 1) * d),
+                                (width - 1) * d, static_cast<size_t>(width), range_s);
+          const auto count = static_cast<size_t>(f_hi - f_lo);
+          if (cap - kk < count) {
+            o->resize(kk + count);
             out = o->data();
             cap = o->size();
           }
-          out[kk++] = Point{eval_ts, v};
+          const auto w = static_cast<size_t>(width), stride = static_cast<size_t>(q);
+          const Point* first = p + (l0 + f_lo * q);
+          const uint32_t* const rs = resets;
+          size_t r = static_cast<size_t>(l0 + f_lo * q);
+          int64_t eval_ts = start_ + f_lo * step;
+          const int64_t tstep = step;
+          Point* dst = out + kk;
+          for (size_t i = 0; i < count; ++i, first += stride, r += stride, eval_ts += tstep) {
+            const bool no_resets = kCounter && (rs == nullptr || rs[r + w - 1] == rs[r]);
+            const double result =
+                fn::RateResult(std::span<const Point>(first, w), kCounter, no_resets);
+            dst[i] = Point{eval_ts, fn::RateFromShape(sh, first->v, result, kCounter, kRate)};
+          }
+          kk += count;
         }
+        // The general loop goes on from the last of these windows' edges.
+        h = static_cast<size_t>(h0 + (f_hi - 1) * q);
+        l = static_cast<size_t>(l0 + (f_hi - 1) * q);
+        hi_adv = lo_adv = static_cast<size_t>(q);
+        general(static_cast<size_t>(f_hi), n);
         k = kk;
       };
       if (rf == fn::RangeFn::kRate) {
@@ -246,7 +308,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       return Status::Ok();
     }
     EvalSeries o;
-    kernel(points, false, serial_scratch, &o.points);
+    kernel(points, false, 0, serial_scratch, &o.points);
     if (o.points.empty()) return Status::Ok();
     KANSOKU_RETURN_IF_ERROR(Account(static_cast<int64_t>(o.points.size())));
     o.labels = std::move(labels);
@@ -297,12 +359,12 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
               // The output goes straight to the sink through a per-thread buffer.
               thread_local std::vector<Point> buf;
               buf.clear();
-              kernel(points, never_decreases, sc, &buf);
+              kernel(points, never_decreases, facts.interval, sc, &buf);
               sink->consume(i, buf);
               if (buf.capacity() > (size_t{1} << 16)) buf = {};  // bounded retention
               *kept = 0;
             } else {
-              kernel(points, never_decreases, sc, &slots[i].points);
+              kernel(points, never_decreases, facts.interval, sc, &slots[i].points);
               *kept = static_cast<int64_t>(slots[i].points.size());
               if (*kept > 0) slots[i].labels = labels;
             }
