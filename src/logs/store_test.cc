@@ -259,6 +259,49 @@ TEST(Store, FlushWithSeveralThreadsWritesEveryBlockOnce) {
   EXPECT_EQ(msgs.size(), 1000u);
 }
 
+// Scans from several threads at once over a block whose message pages are decoded on two
+// threads (more than 256 KiB of them) into buffers that finished scans hand back to a shared
+// cache: every scan must get every row with its own bytes, never a buffer another scan still
+// decodes into or reads.
+TEST(Store, ConcurrentScansShareDecodeBuffers) {
+  TmpDir dir;
+  auto o = Opts(dir.path());
+  o.block_page_rows = 128;
+  auto s = Store::Open(o);
+  ASSERT_TRUE(s.ok());
+  constexpr int kRows = 6000;
+  auto msg = [](int i) {
+    return "request " + std::to_string(i) + " " + std::string(200 + i % 97, 'a' + i % 26);
+  };
+  LogBatch b;
+  for (int i = 0; i < kRows; ++i) b.push_back(Rec(kT0 + i * kSec, i % 2 ? "a" : "b", msg(i)));
+  ASSERT_TRUE((*s)->Append(std::move(b)).ok());
+  ASSERT_TRUE((*s)->Flush().ok());
+  ASSERT_EQ((*s)->Stats().blocks, 1u);
+  std::atomic<int> bad{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t) {
+    ts.emplace_back([&] {
+      for (int rep = 0; rep < 15; ++rep) {
+        Collect c;
+        if (!(*s)->Scan(ScanRequest{}, c).ok() || c.msgs.size() != size_t{kRows}) {
+          bad++;
+          continue;
+        }
+        for (int k = 0; k < kRows; ++k) {
+          int i = static_cast<int>((c.ts[k] - kT0) / kSec);
+          if (c.msgs[k] != msg(i)) {
+            bad++;
+            break;
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
 // A crash among a flush's renames: its commit record is still there and some blocks are still
 // <name>.tmp (their WAL segments already covered by the blocks in place). Open completes the
 // renames from the record, so no row is lost, and removes the record.
