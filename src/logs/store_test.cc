@@ -226,6 +226,67 @@ TEST(Store, FlushCutsTimeSlicedBlocks) {
   EXPECT_EQ((*s)->Stats().blocks_pruned - pruned, 2u);
 }
 
+// A flush orders each day's rows by time from the runs they arrived in: streams in time order,
+// in reverse, shuffled with repeated times, and crossing midnight. Every block is a time slice
+// (oldest first, the blocks' ranges do not overlap) and rows of equal time keep their stream's
+// arrival order.
+TEST(Store, FlushSlicesRowsInTimeOrderWhateverOrderTheyCameIn) {
+  TmpDir dir;
+  auto o = Opts(dir.path());
+  o.block_max_rows = 100;
+  auto s = Store::Open(o);
+  ASSERT_TRUE(s.ok());
+  const int64_t midnight = (kT0 / (86400 * kSec) + 1) * 86400 * kSec;
+  std::mt19937 rng(7);
+  LogBatch b;
+  int n = 0;
+  auto add = [&](int64_t ts, const char* svc) {
+    b.push_back(Rec(ts, svc, std::string(svc) + " " + std::to_string(n++)));
+  };
+  for (int i = 0; i < 700; ++i) add(midnight - 350 * kSec + i * kSec, "ascending");
+  for (int i = 700; i > 0; --i) add(midnight - 400 * kSec + i * kSec, "descending");
+  for (int i = 0; i < 700; ++i) add(midnight - 200 * kSec + (rng() % 400) * kSec, "shuffled");
+  for (int i = 0; i < 300; ++i) add(midnight - 100 * kSec + (i / 50) * kSec, "runs");
+  for (int i = 0; i < 300; ++i) add(midnight - 100 * kSec + (i % 7) * kSec, "sawtooth");
+  ASSERT_TRUE((*s)->Append(std::move(b)).ok());
+  ASSERT_TRUE((*s)->Flush().ok());
+  // Rows before / after midnight, by block_max_rows.
+  int before = 0;
+  Collect all;
+  ScanRequest oldest;
+  oldest.newest_first = false;
+  ASSERT_TRUE((*s)->Scan(oldest, all).ok());
+  ASSERT_EQ(all.ts.size(), 2700u);
+  for (int64_t t : all.ts) before += t < midnight;
+  EXPECT_EQ((*s)->Stats().blocks,
+            static_cast<uint64_t>((before + 99) / 100 + (2700 - before + 99) / 100));
+  EXPECT_TRUE(std::is_sorted(all.ts.begin(), all.ts.end()));
+  // Equal times within a stream: arrival order (the number after the service name grows).
+  std::map<std::pair<std::string, int64_t>, int> last;
+  std::set<std::string> seen;
+  for (size_t k = 0; k < all.msgs.size(); ++k) {
+    const std::string& m = all.msgs[k];
+    seen.insert(m);
+    const std::string svc = m.substr(0, m.find(' '));
+    const int num = std::stoi(m.substr(m.find(' ') + 1));
+    auto [it, fresh] = last.try_emplace({svc, all.ts[k]}, num);
+    if (!fresh) {
+      EXPECT_LT(it->second, num) << m;
+      it->second = num;
+    }
+  }
+  EXPECT_EQ(seen.size(), 2700u);
+  // Each time slice holds the rows of its time range: a range that starts inside a slice reads
+  // that slice and the later ones only.
+  ScanRequest late;
+  late.min_ts = midnight + 150 * kSec;
+  uint64_t pruned = (*s)->Stats().blocks_pruned;
+  size_t want =
+      std::count_if(all.ts.begin(), all.ts.end(), [&](int64_t t) { return t >= late.min_ts; });
+  EXPECT_EQ(ScanMsgs(**s, late).size(), want);
+  EXPECT_GE((*s)->Stats().blocks_pruned - pruned, (*s)->Stats().blocks - (want + 99) / 100 - 1);
+}
+
 // Blocks of one flush written by several threads: every block registered once, in time order,
 // and the same after a reopen (file names in order, each row once).
 TEST(Store, FlushWithSeveralThreadsWritesEveryBlockOnce) {
