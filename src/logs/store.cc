@@ -28,6 +28,7 @@
 #include "base/check.h"
 #include "base/log.h"
 #include "logs/block.h"
+#include "logs/buf_cache.h"
 #include "logs/codec.h"
 #include "logs/wal.h"
 
@@ -882,6 +883,8 @@ void StoreImpl::BackgroundLoop() {
       ApplyRetention();
       last_retention = now;
     }
+    // A log query's decode buffers (up to 64 MiB) are not kept once queries stop.
+    ScanBufCache().ReleaseIdle(now, std::chrono::seconds(10));
     // Flushed heads are freed in pieces that glibc keeps (bench/logs, 11 M rows: 494 MB of RSS
     // 5 s after the ingest, 198 MB after a malloc_trim). Handed back once appends have stopped
     // for a whole wait after a flush; not while they run, when the next head would fault the
@@ -1309,62 +1312,8 @@ Status StoreImpl::ScanHeadStream(const Part& p, const ScanRequest& req, uint64_t
   return Status::Ok();
 }
 
-// Large buffers of decoded pages given back by finished RawBufs, kept for the next block's: a
-// scan decodes one block after another, and a fresh buffer of a block's message pages (~10 MB
-// for 64 Ki rows) costs the kernel a fault, a zeroed page and a cgroup charge per page, then as
-// much again to unmap it at free(): ~30 % of a regex count's CPU over 11 M events (perf). Holds
-// at most kMaxBytes; smaller buffers are not kept (malloc serves them from its own free lists).
-// Thread-safe.
-class RawBufCache {
- public:
-  static constexpr size_t kMinBytes = size_t{1} << 20;
-  static constexpr size_t kMaxBytes = size_t{64} << 20;
-  static RawBufCache& Get() {
-    static auto* c = new RawBufCache();  // never destroyed: RawBufs of other statics may outlive it
-    return *c;
-  }
-  // A buffer of at least n bytes (its capacity in *cap) from the cache (the smallest that fits),
-  // else a new one.
-  char* Take(size_t n, size_t* cap) {
-    if (n >= kMinBytes) {
-      std::lock_guard<std::mutex> l(mu_);
-      size_t best = free_.size();
-      for (size_t i = 0; i < free_.size(); ++i) {
-        if (free_[i].second >= n && (best == free_.size() || free_[i].second < free_[best].second))
-          best = i;
-      }
-      if (best < free_.size()) {
-        auto [p, c] = free_[best];
-        free_.erase(free_.begin() + static_cast<ptrdiff_t>(best));
-        held_ -= c;
-        *cap = c;
-        return p;
-      }
-    }
-    *cap = n;
-    return new char[n];
-  }
-  // Keeps p (capacity cap, from Take) when it is large and there is room, else frees it.
-  void Give(char* p, size_t cap) {
-    if (p == nullptr) return;
-    if (cap >= kMinBytes) {
-      std::lock_guard<std::mutex> l(mu_);
-      if (held_ + cap <= kMaxBytes) {
-        free_.emplace_back(p, cap);
-        held_ += cap;
-        return;
-      }
-    }
-    delete[] p;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::pair<char*, size_t>> free_;  // guarded by mu_
-  size_t held_ = 0;                             // guarded by mu_: bytes in free_
-};
-
 // Bytes of decoded pages: grown without zero-filling (pages are decompressed straight into it).
+// Buffers come from and go back to ScanBufCache(), so the next block's pages reuse them.
 class RawBuf {
  public:
   RawBuf() = default;
@@ -1378,7 +1327,7 @@ class RawBuf {
     std::swap(cap_, o.cap_);
     return *this;
   }
-  ~RawBuf() { RawBufCache::Get().Give(p_, cap_); }
+  ~RawBuf() { ScanBufCache().Give(p_, cap_); }
   const char* data() const { return p_; }
   char* data() { return p_; }
   size_t size() const { return size_; }
@@ -1386,9 +1335,9 @@ class RawBuf {
   void Reserve(size_t n) {
     if (size_ + n <= cap_) return;
     size_t cap;
-    char* p = RawBufCache::Get().Take(std::max(size_ + n, cap_ * 2), &cap);
+    char* p = ScanBufCache().Take(std::max(size_ + n, cap_ * 2), &cap);
     if (size_) std::memcpy(p, p_, size_);
-    RawBufCache::Get().Give(p_, cap_);
+    ScanBufCache().Give(p_, cap_);
     p_ = p;
     cap_ = cap;
   }
