@@ -226,9 +226,9 @@ TEST(Store, FlushCutsTimeSlicedBlocks) {
   EXPECT_EQ((*s)->Stats().blocks_pruned - pruned, 2u);
 }
 
-// A flush orders each day's rows by time from the runs they arrived in: streams in time order,
+// A flush orders each day's rows by time whatever order they arrived in: streams in time order,
 // in reverse, shuffled with repeated times, and crossing midnight. Every block is a time slice
-// (oldest first, the blocks' ranges do not overlap) and rows of equal time keep their stream's
+// of its day (block_max_rows rows, oldest first) and rows of equal time keep their stream's
 // arrival order.
 TEST(Store, FlushSlicesRowsInTimeOrderWhateverOrderTheyCameIn) {
   TmpDir dir;
