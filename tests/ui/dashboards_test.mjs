@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { generate } from "./data.mjs";
-import { browserCpuMs, expect, panelChart, setup } from "./lib.mjs";
+import { browserCpuMs, drawnChart, expect, panelChart, setup } from "./lib.mjs";
 
 const t = await setup({ name: "dashboards", deadlineMs: 280_000 });
 const { page, base, log } = t;
@@ -119,7 +119,7 @@ await t.check("edit: settings with a variable, a time series, a stat and a markd
 await t.check("a dashboard graph has drawn points of the data curl sent", async () => {
   await page.waitForFunction(() => document.querySelector(".dash-grid")?.dataset.loaded === "1");
   await page.waitForFunction(() => document.querySelector(".dash-panel[data-type=timeseries] .chart")?.dataset.series === "2");
-  const st = await panelChart(page, ".dash-panel[data-type=timeseries]");
+  const st = await drawnChart(page, ".dash-panel[data-type=timeseries]", (c) => c.ready && c.series === 2 && c.points > 100 && c.colored > 50);
   expect(st.ready && st.series === 2 && st.points > 100 && st.colored > 50, JSON.stringify(st));
   await t.shot("d04-dashboard-view");
 });
@@ -141,7 +141,7 @@ await t.check("save/reload round trip: the server has what the UI showed", async
   const titles = await page.$$eval(".dash-panel .panel-title", (e) => e.map((x) => x.textContent));
   expect(titles.join("|") === "Load by instance|Targets up|Notes|Log stream|Alert status", `titles ${titles}`);
   expect((await page.textContent("h1.page-title")) === "Node overview", "title not shown");
-  const st = await panelChart(page, ".dash-panel[data-type=timeseries]");
+  const st = await drawnChart(page, ".dash-panel[data-type=timeseries]", (c) => c.series === 2 && c.colored > 50);
   expect(st.series === 2 && st.colored > 50, JSON.stringify(st));
 });
 

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, expect, panelChart, setup, TOKEN } from "./lib.mjs";
+import { BIN, expect, drawnChart, setup, TOKEN } from "./lib.mjs";
 
 const t = await setup({ name: "hosts", deadlineMs: 200_000 });
 const { page, base, log } = t;
@@ -79,7 +79,7 @@ await t.check("a host page draws its CPU and memory graphs", async () => {
   expect((await page.textContent("h1.page-title")).includes("ui-web-1"), "no host name");
   expect((await page.textContent(".facts")).includes("shop"), "no facts");
   await page.waitForFunction(() => Number(document.querySelector(".dash-panel[data-panel-id='1'] .chart")?.dataset.points) > 0);
-  const mem = await panelChart(page, ".dash-panel[data-panel-id='2']");
+  const mem = await drawnChart(page, ".dash-panel[data-panel-id='2']", (m) => m.ready && m.series >= 4 && m.colored > 20);
   expect(mem.ready && mem.series >= 4 && mem.colored > 20, `memory panel ${JSON.stringify(mem)}`);
   const fs = await page.$$eval(".dash-panel[data-panel-id='6'] tbody tr", (e) => e.length);
   expect(fs >= 1, `filesystem rows ${fs}`);
@@ -93,7 +93,7 @@ await t.check("role graphs: one line per host of the role", async () => {
   const names = await page.$$eval(".dash-panel[data-panel-id='2'] .legend-table td.name", (e) => e.map((x) => x.textContent).sort());
   expect(names.join() === "ui-web-1,ui-web-2", `legend ${names}`);
   // The agents have run for well under two minutes: the lines cover part of the width.
-  const st = await panelChart(page, ".dash-panel[data-panel-id='2']");
+  const st = await drawnChart(page, ".dash-panel[data-panel-id='2']", (c) => c.colored > 10 && c.points >= 4);
   expect(st.colored > 10 && st.points >= 4, JSON.stringify(st));
   await t.shot("h03-role-web");
 });

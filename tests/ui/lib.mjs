@@ -198,6 +198,21 @@ export async function panelChart(page, panelSelector) {
 }
 
 /**
+ * panelChart() polled until ok(state) holds or ms pass; returns the last state either way. The
+ * chart's data attributes are set when its data arrive, its canvas when uPlot next draws (a
+ * rebuild or a resize clears it first), so one look right after the data can see a half-drawn
+ * canvas.
+ */
+export async function drawnChart(page, panelSelector, ok, ms = 10000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const st = await panelChart(page, panelSelector);
+    if (ok(st) || Date.now() > end) return st;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
  * CPU time (ms) used so far by the browser: every descendant process of this test except the
  * kansoku server (renderer, GPU/raster and browser processes). On a CI machine shared with
  * builds, wall time measures the machine's load; CPU time measures the UI's own work.

@@ -15,7 +15,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BIN, expect, panelChart, setup, TOKEN } from "./lib.mjs";
+import { BIN, expect, drawnChart, setup, TOKEN } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // A webhook receiver for the notification history (what a chat hook would get).
@@ -345,8 +345,9 @@ await t.check("a click from an alert reaches its graph", async () => {
   await page.waitForURL(/\/explore\?/);
   expect(new URL(page.url()).searchParams.get("q") === 'host_load1{host="ui-pages-1"} >= 0', `q ${page.url()}`);
   await page.waitForFunction(() => Number(document.querySelector(".chart")?.dataset.points) > 3);
-  const st = await panelChart(page, ".page-explore");
-  expect(st.ready && st.series === 1 && st.colored > 10, `graph ${JSON.stringify(st)}`);
+  const drawn = (st) => st.ready && st.series === 1 && st.colored > 10;
+  const st = await drawnChart(page, ".page-explore", drawn);
+  expect(drawn(st), `graph ${JSON.stringify(st)}`);
   await t.shot("p07-alert-graph");
 });
 
