@@ -1267,6 +1267,9 @@ void DB::HeadLoop() {
   auto next_round = std::chrono::steady_clock::now() + std::chrono::milliseconds(period_ms);
   log::RateLimited err_limit(60000);
   while (WaitOrStop(tick_ms)) {
+    // New series since the last ranking: ranked again (at most every 10 s), so selects sort by
+    // rank (Head::RefreshLabelOrder).
+    head_.RefreshLabelOrder(10000);
     Result<int> r = 0;
     if (std::chrono::steady_clock::now() < next_round) {
       r = CompactHeadBehindWriters();

@@ -354,16 +354,32 @@ void Head::SnapshotLocked(MemSeries& s, int64_t mint, int64_t maxt, std::vector<
 
 namespace {
 
-// Sorted by labels through an index of positions: the sort moves 4-byte indices instead of
-// SeriesData (labels, chunk list), and each series is then moved once.
-std::vector<SeriesData> SortedByLabels(std::vector<SeriesData> in) {
-  std::vector<uint32_t> order(in.size());
+constexpr uint32_t kNoRank = UINT32_MAX;
+
+// The permutation that puts n items in label order: the ranked ones (rank[i] != kNoRank) by
+// rank, the others by labels, the two runs merged by labels. The ranks come from one ranking
+// (Head::RefreshLabelOrder), so among ranked items rank order is label order.
+template <class LabelsAt>
+std::vector<uint32_t> LabelOrder(const std::vector<uint32_t>& rank, LabelsAt labels_at) {
+  std::vector<uint32_t> order(rank.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return in[a].labels < in[b].labels; });
-  std::vector<SeriesData> out;
-  out.reserve(in.size());
-  for (uint32_t i : order) out.push_back(std::move(in[i]));
+  const auto by_labels = [&](uint32_t a, uint32_t b) { return labels_at(a) < labels_at(b); };
+  const auto mid =
+      std::partition(order.begin(), order.end(), [&](uint32_t i) { return rank[i] != kNoRank; });
+  std::sort(order.begin(), mid, [&](uint32_t a, uint32_t b) { return rank[a] < rank[b]; });
+  if (mid != order.end()) {
+    std::sort(mid, order.end(), by_labels);
+    std::inplace_merge(order.begin(), mid, order.end(), by_labels);
+  }
+  return order;
+}
+
+// items permuted by order (each moved once).
+template <class T>
+std::vector<T> Permuted(std::vector<T> items, const std::vector<uint32_t>& order) {
+  std::vector<T> out;
+  out.reserve(items.size());
+  for (uint32_t i : order) out.push_back(std::move(items[i]));
   return out;
 }
 
@@ -377,19 +393,25 @@ Result<std::vector<SeriesData>> Head::Select(const std::vector<Matcher>& matcher
     KANSOKU_ASSIGN_OR_RETURN(refs, SelectPostings(postings_, matchers));
   }
   std::vector<SeriesData> out;
-  for (SeriesRef ref : refs) {
-    auto s = GetByRef(ref);
-    if (s == nullptr) continue;
-    SeriesData d;
-    {
-      std::lock_guard<std::mutex> l(s->mu_);
-      SnapshotLocked(*s, mint, maxt, &d.chunks);
+  std::vector<uint32_t> rank;
+  {
+    std::shared_lock<std::shared_mutex> ol(order_mu_);
+    for (SeriesRef ref : refs) {
+      auto s = GetByRef(ref);
+      if (s == nullptr) continue;
+      SeriesData d;
+      {
+        std::lock_guard<std::mutex> l(s->mu_);
+        SnapshotLocked(*s, mint, maxt, &d.chunks);
+      }
+      if (d.chunks.empty()) continue;
+      d.labels = s->labels();
+      rank.push_back(s->order_rank_);
+      out.push_back(std::move(d));
     }
-    if (d.chunks.empty()) continue;
-    d.labels = s->labels();
-    out.push_back(std::move(d));
   }
-  return SortedByLabels(std::move(out));
+  const auto order = LabelOrder(rank, [&](uint32_t i) -> const Labels& { return out[i].labels; });
+  return Permuted(std::move(out), order);
 }
 
 Result<std::vector<std::shared_ptr<MemSeries>>> Head::SelectLabels(
@@ -424,32 +446,68 @@ Result<std::vector<std::shared_ptr<MemSeries>>> Head::SelectLabels(
     if (!any) continue;
     out.push_back(std::move(s));
   }
-  std::sort(out.begin(), out.end(),
+  const auto order =
+      LabelOrder(RanksOf(out), [&](uint32_t i) -> const Labels& { return out[i]->labels(); });
+  return Permuted(std::move(out), order);
+}
+
+std::vector<uint32_t> Head::RanksOf(const std::vector<std::shared_ptr<MemSeries>>& series) const {
+  std::vector<uint32_t> rank(series.size());
+  std::shared_lock<std::shared_mutex> ol(order_mu_);
+  for (size_t i = 0; i < series.size(); ++i) rank[i] = series[i]->order_rank_;
+  return rank;
+}
+
+bool Head::RefreshLabelOrder(int64_t min_interval_ms) {
+  std::lock_guard<std::mutex> rl(refresh_mu_);
+  const uint64_t created = series_created_.load();
+  if (created == ranked_created_) return false;
+  const auto start = std::chrono::steady_clock::now();
+  if (start < next_refresh_) return false;
+  std::vector<std::shared_ptr<MemSeries>> all = AllSeries();
+  std::sort(all.begin(), all.end(),
             [](const auto& a, const auto& b) { return a->labels() < b->labels(); });
-  return out;
+  {
+    std::unique_lock<std::shared_mutex> ol(order_mu_);
+    for (size_t i = 0; i < all.size(); ++i) all[i]->order_rank_ = static_cast<uint32_t>(i);
+  }
+  ranked_created_ = created;
+  const auto took = std::chrono::steady_clock::now() - start;
+  next_refresh_ = start + std::max<std::chrono::steady_clock::duration>(
+                              std::chrono::milliseconds(min_interval_ms), took * 100);
+  return true;
 }
 
 std::vector<SeriesData> Head::SnapshotAll(int64_t mint, int64_t maxt) {
+  std::vector<std::shared_ptr<MemSeries>> all = AllSeries();
+  const std::vector<uint32_t> all_rank = RanksOf(all);
   std::vector<SeriesData> out;
-  for (const auto& s : AllSeries()) {
+  std::vector<uint32_t> rank;
+  for (size_t i = 0; i < all.size(); ++i) {
+    MemSeries& s = *all[i];
     SeriesData d;
     {
-      std::lock_guard<std::mutex> l(s->mu_);
-      SnapshotLocked(*s, mint, maxt, &d.chunks);
+      std::lock_guard<std::mutex> l(s.mu_);
+      SnapshotLocked(s, mint, maxt, &d.chunks);
     }
     if (d.chunks.empty()) continue;
-    d.labels = s->labels();
+    d.labels = s.labels();
+    rank.push_back(all_rank[i]);
     out.push_back(std::move(d));
   }
-  return SortedByLabels(std::move(out));
+  const auto order = LabelOrder(rank, [&](uint32_t i) -> const Labels& { return out[i].labels; });
+  return Permuted(std::move(out), order);
 }
 
 Status Head::ForEachSnapshot(
     int64_t mint, int64_t maxt,
     const std::function<Status(const Labels&, std::vector<ChunkRef>)>& fn) {
   std::vector<std::shared_ptr<MemSeries>> all = AllSeries();
-  std::sort(all.begin(), all.end(),
-            [](const auto& a, const auto& b) { return a->labels() < b->labels(); });
+  {
+    const auto order =
+        LabelOrder(RanksOf(all), [&](uint32_t i) -> const Labels& { return all[i]->labels(); });
+    all = Permuted(std::move(all), order);
+  }
   std::vector<ChunkRef> chunks;
   for (const auto& s : all) {
     chunks.clear();

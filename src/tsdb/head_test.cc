@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -91,6 +92,70 @@ TEST(HeadTest, SelectReturnsSeriesInLabelOrderWithTheirOwnSamples) {
     ASSERT_EQ(samples.size(), 1u);
     EXPECT_EQ(samples[0].v, v) << labels.ToString();
   }
+}
+
+// Ranked series (RefreshLabelOrder) sort by rank, newer ones by labels, merged: every way the
+// head hands out series in label order gives exactly the order std::map gives, before the first
+// ranking, with new series between ranked ones, and after ranking again.
+TEST(HeadTest, LabelOrderRanksGiveTheSameOrderAsComparingLabels) {
+  Head h(HeadOptions{});
+  std::mt19937 rng(11);
+  std::map<Labels, double> want;
+  auto add = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      Labels l{{"__name__", "m"},
+               {"host", "h" + std::to_string(rng() % 50)},
+               {"dev", std::string(rng() % 9, 'd') + std::to_string(rng() % 11)}};
+      if (want.count(l)) continue;
+      auto s = Get(h, l);
+      const double v = static_cast<double>(want.size());
+      ASSERT_TRUE(h.Append(*s, 5000, v).ok());
+      want[l] = v;
+    }
+  };
+  auto check = [&](const char* when) {
+    SCOPED_TRACE(when);
+    auto sel = h.Select({Eq("__name__", "m")}, 0, 10000);
+    ASSERT_TRUE(sel.ok());
+    auto lab = h.SelectLabels({Eq("__name__", "m")}, 0, 10000);
+    ASSERT_TRUE(lab.ok());
+    const auto all = h.SnapshotAll(0, 10000);
+    std::vector<Labels> each;
+    ASSERT_TRUE(h.ForEachSnapshot(0, 10000, [&](const Labels& l, std::vector<ChunkRef>) {
+                   each.push_back(l);
+                   return Status::Ok();
+                 }).ok());
+    ASSERT_EQ(sel->size(), want.size());
+    ASSERT_EQ(lab->size(), want.size());
+    ASSERT_EQ(all.size(), want.size());
+    ASSERT_EQ(each.size(), want.size());
+    size_t k = 0;
+    for (const auto& [labels, v] : want) {
+      ASSERT_EQ((*sel)[k].labels, labels) << k;
+      EXPECT_EQ(ReadAll((*sel)[k])[0].v, v) << k;
+      ASSERT_EQ((*lab)[k]->labels(), labels) << k;
+      ASSERT_EQ(all[k].labels, labels) << k;
+      ASSERT_EQ(each[k], labels) << k;
+      ++k;
+    }
+  };
+  add(200);
+  check("nothing ranked");
+  EXPECT_TRUE(h.RefreshLabelOrder(0));
+  EXPECT_FALSE(h.RefreshLabelOrder(0));  // no series created since
+  check("all ranked");
+  add(150);  // between the ranked ones
+  check("ranked and new");
+  // The next ranking waits 100x the last one's duration.
+  bool ranked = false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!(ranked = h.RefreshLabelOrder(0)) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(ranked);
+  check("ranked again");
+  add(40);
+  check("ranked again, then more new");
 }
 
 TEST(HeadTest, ClosedChunksKeepTheSmallerEncodingAndReadBack) {
