@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <limits>
 #include <map>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/strings.h"
 #include "net/http.h"
 #include "net/http_server.h"
@@ -38,6 +40,33 @@ void ApiError(net::Response& resp, std::string_view type, int code, std::string_
 void BadData(net::Response& resp, std::string_view msg) { ApiError(resp, "bad_data", 400, msg); }
 
 void AppendLabels(std::string& j, const tsdb::Labels& ls) {
+  // Mostly no label needs an escape: then the object is sized once and copied in, instead of
+  // eight appends a label (a quarter of a /api/v1/series answer's instructions).
+  size_t size = 2;
+  bool plain = true;
+  for (const auto& l : ls) {
+    size += l.name.size() + l.value.size() + 6;
+    plain = plain && JsonPlain(l.name) && JsonPlain(l.value);
+  }
+  if (plain) {
+    const size_t at = j.size();
+    j.resize(at + size - (ls.empty() ? 0 : 1));
+    char* p = j.data() + at;
+    *p++ = '{';
+    for (const auto& l : ls) {
+      if (p != j.data() + at + 1) *p++ = ',';
+      *p++ = '"';
+      std::memcpy(p, l.name.data(), l.name.size());
+      p += l.name.size();
+      std::memcpy(p, "\":\"", 3);
+      p += 3;
+      std::memcpy(p, l.value.data(), l.value.size());
+      p += l.value.size();
+      *p++ = '"';
+    }
+    *p++ = '}';
+    return;
+  }
   j += '{';
   bool first = true;
   for (const auto& l : ls) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "base/json.h"
 #include "query/engine/value.h"
 #include "query/functions/functions.h"
 
@@ -62,7 +63,10 @@ TEST(PromApiTest, MatrixJsonIsPointByPoint) {
       for (const auto& l : m[k].labels) {
         j += first ? "\"" : ",\"";
         first = false;
-        j += l.name + "\":\"" + l.value + "\"";
+        AppendJsonEscaped(j, l.name);
+        j += "\":\"";
+        AppendJsonEscaped(j, l.value);
+        j += "\"";
       }
       j += "},\"values\":[";
       for (size_t i = 0; i < m[k].points.size(); ++i) {
@@ -79,6 +83,10 @@ TEST(PromApiTest, MatrixJsonIsPointByPoint) {
     for (int s = 0; s < n_series; ++s) {
       query::Series series;
       series.labels = tsdb::Labels{{"__name__", "x"}, {"i", std::to_string(s)}};
+      // Labels that need escapes (not the fast path of plain labels), and one that is long.
+      if (s == 1) series.labels = tsdb::Labels{{"__name__", "x"}, {"q", "a\"b\\c\n\xc3\xa9\x01"}};
+      if (s == 2)
+        series.labels = tsdb::Labels{{"__name__", "x"}, {"path", std::string(40, 'p')}, {"z", ""}};
       for (int64_t i = 0; i < 2000; i += 1 + s % 3) {
         const int64_t t = s % 7 == 5 ? start + i * step + 1 : start + i * step;  // off the grid
         series.points.emplace_back(t, s % 4 == 0 ? std::sin(i * 0.01) * 1e3 : i * 0.25 + s);

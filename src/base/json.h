@@ -17,6 +17,9 @@ namespace kansoku {
 
 // Appends the escaped contents of s to out (no surrounding quotes).
 void AppendJsonEscaped(std::string& out, std::string_view s);
+// True when AppendJsonEscaped copies s unchanged (printable ASCII other than '"' and '\\'): the
+// caller may then copy it straight into its buffer.
+bool JsonPlain(std::string_view s);
 // Appends "s" (escaped, with the quotes) to out.
 void AppendJsonString(std::string& out, std::string_view s);
 // "s", escaped, with the quotes.

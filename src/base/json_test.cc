@@ -97,3 +97,36 @@ TEST(JsonTest, AppendsToExistingOutput) {
 
 }  // namespace
 }  // namespace kansoku
+
+namespace kansoku {
+namespace {
+
+// JsonPlain is true exactly for printable ASCII without '"' and '\\' (whatever the length, so
+// every SSE2 block and tail split is covered), and such a string is escaped to itself.
+TEST(JsonTest, JsonPlainOnlyForBytesCopiedAsThey) {
+  std::mt19937 rng(3);
+  for (size_t n = 0; n <= 40; ++n) {
+    for (int round = 0; round < 50; ++round) {
+      std::string s(n, 'a');
+      for (char& c : s) c = static_cast<char>(0x20 + rng() % 95);
+      for (char& c : s) {
+        if (c == '"' || c == '\\') c = 'x';
+      }
+      if (n > 0 && round % 2 == 1) {
+        const unsigned char odd[] = {'"', '\\', 0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xff};
+        s[rng() % n] = static_cast<char>(odd[rng() % sizeof odd]);
+      }
+      bool want = true;
+      for (unsigned char c : s) want = want && c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+      ASSERT_EQ(JsonPlain(s), want) << n << " " << s;
+      if (want) {
+        std::string out;
+        AppendJsonEscaped(out, s);
+        ASSERT_EQ(out, s);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kansoku
