@@ -548,16 +548,23 @@ class DBQuerier : public Querier {
       lists[i] = std::move(*r);
     };
     constexpr size_t kManySeries = 256;  // below this a thread costs more than it saves
-    // Read order: the blocks, then the head. The head's select sorts the series it finds by
-    // labels (its postings are in id order), the costliest read of a large select: when the
-    // reads are shared out it goes first, on a thread of its own, instead of alone before the
-    // threads start. (The merge below still gives the head's samples precedence.)
+    // Read order: the blocks, then the head. The head's select snapshots every open chunk and
+    // sorts what it finds (by rank, Head::RefreshLabelOrder), a large select's costliest read:
+    // when the reads are shared out it goes first, on a thread of its own, instead of alone
+    // before the threads start. (The merge below still gives the head's samples precedence.)
     std::vector<size_t> order;
     order.reserve(n_src);
     for (size_t b = 1; b < n_src; ++b) order.push_back(b);
     order.push_back(0);
+    // A head with many matching series (its postings, counted without reading them) predicts a
+    // large select: then every source is shared out from the start.
+    bool head_many = false;
+    if (parallelism > 1 && n_src >= 3) {
+      auto n = db_->head_.CountMatching(matchers);
+      head_many = n.ok() && *n >= kManySeries;
+    }
     size_t i = 0;
-    while (i < n_src) {
+    while (i < n_src && !head_many) {
       read(order[i]);
       const bool many = lists[order[i]].size() >= kManySeries;
       ++i;

@@ -414,6 +414,12 @@ Result<std::vector<SeriesData>> Head::Select(const std::vector<Matcher>& matcher
   return Permuted(std::move(out), order);
 }
 
+Result<size_t> Head::CountMatching(const std::vector<Matcher>& matchers) const {
+  std::shared_lock<std::shared_mutex> il(index_mu_);
+  KANSOKU_ASSIGN_OR_RETURN(Postings refs, SelectPostings(postings_, matchers));
+  return refs.size();
+}
+
 Result<std::vector<std::shared_ptr<MemSeries>>> Head::SelectLabels(
     const std::vector<Matcher>& matchers, int64_t mint, int64_t maxt) {
   Postings refs;

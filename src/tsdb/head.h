@@ -191,6 +191,9 @@ class Head {
   // returned so that their labels stay alive.
   Result<std::vector<std::shared_ptr<MemSeries>>> SelectLabels(const std::vector<Matcher>& matchers,
                                                                int64_t mint, int64_t maxt);
+  // How many series match the matchers (their postings; no time range, no series read): a
+  // cheap size estimate of a Select, which reads a subset of them.
+  Result<size_t> CountMatching(const std::vector<Matcher>& matchers) const;
   // Every series (sorted by labels) with a snapshot of its chunks overlapping [mint, maxt].
   std::vector<SeriesData> SnapshotAll(int64_t mint, int64_t maxt);
   // The same series, one at a time (snapshot taken just before the call; series without chunks
