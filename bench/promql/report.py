@@ -44,7 +44,9 @@ def main():
         if not r:
             return "—"
         cpu = f" (cpu {r['cpu_ms_per_run']:.0f})" if r.get("cpu_ms_per_run") is not None else ""
-        return f"{r['min_ms']:.1f} / {r['median_ms']:.1f}{cpu}"
+        # Sub-10 ms answers (b, e) to 0.01 ms: kansoku_bench_hget times them to the microsecond.
+        fmt = (lambda x: f"{x:.2f}") if r["median_ms"] < 10 else (lambda x: f"{x:.1f}")
+        return f"{fmt(r['min_ms'])} / {fmt(r['median_ms'])}{cpu}"
 
     def ratio(a, b, goal):
         if not a or not b or not b.get("median_ms"):
