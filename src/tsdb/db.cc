@@ -535,9 +535,17 @@ class DBQuerier : public Querier {
     const size_t n_src = 1 + blocks.size();
     lists.resize(n_src);
     std::vector<Status> errors(n_src);
+    // A head with many matching series (its postings, looked up once and then read) predicts a
+    // large select: then every source is shared out from the start (below).
+    std::optional<Postings> head_refs;
+    if (parallelism > 1 && n_src >= 3) {
+      KANSOKU_ASSIGN_OR_RETURN(head_refs, db_->head_.Matching(matchers));
+    }
     auto read = [&](size_t i) {
       bool used = false;
-      auto r = i == 0 ? db_->head_.Select(matchers, mint_, maxt_)
+      auto r = i == 0 ? (head_refs ? Result<std::vector<SeriesData>>(
+                                         db_->head_.Select(*head_refs, mint_, maxt_))
+                                   : db_->head_.Select(matchers, mint_, maxt_))
                       : blocks[i - 1]->Select(matchers, mint_, maxt_, rollup, &used,
                                               /*label_refs=*/true);
       if (!r.ok()) {
@@ -556,13 +564,7 @@ class DBQuerier : public Querier {
     order.reserve(n_src);
     for (size_t b = 1; b < n_src; ++b) order.push_back(b);
     order.push_back(0);
-    // A head with many matching series (its postings, counted without reading them) predicts a
-    // large select: then every source is shared out from the start.
-    bool head_many = false;
-    if (parallelism > 1 && n_src >= 3) {
-      auto n = db_->head_.CountMatching(matchers);
-      head_many = n.ok() && *n >= kManySeries;
-    }
+    const bool head_many = head_refs && head_refs->size() >= kManySeries;
     size_t i = 0;
     while (i < n_src && !head_many) {
       read(order[i]);

@@ -385,39 +385,36 @@ std::vector<T> Permuted(std::vector<T> items, const std::vector<uint32_t>& order
 
 }  // namespace
 
-Result<std::vector<SeriesData>> Head::Select(const std::vector<Matcher>& matchers, int64_t mint,
-                                             int64_t maxt) {
-  Postings refs;
-  {
-    std::shared_lock<std::shared_mutex> il(index_mu_);
-    KANSOKU_ASSIGN_OR_RETURN(refs, SelectPostings(postings_, matchers));
-  }
-  std::vector<SeriesData> out;
-  std::vector<uint32_t> rank;
-  {
-    std::shared_lock<std::shared_mutex> ol(order_mu_);
-    for (SeriesRef ref : refs) {
-      auto s = GetByRef(ref);
-      if (s == nullptr) continue;
-      SeriesData d;
-      {
-        std::lock_guard<std::mutex> l(s->mu_);
-        SnapshotLocked(*s, mint, maxt, &d.chunks);
-      }
-      if (d.chunks.empty()) continue;
-      d.labels = s->labels();
-      rank.push_back(s->order_rank_);
-      out.push_back(std::move(d));
-    }
-  }
-  const auto order = LabelOrder(rank, [&](uint32_t i) -> const Labels& { return out[i].labels; });
-  return Permuted(std::move(out), order);
+Result<Postings> Head::Matching(const std::vector<Matcher>& matchers) const {
+  std::shared_lock<std::shared_mutex> il(index_mu_);
+  return SelectPostings(postings_, matchers);
 }
 
-Result<size_t> Head::CountMatching(const std::vector<Matcher>& matchers) const {
-  std::shared_lock<std::shared_mutex> il(index_mu_);
-  KANSOKU_ASSIGN_OR_RETURN(Postings refs, SelectPostings(postings_, matchers));
-  return refs.size();
+Result<std::vector<SeriesData>> Head::Select(const std::vector<Matcher>& matchers, int64_t mint,
+                                             int64_t maxt) {
+  KANSOKU_ASSIGN_OR_RETURN(Postings refs, Matching(matchers));
+  return Select(refs, mint, maxt);
+}
+
+std::vector<SeriesData> Head::Select(const Postings& refs, int64_t mint, int64_t maxt) {
+  std::vector<SeriesData> out;
+  std::vector<std::shared_ptr<MemSeries>> found;  // for their ranks
+  for (SeriesRef ref : refs) {
+    auto s = GetByRef(ref);
+    if (s == nullptr) continue;
+    SeriesData d;
+    {
+      std::lock_guard<std::mutex> l(s->mu_);
+      SnapshotLocked(*s, mint, maxt, &d.chunks);
+    }
+    if (d.chunks.empty()) continue;
+    d.labels = s->labels();
+    out.push_back(std::move(d));
+    found.push_back(std::move(s));
+  }
+  const auto order =
+      LabelOrder(RanksOf(found), [&](uint32_t i) -> const Labels& { return out[i].labels; });
+  return Permuted(std::move(out), order);
 }
 
 Result<std::vector<std::shared_ptr<MemSeries>>> Head::SelectLabels(

@@ -187,13 +187,16 @@ class Head {
   // labels, with snapshots of those chunks.
   Result<std::vector<SeriesData>> Select(const std::vector<Matcher>& matchers, int64_t mint,
                                          int64_t maxt);
+  // The refs of the series matching the matchers (their postings; no time range, no series
+  // read). Its size estimates a Select's, and Select(refs, ...) then reads them without
+  // evaluating the matchers again.
+  Result<Postings> Matching(const std::vector<Matcher>& matchers) const;
+  // Select of the series Matching returned.
+  std::vector<SeriesData> Select(const Postings& refs, int64_t mint, int64_t maxt);
   // The same series as Select, labels only (no snapshots), sorted by labels; the series are
   // returned so that their labels stay alive.
   Result<std::vector<std::shared_ptr<MemSeries>>> SelectLabels(const std::vector<Matcher>& matchers,
                                                                int64_t mint, int64_t maxt);
-  // How many series match the matchers (their postings; no time range, no series read): a
-  // cheap size estimate of a Select, which reads a subset of them.
-  Result<size_t> CountMatching(const std::vector<Matcher>& matchers) const;
   // Every series (sorted by labels) with a snapshot of its chunks overlapping [mint, maxt].
   std::vector<SeriesData> SnapshotAll(int64_t mint, int64_t maxt);
   // The same series, one at a time (snapshot taken just before the call; series without chunks

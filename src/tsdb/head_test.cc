@@ -126,7 +126,7 @@ TEST(HeadTest, LabelOrderRanksGiveTheSameOrderAsComparingLabels) {
                    return Status::Ok();
                  }).ok());
     ASSERT_EQ(sel->size(), want.size());
-    ASSERT_EQ(*h.CountMatching({Eq("__name__", "m")}), want.size());
+    ASSERT_EQ(h.Matching({Eq("__name__", "m")})->size(), want.size());
     ASSERT_EQ(lab->size(), want.size());
     ASSERT_EQ(all.size(), want.size());
     ASSERT_EQ(each.size(), want.size());
