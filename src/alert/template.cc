@@ -1,5 +1,6 @@
 #include "alert/template.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -220,6 +221,8 @@ Result<double> ToFloat(const Value& v) {
   return Status::InvalidArgument("cannot convert a label map to a number");
 }
 
+constexpr unsigned long kMaxPrintfWidth = 200;
+
 // Go-like printf over a subset of verbs.
 Result<std::string> GoPrintf(const std::string& fmt, const std::vector<Value>& args) {
   std::string out;
@@ -236,6 +239,26 @@ Result<std::string> GoPrintf(const std::string& fmt, const std::vector<Value>& a
     char verb = fmt[j];
     std::string flags = fmt.substr(i + 1, j - i - 1);
     i = j;
+    // Width and precision: at most kMaxPrintfWidth (the result goes through a 256-byte buffer;
+    // "%.2000000000f" made snprintf allocate gigabytes).
+    for (size_t k = 0; k < flags.size();) {
+      if (flags[k] < '0' || flags[k] > '9') {
+        ++k;
+        continue;
+      }
+      size_t e = k;
+      unsigned long n = 0;
+      while (e < flags.size() && flags[e] >= '0' && flags[e] <= '9') {
+        n = std::min<unsigned long>(n * 10 + static_cast<unsigned long>(flags[e] - '0'), 1000000);
+        ++e;
+      }
+      if (n > kMaxPrintfWidth) {
+        return Status::InvalidArgument("printf: width or precision " + flags.substr(k, e - k) +
+                                       " in %" + flags + verb + " is above " +
+                                       std::to_string(kMaxPrintfWidth));
+      }
+      k = e;
+    }
     if (verb == '%') {
       out += '%';
       continue;

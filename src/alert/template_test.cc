@@ -55,6 +55,15 @@ TEST(TemplateTest, Errors) {
   EXPECT_NE(Expand("{{ $nope }}").find("undefined variable"), std::string::npos);
   EXPECT_NE(Expand("{{ frobnicate $value }}").find("not defined"), std::string::npos);
   EXPECT_NE(Expand("{{ $labels.job | humanize }}").find("EXEC:"), std::string::npos);
+  // A width or precision that would make the output huge is an error, not an allocation.
+  EXPECT_NE(Expand("{{ printf \"%.2000000000f\" $value }}")
+                .find("precision 2000000000 in %.2000000000f is above 200"),
+            std::string::npos);
+  EXPECT_NE(Expand("{{ printf \"%999s\" \"x\" }}").find("is above 200"), std::string::npos);
+  EXPECT_NE(
+      Expand("{{ printf \"%.000000000000000000000000612581581f\" $value }}").find("is above 200"),
+      std::string::npos);  // the fuzzer's input: leading zeros do not hide the size
+  EXPECT_EQ(Expand("{{ printf \"%8.3f|%-4d\" $value $value }}", 2.5), "   2.500|2   ");
   // ExpandTemplate never fails: the error becomes the text.
   TemplateData d;
   std::string s = ExpandTemplate("{{ nope }}", "summary", d);
