@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <thread>
 
 #include "base/clock.h"
@@ -39,46 +40,62 @@ void ApiError(net::Response& resp, std::string_view type, int code, std::string_
 
 void BadData(net::Response& resp, std::string_view msg) { ApiError(resp, "bad_data", 400, msg); }
 
-void AppendLabels(std::string& j, const tsdb::Labels& ls) {
+// A label object from n pairs, name(k) and value(k) their strings.
+template <class NameAt, class ValueAt>
+void AppendLabelObject(std::string& j, size_t n, NameAt name, ValueAt value) {
   // Mostly no label needs an escape: then the object is sized once and copied in, instead of
   // eight appends a label (a quarter of a /api/v1/series answer's instructions).
   size_t size = 2;
   bool plain = true;
-  for (const auto& l : ls) {
-    size += l.name.size() + l.value.size() + 6;
-    plain = plain && JsonPlain(l.name) && JsonPlain(l.value);
+  for (size_t k = 0; k < n; ++k) {
+    const std::string_view nk = name(k), vk = value(k);
+    size += nk.size() + vk.size() + 6;
+    plain = plain && JsonPlain(nk) && JsonPlain(vk);
   }
   if (plain) {
     const size_t at = j.size();
-    j.resize(at + size - (ls.empty() ? 0 : 1));
+    j.resize(at + size - (n == 0 ? 0 : 1));
     char* p = j.data() + at;
     *p++ = '{';
-    for (const auto& l : ls) {
-      if (p != j.data() + at + 1) *p++ = ',';
+    for (size_t k = 0; k < n; ++k) {
+      const std::string_view nk = name(k), vk = value(k);
+      if (k > 0) *p++ = ',';
       *p++ = '"';
-      std::memcpy(p, l.name.data(), l.name.size());
-      p += l.name.size();
+      std::memcpy(p, nk.data(), nk.size());
+      p += nk.size();
       std::memcpy(p, "\":\"", 3);
       p += 3;
-      std::memcpy(p, l.value.data(), l.value.size());
-      p += l.value.size();
+      std::memcpy(p, vk.data(), vk.size());
+      p += vk.size();
       *p++ = '"';
     }
     *p++ = '}';
     return;
   }
   j += '{';
-  bool first = true;
-  for (const auto& l : ls) {
-    if (!first) j += ',';
-    first = false;
+  for (size_t k = 0; k < n; ++k) {
+    if (k > 0) j += ',';
     j += '"';
-    net::AppendJsonEscaped(j, l.name);
+    net::AppendJsonEscaped(j, name(k));
     j += "\":\"";
-    net::AppendJsonEscaped(j, l.value);
+    net::AppendJsonEscaped(j, value(k));
     j += '"';
   }
   j += '}';
+}
+
+void AppendLabels(std::string& j, const tsdb::Labels& ls) {
+  const auto& items = ls.items();
+  AppendLabelObject(
+      j, items.size(), [&](size_t k) -> std::string_view { return items[k].name; },
+      [&](size_t k) -> std::string_view { return items[k].value; });
+}
+
+// The same from alternating name and value views (Querier::ForEachSeriesLabels).
+void AppendLabelParts(std::string& j, std::span<const std::string_view> parts) {
+  AppendLabelObject(
+      j, parts.size() / 2, [&](size_t k) { return parts[2 * k]; },
+      [&](size_t k) { return parts[2 * k + 1]; });
 }
 
 // Appends FormatPromTime(ms) without a temporary string.
@@ -491,10 +508,30 @@ class PromApi {
     if (!ok) return;
     auto q = o_.storage->NewQuerier(start, end);
     if (!q.ok()) return ApiError(resp, "internal", 500, q.status().message());
-    // Each set's series come in label order; a vector, sorted and deduplicated only when needed
-    // (several match[] sets, or an unexpected order).
-    std::vector<tsdb::Labels> all;
     tsdb::SelectHints hints{start, end, 0, "series", 0};
+    std::string j = "{\"status\":\"success\",\"data\":[";
+    if (sets.size() == 1) {
+      // One set: its series come in label order, without duplicates, and go straight from the
+      // storage's views into the answer (no Labels built and freed per series).
+      size_t n = 0;
+      bool truncated = false, too_many = false;
+      Status st =
+          (*q)->ForEachSeriesLabels(sets[0], hints, [&](std::span<const std::string_view> parts) {
+            if (limit && n == limit) return !(truncated = true);
+            if (n == o_.max_series_returned) return !(too_many = true);
+            if (n++) j += ',';
+            AppendLabelParts(j, parts);
+            return true;
+          });
+      if (!st.ok()) return ApiError(resp, "execution", 422, st.message());
+      if (too_many) return TooMany(resp, n + 1);
+      j += ']';
+      if (truncated) j += ",\"warnings\":[\"results truncated due to limit\"]";
+      j += '}';
+      return resp.Json(200, std::move(j));
+    }
+    // Several sets: each set's series come in label order; a vector, sorted and deduplicated.
+    std::vector<tsdb::Labels> all;
     bool ordered = true;
     size_t check_at = o_.max_series_returned;  // deduplicate and count when the vector exceeds it
     for (const auto& ms : sets) {
@@ -519,7 +556,6 @@ class PromApi {
       std::sort(all.begin(), all.end());
       all.erase(std::unique(all.begin(), all.end()), all.end());
     }
-    std::string j = "{\"status\":\"success\",\"data\":[";
     size_t n = 0;
     for (const auto& ls : all) {
       if (limit && n == limit) break;

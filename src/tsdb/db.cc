@@ -426,6 +426,13 @@ class DBQuerier : public Querier {
         std::make_unique<VectorSeriesSet>(std::move(series), mint_, maxt_));
   }
 
+  Status ForEachSeriesLabels(const std::vector<Matcher>& matchers, const SelectHints& hints,
+                             const LabelPartsFn& fn) override {
+    (void)hints;  // the querier's [mint, maxt] bounds the series, as Select's
+    return WithLabelLists(
+        matchers, [&](const std::vector<LabelViewList>& lists) { ForEachMergedLabels(lists, fn); });
+  }
+
   Result<std::vector<std::string>> LabelNames(const std::vector<Matcher>& matchers) override {
     std::vector<std::string> out;
     if (matchers.empty()) {
@@ -497,36 +504,52 @@ class DBQuerier : public Querier {
     return out;
   }
 
+  // A selector whose matchers all match "" would select everything: refused, with the index's
+  // error text.
+  static Status RefuseAllEmpty(const std::vector<Matcher>& matchers) {
+    for (const auto& m : matchers) {
+      if (!m.MatchesEmpty()) return Status::Ok();
+    }
+    MemPostings empty;
+    return SelectPostings(empty, matchers).status();
+  }
+
+  // Views of the labels of the head's and each block's series matching matchers (label-sorted
+  // lists, the head's first), passed to f under the blocks' lock, which keeps the blocks alive
+  // (a vector here keeps the head's series).
+  template <class F>
+  Status WithLabelLists(const std::vector<Matcher>& matchers, F f) {
+    KANSOKU_RETURN_IF_ERROR(RefuseAllEmpty(matchers));
+    std::shared_lock<std::shared_mutex> l(db_->blocks_mu_);
+    KANSOKU_ASSIGN_OR_RETURN(auto head, db_->head_.SelectLabels(matchers, mint_, maxt_));
+    const auto blocks = BlocksLocked();
+    std::vector<LabelViewList> lists(1 + blocks.size());
+    if (!head.empty()) {
+      lists[0].parts.reserve(2 * head.front()->labels().size() * head.size());
+      lists[0].begin.reserve(head.size() + 1);
+    }
+    for (const auto& s : head) lists[0].Add(s->labels());
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      KANSOKU_RETURN_IF_ERROR(blocks[i]->SelectLabels(matchers, mint_, maxt_, &lists[i + 1]));
+    }
+    f(std::as_const(lists));
+    return Status::Ok();
+  }
+
   Result<std::vector<SeriesData>> SelectData(const std::vector<Matcher>& matchers,
                                              const std::optional<RollupChoice>& rollup = {},
                                              bool labels_only = false, int parallelism = 1) {
-    bool any = false;
-    for (const auto& m : matchers) any |= !m.MatchesEmpty();
-    if (!any) {
-      // Same error text as the index gives.
-      MemPostings empty;
-      auto r = SelectPostings(empty, matchers);
-      return r.status();
+    KANSOKU_RETURN_IF_ERROR(RefuseAllEmpty(matchers));
+    if (labels_only) {
+      std::vector<SeriesData> out;
+      KANSOKU_RETURN_IF_ERROR(WithLabelLists(matchers, [&](const std::vector<LabelViewList>& l) {
+        out = MergeLabelLists(l);  // each resulting series' labels copied once
+      }));
+      return out;
     }
     std::vector<std::vector<SeriesData>> lists;
     std::shared_lock<std::shared_mutex> l(db_->blocks_mu_);
     // The head first: on duplicate timestamps its (newest) value wins.
-    if (labels_only) {
-      // Views of the head's and the blocks' labels, merged under the lock (which keeps the
-      // blocks alive; `head` keeps its series); each resulting series' labels copied once.
-      KANSOKU_ASSIGN_OR_RETURN(auto head, db_->head_.SelectLabels(matchers, mint_, maxt_));
-      const auto blocks = BlocksLocked();
-      std::vector<LabelViewList> lists(1 + blocks.size());
-      if (!head.empty()) {
-        lists[0].parts.reserve(2 * head.front()->labels().size() * head.size());
-        lists[0].begin.reserve(head.size() + 1);
-      }
-      for (const auto& s : head) lists[0].Add(s->labels());
-      for (size_t i = 0; i < blocks.size(); ++i) {
-        KANSOKU_RETURN_IF_ERROR(blocks[i]->SelectLabels(matchers, mint_, maxt_, &lists[i + 1]));
-      }
-      return MergeLabelLists(lists);
-    }
     // Source 0 is the head, source i > 0 block i - 1. Sources are read in order on this thread
     // until one yields many series; the rest are then shared with up to parallelism - 1 more
     // threads (a 6,400-series selector over a day's blocks spent a quarter of its query's wall

@@ -1027,9 +1027,46 @@ TEST(DBTest, LabelsOnlySelectMatchesFullSelect) {
     while ((*set)->Next()) out.push_back((*set)->labels().ToString());
     return out;
   };
+  // ForEachSeriesLabels' views, at most `most` of them (fn stops the walk); `base`: the
+  // Querier's own implementation (through Select) instead of the DB's.
+  auto viewed = [&](int64_t mint, int64_t maxt, size_t most = SIZE_MAX, bool base = false) {
+    std::vector<std::string> out;
+    auto q = (*db)->NewQuerier(mint, maxt);
+    EXPECT_TRUE(q.ok());
+    SelectHints h;
+    h.func = "series";
+    const Querier::LabelPartsFn fn = [&](std::span<const std::string_view> parts) {
+      EXPECT_LT(out.size(), most) << "called after it returned false";
+      std::vector<Label> ls;
+      for (size_t k = 0; k + 1 < parts.size(); k += 2) {
+        ls.push_back({std::string(parts[k]), std::string(parts[k + 1])});
+      }
+      out.push_back(Labels::FromVector(ls).ToString());
+      return out.size() < most;
+    };
+    const std::vector<Matcher> ms = {Eq("__name__", "a")};
+    Status st =
+        base ? (*q)->Querier::ForEachSeriesLabels(ms, h, fn) : (*q)->ForEachSeriesLabels(ms, h, fn);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return out;
+  };
   for (auto [mint, maxt] : std::vector<std::pair<int64_t, int64_t>>{
            {0, 40000}, {0, 3000}, {10000, 20000}, {36000, 50000}, {50000, 60000}}) {
     EXPECT_EQ(names(mint, maxt, "series"), names(mint, maxt, "")) << mint << ".." << maxt;
+    EXPECT_EQ(viewed(mint, maxt), names(mint, maxt, "")) << mint << ".." << maxt;
+    EXPECT_EQ(viewed(mint, maxt, SIZE_MAX, true), names(mint, maxt, "")) << mint << ".." << maxt;
+  }
+  const auto all = names(0, 40000, "");
+  ASSERT_EQ(all.size(), 3U);
+  EXPECT_EQ(viewed(0, 40000, 2), std::vector<std::string>(all.begin(), all.begin() + 2));
+  EXPECT_EQ(viewed(0, 40000, 1, true), std::vector<std::string>(all.begin(), all.begin() + 1));
+  {
+    // Matchers that all match "" are refused as Select refuses them.
+    auto q = (*db)->NewQuerier(0, 40000);
+    ASSERT_TRUE(q.ok());
+    Status st = (*q)->ForEachSeriesLabels({Eq("job", "")}, SelectHints{},
+                                          [](std::span<const std::string_view>) { return true; });
+    EXPECT_FALSE(st.ok());
   }
   EXPECT_EQ(names(10000, 20000, "series"), std::vector<std::string>{"a{instance=\"x\"}"});
   EXPECT_EQ(names(0, 40000, "series").size(), 3U);

@@ -342,11 +342,8 @@ int CompareLabels(const SeriesData& a, const SeriesData& b) {
 
 }  // namespace
 
-std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists) {
-  std::vector<SeriesData> out;
-  size_t total = 0;
-  for (const auto& l : lists) total = std::max(total, l.size());
-  out.reserve(total);
+void ForEachMergedLabels(const std::vector<LabelViewList>& lists,
+                         const std::function<bool(std::span<const std::string_view>)>& fn) {
   std::vector<size_t> pos(lists.size(), 0);
   std::vector<size_t> same;  // lists whose current entry has the smallest labels
   same.reserve(lists.size());
@@ -370,7 +367,17 @@ std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists)
     SmallestHeads(
         lists.size(), pos, [&](size_t i) { return lists[i].size(); }, cmp, &same);
     if (same.empty()) break;
-    const auto min = entry(same.front());
+    if (!fn(entry(same.front()))) return;
+    for (size_t i : same) ++pos[i];
+  }
+}
+
+std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists) {
+  std::vector<SeriesData> out;
+  size_t total = 0;
+  for (const auto& l : lists) total = std::max(total, l.size());
+  out.reserve(total);
+  ForEachMergedLabels(lists, [&](std::span<const std::string_view> min) {
     std::vector<Label> labels;
     labels.reserve(min.size() / 2);
     for (size_t k = 0; k + 1 < min.size(); k += 2) {
@@ -379,8 +386,8 @@ std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists)
     SeriesData d;
     d.labels = Labels::FromSortedUnchecked(std::move(labels));
     out.push_back(std::move(d));
-    for (size_t i : same) ++pos[i];
-  }
+    return true;
+  });
   return out;
 }
 

@@ -9,6 +9,7 @@
 // order wins). Thread safety: values; iterators are single-threaded.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -132,5 +133,9 @@ struct LabelViewList {
 // copied once: /api/v1/series over the head and many blocks copies a series' labels once, not
 // once per block. The viewed strings must stay valid during the call.
 std::vector<SeriesData> MergeLabelLists(const std::vector<LabelViewList>& lists);
+// The same union without the copies: fn gets each set as alternating name and value views, in
+// label order, and returns false to stop.
+void ForEachMergedLabels(const std::vector<LabelViewList>& lists,
+                         const std::function<bool(std::span<const std::string_view>)>& fn);
 
 }  // namespace kansoku::tsdb

@@ -26,6 +26,22 @@ std::string_view MetricTypeName(MetricType t) {
   return "unknown";
 }
 
+Status Querier::ForEachSeriesLabels(const std::vector<Matcher>& matchers, const SelectHints& hints,
+                                    const LabelPartsFn& fn) {
+  KANSOKU_ASSIGN_OR_RETURN(auto set, Select(matchers, hints));
+  std::vector<std::string_view> parts;
+  while (set->Next()) {
+    const Labels& ls = set->labels();
+    parts.clear();
+    for (const Label& l : ls.items()) {
+      parts.emplace_back(l.name);
+      parts.emplace_back(l.value);
+    }
+    if (!fn(parts)) break;
+  }
+  return set->status();
+}
+
 Status SeriesIterator::ReadRange(int64_t mint, int64_t maxt, std::vector<Sample>* out,
                                  SampleFacts* facts) {
   if (facts != nullptr) *facts = SampleFacts{};

@@ -9,8 +9,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -221,6 +223,13 @@ class Querier {
   virtual Result<std::vector<std::string>> LabelNames(const std::vector<Matcher>& matchers) = 0;
   virtual Result<std::vector<std::string>> LabelValues(std::string_view name,
                                                        const std::vector<Matcher>& matchers) = 0;
+  // The labels of the series Select(matchers, hints) would find, in label order, without their
+  // samples: fn gets each set as alternating name and value views, valid during the call only,
+  // and returns false to stop. For /api/v1/series, which only writes them out: a backend may
+  // pass views of its own copies (no Labels built per series). The default goes through Select.
+  using LabelPartsFn = std::function<bool(std::span<const std::string_view>)>;
+  virtual Status ForEachSeriesLabels(const std::vector<Matcher>& matchers, const SelectHints& hints,
+                                     const LabelPartsFn& fn);
 };
 
 class Queryable {

@@ -126,5 +126,43 @@ class Utf8NamesTest(unittest.TestCase):
         srv.stop()
 
 
+class SeriesApiTest(unittest.TestCase):
+    """/api/v1/series: one match[] set streams from the storage's views; several are merged."""
+
+    def test_limit_max_series_escapes_and_several_sets(self):
+        srv = Server(config_text="query:\n  max_series_returned: 4\n"
+                                 "usage:\n  self_scrape_interval: 1000h\n").start()
+        self.addCleanup(srv.cleanup)
+        now = int(time.time()) * 1000
+        body = "".join(f'm{{i="{k}",job="x"}} {k} {now}\n' for k in range(4))
+        body += f'odd{{q="a\\"b\\\\c\\né"}} 1 {now}\n'
+        status, _, resp = srv.request("POST", "/api/v1/import/prometheus", body=body.encode())
+        self.assertIn(status, (200, 204), resp)
+        status, b = get(srv, "/api/v1/series", {"match[]": "m"})
+        self.assertEqual(status, 200, b)
+        self.assertEqual(b["data"], [{"__name__": "m", "i": str(k), "job": "x"} for k in range(4)])
+        self.assertNotIn("warnings", b)
+        status, b = get(srv, "/api/v1/series", {"match[]": "m", "limit": "2"})
+        self.assertEqual(status, 200, b)
+        self.assertEqual([x["i"] for x in b["data"]], ["0", "1"])
+        self.assertEqual(b["warnings"], ["results truncated due to limit"])
+        status, b = get(srv, "/api/v1/series", {"match[]": "odd"})
+        self.assertEqual(b["data"], [{"__name__": "odd", "q": 'a"b\\c\né'}])
+        # Five series against a maximum of four: refused, with the limit named.
+        status, b = get(srv, "/api/v1/series", {"match[]": '{__name__=~"m|odd"}'})
+        self.assertEqual(status, 422, b)
+        self.assertIn("query.max_series_returned", b["error"])
+        self.assertIn("returned 5 series", b["error"])
+        # Two sets, overlapping: merged, sorted, each series once.
+        status, b = get(srv, "/api/v1/series", [("match[]", 'm{i=~"[12]"}'), ("match[]", "odd"),
+                                                ("match[]", 'm{i="1"}')])
+        self.assertEqual(status, 200, b)
+        self.assertEqual([x.get("i", x["__name__"]) for x in b["data"]], ["1", "2", "odd"])
+        # A selector that can match everything is refused, as Prometheus refuses it.
+        status, b = get(srv, "/api/v1/series", {"match[]": '{job=~".*"}'})
+        self.assertEqual(status, 400, b)
+        self.assertEqual(b["errorType"], "bad_data")
+
+
 if __name__ == "__main__":
     unittest.main()
