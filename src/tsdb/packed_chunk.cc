@@ -1,4 +1,5 @@
 // Packed chunk encoding (encoding 2; docs/design/tsdb-chunks.md "Encoding 2: packed").
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -14,9 +15,12 @@ namespace {
 // EncodePackedChunk's working vectors, kept per thread between calls (the head cuts a chunk
 // every 120 samples of a series, a block writer one every 480): no allocation per chunk.
 struct EncodeScratch {
-  std::vector<uint64_t> tres, r1, r2;
-  std::vector<int64_t> m;
+  std::vector<uint64_t> tres, r1, r2, r3;
+  std::vector<int64_t> m, d;
 };
+
+// Bytes of v as a zigzag LEB128 varint.
+int VarintBytes(int64_t v) { return (std::max(1, Width(ZigZag(v))) + 6) / 7; }
 }  // namespace
 
 bool EncodePackedChunk(const Sample* s, size_t n, std::string* out) {
@@ -85,35 +89,59 @@ bool EncodePackedChunk(const Sample* s, size_t n, std::string* out) {
     }
     if (g == 0) g = 1;
     const auto gi = static_cast<int64_t>(g);
-    // Order 1 (deltas) or 2 (delta-of-deltas), whichever packs smaller.
+    // Order 1 (deltas), 2 (delta-of-deltas) or 3 (deltas less their mean), whichever packs
+    // smallest. A counter's steady increments are order 1's residuals far from 0 and order 2's
+    // at twice the variance of their noise; order 3 keeps the noise alone, centred.
+    std::vector<int64_t>& d = scratch.d;
     std::vector<uint64_t>& r1 = scratch.r1;
     std::vector<uint64_t>& r2 = scratch.r2;
+    std::vector<uint64_t>& r3 = scratch.r3;
+    d.clear();
     r1.clear();
     r2.clear();
+    r3.clear();
     if (gi == 1) {
-      for (size_t i = 1; i < n; ++i) r1.push_back(ZigZag(m[i] - m[i - 1]));
-      for (size_t i = 2; i < n; ++i)
-        r2.push_back(ZigZag((m[i] - m[i - 1]) - (m[i - 1] - m[i - 2])));
+      for (size_t i = 1; i < n; ++i) d.push_back(m[i] - m[i - 1]);
     } else {
-      for (size_t i = 1; i < n; ++i) r1.push_back(ZigZag((m[i] - m[i - 1]) / gi));
-      for (size_t i = 2; i < n; ++i) {
-        r2.push_back(ZigZag(((m[i] - m[i - 1]) - (m[i - 1] - m[i - 2])) / gi));
+      for (size_t i = 1; i < n; ++i) d.push_back((m[i] - m[i - 1]) / gi);
+    }
+    for (size_t i = 0; i + 1 < n; ++i) r1.push_back(ZigZag(d[i]));
+    for (size_t i = 1; i + 1 < n; ++i) r2.push_back(ZigZag(d[i] - d[i - 1]));
+    const Tiers t1 = ChooseTiers(r1), t2 = ChooseTiers(r2);
+    // Whole header bytes count: order 2 stores the first delta, order 3 the median.
+    const uint64_t bits1 = t1.bits, bits2 = t2.bits + 8 * VarintBytes(d[0]);
+    int order = n >= 3 && bits2 < bits1 ? 2 : 1;
+    uint64_t best = order == 2 ? bits2 : bits1;
+    int64_t c = 0;
+    Tiers t3;
+    if (order == 2) {
+      // Steady increments (order 2 packed smaller than order 1): centred on their mean, which
+      // the first and last mantissas give without a pass over the deltas.
+      const auto steps = static_cast<int64_t>(n - 1);
+      const int64_t span = (m[n - 1] - m[0]) / gi;
+      c = span / steps + ((span % steps) * 2 >= steps ? 1 : 0) -
+          ((span % steps) * 2 <= -steps ? 1 : 0);
+      r3.resize(n - 1);
+      for (size_t i = 0; i + 1 < n; ++i) r3[i] = ZigZag(d[i] - c);
+      t3 = ChooseTiers(r3);
+      if (const uint64_t bits3 = t3.bits + 8 * VarintBytes(c); c != 0 && bits3 < best) {
+        order = 3;
+        best = bits3;
       }
     }
-    Tiers t1 = ChooseTiers(r1), t2 = ChooseTiers(r2);
-    const bool second = n >= 3 && t2.bits + 8 < t1.bits;  // + the first delta's varint
-    vt = second ? t2 : t1;
+    vt = order == 1 ? t1 : order == 2 ? t2 : t3;
     if (vt.w2 > kMaxWidth) return out->clear(), false;
     hdr.push_back(1);
     hdr.push_back(static_cast<char>(e));
     PutVarint(&hdr, m[0]);
-    hdr.push_back(static_cast<char>(second ? 2 : 1));
-    if (second) PutVarint(&hdr, (m[1] - m[0]) / gi);
+    hdr.push_back(static_cast<char>(order));
+    if (order == 2) PutVarint(&hdr, d[0]);
+    if (order == 3) PutVarint(&hdr, c);
     PutUvarint(&hdr, g);
     hdr.push_back(static_cast<char>(vt.kind));
     hdr.push_back(static_cast<char>(vt.w1));
     hdr.push_back(static_cast<char>(vt.w2));
-    vres = second ? &r2 : &r1;
+    vres = order == 1 ? &r1 : order == 2 ? &r2 : &r3;
   }
   BitWriter w(out);
   for (uint64_t u : tres) w.Code(tt, u);
@@ -145,7 +173,8 @@ bool DecodeTimes(BitReader* bits_in, const Tiers& tt, Sample* s, size_t n, int64
 }
 
 // Values as m / 10^e, m from first (kOrder 1) or second (kOrder 2) differences in units of g;
-// m and delta are the header's m0 and first difference.
+// m is the header's m0; delta is, for kOrder 2, the first difference, for kOrder 1 a constant
+// added to every difference (order 3's median times g; 0 for order 1).
 // kUnit: g == 1 (most series), so no multiplication per sample.
 template <int kOrder, int kKind, bool kScaled, bool kUnit>
 bool DecodeValues(BitReader* bits_in, const Tiers& tiers, Sample* s, size_t n, uint64_t m,
@@ -174,8 +203,9 @@ bool DecodeValues(BitReader* bits_in, const Tiers& tiers, Sample* s, size_t n, u
     const uint64_t r =
         kUnit ? static_cast<uint64_t>(UnZigZag(u)) : static_cast<uint64_t>(UnZigZag(u)) * g;
     if constexpr (kOrder == 1) {
-      neg |= r;
-      m += r;
+      const uint64_t step = r + delta;
+      neg |= step;
+      m += step;
     } else {
       delta += r;
       neg |= delta;
@@ -218,10 +248,11 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out, Sampl
     if (!br.Raw(b, 8)) return bad();
     for (int i = 0; i < 8; ++i) const_bits |= uint64_t{b[i]} << (8 * i);
   } else {
-    if (!br.U8(&e) || e > kMaxExp || !br.Varint(&m0) || !br.U8(&order) || order < 1 || order > 2) {
+    if (!br.U8(&e) || e > kMaxExp || !br.Varint(&m0) || !br.U8(&order) || order < 1 || order > 3) {
       return bad();
     }
-    if (order == 2 && (n < 3 || !br.Varint(&first_delta))) return bad();
+    // Order 2's first delta, order 3's median delta (both in units of g).
+    if (order >= 2 && (n < 3 || !br.Varint(&first_delta))) return bad();
     if (!br.Uvarint(&g) || g == 0 || g > (uint64_t{1} << 62) || !br.Tier(&vt)) return bad();
   }
   const size_t base = out->size();
@@ -296,8 +327,8 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out, Sampl
         {DecodeValues<2, 1, true, false>, DecodeValues<2, 1, true, true>}}},
   };
   bool decreases = true;
-  if (!kLoops[order - 1][vt.kind][e != 0][g == 1](&bits, vt, s, n, m, delta, g, scale,
-                                                  &decreases)) {
+  if (!kLoops[order == 2 ? 1 : 0][vt.kind][e != 0][g == 1](&bits, vt, s, n, m, delta, g, scale,
+                                                           &decreases)) {
     out->resize(base);
     return bad();
   }
