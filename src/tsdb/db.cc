@@ -761,9 +761,12 @@ Status DB::Load() {
       dir_ + "/wal",
       [&](WalRecordType type, std::string_view payload) -> Status {
         switch (type) {
-          case WalRecordType::kSeries: {
+          case WalRecordType::kSeries:
+          case WalRecordType::kSymbolSeries: {
             series.clear();
-            KANSOKU_RETURN_IF_ERROR(DecodeWalSeries(payload, &series));
+            KANSOKU_RETURN_IF_ERROR(type == WalRecordType::kSeries
+                                        ? DecodeWalSeries(payload, &series)
+                                        : DecodeWalSymbolSeries(payload, &series));
             for (const auto& s : series) {
               KANSOKU_ASSIGN_OR_RETURN(auto ms, head_.CreateWithRef(s.ref, s.labels));
               ms->logged.store(true);
@@ -1050,12 +1053,12 @@ Status DB::Checkpoint(int threads) {
     for (const auto& s : all) {
       series.push_back({s->ref(), s->labels()});
       if (series.size() == 4096) {
-        KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kSeries, EncodeWalSeries(series)));
+        KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kSymbolSeries, EncodeWalSymbolSeries(series)));
         series.clear();
       }
     }
     if (!series.empty()) {
-      KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kSeries, EncodeWalSeries(series)));
+      KANSOKU_RETURN_IF_ERROR(flush(WalRecordType::kSymbolSeries, EncodeWalSymbolSeries(series)));
     }
     // The head's samples as encoded chunks (the smaller of packed and XOR per run), ~10x
     // smaller than samples records. Series [begin, end) of `all` as framed chunks records

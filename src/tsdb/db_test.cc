@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tsdb/test_util.h"
+#include "tsdb/wal.h"
 
 namespace kansoku::tsdb {
 namespace {
@@ -203,6 +204,23 @@ TEST(DBTest, CheckpointAtCloseKeepsEverySampleOfEveryGroup) {
     checkpoints += e.path().filename().string().starts_with("checkpoint.");
   }
   EXPECT_EQ(checkpoints, 1u);
+  // The checkpoint's series are symbol-table records (1300 series: one of 4096, then the rest),
+  // its samples chunks records; nothing in the old forms.
+  std::map<WalRecordType, int> types;
+  size_t series_listed = 0;
+  ASSERT_TRUE(ReplayWal(dir.path() + "/wal", [&](WalRecordType t, std::string_view payload) {
+                ++types[t];
+                if (t != WalRecordType::kSymbolSeries) return Status::Ok();
+                std::vector<WalSeries> v;
+                KANSOKU_RETURN_IF_ERROR(DecodeWalSymbolSeries(payload, &v));
+                series_listed += v.size();
+                return Status::Ok();
+              }).ok());
+  EXPECT_EQ(types[WalRecordType::kSymbolSeries], 1);
+  EXPECT_EQ(series_listed, static_cast<size_t>(kSeries));
+  EXPECT_GT(types[WalRecordType::kChunks], 0);
+  EXPECT_EQ(types[WalRecordType::kSeries], 0);
+  EXPECT_EQ(types[WalRecordType::kSamples], 0);
   auto db = DB::Open(o, dir.path());
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   auto got = Query(**db, {Eq("__name__", "m")});

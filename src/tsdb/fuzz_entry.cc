@@ -84,6 +84,10 @@ Status DecodePayload(WalRecordType type, std::string_view payload) {
       std::vector<WalSeries> v;
       return DecodeWalSeries(payload, &v);
     }
+    case WalRecordType::kSymbolSeries: {
+      std::vector<WalSeries> v;
+      return DecodeWalSymbolSeries(payload, &v);
+    }
     case WalRecordType::kSamples: {
       std::vector<WalSample> v;
       return DecodeWalSamples(payload, &v);

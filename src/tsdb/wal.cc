@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <unordered_map>
 #include <utility>
 
 #include "base/durable.h"
@@ -184,6 +185,30 @@ std::string EncodeWalSeries(const std::vector<WalSeries>& series) {
   return out;
 }
 
+std::string EncodeWalSymbolSeries(const std::vector<WalSeries>& series) {
+  std::unordered_map<std::string_view, uint32_t> ids;  // views into series' labels
+  std::vector<std::string_view> symbols;
+  std::string body;
+  auto sym = [&](std::string_view v) {
+    auto [it, inserted] = ids.emplace(v, static_cast<uint32_t>(symbols.size()));
+    if (inserted) symbols.push_back(v);
+    enc::PutUvarint(&body, it->second);
+  };
+  for (const auto& s : series) {
+    enc::PutUvarint(&body, s.ref);
+    enc::PutUvarint(&body, s.labels.size());
+    for (const auto& l : s.labels) {
+      sym(l.name);
+      sym(l.value);
+    }
+  }
+  std::string out;
+  enc::PutUvarint(&out, symbols.size());
+  for (std::string_view v : symbols) enc::PutString(&out, v);
+  out.append(body);
+  return out;
+}
+
 std::string EncodeWalSamples(const std::vector<WalSample>& samples) {
   std::string out;
   out.reserve(samples.size() * 12);
@@ -233,6 +258,36 @@ std::string EncodeWalMetadata(const std::vector<WalMetadata>& md) {
     enc::PutString(&out, m.md.help);
   }
   return out;
+}
+
+Status DecodeWalSymbolSeries(std::string_view payload, std::vector<WalSeries>* out) {
+  enc::Decoder d(payload);
+  const uint64_t n_symbols = d.Uvarint();
+  if (n_symbols > d.remaining()) return Status::Corruption("WAL series record: bad symbol count");
+  std::vector<std::string_view> symbols;
+  symbols.reserve(n_symbols);
+  for (uint64_t i = 0; i < n_symbols && d.ok(); ++i) symbols.push_back(d.String());
+  while (d.ok() && !d.done()) {
+    WalSeries s;
+    s.ref = d.Uvarint();
+    const uint64_t n = d.Uvarint();
+    if (n > d.remaining()) return Status::Corruption("WAL series record: bad label count");
+    std::vector<Label> labels;
+    labels.reserve(n);
+    for (uint64_t i = 0; i < n && d.ok(); ++i) {
+      const uint64_t name = d.Uvarint(), value = d.Uvarint();
+      if (!d.ok()) break;
+      if (name >= symbols.size() || value >= symbols.size()) {
+        return Status::Corruption("WAL series record: symbol reference out of range");
+      }
+      labels.push_back(Label{std::string(symbols[name]), std::string(symbols[value])});
+    }
+    if (!d.ok()) break;
+    s.labels = Labels::FromSortedUnchecked(std::move(labels));
+    out->push_back(std::move(s));
+  }
+  if (!d.ok()) return Status::Corruption("WAL series record: truncated payload");
+  return Status::Ok();
 }
 
 Status DecodeWalSeries(std::string_view payload, std::vector<WalSeries>* out) {
@@ -312,7 +367,7 @@ Status ScanWalRecords(std::string_view data,
       *problem = "checksum mismatch";
       break;
     }
-    if (type < 1 || type > 4) {
+    if (type < 1 || type > 5) {
       *problem = "unknown record type " + std::to_string(type);
       break;
     }

@@ -73,6 +73,59 @@ TEST(WalTest, RecordsRoundTrip) {
   EXPECT_FALSE(DecodeWalSamples(bad, &x2).ok());
 }
 
+// Series records with a symbol table (checkpoints): the same series as the plain record, each
+// distinct string stored once; damaged payloads are Corruption, never a wrong series.
+TEST(WalTest, SymbolSeriesRoundTripSmallerAndChecked) {
+  std::vector<WalSeries> series;
+  for (uint64_t k = 0; k < 300; ++k) {
+    series.push_back({1000 + k * 3, Labels{{"__name__", "node_cpu_seconds_total"},
+                                           {"cpu", std::to_string(k % 8)},
+                                           {"empty", ""},
+                                           {"instance", "host-" + std::to_string(k / 64) + ":9100"},
+                                           {"mode", k % 2 ? "idle" : "user \"q\" \xc3\xa9"}}});
+  }
+  series.push_back({5, Labels{}});  // no labels at all
+  const std::string plain = EncodeWalSeries(series), sym = EncodeWalSymbolSeries(series);
+  EXPECT_LT(sym.size() * 4, plain.size()) << sym.size() << " vs " << plain.size();
+  std::vector<WalSeries> got;
+  ASSERT_TRUE(DecodeWalSymbolSeries(sym, &got).ok());
+  ASSERT_EQ(got.size(), series.size());
+  for (size_t i = 0; i < series.size(); ++i) {
+    EXPECT_EQ(got[i].ref, series[i].ref) << i;
+    EXPECT_EQ(got[i].labels, series[i].labels) << i;
+  }
+  got.clear();
+  ASSERT_TRUE(DecodeWalSymbolSeries(EncodeWalSymbolSeries({}), &got).ok());
+  EXPECT_TRUE(got.empty());
+  // Every truncation: an error, or (cut between two series) a prefix of the series, never
+  // anything else.
+  for (size_t cut = 0; cut < sym.size(); ++cut) {
+    got.clear();
+    const Status st = DecodeWalSymbolSeries(std::string_view(sym).substr(0, cut), &got);
+    ASSERT_LE(got.size(), series.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i].ref, series[i].ref) << cut;
+      ASSERT_EQ(got[i].labels, series[i].labels) << cut;
+    }
+    if (st.ok()) {
+      EXPECT_LT(got.size(), series.size()) << cut;
+    }
+  }
+  // A reference past the symbol table.
+  std::string bad;
+  bad.push_back(1);  // one symbol
+  bad.push_back(1);
+  bad.push_back('a');
+  bad.push_back(9);  // ref 9
+  bad.push_back(1);  // one label
+  bad.push_back(0);
+  bad.push_back(1);  // value: symbol 1, out of range
+  got.clear();
+  const Status st = DecodeWalSymbolSeries(bad, &got);
+  EXPECT_EQ(st.code(), Status::Code::kCorruption);
+  EXPECT_NE(st.message().find("out of range"), std::string::npos) << st.ToString();
+}
+
 TEST(WalTest, TornTailIsTruncatedAndEarlierRecordsKept) {
   struct Case {
     const char* name;
