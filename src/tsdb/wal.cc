@@ -260,13 +260,11 @@ std::string EncodeWalMetadata(const std::vector<WalMetadata>& md) {
   return out;
 }
 
-Status DecodeWalSymbolSeries(std::string_view payload, std::vector<WalSeries>* out) {
-  enc::Decoder d(payload);
-  const uint64_t n_symbols = d.Uvarint();
-  if (n_symbols > d.remaining()) return Status::Corruption("WAL series record: bad symbol count");
-  std::vector<std::string_view> symbols;
-  symbols.reserve(n_symbols);
-  for (uint64_t i = 0; i < n_symbols && d.ok(); ++i) symbols.push_back(d.String());
+namespace {
+// The series entries of a series record's payload from d's position on: ref, label count, then
+// each label by label(&l), which reads one label (false: a bad reference, Corruption).
+template <class ReadLabel>
+Status DecodeSeriesEntries(enc::Decoder& d, ReadLabel label, std::vector<WalSeries>* out) {
   while (d.ok() && !d.done()) {
     WalSeries s;
     s.ref = d.Uvarint();
@@ -275,34 +273,10 @@ Status DecodeWalSymbolSeries(std::string_view payload, std::vector<WalSeries>* o
     std::vector<Label> labels;
     labels.reserve(n);
     for (uint64_t i = 0; i < n && d.ok(); ++i) {
-      const uint64_t name = d.Uvarint(), value = d.Uvarint();
-      if (!d.ok()) break;
-      if (name >= symbols.size() || value >= symbols.size()) {
+      Label l;
+      if (!label(&l)) {
         return Status::Corruption("WAL series record: symbol reference out of range");
       }
-      labels.push_back(Label{std::string(symbols[name]), std::string(symbols[value])});
-    }
-    if (!d.ok()) break;
-    s.labels = Labels::FromSortedUnchecked(std::move(labels));
-    out->push_back(std::move(s));
-  }
-  if (!d.ok()) return Status::Corruption("WAL series record: truncated payload");
-  return Status::Ok();
-}
-
-Status DecodeWalSeries(std::string_view payload, std::vector<WalSeries>* out) {
-  enc::Decoder d(payload);
-  while (!d.done() && d.ok()) {
-    WalSeries s;
-    s.ref = d.Uvarint();
-    const uint64_t n = d.Uvarint();
-    if (n > d.remaining()) return Status::Corruption("WAL series record: bad label count");
-    std::vector<Label> labels;
-    labels.reserve(n);
-    for (uint64_t i = 0; i < n && d.ok(); ++i) {
-      Label l;
-      l.name = std::string(d.String());
-      l.value = std::string(d.String());
       labels.push_back(std::move(l));
     }
     if (!d.ok()) break;
@@ -311,6 +285,39 @@ Status DecodeWalSeries(std::string_view payload, std::vector<WalSeries>* out) {
   }
   if (!d.ok()) return Status::Corruption("WAL series record: truncated payload");
   return Status::Ok();
+}
+}  // namespace
+
+Status DecodeWalSymbolSeries(std::string_view payload, std::vector<WalSeries>* out) {
+  enc::Decoder d(payload);
+  const uint64_t n_symbols = d.Uvarint();
+  if (n_symbols > d.remaining()) return Status::Corruption("WAL series record: bad symbol count");
+  std::vector<std::string_view> symbols;
+  symbols.reserve(n_symbols);
+  for (uint64_t i = 0; i < n_symbols && d.ok(); ++i) symbols.push_back(d.String());
+  return DecodeSeriesEntries(
+      d,
+      [&](Label* l) {
+        const uint64_t name = d.Uvarint(), value = d.Uvarint();
+        if (!d.ok()) return true;  // truncated: reported by the caller
+        if (name >= symbols.size() || value >= symbols.size()) return false;
+        l->name = std::string(symbols[name]);
+        l->value = std::string(symbols[value]);
+        return true;
+      },
+      out);
+}
+
+Status DecodeWalSeries(std::string_view payload, std::vector<WalSeries>* out) {
+  enc::Decoder d(payload);
+  return DecodeSeriesEntries(
+      d,
+      [&](Label* l) {
+        l->name = std::string(d.String());
+        l->value = std::string(d.String());
+        return true;
+      },
+      out);
 }
 
 Status DecodeWalSamples(std::string_view payload, std::vector<WalSample>* out) {
