@@ -517,8 +517,14 @@ class PromApi {
       bool truncated = false, too_many = false;
       Status st =
           (*q)->ForEachSeriesLabels(sets[0], hints, [&](std::span<const std::string_view> parts) {
-            if (limit && n == limit) return !(truncated = true);
-            if (n == o_.max_series_returned) return !(too_many = true);
+            if (limit && n == limit) {
+              truncated = true;
+              return false;
+            }
+            if (n == o_.max_series_returned) {
+              too_many = true;
+              return false;
+            }
             if (n++) j += ',';
             AppendLabelParts(j, parts);
             return true;

@@ -21,6 +21,12 @@ struct EncodeScratch {
 
 // Bytes of v as a zigzag LEB128 varint.
 int VarintBytes(int64_t v) { return (std::max(1, Width(ZigZag(v))) + 6) / 7; }
+
+// a / b (b > 0) rounded half away from zero.
+int64_t RoundedQuotient(int64_t a, int64_t b) {
+  const int64_t q = a / b, r2 = (a % b) * 2;  // |a % b| < b <= 65535: no overflow
+  return q + (r2 >= b ? 1 : 0) - (r2 <= -b ? 1 : 0);
+}
 }  // namespace
 
 bool EncodePackedChunk(const Sample* s, size_t n, std::string* out) {
@@ -108,26 +114,18 @@ bool EncodePackedChunk(const Sample* s, size_t n, std::string* out) {
     for (size_t i = 0; i + 1 < n; ++i) r1.push_back(ZigZag(d[i]));
     for (size_t i = 1; i + 1 < n; ++i) r2.push_back(ZigZag(d[i] - d[i - 1]));
     const Tiers t1 = ChooseTiers(r1), t2 = ChooseTiers(r2);
-    // Whole header bytes count: order 2 stores the first delta, order 3 the median.
+    // Whole header bytes count: order 2 stores the first delta, order 3 the mean.
     const uint64_t bits1 = t1.bits, bits2 = t2.bits + 8 * VarintBytes(d[0]);
     int order = n >= 3 && bits2 < bits1 ? 2 : 1;
-    uint64_t best = order == 2 ? bits2 : bits1;
     int64_t c = 0;
     Tiers t3;
     if (order == 2) {
       // Steady increments (order 2 packed smaller than order 1): centred on their mean, which
       // the first and last mantissas give without a pass over the deltas.
-      const auto steps = static_cast<int64_t>(n - 1);
-      const int64_t span = (m[n - 1] - m[0]) / gi;
-      c = span / steps + ((span % steps) * 2 >= steps ? 1 : 0) -
-          ((span % steps) * 2 <= -steps ? 1 : 0);
-      r3.resize(n - 1);
-      for (size_t i = 0; i + 1 < n; ++i) r3[i] = ZigZag(d[i] - c);
+      c = RoundedQuotient((m[n - 1] - m[0]) / gi, static_cast<int64_t>(n - 1));
+      for (size_t i = 0; i + 1 < n; ++i) r3.push_back(ZigZag(d[i] - c));
       t3 = ChooseTiers(r3);
-      if (const uint64_t bits3 = t3.bits + 8 * VarintBytes(c); c != 0 && bits3 < best) {
-        order = 3;
-        best = bits3;
-      }
+      if (c != 0 && t3.bits + 8 * VarintBytes(c) < bits2) order = 3;
     }
     vt = order == 1 ? t1 : order == 2 ? t2 : t3;
     if (vt.w2 > kMaxWidth) return out->clear(), false;
@@ -174,7 +172,7 @@ bool DecodeTimes(BitReader* bits_in, const Tiers& tt, Sample* s, size_t n, int64
 
 // Values as m / 10^e, m from first (kOrder 1) or second (kOrder 2) differences in units of g;
 // m is the header's m0; delta is, for kOrder 2, the first difference, for kOrder 1 a constant
-// added to every difference (order 3's median times g; 0 for order 1).
+// added to every difference (order 3's mean times g; 0 for order 1).
 // kUnit: g == 1 (most series), so no multiplication per sample.
 template <int kOrder, int kKind, bool kScaled, bool kUnit>
 bool DecodeValues(BitReader* bits_in, const Tiers& tiers, Sample* s, size_t n, uint64_t m,
@@ -251,7 +249,7 @@ Status DecodePackedChunk(std::string_view bytes, std::vector<Sample>* out, Sampl
     if (!br.U8(&e) || e > kMaxExp || !br.Varint(&m0) || !br.U8(&order) || order < 1 || order > 3) {
       return bad();
     }
-    // Order 2's first delta, order 3's median delta (both in units of g).
+    // Order 2's first delta, order 3's mean delta (both in units of g).
     if (order >= 2 && (n < 3 || !br.Varint(&first_delta))) return bad();
     if (!br.Uvarint(&g) || g == 0 || g > (uint64_t{1} << 62) || !br.Tier(&vt)) return bad();
   }
