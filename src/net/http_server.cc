@@ -547,8 +547,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void CheckDeadline(int64_t now_ms) override {
-    if (deadline_ms_ == 0 || now_ms < deadline_ms_) return;
-    deadline_ms_ = 0;
+    int64_t d = deadline_ms_.load(std::memory_order_relaxed);
+    if (d == 0 || now_ms < d) return;
+    deadline_ms_.store(0, std::memory_order_relaxed);
     timed_out_ = true;
     CloseSocket();  // the pending operation completes with an error and sees
                     // timed_out_
@@ -569,7 +570,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     Socket().close(ec);
   }
 
-  void SetDeadline(int64_t timeout_ms) { deadline_ms_ = SteadyNowMs() + timeout_ms; }
+  void SetDeadline(int64_t timeout_ms) {
+    deadline_ms_.store(SteadyNowMs() + timeout_ms, std::memory_order_relaxed);
+  }
 
   void ReadHeader() {
     if (srv_->draining_.load()) return DoClose();
@@ -702,7 +705,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
               self->ReadBody();
             });
           })) {
-        deadline_ms_ = 0;  // waiting for memory, not for the client
+        deadline_ms_.store(0, std::memory_order_relaxed);  // waiting for memory, not the client
         return;
       }
       body_ticket_ = n;
@@ -807,11 +810,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return Write();
     }
     srv_->queued_->Add(1);
+    // No deadline while the handler runs (it has its own limits), so the sweeper cannot close the
+    // socket under the worker. The worker then starts the write itself: the connection has no
+    // other operation in flight until the write completes (on the io thread, through the
+    // socket's executor), and the answer leaves without waiting for the io thread to wake.
+    deadline_ms_.store(0, std::memory_order_relaxed);
     asio::post(*srv_->workers_, [self = this->shared_from_this()] {
       self->srv_->queued_requests_.fetch_sub(1);
       self->srv_->queued_->Add(-1);
       self->RunHandler();
-      asio::post(self->stream_.get_executor(), [self] { self->Write(); });
+      self->Write();
     });
   }
 
@@ -914,7 +922,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void DoClose() {
-    deadline_ms_ = 0;
+    deadline_ms_.store(0, std::memory_order_relaxed);
     if (timed_out_) return CloseSocket();
     SetDeadline(2000);
     if constexpr (kTls) {
@@ -953,7 +961,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   Response resp_;
   std::string out_;  // the serialized response header (and small bodies)
   RouteState* route_ = nullptr;
-  int64_t deadline_ms_ = 0;  // steady ms; 0 = none. Set and checked on the io thread only.
+  // Steady ms; 0 = none. Checked by the sweeper on the io thread; set on the io thread, and by
+  // the worker that writes an offloaded request's answer (while the io thread leaves the
+  // connection alone): atomic for that hand-over.
+  std::atomic<int64_t> deadline_ms_{0};
   bool timed_out_ = false;
   bool keep_alive_ = true;
   unsigned version_ = 11;

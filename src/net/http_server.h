@@ -11,7 +11,8 @@
 //                                                                  -> 413 naming the limit
 //   5. "Expect: 100-continue" answered only after 2-4 passed
 //   6. Content-Encoding decoding within max_decoded_body_bytes     -> 400 / 413
-//   7. the handler, on the io thread or, if Route::offload, on the worker pool
+//   7. the handler, on the io thread or, if Route::offload, on the worker pool (whose thread
+//      also starts writing the answer; the write completes on the connection's io thread)
 // Overload: beyond max_connections new connections get 503 and are closed; a full worker queue
 // answers 503 with Retry-After.
 //

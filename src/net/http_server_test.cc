@@ -420,6 +420,93 @@ namespace kansoku::net {
 namespace {
 
 // max_body_bytes_in_flight: a large body waits (unread) until earlier ones are answered.
+// The worker that ran an offloaded handler starts writing its answer. The connection carries no
+// deadline while the handler runs, so a handler longer than the connection's timeouts still
+// answers (before, the header or idle deadline stayed armed and closed it); the write's
+// completion on the io thread takes the connection on to its next (pipelined or later) request;
+// many clients at once each get their own answer.
+TEST(HttpServerOffloadTest, WorkersWriteTheirAnswers) {
+  FixedAuth auth;
+  metrics::Registry registry;
+  HttpServerOptions o;
+  o.listen = {"127.0.0.1:0"};
+  o.io_threads = 2;
+  o.worker_threads = 3;
+  o.authenticator = &auth;
+  o.metrics = &registry;
+  // Shorter than the slow handler (the sweeper looks every <= 250 ms): a deadline left armed
+  // while a handler runs closes the connection before its answer.
+  o.header_timeout_ms = 400;
+  o.idle_timeout_ms = 400;
+  o.body_timeout_ms = 400;
+  HttpServer server(o);
+  Route slow;
+  slow.method = "GET";
+  slow.path = "/slow";
+  slow.scope = kScopeNone;
+  slow.offload = true;
+  slow.handler = [](Request&, Response& resp) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    resp.Text(200, "slow done");
+  };
+  server.AddRoute(slow);
+  Route echo;
+  echo.method = "GET";
+  echo.path = "/echo";
+  echo.scope = kScopeNone;
+  echo.offload = true;
+  echo.handler = [](Request& req, Response& resp) {
+    // Large answers too: their write completes in several steps on the io thread.
+    std::string q;
+    req.QueryParam("q", &q);
+    const size_t n = q.size() > 3 ? 100000 : 10;
+    resp.Text(200, q + std::string(n, '.'));
+  };
+  server.AddRoute(echo);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string addr = server.BoundAddresses().at(0);
+  {
+    RawClient c(addr);
+    for (int i = 0; i < 2; ++i) {
+      c.Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+      auto r = c.Read();
+      EXPECT_EQ(r.status, 200) << r.head;
+      EXPECT_EQ(r.body, "slow done\n");
+    }
+  }
+  {
+    RawClient c(addr);
+    std::string burst;
+    for (int i = 0; i < 40; ++i)
+      burst += "GET /echo?q=" + std::to_string(i * 997) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    c.Send(burst);
+    for (int i = 0; i < 40; ++i) {
+      const std::string q = std::to_string(i * 997);
+      auto r = c.Read();
+      ASSERT_EQ(r.status, 200) << i << r.head;
+      EXPECT_EQ(r.body, q + std::string(q.size() > 3 ? 100000 : 10, '.') + "\n") << i;
+    }
+  }
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 6; ++t) {
+    clients.emplace_back([&, t] {
+      RawClient c(addr);
+      for (int i = 0; i < 100; ++i) {
+        const std::string q = std::to_string(t * 1000 + i);
+        c.Send("GET /echo?q=" + q + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto r = c.Read();
+        if (r.status == 200 && r.body == q + std::string(q.size() > 3 ? 100000 : 10, '.') + "\n") {
+          ok.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& th : clients) th.join();
+  server.Stop();
+  EXPECT_EQ(ok.load(), 600);
+}
+
 TEST(HttpServerBodyBudgetTest, LargeBodiesBeyondTheBudgetWaitTheirTurn) {
   FixedAuth auth;
   metrics::Registry registry;
