@@ -81,6 +81,34 @@ class QueryGateTest(unittest.TestCase):
         self.assertEqual((status, body["data"]["result"][1]), (200, "2"))
         srv.stop()
 
+    def test_queries_longer_than_the_connection_timeouts_get_their_answers(self):
+        # The connection's header deadline (here 0.2 s) no longer runs while a query does: a
+        # fresh connection's query used to lose its answer (the socket closed) once it ran
+        # longer than http.header_timeout (10 s by default), a form POST's once longer than
+        # http.body_timeout, long before query.timeout (2 m).
+        srv = Server(config_text=(
+            "http:\n  header_timeout: 200ms\n  body_timeout: 200ms\n"
+            "usage:\n  self_scrape_interval: 1000h\n")).start()
+        self.addCleanup(srv.cleanup)
+        t0 = time.monotonic()
+        status, body = get(srv, "/api/v1/query_range", dict(BURNER, timeout="0.8s"))
+        self.assertEqual((status, body.get("errorType")), (503, "timeout"))
+        self.assertGreater(time.monotonic() - t0, 0.7)
+        # A form POST, answered in full.
+        conn = http.client.HTTPConnection(srv.host, srv.port, timeout=120)
+        t0 = time.monotonic()
+        conn.request("POST", "/api/v1/query_range", body=urllib.parse.urlencode(BURNER),
+                     headers={"Authorization": "Bearer " + srv.token,
+                              "Content-Type": "application/x-www-form-urlencoded"})
+        r = conn.getresponse()
+        body = json.loads(r.read())
+        took = time.monotonic() - t0
+        conn.close()
+        self.assertEqual((r.status, body["status"]), (200, "success"))
+        self.assertEqual(len(body["data"]["result"][0]["values"]), 11000)
+        self.assertGreater(took, 0.5, "the query must outlast the timeouts to test anything")
+        srv.stop()
+
     def test_bad_timeout_parameter(self):
         srv = self.start(20, 100)
         status, body = get(srv, "/api/v1/query", {"query": "1", "timeout": "soon"})

@@ -113,8 +113,9 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
   // The range window of each step over one series' raw points (two pointers), the kernel per
   // window, into *o. Thread-safe: reads only shared immutable state and `sc`.
   // interval: the points' one step when the storage knows it (tsdb::SampleFacts), else 0.
+  // Fails only when the query's deadline passes (or it is canceled) during a long series.
   auto kernel = [&](const std::vector<Point>& points, bool never_decreases, int64_t interval,
-                    Scratch& sc, std::vector<Point>* o) {
+                    Scratch& sc, std::vector<Point>* o) -> Status {
     sc.pv.resize(params.size());
     // Most counters never go down in a query's span: the storage often knows (a packed chunk's
     // decoder sees it for free), otherwise one branch-free pass finds out; only a series that
@@ -131,7 +132,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
     const auto no_resets = [&](size_t lo, size_t hi) {
       return counter_fn && (!has_resets || sc.resets[hi - 1] == sc.resets[lo]);
     };
-    if (points.empty()) return;
+    if (points.empty()) return Status::Ok();
     // Output written through an index into a sized vector (push_back per point was not inlined:
     // 9 % of a 24 h sum(rate()) in perf); sized for at most one point per step whose window can
     // hold a sample, grown if that estimate is short, trimmed at the end.
@@ -271,8 +272,12 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       } else {
         run.template operator()<false, false>();
       }
-      return;
+      return Status::Ok();
     }
+    // A window's function reads all its points (max_over_time(x[1d]) at a 10 s step over 1 s
+    // data: 86,400 a step), so one series can take seconds: the deadline is looked at every
+    // ~256 k points read, not only between series.
+    size_t read_since_check = 0;
     for (size_t i = 0; i < n; ++i) {
       int64_t eval_ts = Ts(i);
       int64_t ref = (src.has_at ? src.at : eval_ts) - src.offset_ms;
@@ -280,12 +285,18 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       hi = SkipThrough(points.data(), hi, points.size(), ref);
       lo = SkipThrough(points.data(), lo, hi, rstart);
       if (lo >= hi) continue;
+      read_since_check += hi - lo;
+      if (read_since_check >= (size_t{1} << 18)) {
+        read_since_check = 0;
+        KANSOKU_RETURN_IF_ERROR(CheckDeadline(*st_));
+      }
       for (size_t k = 0; k < params.size(); ++k) sc.pv[k] = ScalarAt(*params[k], i);
       fn::RangeWindow w{rstart, ref, eval_ts, range_s};
       w.no_counter_resets = no_resets(lo, hi);
       auto v = fn::EvalRange(rf, std::span<const Point>(points.data() + lo, hi - lo), w, sc.pv);
       if (v) emit(eval_ts, *v);
     }
+    return Status::Ok();
   };
   // Serial path (subqueries, absent_over_time): one series at a time.
   Scratch serial_scratch;
@@ -308,7 +319,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       return Status::Ok();
     }
     EvalSeries o;
-    kernel(points, false, 0, serial_scratch, &o.points);
+    KANSOKU_RETURN_IF_ERROR(kernel(points, false, 0, serial_scratch, &o.points));
     if (o.points.empty()) return Status::Ok();
     KANSOKU_RETURN_IF_ERROR(Account(static_cast<int64_t>(o.points.size())));
     o.labels = std::move(labels);
@@ -359,12 +370,13 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
               // The output goes straight to the sink through a per-thread buffer.
               thread_local std::vector<Point> buf;
               buf.clear();
-              kernel(points, never_decreases, facts.interval, sc, &buf);
+              KANSOKU_RETURN_IF_ERROR(kernel(points, never_decreases, facts.interval, sc, &buf));
               sink->consume(i, buf);
               if (buf.capacity() > (size_t{1} << 16)) buf = {};  // bounded retention
               *kept = 0;
             } else {
-              kernel(points, never_decreases, facts.interval, sc, &slots[i].points);
+              KANSOKU_RETURN_IF_ERROR(
+                  kernel(points, never_decreases, facts.interval, sc, &slots[i].points));
               *kept = static_cast<int64_t>(slots[i].points.size());
               if (*kept > 0) slots[i].labels = labels;
             }

@@ -165,6 +165,19 @@ TEST_F(EngineTest, TimeoutAndCancel) {
   EXPECT_EQ(r.error_kind, QueryErrorKind::kCanceled) << r.error;
 }
 
+// One series can be the whole query's work: max_over_time over a one-day window of a 1 s
+// subquery reads 86,400 points a step, ~10^9 over these 11,000 steps (over a second here). Its
+// deadline is looked at while the windows are read, not only between series: the query stops
+// with a timeout instead of running to the end.
+TEST_F(EngineTest, TimeoutWithinOneLongSeries) {
+  EngineOptions o;
+  o.timeout = std::chrono::milliseconds(300);
+  Engine engine(o);
+  QueryResult r = engine.QueryRange(db_, "max_over_time(vector(time())[1d:1s])", 1'000'000'000,
+                                    1'000'000'000 + 10'999 * 10'000, 10'000);
+  EXPECT_EQ(r.error_kind, QueryErrorKind::kTimeout) << r.error;
+}
+
 TEST_F(EngineTest, LookbackDeltaOption) {
   EngineOptions o;
   o.lookback_delta_ms = 10'000;
