@@ -50,6 +50,7 @@ struct HttpServerOptions {
   // until the answer is written: a request beyond it waits (its body unread, TCP pushes back)
   // until earlier ones finish; one body alone is always admitted. Bounds the memory of
   // concurrent large imports. 0 = no bound. Bodies up to 64 KiB and chunked ones don't count.
+  // Buffers kept for later large bodies (those too big for an io thread's own pool) count too.
   int64_t max_body_bytes_in_flight = 64ll << 20;
   // TLS: both set = every listener speaks HTTPS.
   std::string tls_cert_file;

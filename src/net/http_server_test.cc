@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "net/decode.h"
 
@@ -563,6 +565,96 @@ TEST(HttpServerBodyBudgetTest, LargeBodiesBeyondTheBudgetWaitTheirTurn) {
   EXPECT_EQ(ok.load(), 6);
   // Two workers would run two of the large requests at once; the budget admits one at a time.
   EXPECT_EQ(most.load(), 1);
+}
+
+// Bodies too large for an io thread's pool (> 20 MiB) are kept in the server's shared pool for
+// the next large body, within max_body_bytes_in_flight: the next one is read into the same
+// buffer (the same address), on whichever io thread; a body the kept buffers leave no room for
+// evicts them instead of waiting; bodies never exceed the budget together.
+TEST(HttpServerBodyBudgetTest, LargeBodiesReuseKeptBuffersWithinTheBudget) {
+  FixedAuth auth;
+  metrics::Registry registry;
+  HttpServerOptions o;
+  o.listen = {"127.0.0.1:0"};
+  o.io_threads = 2;
+  o.worker_threads = 3;
+  o.authenticator = &auth;
+  o.metrics = &registry;
+  o.max_body_bytes_in_flight = 50 << 20;
+  HttpServer server(o);
+  std::mutex mu;
+  std::vector<const char*> seen;  // body buffers, in the order the handler saw them
+  std::atomic<int> running{0}, most{0};
+  Route big;
+  big.method = "POST";
+  big.path = "/big";
+  big.scope = kScopeIngest;
+  big.offload = true;
+  big.max_body_bytes = 64 << 20;
+  big.max_decoded_body_bytes = 64 << 20;
+  big.handler = [&](Request& req, Response& resp) {
+    const int now = running.fetch_add(1) + 1;
+    int m = most.load();
+    while (now > m && !most.compare_exchange_weak(m, now)) {
+    }
+    {
+      std::lock_guard<std::mutex> l(mu);
+      seen.push_back(req.body.data());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    running.fetch_sub(1);
+    size_t sum = 0;
+    for (size_t i = 0; i < req.body.size(); i += 4096)
+      sum += static_cast<unsigned char>(req.body[i]);
+    resp.Text(200, std::to_string(req.body.size()) + " " + std::to_string(sum));
+  };
+  server.AddRoute(big);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string addr = server.BoundAddresses().at(0);
+  auto send = [&](const std::string& body) {
+    RawClient c(addr);
+    c.Send("POST /big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ing\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body);
+    return c.Read();
+  };
+  auto expect = [](const std::string& body) {
+    size_t sum = 0;
+    for (size_t i = 0; i < body.size(); i += 4096) sum += static_cast<unsigned char>(body[i]);
+    return std::to_string(body.size()) + " " + std::to_string(sum) + "\n";
+  };
+  const std::string a(21 << 20, 'a'), b((21 << 20) - 100, 'b');
+  // One after the other, each on a new connection (the io threads take turns): the second and
+  // third are read into the first one's buffer.
+  for (const std::string* body : {&a, &b, &a}) {
+    auto r = send(*body);
+    EXPECT_EQ(r.status, 200) << r.head;
+    EXPECT_EQ(r.body, expect(*body));
+  }
+  {
+    std::lock_guard<std::mutex> l(mu);
+    ASSERT_EQ(seen.size(), 3u);
+    EXPECT_EQ(seen[1], seen[0]);
+    EXPECT_EQ(seen[2], seen[0]);
+  }
+  // 40 MiB does not fit next to the kept ~22 MiB: the kept buffer goes, the body is read.
+  const std::string c(40 << 20, 'c');
+  auto r = send(c);
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_EQ(r.body, expect(c));
+  // Four at once: two fit the budget together, the others wait and then reuse their buffers.
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&, i] {
+      const std::string& body = i % 2 ? a : b;
+      auto resp = send(body);
+      if (resp.status == 200 && resp.body == expect(body)) ok.fetch_add(1);
+    });
+  }
+  for (auto& th : clients) th.join();
+  server.Stop();
+  EXPECT_EQ(ok.load(), 4);
+  EXPECT_LE(most.load(), 2);
 }
 
 }  // namespace
