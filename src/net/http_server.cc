@@ -670,7 +670,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
         ec == asio::error::bad_descriptor) {
-      return DoClose();
+      return ClosePeerGone();
     }
     route_ = &srv_->other_route_;
     if (ec == http::error::header_limit) {
@@ -832,7 +832,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
           ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
           ec == asio::error::bad_descriptor) {
-        return DoClose();
+        return ClosePeerGone();
       }
       srv_->errors_["bad_request"]->Inc();
       return Fail(400, "malformed request body: " + ec.message());
@@ -1023,8 +1023,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
   }
 
+  // The client closed (or reset) its side and our answers are all written: nothing is left to
+  // read or to say, so no lingering close (whose 16 KiB buffer, zeroed, and extra read cost a
+  // bench/promql label lookup over a fresh connection ~8 % of its instructions).
+  void ClosePeerGone() {
+    deadline_ms_.store(0, std::memory_order_relaxed);
+    CloseSocket();
+  }
+
   void Linger() {
-    if (!discard_) discard_ = std::make_unique<char[]>(kDiscardSize);
+    if (!discard_) discard_ = std::make_unique_for_overwrite<char[]>(kDiscardSize);
     stream_.async_read_some(asio::buffer(discard_.get(), kDiscardSize),
                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               if (ec) return self->CloseSocket();
