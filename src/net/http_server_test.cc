@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -83,6 +84,42 @@ class RawClient {
   }
   int fd_;
   std::string buf_;
+};
+
+// Options of a server for one test: loopback port 0, two io threads, `workers` worker threads.
+HttpServerOptions LoopbackOptions(Authenticator* auth, metrics::Registry* registry, int workers) {
+  HttpServerOptions o;
+  o.listen = {"127.0.0.1:0"};
+  o.io_threads = 2;
+  o.worker_threads = workers;
+  o.authenticator = auth;
+  o.metrics = registry;
+  return o;
+}
+
+// An offloaded POST /big route (ingest scope) taking bodies up to max_body bytes.
+Route BigRoute(int64_t max_body, std::function<void(Request&, Response&)> handler) {
+  Route big;
+  big.method = "POST";
+  big.path = "/big";
+  big.scope = kScopeIngest;
+  big.offload = true;
+  big.max_body_bytes = max_body;
+  big.max_decoded_body_bytes = max_body;
+  big.handler = std::move(handler);
+  return big;
+}
+
+// How many handlers ran at once, at most.
+struct Concurrency {
+  std::atomic<int> running{0}, most{0};
+  void Enter() {
+    const int now = running.fetch_add(1) + 1;
+    int m = most.load();
+    while (now > m && !most.compare_exchange_weak(m, now)) {
+    }
+  }
+  void Leave() { running.fetch_sub(1); }
 };
 
 class HttpServerTest : public ::testing::Test {
@@ -430,12 +467,7 @@ namespace {
 TEST(HttpServerOffloadTest, WorkersWriteTheirAnswers) {
   FixedAuth auth;
   metrics::Registry registry;
-  HttpServerOptions o;
-  o.listen = {"127.0.0.1:0"};
-  o.io_threads = 2;
-  o.worker_threads = 3;
-  o.authenticator = &auth;
-  o.metrics = &registry;
+  HttpServerOptions o = LoopbackOptions(&auth, &registry, 3);
   // Shorter than the slow handler (the sweeper looks every <= 250 ms): a deadline left armed
   // while a handler runs closes the connection before its answer.
   o.header_timeout_ms = 400;
@@ -512,33 +544,18 @@ TEST(HttpServerOffloadTest, WorkersWriteTheirAnswers) {
 TEST(HttpServerBodyBudgetTest, LargeBodiesBeyondTheBudgetWaitTheirTurn) {
   FixedAuth auth;
   metrics::Registry registry;
-  HttpServerOptions o;
-  o.listen = {"127.0.0.1:0"};
-  o.io_threads = 2;
-  o.worker_threads = 2;
-  o.authenticator = &auth;
-  o.metrics = &registry;
+  HttpServerOptions o = LoopbackOptions(&auth, &registry, 2);
   o.max_body_bytes_in_flight = 200000;
   HttpServer server(o);
-  std::atomic<int> running{0}, most{0};
-  Route big;
-  big.method = "POST";
-  big.path = "/big";
-  big.scope = kScopeIngest;
-  big.offload = true;
-  big.max_body_bytes = 1 << 20;
-  big.max_decoded_body_bytes = 1 << 20;
-  big.handler = [&](Request& req, Response& resp) {
+  Concurrency conc;
+  Route big = BigRoute(1 << 20, [&](Request& req, Response& resp) {
     if (req.body.size() > 1000) {  // large bodies held at once
-      const int now = running.fetch_add(1) + 1;
-      int m = most.load();
-      while (now > m && !most.compare_exchange_weak(m, now)) {
-      }
+      conc.Enter();
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      running.fetch_sub(1);
+      conc.Leave();
     }
     resp.Text(200, std::to_string(req.body.size()));
-  };
+  });
   server.AddRoute(big);
   ASSERT_TRUE(server.Start().ok());
   const std::string addr = server.BoundAddresses().at(0);
@@ -564,7 +581,7 @@ TEST(HttpServerBodyBudgetTest, LargeBodiesBeyondTheBudgetWaitTheirTurn) {
   server.Stop();
   EXPECT_EQ(ok.load(), 6);
   // Two workers would run two of the large requests at once; the budget admits one at a time.
-  EXPECT_EQ(most.load(), 1);
+  EXPECT_EQ(conc.most.load(), 1);
 }
 
 // Bodies too large for an io thread's pool (> 20 MiB) are kept in the server's shared pool for
@@ -574,40 +591,28 @@ TEST(HttpServerBodyBudgetTest, LargeBodiesBeyondTheBudgetWaitTheirTurn) {
 TEST(HttpServerBodyBudgetTest, LargeBodiesReuseKeptBuffersWithinTheBudget) {
   FixedAuth auth;
   metrics::Registry registry;
-  HttpServerOptions o;
-  o.listen = {"127.0.0.1:0"};
-  o.io_threads = 2;
-  o.worker_threads = 3;
-  o.authenticator = &auth;
-  o.metrics = &registry;
+  HttpServerOptions o = LoopbackOptions(&auth, &registry, 3);
   o.max_body_bytes_in_flight = 50 << 20;
   HttpServer server(o);
   std::mutex mu;
   std::vector<const char*> seen;  // body buffers, in the order the handler saw them
-  std::atomic<int> running{0}, most{0};
-  Route big;
-  big.method = "POST";
-  big.path = "/big";
-  big.scope = kScopeIngest;
-  big.offload = true;
-  big.max_body_bytes = 64 << 20;
-  big.max_decoded_body_bytes = 64 << 20;
-  big.handler = [&](Request& req, Response& resp) {
-    const int now = running.fetch_add(1) + 1;
-    int m = most.load();
-    while (now > m && !most.compare_exchange_weak(m, now)) {
-    }
+  Concurrency conc;
+  // Size and a sample of the bytes: what the handler saw, compared with what was sent.
+  auto digest = [](const std::string& body) {
+    size_t sum = 0;
+    for (size_t i = 0; i < body.size(); i += 4096) sum += static_cast<unsigned char>(body[i]);
+    return std::to_string(body.size()) + " " + std::to_string(sum);
+  };
+  Route big = BigRoute(64 << 20, [&](Request& req, Response& resp) {
+    conc.Enter();
     {
       std::lock_guard<std::mutex> l(mu);
       seen.push_back(req.body.data());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    running.fetch_sub(1);
-    size_t sum = 0;
-    for (size_t i = 0; i < req.body.size(); i += 4096)
-      sum += static_cast<unsigned char>(req.body[i]);
-    resp.Text(200, std::to_string(req.body.size()) + " " + std::to_string(sum));
-  };
+    conc.Leave();
+    resp.Text(200, digest(req.body));
+  });
   server.AddRoute(big);
   ASSERT_TRUE(server.Start().ok());
   const std::string addr = server.BoundAddresses().at(0);
@@ -617,11 +622,7 @@ TEST(HttpServerBodyBudgetTest, LargeBodiesReuseKeptBuffersWithinTheBudget) {
            std::to_string(body.size()) + "\r\n\r\n" + body);
     return c.Read();
   };
-  auto expect = [](const std::string& body) {
-    size_t sum = 0;
-    for (size_t i = 0; i < body.size(); i += 4096) sum += static_cast<unsigned char>(body[i]);
-    return std::to_string(body.size()) + " " + std::to_string(sum) + "\n";
-  };
+  auto expect = [&](const std::string& body) { return digest(body) + "\n"; };
   const std::string a(21 << 20, 'a'), b((21 << 20) - 100, 'b');
   // One after the other, each on a new connection (the io threads take turns): the second and
   // third are read into the first one's buffer.
@@ -654,7 +655,7 @@ TEST(HttpServerBodyBudgetTest, LargeBodiesReuseKeptBuffersWithinTheBudget) {
   for (auto& th : clients) th.join();
   server.Stop();
   EXPECT_EQ(ok.load(), 4);
-  EXPECT_LE(most.load(), 2);
+  EXPECT_LE(conc.most.load(), 2);
 }
 
 }  // namespace
