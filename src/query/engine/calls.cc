@@ -175,6 +175,18 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       // The same windows and operands as the general loop, so the same bits.
       const int64_t d = interval;
       const bool lockstep = d > 0 && ref_step > 0 && ref_step % d == 0 && range_ms > 0;
+      // A window holding a counter reset reads all its points for the correction, so one
+      // series of huge windows can take seconds: the deadline is looked at every ~256 k points
+      // those corrections read. `late` stops the series.
+      Status late;
+      size_t corrected = 0;
+      const auto past_deadline = [&](size_t w) {
+        corrected += w;
+        if (corrected < (size_t{1} << 18)) return false;
+        corrected = 0;
+        late = CheckDeadline(*st_);
+        return !late.ok();
+      };
       const auto run = [&]<bool kRate, bool kCounter>() {
         Point* out = o->data();
         size_t cap = o->size();
@@ -198,6 +210,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
             l = SkipThroughLike(p, l, h, rstart, &lo_adv);
             if (h - l < 2) continue;
             const bool no_resets = kCounter && (resets == nullptr || resets[h - 1] == resets[l]);
+            if (kCounter && !no_resets && past_deadline(h - l)) return;
             const double result =
                 fn::RateResult(std::span<const Point>(p + l, h - l), kCounter, no_resets);
             // Window edges are exclusive at the start, so from_start > 0 and never -1.
@@ -233,6 +246,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
           return;
         }
         general(0, static_cast<size_t>(f_lo));
+        if (!late.ok()) return;
         if (const int64_t width = h0 - l0; width >= 2) {
           const fn::RateShape sh =
               fn::RateShape::Of(t0 + l0 * d - (ref0 - range_ms), ref0 - (t0 + (h0 - 1) * d),
@@ -252,6 +266,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
           Point* dst = out + kk;
           for (size_t i = 0; i < count; ++i, first += stride, r += stride, eval_ts += tstep) {
             const bool no_resets = kCounter && (rs == nullptr || rs[r + w - 1] == rs[r]);
+            if (kCounter && !no_resets && past_deadline(w)) return;
             const double result =
                 fn::RateResult(std::span<const Point>(first, w), kCounter, no_resets);
             dst[i] = Point{eval_ts, fn::RateFromShape(sh, first->v, result, kCounter, kRate)};
@@ -272,7 +287,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       } else {
         run.template operator()<false, false>();
       }
-      return Status::Ok();
+      return late;
     }
     // A window's function reads all its points (max_over_time(x[1d]) at a 10 s step over 1 s
     // data: 86,400 a step), so one series can take seconds: the deadline is looked at every

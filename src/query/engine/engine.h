@@ -8,9 +8,9 @@
 // arguments), execution (runtime errors, the max-samples limit), timeout, canceled.
 // Limits: EngineOptions::max_samples caps samples held in memory (loaded and produced); the
 // query fails with a clear error instead of exhausting memory. timeout bounds wall time: the
-// deadline is looked at between series, every ~256 k points the window functions read within
-// one, and along long aggregations and binary operations (not yet inside rate's counter-reset
-// correction over huge windows).
+// deadline is looked at between series, every ~256 k points the window functions (and rate's
+// counter-reset corrections) read within one, and along long aggregations and binary
+// operations.
 // Concurrency: at most EngineOptions::max_concurrency queries evaluate at once (every caller of
 // this Engine: HTTP API, rules, dashboards); further ones wait, at most max_queued of them, for a
 // free slot until their timeout (error kind timeout, "query timed out in query queue"); beyond
