@@ -58,6 +58,23 @@ inline bool AnyDecrease(const std::vector<Point>& points) {
   return false;
 }
 
+// The query's deadline, looked at once per ~256 k points a series' windows read: one series of
+// huge windows (max_over_time(x[1d]) at a 10 s step over 1 s data reads 86,400 points a step, and
+// so does rate's correction of a window holding a counter reset) can take seconds. One per
+// kernel call (not shared between threads).
+struct DeadlineEveryPoints {
+  const QueryState& st;
+  size_t read = 0;
+  Status late;  // why Past returned true
+  bool Past(size_t points) {
+    read += points;
+    if (read < (size_t{1} << 18)) return false;
+    read = 0;
+    late = CheckDeadline(st);
+    return !late.ok();
+  }
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -133,6 +150,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       return counter_fn && (!has_resets || sc.resets[hi - 1] == sc.resets[lo]);
     };
     if (points.empty()) return Status::Ok();
+    DeadlineEveryPoints deadline{*st_};
     // Output written through an index into a sized vector (push_back per point was not inlined:
     // 9 % of a 24 h sum(rate()) in perf); sized for at most one point per step whose window can
     // hold a sample, grown if that estimate is short, trimmed at the end.
@@ -175,18 +193,6 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       // The same windows and operands as the general loop, so the same bits.
       const int64_t d = interval;
       const bool lockstep = d > 0 && ref_step > 0 && ref_step % d == 0 && range_ms > 0;
-      // A window holding a counter reset reads all its points for the correction, so one
-      // series of huge windows can take seconds: the deadline is looked at every ~256 k points
-      // those corrections read. `late` stops the series.
-      Status late;
-      size_t corrected = 0;
-      const auto past_deadline = [&](size_t w) {
-        corrected += w;
-        if (corrected < (size_t{1} << 18)) return false;
-        corrected = 0;
-        late = CheckDeadline(*st_);
-        return !late.ok();
-      };
       const auto run = [&]<bool kRate, bool kCounter>() {
         Point* out = o->data();
         size_t cap = o->size();
@@ -210,7 +216,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
             l = SkipThroughLike(p, l, h, rstart, &lo_adv);
             if (h - l < 2) continue;
             const bool no_resets = kCounter && (resets == nullptr || resets[h - 1] == resets[l]);
-            if (kCounter && !no_resets && past_deadline(h - l)) return;
+            if (kCounter && !no_resets && deadline.Past(h - l)) return;
             const double result =
                 fn::RateResult(std::span<const Point>(p + l, h - l), kCounter, no_resets);
             // Window edges are exclusive at the start, so from_start > 0 and never -1.
@@ -246,7 +252,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
           return;
         }
         general(0, static_cast<size_t>(f_lo));
-        if (!late.ok()) return;
+        if (!deadline.late.ok()) return;
         if (const int64_t width = h0 - l0; width >= 2) {
           const fn::RateShape sh =
               fn::RateShape::Of(t0 + l0 * d - (ref0 - range_ms), ref0 - (t0 + (h0 - 1) * d),
@@ -266,7 +272,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
           Point* dst = out + kk;
           for (size_t i = 0; i < count; ++i, first += stride, r += stride, eval_ts += tstep) {
             const bool no_resets = kCounter && (rs == nullptr || rs[r + w - 1] == rs[r]);
-            if (kCounter && !no_resets && past_deadline(w)) return;
+            if (kCounter && !no_resets && deadline.Past(w)) return;
             const double result =
                 fn::RateResult(std::span<const Point>(first, w), kCounter, no_resets);
             dst[i] = Point{eval_ts, fn::RateFromShape(sh, first->v, result, kCounter, kRate)};
@@ -287,12 +293,8 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       } else {
         run.template operator()<false, false>();
       }
-      return late;
+      return deadline.late;
     }
-    // A window's function reads all its points (max_over_time(x[1d]) at a 10 s step over 1 s
-    // data: 86,400 a step), so one series can take seconds: the deadline is looked at every
-    // ~256 k points read, not only between series.
-    size_t read_since_check = 0;
     for (size_t i = 0; i < n; ++i) {
       int64_t eval_ts = Ts(i);
       int64_t ref = (src.has_at ? src.at : eval_ts) - src.offset_ms;
@@ -300,11 +302,7 @@ Result<Val> Evaluator::EvalRangeFunction(const Call& c, int fn_id, const Expr& r
       hi = SkipThrough(points.data(), hi, points.size(), ref);
       lo = SkipThrough(points.data(), lo, hi, rstart);
       if (lo >= hi) continue;
-      read_since_check += hi - lo;
-      if (read_since_check >= (size_t{1} << 18)) {
-        read_since_check = 0;
-        KANSOKU_RETURN_IF_ERROR(CheckDeadline(*st_));
-      }
+      if (deadline.Past(hi - lo)) return deadline.late;
       for (size_t k = 0; k < params.size(); ++k) sc.pv[k] = ScalarAt(*params[k], i);
       fn::RangeWindow w{rstart, ref, eval_ts, range_s};
       w.no_counter_resets = no_resets(lo, hi);
